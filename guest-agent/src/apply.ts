@@ -1,0 +1,60 @@
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { changeIp } from './ip.js';
+import { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  await fs.mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.guestnet.tmp`;
+  await fs.writeFile(temporary, content, { mode: 0o644 });
+  await fs.rename(temporary, path);
+}
+
+async function runFileOp(op: GuestOp): Promise<void> {
+  if (op.kind === 'writeResolvConf') await writeAtomically(op.path, op.content);
+  if (op.kind === 'removeFile') await fs.rm(op.path, { force: true });
+}
+
+/** Best effort, newest first; `-force` keeps going past lines that fail. */
+async function undo(ops: GuestOp[]): Promise<void> {
+  const inverses = ops
+    .reverse()
+    .map(inverseOf)
+    .filter((op): op is GuestOp => op !== undefined);
+  for (const op of inverses) await runFileOp(op).catch(() => {});
+  const lines = inverses.flatMap(ipLinesOf);
+  if (lines.length > 0) await changeIp(lines, true);
+}
+
+/**
+ * All link, address and route changes go through one `ip -batch` process;
+ * the resolv.conf write follows. On failure everything done is undone.
+ */
+export async function applyGuest(ops: GuestOp[]): Promise<void> {
+  const lines: string[] = [];
+  const lineOwner: number[] = [];
+  ops.forEach((op, index) => {
+    for (const line of ipLinesOf(op)) {
+      lines.push(line);
+      lineOwner.push(index);
+    }
+  });
+  const ipOps = ops.filter((op) => ipLinesOf(op).length > 0);
+  if (lines.length > 0) {
+    const failure = await changeIp(lines);
+    if (failure) {
+      const failedOp = lineOwner[failure.failedLine] ?? ops.length - 1;
+      await undo(ops.slice(0, failedOp + 1).filter((op) => ipLinesOf(op).length > 0));
+      throw failure.error;
+    }
+  }
+  const fileOps = ops.filter((op) => ipLinesOf(op).length === 0);
+  for (const [index, op] of fileOps.entries()) {
+    try {
+      await runFileOp(op);
+    } catch (error) {
+      await undo([...ipOps, ...fileOps.slice(0, index)]);
+      throw error;
+    }
+  }
+}

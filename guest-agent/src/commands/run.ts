@@ -1,0 +1,113 @@
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type AppliedState,
+  checkToken,
+  type Configure,
+  describeError,
+  FramedConnection,
+  type HostMessage,
+  parseHostMessage,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from '@guestnet/protocol';
+import { applyGuest } from '../apply.js';
+import { observeGuest } from '../observe.js';
+import { findOurLink, planGuest } from '../planner.js';
+
+export interface RunOptions {
+  socket: string;
+  resolvConf: string;
+  once: boolean;
+  onEvent: (message: string, meta?: Record<string, unknown>) => void;
+}
+
+export interface ApplyReport {
+  state: AppliedState;
+  changes: number;
+}
+
+const CONFIGURE_DEADLINE_MS = 10_000;
+
+// Quick at first, so a guest that starts just before its host attaches is online
+// at once; capped, so a guest waiting for a host that never comes stays cheap.
+function backoffMs(attempt: number): number {
+  return Math.min(50 * 2 ** attempt, 1000);
+}
+
+function connectTo(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('connect', () => (socket.off('error', reject), resolve(socket)));
+    socket.once('error', reject);
+  });
+}
+
+async function ourTokens(resolvConf: string): Promise<string[]> {
+  const observed = await observeGuest(resolvConf);
+  return observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
+}
+
+/** Reads back what is in force, so the host is told facts, not intentions. */
+async function verifiedState(configure: Configure, resolvConf: string): Promise<AppliedState> {
+  const observed = await observeGuest(resolvConf);
+  const link = findOurLink(observed, configure.token);
+  const want = configure.link;
+  const cidr = `${want.address}/${want.prefixLength}`;
+  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
+  if (observed.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
+  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
+}
+
+async function session(connection: FramedConnection<HostMessage>, tokens: string[], options: RunOptions): Promise<ApplyReport> {
+  connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: ['resolv.conf'] });
+  const message = await connection.receive(CONFIGURE_DEADLINE_MS);
+  if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
+  try {
+    const ops = planGuest(await observeGuest(options.resolvConf), message, options.resolvConf);
+    await applyGuest(ops);
+    const state = await verifiedState(message, options.resolvConf);
+    connection.send({ type: 'applied', token: message.token, ok: true, changes: ops.length, state });
+    return { state, changes: ops.length };
+  } catch (error) {
+    const { code, message: text } = describeError(error);
+    connection.send({ type: 'applied', token: message.token, ok: false, error: { code, message: text.slice(0, 200) } });
+    throw error;
+  }
+}
+
+function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+}
+
+/**
+ * Waits for a link from the host and for the host agent's socket, applies
+ * what the host sends, confirms, and (unless `once`) goes back to waiting so
+ * a later attach or a restarted host finds it ready. Running it again is
+ * harmless: an applied configuration plans to zero changes.
+ */
+export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const tokens = await ourTokens(options.resolvConf);
+    const socket = tokens.length === 0 ? undefined : await connectTo(options.socket).catch(() => undefined);
+    if (!socket) {
+      await sleep(backoffMs(attempt));
+      continue;
+    }
+    const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
+    try {
+      const report = await session(connection, tokens, options);
+      options.onEvent('applied', { ...report });
+      attempt = -1;
+      if (options.once) {
+        connection.end();
+        return report;
+      }
+      await closed(socket);
+    } catch (error) {
+      options.onEvent('host session failed', { error: describeError(error) });
+      connection.destroy();
+      await sleep(backoffMs(attempt));
+    }
+  }
+}

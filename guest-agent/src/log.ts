@@ -1,0 +1,17 @@
+import winston from 'winston';
+import { describeError } from '@guestnet/protocol';
+
+/** The guest agent is a long-running service: one JSON object per line on stderr, for logcat or journald. */
+export function createLog(level: string): winston.Logger {
+  return winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    defaultMeta: { agent: 'guest' },
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+  });
+}
+
+/** winston prints a nested Error as {}: flatten it by hand. */
+export function flatError(error: unknown): Record<string, unknown> {
+  return { ...describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) };
+}

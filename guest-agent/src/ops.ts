@@ -1,0 +1,53 @@
+/** Changes the guest agent makes. Each has an inverse, used to roll back a failed apply. */
+export type GuestOp =
+  | { kind: 'linkUp'; name: string }
+  | { kind: 'linkDown'; name: string }
+  | { kind: 'renameLink'; from: string; to: string }
+  | { kind: 'setMtu'; name: string; mtu: number; before: number }
+  | { kind: 'addAddress'; name: string; cidr: string }
+  | { kind: 'deleteAddress'; name: string; cidr: string }
+  | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
+  | { kind: 'deleteDefaultRoute' }
+  | { kind: 'writeResolvConf'; path: string; content: string; before: string | undefined }
+  | { kind: 'removeFile'; path: string };
+
+type ByKind<R> = { [K in GuestOp['kind']]: (op: Extract<GuestOp, { kind: K }>) => R };
+
+const inverses: ByKind<GuestOp | undefined> = {
+  linkUp: (op) => ({ kind: 'linkDown', name: op.name }),
+  linkDown: (op) => ({ kind: 'linkUp', name: op.name }),
+  renameLink: (op) => ({ kind: 'renameLink', from: op.to, to: op.from }),
+  setMtu: (op) => ({ kind: 'setMtu', name: op.name, mtu: op.before, before: op.mtu }),
+  addAddress: (op) => ({ kind: 'deleteAddress', name: op.name, cidr: op.cidr }),
+  deleteAddress: (op) => ({ kind: 'addAddress', name: op.name, cidr: op.cidr }),
+  setDefaultRoute: (op) =>
+    op.before ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } } : { kind: 'deleteDefaultRoute' },
+  // Nothing records the route a delete removed; deleteDefaultRoute only ever undoes a set.
+  deleteDefaultRoute: () => undefined,
+  writeResolvConf: (op) =>
+    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeResolvConf', path: op.path, content: op.before, before: op.content },
+  removeFile: () => undefined,
+};
+
+export function inverseOf(op: GuestOp): GuestOp | undefined {
+  return (inverses[op.kind] as (op: GuestOp) => GuestOp | undefined)(op);
+}
+
+/** The `ip -batch` lines of an op; file ops have none. */
+const ipLines: ByKind<string[]> = {
+  linkUp: (op) => [`link set dev ${op.name} up`],
+  linkDown: (op) => [`link set dev ${op.name} down`],
+  // A link must be down to be renamed; linkUp follows in the plan.
+  renameLink: (op) => [`link set dev ${op.from} down`, `link set dev ${op.from} name ${op.to}`],
+  setMtu: (op) => [`link set dev ${op.name} mtu ${op.mtu}`],
+  addAddress: (op) => [`address add ${op.cidr} dev ${op.name}`],
+  deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],
+  setDefaultRoute: (op) => [`route replace default via ${op.gateway} dev ${op.dev}`],
+  deleteDefaultRoute: () => ['route del default'],
+  writeResolvConf: () => [],
+  removeFile: () => [],
+};
+
+export function ipLinesOf(op: GuestOp): string[] {
+  return (ipLines[op.kind] as (op: GuestOp) => string[])(op);
+}

@@ -1,0 +1,99 @@
+import { Command, CommanderError } from 'commander';
+import { BadPidError, checkPid, describeError, ExitCode, UsageError } from '@guestnet/protocol';
+import { attach } from './commands/attach.js';
+import { detach } from './commands/detach.js';
+import { flushLog, log, setLogLevel } from './log.js';
+import { formatAttach, formatDetach } from './output.js';
+import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
+
+interface GlobalOptions {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+function parsePid(text: string): number {
+  const checked = checkPid(text);
+  if (!checked.ok) throw new BadPidError(checked.reason);
+  return checked.value;
+}
+
+function emit(json: boolean | undefined, value: unknown, lines: string[]): void {
+  if (json) print(JSON.stringify(value));
+  else lines.forEach((line) => print(line));
+}
+
+function loadSettings(options: Record<string, unknown>) {
+  const configPath = typeof options.config === 'string' ? options.config : DEFAULT_CONFIG_PATH;
+  const config = readConfigFile(configPath, options.config !== undefined);
+  return resolveSettings(config, options, configPath);
+}
+
+const program = new Command('host-agent')
+  .description('Gives a guest (a process in its own network namespace) network through this host\'s uplink.')
+  .option('--json', 'machine-readable output on stdout')
+  .option('--verbose', 'debug logs on stderr, stack traces on errors')
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ outputError: () => {} })
+  .hook('preAction', (_, action) => {
+    if ((action.optsWithGlobals() as GlobalOptions).verbose) setLogLevel('debug');
+  });
+
+const attachCommand = program
+  .command('attach')
+  .description('wire the guest of <pid> to the uplink and wait for its guest agent to confirm')
+  .argument('<pid>', 'any process inside the guest\'s network namespace')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option('--dry-run', 'print the exact commands instead of running them')
+  .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
+for (const setting of Object.values(SETTINGS)) attachCommand.option(setting.flag, setting.help);
+attachCommand.action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
+  const globals = command.optsWithGlobals() as GlobalOptions;
+  const pid = parsePid(pidText);
+  const settings = loadSettings(options);
+  const result = await attach(pid, {
+    settings,
+    dryRun: options.dryRun === true,
+    wait: options.wait !== false,
+    print,
+    onGuestEvent: (event) => log('rejected' in event ? 'warn' : 'debug', 'rejected' in event ? 'guest connection rejected' : 'guest connected', event),
+  });
+  emit(globals.json, { pid, ...result }, formatAttach(pid, result));
+});
+
+program
+  .command('detach')
+  .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
+  .argument('<pid>', 'the pid given to attach')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option('--dry-run', 'print the exact commands instead of running them')
+  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const pid = parsePid(pidText);
+    const { stateDir } = loadSettings(options);
+    const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
+    emit(globals.json, result, formatDetach(result));
+  });
+
+/** The one place errors become an exit code and a single line. */
+function report(error: unknown, globals: GlobalOptions): number {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) return ExitCode.ok;
+    error = new UsageError(`${error.message.replace(/^error: /, '')} (see host-agent --help)`);
+  }
+  const described = describeError(error);
+  if (globals.json) print(JSON.stringify({ error: described }));
+  else process.stderr.write(`host-agent: ${described.message}\n`);
+  if (globals.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return described.exitCode;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error, program.opts() as GlobalOptions);
+}
+await flushLog();

@@ -1,0 +1,84 @@
+import { CommandFailedError } from '@guestnet/protocol';
+import type { Runner, Step } from '../exec/runner.js';
+import type { Firewall, FirewallState, GuestRule } from './firewall.js';
+
+// One table the agent owns. Per-guest data lives in sets, so a guest is three
+// set elements: adding or removing one never rewrites or rescans the rules.
+// Its chains only ever accept or drop traffic of guest links; everything else
+// falls through untouched to the host's own tables.
+const TABLE = 'ip guestnet';
+
+const BASE = `table ${TABLE} {
+	set guest_links { type ifname; }
+	set forward_pairs { type ifname . ifname; }
+	set masquerade_sources { type ipv4_addr . ifname; }
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname . oifname @forward_pairs accept
+		oifname . iifname @forward_pairs ct state established,related accept
+		oifname @guest_links drop
+		iifname @guest_links drop
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr . oifname @masquerade_sources masquerade
+	}
+}`;
+
+function elements(rule: GuestRule): string[] {
+  return [
+    `guest_links { "${rule.hostIf}" }`,
+    `forward_pairs { "${rule.hostIf}" . "${rule.uplink}" }`,
+    `masquerade_sources { ${rule.guestAddress} . "${rule.uplink}" }`,
+  ];
+}
+
+function transaction(lines: string[]): Step {
+  return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
+}
+
+type NftSet = { name?: string; table?: string; elem?: Array<string | { concat?: string[] }> };
+
+function setMembers(sets: NftSet[], name: string): Set<string> {
+  const set = sets.find((s) => s.name === name);
+  return new Set((set?.elem ?? []).map((e) => (typeof e === 'string' ? e : (e.concat ?? []).join(' . '))));
+}
+
+export const nftables: Firewall = {
+  name: 'nftables',
+  tool: { binary: 'nft', debianPackage: 'nftables' },
+
+  async observe(runner: Runner): Promise<FirewallState> {
+    let text: string;
+    try {
+      text = await runner.read(['nft', '-j', 'list', 'table', ...TABLE.split(' ')]);
+    } catch (error) {
+      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) {
+        return { installed: false, guestLinks: new Set(), has: () => false };
+      }
+      throw error;
+    }
+    const items = (JSON.parse(text) as { nftables: Array<{ set?: NftSet }> }).nftables;
+    const sets = items.flatMap((item) => (item.set ? [item.set] : []));
+    const links = setMembers(sets, 'guest_links');
+    const pairs = setMembers(sets, 'forward_pairs');
+    const sources = setMembers(sets, 'masquerade_sources');
+    return {
+      installed: true,
+      guestLinks: links,
+      has: (rule) =>
+        links.has(rule.hostIf) && pairs.has(`${rule.hostIf} . ${rule.uplink}`) && sources.has(`${rule.guestAddress} . ${rule.uplink}`),
+    };
+  },
+
+  addGuest(rule, createBase) {
+    const base = createBase ? [BASE] : [];
+    return [transaction([...base, ...elements(rule).map((e) => `add element ${TABLE} ${e}`)])];
+  },
+
+  removeGuest(rule, removeBase) {
+    // "add then delete" in one transaction succeeds whether or not the thing existed.
+    if (removeBase) return [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])];
+    return [transaction(elements(rule).flatMap((e) => [`add element ${TABLE} ${e}`, `delete element ${TABLE} ${e}`]))];
+  },
+};

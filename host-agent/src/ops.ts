@@ -1,0 +1,115 @@
+import type { Step } from './exec/runner.js';
+import type { Firewall, GuestRule } from './firewall/firewall.js';
+import { type AttachmentRecord, recordPath, statePaths } from './state.js';
+
+export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
+
+/** Changes attach makes. Each has an inverse in `undoOf`. */
+export type SetupOp =
+  | { kind: 'writeRecord'; record: AttachmentRecord }
+  | { kind: 'createVeth'; record: AttachmentRecord }
+  | { kind: 'enableIpForward'; before: string }
+  | { kind: 'addGuestRules'; rule: GuestRule; createBase: boolean };
+
+/** Changes detach makes. Each tolerates its target being gone already. */
+export type TeardownOp =
+  | { kind: 'deleteRecord'; pid: number }
+  | { kind: 'deleteLink'; name: string }
+  | { kind: 'restoreIpForward'; value: string }
+  | { kind: 'removeGuestRules'; rule: GuestRule; removeBase: boolean };
+
+export type Op = SetupOp | TeardownOp;
+
+type ByKind<U extends { kind: string }> = { [K in U['kind']]: (op: Extract<U, { kind: K }>) => TeardownOp };
+
+// The compiler insists that every setup op can be undone.
+const undo: ByKind<SetupOp> = {
+  writeRecord: (op) => ({ kind: 'deleteRecord', pid: op.record.pid }),
+  // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
+  createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
+  enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
+  addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, removeBase: op.createBase }),
+};
+
+export function undoOf(op: SetupOp): TeardownOp {
+  return (undo[op.kind] as (op: SetupOp) => TeardownOp)(op);
+}
+
+export function isSetup(op: Op): op is SetupOp {
+  return Object.hasOwn(undo, op.kind);
+}
+
+export interface OpContext {
+  firewall: Firewall;
+  stateDir: string;
+}
+
+type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: OpContext) => Step[] };
+
+const NO_DEVICE = /Cannot find device|does not exist/;
+
+const steps: StepsByKind = {
+  writeRecord: (op, ctx) => [
+    { kind: 'write', path: recordPath(ctx.stateDir, op.record.pid), content: `${JSON.stringify(op.record, null, 2)}\n` },
+  ],
+  deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.pid) }],
+
+  // The peer is created directly inside the guest's netns: there is never a
+  // moment where it sits half-moved in the host. The alias (the guest's proof
+  // of identity, see protocol/README.md) can only be set from inside that netns.
+  createVeth: ({ record: r }) => [
+    {
+      kind: 'run',
+      argv: ['ip', '-batch', '-'],
+      input: [
+        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} netns ${r.pid}`,
+        `address add ${r.hostAddress}/${r.prefixLength} dev ${r.hostIf}`,
+        `link set dev ${r.hostIf} up`,
+        '',
+      ].join('\n'),
+    },
+    {
+      kind: 'run',
+      argv: ['nsenter', `--net=/proc/${r.pid}/ns/net`, 'ip', 'link', 'set', 'dev', r.guestIf, 'alias', r.token],
+    },
+  ],
+  deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
+
+  enableIpForward: (op, ctx) => [
+    { kind: 'write', path: statePaths(ctx.stateDir).ipForwardBefore, content: `${op.before}\n` },
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: '1' },
+  ],
+  restoreIpForward: (op, ctx) => [
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: op.value },
+    { kind: 'remove', path: statePaths(ctx.stateDir).ipForwardBefore },
+  ],
+
+  addGuestRules: (op, ctx) => ctx.firewall.addGuest(op.rule, op.createBase),
+  removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.removeBase),
+};
+
+export function stepsOf(op: Op, ctx: OpContext): Step[] {
+  return (steps[op.kind] as (op: Op, ctx: OpContext) => Step[])(op, ctx);
+}
+
+/** One line per op for humans: what it means, not how. */
+export function describeOp(op: Op): string {
+  switch (op.kind) {
+    case 'writeRecord':
+      return `remember attachment of pid ${op.record.pid}`;
+    case 'deleteRecord':
+      return `forget attachment of pid ${op.pid}`;
+    case 'createVeth':
+      return `create ${op.record.hostIf} (${op.record.hostAddress}/${op.record.prefixLength}) with ${op.record.guestIf} in pid ${op.record.pid}'s netns`;
+    case 'deleteLink':
+      return `delete ${op.name}`;
+    case 'enableIpForward':
+      return `set net.ipv4.ip_forward=1 (was ${op.before})`;
+    case 'restoreIpForward':
+      return `restore net.ipv4.ip_forward=${op.value}`;
+    case 'addGuestRules':
+      return `forward and masquerade ${op.rule.hostIf} via ${op.rule.uplink}${op.createBase ? ' (creating the guestnet table)' : ''}`;
+    case 'removeGuestRules':
+      return `remove forwarding of ${op.rule.hostIf}${op.removeBase ? ' and the guestnet table' : ''}`;
+  }
+}

@@ -1,0 +1,75 @@
+import { NameTakenError, UsageError } from '@guestnet/protocol';
+import type { FirewallState, GuestRule } from './firewall/firewall.js';
+import type { SetupOp, TeardownOp } from './ops.js';
+import type { AttachmentRecord } from './state.js';
+
+/** What the host looks like right now, as far as attach and detach care. */
+export interface HostObserved {
+  links: ReadonlySet<string>;
+  ipForward: string;
+  /** Saved by the attach that turned ip_forward on. */
+  ipForwardBefore: string | undefined;
+  records: readonly AttachmentRecord[];
+  firewall: FirewallState;
+}
+
+export function ruleOf(record: AttachmentRecord): GuestRule {
+  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink };
+}
+
+const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink'] as const;
+
+function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
+  return SETTLED_FIELDS.filter((key) => a[key] !== b[key]).map((key) => `${key} ${a[key]} -> ${b[key]}`);
+}
+
+/** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
+export function planAttach(observed: HostObserved, desired: AttachmentRecord): SetupOp[] {
+  const existing = observed.records.find((r) => r.pid === desired.pid);
+  if (existing) {
+    const changed = differences(existing, desired);
+    if (changed.length > 0) {
+      throw new UsageError(`pid ${desired.pid} is already attached differently (${changed.join(', ')}); detach it first`);
+    }
+  }
+  for (const other of observed.records.filter((r) => r.pid !== desired.pid)) {
+    if (other.hostIf === desired.hostIf) {
+      throw new NameTakenError(`${desired.hostIf} already belongs to the guest of pid ${other.pid}; choose another --host-if`);
+    }
+    if (other.guestAddress === desired.guestAddress) {
+      throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of pid ${other.pid}`);
+    }
+  }
+  if (!existing && observed.links.has(desired.hostIf)) {
+    throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);
+  }
+
+  const ops: SetupOp[] = [];
+  // The record goes first so that whatever happens next, detach can find it.
+  if (!existing) ops.push({ kind: 'writeRecord', record: desired });
+  if (!observed.links.has(desired.hostIf)) ops.push({ kind: 'createVeth', record: desired });
+  if (observed.ipForward !== '1') {
+    ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
+  }
+  const rule = ruleOf(desired);
+  if (!observed.firewall.has(rule)) ops.push({ kind: 'addGuestRules', rule, createBase: !observed.firewall.installed });
+  return ops;
+}
+
+/** The ops that remove everything `record` describes. Pieces already gone are skipped. */
+export function planDetach(observed: HostObserved, record: AttachmentRecord): TeardownOp[] {
+  const ops: TeardownOp[] = [];
+  const rule = ruleOf(record);
+  const { firewall } = observed;
+  if (firewall.installed && (firewall.guestLinks.has(record.hostIf) || firewall.has(rule))) {
+    const othersRemain = [...firewall.guestLinks].some((link) => link !== record.hostIf);
+    ops.push({ kind: 'removeGuestRules', rule, removeBase: !othersRemain });
+  }
+  if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
+  const lastGuest = observed.records.every((r) => r.pid === record.pid);
+  if (lastGuest && observed.ipForwardBefore !== undefined) {
+    ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  }
+  if (observed.records.some((r) => r.pid === record.pid)) ops.push({ kind: 'deleteRecord', pid: record.pid });
+  return ops;
+}

@@ -1,0 +1,39 @@
+import { constants } from 'node:fs';
+import { access, readlink } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { BadPidError, MissingToolError, NotRootError } from '@guestnet/protocol';
+
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) throw new NotRootError(what);
+}
+
+/** Found without spawning anything: a PATH lookup costs microseconds. */
+export async function requireTools(tools: Array<{ binary: string; debianPackage: string }>): Promise<void> {
+  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
+  for (const tool of tools) {
+    const found = await Promise.any(dirs.map((dir) => access(join(dir, tool.binary), constants.X_OK))).then(
+      () => true,
+      () => false,
+    );
+    if (!found) throw new MissingToolError(tool.binary, `the '${tool.debianPackage}' package`);
+  }
+}
+
+export const BASE_TOOLS = [
+  { binary: 'ip', debianPackage: 'iproute2' },
+  { binary: 'nsenter', debianPackage: 'util-linux' },
+];
+
+/** The guest must exist and live in a netns other than ours, or attach would wire the host to itself. */
+export async function requireGuestNetns(pid: number): Promise<void> {
+  let guest: string;
+  try {
+    guest = await readlink(`/proc/${pid}/ns/net`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BadPidError(code === 'ENOENT' ? `no process with pid ${pid}` : `cannot read the netns of pid ${pid} (${code})`);
+  }
+  if (guest === (await readlink('/proc/self/ns/net'))) {
+    throw new BadPidError(`pid ${pid} shares the host's network namespace; start the guest with its own (e.g. unshare --net)`);
+  }
+}

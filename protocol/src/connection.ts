@@ -1,0 +1,103 @@
+import type { Socket } from 'node:net';
+import { AgentError, ProtocolError } from './errors.js';
+import { encodeFrame, FrameDecoder } from './framing.js';
+
+// The exchange is strictly request/response, so a peer never has a reason to
+// queue more than a couple of frames ahead. More than this is flooding.
+const MAX_QUEUED_MESSAGES = 4;
+
+type Waiter<T> = { resolve: (message: T) => void; reject: (error: Error) => void };
+
+/**
+ * A socket that yields validated messages one at a time. Any bad frame, any
+ * message that fails `parse`, or the peer hanging up fails the pending
+ * `receive` and destroys the socket; nothing is thrown out of an event handler.
+ */
+export class FramedConnection<In> {
+  private readonly decoder = new FrameDecoder();
+  private readonly queue: In[] = [];
+  private waiter: Waiter<In> | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly parse: (raw: unknown) => In,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => {
+      const truncated = this.decoder.buffered > 0 ? ' in the middle of a frame' : '';
+      this.fail(new ProtocolError(`peer closed the connection${truncated}`));
+    });
+  }
+
+  send(message: unknown): void {
+    if (!this.socket.destroyed) this.socket.write(encodeFrame(message));
+  }
+
+  /** The next message, or a rejection on protocol error, hang-up or timeout. */
+  receive(timeoutMs: number): Promise<In> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<In>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new ProtocolError(`no message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (message) => (clearTimeout(timer), resolve(message)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      };
+    });
+  }
+
+  /** Sends a last message (if any) and closes once it is flushed. */
+  end(message?: unknown): void {
+    if (this.socket.destroyed) return;
+    if (message === undefined) this.socket.end();
+    else this.socket.end(encodeFrame(message));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    try {
+      for (const raw of this.decoder.push(chunk)) this.deliver(this.parse(raw));
+    } catch (error) {
+      const reason = error instanceof Error ? error : new ProtocolError(String(error));
+      this.fail(reason);
+      this.hangUp({ type: 'error', code: error instanceof AgentError ? error.code : 'guestProtocol', message: reason.message });
+    }
+  }
+
+  // Tells the peer why, then stops reading; the socket is destroyed even if the peer never closes its side.
+  private hangUp(last: unknown): void {
+    this.socket.pause();
+    this.end(last);
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private deliver(message: In): void {
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve(message);
+      return;
+    }
+    if (this.queue.length >= MAX_QUEUED_MESSAGES) throw new ProtocolError('too many frames without an answer');
+    this.queue.push(message);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    if (this.waiter) {
+      const { reject } = this.waiter;
+      this.waiter = undefined;
+      reject(this.failure);
+    }
+  }
+}

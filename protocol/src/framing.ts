@@ -1,0 +1,51 @@
+import { ProtocolError } from './errors.js';
+
+// A frame is a 4-byte big-endian length followed by that many bytes of UTF-8
+// JSON. The length comes first so a reader can refuse an oversized frame
+// before buffering it: memory per connection never exceeds MAX_FRAME_BYTES + 4.
+export const MAX_FRAME_BYTES = 16 * 1024;
+const HEADER_BYTES = 4;
+
+export function encodeFrame(message: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  if (body.length > MAX_FRAME_BYTES) {
+    throw new ProtocolError(`refusing to send a ${body.length}-byte frame (limit ${MAX_FRAME_BYTES})`);
+  }
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+}
+
+/** Splits a byte stream into parsed JSON frames. Throws ProtocolError on the first bad frame. */
+export class FrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): unknown[] {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const frames: unknown[] = [];
+    while (this.pending.length >= HEADER_BYTES) {
+      const length = this.pending.readUInt32BE(0);
+      if (length === 0 || length > MAX_FRAME_BYTES) {
+        throw new ProtocolError(`frame length ${length} is outside 1..${MAX_FRAME_BYTES}`);
+      }
+      if (this.pending.length < HEADER_BYTES + length) break;
+      frames.push(parseBody(this.pending.subarray(HEADER_BYTES, HEADER_BYTES + length)));
+      this.pending = this.pending.subarray(HEADER_BYTES + length);
+    }
+    return frames;
+  }
+
+  /** Bytes of an unfinished frame; non-zero at end of stream means it was truncated. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+}
+
+function parseBody(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProtocolError('frame is not valid JSON');
+  }
+}

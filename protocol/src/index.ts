@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './validate.js';
+export { MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from './framing.js';
+export * from './messages.js';
+export { FramedConnection } from './connection.js';

@@ -1,0 +1,87 @@
+// The one place both agents check values that end up as arguments to `ip`,
+// `nft` or `iptables`. Each validator returns the value or a reason, never
+// throws, so callers decide which error class (usage, config, protocol) fits.
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
+const bad = <T>(reason: string): Checked<T> => ({ ok: false, reason });
+
+// IFNAMSIZ is 16 including the NUL. The kernel also refuses '/', ':' and
+// whitespace; we go further and allow only what is safe in any tool's syntax.
+const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+
+export function checkIfName(value: unknown): Checked<string> {
+  if (typeof value !== 'string') return bad('an interface name must be a string');
+  if (!IFNAME.test(value) || value === '.' || value === '..') {
+    return bad(`'${excerpt(value)}' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
+  }
+  return ok(value);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function checkIPv4(value: unknown): Checked<string> {
+  if (typeof value !== 'string' || !IPV4.test(value)) {
+    return bad(`'${excerpt(String(value))}' is not an IPv4 address`);
+  }
+  return ok(value);
+}
+
+export function checkPrefixLength(value: unknown): Checked<number> {
+  // /31 and /32 leave no room for a gateway and a guest on one link.
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 30) {
+    return bad(`'${excerpt(String(value))}' is not a prefix length from 1 to 30`);
+  }
+  return ok(value as number);
+}
+
+// 68 is the IPv4 minimum; 65535 is the largest a veth accepts.
+export function checkMtu(value: unknown): Checked<number> {
+  if (!Number.isInteger(value) || (value as number) < 68 || (value as number) > 65535) {
+    return bad(`'${excerpt(String(value))}' is not an MTU from 68 to 65535`);
+  }
+  return ok(value as number);
+}
+
+// Linux pid_max is at most 2^22.
+export function checkPid(value: unknown): Checked<number> {
+  const pid = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : value;
+  if (!Number.isInteger(pid) || (pid as number) < 1 || (pid as number) > 4194304) {
+    return bad(`'${excerpt(String(value))}' is not a process id`);
+  }
+  return ok(pid as number);
+}
+
+/** The per-attach secret the host writes into the guest link's alias. */
+export const TOKEN_PREFIX = 'guestnet:';
+const TOKEN = /^guestnet:[0-9a-f]{32}$/;
+
+export function checkToken(value: unknown): Checked<string> {
+  if (typeof value !== 'string' || !TOKEN.test(value)) return bad('not a guestnet link token');
+  return ok(value);
+}
+
+export function ipv4ToInt(address: string): number {
+  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+export function intToIPv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
+
+/** The network address of `address/prefix`, e.g. 172.17.3.3/16 -> 172.17.0.0. */
+export function networkOf(address: string, prefix: number): string {
+  const size = 2 ** (32 - prefix);
+  return intToIPv4(Math.floor(ipv4ToInt(address) / size) * size);
+}
+
+export function sameSubnet(a: string, b: string, prefix: number): boolean {
+  return networkOf(a, prefix) === networkOf(b, prefix);
+}
+
+/** Untrusted text shown in an error or log line: short, printable. */
+export function excerpt(text: string, max = 40): string {
+  const printable = text.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > max ? `${printable.slice(0, max)}...` : printable;
+}
