@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DNS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+
+const GUEST_PORT = 9000;
+const LISTENER = `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, () => console.log('ready'))`;
+
+describe('host-agent attach <pid>, end to end with a real guest agent', () => {
+  let sandbox: Sandbox;
+  let guest: Guest;
+  let pristine: string;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    guest = await sandbox.startGuest();
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('attaches and exits 0 once the guest agent has confirmed', async () => {
+    const result = await sandbox.hostAgent(['attach', String(guest.pid)]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /guest agent confirmed wlan0 172\.17\.3\.3\/16 via 172\.17\.3\.2/);
+  });
+
+  it('renames the guest end to wlan0 with its address, MTU and default route', async () => {
+    const [addr] = JSON.parse((await guest.exec(['ip', '-j', '-4', 'address', 'show', 'dev', 'wlan0'])).stdout);
+    assert.equal(addr.operstate, 'UP');
+    assert.equal(addr.mtu, 1500);
+    assert.deepEqual(addr.addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`), ['172.17.3.3/16']);
+    const routes = JSON.parse((await guest.exec(['ip', '-j', 'route', 'show', 'default'])).stdout);
+    assert.deepEqual(routes.map((r: { gateway: string; dev: string }) => [r.gateway, r.dev]), [['172.17.3.2', 'wlan0']]);
+    assert.equal((await guest.exec(['ip', 'link', 'show', 'vm_wlan0'])).exitCode, 1, 'vm_wlan0 should be renamed');
+  });
+
+  it("writes the host's resolvers into the guest's resolv.conf", async () => {
+    const resolvConf = await readFile(join(sandbox.dir, 'guest-resolv.conf'), 'utf8');
+    assert.match(resolvConf, new RegExp(`^nameserver ${DNS.replace(/\./g, '\\.')}$`, 'm'));
+  });
+
+  it('reaches the server, which sees the host uplink address (NAT)', async () => {
+    const result = await sandbox.fetchFromGuest(guest);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(result.stdout.trim(), UPLINK.hostAddress);
+  });
+
+  it('changes nothing on a second attach', async () => {
+    const before = await sandbox.hostSnapshot();
+    const result = await sandbox.hostAgent(['attach', String(guest.pid), '--json']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.changed, false);
+    assert.equal(report.guest.changes, 0);
+    assert.equal(await sandbox.hostSnapshot(), before);
+  });
+
+  it('drops new connections from the uplink side to the guest', async () => {
+    const listener = guest.exec(['timeout', '20', 'node', '-e', LISTENER]);
+    try {
+      await sandbox.inet(['ip', 'route', 'replace', '172.17.0.0/16', 'via', UPLINK.hostAddress]);
+      // The listener itself is reachable from the host: only forwarding from the uplink is refused.
+      let fromHost = await sandbox.host(['node', '-e', tcpClientScript('172.17.3.3', GUEST_PORT)]);
+      for (let i = 0; i < 20 && fromHost.stdout.trim() !== 'guest'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fromHost = await sandbox.host(['node', '-e', tcpClientScript('172.17.3.3', GUEST_PORT)]);
+      }
+      assert.equal(fromHost.stdout.trim(), 'guest');
+      const fromInternet = await sandbox.connectFromInternet('172.17.3.3', GUEST_PORT);
+      assert.notEqual(fromInternet.exitCode, 0, 'a connection from the uplink side got through');
+    } finally {
+      await sandbox.inet(['ip', 'route', 'del', '172.17.0.0/16']);
+      await guest.exec(['pkill', '-f', `listen\\(${GUEST_PORT}`]);
+      await listener;
+    }
+  });
+
+  it('detach leaves links, routes, rules and ip_forward exactly as before', async () => {
+    const result = await sandbox.hostAgent(['detach', String(guest.pid)]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /detached pid/);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('detach again is a no-op that succeeds', async () => {
+    const result = await sandbox.hostAgent(['detach', String(guest.pid)]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /not attached/);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('detach works after the guest is gone', async () => {
+    const doomed = await sandbox.startGuest();
+    assert.equal((await sandbox.hostAgent(['attach', String(doomed.pid)])).exitCode, 0);
+    await doomed.kill();
+    const result = await sandbox.hostAgent(['detach', String(doomed.pid)]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('serves a guest agent that starts after attach began, and --once exits after applying', async () => {
+    const bare = await sandbox.startGuest({ agent: false });
+    const attaching = sandbox.hostAgent(['attach', String(bare.pid)]);
+    await new Promise((r) => setTimeout(r, 300));
+    const agent = await bare.exec(['node', GUEST_AGENT, 'run', '--once', '--socket', sandbox.socket, '--resolv-conf', join(sandbox.dir, 'late.conf')]);
+    assert.equal(agent.exitCode, 0, agent.stderr);
+    assert.match(agent.stdout, /applied: wlan0 172\.17\.3\.3\/16/);
+    assert.equal((await attaching).exitCode, 0);
+    assert.equal((await sandbox.fetchFromGuest(bare)).stdout.trim(), UPLINK.hostAddress);
+    assert.equal((await sandbox.hostAgent(['detach', String(bare.pid)])).exitCode, 0);
+    await bare.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('--no-wait configures the host side only', async () => {
+    const bare = await sandbox.startGuest({ agent: false });
+    const result = await sandbox.hostAgent(['attach', String(bare.pid), '--no-wait']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /--no-wait/);
+    assert.equal((await bare.exec(['ip', 'link', 'show', 'vm_wlan0'])).exitCode, 0);
+    assert.equal((await sandbox.hostAgent(['detach', String(bare.pid)])).exitCode, 0);
+    await bare.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('--dry-run prints the exact commands and changes nothing', async () => {
+    const bare = await sandbox.startGuest({ agent: false });
+    const result = await sandbox.hostAgent(['attach', String(bare.pid), '--dry-run']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 netns ${bare.pid}$`, 'm'));
+    assert.match(result.stdout, /^nft -f - <<'EOF'$/m);
+    assert.match(result.stdout, /^echo 1 > \/proc\/sys\/net\/ipv4\/ip_forward$/m);
+    await bare.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it(`keeps serving: the server at ${SERVER.address} is still reachable by a re-attached guest`, async () => {
+    assert.equal((await sandbox.hostAgent(['attach', String(guest.pid)])).exitCode, 0);
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
