@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Makes a fresh Debian 12 machine (as root) ready to build, test and demo
+// guestnet: system tools from apt, npm dependencies from the lockfile, then an
+// incremental build. Each step is skipped when already satisfied, so it is
+// cheap to run before every `npm test` and `npm run demo`.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+// binary -> Debian package. nsenter, unshare and setpriv come with util-linux.
+const TOOLS = {
+  ip: 'iproute2',
+  nft: 'nftables',
+  iptables: 'iptables',
+  nsenter: 'util-linux',
+  unshare: 'util-linux',
+  setpriv: 'util-linux',
+  timeout: 'coreutils',
+  pkill: 'procps',
+};
+
+function onPath(binary) {
+  const dirs = `${process.env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`.split(delimiter);
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, binary), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function run(command, args, options = {}) {
+  console.log(`ensure: ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
+  if (result.status !== 0) {
+    console.error(`ensure: '${command} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`);
+    process.exit(1);
+  }
+}
+
+const missing = [...new Set(Object.entries(TOOLS).filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg))];
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    console.error(`ensure: missing system packages: ${missing.join(' ')}; install them as root (apt-get install ${missing.join(' ')})`);
+    process.exit(1);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+}
+
+const installed = join(root, 'node_modules/.package-lock.json');
+const lockfile = join(root, 'package-lock.json');
+if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lockfile).mtimeMs) {
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+run('npx', ['tsc', '-b']);
