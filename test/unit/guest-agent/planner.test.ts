@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import type { GuestObserved } from '@guestnet/guest-agent/dist/observe.js';
+import { type GuestOp, inverseOf, ipLinesOf } from '@guestnet/guest-agent/dist/ops.js';
+import { planGuest, renderResolvConf } from '@guestnet/guest-agent/dist/planner.js';
+import { type Configure, NameTakenError } from '@guestnet/protocol';
+
+const token = `guestnet:${'d'.repeat(32)}`;
+const configure: Configure = {
+  type: 'configure',
+  token,
+  link: { name: 'vm_wlan0', rename: 'wlan0', mtu: 1400, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
+  dns: ['192.0.2.53'],
+};
+const fresh = (): GuestObserved => ({
+  links: [
+    { name: 'lo', alias: undefined, mtu: 65536, up: false, addresses: [] },
+    { name: 'vm_wlan0', alias: token, mtu: 1500, up: false, addresses: [] },
+  ],
+  defaultRoute: undefined,
+  resolvConf: undefined,
+});
+
+/** The guest model after ops, for "plan after apply is empty". */
+function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
+  let { links, defaultRoute, resolvConf } = structuredClone(observed);
+  const link = (name: string) => links.find((l) => l.name === name)!;
+  for (const op of ops) {
+    if (op.kind === 'linkUp') link(op.name).up = true;
+    if (op.kind === 'renameLink') Object.assign(link(op.from), { name: op.to, up: false });
+    if (op.kind === 'setMtu') link(op.name).mtu = op.mtu;
+    if (op.kind === 'addAddress') link(op.name).addresses.push(op.cidr);
+    if (op.kind === 'setDefaultRoute') defaultRoute = { gateway: op.gateway, dev: op.dev };
+    if (op.kind === 'writeResolvConf') resolvConf = op.content;
+  }
+  return { links, defaultRoute, resolvConf };
+}
+
+describe('guest planner', () => {
+  it('plans the design for a freshly arrived link', () => {
+    assert.deepEqual(planGuest(fresh(), configure, '/etc/resolv.conf'), [
+      { kind: 'linkUp', name: 'lo' },
+      { kind: 'renameLink', from: 'vm_wlan0', to: 'wlan0' },
+      { kind: 'setMtu', name: 'wlan0', mtu: 1400, before: 1500 },
+      { kind: 'addAddress', name: 'wlan0', cidr: '172.17.3.3/16' },
+      { kind: 'linkUp', name: 'wlan0' },
+      { kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined },
+      { kind: 'writeResolvConf', path: '/etc/resolv.conf', content: renderResolvConf(['192.0.2.53']), before: undefined },
+    ]);
+  });
+
+  it('plans nothing once applied (running again is harmless)', () => {
+    const after = simulate(fresh(), planGuest(fresh(), configure, '/etc/resolv.conf'));
+    assert.deepEqual(planGuest(after, configure, '/etc/resolv.conf'), []);
+  });
+
+  it('repairs only what drifted, e.g. a deleted default route', () => {
+    const after = simulate(fresh(), planGuest(fresh(), configure, '/r'));
+    const drifted = { ...after, defaultRoute: undefined };
+    assert.deepEqual(planGuest(drifted, configure, '/r'), [{ kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined }]);
+  });
+
+  it('finds its link by token, not by name', () => {
+    const foreign = fresh();
+    foreign.links[1]!.alias = `guestnet:${'e'.repeat(32)}`;
+    assert.throws(() => planGuest(foreign, configure, '/r'), /no link carries this attach's token/);
+  });
+
+  it('refuses to take a name another link already has', () => {
+    const observed = fresh();
+    observed.links.push({ name: 'wlan0', alias: undefined, mtu: 1500, up: true, addresses: [] });
+    assert.throws(() => planGuest(observed, configure, '/r'), NameTakenError);
+  });
+
+  it('brings a link down to rename it, in one ip -batch with the rest', () => {
+    const lines = planGuest(fresh(), configure, '/r').flatMap(ipLinesOf);
+    assert.deepEqual(lines.slice(1, 3), ['link set dev vm_wlan0 down', 'link set dev vm_wlan0 name wlan0']);
+  });
+
+  it('has an inverse for every change it makes', () => {
+    const ops = planGuest(fresh(), configure, '/r');
+    assert.deepEqual(ops.map(inverseOf).map((op) => op?.kind), ['linkDown', 'renameLink', 'setMtu', 'deleteAddress', 'linkDown', 'deleteDefaultRoute', 'removeFile']);
+  });
+});

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { applySetup } from '@guestnet/host-agent/dist/exec/apply.js';
+import { formatStep, RecordingRunner, type Step } from '@guestnet/host-agent/dist/exec/runner.js';
+import { nftables } from '@guestnet/host-agent/dist/firewall/nftables.js';
+import { type SetupOp, stepsOf, undoOf } from '@guestnet/host-agent/dist/ops.js';
+import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
+import { CommandFailedError } from '@guestnet/protocol';
+
+const record: AttachmentRecord = {
+  pid: 4242,
+  hostIf: 'vm_wlan',
+  guestIf: 'vm_wlan0',
+  guestName: 'wlan0',
+  hostAddress: '172.17.3.2',
+  guestAddress: '172.17.3.3',
+  prefixLength: 16,
+  mtu: 1500,
+  uplink: 'wlan0',
+  dns: [],
+  token: `guestnet:${'b'.repeat(32)}`,
+};
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
+const ctx = { firewall: nftables, stateDir: '/state' };
+
+describe('host ops', () => {
+  it('creates the veth with its peer inside the guest netns, in one ip -batch, then tags it', () => {
+    assert.deepEqual(stepsOf({ kind: 'createVeth', record }, ctx), [
+      {
+        kind: 'run',
+        argv: ['ip', '-batch', '-'],
+        input: 'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 netns 4242\naddress add 172.17.3.2/16 dev vm_wlan\nlink set dev vm_wlan up\n',
+      },
+      { kind: 'run', argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'alias', record.token] },
+    ]);
+  });
+
+  it('adds a guest as three set elements in one nft transaction', () => {
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, createBase: false }, ctx) as [Step & { kind: 'run' }];
+    assert.deepEqual(step.argv, ['nft', '-f', '-']);
+    assert.equal(
+      step.input,
+      'add element ip guestnet guest_links { "vm_wlan" }\nadd element ip guestnet forward_pairs { "vm_wlan" . "wlan0" }\nadd element ip guestnet masquerade_sources { 172.17.3.3 . "wlan0" }\n',
+    );
+  });
+
+  it('creates the table and its chains in the same transaction as the first guest', () => {
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, createBase: true }, ctx) as [Step & { kind: 'run' }];
+    assert.match(step.input ?? '', /^table ip guestnet \{/);
+    assert.match(step.input ?? '', /oifname \. iifname @forward_pairs ct state established,related accept/);
+    assert.match(step.input ?? '', /add element ip guestnet guest_links/);
+  });
+
+  it('removes tolerantly: add-then-delete succeeds whether or not the thing exists', () => {
+    const [last] = stepsOf({ kind: 'removeGuestRules', rule, removeBase: true }, ctx) as [Step & { kind: 'run' }];
+    assert.equal(last.input, 'add table ip guestnet\ndelete table ip guestnet\n');
+    const [one] = stepsOf({ kind: 'removeGuestRules', rule, removeBase: false }, ctx) as [Step & { kind: 'run' }];
+    assert.match(one.input ?? '', /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/);
+  });
+
+  it('undoes every setup op', () => {
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'enableIpForward', before: '0' },
+      { kind: 'addGuestRules', rule, createBase: true },
+    ];
+    assert.deepEqual(ops.map(undoOf), [
+      { kind: 'deleteRecord', pid: 4242 },
+      { kind: 'deleteLink', name: 'vm_wlan' },
+      { kind: 'restoreIpForward', value: '0' },
+      { kind: 'removeGuestRules', rule, removeBase: true },
+    ]);
+  });
+
+  it('rolls back newest first when a step fails, including the failed op itself', async () => {
+    class FailingOnNft extends RecordingRunner {
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete')) throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+      }
+    }
+    const runner = new FailingOnNft();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'addGuestRules', rule, createBase: true },
+    ];
+    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
+    const undone = runner.steps.slice(4).map(formatStep);
+    assert.deepEqual(undone, [
+      "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
+      'ip link del dev vm_wlan',
+      'rm -f /state/attachments/4242.json',
+    ]);
+  });
+
+  it('prints steps as commands a root shell can run', () => {
+    assert.equal(formatStep({ kind: 'sysctl', path: '/proc/sys/net/ipv4/ip_forward', value: '1' }), 'echo 1 > /proc/sys/net/ipv4/ip_forward');
+    assert.equal(formatStep({ kind: 'run', argv: ['ip', 'link', 'set', 'dev', 'x', 'alias', "it's"] }), "ip link set dev x alias 'it'\\''s'");
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { planAttach, planDetach } from '@guestnet/host-agent/dist/planner.js';
+import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
+import { NameTakenError, UsageError } from '@guestnet/protocol';
+import { emptyHost, firewallWith, simulate } from './simulate.js';
+
+const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
+  pid,
+  hostIf: 'vm_wlan',
+  guestIf: 'vm_wlan0',
+  guestName: 'wlan0',
+  hostAddress: '172.17.3.2',
+  guestAddress: '172.17.3.3',
+  prefixLength: 16,
+  mtu: 1500,
+  uplink: 'wlan0',
+  dns: ['192.0.2.53'],
+  token: `guestnet:${'a'.repeat(32)}`,
+  ...overrides,
+});
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
+
+describe('host planner', () => {
+  describe('planAttach', () => {
+    it('plans the whole design on a blank host, record first', () => {
+      assert.deepEqual(planAttach(emptyHost(), record()), [
+        { kind: 'writeRecord', record: record() },
+        { kind: 'createVeth', record: record() },
+        { kind: 'enableIpForward', before: '0' },
+        { kind: 'addGuestRules', rule, createBase: true },
+      ]);
+    });
+
+    it('plans nothing after its own plan was applied', () => {
+      const host = emptyHost();
+      const { host: after } = simulate(host, planAttach(host, record()));
+      assert.deepEqual(planAttach(after, record()), []);
+    });
+
+    it('leaves ip_forward alone when it is already on', () => {
+      const host = { ...emptyHost(), ipForward: '1' };
+      assert.ok(!planAttach(host, record()).some((op) => op.kind === 'enableIpForward'));
+    });
+
+    it('adds to an existing guestnet table instead of creating it', () => {
+      const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
+      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0' }]) };
+      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, createBase: false });
+    });
+
+    it('re-adds only what is missing, e.g. rules flushed by someone else', () => {
+      const host = emptyHost();
+      const { host: after } = simulate(host, planAttach(host, record()));
+      const flushed = { ...after, firewall: firewallWith([]) };
+      assert.deepEqual(planAttach(flushed, record()), [{ kind: 'addGuestRules', rule, createBase: true }]);
+    });
+
+    it('refuses a host link name it did not create', () => {
+      const host = { ...emptyHost(), links: new Set(['wlan0', 'vm_wlan']) };
+      assert.throws(() => planAttach(host, record()), NameTakenError);
+    });
+
+    it("refuses another guest's link name or address", () => {
+      const host = { ...emptyHost(), records: [record(200)] };
+      assert.throws(() => planAttach(host, record(100)), /already belongs to the guest of pid 200/);
+      const sameAddress = { ...emptyHost(), records: [record(200, { hostIf: 'vm_wlan1' })] };
+      assert.throws(() => planAttach(sameAddress, record(100)), /172\.17\.3\.3 is already the address/);
+    });
+
+    it('refuses to silently change an attachment', () => {
+      const host = { ...emptyHost(), records: [record()] };
+      assert.throws(() => planAttach(host, record(100, { mtu: 1400 })), UsageError);
+    });
+  });
+
+  describe('planDetach', () => {
+    const attached = () => simulate(emptyHost(), planAttach(emptyHost(), record())).host;
+
+    it('mirrors attach: rules, link, ip_forward, record', () => {
+      assert.deepEqual(planDetach(attached(), record()), [
+        { kind: 'removeGuestRules', rule, removeBase: true },
+        { kind: 'deleteLink', name: 'vm_wlan' },
+        { kind: 'restoreIpForward', value: '0' },
+        { kind: 'deleteRecord', pid: 100 },
+      ]);
+    });
+
+    it('returns the host to where it started, and then plans nothing', () => {
+      const { host } = simulate(attached(), planDetach(attached(), record()));
+      assert.deepEqual([...host.links], [...emptyHost().links]);
+      assert.equal(host.ipForward, '0');
+      assert.equal(host.firewall.installed, false);
+      assert.deepEqual(host.records, []);
+      assert.deepEqual(planDetach(host, record()), []);
+    });
+
+    it('skips the link when the guest is gone (the kernel deleted the veth)', () => {
+      const gone = { ...attached(), links: new Set(['lo', 'wlan0']) };
+      assert.ok(!planDetach(gone, record()).some((op) => op.kind === 'deleteLink'));
+    });
+
+    it('keeps the table and ip_forward while another guest remains', () => {
+      const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
+      const first = attached();
+      const both = simulate(first, planAttach(first, other), [rule]).host;
+      assert.deepEqual(planDetach(both, record()), [
+        { kind: 'removeGuestRules', rule, removeBase: false },
+        { kind: 'deleteLink', name: 'vm_wlan' },
+        { kind: 'deleteRecord', pid: 100 },
+      ]);
+    });
+  });
+});

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { ConfigError, UsageError } from '@guestnet/protocol';
+
+describe('host settings', () => {
+  it("defaults to the design's layout", () => {
+    const s = resolveSettings({}, {}, 'none');
+    assert.deepEqual(
+      [s.hostIf, s.guestIf, s.guestName, s.hostAddress, s.guestAddress, s.prefixLength, s.uplink],
+      ['vm_wlan', 'vm_wlan0', 'wlan0', '172.17.3.2', '172.17.3.3', 16, undefined],
+    );
+  });
+
+  it('lets the config override defaults and flags override the config', () => {
+    const s = resolveSettings({ mtu: 1400, uplink: 'rmnet_data0' }, { mtu: '1280' }, 'c.json');
+    assert.equal(s.mtu, 1280);
+    assert.equal(s.uplink, 'rmnet_data0');
+  });
+
+  it('names the config key that is wrong', () => {
+    assert.throws(() => resolveSettings({ mtu: 'big' }, {}, 'c.json'), (e: Error) => e instanceof ConfigError && /key 'mtu'/.test(e.message));
+    assert.throws(() => resolveSettings({ __proto__x: 1 }, {}, 'c.json'), /unknown key '__proto__x'/);
+  });
+
+  it('refuses hostile interface names and inconsistent addresses', () => {
+    for (const name of ['../x', 'eth0; reboot', 'x'.repeat(200), '-eth0']) {
+      assert.throws(() => resolveSettings({}, { hostIf: name }, 'none'), UsageError, name);
+    }
+    assert.throws(() => resolveSettings({}, { guestAddress: '10.0.0.3' }, 'none'), /not in one \/16/);
+    assert.throws(() => resolveSettings({}, { dns: '1.2.3.4,nope' }, 'none'), /not an IPv4 address/);
+  });
+});

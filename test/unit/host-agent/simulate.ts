@@ -1,0 +1,58 @@
+import type { FirewallState, GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
+import type { Op } from '@guestnet/host-agent/dist/ops.js';
+import type { HostObserved } from '@guestnet/host-agent/dist/planner.js';
+
+export function firewallWith(rules: GuestRule[], installed = rules.length > 0): FirewallState {
+  const key = (r: GuestRule) => `${r.hostIf}|${r.guestAddress}|${r.uplink}`;
+  const keys = new Set(rules.map(key));
+  return { installed, guestLinks: new Set(rules.map((r) => r.hostIf)), has: (rule) => keys.has(key(rule)) };
+}
+
+export const emptyHost = (): HostObserved => ({
+  links: new Set(['lo', 'wlan0']),
+  ipForward: '0',
+  ipForwardBefore: undefined,
+  records: [],
+  firewall: firewallWith([]),
+});
+
+/** What the kernel and the state dir would look like after `ops`: a model for "plan after apply is empty". */
+export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[] = []): { host: HostObserved; rules: GuestRule[] } {
+  const links = new Set(host.links);
+  let { ipForward, ipForwardBefore, records } = host;
+  let rules = [...rulesBefore];
+  let installed = host.firewall.installed;
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'writeRecord':
+        records = [...records, op.record];
+        break;
+      case 'deleteRecord':
+        records = records.filter((r) => r.pid !== op.pid);
+        break;
+      case 'createVeth':
+        links.add(op.record.hostIf);
+        break;
+      case 'deleteLink':
+        links.delete(op.name);
+        break;
+      case 'enableIpForward':
+        ipForward = '1';
+        ipForwardBefore = op.before;
+        break;
+      case 'restoreIpForward':
+        ipForward = op.value;
+        ipForwardBefore = undefined;
+        break;
+      case 'addGuestRules':
+        installed = true;
+        rules = [...rules, op.rule];
+        break;
+      case 'removeGuestRules':
+        rules = rules.filter((r) => r.hostIf !== op.rule.hostIf);
+        if (op.removeBase) installed = false;
+        break;
+    }
+  }
+  return { host: { links, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed) }, rules };
+}
