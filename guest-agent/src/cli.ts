@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { describeError, ExitCode, UsageError } from '@guestnet/protocol';
+import { ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
 import { run } from './commands/run.js';
 
 interface GlobalOptions {
@@ -42,16 +42,13 @@ program
     else if (report) print(`applied: ${report.state.name} ${report.state.address}/${report.state.prefixLength} via ${report.state.gateway} (${report.changes} changes)`);
   });
 
+/** The one place errors become an exit code and a single line. */
 function report(error: unknown, globals: GlobalOptions): number {
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.ok;
     error = new UsageError(`${error.message.replace(/^error: /, '')} (see guest-agent --help)`);
   }
-  const described = describeError(error);
-  if (globals.json) print(JSON.stringify({ error: described }));
-  else process.stderr.write(`guest-agent: ${described.message}\n`);
-  if (globals.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  return described.exitCode;
+  return reportFailure('guest-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
 }
 
 try {

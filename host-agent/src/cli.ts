@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { BadPidError, checkPid, describeError, ExitCode, UsageError } from '@guestnet/protocol';
+import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
 import { attach } from './commands/attach.js';
 import { detach } from './commands/detach.js';
 import { flushLog, log, setLogLevel } from './log.js';
@@ -84,11 +84,7 @@ function report(error: unknown, globals: GlobalOptions): number {
     if (error.exitCode === 0) return ExitCode.ok;
     error = new UsageError(`${error.message.replace(/^error: /, '')} (see host-agent --help)`);
   }
-  const described = describeError(error);
-  if (globals.json) print(JSON.stringify({ error: described }));
-  else process.stderr.write(`host-agent: ${described.message}\n`);
-  if (globals.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  return described.exitCode;
+  return reportFailure('host-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
 }
 
 try {

@@ -1,24 +1,20 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
+import type { HostSettings } from './settings.js';
 
 /**
  * What attach did for one guest, written before the first kernel change so
  * that detach (or a later recovery) always knows what to remove.
  */
-export interface AttachmentRecord {
+export type AttachmentRecord = Pick<HostSettings, 'hostIf' | 'guestIf' | 'guestName' | 'hostAddress' | 'guestAddress' | 'prefixLength' | 'mtu'> & {
   pid: number;
-  hostIf: string;
-  guestIf: string;
-  guestName: string;
-  hostAddress: string;
-  guestAddress: string;
-  prefixLength: number;
-  mtu: number;
+  /** Resolved: the uplink and resolvers in force when the guest was attached. */
   uplink: string;
   dns: string[];
+  /** The secret in the guest link's alias that identifies its guest agent. */
   token: string;
-}
+};
 
 export interface StatePaths {
   attachments: string;

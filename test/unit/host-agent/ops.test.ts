@@ -3,22 +3,10 @@ import { applySetup } from '@guestnet/host-agent/dist/exec/apply.js';
 import { formatStep, RecordingRunner, type Step } from '@guestnet/host-agent/dist/exec/runner.js';
 import { nftables } from '@guestnet/host-agent/dist/firewall/nftables.js';
 import { type SetupOp, stepsOf, undoOf } from '@guestnet/host-agent/dist/ops.js';
-import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
 import { CommandFailedError } from '@guestnet/protocol';
+import { sampleRecord } from '../../fixtures/records.js';
 
-const record: AttachmentRecord = {
-  pid: 4242,
-  hostIf: 'vm_wlan',
-  guestIf: 'vm_wlan0',
-  guestName: 'wlan0',
-  hostAddress: '172.17.3.2',
-  guestAddress: '172.17.3.3',
-  prefixLength: 16,
-  mtu: 1500,
-  uplink: 'wlan0',
-  dns: [],
-  token: `guestnet:${'b'.repeat(32)}`,
-};
+const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
 const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
 const ctx = { firewall: nftables, stateDir: '/state' };
 

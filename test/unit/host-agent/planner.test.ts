@@ -2,22 +2,10 @@ import assert from 'node:assert/strict';
 import { planAttach, planDetach } from '@guestnet/host-agent/dist/planner.js';
 import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
+import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
-const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
-  pid,
-  hostIf: 'vm_wlan',
-  guestIf: 'vm_wlan0',
-  guestName: 'wlan0',
-  hostAddress: '172.17.3.2',
-  guestAddress: '172.17.3.3',
-  prefixLength: 16,
-  mtu: 1500,
-  uplink: 'wlan0',
-  dns: ['192.0.2.53'],
-  token: `guestnet:${'a'.repeat(32)}`,
-  ...overrides,
-});
+const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
 const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
 
 describe('host planner', () => {
