@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { encodeFrame } from '@guestnet/protocol';
 import { DNS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUEST_PORT = 9000;
@@ -112,6 +114,31 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
+  it('keeps waiting for the real guest agent while hostile connections come and go', async () => {
+    const bare = await sandbox.startGuest({ agent: false });
+    const attaching = sandbox.hostAgent(['attach', String(bare.pid), '--timeout', '20000']);
+    await waitFor(() => access(sandbox.socket).then(() => true, () => false));
+    const hostile = [
+      Buffer.from('GET / HTTP/1.0\r\n\r\n'),
+      encodeFrame({}),
+      encodeFrame({ type: 'constructor' }),
+      encodeFrame({ type: 'hello', version: 2, tokens: [], capabilities: [] }),
+      encodeFrame({ type: 'hello', version: 1, tokens: [`guestnet:${'f'.repeat(32)}`], capabilities: [] }),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7b]),
+      encodeFrame({ type: 'hello' }).subarray(0, 6),
+    ];
+    const answers = await Promise.all(hostile.map((bytes) => sendAndCollect(sandbox.socket, bytes)));
+    for (const answer of answers.slice(1, 6)) assert.match(answer, /"type":"error"/);
+    const agent = await bare.exec(['node', GUEST_AGENT, 'run', '--once', '--socket', sandbox.socket, '--resolv-conf', join(sandbox.dir, 'h.conf')]);
+    assert.equal(agent.exitCode, 0, agent.stderr);
+    const result = await attaching;
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stderr, /guest connection rejected/);
+    assert.equal((await sandbox.hostAgent(['detach', String(bare.pid)])).exitCode, 0);
+    await bare.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   it('--no-wait configures the host side only', async () => {
     const bare = await sandbox.startGuest({ agent: false });
     const result = await sandbox.hostAgent(['attach', String(bare.pid), '--no-wait']);
@@ -141,3 +168,19 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 });
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Sends raw bytes, half-closes, and returns whatever came back before the server hung up. */
+function sendAndCollect(path: string, bytes: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(path, () => socket.end(bytes));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(received));
+    socket.setTimeout(3000, () => socket.destroy());
+  });
+}

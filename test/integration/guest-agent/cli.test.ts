@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { ExitCode } from '@guestnet/protocol';
+import { GUEST_AGENT } from '../../fixtures/sandbox.js';
+
+const guestAgent = async (args: string[]) => {
+  const result = await execa(process.execPath, [GUEST_AGENT, ...args], { reject: false, timeout: 10000 });
+  return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+};
+
+describe('guest-agent command line', () => {
+  it('--help lists run', async () => {
+    const result = await guestAgent(['--help']);
+    assert.equal(result.exitCode, 0);
+    assert.match(result.stdout, /run \[options\]/);
+  });
+
+  for (const [args, pattern] of [
+    [['run', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['run', '--log-level', 'loud'], /--log-level: 'loud'/],
+    [['run', '--socket', 'relative.sock'], /must be an absolute path/],
+    [['fly'], /unknown command 'fly'/],
+  ] as const) {
+    it(`refuses ${args.join(' ')} with one line and exit ${ExitCode.usage}`, async () => {
+      const result = await guestAgent([...args]);
+      assert.equal(result.exitCode, ExitCode.usage, result.stderr);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+      assert.match(result.stderr, /^guest-agent: /);
+      assert.match(result.stderr, pattern);
+    });
+  }
+});
