@@ -62,12 +62,14 @@ const steps: StepsByKind = {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
       input: [
-        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} netns ${r.pid}`,
-        `address add ${r.hostAddress}/${r.prefixLength} dev ${r.hostIf}`,
+        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.pid}`,
+        `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
         `link set dev ${r.hostIf} up`,
         '',
       ].join('\n'),
     },
+    // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
+    ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
     {
       kind: 'run',
       argv: ['nsenter', `--net=/proc/${r.pid}/ns/net`, 'ip', 'link', 'set', 'dev', r.guestIf, 'alias', r.token],
@@ -100,7 +102,7 @@ export function describeOp(op: Op): string {
     case 'deleteRecord':
       return `forget attachment of pid ${op.pid}`;
     case 'createVeth':
-      return `create ${op.record.hostIf} (${op.record.hostAddress}/${op.record.prefixLength}) with ${op.record.guestIf} in pid ${op.record.pid}'s netns`;
+      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in pid ${op.record.pid}'s netns`;
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'enableIpForward':

@@ -10,7 +10,7 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
   const a = result.attachment;
   const lines = [
     result.changed ? `attached pid ${pid}` : `pid ${pid} was already attached; nothing changed on the host`,
-    `  host  ${a.hostIf} ${a.hostAddress}/${a.prefixLength}, uplink ${a.uplink}, firewall ${result.firewall}`,
+    `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`,
     `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`,
     ...stepLines(result.steps),
   ];

@@ -4,8 +4,17 @@ import type { SetupOp, TeardownOp } from './ops.js';
 import type { AttachmentRecord } from './state.js';
 
 /** What the host looks like right now, as far as attach and detach care. */
+export interface Route {
+  /** "default" or address[/prefix]. */
+  dst: string;
+  dev: string;
+  metric?: number;
+}
+
 export interface HostObserved {
   links: ReadonlySet<string>;
+  /** The main table's IPv4 routes. */
+  routes: readonly Route[];
   ipForward: string;
   /** Saved by the attach that turned ip_forward on. */
   ipForwardBefore: string | undefined;
@@ -14,10 +23,15 @@ export interface HostObserved {
 }
 
 export function ruleOf(record: AttachmentRecord): GuestRule {
-  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink };
+  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink, openToGuests: record.guestToGuest };
 }
 
-const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink'] as const;
+const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink', 'guestToGuest'] as const;
+
+/** The interface of the IPv4 default route with the lowest metric. */
+export function defaultRouteInterface(routes: readonly Route[]): string | undefined {
+  return routes.filter((r) => r.dst === 'default').sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]?.dev;
+}
 
 function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
   return SETTLED_FIELDS.filter((key) => a[key] !== b[key]).map((key) => `${key} ${a[key]} -> ${b[key]}`);

@@ -24,8 +24,11 @@ export const BASE_TOOLS = [
   { binary: 'nsenter', debianPackage: 'util-linux' },
 ];
 
-/** The guest must exist and live in a netns other than ours, or attach would wire the host to itself. */
-export async function requireGuestNetns(pid: number): Promise<void> {
+/**
+ * The guest's netns identity. The guest must exist and live in a netns other
+ * than ours, or attach would wire the host to itself.
+ */
+export async function guestNetns(pid: number): Promise<string> {
   let guest: string;
   try {
     guest = await readlink(`/proc/${pid}/ns/net`);
@@ -36,4 +39,5 @@ export async function requireGuestNetns(pid: number): Promise<void> {
   if (guest === (await readlink('/proc/self/ns/net'))) {
     throw new BadPidError(`pid ${pid} shares the host's network namespace; start the guest with its own (e.g. unshare --net)`);
   }
+  return guest;
 }

@@ -1,24 +1,23 @@
 import { readFileSync } from 'node:fs';
-import {
-  type Checked,
-  checkIfName,
-  checkIPv4,
-  checkMtu,
-  checkPrefixLength,
-  ConfigError,
-  sameSubnet,
-  UsageError,
-} from '@guestnet/protocol';
+import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
+import { inPool, parsePool } from './lease.js';
 
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */
 export interface HostSettings {
-  hostIf: string;
+  /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
+  hostIf: string | undefined;
+  hostIfPrefix: string;
   guestIf: string;
   guestName: string;
-  hostAddress: string;
-  guestAddress: string;
-  prefixLength: number;
+  /** The host end's address on every guest link, and each guest's default gateway. */
+  gateway: string;
+  /** Guests' addresses come from here; guests see it as their subnet. */
+  pool: string;
+  /** Unset: the next free address of the pool after the gateway. */
+  guestAddress: string | undefined;
   mtu: number;
+  /** Let this guest reach other guests that allow it too (default: isolated). */
+  guestToGuest: boolean;
   /** Unset: the interface of the default route. */
   uplink: string | undefined;
   /** Unset: the host's own non-loopback resolvers. */
@@ -32,13 +31,15 @@ export interface HostSettings {
 export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
 
 const DEFAULTS: HostSettings = {
-  hostIf: 'vm_wlan',
+  hostIf: undefined,
+  hostIfPrefix: 'vm_wlan',
   guestIf: 'vm_wlan0',
   guestName: 'wlan0',
-  hostAddress: '172.17.3.2',
-  guestAddress: '172.17.3.3',
-  prefixLength: 16,
+  gateway: '172.17.3.2',
+  pool: '172.17.0.0/16',
+  guestAddress: undefined,
   mtu: 1500,
+  guestToGuest: false,
   uplink: undefined,
   dns: undefined,
   timeout: 30000,
@@ -65,6 +66,26 @@ function checkPath(value: unknown): Checked<string> {
   return { ok: true, value };
 }
 
+function checkCidr(value: unknown): Checked<string> {
+  const [address, prefix, ...rest] = typeof value === 'string' ? value.split('/') : [];
+  const prefixLength = Number(prefix);
+  if (rest.length > 0 || !checkIPv4(address).ok || !Number.isInteger(prefixLength) || prefixLength < 8 || prefixLength > 30) {
+    return { ok: false, reason: `'${String(value)}' is not an IPv4 pool like 172.17.0.0/16 (prefix 8 to 30)` };
+  }
+  return { ok: true, value: `${networkOf(address as string, prefixLength)}/${prefixLength}` };
+}
+
+// Room for a digit suffix: vm_wlan + up to 3 digits stays within IFNAMSIZ.
+function checkIfPrefix(value: unknown): Checked<string> {
+  const checked = checkIfName(value);
+  if (checked.ok && checked.value.length > 12) return { ok: false, reason: 'must be at most 12 characters' };
+  return checked;
+}
+
+function checkBoolean(value: unknown): Checked<boolean> {
+  return typeof value === 'boolean' ? { ok: true, value } : { ok: false, reason: 'must be true or false' };
+}
+
 function checkTimeout(value: unknown): Checked<number> {
   if (!Number.isInteger(value) || (value as number) < 100 || (value as number) > 3_600_000) {
     return { ok: false, reason: 'must be milliseconds from 100 to 3600000' };
@@ -84,13 +105,15 @@ function checkDnsList(value: unknown): Checked<string[]> {
 
 /** The single table behind the flags, the config keys and their validation. */
 export const SETTINGS: Record<Key, Setting> = {
-  hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair', check: checkIfName },
+  hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
+  hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
   guestIf: { flag: '--guest-if <name>', help: 'guest end, as created in the guest', check: checkIfName },
   guestName: { flag: '--guest-name <name>', help: 'name the guest agent gives its end', check: checkIfName },
-  hostAddress: { flag: '--host-address <ip>', help: 'host end address, the guest gateway', check: checkIPv4 },
-  guestAddress: { flag: '--guest-address <ip>', help: 'guest end address', check: checkIPv4 },
-  prefixLength: { flag: '--prefix-length <n>', help: 'prefix length of the link', check: fromString(checkPrefixLength) },
+  gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
+  pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
+  guestAddress: { flag: '--guest-address <ip>', help: 'guest address (default: next free in the pool)', check: checkIPv4 },
   mtu: { flag: '--mtu <bytes>', help: 'MTU of both ends', check: fromString(checkMtu) },
+  guestToGuest: { flag: '--guest-to-guest', help: 'allow traffic with other guests that allow it too', check: checkBoolean },
   uplink: { flag: '--uplink <if>', help: 'uplink (default: interface of the default route)', check: checkIfName },
   dns: { flag: '--dns <ip,...>', help: "resolvers for the guest (default: the host's own)", check: checkDnsList },
   timeout: { flag: '--timeout <ms>', help: 'how long to wait for the guest agent', check: fromString(checkTimeout) },
@@ -141,11 +164,11 @@ export function resolveSettings(config: Record<string, unknown>, flags: Record<s
 }
 
 function checkConsistent(settings: HostSettings): HostSettings {
-  const { hostAddress, guestAddress, prefixLength, hostIf, uplink } = settings;
-  if (hostAddress === guestAddress) throw new UsageError('host and guest addresses must differ');
-  if (!sameSubnet(hostAddress, guestAddress, prefixLength)) {
-    throw new UsageError(`${guestAddress} and ${hostAddress} are not in one /${prefixLength}`);
-  }
-  if (uplink === hostIf) throw new UsageError('the uplink cannot be the guest link itself');
+  const { gateway, guestAddress, pool, hostIf, uplink } = settings;
+  const parsed = parsePool(pool);
+  if (!inPool(parsed, gateway)) throw new UsageError(`the gateway ${gateway} is not a usable address of the pool ${pool}`);
+  if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw new UsageError(`${guestAddress} is not a usable address of the pool ${pool}`);
+  if (guestAddress === gateway) throw new UsageError('the guest address cannot be the gateway');
+  if (uplink !== undefined && uplink === hostIf) throw new UsageError('the uplink cannot be the guest link itself');
   return settings;
 }

@@ -7,9 +7,17 @@ import type { HostSettings } from './settings.js';
  * What attach did for one guest, written before the first kernel change so
  * that detach (or a later recovery) always knows what to remove.
  */
-export type AttachmentRecord = Pick<HostSettings, 'hostIf' | 'guestIf' | 'guestName' | 'hostAddress' | 'guestAddress' | 'prefixLength' | 'mtu'> & {
+export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu' | 'guestToGuest'> & {
   pid: number;
-  /** Resolved: the uplink and resolvers in force when the guest was attached. */
+  /** The guest's netns as /proc/<pid>/ns/net names it: tells a live guest from a reused pid. */
+  netns: string;
+  hostIf: string;
+  /** The gateway, on the host end. */
+  hostAddress: string;
+  guestAddress: string;
+  /** The pool's prefix: the subnet the guest sees. */
+  prefixLength: number;
+  guestMac: string;
   uplink: string;
   dns: string[];
   /** The secret in the guest link's alias that identifies its guest agent. */
@@ -72,6 +80,10 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     raw.dns.every((v) => checkIPv4(v).ok) &&
     Number.isInteger(raw.prefixLength) &&
     Number.isInteger(raw.mtu) &&
+    typeof raw.netns === 'string' &&
+    typeof raw.guestToGuest === 'boolean' &&
+    typeof raw.guestMac === 'string' &&
+    /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(raw.guestMac) &&
     checkToken(raw.token).ok;
   if (!valid) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
   return raw as unknown as AttachmentRecord;

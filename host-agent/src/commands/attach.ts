@@ -4,12 +4,13 @@ import { type AppliedOp, applySetup, rollBack } from '../exec/apply.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { nftables } from '../firewall/nftables.js';
 import { configureGuest, type GuestConfirmation } from '../guest/session.js';
-import { defaultRouteInterface } from '../net/links.js';
+import { allocate, guestMac, parsePool } from '../lease.js';
+import { withStateLock } from '../lock.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { observeHost } from '../observe.js';
 import type { OpContext } from '../ops.js';
-import { planAttach } from '../planner.js';
-import { BASE_TOOLS, requireGuestNetns, requireRoot, requireTools } from '../preflight.js';
+import { defaultRouteInterface, planAttach } from '../planner.js';
+import { BASE_TOOLS, guestNetns, requireRoot, requireTools } from '../preflight.js';
 import type { HostSettings } from '../settings.js';
 import type { AttachmentRecord } from '../state.js';
 
@@ -30,28 +31,35 @@ export interface AttachResult {
 }
 
 export async function attach(pid: number, options: AttachOptions): Promise<AttachResult> {
+  requireRoot('attach');
+  await requireTools([...BASE_TOOLS, nftables.tool]);
+  return withStateLock(options.settings.stateDir, () => attachLocked(pid, options));
+}
+
+async function attachLocked(pid: number, options: AttachOptions): Promise<AttachResult> {
   const { settings, dryRun } = options;
   const firewall = nftables;
-  requireRoot('attach');
-  await requireTools([...BASE_TOOLS, firewall.tool]);
-  await requireGuestNetns(pid);
 
   const runner = dryRun ? new DryRunRunner(options.print) : new RealRunner();
-  const observed = await observeHost(runner, settings.stateDir, firewall);
+  const [observed, netns] = await Promise.all([observeHost(runner, settings.stateDir, firewall), guestNetns(pid)]);
   const existing = observed.records.find((r) => r.pid === pid);
-  const uplink = settings.uplink ?? (await defaultRouteInterface(runner));
+  const uplink = settings.uplink ?? defaultRouteInterface(observed.routes);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
+  const lease = allocate(observed, settings, pid);
   const desired: AttachmentRecord = {
     pid,
-    hostIf: settings.hostIf,
+    netns,
+    hostIf: lease.hostIf,
     guestIf: settings.guestIf,
     guestName: settings.guestName,
-    hostAddress: settings.hostAddress,
-    guestAddress: settings.guestAddress,
-    prefixLength: settings.prefixLength,
+    hostAddress: settings.gateway,
+    guestAddress: lease.guestAddress,
+    prefixLength: parsePool(settings.pool).prefixLength,
+    guestMac: guestMac(lease.guestAddress),
     mtu: settings.mtu,
+    guestToGuest: settings.guestToGuest,
     uplink,
     dns: settings.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,

@@ -1,6 +1,7 @@
 import { type AppliedOp, applyTeardown } from '../exec/apply.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { nftables } from '../firewall/nftables.js';
+import { withStateLock } from '../lock.js';
 import { observeHost } from '../observe.js';
 import { planDetach } from '../planner.js';
 import { BASE_TOOLS, requireRoot, requireTools } from '../preflight.js';
@@ -23,9 +24,11 @@ export async function detach(pid: number, options: DetachOptions): Promise<Detac
   requireRoot('detach');
   await requireTools([...BASE_TOOLS, firewall.tool]);
   const runner = options.dryRun ? new DryRunRunner(options.print) : new RealRunner();
-  const observed = await observeHost(runner, options.stateDir, firewall);
-  const record = observed.records.find((r) => r.pid === pid);
-  if (!record) return { pid, wasAttached: false, steps: [] };
-  const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir: options.stateDir });
-  return { pid, wasAttached: true, steps };
+  return withStateLock(options.stateDir, async () => {
+    const observed = await observeHost(runner, options.stateDir, firewall);
+    const record = observed.records.find((r) => r.pid === pid);
+    if (!record) return { pid, wasAttached: false, steps: [] };
+    const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir: options.stateDir });
+    return { pid, wasAttached: true, steps };
+  });
 }

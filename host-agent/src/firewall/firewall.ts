@@ -5,6 +5,8 @@ export interface GuestRule {
   hostIf: string;
   guestAddress: string;
   uplink: string;
+  /** May exchange traffic with other guests that are open too. */
+  openToGuests: boolean;
 }
 
 export interface FirewallState {

@@ -3,7 +3,7 @@ import type { Runner, Step } from '../exec/runner.js';
 import type { Firewall, FirewallState, GuestRule } from './firewall.js';
 
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
-// set elements: adding or removing one never rewrites or rescans the rules.
+// or four set elements: adding or removing one never rewrites or rescans the rules.
 // Its chains only ever accept or drop traffic of guest links; everything else
 // falls through untouched to the host's own tables.
 const TABLE = 'ip guestnet';
@@ -12,9 +12,11 @@ const BASE = `table ${TABLE} {
 	set guest_links { type ifname; }
 	set forward_pairs { type ifname . ifname; }
 	set masquerade_sources { type ipv4_addr . ifname; }
+	set open_links { type ifname; }
 	chain forward {
 		type filter hook forward priority filter; policy accept;
 		iifname . oifname @forward_pairs accept
+		iifname @open_links oifname @open_links accept
 		oifname . iifname @forward_pairs ct state established,related accept
 		oifname @guest_links drop
 		iifname @guest_links drop
@@ -30,6 +32,7 @@ function elements(rule: GuestRule): string[] {
     `guest_links { "${rule.hostIf}" }`,
     `forward_pairs { "${rule.hostIf}" . "${rule.uplink}" }`,
     `masquerade_sources { ${rule.guestAddress} . "${rule.uplink}" }`,
+    ...(rule.openToGuests ? [`open_links { "${rule.hostIf}" }`] : []),
   ];
 }
 
@@ -63,11 +66,15 @@ export const nftables: Firewall = {
     const links = setMembers(sets, 'guest_links');
     const pairs = setMembers(sets, 'forward_pairs');
     const sources = setMembers(sets, 'masquerade_sources');
+    const open = setMembers(sets, 'open_links');
     return {
       installed: true,
       guestLinks: links,
       has: (rule) =>
-        links.has(rule.hostIf) && pairs.has(`${rule.hostIf} . ${rule.uplink}`) && sources.has(`${rule.guestAddress} . ${rule.uplink}`),
+        links.has(rule.hostIf) &&
+        pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
+        sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
+        open.has(rule.hostIf) === rule.openToGuests,
     };
   },
 

@@ -1,4 +1,5 @@
 import type { Runner } from '../exec/runner.js';
+import type { Route } from '../planner.js';
 
 /** Names of the links in the current netns. */
 export async function linkNames(runner: Runner): Promise<Set<string>> {
@@ -6,9 +7,8 @@ export async function linkNames(runner: Runner): Promise<Set<string>> {
   return new Set(links.map((link) => link.ifname));
 }
 
-/** The interface of the IPv4 default route with the lowest metric, if any. */
-export async function defaultRouteInterface(runner: Runner): Promise<string | undefined> {
-  const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show', 'default'])) as Array<{ dev?: string; metric?: number }>;
-  const best = routes.filter((r) => r.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
-  return best?.dev;
+/** The main table's IPv4 routes. */
+export async function mainRoutes(runner: Runner): Promise<Route[]> {
+  const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show'])) as Array<{ dst: string; dev?: string; metric?: number }>;
+  return routes.flatMap((r) => (r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
 }

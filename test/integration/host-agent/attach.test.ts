@@ -154,7 +154,7 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
     const bare = await sandbox.startGuest({ agent: false });
     const result = await sandbox.hostAgent(['attach', String(bare.pid), '--dry-run']);
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 netns ${bare.pid}$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns ${bare.pid}$`, 'm'));
     assert.match(result.stdout, /^nft -f - <<'EOF'$/m);
     assert.match(result.stdout, /^echo 1 > \/proc\/sys\/net\/ipv4\/ip_forward$/m);
     await bare.kill();

@@ -73,7 +73,7 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
   it('a host link name that is already taken', async () => {
     await sandbox.host(['ip', 'link', 'add', 'vm_wlan', 'type', 'veth', 'peer', 'name', 'taken0']);
     try {
-      const result = await sandbox.hostAgent(['attach', String(guest.pid)]);
+      const result = await sandbox.hostAgent(['attach', String(guest.pid), '--host-if', 'vm_wlan']);
       assertOneLineError(result, ExitCode.nameTaken, /a link named vm_wlan already exists/);
     } finally {
       await sandbox.host(['ip', 'link', 'del', 'vm_wlan']);

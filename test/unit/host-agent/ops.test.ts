@@ -7,7 +7,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false };
 const ctx = { firewall: nftables, stateDir: '/state' };
 
 describe('host ops', () => {
@@ -16,7 +16,9 @@ describe('host ops', () => {
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
-        input: 'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 netns 4242\naddress add 172.17.3.2/16 dev vm_wlan\nlink set dev vm_wlan up\n',
+        input:
+          'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns 4242\n' +
+          'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
       },
       { kind: 'run', argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'alias', record.token] },
     ]);

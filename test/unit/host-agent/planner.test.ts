@@ -6,7 +6,7 @@ import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0' };
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false };
 
 describe('host planner', () => {
   describe('planAttach', () => {
@@ -32,7 +32,7 @@ describe('host planner', () => {
 
     it('adds to an existing guestnet table instead of creating it', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
-      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0' }]) };
+      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0', openToGuests: false }]) };
       assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, createBase: false });
     });
 

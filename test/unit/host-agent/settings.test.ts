@@ -6,8 +6,8 @@ describe('host settings', () => {
   it("defaults to the design's layout", () => {
     const s = resolveSettings({}, {}, 'none');
     assert.deepEqual(
-      [s.hostIf, s.guestIf, s.guestName, s.hostAddress, s.guestAddress, s.prefixLength, s.uplink],
-      ['vm_wlan', 'vm_wlan0', 'wlan0', '172.17.3.2', '172.17.3.3', 16, undefined],
+      [s.hostIfPrefix, s.guestIf, s.guestName, s.gateway, s.pool, s.uplink, s.guestToGuest],
+      ['vm_wlan', 'vm_wlan0', 'wlan0', '172.17.3.2', '172.17.0.0/16', undefined, false],
     );
   });
 
@@ -26,7 +26,8 @@ describe('host settings', () => {
     for (const name of ['../x', 'eth0; reboot', 'x'.repeat(200), '-eth0']) {
       assert.throws(() => resolveSettings({}, { hostIf: name }, 'none'), UsageError, name);
     }
-    assert.throws(() => resolveSettings({}, { guestAddress: '10.0.0.3' }, 'none'), /not in one \/16/);
+    assert.throws(() => resolveSettings({}, { guestAddress: '10.0.0.3' }, 'none'), /not a usable address of the pool/);
+    assert.throws(() => resolveSettings({ pool: '10.0.0.0/31' }, {}, 'none'), /not an IPv4 pool/);
     assert.throws(() => resolveSettings({}, { dns: '1.2.3.4,nope' }, 'none'), /not an IPv4 address/);
   });
 });

@@ -10,6 +10,10 @@ export function firewallWith(rules: GuestRule[], installed = rules.length > 0): 
 
 export const emptyHost = (): HostObserved => ({
   links: new Set(['lo', 'wlan0']),
+  routes: [
+    { dst: 'default', dev: 'wlan0' },
+    { dst: '198.51.100.0/24', dev: 'wlan0' },
+  ],
   ipForward: '0',
   ipForwardBefore: undefined,
   records: [],
@@ -19,6 +23,7 @@ export const emptyHost = (): HostObserved => ({
 /** What the kernel and the state dir would look like after `ops`: a model for "plan after apply is empty". */
 export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[] = []): { host: HostObserved; rules: GuestRule[] } {
   const links = new Set(host.links);
+  let routes = [...host.routes];
   let { ipForward, ipForwardBefore, records } = host;
   let rules = [...rulesBefore];
   let installed = host.firewall.installed;
@@ -32,9 +37,11 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         break;
       case 'createVeth':
         links.add(op.record.hostIf);
+        routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
       case 'deleteLink':
         links.delete(op.name);
+        routes = routes.filter((r) => r.dev !== op.name);
         break;
       case 'enableIpForward':
         ipForward = '1';
@@ -54,5 +61,5 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         break;
     }
   }
-  return { host: { links, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed) }, rules };
+  return { host: { links, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed) }, rules };
 }

@@ -1,0 +1,119 @@
+import { intToIPv4, ipv4ToInt, NameTakenError } from '@guestnet/protocol';
+import type { HostObserved } from './planner.js';
+import type { HostSettings } from './settings.js';
+
+// Layout (README "Many guests"): routed point-to-point. Every host-side veth
+// carries the same gateway address as a /32 with its guest as peer, so the
+// kernel keeps one /32 route per guest and no two links share a subnet.
+// Each guest still sees the design's view: address/pool-prefix, default via
+// the gateway. Guests are numbered upward from gateway + 1, so the first
+// guest gets the design's 172.17.3.3 and link name vm_wlan.
+
+export interface Lease {
+  hostIf: string;
+  guestAddress: string;
+}
+
+export interface Pool {
+  network: number;
+  prefixLength: number;
+  size: number;
+}
+
+export function parsePool(cidr: string): Pool {
+  const [address = '', prefix = ''] = cidr.split('/');
+  const prefixLength = Number(prefix);
+  const size = 2 ** (32 - prefixLength);
+  return { network: Math.floor(ipv4ToInt(address) / size) * size, prefixLength, size };
+}
+
+export function inPool(pool: Pool, address: string): boolean {
+  const value = ipv4ToInt(address);
+  return value > pool.network && value < pool.network + pool.size - 1;
+}
+
+/** Interface names: the prefix alone for the first guest, then prefix1, prefix2, ... */
+function hostIfCandidates(prefix: string): Iterable<string> {
+  return {
+    *[Symbol.iterator]() {
+      yield prefix;
+      for (let index = 1; `${prefix}${index}`.length <= 15; index++) yield `${prefix}${index}`;
+    },
+  };
+}
+
+/** Routes the host had before us that lie inside the pool, as [first, last] address ranges. */
+function foreignRanges(observed: HostObserved, pool: Pool): Array<[number, number]> {
+  const ours = new Set(observed.records.map((r) => r.hostIf));
+  return observed.routes
+    .filter((route) => route.dst !== 'default' && !ours.has(route.dev))
+    .map((route) => {
+      const [address = '', prefix = '32'] = route.dst.split('/');
+      const size = 2 ** (32 - Number(prefix));
+      const first = Math.floor(ipv4ToInt(address) / size) * size;
+      return [first, first + size - 1] as [number, number];
+    })
+    .filter(([first, last]) => first <= pool.network + pool.size - 1 && last >= pool.network);
+}
+
+function describeRange([first, last]: [number, number]): string {
+  return `${intToIPv4(first)}/${32 - Math.log2(last - first + 1)}`;
+}
+
+/** The host link name and guest address for `pid`: its existing lease, the settings' explicit choice, or the next free one. */
+export function allocate(observed: HostObserved, settings: HostSettings, pid: number): Lease {
+  const existing = observed.records.find((r) => r.pid === pid);
+  if (existing) return { hostIf: existing.hostIf, guestAddress: existing.guestAddress };
+
+  const takenNames = new Set([...observed.links, ...observed.records.map((r) => r.hostIf)]);
+  let hostIf = settings.hostIf;
+  if (hostIf === undefined) {
+    for (const candidate of hostIfCandidates(settings.hostIfPrefix)) {
+      if (!takenNames.has(candidate)) {
+        hostIf = candidate;
+        break;
+      }
+    }
+    if (hostIf === undefined) throw new NameTakenError(`every ${settings.hostIfPrefix}N name is taken`);
+  }
+
+  const pool = parsePool(settings.pool);
+  const leased = new Set(observed.records.map((r) => ipv4ToInt(r.guestAddress)));
+  leased.add(ipv4ToInt(settings.gateway));
+  const ranges = foreignRanges(observed, pool);
+  const clash = (value: number) => ranges.find(([first, last]) => value >= first && value <= last);
+
+  if (settings.guestAddress !== undefined) {
+    const value = ipv4ToInt(settings.guestAddress);
+    if (leased.has(value)) throw new NameTakenError(`${settings.guestAddress} is already leased or is the gateway`);
+    const range = clash(value);
+    if (range) throw new NameTakenError(`${settings.guestAddress} lies in the host route ${describeRange(range)}`);
+    return { hostIf, guestAddress: settings.guestAddress };
+  }
+
+  // Upward from the gateway, wrapping once around the pool's usable addresses.
+  const usable = pool.size - 2;
+  const start = ipv4ToInt(settings.gateway) - pool.network;
+  for (let step = 1; step <= usable; step++) {
+    const value = pool.network + 1 + ((start - 1 + step) % usable);
+    if (leased.has(value)) continue;
+    const range = clash(value);
+    if (range) {
+      step += range[1] - value;
+      continue;
+    }
+    return { hostIf, guestAddress: intToIPv4(value) };
+  }
+  const blocking = ranges[0];
+  throw new NameTakenError(
+    blocking
+      ? `no free address in ${settings.pool}: the host route ${describeRange(blocking)} overlaps it; choose another pool`
+      : `no free address left in ${settings.pool}`,
+  );
+}
+
+/** A locally administered MAC derived from the guest address: stable for as long as the lease. */
+export function guestMac(guestAddress: string): string {
+  const octets = guestAddress.split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
+  return ['02', '67', '6e', ...octets.slice(1)].join(':');
+}

@@ -1,0 +1,58 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentError } from '@guestnet/protocol';
+
+const LOCK_WAIT_MS = 15_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// Between the exclusive create and the pid landing in it, a lock reads as
+// empty: that is a lock being taken, not an abandoned one.
+const EMPTY_LOCK_GRACE_MS = 2000;
+
+async function abandoned(path: string): Promise<boolean> {
+  const [text, stat] = await Promise.all([fs.readFile(path, 'utf8').catch(() => ''), fs.stat(path).catch(() => undefined)]);
+  if (!stat) return false;
+  const owner = Number(text.trim());
+  if (text.trim() === '') return Date.now() - stat.mtimeMs > EMPTY_LOCK_GRACE_MS;
+  return !Number.isInteger(owner) || owner <= 0 || !alive(owner);
+}
+
+/**
+ * Runs `work` while holding the state dir's lock, so concurrent attaches and
+ * detaches (CLI, daemon, CNI) never pick the same name or address. The lock is
+ * a file created exclusively, holding the owner's pid; a lock whose owner died
+ * (kill -9) is taken over.
+ */
+export async function withStateLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, 'lock');
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await fs.writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (await abandoned(path)) {
+        await fs.rm(path, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked (${path}) for over ${LOCK_WAIT_MS / 1000} s`);
+      await sleep(20);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await fs.rm(path, { force: true });
+  }
+}
