@@ -2,13 +2,23 @@ import { Command, CommanderError } from 'commander';
 import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
 import { attach } from './commands/attach.js';
 import { detach } from './commands/detach.js';
-import { flushLog, log, setLogLevel } from './log.js';
-import { formatAttach, formatDetach } from './output.js';
+import { serve } from './commands/serve.js';
+import { status } from './commands/status.js';
+import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
+import { formatAttach, formatDetach, formatStatus } from './output.js';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 interface GlobalOptions {
   json?: boolean;
   verbose?: boolean;
+  logLevel?: string;
+}
+
+function logLevel(globals: GlobalOptions, fallback: Level): Level {
+  if (globals.verbose) return 'debug';
+  if (globals.logLevel === undefined) return fallback;
+  if (!isLevel(globals.logLevel)) throw new UsageError(`--log-level: '${globals.logLevel}' is not error, warn, info or debug`);
+  return globals.logLevel;
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,12 +43,13 @@ function loadSettings(options: Record<string, unknown>) {
 const program = new Command('host-agent')
   .description('Gives a guest (a process in its own network namespace) network through this host\'s uplink.')
   .option('--json', 'machine-readable output on stdout')
-  .option('--verbose', 'debug logs on stderr, stack traces on errors')
-  .showHelpAfterError(false)
+  .option('--verbose', 'debug logs, stack traces on errors')
+  .option('--log-level <level>', 'error, warn, info or debug (default: warn; info for serve)')
   .exitOverride()
   .configureOutput({ outputError: () => {} })
   .hook('preAction', (_, action) => {
-    if ((action.optsWithGlobals() as GlobalOptions).verbose) setLogLevel('debug');
+    const globals = action.optsWithGlobals() as GlobalOptions;
+    configureLog({ level: logLevel(globals, 'warn'), target: 'stderr', format: process.stderr.isTTY ? 'human' : 'json' });
   });
 
 const attachCommand = program
@@ -58,7 +69,8 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
     dryRun: options.dryRun === true,
     wait: options.wait !== false,
     print,
-    onGuestEvent: (event) => log('rejected' in event ? 'warn' : 'debug', 'rejected' in event ? 'guest connection rejected' : 'guest connected', event),
+    onGuestEvent: (event) =>
+      'rejected' in event ? log('warn', 'guest connection rejected', { reason: event.rejected }) : log('debug', 'guest connected', event),
   });
   emit(globals.json, { pid, ...result }, formatAttach(pid, result));
 });
@@ -76,6 +88,33 @@ program
     const { stateDir } = loadSettings(options);
     const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
     emit(globals.json, result, formatDetach(result));
+  });
+
+program
+  .command('status')
+  .description('list attached guests: alive or gone, names, addresses, agent, last apply, counters')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .action(async (options: Record<string, unknown>, command: Command) => {
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const { stateDir } = loadSettings(options);
+    const result = await status(stateDir);
+    emit(globals.json, { guests: result.guests }, formatStatus(result));
+  });
+
+program
+  .command('serve')
+  .description('run as the daemon of a state dir: serves attach/detach/status, keeps guest agents connected, reaps dead guests')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(SETTINGS.socket.flag, SETTINGS.socket.help)
+  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .option(SETTINGS.timeout.flag, SETTINGS.timeout.help)
+  .option('--log-file <path>', 'write JSON log lines here, rotated at 10 MiB (default: stdout)')
+  .action(async (options: Record<string, unknown>, command: Command) => {
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const file = options.logFile;
+    configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
+    await serve(loadSettings(options), log);
   });
 
 /** The one place errors become an exit code and a single line. */

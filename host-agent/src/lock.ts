@@ -27,6 +27,29 @@ async function abandoned(path: string): Promise<boolean> {
 }
 
 /**
+ * Creates `path` holding our pid, unless a live process owns it already. A
+ * file left by a dead owner (kill -9) is taken over.
+ */
+export async function tryOwn(path: string): Promise<boolean> {
+  for (;;) {
+    try {
+      await fs.writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (!(await abandoned(path))) return false;
+      await fs.rm(path, { force: true });
+    }
+  }
+}
+
+/** The pid in an owned file, if any. */
+export async function ownerOf(path: string): Promise<number | undefined> {
+  const owner = Number((await fs.readFile(path, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(owner) && owner > 0 ? owner : undefined;
+}
+
+/**
  * Runs `work` while holding the state dir's lock, so concurrent attaches and
  * detaches (CLI, daemon, CNI) never pick the same name or address. The lock is
  * a file created exclusively, holding the owner's pid; a lock whose owner died
@@ -36,19 +59,9 @@ export async function withStateLock<T>(stateDir: string, work: () => Promise<T>)
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, 'lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      await fs.writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (await abandoned(path)) {
-        await fs.rm(path, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked (${path}) for over ${LOCK_WAIT_MS / 1000} s`);
-      await sleep(20);
-    }
+  while (!(await tryOwn(path))) {
+    if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked (${path}) for over ${LOCK_WAIT_MS / 1000} s`);
+    await sleep(20);
   }
   try {
     return await work();

@@ -1,3 +1,4 @@
+import type { Status } from './commands/status.js';
 import type { AttachResult } from './commands/attach.js';
 import type { DetachResult } from './commands/detach.js';
 import type { AppliedOp } from './exec/apply.js';
@@ -27,4 +28,33 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
 export function formatDetach(result: DetachResult): string[] {
   if (!result.wasAttached) return [`pid ${result.pid} is not attached; nothing to do`];
   return [`detached pid ${result.pid}`, ...stepLines(result.steps)];
+}
+
+function human(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd());
+}
+
+/** Plain ASCII columns: it is read in adb shell and serial consoles. */
+export function formatStatus(status: Status): string[] {
+  if (status.guests.length === 0) return [`no guests attached${status.daemon ? '' : ' (no daemon running)'}`];
+  const rows = [['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST']];
+  for (const g of status.guests) {
+    const apply = g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
+    const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
+    rows.push([String(g.pid), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest)]);
+  }
+  const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
+  return [...table(rows), ...failed.map((g) => `pid ${g.pid}: last apply failed: ${g.lastApply?.error ?? ''}`)];
 }

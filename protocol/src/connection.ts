@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { AgentError, ProtocolError } from './errors.js';
-import { encodeFrame, FrameDecoder } from './framing.js';
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './framing.js';
 
 // The exchange is strictly request/response, so a peer never has a reason to
 // queue more than a couple of frames ahead. More than this is flooding.
@@ -14,15 +14,18 @@ type Waiter<T> = { resolve: (message: T) => void; reject: (error: Error) => void
  * `receive` and destroys the socket; nothing is thrown out of an event handler.
  */
 export class FramedConnection<In> {
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly queue: In[] = [];
   private waiter: Waiter<In> | undefined;
   private failure: Error | undefined;
+  private ending = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly parse: (raw: unknown) => In,
+    private readonly maxFrameBytes = MAX_FRAME_BYTES,
   ) {
+    this.decoder = new FrameDecoder(maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => {
@@ -32,7 +35,7 @@ export class FramedConnection<In> {
   }
 
   send(message: unknown): void {
-    if (!this.socket.destroyed) this.socket.write(encodeFrame(message));
+    if (!this.socket.destroyed) this.socket.write(encodeFrame(message, this.maxFrameBytes));
   }
 
   /** The next message, or a rejection on protocol error, hang-up or timeout. */
@@ -52,15 +55,26 @@ export class FramedConnection<In> {
     });
   }
 
-  /** Sends a last message (if any) and closes once it is flushed. */
+  /**
+   * Sends a last message (if any) and closes once it is flushed. The socket is
+   * destroyed after a second even if the peer never closes its side.
+   */
   end(message?: unknown): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.ending) return;
+    this.ending = true;
     if (message === undefined) this.socket.end();
-    else this.socket.end(encodeFrame(message));
+    else this.socket.end(encodeFrame(message, this.maxFrameBytes));
+    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  /** Closes at once, unless end() is already flushing a last message. */
   destroy(): void {
-    this.socket.destroy();
+    if (!this.ending) this.socket.destroy();
+  }
+
+  /** Resolves when the socket is closed, whoever closed it. */
+  get closed(): Promise<void> {
+    return new Promise((resolve) => (this.socket.destroyed ? resolve() : this.socket.once('close', () => resolve())));
   }
 
   private onData(chunk: Buffer): void {
@@ -74,11 +88,10 @@ export class FramedConnection<In> {
     }
   }
 
-  // Tells the peer why, then stops reading; the socket is destroyed even if the peer never closes its side.
+  // Tells the peer why, then stops reading.
   private hangUp(last: unknown): void {
     this.socket.pause();
     this.end(last);
-    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
   private deliver(message: In): void {

@@ -6,10 +6,10 @@ import { ProtocolError } from './errors.js';
 export const MAX_FRAME_BYTES = 16 * 1024;
 const HEADER_BYTES = 4;
 
-export function encodeFrame(message: unknown): Buffer {
+export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {
   const body = Buffer.from(JSON.stringify(message), 'utf8');
-  if (body.length > MAX_FRAME_BYTES) {
-    throw new ProtocolError(`refusing to send a ${body.length}-byte frame (limit ${MAX_FRAME_BYTES})`);
+  if (body.length > maxBytes) {
+    throw new ProtocolError(`refusing to send a ${body.length}-byte frame (limit ${maxBytes})`);
   }
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt32BE(body.length);
@@ -20,13 +20,16 @@ export function encodeFrame(message: unknown): Buffer {
 export class FrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
 
+  /** `maxBytes` above the guest limit is only for trusted, root-only channels. */
+  constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
+
   push(chunk: Buffer): unknown[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: unknown[] = [];
     while (this.pending.length >= HEADER_BYTES) {
       const length = this.pending.readUInt32BE(0);
-      if (length === 0 || length > MAX_FRAME_BYTES) {
-        throw new ProtocolError(`frame length ${length} is outside 1..${MAX_FRAME_BYTES}`);
+      if (length === 0 || length > this.maxBytes) {
+        throw new ProtocolError(`frame length ${length} is outside 1..${this.maxBytes}`);
       }
       if (this.pending.length < HEADER_BYTES + length) break;
       frames.push(parseBody(this.pending.subarray(HEADER_BYTES, HEADER_BYTES + length)));

@@ -17,6 +17,11 @@ async function timed(op: Op, runner: Runner, ctx: OpContext, log: AppliedOp[]): 
   log.push({ op: describeOp(op), ms: Math.round((performance.now() - started) * 10) / 10 });
 }
 
+// Test-only fault injection: SIGKILL this process right after its Nth setup op,
+// to prove crash recovery at every step (test/integration/host-agent/recovery).
+const KILL_AFTER_OP = Number(process.env.GUESTNET_KILL_AFTER_OP ?? 0);
+let setupOpsApplied = 0;
+
 /**
  * Runs setup ops in order. When one fails, its own partial effect and every
  * op before it are undone, newest first, and the original error is rethrown:
@@ -29,6 +34,7 @@ export async function applySetup(ops: SetupOp[], runner: Runner, ctx: OpContext)
     try {
       await timed(op, runner, ctx, log);
       done.push(op);
+      if (++setupOpsApplied === KILL_AFTER_OP) process.kill(process.pid, 'SIGKILL');
     } catch (error) {
       await rollBack([...done, op], runner, ctx, error);
       throw error;

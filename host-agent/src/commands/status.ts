@@ -1,0 +1,77 @@
+import { callDaemon } from '../daemon/control.js';
+import type { LastApply } from '../daemon/guests.js';
+import { guestAlive } from '../engine.js';
+import { RealRunner, type Runner } from '../exec/runner.js';
+import { requireRoot } from '../preflight.js';
+import { readRecords } from '../state.js';
+
+export interface Counters {
+  packets: number;
+  bytes: number;
+}
+
+export interface GuestStatus {
+  pid: number;
+  state: 'alive' | 'gone';
+  hostIf: string;
+  /** The link's name inside the guest. */
+  guestIf: string;
+  address: string;
+  prefixLength: number;
+  gateway: string;
+  uplink: string;
+  mac: string;
+  agent: 'connected' | 'disconnected' | 'unknown';
+  lastApply: LastApply | null;
+  /** As the host link counts them: received from the guest, sent to it. */
+  fromGuest: Counters | null;
+  toGuest: Counters | null;
+}
+
+export interface Status {
+  daemon: boolean;
+  guests: GuestStatus[];
+}
+
+/** What the daemon knows about a guest's agent; absent when no daemon runs. */
+export type AgentView = (token: string) => { connected: boolean; lastApply: LastApply | undefined };
+
+type LinkStats = { ifname: string; stats64?: { rx: Counters; tx: Counters } };
+
+export async function collectStatus(stateDir: string, runner: Runner, agents?: AgentView): Promise<Status> {
+  const [records, links] = await Promise.all([
+    readRecords(stateDir),
+    runner.read(['ip', '-s', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkStats[]),
+  ]);
+  const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
+  const guests = await Promise.all(
+    records.map(async (r): Promise<GuestStatus> => {
+      const counters = stats.get(r.hostIf);
+      const view = agents?.(r.token);
+      return {
+        pid: r.pid,
+        state: (await guestAlive(r)) ? 'alive' : 'gone',
+        hostIf: r.hostIf,
+        guestIf: r.guestName,
+        address: r.guestAddress,
+        prefixLength: r.prefixLength,
+        gateway: r.hostAddress,
+        uplink: r.uplink,
+        mac: r.guestMac,
+        agent: view === undefined ? 'unknown' : view.connected ? 'connected' : 'disconnected',
+        lastApply: view?.lastApply ?? null,
+        fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
+        toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,
+      };
+    }),
+  );
+  return { daemon: agents !== undefined, guests };
+}
+
+/** From the daemon when one serves `stateDir` (it knows the agents), else read directly. */
+export async function status(stateDir: string): Promise<Status> {
+  requireRoot('status');
+  const viaDaemon = await callDaemon(stateDir, { type: 'status' }, 10_000);
+  if (viaDaemon.served) return viaDaemon.result as Status;
+  return collectStatus(stateDir, new RealRunner());
+}

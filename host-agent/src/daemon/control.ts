@@ -1,0 +1,101 @@
+import { promises as fs } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, ProtocolError } from '@guestnet/protocol';
+
+// The control channel between the CLI and `host-agent serve`. Both ends are
+// root (the socket is 0600 in the root-only state dir), so frames may be large
+// (a status of hundreds of guests); requests are still validated.
+const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
+
+export type ControlRequest =
+  | { type: 'attach'; pid: number; settings: Record<string, unknown>; wait: boolean }
+  | { type: 'detach'; pid: number }
+  | { type: 'status' };
+
+type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
+
+export function controlSocketPath(stateDir: string): string {
+  return join(stateDir, 'control.sock');
+}
+
+function parseRequest(raw: unknown): ControlRequest {
+  const fields = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  const type = Object.hasOwn(fields, 'type') ? fields.type : undefined;
+  if (type === 'status') return { type };
+  const pid = checkPid(fields.pid);
+  if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
+  if (type === 'detach') return { type, pid: pid.value };
+  if (type === 'attach' && typeof fields.settings === 'object' && fields.settings !== null && typeof fields.wait === 'boolean') {
+    return { type, pid: pid.value, settings: fields.settings as Record<string, unknown>, wait: fields.wait };
+  }
+  throw new ProtocolError('unknown control request');
+}
+
+function parseReply(raw: unknown): Reply {
+  const fields = raw as Record<string, unknown>;
+  if (fields?.type !== 'reply' || typeof fields.ok !== 'boolean') throw new ProtocolError('bad reply from the daemon');
+  return raw as Reply;
+}
+
+/** Serves control requests one connection at a time each; every failure becomes an error reply. */
+export async function serveControl(stateDir: string, handle: (request: ControlRequest) => Promise<unknown>): Promise<Server> {
+  const path = controlSocketPath(stateDir);
+  await fs.rm(path, { force: true });
+  const server = createServer((socket) => {
+    const connection = new FramedConnection(socket, parseRequest, MAX_CONTROL_FRAME);
+    connection
+      .receive(10_000)
+      .then(handle)
+      .then(
+        (result) => connection.end({ type: 'reply', ok: true, result }),
+        (error: unknown) => {
+          const { code, message } = describeError(error);
+          connection.end({ type: 'reply', ok: false, error: { code, message } });
+        },
+      );
+  });
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));
+  } finally {
+    process.umask(umask);
+  }
+  return server;
+}
+
+function tryConnect(path: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', () => resolve(undefined));
+  });
+}
+
+/** Whether a daemon serves this state dir (a leftover socket file does not count). */
+export async function daemonListening(stateDir: string): Promise<boolean> {
+  const socket = await tryConnect(controlSocketPath(stateDir));
+  socket?.destroy();
+  return socket !== undefined;
+}
+
+/**
+ * Sends one request to the daemon of `stateDir`. Resolves to `{ served: false }`
+ * when no daemon listens, so the caller does the work itself.
+ */
+export async function callDaemon(stateDir: string, request: ControlRequest, timeoutMs: number): Promise<{ served: false } | { served: true; result: unknown }> {
+  const socket = await tryConnect(controlSocketPath(stateDir));
+  if (!socket) return { served: false };
+  const connection = new FramedConnection(socket, parseReply, MAX_CONTROL_FRAME);
+  try {
+    connection.send(request);
+    const reply = await connection.receive(timeoutMs).catch((error: Error) => {
+      throw new AgentError('internal', `host-agent serve for ${stateDir} did not answer (${error.message}); check its log`);
+    });
+    if (reply.ok) return { served: true, result: reply.result };
+    const code = (Object.hasOwn(ExitCode, reply.error.code) ? reply.error.code : 'internal') as ExitCodeName;
+    throw new AgentError(code, reply.error.message);
+  } finally {
+    connection.destroy();
+  }
+}

@@ -1,0 +1,156 @@
+import { promises as fs } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, parseGuestMessage } from '@guestnet/protocol';
+import { configureMessage } from '../engine.js';
+import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest/exchange.js';
+import { listenExclusively } from '../guest/socket.js';
+import type { AttachmentRecord } from '../state.js';
+
+// Connections that have not said hello yet. Each is dropped after the hello
+// deadline, so a flood of silent connections costs at most this many sockets.
+const MAX_PENDING_HELLOS = 256;
+
+export interface LastApply {
+  ok: boolean;
+  at: string;
+  changes?: number;
+  error?: string;
+}
+
+interface Session {
+  connection: FramedConnection<GuestMessage>;
+  /** Exchanges on one connection run one after another. */
+  queue: Promise<unknown>;
+}
+
+type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
+
+/**
+ * The daemon's side of the guest socket. Guest agents stay connected; each is
+ * bound to an attachment by the token it presents, configured as soon as it
+ * says hello and again on every re-attach.
+ */
+export class GuestServer {
+  private server: Server | undefined;
+  private readonly sessions = new Map<string, Session>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly lastApplies = new Map<string, LastApply>();
+  private readonly sockets = new Set<Socket>();
+  private pendingHellos = 0;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly lookup: (tokens: string[]) => AttachmentRecord | undefined,
+    private readonly onRejected: (reason: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = await listenExclusively(this.socketPath);
+    this.server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Closes every connection too: guests keep their network, their agents reconnect to the next daemon. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await fs.rm(this.socketPath, { force: true });
+  }
+
+  connected(token: string): boolean {
+    return this.sessions.has(token);
+  }
+
+  lastApply(token: string): LastApply | undefined {
+    return this.lastApplies.get(token);
+  }
+
+  /** Resolves once the guest of `record` has confirmed its configuration, now or when it connects. */
+  confirm(record: AttachmentRecord, timeoutMs: number): Promise<GuestConfirmation> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.dropWaiter(record.token, waiter);
+        reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        resolve: (c) => (clearTimeout(timer), resolve(c)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+      this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
+      if (this.sessions.has(record.token)) void this.configure(record).catch(() => {});
+    });
+  }
+
+  /** Ends the session of a detached guest. */
+  forget(token: string): void {
+    this.sessions.get(token)?.connection.end();
+    this.sessions.delete(token);
+    this.lastApplies.delete(token);
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    if (this.pendingHellos >= MAX_PENDING_HELLOS) {
+      this.onRejected('too many connections waiting to say hello');
+      return void socket.destroy();
+    }
+    this.pendingHellos++;
+    let counted = true;
+    const settle = () => {
+      if (counted) this.pendingHellos--;
+      counted = false;
+    };
+    const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
+    receiveHello(connection)
+      .then((hello) => {
+        settle();
+        const record = this.lookup(hello.tokens);
+        if (!record) refuseUnknownGuest(connection);
+        this.sessions.get(record.token)?.connection.destroy();
+        const session: Session = { connection, queue: Promise.resolve() };
+        this.sessions.set(record.token, session);
+        void connection.closed.then(() => {
+          if (this.sessions.get(record.token) === session) this.sessions.delete(record.token);
+        });
+        return this.configure(record);
+      })
+      .catch((error: Error) => {
+        settle();
+        this.onRejected(excerpt(error.message, 120));
+        connection.destroy();
+      });
+  }
+
+  private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
+    const session = this.sessions.get(record.token);
+    if (!session) return Promise.reject(new Error('the guest agent is not connected'));
+    const run = session.queue.then(() => exchange(session.connection, configureMessage(record)));
+    session.queue = run.catch(() => {});
+    const at = () => new Date().toISOString();
+    return run.then(
+      (confirmation) => {
+        this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes });
+        for (const waiter of this.takeWaiters(record.token)) waiter.resolve(confirmation);
+        return confirmation;
+      },
+      (error: Error) => {
+        this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
+        for (const waiter of this.takeWaiters(record.token)) waiter.reject(error);
+        session.connection.destroy();
+        throw error;
+      },
+    );
+  }
+
+  private takeWaiters(token: string): Waiter[] {
+    const waiters = this.waiters.get(token) ?? [];
+    this.waiters.delete(token);
+    return waiters;
+  }
+
+  private dropWaiter(token: string, waiter: Waiter): void {
+    const rest = (this.waiters.get(token) ?? []).filter((w) => w !== waiter);
+    if (rest.length > 0) this.waiters.set(token, rest);
+    else this.waiters.delete(token);
+  }
+}

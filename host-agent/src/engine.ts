@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { readlink } from 'node:fs/promises';
+import { type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
+import type { Runner } from './exec/runner.js';
+import type { Firewall } from './firewall/firewall.js';
+import { allocate, guestMac, parsePool } from './lease.js';
+import { guestReachableResolvers } from './net/resolvers.js';
+import { observeHost } from './observe.js';
+import type { OpContext } from './ops.js';
+import { defaultRouteInterface, planAttach, planDetach } from './planner.js';
+import type { HostSettings } from './settings.js';
+import { type AttachmentRecord, readRecords } from './state.js';
+
+// The attach and detach cores shared by the one-shot CLI and the daemon.
+// Callers hold the state lock.
+
+export interface HostSideResult {
+  record: AttachmentRecord;
+  changed: boolean;
+  steps: AppliedOp[];
+  /** Undoes exactly what this call changed (nothing, if it changed nothing). */
+  rollBack(cause: unknown): Promise<void>;
+}
+
+export async function attachHostSide(pid: number, netns: string, settings: HostSettings, runner: Runner, firewall: Firewall): Promise<HostSideResult> {
+  const observed = await observeHost(runner, settings.stateDir, firewall);
+  const existing = observed.records.find((r) => r.pid === pid);
+  const uplink = settings.uplink ?? existing?.uplink ?? defaultRouteInterface(observed.routes);
+  if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
+  if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
+
+  const lease = allocate(observed, settings, pid);
+  const desired: AttachmentRecord = {
+    pid,
+    netns,
+    hostIf: lease.hostIf,
+    guestIf: settings.guestIf,
+    guestName: settings.guestName,
+    hostAddress: settings.gateway,
+    guestAddress: lease.guestAddress,
+    prefixLength: parsePool(settings.pool).prefixLength,
+    guestMac: guestMac(lease.guestAddress),
+    mtu: settings.mtu,
+    guestToGuest: settings.guestToGuest,
+    uplink,
+    dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
+    token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
+  };
+  const ops = planAttach(observed, desired);
+  const ctx: OpContext = { firewall, stateDir: settings.stateDir };
+  const steps = await applySetup(ops, runner, ctx);
+  return { record: desired, changed: ops.length > 0, steps, rollBack: (cause) => rollBack(ops, runner, ctx, cause) };
+}
+
+export interface DetachResult {
+  pid: number;
+  wasAttached: boolean;
+  steps: AppliedOp[];
+}
+
+export async function detachHostSide(pid: number, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
+  const observed = await observeHost(runner, stateDir, firewall);
+  const record = observed.records.find((r) => r.pid === pid);
+  if (!record) return { pid, wasAttached: false, steps: [] };
+  const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir });
+  return { pid, wasAttached: true, steps };
+}
+
+/** Whether the guest a record describes still lives: same pid, same netns (a reused pid has another). */
+export async function guestAlive(record: AttachmentRecord): Promise<boolean> {
+  return (await readlink(`/proc/${record.pid}/ns/net`).catch(() => undefined)) === record.netns;
+}
+
+export interface Recovery {
+  pid: number;
+  action: 'completed' | 'removed';
+  steps: AppliedOp[];
+}
+
+/**
+ * Brings one guest's host side back in line with its record: a live guest's
+ * missing pieces are re-added (a complete one plans to nothing, so its
+ * traffic is never touched); a dead guest's every trace is removed.
+ */
+export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner, firewall: Firewall): Promise<Recovery | undefined> {
+  const observed = await observeHost(runner, stateDir, firewall);
+  if (!observed.records.some((r) => r.pid === record.pid)) return undefined;
+  const ctx: OpContext = { firewall, stateDir };
+  if (await guestAlive(record)) {
+    const ops = planAttach(observed, record);
+    return ops.length === 0 ? undefined : { pid: record.pid, action: 'completed', steps: await applySetup(ops, runner, ctx) };
+  }
+  return { pid: record.pid, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+}
+
+/** After a crash: completes every live guest's half-done attach and removes the dead guests. */
+export async function recover(stateDir: string, runner: Runner, firewall: Firewall): Promise<Recovery[]> {
+  const recoveries: Recovery[] = [];
+  for (const record of await readRecords(stateDir)) {
+    const recovery = await reconcileGuest(record, stateDir, runner, firewall);
+    if (recovery) recoveries.push(recovery);
+  }
+  const after = await observeHost(runner, stateDir, firewall);
+  if (after.records.length === 0 && after.ipForwardBefore !== undefined) {
+    await applyTeardown([{ kind: 'restoreIpForward', value: after.ipForwardBefore }], runner, { firewall, stateDir });
+  }
+  return recoveries;
+}
+
+export function configureMessage(record: AttachmentRecord): Configure {
+  return {
+    type: 'configure',
+    token: record.token,
+    link: {
+      name: record.guestIf,
+      rename: record.guestName,
+      mtu: record.mtu,
+      address: record.guestAddress,
+      prefixLength: record.prefixLength,
+      gateway: record.hostAddress,
+    },
+    dns: record.dns,
+  };
+}

@@ -1,0 +1,59 @@
+import type { Socket } from 'node:net';
+import { promises as fs } from 'node:fs';
+import { type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
+import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest } from './exchange.js';
+import { listenExclusively } from './socket.js';
+
+const MAX_PENDING_CONNECTIONS = 16;
+
+/** Receives connection counts and rejection reasons; it must not throw. */
+export type SessionEvents = (event: { rejected: string } | { connected: number }) => void;
+
+/**
+ * Without a daemon: listens on `socketPath` until the guest agent holding
+ * `configure.token` connects, hands it its configuration and returns what it
+ * applied. Other connections are told why and closed; none of them can fail
+ * the wait.
+ */
+export async function configureGuest(socketPath: string, configure: Configure, timeoutMs: number, onEvent: SessionEvents = () => {}): Promise<GuestConfirmation> {
+  const server = await listenExclusively(socketPath);
+  const sockets = new Set<Socket>();
+  try {
+    return await new Promise<GuestConfirmation>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
+        timeoutMs,
+      );
+      server.on('connection', (socket) => {
+        if (sockets.size >= MAX_PENDING_CONNECTIONS) return void socket.destroy();
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        onEvent({ connected: sockets.size });
+        handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), configure).then(
+          (confirmation) => (clearTimeout(timer), resolve(confirmation)),
+          (error: Error) => {
+            if (error instanceof GuestApplyError) return void (clearTimeout(timer), reject(error));
+            onEvent({ rejected: excerpt(error.message, 120) });
+          },
+        );
+      });
+    });
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((done) => server.close(() => done()));
+    await fs.rm(socketPath, { force: true });
+  }
+}
+
+async function handshake(connection: FramedConnection<GuestMessage>, configure: Configure): Promise<GuestConfirmation> {
+  try {
+    const hello = await receiveHello(connection);
+    if (!hello.tokens.includes(configure.token)) refuseUnknownGuest(connection);
+    const confirmation = await exchange(connection, configure);
+    connection.end();
+    return confirmation;
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+import { promises as fs } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { dirname } from 'node:path';
+import { SocketBusyError } from '@guestnet/protocol';
+
+function someoneListens(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(socketPath);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on the guests' socket. Refuses to take over a socket someone is
+ * serving; a leftover file from a dead agent is replaced. The directory is
+ * created 0700 and the socket 0600 from the moment it exists.
+ */
+export async function listenExclusively(socketPath: string): Promise<Server> {
+  await fs.mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  if (await someoneListens(socketPath)) {
+    throw new SocketBusyError(`${socketPath} is already served by another guestnet agent`);
+  }
+  await fs.rm(socketPath, { force: true });
+  const server = createServer();
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => (server.off('error', reject), resolve()));
+    });
+  } finally {
+    process.umask(umask);
+  }
+  return server;
+}

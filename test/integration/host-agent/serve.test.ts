@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { ExitCode } from '@guestnet/protocol';
+import { type Daemon, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+
+const GUESTS = 50;
+const CONCURRENT = 10;
+
+interface StatusGuest {
+  pid: number;
+  hostIf: string;
+  guestIf: string;
+  address: string;
+  gateway: string;
+  state: string;
+  agent: string;
+}
+
+async function statusOf(sandbox: Sandbox): Promise<StatusGuest[]> {
+  const result = await sandbox.hostAgent(['status', '--json']);
+  assert.equal(result.exitCode, 0, result.stderr);
+  return JSON.parse(result.stdout).guests;
+}
+
+async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > deadlineMs) throw new Error(`${what} did not happen within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('host-agent serve: many guests under one daemon', function () {
+  this.timeout(180_000);
+  let sandbox: Sandbox;
+  let daemon: Daemon;
+  let pristine: string;
+  const guests: Guest[] = [];
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    pristine = await sandbox.hostSnapshot();
+    daemon = await sandbox.startDaemon();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('refuses a second serve for the same state dir, and never steals its socket', async () => {
+    const second = await sandbox.host(['node', HOST_AGENT, 'serve', '--state-dir', sandbox.stateDir, '--socket', `${sandbox.socket}.2`]);
+    assert.equal(second.exitCode, ExitCode.socketBusy);
+    assert.match(second.stderr, new RegExp(`host-agent serve \\(pid ${daemon.pid}\\) already serves`));
+    assert.deepEqual(await statusOf(sandbox), []);
+  });
+
+  it(`attaches ${GUESTS} guests, ${CONCURRENT} at a time, all confirmed by their agents`, async () => {
+    for (let i = 0; i < GUESTS; i++) guests.push(await sandbox.startGuest());
+    for (let i = 0; i < GUESTS; i += CONCURRENT) {
+      const batch = guests.slice(i, i + CONCURRENT);
+      const results = await Promise.all(batch.map((g) => sandbox.hostAgent(['attach', String(g.pid), '--json'])));
+      for (const result of results) {
+        assert.equal(result.exitCode, 0, result.stderr);
+        assert.equal(JSON.parse(result.stdout).guest.state.name, 'wlan0');
+      }
+    }
+  });
+
+  it('gives every guest a unique address and host link, and all of them are online through NAT', async () => {
+    const status = await statusOf(sandbox);
+    assert.equal(status.length, GUESTS);
+    assert.equal(new Set(status.map((g) => g.address)).size, GUESTS);
+    assert.equal(new Set(status.map((g) => g.hostIf)).size, GUESTS);
+    assert.ok(status.some((g) => g.address === '172.17.3.3' && g.hostIf === 'vm_wlan'), 'the first guest keeps the design layout');
+    const seen = await Promise.all(guests.map((g) => sandbox.fetchFromGuest(g)));
+    assert.deepEqual(new Set(seen.map((r) => r.stdout.trim())), new Set([UPLINK.hostAddress]));
+  });
+
+  it('status --json has the documented fields, and the table reads in a shell', async () => {
+    const [first] = await statusOf(sandbox);
+    for (const key of ['pid', 'hostIf', 'guestIf', 'address', 'gateway', 'state']) assert.ok(first && key in first, key);
+    assert.equal(first?.state, 'alive');
+    assert.equal(first?.agent, 'connected');
+    const table = await sandbox.hostAgent(['status']);
+    assert.match(table.stdout, /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST$/m);
+    assert.match(table.stdout, /alive\s+vm_wlan\s+wlan0\s+172\.17\.3\.3\/16\s+172\.17\.3\.2\s+wlan0\s+connected\s+ok /);
+  });
+
+  it('reaps killed guests within 2 s: link, rules and lease', async () => {
+    const doomed = guests.splice(0, 5);
+    const pids = new Set(doomed.map((g) => g.pid));
+    const started = Date.now();
+    await Promise.all(doomed.map((g) => g.kill()));
+    await until('reaping', 2000, async () => ((await statusOf(sandbox)).some((g) => pids.has(g.pid)) ? undefined : true));
+    assert.ok(Date.now() - started <= 2000);
+    const elements = (await sandbox.host(['nft', 'list', 'set', 'ip', 'guestnet', 'guest_links'])).stdout;
+    assert.doesNotMatch(elements, /"vm_wlan"[,\s]/, 'the first guest (killed) still has rules');
+  });
+
+  it('stops on SIGTERM without cutting any guest, and a new daemon takes over', async () => {
+    const ended = await daemon.stop('SIGTERM');
+    assert.equal(ended.exitCode, 0, daemon.output());
+    assert.equal((await sandbox.fetchFromGuest(guests[0] as Guest)).stdout.trim(), UPLINK.hostAddress);
+    daemon = await sandbox.startDaemon();
+    const status = await until('agents reconnecting', 10_000, async () => {
+      const s = await statusOf(sandbox);
+      return s.every((g) => g.agent === 'connected') ? s : undefined;
+    });
+    assert.equal(status.length, GUESTS - 5);
+  });
+
+  it('detaching every guest leaves the host exactly as before', async () => {
+    for (let i = 0; i < guests.length; i += CONCURRENT) {
+      const results = await Promise.all(guests.slice(i, i + CONCURRENT).map((g) => sandbox.hostAgent(['detach', String(g.pid)])));
+      for (const result of results) assert.equal(result.exitCode, 0, result.stderr);
+    }
+    assert.deepEqual(await statusOf(sandbox), []);
+    await daemon.stop('SIGTERM');
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
