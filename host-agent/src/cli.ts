@@ -2,10 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
 import { attach } from './commands/attach.js';
 import { detach } from './commands/detach.js';
+import { doctor } from './commands/doctor.js';
 import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
-import { formatAttach, formatDetach, formatStatus } from './output.js';
+import { formatAttach, formatDetach, formatDoctor, formatStatus } from './output.js';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 interface GlobalOptions {
@@ -100,6 +101,21 @@ program
     const { stateDir } = loadSettings(options);
     const result = await status(stateDir);
     emit(globals.json, { guests: result.guests }, formatStatus(result));
+  });
+
+program
+  .command('doctor')
+  .description('check this host for what guests need, explaining each finding and its fix; exits non-zero if something blocks guests')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(SETTINGS.uplink.flag, SETTINGS.uplink.help)
+  .option(SETTINGS.pool.flag, SETTINGS.pool.help)
+  .option(SETTINGS.socket.flag, SETTINGS.socket.help)
+  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .action(async (options: Record<string, unknown>, command: Command) => {
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const findings = await doctor(loadSettings(options));
+    emit(globals.json, { checks: findings }, formatDoctor(findings));
+    if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
   });
 
 program

@@ -1,4 +1,5 @@
 import type { Status } from './commands/status.js';
+import type { Finding } from './doctor/checks.js';
 import type { AttachResult } from './commands/attach.js';
 import type { DetachResult } from './commands/detach.js';
 import type { AppliedOp } from './exec/apply.js';
@@ -57,4 +58,11 @@ export function formatStatus(status: Status): string[] {
   }
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
   return [...table(rows), ...failed.map((g) => `pid ${g.pid}: last apply failed: ${g.lastApply?.error ?? ''}`)];
+}
+
+export function formatDoctor(findings: Finding[]): string[] {
+  const mark = { ok: '[ok]  ', warn: '[warn]', fail: '[FAIL]' } as const;
+  const lines = findings.flatMap((f) => [`${mark[f.status]} ${f.check}: ${f.detail}`, ...(f.fix && f.status !== 'ok' ? [`       fix: ${f.fix}`] : [])]);
+  const failed = findings.filter((f) => f.status === 'fail').length;
+  return [...lines, failed === 0 ? 'nothing blocks guests' : `${failed} problem${failed > 1 ? 's' : ''} block guests`];
 }

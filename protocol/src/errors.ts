@@ -16,6 +16,7 @@ export const ExitCode = {
   guestProtocol: 11,
   guestApplyFailed: 12,
   socketBusy: 13,
+  doctorFailed: 14,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { ExitCode } from '@guestnet/protocol';
+import { Sandbox } from '../../fixtures/sandbox.js';
+
+interface Finding {
+  check: string;
+  status: string;
+  detail: string;
+  fix?: string;
+}
+
+async function doctor(sandbox: Sandbox): Promise<{ exitCode: number; findings: Finding[] }> {
+  const result = await sandbox.hostAgent(['doctor', '--json', '--socket', sandbox.socket]);
+  return { exitCode: result.exitCode, findings: JSON.parse(result.stdout).checks };
+}
+
+describe('host-agent doctor', () => {
+  let sandbox: Sandbox;
+  let pristine: string;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => sandbox?.destroy());
+  afterEach(async () => assert.equal(await sandbox.hostSnapshot(), pristine, 'doctor or the test changed the host'));
+
+  it('finds nothing blocking on a healthy host, having probed veth, nat and conntrack', async () => {
+    const { exitCode, findings } = await doctor(sandbox);
+    assert.deepEqual(findings.filter((f) => f.status === 'fail'), []);
+    assert.equal(exitCode, 0);
+    for (const pattern of [/veth works/, /nat and conntrack works/, /^wlan0 \(default route\)$/, /root-only|created 0700/]) {
+      assert.ok(findings.some((f) => pattern.test(f.detail)), `no finding matches ${pattern}`);
+    }
+    const human = await sandbox.hostAgent(['doctor', '--socket', sandbox.socket]);
+    assert.match(human.stdout, /^\[ok\] {3}uplink: wlan0 \(default route\)$/m);
+    assert.match(human.stdout, /nothing blocks guests$/);
+  });
+
+  it('explains a foreign FORWARD drop policy with its fix, and exits non-zero', async () => {
+    await sandbox.host(['nft', '-f', '-'], 'table inet filter {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n');
+    try {
+      const { exitCode, findings } = await doctor(sandbox);
+      assert.equal(exitCode, ExitCode.doctorFailed);
+      const finding = findings.find((f) => f.check === 'forward' && f.status === 'fail');
+      assert.match(finding?.detail ?? '', /inet filter forward has policy drop: an accept in guestnet's table cannot override a drop in another table/);
+      assert.match(finding?.fix ?? '', /vm_wlan/);
+    } finally {
+      await sandbox.host(['nft', 'delete', 'table', 'inet', 'filter']);
+    }
+  });
+
+  it('reports a host route that clashes with the guest pool', async () => {
+    await sandbox.host(['ip', 'route', 'add', '172.17.0.0/16', 'via', '198.51.100.1']);
+    try {
+      const { exitCode, findings } = await doctor(sandbox);
+      assert.equal(exitCode, ExitCode.doctorFailed);
+      assert.ok(findings.some((f) => f.check === 'subnet' && /overlaps the host route 172\.17\.0\.0\/16 dev wlan0/.test(f.detail)));
+    } finally {
+      await sandbox.host(['ip', 'route', 'del', '172.17.0.0/16']);
+    }
+  });
+
+  it('reports a missing uplink and a socket dir others can enter', async () => {
+    await sandbox.host(['ip', 'route', 'del', 'default']);
+    await sandbox.host(['mkdir', '-p', '-m', '755', `${sandbox.dir}/run`]);
+    try {
+      const { findings } = await doctor(sandbox);
+      assert.ok(findings.some((f) => f.check === 'uplink' && f.status === 'fail'));
+      assert.ok(findings.some((f) => f.check === 'permissions' && f.status === 'fail' && /mode 755/.test(f.detail)));
+    } finally {
+      await sandbox.host(['ip', 'route', 'add', 'default', 'via', '198.51.100.1']);
+      await sandbox.host(['chmod', '700', `${sandbox.dir}/run`]);
+    }
+  });
+});
