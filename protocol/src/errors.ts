@@ -17,6 +17,7 @@ export const ExitCode = {
   guestApplyFailed: 12,
   socketBusy: 13,
   doctorFailed: 14,
+  interrupted: 15,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;

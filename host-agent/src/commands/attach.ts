@@ -1,10 +1,10 @@
 import { callDaemon } from '../daemon/control.js';
-import { attachHostSide, configureMessage } from '../engine.js';
+import { attachHostSide, configureMessage, type HostSideResult } from '../engine.js';
 import type { AppliedOp } from '../exec/apply.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { nftables } from '../firewall/nftables.js';
 import type { GuestConfirmation } from '../guest/exchange.js';
-import { configureGuest, type SessionEvents } from '../guest/one-shot.js';
+import { configureGuest, interrupted, type SessionEvents } from '../guest/one-shot.js';
 import { withStateLock } from '../lock.js';
 import { BASE_TOOLS, guestNetns, requireRoot, requireTools } from '../preflight.js';
 import type { HostSettings } from '../settings.js';
@@ -46,15 +46,25 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
 async function attachHere(pid: number, netns: string, options: AttachOptions): Promise<AttachResult> {
   const { settings, dryRun } = options;
   const runner = dryRun ? new DryRunRunner(options.print) : new RealRunner();
-  const host = await attachHostSide(pid, netns, settings, runner, nftables);
-  const { token, ...attachment } = host.record;
-  const result = { attachment, firewall: nftables.name, changed: host.changed, steps: host.steps };
-  if (dryRun) return { ...result, guest: 'dry-run' };
-  if (!options.wait) return { ...result, guest: 'not-waited' };
+  // A launcher that gives up kills us: finish the step under way, then roll back rather than die half-configured.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => abort.abort(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let host: HostSideResult | undefined;
   try {
-    return { ...result, guest: await configureGuest(settings.socket, configureMessage(host.record), settings.timeout, options.onGuestEvent) };
+    host = await attachHostSide(pid, netns, settings, runner, nftables);
+    const { token, ...attachment } = host.record;
+    const result = { attachment, firewall: nftables.name, changed: host.changed, steps: host.steps };
+    if (dryRun) return { ...result, guest: 'dry-run' };
+    if (abort.signal.aborted) throw interrupted(abort.signal);
+    if (!options.wait) return { ...result, guest: 'not-waited' };
+    return { ...result, guest: await configureGuest(settings.socket, configureMessage(host.record), settings.timeout, abort.signal, options.onGuestEvent) };
   } catch (error) {
-    await host.rollBack(error);
+    await host?.rollBack(error);
     throw error;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
   }
 }

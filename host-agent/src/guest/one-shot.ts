@@ -1,10 +1,14 @@
 import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
-import { type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
+import { AgentError, type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
 import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
+
+export function interrupted(abort: AbortSignal): AgentError {
+  return new AgentError('interrupted', `interrupted by ${String(abort.reason)} while waiting for the guest agent; the host side was rolled back`);
+}
 
 /** Receives connection counts and rejection reasons; it must not throw. */
 export type SessionEvents = (event: { rejected: string } | { connected: number }) => void;
@@ -15,7 +19,13 @@ export type SessionEvents = (event: { rejected: string } | { connected: number }
  * applied. Other connections are told why and closed; none of them can fail
  * the wait.
  */
-export async function configureGuest(socketPath: string, configure: Configure, timeoutMs: number, onEvent: SessionEvents = () => {}): Promise<GuestConfirmation> {
+export async function configureGuest(
+  socketPath: string,
+  configure: Configure,
+  timeoutMs: number,
+  abort: AbortSignal,
+  onEvent: SessionEvents = () => {},
+): Promise<GuestConfirmation> {
   const server = await listenExclusively(socketPath);
   const sockets = new Set<Socket>();
   try {
@@ -24,6 +34,12 @@ export async function configureGuest(socketPath: string, configure: Configure, t
         () => reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
         timeoutMs,
       );
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(interrupted(abort));
+      };
+      if (abort.aborted) onAbort();
+      abort.addEventListener('abort', onAbort, { once: true });
       server.on('connection', (socket) => {
         if (sockets.size >= MAX_PENDING_CONNECTIONS) return void socket.destroy();
         sockets.add(socket);

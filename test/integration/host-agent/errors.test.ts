@@ -109,6 +109,14 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
     assert.equal((await guest.exec(['ip', 'link', 'show', 'vm_wlan0'])).exitCode, 1, 'the guest end is still there');
   });
 
+  it('SIGTERM while waiting for the guest agent: rolls back and says so', async () => {
+    const attaching = sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '20000']);
+    await waitFor(async () => (await guest.exec(['ip', 'link', 'show', 'vm_wlan0'])).exitCode === 0);
+    const pid = (await sandbox.host(['pgrep', '-f', `host-agent.js attach ${guest.pid}`])).stdout.trim();
+    process.kill(Number(pid), 'SIGTERM');
+    assertOneLineError(await attaching, ExitCode.interrupted, /interrupted by SIGTERM while waiting for the guest agent; the host side was rolled back/);
+  });
+
   it('--json errors are one JSON object on stdout', async () => {
     const result = await sandbox.hostAgent(['attach', 'abc', '--json']);
     assert.equal(result.exitCode, ExitCode.badPid);
@@ -121,3 +129,7 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
     assert.match(result.stderr, /\n\s+at /);
   });
 });
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 50));
+}
