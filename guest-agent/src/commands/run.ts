@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+import { watch } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AppliedState,
@@ -12,6 +14,7 @@ import {
   ProtocolError,
 } from '@guestnet/protocol';
 import { applyGuest } from '../apply.js';
+import { NetEvents } from '../events.js';
 import { observeGuest } from '../observe.js';
 import { findOurLink, planGuest } from '../planner.js';
 
@@ -31,8 +34,9 @@ const CONFIGURE_DEADLINE_MS = 10_000;
 
 // Quick at first, so a guest that starts just before its host attaches is online
 // at once; capped, so a guest waiting for a host that never comes stays cheap.
+// A link event (our link arriving) cuts any wait short.
 function backoffMs(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 1000);
+  return Math.min(50 * 2 ** attempt, 2000);
 }
 
 function connectTo(path: string): Promise<Socket> {
@@ -76,6 +80,30 @@ async function session(connection: FramedConnection<HostMessage>, tokens: string
   }
 }
 
+/**
+ * Watches the socket's directory, then tries once more (the host may have
+ * started listening in between), then waits up to `ms` for a change there.
+ * Resolves to a connected socket, or undefined to go round again.
+ */
+async function connectOnChange(path: string, ms: number): Promise<Socket | undefined> {
+  const abort = new AbortController();
+  const watcher = watch(dirname(path), { signal: abort.signal });
+  const changed = (async () => {
+    try {
+      for await (const _ of watcher) return;
+    } catch {
+      // No directory (yet) to watch, or aborted: the timer decides.
+    }
+  })();
+  try {
+    const socket = await connectTo(path).catch(() => undefined);
+    if (!socket) await Promise.race([sleep(ms), changed]);
+    return socket;
+  } finally {
+    abort.abort();
+  }
+}
+
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
 }
@@ -87,13 +115,26 @@ function closed(socket: Socket): Promise<void> {
  * harmless: an applied configuration plans to zero changes.
  */
 export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
+  const events = new NetEvents();
+  await events.start();
+  try {
+    return await serveHost(options, events);
+  } finally {
+    events.stop();
+  }
+}
+
+async function serveHost(options: RunOptions, events: NetEvents): Promise<ApplyReport | undefined> {
   for (let attempt = 0; ; attempt++) {
     const tokens = await ourTokens(options.resolvConf);
-    const socket = tokens.length === 0 ? undefined : await connectTo(options.socket).catch(() => undefined);
-    if (!socket) {
-      await sleep(backoffMs(attempt));
+    if (tokens.length === 0) {
+      // The kernel announces a new link but not its alias being set a moment
+      // later, so after any event look again quickly.
+      if (await events.next(backoffMs(attempt))) attempt = -1;
       continue;
     }
+    const socket = await connectTo(options.socket).catch(() => connectOnChange(options.socket, backoffMs(attempt)));
+    if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
       const report = await session(connection, tokens, options);
