@@ -3,10 +3,12 @@ import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@gue
 import { attach } from './commands/attach.js';
 import { detach } from './commands/detach.js';
 import { doctor } from './commands/doctor.js';
+import { forward } from './commands/forward.js';
+import { parseForward } from './forward.js';
 import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
-import { formatAttach, formatDetach, formatDoctor, formatStatus } from './output.js';
+import { formatAttach, formatDetach, formatDoctor, formatForward, formatStatus } from './output.js';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 interface GlobalOptions {
@@ -89,6 +91,24 @@ program
     const { stateDir } = loadSettings(options);
     const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
     emit(globals.json, result, formatDetach(result));
+  });
+
+program
+  .command('forward')
+  .description('forward a host port to a port of an attached guest (e.g. 5555:5555 for adbd); removed with the guest')
+  .argument('<pid>', 'the pid given to attach')
+  .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
+  .option('--remove', 'stop forwarding that host port')
+  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option('--dry-run', 'print the exact commands instead of running them')
+  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const pid = parsePid(pidText);
+    const spec = parseForward(ports);
+    const { stateDir } = loadSettings(options);
+    const result = await forward(pid, spec, { stateDir, remove: options.remove === true, dryRun: options.dryRun === true, print });
+    emit(globals.json, result, formatForward(result));
   });
 
 program

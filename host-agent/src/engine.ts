@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readlink } from 'node:fs/promises';
-import { type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { BadPidError, type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
 import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
@@ -8,7 +8,8 @@ import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { observeHost } from './observe.js';
 import type { OpContext } from './ops.js';
-import { defaultRouteInterface, planAttach, planDetach } from './planner.js';
+import { defaultRouteInterface, planAttach, planDetach, planForward } from './planner.js';
+import type { Forward } from './forward.js';
 import type { HostSettings } from './settings.js';
 import { type AttachmentRecord, readRecords } from './state.js';
 
@@ -46,11 +47,28 @@ export async function attachHostSide(pid: number, netns: string, settings: HostS
     uplink,
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
+    forwards: existing?.forwards ?? [],
   };
   const ops = planAttach(observed, desired);
   const ctx: OpContext = { firewall, stateDir: settings.stateDir };
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, changed: ops.length > 0, steps, rollBack: (cause) => rollBack(ops, runner, ctx, cause) };
+}
+
+export interface ForwardResult {
+  pid: number;
+  forwards: Forward[];
+  changed: boolean;
+}
+
+export async function forwardHostSide(pid: number, forward: Forward, remove: boolean, stateDir: string, runner: Runner, firewall: Firewall): Promise<ForwardResult> {
+  const observed = await observeHost(runner, stateDir, firewall);
+  const record = observed.records.find((r) => r.pid === pid);
+  if (!record) throw new BadPidError(`pid ${pid} is not attached; attach it first`);
+  const ops = planForward(observed, record, forward, remove);
+  await applySetup(ops, runner, { firewall, stateDir });
+  const last = ops.at(-1);
+  return { pid, forwards: last?.kind === 'setForwards' ? last.record.forwards : record.forwards, changed: ops.length > 0 };
 }
 
 export interface DetachResult {

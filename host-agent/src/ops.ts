@@ -1,5 +1,7 @@
 import type { Step } from './exec/runner.js';
 import type { Firewall, GuestRule } from './firewall/firewall.js';
+import { describeForward, type Forward } from './forward.js';
+import { ruleOf } from './planner.js';
 import { type AttachmentRecord, recordPath, statePaths } from './state.js';
 
 export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
@@ -9,7 +11,9 @@ export type SetupOp =
   | { kind: 'writeRecord'; record: AttachmentRecord }
   | { kind: 'createVeth'; record: AttachmentRecord }
   | { kind: 'enableIpForward'; before: string }
-  | { kind: 'addGuestRules'; rule: GuestRule; createBase: boolean };
+  | { kind: 'addGuestRules'; rule: GuestRule; createBase: boolean }
+  /** Rewrites the record with its new forwards, and swaps `before` for them in the firewall. */
+  | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[] };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
@@ -20,7 +24,7 @@ export type TeardownOp =
 
 export type Op = SetupOp | TeardownOp;
 
-type ByKind<U extends { kind: string }> = { [K in U['kind']]: (op: Extract<U, { kind: K }>) => TeardownOp };
+type ByKind<U extends { kind: string }> = { [K in U['kind']]: (op: Extract<U, { kind: K }>) => Op };
 
 // The compiler insists that every setup op can be undone.
 const undo: ByKind<SetupOp> = {
@@ -29,10 +33,11 @@ const undo: ByKind<SetupOp> = {
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, removeBase: op.createBase }),
+  setForwards: (op) => ({ kind: 'setForwards', record: { ...op.record, forwards: op.before }, before: op.record.forwards }),
 };
 
-export function undoOf(op: SetupOp): TeardownOp {
-  return (undo[op.kind] as (op: SetupOp) => TeardownOp)(op);
+export function undoOf(op: SetupOp): Op {
+  return (undo[op.kind] as (op: SetupOp) => Op)(op);
 }
 
 export function isSetup(op: Op): op is SetupOp {
@@ -87,6 +92,10 @@ const steps: StepsByKind = {
   ],
 
   addGuestRules: (op, ctx) => ctx.firewall.addGuest(op.rule, op.createBase),
+  setForwards: (op, ctx) => [
+    { kind: 'write', path: recordPath(ctx.stateDir, op.record.pid), content: `${JSON.stringify(op.record, null, 2)}\n` },
+    ...ctx.firewall.setForwards(ruleOf(op.record), op.before),
+  ],
   removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.removeBase),
 };
 
@@ -113,5 +122,7 @@ export function describeOp(op: Op): string {
       return `forward and masquerade ${op.rule.hostIf} via ${op.rule.uplink}${op.createBase ? ' (creating the guestnet table)' : ''}`;
     case 'removeGuestRules':
       return `remove forwarding of ${op.rule.hostIf}${op.removeBase ? ' and the guestnet table' : ''}`;
+    case 'setForwards':
+      return `forward ${op.record.forwards.map(describeForward).join(', ') || 'no ports'} to pid ${op.record.pid}`;
   }
 }

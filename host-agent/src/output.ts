@@ -1,5 +1,7 @@
 import type { Status } from './commands/status.js';
 import type { Finding } from './doctor/checks.js';
+import type { ForwardResult } from './engine.js';
+import { describeForward } from './forward.js';
 import type { AttachResult } from './commands/attach.js';
 import type { DetachResult } from './commands/detach.js';
 import type { AppliedOp } from './exec/apply.js';
@@ -50,11 +52,12 @@ function table(rows: string[][]): string[] {
 /** Plain ASCII columns: it is read in adb shell and serial consoles. */
 export function formatStatus(status: Status): string[] {
   if (status.guests.length === 0) return [`no guests attached${status.daemon ? '' : ' (no daemon running)'}`];
-  const rows = [['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST']];
+  const rows = [['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST', 'FORWARDS']];
   for (const g of status.guests) {
     const apply = g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
     const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
-    rows.push([String(g.pid), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest)]);
+    const forwards = g.forwards.map(describeForward).join(',') || '-';
+    rows.push([String(g.pid), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
   }
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
   return [...table(rows), ...failed.map((g) => `pid ${g.pid}: last apply failed: ${g.lastApply?.error ?? ''}`)];
@@ -65,4 +68,9 @@ export function formatDoctor(findings: Finding[]): string[] {
   const lines = findings.flatMap((f) => [`${mark[f.status]} ${f.check}: ${f.detail}`, ...(f.fix && f.status !== 'ok' ? [`       fix: ${f.fix}`] : [])]);
   const failed = findings.filter((f) => f.status === 'fail').length;
   return [...lines, failed === 0 ? 'nothing blocks guests' : `${failed} problem${failed > 1 ? 's' : ''} block guests`];
+}
+
+export function formatForward(result: ForwardResult): string[] {
+  const now = result.forwards.map(describeForward).join(', ') || 'none';
+  return [`${result.changed ? 'pid' : 'nothing changed; pid'} ${result.pid} now forwards: ${now}`];
 }

@@ -1,5 +1,6 @@
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import type { FirewallState, GuestRule } from './firewall/firewall.js';
+import { type Forward, sameHostPort } from './forward.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import type { AttachmentRecord } from './state.js';
 
@@ -23,7 +24,21 @@ export interface HostObserved {
 }
 
 export function ruleOf(record: AttachmentRecord): GuestRule {
-  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink, openToGuests: record.guestToGuest };
+  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink, openToGuests: record.guestToGuest, forwards: record.forwards };
+}
+
+/** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
+export function planForward(observed: HostObserved, record: AttachmentRecord, forward: Forward, remove: boolean): SetupOp[] {
+  const others = record.forwards.filter((f) => !sameHostPort(f, forward));
+  if (!remove) {
+    const holder = observed.records.find((r) => r.pid !== record.pid && r.forwards.some((f) => sameHostPort(f, forward)));
+    if (holder) throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of pid ${holder.pid}`);
+  }
+  const forwards = remove ? others : [...others, forward];
+  const after = { ...record, forwards };
+  const unchanged = forwards.length === record.forwards.length && forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
+  if (unchanged && observed.firewall.has(ruleOf(after))) return [];
+  return [{ kind: 'setForwards', record: after, before: record.forwards }];
 }
 
 const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink', 'guestToGuest'] as const;

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
+import { type Forward, isForward } from './forward.js';
 import type { HostSettings } from './settings.js';
 
 /**
@@ -22,6 +23,8 @@ export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu
   dns: string[];
   /** The secret in the guest link's alias that identifies its guest agent. */
   token: string;
+  /** Host ports forwarded to this guest. */
+  forwards: Forward[];
 };
 
 export interface StatePaths {
@@ -84,7 +87,9 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     typeof raw.guestToGuest === 'boolean' &&
     typeof raw.guestMac === 'string' &&
     /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(raw.guestMac) &&
-    checkToken(raw.token).ok;
+    checkToken(raw.token).ok &&
+    Array.isArray(raw.forwards) &&
+    raw.forwards.every(isForward);
   if (!valid) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
   return raw as unknown as AttachmentRecord;
 }

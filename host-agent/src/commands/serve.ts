@@ -4,7 +4,7 @@ import { SocketBusyError } from '@guestnet/protocol';
 import { type ControlRequest, controlSocketPath, serveControl } from '../daemon/control.js';
 import { GuestServer } from '../daemon/guests.js';
 import { watchLinkDeletions } from '../daemon/monitor.js';
-import { attachHostSide, detachHostSide, reconcileGuest, recover } from '../engine.js';
+import { attachHostSide, detachHostSide, forwardHostSide, reconcileGuest, recover } from '../engine.js';
 import { RealRunner } from '../exec/runner.js';
 import { nftables } from '../firewall/nftables.js';
 import { ownerOf, tryOwn, withStateLock } from '../lock.js';
@@ -73,6 +73,11 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
   const handle = async (request: ControlRequest): Promise<unknown> => {
     if (request.type === 'status') {
       return collectStatus(stateDir, runner, (token) => ({ connected: guests.connected(token), lastApply: guests.lastApply(token) }));
+    }
+    if (request.type === 'forward') {
+      const result = await exclusive(() => forwardHostSide(request.pid, request.forward, request.remove, stateDir, runner, firewall));
+      await refresh();
+      return result;
     }
     if (request.type === 'detach') {
       const result = await exclusive(() => detachHostSide(request.pid, stateDir, runner, firewall));

@@ -2,6 +2,7 @@ import { callDaemon } from '../daemon/control.js';
 import type { LastApply } from '../daemon/guests.js';
 import { guestAlive } from '../engine.js';
 import { RealRunner, type Runner } from '../exec/runner.js';
+import type { Forward } from '../forward.js';
 import { requireRoot } from '../preflight.js';
 import { readRecords } from '../state.js';
 
@@ -26,6 +27,7 @@ export interface GuestStatus {
   /** As the host link counts them: received from the guest, sent to it. */
   fromGuest: Counters | null;
   toGuest: Counters | null;
+  forwards: Forward[];
 }
 
 export interface Status {
@@ -62,6 +64,7 @@ export async function collectStatus(stateDir: string, runner: Runner, agents?: A
         lastApply: view?.lastApply ?? null,
         fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
         toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,
+        forwards: r.forwards,
       };
     }),
   );

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { type Forward, isForward } from '../forward.js';
 import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, ProtocolError } from '@guestnet/protocol';
 
 // The control channel between the CLI and `host-agent serve`. Both ends are
@@ -11,6 +12,7 @@ const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
 export type ControlRequest =
   | { type: 'attach'; pid: number; settings: Record<string, unknown>; wait: boolean }
   | { type: 'detach'; pid: number }
+  | { type: 'forward'; pid: number; forward: Forward; remove: boolean }
   | { type: 'status' };
 
 type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
@@ -26,6 +28,9 @@ function parseRequest(raw: unknown): ControlRequest {
   const pid = checkPid(fields.pid);
   if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
   if (type === 'detach') return { type, pid: pid.value };
+  if (type === 'forward' && isForward(fields.forward) && typeof fields.remove === 'boolean') {
+    return { type, pid: pid.value, forward: fields.forward, remove: fields.remove };
+  }
   if (type === 'attach' && typeof fields.settings === 'object' && fields.settings !== null && typeof fields.wait === 'boolean') {
     return { type, pid: pid.value, settings: fields.settings as Record<string, unknown>, wait: fields.wait };
   }

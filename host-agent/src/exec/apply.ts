@@ -44,13 +44,13 @@ export async function applySetup(ops: SetupOp[], runner: Runner, ctx: OpContext)
 }
 
 export async function rollBack(ops: SetupOp[], runner: Runner, ctx: OpContext, cause: unknown): Promise<void> {
-  const failures = await applyTeardownCollecting([...ops].reverse().map(undoOf), runner, ctx);
+  const failures = await applyCollecting([...ops].reverse().map(undoOf), runner, ctx);
   if (failures.length > 0 && cause instanceof Error) {
     cause.message += `; rolling back also failed: ${failures.map((f) => f.message).join('; ')}`;
   }
 }
 
-async function applyTeardownCollecting(ops: Op[], runner: Runner, ctx: OpContext, log: AppliedOp[] = []): Promise<Error[]> {
+async function applyCollecting(ops: Op[], runner: Runner, ctx: OpContext, log: AppliedOp[] = []): Promise<Error[]> {
   const failures: Error[] = [];
   for (const op of ops) {
     try {
@@ -66,7 +66,7 @@ async function applyTeardownCollecting(ops: Op[], runner: Runner, ctx: OpContext
 export async function applyTeardown(ops: Op[], runner: Runner, ctx: OpContext): Promise<AppliedOp[]> {
   if (ops.some(isSetup)) throw new Error('teardown plans contain only teardown ops');
   const log: AppliedOp[] = [];
-  const failures = await applyTeardownCollecting(ops, runner, ctx, log);
+  const failures = await applyCollecting(ops, runner, ctx, log);
   const [first, ...rest] = failures;
   if (first) {
     if (rest.length > 0) first.message += ` (and ${rest.length} more failure${rest.length > 1 ? 's' : ''})`;

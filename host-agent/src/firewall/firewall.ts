@@ -1,4 +1,5 @@
 import type { Runner, Step } from '../exec/runner.js';
+import type { Forward } from '../forward.js';
 
 /** The forwarding and NAT one guest needs: its link, its address, its uplink. */
 export interface GuestRule {
@@ -7,6 +8,7 @@ export interface GuestRule {
   uplink: string;
   /** May exchange traffic with other guests that are open too. */
   openToGuests: boolean;
+  forwards: Forward[];
 }
 
 export interface FirewallState {
@@ -31,4 +33,6 @@ export interface Firewall {
   addGuest(rule: GuestRule, createBase: boolean): Step[];
   /** `removeBase`: no other guest is left, so the agent's table/chains go too. */
   removeGuest(rule: GuestRule, removeBase: boolean): Step[];
+  /** Replaces a guest's port forwards `before` with those of `rule`. */
+  setForwards(rule: GuestRule, before: Forward[]): Step[];
 }

@@ -1,5 +1,6 @@
 import { CommandFailedError } from '@guestnet/protocol';
 import type { Runner, Step } from '../exec/runner.js';
+import type { Forward } from '../forward.js';
 import type { Firewall, FirewallState, GuestRule } from './firewall.js';
 
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
@@ -13,9 +14,19 @@ const BASE = `table ${TABLE} {
 	set forward_pairs { type ifname . ifname; }
 	set masquerade_sources { type ipv4_addr . ifname; }
 	set open_links { type ifname; }
+	map port_forwards { type inet_proto . inet_service : ipv4_addr . inet_service; }
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards
+	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
 		iifname . oifname @forward_pairs accept
+		ct status dnat oifname @guest_links accept
 		iifname @open_links oifname @open_links accept
 		oifname . iifname @forward_pairs ct state established,related accept
 		oifname @guest_links drop
@@ -27,24 +38,33 @@ const BASE = `table ${TABLE} {
 	}
 }`;
 
+const forwardElement = (address: string, f: Forward) => `port_forwards { ${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort} }`;
+
 function elements(rule: GuestRule): string[] {
   return [
     `guest_links { "${rule.hostIf}" }`,
     `forward_pairs { "${rule.hostIf}" . "${rule.uplink}" }`,
     `masquerade_sources { ${rule.guestAddress} . "${rule.uplink}" }`,
     ...(rule.openToGuests ? [`open_links { "${rule.hostIf}" }`] : []),
+    ...rule.forwards.map((f) => forwardElement(rule.guestAddress, f)),
   ];
 }
+
+const addThenDelete = (element: string) => [`add element ${TABLE} ${element}`, `delete element ${TABLE} ${element}`];
 
 function transaction(lines: string[]): Step {
   return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
 }
 
-type NftSet = { name?: string; table?: string; elem?: Array<string | { concat?: string[] }> };
+type Key = string | { concat?: Array<string | number> };
+type NftSet = { name?: string; table?: string; elem?: Array<Key | [Key, Key]> };
 
+const keyText = (key: Key) => (typeof key === 'string' ? key : (key.concat ?? []).join(' . '));
+
+/** Set members as "a . b", map entries as "a . b : c . d". */
 function setMembers(sets: NftSet[], name: string): Set<string> {
   const set = sets.find((s) => s.name === name);
-  return new Set((set?.elem ?? []).map((e) => (typeof e === 'string' ? e : (e.concat ?? []).join(' . '))));
+  return new Set((set?.elem ?? []).map((e) => (Array.isArray(e) ? `${keyText(e[0])} : ${keyText(e[1])}` : keyText(e))));
 }
 
 export const nftables: Firewall = {
@@ -61,12 +81,13 @@ export const nftables: Firewall = {
       }
       throw error;
     }
-    const items = (JSON.parse(text) as { nftables: Array<{ set?: NftSet }> }).nftables;
-    const sets = items.flatMap((item) => (item.set ? [item.set] : []));
+    const items = (JSON.parse(text) as { nftables: Array<{ set?: NftSet; map?: NftSet }> }).nftables;
+    const sets = items.flatMap((item) => item.set ?? item.map ?? []);
     const links = setMembers(sets, 'guest_links');
     const pairs = setMembers(sets, 'forward_pairs');
     const sources = setMembers(sets, 'masquerade_sources');
     const open = setMembers(sets, 'open_links');
+    const forwards = setMembers(sets, 'port_forwards');
     return {
       installed: true,
       guestLinks: links,
@@ -74,7 +95,8 @@ export const nftables: Firewall = {
         links.has(rule.hostIf) &&
         pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
         sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
-        open.has(rule.hostIf) === rule.openToGuests,
+        open.has(rule.hostIf) === rule.openToGuests &&
+        rule.forwards.every((f) => forwards.has(`${f.protocol} . ${f.hostPort} : ${rule.guestAddress} . ${f.guestPort}`)),
     };
   },
 
@@ -86,6 +108,12 @@ export const nftables: Firewall = {
   removeGuest(rule, removeBase) {
     // "add then delete" in one transaction succeeds whether or not the thing existed.
     if (removeBase) return [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])];
-    return [transaction(elements(rule).flatMap((e) => [`add element ${TABLE} ${e}`, `delete element ${TABLE} ${e}`]))];
+    return [transaction(elements(rule).flatMap(addThenDelete))];
+  },
+
+  setForwards(rule, before) {
+    const removed = before.flatMap((f) => addThenDelete(forwardElement(rule.guestAddress, f)));
+    const added = rule.forwards.map((f) => `add element ${TABLE} ${forwardElement(rule.guestAddress, f)}`);
+    return [transaction([...removed, ...added])];
   },
 };

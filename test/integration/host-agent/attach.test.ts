@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { encodeFrame } from '@guestnet/protocol';
+import { encodeFrame, ExitCode } from '@guestnet/protocol';
 import { DNS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUEST_PORT = 9000;
@@ -75,6 +75,37 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
       await guest.exec(['pkill', '-f', `listen\\(${GUEST_PORT}`]);
       await listener;
     }
+  });
+
+  it('forwards a host port to the guest (e.g. adbd), shows it in status, and removes it', async () => {
+    const listener = guest.exec(['timeout', '20', 'node', '-e', LISTENER]);
+    try {
+      const added = await sandbox.hostAgent(['forward', String(guest.pid), `${GUEST_PORT}:${GUEST_PORT}/tcp`]);
+      assert.equal(added.exitCode, 0, added.stderr);
+      assert.match(added.stdout, new RegExp(`now forwards: ${GUEST_PORT}->${GUEST_PORT}/tcp`));
+      let reply = await sandbox.connectFromInternet(UPLINK.hostAddress, GUEST_PORT);
+      for (let i = 0; i < 20 && reply.stdout.trim() !== 'guest'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        reply = await sandbox.connectFromInternet(UPLINK.hostAddress, GUEST_PORT);
+      }
+      assert.equal(reply.stdout.trim(), 'guest', 'the forwarded port did not reach the guest');
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
+      assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: GUEST_PORT, guestPort: GUEST_PORT }]);
+      assert.match((await sandbox.hostAgent(['status'])).stdout, new RegExp(`${GUEST_PORT}->${GUEST_PORT}/tcp$`, 'm'));
+      const removed = await sandbox.hostAgent(['forward', String(guest.pid), `${GUEST_PORT}:${GUEST_PORT}`, '--remove']);
+      assert.match(removed.stdout, /now forwards: none/);
+      assert.notEqual((await sandbox.connectFromInternet(UPLINK.hostAddress, GUEST_PORT)).exitCode, 0);
+      await sandbox.hostAgent(['forward', String(guest.pid), `${GUEST_PORT}:${GUEST_PORT}`]);
+    } finally {
+      await guest.exec(['pkill', '-f', `listen\\(${GUEST_PORT}`]);
+      await listener;
+    }
+  });
+
+  it('refuses to forward for a pid that is not attached', async () => {
+    const result = await sandbox.hostAgent(['forward', '4194304', '80:80']);
+    assert.equal(result.exitCode, ExitCode.badPid);
+    assert.match(result.stderr, /pid 4194304 is not attached/);
   });
 
   it('detach leaves links, routes, rules and ip_forward exactly as before', async () => {

@@ -80,7 +80,7 @@ describe('host-agent serve: many guests under one daemon', function () {
     assert.equal(first?.state, 'alive');
     assert.equal(first?.agent, 'connected');
     const table = await sandbox.hostAgent(['status']);
-    assert.match(table.stdout, /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST$/m);
+    assert.match(table.stdout, /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST\s+FORWARDS$/m);
     assert.match(table.stdout, /alive\s+vm_wlan\s+wlan0\s+172\.17\.3\.3\/16\s+172\.17\.3\.2\s+wlan0\s+connected\s+ok /);
   });
 

@@ -7,7 +7,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false };
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
 const ctx = { firewall: nftables, stateDir: '/state' };
 
 describe('host ops', () => {
@@ -45,6 +45,19 @@ describe('host ops', () => {
     assert.equal(last.input, 'add table ip guestnet\ndelete table ip guestnet\n');
     const [one] = stepsOf({ kind: 'removeGuestRules', rule, removeBase: false }, ctx) as [Step & { kind: 'run' }];
     assert.match(one.input ?? '', /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/);
+  });
+
+  it('swaps port forwards in one transaction, tolerating ones already gone', () => {
+    const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
+    const dns = { protocol: 'udp' as const, hostPort: 5353, guestPort: 53 };
+    const [write, nft] = stepsOf({ kind: 'setForwards', record: { ...record, forwards: [dns] }, before: [adb] }, ctx) as [Step, Step & { kind: 'run' }];
+    assert.equal(write.kind, 'write');
+    assert.equal(
+      nft.input,
+      'add element ip guestnet port_forwards { tcp . 5555 : 172.17.3.3 . 5555 }\n' +
+        'delete element ip guestnet port_forwards { tcp . 5555 : 172.17.3.3 . 5555 }\n' +
+        'add element ip guestnet port_forwards { udp . 5353 : 172.17.3.3 . 53 }\n',
+    );
   });
 
   it('undoes every setup op', () => {

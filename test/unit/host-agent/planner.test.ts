@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { planAttach, planDetach } from '@guestnet/host-agent/dist/planner.js';
+import { planAttach, planDetach, planForward } from '@guestnet/host-agent/dist/planner.js';
 import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false };
+const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
 
 describe('host planner', () => {
   describe('planAttach', () => {
@@ -32,7 +32,7 @@ describe('host planner', () => {
 
     it('adds to an existing guestnet table instead of creating it', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
-      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0', openToGuests: false }]) };
+      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0', openToGuests: false, forwards: [] }]) };
       assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, createBase: false });
     });
 
@@ -58,6 +58,36 @@ describe('host planner', () => {
     it('refuses to silently change an attachment', () => {
       const host = { ...emptyHost(), records: [record()] };
       assert.throws(() => planAttach(host, record(100, { mtu: 1400 })), UsageError);
+    });
+  });
+
+  describe('planForward', () => {
+    const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
+    const attached = () => simulate(emptyHost(), planAttach(emptyHost(), record())).host;
+
+    it('adds a forward by rewriting the record and the map in one op, then plans nothing', () => {
+      const host = attached();
+      const ops = planForward(host, record(), adb, false);
+      assert.deepEqual(ops, [{ kind: 'setForwards', record: record(100, { forwards: [adb] }), before: [] }]);
+      const after = simulate(host, ops, [rule]).host;
+      assert.deepEqual(planForward(after, record(100, { forwards: [adb] }), adb, false), []);
+    });
+
+    it('replaces the guest port of a host port, and removes it again', () => {
+      const withAdb = record(100, { forwards: [adb] });
+      const host = simulate(attached(), planForward(attached(), record(), adb, false), [rule]).host;
+      assert.deepEqual(planForward(host, withAdb, { ...adb, guestPort: 5037 }, false)[0], {
+        kind: 'setForwards',
+        record: record(100, { forwards: [{ ...adb, guestPort: 5037 }] }),
+        before: [adb],
+      });
+      assert.deepEqual(planForward(host, withAdb, adb, true), [{ kind: 'setForwards', record: record(100), before: [adb] }]);
+    });
+
+    it("refuses a host port another guest already has", () => {
+      const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.4', forwards: [adb] });
+      const host = { ...attached(), records: [...attached().records, other] };
+      assert.throws(() => planForward(host, record(), adb, false), /tcp port 5555 is already forwarded to the guest of pid 200/);
     });
   });
 

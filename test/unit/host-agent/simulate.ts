@@ -3,7 +3,7 @@ import type { Op } from '@guestnet/host-agent/dist/ops.js';
 import type { HostObserved } from '@guestnet/host-agent/dist/planner.js';
 
 export function firewallWith(rules: GuestRule[], installed = rules.length > 0): FirewallState {
-  const key = (r: GuestRule) => `${r.hostIf}|${r.guestAddress}|${r.uplink}`;
+  const key = (r: GuestRule) => JSON.stringify([r.hostIf, r.guestAddress, r.uplink, r.openToGuests, r.forwards]);
   const keys = new Set(rules.map(key));
   return { installed, guestLinks: new Set(rules.map((r) => r.hostIf)), has: (rule) => keys.has(key(rule)) };
 }
@@ -54,6 +54,10 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
       case 'addGuestRules':
         installed = true;
         rules = [...rules, op.rule];
+        break;
+      case 'setForwards':
+        records = records.map((r) => (r.pid === op.record.pid ? op.record : r));
+        rules = rules.map((r) => (r.hostIf === op.record.hostIf ? { ...r, forwards: op.record.forwards } : r));
         break;
       case 'removeGuestRules':
         rules = rules.filter((r) => r.hostIf !== op.rule.hostIf);

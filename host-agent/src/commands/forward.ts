@@ -1,0 +1,26 @@
+import { callDaemon } from '../daemon/control.js';
+import { type ForwardResult, forwardHostSide } from '../engine.js';
+import { DryRunRunner, RealRunner } from '../exec/runner.js';
+import { nftables } from '../firewall/nftables.js';
+import type { Forward } from '../forward.js';
+import { withStateLock } from '../lock.js';
+import { BASE_TOOLS, requireRoot, requireTools } from '../preflight.js';
+
+export interface ForwardOptions {
+  stateDir: string;
+  remove: boolean;
+  dryRun: boolean;
+  print: (line: string) => void;
+}
+
+/** Forwards a host port to an attached guest (or stops). The forward goes away with the guest. */
+export async function forward(pid: number, spec: Forward, options: ForwardOptions): Promise<ForwardResult> {
+  requireRoot('forward');
+  await requireTools([...BASE_TOOLS, nftables.tool]);
+  if (!options.dryRun) {
+    const viaDaemon = await callDaemon(options.stateDir, { type: 'forward', pid, forward: spec, remove: options.remove }, 60_000);
+    if (viaDaemon.served) return viaDaemon.result as ForwardResult;
+  }
+  const runner = options.dryRun ? new DryRunRunner(options.print) : new RealRunner();
+  return withStateLock(options.stateDir, () => forwardHostSide(pid, spec, options.remove, options.stateDir, runner, nftables));
+}
