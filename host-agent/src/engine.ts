@@ -4,6 +4,7 @@ import { BadPidError, type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '
 import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
 import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
+import { type FirewallName, firewallNamed } from './firewall/select.js';
 import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { observeHost } from './observe.js';
@@ -11,7 +12,7 @@ import type { OpContext } from './ops.js';
 import { defaultRouteInterface, planAttach, planDetach, planForward } from './planner.js';
 import type { Forward } from './forward.js';
 import type { HostSettings } from './settings.js';
-import { type AttachmentRecord, readRecords } from './state.js';
+import { type AttachmentRecord, readIpForwardBefore, readRecords } from './state.js';
 
 // The attach and detach cores shared by the one-shot CLI and the daemon.
 // Callers hold the state lock.
@@ -48,6 +49,7 @@ export async function attachHostSide(pid: number, netns: string, settings: HostS
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
     forwards: existing?.forwards ?? [],
+    firewall: firewall.name as FirewallName,
   };
   const ops = planAttach(observed, desired);
   const ctx: OpContext = { firewall, stateDir: settings.stateDir };
@@ -101,7 +103,8 @@ export interface Recovery {
  * missing pieces are re-added (a complete one plans to nothing, so its
  * traffic is never touched); a dead guest's every trace is removed.
  */
-export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner, firewall: Firewall): Promise<Recovery | undefined> {
+export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner): Promise<Recovery | undefined> {
+  const firewall = firewallNamed(record.firewall);
   const observed = await observeHost(runner, stateDir, firewall);
   if (!observed.records.some((r) => r.pid === record.pid)) return undefined;
   const ctx: OpContext = { firewall, stateDir };
@@ -113,15 +116,17 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
 }
 
 /** After a crash: completes every live guest's half-done attach and removes the dead guests. */
-export async function recover(stateDir: string, runner: Runner, firewall: Firewall): Promise<Recovery[]> {
+export async function recover(stateDir: string, runner: Runner): Promise<Recovery[]> {
   const recoveries: Recovery[] = [];
-  for (const record of await readRecords(stateDir)) {
-    const recovery = await reconcileGuest(record, stateDir, runner, firewall);
+  const records = await readRecords(stateDir);
+  for (const record of records) {
+    const recovery = await reconcileGuest(record, stateDir, runner);
     if (recovery) recoveries.push(recovery);
   }
-  const after = await observeHost(runner, stateDir, firewall);
-  if (after.records.length === 0 && after.ipForwardBefore !== undefined) {
-    await applyTeardown([{ kind: 'restoreIpForward', value: after.ipForwardBefore }], runner, { firewall, stateDir });
+  const before = await readIpForwardBefore(stateDir);
+  if ((await readRecords(stateDir)).length === 0 && before !== undefined) {
+    const firewall = firewallNamed(records[0]?.firewall ?? 'nftables');
+    await applyTeardown([{ kind: 'restoreIpForward', value: before }], runner, { firewall, stateDir });
   }
   return recoveries;
 }

@@ -8,14 +8,17 @@ export function requireRoot(what: string): void {
 }
 
 /** Found without spawning anything: a PATH lookup costs microseconds. */
-export async function requireTools(tools: Array<{ binary: string; debianPackage: string }>): Promise<void> {
+export async function onPath(binary: string): Promise<boolean> {
   const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
+  return Promise.any(dirs.map((dir) => access(join(dir, binary), constants.X_OK))).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function requireTools(tools: Array<{ binary: string; debianPackage: string }>): Promise<void> {
   for (const tool of tools) {
-    const found = await Promise.any(dirs.map((dir) => access(join(dir, tool.binary), constants.X_OK))).then(
-      () => true,
-      () => false,
-    );
-    if (!found) throw new MissingToolError(tool.binary, `the '${tool.debianPackage}' package`);
+    if (!(await onPath(tool.binary))) throw new MissingToolError(tool.binary, `the '${tool.debianPackage}' package`);
   }
 }
 

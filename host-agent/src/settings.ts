@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
+import { FIREWALLS, type FirewallChoice } from './firewall/select.js';
 import { inPool, parsePool } from './lease.js';
 
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */
@@ -26,6 +27,8 @@ export interface HostSettings {
   timeout: number;
   socket: string;
   stateDir: string;
+  /** auto: the backend the host's own rules use (see firewall/select.ts). */
+  firewall: FirewallChoice;
 }
 
 export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
@@ -45,6 +48,7 @@ const DEFAULTS: HostSettings = {
   timeout: 30000,
   socket: '/run/guestnet/guest.sock',
   stateDir: '/run/guestnet/state',
+  firewall: 'auto',
 };
 
 type Key = keyof HostSettings;
@@ -86,6 +90,11 @@ function checkBoolean(value: unknown): Checked<boolean> {
   return typeof value === 'boolean' ? { ok: true, value } : { ok: false, reason: 'must be true or false' };
 }
 
+function checkFirewall(value: unknown): Checked<FirewallChoice> {
+  const choices: readonly unknown[] = ['auto', ...FIREWALLS];
+  return choices.includes(value) ? { ok: true, value: value as FirewallChoice } : { ok: false, reason: `must be one of ${choices.join(', ')}` };
+}
+
 function checkTimeout(value: unknown): Checked<number> {
   if (!Number.isInteger(value) || (value as number) < 100 || (value as number) > 3_600_000) {
     return { ok: false, reason: 'must be milliseconds from 100 to 3600000' };
@@ -119,6 +128,7 @@ export const SETTINGS: Record<Key, Setting> = {
   timeout: { flag: '--timeout <ms>', help: 'how long to wait for the guest agent', check: fromString(checkTimeout) },
   socket: { flag: '--socket <path>', help: 'guest agent socket, as the host sees it', check: checkPath },
   stateDir: { flag: '--state-dir <dir>', help: 'where the host remembers attachments', check: checkPath },
+  firewall: { flag: '--firewall <backend>', help: 'auto, nftables, iptables or iptables-legacy', check: checkFirewall },
 };
 
 function isKey(key: string): key is Key {

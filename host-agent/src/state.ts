@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
+import { FIREWALLS, type FirewallName } from './firewall/select.js';
 import { type Forward, isForward } from './forward.js';
 import type { HostSettings } from './settings.js';
 
@@ -25,6 +26,8 @@ export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu
   token: string;
   /** Host ports forwarded to this guest. */
   forwards: Forward[];
+  /** The backend its rules are in; every guest of a state dir shares one. */
+  firewall: FirewallName;
 };
 
 export interface StatePaths {
@@ -89,7 +92,8 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(raw.guestMac) &&
     checkToken(raw.token).ok &&
     Array.isArray(raw.forwards) &&
-    raw.forwards.every(isForward);
+    raw.forwards.every(isForward) &&
+    (FIREWALLS as readonly unknown[]).includes(raw.firewall);
   if (!valid) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
   return raw as unknown as AttachmentRecord;
 }

@@ -2,7 +2,7 @@ import { callDaemon } from '../daemon/control.js';
 import { attachHostSide, configureMessage, type HostSideResult } from '../engine.js';
 import type { AppliedOp } from '../exec/apply.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { nftables } from '../firewall/nftables.js';
+import { firewallFor } from '../firewall/select.js';
 import type { GuestConfirmation } from '../guest/exchange.js';
 import { configureGuest, interrupted, type SessionEvents } from '../guest/one-shot.js';
 import { withStateLock } from '../lock.js';
@@ -32,7 +32,7 @@ const DAEMON_REPLY_MARGIN_MS = 10_000;
 /** Through the daemon when one serves the state dir, otherwise here, through the same code. */
 export async function attach(pid: number, options: AttachOptions): Promise<AttachResult> {
   requireRoot('attach');
-  await requireTools([...BASE_TOOLS, nftables.tool]);
+  await requireTools(BASE_TOOLS);
   const { settings } = options;
   if (!options.dryRun) {
     const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
@@ -53,9 +53,11 @@ async function attachHere(pid: number, netns: string, options: AttachOptions): P
   process.on('SIGINT', onSignal);
   let host: HostSideResult | undefined;
   try {
-    host = await attachHostSide(pid, netns, settings, runner, nftables);
+    const firewall = await firewallFor(settings.firewall, settings.stateDir, runner);
+    await requireTools([firewall.tool]);
+    host = await attachHostSide(pid, netns, settings, runner, firewall);
     const { token, ...attachment } = host.record;
-    const result = { attachment, firewall: nftables.name, changed: host.changed, steps: host.steps };
+    const result = { attachment, firewall: firewall.name, changed: host.changed, steps: host.steps };
     if (dryRun) return { ...result, guest: 'dry-run' };
     if (abort.signal.aborted) throw interrupted(abort.signal);
     if (!options.wait) return { ...result, guest: 'not-waited' };

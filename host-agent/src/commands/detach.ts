@@ -1,7 +1,7 @@
 import { callDaemon } from '../daemon/control.js';
 import { type DetachResult, detachHostSide } from '../engine.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { nftables } from '../firewall/nftables.js';
+import { firewallFor } from '../firewall/select.js';
 import { withStateLock } from '../lock.js';
 import { BASE_TOOLS, requireRoot, requireTools } from '../preflight.js';
 
@@ -16,11 +16,16 @@ export interface DetachOptions {
 /** Removes what attach added. The guest may be gone already; anything missing is skipped. */
 export async function detach(pid: number, options: DetachOptions): Promise<DetachResult> {
   requireRoot('detach');
-  await requireTools([...BASE_TOOLS, nftables.tool]);
+  await requireTools(BASE_TOOLS);
   if (!options.dryRun) {
     const viaDaemon = await callDaemon(options.stateDir, { type: 'detach', pid }, 60_000);
     if (viaDaemon.served) return viaDaemon.result as DetachResult;
   }
   const runner = options.dryRun ? new DryRunRunner(options.print) : new RealRunner();
-  return withStateLock(options.stateDir, () => detachHostSide(pid, options.stateDir, runner, nftables));
+  return withStateLock(options.stateDir, async () => {
+    // The backend the attached guests use; with none attached there is nothing to find anyway.
+    const firewall = await firewallFor('auto', options.stateDir, runner);
+    await requireTools([firewall.tool]);
+    return detachHostSide(pid, options.stateDir, runner, firewall);
+  });
 }

@@ -6,7 +6,7 @@ import { GuestServer } from '../daemon/guests.js';
 import { watchLinkDeletions } from '../daemon/monitor.js';
 import { attachHostSide, detachHostSide, forwardHostSide, reconcileGuest, recover } from '../engine.js';
 import { RealRunner } from '../exec/runner.js';
-import { nftables } from '../firewall/nftables.js';
+import { firewallFor } from '../firewall/select.js';
 import { ownerOf, tryOwn, withStateLock } from '../lock.js';
 import type { Level } from '../log.js';
 import { BASE_TOOLS, guestNetns, requireRoot, requireTools } from '../preflight.js';
@@ -25,7 +25,7 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
  */
 export async function serve(settings: HostSettings, log: DaemonLog): Promise<void> {
   requireRoot('serve');
-  await requireTools([...BASE_TOOLS, nftables.tool]);
+  await requireTools(BASE_TOOLS);
   const { stateDir } = settings;
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const pidFile = join(stateDir, 'serve.pid');
@@ -34,7 +34,7 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
   }
 
   const runner = new RealRunner();
-  const firewall = nftables;
+  const inUse = () => firewallFor('auto', stateDir, runner);
   let chain: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
     const run = chain.then(() => withStateLock(stateDir, work));
@@ -54,7 +54,7 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
   );
 
   // A crash may have left half-done attaches and dead guests behind.
-  const recovered = await exclusive(() => recover(stateDir, runner, firewall));
+  const recovered = await exclusive(() => recover(stateDir, runner));
   for (const r of recovered) log('info', r.action === 'completed' ? 'completed a half-done attach' : 'removed a dead guest', { ...r });
   await refresh();
 
@@ -62,7 +62,7 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
   const linkDeleted = async (name: string) => {
     const record = [...byToken.values()].find((r) => r.hostIf === name);
     if (!record) return;
-    const done = await exclusive(() => reconcileGuest(record, stateDir, runner, firewall));
+    const done = await exclusive(() => reconcileGuest(record, stateDir, runner));
     await refresh();
     if (!done) return;
     log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { pid: record.pid, hostIf: name });
@@ -75,12 +75,12 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
       return collectStatus(stateDir, runner, (token) => ({ connected: guests.connected(token), lastApply: guests.lastApply(token) }));
     }
     if (request.type === 'forward') {
-      const result = await exclusive(() => forwardHostSide(request.pid, request.forward, request.remove, stateDir, runner, firewall));
+      const result = await exclusive(async () => forwardHostSide(request.pid, request.forward, request.remove, stateDir, runner, await inUse()));
       await refresh();
       return result;
     }
     if (request.type === 'detach') {
-      const result = await exclusive(() => detachHostSide(request.pid, stateDir, runner, firewall));
+      const result = await exclusive(async () => detachHostSide(request.pid, stateDir, runner, await inUse()));
       const record = [...byToken.values()].find((r) => r.pid === request.pid);
       if (record) guests.forget(record.token);
       await refresh();
@@ -89,10 +89,14 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
     const requested = resolveSettings(request.settings, {}, 'the attach request');
     const attachSettings = { ...requested, stateDir, socket: settings.socket };
     const netns = await guestNetns(request.pid);
-    const host = await exclusive(() => attachHostSide(request.pid, netns, attachSettings, runner, firewall));
+    const host = await exclusive(async () => {
+      const firewall = await firewallFor(attachSettings.firewall, stateDir, runner);
+      await requireTools([firewall.tool]);
+      return attachHostSide(request.pid, netns, attachSettings, runner, firewall);
+    });
     await refresh();
     const { token, ...attachment } = host.record;
-    const result = { attachment, firewall: firewall.name, changed: host.changed, steps: host.steps };
+    const result = { attachment, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
     if (!request.wait) return { ...result, guest: 'not-waited' };
     try {
       return { ...result, guest: await guests.confirm(host.record, attachSettings.timeout) };

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { ipv4ToInt } from '@guestnet/protocol';
 import type { Runner } from '../exec/runner.js';
+import { detectFirewall, firewallNamed } from '../firewall/select.js';
 import { parsePool } from '../lease.js';
 import { mainRoutes } from '../net/links.js';
 import { defaultRouteInterface } from '../planner.js';
@@ -24,16 +25,18 @@ export const root: Check = async () => [
   process.getuid?.() === 0 ? ok('root', 'running as root') : { check: 'root', status: 'fail', detail: 'not root', fix: 'run host-agent as root (it needs CAP_NET_ADMIN)' },
 ];
 
-export const tools: Check = async () => {
+export const tools: Check = async (settings, runner) => {
   const findings: Finding[] = [];
-  for (const tool of [...BASE_TOOLS, { binary: 'nft', debianPackage: 'nftables' }]) {
+  const chosen = settings.firewall === 'auto' ? await detectFirewall(runner) : settings.firewall;
+  for (const tool of [...BASE_TOOLS, firewallNamed(chosen).tool]) {
     const missing = await requireTools([tool]).then(
       () => undefined,
       (error: Error) => error.message,
     );
     findings.push(missing ? { check: 'tools', status: 'fail', detail: missing, fix: `apt-get install ${tool.debianPackage}` } : ok('tools', `${tool.binary} found`));
   }
-  findings.push(ok('firewall backend', 'guestnet uses nftables: one table, ip guestnet'));
+  const why = settings.firewall === 'auto' ? "detected from where the host's own rules live" : 'configured';
+  findings.push(ok('firewall backend', `${chosen} (${why}); override with --firewall or "firewall" in the config`));
   return findings;
 };
 

@@ -3,18 +3,21 @@ import { access, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeFrame, ExitCode } from '@guestnet/protocol';
-import { DNS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+import { DNS, FIREWALLS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUEST_PORT = 9000;
 const LISTENER = `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, () => console.log('ready'))`;
 
-describe('host-agent attach <pid>, end to end with a real guest agent', () => {
+// The same suite for every backend. The sandbox host's own rules are of that
+// kind (for iptables: Docker-style, FORWARD policy DROP), and attach is given
+// no --firewall: it must detect the backend and still get the guest online.
+for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end with a real guest agent (${firewall})`, () => {
   let sandbox: Sandbox;
   let guest: Guest;
   let pristine: string;
 
   before(async () => {
-    sandbox = await Sandbox.create();
+    sandbox = await Sandbox.create(firewall);
     guest = await sandbox.startGuest();
     pristine = await sandbox.hostSnapshot();
   });
@@ -24,6 +27,7 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
     const result = await sandbox.hostAgent(['attach', String(guest.pid)]);
     assert.equal(result.exitCode, 0, result.stderr);
     assert.match(result.stdout, /guest agent confirmed wlan0 172\.17\.3\.3\/16 via 172\.17\.3\.2/);
+    assert.match(result.stdout, new RegExp(`firewall ${firewall}$`, 'm'), 'the wrong backend was detected');
   });
 
   it('renames the guest end to wlan0 with its address, MTU and default route', async () => {
@@ -186,7 +190,7 @@ describe('host-agent attach <pid>, end to end with a real guest agent', () => {
     const result = await sandbox.hostAgent(['attach', String(bare.pid), '--dry-run']);
     assert.equal(result.exitCode, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns ${bare.pid}$`, 'm'));
-    assert.match(result.stdout, /^nft -f - <<'EOF'$/m);
+    assert.match(result.stdout, firewall === 'nftables' ? /^nft -f - <<'EOF'$/m : new RegExp(`^${firewall}-restore --noflush -w <<'EOF'$`, 'm'));
     assert.match(result.stdout, /^echo 1 > \/proc\/sys\/net\/ipv4\/ip_forward$/m);
     await bare.kill();
     assert.equal(await sandbox.hostSnapshot(), pristine);

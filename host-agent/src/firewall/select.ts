@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '@guestnet/protocol';
+import type { Runner } from '../exec/runner.js';
+import { onPath } from '../preflight.js';
+import { readRecords } from '../state.js';
+import type { Firewall } from './firewall.js';
+import { iptables } from './iptables.js';
+import { nftables } from './nftables.js';
+
+export const FIREWALLS = ['nftables', 'iptables', 'iptables-legacy'] as const;
+export type FirewallName = (typeof FIREWALLS)[number];
+export type FirewallChoice = FirewallName | 'auto';
+
+export function firewallNamed(name: FirewallName): Firewall {
+  return name === 'nftables' ? nftables : iptables(name);
+}
+
+/**
+ * Where the host's own rules live, so guestnet's land beside them, not in a
+ * parallel world ("split brain"): legacy tables in use mean iptables-legacy;
+ * iptables-nft's tables (ip filter / ip nat, as Docker and ufw make) mean
+ * iptables, whose jump at position 1 of FORWARD precedes their DROP; otherwise
+ * nftables. Reads /proc rather than running iptables-legacy, which would load
+ * its modules.
+ */
+export async function detectFirewall(runner: Runner): Promise<FirewallName> {
+  const legacyTables = await readFile('/proc/net/ip_tables_names', 'utf8').catch(() => '');
+  if (legacyTables.trim() !== '' && (await onPath('iptables-legacy'))) {
+    const rules = await runner.read(['iptables-legacy-save']).catch(() => '');
+    if (/^-A |^:\w+ DROP/m.test(rules)) return 'iptables-legacy';
+  }
+  if (await onPath('nft')) {
+    const tables = await runner.read(['nft', 'list', 'tables']).catch(() => '');
+    return /^table ip (filter|nat)$/m.test(tables) && (await onPath('iptables')) ? 'iptables' : 'nftables';
+  }
+  return (await onPath('iptables')) ? 'iptables' : 'nftables';
+}
+
+/** The backend for the next change: the one attached guests already use, else the choice, else detection. */
+export async function firewallFor(choice: FirewallChoice, stateDir: string, runner: Runner): Promise<Firewall> {
+  const inUse = (await readRecords(stateDir)).find((r) => r.firewall)?.firewall;
+  if (inUse) {
+    if (choice !== 'auto' && choice !== inUse) throw new UsageError(`guests are attached with ${inUse}; detach them all before switching to ${choice}`);
+    return firewallNamed(inUse);
+  }
+  return firewallNamed(choice === 'auto' ? await detectFirewall(runner) : choice);
+}
