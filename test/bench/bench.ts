@@ -1,0 +1,267 @@
+// `npm run bench [-- --quick]`: guestnet beside the alternatives users have, on
+// one sandbox in one run, so the figures are ratios that survive a noisy
+// machine. Writes a markdown table to stdout and test/bench/results/latest.json.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { callDaemon } from '@guestnet/host-agent/dist/daemon/control.js';
+import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { execa } from 'execa';
+import { type Guest, HOST_AGENT, Sandbox, SERVER, UPLINK } from '../fixtures/sandbox.js';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 5 : 20;
+const SCALE_POINTS = quick ? [1, 100] : [1, 50, 200, 500];
+const RESULTS = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+const PTP = '/usr/lib/cni/ptp';
+
+const ms = (started: number) => Math.round((performance.now() - started) * 10) / 10;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)] ?? NaN;
+
+async function must(what: string, result: { exitCode: number; stderr: string }): Promise<void> {
+  if (result.exitCode !== 0) throw new Error(`${what}: ${result.stderr.trim()}`);
+}
+
+/** Polls with a cheap TCP connect from the guest (bash /dev/tcp) until one succeeds. */
+async function untilOnline(guest: Guest): Promise<void> {
+  const probe = ['timeout', '1', 'bash', '-c', `exec 3<>/dev/tcp/${SERVER.address}/${SERVER.port}`];
+  for (let i = 0; i < 500; i++) {
+    if ((await guest.exec(probe)).exitCode === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('the guest did not come online within 5 s');
+}
+
+/** And the server saw the uplink's address: NAT, not just a route. */
+async function online(sandbox: Sandbox, guest: Guest): Promise<void> {
+  const fetched = await sandbox.fetchFromGuest(guest);
+  const seen = fetched.stdout.trim();
+  if (seen !== UPLINK.hostAddress) throw new Error(`the server saw '${seen}', not the uplink ${UPLINK.hostAddress}: ${fetched.stderr.trim()}`);
+}
+
+// The design's own sequence (seeds/001), one process per command as the original does.
+const seedHost = (pid: number) => `set -e
+ip link add name vm_wlan type veth peer name vm_wlan0
+ip addr add 172.17.3.2/16 dev vm_wlan
+ip link set vm_wlan up
+echo 1 > /proc/sys/net/ipv4/ip_forward
+iptables -t nat -A POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE
+iptables -t filter -A FORWARD -i wlan0 -o vm_wlan -j ACCEPT
+iptables -t filter -A FORWARD -o wlan0 -i vm_wlan -j ACCEPT
+ip link set vm_wlan0 netns ${pid}
+nsenter -t ${pid} -n ip link set vm_wlan0 name wlan0
+nsenter -t ${pid} -n ip addr add 172.17.3.3/16 dev wlan0
+nsenter -t ${pid} -n ip link set wlan0 up
+nsenter -t ${pid} -n ip route add default via 172.17.3.2
+`;
+const seedUndo = `ip link del vm_wlan 2>/dev/null || true
+iptables -t nat -D POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE
+iptables -t filter -D FORWARD -i wlan0 -o vm_wlan -j ACCEPT
+iptables -t filter -D FORWARD -o wlan0 -i vm_wlan -j ACCEPT
+echo 0 > /proc/sys/net/ipv4/ip_forward
+`;
+
+function ptpConfig(dataDir: string): string {
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'bench',
+    type: 'ptp',
+    ipMasq: true,
+    ipam: { type: 'host-local', subnet: '10.199.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
+  });
+}
+
+function cni(sandbox: Sandbox, command: 'ADD' | 'DEL', id: string, pid: number) {
+  const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=${id}`, `CNI_NETNS=/proc/${pid}/ns/net`, 'CNI_IFNAME=eth0', 'CNI_PATH=/usr/lib/cni'];
+  return sandbox.host(['env', ...env, PTP], ptpConfig(join(sandbox.dir, 'cni')));
+}
+
+async function daemonAttach(sandbox: Sandbox, pid: number, wait: boolean): Promise<void> {
+  const settings = resolveSettings({}, { stateDir: sandbox.stateDir, socket: sandbox.socket, dns: '192.0.2.53' }, 'bench');
+  const reply = await callDaemon(sandbox.stateDir, { type: 'attach', pid, settings: { ...settings }, wait }, 60_000);
+  if (!reply.served) throw new Error('no daemon');
+}
+
+async function daemonDetach(sandbox: Sandbox, pid: number): Promise<void> {
+  await callDaemon(sandbox.stateDir, { type: 'detach', pid }, 60_000);
+}
+
+type System = 'seed-script' | 'cni-ptp' | 'guestnet-cli' | 'guestnet-daemon';
+
+/** One attach of a fresh guest until it is online, timed; everything is undone afterwards. */
+async function attachOnce(sandbox: Sandbox, system: System): Promise<number> {
+  const agent = system === 'guestnet-cli' || system === 'guestnet-daemon';
+  const guest = await sandbox.startGuest({ agent });
+  await new Promise((r) => setTimeout(r, agent ? 400 : 50));
+  const started = performance.now();
+  if (system === 'seed-script') await must('seed script', await sandbox.host(['sh', '-c', seedHost(guest.pid)]));
+  else if (system === 'cni-ptp') await must('ptp ADD', await cni(sandbox, 'ADD', `g${guest.pid}`, guest.pid));
+  else if (system === 'guestnet-cli') await must('attach', await sandbox.hostAgent(['attach', String(guest.pid)]));
+  else await daemonAttach(sandbox, guest.pid, true);
+  await untilOnline(guest);
+  const took = ms(started);
+  await online(sandbox, guest).catch((error: Error) => {
+    throw new Error(`${system}: ${error.message}`);
+  });
+  if (system === 'seed-script') await sandbox.host(['sh', '-c', seedUndo]);
+  else if (system === 'cni-ptp') await cni(sandbox, 'DEL', `g${guest.pid}`, guest.pid);
+  else if (system === 'guestnet-cli') await sandbox.hostAgent(['detach', String(guest.pid)]);
+  else await daemonDetach(sandbox, guest.pid);
+  await guest.kill();
+  return took;
+}
+
+async function rss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/** Median guest-to-internet and host-to-internet TCP throughput (Gbit/s), samples alternating. */
+async function throughput(sandbox: Sandbox, guest: Guest): Promise<{ guest: number; host: number }> {
+  const sample = async (prefix: string[]) => {
+    const server = execa('ip', ['netns', 'exec', sandbox.inetNs, 'iperf3', '-s', '-1', '-B', '203.0.113.10'], { reject: false });
+    await new Promise((r) => setTimeout(r, 200));
+    const client = await execa(prefix[0] as string, [...prefix.slice(1), 'iperf3', '-c', '203.0.113.10', '-t', '2', '-J'], { reject: false });
+    await server;
+    return (JSON.parse(client.stdout).end?.sum_received?.bits_per_second ?? 0) / 1e9;
+  };
+  const samples = { guest: [] as number[], host: [] as number[] };
+  for (let i = 0; i < (quick ? 1 : 3); i++) {
+    samples.host.push(await sample(['ip', 'netns', 'exec', sandbox.hostNs]));
+    samples.guest.push(await sample(['nsenter', `--net=/proc/${guest.pid}/ns/net`]));
+  }
+  return { guest: median(samples.guest), host: median(samples.host) };
+}
+
+async function startupMs(argv: string[]): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await execa(process.execPath, argv);
+    xs.push(ms(t));
+  }
+  return median(xs);
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark builds network namespaces: run it as root');
+  const results = {
+    attach: [] as Array<{ system: System; median_ms: number; p95_ms: number; runs: number }>,
+    scale: [] as Array<{ system: string; guest: number; ms: number }>,
+    detachAll: [] as Array<{ system: string; guests: number; ms: number }>,
+    throughput: [] as Array<{ guests: number; guest_gbps: number; host_gbps: number; ratio: number }>,
+    footprint: [] as Array<{ what: string; rss_mb: number }>,
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? '',
+      memory_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      quick,
+      node_bare_ms: await startupMs(['-e', '0']),
+      cli_help_ms: await startupMs([HOST_AGENT, '--help']),
+    },
+  };
+
+  const sandbox = await Sandbox.create('nftables');
+  try {
+    // Attach latency, the systems interleaved run by run so drift hits all alike.
+    // guestnet-cli runs with no daemon (it would route through one), guestnet-daemon with one.
+    const systems: System[] = ['seed-script', 'cni-ptp', 'guestnet-cli', 'guestnet-daemon'];
+    const times = new Map<System, number[]>(systems.map((s) => [s, []]));
+    for (let run = 0; run < RUNS; run++) {
+      for (const system of systems.slice(0, 3)) times.get(system)?.push(await attachOnce(sandbox, system));
+      const daemon = await sandbox.startDaemon();
+      times.get('guestnet-daemon')?.push(await attachOnce(sandbox, 'guestnet-daemon'));
+      await daemon.stop();
+      process.stderr.write(`attach run ${run + 1}/${RUNS}\n`);
+    }
+    for (const [system, xs] of times) results.attach.push({ system, median_ms: median(xs), p95_ms: p95(xs), runs: xs.length });
+
+    // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
+    const daemon = await sandbox.startDaemon();
+    results.footprint.push({ what: 'daemon, idle', rss_mb: await rss(daemon.pid) });
+    const last = SCALE_POINTS.at(-1) ?? 1;
+    const guests: Guest[] = [];
+    for (let i = 1; i <= last; i++) {
+      const guest = await sandbox.startGuest({ agent: false });
+      guests.push(guest);
+      const t = performance.now();
+      await daemonAttach(sandbox, guest.pid, false);
+      if (SCALE_POINTS.includes(i)) results.scale.push({ system: 'guestnet-daemon', guest: i, ms: ms(t) });
+      if (i === Math.min(200, last)) results.footprint.push({ what: `daemon, ${i} guests`, rss_mb: await rss(daemon.pid) });
+    }
+    // The data path with all of them attached: one more guest, online, measured.
+    const measured = await sandbox.startGuest();
+    await daemonAttach(sandbox, measured.pid, true);
+    await online(sandbox, measured);
+    const loaded = await throughput(sandbox, measured);
+    results.throughput.push({ guests: guests.length + 1, guest_gbps: loaded.guest, host_gbps: loaded.host, ratio: loaded.guest / loaded.host });
+    const agentPid = Number((await execa('pgrep', ['-P', String(measured.pid)], { reject: false })).stdout.split('\n')[0]);
+    if (agentPid) results.footprint.push({ what: 'guest agent', rss_mb: await rss(agentPid) });
+    let t = performance.now();
+    for (const guest of [...guests, measured]) await daemonDetach(sandbox, guest.pid);
+    results.detachAll.push({ system: 'guestnet-daemon', guests: guests.length + 1, ms: ms(t) });
+    for (const guest of [...guests, measured]) await guest.kill();
+
+    // The data path with a single guest.
+    const single = await sandbox.startGuest();
+    await daemonAttach(sandbox, single.pid, true);
+    const one = await throughput(sandbox, single);
+    results.throughput.unshift({ guests: 1, guest_gbps: one.guest, host_gbps: one.host, ratio: one.guest / one.host });
+    await daemonDetach(sandbox, single.pid);
+    await single.kill();
+    await daemon.stop();
+
+    // The same scale for CNI ptp.
+    guests.length = 0;
+    for (let i = 1; i <= last; i++) {
+      const guest = await sandbox.startGuest({ agent: false });
+      guests.push(guest);
+      const started = performance.now();
+      await must('ptp ADD', await cni(sandbox, 'ADD', `s${guest.pid}`, guest.pid));
+      if (SCALE_POINTS.includes(i)) results.scale.push({ system: 'cni-ptp', guest: i, ms: ms(started) });
+    }
+    t = performance.now();
+    for (const guest of guests) await cni(sandbox, 'DEL', `s${guest.pid}`, guest.pid);
+    results.detachAll.push({ system: 'cni-ptp', guests: guests.length, ms: ms(t) });
+    for (const guest of guests) await guest.kill();
+  } finally {
+    await sandbox.destroy();
+  }
+
+  await mkdir(join(RESULTS, '..'), { recursive: true });
+  await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  print(results);
+}
+
+function print(r: {
+  attach: Array<{ system: string; median_ms: number; p95_ms: number; runs: number }>;
+  scale: Array<{ system: string; guest: number; ms: number }>;
+  detachAll: Array<{ system: string; guests: number; ms: number }>;
+  throughput: Array<{ guests: number; guest_gbps: number; host_gbps: number; ratio: number }>;
+  footprint: Array<{ what: string; rss_mb: number }>;
+  machine: Record<string, unknown>;
+}): void {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`\n### Attach until the guest is online (${r.attach[0]?.runs ?? 0} runs each, interleaved)\n`);
+  out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
+  for (const a of r.attach) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
+  out('\n### Attach number N (host side; guestnet with --no-wait)\n');
+  out('| system | guest | ms |\n| --- | ---: | ---: |');
+  for (const s of r.scale) out(`| ${s.system} | ${s.guest} | ${s.ms} |`);
+  for (const d of r.detachAll) out(`\ndetach of all ${d.guests} guests, ${d.system}: ${d.ms} ms`);
+  out('\n### Data path: guest-to-internet over host-to-internet TCP (iperf3)\n');
+  out('| guests attached | guest Gbit/s | host Gbit/s | ratio |\n| ---: | ---: | ---: | ---: |');
+  for (const t of r.throughput) out(`| ${t.guests} | ${t.guest_gbps.toFixed(2)} | ${t.host_gbps.toFixed(2)} | ${t.ratio.toFixed(2)} |`);
+  out('\n### Footprint\n');
+  for (const f of r.footprint) out(`- ${f.what}: ${f.rss_mb} MB RSS`);
+  out(`- host-agent --help: ${String(r.machine.cli_help_ms)} ms; bare node -e 0: ${String(r.machine.node_bare_ms)} ms`);
+  out(`\nmachine: ${JSON.stringify(r.machine)}`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench: ${error.message}\n`);
+  process.exitCode = 1;
+});
