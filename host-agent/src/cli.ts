@@ -1,14 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
-import { attach } from './commands/attach.js';
-import { detach } from './commands/detach.js';
-import { doctor } from './commands/doctor.js';
-import { forward } from './commands/forward.js';
 import { parseForward } from './forward.js';
-import { serve } from './commands/serve.js';
-import { status } from './commands/status.js';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
 import { formatAttach, formatDetach, formatDoctor, formatForward, formatStatus } from './output.js';
+
+// Each command's module (the engine, the daemon, execa behind them) loads
+// only when that command runs: --help and a mistyped flag stay fast.
+const commands = {
+  attach: () => import('./commands/attach.js'),
+  detach: () => import('./commands/detach.js'),
+  doctor: () => import('./commands/doctor.js'),
+  forward: () => import('./commands/forward.js'),
+  serve: () => import('./commands/serve.js'),
+  status: () => import('./commands/status.js'),
+};
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 interface GlobalOptions {
@@ -67,6 +72,7 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
   const globals = command.optsWithGlobals() as GlobalOptions;
   const pid = parsePid(pidText);
   const settings = loadSettings(options);
+  const { attach } = await commands.attach();
   const result = await attach(pid, {
     settings,
     dryRun: options.dryRun === true,
@@ -89,6 +95,7 @@ program
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
     const { stateDir } = loadSettings(options);
+    const { detach } = await commands.detach();
     const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
     emit(globals.json, result, formatDetach(result));
   });
@@ -107,6 +114,7 @@ program
     const pid = parsePid(pidText);
     const spec = parseForward(ports);
     const { stateDir } = loadSettings(options);
+    const { forward } = await commands.forward();
     const result = await forward(pid, spec, { stateDir, remove: options.remove === true, dryRun: options.dryRun === true, print });
     emit(globals.json, result, formatForward(result));
   });
@@ -119,6 +127,7 @@ program
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { stateDir } = loadSettings(options);
+    const { status } = await commands.status();
     const result = await status(stateDir);
     emit(globals.json, { guests: result.guests }, formatStatus(result));
   });
@@ -133,6 +142,7 @@ program
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
+    const { doctor } = await commands.doctor();
     const findings = await doctor(loadSettings(options));
     emit(globals.json, { checks: findings }, formatDoctor(findings));
     if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
@@ -150,6 +160,7 @@ program
     const globals = command.optsWithGlobals() as GlobalOptions;
     const file = options.logFile;
     configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
+    const { serve } = await commands.serve();
     await serve(loadSettings(options), log);
   });
 

@@ -4,7 +4,8 @@ import { BadPidError, type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '
 import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
 import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
-import { type FirewallName, firewallNamed } from './firewall/select.js';
+import type { FirewallName } from './firewall/names.js';
+import { firewallNamed } from './firewall/select.js';
 import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { observeHost } from './observe.js';

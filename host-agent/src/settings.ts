@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
-import { FIREWALLS, type FirewallChoice } from './firewall/select.js';
+import { FIREWALLS, type FirewallChoice } from './firewall/names.js';
 import { inPool, parsePool } from './lease.js';
 
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
-import { FIREWALLS, type FirewallName } from './firewall/select.js';
+import { FIREWALLS, type FirewallName } from './firewall/names.js';
 import { type Forward, isForward } from './forward.js';
 import type { HostSettings } from './settings.js';
 

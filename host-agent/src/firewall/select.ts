@@ -5,11 +5,9 @@ import { onPath } from '../preflight.js';
 import { readRecords } from '../state.js';
 import type { Firewall } from './firewall.js';
 import { iptables } from './iptables.js';
+import type { FirewallChoice, FirewallName } from './names.js';
 import { nftables } from './nftables.js';
 
-export const FIREWALLS = ['nftables', 'iptables', 'iptables-legacy'] as const;
-export type FirewallName = (typeof FIREWALLS)[number];
-export type FirewallChoice = FirewallName | 'auto';
 
 export function firewallNamed(name: FirewallName): Firewall {
   return name === 'nftables' ? nftables : iptables(name);
