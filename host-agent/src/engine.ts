@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readlink } from 'node:fs/promises';
+import { access, readlink } from 'node:fs/promises';
 import { BadPidError, type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
 import type { Runner } from './exec/runner.js';
@@ -13,7 +13,7 @@ import type { OpContext } from './ops.js';
 import { defaultRouteInterface, planAttach, planDetach, planForward } from './planner.js';
 import type { Forward } from './forward.js';
 import type { HostSettings } from './settings.js';
-import { type AttachmentRecord, readIpForwardBefore, readRecords } from './state.js';
+import { type AttachmentRecord, readIpForwardBefore, readRecords, recordPath } from './state.js';
 
 // The attach and detach cores shared by the one-shot CLI and the daemon.
 // Callers hold the state lock.
@@ -105,6 +105,8 @@ export interface Recovery {
  * traffic is never touched); a dead guest's every trace is removed.
  */
 export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner): Promise<Recovery | undefined> {
+  // A detach that just deleted the link also deleted the record: nothing to observe.
+  if (!(await access(recordPath(stateDir, record.pid)).then(() => true, () => false))) return undefined;
   const firewall = firewallNamed(record.firewall);
   const observed = await observeHost(runner, stateDir, firewall);
   if (!observed.records.some((r) => r.pid === record.pid)) return undefined;
