@@ -1,5 +1,4 @@
 import winston from 'winston';
-import { describeError } from '@guestnet/protocol';
 
 /** The guest agent is a long-running service: one JSON object per line on stderr, for logcat or journald. */
 export function createLog(level: string): winston.Logger {
@@ -9,9 +8,4 @@ export function createLog(level: string): winston.Logger {
     defaultMeta: { agent: 'guest' },
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
-}
-
-/** winston prints a nested Error as {}: flatten it by hand. */
-export function flatError(error: unknown): Record<string, unknown> {
-  return { ...describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) };
 }

@@ -76,10 +76,6 @@ export function networkOf(address: string, prefix: number): string {
   return intToIPv4(Math.floor(ipv4ToInt(address) / size) * size);
 }
 
-export function sameSubnet(a: string, b: string, prefix: number): boolean {
-  return networkOf(a, prefix) === networkOf(b, prefix);
-}
-
 /** Untrusted text shown in an error or log line: short, printable. */
 export function excerpt(text: string, max = 40): string {
   const printable = text.replace(/[^\x20-\x7e]/g, '?');
