@@ -7,8 +7,10 @@ import { listenExclusively } from '../guest/socket.js';
 import type { AttachmentRecord } from '../state.js';
 
 // Connections that have not said hello yet. Each is dropped after the hello
-// deadline, so a flood of silent connections costs at most this many sockets.
-const MAX_PENDING_HELLOS = 256;
+// deadline and buffers at most one frame, so a flood of silent connections
+// costs at most this many small sockets, and stays well above what hundreds
+// of real guests reconnecting at once need.
+const MAX_PENDING_HELLOS = 1024;
 
 export interface LastApply {
   ok: boolean;
