@@ -63,14 +63,22 @@ async function verifiedState(configure: Configure, resolvConf: string): Promise<
   return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
 }
 
-async function session(connection: FramedConnection<HostMessage>, tokens: string[], options: RunOptions): Promise<ApplyReport> {
+async function session(
+  connection: FramedConnection<HostMessage>,
+  tokens: string[],
+  options: RunOptions,
+  applied: { configure: Configure | undefined },
+): Promise<ApplyReport> {
   connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: ['resolv.conf'] });
   const message = await connection.receive(CONFIGURE_DEADLINE_MS);
   if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
   try {
-    const ops = planGuest(await observeGuest(options.resolvConf), message, options.resolvConf);
-    await applyGuest(ops);
-    const state = await verifiedState(message, options.resolvConf);
+    const { ops, state } = await oneAtATime(async () => {
+      const ops = planGuest(await observeGuest(options.resolvConf), message, options.resolvConf);
+      await applyGuest(ops);
+      return { ops, state: await verifiedState(message, options.resolvConf) };
+    });
+    applied.configure = message;
     connection.send({ type: 'applied', token: message.token, ok: true, changes: ops.length, state });
     return { state, changes: ops.length };
   } catch (error) {
@@ -114,17 +122,58 @@ function closed(socket: Socket): Promise<void> {
  * a later attach or a restarted host finds it ready. Running it again is
  * harmless: an applied configuration plans to zero changes.
  */
-export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
-  const events = new NetEvents();
-  await events.start();
-  try {
-    return await serveHost(options, events);
-  } finally {
-    events.stop();
+// One plan-and-apply at a time: the host's configure and a drift repair must
+// not interleave their ip -batch runs.
+let applying: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = applying.then(work, work);
+  applying = run.catch(() => {});
+  return run;
+}
+
+// Drift the kernel does not announce (a rewritten resolv.conf) is caught this often.
+const RECHECK_MS = 10_000;
+
+/**
+ * Keeps the last configuration in force while the agent runs, host connected
+ * or not: someone deleting the default route or the address is repaired on
+ * the kernel event it causes.
+ */
+async function keepApplied(applied: { configure: Configure | undefined }, events: NetEvents, options: RunOptions, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    await events.next(RECHECK_MS);
+    const configure = applied.configure;
+    if (stopped() || !configure) continue;
+    try {
+      const repaired = await oneAtATime(async () => {
+        const ops = planGuest(await observeGuest(options.resolvConf), configure, options.resolvConf);
+        await applyGuest(ops);
+        return ops.map((op) => op.kind);
+      });
+      if (repaired.length > 0) options.onEvent('repaired drift', { changes: repaired });
+    } catch {
+      // Our link is gone (detached): nothing to keep until the host configures us again.
+      applied.configure = undefined;
+    }
   }
 }
 
-async function serveHost(options: RunOptions, events: NetEvents): Promise<ApplyReport | undefined> {
+export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
+  const events = new NetEvents();
+  await events.start();
+  const applied = { configure: undefined as Configure | undefined };
+  let stopped = false;
+  const keeper = options.once ? Promise.resolve() : keepApplied(applied, events, options, () => stopped);
+  try {
+    return await serveHost(options, events, applied);
+  } finally {
+    stopped = true;
+    events.stop();
+    await keeper;
+  }
+}
+
+async function serveHost(options: RunOptions, events: NetEvents, applied: { configure: Configure | undefined }): Promise<ApplyReport | undefined> {
   for (let attempt = 0; ; attempt++) {
     const tokens = await ourTokens(options.resolvConf);
     if (tokens.length === 0) {
@@ -137,7 +186,7 @@ async function serveHost(options: RunOptions, events: NetEvents): Promise<ApplyR
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const report = await session(connection, tokens, options);
+      const report = await session(connection, tokens, options, applied);
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {

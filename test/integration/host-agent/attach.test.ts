@@ -51,6 +51,17 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
     assert.equal(result.stdout.trim(), UPLINK.hostAddress);
   });
 
+  it('the guest agent repairs drift within 2 s: a deleted default route, then a deleted address', async () => {
+    const defaultRoute = async () => JSON.parse((await guest.exec(['ip', '-j', 'route', 'show', 'default'])).stdout)[0]?.gateway;
+    for (const vandalism of [['ip', 'route', 'del', 'default'], ['ip', 'address', 'del', '172.17.3.3/16', 'dev', 'wlan0']]) {
+      assert.equal((await guest.exec(vandalism)).exitCode, 0);
+      const started = Date.now();
+      while ((await defaultRoute()) !== '172.17.3.2' && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await defaultRoute(), '172.17.3.2', `not repaired within 2 s after ${vandalism.join(' ')}`);
+    }
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
+  });
+
   it('changes nothing on a second attach', async () => {
     const before = await sandbox.hostSnapshot();
     const result = await sandbox.hostAgent(['attach', String(guest.pid), '--json']);
