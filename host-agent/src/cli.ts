@@ -140,6 +140,7 @@ program
   .option(SETTINGS.pool.flag, SETTINGS.pool.help)
   .option(SETTINGS.socket.flag, SETTINGS.socket.help)
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .option(SETTINGS.firewall.flag, SETTINGS.firewall.help)
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();

@@ -81,16 +81,32 @@ export const sysctls: Check = async (settings, runner) => {
 
 type NftItem = { chain?: { table: string; family: string; name: string; hook?: string; policy?: string }; rule?: { table: string; family: string; chain: string; expr?: unknown[] } };
 
-export const forwardDrop: Check = async (_, runner) => {
+/** FORWARD drops in iptables-legacy, which nft cannot see. Read only where legacy tables exist. */
+async function legacyForwardDrop(runner: Runner, chosen: string): Promise<Finding[]> {
+  if ((await fs.readFile('/proc/net/ip_tables_names', 'utf8').catch(() => '')).trim() === '') return [];
+  const rules = await runner.read(['iptables-legacy-save', '-t', 'filter']).catch(() => '');
+  if (!/^:FORWARD DROP|^-A FORWARD .*-j DROP/m.test(rules)) return [];
+  return chosen === 'iptables-legacy'
+    ? [ok('forward', "iptables-legacy FORWARD drops, but guestnet's jump at position 1 comes first")]
+    : [{ check: 'forward', status: 'fail', detail: `iptables-legacy FORWARD drops forwarded traffic, and guestnet would use ${chosen}: a split brain`, fix: 'use --firewall iptables-legacy (auto picks it when legacy tables hold rules)' }];
+}
+
+export const forwardDrop: Check = async (settings, runner) => {
+  const chosen = settings.firewall === 'auto' ? await detectFirewall(runner) : settings.firewall;
   const text = await runner.read(['nft', '-j', 'list', 'ruleset']).catch(() => undefined);
   if (text === undefined) return [{ check: 'forward', status: 'warn', detail: 'could not read the ruleset (nft list ruleset failed)' }];
   const items = (JSON.parse(text) as { nftables: NftItem[] }).nftables;
   const forwardChains = items.flatMap((i) => (i.chain?.hook === 'forward' && i.chain.table !== 'guestnet' ? [i.chain] : []));
-  const findings: Finding[] = [];
+  const findings: Finding[] = await legacyForwardDrop(runner, chosen);
   const explain =
     'an accept in guestnet\'s table cannot override a drop in another table on the same hook: nftables evaluates every base chain, and any drop is final';
   for (const chain of forwardChains) {
     const where = `${chain.family} ${chain.table} ${chain.name}`;
+    // iptables-nft's own FORWARD: guestnet's iptables backend jumps in at position 1, ahead of its drops.
+    if (chosen === 'iptables' && chain.family === 'ip' && chain.table === 'filter' && chain.name === 'FORWARD') {
+      findings.push(ok('forward', `${where} may drop, but guestnet's jump at position 1 comes first`));
+      continue;
+    }
     if (chain.policy === 'drop') {
       findings.push({ check: 'forward', status: 'fail', detail: `${where} has policy drop: ${explain}`, fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)` });
     }

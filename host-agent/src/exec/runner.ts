@@ -107,4 +107,11 @@ export async function writeAtomically(path: string, content: string): Promise<vo
     await handle.close();
   }
   await fs.rename(temporary, path);
+  // The rename is durable only once the directory entry is.
+  const dir = await fs.open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }

@@ -50,6 +50,31 @@ describe('host-agent doctor', () => {
     }
   });
 
+  it('on a Docker-style iptables host, knows its own jump precedes the FORWARD drop', async () => {
+    const docker = await Sandbox.create('iptables');
+    try {
+      const result = await docker.hostAgent(['doctor', '--json', '--socket', docker.socket]);
+      const findings: Finding[] = JSON.parse(result.stdout).checks;
+      assert.ok(findings.some((f) => f.check === 'firewall backend' && /^iptables \(detected/.test(f.detail)));
+      assert.ok(findings.some((f) => f.check === 'forward' && f.status === 'ok' && /position 1 comes first/.test(f.detail)));
+      assert.equal(result.exitCode, 0, result.stdout);
+    } finally {
+      await docker.destroy();
+    }
+  });
+
+  it('reports a legacy FORWARD drop as a split brain when guestnet would use nftables', async () => {
+    const legacy = await Sandbox.create('iptables-legacy');
+    try {
+      const result = await legacy.hostAgent(['doctor', '--json', '--socket', legacy.socket, '--firewall', 'nftables']);
+      const findings: Finding[] = JSON.parse(result.stdout).checks;
+      assert.ok(findings.some((f) => f.check === 'forward' && f.status === 'fail' && /split brain/.test(f.detail)));
+      assert.equal(result.exitCode, ExitCode.doctorFailed);
+    } finally {
+      await legacy.destroy();
+    }
+  });
+
   it('reports a host route that clashes with the guest pool', async () => {
     await sandbox.host(['ip', 'route', 'add', '172.17.0.0/16', 'via', '198.51.100.1']);
     try {
