@@ -48,6 +48,8 @@ function loadSettings(options: Record<string, unknown>) {
   return resolveSettings(config, options, configPath);
 }
 
+const CONFIG_OPTION = ['--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`] as const;
+
 const program = new Command('host-agent')
   .description('Gives a guest (a process in its own network namespace) network through this host\'s uplink.')
   .option('--json', 'machine-readable output on stdout')
@@ -64,7 +66,7 @@ const attachCommand = program
   .command('attach')
   .description('wire the guest of <pid> to the uplink and wait for its guest agent to confirm')
   .argument('<pid>', 'any process inside the guest\'s network namespace')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
 for (const setting of Object.values(SETTINGS)) attachCommand.option(setting.flag, setting.help);
@@ -88,7 +90,7 @@ program
   .command('detach')
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
   .argument('<pid>', 'the pid given to attach')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
@@ -106,7 +108,7 @@ program
   .argument('<pid>', 'the pid given to attach')
   .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
   .option('--remove', 'stop forwarding that host port')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
@@ -122,7 +124,7 @@ program
 program
   .command('status')
   .description('list attached guests: alive or gone, names, addresses, agent, last apply, counters')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
@@ -135,7 +137,7 @@ program
 program
   .command('doctor')
   .description('check this host for what guests need, explaining each finding and its fix; exits non-zero if something blocks guests')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option(SETTINGS.uplink.flag, SETTINGS.uplink.help)
   .option(SETTINGS.pool.flag, SETTINGS.pool.help)
   .option(SETTINGS.socket.flag, SETTINGS.socket.help)
@@ -152,7 +154,7 @@ program
 program
   .command('serve')
   .description('run as the daemon of a state dir: serves attach/detach/status, keeps guest agents connected, reaps dead guests')
-  .option('--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`)
+  .option(...CONFIG_OPTION)
   .option(SETTINGS.socket.flag, SETTINGS.socket.help)
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .option(SETTINGS.timeout.flag, SETTINGS.timeout.help)

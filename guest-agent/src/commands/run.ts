@@ -112,10 +112,6 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
   }
 }
 
-function closed(socket: Socket): Promise<void> {
-  return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
-}
-
 /**
  * Waits for a link from the host and for the host agent's socket, applies
  * what the host sends, confirms, and (unless `once`) goes back to waiting so
@@ -193,7 +189,7 @@ async function serveHost(options: RunOptions, events: NetEvents, applied: { conf
         connection.end();
         return report;
       }
-      await closed(socket);
+      await connection.closed;
     } catch (error) {
       options.onEvent('host session failed', { error: describeError(error) });
       connection.destroy();
