@@ -1,14 +1,7 @@
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
 import { changeIp } from './ip.js';
 import { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
-
-async function writeAtomically(path: string, content: string): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.guestnet.tmp`;
-  await fs.writeFile(temporary, content, { mode: 0o644 });
-  await fs.rename(temporary, path);
-}
+import { writeAtomically } from './files.js';
 
 async function runFileOp(op: GuestOp): Promise<void> {
   if (op.kind === 'writeResolvConf') await writeAtomically(op.path, op.content);

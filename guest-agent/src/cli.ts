@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
-import { run } from './commands/run.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -8,6 +7,15 @@ interface GlobalOptions {
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
+const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+
+function absolute(...paths: string[]): void {
+  for (const path of paths) {
+    if (!path.startsWith('/')) throw new UsageError(`'${path}' must be an absolute path`);
+  }
+}
 
 const program = new Command('guest-agent')
   .description("Configures this guest's end of a guestnet link as its host agent instructs.")
@@ -20,26 +28,46 @@ program
   .command('run')
   .description('wait for the host agent, apply what it sends, confirm; keeps running to serve later attaches')
   .option('--socket <path>', 'host agent socket, as this guest sees it', '/run/guestnet/guest.sock')
-  .option('--resolv-conf <path>', 'where to write the resolvers', '/etc/resolv.conf')
+  .option('--resolv-conf <path>', 'where to write the resolvers', DEFAULT_RESOLV_CONF)
+  .option('--status-file <path>', 'where to keep the state `status` reads', DEFAULT_STATUS_FILE)
   .option('--once', 'exit after the first successful apply')
   .option('--log-level <level>', 'error, warn, info or debug', 'info')
-  .action(async (options: { socket: string; resolvConf: string; once?: boolean; logLevel: string }, command: Command) => {
+  .action(async (options: { socket: string; resolvConf: string; statusFile: string; once?: boolean; logLevel: string }, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     if (!['error', 'warn', 'info', 'debug'].includes(options.logLevel)) throw new UsageError(`--log-level: '${options.logLevel}' is not error, warn, info or debug`);
-    for (const path of [options.socket, options.resolvConf]) {
-      if (!path.startsWith('/')) throw new UsageError(`'${path}' must be an absolute path`);
-    }
-    // winston is loaded only here: run is the long-lived path, --help stays fast.
-    const { createLog } = await import('./log.js');
+    absolute(options.socket, options.resolvConf, options.statusFile);
+    // Loaded only here: run is the long-lived path, --help stays fast.
+    const [{ createLog }, { run }] = await Promise.all([import('./log.js'), import('./commands/run.js')]);
     const log = createLog(globals.verbose ? 'debug' : options.logLevel);
+    // process.on, not once: execa's signal-exit would otherwise re-raise the signal and skip the cleanup.
+    const stop = new Promise<NodeJS.Signals>((resolve) => {
+      process.on('SIGTERM', resolve);
+      process.on('SIGINT', resolve);
+    });
     const report = await run({
       socket: options.socket,
       resolvConf: options.resolvConf,
+      statusFile: options.statusFile,
       once: options.once === true,
+      stop,
       onEvent: (message, meta) => log.log(meta && 'error' in meta ? 'warn' : 'info', message, meta),
     });
     if (report && globals.json) print(JSON.stringify(report));
     else if (report) print(`applied: ${report.state.name} ${report.state.address}/${report.state.prefixLength} via ${report.state.gateway} (${report.changes} changes)`);
+    // Stopped by a signal: the session and the event monitor would keep the process alive.
+    if (!report) process.exit(ExitCode.ok);
+  });
+
+program
+  .command('status')
+  .description('show the link, addresses, route, DNS, host connection and last apply')
+  .option('--resolv-conf <path>', 'the resolvers file the agent writes', DEFAULT_RESOLV_CONF)
+  .option('--status-file <path>', 'the running agent\'s state file', DEFAULT_STATUS_FILE)
+  .action(async (options: { resolvConf: string; statusFile: string }, command: Command) => {
+    absolute(options.resolvConf, options.statusFile);
+    const { guestStatus, formatGuestStatus } = await import('./commands/status.js');
+    const status = await guestStatus(options.statusFile, options.resolvConf);
+    print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status));
   });
 
 /** The one place errors become an exit code and a single line. */

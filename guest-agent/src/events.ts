@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 
 /**
- * Kernel link/address/route events in this netns, from one long-lived
+ * Kernel link/address/route/rule events in this netns, from one long-lived
  * `ip monitor`. `next()` resolves at the next event, so waiting costs nothing
  * and a link that arrives is seen at once rather than at the next poll.
  */
@@ -13,7 +13,7 @@ export class NetEvents {
 
   async start(): Promise<void> {
     const { execa } = await import('execa');
-    const child = execa('ip', ['-o', 'monitor', 'link', 'address', 'route'], { buffer: false, reject: false, env: { LC_ALL: 'C' } });
+    const child = execa('ip', ['-o', 'monitor', 'link', 'address', 'route', 'rule'], { buffer: false, reject: false, env: { LC_ALL: 'C' } });
     this.child = child;
     createInterface({ input: child.stdout }).on('line', () => this.wake());
     // Without a monitor, callers fall back to their timers.

@@ -13,6 +13,13 @@ export interface GuestLink {
 export interface GuestObserved {
   links: GuestLink[];
   defaultRoute: { gateway: string; dev: string } | undefined;
+  /**
+   * Priority of the first rule that sends every packet to `main`, if one comes
+   * before any catch-all unreachable rule; undefined if routes in main are unused.
+   */
+  mainRulePriority: number | undefined;
+  /** Priority of the first catch-all rule that ends routing (unreachable, prohibit, blackhole). */
+  terminalRulePriority: number | undefined;
   /** undefined: the file does not exist. */
   resolvConf: string | undefined;
 }
@@ -20,17 +27,25 @@ export interface GuestObserved {
 type IpLink = { ifname: string; ifalias?: string; mtu: number; flags: string[] };
 type IpAddr = { ifname: string; addr_info: Array<{ local: string; prefixlen: number }> };
 type IpRoute = { gateway?: string; dev: string };
+type IpRule = { priority: number; src: string; table?: string; action?: string } & Record<string, unknown>;
 
-/** One `ip` process for links, addresses and the default route together. */
+// A rule that matches everything has only these keys; any other key is a selector (fwmark, iif, ...).
+const CATCH_ALL_KEYS = new Set(['priority', 'src', 'table', 'action']);
+const isCatchAll = (rule: IpRule) => rule.src === 'all' && Object.keys(rule).every((key) => CATCH_ALL_KEYS.has(key));
+
+/** One `ip` process for links, addresses, the default route and the rules together. */
 export async function observeGuest(resolvConfPath: string): Promise<GuestObserved> {
   const [output, resolvConf] = await Promise.all([
-    readIp(['link show', 'address show', 'route show default']),
+    readIp(['link show', 'address show', 'route show default', 'rule show']),
     readFile(resolvConfPath, 'utf8').catch(() => undefined),
   ]);
-  const [links, addrs, routes] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[]];
+  const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
     (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
   const route = routes.find((r) => r.gateway);
+  const catchAll = rules.filter(isCatchAll);
+  const terminal = catchAll.find((rule) => rule.action !== undefined && rule.table === undefined);
+  const main = catchAll.find((rule) => rule.table === 'main' && (terminal === undefined || rule.priority < terminal.priority));
   return {
     links: links.map((link) => ({
       name: link.ifname,
@@ -40,6 +55,8 @@ export async function observeGuest(resolvConfPath: string): Promise<GuestObserve
       addresses: addressesOf(link.ifname),
     })),
     defaultRoute: route?.gateway ? { gateway: route.gateway, dev: route.dev } : undefined,
+    mainRulePriority: main?.priority,
+    terminalRulePriority: terminal?.priority,
     resolvConf,
   };
 }

@@ -8,6 +8,8 @@ export type GuestOp =
   | { kind: 'deleteAddress'; name: string; cidr: string }
   | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
   | { kind: 'deleteDefaultRoute' }
+  | { kind: 'addMainRule'; priority: number }
+  | { kind: 'deleteMainRule'; priority: number }
   | { kind: 'writeResolvConf'; path: string; content: string; before: string | undefined }
   | { kind: 'removeFile'; path: string };
 
@@ -24,6 +26,8 @@ const inverses: ByKind<GuestOp | undefined> = {
     op.before ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } } : { kind: 'deleteDefaultRoute' },
   // Nothing records the route a delete removed; deleteDefaultRoute only ever undoes a set.
   deleteDefaultRoute: () => undefined,
+  addMainRule: (op) => ({ kind: 'deleteMainRule', priority: op.priority }),
+  deleteMainRule: (op) => ({ kind: 'addMainRule', priority: op.priority }),
   writeResolvConf: (op) =>
     op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeResolvConf', path: op.path, content: op.before, before: op.content },
   removeFile: () => undefined,
@@ -44,6 +48,8 @@ const ipLines: ByKind<string[]> = {
   deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],
   setDefaultRoute: (op) => [`route replace default via ${op.gateway} dev ${op.dev}`],
   deleteDefaultRoute: () => ['route del default'],
+  addMainRule: (op) => [`rule add priority ${op.priority} lookup main`],
+  deleteMainRule: (op) => [`rule del priority ${op.priority} lookup main`],
   writeResolvConf: () => [],
   removeFile: () => [],
 };

@@ -2,6 +2,9 @@ import { type Configure, NameTakenError } from '@guestnet/protocol';
 import type { GuestObserved } from './observe.js';
 import type { GuestOp } from './ops.js';
 
+// Where the kernel's own default rule for main sits.
+const MAIN_RULE_PRIORITY = 32766;
+
 export function renderResolvConf(servers: string[]): string {
   return `# written by guestnet guest-agent\n${servers.map((s) => `nameserver ${s}`).join('\n')}\n`;
 }
@@ -33,6 +36,11 @@ export function planGuest(observed: GuestObserved, configure: Configure, resolvC
   const route = observed.defaultRoute;
   if (route?.gateway !== want.gateway || route.dev !== name) {
     ops.push({ kind: 'setDefaultRoute', gateway: want.gateway, dev: name, before: route });
+  }
+  if (observed.mainRulePriority === undefined) {
+    // An Android guest's netd flushes the rules and leaves none that reads main,
+    // where our default route lives; consult main just before its catch-all.
+    ops.push({ kind: 'addMainRule', priority: Math.min(MAIN_RULE_PRIORITY, (observed.terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1) });
   }
   if (dns.length > 0) {
     const content = renderResolvConf(dns);

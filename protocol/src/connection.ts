@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { AgentError, ProtocolError } from './errors.js';
+import { AgentError, PeerClosedError, ProtocolError } from './errors.js';
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './framing.js';
 
 // The exchange is strictly request/response, so a peer never has a reason to
@@ -29,8 +29,8 @@ export class FramedConnection<In> {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => {
-      const truncated = this.decoder.buffered > 0 ? ' in the middle of a frame' : '';
-      this.fail(new ProtocolError(`peer closed the connection${truncated}`));
+      if (this.decoder.buffered > 0) this.fail(new ProtocolError('peer closed the connection in the middle of a frame'));
+      else this.fail(new PeerClosedError('peer closed the connection'));
     });
   }
 
@@ -39,15 +39,25 @@ export class FramedConnection<In> {
   }
 
   /** The next message, or a rejection on protocol error, hang-up or timeout. */
-  receive(timeoutMs: number): Promise<In> {
+  async receive(timeoutMs: number): Promise<In> {
+    const message = await this.next(timeoutMs);
+    if (message === undefined) throw new ProtocolError(`no message within ${timeoutMs} ms`);
+    return message;
+  }
+
+  /**
+   * The next message, or undefined once `idleMs` pass without one: for
+   * long-lived sessions where silence is normal and only a hang-up is a failure.
+   */
+  next(idleMs: number): Promise<In | undefined> {
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise<In>((resolve, reject) => {
+    return new Promise<In | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new ProtocolError(`no message within ${timeoutMs} ms`));
-      }, timeoutMs);
+        resolve(undefined);
+      }, idleMs);
       this.waiter = {
         resolve: (message) => (clearTimeout(timer), resolve(message)),
         reject: (error) => (clearTimeout(timer), reject(error)),

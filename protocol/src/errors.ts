@@ -95,6 +95,9 @@ export class ProtocolError extends AgentError {
   }
 }
 
+/** The peer closed between frames: how a session normally ends, not an attack. */
+export class PeerClosedError extends ProtocolError {}
+
 export class GuestApplyError extends AgentError {
   constructor(message: string) {
     super('guestApplyFailed', message);

@@ -58,6 +58,24 @@ export type Applied =
   | { type: 'applied'; token: string; ok: true; changes: number; state: AppliedState }
   | { type: 'applied'; token: string; ok: false; error: { code: string; message: string } };
 
+/** Guest -> host on an idle session, so a dead host is noticed; the host answers `pong`. */
+export interface Ping {
+  type: 'ping';
+  seq: number;
+}
+
+/** Host -> guest: the answer to `ping`, carrying its `seq`. */
+export interface Pong {
+  type: 'pong';
+  seq: number;
+}
+
+/** Host -> guest: the attachment of `token` is gone; stop keeping its configuration. */
+export interface Release {
+  type: 'release';
+  token: string;
+}
+
 /** Either side, last frame before closing: why the connection ends. */
 export interface ErrorMessage {
   type: 'error';
@@ -65,8 +83,8 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type GuestMessage = Hello | Applied | ErrorMessage;
-export type HostMessage = Configure | ErrorMessage;
+export type GuestMessage = Hello | Applied | Ping | ErrorMessage;
+export type HostMessage = Configure | Pong | Release | ErrorMessage;
 
 type Fields = Record<string, unknown>;
 
@@ -113,6 +131,17 @@ function messageType(fields: Fields, known: readonly string[], side: string): st
     throw new ProtocolError(`unknown ${side} message type '${excerpt(String(type))}'`);
   }
   return type;
+}
+
+const MAX_SEQ = 2 ** 31 - 1;
+
+function parseSeq<T extends 'ping' | 'pong'>(fields: Fields, type: T): { type: T; seq: number } {
+  onlyKeys(fields, ['type', 'seq'], type);
+  const seq = get(fields, 'seq');
+  if (!Number.isInteger(seq) || (seq as number) < 0 || (seq as number) > MAX_SEQ) {
+    throw new ProtocolError(`${type}.seq must be an integer from 0 to ${MAX_SEQ}`);
+  }
+  return { type, seq: seq as number };
 }
 
 function parseError(fields: Fields): ErrorMessage {
@@ -191,11 +220,13 @@ function parseHello(fields: Fields): Hello {
 /** Validates a frame a guest sent. Everything from a guest is hostile until this returns. */
 export function parseGuestMessage(raw: unknown): GuestMessage {
   const fields = asObject(raw, 'message');
-  switch (messageType(fields, ['hello', 'applied', 'error'], 'guest')) {
+  switch (messageType(fields, ['hello', 'applied', 'ping', 'error'], 'guest')) {
     case 'hello':
       return parseHello(fields);
     case 'applied':
       return parseApplied(fields);
+    case 'ping':
+      return parseSeq(fields, 'ping');
     default:
       return parseError(fields);
   }
@@ -204,7 +235,20 @@ export function parseGuestMessage(raw: unknown): GuestMessage {
 /** Validates a frame the host sent. */
 export function parseHostMessage(raw: unknown): HostMessage {
   const fields = asObject(raw, 'message');
-  if (messageType(fields, ['configure', 'error'], 'host') === 'error') return parseError(fields);
+  switch (messageType(fields, ['configure', 'pong', 'release', 'error'], 'host')) {
+    case 'configure':
+      return parseConfigure(fields);
+    case 'pong':
+      return parseSeq(fields, 'pong');
+    case 'release':
+      onlyKeys(fields, ['type', 'token'], 'release');
+      return { type: 'release', token: need(checkToken(get(fields, 'token')), 'release.token') };
+    default:
+      return parseError(fields);
+  }
+}
+
+function parseConfigure(fields: Fields): Configure {
   onlyKeys(fields, ['type', 'token', 'link', 'dns'], 'configure');
   return {
     type: 'configure',

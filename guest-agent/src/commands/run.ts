@@ -2,35 +2,24 @@ import { connect, type Socket } from 'node:net';
 import { watch } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type AppliedState,
-  checkToken,
-  type Configure,
-  describeError,
-  FramedConnection,
-  type HostMessage,
-  parseHostMessage,
-  PROTOCOL_VERSION,
-  ProtocolError,
-} from '@guestnet/protocol';
-import { applyGuest } from '../apply.js';
+import { checkToken, describeError, FramedConnection, type HostMessage, parseHostMessage, PeerClosedError } from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
+import { follow, greet } from '../host-session.js';
+import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
 import { observeGuest } from '../observe.js';
-import { findOurLink, planGuest } from '../planner.js';
+import { StatusFile } from '../status-file.js';
+
+export type { ApplyReport } from '../keeper.js';
 
 export interface RunOptions {
   socket: string;
   resolvConf: string;
+  statusFile: string;
   once: boolean;
-  onEvent: (message: string, meta?: Record<string, unknown>) => void;
+  onEvent: OnEvent;
+  /** Resolves to stop a long-running agent cleanly. */
+  stop: Promise<unknown>;
 }
-
-export interface ApplyReport {
-  state: AppliedState;
-  changes: number;
-}
-
-const CONFIGURE_DEADLINE_MS = 10_000;
 
 // Quick at first, so a guest that starts just before its host attaches is online
 // at once; capped, so a guest waiting for a host that never comes stays cheap.
@@ -50,42 +39,6 @@ function connectTo(path: string): Promise<Socket> {
 async function ourTokens(resolvConf: string): Promise<string[]> {
   const observed = await observeGuest(resolvConf);
   return observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
-}
-
-/** Reads back what is in force, so the host is told facts, not intentions. */
-async function verifiedState(configure: Configure, resolvConf: string): Promise<AppliedState> {
-  const observed = await observeGuest(resolvConf);
-  const link = findOurLink(observed, configure.token);
-  const want = configure.link;
-  const cidr = `${want.address}/${want.prefixLength}`;
-  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
-  if (observed.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
-  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
-}
-
-async function session(
-  connection: FramedConnection<HostMessage>,
-  tokens: string[],
-  options: RunOptions,
-  applied: { configure: Configure | undefined },
-): Promise<ApplyReport> {
-  connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: ['resolv.conf'] });
-  const message = await connection.receive(CONFIGURE_DEADLINE_MS);
-  if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
-  try {
-    const { ops, state } = await oneAtATime(async () => {
-      const ops = planGuest(await observeGuest(options.resolvConf), message, options.resolvConf);
-      await applyGuest(ops);
-      return { ops, state: await verifiedState(message, options.resolvConf) };
-    });
-    applied.configure = message;
-    connection.send({ type: 'applied', token: message.token, ok: true, changes: ops.length, state });
-    return { state, changes: ops.length };
-  } catch (error) {
-    const { code, message: text } = describeError(error);
-    connection.send({ type: 'applied', token: message.token, ok: false, error: { code, message: text.slice(0, 200) } });
-    throw error;
-  }
 }
 
 /**
@@ -114,84 +67,55 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
 
 /**
  * Waits for a link from the host and for the host agent's socket, applies
- * what the host sends, confirms, and (unless `once`) goes back to waiting so
- * a later attach or a restarted host finds it ready. Running it again is
- * harmless: an applied configuration plans to zero changes.
+ * what the host sends, confirms, and (unless `once`) stays connected so a
+ * later attach or a restarted host finds it ready, keeping the configuration
+ * in force meanwhile. Running it again is harmless: an applied configuration
+ * plans to zero changes.
  */
-// One plan-and-apply at a time: the host's configure and a drift repair must
-// not interleave their ip -batch runs.
-let applying: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-  const run = applying.then(work, work);
-  applying = run.catch(() => {});
-  return run;
-}
-
-// Drift the kernel does not announce (a rewritten resolv.conf) is caught this often.
-const RECHECK_MS = 10_000;
-
-/**
- * Keeps the last configuration in force while the agent runs, host connected
- * or not: someone deleting the default route or the address is repaired on
- * the kernel event it causes.
- */
-async function keepApplied(applied: { configure: Configure | undefined }, events: NetEvents, options: RunOptions, stopped: () => boolean): Promise<void> {
-  while (!stopped()) {
-    await events.next(RECHECK_MS);
-    const configure = applied.configure;
-    if (stopped() || !configure) continue;
-    try {
-      const repaired = await oneAtATime(async () => {
-        const ops = planGuest(await observeGuest(options.resolvConf), configure, options.resolvConf);
-        await applyGuest(ops);
-        return ops.map((op) => op.kind);
-      });
-      if (repaired.length > 0) options.onEvent('repaired drift', { changes: repaired });
-    } catch {
-      // Our link is gone (detached): nothing to keep until the host configures us again.
-      applied.configure = undefined;
-    }
-  }
-}
-
 export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
   const events = new NetEvents();
   await events.start();
-  const applied = { configure: undefined as Configure | undefined };
+  const status = new StatusFile(options.statusFile, options.socket);
+  const keeper = new Keeper(options.resolvConf, status, options.onEvent);
   let stopped = false;
-  const keeper = options.once ? Promise.resolve() : keepApplied(applied, events, options, () => stopped);
+  const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
-    return await serveHost(options, events, applied);
+    return await Promise.race([serveHost(options, events, keeper, status), options.stop.then(() => undefined)]);
   } finally {
     stopped = true;
     events.stop();
-    await keeper;
+    await keeping;
+    await status.remove();
   }
 }
 
-async function serveHost(options: RunOptions, events: NetEvents, applied: { configure: Configure | undefined }): Promise<ApplyReport | undefined> {
+async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper, status: StatusFile): Promise<ApplyReport | undefined> {
   for (let attempt = 0; ; attempt++) {
     const tokens = await ourTokens(options.resolvConf);
     if (tokens.length === 0) {
+      status.host('waiting for our link');
       // The kernel announces a new link but not its alias being set a moment
       // later, so after any event look again quickly.
       if (await events.next(backoffMs(attempt))) attempt = -1;
       continue;
     }
+    status.host('connecting');
     const socket = await connectTo(options.socket).catch(() => connectOnChange(options.socket, backoffMs(attempt)));
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const report = await session(connection, tokens, options, applied);
+      const report = await greet(connection, tokens, keeper);
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {
         connection.end();
         return report;
       }
-      await connection.closed;
+      status.host('connected');
+      await follow(connection, keeper);
     } catch (error) {
-      options.onEvent('host session failed', { error: describeError(error) });
+      if (error instanceof PeerClosedError) options.onEvent('the host agent closed the session; reconnecting');
+      else options.onEvent('host session failed', { error: describeError(error) });
       connection.destroy();
       await sleep(backoffMs(attempt));
     }

@@ -2,9 +2,10 @@ import { promises as fs } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, parseGuestMessage } from '@guestnet/protocol';
 import { configureMessage } from '../engine.js';
-import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest/exchange.js';
+import { type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest/exchange.js';
 import { listenExclusively } from '../guest/socket.js';
 import type { AttachmentRecord } from '../state.js';
+import { GuestSession } from './session.js';
 
 // Connections that have not said hello yet. Each is dropped after the hello
 // deadline and buffers at most one frame, so a flood of silent connections
@@ -19,12 +20,6 @@ export interface LastApply {
   error?: string;
 }
 
-interface Session {
-  connection: FramedConnection<GuestMessage>;
-  /** Exchanges on one connection run one after another. */
-  queue: Promise<unknown>;
-}
-
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 
 /**
@@ -34,7 +29,7 @@ type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => v
  */
 export class GuestServer {
   private server: Server | undefined;
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, GuestSession>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly lastApplies = new Map<string, LastApply>();
   private readonly sockets = new Set<Socket>();
@@ -82,9 +77,9 @@ export class GuestServer {
     });
   }
 
-  /** Ends the session of a detached guest. */
+  /** Ends the session of a detached guest, telling its agent to stop keeping the configuration. */
   forget(token: string): void {
-    this.sessions.get(token)?.connection.end();
+    this.sessions.get(token)?.release(token);
     this.sessions.delete(token);
     this.lastApplies.delete(token);
   }
@@ -108,11 +103,12 @@ export class GuestServer {
         settle();
         const record = this.lookup(hello.tokens);
         if (!record) refuseUnknownGuest(connection);
-        this.sessions.get(record.token)?.connection.destroy();
-        const session: Session = { connection, queue: Promise.resolve() };
+        this.sessions.get(record.token)?.close();
+        const session = new GuestSession(connection);
         this.sessions.set(record.token, session);
-        void connection.closed.then(() => {
+        void session.ended.then((misbehaved) => {
           if (this.sessions.get(record.token) === session) this.sessions.delete(record.token);
+          if (misbehaved) this.onRejected(excerpt(misbehaved, 120));
         });
         return this.configure(record);
       })
@@ -126,8 +122,7 @@ export class GuestServer {
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
     const session = this.sessions.get(record.token);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const run = session.queue.then(() => exchange(session.connection, configureMessage(record)));
-    session.queue = run.catch(() => {});
+    const run = session.configure(configureMessage(record));
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {
@@ -138,7 +133,7 @@ export class GuestServer {
       (error: Error) => {
         this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
         for (const waiter of this.takeWaiters(record.token)) waiter.reject(error);
-        session.connection.destroy();
+        session.close();
         throw error;
       },
     );

@@ -17,6 +17,9 @@ export interface GuestConfirmation {
   changes: number;
 }
 
+/** Waits up to `timeoutMs` for the guest's answer to what was just sent. */
+export type AwaitReply = (timeoutMs: number) => Promise<GuestMessage>;
+
 export async function receiveHello(connection: FramedConnection<GuestMessage>): Promise<Hello> {
   const hello = await connection.receive(HELLO_DEADLINE_MS);
   if (hello.type !== 'hello') throw new ProtocolError(`expected hello, got ${hello.type}`);
@@ -28,10 +31,22 @@ export function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): 
   throw new ProtocolError('a guest without an attached link connected');
 }
 
+/** The guest's next message that is not a ping, answering pings on the way. */
+export function replyFrom(connection: FramedConnection<GuestMessage>): AwaitReply {
+  return async (timeoutMs) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await connection.receive(Math.max(1, deadline - Date.now()));
+      if (message.type !== 'ping') return message;
+      connection.send({ type: 'pong', seq: message.seq });
+    }
+  };
+}
+
 /** Sends the configuration and returns what the guest reports as in force; a report that differs is a failure. */
-export async function exchange(connection: FramedConnection<GuestMessage>, configure: Configure): Promise<GuestConfirmation> {
-  connection.send(configure);
-  const applied = await connection.receive(APPLY_DEADLINE_MS);
+export async function exchange(configure: Configure, send: (message: Configure) => void, awaitReply: AwaitReply): Promise<GuestConfirmation> {
+  send(configure);
+  const applied = await awaitReply(APPLY_DEADLINE_MS);
   if (applied.type !== 'applied' || applied.token !== configure.token) throw new ProtocolError('expected applied for our link');
   if (!applied.ok) throw new GuestApplyError(`the guest agent could not apply: ${applied.error.message}`);
   const mismatch = differs(configure, applied.state);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
 import { AgentError, type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
-import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest } from './exchange.js';
+import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest, replyFrom } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
@@ -65,7 +65,7 @@ async function handshake(connection: FramedConnection<GuestMessage>, configure: 
   try {
     const hello = await receiveHello(connection);
     if (!hello.tokens.includes(configure.token)) refuseUnknownGuest(connection);
-    const confirmation = await exchange(connection, configure);
+    const confirmation = await exchange(configure, (m) => connection.send(m), replyFrom(connection));
     connection.end();
     return confirmation;
   } catch (error) {

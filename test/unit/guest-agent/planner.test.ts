@@ -17,12 +17,14 @@ const fresh = (): GuestObserved => ({
     { name: 'vm_wlan0', alias: token, mtu: 1500, up: false, addresses: [] },
   ],
   defaultRoute: undefined,
+  mainRulePriority: 32766,
+  terminalRulePriority: undefined,
   resolvConf: undefined,
 });
 
 /** The guest model after ops, for "plan after apply is empty". */
 function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
-  let { links, defaultRoute, resolvConf } = structuredClone(observed);
+  let { links, defaultRoute, mainRulePriority, resolvConf } = structuredClone(observed);
   const link = (name: string) => links.find((l) => l.name === name)!;
   for (const op of ops) {
     if (op.kind === 'linkUp') link(op.name).up = true;
@@ -31,8 +33,9 @@ function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
     if (op.kind === 'addAddress') link(op.name).addresses.push(op.cidr);
     if (op.kind === 'setDefaultRoute') defaultRoute = { gateway: op.gateway, dev: op.dev };
     if (op.kind === 'writeResolvConf') resolvConf = op.content;
+    if (op.kind === 'addMainRule') mainRulePriority = op.priority;
   }
-  return { links, defaultRoute, resolvConf };
+  return { ...observed, links, defaultRoute, mainRulePriority, resolvConf };
 }
 
 describe('guest planner', () => {
@@ -79,5 +82,16 @@ describe('guest planner', () => {
   it('has an inverse for every change it makes', () => {
     const ops = planGuest(fresh(), configure, '/r');
     assert.deepEqual(ops.map(inverseOf).map((op) => op?.kind), ['linkDown', 'renameLink', 'setMtu', 'deleteAddress', 'linkDown', 'deleteDefaultRoute', 'removeFile']);
+  });
+
+  it('makes main reachable again after an Android netd flushed the rules', () => {
+    const after = simulate(fresh(), planGuest(fresh(), configure, '/r'));
+    const flushed = { ...after, mainRulePriority: undefined, terminalRulePriority: 32000 };
+    const ops = planGuest(flushed, configure, '/r');
+    assert.deepEqual(ops, [{ kind: 'addMainRule', priority: 31999 }]);
+    assert.deepEqual(ops.flatMap(ipLinesOf), ['rule add priority 31999 lookup main']);
+    assert.deepEqual(planGuest(simulate(flushed, ops), configure, '/r'), []);
+    const bare = { ...after, mainRulePriority: undefined, terminalRulePriority: undefined };
+    assert.deepEqual(planGuest(bare, configure, '/r'), [{ kind: 'addMainRule', priority: 32766 }]);
   });
 });

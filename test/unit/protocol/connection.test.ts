@@ -73,4 +73,13 @@ describe('FramedConnection with a hostile peer', () => {
     assert.deepEqual(await connection.receive(1000), { ...hello, capabilities: ['x'] });
     client.destroy();
   });
+
+  it('lets a long-lived session wait out silence without failing', async () => {
+    const { client, connection } = await peer();
+    assert.equal(await connection.next(30), undefined);
+    client.write(encodeFrame({ type: 'ping', seq: 1 }));
+    assert.deepEqual(await connection.next(1000), { type: 'ping', seq: 1 });
+    client.destroy();
+    await assert.rejects(connection.next(1000), /peer closed/);
+  });
 });

@@ -62,4 +62,20 @@ describe('message validation', () => {
     assert.throws(() => parseGuestMessage({ type: 'applied', token, ok: 'yes' }), /ok must be/);
     assert.throws(() => parseGuestMessage({ type: 'applied', token, ok: true, changes: -1, state }), /changes/);
   });
+
+  it('accepts ping, pong and release, each only in its direction', () => {
+    assert.deepEqual(parseGuestMessage({ type: 'ping', seq: 7 }), { type: 'ping', seq: 7 });
+    assert.deepEqual(parseHostMessage({ type: 'pong', seq: 7 }), { type: 'pong', seq: 7 });
+    assert.deepEqual(parseHostMessage({ type: 'release', token }), { type: 'release', token });
+    assert.throws(() => parseHostMessage({ type: 'ping', seq: 1 }), /unknown host message type 'ping'/);
+    assert.throws(() => parseGuestMessage({ type: 'release', token }), /unknown guest message type 'release'/);
+  });
+
+  it('rejects a ping whose seq is not a small integer', () => {
+    for (const seq of [-1, 1.5, 2 ** 31, '1', null]) {
+      assert.throws(() => parseGuestMessage({ type: 'ping', seq }), /ping.seq must be an integer/);
+    }
+    assert.throws(() => parseGuestMessage({ type: 'ping', seq: 1, token }), /unknown field 'token'/);
+    assert.throws(() => parseHostMessage({ type: 'release', token: 'guestnet:nope' }), /release.token/);
+  });
 });

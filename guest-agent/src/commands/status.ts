@@ -1,0 +1,55 @@
+import { checkToken } from '@guestnet/protocol';
+import { type GuestLink, observeGuest } from '../observe.js';
+import { type HostState, type LastApply, readStatus } from '../status-file.js';
+
+export interface GuestStatus {
+  agent: { running: boolean; pid: number | undefined };
+  host: { state: HostState | 'unknown'; since: string | undefined; socket: string | undefined };
+  link: Omit<GuestLink, 'alias'> | undefined;
+  defaultRoute: { gateway: string; dev: string } | undefined;
+  /** False when no rule lets routes in main be used (an Android netd flush). */
+  mainReachable: boolean;
+  dns: string[];
+  lastApply: LastApply | undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the kernel has in force, plus what the running agent knows: the host connection and the last apply. */
+export async function guestStatus(statusFile: string, resolvConf: string): Promise<GuestStatus> {
+  const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(resolvConf)]);
+  const running = agent !== undefined && alive(agent.pid);
+  const ours = observed.links.find((link) => (agent?.token ? link.alias === agent.token : checkToken(link.alias).ok));
+  const dns = (observed.resolvConf ?? '').split('\n').flatMap((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? []);
+  return {
+    agent: { running, pid: running ? agent.pid : undefined },
+    host: running ? { ...agent.host, socket: agent.socket } : { state: 'unknown', since: undefined, socket: undefined },
+    link: ours && { name: ours.name, mtu: ours.mtu, up: ours.up, addresses: ours.addresses },
+    defaultRoute: observed.defaultRoute,
+    mainReachable: observed.mainRulePriority !== undefined,
+    dns,
+    lastApply: running ? agent.lastApply : undefined,
+  };
+}
+
+/** Short aligned lines: read on a phone over adb shell. */
+export function formatGuestStatus(status: GuestStatus): string {
+  const { agent, host, link, defaultRoute, lastApply } = status;
+  const rows: Array<[string, string]> = [
+    ['agent', agent.running ? `running (pid ${agent.pid})` : 'not running'],
+    ['host', agent.running ? `${host.state} since ${host.since} (${host.socket})` : 'unknown'],
+    ['link', link ? `${link.name} ${link.up ? 'up' : 'DOWN'}, mtu ${link.mtu}` : 'none from guestnet'],
+    ['address', link?.addresses.join(', ') || 'none'],
+    ['route', defaultRoute ? `default via ${defaultRoute.gateway} dev ${defaultRoute.dev}${status.mainReachable ? '' : ' (UNUSED: no ip rule looks up main)'}` : 'no default route'],
+    ['dns', status.dns.join(', ') || 'none'],
+    ['last apply', !lastApply ? 'none' : lastApply.ok ? `ok at ${lastApply.at}, ${lastApply.changes} changes` : `FAILED at ${lastApply.at}: ${lastApply.error}`],
+  ];
+  return rows.map(([key, value]) => `${key.padEnd(11)}${value}`).join('\n');
+}

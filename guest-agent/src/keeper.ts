@@ -1,0 +1,96 @@
+import { type AppliedState, type Configure } from '@guestnet/protocol';
+import { applyGuest } from './apply.js';
+import type { NetEvents } from './events.js';
+import { observeGuest } from './observe.js';
+import { findOurLink, planGuest } from './planner.js';
+import type { StatusFile } from './status-file.js';
+
+export interface ApplyReport {
+  state: AppliedState;
+  changes: number;
+}
+
+export type OnEvent = (message: string, meta?: Record<string, unknown>) => void;
+
+// Drift the kernel does not announce (a rewritten resolv.conf) is caught this often.
+const RECHECK_MS = 10_000;
+
+/**
+ * Holds the configuration the host gave us and keeps it in force: applies it
+ * when the host sends it, and again whenever a kernel event shows someone
+ * changed it, host connected or not. One plan-and-apply runs at a time, so a
+ * configure and a drift repair never interleave their ip -batch runs.
+ */
+export class Keeper {
+  private configure: Configure | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly resolvConf: string,
+    private readonly status: StatusFile,
+    private readonly onEvent: OnEvent,
+  ) {}
+
+  async apply(configure: Configure): Promise<ApplyReport> {
+    try {
+      const report = await this.oneAtATime(async () => {
+        const ops = planGuest(await observeGuest(this.resolvConf), configure, this.resolvConf);
+        await applyGuest(ops);
+        return { state: await this.verifiedState(configure), changes: ops.length };
+      });
+      this.configure = configure;
+      this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
+      return report;
+    } catch (error) {
+      this.status.update({ lastApply: { ok: false, at: now(), error: error instanceof Error ? error.message.slice(0, 200) : String(error) } });
+      throw error;
+    }
+  }
+
+  /** The host detached `token`: its link is going, there is nothing left to keep. */
+  release(token: string): void {
+    if (this.configure?.token !== token) return;
+    this.configure = undefined;
+    this.status.update({ token: undefined });
+    this.onEvent('released by the host', { token });
+  }
+
+  /** Repairs drift on every kernel event, and every RECHECK_MS, until `stopped()`. */
+  async keep(events: NetEvents, stopped: () => boolean): Promise<void> {
+    while (!stopped()) {
+      await events.next(RECHECK_MS);
+      const configure = this.configure;
+      if (stopped() || !configure) continue;
+      try {
+        const repaired = await this.oneAtATime(async () => {
+          const ops = planGuest(await observeGuest(this.resolvConf), configure, this.resolvConf);
+          await applyGuest(ops);
+          return ops.map((op) => op.kind);
+        });
+        if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });
+      } catch {
+        // Our link is gone (detached): nothing to keep until the host configures us again.
+        if (this.configure === configure) this.configure = undefined;
+      }
+    }
+  }
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(work, work);
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  /** Reads back what is in force, so the host is told facts, not intentions. */
+  private async verifiedState(configure: Configure): Promise<AppliedState> {
+    const observed = await observeGuest(this.resolvConf);
+    const link = findOurLink(observed, configure.token);
+    const want = configure.link;
+    const cidr = `${want.address}/${want.prefixLength}`;
+    if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
+    if (observed.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
+    return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
+  }
+}
+
+const now = () => new Date().toISOString();

@@ -1,0 +1,60 @@
+import { promises as fs } from 'node:fs';
+import { writeAtomically } from './files.js';
+
+export type HostState = 'waiting for our link' | 'connecting' | 'connected';
+
+export interface LastApply {
+  ok: boolean;
+  at: string;
+  changes?: number;
+  error?: string;
+}
+
+/** What a running agent knows that the kernel does not: written by `run`, read by `status`. */
+export interface AgentStatus {
+  pid: number;
+  socket: string;
+  host: { state: HostState; since: string };
+  /** The token of the link the agent keeps configured, if any. */
+  token: string | undefined;
+  lastApply: LastApply | undefined;
+}
+
+/** Keeps the status file current; a failed write never stops the agent. */
+export class StatusFile {
+  private status: AgentStatus;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly path: string,
+    socket: string,
+  ) {
+    this.status = { pid: process.pid, socket, host: { state: 'waiting for our link', since: now() }, token: undefined, lastApply: undefined };
+  }
+
+  host(state: HostState): void {
+    if (this.status.host.state !== state) this.update({ host: { state, since: now() } });
+  }
+
+  update(change: Partial<AgentStatus>): void {
+    this.status = { ...this.status, ...change };
+    const content = `${JSON.stringify(this.status)}\n`;
+    this.writing = this.writing.then(() => writeAtomically(this.path, content)).catch(() => {});
+  }
+
+  /** Removes the file on a clean stop, so `status` does not report a stale agent. */
+  async remove(): Promise<void> {
+    await this.writing;
+    await fs.rm(this.path, { force: true });
+  }
+}
+
+export async function readStatus(path: string): Promise<AgentStatus | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as AgentStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+const now = () => new Date().toISOString();
