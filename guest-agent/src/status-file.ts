@@ -30,6 +30,7 @@ export class StatusFile {
     socket: string,
   ) {
     this.status = { pid: process.pid, socket, host: { state: 'waiting for our link', since: now() }, token: undefined, lastApply: undefined };
+    this.update({});
   }
 
   host(state: HostState): void {

@@ -41,7 +41,7 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
   });
 
   it("writes the host's resolvers into the guest's resolv.conf", async () => {
-    const resolvConf = await readFile(join(sandbox.dir, 'guest-resolv.conf'), 'utf8');
+    const resolvConf = await readFile(join(sandbox.dir, 'guest-0-resolv.conf'), 'utf8');
     assert.match(resolvConf, new RegExp(`^nameserver ${DNS.replace(/\./g, '\\.')}$`, 'm'));
   });
 
@@ -59,6 +59,16 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
       while ((await defaultRoute()) !== '172.17.3.2' && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
       assert.equal(await defaultRoute(), '172.17.3.2', `not repaired within 2 s after ${vandalism.join(' ')}`);
     }
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
+  });
+
+  it("the guest agent makes main reachable again within 2 s after an Android netd flushes the guest's ip rules", async () => {
+    // What netd does at boot: flush every rule but priority 0, end with a catch-all unreachable.
+    assert.equal((await guest.exec(['sh', '-c', 'ip rule flush && ip rule add priority 32000 unreachable'])).exitCode, 0);
+    const mainRule = async () => /^31999:\s+from all lookup main/m.test((await guest.exec(['ip', 'rule', 'show'])).stdout);
+    const started = Date.now();
+    while (!(await mainRule()) && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await mainRule(), 'no rule looks up main 2 s after the flush');
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
   });
 

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+
+const RAW_GUEST = fileURLToPath(new URL('../../fixtures/raw-guest.js', import.meta.url));
+
+type Frame = Record<string, unknown> | 'closed';
+
+describe('host-agent serve: a guest gets and changes only its own attachment', function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  let victim: Guest;
+  let victimToken: string;
+
+  const tokenOf = async (pid: number): Promise<string> =>
+    JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${pid}.json`), 'utf8')).token;
+  // Without the traffic counters: they move with every packet, not with the attachment.
+  const victimStatus = async () => {
+    const { fromGuest, toGuest, ...rest } = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find((g: { pid: number }) => g.pid === victim.pid);
+    return rest;
+  };
+
+  /** Runs the hand-driven guest inside `guest` until the host closes on it. */
+  async function rawGuest(guest: Guest, claim: string, after: unknown[] = []): Promise<Frame[]> {
+    const result = await guest.spawn(['node', RAW_GUEST, sandbox.socket, claim, JSON.stringify(after)]);
+    return String(result.stdout)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (line === 'closed' ? 'closed' : JSON.parse(line)));
+  }
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    await sandbox.startDaemon();
+    victim = await sandbox.startGuest();
+    const attached = await sandbox.hostAgent(['attach', String(victim.pid)]);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    victimToken = await tokenOf(victim.pid);
+  });
+  after(async () => sandbox?.destroy());
+
+  it("a process in another netns cannot read the victim's token; the victim's own netns can", async () => {
+    const stranger = await sandbox.startGuest({ agent: false });
+    assert.doesNotMatch((await stranger.exec(['ip', '-d', 'link', 'show'])).stdout, /guestnet:/);
+    assert.match((await victim.exec(['ip', '-d', 'link', 'show', 'wlan0'])).stdout, new RegExp(`alias ${victimToken}`));
+  });
+
+  it('a hello with a forged token, or with none, gets an error and nothing of the victim', async () => {
+    const stranger = await sandbox.startGuest({ agent: false });
+    for (const claim of [`guestnet:${randomBytes(16).toString('hex')}`, '']) {
+      const frames = await rawGuest(stranger, claim);
+      assert.deepEqual(frames, [{ type: 'error', code: 'unknownLink', message: 'none of your links is attached here' }, 'closed']);
+    }
+  });
+
+  it("an attached guest that sends an applied for the victim's link is cut off; the victim is untouched", async () => {
+    const before = await victimStatus();
+    const attacker = await sandbox.startGuest({ agent: false });
+    assert.equal((await sandbox.hostAgent(['attach', String(attacker.pid), '--no-wait'])).exitCode, 0);
+    const forged = { type: 'applied', token: victimToken, ok: true, changes: 0, state: { name: 'wlan0', mtu: 1500, address: '172.17.3.99', prefixLength: 16, gateway: '172.17.3.2', dns: [] } };
+    const frames = await rawGuest(attacker, 'own', [{ type: 'ping', seq: 7 }, forged]);
+    assert.equal((frames[0] as Record<string, unknown>).type, 'configure');
+    assert.equal((frames[0] as Record<string, unknown>).token, await tokenOf(attacker.pid));
+    assert.deepEqual(frames.slice(1), [{ type: 'pong', seq: 7 }, { type: 'error', code: 'guestProtocol', message: 'unexpected applied from the guest' }, 'closed']);
+    const after = await victimStatus();
+    assert.deepEqual(after, before, "the victim's attachment changed");
+    assert.equal(after.agent, 'connected', "the victim's agent lost its session");
+    assert.equal((await sandbox.fetchFromGuest(victim)).stdout.trim(), UPLINK.hostAddress);
+  });
+
+  it('a detach tells the connected guest agent to release its configuration, then closes', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    assert.equal((await sandbox.hostAgent(['attach', String(guest.pid), '--no-wait'])).exitCode, 0);
+    const token = await tokenOf(guest.pid);
+    const session = rawGuest(guest, 'own');
+    for (let i = 0; i < 100; i++) {
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find((g: { pid: number }) => g.pid === guest.pid);
+      if (status.agent === 'connected') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    const frames = await session;
+    assert.deepEqual(frames.slice(1), [{ type: 'release', token }, 'closed']);
+  });
+});
