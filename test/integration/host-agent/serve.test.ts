@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ExitCode } from '@guestnet/protocol';
-import { type Daemon, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { type Daemon, type Guest, HOST_AGENT, Sandbox, SERVER, tcpProbeScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUESTS = 50;
 const CONCURRENT = 10;
@@ -101,16 +101,21 @@ describe('host-agent serve: many guests under one daemon', function () {
     for (const link of doomedLinks) assert.doesNotMatch(links, new RegExp(`^${link}@`, 'm'));
   });
 
-  it('stops on SIGTERM without cutting any guest, and a new daemon takes over', async () => {
+  it('restarts (SIGTERM, then a new daemon) while a guest stays online throughout, and the agents reconnect', async () => {
+    const probe = (guests[0] as Guest).exec(['node', '-e', tcpProbeScript(SERVER.address, SERVER.port, 4000)]);
+    await new Promise((r) => setTimeout(r, 500));
     const ended = await daemon.stop('SIGTERM');
     assert.equal(ended.exitCode, 0, daemon.output());
-    assert.equal((await sandbox.fetchFromGuest(guests[0] as Guest)).stdout.trim(), UPLINK.hostAddress);
+    await new Promise((r) => setTimeout(r, 500));
     daemon = await sandbox.startDaemon();
     const status = await until('agents reconnecting', 10_000, async () => {
       const s = await statusOf(sandbox);
       return s.every((g) => g.agent === 'connected') ? s : undefined;
     });
     assert.equal(status.length, GUESTS - 5);
+    const [ok, failed] = (await probe).stdout.trim().split(' ').map(Number);
+    assert.equal(failed, 0, `${failed} of ${Number(ok) + Number(failed)} connections failed across the restart`);
+    assert.ok(Number(ok) > 20, `only ${ok} connections in 4 s`);
   });
 
   it('detaching every guest leaves the host exactly as before', async () => {
