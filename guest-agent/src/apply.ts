@@ -4,7 +4,7 @@ import { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 import { writeAtomically } from './files.js';
 
 async function runFileOp(op: GuestOp): Promise<void> {
-  if (op.kind === 'writeResolvConf') await writeAtomically(op.path, op.content);
+  if (op.kind === 'writeDnsFile') await writeAtomically(op.path, op.content);
   if (op.kind === 'removeFile') await fs.rm(op.path, { force: true });
 }
 
@@ -21,7 +21,7 @@ async function undo(ops: GuestOp[]): Promise<void> {
 
 /**
  * All link, address and route changes go through one `ip -batch` process;
- * the resolv.conf write follows. On failure everything done is undone.
+ * the DNS file write follows. On failure everything done is undone.
  */
 export async function applyGuest(ops: GuestOp[]): Promise<void> {
   const lines: string[] = [];

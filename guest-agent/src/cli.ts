@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { existsSync } from 'node:fs';
 import { ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
+import type { DnsTarget } from './planner.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -10,6 +12,29 @@ const print = (line: string) => process.stdout.write(`${line}\n`);
 
 const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+const DEFAULT_IPCONFIG = '/data/misc/ethernet/ipconfig.txt';
+
+interface DnsOptions {
+  platform: string;
+  resolvConf: string;
+  ipconfig: string;
+}
+
+/** Android keeps /system/build.prop; a Linux guest that has one can say --platform linux. */
+function dnsTarget(options: DnsOptions): DnsTarget {
+  if (!['auto', 'linux', 'android'].includes(options.platform)) throw new UsageError(`--platform: '${options.platform}' is not auto, linux or android`);
+  const android = options.platform === 'android' || (options.platform === 'auto' && existsSync('/system/build.prop'));
+  const target: DnsTarget = android ? { kind: 'ipconfig', path: options.ipconfig } : { kind: 'resolv.conf', path: options.resolvConf };
+  absolute(target.path);
+  return target;
+}
+
+function withDnsOptions(command: Command, verb: string): Command {
+  return command
+    .option('--platform <name>', 'auto, linux or android: where DNS goes', 'auto')
+    .option('--resolv-conf <path>', `the resolvers file ${verb} on linux`, DEFAULT_RESOLV_CONF)
+    .option('--ipconfig <path>', `EthernetService's static config ${verb} on android`, DEFAULT_IPCONFIG);
+}
 
 function absolute(...paths: string[]): void {
   for (const path of paths) {
@@ -24,18 +49,17 @@ const program = new Command('guest-agent')
   .exitOverride()
   .configureOutput({ outputError: () => {} });
 
-program
-  .command('run')
+withDnsOptions(program.command('run'), 'the agent writes')
   .description('wait for the host agent, apply what it sends, confirm; keeps running to serve later attaches')
   .option('--socket <path>', 'host agent socket, as this guest sees it', '/run/guestnet/guest.sock')
-  .option('--resolv-conf <path>', 'where to write the resolvers', DEFAULT_RESOLV_CONF)
   .option('--status-file <path>', 'where to keep the state `status` reads', DEFAULT_STATUS_FILE)
   .option('--once', 'exit after the first successful apply')
   .option('--log-level <level>', 'error, warn, info or debug', 'info')
-  .action(async (options: { socket: string; resolvConf: string; statusFile: string; once?: boolean; logLevel: string }, command: Command) => {
+  .action(async (options: DnsOptions & { socket: string; statusFile: string; once?: boolean; logLevel: string }, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     if (!['error', 'warn', 'info', 'debug'].includes(options.logLevel)) throw new UsageError(`--log-level: '${options.logLevel}' is not error, warn, info or debug`);
-    absolute(options.socket, options.resolvConf, options.statusFile);
+    absolute(options.socket, options.statusFile);
+    const target = dnsTarget(options);
     // Loaded only here: run is the long-lived path, --help stays fast.
     const [{ createLog }, { run }] = await Promise.all([import('./log.js'), import('./commands/run.js')]);
     const log = createLog(globals.verbose ? 'debug' : options.logLevel);
@@ -46,7 +70,7 @@ program
     });
     const report = await run({
       socket: options.socket,
-      resolvConf: options.resolvConf,
+      dnsTarget: target,
       statusFile: options.statusFile,
       once: options.once === true,
       stop,
@@ -58,15 +82,14 @@ program
     if (!report) process.exit(ExitCode.ok);
   });
 
-program
-  .command('status')
+withDnsOptions(program.command('status'), 'the agent wrote')
   .description('show the link, addresses, route, DNS, host connection and last apply')
-  .option('--resolv-conf <path>', 'the resolvers file the agent writes', DEFAULT_RESOLV_CONF)
   .option('--status-file <path>', 'the running agent\'s state file', DEFAULT_STATUS_FILE)
-  .action(async (options: { resolvConf: string; statusFile: string }, command: Command) => {
-    absolute(options.resolvConf, options.statusFile);
+  .action(async (options: DnsOptions & { statusFile: string }, command: Command) => {
+    absolute(options.statusFile);
+    const target = dnsTarget(options);
     const { guestStatus, formatGuestStatus } = await import('./commands/status.js');
-    const status = await guestStatus(options.statusFile, options.resolvConf);
+    const status = await guestStatus(options.statusFile, target);
     print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status));
   });
 

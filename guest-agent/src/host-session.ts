@@ -15,8 +15,9 @@ const PING_EVERY_MS = 15_000;
 const PONG_WITHIN_MS = 5_000;
 
 /** Says hello with our tokens and applies the configuration the host answers with. */
-export async function greet(connection: FramedConnection<HostMessage>, tokens: string[], keeper: Keeper): Promise<ApplyReport> {
-  connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: ['resolv.conf'] });
+/** `dnsKind` tells the host where DNS goes: 'resolv.conf' or Android's 'ipconfig'. */
+export async function greet(connection: FramedConnection<HostMessage>, tokens: string[], dnsKind: string, keeper: Keeper): Promise<ApplyReport> {
+  connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: [dnsKind] });
   const message = await connection.receive(CONFIGURE_DEADLINE_MS);
   if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
   if (message.type !== 'configure') throw new ProtocolError(`expected configure, got ${message.type}`);

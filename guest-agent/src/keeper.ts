@@ -2,7 +2,7 @@ import { type AppliedState, type Configure } from '@guestnet/protocol';
 import { applyGuest } from './apply.js';
 import type { NetEvents } from './events.js';
 import { observeGuest } from './observe.js';
-import { findOurLink, planGuest } from './planner.js';
+import { type DnsTarget, findOurLink, planGuest } from './planner.js';
 import type { StatusFile } from './status-file.js';
 
 export interface ApplyReport {
@@ -12,7 +12,7 @@ export interface ApplyReport {
 
 export type OnEvent = (message: string, meta?: Record<string, unknown>) => void;
 
-// Drift the kernel does not announce (a rewritten resolv.conf) is caught this often.
+// Drift the kernel does not announce (a rewritten DNS file) is caught this often.
 const RECHECK_MS = 10_000;
 
 /**
@@ -26,7 +26,7 @@ export class Keeper {
   private applying: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly resolvConf: string,
+    private readonly dnsTarget: DnsTarget,
     private readonly status: StatusFile,
     private readonly onEvent: OnEvent,
   ) {}
@@ -34,7 +34,7 @@ export class Keeper {
   async apply(configure: Configure): Promise<ApplyReport> {
     try {
       const report = await this.oneAtATime(async () => {
-        const ops = planGuest(await observeGuest(this.resolvConf), configure, this.resolvConf);
+        const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
         await applyGuest(ops);
         return { state: await this.verifiedState(configure), changes: ops.length };
       });
@@ -63,7 +63,7 @@ export class Keeper {
       if (stopped() || !configure) continue;
       try {
         const repaired = await this.oneAtATime(async () => {
-          const ops = planGuest(await observeGuest(this.resolvConf), configure, this.resolvConf);
+          const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
           await applyGuest(ops);
           return ops.map((op) => op.kind);
         });
@@ -83,7 +83,7 @@ export class Keeper {
 
   /** Reads back what is in force, so the host is told facts, not intentions. */
   private async verifiedState(configure: Configure): Promise<AppliedState> {
-    const observed = await observeGuest(this.resolvConf);
+    const observed = await observeGuest(this.dnsTarget.path);
     const link = findOurLink(observed, configure.token);
     const want = configure.link;
     const cidr = `${want.address}/${want.prefixLength}`;

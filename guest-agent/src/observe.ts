@@ -20,8 +20,8 @@ export interface GuestObserved {
   mainRulePriority: number | undefined;
   /** Priority of the first catch-all rule that ends routing (unreachable, prohibit, blackhole). */
   terminalRulePriority: number | undefined;
-  /** undefined: the file does not exist. */
-  resolvConf: string | undefined;
+  /** The file that carries DNS (resolv.conf, or Android's ipconfig.txt); undefined: it does not exist. */
+  dnsFile: Buffer | undefined;
 }
 
 type IpLink = { ifname: string; ifalias?: string; mtu: number; flags: string[] };
@@ -34,10 +34,10 @@ const CATCH_ALL_KEYS = new Set(['priority', 'src', 'table', 'action']);
 const isCatchAll = (rule: IpRule) => rule.src === 'all' && Object.keys(rule).every((key) => CATCH_ALL_KEYS.has(key));
 
 /** One `ip` process for links, addresses, the default route and the rules together. */
-export async function observeGuest(resolvConfPath: string): Promise<GuestObserved> {
-  const [output, resolvConf] = await Promise.all([
+export async function observeGuest(dnsFilePath: string): Promise<GuestObserved> {
+  const [output, dnsFile] = await Promise.all([
     readIp(['link show', 'address show', 'route show default', 'rule show']),
-    readFile(resolvConfPath, 'utf8').catch(() => undefined),
+    readFile(dnsFilePath).catch(() => undefined),
   ]);
   const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
@@ -57,6 +57,6 @@ export async function observeGuest(resolvConfPath: string): Promise<GuestObserve
     defaultRoute: route?.gateway ? { gateway: route.gateway, dev: route.dev } : undefined,
     mainRulePriority: main?.priority,
     terminalRulePriority: terminal?.priority,
-    resolvConf,
+    dnsFile,
   };
 }

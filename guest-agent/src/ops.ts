@@ -10,7 +10,7 @@ export type GuestOp =
   | { kind: 'deleteDefaultRoute' }
   | { kind: 'addMainRule'; priority: number }
   | { kind: 'deleteMainRule'; priority: number }
-  | { kind: 'writeResolvConf'; path: string; content: string; before: string | undefined }
+  | { kind: 'writeDnsFile'; path: string; content: Buffer; before: Buffer | undefined }
   | { kind: 'removeFile'; path: string };
 
 type ByKind<R> = { [K in GuestOp['kind']]: (op: Extract<GuestOp, { kind: K }>) => R };
@@ -28,8 +28,8 @@ const inverses: ByKind<GuestOp | undefined> = {
   deleteDefaultRoute: () => undefined,
   addMainRule: (op) => ({ kind: 'deleteMainRule', priority: op.priority }),
   deleteMainRule: (op) => ({ kind: 'addMainRule', priority: op.priority }),
-  writeResolvConf: (op) =>
-    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeResolvConf', path: op.path, content: op.before, before: op.content },
+  writeDnsFile: (op) =>
+    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content },
   removeFile: () => undefined,
 };
 
@@ -50,7 +50,7 @@ const ipLines: ByKind<string[]> = {
   deleteDefaultRoute: () => ['route del default'],
   addMainRule: (op) => [`rule add priority ${op.priority} lookup main`],
   deleteMainRule: (op) => [`rule del priority ${op.priority} lookup main`],
-  writeResolvConf: () => [],
+  writeDnsFile: () => [],
   removeFile: () => [],
 };
 

@@ -1,9 +1,17 @@
 import { type Configure, NameTakenError } from '@guestnet/protocol';
+import { withEntry } from './android/ipconfig.js';
 import type { GuestObserved } from './observe.js';
 import type { GuestOp } from './ops.js';
 
 // Where the kernel's own default rule for main sits.
 const MAIN_RULE_PRIORITY = 32766;
+
+/**
+ * Where the guest's DNS servers go. Linux reads resolv.conf; Android 8+
+ * ignores it and the net.dns* properties, and takes DNS (with the address
+ * and gateway) from EthernetService's ipconfig.txt.
+ */
+export type DnsTarget = { kind: 'resolv.conf'; path: string } | { kind: 'ipconfig'; path: string };
 
 export function renderResolvConf(servers: string[]): string {
   return `# written by guestnet guest-agent\n${servers.map((s) => `nameserver ${s}`).join('\n')}\n`;
@@ -15,8 +23,8 @@ export function findOurLink(observed: GuestObserved, token: string) {
 }
 
 /** Ops from `observed` to what `configure` asks for. Empty when it is already in place. */
-export function planGuest(observed: GuestObserved, configure: Configure, resolvConfPath: string): GuestOp[] {
-  const { link: want, dns } = configure;
+export function planGuest(observed: GuestObserved, configure: Configure, dnsTarget: DnsTarget): GuestOp[] {
+  const want = configure.link;
   const link = findOurLink(observed, configure.token);
   if (!link) throw new Error(`no link carries this attach's token yet`);
   const squatter = observed.links.find((l) => l.name === want.rename && l !== link);
@@ -42,11 +50,16 @@ export function planGuest(observed: GuestObserved, configure: Configure, resolvC
     // where our default route lives; consult main just before its catch-all.
     ops.push({ kind: 'addMainRule', priority: Math.min(MAIN_RULE_PRIORITY, (observed.terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1) });
   }
-  if (dns.length > 0) {
-    const content = renderResolvConf(dns);
-    if (observed.resolvConf !== content) {
-      ops.push({ kind: 'writeResolvConf', path: resolvConfPath, content, before: observed.resolvConf });
-    }
+  const content = desiredDnsFile(observed, configure, dnsTarget);
+  if (content && !observed.dnsFile?.equals(content)) {
+    ops.push({ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile });
   }
   return ops;
+}
+
+function desiredDnsFile(observed: GuestObserved, { link, dns }: Configure, target: DnsTarget): Buffer | undefined {
+  if (target.kind === 'ipconfig') {
+    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
+  }
+  return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
 }

@@ -7,13 +7,14 @@ import { NetEvents } from '../events.js';
 import { follow, greet } from '../host-session.js';
 import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
 import { observeGuest } from '../observe.js';
+import type { DnsTarget } from '../planner.js';
 import { StatusFile } from '../status-file.js';
 
 export type { ApplyReport } from '../keeper.js';
 
 export interface RunOptions {
   socket: string;
-  resolvConf: string;
+  dnsTarget: DnsTarget;
   statusFile: string;
   once: boolean;
   onEvent: OnEvent;
@@ -36,8 +37,8 @@ function connectTo(path: string): Promise<Socket> {
   });
 }
 
-async function ourTokens(resolvConf: string): Promise<string[]> {
-  const observed = await observeGuest(resolvConf);
+async function ourTokens(dnsTarget: DnsTarget): Promise<string[]> {
+  const observed = await observeGuest(dnsTarget.path);
   return observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
 }
 
@@ -76,7 +77,7 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
   const events = new NetEvents();
   await events.start();
   const status = new StatusFile(options.statusFile, options.socket);
-  const keeper = new Keeper(options.resolvConf, status, options.onEvent);
+  const keeper = new Keeper(options.dnsTarget, status, options.onEvent);
   let stopped = false;
   const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
@@ -91,7 +92,7 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
 
 async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper, status: StatusFile): Promise<ApplyReport | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const tokens = await ourTokens(options.resolvConf);
+    const tokens = await ourTokens(options.dnsTarget);
     if (tokens.length === 0) {
       status.host('waiting for our link');
       // The kernel announces a new link but not its alias being set a moment
@@ -104,7 +105,7 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const report = await greet(connection, tokens, keeper);
+      const report = await greet(connection, tokens, options.dnsTarget.kind, keeper);
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {

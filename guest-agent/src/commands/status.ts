@@ -1,5 +1,7 @@
 import { checkToken } from '@guestnet/protocol';
+import { dnsOf } from '../android/ipconfig.js';
 import { type GuestLink, observeGuest } from '../observe.js';
+import type { DnsTarget } from '../planner.js';
 import { type HostState, type LastApply, readStatus } from '../status-file.js';
 
 export interface GuestStatus {
@@ -23,11 +25,11 @@ function alive(pid: number): boolean {
 }
 
 /** What the kernel has in force, plus what the running agent knows: the host connection and the last apply. */
-export async function guestStatus(statusFile: string, resolvConf: string): Promise<GuestStatus> {
-  const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(resolvConf)]);
+export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Promise<GuestStatus> {
+  const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(dnsTarget.path)]);
   const running = agent !== undefined && alive(agent.pid);
   const ours = observed.links.find((link) => (agent?.token ? link.alias === agent.token : checkToken(link.alias).ok));
-  const dns = (observed.resolvConf ?? '').split('\n').flatMap((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? []);
+  const dns = dnsServers(observed.dnsFile, dnsTarget, ours?.name);
   return {
     agent: { running, pid: running ? agent.pid : undefined },
     host: running ? { ...agent.host, socket: agent.socket } : { state: 'unknown', since: undefined, socket: undefined },
@@ -37,6 +39,18 @@ export async function guestStatus(statusFile: string, resolvConf: string): Promi
     dns,
     lastApply: running ? agent.lastApply : undefined,
   };
+}
+
+function dnsServers(file: Buffer | undefined, target: DnsTarget, link: string | undefined): string[] {
+  if (!file) return [];
+  if (target.kind === 'ipconfig') {
+    try {
+      return link ? dnsOf(file, link) : [];
+    } catch {
+      return [];
+    }
+  }
+  return file.toString('utf8').split('\n').flatMap((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? []);
 }
 
 /** Short aligned lines: read on a phone over adb shell. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { encodeFrame } from '@guestnet/protocol';
+import { encodeFrame, ExitCode, FrameDecoder } from '@guestnet/protocol';
 import { type Daemon, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const SILENT = 300;
@@ -86,4 +86,37 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
     const status = await sandbox.hostAgent(['status', '--json']);
     assert.equal(status.exitCode, 0, status.stderr);
   });
+
+  it('answers a wrong-version hello with an error naming the version it speaks, then closes', async () => {
+    const socket = await open(sandbox.socket);
+    sockets.push(socket);
+    const decoder = new FrameDecoder();
+    const frames: unknown[] = [];
+    socket.on('data', (chunk) => frames.push(...decoder.push(chunk)));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(encodeFrame({ type: 'hello', version: 2, tokens: [], capabilities: [] }));
+    await closed;
+    assert.deepEqual(frames, [{ type: 'error', code: 'guestProtocol', message: "unsupported protocol version '2' (this host speaks 1)" }]);
+  });
+
+  for (const [label, overrides] of [
+    ['a link named ../x', { name: '../x' }],
+    ['a link named "eth0; reboot"', { name: 'eth0; reboot' }],
+    ['a 200-character link name', { name: 'x'.repeat(200) }],
+    ['prefix length 33', { prefixLength: 33 }],
+  ] as const) {
+    it(`an attached guest reporting ${label} is refused: attach exits ${ExitCode.guestProtocol} and the host is rolled back`, async () => {
+      const pristine = await sandbox.hostSnapshot();
+      const guest = await sandbox.startGuest({ agent: false });
+      const session = sandbox.rawGuest(guest, 'own', [], overrides);
+      const attach = await sandbox.hostAgent(['attach', String(guest.pid)]);
+      assert.equal(attach.exitCode, ExitCode.guestProtocol, attach.stderr);
+      assert.equal(attach.stderr.trim().split('\n').length, 1);
+      const frames = await session;
+      assert.equal((frames.at(-2) as Record<string, unknown>).type, 'error');
+      assert.match(String((frames.at(-2) as Record<string, unknown>).message), /state\.(name|prefixLength)/);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+      await guest.kill();
+    });
+  }
 });

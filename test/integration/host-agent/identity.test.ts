@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
-
-const RAW_GUEST = fileURLToPath(new URL('../../fixtures/raw-guest.js', import.meta.url));
-
-type Frame = Record<string, unknown> | 'closed';
 
 describe('host-agent serve: a guest gets and changes only its own attachment', function () {
   this.timeout(120_000);
@@ -23,14 +18,7 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     return rest;
   };
 
-  /** Runs the hand-driven guest inside `guest` until the host closes on it. */
-  async function rawGuest(guest: Guest, claim: string, after: unknown[] = []): Promise<Frame[]> {
-    const result = await guest.spawn(['node', RAW_GUEST, sandbox.socket, claim, JSON.stringify(after)]);
-    return String(result.stdout)
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (line === 'closed' ? 'closed' : JSON.parse(line)));
-  }
+  const rawGuest = (guest: Guest, claim: string, after: unknown[] = []) => sandbox.rawGuest(guest, claim, after);
 
   before(async () => {
     sandbox = await Sandbox.create();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import type { GuestObserved } from '@guestnet/guest-agent/dist/observe.js';
 import { type GuestOp, inverseOf, ipLinesOf } from '@guestnet/guest-agent/dist/ops.js';
-import { planGuest, renderResolvConf } from '@guestnet/guest-agent/dist/planner.js';
+import { type DnsTarget, planGuest, renderResolvConf } from '@guestnet/guest-agent/dist/planner.js';
 import { type Configure, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;
+const RESOLV: DnsTarget = { kind: 'resolv.conf', path: '/etc/resolv.conf' };
 const configure: Configure = {
   type: 'configure',
   token,
@@ -19,12 +20,13 @@ const fresh = (): GuestObserved => ({
   defaultRoute: undefined,
   mainRulePriority: 32766,
   terminalRulePriority: undefined,
-  resolvConf: undefined,
+  dnsFile: undefined,
 });
 
 /** The guest model after ops, for "plan after apply is empty". */
 function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
-  let { links, defaultRoute, mainRulePriority, resolvConf } = structuredClone(observed);
+  let { links, defaultRoute, mainRulePriority } = structuredClone(observed);
+  let dnsFile = observed.dnsFile;
   const link = (name: string) => links.find((l) => l.name === name)!;
   for (const op of ops) {
     if (op.kind === 'linkUp') link(op.name).up = true;
@@ -32,66 +34,75 @@ function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
     if (op.kind === 'setMtu') link(op.name).mtu = op.mtu;
     if (op.kind === 'addAddress') link(op.name).addresses.push(op.cidr);
     if (op.kind === 'setDefaultRoute') defaultRoute = { gateway: op.gateway, dev: op.dev };
-    if (op.kind === 'writeResolvConf') resolvConf = op.content;
+    if (op.kind === 'writeDnsFile') dnsFile = Buffer.from(op.content);
     if (op.kind === 'addMainRule') mainRulePriority = op.priority;
   }
-  return { ...observed, links, defaultRoute, mainRulePriority, resolvConf };
+  return { ...observed, links, defaultRoute, mainRulePriority, dnsFile };
 }
 
 describe('guest planner', () => {
   it('plans the design for a freshly arrived link', () => {
-    assert.deepEqual(planGuest(fresh(), configure, '/etc/resolv.conf'), [
+    assert.deepEqual(planGuest(fresh(), configure, RESOLV), [
       { kind: 'linkUp', name: 'lo' },
       { kind: 'renameLink', from: 'vm_wlan0', to: 'wlan0' },
       { kind: 'setMtu', name: 'wlan0', mtu: 1400, before: 1500 },
       { kind: 'addAddress', name: 'wlan0', cidr: '172.17.3.3/16' },
       { kind: 'linkUp', name: 'wlan0' },
       { kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined },
-      { kind: 'writeResolvConf', path: '/etc/resolv.conf', content: renderResolvConf(['192.0.2.53']), before: undefined },
+      { kind: 'writeDnsFile', path: '/etc/resolv.conf', content: Buffer.from(renderResolvConf(['192.0.2.53'])), before: undefined },
     ]);
   });
 
   it('plans nothing once applied (running again is harmless)', () => {
-    const after = simulate(fresh(), planGuest(fresh(), configure, '/etc/resolv.conf'));
-    assert.deepEqual(planGuest(after, configure, '/etc/resolv.conf'), []);
+    const after = simulate(fresh(), planGuest(fresh(), configure, RESOLV));
+    assert.deepEqual(planGuest(after, configure, RESOLV), []);
   });
 
   it('repairs only what drifted, e.g. a deleted default route', () => {
-    const after = simulate(fresh(), planGuest(fresh(), configure, '/r'));
+    const after = simulate(fresh(), planGuest(fresh(), configure, RESOLV));
     const drifted = { ...after, defaultRoute: undefined };
-    assert.deepEqual(planGuest(drifted, configure, '/r'), [{ kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined }]);
+    assert.deepEqual(planGuest(drifted, configure, RESOLV), [{ kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined }]);
   });
 
   it('finds its link by token, not by name', () => {
     const foreign = fresh();
     foreign.links[1]!.alias = `guestnet:${'e'.repeat(32)}`;
-    assert.throws(() => planGuest(foreign, configure, '/r'), /no link carries this attach's token/);
+    assert.throws(() => planGuest(foreign, configure, RESOLV), /no link carries this attach's token/);
   });
 
   it('refuses to take a name another link already has', () => {
     const observed = fresh();
     observed.links.push({ name: 'wlan0', alias: undefined, mtu: 1500, up: true, addresses: [] });
-    assert.throws(() => planGuest(observed, configure, '/r'), NameTakenError);
+    assert.throws(() => planGuest(observed, configure, RESOLV), NameTakenError);
   });
 
   it('brings a link down to rename it, in one ip -batch with the rest', () => {
-    const lines = planGuest(fresh(), configure, '/r').flatMap(ipLinesOf);
+    const lines = planGuest(fresh(), configure, RESOLV).flatMap(ipLinesOf);
     assert.deepEqual(lines.slice(1, 3), ['link set dev vm_wlan0 down', 'link set dev vm_wlan0 name wlan0']);
   });
 
   it('has an inverse for every change it makes', () => {
-    const ops = planGuest(fresh(), configure, '/r');
+    const ops = planGuest(fresh(), configure, RESOLV);
     assert.deepEqual(ops.map(inverseOf).map((op) => op?.kind), ['linkDown', 'renameLink', 'setMtu', 'deleteAddress', 'linkDown', 'deleteDefaultRoute', 'removeFile']);
   });
 
   it('makes main reachable again after an Android netd flushed the rules', () => {
-    const after = simulate(fresh(), planGuest(fresh(), configure, '/r'));
+    const after = simulate(fresh(), planGuest(fresh(), configure, RESOLV));
     const flushed = { ...after, mainRulePriority: undefined, terminalRulePriority: 32000 };
-    const ops = planGuest(flushed, configure, '/r');
+    const ops = planGuest(flushed, configure, RESOLV);
     assert.deepEqual(ops, [{ kind: 'addMainRule', priority: 31999 }]);
     assert.deepEqual(ops.flatMap(ipLinesOf), ['rule add priority 31999 lookup main']);
-    assert.deepEqual(planGuest(simulate(flushed, ops), configure, '/r'), []);
+    assert.deepEqual(planGuest(simulate(flushed, ops), configure, RESOLV), []);
     const bare = { ...after, mainRulePriority: undefined, terminalRulePriority: undefined };
-    assert.deepEqual(planGuest(bare, configure, '/r'), [{ kind: 'addMainRule', priority: 32766 }]);
+    assert.deepEqual(planGuest(bare, configure, RESOLV), [{ kind: 'addMainRule', priority: 32766 }]);
+  });
+
+  it("on Android, puts address, gateway and DNS in EthernetService's ipconfig.txt instead of resolv.conf", () => {
+    const android: DnsTarget = { kind: 'ipconfig', path: '/data/misc/ethernet/ipconfig.txt' };
+    const ops = planGuest(fresh(), configure, android);
+    const write = ops.find((op) => op.kind === 'writeDnsFile');
+    assert.equal(write?.path, android.path);
+    assert.equal(ops.filter((op) => op.kind === 'writeDnsFile').length, 1);
+    assert.deepEqual(planGuest(simulate(fresh(), ops), configure, android), []);
   });
 });
