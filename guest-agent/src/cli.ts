@@ -9,6 +9,11 @@ interface GlobalOptions {
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+// `status | head` in adb shell closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+  throw error;
+});
 
 const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
@@ -102,8 +107,7 @@ function report(error: unknown, globals: GlobalOptions): number {
   return reportFailure('guest-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
+// No top-level await: the single-file CommonJS bundle cannot have one.
+program.parseAsync(process.argv).catch((error: unknown) => {
   process.exitCode = report(error, program.opts() as GlobalOptions);
-}
+});

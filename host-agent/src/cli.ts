@@ -30,6 +30,11 @@ function logLevel(globals: GlobalOptions, fallback: Level): Level {
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+// `status | head` in adb shell closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+  throw error;
+});
 
 function parsePid(text: string): number {
   const checked = checkPid(text);
@@ -42,11 +47,19 @@ function emit(json: boolean | undefined, value: unknown, lines: string[]): void 
   else lines.forEach((line) => print(line));
 }
 
+/**
+ * Defaults, the config file, then GUESTNET_STATE_DIR, then flags. The
+ * variable lets hooks and the CNI plugin, which runtimes start with a fixed
+ * command line, share one state dir with the daemon.
+ */
 function loadSettings(options: Record<string, unknown>) {
   const configPath = typeof options.config === 'string' ? options.config : DEFAULT_CONFIG_PATH;
   const config = readConfigFile(configPath, options.config !== undefined);
-  return resolveSettings(config, options, configPath);
+  const fromEnv = process.env.GUESTNET_STATE_DIR;
+  return resolveSettings(config, { ...(fromEnv ? { stateDir: fromEnv } : {}), ...definedOnly(options) }, configPath);
 }
+
+const definedOnly = (options: Record<string, unknown>) => Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 
 const CONFIG_OPTION = ['--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`] as const;
 
@@ -176,9 +189,10 @@ function report(error: unknown, globals: GlobalOptions): number {
   return reportFailure('host-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  process.exitCode = report(error, program.opts() as GlobalOptions);
-}
-await flushLog();
+// No top-level await: the single-file CommonJS bundle cannot have one.
+program
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = report(error, program.opts() as GlobalOptions);
+  })
+  .then(flushLog);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, readlink } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { BadPidError, type Configure, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { type AppliedOp, applySetup, applyTeardown, rollBack } from './exec/apply.js';
 import type { Runner } from './exec/runner.js';
@@ -13,7 +13,7 @@ import type { OpContext } from './ops.js';
 import { defaultRouteInterface, planAttach, planDetach, planForward } from './planner.js';
 import type { Forward } from './forward.js';
 import type { HostSettings } from './settings.js';
-import { type AttachmentRecord, readIpForwardBefore, readRecords, recordPath } from './state.js';
+import { type AttachmentRecord, type GuestIdentity, readIpForwardBefore, readRecords, recordPath } from './state.js';
 
 // The attach and detach cores shared by the one-shot CLI and the daemon.
 // Callers hold the state lock.
@@ -26,17 +26,26 @@ export interface HostSideResult {
   rollBack(cause: unknown): Promise<void>;
 }
 
-export async function attachHostSide(pid: number, netns: string, settings: HostSettings, runner: Runner, firewall: Firewall): Promise<HostSideResult> {
+/**
+ * `announce` hears the record before the first change: the daemon must know
+ * the token before the guest can read it from its link and say hello.
+ */
+export async function attachHostSide(
+  guest: GuestIdentity,
+  settings: HostSettings,
+  runner: Runner,
+  firewall: Firewall,
+  announce: (record: AttachmentRecord) => void = () => {},
+): Promise<HostSideResult> {
   const observed = await observeHost(runner, settings.stateDir, firewall);
-  const existing = observed.records.find((r) => r.pid === pid);
+  const existing = observed.records.find((r) => r.id === guest.id);
   const uplink = settings.uplink ?? existing?.uplink ?? defaultRouteInterface(observed.routes);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
-  const lease = allocate(observed, settings, pid);
+  const lease = allocate(observed, settings, guest.id);
   const desired: AttachmentRecord = {
-    pid,
-    netns,
+    ...guest,
     hostIf: lease.hostIf,
     guestIf: settings.guestIf,
     guestName: settings.guestName,
@@ -54,47 +63,56 @@ export async function attachHostSide(pid: number, netns: string, settings: HostS
   };
   const ops = planAttach(observed, desired);
   const ctx: OpContext = { firewall, stateDir: settings.stateDir };
+  announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, changed: ops.length > 0, steps, rollBack: (cause) => rollBack(ops, runner, ctx, cause) };
 }
 
 export interface ForwardResult {
-  pid: number;
+  id: string;
   forwards: Forward[];
   changed: boolean;
 }
 
-export async function forwardHostSide(pid: number, forward: Forward, remove: boolean, stateDir: string, runner: Runner, firewall: Firewall): Promise<ForwardResult> {
+export async function forwardHostSide(id: string, forward: Forward, remove: boolean, stateDir: string, runner: Runner, firewall: Firewall): Promise<ForwardResult> {
   const observed = await observeHost(runner, stateDir, firewall);
-  const record = observed.records.find((r) => r.pid === pid);
-  if (!record) throw new BadPidError(`pid ${pid} is not attached; attach it first`);
+  const record = observed.records.find((r) => r.id === id);
+  if (!record) throw new BadPidError(`${/^\d+$/.test(id) ? `pid ${id}` : id} is not attached; attach it first`);
   const ops = planForward(observed, record, forward, remove);
   await applySetup(ops, runner, { firewall, stateDir });
   const last = ops.at(-1);
-  return { pid, forwards: last?.kind === 'setForwards' ? last.record.forwards : record.forwards, changed: ops.length > 0 };
+  return { id, forwards: last?.kind === 'setForwards' ? last.record.forwards : record.forwards, changed: ops.length > 0 };
 }
 
 export interface DetachResult {
-  pid: number;
+  id: string;
   wasAttached: boolean;
   steps: AppliedOp[];
 }
 
-export async function detachHostSide(pid: number, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
+export async function detachHostSide(id: string, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
   const observed = await observeHost(runner, stateDir, firewall);
-  const record = observed.records.find((r) => r.pid === pid);
-  if (!record) return { pid, wasAttached: false, steps: [] };
+  const record = observed.records.find((r) => r.id === id);
+  if (!record) return { id, wasAttached: false, steps: [] };
   const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir });
-  return { pid, wasAttached: true, steps };
+  return { id, wasAttached: true, steps };
 }
 
-/** Whether the guest a record describes still lives: same pid, same netns (a reused pid has another). */
+/** The netns at `path` as net:[inode], the form /proc/<pid>/ns/net links to; undefined if it is gone. */
+export async function netnsAt(path: string): Promise<string | undefined> {
+  return stat(path).then(
+    (s) => `net:[${s.ino}]`,
+    () => undefined,
+  );
+}
+
+/** Whether the guest a record describes still lives: the same netns at its path (a reused pid has another). */
 export async function guestAlive(record: AttachmentRecord): Promise<boolean> {
-  return (await readlink(`/proc/${record.pid}/ns/net`).catch(() => undefined)) === record.netns;
+  return (await netnsAt(record.netnsPath)) === record.netns;
 }
 
 export interface Recovery {
-  pid: number;
+  id: string;
   action: 'completed' | 'removed';
   steps: AppliedOp[];
 }
@@ -106,16 +124,16 @@ export interface Recovery {
  */
 export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner): Promise<Recovery | undefined> {
   // A detach that just deleted the link also deleted the record: nothing to observe.
-  if (!(await access(recordPath(stateDir, record.pid)).then(() => true, () => false))) return undefined;
+  if (!(await access(recordPath(stateDir, record.id)).then(() => true, () => false))) return undefined;
   const firewall = firewallNamed(record.firewall);
   const observed = await observeHost(runner, stateDir, firewall);
-  if (!observed.records.some((r) => r.pid === record.pid)) return undefined;
+  if (!observed.records.some((r) => r.id === record.id)) return undefined;
   const ctx: OpContext = { firewall, stateDir };
   if (await guestAlive(record)) {
     const ops = planAttach(observed, record);
-    return ops.length === 0 ? undefined : { pid: record.pid, action: 'completed', steps: await applySetup(ops, runner, ctx) };
+    return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
   }
-  return { pid: record.pid, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+  return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
 }
 
 /** After a crash: completes every live guest's half-done attach and removes the dead guests. */

@@ -60,9 +60,9 @@ function describeRange([first, last]: [number, number]): string {
   return `${intToIPv4(first)}/${32 - Math.log2(last - first + 1)}`;
 }
 
-/** The host link name and guest address for `pid`: its existing lease, the settings' explicit choice, or the next free one. */
-export function allocate(observed: HostObserved, settings: HostSettings, pid: number): Lease {
-  const existing = observed.records.find((r) => r.pid === pid);
+/** The host link name and guest address for attachment `id`: its existing lease, the settings' explicit choice, or the next free one. */
+export function allocate(observed: HostObserved, settings: HostSettings, id: string): Lease {
+  const existing = observed.records.find((r) => r.id === id);
   if (existing) return { hostIf: existing.hostIf, guestAddress: existing.guestAddress };
 
   const takenNames = new Set([...observed.links, ...observed.records.map((r) => r.hostIf)]);

@@ -2,7 +2,7 @@ import type { Step } from './exec/runner.js';
 import type { Firewall, GuestRule } from './firewall/firewall.js';
 import { describeForward, type Forward } from './forward.js';
 import { ruleOf } from './planner.js';
-import { type AttachmentRecord, recordPath, statePaths } from './state.js';
+import { type AttachmentRecord, guestLabel, recordPath, statePaths } from './state.js';
 
 export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
 
@@ -17,7 +17,7 @@ export type SetupOp =
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
-  | { kind: 'deleteRecord'; pid: number }
+  | { kind: 'deleteRecord'; id: string }
   | { kind: 'deleteLink'; name: string }
   | { kind: 'restoreIpForward'; value: string }
   | { kind: 'removeGuestRules'; rule: GuestRule; removeBase: boolean };
@@ -28,7 +28,7 @@ type ByKind<U extends { kind: string }> = { [K in U['kind']]: (op: Extract<U, { 
 
 // The compiler insists that every setup op can be undone.
 const undo: ByKind<SetupOp> = {
-  writeRecord: (op) => ({ kind: 'deleteRecord', pid: op.record.pid }),
+  writeRecord: (op) => ({ kind: 'deleteRecord', id: op.record.id }),
   // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
@@ -55,9 +55,9 @@ const NO_DEVICE = /Cannot find device|does not exist/;
 
 const steps: StepsByKind = {
   writeRecord: (op, ctx) => [
-    { kind: 'write', path: recordPath(ctx.stateDir, op.record.pid), content: `${JSON.stringify(op.record, null, 2)}\n` },
+    { kind: 'write', path: recordPath(ctx.stateDir, op.record.id), content: `${JSON.stringify(op.record, null, 2)}\n` },
   ],
-  deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.pid) }],
+  deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.id) }],
 
   // The peer is created directly inside the guest's netns: there is never a
   // moment where it sits half-moved in the host. The alias (the guest's proof
@@ -67,7 +67,7 @@ const steps: StepsByKind = {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
       input: [
-        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.pid}`,
+        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
         `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
         `link set dev ${r.hostIf} up`,
         '',
@@ -77,7 +77,7 @@ const steps: StepsByKind = {
     ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
     {
       kind: 'run',
-      argv: ['nsenter', `--net=/proc/${r.pid}/ns/net`, 'ip', 'link', 'set', 'dev', r.guestIf, 'alias', r.token],
+      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', 'link', 'set', 'dev', r.guestIf, 'alias', r.token],
     },
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
@@ -93,7 +93,7 @@ const steps: StepsByKind = {
 
   addGuestRules: (op, ctx) => ctx.firewall.addGuest(op.rule, op.createBase),
   setForwards: (op, ctx) => [
-    { kind: 'write', path: recordPath(ctx.stateDir, op.record.pid), content: `${JSON.stringify(op.record, null, 2)}\n` },
+    { kind: 'write', path: recordPath(ctx.stateDir, op.record.id), content: `${JSON.stringify(op.record, null, 2)}\n` },
     ...ctx.firewall.setForwards(ruleOf(op.record), op.before),
   ],
   removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.removeBase),
@@ -107,11 +107,11 @@ export function stepsOf(op: Op, ctx: OpContext): Step[] {
 export function describeOp(op: Op): string {
   switch (op.kind) {
     case 'writeRecord':
-      return `remember attachment of pid ${op.record.pid}`;
+      return `remember attachment of ${guestLabel(op.record)}`;
     case 'deleteRecord':
-      return `forget attachment of pid ${op.pid}`;
+      return `forget attachment ${op.id}`;
     case 'createVeth':
-      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in pid ${op.record.pid}'s netns`;
+      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'enableIpForward':
@@ -123,6 +123,6 @@ export function describeOp(op: Op): string {
     case 'removeGuestRules':
       return `remove forwarding of ${op.rule.hostIf}${op.removeBase ? ' and the guestnet table' : ''}`;
     case 'setForwards':
-      return `forward ${op.record.forwards.map(describeForward).join(', ') || 'no ports'} to pid ${op.record.pid}`;
+      return `forward ${op.record.forwards.map(describeForward).join(', ') || 'no ports'} to ${guestLabel(op.record)}`;
   }
 }

@@ -57,10 +57,10 @@ export function formatStatus(status: Status): string[] {
     const apply = g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
     const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
     const forwards = g.forwards.map(describeForward).join(',') || '-';
-    rows.push([String(g.pid), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
+    rows.push([String(g.pid ?? g.id), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
   }
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
-  return [...table(rows), ...failed.map((g) => `pid ${g.pid}: last apply failed: ${g.lastApply?.error ?? ''}`)];
+  return [...table(rows), ...failed.map((g) => `${g.pid === null ? g.id : `pid ${g.pid}`}: last apply failed: ${g.lastApply?.error ?? ''}`)];
 }
 
 export function formatDoctor(findings: Finding[]): string[] {
@@ -72,5 +72,5 @@ export function formatDoctor(findings: Finding[]): string[] {
 
 export function formatForward(result: ForwardResult): string[] {
   const now = result.forwards.map(describeForward).join(', ') || 'none';
-  return [`${result.changed ? 'pid' : 'nothing changed; pid'} ${result.pid} now forwards: ${now}`];
+  return [`${result.changed ? 'pid' : 'nothing changed; pid'} ${result.id} now forwards: ${now}`];
 }

@@ -2,7 +2,7 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import type { FirewallState, GuestRule } from './firewall/firewall.js';
 import { type Forward, sameHostPort } from './forward.js';
 import type { SetupOp, TeardownOp } from './ops.js';
-import type { AttachmentRecord } from './state.js';
+import { type AttachmentRecord, guestLabel } from './state.js';
 
 /** What the host looks like right now, as far as attach and detach care. */
 export interface Route {
@@ -31,8 +31,8 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: Forward, remove: boolean): SetupOp[] {
   const others = record.forwards.filter((f) => !sameHostPort(f, forward));
   if (!remove) {
-    const holder = observed.records.find((r) => r.pid !== record.pid && r.forwards.some((f) => sameHostPort(f, forward)));
-    if (holder) throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of pid ${holder.pid}`);
+    const holder = observed.records.find((r) => r.id !== record.id && r.forwards.some((f) => sameHostPort(f, forward)));
+    if (holder) throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of ${guestLabel(holder)}`);
   }
   const forwards = remove ? others : [...others, forward];
   const after = { ...record, forwards };
@@ -54,19 +54,19 @@ function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
 export function planAttach(observed: HostObserved, desired: AttachmentRecord): SetupOp[] {
-  const existing = observed.records.find((r) => r.pid === desired.pid);
+  const existing = observed.records.find((r) => r.id === desired.id);
   if (existing) {
     const changed = differences(existing, desired);
     if (changed.length > 0) {
-      throw new UsageError(`pid ${desired.pid} is already attached differently (${changed.join(', ')}); detach it first`);
+      throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
     }
   }
-  for (const other of observed.records.filter((r) => r.pid !== desired.pid)) {
+  for (const other of observed.records.filter((r) => r.id !== desired.id)) {
     if (other.hostIf === desired.hostIf) {
-      throw new NameTakenError(`${desired.hostIf} already belongs to the guest of pid ${other.pid}; choose another --host-if`);
+      throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
     }
     if (other.guestAddress === desired.guestAddress) {
-      throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of pid ${other.pid}`);
+      throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
     }
   }
   if (!existing && observed.links.has(desired.hostIf)) {
@@ -95,10 +95,10 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
     ops.push({ kind: 'removeGuestRules', rule, removeBase: !othersRemain });
   }
   if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
-  const lastGuest = observed.records.every((r) => r.pid === record.pid);
+  const lastGuest = observed.records.every((r) => r.id === record.id);
   if (lastGuest && observed.ipForwardBefore !== undefined) {
     ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   }
-  if (observed.records.some((r) => r.pid === record.pid)) ops.push({ kind: 'deleteRecord', pid: record.pid });
+  if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
   return ops;
 }

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, readlink } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { BadPidError, MissingToolError, NotRootError } from '@guestnet/protocol';
+import type { GuestIdentity } from './state.js';
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new NotRootError(what);
@@ -27,11 +28,16 @@ export const BASE_TOOLS = [
   { binary: 'nsenter', debianPackage: 'util-linux' },
 ];
 
+/** A process guest, keyed by its pid. */
+export async function processGuest(pid: number): Promise<GuestIdentity> {
+  return { id: String(pid), pid, netnsPath: `/proc/${pid}/ns/net`, netns: await guestNetns(pid) };
+}
+
 /**
  * The guest's netns identity. The guest must exist and live in a netns other
  * than ours, or attach would wire the host to itself.
  */
-export async function guestNetns(pid: number): Promise<string> {
+async function guestNetns(pid: number): Promise<string> {
   let guest: string;
   try {
     guest = await readlink(`/proc/${pid}/ns/net`);

@@ -46,7 +46,7 @@ const DEFAULTS: HostSettings = {
   uplink: undefined,
   dns: undefined,
   timeout: 30000,
-  socket: '/run/guestnet/guest.sock',
+  socket: '/run/guestnet/guest/guest.sock',
   stateDir: '/run/guestnet/state',
   firewall: 'auto',
 };

@@ -5,14 +5,32 @@ import { FIREWALLS, type FirewallName } from './firewall/names.js';
 import { type Forward, isForward } from './forward.js';
 import type { HostSettings } from './settings.js';
 
+/** Which guest an attachment is for: a process (attach <pid>) or a CNI container. */
+export interface GuestIdentity {
+  /** The key of the attachment and its record file: the pid, or cni-<container id>-<ifname>. */
+  id: string;
+  /** Absent for CNI containers, which may have no process yet. */
+  pid?: number;
+  /** Where to enter the guest's netns: /proc/<pid>/ns/net, or the runtime's CNI_NETNS. */
+  netnsPath: string;
+  /** The netns as net:[inode]: tells a live guest from a reused pid or a recreated netns. */
+  netns: string;
+  cni?: { containerId: string; ifname: string };
+}
+
+/** How messages name a guest. */
+export function guestLabel(guest: Pick<GuestIdentity, 'pid' | 'cni'>): string {
+  return guest.cni ? `container ${guest.cni.containerId.slice(0, 12)}` : `pid ${guest.pid}`;
+}
+
+// CNI container ids are letters, digits, '_', '.' and '-': safe as a file name.
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+
 /**
  * What attach did for one guest, written before the first kernel change so
  * that detach (or a later recovery) always knows what to remove.
  */
-export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu' | 'guestToGuest'> & {
-  pid: number;
-  /** The guest's netns as /proc/<pid>/ns/net names it: tells a live guest from a reused pid. */
-  netns: string;
+export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu' | 'guestToGuest'> & GuestIdentity & {
   hostIf: string;
   /** The gateway, on the host end. */
   hostAddress: string;
@@ -39,8 +57,8 @@ export function statePaths(stateDir: string): StatePaths {
   return { attachments: join(stateDir, 'attachments'), ipForwardBefore: join(stateDir, 'ip_forward.before') };
 }
 
-export function recordPath(stateDir: string, pid: number): string {
-  return join(statePaths(stateDir).attachments, `${pid}.json`);
+export function recordPath(stateDir: string, id: string): string {
+  return join(statePaths(stateDir).attachments, `${id}.json`);
 }
 
 export async function readRecords(stateDir: string): Promise<AttachmentRecord[]> {
@@ -53,9 +71,9 @@ export async function readRecords(stateDir: string): Promise<AttachmentRecord[]>
     throw error;
   }
   const records = await Promise.all(
-    names.filter((name) => /^\d+\.json$/.test(name)).map(async (name) => parseRecord(join(dir, name), await fs.readFile(join(dir, name), 'utf8'))),
+    names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map(async (name) => parseRecord(join(dir, name), await fs.readFile(join(dir, name), 'utf8'))),
   );
-  return records.sort((a, b) => a.pid - b.pid);
+  return records.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || a.id.localeCompare(b.id));
 }
 
 /** The ip_forward value found before the first attach, if an attach changed it. */
@@ -79,7 +97,11 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     throw new ConfigError(`state file ${path} is not valid JSON; remove it after checking 'ip link'`);
   }
   const valid =
-    checkPid(raw.pid).ok &&
+    typeof raw.id === 'string' &&
+    ID_PATTERN.test(raw.id) &&
+    (raw.pid === undefined || checkPid(raw.pid).ok) &&
+    typeof raw.netnsPath === 'string' &&
+    raw.netnsPath.startsWith('/') &&
     [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&
     [raw.hostAddress, raw.guestAddress].every((v) => checkIPv4(v).ok) &&
     Array.isArray(raw.dns) &&

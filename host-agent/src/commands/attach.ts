@@ -6,9 +6,9 @@ import { firewallFor } from '../firewall/select.js';
 import type { GuestConfirmation } from '../guest/exchange.js';
 import { configureGuest, interrupted, type SessionEvents } from '../guest/one-shot.js';
 import { withStateLock } from '../lock.js';
-import { BASE_TOOLS, guestNetns, requireRoot, requireTools } from '../preflight.js';
+import { BASE_TOOLS, processGuest, requireRoot, requireTools } from '../preflight.js';
 import type { HostSettings } from '../settings.js';
-import type { AttachmentRecord } from '../state.js';
+import type { AttachmentRecord, GuestIdentity } from '../state.js';
 
 export interface AttachOptions {
   settings: HostSettings;
@@ -39,11 +39,11 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
     const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS);
     if (viaDaemon.served) return viaDaemon.result as AttachResult;
   }
-  const netns = await guestNetns(pid);
-  return withStateLock(settings.stateDir, () => attachHere(pid, netns, options));
+  const guest = await processGuest(pid);
+  return withStateLock(settings.stateDir, () => attachHere(guest, options));
 }
 
-async function attachHere(pid: number, netns: string, options: AttachOptions): Promise<AttachResult> {
+async function attachHere(guest: GuestIdentity, options: AttachOptions): Promise<AttachResult> {
   const { settings, dryRun } = options;
   const runner = dryRun ? new DryRunRunner(options.print) : new RealRunner();
   // A launcher that gives up kills us: finish the step under way, then roll back rather than die half-configured.
@@ -55,7 +55,7 @@ async function attachHere(pid: number, netns: string, options: AttachOptions): P
   try {
     const firewall = await firewallFor(settings.firewall, settings.stateDir, runner);
     await requireTools([firewall.tool]);
-    host = await attachHostSide(pid, netns, settings, runner, firewall);
+    host = await attachHostSide(guest, settings, runner, firewall);
     const { token, ...attachment } = host.record;
     const result = { attachment, firewall: firewall.name, changed: host.changed, steps: host.steps };
     if (dryRun) return { ...result, guest: 'dry-run' };

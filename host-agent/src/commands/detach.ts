@@ -1,11 +1,17 @@
 import { callDaemon } from '../daemon/control.js';
-import { type DetachResult, detachHostSide } from '../engine.js';
+import { type DetachResult as EngineDetachResult, detachHostSide } from '../engine.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
 import { withStateLock } from '../lock.js';
 import { BASE_TOOLS, requireRoot, requireTools } from '../preflight.js';
 
-export type { DetachResult } from '../engine.js';
+/** What the CLI and the control socket report: keyed by the pid they were given. */
+export type DetachResult = Omit<EngineDetachResult, 'id'> & { pid: number };
+
+/** The engine's result for a process guest, as the CLI and the daemon report it. */
+export function detachResultFor(pid: number, { id, ...result }: EngineDetachResult): DetachResult {
+  return { pid, ...result };
+}
 
 export interface DetachOptions {
   stateDir: string;
@@ -26,6 +32,6 @@ export async function detach(pid: number, options: DetachOptions): Promise<Detac
     // The backend the attached guests use; with none attached there is nothing to find anyway.
     const firewall = await firewallFor('auto', options.stateDir, runner);
     await requireTools([firewall.tool]);
-    return detachHostSide(pid, options.stateDir, runner, firewall);
+    return detachResultFor(pid, await detachHostSide(String(pid), options.stateDir, runner, firewall));
   });
 }

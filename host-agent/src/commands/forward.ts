@@ -26,6 +26,6 @@ export async function forward(pid: number, spec: Forward, options: ForwardOption
     // The backend the attached guests use; with none attached there is nothing to find anyway.
     const firewall = await firewallFor('auto', options.stateDir, runner);
     await requireTools([firewall.tool]);
-    return forwardHostSide(pid, spec, options.remove, options.stateDir, runner, firewall);
+    return forwardHostSide(String(pid), spec, options.remove, options.stateDir, runner, firewall);
   });
 }

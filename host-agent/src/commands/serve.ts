@@ -9,7 +9,8 @@ import { RealRunner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
 import { ownerOf, tryOwn, withStateLock } from '../lock.js';
 import type { Level } from '../log.js';
-import { BASE_TOOLS, guestNetns, requireRoot, requireTools } from '../preflight.js';
+import { BASE_TOOLS, processGuest, requireRoot, requireTools } from '../preflight.js';
+import { detachResultFor } from './detach.js';
 import { type HostSettings, resolveSettings } from '../settings.js';
 import { type AttachmentRecord, readRecords } from '../state.js';
 import { collectStatus } from './status.js';
@@ -65,7 +66,7 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
     const done = await exclusive(() => reconcileGuest(record, stateDir, runner));
     await refresh();
     if (!done) return;
-    log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { pid: record.pid, hostIf: name });
+    log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { id: record.id, hostIf: name });
     if (done.action === 'removed') guests.forget(record.token);
     else void guests.confirm(record, settings.timeout).catch(() => {});
   };
@@ -75,12 +76,12 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
       return collectStatus(stateDir, runner, (token) => ({ connected: guests.connected(token), lastApply: guests.lastApply(token) }));
     }
     if (request.type === 'forward') {
-      const result = await exclusive(async () => forwardHostSide(request.pid, request.forward, request.remove, stateDir, runner, await inUse()));
+      const result = await exclusive(async () => forwardHostSide(String(request.pid), request.forward, request.remove, stateDir, runner, await inUse()));
       await refresh();
       return result;
     }
     if (request.type === 'detach') {
-      const result = await exclusive(async () => detachHostSide(request.pid, stateDir, runner, await inUse()));
+      const result = detachResultFor(request.pid, await exclusive(async () => detachHostSide(String(request.pid), stateDir, runner, await inUse())));
       const record = [...byToken.values()].find((r) => r.pid === request.pid);
       if (record) guests.forget(record.token);
       await refresh();
@@ -88,13 +89,12 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
     }
     const requested = resolveSettings(request.settings, {}, 'the attach request');
     const attachSettings = { ...requested, stateDir, socket: settings.socket };
-    const netns = await guestNetns(request.pid);
+    const guest = await processGuest(request.pid);
     const host = await exclusive(async () => {
       const firewall = await firewallFor(attachSettings.firewall, stateDir, runner);
       await requireTools([firewall.tool]);
-      return attachHostSide(request.pid, netns, attachSettings, runner, firewall);
-    });
-    await refresh();
+      return attachHostSide(guest, attachSettings, runner, firewall, (record) => byToken.set(record.token, record));
+    }).finally(refresh);
     const { token, ...attachment } = host.record;
     const result = { attachment, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
     if (!request.wait) return { ...result, guest: 'not-waited' };

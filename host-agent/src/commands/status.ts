@@ -12,7 +12,8 @@ export interface Counters {
 }
 
 export interface GuestStatus {
-  pid: number;
+  pid: number | null;
+  id: string;
   state: 'alive' | 'gone';
   hostIf: string;
   /** The link's name inside the guest. */
@@ -51,7 +52,8 @@ export async function collectStatus(stateDir: string, runner: Runner, agents?: A
       const counters = stats.get(r.hostIf);
       const view = agents?.(r.token);
       return {
-        pid: r.pid,
+        pid: r.pid ?? null,
+        id: r.id,
         state: (await guestAlive(r)) ? 'alive' : 'gone',
         hostIf: r.hostIf,
         guestIf: r.guestName,

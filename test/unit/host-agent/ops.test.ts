@@ -17,7 +17,7 @@ describe('host ops', () => {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
         input:
-          'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns 4242\n' +
+          'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
           'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
       },
       { kind: 'run', argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'alias', record.token] },
@@ -68,7 +68,7 @@ describe('host ops', () => {
       { kind: 'addGuestRules', rule, createBase: true },
     ];
     assert.deepEqual(ops.map(undoOf), [
-      { kind: 'deleteRecord', pid: 4242 },
+      { kind: 'deleteRecord', id: '4242' },
       { kind: 'deleteLink', name: 'vm_wlan' },
       { kind: 'restoreIpForward', value: '0' },
       { kind: 'removeGuestRules', rule, removeBase: true },

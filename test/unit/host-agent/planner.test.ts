@@ -99,7 +99,7 @@ describe('host planner', () => {
         { kind: 'removeGuestRules', rule, removeBase: true },
         { kind: 'deleteLink', name: 'vm_wlan' },
         { kind: 'restoreIpForward', value: '0' },
-        { kind: 'deleteRecord', pid: 100 },
+        { kind: 'deleteRecord', id: '100' },
       ]);
     });
 
@@ -124,7 +124,7 @@ describe('host planner', () => {
       assert.deepEqual(planDetach(both, record()), [
         { kind: 'removeGuestRules', rule, removeBase: false },
         { kind: 'deleteLink', name: 'vm_wlan' },
-        { kind: 'deleteRecord', pid: 100 },
+        { kind: 'deleteRecord', id: '100' },
       ]);
     });
   });

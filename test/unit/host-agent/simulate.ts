@@ -33,7 +33,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         records = [...records, op.record];
         break;
       case 'deleteRecord':
-        records = records.filter((r) => r.pid !== op.pid);
+        records = records.filter((r) => r.id !== op.id);
         break;
       case 'createVeth':
         links.add(op.record.hostIf);
@@ -56,7 +56,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         rules = [...rules, op.rule];
         break;
       case 'setForwards':
-        records = records.map((r) => (r.pid === op.record.pid ? op.record : r));
+        records = records.map((r) => (r.id === op.record.id ? op.record : r));
         rules = rules.map((r) => (r.hostIf === op.record.hostIf ? { ...r, forwards: op.record.forwards } : r));
         break;
       case 'removeGuestRules':
