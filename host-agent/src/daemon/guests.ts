@@ -32,6 +32,8 @@ export class GuestServer {
   private readonly sessions = new Map<string, GuestSession>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly lastApplies = new Map<string, LastApply>();
+  /** A guest can connect and fail before its attach starts waiting: the wait must still hear it. */
+  private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
   private pendingHellos = 0;
 
@@ -72,6 +74,9 @@ export class GuestServer {
         resolve: (c) => (clearTimeout(timer), resolve(c)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       };
+      const failure = this.unclaimedFailures.get(record.token);
+      this.unclaimedFailures.delete(record.token);
+      if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);
       this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
       if (this.sessions.has(record.token)) void this.configure(record).catch(() => {});
     });
@@ -82,6 +87,7 @@ export class GuestServer {
     this.sessions.get(token)?.release(token);
     this.sessions.delete(token);
     this.lastApplies.delete(token);
+    this.unclaimedFailures.delete(token);
   }
 
   private accept(socket: Socket): void {
@@ -127,12 +133,15 @@ export class GuestServer {
     return run.then(
       (confirmation) => {
         this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes });
+        this.unclaimedFailures.delete(record.token);
         for (const waiter of this.takeWaiters(record.token)) waiter.resolve(confirmation);
         return confirmation;
       },
       (error: Error) => {
         this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
-        for (const waiter of this.takeWaiters(record.token)) waiter.reject(error);
+        const waiters = this.takeWaiters(record.token);
+        if (waiters.length === 0) this.unclaimedFailures.set(record.token, error);
+        for (const waiter of waiters) waiter.reject(error);
         session.close();
         throw error;
       },
