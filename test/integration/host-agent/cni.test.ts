@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { DNS, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+
+const PLUGIN = fileURLToPath(new URL('../../../../deploy/cni/guestnet', import.meta.url));
+const CONFIG = { cniVersion: '1.0.0', name: 'guestnet-test', type: 'guestnet', dns: { nameservers: [DNS] } };
+
+interface PluginRun {
+  exitCode: number;
+  stdout: string;
+  json: Record<string, unknown> | undefined;
+}
+
+describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it', function () {
+  this.timeout(60_000);
+  let sandbox: Sandbox;
+  let pristine: string;
+  let container: string;
+  const containerId = 'f00dfeed0123456789abcdef';
+
+  /** Runs the plugin in the sandbox host netns with CNI_* variables and the config on stdin. */
+  async function plugin(command: string, config: object = CONFIG, env: Record<string, string> = {}): Promise<PluginRun> {
+    const vars = {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: containerId,
+      CNI_NETNS: `/run/netns/${container}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/opt/cni/bin',
+      GUESTNET_STATE_DIR: sandbox.stateDir,
+      ...env,
+    };
+    const argv = ['ip', 'netns', 'exec', sandbox.hostNs, 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), PLUGIN];
+    const result = await execa(argv[0] as string, argv.slice(1), { input: JSON.stringify(config), reject: false });
+    return { exitCode: result.exitCode ?? -1, stdout: result.stdout, json: result.stdout ? JSON.parse(result.stdout) : undefined };
+  }
+
+  const inContainer = (argv: string[]) => execa('ip', ['netns', 'exec', container, ...argv], { reject: false });
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    container = `${sandbox.hostNs.replace('gn-host', 'gn-ctr')}`;
+    await execa('ip', ['netns', 'add', container]);
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => {
+    await execa('ip', ['netns', 'del', container], { reject: false });
+    await sandbox?.destroy();
+  });
+
+  it('VERSION lists the versions it speaks', async () => {
+    const run = await plugin('VERSION');
+    assert.equal(run.exitCode, 0);
+    assert.deepEqual(run.json, { cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] });
+  });
+
+  it('ADD wires the container and prints a spec result: interfaces, ips, routes, dns', async () => {
+    const run = await plugin('ADD');
+    assert.equal(run.exitCode, 0, run.stdout);
+    const result = run.json as { interfaces: Array<{ name: string; sandbox?: string }>; ips: unknown[]; routes: unknown[]; dns: unknown };
+    assert.equal(result.interfaces[1]?.name, 'eth0');
+    assert.equal(result.interfaces[1]?.sandbox, `/run/netns/${container}`);
+    assert.deepEqual(result.ips, [{ address: '172.17.3.3/16', gateway: '172.17.3.2', interface: 1 }]);
+    assert.deepEqual(result.routes, [{ dst: '0.0.0.0/0', gw: '172.17.3.2' }]);
+    assert.deepEqual(result.dns, { nameservers: [DNS] });
+  });
+
+  it('the container is online through NAT', async () => {
+    const fetched = await inContainer(['node', '-e', tcpClientScript(SERVER.address, SERVER.port)]);
+    assert.equal(fetched.stdout.trim(), UPLINK.hostAddress, fetched.stderr);
+  });
+
+  it('host-agent status lists the container beside process guests', async () => {
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
+    assert.equal(status.guests[0].id, `cni-${containerId}-eth0`);
+    assert.equal(status.guests[0].pid, null);
+    assert.equal(status.guests[0].state, 'alive');
+  });
+
+  it('CHECK succeeds silently, and fails with a spec error once the container lost its route', async () => {
+    const ok = await plugin('CHECK');
+    assert.equal(ok.exitCode, 0, ok.stdout);
+    assert.equal(ok.stdout, '');
+    await inContainer(['ip', 'route', 'del', 'default']);
+    const broken = await plugin('CHECK');
+    assert.equal(broken.exitCode, 1);
+    assert.equal(broken.json?.code, 100);
+    assert.match(String(broken.json?.msg), /no default route via 172\.17\.3\.2/);
+    await inContainer(['ip', 'route', 'add', 'default', 'via', '172.17.3.2']);
+  });
+
+  it('DEL removes everything, and a second DEL succeeds too', async () => {
+    for (let i = 0; i < 2; i++) {
+      const run = await plugin('DEL');
+      assert.equal(run.exitCode, 0, run.stdout);
+      assert.equal(run.stdout, '');
+    }
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('DEL after the runtime already removed the netns cleans up the host side', async () => {
+    assert.equal((await plugin('ADD')).exitCode, 0);
+    await execa('ip', ['netns', 'del', container]);
+    assert.equal((await plugin('DEL')).exitCode, 0);
+    assert.equal((await plugin('DEL', CONFIG, { CNI_NETNS: '' })).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+    await execa('ip', ['netns', 'add', container]);
+  });
+
+  for (const [label, config, env, code] of [
+    ['an unsupported cniVersion', { ...CONFIG, cniVersion: '0.1.0' }, {}, 1],
+    ['an unknown field', { ...CONFIG, ipam: { type: 'host-local' } }, {}, 2],
+    ['a bad pool', { ...CONFIG, pool: '10.0.0.0/33' }, {}, 7],
+    ['a missing CNI_IFNAME', CONFIG, { CNI_IFNAME: '' }, 4],
+    ['a netns that does not exist', CONFIG, { CNI_NETNS: '/run/netns/gn-no-such' }, 3],
+  ] as const) {
+    it(`ADD with ${label} fails with spec code ${code} and changes nothing`, async () => {
+      const run = await plugin('ADD', config, env);
+      assert.equal(run.exitCode, 1);
+      assert.equal(run.json?.code, code, run.stdout);
+      assert.equal(typeof run.json?.msg, 'string');
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
+  }
+});
