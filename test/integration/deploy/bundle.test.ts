@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const BUNDLES = ['host-agent.cjs', 'guest-agent.cjs', 'guestnet'];
+
+describe('npm run bundle: single files that run with no node_modules beside them', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let sandbox: Sandbox;
+  const bundle = (name: string) => join(dir, name);
+
+  before(async () => {
+    const built = await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
+    for (const name of BUNDLES) assert.match(built.stdout, new RegExp(`deploy/dist/${name.replace('.', '\\.')}\\s+\\d+ KiB`));
+    // Far from the repo: nothing can be resolved from a node_modules.
+    dir = await mkdtemp(join(tmpdir(), 'guestnet-bundle-'));
+    for (const name of BUNDLES) await copyFile(join(ROOT, 'deploy/dist', name), bundle(name));
+    sandbox = await Sandbox.create();
+  });
+  after(async () => {
+    await sandbox?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('each is one file of a few hundred KiB', async () => {
+    for (const name of BUNDLES) {
+      const size = (await stat(bundle(name))).size;
+      assert.ok(size > 50_000 && size < 2_000_000, `${name}: ${size} bytes`);
+    }
+  });
+
+  it('--help works for both agents', async () => {
+    for (const name of ['host-agent.cjs', 'guest-agent.cjs']) {
+      const help = await execa('node', [bundle(name), '--help'], { cwd: dir });
+      assert.match(help.stdout, /^Usage: (host|guest)-agent/);
+    }
+  });
+
+  it('the bundled agents attach a guest that gets online, and detach it', async () => {
+    const guest = await sandbox.startGuest({ agentScript: bundle('guest-agent.cjs') });
+    const attach = await sandbox.host(['node', bundle('host-agent.cjs'), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir]);
+    assert.equal(attach.exitCode, 0, attach.stderr);
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
+    const detach = await sandbox.host(['node', bundle('host-agent.cjs'), 'detach', String(guest.pid), '--state-dir', sandbox.stateDir]);
+    assert.equal(detach.exitCode, 0, detach.stderr);
+  });
+
+  it('the bundled CNI plugin answers VERSION', async () => {
+    const version = await execa(bundle('guestnet'), [], { env: { CNI_COMMAND: 'VERSION' } });
+    assert.equal(JSON.parse(version.stdout).cniVersion, '1.0.0');
+  });
+});
