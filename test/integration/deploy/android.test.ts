@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readConfigFile, resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { execa } from 'execa';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const ANDROID = join(ROOT, 'deploy/android');
+
+// Stands in for adb: records every call, answers like a userdebug device.
+const FAKE_ADB = `#!/bin/sh
+echo "$*" >> "$ADB_LOG"
+`;
+
+/** The command line of the `service` in an .rc file, split into words. */
+async function serviceArgv(rc: string): Promise<string[]> {
+  const line = (await readFile(join(ANDROID, rc), 'utf8')).split('\n').find((l) => l.startsWith('service '));
+  return (line ?? '').split(/\s+/).slice(2);
+}
+
+describe('deploy/android: init services and install.sh over adb', function () {
+  this.timeout(60_000);
+  let dir: string;
+
+  before(async () => {
+    if (!existsSync(join(ROOT, 'deploy/dist/host-agent.cjs'))) await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
+    dir = await mkdtemp(join(tmpdir(), 'guestnet-android-'));
+    await writeFile(join(dir, 'adb'), FAKE_ADB);
+    await chmod(join(dir, 'adb'), 0o755);
+    await writeFile(join(dir, 'node-arm64'), 'not really node');
+  });
+  after(async () => dir && rm(dir, { recursive: true, force: true }));
+
+  for (const [rc, bundle, verb] of [
+    ['guestnet-host.rc', 'host-agent.cjs', 'serve'],
+    ['guestnet-guest.rc', 'guest-agent.cjs', 'run'],
+  ] as const) {
+    it(`${rc} runs ${bundle} ${verb} through logwrapper, with flags the agent knows`, async () => {
+      const argv = await serviceArgv(rc);
+      // logwrapper tags lines with the binary's name, so node runs as a symlink named after the service.
+      assert.deepEqual(argv.slice(0, 4), ['/system/bin/logwrapper', `/data/local/guestnet/${rc.replace('.rc', '')}`, `/data/local/guestnet/${bundle}`, verb]);
+      const help = (await execa('node', [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
+      for (const flag of argv.filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
+    });
+  }
+
+  it('install.sh pushes the node binary, both bundles and the host service, then says how to start and check', async () => {
+    const log = join(dir, 'adb.log');
+    const result = await execa(join(ANDROID, 'install.sh'), ['--node', join(dir, 'node-arm64'), '--serial', 'emulator-5554', '--guest-root', '/data/waydroid/rootfs'], {
+      env: { PATH: `${dir}:${process.env.PATH}`, ADB_LOG: log },
+    });
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    assert.ok(calls.every((c) => c.startsWith('-s emulator-5554 ')), 'every call names the device');
+    const pushes = calls.filter((c) => c.includes(' push ')).map((c) => c.replace('-s emulator-5554 push ', '').split(' ').at(-1));
+    assert.deepEqual(pushes, [
+      '/data/local/guestnet/node',
+      '/data/local/guestnet/',
+      '/data/local/guestnet/host.json',
+      '/system/etc/init/guestnet-host.rc',
+      '/data/waydroid/rootfs/data/local/guestnet/node',
+      '/data/waydroid/rootfs/data/local/guestnet/',
+      '/data/waydroid/rootfs/system/etc/init/guestnet-guest.rc',
+    ]);
+    assert.ok(calls.includes('-s emulator-5554 remount'));
+    assert.ok(calls.includes('-s emulator-5554 shell ln -sf node /data/local/guestnet/guestnet-host'));
+    assert.match(result.stdout, /^start: +adb shell start guestnet-host/m);
+    assert.match(result.stdout, /^check: +adb shell .*host-agent\.cjs status --config \/data\/local\/guestnet\/host\.json$/m);
+    assert.match(result.stdout, /^logs: +adb logcat -s guestnet-host$/m);
+  });
+
+  it('host.json is a valid host-agent config that matches the service paths', async () => {
+    const path = join(ANDROID, 'host.json');
+    const settings = resolveSettings(readConfigFile(path, true), {}, path);
+    assert.equal(settings.firewall, 'iptables');
+    assert.equal(settings.guestName, 'eth0');
+    const argv = await serviceArgv('guestnet-host.rc');
+    assert.equal(settings.socket, argv[argv.indexOf('--socket') + 1]);
+    assert.equal(settings.stateDir, argv[argv.indexOf('--state-dir') + 1]);
+  });
+
+  it('install.sh refuses to run without a node binary for the device, in one line', async () => {
+    const result = await execa(join(ANDROID, 'install.sh'), [], { reject: false, env: { PATH: `${dir}:${process.env.PATH}` } });
+    assert.equal(result.exitCode, 1);
+    assert.equal(result.stderr, 'install.sh: --node is required: a Node.js binary for the device (Android ships none)');
+  });
+});
