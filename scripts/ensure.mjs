@@ -4,7 +4,7 @@
 // incremental build. Each step is skipped when already satisfied, so it is
 // cheap to run before every `npm test` and `npm run demo`.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,9 @@ const TOOLS = {
   setpriv: 'util-linux',
   timeout: 'coreutils',
   pkill: 'procps',
+  // The LXC deploy test runs a real container from a busybox rootfs.
+  'lxc-start': 'lxc',
+  busybox: 'busybox-static',
 };
 
 function onPath(binary) {
@@ -54,7 +57,17 @@ if (missing.length > 0) {
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], { env });
+  // Install, never start: lxc's lxc-net service would otherwise put a bridge and
+  // NAT rules on this machine's own network. policy-rc.d is Debian's switch for it.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) {
+    writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    // run() exits on failure: an exit handler still removes it.
+    process.on('exit', () => rmSync(policy, { force: true }));
+  }
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  if (ownPolicy) rmSync(policy, { force: true });
 }
 
 const installed = join(root, 'node_modules/.package-lock.json');
