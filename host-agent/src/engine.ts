@@ -47,6 +47,7 @@ export async function attachHostSide(
   const desired: AttachmentRecord = {
     ...guest,
     hostIf: lease.hostIf,
+    ...(existing ? { hostIfPrefix: existing.hostIfPrefix } : settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
     guestIf: settings.guestIf,
     guestName: settings.guestName,
     hostAddress: settings.gateway,

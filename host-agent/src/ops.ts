@@ -11,16 +11,18 @@ export type SetupOp =
   | { kind: 'writeRecord'; record: AttachmentRecord }
   | { kind: 'createVeth'; record: AttachmentRecord }
   | { kind: 'enableIpForward'; before: string }
-  | { kind: 'addGuestRules'; rule: GuestRule; createBase: boolean }
+  /** `others`: the other attached guests, which a backend may need to rewrite or restore beside it. */
+  | { kind: 'addGuestRules'; rule: GuestRule; others: GuestRule[]; createBase: boolean }
   /** Rewrites the record with its new forwards, and swaps `before` for them in the firewall. */
-  | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[] };
+  | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[]; others: GuestRule[] };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
   | { kind: 'deleteRecord'; id: string }
   | { kind: 'deleteLink'; name: string }
   | { kind: 'restoreIpForward'; value: string }
-  | { kind: 'removeGuestRules'; rule: GuestRule; removeBase: boolean };
+  /** With no guest `remaining`, the agent's table or chains go too. */
+  | { kind: 'removeGuestRules'; rule: GuestRule; remaining: GuestRule[] };
 
 export type Op = SetupOp | TeardownOp;
 
@@ -32,8 +34,8 @@ const undo: ByKind<SetupOp> = {
   // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
-  addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, removeBase: op.createBase }),
-  setForwards: (op) => ({ kind: 'setForwards', record: { ...op.record, forwards: op.before }, before: op.record.forwards }),
+  addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, remaining: op.others }),
+  setForwards: (op) => ({ kind: 'setForwards', record: { ...op.record, forwards: op.before }, before: op.record.forwards, others: op.others }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -73,6 +75,8 @@ const steps: StepsByKind = {
         '',
       ].join('\n'),
     },
+    // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
+    { kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' },
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
     ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
     {
@@ -91,12 +95,12 @@ const steps: StepsByKind = {
     { kind: 'remove', path: statePaths(ctx.stateDir).ipForwardBefore },
   ],
 
-  addGuestRules: (op, ctx) => ctx.firewall.addGuest(op.rule, op.createBase),
+  addGuestRules: (op, ctx) => ctx.firewall.addGuest(op.rule, op.others, op.createBase),
   setForwards: (op, ctx) => [
     { kind: 'write', path: recordPath(ctx.stateDir, op.record.id), content: `${JSON.stringify(op.record, null, 2)}\n` },
-    ...ctx.firewall.setForwards(ruleOf(op.record), op.before),
+    ...ctx.firewall.setForwards(ruleOf(op.record), op.before, op.others),
   ],
-  removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.removeBase),
+  removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.remaining),
 };
 
 export function stepsOf(op: Op, ctx: OpContext): Step[] {
@@ -121,7 +125,7 @@ export function describeOp(op: Op): string {
     case 'addGuestRules':
       return `forward and masquerade ${op.rule.hostIf} via ${op.rule.uplink}${op.createBase ? ' (creating the guestnet table)' : ''}`;
     case 'removeGuestRules':
-      return `remove forwarding of ${op.rule.hostIf}${op.removeBase ? ' and the guestnet table' : ''}`;
+      return `remove forwarding of ${op.rule.hostIf}${op.remaining.length === 0 ? ' and the guestnet table' : ''}`;
     case 'setForwards':
       return `forward ${op.record.forwards.map(describeForward).join(', ') || 'no ports'} to ${guestLabel(op.record)}`;
   }

@@ -1,4 +1,4 @@
-import { NameTakenError, UsageError } from '@guestnet/protocol';
+import { NameTakenError, networkOf, UsageError } from '@guestnet/protocol';
 import type { FirewallState, GuestRule } from './firewall/firewall.js';
 import { type Forward, sameHostPort } from './forward.js';
 import type { SetupOp, TeardownOp } from './ops.js';
@@ -24,8 +24,20 @@ export interface HostObserved {
 }
 
 export function ruleOf(record: AttachmentRecord): GuestRule {
-  return { hostIf: record.hostIf, guestAddress: record.guestAddress, uplink: record.uplink, openToGuests: record.guestToGuest, forwards: record.forwards };
+  const { hostIf, hostIfPrefix, guestAddress, prefixLength } = record;
+  return {
+    hostIf,
+    // Only a name made from a prefix joins its family: a chosen --host-if such as eth5 must never become eth+.
+    linkFamily: hostIfPrefix !== undefined && hostIf.startsWith(hostIfPrefix) ? `${hostIfPrefix}+` : hostIf,
+    pool: `${networkOf(guestAddress, prefixLength)}/${prefixLength}`,
+    guestAddress,
+    uplink: record.uplink,
+    openToGuests: record.guestToGuest,
+    forwards: record.forwards,
+  };
 }
+
+const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id).map(ruleOf);
 
 /** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: Forward, remove: boolean): SetupOp[] {
@@ -38,7 +50,7 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
   const after = { ...record, forwards };
   const unchanged = forwards.length === record.forwards.length && forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
   if (unchanged && observed.firewall.has(ruleOf(after))) return [];
-  return [{ kind: 'setForwards', record: after, before: record.forwards }];
+  return [{ kind: 'setForwards', record: after, before: record.forwards, others: othersThan(observed, record.id) }];
 }
 
 const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink', 'guestToGuest'] as const;
@@ -81,7 +93,8 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord): S
     ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   }
   const rule = ruleOf(desired);
-  if (!observed.firewall.has(rule)) ops.push({ kind: 'addGuestRules', rule, createBase: !observed.firewall.installed });
+  const { firewall } = observed;
+  if (!firewall.installed || !firewall.has(rule)) ops.push({ kind: 'addGuestRules', rule, others: othersThan(observed, desired.id), createBase: !firewall.installed });
   return ops;
 }
 
@@ -90,10 +103,7 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   const ops: TeardownOp[] = [];
   const rule = ruleOf(record);
   const { firewall } = observed;
-  if (firewall.installed && (firewall.guestLinks.has(record.hostIf) || firewall.has(rule))) {
-    const othersRemain = [...firewall.guestLinks].some((link) => link !== record.hostIf);
-    ops.push({ kind: 'removeGuestRules', rule, removeBase: !othersRemain });
-  }
+  if (firewall.installed) ops.push({ kind: 'removeGuestRules', rule, remaining: othersThan(observed, record.id) });
   if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
   const lastGuest = observed.records.every((r) => r.id === record.id);
   if (lastGuest && observed.ipForwardBefore !== undefined) {

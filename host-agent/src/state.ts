@@ -32,6 +32,8 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
  */
 export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu' | 'guestToGuest'> & GuestIdentity & {
   hostIf: string;
+  /** Set when hostIf was named from this prefix: the guest shares its firewall rules with the prefix's family. */
+  hostIfPrefix?: string;
   /** The gateway, on the host end. */
   hostAddress: string;
   guestAddress: string;
@@ -100,6 +102,7 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     typeof raw.id === 'string' &&
     ID_PATTERN.test(raw.id) &&
     (raw.pid === undefined || checkPid(raw.pid).ok) &&
+    (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&
     [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&

@@ -4,6 +4,14 @@ import type { Forward } from '../forward.js';
 /** The forwarding and NAT one guest needs: its link, its address, its uplink. */
 export interface GuestRule {
   hostIf: string;
+  /**
+   * How iptables matches this guest's link: "vm_wlan+" for every link named
+   * from the same prefix, so one set of rules serves them all and a packet's
+   * path does not grow with the number of guests; the exact name otherwise.
+   */
+  linkFamily: string;
+  /** The guest's subnet as a CIDR: what is masqueraded. */
+  pool: string;
   guestAddress: string;
   uplink: string;
   /** May exchange traffic with other guests that are open too. */
@@ -14,8 +22,6 @@ export interface GuestRule {
 export interface FirewallState {
   /** Whether the agent's own table or chains exist. */
   installed: boolean;
-  /** Host links with forwarding rules, whatever their uplink. */
-  guestLinks: ReadonlySet<string>;
   /** True when every piece of `rule` is in place. */
   has(rule: GuestRule): boolean;
 }
@@ -29,10 +35,14 @@ export interface Firewall {
   readonly name: string;
   readonly tool: { binary: string; debianPackage: string };
   observe(runner: Runner): Promise<FirewallState>;
-  /** `createBase`: the agent's table/chains do not exist yet. */
-  addGuest(rule: GuestRule, createBase: boolean): Step[];
-  /** `removeBase`: no other guest is left, so the agent's table/chains go too. */
-  removeGuest(rule: GuestRule, removeBase: boolean): Step[];
+  /**
+   * Adds `rule` beside `others` (the guests already attached). `createBase`:
+   * the agent's table/chains are missing (first guest, or flushed by the
+   * host), so they are made and every guest in `others` is put back too.
+   */
+  addGuest(rule: GuestRule, others: GuestRule[], createBase: boolean): Step[];
+  /** Removes `rule`; with no guest `remaining`, the agent's table/chains go too. */
+  removeGuest(rule: GuestRule, remaining: GuestRule[]): Step[];
   /** Replaces a guest's port forwards `before` with those of `rule`. */
-  setForwards(rule: GuestRule, before: Forward[]): Step[];
+  setForwards(rule: GuestRule, before: Forward[], others: GuestRule[]): Step[];
 }

@@ -1,30 +1,29 @@
 import type { Runner, Step } from '../exec/runner.js';
-import type { Forward } from '../forward.js';
 import type { Firewall, FirewallState, GuestRule } from './firewall.js';
 
 // Chains the agent owns, each reached by one jump inserted at position 1 of a
-// built-in chain, so no DROP of the host's can come first. A guest's rules
-// carry the comment guestnet:<host link>. Adding is one iptables-restore
-// --noflush transaction; removing is one -D per rule, each allowed to find
-// its rule already gone. Guest-to-guest jumps are inserted at the top, ahead
-// of every guest's DROP.
+// built-in chain, so no DROP of the host's comes first. Like kube-proxy, every
+// change rewrites all of them from the desired state in one
+// `iptables-restore --noflush -w`: declaring a chain there flushes it, so the
+// result is exact and atomic. Guests share rules through their link family
+// (vm_wlan+): the rules grow with families, uplinks, open guests and port
+// forwards, not with the number of guests, and so does a packet's path.
 
 type Table = 'filter' | 'nat';
 interface Rule {
   table: Table;
   chain: string;
-  /** Insert at the top instead of appending. */
-  first?: boolean;
   spec: string[];
 }
 
 const CHAINS: Record<Table, string[]> = {
-  filter: ['GUESTNET-FORWARD', 'GUESTNET-OPEN'],
+  filter: ['GUESTNET-FORWARD', 'GUESTNET-OPEN', 'GUESTNET-OPEN-TO', 'GUESTNET-INPUT'],
   nat: ['GUESTNET-POSTROUTING', 'GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'],
 };
 
 const JUMPS: Rule[] = [
   { table: 'filter', chain: 'FORWARD', spec: ['-j', 'GUESTNET-FORWARD'] },
+  { table: 'filter', chain: 'INPUT', spec: ['-j', 'GUESTNET-INPUT'] },
   { table: 'nat', chain: 'POSTROUTING', spec: ['-j', 'GUESTNET-POSTROUTING'] },
   { table: 'nat', chain: 'PREROUTING', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-PREROUTING'] },
   { table: 'nat', chain: 'OUTPUT', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-OUTPUT'] },
@@ -32,54 +31,66 @@ const JUMPS: Rule[] = [
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
 
-const tag = (hostIf: string) => ['-m', 'comment', '--comment', `guestnet:${hostIf}`];
+const unique = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
+const filter = (chain: string, ...spec: string[]): Rule => ({ table: 'filter', chain, spec });
+const nat = (chain: string, ...spec: string[]): Rule => ({ table: 'nat', chain, spec });
 
-function forwardRules(rule: GuestRule, forwards: Forward[]): Rule[] {
-  return forwards.flatMap((f) =>
-    ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) => ({
-      table: 'nat' as const,
-      chain,
-      spec: ['-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), ...tag(rule.hostIf), '-j', 'DNAT', '--to-destination', `${rule.guestAddress}:${f.guestPort}`],
-    })),
-  );
-}
-
-function guestRules(rule: GuestRule): Rule[] {
-  const { hostIf: link, uplink } = rule;
-  const t = tag(link);
-  const forward = (spec: string[], first = false): Rule => ({ table: 'filter', chain: 'GUESTNET-FORWARD', spec, first });
+/** Everything the agent's chains should hold for `guests`, in order. */
+function ruleset(guests: GuestRule[]): Rule[] {
+  const families = unique(guests.map((g) => g.linkFamily), (f) => f);
+  const exits = unique(guests, (g) => `${g.linkFamily} ${g.uplink}`);
+  const masquerades = unique(guests, (g) => `${g.pool} ${g.uplink}`);
+  const open = guests.filter((g) => g.openToGuests);
+  const forward = (...spec: string[]) => filter('GUESTNET-FORWARD', ...spec);
   return [
-    ...(rule.openToGuests
-      ? [forward(['-i', link, ...t, '-j', 'GUESTNET-OPEN'], true), { table: 'filter' as const, chain: 'GUESTNET-OPEN', spec: ['-o', link, ...t, '-j', 'ACCEPT'] }]
-      : []),
-    forward(['-i', link, '-o', uplink, ...t, '-j', 'ACCEPT']),
-    forward(['-i', uplink, '-o', link, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...t, '-j', 'ACCEPT']),
-    forward(['-o', link, '-m', 'conntrack', '--ctstate', 'DNAT', ...t, '-j', 'ACCEPT']),
-    forward(['-o', link, ...t, '-j', 'DROP']),
-    forward(['-i', link, ...t, '-j', 'DROP']),
-    { table: 'nat', chain: 'GUESTNET-POSTROUTING', spec: ['-s', `${rule.guestAddress}/32`, '-o', uplink, ...t, '-j', 'MASQUERADE'] },
-    ...forwardRules(rule, rule.forwards),
+    // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
+    ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-p', 'tcp', '-m', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-j', 'TCPMSS', '--clamp-mss-to-pmtu'))),
+    ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'))),
+    ...(open.length > 0 ? families.flatMap((from) => families.map((to) => forward('-i', from, '-o', to, '-j', 'GUESTNET-OPEN'))) : []),
+    ...exits.flatMap((g) => [
+      forward('-i', g.linkFamily, '-o', g.uplink, '-j', 'ACCEPT'),
+      forward('-i', g.uplink, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
+    ]),
+    ...families.flatMap((f) => [
+      forward('-o', f, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'),
+      forward('-o', f, '-j', 'DROP'),
+      forward('-i', f, '-j', 'DROP'),
+    ]),
+    // Only guests that are both open may talk: the first chain checks the sender, the second the receiver.
+    ...open.map((g) => filter('GUESTNET-OPEN', '-i', g.hostIf, '-j', 'GUESTNET-OPEN-TO')),
+    ...open.map((g) => filter('GUESTNET-OPEN-TO', '-o', g.hostIf, '-j', 'ACCEPT')),
+    // The agent serves guests nothing over IP (its socket is a unix one): only replies reach the host.
+    ...families.flatMap((f) => [
+      filter('GUESTNET-INPUT', '-i', f, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
+      filter('GUESTNET-INPUT', '-i', f, '-j', 'DROP'),
+    ]),
+    ...masquerades.map((g) => nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.uplink, '-j', 'MASQUERADE')),
+    ...guests.flatMap((g) =>
+      g.forwards.flatMap((f) =>
+        ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) =>
+          nat(chain, '-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), '-m', 'comment', '--comment', `guestnet:${g.hostIf}`, '-j', 'DNAT', '--to-destination', `${g.guestAddress}:${f.guestPort}`),
+        ),
+      ),
+    ),
   ];
 }
 
-/** A rule as iptables-save prints it (comments quoted), minus the -A. */
+/** A rule as iptables-save prints it (comments quoted). */
 function saved(rule: Rule): string {
-  return [rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
-}
-
-function restoreLine(rule: Rule): string {
-  return [rule.first ? '-I' : '-A', rule.chain, ...(rule.first ? ['1'] : []), ...rule.spec].join(' ');
+  return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
 }
 
 export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary = (suffix: string) => `${variant}${suffix}`;
 
-  const restore = (rules: Rule[], createBase: boolean): Step => {
+  // Declaring each chain flushes it, so this writes the whole desired state at once.
+  const restore = (guests: GuestRule[], withJumps: boolean): Step => {
+    const rules = unique(ruleset(guests), saved);
     const input = (['filter', 'nat'] as const).flatMap((table) => [
       `*${table}`,
-      ...(createBase ? CHAINS[table].map((chain) => `:${chain} - [0:0]`) : []),
-      ...(createBase ? JUMPS.filter((j) => j.table === table).map((j) => `-I ${j.chain} 1 ${j.spec.join(' ')}`) : []),
-      ...rules.filter((r) => r.table === table).map(restoreLine),
+      ...CHAINS[table].map((chain) => `:${chain} - [0:0]`),
+      ...(withJumps ? JUMPS.filter((j) => j.table === table).map((j) => `-I ${j.chain} 1 ${j.spec.join(' ')}`) : []),
+      ...rules.filter((r) => r.table === table).map((r) => ['-A', r.chain, ...r.spec].join(' ')),
       'COMMIT',
     ]);
     return { kind: 'run', argv: [binary('-restore'), '--noflush', '-w'], input: `${input.join('\n')}\n` };
@@ -93,25 +104,20 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
 
     async observe(runner: Runner): Promise<FirewallState> {
       const saves = await Promise.all((['filter', 'nat'] as const).map((table) => runner.read([binary('-save'), '-t', table])));
-      const lines = saves.join('\n').split('\n');
-      const present = new Set(lines.filter((l) => l.startsWith('-A GUESTNET-')).map((l) => l.slice(3)));
-      const guestLinks = new Set([...present].flatMap((l) => /--comment "guestnet:([^"]+)"/.exec(l)?.[1] ?? []));
-      return {
-        installed: lines.includes(':GUESTNET-FORWARD - [0:0]'),
-        guestLinks,
-        has: (rule) => guestRules(rule).every((r) => present.has(saved(r))),
-      };
+      const lines = new Set(saves.join('\n').split('\n'));
+      const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
+      const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
+      return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) };
     },
 
-    // Whatever part of the guest's rules is already there is removed first,
-    // so a repeated add never duplicates a rule.
-    addGuest(rule, createBase) {
-      const rules = guestRules(rule);
-      return [...(createBase ? [] : rules.map(remove)), restore(rules, createBase)];
+    // A base that is only partly there (the host flushed a chain) loses its
+    // remaining jumps first, so re-inserting them never duplicates one.
+    addGuest(rule, others, createBase) {
+      return [...(createBase ? JUMPS.map(remove) : []), restore([...others, rule], createBase)];
     },
 
-    removeGuest(rule, removeBase) {
-      if (!removeBase) return guestRules(rule).map(remove);
+    removeGuest(_rule, remaining) {
+      if (remaining.length > 0) return [restore(remaining, false)];
       const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
       return [
         ...JUMPS.map(remove),
@@ -120,8 +126,8 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
       ];
     },
 
-    setForwards(rule, before) {
-      return [...forwardRules(rule, before).map(remove), restore(forwardRules(rule, rule.forwards), false)];
+    setForwards(rule, _before, others) {
+      return [restore([...others, rule], false)];
     },
   };
 }

@@ -6,7 +6,10 @@ import type { Firewall, FirewallState, GuestRule } from './firewall.js';
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
 // or four set elements: adding or removing one never rewrites or rescans the rules.
 // Its chains only ever accept or drop traffic of guest links; everything else
-// falls through untouched to the host's own tables.
+// falls through untouched to the host's own tables. MSS is clamped to the path
+// MTU (cellular and VPN uplinks are small), invalid packets are dropped, and
+// guests reach the host itself only with replies: the agent serves them
+// nothing over IP.
 const TABLE = 'ip guestnet';
 
 const BASE = `table ${TABLE} {
@@ -25,11 +28,20 @@ const BASE = `table ${TABLE} {
 	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
+		iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
+		oifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
+		iifname @guest_links ct state invalid drop
+		oifname @guest_links ct state invalid drop
 		iifname . oifname @forward_pairs accept
 		ct status dnat oifname @guest_links accept
 		iifname @open_links oifname @open_links accept
 		oifname . iifname @forward_pairs ct state established,related accept
 		oifname @guest_links drop
+		iifname @guest_links drop
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname @guest_links ct state established,related accept
 		iifname @guest_links drop
 	}
 	chain postrouting {
@@ -77,7 +89,7 @@ export const nftables: Firewall = {
       text = await runner.read(['nft', '-j', 'list', 'table', ...TABLE.split(' ')]);
     } catch (error) {
       if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) {
-        return { installed: false, guestLinks: new Set(), has: () => false };
+        return { installed: false, has: () => false };
       }
       throw error;
     }
@@ -90,7 +102,6 @@ export const nftables: Firewall = {
     const forwards = setMembers(sets, 'port_forwards');
     return {
       installed: true,
-      guestLinks: links,
       has: (rule) =>
         links.has(rule.hostIf) &&
         pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
@@ -100,14 +111,14 @@ export const nftables: Firewall = {
     };
   },
 
-  addGuest(rule, createBase) {
-    const base = createBase ? [BASE] : [];
-    return [transaction([...base, ...elements(rule).map((e) => `add element ${TABLE} ${e}`)])];
+  addGuest(rule, others, createBase) {
+    const guests = createBase ? [...others, rule] : [rule];
+    return [transaction([...(createBase ? [BASE] : []), ...guests.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)])];
   },
 
-  removeGuest(rule, removeBase) {
+  removeGuest(rule, remaining) {
     // "add then delete" in one transaction succeeds whether or not the thing existed.
-    if (removeBase) return [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])];
+    if (remaining.length === 0) return [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])];
     return [transaction(elements(rule).flatMap(addThenDelete))];
   },
 

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { applySetup } from '@guestnet/host-agent/dist/exec/apply.js';
 import { formatStep, RecordingRunner, type Step } from '@guestnet/host-agent/dist/exec/runner.js';
+import type { GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
+import { iptables } from '@guestnet/host-agent/dist/firewall/iptables.js';
 import { nftables } from '@guestnet/host-agent/dist/firewall/nftables.js';
 import { type SetupOp, stepsOf, undoOf } from '@guestnet/host-agent/dist/ops.js';
 import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 const ctx = { firewall: nftables, stateDir: '/state' };
 
 describe('host ops', () => {
@@ -20,12 +23,13 @@ describe('host ops', () => {
           'link add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
           'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
       },
+      { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
       { kind: 'run', argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'alias', record.token] },
     ]);
   });
 
   it('adds a guest as three set elements in one nft transaction', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, createBase: false }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [second], createBase: false }, ctx) as [Step & { kind: 'run' }];
     assert.deepEqual(step.argv, ['nft', '-f', '-']);
     assert.equal(
       step.input,
@@ -34,23 +38,69 @@ describe('host ops', () => {
   });
 
   it('creates the table and its chains in the same transaction as the first guest', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, createBase: true }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [], createBase: true }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /^table ip guestnet \{/);
     assert.match(step.input ?? '', /oifname \. iifname @forward_pairs ct state established,related accept/);
     assert.match(step.input ?? '', /add element ip guestnet guest_links/);
   });
 
+  it('nft: MSS clamp, INVALID drop and an input chain that lets guests reach the host only with replies', () => {
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [], createBase: true }, ctx) as [Step & { kind: 'run' }];
+    assert.match(step.input ?? '', /iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu/);
+    assert.match(step.input ?? '', /iifname @guest_links ct state invalid drop/);
+    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname @guest_links drop/);
+  });
+
+  it('nft: re-creating a flushed table puts every attached guest back in the same transaction', () => {
+    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [second], createBase: true }, ctx) as [Step & { kind: 'run' }];
+    assert.match(step.input ?? '', /guest_links \{ "vm_wlan1" \}[\s\S]*guest_links \{ "vm_wlan" \}/);
+  });
+
+  it('iptables: guests of one family share their rules, so guest 200 costs no more rules than guest 1', () => {
+    const legacy = { firewall: iptables('iptables-legacy'), stateDir: '/state' };
+    const restoreOf = (others: GuestRule[]) => {
+      const steps = stepsOf({ kind: 'addGuestRules', rule, others, createBase: false }, legacy) as Array<Step & { kind: 'run' }>;
+      assert.equal(steps.length, 1);
+      assert.deepEqual(steps[0]?.argv, ['iptables-legacy-restore', '--noflush', '-w']);
+      return steps[0]?.input ?? '';
+    };
+    const many = Array.from({ length: 199 }, (_, i) => ({ ...rule, hostIf: `vm_wlan${i + 1}`, guestAddress: `172.17.4.${i + 1}` }));
+    assert.equal(restoreOf(many), restoreOf([]));
+    const input = restoreOf([]);
+    for (const line of [
+      ':GUESTNET-FORWARD - [0:0]',
+      '-A GUESTNET-FORWARD -i vm_wlan+ -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
+      '-A GUESTNET-FORWARD -i vm_wlan+ -m conntrack --ctstate INVALID -j DROP',
+      '-A GUESTNET-FORWARD -i vm_wlan+ -o wlan0 -j ACCEPT',
+      '-A GUESTNET-FORWARD -i wlan0 -o vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A GUESTNET-FORWARD -o vm_wlan+ -j DROP',
+      '-A GUESTNET-INPUT -i vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A GUESTNET-INPUT -i vm_wlan+ -j DROP',
+      '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE',
+    ]) {
+      assert.ok(input.split('\n').includes(line), line);
+    }
+  });
+
+  it('iptables: a --host-if outside the prefix gets rules of its own, never a wildcard of its name', () => {
+    const legacy = { firewall: iptables('iptables'), stateDir: '/state' };
+    const chosen: GuestRule = { ...rule, hostIf: 'eth5', linkFamily: 'eth5' };
+    const [step] = stepsOf({ kind: 'addGuestRules', rule: chosen, others: [], createBase: false }, legacy) as [Step & { kind: 'run' }];
+    assert.match(step.input ?? '', /^-A GUESTNET-FORWARD -i eth5 -o wlan0 -j ACCEPT$/m);
+    assert.doesNotMatch(step.input ?? '', /eth\+/);
+  });
+
   it('removes tolerantly: add-then-delete succeeds whether or not the thing exists', () => {
-    const [last] = stepsOf({ kind: 'removeGuestRules', rule, removeBase: true }, ctx) as [Step & { kind: 'run' }];
+    const [last] = stepsOf({ kind: 'removeGuestRules', rule, remaining: [] }, ctx) as [Step & { kind: 'run' }];
     assert.equal(last.input, 'add table ip guestnet\ndelete table ip guestnet\n');
-    const [one] = stepsOf({ kind: 'removeGuestRules', rule, removeBase: false }, ctx) as [Step & { kind: 'run' }];
+    const [one] = stepsOf({ kind: 'removeGuestRules', rule, remaining: [second] }, ctx) as [Step & { kind: 'run' }];
     assert.match(one.input ?? '', /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/);
   });
 
   it('swaps port forwards in one transaction, tolerating ones already gone', () => {
     const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
     const dns = { protocol: 'udp' as const, hostPort: 5353, guestPort: 53 };
-    const [write, nft] = stepsOf({ kind: 'setForwards', record: { ...record, forwards: [dns] }, before: [adb] }, ctx) as [Step, Step & { kind: 'run' }];
+    const [write, nft] = stepsOf({ kind: 'setForwards', record: { ...record, forwards: [dns] }, before: [adb], others: [] }, ctx) as [Step, Step & { kind: 'run' }];
     assert.equal(write.kind, 'write');
     assert.equal(
       nft.input,
@@ -65,13 +115,13 @@ describe('host ops', () => {
       { kind: 'writeRecord', record },
       { kind: 'createVeth', record },
       { kind: 'enableIpForward', before: '0' },
-      { kind: 'addGuestRules', rule, createBase: true },
+      { kind: 'addGuestRules', rule, others: [second], createBase: true },
     ];
     assert.deepEqual(ops.map(undoOf), [
       { kind: 'deleteRecord', id: '4242' },
       { kind: 'deleteLink', name: 'vm_wlan' },
       { kind: 'restoreIpForward', value: '0' },
-      { kind: 'removeGuestRules', rule, removeBase: true },
+      { kind: 'removeGuestRules', rule, remaining: [second] },
     ]);
   });
 
@@ -86,10 +136,10 @@ describe('host ops', () => {
     const ops: SetupOp[] = [
       { kind: 'writeRecord', record },
       { kind: 'createVeth', record },
-      { kind: 'addGuestRules', rule, createBase: true },
+      { kind: 'addGuestRules', rule, others: [], createBase: true },
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    const undone = runner.steps.slice(4).map(formatStep);
+    const undone = runner.steps.slice(5).map(formatStep);
     assert.deepEqual(undone, [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',

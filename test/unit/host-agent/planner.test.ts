@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { planAttach, planDetach, planForward } from '@guestnet/host-agent/dist/planner.js';
+import type { GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
+import { planAttach, planDetach, planForward, ruleOf } from '@guestnet/host-agent/dist/planner.js';
 import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule = { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
 
 describe('host planner', () => {
   describe('planAttach', () => {
@@ -15,7 +16,7 @@ describe('host planner', () => {
         { kind: 'writeRecord', record: record() },
         { kind: 'createVeth', record: record() },
         { kind: 'enableIpForward', before: '0' },
-        { kind: 'addGuestRules', rule, createBase: true },
+        { kind: 'addGuestRules', rule, others: [], createBase: true },
       ]);
     });
 
@@ -32,15 +33,15 @@ describe('host planner', () => {
 
     it('adds to an existing guestnet table instead of creating it', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
-      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([{ hostIf: 'vm_wlan1', guestAddress: '172.17.3.5', uplink: 'wlan0', openToGuests: false, forwards: [] }]) };
-      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, createBase: false });
+      const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([ruleOf(other)]) };
+      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, others: [ruleOf(other)], createBase: false });
     });
 
     it('re-adds only what is missing, e.g. rules flushed by someone else', () => {
       const host = emptyHost();
       const { host: after } = simulate(host, planAttach(host, record()));
       const flushed = { ...after, firewall: firewallWith([]) };
-      assert.deepEqual(planAttach(flushed, record()), [{ kind: 'addGuestRules', rule, createBase: true }]);
+      assert.deepEqual(planAttach(flushed, record()), [{ kind: 'addGuestRules', rule, others: [], createBase: true }]);
     });
 
     it('refuses a host link name it did not create', () => {
@@ -68,7 +69,7 @@ describe('host planner', () => {
     it('adds a forward by rewriting the record and the map in one op, then plans nothing', () => {
       const host = attached();
       const ops = planForward(host, record(), adb, false);
-      assert.deepEqual(ops, [{ kind: 'setForwards', record: record(100, { forwards: [adb] }), before: [] }]);
+      assert.deepEqual(ops, [{ kind: 'setForwards', record: record(100, { forwards: [adb] }), before: [], others: [] }]);
       const after = simulate(host, ops, [rule]).host;
       assert.deepEqual(planForward(after, record(100, { forwards: [adb] }), adb, false), []);
     });
@@ -79,9 +80,9 @@ describe('host planner', () => {
       assert.deepEqual(planForward(host, withAdb, { ...adb, guestPort: 5037 }, false)[0], {
         kind: 'setForwards',
         record: record(100, { forwards: [{ ...adb, guestPort: 5037 }] }),
-        before: [adb],
+        before: [adb], others: [],
       });
-      assert.deepEqual(planForward(host, withAdb, adb, true), [{ kind: 'setForwards', record: record(100), before: [adb] }]);
+      assert.deepEqual(planForward(host, withAdb, adb, true), [{ kind: 'setForwards', record: record(100), before: [adb], others: [] }]);
     });
 
     it("refuses a host port another guest already has", () => {
@@ -96,7 +97,7 @@ describe('host planner', () => {
 
     it('mirrors attach: rules, link, ip_forward, record', () => {
       assert.deepEqual(planDetach(attached(), record()), [
-        { kind: 'removeGuestRules', rule, removeBase: true },
+        { kind: 'removeGuestRules', rule, remaining: [] },
         { kind: 'deleteLink', name: 'vm_wlan' },
         { kind: 'restoreIpForward', value: '0' },
         { kind: 'deleteRecord', id: '100' },
@@ -122,7 +123,7 @@ describe('host planner', () => {
       const first = attached();
       const both = simulate(first, planAttach(first, other), [rule]).host;
       assert.deepEqual(planDetach(both, record()), [
-        { kind: 'removeGuestRules', rule, removeBase: false },
+        { kind: 'removeGuestRules', rule, remaining: [ruleOf(other)] },
         { kind: 'deleteLink', name: 'vm_wlan' },
         { kind: 'deleteRecord', id: '100' },
       ]);

@@ -5,7 +5,7 @@ import type { HostObserved } from '@guestnet/host-agent/dist/planner.js';
 export function firewallWith(rules: GuestRule[], installed = rules.length > 0): FirewallState {
   const key = (r: GuestRule) => JSON.stringify([r.hostIf, r.guestAddress, r.uplink, r.openToGuests, r.forwards]);
   const keys = new Set(rules.map(key));
-  return { installed, guestLinks: new Set(rules.map((r) => r.hostIf)), has: (rule) => keys.has(key(rule)) };
+  return { installed, has: (rule) => keys.has(key(rule)) };
 }
 
 export const emptyHost = (): HostObserved => ({
@@ -52,6 +52,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         ipForwardBefore = undefined;
         break;
       case 'addGuestRules':
+        if (op.createBase) rules = [...op.others];
         installed = true;
         rules = [...rules, op.rule];
         break;
@@ -61,7 +62,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         break;
       case 'removeGuestRules':
         rules = rules.filter((r) => r.hostIf !== op.rule.hostIf);
-        if (op.removeBase) installed = false;
+        if (op.remaining.length === 0) installed = false;
         break;
     }
   }
