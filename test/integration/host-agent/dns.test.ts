@@ -47,7 +47,7 @@ describe('DNS on a systemd-resolved host: the guest gets the real upstreams and 
   before(async () => {
     sandbox = await Sandbox.create();
     await sandbox.inet(['ip', 'address', 'add', `${UPSTREAM}/32`, 'dev', 'lo']);
-    const server = sandbox.serveFromInternet(['node', '-e', DNS_SERVER]);
+    const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', DNS_SERVER]);
     await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
     guest = await sandbox.startGuest();
   });
