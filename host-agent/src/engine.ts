@@ -10,7 +10,7 @@ import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { observeHost } from './observe.js';
 import type { OpContext } from './ops.js';
-import { defaultRouteInterface, planAttach, planDetach, planForward } from './planner.js';
+import { defaultRouteInterface, planAttach, planDetach, planForward, planReconcile } from './planner.js';
 import type { Forward } from './forward.js';
 import type { HostSettings } from './settings.js';
 import { type AttachmentRecord, type GuestIdentity, readIpForwardBefore, readRecords, recordPath } from './state.js';
@@ -57,6 +57,7 @@ export async function attachHostSide(
     mtu: settings.mtu,
     guestToGuest: settings.guestToGuest,
     uplink,
+    ...(settings.uplink !== undefined || existing?.uplinkPinned ? { uplinkPinned: true as const } : {}),
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
     forwards: existing?.forwards ?? [],
@@ -135,6 +136,16 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
     return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
   }
   return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+}
+
+/** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
+export async function reconcileHost(stateDir: string, runner: Runner): Promise<AppliedOp[]> {
+  const records = await readRecords(stateDir);
+  const [first] = records;
+  if (!first) return [];
+  const firewall = firewallNamed(first.firewall);
+  const ops = planReconcile(await observeHost(runner, stateDir, firewall));
+  return ops.length === 0 ? [] : applySetup(ops, runner, { firewall, stateDir });
 }
 
 /** After a crash: completes every live guest's half-done attach and removes the dead guests. */

@@ -14,7 +14,9 @@ export type SetupOp =
   /** `others`: the other attached guests, which a backend may need to rewrite or restore beside it. */
   | { kind: 'addGuestRules'; rule: GuestRule; others: GuestRule[]; createBase: boolean }
   /** Rewrites the record with its new forwards, and swaps `before` for them in the firewall. */
-  | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[]; others: GuestRule[] };
+  | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[]; others: GuestRule[] }
+  /** Re-points guests at a new uplink: their records and rules, in one firewall change. */
+  | { kind: 'switchUplink'; before: AttachmentRecord[]; after: AttachmentRecord[]; unchanged: GuestRule[] };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
@@ -36,6 +38,7 @@ const undo: ByKind<SetupOp> = {
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, remaining: op.others }),
   setForwards: (op) => ({ kind: 'setForwards', record: { ...op.record, forwards: op.before }, before: op.record.forwards, others: op.others }),
+  switchUplink: (op) => ({ kind: 'switchUplink', before: op.after, after: op.before, unchanged: op.unchanged }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -101,6 +104,10 @@ const steps: StepsByKind = {
     ...ctx.firewall.setForwards(ruleOf(op.record), op.before, op.others),
   ],
   removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.remaining),
+  switchUplink: (op, ctx) => [
+    ...op.after.map((record): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: `${JSON.stringify(record, null, 2)}\n` })),
+    ...ctx.firewall.replaceGuests(op.before.map(ruleOf), op.after.map(ruleOf), op.unchanged),
+  ],
 };
 
 export function stepsOf(op: Op, ctx: OpContext): Step[] {
@@ -126,6 +133,8 @@ export function describeOp(op: Op): string {
       return `forward and masquerade ${op.rule.hostIf} via ${op.rule.uplink}${op.createBase ? ' (creating the guestnet table)' : ''}`;
     case 'removeGuestRules':
       return `remove forwarding of ${op.rule.hostIf}${op.remaining.length === 0 ? ' and the guestnet table' : ''}`;
+    case 'switchUplink':
+      return `move ${op.after.length} guest(s) to uplink ${op.after[0]?.uplink ?? '?'}`;
     case 'setForwards':
       return `forward ${op.record.forwards.map(describeForward).join(', ') || 'no ports'} to ${guestLabel(op.record)}`;
   }

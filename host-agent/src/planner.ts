@@ -112,3 +112,26 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
   return ops;
 }
+
+/**
+ * The daemon's reconcile loop: rules the host flushed (a firewall reload) are
+ * put back, and guests whose uplink is not pinned follow the default route,
+ * all in place: nobody is re-attached.
+ */
+export function planReconcile(observed: HostObserved): SetupOp[] {
+  const { firewall, records } = observed;
+  const ops: SetupOp[] = [];
+  const missing = records.filter((r) => !firewall.installed || !firewall.has(ruleOf(r)));
+  const [first] = missing;
+  if (first && !firewall.installed) ops.push({ kind: 'addGuestRules', rule: ruleOf(first), others: othersThan(observed, first.id), createBase: true });
+  else for (const r of missing) ops.push({ kind: 'addGuestRules', rule: ruleOf(r), others: othersThan(observed, r.id), createBase: false });
+
+  const uplink = defaultRouteInterface(observed.routes);
+  const moving = uplink !== undefined && observed.links.has(uplink) ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
+  if (uplink !== undefined && moving.length > 0) {
+    const ids = new Set(moving.map((r) => r.id));
+    const unchanged = records.filter((r) => !ids.has(r.id)).map(ruleOf);
+    ops.push({ kind: 'switchUplink', before: moving, after: moving.map((r) => ({ ...r, uplink })), unchanged });
+  }
+  return ops;
+}

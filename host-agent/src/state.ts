@@ -41,6 +41,8 @@ export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu
   prefixLength: number;
   guestMac: string;
   uplink: string;
+  /** Set when --uplink chose it: otherwise the uplink follows the host's default route. */
+  uplinkPinned?: true;
   dns: string[];
   /** The secret in the guest link's alias that identifies its guest agent. */
   token: string;
@@ -103,6 +105,7 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     ID_PATTERN.test(raw.id) &&
     (raw.pid === undefined || checkPid(raw.pid).ok) &&
     (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
+    (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&
     [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&

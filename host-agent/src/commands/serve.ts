@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { SocketBusyError } from '@guestnet/protocol';
 import { type ControlRequest, controlSocketPath, serveControl } from '../daemon/control.js';
 import { GuestServer } from '../daemon/guests.js';
-import { watchLinkDeletions } from '../daemon/monitor.js';
-import { attachHostSide, detachHostSide, forwardHostSide, reconcileGuest, recover } from '../engine.js';
+import { watchHost } from '../daemon/monitor.js';
+import { attachHostSide, detachHostSide, forwardHostSide, reconcileGuest, reconcileHost, recover } from '../engine.js';
 import { RealRunner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
 import { ownerOf, tryOwn, withStateLock } from '../lock.js';
@@ -14,6 +14,9 @@ import { detachResultFor } from './detach.js';
 import { type HostSettings, resolveSettings } from '../settings.js';
 import { type AttachmentRecord, readRecords } from '../state.js';
 import { collectStatus } from './status.js';
+
+// Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
+const RECONCILE_MS = 1000;
 
 export type DaemonLog = (level: Level, message: string, meta?: Record<string, unknown>) => void;
 
@@ -110,8 +113,30 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
 
   await guests.start();
   const control = await serveControl(stateDir, handle);
-  const stopMonitor = watchLinkDeletions(
-    (name) => void linkDeleted(name).catch((error: Error) => log('error', 'reconcile failed', { hostIf: name, error })),
+  // A default route that moves is heard at once; a firewall reload makes no
+  // event, so the same pass also runs every RECONCILE_MS.
+  let reconciling = false;
+  const reconcile = async () => {
+    if (reconciling || byToken.size === 0) return;
+    reconciling = true;
+    try {
+      const steps = await exclusive(() => reconcileHost(stateDir, runner));
+      if (steps.length > 0) {
+        await refresh();
+        log('info', 'reconciled the host', { steps: steps.map((s) => s.op) });
+      }
+    } catch (error) {
+      log('error', 'reconcile failed', { error });
+    } finally {
+      reconciling = false;
+    }
+  };
+  const timer = setInterval(() => void reconcile(), RECONCILE_MS);
+  const stopMonitor = watchHost(
+    {
+      linkDeleted: (name) => void linkDeleted(name).catch((error: Error) => log('error', 'reconcile failed', { hostIf: name, error })),
+      defaultRouteChanged: () => void reconcile(),
+    },
     (message) => log('warn', message),
   );
   log('info', 'serving', { stateDir, socket: settings.socket, control: controlSocketPath(stateDir), guests: byToken.size });
@@ -126,6 +151,7 @@ export async function serve(settings: HostSettings, log: DaemonLog): Promise<voi
   process.on('SIGINT', onSignal);
   log('info', 'stopping; guests keep their network', { signal: await stopped });
   stopMonitor();
+  clearInterval(timer);
   await new Promise<void>((resolve) => control.close(() => resolve()));
   await fs.rm(controlSocketPath(stateDir), { force: true });
   await guests.close();

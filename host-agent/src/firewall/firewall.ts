@@ -43,6 +43,8 @@ export interface Firewall {
   addGuest(rule: GuestRule, others: GuestRule[], createBase: boolean): Step[];
   /** Removes `rule`; with no guest `remaining`, the agent's table/chains go too. */
   removeGuest(rule: GuestRule, remaining: GuestRule[]): Step[];
+  /** Replaces the rules of guests `before` with `after` (the same guests, changed), beside `unchanged`. */
+  replaceGuests(before: GuestRule[], after: GuestRule[], unchanged: GuestRule[]): Step[];
   /** Replaces a guest's port forwards `before` with those of `rule`. */
   setForwards(rule: GuestRule, before: Forward[], others: GuestRule[]): Step[];
 }

@@ -126,6 +126,10 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
       ];
     },
 
+    replaceGuests(_before, after, unchanged) {
+      return [restore([...unchanged, ...after], false)];
+    },
+
     setForwards(rule, _before, others) {
       return [restore([...others, rule], false)];
     },

@@ -122,6 +122,10 @@ export const nftables: Firewall = {
     return [transaction(elements(rule).flatMap(addThenDelete))];
   },
 
+  replaceGuests(before, after) {
+    return [transaction([...before.flatMap(elements).flatMap(addThenDelete), ...after.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)])];
+  },
+
   setForwards(rule, before) {
     const removed = before.flatMap((f) => addThenDelete(forwardElement(rule.guestAddress, f)));
     const added = rule.forwards.map((f) => `add element ${TABLE} ${forwardElement(rule.guestAddress, f)}`);

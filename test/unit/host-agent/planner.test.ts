@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
-import { planAttach, planDetach, planForward, ruleOf } from '@guestnet/host-agent/dist/planner.js';
+import { planAttach, planDetach, planForward, planReconcile, ruleOf } from '@guestnet/host-agent/dist/planner.js';
 import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
@@ -128,5 +128,33 @@ describe('host planner', () => {
         { kind: 'deleteRecord', id: '100' },
       ]);
     });
+  });
+});
+
+describe('host planner: planReconcile', () => {
+  const attachedTo = (uplink: string, pinned = false) => {
+    const guest = record(100, pinned ? { uplinkPinned: true } : {});
+    const host = simulate(emptyHost(), planAttach(emptyHost(), guest)).host;
+    return { guest, host: { ...host, links: new Set([...host.links, 'rmnet0']), routes: [{ dst: 'default', dev: uplink }] } };
+  };
+
+  it('plans nothing while the host is as attach left it', () => {
+    assert.deepEqual(planReconcile(attachedTo('wlan0').host), []);
+  });
+
+  it('moves guests to the new default route in one op, and back again on its inverse', () => {
+    const { guest, host } = attachedTo('rmnet0');
+    const ops = planReconcile(host);
+    assert.deepEqual(ops, [{ kind: 'switchUplink', before: [guest], after: [{ ...guest, uplink: 'rmnet0' }], unchanged: [] }]);
+  });
+
+  it('leaves a guest whose uplink was pinned with --uplink where it is', () => {
+    assert.deepEqual(planReconcile(attachedTo('rmnet0', true).host), []);
+  });
+
+  it('puts back the table or chains a firewall reload removed, with every guest', () => {
+    const { host } = attachedTo('wlan0');
+    const flushed = { ...host, firewall: firewallWith([], false) };
+    assert.deepEqual(planReconcile(flushed), [{ kind: 'addGuestRules', rule, others: [], createBase: true }]);
   });
 });

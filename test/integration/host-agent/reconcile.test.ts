@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { FIREWALLS, type Guest, Sandbox, SECOND_UPLINK, UPLINK } from '../../fixtures/sandbox.js';
+
+/** Polls until the server sees `expected` as the guest's address, for at most `ms`; returns what it saw last. */
+async function seenWithin(sandbox: Sandbox, guest: Guest, expected: string, ms: number): Promise<{ seen: string; ms: number }> {
+  const started = Date.now();
+  let seen = '';
+  while (Date.now() - started < ms) {
+    // Short attempts: a connection begun before the rules are back keeps its un-NATed conntrack entry.
+    seen = (await sandbox.fetchFromGuest(guest, 300)).stdout.trim();
+    if (seen === expected) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { seen, ms: Date.now() - started };
+}
+
+// The daemon's reconcile loop, on every backend: the uplink follows the
+// default route, and rules a firewall reload flushed come back.
+for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online as the host changes (${firewall})`, function () {
+  this.timeout(60_000);
+  let sandbox: Sandbox;
+  let guest: Guest;
+  let pristine: string;
+
+  before(async () => {
+    sandbox = await Sandbox.create(firewall);
+    await sandbox.addSecondUplink();
+    pristine = await sandbox.hostSnapshot();
+    await sandbox.startDaemon();
+    guest = await sandbox.startGuest();
+    assert.equal((await sandbox.hostAgent(['attach', String(guest.pid)])).exitCode, 0);
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
+  });
+  after(async () => sandbox?.destroy());
+
+  it('follows the default route to another uplink within 2 s, and back, without re-attaching', async () => {
+    await sandbox.host(['ip', 'route', 'replace', 'default', 'via', SECOND_UPLINK.inetAddress, 'dev', SECOND_UPLINK.name]);
+    const moved = await seenWithin(sandbox, guest, SECOND_UPLINK.hostAddress, 2000);
+    assert.equal(moved.seen, SECOND_UPLINK.hostAddress, 'new connections do not leave by the new uplink');
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0];
+    assert.equal(status.uplink, SECOND_UPLINK.name);
+    assert.equal(status.agent, 'connected');
+    await sandbox.host(['ip', 'route', 'replace', 'default', 'via', UPLINK.inetAddress, 'dev', 'wlan0']);
+    const back = await seenWithin(sandbox, guest, UPLINK.hostAddress, 2000);
+    assert.equal(back.seen, UPLINK.hostAddress);
+  });
+
+  it("puts its rules back within 2 s after a firewall reload flushed them", async () => {
+    const flush =
+      firewall === 'nftables'
+        ? [['nft', 'delete', 'table', 'ip', 'guestnet']]
+        : [
+            [firewall, '-w', '-D', 'FORWARD', '-j', 'GUESTNET-FORWARD'],
+            [firewall, '-w', '-F', 'GUESTNET-FORWARD'],
+          ];
+    for (const argv of flush) assert.equal((await sandbox.host(argv)).exitCode, 0);
+    const restored = await seenWithin(sandbox, guest, UPLINK.hostAddress, 2000);
+    assert.equal(restored.seen, UPLINK.hostAddress, 'the guest stayed offline');
+  });
+
+  it('detach still leaves the host exactly as it was', async () => {
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
