@@ -15,7 +15,11 @@ describe('guest-agent status: what the guest has and how its agent is doing', fu
   this.timeout(60_000);
   let sandbox: Sandbox;
   let guest: Guest;
-  const status = async () => JSON.parse((await guest.agentStatus(true)).stdout);
+  const status = async () => {
+    const result = await guest.agentStatus(true);
+    if (result.exitCode !== 0) throw new Error(`guest-agent status exited ${result.exitCode}: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
 
   before(async () => {
     sandbox = await Sandbox.create();
