@@ -65,6 +65,21 @@ export function recordPath(stateDir: string, id: string): string {
   return join(statePaths(stateDir).attachments, `${id}.json`);
 }
 
+// Parsed records by path, reused while the file is the same one (records are
+// only ever replaced by rename, which makes a new inode). A daemon reads its
+// state dir after every change; parsing hundreds of files each time made each
+// attach slower than the one before.
+const parsed = new Map<string, { ino: number; mtimeMs: number; record: AttachmentRecord }>();
+
+async function readRecord(path: string): Promise<AttachmentRecord> {
+  const { ino, mtimeMs } = await fs.stat(path);
+  const known = parsed.get(path);
+  if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
+  const record = parseRecord(path, await fs.readFile(path, 'utf8'));
+  parsed.set(path, { ino, mtimeMs, record });
+  return record;
+}
+
 export async function readRecords(stateDir: string): Promise<AttachmentRecord[]> {
   const dir = statePaths(stateDir).attachments;
   let names: string[];
@@ -74,9 +89,10 @@ export async function readRecords(stateDir: string): Promise<AttachmentRecord[]>
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const records = await Promise.all(
-    names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map(async (name) => parseRecord(join(dir, name), await fs.readFile(join(dir, name), 'utf8'))),
-  );
+  const paths = names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map((name) => join(dir, name));
+  const present = new Set(paths);
+  for (const path of parsed.keys()) if (path.startsWith(`${dir}/`) && !present.has(path)) parsed.delete(path);
+  const records = await Promise.all(paths.map(readRecord));
   return records.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || a.id.localeCompare(b.id));
 }
 
