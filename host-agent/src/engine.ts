@@ -10,9 +10,11 @@ import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { observeHost } from './observe.js';
 import type { OpContext } from './ops.js';
-import { defaultRouteInterface, planAttach, planDetach, planForward, planReconcile } from './planner.js';
+import { currentUplink, planAttach, planDetach, planForward, planReconcile } from './planner.js';
+import { isNetdStyle, uplinkTable } from './net/policy.js';
 import type { Forward } from './forward.js';
-import type { HostSettings } from './settings.js';
+import type { PolicyState } from './net/policy.js';
+import type { HostSettings, Platform } from './settings.js';
 import { type AttachmentRecord, type GuestIdentity, readIpForwardBefore, readRecords, recordPath } from './state.js';
 
 // The attach and detach cores shared by the one-shot CLI and the daemon.
@@ -39,11 +41,12 @@ export async function attachHostSide(
 ): Promise<HostSideResult> {
   const observed = await observeHost(runner, settings.stateDir, firewall);
   const existing = observed.records.find((r) => r.id === guest.id);
-  const uplink = settings.uplink ?? existing?.uplink ?? defaultRouteInterface(observed.routes);
+  const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observed);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
   const lease = allocate(observed, settings, guest.id);
+  const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
   const desired: AttachmentRecord = {
     ...guest,
     hostIf: lease.hostIf,
@@ -58,6 +61,7 @@ export async function attachHostSide(
     guestToGuest: settings.guestToGuest,
     uplink,
     ...(settings.uplink !== undefined || existing?.uplinkPinned ? { uplinkPinned: true as const } : {}),
+    ...(policyTable === undefined ? {} : { policyTable }),
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
     forwards: existing?.forwards ?? [],
@@ -68,6 +72,14 @@ export async function attachHostSide(
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, changed: ops.length > 0, steps, rollBack: (cause) => rollBack(ops, runner, ctx, cause) };
+}
+
+/** The uplink's table when guests must be routed the netd way: asked for with android, or seen under auto. */
+function netdTable(policy: PolicyState, uplink: string, platform: Platform): number | undefined {
+  if (platform === 'linux' || (platform === 'auto' && !isNetdStyle(policy))) return undefined;
+  const table = uplinkTable(policy, uplink);
+  if (table === undefined) throw new UplinkNotFoundError(`--platform android: no routing table but main holds a default route via ${uplink}`);
+  return table;
 }
 
 export interface ForwardResult {

@@ -1,6 +1,7 @@
 import type { Step } from './exec/runner.js';
 import type { Firewall, GuestRule } from './firewall/firewall.js';
 import { describeForward, type Forward } from './forward.js';
+import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from './net/policy.js';
 import { ruleOf } from './planner.js';
 import { type AttachmentRecord, guestLabel, recordPath, statePaths } from './state.js';
 
@@ -15,6 +16,8 @@ export type SetupOp =
   | { kind: 'addGuestRules'; rule: GuestRule; others: GuestRule[]; createBase: boolean }
   /** Rewrites the record with its new forwards, and swaps `before` for them in the firewall. */
   | { kind: 'setForwards'; record: AttachmentRecord; before: Forward[]; others: GuestRule[] }
+  /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
+  | { kind: 'addPolicyRoute'; route: PolicyRoute }
   /** Re-points guests at a new uplink: their records and rules, in one firewall change. */
   | { kind: 'switchUplink'; before: AttachmentRecord[]; after: AttachmentRecord[]; unchanged: GuestRule[] };
 
@@ -24,7 +27,8 @@ export type TeardownOp =
   | { kind: 'deleteLink'; name: string }
   | { kind: 'restoreIpForward'; value: string }
   /** With no guest `remaining`, the agent's table or chains go too. */
-  | { kind: 'removeGuestRules'; rule: GuestRule; remaining: GuestRule[] };
+  | { kind: 'removeGuestRules'; rule: GuestRule; remaining: GuestRule[] }
+  | { kind: 'removePolicyRoute'; route: PolicyRoute };
 
 export type Op = SetupOp | TeardownOp;
 
@@ -39,6 +43,7 @@ const undo: ByKind<SetupOp> = {
   addGuestRules: (op) => ({ kind: 'removeGuestRules', rule: op.rule, remaining: op.others }),
   setForwards: (op) => ({ kind: 'setForwards', record: { ...op.record, forwards: op.before }, before: op.record.forwards, others: op.others }),
   switchUplink: (op) => ({ kind: 'switchUplink', before: op.after, after: op.before, unchanged: op.unchanged }),
+  addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -57,6 +62,12 @@ export interface OpContext {
 type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: OpContext) => Step[] };
 
 const NO_DEVICE = /Cannot find device|does not exist/;
+
+const deleteGuestRule = (r: PolicyRoute): Step => ({
+  kind: 'run',
+  argv: ['ip', 'rule', 'del', 'priority', String(GUEST_RULE_PRIORITY), 'iif', r.hostIf],
+  tolerate: /No such file or directory/,
+});
 
 const steps: StepsByKind = {
   writeRecord: (op, ctx) => [
@@ -104,6 +115,15 @@ const steps: StepsByKind = {
     ...ctx.firewall.setForwards(ruleOf(op.record), op.before, op.others),
   ],
   removeGuestRules: (op, ctx) => ctx.firewall.removeGuest(op.rule, op.remaining),
+  // Whatever rule the link had (another uplink's table, say) goes first: ip rules may be duplicated.
+  addPolicyRoute: ({ route: r }) => [
+    deleteGuestRule(r),
+    { kind: 'run', argv: ['ip', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n` },
+  ],
+  removePolicyRoute: ({ route: r }) => [
+    deleteGuestRule(r),
+    { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: /No such process|Cannot find device|No such file/ },
+  ],
   switchUplink: (op, ctx) => [
     ...op.after.map((record): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: `${JSON.stringify(record, null, 2)}\n` })),
     ...ctx.firewall.replaceGuests(op.before.map(ruleOf), op.after.map(ruleOf), op.unchanged),
@@ -133,6 +153,10 @@ export function describeOp(op: Op): string {
       return `forward and masquerade ${op.rule.hostIf} via ${op.rule.uplink}${op.createBase ? ' (creating the guestnet table)' : ''}`;
     case 'removeGuestRules':
       return `remove forwarding of ${op.rule.hostIf}${op.remaining.length === 0 ? ' and the guestnet table' : ''}`;
+    case 'addPolicyRoute':
+      return `route ${op.route.hostIf} by policy: ip rule to table ${op.route.table}, ${op.route.guestAddress} in table ${LOCAL_NETWORK_TABLE}`;
+    case 'removePolicyRoute':
+      return `remove the ip rule of ${op.route.hostIf}`;
     case 'switchUplink':
       return `move ${op.after.length} guest(s) to uplink ${op.after[0]?.uplink ?? '?'}`;
     case 'setForwards':

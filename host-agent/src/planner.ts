@@ -1,6 +1,7 @@
 import { NameTakenError, networkOf, UsageError } from '@guestnet/protocol';
 import type { FirewallState, GuestRule } from './firewall/firewall.js';
 import { type Forward, sameHostPort } from './forward.js';
+import { hasPolicy, hasRule, policyDefaultInterface, type PolicyRoute, type PolicyState, uplinkTable } from './net/policy.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { type AttachmentRecord, guestLabel } from './state.js';
 
@@ -21,6 +22,7 @@ export interface HostObserved {
   ipForwardBefore: string | undefined;
   records: readonly AttachmentRecord[];
   firewall: FirewallState;
+  policy: PolicyState;
 }
 
 export function ruleOf(record: AttachmentRecord): GuestRule {
@@ -38,6 +40,17 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
 }
 
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id).map(ruleOf);
+
+/** The ip rule and table-97 route a guest needs on a netd-style host; undefined elsewhere. */
+export function policyRouteOf(record: AttachmentRecord): PolicyRoute | undefined {
+  const { policyTable: table, hostIf, guestAddress, hostAddress: gateway } = record;
+  return table === undefined ? undefined : { hostIf, guestAddress, gateway, table };
+}
+
+/** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
+export function currentUplink(observed: HostObserved): string | undefined {
+  return defaultRouteInterface(observed.routes) ?? policyDefaultInterface(observed.policy);
+}
 
 /** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: Forward, remove: boolean): SetupOp[] {
@@ -95,6 +108,8 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord): S
   const rule = ruleOf(desired);
   const { firewall } = observed;
   if (!firewall.installed || !firewall.has(rule)) ops.push({ kind: 'addGuestRules', rule, others: othersThan(observed, desired.id), createBase: !firewall.installed });
+  const route = policyRouteOf(desired);
+  if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
   return ops;
 }
 
@@ -104,6 +119,9 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   const rule = ruleOf(record);
   const { firewall } = observed;
   if (firewall.installed) ops.push({ kind: 'removeGuestRules', rule, remaining: othersThan(observed, record.id) });
+  // The link's routes go with it; an ip rule naming it would stay behind.
+  const route = policyRouteOf(record);
+  if (route && hasRule(observed.policy, route)) ops.push({ kind: 'removePolicyRoute', route });
   if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
   const lastGuest = observed.records.every((r) => r.id === record.id);
   if (lastGuest && observed.ipForwardBefore !== undefined) {
@@ -126,12 +144,18 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   if (first && !firewall.installed) ops.push({ kind: 'addGuestRules', rule: ruleOf(first), others: othersThan(observed, first.id), createBase: true });
   else for (const r of missing) ops.push({ kind: 'addGuestRules', rule: ruleOf(r), others: othersThan(observed, r.id), createBase: false });
 
-  const uplink = defaultRouteInterface(observed.routes);
+  const uplink = currentUplink(observed);
   const moving = uplink !== undefined && observed.links.has(uplink) ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
+  const stay = records.filter((r) => !moving.includes(r));
+  for (const r of stay) {
+    const route = policyRouteOf(r);
+    if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
+  }
   if (uplink !== undefined && moving.length > 0) {
-    const ids = new Set(moving.map((r) => r.id));
-    const unchanged = records.filter((r) => !ids.has(r.id)).map(ruleOf);
-    ops.push({ kind: 'switchUplink', before: moving, after: moving.map((r) => ({ ...r, uplink })), unchanged });
+    const table = uplinkTable(observed.policy, uplink);
+    const after = moving.map((r) => ({ ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) }));
+    ops.push({ kind: 'switchUplink', before: moving, after, unchanged: stay.map(ruleOf) });
+    for (const route of after.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'addPolicyRoute', route });
   }
   return ops;
 }

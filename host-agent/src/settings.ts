@@ -29,7 +29,12 @@ export interface HostSettings {
   stateDir: string;
   /** auto: the backend the host's own rules use (see firewall/select.ts). */
   firewall: FirewallChoice;
+  /** android: route guests the way netd's tethering does; auto: when the host routes like netd. */
+  platform: Platform;
 }
+
+export type Platform = 'auto' | 'linux' | 'android';
+const PLATFORMS: readonly Platform[] = ['auto', 'linux', 'android'];
 
 export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
 
@@ -49,6 +54,7 @@ const DEFAULTS: HostSettings = {
   socket: '/run/guestnet/guest/guest.sock',
   stateDir: '/run/guestnet/state',
   firewall: 'auto',
+  platform: 'auto',
 };
 
 type Key = keyof HostSettings;
@@ -129,7 +135,12 @@ export const SETTINGS: Record<Key, Setting> = {
   socket: { flag: '--socket <path>', help: 'guest agent socket, as the host sees it', check: checkPath },
   stateDir: { flag: '--state-dir <dir>', help: 'where the host remembers attachments', check: checkPath },
   firewall: { flag: '--firewall <backend>', help: 'auto, nftables, iptables or iptables-legacy', check: checkFirewall },
+  platform: { flag: '--platform <name>', help: 'auto, linux or android (netd policy routing)', check: checkPlatform },
 };
+
+function checkPlatform(value: unknown): Checked<Platform> {
+  return PLATFORMS.includes(value as Platform) ? { ok: true, value: value as Platform } : { ok: false, reason: 'must be auto, linux or android' };
+}
 
 function isKey(key: string): key is Key {
   return Object.hasOwn(SETTINGS, key);

@@ -41,6 +41,8 @@ export type AttachmentRecord = Pick<HostSettings, 'guestIf' | 'guestName' | 'mtu
   prefixLength: number;
   guestMac: string;
   uplink: string;
+  /** On a netd-style host (Android): the uplink's routing table, which the guest's ip rule looks up. */
+  policyTable?: number;
   /** Set when --uplink chose it: otherwise the uplink follows the host's default route. */
   uplinkPinned?: true;
   dns: string[];
@@ -122,6 +124,7 @@ function parseRecord(path: string, text: string): AttachmentRecord {
     (raw.pid === undefined || checkPid(raw.pid).ok) &&
     (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
     (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
+    (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&
     [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&

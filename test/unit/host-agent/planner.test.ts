@@ -158,3 +158,27 @@ describe('host planner: planReconcile', () => {
     assert.deepEqual(planReconcile(flushed), [{ kind: 'addGuestRules', rule, others: [], createBase: true }]);
   });
 });
+
+describe('host planner on a netd-style (Android) host', () => {
+  const netd = () => ({
+    ...emptyHost(),
+    routes: [],
+    policy: { defaults: [{ dev: 'wlan0', table: '1003' }], rules: [{ priority: 32000 }], localNetwork: new Set<string>() },
+  });
+  const guest = () => record(100, { policyTable: 1003 });
+
+  it("adds the guest's ip rule to the uplink table and its route in table 97, after the firewall", () => {
+    assert.deepEqual(planAttach(netd(), guest()).at(-1), {
+      kind: 'addPolicyRoute',
+      route: { hostIf: 'vm_wlan', guestAddress: '172.17.3.3', gateway: '172.17.3.2', table: 1003 },
+    });
+  });
+
+  it('plans nothing after apply, puts the rule back after netd flushed it, and removes it on detach', () => {
+    const after = simulate(netd(), planAttach(netd(), guest())).host;
+    assert.deepEqual(planAttach(after, guest()), []);
+    const flushed = { ...after, policy: { ...after.policy, rules: [{ priority: 32000 }] } };
+    assert.deepEqual(planReconcile(flushed).map((op) => op.kind), ['addPolicyRoute']);
+    assert.ok(planDetach(after, guest()).some((op) => op.kind === 'removePolicyRoute'));
+  });
+});

@@ -18,6 +18,7 @@ export const emptyHost = (): HostObserved => ({
   ipForwardBefore: undefined,
   records: [],
   firewall: firewallWith([]),
+  policy: { defaults: [{ dev: 'wlan0', table: 'main' }], rules: [], localNetwork: new Set() },
 });
 
 /** What the kernel and the state dir would look like after `ops`: a model for "plan after apply is empty". */
@@ -27,6 +28,8 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
   let { ipForward, ipForwardBefore, records } = host;
   let rules = [...rulesBefore];
   let installed = host.firewall.installed;
+  let rulesIp = [...host.policy.rules];
+  const localNetwork = new Set(host.policy.localNetwork);
   for (const op of ops) {
     switch (op.kind) {
       case 'writeRecord':
@@ -60,11 +63,20 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         records = records.map((r) => (r.id === op.record.id ? op.record : r));
         rules = rules.map((r) => (r.hostIf === op.record.hostIf ? { ...r, forwards: op.record.forwards } : r));
         break;
+      case 'addPolicyRoute':
+        rulesIp = [...rulesIp.filter((r) => r.iif !== op.route.hostIf), { priority: 21000, iif: op.route.hostIf, table: String(op.route.table) }];
+        localNetwork.add(`${op.route.guestAddress} ${op.route.hostIf}`);
+        break;
+      case 'removePolicyRoute':
+        rulesIp = rulesIp.filter((r) => r.iif !== op.route.hostIf);
+        localNetwork.delete(`${op.route.guestAddress} ${op.route.hostIf}`);
+        break;
       case 'removeGuestRules':
         rules = rules.filter((r) => r.hostIf !== op.rule.hostIf);
         if (op.remaining.length === 0) installed = false;
         break;
     }
   }
-  return { host: { links, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed) }, rules };
+  const policy = { ...host.policy, rules: rulesIp, localNetwork };
+  return { host: { links, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
 }
