@@ -8,7 +8,7 @@ import type { FirewallName } from './firewall/names.js';
 import { firewallNamed } from './firewall/select.js';
 import { allocate, guestMac, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
-import { observeHost } from './observe.js';
+import { existingLinks, observeHost, routesCovering } from './observe.js';
 import type { OpContext } from './ops.js';
 import { currentUplink, planAttach, planDetach, planForward, planReconcile } from './planner.js';
 import { isNetdStyle, uplinkTable } from './net/policy.js';
@@ -39,13 +39,25 @@ export async function attachHostSide(
   firewall: Firewall,
   announce: (record: AttachmentRecord) => void = () => {},
 ): Promise<HostSideResult> {
-  const observed = await observeHost(runner, settings.stateDir, firewall);
-  const existing = observed.records.find((r) => r.id === guest.id);
+  const existing = (await readRecords(settings.stateDir)).find((r) => r.id === guest.id);
+  // A re-attach compares against everything; a fresh attach looks only at what its lease touches.
+  let observed = await observeHost(runner, settings.stateDir, firewall, existing ? undefined : { links: [] });
   const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observed);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
+
+  let lease = allocate(observed, settings, guest.id);
+  // The lease was chosen from the records alone: a link of the host's own with
+  // that name, or a host route over that address, sends it round again.
+  for (let round = 0; !existing && round < 64; round++) {
+    const [links, routes] = await Promise.all([existingLinks([uplink, lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
+    const newRoutes = routes.filter((r) => !observed.routes.some((o) => o.dst === r.dst && o.dev === r.dev));
+    observed = { ...observed, links: new Set([...observed.links, ...links]), routes: [...observed.routes, ...newRoutes] };
+    const nameTaken = settings.hostIf === undefined && links.has(lease.hostIf);
+    if (!nameTaken && newRoutes.length === 0) break;
+    lease = allocate(observed, settings, guest.id);
+  }
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
-  const lease = allocate(observed, settings, guest.id);
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
   const desired: AttachmentRecord = {
     ...guest,
@@ -105,7 +117,10 @@ export interface DetachResult {
 }
 
 export async function detachHostSide(id: string, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
-  const observed = await observeHost(runner, stateDir, firewall);
+  const known = (await readRecords(stateDir)).find((r) => r.id === id);
+  if (!known) return { id, wasAttached: false, steps: [] };
+  // Only this guest's link matters: removing its rules tolerates them being gone.
+  const observed = await observeHost(runner, stateDir, firewall, { links: [known.hostIf] });
   const record = observed.records.find((r) => r.id === id);
   if (!record) return { id, wasAttached: false, steps: [] };
   const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir });

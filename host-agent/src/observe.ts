@@ -1,22 +1,48 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
 import { linkNames, mainRoutes } from './net/links.js';
 import { observePolicy } from './net/policy.js';
 import { IP_FORWARD_PATH } from './ops.js';
-import type { HostObserved } from './planner.js';
+import type { HostObserved, Route } from './planner.js';
 import { readIpForwardBefore, readRecords } from './state.js';
 
-/** Reads everything the planners need, in parallel; changes nothing. */
-export async function observeHost(runner: Runner, stateDir: string, firewall: Firewall): Promise<HostObserved> {
+/**
+ * Reads what the planners need, in parallel; changes nothing.
+ *
+ * With `links`, the view is narrow: only those links, the default routes, and
+ * whether the agent's table or chains exist. That is all a fresh attach or a
+ * detach needs (their changes are idempotent), and it costs the same with 1
+ * guest or 500. Without, everything: every link and route, every guest's
+ * firewall entries and ip rules, for re-attach and the reconcile loop.
+ */
+export async function observeHost(runner: Runner, stateDir: string, firewall: Firewall, scope?: { links: string[] }): Promise<HostObserved> {
+  const deep = scope === undefined;
   const [links, routes, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
-    linkNames(runner),
-    mainRoutes(runner),
+    deep ? linkNames(runner) : existingLinks(scope.links),
+    deep ? mainRoutes(runner) : defaultRoutes(runner),
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
     readRecords(stateDir),
-    firewall.observe(runner),
-    observePolicy(runner),
+    firewall.observe(runner, deep),
+    observePolicy(runner, deep),
   ]);
   return { links, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
+}
+
+/** Which of `names` exist, from sysfs: no process, and no list of every link. */
+export async function existingLinks(names: string[]): Promise<Set<string>> {
+  const found = await Promise.all(names.map((name) => access(`/sys/class/net/${name}`).then(() => name, () => undefined)));
+  return new Set(found.filter((name): name is string => name !== undefined));
+}
+
+async function defaultRoutes(runner: Runner): Promise<Route[]> {
+  const routes = JSON.parse(await runner.read(['ip', '-4', '-j', 'route', 'show', 'default'])) as Array<{ dev?: string; metric?: number }>;
+  return routes.flatMap((r) => (r.dev === undefined ? [] : [{ dst: 'default', dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
+}
+
+/** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */
+export async function routesCovering(runner: Runner, address: string): Promise<Route[]> {
+  const routes = JSON.parse(await runner.read(['ip', '-4', '-j', 'route', 'show', 'match', address])) as Array<{ dst: string; dev?: string }>;
+  return routes.flatMap((r) => (r.dst === 'default' || r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev }]));
 }

@@ -1,7 +1,7 @@
 import { NameTakenError, networkOf, UsageError } from '@guestnet/protocol';
 import type { FirewallState, GuestRule } from './firewall/firewall.js';
 import { type Forward, sameHostPort } from './forward.js';
-import { hasPolicy, hasRule, policyDefaultInterface, type PolicyRoute, type PolicyState, uplinkTable } from './net/policy.js';
+import { hasPolicy, policyDefaultInterface, type PolicyRoute, type PolicyState, uplinkTable } from './net/policy.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { type AttachmentRecord, guestLabel } from './state.js';
 
@@ -119,9 +119,9 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   const rule = ruleOf(record);
   const { firewall } = observed;
   if (firewall.installed) ops.push({ kind: 'removeGuestRules', rule, remaining: othersThan(observed, record.id) });
-  // The link's routes go with it; an ip rule naming it would stay behind.
+  // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
   const route = policyRouteOf(record);
-  if (route && hasRule(observed.policy, route)) ops.push({ kind: 'removePolicyRoute', route });
+  if (route) ops.push({ kind: 'removePolicyRoute', route });
   if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
   const lastGuest = observed.records.every((r) => r.id === record.id);
   if (lastGuest && observed.ipForwardBefore !== undefined) {

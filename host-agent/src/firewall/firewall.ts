@@ -34,7 +34,8 @@ export interface FirewallState {
 export interface Firewall {
   readonly name: string;
   readonly tool: { binary: string; debianPackage: string };
-  observe(runner: Runner): Promise<FirewallState>;
+  /** `deep: false` may answer `has` with false: enough for a fresh attach, whose adds are idempotent. */
+  observe(runner: Runner, deep: boolean): Promise<FirewallState>;
   /**
    * Adds `rule` beside `others` (the guests already attached). `createBase`:
    * the agent's table/chains are missing (first guest, or flushed by the

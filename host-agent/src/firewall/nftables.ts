@@ -83,7 +83,12 @@ export const nftables: Firewall = {
   name: 'nftables',
   tool: { binary: 'nft', debianPackage: 'nftables' },
 
-  async observe(runner: Runner): Promise<FirewallState> {
+  async observe(runner: Runner, deep: boolean): Promise<FirewallState> {
+    if (!deep) {
+      // Listing the table would list every guest's elements.
+      const tables = await runner.read(['nft', 'list', 'tables', 'ip']);
+      return { installed: new RegExp(`^table ${TABLE}$`, 'm').test(tables), has: () => false };
+    }
     let text: string;
     try {
       text = await runner.read(['nft', '-j', 'list', 'table', ...TABLE.split(' ')]);

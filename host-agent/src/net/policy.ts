@@ -32,11 +32,12 @@ export interface PolicyState {
   localNetwork: ReadonlySet<string>;
 }
 
-export async function observePolicy(runner: Runner): Promise<PolicyState> {
+/** `deep: false` reads only the default routes: the rules and table 97 grow with the guests. */
+export async function observePolicy(runner: Runner, deep: boolean): Promise<PolicyState> {
   const [defaults, rules, local] = await Promise.all([
     runner.read(['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default']),
-    runner.read(['ip', '-4', '-j', 'rule', 'show']),
-    runner.read(['ip', '-4', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]'),
+    deep ? runner.read(['ip', '-4', '-j', 'rule', 'show']) : '[]',
+    deep ? runner.read(['ip', '-4', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
   ]);
   const routes = JSON.parse(defaults) as Array<{ dev?: string; table?: string; metric?: number }>;
   return {
