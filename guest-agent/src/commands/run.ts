@@ -24,9 +24,11 @@ export interface RunOptions {
 
 // Quick at first, so a guest that starts just before its host attaches is online
 // at once; capped, so a guest waiting for a host that never comes stays cheap.
-// A link event (our link arriving) cuts any wait short.
+// A link event (our link arriving) cuts any wait short. The first step is short
+// because the host sets the link's alias just after the link arrives, and that
+// makes no event: the agent has to look again.
 function backoffMs(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2000);
+  return Math.min(10 * 2 ** attempt, 2000);
 }
 
 function connectTo(path: string): Promise<Socket> {

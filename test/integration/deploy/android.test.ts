@@ -75,6 +75,7 @@ describe('deploy/android: init services and install.sh over adb', function () {
     const path = join(ANDROID, 'host.json');
     const settings = resolveSettings(readConfigFile(path, true), {}, path);
     assert.equal(settings.firewall, 'iptables');
+    assert.equal(settings.platform, 'android');
     assert.equal(settings.guestName, 'eth0');
     const argv = await serviceArgv('guestnet-host.rc');
     assert.equal(settings.socket, argv[argv.indexOf('--socket') + 1]);
