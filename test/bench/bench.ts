@@ -10,10 +10,13 @@ import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
 import { execa } from 'execa';
 import { type Guest, HOST_AGENT, Sandbox, SERVER, UPLINK } from '../fixtures/sandbox.js';
 
-const quick = process.argv.includes('--quick');
-const RUNS = quick ? 5 : 20;
-const SCALE_POINTS = quick ? [1, 100] : [1, 50, 200, 500];
-const RESULTS = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+// --smoke: one of everything, for CI, which checks that the benchmark runs and never reads its times.
+const smoke = process.argv.includes('--smoke');
+const quick = smoke || process.argv.includes('--quick');
+const RUNS = smoke ? 1 : quick ? 5 : 20;
+const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 100] : [1, 50, 200, 500];
+const outAt = process.argv.indexOf('--out');
+const RESULTS = outAt > 0 ? (process.argv[outAt + 1] as string) : fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
 const PTP = '/usr/lib/cni/ptp';
 
 const ms = (started: number) => Math.round((performance.now() - started) * 10) / 10;

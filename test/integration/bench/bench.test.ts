@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+const BENCH = fileURLToPath(new URL('../../bench/bench.js', import.meta.url));
+
+// CI's smoke run of `npm run bench`: everything runs once, and the output has
+// every section. Times are printed, never asserted.
+describe('npm run bench, smoke run', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let stdout: string;
+  let results: Record<string, Array<Record<string, unknown>>>;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'guestnet-bench-'));
+    const out = join(dir, 'results.json');
+    stdout = (await execa('node', [BENCH, '--smoke', '--out', out])).stdout;
+    results = JSON.parse(await readFile(out, 'utf8'));
+  });
+  after(async () => dir && rm(dir, { recursive: true, force: true }));
+
+  it('times an attach of every system, until the guest is online', () => {
+    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'cni-ptp', 'guestnet-cli', 'guestnet-daemon']);
+    for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
+  });
+
+  it('has scale, data path and footprint figures, and prints the tables', () => {
+    assert.ok((results.scale ?? []).some((s) => s.system === 'guestnet-daemon'));
+    assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
+    assert.ok((results.throughput ?? []).every((t) => Number(t.ratio) > 0), 'iperf3 measured nothing');
+    assert.ok((results.footprint ?? []).length >= 3);
+    for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint']) assert.ok(stdout.includes(heading), heading);
+  });
+});
