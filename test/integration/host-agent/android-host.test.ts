@@ -4,16 +4,6 @@ import { join } from 'node:path';
 import { makeNetdHost, restartNetd, uplinkTable } from '../../fixtures/android-host.js';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
-async function seenWithin(sandbox: Sandbox, guest: Guest, ms: number): Promise<string> {
-  const started = Date.now();
-  let seen = '';
-  while (Date.now() - started < ms && seen !== UPLINK.hostAddress) {
-    seen = (await sandbox.fetchFromGuest(guest, 300)).stdout.trim();
-    if (seen !== UPLINK.hostAddress) await new Promise((r) => setTimeout(r, 50));
-  }
-  return seen;
-}
-
 describe('an Android host (netd chains, policy routing, netd restarts), simulated in the sandbox', function () {
   this.timeout(60_000);
   let sandbox: Sandbox;
@@ -34,7 +24,7 @@ describe('an Android host (netd chains, policy routing, netd restarts), simulate
     assert.equal(attached.exitCode, 0, attached.stderr);
     const record = JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${guest.pid}.json`), 'utf8'));
     assert.equal(record.policyTable, await uplinkTable(sandbox));
-    assert.equal(await seenWithin(sandbox, guest, 2000), UPLINK.hostAddress);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress);
     const rules = (await sandbox.host(['ip', 'rule', 'show'])).stdout;
     assert.match(rules, new RegExp(`^21000:\\s+from all iif vm_wlan lookup ${record.policyTable}`, 'm'));
     assert.match((await sandbox.host(['ip', 'route', 'show', 'table', '97'])).stdout, /^172\.17\.3\.3 dev vm_wlan/m);
@@ -43,7 +33,7 @@ describe('an Android host (netd chains, policy routing, netd restarts), simulate
   it('after netd restarts (chains and ip rules flushed) the daemon puts it all back within 2 s', async () => {
     await restartNetd(sandbox);
     assert.doesNotMatch((await sandbox.host(['ip', 'rule', 'show'])).stdout, /iif vm_wlan/, 'the simulated restart kept our rule');
-    assert.equal(await seenWithin(sandbox, guest, 2000), UPLINK.hostAddress, 'the guest stayed offline after the netd restart');
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress, 'the guest stayed offline after the netd restart');
   });
 
   it('with --platform linux the same host leaves a guest offline: the naive rules are not enough', async () => {

@@ -1,19 +1,6 @@
 import assert from 'node:assert/strict';
 import { FIREWALLS, type Guest, Sandbox, SECOND_UPLINK, UPLINK } from '../../fixtures/sandbox.js';
 
-/** Polls until the server sees `expected` as the guest's address, for at most `ms`; returns what it saw last. */
-async function seenWithin(sandbox: Sandbox, guest: Guest, expected: string, ms: number): Promise<{ seen: string; ms: number }> {
-  const started = Date.now();
-  let seen = '';
-  while (Date.now() - started < ms) {
-    // Short attempts: a connection begun before the rules are back keeps its un-NATed conntrack entry.
-    seen = (await sandbox.fetchFromGuest(guest, 300)).stdout.trim();
-    if (seen === expected) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { seen, ms: Date.now() - started };
-}
-
 // The daemon's reconcile loop, on every backend: the uplink follows the
 // default route, and rules a firewall reload flushed come back.
 for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online as the host changes (${firewall})`, function () {
@@ -35,14 +22,13 @@ for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online
 
   it('follows the default route to another uplink within 2 s, and back, without re-attaching', async () => {
     await sandbox.host(['ip', 'route', 'replace', 'default', 'via', SECOND_UPLINK.inetAddress, 'dev', SECOND_UPLINK.name]);
-    const moved = await seenWithin(sandbox, guest, SECOND_UPLINK.hostAddress, 2000);
-    assert.equal(moved.seen, SECOND_UPLINK.hostAddress, 'new connections do not leave by the new uplink');
+    const moved = await sandbox.seenFromGuestWithin(guest, SECOND_UPLINK.hostAddress, 2000);
+    assert.equal(moved, SECOND_UPLINK.hostAddress, 'new connections do not leave by the new uplink');
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0];
     assert.equal(status.uplink, SECOND_UPLINK.name);
     assert.equal(status.agent, 'connected');
     await sandbox.host(['ip', 'route', 'replace', 'default', 'via', UPLINK.inetAddress, 'dev', 'wlan0']);
-    const back = await seenWithin(sandbox, guest, UPLINK.hostAddress, 2000);
-    assert.equal(back.seen, UPLINK.hostAddress);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress);
   });
 
   it("puts its rules back within 2 s after a firewall reload flushed them", async () => {
@@ -54,8 +40,7 @@ for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online
             [firewall, '-w', '-F', 'GUESTNET-FORWARD'],
           ];
     for (const argv of flush) assert.equal((await sandbox.host(argv)).exitCode, 0);
-    const restored = await seenWithin(sandbox, guest, UPLINK.hostAddress, 2000);
-    assert.equal(restored.seen, UPLINK.hostAddress, 'the guest stayed offline');
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress, 'the guest stayed offline');
   });
 
   it('detach still leaves the host exactly as it was', async () => {
