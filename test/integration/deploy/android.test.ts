@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfigFile, resolveSettings } from '@guestnet/host-agent/dist/settings.js';
 import { execa } from 'execa';
+import { DAEMON_NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const ANDROID = join(ROOT, 'deploy/android');
@@ -41,9 +42,12 @@ describe('deploy/android: init services and install.sh over adb', function () {
     it(`${rc} runs ${bundle} ${verb} through logwrapper, with flags the agent knows`, async () => {
       const argv = await serviceArgv(rc);
       // logwrapper tags lines with the binary's name, so node runs as a symlink named after the service.
-      assert.deepEqual(argv.slice(0, 4), ['/system/bin/logwrapper', `/data/local/guestnet/${rc.replace('.rc', '')}`, `/data/local/guestnet/${bundle}`, verb]);
+      assert.deepEqual(argv.slice(0, 2), ['/system/bin/logwrapper', `/data/local/guestnet/${rc.replace('.rc', '')}`]);
+      const script = argv.indexOf(`/data/local/guestnet/${bundle}`);
+      assert.deepEqual(argv.slice(2, script), verb === 'serve' ? DAEMON_NODE_FLAGS : [], 'node flags');
+      assert.equal(argv[script + 1], verb);
       const help = (await execa('node', [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
-      for (const flag of argv.filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
+      for (const flag of argv.slice(script).filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
     });
   }
 
