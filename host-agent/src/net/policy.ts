@@ -76,7 +76,7 @@ export interface PolicyRoute {
   table: number;
 }
 
-export function hasRule(policy: PolicyState, route: PolicyRoute): boolean {
+function hasRule(policy: PolicyState, route: PolicyRoute): boolean {
   return policy.rules.some((r) => r.priority === GUEST_RULE_PRIORITY && r.iif === route.hostIf && r.table === String(route.table));
 }
 
