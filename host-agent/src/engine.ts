@@ -11,9 +11,8 @@ import { guestReachableResolvers } from './net/resolvers.js';
 import { existingLinks, observeHost, routesCovering } from './observe.js';
 import type { OpContext } from './ops.js';
 import { currentUplink, planAttach, planDetach, planForward, planReconcile } from './planner.js';
-import { isNetdStyle, uplinkTable } from './net/policy.js';
+import { isNetdStyle, type PolicyState, uplinkTable } from './net/policy.js';
 import type { Forward } from './forward.js';
-import type { PolicyState } from './net/policy.js';
 import type { HostSettings, Platform } from './settings.js';
 import { type AttachmentRecord, type GuestIdentity, readIpForwardBefore, readRecords, recordPath } from './state.js';
 
@@ -39,9 +38,10 @@ export async function attachHostSide(
   firewall: Firewall,
   announce: (record: AttachmentRecord) => void = () => {},
 ): Promise<HostSideResult> {
-  const existing = (await readRecords(settings.stateDir)).find((r) => r.id === guest.id);
-  // A re-attach compares against everything; a fresh attach looks only at what its lease touches.
-  let observed = await observeHost(runner, settings.stateDir, firewall, existing ? undefined : { links: [] });
+  // A fresh attach looks only at what its lease touches; a re-attach compares against everything.
+  let observed = await observeHost(runner, settings.stateDir, firewall, { links: [] });
+  const existing = observed.records.find((r) => r.id === guest.id);
+  if (existing) observed = await observeHost(runner, settings.stateDir, firewall);
   const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observed);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
 
@@ -117,13 +117,12 @@ export interface DetachResult {
 }
 
 export async function detachHostSide(id: string, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
-  const known = (await readRecords(stateDir)).find((r) => r.id === id);
-  if (!known) return { id, wasAttached: false, steps: [] };
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  const observed = await observeHost(runner, stateDir, firewall, { links: [known.hostIf] });
+  const observed = await observeHost(runner, stateDir, firewall, { links: [] });
   const record = observed.records.find((r) => r.id === id);
   if (!record) return { id, wasAttached: false, steps: [] };
-  const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir });
+  const links = await existingLinks([record.hostIf]);
+  const steps = await applyTeardown(planDetach({ ...observed, links }, record), runner, { firewall, stateDir });
   return { id, wasAttached: true, steps };
 }
 
