@@ -1,3 +1,4 @@
+import { TOKEN_PREFIX } from '@guestnet/protocol';
 import type { Step } from './exec/runner.js';
 import type { Firewall, GuestRule } from './firewall/firewall.js';
 import { describeForward, type Forward } from './forward.js';
@@ -61,6 +62,9 @@ export interface OpContext {
 
 type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: OpContext) => Step[] };
 
+/** The peer's name in the host between its creation and its move: unique through the token, within IFNAMSIZ. */
+const passingName = (r: AttachmentRecord) => `gn${r.token.slice(TOKEN_PREFIX.length, TOKEN_PREFIX.length + 12)}`;
+
 const NO_DEVICE = /Cannot find device|does not exist/;
 
 const deleteGuestRule = (r: PolicyRoute): Step => ({
@@ -75,15 +79,20 @@ const steps: StepsByKind = {
   ],
   deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.id) }],
 
-  // The peer is created directly inside the guest's netns: there is never a
-  // moment where it sits half-moved in the host. The alias (the guest's proof
-  // of identity, see protocol/README.md) can only be set from inside that netns.
+  // The peer gets its alias (the guest's proof of identity, see
+  // protocol/README.md) under a passing name in the host and moves into the
+  // guest, renamed, in the same ip -batch: it arrives already tagged, so the
+  // guest agent knows it at the kernel's link event instead of polling for the
+  // alias. Until the move it is a link of the host's, which only root there can
+  // use: the guest socket's directory is 0700.
   createVeth: ({ record: r }) => [
     {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
       input: [
-        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
+        `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${passingName(r)} mtu ${r.mtu} address ${r.guestMac}`,
+        `link set dev ${passingName(r)} alias ${r.token}`,
+        `link set dev ${passingName(r)} netns ${r.netnsPath} name ${r.guestIf}`,
         `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
         `link set dev ${r.hostIf} up`,
         '',
@@ -93,10 +102,6 @@ const steps: StepsByKind = {
     { kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' },
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
     ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
-    {
-      kind: 'run',
-      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', 'link', 'set', 'dev', r.guestIf, 'alias', r.token],
-    },
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
 

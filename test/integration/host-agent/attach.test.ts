@@ -210,7 +210,15 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
     const bare = await sandbox.startGuest({ agent: false });
     const result = await sandbox.hostAgent(['attach', String(bare.pid), '--dry-run']);
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 netns /proc/${bare.pid}/ns/net$`, 'm'));
+    const passing = 'gn[0-9a-f]{12}';
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name (${passing}) mtu 1500 address 02:67:6e:11:03:03\n` +
+          `link set dev \\1 alias guestnet:[0-9a-f]{32}\nlink set dev \\1 netns /proc/${bare.pid}/ns/net name vm_wlan0$`,
+        'm',
+      ),
+    );
     assert.match(result.stdout, firewall === 'nftables' ? /^nft -f - <<'EOF'$/m : new RegExp(`^${firewall}-restore --noflush -w <<'EOF'$`, 'm'));
     assert.match(result.stdout, /^echo 1 > \/proc\/sys\/net\/ipv4\/ip_forward$/m);
     await bare.kill();
