@@ -6,11 +6,11 @@ import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
 import type { FirewallName } from './firewall/names.js';
 import { firewallNamed } from './firewall/select.js';
-import { allocate, guestMac, parsePool } from './lease.js';
+import { allocate, guestMac, type Lease, parsePool } from './lease.js';
 import { guestReachableResolvers } from './net/resolvers.js';
 import { existingLinks, observeHost, routesCovering } from './observe.js';
 import type { OpContext } from './ops.js';
-import { currentUplink, planAttach, planDetach, planForward, planReconcile } from './planner.js';
+import { currentUplink, planAttach, planDetach, planForward, planReconcile, type Route } from './planner.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from './net/policy.js';
 import type { Forward } from './forward.js';
 import type { HostSettings, Platform } from './settings.js';
@@ -38,24 +38,20 @@ export async function attachHostSide(
   firewall: Firewall,
   announce: (record: AttachmentRecord) => void = () => {},
 ): Promise<HostSideResult> {
-  // A fresh attach looks only at what its lease touches; a re-attach compares against everything.
-  let observed = await observeHost(runner, settings.stateDir, firewall, { links: [] });
-  const existing = observed.records.find((r) => r.id === guest.id);
-  if (existing) observed = await observeHost(runner, settings.stateDir, firewall);
-  const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observed);
+  const records = await readRecords(settings.stateDir);
+  const existing = records.find((r) => r.id === guest.id);
+  // A re-attach compares against everything; a fresh attach looks only at
+  // what its lease touches, probed while the rest is observed.
+  const [observation, probed] = await Promise.all([
+    observeHost(runner, settings.stateDir, firewall, existing ? undefined : { links: [], records }),
+    existing ? undefined : probeLease(runner, records, settings, guest.id),
+  ]);
+  const lease = probed?.lease ?? allocate(observation, settings, guest.id);
+  const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observation);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
-
-  let lease = allocate(observed, settings, guest.id);
-  // The lease was chosen from the records alone: a link of the host's own with
-  // that name, or a host route over that address, sends it round again.
-  for (let round = 0; !existing && round < 64; round++) {
-    const [links, routes] = await Promise.all([existingLinks([uplink, lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
-    const newRoutes = routes.filter((r) => !observed.routes.some((o) => o.dst === r.dst && o.dev === r.dev));
-    observed = { ...observed, links: new Set([...observed.links, ...links]), routes: [...observed.routes, ...newRoutes] };
-    const nameTaken = settings.hostIf === undefined && links.has(lease.hostIf);
-    if (!nameTaken && newRoutes.length === 0) break;
-    lease = allocate(observed, settings, guest.id);
-  }
+  const observed = probed
+    ? { ...observation, links: new Set([...probed.links, ...(await existingLinks([uplink]))]), routes: [...observation.routes, ...probed.routes] }
+    : observation;
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
@@ -84,6 +80,26 @@ export async function attachHostSide(
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, changed: ops.length > 0, steps, rollBack: (cause) => rollBack(ops, runner, ctx, cause) };
+}
+
+/**
+ * The next free lease, chosen from the records and then checked against the
+ * host: a link of the host's own with that name, or a host route over that
+ * address, sends it round again. Returns what it saw on the way.
+ */
+async function probeLease(runner: Runner, records: readonly AttachmentRecord[], settings: HostSettings, id: string): Promise<{ lease: Lease; links: Set<string>; routes: Route[] }> {
+  const seen = { records, links: new Set<string>(), routes: [] as Route[] };
+  let lease = allocate(seen, settings, id);
+  for (let round = 0; round < 64; round++) {
+    const [links, routes] = await Promise.all([existingLinks([lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
+    const newRoutes = routes.filter((r) => !seen.routes.some((o) => o.dst === r.dst && o.dev === r.dev));
+    for (const link of links) seen.links.add(link);
+    seen.routes.push(...newRoutes);
+    const nameTaken = settings.hostIf === undefined && links.has(lease.hostIf);
+    if (!nameTaken && newRoutes.length === 0) break;
+    lease = allocate(seen, settings, id);
+  }
+  return { lease, links: seen.links, routes: seen.routes };
 }
 
 /** The uplink's table when guests must be routed the netd way: asked for with android, or seen under auto. */
@@ -117,12 +133,12 @@ export interface DetachResult {
 }
 
 export async function detachHostSide(id: string, stateDir: string, runner: Runner, firewall: Firewall): Promise<DetachResult> {
-  // Only this guest's link matters: removing its rules tolerates them being gone.
-  const observed = await observeHost(runner, stateDir, firewall, { links: [] });
-  const record = observed.records.find((r) => r.id === id);
+  const records = await readRecords(stateDir);
+  const record = records.find((r) => r.id === id);
   if (!record) return { id, wasAttached: false, steps: [] };
-  const links = await existingLinks([record.hostIf]);
-  const steps = await applyTeardown(planDetach({ ...observed, links }, record), runner, { firewall, stateDir });
+  // Only this guest's link matters: removing its rules tolerates them being gone.
+  const observed = await observeHost(runner, stateDir, firewall, { links: [record.hostIf], records });
+  const steps = await applyTeardown(planDetach(observed, record), runner, { firewall, stateDir });
   return { id, wasAttached: true, steps };
 }
 

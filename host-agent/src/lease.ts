@@ -9,6 +9,9 @@ import type { HostSettings } from './settings.js';
 // the gateway. Guests are numbered upward from gateway + 1, so the first
 // guest gets the design's 172.17.3.3 and link name vm_wlan.
 
+/** What a lease must not clash with. */
+type HostView = Pick<HostObserved, 'links' | 'routes' | 'records'>;
+
 export interface Lease {
   hostIf: string;
   guestAddress: string;
@@ -43,7 +46,7 @@ function hostIfCandidates(prefix: string): Iterable<string> {
 }
 
 /** Routes the host had before us that lie inside the pool, as [first, last] address ranges. */
-function foreignRanges(observed: HostObserved, pool: Pool): Array<[number, number]> {
+function foreignRanges(observed: HostView, pool: Pool): Array<[number, number]> {
   const ours = new Set(observed.records.map((r) => r.hostIf));
   return observed.routes
     .filter((route) => route.dst !== 'default' && !ours.has(route.dev))
@@ -61,7 +64,7 @@ function describeRange([first, last]: [number, number]): string {
 }
 
 /** The host link name and guest address for attachment `id`: its existing lease, the settings' explicit choice, or the next free one. */
-export function allocate(observed: HostObserved, settings: HostSettings, id: string): Lease {
+export function allocate(observed: HostView, settings: HostSettings, id: string): Lease {
   const existing = observed.records.find((r) => r.id === id);
   if (existing) return { hostIf: existing.hostIf, guestAddress: existing.guestAddress };
 

@@ -5,25 +5,31 @@ import { linkNames, mainRoutes } from './net/links.js';
 import { observePolicy } from './net/policy.js';
 import { IP_FORWARD_PATH } from './ops.js';
 import type { HostObserved, Route } from './planner.js';
-import { readIpForwardBefore, readRecords } from './state.js';
+import { type AttachmentRecord, readIpForwardBefore, readRecords } from './state.js';
 
 /**
  * Reads what the planners need, in parallel; changes nothing.
  *
- * With `links`, the view is narrow: only those links, the default routes, and
- * whether the agent's table or chains exist. That is all a fresh attach or a
- * detach needs (their changes are idempotent), and it costs the same with 1
- * guest or 500. Without, everything: every link and route, every guest's
- * firewall entries and ip rules, for re-attach and the reconcile loop.
+ * With a scope, the view is narrow: only those links, the default routes,
+ * whether the agent's table or chains exist, and the records the caller has
+ * just read. That is all a fresh attach or a detach needs (their changes are
+ * idempotent), and it costs the same with 1 guest or 500. Without,
+ * everything: every link and route, every guest's firewall entries and ip
+ * rules, for re-attach and the reconcile loop.
  */
-export async function observeHost(runner: Runner, stateDir: string, firewall: Firewall, scope?: { links: string[] }): Promise<HostObserved> {
+export async function observeHost(
+  runner: Runner,
+  stateDir: string,
+  firewall: Firewall,
+  scope?: { links: string[]; records: readonly AttachmentRecord[] },
+): Promise<HostObserved> {
   const deep = scope === undefined;
   const [links, routes, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
     deep ? linkNames(runner) : existingLinks(scope.links),
     deep ? mainRoutes(runner) : defaultRoutes(runner),
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    readRecords(stateDir),
+    deep ? readRecords(stateDir) : scope.records,
     firewall.observe(runner, deep),
     observePolicy(runner, deep),
   ]);
