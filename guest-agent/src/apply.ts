@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { changeIp } from './ip.js';
+import { IP_STATE_COMMANDS, type IpState, parseIpState } from './observe.js';
 import { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 import { writeAtomically } from './files.js';
 
@@ -16,14 +17,15 @@ async function undo(ops: GuestOp[]): Promise<void> {
     .filter((op): op is GuestOp => op !== undefined);
   for (const op of inverses) await runFileOp(op).catch(() => {});
   const lines = inverses.flatMap(ipLinesOf);
-  if (lines.length > 0) await changeIp(lines, true);
+  if (lines.length > 0) await changeIp(lines, { force: true });
 }
 
 /**
- * All link, address and route changes go through one `ip -batch` process;
- * the DNS file write follows. On failure everything done is undone.
+ * All link, address and route changes go through one `ip -batch` process,
+ * which then reads back the state they left; the DNS file write follows.
+ * On failure everything done is undone. Resolves to that state.
  */
-export async function applyGuest(ops: GuestOp[]): Promise<void> {
+export async function applyGuest(ops: GuestOp[]): Promise<IpState> {
   const lines: string[] = [];
   const lineOwner: number[] = [];
   ops.forEach((op, index) => {
@@ -33,13 +35,11 @@ export async function applyGuest(ops: GuestOp[]): Promise<void> {
     }
   });
   const ipOps = ops.filter((op) => ipLinesOf(op).length > 0);
-  if (lines.length > 0) {
-    const failure = await changeIp(lines);
-    if (failure) {
-      const failedOp = lineOwner[failure.failedLine] ?? ops.length - 1;
-      await undo(ops.slice(0, failedOp + 1).filter((op) => ipLinesOf(op).length > 0));
-      throw failure.error;
-    }
+  const change = await changeIp(lines, { thenRead: IP_STATE_COMMANDS });
+  if (!change.ok) {
+    const failedOp = lineOwner[change.failedLine] ?? ops.length - 1;
+    await undo(ops.slice(0, failedOp + 1).filter((op) => ipLinesOf(op).length > 0));
+    throw change.error;
   }
   const fileOps = ops.filter((op) => ipLinesOf(op).length === 0);
   for (const [index, op] of fileOps.entries()) {
@@ -50,4 +50,5 @@ export async function applyGuest(ops: GuestOp[]): Promise<void> {
       throw error;
     }
   }
+  return parseIpState(change.output);
 }

@@ -7,6 +7,7 @@ import {
   ProtocolError,
 } from '@guestnet/protocol';
 import type { ApplyReport, Keeper } from './keeper.js';
+import type { GuestObserved } from './observe.js';
 
 const CONFIGURE_DEADLINE_MS = 10_000;
 // An idle session pings this often, so a host that died without closing
@@ -14,19 +15,28 @@ const CONFIGURE_DEADLINE_MS = 10_000;
 const PING_EVERY_MS = 15_000;
 const PONG_WITHIN_MS = 5_000;
 
-/** Says hello with our tokens and applies the configuration the host answers with. */
-/** `dnsKind` tells the host where DNS goes: 'resolv.conf' or Android's 'ipconfig'. */
-export async function greet(connection: FramedConnection<HostMessage>, tokens: string[], dnsKind: string, keeper: Keeper): Promise<ApplyReport> {
+/**
+ * Says hello with our tokens and applies the configuration the host answers
+ * with, planned from `seen` (what showed the tokens) if it still holds.
+ * `dnsKind` tells the host where DNS goes: 'resolv.conf' or Android's 'ipconfig'.
+ */
+export async function greet(
+  connection: FramedConnection<HostMessage>,
+  tokens: string[],
+  dnsKind: string,
+  keeper: Keeper,
+  seen: GuestObserved,
+): Promise<ApplyReport> {
   connection.send({ type: 'hello', version: PROTOCOL_VERSION, tokens, capabilities: [dnsKind] });
   const message = await connection.receive(CONFIGURE_DEADLINE_MS);
   if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
   if (message.type !== 'configure') throw new ProtocolError(`expected configure, got ${message.type}`);
-  return applyAndReport(connection, message, keeper);
+  return applyAndReport(connection, message, keeper, seen);
 }
 
-async function applyAndReport(connection: FramedConnection<HostMessage>, configure: Configure, keeper: Keeper): Promise<ApplyReport> {
+async function applyAndReport(connection: FramedConnection<HostMessage>, configure: Configure, keeper: Keeper, seen?: GuestObserved): Promise<ApplyReport> {
   try {
-    const report = await keeper.apply(configure);
+    const report = await keeper.apply(configure, seen);
     connection.send({ type: 'applied', token: configure.token, ok: true, ...report });
     return report;
   } catch (error) {

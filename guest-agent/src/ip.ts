@@ -18,15 +18,22 @@ export async function readIp(commands: string[]): Promise<string> {
   return result.stdout;
 }
 
+export type IpChange = { ok: true; output: string } | { ok: false; failedLine: number; error: CommandFailedError };
+
 /**
- * Runs changes in one `ip -batch`, which stops at the first failing line.
- * Returns undefined on success, or the 0-based index of the failing line.
+ * Runs changes in one `ip -batch`, which stops at the first failing line, and
+ * then the read-only `thenRead` commands in the same process: what the
+ * changes left behind costs no second process. On failure, `failedLine` is
+ * the 0-based index of the failing line.
  */
-export async function changeIp(lines: string[], force = false): Promise<{ failedLine: number; error: CommandFailedError } | undefined> {
-  const result = await ipBatch(force ? ['-force'] : [], lines);
-  if (result.exitCode === 0) return undefined;
+export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[] } = {}): Promise<IpChange> {
+  const reads = options.thenRead ?? [];
+  const flags = [...(reads.length > 0 ? ['-4', '-j'] : []), ...(options.force ? ['-force'] : [])];
+  const result = await ipBatch(flags, [...lines, ...reads]);
+  if (result.exitCode === 0) return { ok: true, output: result.stdout };
   const line = /Command failed -:(\d+)/.exec(result.stderr)?.[1];
   return {
+    ok: false,
     failedLine: line === undefined ? 0 : Number(line) - 1,
     error: new CommandFailedError(result.argv, result.stderr, result.exitCode),
   };

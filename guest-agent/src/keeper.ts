@@ -1,7 +1,7 @@
 import { type AppliedState, type Configure } from '@guestnet/protocol';
 import { applyGuest } from './apply.js';
 import type { NetEvents } from './events.js';
-import { observeGuest } from './observe.js';
+import { type GuestObserved, type IpState, observeGuest } from './observe.js';
 import { type DnsTarget, findOurLink, planGuest } from './planner.js';
 import type { StatusFile } from './status-file.js';
 
@@ -31,12 +31,23 @@ export class Keeper {
     private readonly onEvent: OnEvent,
   ) {}
 
-  async apply(configure: Configure): Promise<ApplyReport> {
+  /**
+   * `seen`, if given, is what the agent observed when it found its link a
+   * moment ago; the plan starts from it, saving a look. Should the guest have
+   * changed since, that plan fails (and is undone), and a fresh look decides.
+   */
+  async apply(configure: Configure, seen?: GuestObserved): Promise<ApplyReport> {
+    const applyFrom = async (observed: GuestObserved) => {
+      const ops = planGuest(observed, configure, this.dnsTarget);
+      return { state: verifiedState(await applyGuest(ops), configure), changes: ops.length };
+    };
     try {
       const report = await this.oneAtATime(async () => {
-        const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
-        await applyGuest(ops);
-        return { state: await this.verifiedState(configure), changes: ops.length };
+        if (seen) {
+          const report = await applyFrom(seen).catch(() => undefined);
+          if (report) return report;
+        }
+        return applyFrom(await observeGuest(this.dnsTarget.path));
       });
       this.configure = configure;
       this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
@@ -64,7 +75,7 @@ export class Keeper {
       try {
         const repaired = await this.oneAtATime(async () => {
           const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
-          await applyGuest(ops);
+          if (ops.length > 0) await applyGuest(ops);
           return ops.map((op) => op.kind);
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });
@@ -80,17 +91,16 @@ export class Keeper {
     this.applying = run.catch(() => {});
     return run;
   }
+}
 
-  /** Reads back what is in force, so the host is told facts, not intentions. */
-  private async verifiedState(configure: Configure): Promise<AppliedState> {
-    const observed = await observeGuest(this.dnsTarget.path);
-    const link = findOurLink(observed, configure.token);
-    const want = configure.link;
-    const cidr = `${want.address}/${want.prefixLength}`;
-    if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
-    if (observed.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
-    return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
-  }
+/** What is in force after applying, as read back: the host is told facts, not intentions. */
+function verifiedState(state: IpState, configure: Configure): AppliedState {
+  const link = findOurLink(state, configure.token);
+  const want = configure.link;
+  const cidr = `${want.address}/${want.prefixLength}`;
+  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
+  if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
+  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
 }
 
 const now = () => new Date().toISOString();

@@ -10,7 +10,8 @@ export interface GuestLink {
   addresses: string[];
 }
 
-export interface GuestObserved {
+/** What `ip` shows of the guest's links, addresses, default route and rules. */
+export interface IpState {
   links: GuestLink[];
   defaultRoute: { gateway: string; dev: string } | undefined;
   /**
@@ -20,6 +21,9 @@ export interface GuestObserved {
   mainRulePriority: number | undefined;
   /** Priority of the first catch-all rule that ends routing (unreachable, prohibit, blackhole). */
   terminalRulePriority: number | undefined;
+}
+
+export interface GuestObserved extends IpState {
   /** The file that carries DNS (resolv.conf, or Android's ipconfig.txt); undefined: it does not exist. */
   dnsFile: Buffer | undefined;
 }
@@ -33,12 +37,10 @@ type IpRule = { priority: number; src: string; table?: string; action?: string }
 const CATCH_ALL_KEYS = new Set(['priority', 'src', 'table', 'action']);
 const isCatchAll = (rule: IpRule) => rule.src === 'all' && Object.keys(rule).every((key) => CATCH_ALL_KEYS.has(key));
 
-/** One `ip` process for links, addresses, the default route and the rules together. */
-export async function observeGuest(dnsFilePath: string): Promise<GuestObserved> {
-  const [output, dnsFile] = await Promise.all([
-    readIp(['link show', 'address show', 'route show default', 'rule show']),
-    readFile(dnsFilePath).catch(() => undefined),
-  ]);
+/** The `ip -4 -j` commands whose output parseIpState reads, in this order. */
+export const IP_STATE_COMMANDS = ['link show', 'address show', 'route show default', 'rule show'];
+
+export function parseIpState(output: string): IpState {
   const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
     (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
@@ -57,6 +59,11 @@ export async function observeGuest(dnsFilePath: string): Promise<GuestObserved> 
     defaultRoute: route?.gateway ? { gateway: route.gateway, dev: route.dev } : undefined,
     mainRulePriority: main?.priority,
     terminalRulePriority: terminal?.priority,
-    dnsFile,
   };
+}
+
+/** One `ip` process for links, addresses, the default route and the rules together. */
+export async function observeGuest(dnsFilePath: string): Promise<GuestObserved> {
+  const [output, dnsFile] = await Promise.all([readIp(IP_STATE_COMMANDS), readFile(dnsFilePath).catch(() => undefined)]);
+  return { ...parseIpState(output), dnsFile };
 }

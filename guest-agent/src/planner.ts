@@ -18,7 +18,7 @@ export function renderResolvConf(servers: string[]): string {
 }
 
 /** The link the host created for us: only it carries our attach token as its alias. */
-export function findOurLink(observed: GuestObserved, token: string) {
+export function findOurLink(observed: Pick<GuestObserved, 'links'>, token: string) {
   return observed.links.find((link) => link.alias === token);
 }
 

@@ -6,7 +6,7 @@ import { checkToken, describeError, FramedConnection, type HostMessage, parseHos
 import { NetEvents } from '../events.js';
 import { follow, greet } from '../host-session.js';
 import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
-import { observeGuest } from '../observe.js';
+import { type GuestObserved, observeGuest } from '../observe.js';
 import type { DnsTarget } from '../planner.js';
 import { StatusFile } from '../status-file.js';
 
@@ -24,9 +24,7 @@ export interface RunOptions {
 
 // Quick at first, so a guest that starts just before its host attaches is online
 // at once; capped, so a guest waiting for a host that never comes stays cheap.
-// A link event (our link arriving) cuts any wait short. The first step is short
-// because the host sets the link's alias just after the link arrives, and that
-// makes no event: the agent has to look again.
+// A link event (our link arriving, already carrying its alias) cuts any wait short.
 function backoffMs(attempt: number): number {
   return Math.min(10 * 2 ** attempt, 2000);
 }
@@ -39,10 +37,7 @@ function connectTo(path: string): Promise<Socket> {
   });
 }
 
-async function ourTokens(dnsTarget: DnsTarget): Promise<string[]> {
-  const observed = await observeGuest(dnsTarget.path);
-  return observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
-}
+const tokensIn = (observed: GuestObserved) => observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
 
 /**
  * Watches the socket's directory, then tries once more (the host may have
@@ -94,11 +89,11 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
 
 async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper, status: StatusFile): Promise<ApplyReport | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const tokens = await ourTokens(options.dnsTarget);
+    const observed = await observeGuest(options.dnsTarget.path);
+    const tokens = tokensIn(observed);
     if (tokens.length === 0) {
       status.host('waiting for our link');
-      // The kernel announces a new link but not its alias being set a moment
-      // later, so after any event look again quickly.
+      // Any event may be our link: look again at once.
       if (await events.next(backoffMs(attempt))) attempt = -1;
       continue;
     }
@@ -107,7 +102,7 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const report = await greet(connection, tokens, options.dnsTarget.kind, keeper);
+      const report = await greet(connection, tokens, options.dnsTarget.kind, keeper, observed);
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {
