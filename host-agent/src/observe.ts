@@ -24,15 +24,17 @@ export async function observeHost(
   scope?: { links: string[]; records: readonly AttachmentRecord[] },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [links, routes, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
+  const [links, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
     deep ? linkNames(runner) : existingLinks(scope.links),
-    deep ? mainRoutes(runner) : defaultRoutes(runner),
+    deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
     deep ? readRecords(stateDir) : scope.records,
     firewall.observe(runner, deep),
     observePolicy(runner, deep),
   ]);
+  // The policy's default routes of every table include main's: a narrow view needs no more.
+  const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
   return { links, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
 }
 
@@ -40,11 +42,6 @@ export async function observeHost(
 export async function existingLinks(names: string[]): Promise<Set<string>> {
   const found = await Promise.all(names.map((name) => access(`/sys/class/net/${name}`).then(() => name, () => undefined)));
   return new Set(found.filter((name): name is string => name !== undefined));
-}
-
-async function defaultRoutes(runner: Runner): Promise<Route[]> {
-  const routes = JSON.parse(await runner.read(['ip', '-4', '-j', 'route', 'show', 'default'])) as Array<{ dev?: string; metric?: number }>;
-  return routes.flatMap((r) => (r.dev === undefined ? [] : [{ dst: 'default', dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
 }
 
 /** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */
