@@ -24,7 +24,9 @@ export interface RunOptions {
 
 // Quick at first, so a guest that starts just before its host attaches is online
 // at once; capped, so a guest waiting for a host that never comes stays cheap.
-// A link event (our link arriving, already carrying its alias) cuts any wait short.
+// A link event (our link arriving) cuts any wait short. The host tags the link
+// in the same process that creates it, and the tag makes no event of its own:
+// the short first step catches a look that fell between the two.
 function backoffMs(attempt: number): number {
   return Math.min(10 * 2 ** attempt, 2000);
 }

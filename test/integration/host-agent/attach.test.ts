@@ -210,12 +210,11 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
     const bare = await sandbox.startGuest({ agent: false });
     const result = await sandbox.hostAgent(['attach', String(bare.pid), '--dry-run']);
     assert.equal(result.exitCode, 0, result.stderr);
-    const passing = 'gn[0-9a-f]{12}';
     assert.match(
       result.stdout,
       new RegExp(
-        `^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name (${passing}) mtu 1500 address 02:67:6e:11:03:03\n` +
-          `link set dev \\1 alias guestnet:[0-9a-f]{32}\nlink set dev \\1 netns /proc/${bare.pid}/ns/net name vm_wlan0$`,
+        `^nsenter --net=/proc/${bare.pid}/ns/net ip -batch - <<'EOF'\nlink add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth peer name vm_wlan mtu 1500 netns /proc/\\d+/ns/net\n` +
+          'link set dev vm_wlan0 alias guestnet:[0-9a-f]{32}$',
         'm',
       ),
     );

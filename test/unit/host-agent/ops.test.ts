@@ -14,17 +14,16 @@ const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3
 const ctx = { firewall: nftables, stateDir: '/state' };
 
 describe('host ops', () => {
-  it('creates the veth, tags the peer and moves it into the guest netns, in one ip -batch', () => {
+  it('creates the veth from inside the guest netns and tags its end there, then addresses the host end', () => {
     assert.deepEqual(stepsOf({ kind: 'createVeth', record }, ctx), [
       {
         kind: 'run',
-        argv: ['ip', '-batch', '-'],
+        argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', '-batch', '-'],
         input:
-          'link add vm_wlan mtu 1500 type veth peer name gnbbbbbbbbbbbb mtu 1500 address 02:67:6e:11:03:03\n' +
-          `link set dev gnbbbbbbbbbbbb alias ${record.token}\n` +
-          'link set dev gnbbbbbbbbbbbb netns /proc/4242/ns/net name vm_wlan0\n' +
-          'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
+          `link add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth peer name vm_wlan mtu 1500 netns /proc/${process.pid}/ns/net\n` +
+          `link set dev vm_wlan0 alias ${record.token}\n`,
       },
+      { kind: 'run', argv: ['ip', '-batch', '-'], input: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n' },
       { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
     ]);
   });
@@ -140,7 +139,7 @@ describe('host ops', () => {
       { kind: 'addGuestRules', rule, others: [], createBase: true },
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    const undone = runner.steps.slice(4).map(formatStep);
+    const undone = runner.steps.slice(5).map(formatStep);
     assert.deepEqual(undone, [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',
