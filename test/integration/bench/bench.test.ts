@@ -24,7 +24,7 @@ describe('npm run bench, smoke run', function () {
   after(async () => dir && rm(dir, { recursive: true, force: true }));
 
   it('times an attach of every system, until the guest is online', () => {
-    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'cni-ptp', 'guestnet-cli', 'guestnet-daemon']);
+    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
     for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
   });
 
@@ -33,6 +33,11 @@ describe('npm run bench, smoke run', function () {
     assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
     assert.ok((results.throughput ?? []).every((t) => Number(t.ratio) > 0), 'iperf3 measured nothing');
     assert.ok((results.footprint ?? []).length >= 3);
-    for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint']) assert.ok(stdout.includes(heading), heading);
+    for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint', '### Targets']) assert.ok(stdout.includes(heading), heading);
+  });
+
+  it('sets each of the issue\'s targets against what was measured', () => {
+    assert.equal((results.targets ?? []).length, 7);
+    for (const t of results.targets ?? []) assert.equal(typeof t.met, 'boolean', String(t.target));
   });
 });
