@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfigFile, resolveSettings } from '@guestnet/host-agent/dist/settings.js';
 import { execa } from 'execa';
-import { DAEMON_NODE_FLAGS } from '../../fixtures/sandbox.js';
+import { NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const ANDROID = join(ROOT, 'deploy/android');
@@ -44,7 +44,7 @@ describe('deploy/android: init services and install.sh over adb', function () {
       // logwrapper tags lines with the binary's name, so node runs as a symlink named after the service.
       assert.deepEqual(argv.slice(0, 2), ['/system/bin/logwrapper', `/data/local/guestnet/${rc.replace('.rc', '')}`]);
       const script = argv.indexOf(`/data/local/guestnet/${bundle}`);
-      assert.deepEqual(argv.slice(2, script), verb === 'serve' ? DAEMON_NODE_FLAGS : [], 'node flags');
+      assert.deepEqual(argv.slice(2, script), NODE_FLAGS, 'node flags');
       assert.equal(argv[script + 1], verb);
       const help = (await execa('node', [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
       for (const flag of argv.slice(script).filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);

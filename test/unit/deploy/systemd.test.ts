@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '@guestnet/host-agent/dist/settings.js';
-import { DAEMON_NODE_FLAGS } from '../../fixtures/sandbox.js';
+import { NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const UNIT = fileURLToPath(new URL('../../../../deploy/systemd/guestnet-host.service', import.meta.url));
 
@@ -20,10 +20,10 @@ describe('deploy/systemd/guestnet-host.service', () => {
   it('runs the bundled daemon with the default socket and state paths', async () => {
     const [execStart] = (await unit()).get('ExecStart') ?? [];
     const argv = (execStart ?? '').split(' ');
-    assert.deepEqual(argv.slice(0, DAEMON_NODE_FLAGS.length + 3), ['/usr/bin/node', ...DAEMON_NODE_FLAGS, '/opt/guestnet/host-agent.cjs', 'serve']);
+    assert.deepEqual(argv.slice(0, NODE_FLAGS.length + 3), ['/usr/bin/node', ...NODE_FLAGS, '/opt/guestnet/host-agent.cjs', 'serve']);
     assert.equal(argv[argv.indexOf('--socket') + 1], '/run/guestnet/guest/guest.sock');
     assert.equal(argv[argv.indexOf('--state-dir') + 1], '/run/guestnet/state');
-    for (const flag of argv.slice(DAEMON_NODE_FLAGS.length + 3).filter((a) => a.startsWith('--'))) {
+    for (const flag of argv.slice(NODE_FLAGS.length + 3).filter((a) => a.startsWith('--'))) {
       assert.ok(Object.values(SETTINGS).some((s) => s.flag.startsWith(`${flag} `)), `${flag} is not a host-agent setting`);
     }
   });
