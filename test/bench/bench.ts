@@ -15,6 +15,15 @@ const smoke = process.argv.includes('--smoke');
 const quick = smoke || process.argv.includes('--quick');
 const RUNS = smoke ? 1 : quick ? 5 : 20;
 const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 100] : [1, 50, 200, 500];
+// Attach N is the median of attaches N-2 to N+2: one attach is one noisy sample.
+// Attach 1, the first on an empty host, happens once.
+const around = (n: number) => (n === 1 ? [1] : [n - 2, n - 1, n, n + 1, n + 2]);
+const SCALE_LAST = Math.max(...SCALE_POINTS.flatMap(around));
+
+/** The scale points of one series, from `times[i]`, the time of attach i + 1. */
+function scalePoints(system: string, times: number[]): Array<{ system: string; guest: number; ms: number }> {
+  return SCALE_POINTS.map((guest) => ({ system, guest, ms: median(around(guest).map((n) => times[n - 1] ?? NaN)) }));
+}
 const outAt = process.argv.indexOf('--out');
 const RESULTS = outAt > 0 ? (process.argv[outAt + 1] as string) : fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
 const PTP = '/usr/lib/cni/ptp';
@@ -130,6 +139,16 @@ async function rss(pid: number): Promise<number> {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
+/** The median of 5 readings a second apart: RSS moves with each garbage collection. */
+async function steadyRss(pid: number): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < (smoke ? 1 : 5); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+    readings.push(await rss(pid));
+  }
+  return median(readings);
+}
+
 /**
  * Guest-to-internet and host-to-internet TCP throughput (Gbit/s), sampled in
  * alternating pairs. The ratio is the median of the pairs' ratios: each pair
@@ -204,21 +223,22 @@ async function main(): Promise<void> {
 
     // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
     const daemon = await sandbox.startDaemon({}, HOST_BUNDLE);
-    results.footprint.push({ what: 'daemon, idle', rss_mb: await rss(daemon.pid) });
+    results.footprint.push({ what: 'daemon, idle', rss_mb: await steadyRss(daemon.pid) });
     const warmUp = await sandbox.startGuest({ agent: false });
     await daemonAttach(sandbox, warmUp.pid, false);
     await daemonDetach(sandbox, warmUp.pid);
     await warmUp.kill();
-    const last = SCALE_POINTS.at(-1) ?? 1;
     const guests: Guest[] = [];
-    for (let i = 1; i <= last; i++) {
+    const daemonTimes: number[] = [];
+    for (let i = 1; i <= SCALE_LAST; i++) {
       const guest = await sandbox.startGuest({ agent: false });
       guests.push(guest);
       const t = performance.now();
       await daemonAttach(sandbox, guest.pid, false);
-      if (SCALE_POINTS.includes(i)) results.scale.push({ system: 'guestnet-daemon', guest: i, ms: ms(t) });
-      if (i === Math.min(200, last)) results.footprint.push({ what: `daemon, ${i} guests`, rss_mb: await rss(daemon.pid) });
+      daemonTimes.push(ms(t));
+      if (i === Math.min(200, SCALE_LAST)) results.footprint.push({ what: `daemon, ${i} guests`, rss_mb: await steadyRss(daemon.pid) });
     }
+    results.scale.push(...scalePoints('guestnet-daemon', daemonTimes));
     // The data path with all of them attached: one more guest, online, measured.
     const measured = await sandbox.startGuest({ agentScript: GUEST_BUNDLE });
     await daemonAttach(sandbox, measured.pid, true);
@@ -226,7 +246,7 @@ async function main(): Promise<void> {
     const loaded = await throughput(sandbox, measured);
     results.throughput.push({ guests: guests.length + 1, guest_gbps: loaded.guest, host_gbps: loaded.host, ratio: loaded.ratio });
     const agentPid = Number((await execa('pgrep', ['-P', String(measured.pid)], { reject: false })).stdout.split('\n')[0]);
-    if (agentPid) results.footprint.push({ what: 'guest agent', rss_mb: await rss(agentPid) });
+    if (agentPid) results.footprint.push({ what: 'guest agent', rss_mb: await steadyRss(agentPid) });
     let t = performance.now();
     for (const guest of [...guests, measured]) await daemonDetach(sandbox, guest.pid);
     results.detachAll.push({ system: 'guestnet-daemon', guests: guests.length + 1, ms: ms(t) });
@@ -243,13 +263,15 @@ async function main(): Promise<void> {
 
     // The same scale for CNI ptp.
     guests.length = 0;
-    for (let i = 1; i <= last; i++) {
+    const ptpTimes: number[] = [];
+    for (let i = 1; i <= SCALE_LAST; i++) {
       const guest = await sandbox.startGuest({ agent: false });
       guests.push(guest);
       const started = performance.now();
       await must('ptp ADD', await cni(sandbox, 'ADD', `s${guest.pid}`, guest.pid));
-      if (SCALE_POINTS.includes(i)) results.scale.push({ system: 'cni-ptp', guest: i, ms: ms(started) });
+      ptpTimes.push(ms(started));
     }
+    results.scale.push(...scalePoints('cni-ptp', ptpTimes));
     t = performance.now();
     for (const guest of guests) await cni(sandbox, 'DEL', `s${guest.pid}`, guest.pid);
     results.detachAll.push({ system: 'cni-ptp', guests: guests.length, ms: ms(t) });
@@ -313,7 +335,7 @@ function print(r: {
   out(`\n### Attach until the guest is online (${r.attach[0]?.runs ?? 0} runs each, interleaved)\n`);
   out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
   for (const a of r.attach) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
-  out('\n### Attach number N (host side; guestnet with --no-wait)\n');
+  out('\n### Attach number N (host side; guestnet with --no-wait; median of N-2 to N+2)\n');
   out('| system | guest | ms |\n| --- | ---: | ---: |');
   for (const s of r.scale) out(`| ${s.system} | ${s.guest} | ${s.ms} |`);
   for (const d of r.detachAll) out(`\ndetach of all ${d.guests} guests, ${d.system}: ${d.ms} ms`);
