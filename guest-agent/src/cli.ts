@@ -1,6 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
+import { ExitCode, UsageError } from '@guestnet/protocol';
+import { installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
 import type { DnsTarget } from './planner.js';
 
 interface GlobalOptions {
@@ -8,12 +9,7 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
-const print = (line: string) => process.stdout.write(`${line}\n`);
-// `status | head` in adb shell closes the pipe early: that is the reader's choice, not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
-  throw error;
-});
+installPipeGuard();
 
 const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
@@ -98,16 +94,7 @@ withDnsOptions(program.command('status'), 'the agent wrote')
     print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status));
   });
 
-/** The one place errors become an exit code and a single line. */
-function report(error: unknown, globals: GlobalOptions): number {
-  if (error instanceof CommanderError) {
-    if (error.exitCode === 0) return ExitCode.ok;
-    error = new UsageError(`${error.message.replace(/^error: /, '')} (see guest-agent --help)`);
-  }
-  return reportFailure('guest-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
-}
-
 // No top-level await: the single-file CommonJS bundle cannot have one.
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = report(error, program.opts() as GlobalOptions);
+  process.exitCode = reportCliFailure('guest-agent', error, program.opts() as GlobalOptions);
 });

@@ -1,23 +1,20 @@
-import { createInterface } from 'node:readline';
+import { IpMonitor } from '@guestnet/runtime';
 
 /**
  * Kernel link/address/route/rule events in this netns, from one long-lived
  * `ip monitor`. `next()` resolves at the next event, so waiting costs nothing
- * and a link that arrives is seen at once rather than at the next poll.
+ * and a link that arrives is seen at once rather than at the next poll. A
+ * monitor that dies is restarted, and its restart counts as an event: what
+ * happened meanwhile is looked at.
  */
 export class NetEvents {
   private waiters: Array<() => void> = [];
-  private child: { kill: () => boolean } | undefined;
+  private readonly monitor = new IpMonitor([], ['link', 'address', 'route', 'rule'], () => this.wake(), () => this.wake());
   /** An event came while nobody waited: the next wait must not miss it. */
   private missed = false;
 
-  async start(): Promise<void> {
-    const { execa } = await import('execa');
-    const child = execa('ip', ['-o', 'monitor', 'link', 'address', 'route', 'rule'], { buffer: false, reject: false, env: { LC_ALL: 'C' } });
-    this.child = child;
-    createInterface({ input: child.stdout }).on('line', () => this.wake());
-    // Without a monitor, callers fall back to their timers.
-    void child.then(() => (this.child = undefined));
+  start(): void {
+    this.monitor.start();
   }
 
   /**
@@ -39,7 +36,7 @@ export class NetEvents {
   }
 
   stop(): void {
-    this.child?.kill();
+    this.monitor.stop();
     this.wake();
   }
 

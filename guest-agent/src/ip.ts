@@ -1,19 +1,19 @@
 import { CommandFailedError } from '@guestnet/protocol';
+import { runCommand } from '@guestnet/runtime';
 
-// Stable, untranslated tool output: error parsing depends on it.
-const ENV = { LC_ALL: 'C' };
+/** Where `ip` runs: this agent's own netns, or (for the CNI plugin on the host) a container's, entered by path. */
+export interface IpTarget {
+  netnsPath?: string;
+}
 
-async function ipBatch(flags: string[], lines: string[]) {
-  // execa costs ~70 ms to import: load it at the first command, not at start-up.
-  const { execa } = await import('execa');
-  const argv = ['ip', ...flags, '-batch', '-'];
-  const result = await execa('ip', argv.slice(1), { input: `${lines.join('\n')}\n`, env: ENV, reject: false });
-  return { argv, ...result };
+async function ipBatch(target: IpTarget, flags: string[], lines: string[]) {
+  const argv = [...(target.netnsPath ? ['nsenter', `--net=${target.netnsPath}`] : []), 'ip', ...flags, '-batch', '-'];
+  return { argv, ...(await runCommand(argv, `${lines.join('\n')}\n`)) };
 }
 
 /** Runs read-only `ip -4 -j` commands in one process; one JSON document per line. */
-export async function readIp(commands: string[]): Promise<string> {
-  const result = await ipBatch(['-4', '-j'], commands);
+export async function readIp(commands: string[], target: IpTarget = {}): Promise<string> {
+  const result = await ipBatch(target, ['-4', '-j'], commands);
   if (result.exitCode !== 0) throw new CommandFailedError(result.argv, result.stderr, result.exitCode);
   return result.stdout;
 }
@@ -26,10 +26,10 @@ export type IpChange = { ok: true; output: string } | { ok: false; failedLine: n
  * changes left behind costs no second process. On failure, `failedLine` is
  * the 0-based index of the failing line.
  */
-export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[] } = {}): Promise<IpChange> {
+export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[]; target?: IpTarget } = {}): Promise<IpChange> {
   const reads = options.thenRead ?? [];
   const flags = [...(reads.length > 0 ? ['-4', '-j'] : []), ...(options.force ? ['-force'] : [])];
-  const result = await ipBatch(flags, [...lines, ...reads]);
+  const result = await ipBatch(options.target ?? {}, flags, [...lines, ...reads]);
   if (result.exitCode === 0) return { ok: true, output: result.stdout };
   const line = /Command failed -:(\d+)/.exec(result.stderr)?.[1];
   return {

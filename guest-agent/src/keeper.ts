@@ -1,8 +1,8 @@
 import { type AppliedState, type Configure } from '@guestnet/protocol';
 import { applyGuest } from './apply.js';
 import type { NetEvents } from './events.js';
-import { type GuestObserved, type IpState, observeGuest } from './observe.js';
-import { type DnsTarget, findOurLink, planGuest } from './planner.js';
+import { type GuestObserved, observeGuest } from './observe.js';
+import { type DnsTarget, planGuest, verifiedState } from './planner.js';
 import type { StatusFile } from './status-file.js';
 
 export interface ApplyReport {
@@ -91,16 +91,6 @@ export class Keeper {
     this.applying = run.catch(() => {});
     return run;
   }
-}
-
-/** What is in force after applying, as read back: the host is told facts, not intentions. */
-function verifiedState(state: IpState, configure: Configure): AppliedState {
-  const link = findOurLink(state, configure.token);
-  const want = configure.link;
-  const cidr = `${want.address}/${want.prefixLength}`;
-  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr} after applying`);
-  if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway} after applying`);
-  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
 }
 
 const now = () => new Date().toISOString();

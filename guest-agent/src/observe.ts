@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { readIp } from './ip.js';
+import { type IpTarget, readIp } from './ip.js';
 
 export interface GuestLink {
   name: string;
@@ -62,8 +62,8 @@ export function parseIpState(output: string): IpState {
   };
 }
 
-/** One `ip` process for links, addresses, the default route and the rules together. */
-export async function observeGuest(dnsFilePath: string): Promise<GuestObserved> {
-  const [output, dnsFile] = await Promise.all([readIp(IP_STATE_COMMANDS), readFile(dnsFilePath).catch(() => undefined)]);
+/** One `ip` process for links, addresses, the default route and the rules together; no DNS file when `dnsFilePath` is undefined. */
+export async function observeGuest(dnsFilePath: string | undefined, target: IpTarget = {}): Promise<GuestObserved> {
+  const [output, dnsFile] = await Promise.all([readIp(IP_STATE_COMMANDS, target), dnsFilePath === undefined ? undefined : readFile(dnsFilePath).catch(() => undefined)]);
   return { ...parseIpState(output), dnsFile };
 }

@@ -1,6 +1,6 @@
-import { type Configure, NameTakenError } from '@guestnet/protocol';
+import { type AppliedState, type Configure, NameTakenError } from '@guestnet/protocol';
 import { withEntry } from './android/ipconfig.js';
-import type { GuestObserved } from './observe.js';
+import type { GuestObserved, IpState } from './observe.js';
 import type { GuestOp } from './ops.js';
 
 // Where the kernel's own default rule for main sits.
@@ -11,7 +11,7 @@ const MAIN_RULE_PRIORITY = 32766;
  * ignores it and the net.dns* properties, and takes DNS (with the address
  * and gateway) from EthernetService's ipconfig.txt.
  */
-export type DnsTarget = { kind: 'resolv.conf'; path: string } | { kind: 'ipconfig'; path: string };
+export type DnsTarget = { kind: 'resolv.conf'; path: string } | { kind: 'ipconfig'; path: string } | { kind: 'none'; path?: undefined };
 
 export function renderResolvConf(servers: string[]): string {
   return `# written by guestnet guest-agent\n${servers.map((s) => `nameserver ${s}`).join('\n')}\n`;
@@ -51,15 +51,26 @@ export function planGuest(observed: GuestObserved, configure: Configure, dnsTarg
     ops.push({ kind: 'addMainRule', priority: Math.min(MAIN_RULE_PRIORITY, (observed.terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1) });
   }
   const content = desiredDnsFile(observed, configure, dnsTarget);
-  if (content && !observed.dnsFile?.equals(content)) {
+  if (content && dnsTarget.path !== undefined && !observed.dnsFile?.equals(content)) {
     ops.push({ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile });
   }
   return ops;
 }
 
 function desiredDnsFile(observed: GuestObserved, { link, dns }: Configure, target: DnsTarget): Buffer | undefined {
+  if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
     return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
   }
   return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
+}
+
+/** What is in force after applying, as read back: the host is told facts, not intentions. */
+export function verifiedState(state: IpState, configure: Configure): AppliedState {
+  const link = findOurLink(state, configure.token);
+  const want = configure.link;
+  const cidr = `${want.address}/${want.prefixLength}`;
+  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr}`);
+  if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway}`);
+  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
 }

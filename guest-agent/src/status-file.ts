@@ -1,14 +1,8 @@
 import { promises as fs } from 'node:fs';
-import { writeAtomically } from './files.js';
+import type { LastApply } from '@guestnet/protocol';
+import { writeAtomically } from '@guestnet/runtime';
 
 export type HostState = 'waiting for our link' | 'connecting' | 'connected';
-
-export interface LastApply {
-  ok: boolean;
-  at: string;
-  changes?: number;
-  error?: string;
-}
 
 /** What a running agent knows that the kernel does not: written by `run`, read by `status`. */
 export interface AgentStatus {
@@ -40,7 +34,7 @@ export class StatusFile {
   update(change: Partial<AgentStatus>): void {
     this.status = { ...this.status, ...change };
     const content = `${JSON.stringify(this.status)}\n`;
-    this.writing = this.writing.then(() => writeAtomically(this.path, content)).catch(() => {});
+    this.writing = this.writing.then(() => writeAtomically(this.path, content, 0o644)).catch(() => {});
   }
 
   /** Removes the file on a clean stop, so `status` does not report a stale agent. */

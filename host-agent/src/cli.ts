@@ -1,8 +1,10 @@
-import { Command, CommanderError } from 'commander';
-import { BadPidError, checkPid, ExitCode, reportFailure, UsageError } from '@guestnet/protocol';
-import { parseForward } from './forward.js';
+import { Command, Option } from 'commander';
+import { BadPidError, checkPid, ExitCode, UsageError } from '@guestnet/protocol';
+import { installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
+import { parsePortForward } from './model/port-forward.js';
 import { formatAttach, formatDetach, formatDoctor, formatForward, formatStatus } from './output.js';
+import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 // Each command's module (the engine, the daemon, execa behind them) loads
 // only when that command runs: --help and a mistyped flag stay fast.
@@ -14,7 +16,6 @@ const commands = {
   serve: () => import('./commands/serve.js'),
   status: () => import('./commands/status.js'),
 };
-import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -29,12 +30,7 @@ function logLevel(globals: GlobalOptions, fallback: Level): Level {
   return globals.logLevel;
 }
 
-const print = (line: string) => process.stdout.write(`${line}\n`);
-// `status | head` in adb shell closes the pipe early: that is the reader's choice, not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
-  throw error;
-});
+installPipeGuard();
 
 function parsePid(text: string): number {
   const checked = checkPid(text);
@@ -93,8 +89,9 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
     dryRun: options.dryRun === true,
     wait: options.wait !== false,
     print,
+    // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
     onGuestEvent: (event) =>
-      'rejected' in event ? log('warn', 'guest connection rejected', { reason: event.rejected }) : log('debug', 'guest connected', event),
+      'rejected' in event ? log(event.unknownGuest ? 'debug' : 'warn', 'guest connection rejected', { reason: event.rejected }) : log('debug', 'guest connected', event),
   });
   emit(globals.json, { pid, ...result }, formatAttach(pid, result));
 });
@@ -127,7 +124,8 @@ program
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
-    const spec = parseForward(ports);
+    const spec = parsePortForward(ports);
+    if (typeof spec === 'string') throw new UsageError(spec);
     const { stateDir } = loadSettings(options);
     const { forward } = await commands.forward();
     const result = await forward(pid, spec, { stateDir, remove: options.remove === true, dryRun: options.dryRun === true, print });
@@ -172,27 +170,20 @@ program
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .option(SETTINGS.timeout.flag, SETTINGS.timeout.help)
   .option('--log-file <path>', 'write JSON log lines here, rotated at 10 MiB (default: stdout)')
+  .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const file = options.logFile;
     configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
     const { serve } = await commands.serve();
-    await serve(loadSettings(options), log);
+    const { killAfterOp, ...rest } = options;
+    await serve(loadSettings(rest), log, typeof killAfterOp === 'number' ? { killAfterOp } : {});
   });
-
-/** The one place errors become an exit code and a single line. */
-function report(error: unknown, globals: GlobalOptions): number {
-  if (error instanceof CommanderError) {
-    if (error.exitCode === 0) return ExitCode.ok;
-    error = new UsageError(`${error.message.replace(/^error: /, '')} (see host-agent --help)`);
-  }
-  return reportFailure('host-agent', error, globals, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
-}
 
 // No top-level await: the single-file CommonJS bundle cannot have one.
 program
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    process.exitCode = report(error, program.opts() as GlobalOptions);
+    process.exitCode = reportCliFailure('host-agent', error, program.opts() as GlobalOptions);
   })
   .then(flushLog);

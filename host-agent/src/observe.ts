@@ -1,11 +1,12 @@
 import { access, readFile } from 'node:fs/promises';
-import type { Runner } from './exec/runner.js';
 import type { Firewall } from './firewall/firewall.js';
+import type { HostObserved, Route } from './model/host.js';
+import { IP_FORWARD_PATH } from './model/paths.js';
+import type { AttachmentRecord } from './model/record.js';
+import type { Reader } from './model/step.js';
 import { linkNames, mainRoutes } from './net/links.js';
 import { observePolicy } from './net/policy.js';
-import { IP_FORWARD_PATH } from './ops.js';
-import type { HostObserved, Route } from './planner.js';
-import { type AttachmentRecord, readIpForwardBefore, readRecords } from './state.js';
+import { readIpForwardBefore, readRecords } from './state/records.js';
 
 /**
  * Reads what the planners need, in parallel; changes nothing.
@@ -18,7 +19,7 @@ import { type AttachmentRecord, readIpForwardBefore, readRecords } from './state
  * rules, for re-attach and the reconcile loop.
  */
 export async function observeHost(
-  runner: Runner,
+  runner: Reader,
   stateDir: string,
   firewall: Firewall,
   scope?: { links: string[]; records: readonly AttachmentRecord[] },
@@ -45,7 +46,7 @@ export async function existingLinks(names: string[]): Promise<Set<string>> {
 }
 
 /** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */
-export async function routesCovering(runner: Runner, address: string): Promise<Route[]> {
+export async function routesCovering(runner: Reader, address: string): Promise<Route[]> {
   const routes = JSON.parse(await runner.read(['ip', '-4', '-j', 'route', 'show', 'match', address])) as Array<{ dst: string; dev?: string }>;
   return routes.flatMap((r) => (r.dst === 'default' || r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev }]));
 }

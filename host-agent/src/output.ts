@@ -1,12 +1,11 @@
-import type { Status } from './commands/status.js';
 import type { Finding } from './doctor/checks.js';
-import type { ForwardResult } from './engine.js';
-import { describeForward } from './forward.js';
-import type { AttachResult } from './commands/attach.js';
-import type { DetachResult } from './commands/detach.js';
-import type { AppliedOp } from './exec/apply.js';
+import type { OpTiming } from './exec/apply.js';
+import { describePortForward } from './model/port-forward.js';
+import type { ForwardResult } from './service/host-side.js';
+import type { AttachResult, DetachResult } from './service/results.js';
+import type { Status } from './service/status.js';
 
-function stepLines(steps: AppliedOp[]): string[] {
+function stepLines(steps: OpTiming[]): string[] {
   return steps.map((s) => `  ${s.op} (${s.ms} ms)`);
 }
 
@@ -56,7 +55,7 @@ export function formatStatus(status: Status): string[] {
   for (const g of status.guests) {
     const apply = g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
     const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
-    const forwards = g.forwards.map(describeForward).join(',') || '-';
+    const forwards = g.forwards.map(describePortForward).join(',') || '-';
     rows.push([String(g.pid ?? g.id), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
   }
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
@@ -71,6 +70,6 @@ export function formatDoctor(findings: Finding[]): string[] {
 }
 
 export function formatForward(result: ForwardResult): string[] {
-  const now = result.forwards.map(describeForward).join(', ') || 'none';
+  const now = result.forwards.map(describePortForward).join(', ') || 'none';
   return [`${result.changed ? 'pid' : 'nothing changed; pid'} ${result.id} now forwards: ${now}`];
 }

@@ -130,20 +130,3 @@ export function describeError(error: unknown): { code: string; exitCode: number;
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', exitCode: ExitCode.internal, message };
 }
-
-/**
- * How a CLI reports a failure: one line on stderr, or one JSON object on
- * stdout with --json; the stack only with --verbose. Returns the exit code.
- */
-export function reportFailure(
-  agent: string,
-  error: unknown,
-  options: { json?: boolean | undefined; verbose?: boolean | undefined },
-  write: { stdout: (text: string) => void; stderr: (text: string) => void },
-): number {
-  const described = describeError(error);
-  if (options.json) write.stdout(`${JSON.stringify({ error: described })}\n`);
-  else write.stderr(`${agent}: ${described.message}\n`);
-  if (options.verbose && error instanceof Error && error.stack) write.stderr(`${error.stack}\n`);
-  return described.exitCode;
-}

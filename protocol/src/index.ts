@@ -3,3 +3,4 @@ export * from './validate.js';
 export { MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from './framing.js';
 export * from './messages.js';
 export { FramedConnection } from './connection.js';
+export type { LastApply } from './status.js';

@@ -5,8 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { callDaemon } from '@guestnet/host-agent/dist/daemon/control.js';
-import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { callDaemon, resolveSettings } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { type Guest, Sandbox, SERVER, UPLINK } from '../fixtures/sandbox.js';
 
@@ -213,7 +212,7 @@ async function main(): Promise<void> {
     const times = new Map<System, number[]>(systems.map((s) => [s, []]));
     for (let run = 0; run < RUNS; run++) {
       for (const system of systems.slice(0, 3)) times.get(system)?.push(await attachOnce(sandbox, system));
-      const daemon = await sandbox.startDaemon({}, HOST_BUNDLE);
+      const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
       await attachOnce(sandbox, 'guestnet-daemon');
       for (const system of systems.slice(3)) times.get(system)?.push(await attachOnce(sandbox, system));
       await daemon.stop();
@@ -222,7 +221,7 @@ async function main(): Promise<void> {
     for (const [system, xs] of times) results.attach.push({ system, median_ms: median(xs), p95_ms: p95(xs), runs: xs.length });
 
     // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
-    const daemon = await sandbox.startDaemon({}, HOST_BUNDLE);
+    const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
     results.footprint.push({ what: 'daemon, idle', rss_mb: await steadyRss(daemon.pid) });
     const warmUp = await sandbox.startGuest({ agent: false });
     await daemonAttach(sandbox, warmUp.pid, false);

@@ -74,7 +74,7 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
  */
 export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
   const events = new NetEvents();
-  await events.start();
+  events.start();
   const status = new StatusFile(options.statusFile, options.socket);
   const keeper = new Keeper(options.dnsTarget, status, options.onEvent);
   let stopped = false;

@@ -1,8 +1,9 @@
-import { checkToken } from '@guestnet/protocol';
+import { checkToken, type LastApply } from '@guestnet/protocol';
+import { nameservers, pidAlive } from '@guestnet/runtime';
 import { dnsOf } from '../android/ipconfig.js';
 import { type GuestLink, observeGuest } from '../observe.js';
 import type { DnsTarget } from '../planner.js';
-import { type HostState, type LastApply, readStatus } from '../status-file.js';
+import { type HostState, readStatus } from '../status-file.js';
 
 export interface GuestStatus {
   agent: { running: boolean; pid: number | undefined };
@@ -15,19 +16,10 @@ export interface GuestStatus {
   lastApply: LastApply | undefined;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** What the kernel has in force, plus what the running agent knows: the host connection and the last apply. */
 export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Promise<GuestStatus> {
   const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(dnsTarget.path)]);
-  const running = agent !== undefined && alive(agent.pid);
+  const running = agent !== undefined && pidAlive(agent.pid);
   const ours = observed.links.find((link) => (agent?.token ? link.alias === agent.token : checkToken(link.alias).ok));
   const dns = dnsServers(observed.dnsFile, dnsTarget, ours?.name);
   return {
@@ -50,7 +42,7 @@ function dnsServers(file: Buffer | undefined, target: DnsTarget, link: string | 
       return [];
     }
   }
-  return file.toString('utf8').split('\n').flatMap((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? []);
+  return nameservers(file.toString('utf8'));
 }
 
 /** Short aligned lines: read on a phone over adb shell. */

@@ -1,14 +1,22 @@
-import { attachHostSide, detachHostSide, netnsAt } from '../engine.js';
+import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
 import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
-import { withStateLock } from '../lock.js';
+import { configureMessage } from '../guest-link/configure.js';
+import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import { observeHost } from '../observe.js';
-import { planAttach } from '../planner.js';
-import { requireTools } from '../preflight.js';
-import type { AttachmentRecord, GuestIdentity } from '../state.js';
+import { planAttach } from '../plan/planner.js';
+import { AttachmentService } from '../service/attachments.js';
+import { netnsAt } from '../service/preflight.js';
+import { readRecords } from '../state/records.js';
 import { CniError, type CniRequest } from './request.js';
 
+// The plugin is an adapter over the attachment service: ADD is an attach
+// whose guest side the plugin does itself (a runtime has no guest agent),
+// with the guest agent's own planner, entering the container's netns.
+
 const idOf = (request: CniRequest) => `cni-${request.containerId}-${request.ifname}`;
+// The runtime writes the container's resolv.conf from the result's dns.
+const NO_DNS_FILE: DnsTarget = { kind: 'none' };
 
 async function identity(request: CniRequest): Promise<GuestIdentity> {
   const netnsPath = request.netns as string;
@@ -18,34 +26,20 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   return { id: idOf(request), netnsPath, netns, cni: { containerId: request.containerId, ifname: request.ifname } };
 }
 
-/** The container side: a runtime has no guest agent, so the plugin configures it from the host. */
-function insideLines(record: AttachmentRecord): string[] {
-  const dev = record.guestIf;
-  return [
-    'link set dev lo up',
-    `address replace ${record.guestAddress}/${record.prefixLength} dev ${dev}`,
-    `link set dev ${dev} up`,
-    `route replace default via ${record.hostAddress} dev ${dev}`,
-  ];
+/** Configures the container's end as the guest agent would, and checks what is in force afterwards. */
+async function configureContainer(record: AttachmentRecord): Promise<void> {
+  const configure = configureMessage(record);
+  const target = { netnsPath: record.netnsPath };
+  const ops = planGuest(await observeGuest(undefined, target), configure, NO_DNS_FILE);
+  verifiedState(await applyGuest(ops, target), configure);
 }
 
 export async function add(request: CniRequest, runner: Runner): Promise<object> {
   const guest = await identity(request);
-  const { settings } = request;
-  return withStateLock(settings.stateDir, async () => {
-    const firewall = await firewallFor(settings.firewall, settings.stateDir, runner);
-    await requireTools([firewall.tool]);
-    const host = await attachHostSide(guest, settings, runner, firewall);
-    const { record } = host;
-    try {
-      await runner.perform({ kind: 'run', argv: ['nsenter', `--net=${record.netnsPath}`, 'ip', '-batch', '-'], input: `${insideLines(record).join('\n')}\n` });
-      const hostMac = JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined;
-      return result(request.cniVersion, record, hostMac);
-    } catch (error) {
-      await host.rollBack(error);
-      throw error;
-    }
-  });
+  const service = new AttachmentService(request.settings.stateDir, runner);
+  const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer });
+  const hostMac = JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined;
+  return result(request.cniVersion, record, hostMac);
 }
 
 function result(cniVersion: string, record: AttachmentRecord, hostMac: string | undefined): object {
@@ -66,27 +60,25 @@ function result(cniVersion: string, record: AttachmentRecord, hostMac: string | 
 export async function check(request: CniRequest, runner: Runner): Promise<void> {
   const guest = await identity(request);
   const { settings } = request;
-  const firewall = await firewallFor(settings.firewall, settings.stateDir, runner);
+  const firewall = await firewallFor(settings.firewall, await readRecords(settings.stateDir), runner);
   const observed = await observeHost(runner, settings.stateDir, firewall);
   const record = observed.records.find((r) => r.id === guest.id);
   if (!record) throw new CniError(100, `container ${request.containerId} has no guestnet attachment`, 'badPid');
   if (record.netns !== guest.netns) throw new CniError(100, `${request.netns} is not the netns that was attached`, 'badPid');
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
-  const inside = JSON.parse(await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-4', '-j', 'address', 'show', 'dev', record.guestIf]));
-  const addresses = (inside[0]?.addr_info ?? []) as Array<{ local: string; prefixlen: number }>;
-  if (!addresses.some((a) => a.local === record.guestAddress && a.prefixlen === record.prefixLength)) {
-    throw new CniError(100, `${record.guestIf} lacks ${record.guestAddress}/${record.prefixLength}`);
+  const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath });
+  const configure = configureMessage(record);
+  try {
+    verifiedState(observedInside, configure);
+  } catch (error) {
+    throw new CniError(100, (error as Error).message);
   }
-  const routes = JSON.parse(await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-4', '-j', 'route', 'show', 'default']));
-  if (!routes.some((r: { gateway?: string }) => r.gateway === record.hostAddress)) throw new CniError(100, `no default route via ${record.hostAddress}`);
+  const inside = planGuest(observedInside, configure, NO_DNS_FILE);
+  if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.map((op) => op.kind).join(', ')} missing`);
 }
 
 /** Idempotent, and fine after the netns or the whole attachment is gone. */
 export async function del(request: CniRequest, runner: Runner): Promise<void> {
-  const { stateDir } = request.settings;
-  await withStateLock(stateDir, async () => {
-    const firewall = await firewallFor('auto', stateDir, runner);
-    await detachHostSide(idOf(request), stateDir, runner, firewall);
-  });
+  await new AttachmentService(request.settings.stateDir, runner).detach(idOf(request));
 }

@@ -4,7 +4,8 @@
 // host-agent. Results and errors are the spec's JSON on stdout.
 import { describeError } from '@guestnet/protocol';
 import { RealRunner } from '../exec/runner.js';
-import { BASE_TOOLS, requireRoot, requireTools } from '../preflight.js';
+import { BASE_TOOLS, requireTools } from '../net/tools.js';
+import { requireRoot } from '../service/preflight.js';
 import { add, check, del } from './commands.js';
 import { CniError, parseConfig, parseRequest, SUPPORTED_VERSIONS } from './request.js';
 

@@ -1,6 +1,7 @@
 import { AgentError, checkIfName, ConfigError, type ExitCodeName } from '@guestnet/protocol';
-import { resolveSettings, type HostSettings } from '../settings.js';
-import { ID_PATTERN } from '../state.js';
+import { ID_PATTERN } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
+import { resolveSettings } from '../settings.js';
 
 export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0'];
 

@@ -1,14 +1,13 @@
 import { callDaemon } from '../daemon/control.js';
-import { attachHostSide, configureMessage, type HostSideResult } from '../engine.js';
-import type { AppliedOp } from '../exec/apply.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { firewallFor } from '../firewall/select.js';
-import type { GuestConfirmation } from '../guest/exchange.js';
-import { configureGuest, interrupted, type SessionEvents } from '../guest/one-shot.js';
-import { withStateLock } from '../lock.js';
-import { BASE_TOOLS, processGuest, requireRoot, requireTools } from '../preflight.js';
-import type { HostSettings } from '../settings.js';
-import type { AttachmentRecord, GuestIdentity } from '../state.js';
+import { configureMessage } from '../guest-link/configure.js';
+import { configureGuest, interrupted, type SessionEvents } from '../guest-link/one-shot.js';
+import type { HostSettings } from '../model/settings.js';
+import { AttachmentService } from '../service/attachments.js';
+import { processGuest, requireRoot } from '../service/preflight.js';
+import { type AttachResult, attachResult } from '../service/results.js';
+
+export type { AttachResult } from '../service/results.js';
 
 export interface AttachOptions {
   settings: HostSettings;
@@ -18,53 +17,37 @@ export interface AttachOptions {
   onGuestEvent?: SessionEvents;
 }
 
-export interface AttachResult {
-  attachment: Omit<AttachmentRecord, 'token'>;
-  firewall: string;
-  changed: boolean;
-  steps: AppliedOp[];
-  guest: GuestConfirmation | 'not-waited' | 'dry-run';
-}
-
 // Waiting for the guest runs inside the daemon; the reply may take that long.
 const DAEMON_REPLY_MARGIN_MS = 10_000;
 
-/** Through the daemon when one serves the state dir, otherwise here, through the same code. */
+/** Through the daemon when one serves the state dir, otherwise here, through the same service. */
 export async function attach(pid: number, options: AttachOptions): Promise<AttachResult> {
   requireRoot('attach');
-  await requireTools(BASE_TOOLS);
-  const { settings } = options;
-  if (!options.dryRun) {
+  const { settings, dryRun } = options;
+  if (!dryRun) {
     const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
     const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS);
     if (viaDaemon.served) return viaDaemon.result as AttachResult;
   }
   const guest = await processGuest(pid);
-  return withStateLock(settings.stateDir, () => attachHere(guest, options));
-}
-
-async function attachHere(guest: GuestIdentity, options: AttachOptions): Promise<AttachResult> {
-  const { settings, dryRun } = options;
-  const runner = dryRun ? new DryRunRunner(options.print) : new RealRunner();
+  const service = new AttachmentService(settings.stateDir, dryRun ? new DryRunRunner(options.print) : new RealRunner());
   // A launcher that gives up kills us: finish the step under way, then roll back rather than die half-configured.
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => abort.abort(signal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  let host: HostSideResult | undefined;
   try {
-    const firewall = await firewallFor(settings.firewall, settings.stateDir, runner);
-    await requireTools([firewall.tool]);
-    host = await attachHostSide(guest, settings, runner, firewall);
-    const { token, ...attachment } = host.record;
-    const result = { attachment, firewall: firewall.name, changed: host.changed, steps: host.steps };
-    if (dryRun) return { ...result, guest: 'dry-run' };
-    if (abort.signal.aborted) throw interrupted(abort.signal);
-    if (!options.wait) return { ...result, guest: 'not-waited' };
-    return { ...result, guest: await configureGuest(settings.socket, configureMessage(host.record), settings.timeout, abort.signal, options.onGuestEvent) };
-  } catch (error) {
-    await host?.rollBack(error);
-    throw error;
+    const waits = !dryRun && options.wait;
+    const attached = await service.attach({
+      guest,
+      settings,
+      guestSide: async (record) => {
+        if (abort.signal.aborted) throw interrupted(abort.signal);
+        if (!waits) return undefined;
+        return configureGuest(settings.socket, configureMessage(record), settings.timeout, abort.signal, options.onGuestEvent);
+      },
+    });
+    return attachResult(attached, attached.guest ?? (dryRun ? 'dry-run' : 'not-waited'));
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -1,6 +1,6 @@
 import { ALL_CHECKS, type Finding } from '../doctor/checks.js';
 import { RealRunner } from '../exec/runner.js';
-import type { HostSettings } from '../settings.js';
+import type { HostSettings } from '../model/settings.js';
 
 /** Runs every check; one that cannot run becomes a warning, never an abort. */
 export async function doctor(settings: HostSettings): Promise<Finding[]> {

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { type Forward, isForward } from '../forward.js';
 import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, ProtocolError } from '@guestnet/protocol';
+import { statePaths } from '../model/paths.js';
+import { isPortForward, type PortForward } from '../model/port-forward.js';
 
 // The control channel between the CLI and `host-agent serve`. Both ends are
 // root (the socket is 0600 in the root-only state dir), so frames may be large
@@ -12,23 +12,24 @@ const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
 export type ControlRequest =
   | { type: 'attach'; pid: number; settings: Record<string, unknown>; wait: boolean }
   | { type: 'detach'; pid: number }
-  | { type: 'forward'; pid: number; forward: Forward; remove: boolean }
+  | { type: 'forward'; pid: number; forward: PortForward; remove: boolean }
   | { type: 'status' };
 
 type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
 
 export function controlSocketPath(stateDir: string): string {
-  return join(stateDir, 'control.sock');
+  return statePaths(stateDir).controlSocket;
 }
 
-function parseRequest(raw: unknown): ControlRequest {
+/** A request as the daemon accepts it; anything else is a protocol error. */
+export function parseRequest(raw: unknown): ControlRequest {
   const fields = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
   const type = Object.hasOwn(fields, 'type') ? fields.type : undefined;
   if (type === 'status') return { type };
   const pid = checkPid(fields.pid);
   if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
   if (type === 'detach') return { type, pid: pid.value };
-  if (type === 'forward' && isForward(fields.forward) && typeof fields.remove === 'boolean') {
+  if (type === 'forward' && isPortForward(fields.forward) && typeof fields.remove === 'boolean') {
     return { type, pid: pid.value, forward: fields.forward, remove: fields.remove };
   }
   if (type === 'attach' && typeof fields.settings === 'object' && fields.settings !== null && typeof fields.wait === 'boolean') {
@@ -37,7 +38,7 @@ function parseRequest(raw: unknown): ControlRequest {
   throw new ProtocolError('unknown control request');
 }
 
-function parseReply(raw: unknown): Reply {
+export function parseReply(raw: unknown): Reply {
   const fields = raw as Record<string, unknown>;
   if (fields?.type !== 'reply' || typeof fields.ok !== 'boolean') throw new ProtocolError('bad reply from the daemon');
   return raw as Reply;

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import type { Server, Socket } from 'node:net';
-import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, parseGuestMessage } from '@guestnet/protocol';
-import { configureMessage } from '../engine.js';
-import { type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest/exchange.js';
-import { listenExclusively } from '../guest/socket.js';
-import type { AttachmentRecord } from '../state.js';
+import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
+import { configureMessage } from '../guest-link/configure.js';
+import { type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest-link/exchange.js';
+import { listenExclusively } from '../guest-link/socket.js';
+import type { AttachmentRecord } from '../model/record.js';
 import { GuestSession } from './session.js';
 
 // Connections that have not said hello yet. Each is dropped after the hello
@@ -12,13 +12,6 @@ import { GuestSession } from './session.js';
 // costs at most this many small sockets, and stays well above what hundreds
 // of real guests reconnecting at once need.
 const MAX_PENDING_HELLOS = 1024;
-
-export interface LastApply {
-  ok: boolean;
-  at: string;
-  changes?: number;
-  error?: string;
-}
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 

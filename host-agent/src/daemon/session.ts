@@ -1,5 +1,5 @@
 import { type Configure, describeError, type FramedConnection, type GuestMessage, PeerClosedError, ProtocolError } from '@guestnet/protocol';
-import { exchange, type GuestConfirmation } from '../guest/exchange.js';
+import { exchange, type GuestConfirmation } from '../guest-link/exchange.js';
 
 // Guest agents ping every 15 s when idle; three missed pings mean the agent is gone or hung.
 export const SILENCE_LIMIT_MS = 45_000;

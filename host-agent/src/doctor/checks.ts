@@ -1,13 +1,12 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { ipv4ToInt } from '@guestnet/protocol';
 import type { Runner } from '../exec/runner.js';
 import { detectFirewall, firewallNamed } from '../firewall/select.js';
-import { parsePool } from '../lease.js';
+import { defaultRouteInterface } from '../model/host.js';
+import { overlaps, parsePool, rangeOf } from '../model/pool.js';
+import type { HostSettings } from '../model/settings.js';
 import { mainRoutes } from '../net/links.js';
-import { defaultRouteInterface } from '../planner.js';
-import { BASE_TOOLS, requireTools } from '../preflight.js';
-import type { HostSettings } from '../settings.js';
+import { BASE_TOOLS, requireTools } from '../net/tools.js';
 
 export interface Finding {
   check: string;
@@ -132,10 +131,7 @@ export const subnet: Check = async (settings, runner) => {
   const ours = /^vm_wlan\d*$/;
   const clashes = (await mainRoutes(runner)).filter((route) => {
     if (route.dst === 'default' || route.dev.startsWith(settings.hostIfPrefix) || ours.test(route.dev)) return false;
-    const [address = '', prefix = '32'] = route.dst.split('/');
-    const size = 2 ** (32 - Number(prefix));
-    const first = Math.floor(ipv4ToInt(address) / size) * size;
-    return first <= pool.network + pool.size - 1 && first + size - 1 >= pool.network;
+    return overlaps(pool, rangeOf(route.dst));
   });
   if (clashes.length === 0) return [ok('subnet', `${settings.pool} clashes with no host route`)];
   return clashes.map((route) => ({

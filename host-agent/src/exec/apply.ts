@@ -1,56 +1,52 @@
 import { AgentError } from '@guestnet/protocol';
-import { describeOp, isSetup, type Op, type OpContext, type SetupOp, stepsOf, undoOf } from '../ops.js';
+import { describeOp, type Op, type SetupOp, undoOf } from '../plan/ops.js';
 import type { Runner } from './runner.js';
+import { type StepContext, stepsOf } from './steps.js';
 
-export interface AppliedOp {
+/** What an applied op reports: what it meant, and how long it took. */
+export interface OpTiming {
   op: string;
   ms: number;
 }
 
-async function runOp(op: Op, runner: Runner, ctx: OpContext): Promise<void> {
-  for (const step of stepsOf(op, ctx)) await runner.perform(step);
+/** The executor's context: how ops become steps, and an optional seam called after each setup op. */
+export interface ExecContext extends StepContext {
+  /** Called after each setup op succeeds, e.g. by the crash-recovery tests to kill the process there. */
+  afterSetupOp?: (op: SetupOp) => void;
 }
 
-async function timed(op: Op, runner: Runner, ctx: OpContext, log: AppliedOp[]): Promise<void> {
+async function timed(op: Op, runner: Runner, ctx: StepContext, log: OpTiming[]): Promise<void> {
   const started = performance.now();
-  await runOp(op, runner, ctx);
+  for (const step of stepsOf(op, ctx)) await runner.perform(step);
   log.push({ op: describeOp(op), ms: Math.round((performance.now() - started) * 10) / 10 });
 }
-
-// Test-only fault injection: SIGKILL this process right after its Nth setup op,
-// to prove crash recovery at every step (test/integration/host-agent/recovery).
-const KILL_AFTER_OP = Number(process.env.GUESTNET_KILL_AFTER_OP ?? 0);
-let setupOpsApplied = 0;
 
 /**
  * Runs setup ops in order. When one fails, its own partial effect and every
  * op before it are undone, newest first, and the original error is rethrown:
- * a failed attach leaves nothing behind.
+ * a failed attach leaves nothing behind. The caller holds the state lock, so
+ * the undo runs against the state the plan was made from.
  */
-export async function applySetup(ops: SetupOp[], runner: Runner, ctx: OpContext): Promise<AppliedOp[]> {
-  const log: AppliedOp[] = [];
+export async function applySetup(ops: SetupOp[], runner: Runner, ctx: ExecContext): Promise<OpTiming[]> {
+  const log: OpTiming[] = [];
   const done: SetupOp[] = [];
   for (const op of ops) {
     try {
       await timed(op, runner, ctx, log);
       done.push(op);
-      if (++setupOpsApplied === KILL_AFTER_OP) process.kill(process.pid, 'SIGKILL');
+      ctx.afterSetupOp?.(op);
     } catch (error) {
-      await rollBack([...done, op], runner, ctx, error);
+      const failures = await applyCollecting([...done, op].reverse().map(undoOf), runner, ctx);
+      if (failures.length > 0 && error instanceof Error) {
+        error.message += `; rolling back also failed: ${failures.map((f) => f.message).join('; ')}`;
+      }
       throw error;
     }
   }
   return log;
 }
 
-export async function rollBack(ops: SetupOp[], runner: Runner, ctx: OpContext, cause: unknown): Promise<void> {
-  const failures = await applyCollecting([...ops].reverse().map(undoOf), runner, ctx);
-  if (failures.length > 0 && cause instanceof Error) {
-    cause.message += `; rolling back also failed: ${failures.map((f) => f.message).join('; ')}`;
-  }
-}
-
-async function applyCollecting(ops: Op[], runner: Runner, ctx: OpContext, log: AppliedOp[] = []): Promise<Error[]> {
+async function applyCollecting(ops: Op[], runner: Runner, ctx: StepContext, log: OpTiming[] = []): Promise<Error[]> {
   const failures: Error[] = [];
   for (const op of ops) {
     try {
@@ -63,9 +59,8 @@ async function applyCollecting(ops: Op[], runner: Runner, ctx: OpContext, log: A
 }
 
 /** Runs every teardown op even when some fail, then reports the first failure. */
-export async function applyTeardown(ops: Op[], runner: Runner, ctx: OpContext): Promise<AppliedOp[]> {
-  if (ops.some(isSetup)) throw new Error('teardown plans contain only teardown ops');
-  const log: AppliedOp[] = [];
+export async function applyTeardown(ops: Op[], runner: Runner, ctx: StepContext): Promise<OpTiming[]> {
+  const log: OpTiming[] = [];
   const failures = await applyCollecting(ops, runner, ctx, log);
   const [first, ...rest] = failures;
   if (first) {

@@ -1,5 +1,6 @@
-import type { Runner, Step } from '../exec/runner.js';
-import type { Firewall, FirewallState, GuestRule } from './firewall.js';
+import type { FirewallState, GuestRule } from '../model/rules.js';
+import type { Reader, Step } from '../model/step.js';
+import type { Firewall } from './firewall.js';
 
 // Chains the agent owns, each reached by one jump inserted at position 1 of a
 // built-in chain, so no DROP of the host's comes first. Like kube-proxy, every
@@ -80,6 +81,14 @@ function saved(rule: Rule): string {
   return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
 }
 
+/** What `iptables-save -t filter` and `-t nat` show, as the planner asks about it. */
+export function parseIptablesSave(text: string): FirewallState {
+  const lines = new Set(text.split('\n'));
+  const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
+  const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
+  return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) };
+}
+
 export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary = (suffix: string) => `${variant}${suffix}`;
 
@@ -102,36 +111,21 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     name: variant,
     tool: { binary: variant, debianPackage: 'iptables' },
 
-    async observe(runner: Runner): Promise<FirewallState> {
+    async observe(runner: Reader): Promise<FirewallState> {
       const saves = await Promise.all((['filter', 'nat'] as const).map((table) => runner.read([binary('-save'), '-t', table])));
-      const lines = new Set(saves.join('\n').split('\n'));
-      const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
-      const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
-      return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) };
+      return parseIptablesSave(saves.join('\n'));
     },
 
     // A base that is only partly there (the host flushed a chain) loses its
     // remaining jumps first, so re-inserting them never duplicates one.
-    addGuest(rule, others, createBase) {
-      return [...(createBase ? JUMPS.map(remove) : []), restore([...others, rule], createBase)];
-    },
-
-    removeGuest(_rule, remaining) {
-      if (remaining.length > 0) return [restore(remaining, false)];
+    change(before, after) {
+      if (after.installed) return [...(before.installed ? [] : JUMPS.map(remove)), restore([...after.guests], !before.installed)];
       const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
       return [
         ...JUMPS.map(remove),
         ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
         ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
       ];
-    },
-
-    replaceGuests(_before, after, unchanged) {
-      return [restore([...unchanged, ...after], false)];
-    },
-
-    setForwards(rule, _before, others) {
-      return [restore([...others, rule], false)];
     },
   };
 }

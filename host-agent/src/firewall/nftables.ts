@@ -1,7 +1,8 @@
 import { CommandFailedError } from '@guestnet/protocol';
-import type { Runner, Step } from '../exec/runner.js';
-import type { Forward } from '../forward.js';
-import type { Firewall, FirewallState, GuestRule } from './firewall.js';
+import type { PortForward } from '../model/port-forward.js';
+import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
+import type { Reader, Step } from '../model/step.js';
+import type { Firewall } from './firewall.js';
 
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
 // or four set elements: adding or removing one never rewrites or rescans the rules.
@@ -50,7 +51,7 @@ const BASE = `table ${TABLE} {
 	}
 }`;
 
-const forwardElement = (address: string, f: Forward) => `port_forwards { ${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort} }`;
+const forwardElement = (address: string, f: PortForward) => `port_forwards { ${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort} }`;
 
 function elements(rule: GuestRule): string[] {
   return [
@@ -62,7 +63,22 @@ function elements(rule: GuestRule): string[] {
   ];
 }
 
+// "add then delete" in one transaction succeeds whether or not the element existed.
 const addThenDelete = (element: string) => [`add element ${TABLE} ${element}`, `delete element ${TABLE} ${element}`];
+
+/** Only the guests whose rule changed are touched: a guest is a few set elements, the rest stay as they are. */
+function elementChanges(before: FirewallContent, after: FirewallContent): string[] {
+  const key = (rule: GuestRule) => JSON.stringify(rule);
+  const was = new Map(before.guests.map((g) => [g.hostIf, g]));
+  const now = new Map(after.guests.map((g) => [g.hostIf, g]));
+  const changed = (rule: GuestRule, other: Map<string, GuestRule>) => {
+    const match = other.get(rule.hostIf);
+    return match === undefined || key(match) !== key(rule);
+  };
+  const old = new Set(before.guests.filter((g) => changed(g, now)).flatMap(elements));
+  const fresh = new Set(after.guests.filter((g) => changed(g, was)).flatMap(elements));
+  return [...[...old].filter((e) => !fresh.has(e)).flatMap(addThenDelete), ...[...fresh].filter((e) => !old.has(e)).map((e) => `add element ${TABLE} ${e}`)];
+}
 
 function transaction(lines: string[]): Step {
   return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
@@ -79,11 +95,31 @@ function setMembers(sets: NftSet[], name: string): Set<string> {
   return new Set((set?.elem ?? []).map((e) => (Array.isArray(e) ? `${keyText(e[0])} : ${keyText(e[1])}` : keyText(e))));
 }
 
+/** What `nft -j list table ip guestnet` shows, as the planner asks about it. */
+export function parseNftTable(json: string): FirewallState {
+  const items = (JSON.parse(json) as { nftables?: Array<{ set?: NftSet; map?: NftSet }> }).nftables ?? [];
+  const sets = items.flatMap((item) => item.set ?? item.map ?? []);
+  const links = setMembers(sets, 'guest_links');
+  const pairs = setMembers(sets, 'forward_pairs');
+  const sources = setMembers(sets, 'masquerade_sources');
+  const open = setMembers(sets, 'open_links');
+  const forwards = setMembers(sets, 'port_forwards');
+  return {
+    installed: true,
+    has: (rule) =>
+      links.has(rule.hostIf) &&
+      pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
+      sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
+      open.has(rule.hostIf) === rule.openToGuests &&
+      rule.forwards.every((f) => forwards.has(`${f.protocol} . ${f.hostPort} : ${rule.guestAddress} . ${f.guestPort}`)),
+  };
+}
+
 export const nftables: Firewall = {
   name: 'nftables',
   tool: { binary: 'nft', debianPackage: 'nftables' },
 
-  async observe(runner: Runner, deep: boolean): Promise<FirewallState> {
+  async observe(runner: Reader, deep: boolean): Promise<FirewallState> {
     if (!deep) {
       // Listing the table would list every guest's elements.
       const tables = await runner.read(['nft', 'list', 'tables', 'ip']);
@@ -98,42 +134,12 @@ export const nftables: Firewall = {
       }
       throw error;
     }
-    const items = (JSON.parse(text) as { nftables: Array<{ set?: NftSet; map?: NftSet }> }).nftables;
-    const sets = items.flatMap((item) => item.set ?? item.map ?? []);
-    const links = setMembers(sets, 'guest_links');
-    const pairs = setMembers(sets, 'forward_pairs');
-    const sources = setMembers(sets, 'masquerade_sources');
-    const open = setMembers(sets, 'open_links');
-    const forwards = setMembers(sets, 'port_forwards');
-    return {
-      installed: true,
-      has: (rule) =>
-        links.has(rule.hostIf) &&
-        pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
-        sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
-        open.has(rule.hostIf) === rule.openToGuests &&
-        rule.forwards.every((f) => forwards.has(`${f.protocol} . ${f.hostPort} : ${rule.guestAddress} . ${f.guestPort}`)),
-    };
+    return parseNftTable(text);
   },
 
-  addGuest(rule, others, createBase) {
-    const guests = createBase ? [...others, rule] : [rule];
-    return [transaction([...(createBase ? [BASE] : []), ...guests.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)])];
-  },
-
-  removeGuest(rule, remaining) {
-    // "add then delete" in one transaction succeeds whether or not the thing existed.
-    if (remaining.length === 0) return [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])];
-    return [transaction(elements(rule).flatMap(addThenDelete))];
-  },
-
-  replaceGuests(before, after) {
-    return [transaction([...before.flatMap(elements).flatMap(addThenDelete), ...after.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)])];
-  },
-
-  setForwards(rule, before) {
-    const removed = before.flatMap((f) => addThenDelete(forwardElement(rule.guestAddress, f)));
-    const added = rule.forwards.map((f) => `add element ${TABLE} ${forwardElement(rule.guestAddress, f)}`);
-    return [transaction([...removed, ...added])];
+  change(before, after) {
+    if (!after.installed) return before.installed ? [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])] : [];
+    const lines = before.installed ? elementChanges(before, after) : [BASE, ...after.guests.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)];
+    return lines.length > 0 ? [transaction(lines)] : [];
   },
 };

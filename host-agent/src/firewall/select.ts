@@ -1,13 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '@guestnet/protocol';
-import type { Runner } from '../exec/runner.js';
-import { onPath } from '../preflight.js';
-import { readRecords } from '../state.js';
+import type { FirewallChoice, FirewallName } from '../model/names.js';
+import type { AttachmentRecord } from '../model/record.js';
+import type { Reader } from '../model/step.js';
+import { onPath } from '../net/tools.js';
 import type { Firewall } from './firewall.js';
 import { iptables } from './iptables.js';
-import type { FirewallChoice, FirewallName } from './names.js';
 import { nftables } from './nftables.js';
-
 
 export function firewallNamed(name: FirewallName): Firewall {
   return name === 'nftables' ? nftables : iptables(name);
@@ -21,7 +20,7 @@ export function firewallNamed(name: FirewallName): Firewall {
  * nftables. Reads /proc rather than running iptables-legacy, which would load
  * its modules.
  */
-export async function detectFirewall(runner: Runner): Promise<FirewallName> {
+export async function detectFirewall(runner: Reader): Promise<FirewallName> {
   const legacyTables = await readFile('/proc/net/ip_tables_names', 'utf8').catch(() => '');
   if (legacyTables.trim() !== '' && (await onPath('iptables-legacy'))) {
     const rules = await runner.read(['iptables-legacy-save']).catch(() => '');
@@ -35,8 +34,8 @@ export async function detectFirewall(runner: Runner): Promise<FirewallName> {
 }
 
 /** The backend for the next change: the one attached guests already use, else the choice, else detection. */
-export async function firewallFor(choice: FirewallChoice, stateDir: string, runner: Runner): Promise<Firewall> {
-  const inUse = (await readRecords(stateDir)).find((r) => r.firewall)?.firewall;
+export async function firewallFor(choice: FirewallChoice, records: readonly AttachmentRecord[], runner: Reader): Promise<Firewall> {
+  const inUse = records.find((r) => r.firewall)?.firewall;
   if (inUse) {
     if (choice !== 'auto' && choice !== inUse) throw new UsageError(`guests are attached with ${inUse}; detach them all before switching to ${choice}`);
     return firewallNamed(inUse);

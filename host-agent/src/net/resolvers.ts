@@ -1,16 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { checkIPv4 } from '@guestnet/protocol';
+import { nameservers } from '@guestnet/runtime';
 
 export const HOST_RESOLV_CONF = '/etc/resolv.conf';
 // systemd-resolved's own list of real upstream servers, behind its 127.0.0.53 stub.
 export const RESOLVED_UPSTREAMS = '/run/systemd/resolve/resolv.conf';
-
-export function nameservers(resolvConf: string): string[] {
-  return resolvConf
-    .split('\n')
-    .map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
-    .filter((server): server is string => server !== undefined && checkIPv4(server).ok);
-}
 
 const isLoopback = (address: string) => address.startsWith('127.');
 

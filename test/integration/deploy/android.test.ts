@@ -4,7 +4,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readConfigFile, resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { readConfigFile, resolveSettings } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { NODE_FLAGS } from '../../fixtures/sandbox.js';
 

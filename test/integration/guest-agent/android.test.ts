@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dnsOf, withEntry } from '@guestnet/guest-agent/dist/android/ipconfig.js';
+import { dnsOf, withEntry } from '@guestnet/guest-agent';
 import { DNS, type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 describe('guest-agent --platform android: DNS through EthernetService, not resolv.conf', function () {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
-// GUESTNET_KILL_AFTER_OP=N makes the daemon SIGKILL itself right after the Nth
-// setup op. A first guest's attach has four: writeRecord, createVeth,
-// enableIpForward, addGuestRules; a later guest's three (ip_forward is on).
-const FIRST_GUEST_OPS = ['writeRecord', 'createVeth', 'enableIpForward', 'addGuestRules'];
-const LATER_GUEST_OPS = ['writeRecord', 'createVeth', 'addGuestRules'];
+// serve --kill-after-op N (a hidden test seam) makes the daemon SIGKILL itself
+// right after the Nth setup op. A first guest's attach has four: writeRecord,
+// createVeth, enableIpForward, setGuestRules; a later guest's three (ip_forward is on).
+const FIRST_GUEST_OPS = ['writeRecord', 'createVeth', 'enableIpForward', 'setGuestRules'];
+const LATER_GUEST_OPS = ['writeRecord', 'createVeth', 'setGuestRules'];
 
 async function online(sandbox: Sandbox, guest: Guest, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
@@ -18,7 +18,7 @@ async function online(sandbox: Sandbox, guest: Guest, withinMs: number): Promise
 
 /** Attach with a daemon that dies after op `n`; returns the guest, half attached. */
 async function crashDuringAttach(sandbox: Sandbox, n: number): Promise<Guest> {
-  const daemon = await sandbox.startDaemon({ GUESTNET_KILL_AFTER_OP: String(n) });
+  const daemon = await sandbox.startDaemon(['--kill-after-op', String(n)]);
   const guest = await sandbox.startGuest();
   const result = await sandbox.hostAgent(['attach', String(guest.pid)]);
   assert.notEqual(result.exitCode, 0);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { callDaemon } from '@guestnet/host-agent/dist/daemon/control.js';
+import { callDaemon } from '@guestnet/host-agent';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUESTS = 200;

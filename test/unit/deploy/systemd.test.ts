@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '@guestnet/host-agent/dist/settings.js';
+import { SETTINGS } from '@guestnet/host-agent';
 import { NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const UNIT = fileURLToPath(new URL('../../../../deploy/systemd/guestnet-host.service', import.meta.url));

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import type { GuestObserved } from '@guestnet/guest-agent/dist/observe.js';
-import { type GuestOp, inverseOf, ipLinesOf } from '@guestnet/guest-agent/dist/ops.js';
-import { type DnsTarget, planGuest, renderResolvConf } from '@guestnet/guest-agent/dist/planner.js';
+import { type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, planGuest, renderResolvConf } from '@guestnet/guest-agent';
 import { type Configure, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;

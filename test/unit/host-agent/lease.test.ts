@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { allocate, guestMac } from '@guestnet/host-agent/dist/lease.js';
-import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { allocate, guestMac, resolveSettings } from '@guestnet/host-agent';
 import { NameTakenError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost } from './simulate.js';

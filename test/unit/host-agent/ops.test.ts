@@ -1,10 +1,5 @@
 import assert from 'node:assert/strict';
-import { applySetup } from '@guestnet/host-agent/dist/exec/apply.js';
-import { formatStep, RecordingRunner, type Step } from '@guestnet/host-agent/dist/exec/runner.js';
-import type { GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
-import { iptables } from '@guestnet/host-agent/dist/firewall/iptables.js';
-import { nftables } from '@guestnet/host-agent/dist/firewall/nftables.js';
-import { type SetupOp, stepsOf, undoOf } from '@guestnet/host-agent/dist/ops.js';
+import { applySetup, formatStep, type GuestRule, iptables, nftables, RecordingRunner, type SetupOp, type Step, stepsOf, undoOf } from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
@@ -12,6 +7,8 @@ const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(
 const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
 const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 const ctx = { firewall: nftables, stateDir: '/state' };
+const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
+const none = { installed: false, guests: [] };
 
 describe('host ops', () => {
   it('creates the veth from inside the guest netns and tags its end there, then addresses the host end', () => {
@@ -29,7 +26,7 @@ describe('host ops', () => {
   });
 
   it('adds a guest as three set elements in one nft transaction', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [second], createBase: false }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [Step & { kind: 'run' }];
     assert.deepEqual(step.argv, ['nft', '-f', '-']);
     assert.equal(
       step.input,
@@ -38,28 +35,28 @@ describe('host ops', () => {
   });
 
   it('creates the table and its chains in the same transaction as the first guest', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [], createBase: true }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /^table ip guestnet \{/);
     assert.match(step.input ?? '', /oifname \. iifname @forward_pairs ct state established,related accept/);
     assert.match(step.input ?? '', /add element ip guestnet guest_links/);
   });
 
   it('nft: MSS clamp, INVALID drop and an input chain that lets guests reach the host only with replies', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [], createBase: true }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu/);
     assert.match(step.input ?? '', /iifname @guest_links ct state invalid drop/);
     assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname @guest_links drop/);
   });
 
   it('nft: re-creating a flushed table puts every attached guest back in the same transaction', () => {
-    const [step] = stepsOf({ kind: 'addGuestRules', rule, others: [second], createBase: true }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(second, rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /guest_links \{ "vm_wlan1" \}[\s\S]*guest_links \{ "vm_wlan" \}/);
   });
 
   it('iptables: guests of one family share their rules, so guest 200 costs no more rules than guest 1', () => {
     const legacy = { firewall: iptables('iptables-legacy'), stateDir: '/state' };
     const restoreOf = (others: GuestRule[]) => {
-      const steps = stepsOf({ kind: 'addGuestRules', rule, others, createBase: false }, legacy) as Array<Step & { kind: 'run' }>;
+      const steps = stepsOf({ kind: 'setGuestRules', before: installed(...others), after: installed(...others, rule) }, legacy) as Array<Step & { kind: 'run' }>;
       assert.equal(steps.length, 1);
       assert.deepEqual(steps[0]?.argv, ['iptables-legacy-restore', '--noflush', '-w']);
       return steps[0]?.input ?? '';
@@ -85,23 +82,24 @@ describe('host ops', () => {
   it('iptables: a --host-if outside the prefix gets rules of its own, never a wildcard of its name', () => {
     const legacy = { firewall: iptables('iptables'), stateDir: '/state' };
     const chosen: GuestRule = { ...rule, hostIf: 'eth5', linkFamily: 'eth5' };
-    const [step] = stepsOf({ kind: 'addGuestRules', rule: chosen, others: [], createBase: false }, legacy) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: installed(), after: installed(chosen) }, legacy) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /^-A GUESTNET-FORWARD -i eth5 -o wlan0 -j ACCEPT$/m);
     assert.doesNotMatch(step.input ?? '', /eth\+/);
   });
 
   it('removes tolerantly: add-then-delete succeeds whether or not the thing exists', () => {
-    const [last] = stepsOf({ kind: 'removeGuestRules', rule, remaining: [] }, ctx) as [Step & { kind: 'run' }];
+    const [last] = stepsOf({ kind: 'setGuestRules', before: installed(rule), after: none }, ctx) as [Step & { kind: 'run' }];
     assert.equal(last.input, 'add table ip guestnet\ndelete table ip guestnet\n');
-    const [one] = stepsOf({ kind: 'removeGuestRules', rule, remaining: [second] }, ctx) as [Step & { kind: 'run' }];
+    const [one] = stepsOf({ kind: 'setGuestRules', before: installed(second, rule), after: installed(second) }, ctx) as [Step & { kind: 'run' }];
     assert.match(one.input ?? '', /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/);
   });
 
   it('swaps port forwards in one transaction, tolerating ones already gone', () => {
     const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
     const dns = { protocol: 'udp' as const, hostPort: 5353, guestPort: 53 };
-    const [write, nft] = stepsOf({ kind: 'setForwards', record: { ...record, forwards: [dns] }, before: [adb], others: [] }, ctx) as [Step, Step & { kind: 'run' }];
-    assert.equal(write.kind, 'write');
+    const [write] = stepsOf({ kind: 'updateRecords', before: [{ ...record, forwards: [adb] }], after: [{ ...record, forwards: [dns] }] }, ctx);
+    const [nft] = stepsOf({ kind: 'setGuestRules', before: installed({ ...rule, forwards: [adb] }), after: installed({ ...rule, forwards: [dns] }) }, ctx) as [Step & { kind: 'run' }];
+    assert.equal(write?.kind, 'write');
     assert.equal(
       nft.input,
       'add element ip guestnet port_forwards { tcp . 5555 : 172.17.3.3 . 5555 }\n' +
@@ -115,13 +113,15 @@ describe('host ops', () => {
       { kind: 'writeRecord', record },
       { kind: 'createVeth', record },
       { kind: 'enableIpForward', before: '0' },
-      { kind: 'addGuestRules', rule, others: [second], createBase: true },
+      { kind: 'setGuestRules', before: none, after: installed(second, rule) },
+      { kind: 'updateRecords', before: [record], after: [{ ...record, forwards: [] }] },
     ];
     assert.deepEqual(ops.map(undoOf), [
       { kind: 'deleteRecord', id: '4242' },
       { kind: 'deleteLink', name: 'vm_wlan' },
       { kind: 'restoreIpForward', value: '0' },
-      { kind: 'removeGuestRules', rule, remaining: [second] },
+      { kind: 'setGuestRules', before: installed(second, rule), after: none },
+      { kind: 'updateRecords', before: [{ ...record, forwards: [] }], after: [record] },
     ]);
   });
 
@@ -136,7 +136,7 @@ describe('host ops', () => {
     const ops: SetupOp[] = [
       { kind: 'writeRecord', record },
       { kind: 'createVeth', record },
-      { kind: 'addGuestRules', rule, others: [], createBase: true },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
     const undone = runner.steps.slice(5).map(formatStep);

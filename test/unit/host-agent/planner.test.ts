@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import type { GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
-import { planAttach, planDetach, planForward, planReconcile, ruleOf } from '@guestnet/host-agent/dist/planner.js';
-import type { AttachmentRecord } from '@guestnet/host-agent/dist/state.js';
+import { type AttachmentRecord, type GuestRule, planAttach, planDetach, planForward, planReconcile, ruleOf, undoOf } from '@guestnet/host-agent';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
 const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
+const none = { installed: false, guests: [] };
 
 describe('host planner', () => {
   describe('planAttach', () => {
@@ -16,7 +16,7 @@ describe('host planner', () => {
         { kind: 'writeRecord', record: record() },
         { kind: 'createVeth', record: record() },
         { kind: 'enableIpForward', before: '0' },
-        { kind: 'addGuestRules', rule, others: [], createBase: true },
+        { kind: 'setGuestRules', before: none, after: installed(rule) },
       ]);
     });
 
@@ -34,14 +34,14 @@ describe('host planner', () => {
     it('adds to an existing guestnet table instead of creating it', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
       const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([ruleOf(other)]) };
-      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'addGuestRules', rule, others: [ruleOf(other)], createBase: false });
+      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'setGuestRules', before: installed(ruleOf(other)), after: installed(ruleOf(other), rule) });
     });
 
     it('re-adds only what is missing, e.g. rules flushed by someone else', () => {
       const host = emptyHost();
       const { host: after } = simulate(host, planAttach(host, record()));
       const flushed = { ...after, firewall: firewallWith([]) };
-      assert.deepEqual(planAttach(flushed, record()), [{ kind: 'addGuestRules', rule, others: [], createBase: true }]);
+      assert.deepEqual(planAttach(flushed, record()), [{ kind: 'setGuestRules', before: none, after: installed(rule) }]);
     });
 
     it('refuses a host link name it did not create', () => {
@@ -66,10 +66,13 @@ describe('host planner', () => {
     const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
     const attached = () => simulate(emptyHost(), planAttach(emptyHost(), record())).host;
 
-    it('adds a forward by rewriting the record and the map in one op, then plans nothing', () => {
+    it('adds a forward by rewriting the record and the map in one firewall change, then plans nothing', () => {
       const host = attached();
       const ops = planForward(host, record(), adb, false);
-      assert.deepEqual(ops, [{ kind: 'setForwards', record: record(100, { forwards: [adb] }), before: [], others: [] }]);
+      assert.deepEqual(ops, [
+        { kind: 'updateRecords', before: [record()], after: [record(100, { forwards: [adb] })] },
+        { kind: 'setGuestRules', before: installed(rule), after: installed({ ...rule, forwards: [adb] }) },
+      ]);
       const after = simulate(host, ops, [rule]).host;
       assert.deepEqual(planForward(after, record(100, { forwards: [adb] }), adb, false), []);
     });
@@ -78,11 +81,14 @@ describe('host planner', () => {
       const withAdb = record(100, { forwards: [adb] });
       const host = simulate(attached(), planForward(attached(), record(), adb, false), [rule]).host;
       assert.deepEqual(planForward(host, withAdb, { ...adb, guestPort: 5037 }, false)[0], {
-        kind: 'setForwards',
-        record: record(100, { forwards: [{ ...adb, guestPort: 5037 }] }),
-        before: [adb], others: [],
+        kind: 'updateRecords',
+        before: [withAdb],
+        after: [record(100, { forwards: [{ ...adb, guestPort: 5037 }] })],
       });
-      assert.deepEqual(planForward(host, withAdb, adb, true), [{ kind: 'setForwards', record: record(100), before: [adb], others: [] }]);
+      assert.deepEqual(planForward(host, withAdb, adb, true), [
+        { kind: 'updateRecords', before: [withAdb], after: [record(100)] },
+        { kind: 'setGuestRules', before: installed({ ...rule, forwards: [adb] }), after: installed(rule) },
+      ]);
     });
 
     it("refuses a host port another guest already has", () => {
@@ -97,7 +103,7 @@ describe('host planner', () => {
 
     it('mirrors attach: rules, link, ip_forward, record', () => {
       assert.deepEqual(planDetach(attached(), record()), [
-        { kind: 'removeGuestRules', rule, remaining: [] },
+        { kind: 'setGuestRules', before: installed(rule), after: none },
         { kind: 'deleteLink', name: 'vm_wlan' },
         { kind: 'restoreIpForward', value: '0' },
         { kind: 'deleteRecord', id: '100' },
@@ -123,7 +129,7 @@ describe('host planner', () => {
       const first = attached();
       const both = simulate(first, planAttach(first, other), [rule]).host;
       assert.deepEqual(planDetach(both, record()), [
-        { kind: 'removeGuestRules', rule, remaining: [ruleOf(other)] },
+        { kind: 'setGuestRules', before: installed(ruleOf(other), rule), after: installed(ruleOf(other)) },
         { kind: 'deleteLink', name: 'vm_wlan' },
         { kind: 'deleteRecord', id: '100' },
       ]);
@@ -142,10 +148,17 @@ describe('host planner: planReconcile', () => {
     assert.deepEqual(planReconcile(attachedTo('wlan0').host), []);
   });
 
-  it('moves guests to the new default route in one op, and back again on its inverse', () => {
+  it('moves guests to the new default route in one firewall change, and back again on its inverse', () => {
     const { guest, host } = attachedTo('rmnet0');
     const ops = planReconcile(host);
-    assert.deepEqual(ops, [{ kind: 'switchUplink', before: [guest], after: [{ ...guest, uplink: 'rmnet0' }], unchanged: [] }]);
+    assert.deepEqual(ops, [
+      { kind: 'updateRecords', before: [guest], after: [{ ...guest, uplink: 'rmnet0' }] },
+      { kind: 'setGuestRules', before: installed(rule), after: installed({ ...rule, uplink: 'rmnet0' }) },
+    ]);
+    assert.deepEqual(ops.map(undoOf), [
+      { kind: 'updateRecords', before: [{ ...guest, uplink: 'rmnet0' }], after: [guest] },
+      { kind: 'setGuestRules', before: installed({ ...rule, uplink: 'rmnet0' }), after: installed(rule) },
+    ]);
   });
 
   it('leaves a guest whose uplink was pinned with --uplink where it is', () => {
@@ -155,7 +168,7 @@ describe('host planner: planReconcile', () => {
   it('puts back the table or chains a firewall reload removed, with every guest', () => {
     const { host } = attachedTo('wlan0');
     const flushed = { ...host, firewall: firewallWith([], false) };
-    assert.deepEqual(planReconcile(flushed), [{ kind: 'addGuestRules', rule, others: [], createBase: true }]);
+    assert.deepEqual(planReconcile(flushed), [{ kind: 'setGuestRules', before: none, after: installed(rule) }]);
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { resolveSettings } from '@guestnet/host-agent/dist/settings.js';
+import { resolveSettings } from '@guestnet/host-agent';
 import { ConfigError, UsageError } from '@guestnet/protocol';
 
 describe('host settings', () => {

@@ -1,6 +1,4 @@
-import type { FirewallState, GuestRule } from '@guestnet/host-agent/dist/firewall/firewall.js';
-import type { Op } from '@guestnet/host-agent/dist/ops.js';
-import type { HostObserved } from '@guestnet/host-agent/dist/planner.js';
+import type { FirewallState, GuestRule, HostObserved, Op } from '@guestnet/host-agent';
 
 export function firewallWith(rules: GuestRule[], installed = rules.length > 0): FirewallState {
   const key = (r: GuestRule) => JSON.stringify([r.hostIf, r.guestAddress, r.uplink, r.openToGuests, r.forwards]);
@@ -54,14 +52,12 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         ipForward = op.value;
         ipForwardBefore = undefined;
         break;
-      case 'addGuestRules':
-        if (op.createBase) rules = [...op.others];
-        installed = true;
-        rules = [...rules, op.rule];
+      case 'setGuestRules':
+        rules = [...op.after.guests];
+        installed = op.after.installed;
         break;
-      case 'setForwards':
-        records = records.map((r) => (r.id === op.record.id ? op.record : r));
-        rules = rules.map((r) => (r.hostIf === op.record.hostIf ? { ...r, forwards: op.record.forwards } : r));
+      case 'updateRecords':
+        records = records.map((r) => op.after.find((a) => a.id === r.id) ?? r);
         break;
       case 'addPolicyRoute':
         rulesIp = [...rulesIp.filter((r) => r.iif !== op.route.hostIf), { priority: 21000, iif: op.route.hostIf, table: String(op.route.table) }];
@@ -70,10 +66,6 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
       case 'removePolicyRoute':
         rulesIp = rulesIp.filter((r) => r.iif !== op.route.hostIf);
         localNetwork.delete(`${op.route.guestAddress} ${op.route.hostIf}`);
-        break;
-      case 'removeGuestRules':
-        rules = rules.filter((r) => r.hostIf !== op.rule.hostIf);
-        if (op.remaining.length === 0) installed = false;
         break;
     }
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { dnsOf, withEntry } from '@guestnet/guest-agent/dist/android/ipconfig.js';
+import { dnsOf, withEntry } from '@guestnet/guest-agent';
 
 const entry = { id: 'eth0', address: '10.0.0.2', prefixLength: 24, gateway: '10.0.0.1', dns: ['10.0.0.53'] };
 

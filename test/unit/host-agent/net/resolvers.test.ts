@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from '@guestnet/host-agent/dist/net/resolvers.js';
+import { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from '@guestnet/host-agent';
 
 const files = (map: Record<string, string>) => async (path: string) => {
   const text = map[path];

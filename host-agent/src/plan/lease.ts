@@ -1,8 +1,9 @@
 import { intToIPv4, ipv4ToInt, NameTakenError } from '@guestnet/protocol';
-import type { HostObserved } from './planner.js';
-import type { HostSettings } from './settings.js';
+import type { HostObserved } from '../model/host.js';
+import { overlaps, parsePool, type Pool, rangeOf } from '../model/pool.js';
+import type { HostSettings } from '../model/settings.js';
 
-// Layout (README "Many guests"): routed point-to-point. Every host-side veth
+// Layout (docs/operation.md, "Many guests"): routed point-to-point. Every host-side veth
 // carries the same gateway address as a /32 with its guest as peer, so the
 // kernel keeps one /32 route per guest and no two links share a subnet.
 // Each guest still sees the design's view: address/pool-prefix, default via
@@ -15,24 +16,6 @@ type HostView = Pick<HostObserved, 'links' | 'routes' | 'records'>;
 export interface Lease {
   hostIf: string;
   guestAddress: string;
-}
-
-export interface Pool {
-  network: number;
-  prefixLength: number;
-  size: number;
-}
-
-export function parsePool(cidr: string): Pool {
-  const [address = '', prefix = ''] = cidr.split('/');
-  const prefixLength = Number(prefix);
-  const size = 2 ** (32 - prefixLength);
-  return { network: Math.floor(ipv4ToInt(address) / size) * size, prefixLength, size };
-}
-
-export function inPool(pool: Pool, address: string): boolean {
-  const value = ipv4ToInt(address);
-  return value > pool.network && value < pool.network + pool.size - 1;
 }
 
 /** Interface names: the prefix alone for the first guest, then prefix1, prefix2, ... */
@@ -50,13 +33,8 @@ function foreignRanges(observed: HostView, pool: Pool): Array<[number, number]> 
   const ours = new Set(observed.records.map((r) => r.hostIf));
   return observed.routes
     .filter((route) => route.dst !== 'default' && !ours.has(route.dev))
-    .map((route) => {
-      const [address = '', prefix = '32'] = route.dst.split('/');
-      const size = 2 ** (32 - Number(prefix));
-      const first = Math.floor(ipv4ToInt(address) / size) * size;
-      return [first, first + size - 1] as [number, number];
-    })
-    .filter(([first, last]) => first <= pool.network + pool.size - 1 && last >= pool.network);
+    .map((route) => rangeOf(route.dst))
+    .filter((range) => overlaps(pool, range));
 }
 
 function describeRange([first, last]: [number, number]): string {

@@ -1,18 +1,10 @@
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError } from '@guestnet/protocol';
+import { pidAlive } from '@guestnet/runtime';
+import { statePaths } from '../model/paths.js';
 
 const LOCK_WAIT_MS = 15_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // Between the exclusive create and the pid landing in it, a lock reads as
 // empty: that is a lock being taken, not an abandoned one.
@@ -23,7 +15,7 @@ async function abandoned(path: string): Promise<boolean> {
   if (!stat) return false;
   const owner = Number(text.trim());
   if (text.trim() === '') return Date.now() - stat.mtimeMs > EMPTY_LOCK_GRACE_MS;
-  return !Number.isInteger(owner) || owner <= 0 || !alive(owner);
+  return !Number.isInteger(owner) || owner <= 0 || !pidAlive(owner);
 }
 
 /**
@@ -49,15 +41,26 @@ export async function ownerOf(path: string): Promise<number | undefined> {
   return Number.isInteger(owner) && owner > 0 ? owner : undefined;
 }
 
+// Work of this process waits its turn here instead of polling the lock file.
+const queues = new Map<string, Promise<unknown>>();
+
 /**
  * Runs `work` while holding the state dir's lock, so concurrent attaches and
- * detaches (CLI, daemon, CNI) never pick the same name or address. The lock is
- * a file created exclusively, holding the owner's pid; a lock whose owner died
- * (kill -9) is taken over.
+ * detaches (CLI, daemon, CNI) never pick the same name or address. Within one
+ * process, work is queued; across processes the lock is a file created
+ * exclusively, holding the owner's pid, and one whose owner died is taken over.
  */
-export async function withStateLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
+export function withStateLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
+  const run = (queues.get(stateDir) ?? Promise.resolve()).then(() => holdingLock(stateDir, work));
+  const tail = run.catch(() => {});
+  queues.set(stateDir, tail);
+  void tail.then(() => queues.get(stateDir) === tail && queues.delete(stateDir));
+  return run;
+}
+
+async function holdingLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, 'lock');
+  const path = statePaths(stateDir).lock;
   const deadline = Date.now() + LOCK_WAIT_MS;
   while (!(await tryOwn(path))) {
     if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked (${path}) for over ${LOCK_WAIT_MS / 1000} s`);

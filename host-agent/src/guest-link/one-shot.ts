@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
 import { AgentError, type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
-import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest, replyFrom } from './exchange.js';
+import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest, replyFrom, UnknownGuestError } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
@@ -10,8 +10,8 @@ export function interrupted(abort: AbortSignal): AgentError {
   return new AgentError('interrupted', `interrupted by ${String(abort.reason)} while waiting for the guest agent; the host side was rolled back`);
 }
 
-/** Receives connection counts and rejection reasons; it must not throw. */
-export type SessionEvents = (event: { rejected: string } | { connected: number }) => void;
+/** Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one); it must not throw. */
+export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } | { connected: number }) => void;
 
 /**
  * Without a daemon: listens on `socketPath` until the guest agent holding
@@ -49,7 +49,7 @@ export async function configureGuest(
           (confirmation) => (clearTimeout(timer), resolve(confirmation)),
           (error: Error) => {
             if (error instanceof GuestApplyError) return void (clearTimeout(timer), reject(error));
-            onEvent({ rejected: excerpt(error.message, 120) });
+            onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
           },
         );
       });

@@ -1,32 +1,10 @@
-import { constants } from 'node:fs';
-import { access, readlink } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
-import { BadPidError, MissingToolError, NotRootError } from '@guestnet/protocol';
-import type { GuestIdentity } from './state.js';
+import { readlink, stat } from 'node:fs/promises';
+import { BadPidError, NotRootError } from '@guestnet/protocol';
+import type { GuestIdentity } from '../model/record.js';
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new NotRootError(what);
 }
-
-/** Found without spawning anything: a PATH lookup costs microseconds. */
-export async function onPath(binary: string): Promise<boolean> {
-  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
-  return Promise.any(dirs.map((dir) => access(join(dir, binary), constants.X_OK))).then(
-    () => true,
-    () => false,
-  );
-}
-
-export async function requireTools(tools: Array<{ binary: string; debianPackage: string }>): Promise<void> {
-  for (const tool of tools) {
-    if (!(await onPath(tool.binary))) throw new MissingToolError(tool.binary, `the '${tool.debianPackage}' package`);
-  }
-}
-
-export const BASE_TOOLS = [
-  { binary: 'ip', debianPackage: 'iproute2' },
-  { binary: 'nsenter', debianPackage: 'util-linux' },
-];
 
 /** A process guest, keyed by its pid. */
 export async function processGuest(pid: number): Promise<GuestIdentity> {
@@ -49,4 +27,17 @@ async function guestNetns(pid: number): Promise<string> {
     throw new BadPidError(`pid ${pid} shares the host's network namespace; start the guest with its own (e.g. unshare --net)`);
   }
   return guest;
+}
+
+/** The netns at `path` as net:[inode], the form /proc/<pid>/ns/net links to; undefined if it is gone. */
+export async function netnsAt(path: string): Promise<string | undefined> {
+  return stat(path).then(
+    (s) => `net:[${s.ino}]`,
+    () => undefined,
+  );
+}
+
+/** Whether the guest a record describes still lives: the same netns at its path (a reused pid has another). */
+export async function guestAlive(record: Pick<GuestIdentity, 'netnsPath' | 'netns'>): Promise<boolean> {
+  return (await netnsAt(record.netnsPath)) === record.netns;
 }

@@ -26,9 +26,12 @@ export async function receiveHello(connection: FramedConnection<GuestMessage>): 
   return hello;
 }
 
+/** A well-behaved agent whose links are not the ones awaited: another guest's, reconnecting. Not an attack. */
+export class UnknownGuestError extends ProtocolError {}
+
 export function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): never {
   connection.end({ type: 'error', code: 'unknownLink', message: 'none of your links is attached here' });
-  throw new ProtocolError('a guest without an attached link connected');
+  throw new UnknownGuestError('a guest without an attached link connected');
 }
 
 /** The guest's next message that is not a ping, answering pings on the way. */

@@ -1,0 +1,181 @@
+import { promises as fs } from 'node:fs';
+import type { Server } from 'node:net';
+import { SocketBusyError } from '@guestnet/protocol';
+import type { ExecContext } from '../exec/apply.js';
+import { RealRunner } from '../exec/runner.js';
+import type { Level } from '../log.js';
+import { statePaths } from '../model/paths.js';
+import type { AttachmentRecord } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
+import { AttachmentService } from '../service/attachments.js';
+import { processGuest } from '../service/preflight.js';
+import { reconcileGuest, reconcileHost, recover } from '../service/recovery.js';
+import { attachResult, detachResultFor } from '../service/results.js';
+import { collectStatus } from '../service/status.js';
+import { resolveSettings } from '../settings.js';
+import { ownerOf, tryOwn, withStateLock } from '../state/lock.js';
+import { readRecords } from '../state/records.js';
+import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
+import { GuestServer } from './guests.js';
+import { watchHost } from './monitor.js';
+
+// Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
+const RECONCILE_MS = 1000;
+
+export type DaemonLog = (level: Level, message: string, meta?: Record<string, unknown>) => void;
+
+/**
+ * `host-agent serve`: the single writer of one state dir. Attach, detach and
+ * status requests arrive on the control socket and go through the attachment
+ * service; guest agents stay connected on the guest socket; link-deletion
+ * events reap dead guests; a reconcile loop keeps the rules and uplink right.
+ */
+export class Daemon {
+  private readonly runner = new RealRunner();
+  private readonly service: AttachmentService;
+  private readonly guests: GuestServer;
+  private byToken = new Map<string, AttachmentRecord>();
+  private control: Server | undefined;
+  private stopMonitor: () => void = () => {};
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling = false;
+
+  constructor(
+    private readonly settings: HostSettings,
+    private readonly log: DaemonLog,
+    hooks: Pick<ExecContext, 'afterSetupOp'> = {},
+  ) {
+    this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
+    this.guests = new GuestServer(
+      settings.socket,
+      (tokens) => tokens.map((t) => this.byToken.get(t)).find((r) => r !== undefined),
+      rateLimited((reason, suppressed) => log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) })),
+    );
+  }
+
+  async start(): Promise<void> {
+    const { stateDir } = this.settings;
+    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const pidFile = statePaths(stateDir).pidFile;
+    if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
+    // A crash may have left half-done attaches and dead guests behind.
+    const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner));
+    for (const r of recovered) this.log('info', r.action === 'completed' ? 'completed a half-done attach' : 'removed a dead guest', { ...r });
+    await this.refresh();
+    await this.guests.start();
+    this.control = await serveControl(stateDir, (request) => this.handle(request));
+    // A default route that moves is heard at once; a firewall reload makes no
+    // event, so the same pass also runs every RECONCILE_MS.
+    this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
+    this.stopMonitor = watchHost(
+      {
+        linkDeleted: (name) => void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
+        defaultRouteChanged: () => void this.reconcile(),
+      },
+      (message) => this.log('warn', message),
+    );
+    this.log('info', 'serving', { stateDir, socket: this.settings.socket, control: controlSocketPath(stateDir), guests: this.byToken.size });
+  }
+
+  /** Stops serving; every guest keeps its network, and its agent reconnects to the next daemon. */
+  async stop(): Promise<void> {
+    this.stopMonitor();
+    clearInterval(this.timer);
+    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
+    await fs.rm(controlSocketPath(this.settings.stateDir), { force: true });
+    await this.guests.close();
+    await withStateLock(this.settings.stateDir, async () => {});
+    await fs.rm(statePaths(this.settings.stateDir).pidFile, { force: true });
+  }
+
+  private async refresh(): Promise<void> {
+    this.byToken = new Map((await readRecords(this.settings.stateDir)).map((r) => [r.token, r]));
+  }
+
+  private async handle(request: ControlRequest): Promise<unknown> {
+    const { stateDir } = this.settings;
+    switch (request.type) {
+      case 'status':
+        return collectStatus(stateDir, this.runner, (token) => ({ connected: this.guests.connected(token), lastApply: this.guests.lastApply(token) }));
+      case 'forward':
+        return this.service.forward(String(request.pid), request.forward, request.remove).finally(() => this.refresh());
+      case 'detach': {
+        const result = detachResultFor(request.pid, await this.service.detach(String(request.pid)));
+        const record = [...this.byToken.values()].find((r) => r.pid === request.pid);
+        if (record) this.guests.forget(record.token);
+        await this.refresh();
+        return result;
+      }
+      case 'attach':
+        return this.attach(request.pid, request.settings, request.wait);
+    }
+  }
+
+  private async attach(pid: number, requested: Record<string, unknown>, wait: boolean): Promise<unknown> {
+    const settings = { ...resolveSettings(requested, {}, 'the attach request'), stateDir: this.settings.stateDir, socket: this.settings.socket };
+    const guest = await processGuest(pid);
+    let token: string | undefined;
+    try {
+      const attached = await this.service.attach({
+        guest,
+        settings,
+        announce: (record) => {
+          token = record.token;
+          this.byToken.set(record.token, record);
+        },
+        guestSide: wait ? (record) => this.guests.confirm(record, settings.timeout) : undefined,
+      });
+      return attachResult(attached, attached.guest ?? 'not-waited');
+    } catch (error) {
+      await this.refresh();
+      if (token !== undefined && !this.byToken.has(token)) this.guests.forget(token);
+      throw error;
+    } finally {
+      await this.refresh();
+    }
+  }
+
+  /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */
+  private async linkDeleted(name: string): Promise<void> {
+    const record = [...this.byToken.values()].find((r) => r.hostIf === name);
+    if (!record) return;
+    const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner));
+    await this.refresh();
+    if (!done) return;
+    this.log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { id: record.id, hostIf: name });
+    if (done.action === 'removed') this.guests.forget(record.token);
+    else void this.guests.confirm(record, this.settings.timeout).catch(() => {});
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.reconciling || this.byToken.size === 0) return;
+    this.reconciling = true;
+    try {
+      const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner));
+      if (steps.length > 0) {
+        await this.refresh();
+        this.log('info', 'reconciled the host', { steps: steps.map((s) => s.op) });
+      }
+    } catch (error) {
+      this.log('error', 'reconcile failed', { error });
+    } finally {
+      this.reconciling = false;
+    }
+  }
+}
+
+/** At most one line per second for a flood of the same event, counting what it left out. */
+function rateLimited(write: (reason: string, suppressed: number) => void): (reason: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (reason) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      suppressed++;
+      return;
+    }
+    write(reason, suppressed);
+    last = now;
+    suppressed = 0;
+  };
+}

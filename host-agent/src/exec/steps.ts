@@ -1,0 +1,87 @@
+import type { Firewall } from '../firewall/firewall.js';
+import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
+import { IP_FORWARD_PATH, recordPath, statePaths } from '../model/paths.js';
+import type { AttachmentRecord } from '../model/record.js';
+import type { Step } from '../model/step.js';
+import type { Op } from '../plan/ops.js';
+import { recordContent } from '../state/records.js';
+
+/** What turning an op into steps needs beyond the op. */
+export interface StepContext {
+  firewall: Firewall;
+  stateDir: string;
+}
+
+type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: StepContext) => Step[] };
+
+/** The netns the agent runs in: the host's. */
+const HOST_NETNS = `/proc/${process.pid}/ns/net`;
+
+const NO_DEVICE = /Cannot find device|does not exist/;
+
+const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: recordContent(record) });
+
+const deleteGuestRule = (r: PolicyRoute): Step => ({
+  kind: 'run',
+  argv: ['ip', 'rule', 'del', 'priority', String(GUEST_RULE_PRIORITY), 'iif', r.hostIf],
+  tolerate: /No such file or directory/,
+});
+
+const steps: StepsByKind = {
+  writeRecord: (op, ctx) => [writeRecord(op.record, ctx)],
+  updateRecords: (op, ctx) => op.after.map((record) => writeRecord(record, ctx)),
+  deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.id) }],
+
+  // The pair is made from inside the guest's netns, the host end placed in
+  // ours: moving a link between netns costs the kernel far more than creating
+  // it in place. The alias (the guest's proof of identity, see
+  // protocol/README.md) is set in the same process, so the guest agent, woken
+  // by the link's arrival, finds it tagged; and only the guest's netns ever
+  // holds the token.
+  createVeth: ({ record: r }) => [
+    {
+      kind: 'run',
+      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
+      input: [
+        `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`,
+        `link set dev ${r.guestIf} alias ${r.token}`,
+        '',
+      ].join('\n'),
+    },
+    {
+      kind: 'run',
+      argv: ['ip', '-batch', '-'],
+      input: [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`, `link set dev ${r.hostIf} up`, ''].join('\n'),
+    },
+    // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
+    { kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' },
+    // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
+    ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
+  ],
+  deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
+
+  enableIpForward: (op, ctx) => [
+    { kind: 'write', path: statePaths(ctx.stateDir).ipForwardBefore, content: `${op.before}\n` },
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: '1' },
+  ],
+  restoreIpForward: (op, ctx) => [
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: op.value },
+    { kind: 'remove', path: statePaths(ctx.stateDir).ipForwardBefore },
+  ],
+
+  setGuestRules: (op, ctx) => ctx.firewall.change(op.before, op.after),
+  // Whatever rule the link had (another uplink's table, say) goes first: ip rules may be duplicated.
+  addPolicyRoute: ({ route: r }) => [
+    deleteGuestRule(r),
+    { kind: 'run', argv: ['ip', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n` },
+  ],
+  removePolicyRoute: ({ route: r }) => [
+    deleteGuestRule(r),
+    { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: /No such process|Cannot find device|No such file/ },
+  ],
+};
+
+/** The exact steps of an op: what a real run executes and a dry run prints. */
+export function stepsOf(op: Op, ctx: StepContext): Step[] {
+  return (steps[op.kind] as (op: Op, ctx: StepContext) => Step[])(op, ctx);
+}

@@ -1,0 +1,22 @@
+// What other packages (the tests, the bench) use of host-agent as a library.
+// The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
+export type { AttachmentRecord, GuestIdentity } from './model/record.js';
+export type { HostObserved, Route } from './model/host.js';
+export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
+export { ruleOf } from './model/rules.js';
+export type { PortForward } from './model/port-forward.js';
+export type { Step } from './model/step.js';
+export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
+export { allocate, guestMac } from './plan/lease.js';
+export { planAttach, planDetach, planForward, planReconcile } from './plan/planner.js';
+export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
+export { stepsOf } from './exec/steps.js';
+export { applySetup } from './exec/apply.js';
+export { formatStep, RecordingRunner } from './exec/runner.js';
+export { nftables, parseNftTable } from './firewall/nftables.js';
+export { iptables, parseIptablesSave } from './firewall/iptables.js';
+export { parseRecord } from './state/records.js';
+export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
+export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
+export { GuestServer } from './daemon/guests.js';
+export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';

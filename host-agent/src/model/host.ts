@@ -1,0 +1,29 @@
+import type { PolicyState } from './policy.js';
+import type { AttachmentRecord } from './record.js';
+import type { FirewallState } from './rules.js';
+
+/** A route of the main table. */
+export interface Route {
+  /** "default" or address[/prefix]. */
+  dst: string;
+  dev: string;
+  metric?: number;
+}
+
+/** What the host looks like right now, as far as attach and detach care. */
+export interface HostObserved {
+  links: ReadonlySet<string>;
+  /** The main table's IPv4 routes. */
+  routes: readonly Route[];
+  ipForward: string;
+  /** Saved by the attach that turned ip_forward on. */
+  ipForwardBefore: string | undefined;
+  records: readonly AttachmentRecord[];
+  firewall: FirewallState;
+  policy: PolicyState;
+}
+
+/** The interface of the IPv4 default route with the lowest metric. */
+export function defaultRouteInterface(routes: readonly Route[]): string | undefined {
+  return routes.filter((r) => r.dst === 'default').sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]?.dev;
+}

@@ -1,0 +1,31 @@
+/** A host port whose connections go to a port of one guest, e.g. to reach adbd in it. */
+export interface PortForward {
+  protocol: 'tcp' | 'udp';
+  hostPort: number;
+  guestPort: number;
+}
+
+const SPEC = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/;
+
+/** Parses `hostPort:guestPort[/tcp|/udp]` (tcp by default); a reason when it is not one. */
+export function parsePortForward(spec: string): PortForward | string {
+  const match = SPEC.exec(spec);
+  if (!match) return `'${spec}' is not hostPort:guestPort[/tcp|/udp], e.g. 5555:5555/tcp`;
+  const [hostPort, guestPort] = [Number(match[1]), Number(match[2])];
+  if ([hostPort, guestPort].some((p) => p < 1 || p > 65535)) return `'${spec}': ports run from 1 to 65535`;
+  return { protocol: (match[3] as 'tcp' | 'udp' | undefined) ?? 'tcp', hostPort, guestPort };
+}
+
+export function isPortForward(value: unknown): value is PortForward {
+  const f = value as PortForward;
+  return (
+    typeof f === 'object' &&
+    f !== null &&
+    (f.protocol === 'tcp' || f.protocol === 'udp') &&
+    [f.hostPort, f.guestPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)
+  );
+}
+
+export const describePortForward = (f: PortForward) => `${f.hostPort}->${f.guestPort}/${f.protocol}`;
+
+export const sameHostPort = (a: PortForward, b: PortForward) => a.protocol === b.protocol && a.hostPort === b.hostPort;

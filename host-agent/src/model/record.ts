@@ -1,0 +1,57 @@
+import type { FirewallName } from './names.js';
+import type { PortForward } from './port-forward.js';
+
+/** Which guest an attachment is for: a process (attach <pid>) or a CNI container. */
+export interface GuestIdentity {
+  /** The key of the attachment and its record file: the pid, or cni-<container id>-<ifname>. */
+  id: string;
+  /** Absent for CNI containers, which may have no process yet. */
+  pid?: number;
+  /** Where to enter the guest's netns: /proc/<pid>/ns/net, or the runtime's CNI_NETNS. */
+  netnsPath: string;
+  /** The netns as net:[inode]: tells a live guest from a reused pid or a recreated netns. */
+  netns: string;
+  cni?: { containerId: string; ifname: string };
+}
+
+/** How messages name a guest. */
+export function guestLabel(guest: Pick<GuestIdentity, 'pid' | 'cni'>): string {
+  return guest.cni ? `container ${guest.cni.containerId.slice(0, 12)}` : `pid ${guest.pid}`;
+}
+
+// CNI container ids are letters, digits, '_', '.' and '-': safe as a file name.
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+
+/**
+ * What attach did for one guest, written before the first kernel change so
+ * that detach (or a later recovery) always knows what to remove.
+ */
+export interface AttachmentRecord extends GuestIdentity {
+  hostIf: string;
+  /** Set when hostIf was named from this prefix: the guest shares its firewall rules with the prefix's family. */
+  hostIfPrefix?: string;
+  /** The guest end's name as created, and the name the guest agent gives it. */
+  guestIf: string;
+  guestName: string;
+  /** The gateway, on the host end. */
+  hostAddress: string;
+  guestAddress: string;
+  /** The pool's prefix: the subnet the guest sees. */
+  prefixLength: number;
+  guestMac: string;
+  mtu: number;
+  /** May exchange traffic with other guests that allow it too. */
+  guestToGuest: boolean;
+  uplink: string;
+  /** On a netd-style host (Android): the uplink's routing table, which the guest's ip rule looks up. */
+  policyTable?: number;
+  /** Set when --uplink chose it: otherwise the uplink follows the host's default route. */
+  uplinkPinned?: true;
+  dns: string[];
+  /** The secret in the guest link's alias that identifies its guest agent. */
+  token: string;
+  /** Host ports forwarded to this guest. */
+  forwards: PortForward[];
+  /** The backend its rules are in; every guest of a state dir shares one. */
+  firewall: FirewallName;
+}

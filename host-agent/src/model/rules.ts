@@ -1,0 +1,61 @@
+import { networkOf } from '@guestnet/protocol';
+import type { PolicyRoute } from './policy.js';
+import type { PortForward } from './port-forward.js';
+import type { AttachmentRecord } from './record.js';
+
+/** The forwarding and NAT one guest needs: its link, its address, its uplink. */
+export interface GuestRule {
+  hostIf: string;
+  /**
+   * How iptables matches this guest's link: "vm_wlan+" for every link named
+   * from the same prefix, so one set of rules serves them all and a packet's
+   * path does not grow with the number of guests; the exact name otherwise.
+   */
+  linkFamily: string;
+  /** The guest's subnet as a CIDR: what is masqueraded. */
+  pool: string;
+  guestAddress: string;
+  uplink: string;
+  /** May exchange traffic with other guests that are open too. */
+  openToGuests: boolean;
+  forwards: PortForward[];
+}
+
+/**
+ * What guestnet's firewall holds: whether its own table or chains exist, and
+ * the guests in them. A backend turns two of these into the steps between
+ * them; rollback is the same call with the two swapped.
+ */
+export interface FirewallContent {
+  installed: boolean;
+  guests: readonly GuestRule[];
+}
+
+export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
+
+/** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
+export interface FirewallState {
+  installed: boolean;
+  /** True when every piece of `rule` is in place. */
+  has(rule: GuestRule): boolean;
+}
+
+export function ruleOf(record: AttachmentRecord): GuestRule {
+  const { hostIf, hostIfPrefix, guestAddress, prefixLength } = record;
+  return {
+    hostIf,
+    // Only a name made from a prefix joins its family: a chosen --host-if such as eth5 must never become eth+.
+    linkFamily: hostIfPrefix !== undefined && hostIf.startsWith(hostIfPrefix) ? `${hostIfPrefix}+` : hostIf,
+    pool: `${networkOf(guestAddress, prefixLength)}/${prefixLength}`,
+    guestAddress,
+    uplink: record.uplink,
+    openToGuests: record.guestToGuest,
+    forwards: record.forwards,
+  };
+}
+
+/** The ip rule and table-97 route a guest needs on a netd-style host; undefined elsewhere. */
+export function policyRouteOf(record: AttachmentRecord): PolicyRoute | undefined {
+  const { policyTable: table, hostIf, guestAddress, hostAddress: gateway } = record;
+  return table === undefined ? undefined : { hostIf, guestAddress, gateway, table };
+}

@@ -1,0 +1,31 @@
+import type { FirewallChoice, Platform } from './names.js';
+
+/** Everything attach needs to know. Built-in defaults reproduce the original design. */
+export interface HostSettings {
+  /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
+  hostIf: string | undefined;
+  hostIfPrefix: string;
+  guestIf: string;
+  guestName: string;
+  /** The host end's address on every guest link, and each guest's default gateway. */
+  gateway: string;
+  /** Guests' addresses come from here; guests see it as their subnet. */
+  pool: string;
+  /** Unset: the next free address of the pool after the gateway. */
+  guestAddress: string | undefined;
+  mtu: number;
+  /** Let this guest reach other guests that allow it too (default: isolated). */
+  guestToGuest: boolean;
+  /** Unset: the interface of the default route. */
+  uplink: string | undefined;
+  /** Unset: the host's own non-loopback resolvers. */
+  dns: string[] | undefined;
+  /** Milliseconds to wait for the guest agent. */
+  timeout: number;
+  socket: string;
+  stateDir: string;
+  /** auto: the backend the host's own rules use (see firewall/select.ts). */
+  firewall: FirewallChoice;
+  /** android: route guests the way netd's tethering does; auto: when the host routes like netd. */
+  platform: Platform;
+}

@@ -1,0 +1,11 @@
+/** One side effect, as data: a process (argv plus optional stdin), a state file write or removal, or a sysctl. */
+export type Step =
+  | { kind: 'run'; argv: string[]; input?: string; tolerate?: RegExp }
+  | { kind: 'write'; path: string; content: string }
+  | { kind: 'remove'; path: string }
+  | { kind: 'sysctl'; path: string; value: string };
+
+/** Reads never change anything, so every runner performs them for real. */
+export interface Reader {
+  read(argv: string[]): Promise<string>;
+}

@@ -1,0 +1,93 @@
+import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
+import { describePortForward } from '../model/port-forward.js';
+import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import type { FirewallContent } from '../model/rules.js';
+
+/** Takes guestnet's firewall from one content to another; its own inverse with the two swapped. */
+export type SetGuestRules = { kind: 'setGuestRules'; before: FirewallContent; after: FirewallContent };
+
+/** Changes attach makes. Each has an inverse in `undoOf`. */
+export type SetupOp =
+  | { kind: 'writeRecord'; record: AttachmentRecord }
+  /** Rewrites records in place (new forwards, a new uplink); undone by writing `before` back. */
+  | { kind: 'updateRecords'; before: AttachmentRecord[]; after: AttachmentRecord[] }
+  | { kind: 'createVeth'; record: AttachmentRecord }
+  | { kind: 'enableIpForward'; before: string }
+  | SetGuestRules
+  /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
+  | { kind: 'addPolicyRoute'; route: PolicyRoute };
+
+/** Changes detach makes. Each tolerates its target being gone already. */
+export type TeardownOp =
+  | { kind: 'deleteRecord'; id: string }
+  | { kind: 'deleteLink'; name: string }
+  | { kind: 'restoreIpForward'; value: string }
+  | SetGuestRules
+  | { kind: 'removePolicyRoute'; route: PolicyRoute };
+
+export type Op = SetupOp | TeardownOp;
+
+type ByKind<U extends { kind: string }, R> = { [K in U['kind']]: (op: Extract<U, { kind: K }>) => R };
+
+// The compiler insists that every setup op can be undone.
+const undo: ByKind<SetupOp, Op> = {
+  writeRecord: (op) => ({ kind: 'deleteRecord', id: op.record.id }),
+  updateRecords: (op) => ({ kind: 'updateRecords', before: op.after, after: op.before }),
+  // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
+  createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
+  enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
+  setGuestRules: (op) => ({ kind: 'setGuestRules', before: op.after, after: op.before }),
+  addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
+};
+
+export function undoOf(op: SetupOp): Op {
+  return (undo[op.kind] as (op: SetupOp) => Op)(op);
+}
+
+function describeRuleChange({ before, after }: SetGuestRules): string {
+  if (!after.installed) return 'remove the guestnet firewall';
+  const was = new Map(before.guests.map((g) => [g.hostIf, g]));
+  const now = new Set(after.guests.map((g) => g.hostIf));
+  const added = after.guests.filter((g) => !was.has(g.hostIf));
+  const removed = before.guests.filter((g) => !now.has(g.hostIf));
+  const parts = [
+    ...(!before.installed ? ['create the guestnet firewall'] : []),
+    ...added.map((g) => `forward and masquerade ${g.hostIf} via ${g.uplink}`),
+    ...removed.map((g) => `remove forwarding of ${g.hostIf}`),
+  ];
+  return parts.join(', ') || `update the rules of ${after.guests.length} guest(s)`;
+}
+
+function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: AttachmentRecord[] }): string {
+  const [first] = after;
+  if (after.length === 1 && first && before[0]?.uplink === first.uplink) {
+    return `forward ${first.forwards.map(describePortForward).join(', ') || 'no ports'} to ${guestLabel(first)}`;
+  }
+  return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
+}
+
+/** One line per op for humans: what it means, not how. */
+export function describeOp(op: Op): string {
+  switch (op.kind) {
+    case 'writeRecord':
+      return `remember attachment of ${guestLabel(op.record)}`;
+    case 'updateRecords':
+      return describeUpdate(op);
+    case 'deleteRecord':
+      return `forget attachment ${op.id}`;
+    case 'createVeth':
+      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
+    case 'deleteLink':
+      return `delete ${op.name}`;
+    case 'enableIpForward':
+      return `set net.ipv4.ip_forward=1 (was ${op.before})`;
+    case 'restoreIpForward':
+      return `restore net.ipv4.ip_forward=${op.value}`;
+    case 'setGuestRules':
+      return describeRuleChange(op);
+    case 'addPolicyRoute':
+      return `route ${op.route.hostIf} by policy: ip rule to table ${op.route.table}, ${op.route.guestAddress} in table ${LOCAL_NETWORK_TABLE}`;
+    case 'removePolicyRoute':
+      return `remove the ip rule of ${op.route.hostIf}`;
+  }
+}

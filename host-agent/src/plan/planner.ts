@@ -1,0 +1,127 @@
+import { NameTakenError, UsageError } from '@guestnet/protocol';
+import { defaultRouteInterface, type HostObserved } from '../model/host.js';
+import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
+import { type PortForward, sameHostPort } from '../model/port-forward.js';
+import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
+import type { SetupOp, TeardownOp } from './ops.js';
+
+// Pure functions from what the host looks like (HostObserved) and what is
+// wanted (a record) to the ops between them. Nothing here reads or runs anything.
+
+const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => records.map(ruleOf);
+const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
+const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
+
+/** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
+export function currentUplink(observed: HostObserved): string | undefined {
+  return defaultRouteInterface(observed.routes) ?? policyDefaultInterface(observed.policy);
+}
+
+const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink', 'guestToGuest'] as const;
+
+function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
+  return SETTLED_FIELDS.filter((key) => a[key] !== b[key]).map((key) => `${key} ${a[key]} -> ${b[key]}`);
+}
+
+function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existing: AttachmentRecord | undefined): void {
+  if (existing) {
+    const changed = differences(existing, desired);
+    if (changed.length > 0) throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
+  }
+  for (const other of othersThan(observed, desired.id)) {
+    if (other.hostIf === desired.hostIf) throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
+    if (other.guestAddress === desired.guestAddress) throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
+  }
+  if (!existing && observed.links.has(desired.hostIf)) {
+    throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);
+  }
+}
+
+/** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
+export function planAttach(observed: HostObserved, desired: AttachmentRecord): SetupOp[] {
+  const existing = observed.records.find((r) => r.id === desired.id);
+  refuseClashes(observed, desired, existing);
+
+  const ops: SetupOp[] = [];
+  // The record goes first so that whatever happens next, detach can find it.
+  if (!existing) ops.push({ kind: 'writeRecord', record: desired });
+  if (!observed.links.has(desired.hostIf)) ops.push({ kind: 'createVeth', record: desired });
+  if (observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
+  const rule = ruleOf(desired);
+  const { firewall } = observed;
+  if (!firewall.installed || !firewall.has(rule)) {
+    const others = rulesOf(othersThan(observed, desired.id));
+    ops.push({ kind: 'setGuestRules', before: firewall.installed ? { installed: true, guests: others } : NO_FIREWALL, after: content([...others, rule]) });
+  }
+  const route = policyRouteOf(desired);
+  if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
+  return ops;
+}
+
+/** The ops that remove everything `record` describes. Pieces already gone are skipped; shared ones stay while others need them. */
+export function planDetach(observed: HostObserved, record: AttachmentRecord): TeardownOp[] {
+  const ops: TeardownOp[] = [];
+  const others = othersThan(observed, record.id);
+  if (observed.firewall.installed) {
+    const remaining = rulesOf(others);
+    ops.push({ kind: 'setGuestRules', before: content([...remaining, ruleOf(record)]), after: content(remaining) });
+  }
+  // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
+  const route = policyRouteOf(record);
+  if (route) ops.push({ kind: 'removePolicyRoute', route });
+  if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
+  if (others.length === 0 && observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
+  return ops;
+}
+
+/** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
+export function planForward(observed: HostObserved, record: AttachmentRecord, forward: PortForward, remove: boolean): SetupOp[] {
+  const kept = record.forwards.filter((f) => !sameHostPort(f, forward));
+  if (!remove) {
+    const holder = othersThan(observed, record.id).find((r) => r.forwards.some((f) => sameHostPort(f, forward)));
+    if (holder) throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of ${guestLabel(holder)}`);
+  }
+  const forwards = remove ? kept : [...kept, forward];
+  const after = { ...record, forwards };
+  const unchanged = forwards.length === record.forwards.length && forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
+  if (unchanged && observed.firewall.has(ruleOf(after))) return [];
+  const others = rulesOf(othersThan(observed, record.id));
+  const before = observed.firewall.installed ? { installed: true, guests: [...others, ruleOf(record)] } : NO_FIREWALL;
+  return [
+    { kind: 'updateRecords', before: [record], after: [after] },
+    { kind: 'setGuestRules', before, after: content([...others, ruleOf(after)]) },
+  ];
+}
+
+/**
+ * The daemon's reconcile loop: rules the host flushed (a firewall reload) are
+ * put back, and guests whose uplink is not pinned follow the default route,
+ * all in place: nobody is re-attached.
+ */
+export function planReconcile(observed: HostObserved): SetupOp[] {
+  const { firewall, records } = observed;
+  const ops: SetupOp[] = [];
+  const all = rulesOf(records);
+  const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
+  if (records.length > 0 && present.length < all.length) {
+    ops.push({ kind: 'setGuestRules', before: firewall.installed ? { installed: true, guests: present } : NO_FIREWALL, after: content(all) });
+  }
+
+  const uplink = currentUplink(observed);
+  const moving = uplink !== undefined && observed.links.has(uplink) ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
+  for (const r of records.filter((r) => !moving.includes(r))) {
+    const route = policyRouteOf(r);
+    if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
+  }
+  if (uplink !== undefined && moving.length > 0) {
+    const table = uplinkTable(observed.policy, uplink);
+    const moved = moving.map((r) => ({ ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) }));
+    const after = records.map((r) => moved.find((m) => m.id === r.id) ?? r);
+    ops.push({ kind: 'updateRecords', before: [...moving], after: moved });
+    ops.push({ kind: 'setGuestRules', before: content(all), after: content(rulesOf(after)) });
+    for (const route of moved.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'addPolicyRoute', route });
+  }
+  return ops;
+}

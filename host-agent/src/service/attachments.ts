@@ -1,0 +1,103 @@
+import type { ExecContext, OpTiming } from '../exec/apply.js';
+import type { Runner } from '../exec/runner.js';
+import type { Firewall } from '../firewall/firewall.js';
+import { firewallFor } from '../firewall/select.js';
+import type { FirewallChoice, FirewallName } from '../model/names.js';
+import type { PortForward } from '../model/port-forward.js';
+import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
+import { BASE_TOOLS, requireTools } from '../net/tools.js';
+import { withStateLock } from '../state/lock.js';
+import { readRecords } from '../state/records.js';
+import { attachHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
+
+export type { DetachResult, ForwardResult } from './host-side.js';
+
+export interface AttachRequest<G> {
+  guest: GuestIdentity;
+  settings: HostSettings;
+  /** Hears the record before the first change: the daemon learns the token before the guest can say hello. */
+  announce?: (record: AttachmentRecord) => void;
+  /**
+   * The guest's side, run once the host side is in place and the lock is
+   * released (waiting for a guest agent must not stall other attaches). When
+   * it fails, what this attach added is removed, if it is still ours.
+   */
+  guestSide?: (record: AttachmentRecord) => Promise<G>;
+}
+
+export interface Attached<G> {
+  record: AttachmentRecord;
+  firewall: FirewallName;
+  changed: boolean;
+  steps: OpTiming[];
+  /** What guestSide returned; undefined when there was none. */
+  guest: G | undefined;
+}
+
+/**
+ * The one owner of attach, detach and forward. The CLI, the daemon and the
+ * CNI plugin adapt it; each change takes the state lock, checks the tools of
+ * the firewall backend in use, and leaves nothing behind when it fails.
+ */
+export class AttachmentService {
+  constructor(
+    readonly stateDir: string,
+    private readonly runner: Runner,
+    private readonly hooks: Pick<ExecContext, 'afterSetupOp'> = {},
+  ) {}
+
+  async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
+    const { settings } = request;
+    const host = await this.locked(settings.firewall, (records, ctx) => attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce));
+    const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
+    if (!request.guestSide) return { ...attached, guest: undefined };
+    try {
+      return { ...attached, guest: await request.guestSide(host.record) };
+    } catch (error) {
+      // A re-attach that fails leaves the attachment it found; a new one is taken away again.
+      if (host.created) await this.undoAttach(host.record, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes the attachment `record` made, judged against the state as it is
+   * now: if the guest was detached and attached again meanwhile, its record
+   * carries another token and nothing happens; pieces other guests still use
+   * (ip_forward, the firewall base) stay.
+   */
+  async undoAttach(record: AttachmentRecord, cause: unknown): Promise<void> {
+    try {
+      await this.locked('auto', async (records, ctx) => {
+        const current = records.find((r) => r.id === record.id);
+        if (current?.token === record.token) await detachHostSide(current, records, this.runner, ctx);
+      });
+    } catch (failure) {
+      if (cause instanceof Error) cause.message += `; rolling back also failed: ${(failure as Error).message}`;
+    }
+  }
+
+  /** Removes what attach added; the guest may be gone already, and anything missing is skipped. */
+  async detach(id: string): Promise<DetachResult> {
+    return this.locked('auto', async (records, ctx) => {
+      const record = records.find((r) => r.id === id);
+      return record ? detachHostSide(record, records, this.runner, ctx) : { id, wasAttached: false, steps: [] };
+    });
+  }
+
+  async forward(id: string, forward: PortForward, remove: boolean): Promise<ForwardResult> {
+    return this.locked('auto', (_, ctx) => forwardHostSide(id, forward, remove, this.runner, ctx));
+  }
+
+  /** Runs `work` under the lock with the records and the firewall backend they use (or `choice` when there are none). */
+  private async locked<T>(choice: FirewallChoice, work: (records: readonly AttachmentRecord[], ctx: ExecContext) => Promise<T>): Promise<T> {
+    await requireTools(BASE_TOOLS);
+    return withStateLock(this.stateDir, async () => {
+      const records = await readRecords(this.stateDir);
+      const firewall: Firewall = await firewallFor(choice, records, this.runner);
+      await requireTools([firewall.tool]);
+      return work(records, { ...this.hooks, firewall, stateDir: this.stateDir });
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { BadPidError, checkIfName, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
+import type { Runner } from '../exec/runner.js';
+import type { Firewall } from '../firewall/firewall.js';
+import type { Route } from '../model/host.js';
+import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
+import { parsePool } from '../model/pool.js';
+import type { PortForward } from '../model/port-forward.js';
+import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
+import { guestReachableResolvers } from '../net/resolvers.js';
+import { existingLinks, observeHost, routesCovering } from '../observe.js';
+import { allocate, guestMac, type Lease } from '../plan/lease.js';
+import { currentUplink, planAttach, planDetach, planForward } from '../plan/planner.js';
+
+// The host-side halves of attach, detach and forward: observe, plan, apply.
+// Callers hold the state lock; AttachmentService is the one caller.
+
+export interface HostSideResult {
+  record: AttachmentRecord;
+  /** Whether the record is new: this attach made the attachment rather than repairing one. */
+  created: boolean;
+  changed: boolean;
+  steps: OpTiming[];
+}
+
+/**
+ * `announce` hears the record before the first change: the daemon must know
+ * the token before the guest can read it from its link and say hello.
+ */
+export async function attachHostSide(
+  guest: GuestIdentity,
+  settings: HostSettings,
+  records: readonly AttachmentRecord[],
+  runner: Runner,
+  ctx: ExecContext,
+  announce: (record: AttachmentRecord) => void = () => {},
+): Promise<HostSideResult> {
+  const existing = records.find((r) => r.id === guest.id);
+  // A re-attach compares against everything; a fresh attach looks only at
+  // what its lease touches, probed while the rest is observed.
+  const [observation, probed] = await Promise.all([
+    observeHost(runner, settings.stateDir, ctx.firewall, existing ? undefined : { links: [], records }),
+    existing ? undefined : probeLease(runner, records, settings, guest.id),
+  ]);
+  const lease = probed?.lease ?? allocate(observation, settings, guest.id);
+  const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observation);
+  if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
+  refuseUplink(uplink, lease.hostIf, records, settings.hostIfPrefix);
+  const observed = probed
+    ? { ...observation, links: new Set([...probed.links, ...(await existingLinks([uplink]))]), routes: [...observation.routes, ...probed.routes] }
+    : observation;
+  if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
+
+  const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
+  const desired: AttachmentRecord = {
+    ...guest,
+    hostIf: lease.hostIf,
+    ...(existing ? { hostIfPrefix: existing.hostIfPrefix } : settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
+    guestIf: settings.guestIf,
+    guestName: settings.guestName,
+    hostAddress: settings.gateway,
+    guestAddress: lease.guestAddress,
+    prefixLength: parsePool(settings.pool).prefixLength,
+    guestMac: guestMac(lease.guestAddress),
+    mtu: settings.mtu,
+    guestToGuest: settings.guestToGuest,
+    uplink,
+    ...(settings.uplink !== undefined || existing?.uplinkPinned ? { uplinkPinned: true as const } : {}),
+    ...(policyTable === undefined ? {} : { policyTable }),
+    dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
+    token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
+    forwards: existing?.forwards ?? [],
+    firewall: ctx.firewall.name,
+  };
+  const ops = planAttach(observed, desired);
+  announce(desired);
+  const steps = await applySetup(ops, runner, ctx);
+  return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
+}
+
+/**
+ * The uplink's name reaches nft and iptables-restore input, and it must never
+ * be a link that carries guests: lo, a guest's own link, or one of their family.
+ */
+export function refuseUplink(uplink: string, hostIf: string, records: readonly AttachmentRecord[], hostIfPrefix: string): void {
+  if (!checkIfName(uplink).ok) throw new UplinkNotFoundError(`the uplink's name '${uplink.slice(0, 20)}' has characters guestnet does not use in rules; give --uplink with a plain name (A-Z a-z 0-9 _ . -)`);
+  if (uplink === 'lo') throw new UplinkNotFoundError('the uplink cannot be the loopback link lo; give --uplink IF');
+  const guestLink = uplink === hostIf || records.some((r) => r.hostIf === uplink) || new RegExp(`^${hostIfPrefix.replace(/[.]/g, '\\.')}\\d*$`).test(uplink);
+  if (guestLink) throw new UplinkNotFoundError(`the uplink cannot be ${uplink}, a guest's own link: guests would reach each other through it`);
+}
+
+/**
+ * The next free lease, chosen from the records and then checked against the
+ * host: a link of the host's own with that name, or a host route over that
+ * address, sends it round again. Returns what it saw on the way.
+ */
+async function probeLease(runner: Runner, records: readonly AttachmentRecord[], settings: HostSettings, id: string): Promise<{ lease: Lease; links: Set<string>; routes: Route[] }> {
+  const seen = { records, links: new Set<string>(), routes: [] as Route[] };
+  let lease = allocate(seen, settings, id);
+  for (let round = 0; round < 64; round++) {
+    const [links, routes] = await Promise.all([existingLinks([lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
+    const newRoutes = routes.filter((r) => !seen.routes.some((o) => o.dst === r.dst && o.dev === r.dev));
+    for (const link of links) seen.links.add(link);
+    seen.routes.push(...newRoutes);
+    const nameTaken = settings.hostIf === undefined && links.has(lease.hostIf);
+    if (!nameTaken && newRoutes.length === 0) break;
+    lease = allocate(seen, settings, id);
+  }
+  return { lease, links: seen.links, routes: seen.routes };
+}
+
+/** The uplink's table when guests must be routed the netd way: asked for with android, or seen under auto. */
+function netdTable(policy: PolicyState, uplink: string, platform: HostSettings['platform']): number | undefined {
+  if (platform === 'linux' || (platform === 'auto' && !isNetdStyle(policy))) return undefined;
+  const table = uplinkTable(policy, uplink);
+  if (table === undefined) throw new UplinkNotFoundError(`--platform android: no routing table but main holds a default route via ${uplink}`);
+  return table;
+}
+
+export interface ForwardResult {
+  id: string;
+  forwards: PortForward[];
+  changed: boolean;
+}
+
+export async function forwardHostSide(id: string, forward: PortForward, remove: boolean, runner: Runner, ctx: ExecContext): Promise<ForwardResult> {
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
+  const record = observed.records.find((r) => r.id === id);
+  if (!record) throw new BadPidError(`${/^\d+$/.test(id) ? `pid ${id}` : id} is not attached; attach it first`);
+  const ops = planForward(observed, record, forward, remove);
+  await applySetup(ops, runner, ctx);
+  const update = ops.find((op) => op.kind === 'updateRecords');
+  return { id, forwards: update?.kind === 'updateRecords' ? (update.after[0]?.forwards ?? []) : record.forwards, changed: ops.length > 0 };
+}
+
+export interface DetachResult {
+  id: string;
+  wasAttached: boolean;
+  steps: OpTiming[];
+}
+
+export async function detachHostSide(record: AttachmentRecord, records: readonly AttachmentRecord[], runner: Runner, ctx: ExecContext): Promise<DetachResult> {
+  // Only this guest's link matters: removing its rules tolerates them being gone.
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records });
+  const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
+  return { id: record.id, wasAttached: true, steps };
+}

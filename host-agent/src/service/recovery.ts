@@ -1,0 +1,82 @@
+import { access } from 'node:fs/promises';
+import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
+import type { Runner } from '../exec/runner.js';
+import { firewallNamed } from '../firewall/select.js';
+import { recordPath } from '../model/paths.js';
+import type { AttachmentRecord } from '../model/record.js';
+import { observeHost } from '../observe.js';
+import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
+import { readIpForwardBefore, readRecords } from '../state/records.js';
+import { guestAlive } from './preflight.js';
+
+// Bringing the host back in line with its records: after a crash, when a
+// guest's link goes away, and on every pass of the daemon's reconcile loop.
+// Callers hold the state lock.
+
+export interface Recovery {
+  id: string;
+  action: 'completed' | 'removed';
+  steps: OpTiming[];
+}
+
+type Hooks = Pick<ExecContext, 'afterSetupOp'>;
+
+/**
+ * Brings one guest's host side back in line with its record: a live guest's
+ * missing pieces are re-added (a complete one plans to nothing, so its
+ * traffic is never touched); a dead guest's every trace is removed.
+ */
+export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner, hooks: Hooks = {}): Promise<Recovery | undefined> {
+  // A detach that just deleted the link also deleted the record: nothing to observe.
+  if (!(await access(recordPath(stateDir, record.id)).then(() => true, () => false))) return undefined;
+  const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir };
+  const observed = await observeHost(runner, stateDir, ctx.firewall);
+  if (!observed.records.some((r) => r.id === record.id)) return undefined;
+  if (await guestAlive(record)) {
+    const ops = planAttach(observed, record);
+    return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
+  }
+  return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+}
+
+/** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
+export async function reconcileHost(stateDir: string, runner: Runner): Promise<OpTiming[]> {
+  const records = await readRecords(stateDir);
+  const [first] = records;
+  if (!first) return [];
+  const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir };
+  const ops = planReconcile(await observeHost(runner, stateDir, ctx.firewall));
+  return ops.length === 0 ? [] : applySetup(ops, runner, ctx);
+}
+
+/**
+ * After a crash: completes every live guest's half-done attach and removes
+ * the dead guests. One deep look serves every complete guest; the host is
+ * looked at again only after something changed.
+ */
+export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {}): Promise<Recovery[]> {
+  const recoveries: Recovery[] = [];
+  const records = await readRecords(stateDir);
+  const [first] = records;
+  if (first) {
+    const ctx: ExecContext = { ...hooks, firewall: firewallNamed(first.firewall), stateDir };
+    let observed = await observeHost(runner, stateDir, ctx.firewall);
+    for (const record of records) {
+      const recovery = (await guestAlive(record))
+        ? await completed(record, planAttach(observed, record))
+        : { id: record.id, action: 'removed' as const, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+      if (!recovery) continue;
+      recoveries.push(recovery);
+      observed = await observeHost(runner, stateDir, ctx.firewall);
+    }
+    async function completed(record: AttachmentRecord, ops: ReturnType<typeof planAttach>): Promise<Recovery | undefined> {
+      return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
+    }
+  }
+  const before = await readIpForwardBefore(stateDir);
+  if ((await readRecords(stateDir)).length === 0 && before !== undefined) {
+    const firewall = firewallNamed(first?.firewall ?? 'nftables');
+    await applyTeardown([{ kind: 'restoreIpForward', value: before }], runner, { firewall, stateDir });
+  }
+  return recoveries;
+}

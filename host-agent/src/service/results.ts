@@ -1,0 +1,25 @@
+import type { OpTiming } from '../exec/apply.js';
+import type { AttachmentRecord } from '../model/record.js';
+import type { GuestConfirmation } from '../guest-link/exchange.js';
+import type { DetachResult as ServiceDetachResult } from './host-side.js';
+
+/** What the CLI and the control socket report of an attach: the record without its secret. */
+export interface AttachResult {
+  attachment: Omit<AttachmentRecord, 'token'>;
+  firewall: string;
+  changed: boolean;
+  steps: OpTiming[];
+  guest: GuestConfirmation | 'not-waited' | 'dry-run';
+}
+
+export function attachResult(attached: { record: AttachmentRecord; firewall: string; changed: boolean; steps: OpTiming[] }, guest: AttachResult['guest']): AttachResult {
+  const { token, ...attachment } = attached.record;
+  return { attachment, firewall: attached.firewall, changed: attached.changed, steps: attached.steps, guest };
+}
+
+/** What the CLI and the control socket report of a detach: keyed by the pid they were given. */
+export type DetachResult = Omit<ServiceDetachResult, 'id'> & { pid: number };
+
+export function detachResultFor(pid: number, { id, ...result }: ServiceDetachResult): DetachResult {
+  return { pid, ...result };
+}

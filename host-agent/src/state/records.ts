@@ -1,0 +1,98 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
+import { FIREWALLS } from '../model/names.js';
+import { statePaths } from '../model/paths.js';
+import { isPortForward } from '../model/port-forward.js';
+import { type AttachmentRecord, ID_PATTERN } from '../model/record.js';
+
+/** A record as it is stored: what a `write` step puts in its file. */
+export function recordContent(record: AttachmentRecord): string {
+  return `${JSON.stringify(record, null, 2)}\n`;
+}
+
+// Parsed records by path, reused while the file is the same one (records are
+// only ever replaced by rename, which makes a new inode). A daemon reads its
+// state dir after every change; without this, each attach parsed every record.
+const parsed = new Map<string, { ino: number; mtimeMs: number; record: AttachmentRecord }>();
+
+async function readRecord(path: string): Promise<AttachmentRecord> {
+  const { ino, mtimeMs } = await fs.stat(path);
+  const known = parsed.get(path);
+  if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
+  const record = parseRecord(path, await fs.readFile(path, 'utf8'));
+  parsed.set(path, { ino, mtimeMs, record });
+  return record;
+}
+
+export async function readRecords(stateDir: string): Promise<AttachmentRecord[]> {
+  const dir = statePaths(stateDir).attachments;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const paths = names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map((name) => join(dir, name));
+  const present = new Set(paths);
+  for (const path of parsed.keys()) if (path.startsWith(`${dir}/`) && !present.has(path)) parsed.delete(path);
+  const records = await Promise.all(paths.map(readRecord));
+  return records.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || a.id.localeCompare(b.id));
+}
+
+/** The ip_forward value found before the first attach, if an attach changed it. */
+export async function readIpForwardBefore(stateDir: string): Promise<string | undefined> {
+  try {
+    const value = (await fs.readFile(statePaths(stateDir).ipForwardBefore, 'utf8')).trim();
+    return value === '0' || value === '1' ? value : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Whether `raw` has every field of a record, each of a value safe to put on a command line. */
+function isRecord(raw: Record<string, unknown>): boolean {
+  return (
+    typeof raw.id === 'string' &&
+    ID_PATTERN.test(raw.id) &&
+    (raw.pid === undefined || checkPid(raw.pid).ok) &&
+    (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
+    (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
+    (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
+    typeof raw.netnsPath === 'string' &&
+    raw.netnsPath.startsWith('/') &&
+    [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&
+    [raw.hostAddress, raw.guestAddress].every((v) => checkIPv4(v).ok) &&
+    Array.isArray(raw.dns) &&
+    raw.dns.every((v) => checkIPv4(v).ok) &&
+    Number.isInteger(raw.prefixLength) &&
+    Number.isInteger(raw.mtu) &&
+    typeof raw.netns === 'string' &&
+    typeof raw.guestToGuest === 'boolean' &&
+    typeof raw.guestMac === 'string' &&
+    /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(raw.guestMac) &&
+    checkToken(raw.token).ok &&
+    Array.isArray(raw.forwards) &&
+    raw.forwards.every(isPortForward) &&
+    (FIREWALLS as readonly unknown[]).includes(raw.firewall)
+  );
+}
+
+/**
+ * The state dir is root-only, but a record is still checked before its fields
+ * reach a command line: a corrupted file must fail loudly, not run something odd.
+ */
+export function parseRecord(path: string, text: string): AttachmentRecord {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`state file ${path} is not valid JSON; remove it after checking 'ip link'`);
+  }
+  if (!isObject(raw) || !isRecord(raw)) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
+  return raw as unknown as AttachmentRecord;
+}

@@ -1,0 +1,9 @@
+// Process-level helpers both agents use, each with one behaviour: commands,
+// the kernel's event stream, durable files, pid liveness, resolver lists and
+// how a CLI reports. The wire format lives in @guestnet/protocol.
+export { type CommandResult, runCommand, startCommand, type StartedCommand } from './command.js';
+export { IpMonitor } from './monitor.js';
+export { writeAtomically } from './files.js';
+export { pidAlive } from './process.js';
+export { nameservers } from './resolv.js';
+export { installPipeGuard, print, reportCliFailure } from './cli.js';
