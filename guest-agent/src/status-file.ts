@@ -34,7 +34,7 @@ export class StatusFile {
   update(change: Partial<AgentStatus>): void {
     this.status = { ...this.status, ...change };
     const content = `${JSON.stringify(this.status)}\n`;
-    this.writing = this.writing.then(() => writeAtomically(this.path, content, 0o644)).catch(() => {});
+    this.writing = this.writing.then(() => writeAtomically(this.path, content, { mode: 0o644, durable: false })).catch(() => {});
   }
 
   /** Removes the file on a clean stop, so `status` does not report a stale agent. */

@@ -7,8 +7,11 @@ import { basename, dirname, join } from 'node:path';
  * or the new one, never half of one, and a crash or power cut keeps one of
  * them. The temp name is random and opened with O_EXCL|O_NOFOLLOW, so a link
  * planted in the directory is never followed; a failed write removes it.
+ * `durable: false` skips the two fsyncs, for files that describe only the
+ * running process (a status file in /run) and mean nothing after a power cut.
  */
-export async function writeAtomically(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeAtomically(path: string, content: string | Buffer, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
+  const { mode = 0o600, durable = true } = options;
   const dir = dirname(path);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const temporary = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -16,7 +19,7 @@ export async function writeAtomically(path: string, content: string | Buffer, mo
   try {
     try {
       await handle.writeFile(content);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -25,6 +28,7 @@ export async function writeAtomically(path: string, content: string | Buffer, mo
     await fs.rm(temporary, { force: true });
     throw error;
   }
+  if (!durable) return;
   const directory = await fs.open(dir, 'r');
   try {
     await directory.sync();

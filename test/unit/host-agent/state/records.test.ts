@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { parseRecord } from '@guestnet/host-agent';
+import { ConfigError } from '@guestnet/protocol';
+import { sampleRecord } from '../../../fixtures/records.js';
+
+const path = '/state/attachments/100.json';
+const text = (value: unknown) => JSON.stringify(value);
+
+describe('attachment records', () => {
+  it('reads back what attach writes', () => {
+    const record = sampleRecord({ forwards: [{ protocol: 'udp', hostPort: 53, guestPort: 5353 }], policyTable: 1003, uplinkPinned: true });
+    assert.deepEqual(parseRecord(path, text(record)), record);
+  });
+
+  it('refuses text that is not JSON, or JSON that is not an object, in one clear line', () => {
+    for (const bad of ['{', 'null', '[]', '"x"', '42']) {
+      assert.throws(() => parseRecord(path, bad), (error: unknown) => error instanceof ConfigError && /state file \/state\/attachments\/100\.json is (not valid JSON|damaged)/.test(error.message));
+    }
+  });
+
+  it('refuses fields that would be unsafe on a command line or make no sense', () => {
+    const cases: Array<Record<string, unknown>> = [
+      { hostIf: 'eth0; reboot' },
+      { uplink: 'wl"an0' },
+      { guestAddress: '172.17.3.300' },
+      { dns: ['8.8.8.8', 'x'] },
+      { token: 'guestnet:short' },
+      { forwards: [{ protocol: 'sctp', hostPort: 1, guestPort: 1 }] },
+      { firewall: 'pf' },
+      { netnsPath: 'relative/path' },
+      { policyTable: -1 },
+      { uplinkPinned: false },
+      { id: '../x' },
+    ];
+    for (const change of cases) {
+      assert.throws(() => parseRecord(path, text({ ...sampleRecord(), ...change })), ConfigError, JSON.stringify(change));
+    }
+    const { token, ...withoutToken } = sampleRecord();
+    assert.throws(() => parseRecord(path, text(withoutToken)), ConfigError);
+  });
+});
