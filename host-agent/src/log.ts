@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import { describeError } from '@guestnet/protocol';
 
-// winston costs ~30 ms to load, so it is loaded on the first line that is
+// winston is large, so it is loaded on the first line that is
 // actually written, never on a quiet run.
 const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type Level = (typeof LEVELS)[number];
