@@ -71,5 +71,5 @@ attach:  $dir/node $dir/host-agent.cjs attach <guest pid> --config $dir/host.jso
          ($dir/host.json: Android's iptables, the eth0 name EthernetService manages, these paths)
 DONE
 if [ -n "$guest_root" ]; then
-  echo "guest:   agent and guestnet-guest.rc in $guest_root; bind-mount $dir/run/guest into the guest as /run/guestnet"
+  echo "guest:   agent and guestnet-guest.rc in $guest_root; bind-mount $dir/run/guest read-only into the guest as /run/guestnet"
 fi

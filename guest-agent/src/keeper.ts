@@ -1,4 +1,4 @@
-import { type AppliedState, type Configure } from '@guestnet/protocol';
+import type { AppliedState, GuestConfig } from '@guestnet/protocol';
 import { applyGuest } from './apply.js';
 import type { NetEvents } from './events.js';
 import { type GuestObserved, observeGuest } from './observe.js';
@@ -22,7 +22,7 @@ const RECHECK_MS = 10_000;
  * configure and a drift repair never interleave their ip -batch runs.
  */
 export class Keeper {
-  private configure: Configure | undefined;
+  private configure: GuestConfig | undefined;
   private applying: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -36,7 +36,7 @@ export class Keeper {
    * moment ago; the plan starts from it, saving a look. Should the guest have
    * changed since, that plan fails (and is undone), and a fresh look decides.
    */
-  async apply(configure: Configure, seen?: GuestObserved): Promise<ApplyReport> {
+  async apply(configure: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
     const applyFrom = async (observed: GuestObserved) => {
       const ops = planGuest(observed, configure, this.dnsTarget);
       return { state: verifiedState(await applyGuest(ops), configure), changes: ops.length };

@@ -1,4 +1,4 @@
-import { type AppliedState, type Configure, NameTakenError } from '@guestnet/protocol';
+import { type AppliedState, type GuestConfig, NameTakenError } from '@guestnet/protocol';
 import { withEntry } from './android/ipconfig.js';
 import type { GuestObserved, IpState } from './observe.js';
 import type { GuestOp } from './ops.js';
@@ -23,7 +23,7 @@ export function findOurLink(observed: Pick<GuestObserved, 'links'>, token: strin
 }
 
 /** Ops from `observed` to what `configure` asks for. Empty when it is already in place. */
-export function planGuest(observed: GuestObserved, configure: Configure, dnsTarget: DnsTarget): GuestOp[] {
+export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTarget: DnsTarget): GuestOp[] {
   const want = configure.link;
   const link = findOurLink(observed, configure.token);
   if (!link) throw new Error(`no link carries this attach's token yet`);
@@ -57,7 +57,7 @@ export function planGuest(observed: GuestObserved, configure: Configure, dnsTarg
   return ops;
 }
 
-function desiredDnsFile(observed: GuestObserved, { link, dns }: Configure, target: DnsTarget): Buffer | undefined {
+function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, target: DnsTarget): Buffer | undefined {
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
     return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
@@ -66,7 +66,7 @@ function desiredDnsFile(observed: GuestObserved, { link, dns }: Configure, targe
 }
 
 /** What is in force after applying, as read back: the host is told facts, not intentions. */
-export function verifiedState(state: IpState, configure: Configure): AppliedState {
+export function verifiedState(state: IpState, configure: GuestConfig): AppliedState {
   const link = findOurLink(state, configure.token);
   const want = configure.link;
   const cidr = `${want.address}/${want.prefixLength}`;

@@ -104,7 +104,7 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const report = await greet(connection, tokens, options.dnsTarget.kind, keeper, observed);
+      const { report, session } = await greet(connection, tokens, options.dnsTarget.kind, keeper, observed);
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {
@@ -112,7 +112,7 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
         return report;
       }
       status.host('connected');
-      await follow(connection, keeper);
+      await follow(connection, session, keeper);
     } catch (error) {
       if (error instanceof PeerClosedError) options.onEvent('the host agent closed the session; reconnecting');
       else options.onEvent('host session failed', { error: describeError(error) });

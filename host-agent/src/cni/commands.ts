@@ -1,7 +1,7 @@
 import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
 import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
-import { configureMessage } from '../guest-link/configure.js';
+import { guestConfigOf } from '../guest-link/configure.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import { observeHost } from '../observe.js';
 import { planAttach } from '../plan/planner.js';
@@ -28,7 +28,7 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
 
 /** Configures the container's end as the guest agent would, and checks what is in force afterwards. */
 async function configureContainer(record: AttachmentRecord): Promise<void> {
-  const configure = configureMessage(record);
+  const configure = guestConfigOf(record);
   const target = { netnsPath: record.netnsPath };
   const ops = planGuest(await observeGuest(undefined, target), configure, NO_DNS_FILE);
   verifiedState(await applyGuest(ops, target), configure);
@@ -68,7 +68,7 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
   const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath });
-  const configure = configureMessage(record);
+  const configure = guestConfigOf(record);
   try {
     verifiedState(observedInside, configure);
   } catch (error) {

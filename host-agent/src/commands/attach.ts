@@ -1,6 +1,6 @@
 import { callDaemon } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { configureMessage } from '../guest-link/configure.js';
+import { guestConfigOf } from '../guest-link/configure.js';
 import { configureGuest, interrupted, type SessionEvents } from '../guest-link/one-shot.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
@@ -44,7 +44,7 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       guestSide: async (record) => {
         if (abort.signal.aborted) throw interrupted(abort.signal);
         if (!waits) return undefined;
-        return configureGuest(settings.socket, configureMessage(record), settings.timeout, abort.signal, options.onGuestEvent);
+        return configureGuest(settings.socket, guestConfigOf(record), settings.timeout, abort.signal, options.onGuestEvent);
       },
     });
     return attachResult(attached, attached.guest ?? (dryRun ? 'dry-run' : 'not-waited'));

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Server } from 'node:net';
-import { SocketBusyError } from '@guestnet/protocol';
+import { linkIdOf, SocketBusyError } from '@guestnet/protocol';
 import type { ExecContext } from '../exec/apply.js';
 import { RealRunner } from '../exec/runner.js';
 import type { Level } from '../log.js';
@@ -35,6 +35,8 @@ export class Daemon {
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
   private byToken = new Map<string, AttachmentRecord>();
+  /** The same records by link id: how a guest's hello names them. */
+  private byLinkId = new Map<string, AttachmentRecord>();
   private control: Server | undefined;
   private stopMonitor: () => void = () => {};
   private timer: NodeJS.Timeout | undefined;
@@ -48,7 +50,7 @@ export class Daemon {
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     this.guests = new GuestServer(
       settings.socket,
-      (tokens) => tokens.map((t) => this.byToken.get(t)).find((r) => r !== undefined),
+      (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
       rateLimited((reason, suppressed) => log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) })),
     );
   }
@@ -89,7 +91,14 @@ export class Daemon {
   }
 
   private async refresh(): Promise<void> {
-    this.byToken = new Map((await readRecords(this.settings.stateDir)).map((r) => [r.token, r]));
+    const records = await readRecords(this.settings.stateDir);
+    this.byToken = new Map(records.map((r) => [r.token, r]));
+    this.byLinkId = new Map(records.map((r) => [linkIdOf(r.token), r]));
+  }
+
+  private learn(record: AttachmentRecord): void {
+    this.byToken.set(record.token, record);
+    this.byLinkId.set(linkIdOf(record.token), record);
   }
 
   private async handle(request: ControlRequest): Promise<unknown> {
@@ -121,7 +130,7 @@ export class Daemon {
         settings,
         announce: (record) => {
           token = record.token;
-          this.byToken.set(record.token, record);
+          this.learn(record);
         },
         guestSide: wait ? (record) => this.guests.confirm(record, settings.timeout) : undefined,
       });

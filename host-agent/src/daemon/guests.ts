@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
-import { configureMessage } from '../guest-link/configure.js';
-import { type GuestConfirmation, receiveHello, refuseUnknownGuest } from '../guest-link/exchange.js';
+import { guestConfigOf } from '../guest-link/configure.js';
+import { authenticate, type GuestConfirmation, receiveHello } from '../guest-link/exchange.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { GuestSession } from './session.js';
@@ -32,7 +32,8 @@ export class GuestServer {
 
   constructor(
     private readonly socketPath: string,
-    private readonly lookup: (tokens: string[]) => AttachmentRecord | undefined,
+    /** The attachment one of these link ids names (see protocol linkIdOf). */
+    private readonly lookup: (linkIds: string[]) => AttachmentRecord | undefined,
     private readonly onRejected: (reason: string) => void,
   ) {}
 
@@ -77,7 +78,7 @@ export class GuestServer {
 
   /** Ends the session of a detached guest, telling its agent to stop keeping the configuration. */
   forget(token: string): void {
-    this.sessions.get(token)?.release(token);
+    this.sessions.get(token)?.release();
     this.sessions.delete(token);
     this.lastApplies.delete(token);
     this.unclaimedFailures.delete(token);
@@ -98,12 +99,11 @@ export class GuestServer {
     };
     const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
     receiveHello(connection)
-      .then((hello) => {
+      .then((hello) => authenticate(connection, hello, this.lookup))
+      .then(({ subject: record, auth }) => {
         settle();
-        const record = this.lookup(hello.tokens);
-        if (!record) refuseUnknownGuest(connection);
         this.sessions.get(record.token)?.close();
-        const session = new GuestSession(connection);
+        const session = new GuestSession(connection, auth);
         this.sessions.set(record.token, session);
         void session.ended.then((misbehaved) => {
           if (this.sessions.get(record.token) === session) this.sessions.delete(record.token);
@@ -121,7 +121,7 @@ export class GuestServer {
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
     const session = this.sessions.get(record.token);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const run = session.configure(configureMessage(record));
+    const run = session.configure(guestConfigOf(record));
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {

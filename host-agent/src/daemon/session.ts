@@ -1,5 +1,5 @@
-import { type Configure, describeError, type FramedConnection, type GuestMessage, PeerClosedError, ProtocolError } from '@guestnet/protocol';
-import { exchange, type GuestConfirmation } from '../guest-link/exchange.js';
+import { describeError, type FramedConnection, type GuestConfig, type GuestMessage, PeerClosedError, ProtocolError } from '@guestnet/protocol';
+import { exchange, type GuestConfirmation, type SessionAuth } from '../guest-link/exchange.js';
 
 // Guest agents ping every 15 s when idle; three missed pings mean the agent is gone or hung.
 export const SILENCE_LIMIT_MS = 45_000;
@@ -17,20 +17,23 @@ export class GuestSession {
   private queue: Promise<unknown> = Promise.resolve();
   private replyWaiter: ReplyWaiter | undefined;
 
-  constructor(private readonly connection: FramedConnection<GuestMessage>) {
+  constructor(
+    private readonly connection: FramedConnection<GuestMessage>,
+    private readonly auth: SessionAuth,
+  ) {
     this.ended = this.read();
   }
 
   /** Exchanges on one session run one after another. */
-  configure(configure: Configure): Promise<GuestConfirmation> {
-    const run = this.queue.then(() => exchange(configure, (m) => this.connection.send(m), (ms) => this.reply(ms)));
+  configure(config: GuestConfig): Promise<GuestConfirmation> {
+    const run = this.queue.then(() => exchange(config, this.auth, (m) => this.connection.send(m), (ms) => this.reply(ms)));
     this.queue = run.catch(() => {});
     return run;
   }
 
   /** Tells the guest its attachment is gone, then closes. */
-  release(token: string): void {
-    this.connection.end({ type: 'release', token });
+  release(): void {
+    this.connection.end(this.auth.release());
   }
 
   close(): void {

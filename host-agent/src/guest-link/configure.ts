@@ -1,10 +1,9 @@
-import type { Configure } from '@guestnet/protocol';
+import type { GuestConfig } from '@guestnet/protocol';
 import type { AttachmentRecord } from '../model/record.js';
 
-/** What the guest agent is told to make of its link. */
-export function configureMessage(record: AttachmentRecord): Configure {
+/** What the guest is to make of its link, from the attachment's record. */
+export function guestConfigOf(record: AttachmentRecord): GuestConfig {
   return {
-    type: 'configure',
     token: record.token,
     link: {
       name: record.guestIf,

@@ -1,12 +1,25 @@
 import {
   type AppliedState,
-  type Configure,
   type FramedConnection,
   GuestApplyError,
+  type GuestConfig,
   type GuestMessage,
   type Hello,
+  linkIdOf,
+  linkKeyOf,
+  newNonce,
+  proofOf,
   ProtocolError,
+  type Release,
+  sameHex,
+  type SessionNonces,
+  signed,
+  verifies,
 } from '@guestnet/protocol';
+
+// The host's half of protocol v2 (protocol/README.md): a guest names its links
+// by id, both sides prove they know the link's token without sending it, and
+// every configure and applied is signed with a key derived from it.
 
 // A guest that connects must say hello promptly; one that doesn't only holds a slot.
 export const HELLO_DEADLINE_MS = 5000;
@@ -20,18 +33,64 @@ export interface GuestConfirmation {
 /** Waits up to `timeoutMs` for the guest's answer to what was just sent. */
 export type AwaitReply = (timeoutMs: number) => Promise<GuestMessage>;
 
+/** A well-behaved agent whose links are not the ones awaited: another guest's, reconnecting. Not an attack. */
+export class UnknownGuestError extends ProtocolError {}
+
+/** An authenticated session: its link id, key and nonces, and the host's message counter. */
+export class SessionAuth {
+  private seq = 0;
+  constructor(
+    readonly id: string,
+    private readonly key: Buffer,
+    private readonly nonces: SessionNonces,
+  ) {}
+
+  /** Signs a message of the host's, giving it the next sequence number. */
+  sign<T extends Record<string, unknown>>(message: T): T & { seq: number; mac: string } {
+    return signed(this.key, this.nonces, { ...message, seq: ++this.seq });
+  }
+
+  verifies(message: { mac: string }): boolean {
+    return verifies(this.key, this.nonces, message);
+  }
+
+  release(): Release {
+    return this.sign({ type: 'release' as const, id: this.id });
+  }
+}
+
 export async function receiveHello(connection: FramedConnection<GuestMessage>): Promise<Hello> {
   const hello = await connection.receive(HELLO_DEADLINE_MS);
   if (hello.type !== 'hello') throw new ProtocolError(`expected hello, got ${hello.type}`);
   return hello;
 }
 
-/** A well-behaved agent whose links are not the ones awaited: another guest's, reconnecting. Not an attack. */
-export class UnknownGuestError extends ProtocolError {}
-
-export function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): never {
+function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): never {
   connection.end({ type: 'error', code: 'unknownLink', message: 'none of your links is attached here' });
   throw new UnknownGuestError('a guest without an attached link connected');
+}
+
+/**
+ * Finds the attachment one of the hello's links names, proves to the guest
+ * that the host knows its token, and has the guest prove the same. A relay
+ * in between sees ids, nonces and proofs, none of which gives it the token.
+ */
+export async function authenticate<T extends { token: string }>(
+  connection: FramedConnection<GuestMessage>,
+  hello: Hello,
+  lookup: (linkIds: string[]) => T | undefined,
+): Promise<{ subject: T; auth: SessionAuth }> {
+  const subject = lookup(hello.links);
+  if (!subject) refuseUnknownGuest(connection);
+  const id = linkIdOf(subject.token);
+  const key = linkKeyOf(subject.token);
+  const nonces = { guest: hello.nonce, host: newNonce() };
+  connection.send({ type: 'challenge', link: id, nonce: nonces.host, proof: proofOf(key, 'host', nonces) });
+  const answer = await replyFrom(connection)(HELLO_DEADLINE_MS);
+  if (answer.type !== 'prove' || !sameHex(answer.proof, proofOf(key, 'guest', nonces))) {
+    throw new ProtocolError('the guest could not prove it holds its link token');
+  }
+  return { subject, auth: new SessionAuth(id, key, nonces) };
 }
 
 /** The guest's next message that is not a ping, answering pings on the way. */
@@ -46,22 +105,28 @@ export function replyFrom(connection: FramedConnection<GuestMessage>): AwaitRepl
   };
 }
 
-/** Sends the configuration and returns what the guest reports as in force; a report that differs is a failure. */
-export async function exchange(configure: Configure, send: (message: Configure) => void, awaitReply: AwaitReply): Promise<GuestConfirmation> {
+/**
+ * Sends the signed configuration and returns what the guest reports as in
+ * force. A report that is unsigned, for another link or message, or differs
+ * in any field from what was sent, is a failure.
+ */
+export async function exchange(config: GuestConfig, auth: SessionAuth, send: (message: unknown) => void, awaitReply: AwaitReply): Promise<GuestConfirmation> {
+  const configure = auth.sign({ type: 'configure' as const, id: auth.id, link: config.link, dns: config.dns });
   send(configure);
   const applied = await awaitReply(APPLY_DEADLINE_MS);
-  if (applied.type !== 'applied' || applied.token !== configure.token) throw new ProtocolError('expected applied for our link');
+  if (applied.type !== 'applied' || applied.id !== auth.id || applied.seq !== configure.seq) throw new ProtocolError('expected applied for our link');
+  if (!auth.verifies(applied)) throw new ProtocolError("the guest's applied is not signed with its link key");
   if (!applied.ok) throw new GuestApplyError(`the guest agent could not apply: ${applied.error.message}`);
-  const mismatch = differs(configure, applied.state);
+  const mismatch = differs(config, applied.state);
   if (mismatch) throw new GuestApplyError(`the guest agent reports ${mismatch}`);
   return { state: applied.state, changes: applied.changes };
 }
 
-function differs(configure: Configure, state: AppliedState): string | undefined {
-  const { link } = configure;
+function differs({ link, dns }: GuestConfig, state: AppliedState): string | undefined {
   if (state.name !== link.rename) return `link name ${state.name}, not ${link.rename}`;
   if (state.address !== link.address || state.prefixLength !== link.prefixLength) return `address ${state.address}/${state.prefixLength}`;
   if (state.gateway !== link.gateway) return `gateway ${state.gateway}`;
   if (state.mtu !== link.mtu) return `MTU ${state.mtu}`;
+  if (state.dns.join(' ') !== dns.join(' ')) return `DNS ${state.dns.join(' ') || '(none)'}, not ${dns.join(' ') || '(none)'}`;
   return undefined;
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
-import { AgentError, type Configure, excerpt, FramedConnection, GuestApplyError, type GuestMessage, GuestTimeoutError, parseGuestMessage } from '@guestnet/protocol';
-import { exchange, type GuestConfirmation, receiveHello, refuseUnknownGuest, replyFrom, UnknownGuestError } from './exchange.js';
+import { AgentError, excerpt, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
+import { authenticate, exchange, type GuestConfirmation, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
@@ -15,13 +15,13 @@ export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } 
 
 /**
  * Without a daemon: listens on `socketPath` until the guest agent holding
- * `configure.token` connects, hands it its configuration and returns what it
+ * the token of `config` connects and proves it, hands it its configuration and returns what it
  * applied. Other connections are told why and closed; none of them can fail
  * the wait.
  */
 export async function configureGuest(
   socketPath: string,
-  configure: Configure,
+  config: GuestConfig,
   timeoutMs: number,
   abort: AbortSignal,
   onEvent: SessionEvents = () => {},
@@ -45,7 +45,7 @@ export async function configureGuest(
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
         onEvent({ connected: sockets.size });
-        handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), configure).then(
+        handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config).then(
           (confirmation) => (clearTimeout(timer), resolve(confirmation)),
           (error: Error) => {
             if (error instanceof GuestApplyError) return void (clearTimeout(timer), reject(error));
@@ -61,11 +61,12 @@ export async function configureGuest(
   }
 }
 
-async function handshake(connection: FramedConnection<GuestMessage>, configure: Configure): Promise<GuestConfirmation> {
+async function handshake(connection: FramedConnection<GuestMessage>, config: GuestConfig): Promise<GuestConfirmation> {
   try {
     const hello = await receiveHello(connection);
-    if (!hello.tokens.includes(configure.token)) refuseUnknownGuest(connection);
-    const confirmation = await exchange(configure, (m) => connection.send(m), replyFrom(connection));
+    const id = linkIdOf(config.token);
+    const { auth } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined));
+    const confirmation = await exchange(config, auth, (m) => connection.send(m), replyFrom(connection));
     connection.end();
     return confirmation;
   } catch (error) {

@@ -178,8 +178,8 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
       Buffer.from('GET / HTTP/1.0\r\n\r\n'),
       encodeFrame({}),
       encodeFrame({ type: 'constructor' }),
-      encodeFrame({ type: 'hello', version: 2, tokens: [], capabilities: [] }),
-      encodeFrame({ type: 'hello', version: 1, tokens: [`guestnet:${'f'.repeat(32)}`], capabilities: [] }),
+      encodeFrame({ type: 'hello', version: 1, tokens: [], capabilities: [] }),
+      encodeFrame({ type: 'hello', version: 2, links: ['f'.repeat(32)], nonce: 'a'.repeat(32), capabilities: [] }),
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7b]),
       encodeFrame({ type: 'hello' }).subarray(0, 6),
     ];

@@ -55,7 +55,7 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
     const slow = await open(sandbox.socket);
     slow.on('error', () => {});
     sockets.push(slow);
-    const frame = encodeFrame({ type: 'hello', version: 1, tokens: [], capabilities: [] });
+    const frame = encodeFrame({ type: 'hello', version: 2, links: [], nonce: 'a'.repeat(32), capabilities: [] });
     const drip = setInterval(() => slow.write(frame.subarray(0, 1)), 100);
     for (const junk of [encodeFrame({}), encodeFrame({ type: 'constructor' }), Buffer.from('\0\0\0\x03{{{')]) {
       const socket = await open(sandbox.socket);
@@ -94,9 +94,9 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
     const frames: unknown[] = [];
     socket.on('data', (chunk) => frames.push(...decoder.push(chunk)));
     const closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.write(encodeFrame({ type: 'hello', version: 2, tokens: [], capabilities: [] }));
+    socket.write(encodeFrame({ type: 'hello', version: 1, tokens: [], capabilities: [] }));
     await closed;
-    assert.deepEqual(frames, [{ type: 'error', code: 'guestProtocol', message: "unsupported protocol version '2' (this host speaks 1)" }]);
+    assert.deepEqual(frames, [{ type: 'error', code: 'guestProtocol', message: "unsupported protocol version '1' (this host speaks 2)" }]);
   });
 
   for (const [label, overrides] of [

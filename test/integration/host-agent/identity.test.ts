@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { linkIdOf } from '@guestnet/protocol';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 describe('host-agent serve: a guest gets and changes only its own attachment', function () {
@@ -48,11 +49,13 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     const before = await victimStatus();
     const attacker = await sandbox.startGuest({ agent: false });
     assert.equal((await sandbox.hostAgent(['attach', String(attacker.pid), '--no-wait'])).exitCode, 0);
-    const forged = { type: 'applied', token: victimToken, ok: true, changes: 0, state: { name: 'wlan0', mtu: 1500, address: '172.17.3.99', prefixLength: 16, gateway: '172.17.3.2', dns: [] } };
+    const state = { name: 'wlan0', mtu: 1500, address: '172.17.3.99', prefixLength: 16, gateway: '172.17.3.2', dns: [] };
+    const forged = { type: 'applied', id: linkIdOf(victimToken), seq: 1, ok: true, changes: 0, state, mac: 'b'.repeat(64) };
     const frames = await rawGuest(attacker, 'own', [{ type: 'ping', seq: 7 }, forged]);
-    assert.equal((frames[0] as Record<string, unknown>).type, 'configure');
-    assert.equal((frames[0] as Record<string, unknown>).token, await tokenOf(attacker.pid));
-    assert.deepEqual(frames.slice(1), [{ type: 'pong', seq: 7 }, { type: 'error', code: 'guestProtocol', message: 'unexpected applied from the guest' }, 'closed']);
+    assert.deepEqual(frames.slice(0, 2).map((f) => (f as Record<string, unknown>).type), ['challenge', 'configure']);
+    assert.equal((frames[1] as Record<string, unknown>).id, linkIdOf(await tokenOf(attacker.pid)));
+    assert.deepEqual(frames.slice(2), [{ type: 'pong', seq: 7 }, { type: 'error', code: 'guestProtocol', message: 'unexpected applied from the guest' }, 'closed']);
+    assert.doesNotMatch(JSON.stringify(frames), /guestnet:/, 'a token crossed the socket');
     const after = await victimStatus();
     assert.deepEqual(after, before, "the victim's attachment changed");
     assert.equal(after.agent, 'connected', "the victim's agent lost its session");
@@ -71,6 +74,7 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     }
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
     const frames = await session;
-    assert.deepEqual(frames.slice(1), [{ type: 'release', token }, 'closed']);
+    const [release, closed] = frames.slice(2) as [Record<string, unknown>, string];
+    assert.deepEqual([release.type, release.id, closed], ['release', linkIdOf(token), 'closed']);
   });
 });

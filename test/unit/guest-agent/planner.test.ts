@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, planGuest, renderResolvConf } from '@guestnet/guest-agent';
-import { type Configure, NameTakenError } from '@guestnet/protocol';
+import { type GuestConfig, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;
 const RESOLV: DnsTarget = { kind: 'resolv.conf', path: '/etc/resolv.conf' };
-const configure: Configure = {
-  type: 'configure',
+const configure: GuestConfig = {
   token,
   link: { name: 'vm_wlan0', rename: 'wlan0', mtu: 1400, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
   dns: ['192.0.2.53'],

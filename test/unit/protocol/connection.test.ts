@@ -67,7 +67,7 @@ describe('FramedConnection with a hostile peer', () => {
 
   it('delivers valid messages in order', async () => {
     const { client, connection } = await peer();
-    const hello = { type: 'hello', version: PROTOCOL_VERSION, tokens: [], capabilities: [] };
+    const hello = { type: 'hello', version: PROTOCOL_VERSION, links: [], nonce: 'a'.repeat(32), capabilities: [] };
     client.write(Buffer.concat([encodeFrame(hello), encodeFrame({ ...hello, capabilities: ['x'] })]));
     assert.deepEqual(await connection.receive(1000), hello);
     assert.deepEqual(await connection.receive(1000), { ...hello, capabilities: ['x'] });

@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AttachmentRecord, GuestServer } from '@guestnet/host-agent';
-import { type Configure, FramedConnection, GuestApplyError, GuestTimeoutError, type HostMessage, parseHostMessage } from '@guestnet/protocol';
+import { type Configure, FramedConnection, GuestApplyError, GuestTimeoutError, type HostMessage, linkIdOf, parseHostMessage } from '@guestnet/protocol';
+import { GuestAuth } from '../../../fixtures/guest-auth.js';
 import { sampleRecord } from '../../../fixtures/records.js';
 
 // GuestServer's bookkeeping, against hand-driven guests on a unix socket in
@@ -12,18 +13,22 @@ import { sampleRecord } from '../../../fixtures/records.js';
 
 const record = sampleRecord();
 
-async function fakeGuest(socketPath: string, tokens: string[]): Promise<FramedConnection<HostMessage>> {
+type FakeGuest = FramedConnection<HostMessage> & { auth: GuestAuth };
+
+/** Connects, says hello and answers the challenge when the host knows the link. */
+async function fakeGuest(socketPath: string, tokens: string[]): Promise<FakeGuest> {
   const socket = connect(socketPath);
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
-  connection.send({ type: 'hello', version: 1, tokens, capabilities: ['resolv.conf'] });
+  const connection = Object.assign(new FramedConnection<HostMessage>(socket, parseHostMessage), { auth: new GuestAuth(tokens) });
+  connection.send(connection.auth.hello(['resolv.conf']));
+  const first = await connection.next(2000);
+  if (first?.type === 'challenge') connection.send(connection.auth.prove(first));
+  else if (first) (connection as unknown as { pushBack: HostMessage }).pushBack = first;
   return connection;
 }
 
-function appliedFor(configure: Configure) {
-  const { link, dns, token } = configure;
-  return { type: 'applied', token, ok: true, changes: 3, state: { name: link.rename, mtu: link.mtu, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns } };
-}
+const received = async (guest: FakeGuest): Promise<HostMessage> => (guest as unknown as { pushBack?: HostMessage }).pushBack ?? guest.receive(2000);
+const appliedFor = (guest: FakeGuest, configure: Configure) => guest.auth.applied(configure, {}, 3);
 
 describe('daemon GuestServer bookkeeping', () => {
   let dir: string;
@@ -35,7 +40,7 @@ describe('daemon GuestServer bookkeeping', () => {
     dir = mkdtempSync(join(tmpdir(), 'guestnet-unit-'));
     known = [record];
     rejected = [];
-    server = new GuestServer(join(dir, 'guest.sock'), (tokens) => known.find((r) => tokens.includes(r.token)), (reason) => rejected.push(reason));
+    server = new GuestServer(join(dir, 'guest.sock'), (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))), (reason) => rejected.push(reason));
     await server.start();
   });
   afterEach(async () => {
@@ -48,7 +53,7 @@ describe('daemon GuestServer bookkeeping', () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     const configure = await guest.receive(2000);
     assert.equal(configure.type, 'configure');
-    guest.send(appliedFor(configure as Configure));
+    guest.send(appliedFor(guest, configure as Configure));
     const confirmation = await confirmed;
     assert.equal(confirmation.state.name, 'wlan0');
     assert.equal(server.connected(record.token), true);
@@ -58,10 +63,10 @@ describe('daemon GuestServer bookkeeping', () => {
 
   it('a wait that starts after the guest connected re-sends the configuration', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
-    guest.send(appliedFor((await guest.receive(2000)) as Configure));
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
     const confirmed = server.confirm(record, 5000);
-    guest.send(appliedFor((await guest.receive(2000)) as Configure));
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     assert.equal((await confirmed).changes, 3);
     guest.destroy();
   });
@@ -69,7 +74,7 @@ describe('daemon GuestServer bookkeeping', () => {
   it('a guest that failed before anyone waited fails the next wait at once', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     const configure = (await guest.receive(2000)) as Configure;
-    guest.send({ type: 'applied', token: configure.token, ok: false, error: { code: 'commandFailed', message: 'RTNETLINK answers: File exists' } });
+    guest.send(guest.auth.sign({ type: 'applied', id: configure.id, seq: configure.seq, ok: false, error: { code: 'commandFailed', message: 'RTNETLINK answers: File exists' } }));
     await new Promise((r) => setTimeout(r, 100));
     await assert.rejects(server.confirm(record, 5000), (error: unknown) => error instanceof GuestApplyError && /File exists/.test(error.message));
     assert.equal(server.lastApply(record.token)?.ok, false);
@@ -79,7 +84,7 @@ describe('daemon GuestServer bookkeeping', () => {
   it('a wait that times out is dropped: a late confirmation finds no waiter and breaks nothing', async () => {
     await assert.rejects(server.confirm(record, 100), GuestTimeoutError);
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
-    guest.send(appliedFor((await guest.receive(2000)) as Configure));
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(server.lastApply(record.token)?.ok, true);
     guest.destroy();
@@ -87,7 +92,7 @@ describe('daemon GuestServer bookkeeping', () => {
 
   it('refuses a guest whose links are not attached, telling it why', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [`guestnet:${'f'.repeat(32)}`]);
-    const answer = await guest.receive(2000);
+    const answer = await received(guest);
     assert.deepEqual(answer, { type: 'error', code: 'unknownLink', message: 'none of your links is attached here' });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(rejected.length, 1);
@@ -96,10 +101,12 @@ describe('daemon GuestServer bookkeeping', () => {
 
   it('forget releases the guest and clears what it knew', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
-    guest.send(appliedFor((await guest.receive(2000)) as Configure));
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
     server.forget(record.token);
-    assert.deepEqual(await guest.receive(2000), { type: 'release', token: record.token });
+    const release = await guest.receive(2000);
+    assert.equal(release.type, 'release');
+    assert.deepEqual(guest.auth.sign({ type: 'release', id: (release as { id: string }).id, seq: (release as { seq: number }).seq }), release, 'signed with the link key');
     assert.equal(server.connected(record.token), false);
     assert.equal(server.lastApply(record.token), undefined);
   });
