@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BadPidError, checkIfName, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { BadPidError, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
@@ -13,6 +13,7 @@ import { guestReachableResolvers } from '../net/resolvers.js';
 import { existingLinks, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { currentUplink, planAttach, planDetach, planForward } from '../plan/planner.js';
+import { uplinkProblem } from '../plan/uplink.js';
 
 // The host-side halves of attach, detach and forward: observe, plan, apply.
 // Callers hold the state lock; AttachmentService is the one caller.
@@ -47,7 +48,8 @@ export async function attachHostSide(
   const lease = probed?.lease ?? allocate(observation, settings, guest.id);
   const uplink = settings.uplink ?? existing?.uplink ?? currentUplink(observation);
   if (uplink === undefined) throw new UplinkNotFoundError('no IPv4 default route to take the uplink from; give --uplink IF');
-  refuseUplink(uplink, lease.hostIf, records, settings.hostIfPrefix);
+  const problem = uplinkProblem(uplink, records, { hostIf: lease.hostIf, hostIfPrefix: settings.hostIfPrefix });
+  if (problem) throw new UplinkNotFoundError(problem);
   const observed = probed
     ? { ...observation, links: new Set([...probed.links, ...(await existingLinks([uplink]))]), routes: [...observation.routes, ...probed.routes] }
     : observation;
@@ -78,17 +80,6 @@ export async function attachHostSide(
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
-}
-
-/**
- * The uplink's name reaches nft and iptables-restore input, and it must never
- * be a link that carries guests: lo, a guest's own link, or one of their family.
- */
-export function refuseUplink(uplink: string, hostIf: string, records: readonly AttachmentRecord[], hostIfPrefix: string): void {
-  if (!checkIfName(uplink).ok) throw new UplinkNotFoundError(`the uplink's name '${uplink.slice(0, 20)}' has characters guestnet does not use in rules; give --uplink with a plain name (A-Z a-z 0-9 _ . -)`);
-  if (uplink === 'lo') throw new UplinkNotFoundError('the uplink cannot be the loopback link lo; give --uplink IF');
-  const guestLink = uplink === hostIf || records.some((r) => r.hostIf === uplink) || new RegExp(`^${hostIfPrefix.replace(/[.]/g, '\\.')}\\d*$`).test(uplink);
-  if (guestLink) throw new UplinkNotFoundError(`the uplink cannot be ${uplink}, a guest's own link: guests would reach each other through it`);
 }
 
 /**
