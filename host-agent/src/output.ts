@@ -58,8 +58,14 @@ export function formatStatus(status: Status): string[] {
     const forwards = g.forwards.map(describePortForward).join(',') || '-';
     rows.push([String(g.pid ?? g.id), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
   }
+  const label = (g: Status['guests'][number]) => (g.pid === null ? g.id : `pid ${g.pid}`);
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
-  return [...table(rows), ...failed.map((g) => `${g.pid === null ? g.id : `pid ${g.pid}`}: last apply failed: ${g.lastApply?.error ?? ''}`)];
+  const blocked = status.guests.filter((g) => g.blocked !== null && g.state === 'alive');
+  return [
+    ...table(rows),
+    ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
+    ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),
+  ];
 }
 
 export function formatDoctor(findings: Finding[]): string[] {

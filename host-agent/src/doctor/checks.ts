@@ -4,9 +4,11 @@ import type { Runner } from '../exec/runner.js';
 import { detectFirewall, firewallNamed } from '../firewall/select.js';
 import { defaultRouteInterface } from '../model/host.js';
 import { overlaps, parsePool, rangeOf } from '../model/pool.js';
+import type { FirewallName } from '../model/names.js';
 import type { HostSettings } from '../model/settings.js';
 import { mainRoutes } from '../net/links.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
+import { readRecords } from '../state/records.js';
 
 export interface Finding {
   check: string;
@@ -24,9 +26,17 @@ export const root: Check = async () => [
   process.getuid?.() === 0 ? ok('root', 'running as root') : { check: 'root', status: 'fail', detail: 'not root', fix: 'run host-agent as root (it needs CAP_NET_ADMIN)' },
 ];
 
+/** The backend the attached guests use; with none attached, the one the next attach would pick. */
+async function backend(settings: HostSettings, runner: Runner): Promise<{ name: FirewallName; why: string }> {
+  const inUse = (await readRecords(settings.stateDir).catch(() => []))[0]?.firewall;
+  if (inUse) return { name: inUse, why: 'in use by the attached guests' };
+  if (settings.firewall !== 'auto') return { name: settings.firewall, why: 'configured' };
+  return { name: await detectFirewall(runner), why: "detected from where the host's own rules live" };
+}
+
 export const tools: Check = async (settings, runner) => {
   const findings: Finding[] = [];
-  const chosen = settings.firewall === 'auto' ? await detectFirewall(runner) : settings.firewall;
+  const { name: chosen, why } = await backend(settings, runner);
   for (const tool of [...BASE_TOOLS, firewallNamed(chosen).tool]) {
     const missing = await requireTools([tool]).then(
       () => undefined,
@@ -34,7 +44,6 @@ export const tools: Check = async (settings, runner) => {
     );
     findings.push(missing ? { check: 'tools', status: 'fail', detail: missing, fix: `apt-get install ${tool.debianPackage}` } : ok('tools', `${tool.binary} found`));
   }
-  const why = settings.firewall === 'auto' ? "detected from where the host's own rules live" : 'configured';
   findings.push(ok('firewall backend', `${chosen} (${why}); override with --firewall or "firewall" in the config`));
   return findings;
 };
@@ -91,7 +100,7 @@ async function legacyForwardDrop(runner: Runner, chosen: string): Promise<Findin
 }
 
 export const forwardDrop: Check = async (settings, runner) => {
-  const chosen = settings.firewall === 'auto' ? await detectFirewall(runner) : settings.firewall;
+  const { name: chosen } = await backend(settings, runner);
   const text = await runner.read(['nft', '-j', 'list', 'ruleset']).catch(() => undefined);
   if (text === undefined) return [{ check: 'forward', status: 'warn', detail: 'could not read the ruleset (nft list ruleset failed)' }];
   const items = (JSON.parse(text) as { nftables: NftItem[] }).nftables;

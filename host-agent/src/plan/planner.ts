@@ -5,6 +5,7 @@ import { type PortForward, sameHostPort } from '../model/port-forward.js';
 import { type AttachmentRecord, guestLabel } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
+import { uplinkProblem } from './uplink.js';
 
 // Pure functions from what the host looks like (HostObserved) and what is
 // wanted (a record) to the ops between them. Nothing here reads or runs anything.
@@ -96,13 +97,15 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
 }
 
 /**
- * The daemon's reconcile loop: rules the host flushed (a firewall reload) are
- * put back, and guests whose uplink is not pinned follow the default route,
- * all in place: nobody is re-attached.
+ * The daemon's reconcile loop: ip_forward turned off and rules the host
+ * flushed (a firewall reload) are put back, and guests whose uplink is not
+ * pinned follow the default route, all in place: nobody is re-attached.
  */
 export function planReconcile(observed: HostObserved): SetupOp[] {
   const { firewall, records } = observed;
   const ops: SetupOp[] = [];
+  // Someone turned forwarding off behind our back: every guest is offline until it is back.
+  if (records.length > 0 && observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const all = rulesOf(records);
   const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
   if (records.length > 0 && present.length < all.length) {
@@ -110,7 +113,8 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   }
 
   const uplink = currentUplink(observed);
-  const moving = uplink !== undefined && observed.links.has(uplink) ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
+  const follow = uplink !== undefined && observed.links.has(uplink) && uplinkProblem(uplink, records) === undefined;
+  const moving = follow ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
   for (const r of records.filter((r) => !moving.includes(r))) {
     const route = policyRouteOf(r);
     if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });

@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import type { LastApply } from '@guestnet/protocol';
+import { IP_FORWARD_PATH } from '../model/paths.js';
+import type { AttachmentRecord } from '../model/record.js';
 import type { PortForward } from '../model/port-forward.js';
 import type { Reader } from '../model/step.js';
 import { guestAlive } from './preflight.js';
@@ -27,6 +30,8 @@ export interface GuestStatus {
   fromGuest: Counters | null;
   toGuest: Counters | null;
   forwards: PortForward[];
+  /** Why the guest cannot be online whatever its agent says, or null. */
+  blocked: string | null;
 }
 
 export interface Status {
@@ -40,11 +45,18 @@ export type AgentView = (token: string) => { connected: boolean; lastApply: Last
 type LinkStats = { ifname: string; stats64?: { rx: Counters; tx: Counters } };
 
 export async function collectStatus(stateDir: string, runner: Reader, agents?: AgentView): Promise<Status> {
-  const [records, links] = await Promise.all([
+  const [records, links, ipForward] = await Promise.all([
     readRecords(stateDir),
     runner.read(['ip', '-s', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkStats[]),
+    readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim(), () => 'unknown'),
   ]);
   const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
+  const blockedBy = (r: AttachmentRecord): string | null => {
+    if (ipForward !== '1') return `net.ipv4.ip_forward is ${ipForward}`;
+    if (!stats.has(r.hostIf)) return `its link ${r.hostIf} is gone`;
+    if (!stats.has(r.uplink)) return `its uplink ${r.uplink} is gone`;
+    return null;
+  };
   const guests = await Promise.all(
     records.map(async (r): Promise<GuestStatus> => {
       const counters = stats.get(r.hostIf);
@@ -65,6 +77,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
         toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,
         forwards: r.forwards,
+        blocked: blockedBy(r),
       };
     }),
   );
