@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
 import { inPool, parsePool } from './model/pool.js';
@@ -117,8 +117,11 @@ function isKey(key: string): key is Key {
 export function readConfigFile(path: string, mustExist: boolean): Record<string, unknown> {
   let text: string;
   try {
+    // A FIFO or a device would block the read, or never end: only a regular file is a config.
+    if (!statSync(path).isFile()) throw new ConfigError(`config ${path}: not a regular file`);
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     if (!mustExist && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ConfigError(`config ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -149,15 +152,19 @@ export function resolveSettings(config: Record<string, unknown>, flags: Record<s
     if (!checked.ok) throw new UsageError(`${SETTINGS[key].flag.split(' ')[0]}: ${checked.reason}`);
     settings[key] = checked.value;
   }
-  return checkConsistent(settings as unknown as HostSettings);
+  const flagged = new Set(Object.keys(flags).filter((key) => flags[key] !== undefined));
+  // Values that clash are the config's fault when no flag set any of them.
+  const fault = (keys: Key[], message: string) =>
+    keys.some((key) => flagged.has(key)) || Object.keys(config).length === 0 ? new UsageError(message) : new ConfigError(`config ${configPath}: ${message}`);
+  return checkConsistent(settings as unknown as HostSettings, fault);
 }
 
-function checkConsistent(settings: HostSettings): HostSettings {
+function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: string) => Error): HostSettings {
   const { gateway, guestAddress, pool, hostIf, uplink } = settings;
   const parsed = parsePool(pool);
-  if (!inPool(parsed, gateway)) throw new UsageError(`the gateway ${gateway} is not a usable address of the pool ${pool}`);
-  if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw new UsageError(`${guestAddress} is not a usable address of the pool ${pool}`);
-  if (guestAddress === gateway) throw new UsageError('the guest address cannot be the gateway');
-  if (uplink !== undefined && uplink === hostIf) throw new UsageError('the uplink cannot be the guest link itself');
+  if (!inPool(parsed, gateway)) throw fault(['gateway', 'pool'], `the gateway ${gateway} is not a usable address of the pool ${pool}`);
+  if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw fault(['guestAddress', 'pool'], `${guestAddress} is not a usable address of the pool ${pool}`);
+  if (guestAddress === gateway) throw fault(['guestAddress', 'gateway'], 'the guest address cannot be the gateway');
+  if (uplink !== undefined && uplink === hostIf) throw fault(['uplink', 'hostIf'], 'the uplink cannot be the guest link itself');
   return settings;
 }

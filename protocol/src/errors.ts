@@ -18,6 +18,7 @@ export const ExitCode = {
   socketBusy: 13,
   doctorFailed: 14,
   interrupted: 15,
+  stateDir: 16,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -73,6 +74,13 @@ export class NameTakenError extends AgentError {
 export class UplinkNotFoundError extends AgentError {
   constructor(message: string) {
     super('uplinkNotFound', message);
+  }
+}
+
+/** The state dir or socket dir cannot be used: not a directory, writable by others, full, read-only. */
+export class StateDirError extends AgentError {
+  constructor(message: string) {
+    super('stateDir', message);
   }
 }
 

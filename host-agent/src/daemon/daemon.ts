@@ -13,6 +13,7 @@ import { reconcileGuest, reconcileHost, recover } from '../service/recovery.js';
 import { attachResult, detachResultFor } from '../service/results.js';
 import { collectStatus } from '../service/status.js';
 import { resolveSettings } from '../settings.js';
+import { ensurePrivateDir } from '../state/dir.js';
 import { ownerOf, tryOwn, withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
@@ -41,6 +42,8 @@ export class Daemon {
   private stopMonitor: () => void = () => {};
   private timer: NodeJS.Timeout | undefined;
   private reconciling = false;
+  /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly settings: HostSettings,
@@ -57,7 +60,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { stateDir } = this.settings;
-    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(stateDir, 'state dir');
     const pidFile = statePaths(stateDir).pidFile;
     if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
     // A crash may have left half-done attaches and dead guests behind.
@@ -161,12 +164,15 @@ export class Daemon {
     this.reconciling = true;
     try {
       const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner));
+      this.lastFailure = undefined;
       if (steps.length > 0) {
         await this.refresh();
         this.log('info', 'reconciled the host', { steps: steps.map((s) => s.op) });
       }
     } catch (error) {
-      this.log('error', 'reconcile failed', { error });
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== this.lastFailure) this.log('error', 'reconcile failed', { error });
+      this.lastFailure = message;
     } finally {
       this.reconciling = false;
     }

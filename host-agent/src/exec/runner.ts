@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { CommandFailedError } from '@guestnet/protocol';
 import { runCommand, writeAtomically } from '@guestnet/runtime';
 import type { Reader, Step } from '../model/step.js';
+import { stateDirFailure } from '../state/dir.js';
 
 export type { Step } from '../model/step.js';
 
@@ -23,7 +24,7 @@ export class RealRunner implements Runner {
   }
 
   async perform(step: Step): Promise<void> {
-    if (step.kind === 'write') return writeAtomically(step.path, step.content);
+    if (step.kind === 'write') return writeAtomically(step.path, step.content).catch((error: unknown) => Promise.reject(stateDirFailure(error, step.path)));
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
     // /proc/sys files take one in-place write; there is nothing to rename over them.
     if (step.kind === 'sysctl') return fs.writeFile(step.path, `${step.value}\n`);

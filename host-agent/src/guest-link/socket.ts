@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketBusyError } from '@guestnet/protocol';
+import { ensurePrivateDir } from '../state/dir.js';
 
 function someoneListens(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -17,7 +18,7 @@ function someoneListens(socketPath: string): Promise<boolean> {
  * created 0700 and the socket 0600 from the moment it exists.
  */
 export async function listenExclusively(socketPath: string): Promise<Server> {
-  await fs.mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(dirname(socketPath), 'socket dir');
   if (await someoneListens(socketPath)) {
     throw new SocketBusyError(`${socketPath} is already served by another guestnet agent`);
   }

@@ -1,0 +1,39 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { StateDirError } from '@guestnet/protocol';
+
+const FILESYSTEM_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on its filesystem',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'its filesystem is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of its path is not a directory',
+  EEXIST: 'a file is in the way',
+};
+
+/** A filesystem failure under the state or socket dir, as one line with exit 16; anything else unchanged. */
+export function stateDirFailure(error: unknown, what: string): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reason = code ? FILESYSTEM_ERRORS[code] : undefined;
+  return reason ? new StateDirError(`cannot write ${what}: ${reason} (${code})`) : error;
+}
+
+/**
+ * Creates a directory guestnet keeps root-only state or sockets in (0700), or
+ * checks the one that is there: it must be a directory owned by us that no
+ * one else can write, or another user could plant files or sockets in it.
+ */
+export async function ensurePrivateDir(dir: string, what: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw stateDirFailure(error, `the ${what} ${dir}`);
+  }
+  const found = await stat(dir);
+  if (!found.isDirectory()) throw new StateDirError(`the ${what} ${dir} is not a directory`);
+  const uid = process.getuid?.() ?? 0;
+  if (found.uid !== uid || (found.mode & 0o022) !== 0) {
+    const mode = (found.mode & 0o777).toString(8);
+    throw new StateDirError(`refusing the ${what} ${dir}: mode ${mode}, owner uid ${found.uid}; others could write it (chown ${uid} ${dir} && chmod 700 ${dir})`);
+  }
+}
