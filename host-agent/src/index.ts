@@ -20,3 +20,4 @@ export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from '.
 export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';
 export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';
+export { withStateLock } from './state/lock.js';

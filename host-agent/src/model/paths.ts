@@ -5,7 +5,6 @@ export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
 export interface StatePaths {
   attachments: string;
   ipForwardBefore: string;
-  lock: string;
   pidFile: string;
   controlSocket: string;
 }
@@ -14,7 +13,6 @@ export function statePaths(stateDir: string): StatePaths {
   return {
     attachments: join(stateDir, 'attachments'),
     ipForwardBefore: join(stateDir, 'ip_forward.before'),
-    lock: join(stateDir, 'lock'),
     pidFile: join(stateDir, 'serve.pid'),
     controlSocket: join(stateDir, 'control.sock'),
   };

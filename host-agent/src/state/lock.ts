@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError } from '@guestnet/protocol';
 import { pidAlive } from '@guestnet/runtime';
-import { statePaths } from '../model/paths.js';
+import { ensurePrivateDir } from './dir.js';
 
 const LOCK_WAIT_MS = 15_000;
 
@@ -20,7 +22,8 @@ async function abandoned(path: string): Promise<boolean> {
 
 /**
  * Creates `path` holding our pid, unless a live process owns it already. A
- * file left by a dead owner (kill -9) is taken over.
+ * file left by a dead owner (kill -9) is taken over. Only the daemon's pid
+ * file uses this, to name the daemon that already serves a state dir.
  */
 export async function tryOwn(path: string): Promise<boolean> {
   for (;;) {
@@ -41,14 +44,17 @@ export async function ownerOf(path: string): Promise<number | undefined> {
   return Number.isInteger(owner) && owner > 0 ? owner : undefined;
 }
 
-// Work of this process waits its turn here instead of polling the lock file.
+// Work of this process waits its turn here; other processes wait on the lock.
 const queues = new Map<string, Promise<unknown>>();
 
 /**
  * Runs `work` while holding the state dir's lock, so concurrent attaches and
  * detaches (CLI, daemon, CNI) never pick the same name or address. Within one
- * process, work is queued; across processes the lock is a file created
- * exclusively, holding the owner's pid, and one whose owner died is taken over.
+ * process, work is queued. Across processes the lock is an abstract unix
+ * socket named after the state dir: binding it is atomic, and the kernel
+ * releases it when its holder exits or is killed, so there is never a stale
+ * lock to take over. Abstract names live in a network namespace: every agent
+ * of a state dir runs in the host's.
  */
 export function withStateLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
   const run = (queues.get(stateDir) ?? Promise.resolve()).then(() => holdingLock(stateDir, work));
@@ -58,17 +64,33 @@ export function withStateLock<T>(stateDir: string, work: () => Promise<T>): Prom
   return run;
 }
 
+/** The lock's abstract socket name: the state dir's device and inode, so every path to it agrees. */
+async function lockName(stateDir: string): Promise<string> {
+  const { dev, ino } = await fs.stat(stateDir);
+  return `\0guestnet-lock-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`;
+}
+
+/** Binds the lock's name; undefined while another process holds it. */
+function bind(name: string): Promise<Server | undefined> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error)));
+    server.listen({ path: name }, () => resolve(server.unref()));
+  });
+}
+
 async function holdingLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
-  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = statePaths(stateDir).lock;
+  await ensurePrivateDir(stateDir, 'state dir');
+  const name = await lockName(stateDir);
   const deadline = Date.now() + LOCK_WAIT_MS;
-  while (!(await tryOwn(path))) {
-    if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked (${path}) for over ${LOCK_WAIT_MS / 1000} s`);
+  let held: Server | undefined;
+  while (!(held = await bind(name))) {
+    if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked by another guestnet process for over ${LOCK_WAIT_MS / 1000} s`);
     await sleep(20);
   }
   try {
     return await work();
   } finally {
-    await fs.rm(path, { force: true });
+    held.close();
   }
 }
