@@ -4,7 +4,7 @@ import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import type { AttachmentRecord } from './model/record.js';
 import type { Reader } from './model/step.js';
-import { linkNames, mainRoutes } from './net/links.js';
+import { linksWithAliases, mainRoutes } from './net/links.js';
 import { observePolicy } from './net/policy.js';
 import { readIpForwardBefore, readRecords } from './state/records.js';
 
@@ -25,8 +25,8 @@ export async function observeHost(
   scope?: { links: string[]; records: readonly AttachmentRecord[] },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [links, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
-    deep ? linkNames(runner) : existingLinks(scope.links),
+  const [{ links, aliases }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
+    deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
@@ -36,13 +36,20 @@ export async function observeHost(
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
-  return { links, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
+  return { links, aliases, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
 }
 
 /** Which of `names` exist, from sysfs: no process, and no list of every link. */
 export async function existingLinks(names: string[]): Promise<Set<string>> {
   const found = await Promise.all(names.map((name) => access(`/sys/class/net/${name}`).then(() => name, () => undefined)));
   return new Set(found.filter((name): name is string => name !== undefined));
+}
+
+/** Which of `names` exist, and their aliases, from sysfs. */
+async function existingLinksWithAliases(names: string[]): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
+  const found = await Promise.all(names.map((name) => readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((alias) => [name, alias.trim()] as const, () => undefined)));
+  const present = found.filter((entry): entry is readonly [string, string] => entry !== undefined);
+  return { links: new Set(present.map(([name]) => name)), aliases: new Map(present.filter(([, alias]) => alias !== '')) };
 }
 
 /** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */

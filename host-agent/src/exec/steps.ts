@@ -1,7 +1,7 @@
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { IP_FORWARD_PATH, recordPath, statePaths } from '../model/paths.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hostLinkAlias } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordContent } from '../state/records.js';
@@ -51,7 +51,12 @@ const steps: StepsByKind = {
     {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
-      input: [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`, `link set dev ${r.hostIf} up`, ''].join('\n'),
+      input: [
+        `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
+        ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)}`] : []),
+        `link set dev ${r.hostIf} up`,
+        '',
+      ].join('\n'),
     },
     // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
     { kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' },

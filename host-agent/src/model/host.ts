@@ -13,6 +13,8 @@ export interface Route {
 /** What the host looks like right now, as far as attach and detach care. */
 export interface HostObserved {
   links: ReadonlySet<string>;
+  /** The aliases of the links observed that have one. */
+  aliases: ReadonlyMap<string, string>;
   /** The main table's IPv4 routes. */
   routes: readonly Route[];
   ipForward: string;

@@ -54,4 +54,11 @@ export interface AttachmentRecord extends GuestIdentity {
   forwards: PortForward[];
   /** The backend its rules are in; every guest of a state dir shares one. */
   firewall: FirewallName;
+  /** The host link carries hostLinkAlias(this): only a link with it is ours to delete. Unset in records of older versions. */
+  tagged?: true;
+}
+
+/** The alias of a guest's host link: how guestnet tells its own link from a host's link that took the name later. */
+export function hostLinkAlias(record: Pick<GuestIdentity, 'id'>): string {
+  return `guestnet-host:${record.id}`;
 }

@@ -1,10 +1,10 @@
 import type { Route } from '../model/host.js';
 import type { Reader } from '../model/step.js';
 
-/** Names of the links in the current netns. */
-export async function linkNames(runner: Reader): Promise<Set<string>> {
-  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string }>;
-  return new Set(links.map((link) => link.ifname));
+/** The links of the current netns, and the aliases of those that have one. */
+export async function linksWithAliases(runner: Reader): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
+  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string }>;
+  return { links: new Set(links.map((link) => link.ifname)), aliases: new Map(links.flatMap((link) => (link.ifalias ? [[link.ifname, link.ifalias]] : []))) };
 }
 
 /** The main table's IPv4 routes. */

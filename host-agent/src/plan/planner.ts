@@ -2,7 +2,7 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
-import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import { type AttachmentRecord, guestLabel, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { uplinkProblem } from './uplink.js';
@@ -12,6 +12,8 @@ import { uplinkProblem } from './uplink.js';
 
 const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => records.map(ruleOf);
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
+/** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
+const ownsLink = (observed: HostObserved, record: AttachmentRecord) => !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
 
 /** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
@@ -34,7 +36,8 @@ function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existi
     if (other.hostIf === desired.hostIf) throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
     if (other.guestAddress === desired.guestAddress) throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
   }
-  if (!existing && observed.links.has(desired.hostIf)) {
+  const foreign = existing ? !ownsLink(observed, existing) : true;
+  if (foreign && observed.links.has(desired.hostIf)) {
     throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);
   }
 }
@@ -71,7 +74,10 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
   const route = policyRouteOf(record);
   if (route) ops.push({ kind: 'removePolicyRoute', route });
-  if (observed.links.has(record.hostIf)) ops.push({ kind: 'deleteLink', name: record.hostIf });
+  // A host link that took the name after the guest's went is not ours: only a link tagged for this
+  // record is deleted, and never the uplink, whatever a damaged or hand-edited record says.
+  const uplinkNamed = record.hostIf === record.uplink || record.hostIf === currentUplink(observed);
+  if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed) ops.push({ kind: 'deleteLink', name: record.hostIf });
   if (others.length === 0 && observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
   return ops;

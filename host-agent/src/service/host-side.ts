@@ -75,6 +75,7 @@ export async function attachHostSide(
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
     forwards: existing?.forwards ?? [],
     firewall: ctx.firewall.name,
+    ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };
   const ops = planAttach(observed, desired);
   announce(desired);

@@ -7,7 +7,7 @@ import type { AttachmentRecord } from '../model/record.js';
 import { observeHost } from '../observe.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
 import { readIpForwardBefore, readRecords } from '../state/records.js';
-import { guestAlive } from './preflight.js';
+import { guestAlive, netnsAt } from './preflight.js';
 
 // Bringing the host back in line with its records: after a crash, when a
 // guest's link goes away, and on every pass of the daemon's reconcile loop.
@@ -22,6 +22,15 @@ export interface Recovery {
 type Hooks = Pick<ExecContext, 'afterSetupOp'>;
 
 /**
+ * Whether a record's guest still lives, checked as a fresh attach checks its
+ * guest: a record whose netns is the host's own (hand-edited, or damaged)
+ * describes no guest, and completing it would wire the host to itself.
+ */
+async function liveGuest(record: AttachmentRecord): Promise<boolean> {
+  return (await guestAlive(record)) && record.netns !== (await netnsAt('/proc/self/ns/net'));
+}
+
+/**
  * Brings one guest's host side back in line with its record: a live guest's
  * missing pieces are re-added (a complete one plans to nothing, so its
  * traffic is never touched); a dead guest's every trace is removed.
@@ -32,7 +41,7 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
   const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir };
   const observed = await observeHost(runner, stateDir, ctx.firewall);
   if (!observed.records.some((r) => r.id === record.id)) return undefined;
-  if (await guestAlive(record)) {
+  if (await liveGuest(record)) {
     const ops = planAttach(observed, record);
     return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
   }
@@ -62,7 +71,7 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     const ctx: ExecContext = { ...hooks, firewall: firewallNamed(first.firewall), stateDir };
     let observed = await observeHost(runner, stateDir, ctx.firewall);
     for (const record of records) {
-      const recovery = (await guestAlive(record))
+      const recovery = (await liveGuest(record))
         ? await completed(record, planAttach(observed, record))
         : { id: record.id, action: 'removed' as const, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
       if (!recovery) continue;

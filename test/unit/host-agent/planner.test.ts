@@ -119,6 +119,16 @@ describe('host planner', () => {
       assert.deepEqual(planDetach(host, record()), []);
     });
 
+    it("deletes only the link guestnet tagged for the record, never a host link that took its name", () => {
+      const tagged = record(100, { tagged: true });
+      const { host } = simulate(emptyHost(), planAttach(emptyHost(), tagged));
+      assert.ok(planDetach(host, tagged).some((op) => op.kind === 'deleteLink'));
+      const taken = { ...host, aliases: new Map([['vm_wlan', 'the host made this one']]) };
+      assert.ok(!planDetach(taken, tagged).some((op) => op.kind === 'deleteLink'));
+      assert.ok(!planDetach({ ...host, aliases: new Map() }, tagged).some((op) => op.kind === 'deleteLink'));
+      assert.throws(() => planAttach(taken, tagged), /guestnet did not create it/);
+    });
+
     it('skips the link when the guest is gone (the kernel deleted the veth)', () => {
       const gone = { ...attached(), links: new Set(['lo', 'wlan0']) };
       assert.ok(!planDetach(gone, record()).some((op) => op.kind === 'deleteLink'));

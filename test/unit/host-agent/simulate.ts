@@ -8,6 +8,7 @@ export function firewallWith(rules: GuestRule[], installed = rules.length > 0): 
 
 export const emptyHost = (): HostObserved => ({
   links: new Set(['lo', 'wlan0']),
+  aliases: new Map(),
   routes: [
     { dst: 'default', dev: 'wlan0' },
     { dst: '198.51.100.0/24', dev: 'wlan0' },
@@ -22,6 +23,7 @@ export const emptyHost = (): HostObserved => ({
 /** What the kernel and the state dir would look like after `ops`: a model for "plan after apply is empty". */
 export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[] = []): { host: HostObserved; rules: GuestRule[] } {
   const links = new Set(host.links);
+  const aliases = new Map(host.aliases);
   let routes = [...host.routes];
   let { ipForward, ipForwardBefore, records } = host;
   let rules = [...rulesBefore];
@@ -38,10 +40,12 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         break;
       case 'createVeth':
         links.add(op.record.hostIf);
+        if (op.record.tagged) aliases.set(op.record.hostIf, `guestnet-host:${op.record.id}`);
         routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
       case 'deleteLink':
         links.delete(op.name);
+        aliases.delete(op.name);
         routes = routes.filter((r) => r.dev !== op.name);
         break;
       case 'enableIpForward':
@@ -70,5 +74,5 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
     }
   }
   const policy = { ...host.policy, rules: rulesIp, localNetwork };
-  return { host: { links, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
+  return { host: { links, aliases, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
 }
