@@ -39,13 +39,17 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
   // A detach that just deleted the link also deleted the record: nothing to observe.
   if (!(await access(recordPath(stateDir, record.id)).then(() => true, () => false))) return undefined;
   const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir };
+  if (!(await liveGuest(record))) {
+    // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
+    const records = await readRecords(stateDir);
+    if (!records.some((r) => r.id === record.id)) return undefined;
+    const observed = await observeHost(runner, stateDir, ctx.firewall, { links: [record.hostIf], records });
+    return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+  }
   const observed = await observeHost(runner, stateDir, ctx.firewall);
   if (!observed.records.some((r) => r.id === record.id)) return undefined;
-  if (await liveGuest(record)) {
-    const ops = planAttach(observed, record);
-    return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
-  }
-  return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+  const ops = planAttach(observed, record);
+  return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
 }
 
 /** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
