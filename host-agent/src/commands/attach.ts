@@ -1,7 +1,9 @@
+import { AgentError } from '@guestnet/protocol';
 import { callDaemon } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { guestConfigOf } from '../guest-link/configure.js';
-import { configureGuest, interrupted, type SessionEvents } from '../guest-link/one-shot.js';
+import { interrupted } from '../guest-link/exchange.js';
+import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
 import { processGuest, requireRoot } from '../service/preflight.js';
@@ -24,25 +26,28 @@ const DAEMON_REPLY_MARGIN_MS = 10_000;
 export async function attach(pid: number, options: AttachOptions): Promise<AttachResult> {
   requireRoot('attach');
   const { settings, dryRun } = options;
-  if (!dryRun) {
-    const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
-    const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS);
-    if (viaDaemon.served) return viaDaemon.result as AttachResult;
-  }
-  const guest = await processGuest(pid);
-  const service = new AttachmentService(settings.stateDir, dryRun ? new DryRunRunner(options.print) : new RealRunner());
   // A launcher that gives up kills us: finish the step under way, then roll back rather than die half-configured.
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => abort.abort(signal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    if (!dryRun) {
+      const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
+      const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS, abort.signal).catch((error: unknown) => {
+        // The daemon rolled back because we hung up on it: say why we did.
+        throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted' ? interrupted(String(abort.signal.reason)) : error;
+      });
+      if (viaDaemon.served) return viaDaemon.result as AttachResult;
+    }
+    const guest = await processGuest(pid);
+    const service = new AttachmentService(settings.stateDir, dryRun ? new DryRunRunner(options.print) : new RealRunner());
     const waits = !dryRun && options.wait;
     const attached = await service.attach({
       guest,
       settings,
       guestSide: async (record) => {
-        if (abort.signal.aborted) throw interrupted(abort.signal);
+        if (abort.signal.aborted) throw interrupted(String(abort.signal.reason));
         if (!waits) return undefined;
         return configureGuest(settings.socket, guestConfigOf(record), settings.timeout, abort.signal, options.onGuestEvent);
       },

@@ -44,15 +44,23 @@ export function parseReply(raw: unknown): Reply {
   return raw as Reply;
 }
 
-/** Serves control requests one connection at a time each; every failure becomes an error reply. */
-export async function serveControl(stateDir: string, handle: (request: ControlRequest) => Promise<unknown>): Promise<Server> {
+/**
+ * Serves control requests, one per connection; every failure becomes an error
+ * reply. A client that half-closes its connection before the reply (a CLI
+ * that got SIGTERM) cancels its request: `handle` sees the signal abort, and
+ * the client still reads the reply.
+ */
+export async function serveControl(stateDir: string, handle: (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>): Promise<Server> {
   const path = controlSocketPath(stateDir);
   await fs.rm(path, { force: true });
-  const server = createServer((socket) => {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     const connection = new FramedConnection(socket, parseRequest, MAX_CONTROL_FRAME);
+    const cancel = new AbortController();
+    socket.once('end', () => cancel.abort());
+    socket.once('close', () => cancel.abort());
     connection
       .receive(10_000)
-      .then(handle)
+      .then((request) => handle(request, cancel.signal))
       .then(
         (result) => connection.end({ type: 'reply', ok: true, result }),
         (error: unknown) => {
@@ -89,10 +97,18 @@ export async function daemonListening(stateDir: string): Promise<boolean> {
  * Sends one request to the daemon of `stateDir`. Resolves to `{ served: false }`
  * when no daemon listens, so the caller does the work itself.
  */
-export async function callDaemon(stateDir: string, request: ControlRequest, timeoutMs: number): Promise<{ served: false } | { served: true; result: unknown }> {
+export async function callDaemon(
+  stateDir: string,
+  request: ControlRequest,
+  timeoutMs: number,
+  cancel?: AbortSignal,
+): Promise<{ served: false } | { served: true; result: unknown }> {
   const socket = await tryConnect(controlSocketPath(stateDir));
   if (!socket) return { served: false };
   const connection = new FramedConnection(socket, parseReply, MAX_CONTROL_FRAME);
+  // Cancelling half-closes: the daemon rolls the request back and still answers.
+  const onCancel = () => socket.end();
+  cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     connection.send(request);
     const reply = await connection.receive(timeoutMs).catch((error: Error) => {
@@ -102,6 +118,7 @@ export async function callDaemon(stateDir: string, request: ControlRequest, time
     const code = (Object.hasOwn(ExitCode, reply.error.code) ? reply.error.code : 'internal') as ExitCodeName;
     throw new AgentError(code, reply.error.message);
   } finally {
+    cancel?.removeEventListener('abort', onCancel);
     connection.destroy();
   }
 }

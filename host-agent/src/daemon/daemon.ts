@@ -18,6 +18,7 @@ import { ownerOf, tryOwn, withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
 import { GuestServer } from './guests.js';
+import { interrupted } from '../guest-link/exchange.js';
 import { watchHost } from './monitor.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
@@ -68,7 +69,7 @@ export class Daemon {
     for (const r of recovered) this.log('info', r.action === 'completed' ? 'completed a half-done attach' : 'removed a dead guest', { ...r });
     await this.refresh();
     await this.guests.start();
-    this.control = await serveControl(stateDir, (request) => this.handle(request));
+    this.control = await serveControl(stateDir, (request, cancelled) => this.handle(request, cancelled));
     // A default route that moves is heard at once; a firewall reload makes no
     // event, so the same pass also runs every RECONCILE_MS.
     this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
@@ -104,7 +105,7 @@ export class Daemon {
     this.byLinkId.set(linkIdOf(record.token), record);
   }
 
-  private async handle(request: ControlRequest): Promise<unknown> {
+  private async handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     const { stateDir } = this.settings;
     switch (request.type) {
       case 'status':
@@ -119,11 +120,12 @@ export class Daemon {
         return result;
       }
       case 'attach':
-        return this.attach(request.pid, request.settings, request.wait);
+        return this.attach(request.pid, request.settings, request.wait, cancelled);
     }
   }
 
-  private async attach(pid: number, requested: Record<string, unknown>, wait: boolean): Promise<unknown> {
+  /** `cancelled`: the caller hung up (a CLI that got SIGTERM); what this attach added is rolled back. */
+  private async attach(pid: number, requested: Record<string, unknown>, wait: boolean, cancelled: AbortSignal): Promise<unknown> {
     const settings = { ...resolveSettings(requested, {}, 'the attach request'), stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
     let token: string | undefined;
@@ -135,7 +137,10 @@ export class Daemon {
           token = record.token;
           this.learn(record);
         },
-        guestSide: wait ? (record) => this.guests.confirm(record, settings.timeout) : undefined,
+        guestSide: async (record) => {
+          if (cancelled.aborted) throw interrupted('its caller hanging up');
+          return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
+        },
       });
       return attachResult(attached, attached.guest ?? 'not-waited');
     } catch (error) {

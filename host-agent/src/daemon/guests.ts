@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
 import { guestConfigOf } from '../guest-link/configure.js';
-import { authenticate, type GuestConfirmation, receiveHello } from '../guest-link/exchange.js';
+import { authenticate, type GuestConfirmation, interrupted, receiveHello } from '../guest-link/exchange.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { GuestSession } from './session.js';
@@ -58,16 +58,22 @@ export class GuestServer {
   }
 
   /** Resolves once the guest of `record` has confirmed its configuration, now or when it connects. */
-  confirm(record: AttachmentRecord, timeoutMs: number): Promise<GuestConfirmation> {
+  confirm(record: AttachmentRecord, timeoutMs: number, cancelled?: AbortSignal): Promise<GuestConfirmation> {
     return new Promise((resolve, reject) => {
+      const onCancel = () => {
+        this.dropWaiter(record.token, waiter);
+        waiter.reject(interrupted('its caller hanging up'));
+      };
       const timer = setTimeout(() => {
         this.dropWaiter(record.token, waiter);
         reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`));
       }, timeoutMs);
       const waiter: Waiter = {
-        resolve: (c) => (clearTimeout(timer), resolve(c)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (c) => (clearTimeout(timer), cancelled?.removeEventListener('abort', onCancel), resolve(c)),
+        reject: (e) => (clearTimeout(timer), cancelled?.removeEventListener('abort', onCancel), reject(e)),
       };
+      if (cancelled?.aborted) return onCancel();
+      cancelled?.addEventListener('abort', onCancel, { once: true });
       const failure = this.unclaimedFailures.get(record.token);
       this.unclaimedFailures.delete(record.token);
       if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);

@@ -1,4 +1,5 @@
 import {
+  AgentError,
   type AppliedState,
   type FramedConnection,
   GuestApplyError,
@@ -28,6 +29,11 @@ const APPLY_DEADLINE_MS = 30_000;
 export interface GuestConfirmation {
   state: AppliedState;
   changes: number;
+}
+
+/** `by`: what interrupted the attach, e.g. SIGTERM, or its caller hanging up. */
+export function interrupted(by: string): AgentError {
+  return new AgentError('interrupted', `interrupted by ${by} while attaching; the host side was rolled back`);
 }
 
 /** Waits up to `timeoutMs` for the guest's answer to what was just sent. */

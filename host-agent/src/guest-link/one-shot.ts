@@ -1,14 +1,11 @@
 import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
-import { AgentError, excerpt, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
-import { authenticate, exchange, type GuestConfirmation, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
+import { excerpt, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
+import { authenticate, exchange, type GuestConfirmation, interrupted, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
 
-export function interrupted(abort: AbortSignal): AgentError {
-  return new AgentError('interrupted', `interrupted by ${String(abort.reason)} while waiting for the guest agent; the host side was rolled back`);
-}
 
 /** Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one); it must not throw. */
 export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } | { connected: number }) => void;
@@ -36,7 +33,7 @@ export async function configureGuest(
       );
       const onAbort = () => {
         clearTimeout(timer);
-        reject(interrupted(abort));
+        reject(interrupted(String(abort.reason)));
       };
       if (abort.aborted) onAbort();
       abort.addEventListener('abort', onAbort, { once: true });

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { ExitCode } from '@guestnet/protocol';
+import { HOST_AGENT, Sandbox } from '../../fixtures/sandbox.js';
+
+// A launcher that gives up on an attach the daemon serves gets what the
+// one-shot path promises: exit 15, and nothing left on the host.
+
+describe('faults: an interrupted attach through the daemon', function () {
+  this.timeout(90_000);
+  let sandbox: Sandbox;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('SIGTERM while waiting for the guest: exit 15 in one line, and the daemon rolls the attach back', async () => {
+    const pristine = await sandbox.hostSnapshot();
+    const daemon = await sandbox.startDaemon();
+    const guest = await sandbox.startGuest({ agent: false });
+    const attach = sandbox.serveIn(sandbox.hostNs, ['node', HOST_AGENT, 'attach', String(guest.pid), '--timeout', '20000', '--state-dir', sandbox.stateDir, '--socket', sandbox.socket]);
+    for (let i = 0; i < 100; i++) {
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
+      if (status.guests.length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    attach.kill('SIGTERM');
+    const result = await attach;
+    assert.equal(result.exitCode, ExitCode.interrupted, String(result.stderr));
+    assert.equal(String(result.stderr).trim().split('\n').length, 1, String(result.stderr));
+    assert.match(String(result.stderr), /interrupted by SIGTERM while attaching; the host side was rolled back/);
+    assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
+    await daemon.stop();
+    await guest.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
