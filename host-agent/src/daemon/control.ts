@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, ProtocolError } from '@guestnet/protocol';
+import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, PeerClosedError, ProtocolError } from '@guestnet/protocol';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 
@@ -112,6 +112,8 @@ export async function callDaemon(
   try {
     connection.send(request);
     const reply = await connection.receive(timeoutMs).catch((error: Error) => {
+      // The daemon died mid-request: its next start rolls back an attach that was waiting for its guest.
+      if (error instanceof PeerClosedError) throw new AgentError('interrupted', `host-agent serve for ${stateDir} did not answer: it stopped mid-request; its next start finishes or rolls back what it was doing`);
       throw new AgentError('internal', `host-agent serve for ${stateDir} did not answer (${error.message}); check its log`);
     });
     if (reply.ok) return { served: true, result: reply.result };

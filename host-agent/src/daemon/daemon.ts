@@ -66,7 +66,8 @@ export class Daemon {
     if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
     // A crash may have left half-done attaches and dead guests behind.
     const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner));
-    for (const r of recovered) this.log('info', r.action === 'completed' ? 'completed a half-done attach' : 'removed a dead guest', { ...r });
+    const said = { completed: 'completed a half-done attach', removed: 'removed a dead guest', rolledBack: 'rolled back an attach that was waiting for its guest' };
+    for (const r of recovered) this.log('info', said[r.action], { ...r });
     await this.refresh();
     await this.guests.start();
     this.control = await serveControl(stateDir, (request, cancelled) => this.handle(request, cancelled));

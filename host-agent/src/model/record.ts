@@ -56,6 +56,12 @@ export interface AttachmentRecord extends GuestIdentity {
   firewall: FirewallName;
   /** The host link carries hostLinkAlias(this): only a link with it is ours to delete. Unset in records of older versions. */
   tagged?: true;
+  /**
+   * Set while a new attachment's host side is complete and its caller waits
+   * for the guest side: if the agent dies now, nobody was told it succeeded,
+   * so recovery rolls it back instead of completing it.
+   */
+  awaitingGuest?: true;
 }
 
 /** The alias of a guest's host link: how guestnet tells its own link from a host's link that took the name later. */

@@ -1,4 +1,4 @@
-import type { ExecContext, OpTiming } from '../exec/apply.js';
+import { applySetup, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { firewallFor } from '../firewall/select.js';
@@ -53,7 +53,10 @@ export class AttachmentService {
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
     if (!request.guestSide) return { ...attached, guest: undefined };
     try {
-      return { ...attached, guest: await request.guestSide(host.record) };
+      if (host.created) await this.markAwaiting(host.record, true);
+      const guest = await request.guestSide(host.record);
+      if (host.created) await this.markAwaiting(host.record, false);
+      return { ...attached, guest };
     } catch (error) {
       // A re-attach that fails leaves the attachment it found; a new one is taken away again.
       if (host.created) await this.undoAttach(host.record, error);
@@ -76,6 +79,17 @@ export class AttachmentService {
     } catch (failure) {
       if (cause instanceof Error) cause.message += `; rolling back also failed: ${(failure as Error).message}`;
     }
+  }
+
+  /** Marks (or unmarks) a new attachment as waiting for its guest side, if its record is still this attach's. */
+  private async markAwaiting(record: AttachmentRecord, awaiting: boolean): Promise<void> {
+    await this.locked('auto', async (records, ctx) => {
+      const current = records.find((r) => r.id === record.id);
+      if (current?.token !== record.token) return;
+      const { awaitingGuest, ...rest } = current;
+      const after: AttachmentRecord = awaiting ? { ...rest, awaitingGuest: true } : rest;
+      await applySetup([{ kind: 'updateRecords', before: [current], after: [after] }], this.runner, ctx);
+    });
   }
 
   /** Removes what attach added; the guest may be gone already, and anything missing is skipped. */

@@ -15,7 +15,8 @@ import { guestAlive, netnsAt } from './preflight.js';
 
 export interface Recovery {
   id: string;
-  action: 'completed' | 'removed';
+  /** completed: a half-done attach finished; removed: a dead guest's traces; rolledBack: an attach whose caller was still waiting. */
+  action: 'completed' | 'removed' | 'rolledBack';
   steps: OpTiming[];
 }
 
@@ -28,6 +29,15 @@ type Hooks = Pick<ExecContext, 'afterSetupOp'>;
  */
 async function liveGuest(record: AttachmentRecord): Promise<boolean> {
   return (await guestAlive(record)) && record.netns !== (await netnsAt('/proc/self/ns/net'));
+}
+
+/**
+ * Whether recovery completes the record rather than removing it: a live guest,
+ * unless its attach's caller was still waiting for the guest when the agent
+ * died (that caller was told it failed, so the attach is rolled back).
+ */
+async function toComplete(record: AttachmentRecord): Promise<boolean> {
+  return !record.awaitingGuest && (await liveGuest(record));
 }
 
 /**
@@ -75,9 +85,9 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     const ctx: ExecContext = { ...hooks, firewall: firewallNamed(first.firewall), stateDir };
     let observed = await observeHost(runner, stateDir, ctx.firewall);
     for (const record of records) {
-      const recovery = (await liveGuest(record))
+      const recovery = (await toComplete(record))
         ? await completed(record, planAttach(observed, record))
-        : { id: record.id, action: 'removed' as const, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+        : { id: record.id, action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const), steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
       if (!recovery) continue;
       recoveries.push(recovery);
       observed = await observeHost(runner, stateDir, ctx.firewall);

@@ -63,6 +63,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
     (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
     (raw.tagged === undefined || raw.tagged === true) &&
+    (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ExitCode } from '@guestnet/protocol';
 import { HOST_AGENT, Sandbox } from '../../fixtures/sandbox.js';
 
@@ -31,6 +33,35 @@ describe('faults: an interrupted attach through the daemon', function () {
     assert.match(String(result.stderr), /interrupted by SIGTERM while attaching; the host side was rolled back/);
     assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
     await daemon.stop();
+    await guest.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
+
+describe('faults: the daemon killed while an attach waits for its guest', function () {
+  this.timeout(90_000);
+  let sandbox: Sandbox;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('the attach exits 15, and the next daemon rolls it back instead of completing it', async () => {
+    const pristine = await sandbox.hostSnapshot();
+    const daemon = await sandbox.startDaemon();
+    const guest = await sandbox.startGuest({ agent: false });
+    const attaching = sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '20000']);
+    const record = join(sandbox.stateDir, 'attachments', `${guest.pid}.json`);
+    for (let i = 0; i < 200 && !(await readFile(record, 'utf8').catch(() => '')).includes('awaitingGuest'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal((await daemon.stop('SIGKILL')).signal, 'SIGKILL');
+    const result = await attaching;
+    assert.equal(result.exitCode, ExitCode.interrupted, result.stderr);
+    assert.match(result.stderr, /did not answer: it stopped mid-request/);
+    const next = await sandbox.startDaemon();
+    assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
+    assert.match(next.output(), /removed a dead guest|rolled back/);
+    await next.stop();
     await guest.kill();
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
