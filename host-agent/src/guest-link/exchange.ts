@@ -33,7 +33,7 @@ export interface GuestConfirmation {
 
 /** `by`: what interrupted the attach, e.g. SIGTERM, or its caller hanging up. */
 export function interrupted(by: string): AgentError {
-  return new AgentError('interrupted', `interrupted by ${by} while attaching; the host side was rolled back`);
+  return new AgentError('interrupted', `interrupted by ${by} while waiting for the guest agent; the host side was rolled back`);
 }
 
 /** Waits up to `timeoutMs` for the guest's answer to what was just sent. */

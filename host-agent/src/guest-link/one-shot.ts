@@ -1,6 +1,7 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
-import { excerpt, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
+import { excerpt, SocketBusyError, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
 import { authenticate, exchange, type GuestConfirmation, interrupted, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
 import { listenExclusively } from './socket.js';
 
@@ -23,13 +24,16 @@ export async function configureGuest(
   abort: AbortSignal,
   onEvent: SessionEvents = () => {},
 ): Promise<GuestConfirmation> {
-  const server = await listenExclusively(socketPath);
+  const started = Date.now();
+  const server = await listenWhenFree(socketPath, started + timeoutMs, abort);
+  const ours = (await fs.stat(socketPath)).ino;
+  const waitMs = Math.max(1, timeoutMs - (Date.now() - started));
   const sockets = new Set<Socket>();
   try {
     return await new Promise<GuestConfirmation>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
-        timeoutMs,
+        waitMs,
       );
       const onAbort = () => {
         clearTimeout(timer);
@@ -53,8 +57,27 @@ export async function configureGuest(
     });
   } finally {
     for (const socket of sockets) socket.destroy();
+    // Unlinked while still listening, and only if it is still our socket: the next
+    // one-shot attach cannot take the path before that, so its socket is never removed.
+    if ((await fs.stat(socketPath).catch(() => undefined))?.ino === ours) await fs.rm(socketPath, { force: true });
     await new Promise<void>((done) => server.close(() => done()));
-    await fs.rm(socketPath, { force: true });
+  }
+}
+
+/**
+ * Another one-shot attach may be serving the socket while it waits for its own
+ * guest (the state lock is not held during a wait): take the socket when it
+ * frees, within this attach's own timeout.
+ */
+async function listenWhenFree(socketPath: string, deadline: number, abort: AbortSignal): Promise<Server> {
+  for (;;) {
+    try {
+      return await listenExclusively(socketPath);
+    } catch (error) {
+      if (!(error instanceof SocketBusyError) || Date.now() > deadline) throw error;
+      if (abort.aborted) throw interrupted(String(abort.reason));
+      await sleep(50);
+    }
   }
 }
 

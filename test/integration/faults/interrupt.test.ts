@@ -30,7 +30,7 @@ describe('faults: an interrupted attach through the daemon', function () {
     const result = await attach;
     assert.equal(result.exitCode, ExitCode.interrupted, String(result.stderr));
     assert.equal(String(result.stderr).trim().split('\n').length, 1, String(result.stderr));
-    assert.match(String(result.stderr), /interrupted by SIGTERM while attaching; the host side was rolled back/);
+    assert.match(String(result.stderr), /interrupted by SIGTERM while waiting for the guest agent; the host side was rolled back/);
     assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
     await daemon.stop();
     await guest.kill();
