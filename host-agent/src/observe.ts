@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
@@ -39,14 +39,8 @@ export async function observeHost(
   return { links, aliases, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
 }
 
-/** Which of `names` exist, from sysfs: no process, and no list of every link. */
-export async function existingLinks(names: string[]): Promise<Set<string>> {
-  const found = await Promise.all(names.map((name) => access(`/sys/class/net/${name}`).then(() => name, () => undefined)));
-  return new Set(found.filter((name): name is string => name !== undefined));
-}
-
 /** Which of `names` exist, and their aliases, from sysfs. */
-async function existingLinksWithAliases(names: string[]): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
+export async function existingLinksWithAliases(names: string[]): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
   const found = await Promise.all(names.map((name) => readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((alias) => [name, alias.trim()] as const, () => undefined)));
   const present = found.filter((entry): entry is readonly [string, string] => entry !== undefined);
   return { links: new Set(present.map(([name]) => name)), aliases: new Map(present.filter(([, alias]) => alias !== '')) };

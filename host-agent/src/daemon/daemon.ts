@@ -144,12 +144,10 @@ export class Daemon {
         },
       });
       return attachResult(attached, attached.guest ?? 'not-waited');
-    } catch (error) {
-      await this.refresh();
-      if (token !== undefined && !this.byToken.has(token)) this.guests.forget(token);
-      throw error;
     } finally {
       await this.refresh();
+      // A failed attach whose record is gone leaves no session behind.
+      if (token !== undefined && !this.byToken.has(token)) this.guests.forget(token);
     }
   }
 

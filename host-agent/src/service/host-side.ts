@@ -10,10 +10,13 @@ import type { PortForward } from '../model/port-forward.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
-import { existingLinks, observeHost, routesCovering } from '../observe.js';
+import { existingLinksWithAliases, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { currentUplink, planAttach, planDetach, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
+
+/** Which of `names` exist, from sysfs: no process, and no list of every link. */
+const existingLinks = async (names: string[]) => (await existingLinksWithAliases(names)).links;
 
 // The host-side halves of attach, detach and forward: observe, plan, apply.
 // Callers hold the state lock; AttachmentService is the one caller.
