@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ExitCode, UsageError } from '@guestnet/protocol';
-import { installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
+import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
 import type { DnsTarget } from './planner.js';
 
 interface GlobalOptions {
@@ -10,6 +10,7 @@ interface GlobalOptions {
 }
 
 installPipeGuard();
+const settled = installExitGuard('guest-agent');
 
 const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
 const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
@@ -80,7 +81,10 @@ withDnsOptions(program.command('run'), 'the agent writes')
     if (report && globals.json) print(JSON.stringify(report));
     else if (report) print(`applied: ${report.state.name} ${report.state.address}/${report.state.prefixLength} via ${report.state.gateway} (${report.changes} changes)`);
     // Stopped by a signal: the session and the event monitor would keep the process alive.
-    if (!report) process.exit(ExitCode.ok);
+    if (!report) {
+      settled();
+      process.exit(ExitCode.ok);
+    }
   });
 
 withDnsOptions(program.command('status'), 'the agent wrote')
@@ -95,6 +99,9 @@ withDnsOptions(program.command('status'), 'the agent wrote')
   });
 
 // No top-level await: the single-file CommonJS bundle cannot have one.
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = reportCliFailure('guest-agent', error, program.opts() as GlobalOptions);
-});
+program
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = reportCliFailure('guest-agent', error, program.opts() as GlobalOptions);
+  })
+  .then(settled);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BadPidError, checkPid, ExitCode, UsageError } from '@guestnet/protocol';
-import { installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
+import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
 import { formatAttach, formatDetach, formatDoctor, formatForward, formatStatus } from './output.js';
@@ -31,6 +31,7 @@ function logLevel(globals: GlobalOptions, fallback: Level): Level {
 }
 
 installPipeGuard();
+const settled = installExitGuard('host-agent');
 
 function parsePid(text: string): number {
   const checked = checkPid(text);
@@ -186,4 +187,5 @@ program
   .catch((error: unknown) => {
     process.exitCode = reportCliFailure('host-agent', error, program.opts() as GlobalOptions);
   })
-  .then(flushLog);
+  .then(flushLog)
+  .then(settled);

@@ -8,9 +8,29 @@ export const print = (line: string): void => void process.stdout.write(`${line}\
  */
 export function installPipeGuard(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+    if (error.code === 'EPIPE') {
+      readerLeft = true;
+      process.exit(process.exitCode ?? ExitCode.ok);
+    }
     throw error;
   });
+}
+
+let readerLeft = false;
+
+/**
+ * Node exits 0 when nothing is left to wait on, even with the command's
+ * promise unsettled. Such a bug must not read as success to a launcher:
+ * call the returned function when the command has settled.
+ */
+export function installExitGuard(agent: string): () => void {
+  let settled = false;
+  process.on('exit', (code) => {
+    if (settled || readerLeft || code !== ExitCode.ok) return;
+    process.stderr.write(`${agent}: internal error: stopped before the command finished\n`);
+    process.exitCode = ExitCode.internal;
+  });
+  return () => void (settled = true);
 }
 
 /** What commander throws; matched by shape so this package needs no commander. */

@@ -38,8 +38,7 @@ export class GuestServer {
   ) {}
 
   async start(): Promise<void> {
-    this.server = await listenExclusively(this.socketPath);
-    this.server.on('connection', (socket) => this.accept(socket));
+    this.server = await listenExclusively(this.socketPath, (socket) => this.accept(socket));
   }
 
   /** Closes every connection too: guests keep their network, their agents reconnect to the next daemon. */

@@ -7,7 +7,6 @@ import { listenExclusively } from './socket.js';
 
 const MAX_PENDING_CONNECTIONS = 16;
 
-
 /** Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one); it must not throw. */
 export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } | { connected: number }) => void;
 
@@ -25,41 +24,43 @@ export async function configureGuest(
   onEvent: SessionEvents = () => {},
 ): Promise<GuestConfirmation> {
   const started = Date.now();
-  const server = await listenWhenFree(socketPath, started + timeoutMs, abort);
-  const ours = (await fs.stat(socketPath)).ino;
-  const waitMs = Math.max(1, timeoutMs - (Date.now() - started));
   const sockets = new Set<Socket>();
-  try {
-    return await new Promise<GuestConfirmation>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
-        waitMs,
-      );
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(interrupted(String(abort.reason)));
-      };
-      if (abort.aborted) onAbort();
-      abort.addEventListener('abort', onAbort, { once: true });
-      server.on('connection', (socket) => {
-        if (sockets.size >= MAX_PENDING_CONNECTIONS) return void socket.destroy();
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        onEvent({ connected: sockets.size });
-        handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config).then(
-          (confirmation) => (clearTimeout(timer), resolve(confirmation)),
-          (error: Error) => {
-            if (error instanceof GuestApplyError) return void (clearTimeout(timer), reject(error));
-            onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
-          },
-        );
-      });
+  let closing = false;
+  let confirm!: (confirmation: GuestConfirmation) => void;
+  let fail!: (error: Error) => void;
+  const confirmed = new Promise<GuestConfirmation>((resolve, reject) => ((confirm = resolve), (fail = reject)));
+  // Settled possibly before it is awaited (an abort while the socket is set up).
+  confirmed.catch(() => {});
+  const onConnection = (socket: Socket) => {
+    if (closing || sockets.size >= MAX_PENDING_CONNECTIONS) return void socket.destroy();
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    onEvent({ connected: sockets.size });
+    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config).then(confirm, (error: Error) => {
+      if (error instanceof GuestApplyError) return fail(error);
+      onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
     });
+  };
+  const server = await listenWhenFree(socketPath, started + timeoutMs, abort, onConnection);
+  const timer = setTimeout(
+    () => fail(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
+    Math.max(1, timeoutMs - (Date.now() - started)),
+  );
+  const onAbort = () => fail(interrupted(String(abort.reason)));
+  if (abort.aborted) onAbort();
+  else abort.addEventListener('abort', onAbort, { once: true });
+  let ours: number | undefined;
+  try {
+    ours = (await fs.stat(socketPath)).ino;
+    return await confirmed;
   } finally {
+    clearTimeout(timer);
+    abort.removeEventListener('abort', onAbort);
+    closing = true;
     for (const socket of sockets) socket.destroy();
     // Unlinked while still listening, and only if it is still our socket: the next
     // one-shot attach cannot take the path before that, so its socket is never removed.
-    if ((await fs.stat(socketPath).catch(() => undefined))?.ino === ours) await fs.rm(socketPath, { force: true });
+    if (ours !== undefined && (await fs.stat(socketPath).catch(() => undefined))?.ino === ours) await fs.rm(socketPath, { force: true });
     await new Promise<void>((done) => server.close(() => done()));
   }
 }
@@ -69,10 +70,10 @@ export async function configureGuest(
  * guest (the state lock is not held during a wait): take the socket when it
  * frees, within this attach's own timeout.
  */
-async function listenWhenFree(socketPath: string, deadline: number, abort: AbortSignal): Promise<Server> {
+async function listenWhenFree(socketPath: string, deadline: number, abort: AbortSignal, onConnection: (socket: Socket) => void): Promise<Server> {
   for (;;) {
     try {
-      return await listenExclusively(socketPath);
+      return await listenExclusively(socketPath, onConnection);
     } catch (error) {
       if (!(error instanceof SocketBusyError) || Date.now() > deadline) throw error;
       if (abort.aborted) throw interrupted(String(abort.reason));

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketBusyError } from '@guestnet/protocol';
 import { ensurePrivateDir } from '../state/dir.js';
@@ -15,15 +15,17 @@ function someoneListens(socketPath: string): Promise<boolean> {
 /**
  * Listens on the guests' socket. Refuses to take over a socket someone is
  * serving; a leftover file from a dead agent is replaced. The directory is
- * created 0700 and the socket 0600 from the moment it exists.
+ * created 0700 and the socket 0600 from the moment it exists. `onConnection`
+ * is in place before the first guest can connect: a connection with no
+ * listener would be counted by the server and never closed.
  */
-export async function listenExclusively(socketPath: string): Promise<Server> {
+export async function listenExclusively(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
   await ensurePrivateDir(dirname(socketPath), 'socket dir');
   if (await someoneListens(socketPath)) {
     throw new SocketBusyError(`${socketPath} is already served by another guestnet agent`);
   }
   await fs.rm(socketPath, { force: true });
-  const server = createServer();
+  const server = createServer(onConnection);
   const umask = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
