@@ -1,6 +1,6 @@
-import { readlink, stat } from 'node:fs/promises';
+import { readFile, readlink, stat } from 'node:fs/promises';
 import { BadPidError, NotRootError } from '@guestnet/protocol';
-import type { GuestIdentity } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, hostLinkAlias } from '../model/record.js';
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new NotRootError(what);
@@ -37,7 +37,19 @@ export async function netnsAt(path: string): Promise<string | undefined> {
   );
 }
 
-/** Whether the guest a record describes still lives: the same netns at its path (a reused pid has another). */
-export async function guestAlive(record: Pick<GuestIdentity, 'netnsPath' | 'netns'>): Promise<boolean> {
-  return (await netnsAt(record.netnsPath)) === record.netns;
+/**
+ * Whether the guest a record describes still lives. A guest is its netns,
+ * not the process attach was given: that process may exit while others keep
+ * the netns. The same netns at the record's path answers at once (a reused
+ * pid has another). Otherwise our tagged host link answers: a veth pair is
+ * destroyed with the netns of either end, so while the host end is there,
+ * the guest's netns is alive. Nothing pins the netns, so a guest whose last
+ * process exits is gone, and reaped. (Its inode number alone proves nothing:
+ * the kernel hands it to the next netns at once.)
+ */
+export async function guestAlive(record: Pick<AttachmentRecord, 'id' | 'netnsPath' | 'netns' | 'hostIf' | 'tagged'>): Promise<boolean> {
+  if ((await netnsAt(record.netnsPath)) === record.netns) return true;
+  if (!record.tagged) return false;
+  const alias = await readFile(`/sys/class/net/${record.hostIf}/ifalias`, 'utf8').catch(() => '');
+  return alias.trim() === hostLinkAlias(record);
 }
