@@ -19,5 +19,7 @@ export { parseRecord } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';
+export { PendingConnections } from './guest-link/pending.js';
+export { peerNetnsOf } from './guest-link/peer-netns.js';
 export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';
 export { withStateLock } from './state/lock.js';

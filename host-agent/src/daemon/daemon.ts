@@ -56,6 +56,8 @@ export class Daemon {
       settings.socket,
       (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
       rateLimited((reason, suppressed) => log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) })),
+      // Its own limiter: a flood's many rejections must not hide that it is being cut down.
+      rateLimited((reason, suppressed) => log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
     );
   }
 

@@ -3,6 +3,7 @@ import type { Server, Socket } from 'node:net';
 import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
 import { guestConfigOf } from '../guest-link/configure.js';
 import { authenticate, type GuestConfirmation, interrupted, receiveHello } from '../guest-link/exchange.js';
+import { PendingConnections } from '../guest-link/pending.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { GuestSession } from './session.js';
@@ -10,8 +11,8 @@ import { GuestSession } from './session.js';
 // Connections that have not said hello yet. Each is dropped after the hello
 // deadline and buffers at most one frame, so a flood of silent connections
 // costs at most this many small sockets, and stays well above what hundreds
-// of real guests reconnecting at once need.
-const MAX_PENDING_HELLOS = 1024;
+// of real guests reconnecting at once need. One guest's agent needs one.
+const PENDING_LIMITS = { total: 1024, perSource: 16 };
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 
@@ -28,14 +29,18 @@ export class GuestServer {
   /** A guest can connect and fail before its attach starts waiting: the wait must still hear it. */
   private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
-  private pendingHellos = 0;
+  private readonly pending: PendingConnections;
 
   constructor(
     private readonly socketPath: string,
     /** The attachment one of these link ids names (see protocol linkIdOf). */
     private readonly lookup: (linkIds: string[]) => AttachmentRecord | undefined,
     private readonly onRejected: (reason: string) => void,
-  ) {}
+    /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
+    onDropped: (reason: string) => void = onRejected,
+  ) {
+    this.pending = new PendingConnections(PENDING_LIMITS, onDropped);
+  }
 
   async start(): Promise<void> {
     this.server = await listenExclusively(this.socketPath, (socket) => this.accept(socket));
@@ -92,16 +97,8 @@ export class GuestServer {
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.pendingHellos >= MAX_PENDING_HELLOS) {
-      this.onRejected('too many connections waiting to say hello');
-      return void socket.destroy();
-    }
-    this.pendingHellos++;
-    let counted = true;
-    const settle = () => {
-      if (counted) this.pendingHellos--;
-      counted = false;
-    };
+    this.pending.add(socket);
+    const settle = () => this.pending.settle(socket);
     const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
     receiveHello(connection)
       .then((hello) => authenticate(connection, hello, this.lookup))

@@ -3,9 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import { excerpt, SocketBusyError, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
 import { authenticate, exchange, type GuestConfirmation, interrupted, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
+import { PendingConnections } from './pending.js';
 import { listenExclusively } from './socket.js';
 
-const MAX_PENDING_CONNECTIONS = 16;
+// Connections that have not proved themselves yet; the guest agent this
+// attach waits for needs one.
+const PENDING_LIMITS = { total: 64, perSource: 8 };
 
 /** Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one); it must not throw. */
 export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } | { connected: number }) => void;
@@ -31,12 +34,15 @@ export async function configureGuest(
   const confirmed = new Promise<GuestConfirmation>((resolve, reject) => ((confirm = resolve), (fail = reject)));
   // Settled possibly before it is awaited (an abort while the socket is set up).
   confirmed.catch(() => {});
+  const pending = new PendingConnections(PENDING_LIMITS, (reason) => onEvent({ rejected: reason, unknownGuest: false }));
   const onConnection = (socket: Socket) => {
-    if (closing || sockets.size >= MAX_PENDING_CONNECTIONS) return void socket.destroy();
+    if (closing) return void socket.destroy();
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    pending.add(socket);
     onEvent({ connected: sockets.size });
-    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config).then(confirm, (error: Error) => {
+    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config, () => pending.settle(socket)).then(confirm, (error: Error) => {
+      pending.settle(socket);
       if (error instanceof GuestApplyError) return fail(error);
       onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
     });
@@ -82,11 +88,12 @@ async function listenWhenFree(socketPath: string, deadline: number, abort: Abort
   }
 }
 
-async function handshake(connection: FramedConnection<GuestMessage>, config: GuestConfig): Promise<GuestConfirmation> {
+async function handshake(connection: FramedConnection<GuestMessage>, config: GuestConfig, authenticated: () => void): Promise<GuestConfirmation> {
   try {
     const hello = await receiveHello(connection);
     const id = linkIdOf(config.token);
     const { auth } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined));
+    authenticated();
     const confirmation = await exchange(config, auth, (m) => connection.send(m), replyFrom(connection));
     connection.end();
     return confirmation;

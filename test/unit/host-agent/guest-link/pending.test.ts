@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PendingConnections, peerNetnsOf } from '@guestnet/host-agent';
+
+/** Stands in for a socket: PendingConnections only destroys sockets and hears them close. */
+class FakeSocket extends EventEmitter {
+  destroyed = false;
+  constructor(readonly source: string) {
+    super();
+  }
+  destroy(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+const asSocket = (fake: FakeSocket) => fake as unknown as Socket;
+const fakeSources = async (sockets: Socket[]) => new Map(sockets.map((s) => [s, (s as unknown as FakeSocket).source]));
+const settled = () => new Promise((r) => setImmediate(r));
+
+describe('PendingConnections', () => {
+  it("drops the oldest of a netns over its limit, and leaves other netns' connections alone", async () => {
+    const dropped: string[] = [];
+    const pending = new PendingConnections({ total: 100, perSource: 3 }, (reason) => dropped.push(reason), fakeSources);
+    const good = new FakeSocket('net:[2]');
+    const flood = Array.from({ length: 10 }, () => new FakeSocket('net:[1]'));
+    pending.add(asSocket(flood[0] as FakeSocket));
+    pending.add(asSocket(good));
+    for (const socket of flood.slice(1)) pending.add(asSocket(socket));
+    await settled();
+    assert.equal(good.destroyed, false);
+    assert.deepEqual(flood.map((s) => s.destroyed), [...Array(7).fill(true), false, false, false]);
+    assert.equal(pending.size, 4);
+    assert.ok(dropped.every((reason) => /from net:\[1\] that had not said hello/.test(reason)), dropped.join('; '));
+  });
+
+  it('over the total, drops from the busiest known netns rather than a newcomer', async () => {
+    const pending = new PendingConnections({ total: 4, perSource: 3 }, () => {}, fakeSources);
+    const flood = Array.from({ length: 3 }, () => new FakeSocket('net:[1]'));
+    const others = [new FakeSocket('net:[2]')];
+    for (const socket of [...flood, ...others]) pending.add(asSocket(socket));
+    await settled();
+    const late = new FakeSocket('net:[3]');
+    pending.add(asSocket(late));
+    assert.deepEqual([...flood, ...others, late].map((s) => s.destroyed), [true, false, false, false, false]);
+  });
+
+  it('does not count a connection once it has said hello', async () => {
+    const pending = new PendingConnections({ total: 2, perSource: 2 }, () => {}, fakeSources);
+    const first = new FakeSocket('net:[1]');
+    pending.add(asSocket(first));
+    pending.settle(asSocket(first));
+    pending.add(asSocket(new FakeSocket('net:[1]')));
+    pending.add(asSocket(new FakeSocket('net:[1]')));
+    await settled();
+    assert.equal(first.destroyed, false);
+    assert.equal(pending.size, 2);
+  });
+
+  it("names the netns a real unix connection came from: this process's own", async () => {
+    const path = join(tmpdir(), `gn-pending-${process.pid}.sock`);
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer((socket) => (server.close(), resolve(socket))).listen(path);
+    });
+    const client = connect(path);
+    const socket = await accepted;
+    const { readlink } = await import('node:fs/promises');
+    assert.deepEqual([...(await peerNetnsOf([socket])).values()], [await readlink('/proc/self/ns/net')]);
+    client.destroy();
+    socket.destroy();
+  });
+});
