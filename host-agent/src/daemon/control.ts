@@ -56,7 +56,10 @@ export async function serveControl(stateDir: string, handle: (request: ControlRe
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     const connection = new FramedConnection(socket, parseRequest, MAX_CONTROL_FRAME);
     const cancel = new AbortController();
-    socket.once('end', () => cancel.abort());
+    let asked = false;
+    socket.once('data', () => (asked = true));
+    // A client that hangs up before sending anything (a probe for a running daemon) is done with us.
+    socket.once('end', () => (asked ? cancel.abort() : socket.destroy()));
     socket.once('close', () => cancel.abort());
     connection
       .receive(10_000)
