@@ -4,7 +4,7 @@ import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import type { AttachmentRecord } from './model/record.js';
 import type { Reader } from './model/step.js';
-import { linksWithAliases, mainRoutes } from './net/links.js';
+import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observePolicy } from './net/policy.js';
 import { readIpForwardBefore, readRecords } from './state/records.js';
 
@@ -25,7 +25,7 @@ export async function observeHost(
   scope?: { links: string[]; records: readonly AttachmentRecord[] },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [{ links, aliases }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
+  const [{ links, aliases, mtus }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
@@ -36,14 +36,19 @@ export async function observeHost(
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
-  return { links, aliases, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
+  return { links, aliases, mtus, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
 }
 
-/** Which of `names` exist, and their aliases, from sysfs. */
-export async function existingLinksWithAliases(names: string[]): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
-  const found = await Promise.all(names.map((name) => readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((alias) => [name, alias.trim()] as const, () => undefined)));
-  const present = found.filter((entry): entry is readonly [string, string] => entry !== undefined);
-  return { links: new Set(present.map(([name]) => name)), aliases: new Map(present.filter(([, alias]) => alias !== '')) };
+/** Which of `names` exist, with their aliases and MTUs, from sysfs. */
+export async function existingLinksWithAliases(names: string[]): Promise<LinksSeen> {
+  const read = (name: string, file: string) => readFile(`/sys/class/net/${name}/${file}`, 'utf8').then((text) => text.trim());
+  const found = await Promise.all(names.map((name) => Promise.all([read(name, 'ifalias'), read(name, 'mtu')]).then(([alias, mtu]) => ({ name, alias, mtu: Number(mtu) }), () => undefined)));
+  const present = found.filter((entry) => entry !== undefined);
+  return {
+    links: new Set(present.map(({ name }) => name)),
+    aliases: new Map(present.filter(({ alias }) => alias !== '').map(({ name, alias }) => [name, alias])),
+    mtus: new Map(present.map(({ name, mtu }) => [name, mtu])),
+  };
 }
 
 /** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */

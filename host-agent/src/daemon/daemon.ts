@@ -80,6 +80,8 @@ export class Daemon {
       {
         linkDeleted: (name) => void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
         defaultRouteChanged: () => void this.reconcile(),
+        // An uplink's MTU changes with no route event.
+        linkChanged: (name) => void ([...this.byToken.values()].some((r) => r.uplink === name) && this.reconcile()),
       },
       (message) => this.log('warn', message),
     );
@@ -172,8 +174,14 @@ export class Daemon {
       const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner));
       this.lastFailure = undefined;
       if (steps.length > 0) {
+        const before = this.byToken;
         await this.refresh();
         this.log('info', 'reconciled the host', { steps: steps.map((s) => s.op) });
+        // A new MTU is the guest's to apply on its end: connected agents hear it now, others when they connect.
+        for (const [token, record] of this.byToken) {
+          const was = before.get(token);
+          if (was && was.mtu !== record.mtu) void this.guests.confirm(record, this.settings.timeout).catch(() => {});
+        }
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -4,10 +4,13 @@ import { IpMonitor } from '@guestnet/runtime';
 // "Deleted 7: vm_wlan1@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 ..." or
 // "default via 10.99.0.1 dev rmnet0".
 const DELETED = /^Deleted\s+\d+:\s+([^:@\s]+)/;
+const LINK = /^\d+:\s+([^:@\s]+)/;
 const DEFAULT_ROUTE = /^(Deleted\s+)?default\s/;
 
 export interface HostEvents {
   linkDeleted: (name: string) => void;
+  /** Any other change of a link: its MTU, its state. */
+  linkChanged: (name: string) => void;
   defaultRouteChanged: () => void;
 }
 
@@ -22,8 +25,10 @@ export function watchHost(events: HostEvents, onError: (message: string) => void
     ['-4'],
     ['link', 'route'],
     (line) => {
-      const name = DELETED.exec(line)?.[1];
-      if (name) events.linkDeleted(name);
+      const deleted = DELETED.exec(line)?.[1];
+      const changed = LINK.exec(line)?.[1];
+      if (deleted) events.linkDeleted(deleted);
+      else if (changed) events.linkChanged(changed);
       else if (DEFAULT_ROUTE.test(line)) events.defaultRouteChanged();
     },
     () => {

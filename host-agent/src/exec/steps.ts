@@ -84,6 +84,15 @@ const steps: StepsByKind = {
     deleteGuestRule(r),
     { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: /No such process|Cannot find device|No such file/ },
   ],
+  // A veth drops a packet larger than the MTU of the end that receives it:
+  // shrinking starts with the guest's end, growing ends with it. A CNI
+  // container has no agent, so its end is set from here.
+  setLinkMtu: ({ record: r, mtu, before }) => {
+    const host: Step = { kind: 'run', argv: ['ip', 'link', 'set', 'dev', r.hostIf, 'mtu', String(mtu)], tolerate: NO_DEVICE };
+    if (!r.cni) return [host];
+    const guest: Step = { kind: 'run', argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', 'link', 'set', 'dev', r.guestIf, 'mtu', String(mtu)], tolerate: /Cannot find device|does not exist|No such file/ };
+    return mtu < before ? [guest, host] : [host, guest];
+  },
 };
 
 /** The exact steps of an op: what a real run executes and a dry run prints. */

@@ -15,6 +15,8 @@ export interface HostObserved {
   links: ReadonlySet<string>;
   /** The aliases of the links observed that have one. */
   aliases: ReadonlyMap<string, string>;
+  /** The MTU of each link observed. */
+  mtus: ReadonlyMap<string, number>;
   /** The main table's IPv4 routes. */
   routes: readonly Route[];
   ipForward: string;
@@ -28,4 +30,15 @@ export interface HostObserved {
 /** The interface of the IPv4 default route with the lowest metric. */
 export function defaultRouteInterface(routes: readonly Route[]): string | undefined {
   return routes.filter((r) => r.dst === 'default').sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]?.dev;
+}
+
+/**
+ * The largest packet that leaves by `uplink` in one piece, as far as the host
+ * knows: the link's MTU, or less when a default route through it says so.
+ */
+export function pathMtu(observed: Pick<HostObserved, 'mtus' | 'policy'>, uplink: string): number | undefined {
+  const link = observed.mtus.get(uplink);
+  const routes = observed.policy.defaults.filter((d) => d.dev === uplink && d.mtu !== undefined).map((d) => d.mtu as number);
+  const known = [...(link === undefined ? [] : [link]), ...routes];
+  return known.length > 0 ? Math.min(...known) : undefined;
 }

@@ -13,6 +13,8 @@ export interface DefaultRoute {
   /** "main", or the number of the table that holds it. */
   table: string;
   metric?: number;
+  /** The route's own MTU, when it has one (a tunnel's, a carrier's). */
+  mtu?: number;
 }
 
 export interface PolicyRule {

@@ -47,6 +47,8 @@ export interface AttachmentRecord extends GuestIdentity {
   policyTable?: number;
   /** Set when --uplink chose it: otherwise the uplink follows the host's default route. */
   uplinkPinned?: true;
+  /** Set when --mtu chose it: otherwise the MTU follows the uplink's path MTU. */
+  mtuPinned?: true;
   dns: string[];
   /** The secret in the guest link's alias that identifies its guest agent. */
   token: string;

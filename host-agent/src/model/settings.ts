@@ -13,7 +13,8 @@ export interface HostSettings {
   pool: string;
   /** Unset: the next free address of the pool after the gateway. */
   guestAddress: string | undefined;
-  mtu: number;
+  /** Unset: the uplink's path MTU, followed while the daemon runs. */
+  mtu: number | undefined;
   /** Let this guest reach other guests that allow it too (default: isolated). */
   guestToGuest: boolean;
   /** Unset: the interface of the default route. */

@@ -1,10 +1,20 @@
 import type { Route } from '../model/host.js';
 import type { Reader } from '../model/step.js';
 
-/** The links of the current netns, and the aliases of those that have one. */
-export async function linksWithAliases(runner: Reader): Promise<{ links: Set<string>; aliases: Map<string, string> }> {
-  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string }>;
-  return { links: new Set(links.map((link) => link.ifname)), aliases: new Map(links.flatMap((link) => (link.ifalias ? [[link.ifname, link.ifalias]] : []))) };
+export interface LinksSeen {
+  links: Set<string>;
+  aliases: Map<string, string>;
+  mtus: Map<string, number>;
+}
+
+/** The links of the current netns, with their MTUs and the aliases of those that have one. */
+export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
+  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string; mtu: number }>;
+  return {
+    links: new Set(links.map((link) => link.ifname)),
+    aliases: new Map(links.flatMap((link) => (link.ifalias ? [[link.ifname, link.ifalias]] : []))),
+    mtus: new Map(links.map((link) => [link.ifname, link.mtu])),
+  };
 }
 
 /** The main table's IPv4 routes. */

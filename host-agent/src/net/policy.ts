@@ -8,9 +8,13 @@ export async function observePolicy(runner: Reader, deep: boolean): Promise<Poli
     deep ? runner.read(['ip', '-4', '-j', 'rule', 'show']) : '[]',
     deep ? runner.read(['ip', '-4', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
   ]);
-  const routes = JSON.parse(defaults) as Array<{ dev?: string; table?: string; metric?: number }>;
+  const routes = JSON.parse(defaults) as Array<{ dev?: string; table?: string; metric?: number; metrics?: Array<{ mtu?: number }> }>;
   return {
-    defaults: routes.flatMap((r) => (r.dev ? [{ dev: r.dev, table: r.table ?? 'main', ...(r.metric === undefined ? {} : { metric: r.metric }) }] : [])),
+    defaults: routes.flatMap((r) => {
+      if (!r.dev) return [];
+      const mtu = r.metrics?.find((m) => typeof m.mtu === 'number')?.mtu;
+      return [{ dev: r.dev, table: r.table ?? 'main', ...(r.metric === undefined ? {} : { metric: r.metric }), ...(mtu === undefined ? {} : { mtu }) }];
+    }),
     rules: JSON.parse(rules) as PolicyRule[],
     localNetwork: new Set((JSON.parse(local) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`)),
   };

@@ -15,7 +15,9 @@ export type SetupOp =
   | { kind: 'enableIpForward'; before: string }
   | SetGuestRules
   /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
-  | { kind: 'addPolicyRoute'; route: PolicyRoute };
+  | { kind: 'addPolicyRoute'; route: PolicyRoute }
+  /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
+  | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
@@ -38,6 +40,7 @@ const undo: ByKind<SetupOp, Op> = {
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   setGuestRules: (op) => ({ kind: 'setGuestRules', before: op.after, after: op.before }),
   addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
+  setLinkMtu: (op) => ({ ...op, mtu: op.before, before: op.mtu }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -60,6 +63,7 @@ function describeRuleChange({ before, after }: SetGuestRules): string {
 
 function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: AttachmentRecord[] }): string {
   const [first] = after;
+  if (after.every((r, i) => r.uplink === before[i]?.uplink && r.forwards === before[i]?.forwards)) return `follow the uplink's MTU for ${after.length} guest(s)`;
   if (after.length === 1 && first && before[0]?.uplink === first.uplink) {
     return `forward ${first.forwards.map(describePortForward).join(', ') || 'no ports'} to ${guestLabel(first)}`;
   }
@@ -89,5 +93,7 @@ export function describeOp(op: Op): string {
       return `route ${op.route.hostIf} by policy: ip rule to table ${op.route.table}, ${op.route.guestAddress} in table ${LOCAL_NETWORK_TABLE}`;
     case 'removePolicyRoute':
       return `remove the ip rule of ${op.route.hostIf}`;
+    case 'setLinkMtu':
+      return `set the MTU of ${op.record.hostIf} to ${op.mtu} (was ${op.before})`;
   }
 }

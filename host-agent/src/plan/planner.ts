@@ -1,5 +1,5 @@
 import { NameTakenError, UsageError } from '@guestnet/protocol';
-import { defaultRouteInterface, type HostObserved } from '../model/host.js';
+import { defaultRouteInterface, type HostObserved, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
 import { type AttachmentRecord, guestLabel, hostLinkAlias } from '../model/record.js';
@@ -104,8 +104,9 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
 
 /**
  * The daemon's reconcile loop: ip_forward turned off and rules the host
- * flushed (a firewall reload) are put back, and guests whose uplink is not
- * pinned follow the default route, all in place: nobody is re-attached.
+ * flushed (a firewall reload) are put back, guests whose uplink is not
+ * pinned follow the default route, and guests whose MTU is not pinned follow
+ * their uplink's path MTU, all in place: nobody is re-attached.
  */
 export function planReconcile(observed: HostObserved): SetupOp[] {
   const { firewall, records } = observed;
@@ -120,18 +121,28 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
 
   const uplink = currentUplink(observed);
   const follow = uplink !== undefined && observed.links.has(uplink) && uplinkProblem(uplink, records) === undefined;
-  const moving = follow ? records.filter((r) => !r.uplinkPinned && r.uplink !== uplink) : [];
-  for (const r of records.filter((r) => !moving.includes(r))) {
+  const table = uplink === undefined ? undefined : uplinkTable(observed.policy, uplink);
+  const wanted = records.map((r) => {
+    const moves = follow && !r.uplinkPinned && r.uplink !== uplink;
+    const moved = moves ? { ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) } : r;
+    const mtu = moved.mtuPinned ? undefined : pathMtu(observed, moved.uplink);
+    return mtu === undefined || mtu === moved.mtu ? moved : { ...moved, mtu };
+  });
+  const changed = wanted.filter((w, i) => w !== records[i]);
+  const before = records.filter((r) => changed.some((c) => c.id === r.id));
+  const moved = changed.filter((c, i) => c.uplink !== before[i]?.uplink);
+  for (const r of records.filter((r) => !moved.some((m) => m.id === r.id))) {
     const route = policyRouteOf(r);
     if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
   }
-  if (uplink !== undefined && moving.length > 0) {
-    const table = uplinkTable(observed.policy, uplink);
-    const moved = moving.map((r) => ({ ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) }));
-    const after = records.map((r) => moved.find((m) => m.id === r.id) ?? r);
-    ops.push({ kind: 'updateRecords', before: [...moving], after: moved });
-    ops.push({ kind: 'setGuestRules', before: content(all), after: content(rulesOf(after)) });
+  if (changed.length > 0) ops.push({ kind: 'updateRecords', before, after: changed });
+  if (moved.length > 0) {
+    ops.push({ kind: 'setGuestRules', before: content(all), after: content(rulesOf(wanted)) });
     for (const route of moved.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'addPolicyRoute', route });
   }
+  changed.forEach((c, i) => {
+    const was = before[i]?.mtu;
+    if (was !== undefined && was !== c.mtu) ops.push({ kind: 'setLinkMtu', record: c, mtu: c.mtu, before: was });
+  });
   return ops;
 }

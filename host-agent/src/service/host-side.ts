@@ -3,7 +3,7 @@ import { BadPidError, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protoc
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
-import type { Route } from '../model/host.js';
+import { pathMtu, type Route } from '../model/host.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
 import type { PortForward } from '../model/port-forward.js';
@@ -15,8 +15,8 @@ import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { currentUplink, planAttach, planDetach, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
 
-/** Which of `names` exist, from sysfs: no process, and no list of every link. */
-const existingLinks = async (names: string[]) => (await existingLinksWithAliases(names)).links;
+/** Ethernet's, when the uplink's MTU cannot be read. */
+const DEFAULT_MTU = 1500;
 
 // The host-side halves of attach, detach and forward: observe, plan, apply.
 // Callers hold the state lock; AttachmentService is the one caller.
@@ -54,7 +54,7 @@ export async function attachHostSide(
   const problem = uplinkProblem(uplink, records, { hostIf: lease.hostIf, hostIfPrefix: settings.hostIfPrefix });
   if (problem) throw new UplinkNotFoundError(problem);
   const observed = probed
-    ? { ...observation, links: new Set([...probed.links, ...(await existingLinks([uplink]))]), routes: [...observation.routes, ...probed.routes] }
+    ? await withUplink({ ...observation, links: probed.links, routes: [...observation.routes, ...probed.routes] }, uplink)
     : observation;
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
@@ -69,7 +69,8 @@ export async function attachHostSide(
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,
     guestMac: guestMac(lease.guestAddress),
-    mtu: settings.mtu,
+    mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
+    ...(settings.mtu !== undefined || existing?.mtuPinned ? { mtuPinned: true as const } : {}),
     guestToGuest: settings.guestToGuest,
     uplink,
     ...(settings.uplink !== undefined || existing?.uplinkPinned ? { uplinkPinned: true as const } : {}),
@@ -95,7 +96,7 @@ async function probeLease(runner: Runner, records: readonly AttachmentRecord[], 
   const seen = { records, links: new Set<string>(), routes: [] as Route[] };
   let lease = allocate(seen, settings, id);
   for (let round = 0; round < 64; round++) {
-    const [links, routes] = await Promise.all([existingLinks([lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
+    const [{ links }, routes] = await Promise.all([existingLinksWithAliases([lease.hostIf]), routesCovering(runner, lease.guestAddress)]);
     const newRoutes = routes.filter((r) => !seen.routes.some((o) => o.dst === r.dst && o.dev === r.dev));
     for (const link of links) seen.links.add(link);
     seen.routes.push(...newRoutes);
@@ -141,4 +142,10 @@ export async function detachHostSide(record: AttachmentRecord, records: readonly
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records });
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
+}
+
+/** A narrow observation, plus the uplink: whether it exists, and its MTU. */
+async function withUplink<T extends { links: ReadonlySet<string>; mtus: ReadonlyMap<string, number> }>(observed: T, uplink: string): Promise<T> {
+  const seen = await existingLinksWithAliases([uplink]);
+  return { ...observed, links: new Set([...observed.links, ...seen.links]), mtus: new Map([...observed.mtus, ...seen.mtus]) };
 }

@@ -62,6 +62,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.pid === undefined || checkPid(raw.pid).ok) &&
     (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
     (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
+    (raw.mtuPinned === undefined || raw.mtuPinned === true) &&
     (raw.tagged === undefined || raw.tagged === true) &&
     (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&

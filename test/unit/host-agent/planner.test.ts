@@ -175,6 +175,30 @@ describe('host planner: planReconcile', () => {
     assert.deepEqual(planReconcile(attachedTo('rmnet0', true).host), []);
   });
 
+  it("follows the uplink's MTU on the guest link, and its inverse puts the old one back", () => {
+    const { guest, host } = attachedTo('wlan0');
+    const smaller = { ...host, mtus: new Map([...host.mtus, ['wlan0', 1400]]) };
+    const ops = planReconcile(smaller);
+    assert.deepEqual(ops, [
+      { kind: 'updateRecords', before: [guest], after: [{ ...guest, mtu: 1400 }] },
+      { kind: 'setLinkMtu', record: { ...guest, mtu: 1400 }, mtu: 1400, before: 1500 },
+    ]);
+    assert.deepEqual(undoOf(ops[1] as (typeof ops)[number]), { kind: 'setLinkMtu', record: { ...guest, mtu: 1400 }, mtu: 1500, before: 1400 });
+    assert.deepEqual(planReconcile(simulate(smaller, ops, [rule]).host), []);
+  });
+
+  it("takes a default route's own MTU when it is smaller than the link's", () => {
+    const { guest, host } = attachedTo('wlan0');
+    const tunnelled = { ...host, policy: { ...host.policy, defaults: [{ dev: 'wlan0', table: 'main', mtu: 1280 }] } };
+    assert.deepEqual(planReconcile(tunnelled).find((op) => op.kind === 'setLinkMtu'), { kind: 'setLinkMtu', record: { ...guest, mtu: 1280 }, mtu: 1280, before: 1500 });
+  });
+
+  it('leaves an MTU pinned with --mtu as it is', () => {
+    const guest = record(100, { mtuPinned: true });
+    const host = simulate(emptyHost(), planAttach(emptyHost(), guest)).host;
+    assert.deepEqual(planReconcile({ ...host, mtus: new Map([...host.mtus, ['wlan0', 1400]]) }), []);
+  });
+
   it('puts back the table or chains a firewall reload removed, with every guest', () => {
     const { host } = attachedTo('wlan0');
     const flushed = { ...host, firewall: firewallWith([], false) };

@@ -9,6 +9,7 @@ export function firewallWith(rules: GuestRule[], installed = rules.length > 0): 
 export const emptyHost = (): HostObserved => ({
   links: new Set(['lo', 'wlan0']),
   aliases: new Map(),
+  mtus: new Map([['lo', 65536], ['wlan0', 1500]]),
   routes: [
     { dst: 'default', dev: 'wlan0' },
     { dst: '198.51.100.0/24', dev: 'wlan0' },
@@ -24,6 +25,7 @@ export const emptyHost = (): HostObserved => ({
 export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[] = []): { host: HostObserved; rules: GuestRule[] } {
   const links = new Set(host.links);
   const aliases = new Map(host.aliases);
+  const mtus = new Map(host.mtus);
   let routes = [...host.routes];
   let { ipForward, ipForwardBefore, records } = host;
   let rules = [...rulesBefore];
@@ -40,6 +42,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         break;
       case 'createVeth':
         links.add(op.record.hostIf);
+        mtus.set(op.record.hostIf, op.record.mtu);
         if (op.record.tagged) aliases.set(op.record.hostIf, `guestnet-host:${op.record.id}`);
         routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
@@ -63,6 +66,9 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
       case 'updateRecords':
         records = records.map((r) => op.after.find((a) => a.id === r.id) ?? r);
         break;
+      case 'setLinkMtu':
+        mtus.set(op.record.hostIf, op.mtu);
+        break;
       case 'addPolicyRoute':
         rulesIp = [...rulesIp.filter((r) => r.iif !== op.route.hostIf), { priority: 21000, iif: op.route.hostIf, table: String(op.route.table) }];
         localNetwork.add(`${op.route.guestAddress} ${op.route.hostIf}`);
@@ -74,5 +80,5 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
     }
   }
   const policy = { ...host.policy, rules: rulesIp, localNetwork };
-  return { host: { links, aliases, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
+  return { host: { links, aliases, mtus, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
 }
