@@ -20,6 +20,8 @@ export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from '.
 export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';
 export { PendingConnections } from './guest-link/pending.js';
+export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
+export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { peerNetnsOf } from './guest-link/peer-netns.js';
 export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';
 export { withStateLock } from './state/lock.js';

@@ -20,6 +20,8 @@ import { type ControlRequest, controlSocketPath, serveControl } from './control.
 import { GuestServer } from './guests.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { watchHost } from './monitor.js';
+import { DnsForwarder } from '../dns/forwarder.js';
+import { HostResolvers } from '../dns/upstreams.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
 const RECONCILE_MS = 1000;
@@ -36,6 +38,8 @@ export class Daemon {
   private readonly runner = new RealRunner();
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
+  private readonly dns: DnsForwarder;
+  private guestAddresses = new Set<string>();
   private byToken = new Map<string, AttachmentRecord>();
   /** The same records by link id: how a guest's hello names them. */
   private byLinkId = new Map<string, AttachmentRecord>();
@@ -59,6 +63,12 @@ export class Daemon {
       // Its own limiter: a flood's many rejections must not hide that it is being cut down.
       rateLimited((reason, suppressed) => log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
     );
+    const resolvers = new HostResolvers();
+    this.dns = new DnsForwarder({
+      upstreams: () => resolvers.current(),
+      isGuest: (address) => this.guestAddresses.has(address),
+      onDropped: rateLimited((reason, suppressed) => log('warn', 'guest DNS queries dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
+    });
   }
 
   async start(): Promise<void> {
@@ -95,6 +105,7 @@ export class Daemon {
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
     await fs.rm(controlSocketPath(this.settings.stateDir), { force: true });
     await this.guests.close();
+    await this.dns.close();
     await withStateLock(this.settings.stateDir, async () => {});
     await fs.rm(statePaths(this.settings.stateDir).pidFile, { force: true });
   }
@@ -103,11 +114,21 @@ export class Daemon {
     const records = await readRecords(this.settings.stateDir);
     this.byToken = new Map(records.map((r) => [r.token, r]));
     this.byLinkId = new Map(records.map((r) => [linkIdOf(r.token), r]));
+    this.guestAddresses = new Set(records.map((r) => r.guestAddress));
+    await this.serveDns();
   }
 
   private learn(record: AttachmentRecord): void {
     this.byToken.set(record.token, record);
     this.byLinkId.set(linkIdOf(record.token), record);
+    this.guestAddresses.add(record.guestAddress);
+  }
+
+  /** The DNS forwarder on every gateway that a guest link carries by now. */
+  private async serveDns(): Promise<void> {
+    const failures = await this.dns.serve([...this.byToken.values()].map((r) => r.hostAddress));
+    const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
+    if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
   }
 
   private async handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
@@ -131,7 +152,9 @@ export class Daemon {
 
   /** `cancelled`: the caller hung up (a CLI that got SIGTERM); what this attach added is rolled back. */
   private async attach(pid: number, requested: Record<string, unknown>, wait: boolean, cancelled: AbortSignal): Promise<unknown> {
-    const settings = { ...resolveSettings(requested, {}, 'the attach request'), stateDir: this.settings.stateDir, socket: this.settings.socket };
+    const resolved = resolveSettings(requested, {}, 'the attach request');
+    // Without --dns, guests resolve through the forwarder on their gateway, and so follow the host's resolvers.
+    const settings = { ...resolved, dns: resolved.dns ?? [resolved.gateway], stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
     let token: string | undefined;
     try {
@@ -144,6 +167,8 @@ export class Daemon {
         },
         guestSide: async (record) => {
           if (cancelled.aborted) throw interrupted('its caller hanging up');
+          // The host side is up: the guest's resolver, its gateway, can answer from now on.
+          await this.serveDns();
           return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
         },
       });

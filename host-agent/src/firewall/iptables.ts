@@ -34,6 +34,7 @@ const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain 
 
 const unique = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
 const filter = (chain: string, ...spec: string[]): Rule => ({ table: 'filter', chain, spec });
+const DNS_FLOOD_LIMIT = ['-m', 'hashlimit', '--hashlimit-above', '200/sec', '--hashlimit-burst', '200', '--hashlimit-mode', 'srcip', '--hashlimit-name', 'guestnet-dns'];
 const nat = (chain: string, ...spec: string[]): Rule => ({ table: 'nat', chain, spec });
 
 /** Everything the agent's chains should hold for `guests`, in order. */
@@ -42,6 +43,7 @@ function ruleset(guests: GuestRule[]): Rule[] {
   const exits = unique(guests, (g) => `${g.linkFamily} ${g.uplink}`);
   const masquerades = unique(guests, (g) => `${g.pool} ${g.uplink}`);
   const open = guests.filter((g) => g.openToGuests);
+  const dnsServers = unique(guests, (g) => `${g.linkFamily} ${g.gateway}`);
   const forward = (...spec: string[]) => filter('GUESTNET-FORWARD', ...spec);
   return [
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
@@ -60,7 +62,12 @@ function ruleset(guests: GuestRule[]): Rule[] {
     // Only guests that are both open may talk: the first chain checks the sender, the second the receiver.
     ...open.map((g) => filter('GUESTNET-OPEN', '-i', g.hostIf, '-j', 'GUESTNET-OPEN-TO')),
     ...open.map((g) => filter('GUESTNET-OPEN-TO', '-o', g.hostIf, '-j', 'ACCEPT')),
-    // The agent serves guests nothing over IP (its socket is a unix one): only replies reach the host.
+    // Guests reach the host only with replies, and with DNS to their gateway (the daemon's forwarder),
+    // at a rate per guest that keeps one guest's flood from filling the forwarder's socket.
+    ...dnsServers.flatMap((g) => {
+      const dns = (p: string, ...action: string[]) => filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);
+      return [dns('udp', ...DNS_FLOOD_LIMIT, '-j', 'DROP'), dns('udp', '-j', 'ACCEPT'), dns('tcp', '-j', 'ACCEPT')];
+    }),
     ...families.flatMap((f) => [
       filter('GUESTNET-INPUT', '-i', f, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
       filter('GUESTNET-INPUT', '-i', f, '-j', 'DROP'),

@@ -9,8 +9,9 @@ import type { Firewall } from './firewall.js';
 // Its chains only ever accept or drop traffic of guest links; everything else
 // falls through untouched to the host's own tables. MSS is clamped to the path
 // MTU (cellular and VPN uplinks are small), invalid packets are dropped, and
-// guests reach the host itself only with replies: the agent serves them
-// nothing over IP.
+// guests reach the host itself only with replies, and with DNS to their
+// gateway (the daemon's forwarder) over their own link, at a rate per guest
+// that keeps one guest's flood from filling the forwarder's socket.
 const TABLE = 'ip guestnet';
 
 const BASE = `table ${TABLE} {
@@ -18,6 +19,8 @@ const BASE = `table ${TABLE} {
 	set forward_pairs { type ifname . ifname; }
 	set masquerade_sources { type ipv4_addr . ifname; }
 	set open_links { type ifname; }
+	set dns_servers { type ifname . ipv4_addr; }
+	set dns_rate { type ipv4_addr; flags dynamic; timeout 10s; }
 	map port_forwards { type inet_proto . inet_service : ipv4_addr . inet_service; }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
@@ -43,6 +46,8 @@ const BASE = `table ${TABLE} {
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname @guest_links ct state established,related accept
+		iifname . ip daddr @dns_servers udp dport 53 update @dns_rate { ip saddr limit rate over 200/second burst 200 packets } drop
+		iifname . ip daddr @dns_servers meta l4proto { tcp, udp } th dport 53 accept
 		iifname @guest_links drop
 	}
 	chain postrouting {
@@ -58,6 +63,7 @@ function elements(rule: GuestRule): string[] {
     `guest_links { "${rule.hostIf}" }`,
     `forward_pairs { "${rule.hostIf}" . "${rule.uplink}" }`,
     `masquerade_sources { ${rule.guestAddress} . "${rule.uplink}" }`,
+    `dns_servers { "${rule.hostIf}" . ${rule.gateway} }`,
     ...(rule.openToGuests ? [`open_links { "${rule.hostIf}" }`] : []),
     ...rule.forwards.map((f) => forwardElement(rule.guestAddress, f)),
   ];
@@ -103,6 +109,7 @@ export function parseNftTable(json: string): FirewallState {
   const pairs = setMembers(sets, 'forward_pairs');
   const sources = setMembers(sets, 'masquerade_sources');
   const open = setMembers(sets, 'open_links');
+  const dns = setMembers(sets, 'dns_servers');
   const forwards = setMembers(sets, 'port_forwards');
   return {
     installed: true,
@@ -110,6 +117,7 @@ export function parseNftTable(json: string): FirewallState {
       links.has(rule.hostIf) &&
       pairs.has(`${rule.hostIf} . ${rule.uplink}`) &&
       sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
+      dns.has(`${rule.hostIf} . ${rule.gateway}`) &&
       open.has(rule.hostIf) === rule.openToGuests &&
       rule.forwards.every((f) => forwards.has(`${f.protocol} . ${f.hostPort} : ${rule.guestAddress} . ${f.guestPort}`)),
   };

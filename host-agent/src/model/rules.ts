@@ -15,6 +15,8 @@ export interface GuestRule {
   /** The guest's subnet as a CIDR: what is masqueraded. */
   pool: string;
   guestAddress: string;
+  /** The host end's address: the guest's gateway, where the daemon's DNS forwarder answers it. */
+  gateway: string;
   uplink: string;
   /** May exchange traffic with other guests that are open too. */
   openToGuests: boolean;
@@ -48,6 +50,7 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
     linkFamily: hostIfPrefix !== undefined && hostIf.startsWith(hostIfPrefix) ? `${hostIfPrefix}+` : hostIf,
     pool: `${networkOf(guestAddress, prefixLength)}/${prefixLength}`,
     guestAddress,
+    gateway: record.hostAddress,
     uplink: record.uplink,
     openToGuests: record.guestToGuest,
     forwards: record.forwards,

@@ -4,7 +4,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', gateway: '172.17.3.2', uplink: 'wlan0', openToGuests: false, forwards: [] };
 const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 const ctx = { firewall: nftables, stateDir: '/state' };
 const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
@@ -25,12 +25,13 @@ describe('host ops', () => {
     ]);
   });
 
-  it('adds a guest as three set elements in one nft transaction', () => {
+  it('adds a guest as four set elements in one nft transaction', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [Step & { kind: 'run' }];
     assert.deepEqual(step.argv, ['nft', '-f', '-']);
     assert.equal(
       step.input,
-      'add element ip guestnet guest_links { "vm_wlan" }\nadd element ip guestnet forward_pairs { "vm_wlan" . "wlan0" }\nadd element ip guestnet masquerade_sources { 172.17.3.3 . "wlan0" }\n',
+      'add element ip guestnet guest_links { "vm_wlan" }\nadd element ip guestnet forward_pairs { "vm_wlan" . "wlan0" }\nadd element ip guestnet masquerade_sources { 172.17.3.3 . "wlan0" }\n' +
+        'add element ip guestnet dns_servers { "vm_wlan" . 172.17.3.2 }\n',
     );
   });
 
@@ -41,11 +42,11 @@ describe('host ops', () => {
     assert.match(step.input ?? '', /add element ip guestnet guest_links/);
   });
 
-  it('nft: MSS clamp, INVALID drop and an input chain that lets guests reach the host only with replies', () => {
+  it('nft: MSS clamp, INVALID drop and an input chain that lets guests reach the host only with replies and DNS to their gateway', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu/);
     assert.match(step.input ?? '', /iifname @guest_links ct state invalid drop/);
-    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname @guest_links drop/);
+    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname \. ip daddr @dns_servers udp dport 53 update @dns_rate \{ ip saddr limit rate over 200\/second burst 200 packets \} drop\n\t\tiifname \. ip daddr @dns_servers meta l4proto \{ tcp, udp \} th dport 53 accept\n\t\tiifname @guest_links drop/);
   });
 
   it('nft: re-creating a flushed table puts every attached guest back in the same transaction', () => {

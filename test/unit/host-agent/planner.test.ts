@@ -5,7 +5,7 @@ import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', gateway: '172.17.3.2', uplink: 'wlan0', openToGuests: false, forwards: [] };
 const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
 const none = { installed: false, guests: [] };
 

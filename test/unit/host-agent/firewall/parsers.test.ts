@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type GuestRule, parseIptablesSave, parseNftTable } from '@guestnet/host-agent';
 
-const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', gateway: '172.17.3.2', uplink: 'wlan0', openToGuests: false, forwards: [] };
 const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
 
 // Trimmed from `nft -j list table ip guestnet` on this kernel.
-const nftJson = (elements: { links: string[]; pairs: string[][]; sources: Array<[string, string]>; open?: string[]; forwards?: unknown[] }) =>
+const nftJson = (elements: { links: string[]; pairs: string[][]; sources: Array<[string, string]>; open?: string[]; forwards?: unknown[]; dns?: string[][] }) =>
   JSON.stringify({
     nftables: [
       { metainfo: { version: '1.0.6', json_schema_version: 1 } },
@@ -14,6 +14,7 @@ const nftJson = (elements: { links: string[]; pairs: string[][]; sources: Array<
       { set: { family: 'ip', name: 'forward_pairs', table: 'guestnet', type: ['ifname', 'ifname'], handle: 2, elem: elements.pairs.map((p) => ({ concat: p })) } },
       { set: { family: 'ip', name: 'masquerade_sources', table: 'guestnet', type: ['ipv4_addr', 'ifname'], handle: 3, elem: elements.sources.map((p) => ({ concat: p })) } },
       { set: { family: 'ip', name: 'open_links', table: 'guestnet', type: 'ifname', handle: 4, ...(elements.open ? { elem: elements.open } : {}) } },
+      { set: { family: 'ip', name: 'dns_servers', table: 'guestnet', type: ['ifname', 'ipv4_addr'], handle: 7, elem: (elements.dns ?? elements.links.map((link) => [link, '172.17.3.2'])).map((p) => ({ concat: p })) } },
       { map: { family: 'ip', name: 'port_forwards', table: 'guestnet', type: ['inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'], handle: 5, ...(elements.forwards ? { elem: elements.forwards } : {}) } },
       { chain: { family: 'ip', table: 'guestnet', name: 'forward', handle: 6, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } },
     ],
@@ -65,6 +66,9 @@ describe('firewall observation parsers', () => {
       '-A GUESTNET-FORWARD -o vm_wlan+ -j DROP',
       '-A GUESTNET-FORWARD -i vm_wlan+ -j DROP',
       '-A GUESTNET-INPUT -i vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 -m hashlimit --hashlimit-above 200/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name guestnet-dns -j DROP',
+      '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 -j ACCEPT',
+      '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p tcp -m tcp --dport 53 -j ACCEPT',
       '-A GUESTNET-INPUT -i vm_wlan+ -j DROP',
     ];
     const nat = [

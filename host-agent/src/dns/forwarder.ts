@@ -1,0 +1,173 @@
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { isIPv6, type Server } from 'node:net';
+import { idOf, isQuery, isResponse, RateLimit, serverFailure, withId } from './message.js';
+import { serveTcp } from './tcp.js';
+
+const DNS_PORT = 53;
+const UPSTREAM_TIMEOUT_MS = 2000;
+// A guest's resolver sends a handful of queries a second, a busy one dozens.
+const QUERIES_PER_SECOND = 100;
+const IN_FLIGHT_PER_GUEST = 32;
+const IN_FLIGHT = 1024;
+
+export interface ForwarderOptions {
+  /** The host's resolvers now; asked for every query, so a change is followed at once. */
+  upstreams: () => Promise<string[]>;
+  /** Whether `address` is an attached guest's: nobody else is ever answered. */
+  isGuest: (address: string) => boolean;
+  /** Hears queries dropped for a limit: a flood. */
+  onDropped: (reason: string) => void;
+}
+
+interface Pending {
+  query: Buffer;
+  guest: { address: string; port: number };
+  listener: UdpSocket;
+  upstreams: string[];
+  tried: number;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * The daemon's DNS forwarder, on each guests' gateway address: guests
+ * resolve through whatever the host uses now (a loopback stub included),
+ * over UDP and TCP. It answers only attached guests, and bounds what each
+ * of them can cost: a rate, a number of queries in flight, a message size.
+ */
+export class DnsForwarder {
+  private readonly listeners = new Map<string, { udp: UdpSocket; tcp: Server }>();
+  private readonly upstreamSockets = new Map<'udp4' | 'udp6', UdpSocket>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly inFlight = new Map<string, number>();
+  readonly rate = new RateLimit(QUERIES_PER_SECOND);
+
+  constructor(readonly options: ForwarderOptions) {}
+
+  /**
+   * Listens on each gateway not served yet. A gateway is bindable once a
+   * guest link carries it; one that is not yet is tried again on the next call.
+   */
+  async serve(gateways: Iterable<string>): Promise<string[]> {
+    const failures: string[] = [];
+    for (const gateway of new Set(gateways)) {
+      if (this.listeners.has(gateway)) continue;
+      try {
+        const udp = await bindUdp(gateway, (message, peer) => void this.onQuery(udp, message, peer));
+        const tcp = await serveTcp(gateway, DNS_PORT, this).catch((error: Error) => (udp.close(), Promise.reject(error)));
+        this.listeners.set(gateway, { udp, tcp });
+      } catch (error) {
+        failures.push(`${gateway}: ${(error as Error).message}`);
+      }
+    }
+    return failures;
+  }
+
+  async close(): Promise<void> {
+    for (const pending of this.pending.values()) clearTimeout(pending.timer);
+    this.pending.clear();
+    for (const { udp, tcp } of this.listeners.values()) {
+      udp.close();
+      tcp.close();
+    }
+    this.listeners.clear();
+    for (const socket of this.upstreamSockets.values()) socket.close();
+    this.upstreamSockets.clear();
+  }
+
+  /** Whether `source` may have one more query answered now; counts it if so. */
+  admit(source: string): boolean {
+    if (!this.rate.take(source)) return this.drop(`${source} sends more than ${QUERIES_PER_SECOND} queries a second`);
+    const mine = this.inFlight.get(source) ?? 0;
+    const total = this.pending.size;
+    if (mine >= IN_FLIGHT_PER_GUEST || total >= IN_FLIGHT) return this.drop(`${source} has too many queries in flight`);
+    this.inFlight.set(source, mine + 1);
+    return true;
+  }
+
+  release(source: string): void {
+    const left = (this.inFlight.get(source) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(source, left);
+    else this.inFlight.delete(source);
+  }
+
+  private drop(reason: string): false {
+    this.options.onDropped(reason);
+    return false;
+  }
+
+  private async onQuery(listener: UdpSocket, message: Buffer, peer: RemoteInfo): Promise<void> {
+    if (!this.options.isGuest(peer.address) || !isQuery(message) || !this.admit(peer.address)) return;
+    const upstreams = await this.options.upstreams();
+    if (upstreams.length === 0) {
+      this.release(peer.address);
+      return void listener.send(serverFailure(message), peer.port, peer.address);
+    }
+    const id = this.freeId();
+    if (id === undefined) return void this.release(peer.address);
+    const pending: Pending = { query: message, guest: { address: peer.address, port: peer.port }, listener, upstreams, tried: 0 };
+    this.pending.set(id, pending);
+    this.ask(id, pending);
+  }
+
+  /** Sends the query to the next upstream; gives up (the guest's resolver retries) when none is left. */
+  private ask(id: number, pending: Pending): void {
+    clearTimeout(pending.timer);
+    const upstream = pending.upstreams[pending.tried++];
+    if (upstream === undefined) return this.finish(id);
+    const socket = this.upstreamSocket(isIPv6(upstream.split('%')[0] ?? '') ? 'udp6' : 'udp4');
+    pending.timer = setTimeout(() => this.ask(id, pending), UPSTREAM_TIMEOUT_MS);
+    socket.send(withId(pending.query, id), DNS_PORT, upstream, (error) => error && this.ask(id, pending));
+  }
+
+  private onAnswer(message: Buffer, from: RemoteInfo): void {
+    if (!isResponse(message)) return;
+    const id = idOf(message);
+    const pending = this.pending.get(id);
+    // Only the server asked may answer, so a guest cannot forge answers for another.
+    const asked = pending?.upstreams[pending.tried - 1]?.split('%')[0];
+    if (!pending || from.port !== DNS_PORT || from.address.split('%')[0] !== asked) return;
+    pending.listener.send(withId(message, idOf(pending.query)), pending.guest.port, pending.guest.address);
+    this.finish(id);
+  }
+
+  private finish(id: number): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pending.delete(id);
+    this.release(pending.guest.address);
+  }
+
+  private freeId(): number | undefined {
+    for (let i = 0; i < 16; i++) {
+      const id = randomInt(0, 0x10000);
+      if (!this.pending.has(id)) return id;
+    }
+    return undefined;
+  }
+
+  private upstreamSocket(type: 'udp4' | 'udp6'): UdpSocket {
+    let socket = this.upstreamSockets.get(type);
+    if (!socket) {
+      socket = createSocket(type);
+      socket.on('message', (message, from) => this.onAnswer(message, from));
+      socket.on('error', () => {});
+      this.upstreamSockets.set(type, socket);
+    }
+    return socket;
+  }
+}
+
+function bindUdp(address: string, onMessage: (message: Buffer, peer: RemoteInfo) => void): Promise<UdpSocket> {
+  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(DNS_PORT, address, () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      socket.on('message', onMessage);
+      resolve(socket);
+    });
+  });
+}
