@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { type Daemon, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { type Daemon, FIREWALLS, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // Guests of a daemon resolve through a forwarder on their gateway, and so
 // follow the host's resolvers as they change; nobody else gets an answer,
@@ -58,7 +58,7 @@ burst();`;
 
 const rssKiB = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
-describe('host-agent serve: DNS through a forwarder on the guest gateway', function () {
+for (const firewall of FIREWALLS) describe(`host-agent serve: DNS through a forwarder on the guest gateway (${firewall})`, function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   let daemon: Daemon;
@@ -73,7 +73,7 @@ describe('host-agent serve: DNS through a forwarder on the guest gateway', funct
   };
 
   before(async () => {
-    sandbox = await Sandbox.create();
+    sandbox = await Sandbox.create(firewall);
     for (const resolver of [RESOLVER_A, RESOLVER_B]) {
       await sandbox.inet(['ip', 'address', 'add', `${resolver.address}/32`, 'dev', 'lo']);
       const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', dnsServer(resolver.address, resolver.answer)]);
