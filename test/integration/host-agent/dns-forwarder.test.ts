@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { makeNetdHost } from '../../fixtures/android-host.js';
 import { readFile } from 'node:fs/promises';
 import { type Daemon, FIREWALLS, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
@@ -58,7 +59,8 @@ burst();`;
 
 const rssKiB = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
-for (const firewall of FIREWALLS) describe(`host-agent serve: DNS through a forwarder on the guest gateway (${firewall})`, function () {
+// Each firewall backend, and a simulated Android host (netd's chains and policy routing).
+for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: DNS through a forwarder on the guest gateway (${host})`, function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   let daemon: Daemon;
@@ -73,7 +75,8 @@ for (const firewall of FIREWALLS) describe(`host-agent serve: DNS through a forw
   };
 
   before(async () => {
-    sandbox = await Sandbox.create(firewall);
+    sandbox = await Sandbox.create(host === 'netd' ? 'iptables' : host);
+    if (host === 'netd') await makeNetdHost(sandbox, UPLINK.inetAddress, `198.51.100.0/${UPLINK.prefix}`);
     for (const resolver of [RESOLVER_A, RESOLVER_B]) {
       await sandbox.inet(['ip', 'address', 'add', `${resolver.address}/32`, 'dev', 'lo']);
       const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', dnsServer(resolver.address, resolver.answer)]);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { type Daemon, type Guest, Sandbox, SERVER } from '../../fixtures/sandbox.js';
+import { makeNetdHost } from '../../fixtures/android-host.js';
+import { type Daemon, FIREWALLS, type Guest, Sandbox, SERVER, UPLINK } from '../../fixtures/sandbox.js';
 
 // The host's uplink carries less than the "internet" side sends, and drops
 // the rest without a word, as a tunnel or a carrier link does. The guest's
@@ -19,7 +20,8 @@ s.on('end', () => { console.log(bytes); process.exit(0); });
 s.on('error', (e) => { console.log('error ' + e.message); process.exit(1); });
 setTimeout(() => { console.log('stalled at ' + bytes); process.exit(1); }, 15000);`;
 
-describe('host-agent serve: the guest link follows the uplink MTU', function () {
+// Each firewall backend, and a simulated Android host (netd's chains and policy routing).
+for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: the guest link follows the uplink MTU (${host})`, function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   let daemon: Daemon;
@@ -32,7 +34,8 @@ describe('host-agent serve: the guest link follows the uplink MTU', function () 
   const download = async () => (await guest.exec(['node', '-e', BULK_CLIENT])).stdout.trim();
 
   before(async () => {
-    sandbox = await Sandbox.create();
+    sandbox = await Sandbox.create(host === 'netd' ? 'iptables' : host);
+    if (host === 'netd') await makeNetdHost(sandbox, UPLINK.inetAddress, `198.51.100.0/${UPLINK.prefix}`);
     const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', BULK_SERVER]);
     await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
     await setUplinkMtu(1400);
