@@ -3,7 +3,7 @@ import { BadPidError, checkPid, ExitCode, UsageError } from '@guestnet/protocol'
 import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
-import { formatAttach, formatDetach, formatDoctor, formatForward, formatStatus } from './output.js';
+import { formatAttach, formatDetach, formatDetachAll, formatDoctor, formatForward, formatStatus } from './output.js';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 // Each command's module (the engine, the daemon, execa behind them) loads
@@ -100,15 +100,22 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
 program
   .command('detach')
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
-  .argument('<pid>', 'the pid given to attach')
+  .argument('[pid]', 'the pid given to attach')
+  .option('--all', 'every guest of the state dir at once (a launcher shutting down)')
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
-  .action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
+  .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
-    const pid = parsePid(pidText);
+    const all = options.all === true;
+    if (all === (pidText !== undefined)) throw new UsageError('give either a pid or --all (see host-agent detach --help)');
     const { stateDir } = loadSettings(options);
-    const { detach } = await commands.detach();
+    const { detach, detachAll } = await commands.detach();
+    if (all) {
+      const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print });
+      return emit(globals.json, result, formatDetachAll(result));
+    }
+    const pid = parsePid(pidText as string);
     const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
     emit(globals.json, result, formatDetach(result));
   });

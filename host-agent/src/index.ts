@@ -8,7 +8,7 @@ export type { PortForward } from './model/port-forward.js';
 export type { Step } from './model/step.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
-export { planAttach, planDetach, planForward, planReconcile } from './plan/planner.js';
+export { planAttach, planDetach, planDetachAll, planForward, planReconcile } from './plan/planner.js';
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';

@@ -2,7 +2,7 @@ import type { Finding } from './doctor/checks.js';
 import type { OpTiming } from './exec/apply.js';
 import { describePortForward } from './model/port-forward.js';
 import type { ForwardResult } from './service/host-side.js';
-import type { AttachResult, DetachResult } from './service/results.js';
+import type { AttachResult, DetachAllResult, DetachResult } from './service/results.js';
 import type { Status } from './service/status.js';
 
 function stepLines(steps: OpTiming[]): string[] {
@@ -25,6 +25,11 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
     lines.push(`  guest agent confirmed ${g.state.name} ${g.state.address}/${g.state.prefixLength} via ${g.state.gateway} (${change})`);
   }
   return lines;
+}
+
+export function formatDetachAll(result: DetachAllResult): string[] {
+  if (result.ids.length === 0) return ['no guest is attached; nothing to do'];
+  return [`detached ${result.ids.length} guest(s): ${result.ids.join(' ')}`, ...stepLines(result.steps)];
 }
 
 export function formatDetach(result: DetachResult): string[] {

@@ -2,9 +2,9 @@ import { callDaemon } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { AttachmentService } from '../service/attachments.js';
 import { requireRoot } from '../service/preflight.js';
-import { type DetachResult, detachResultFor } from '../service/results.js';
+import { type DetachAllResult, type DetachResult, detachResultFor } from '../service/results.js';
 
-export type { DetachResult } from '../service/results.js';
+export type { DetachAllResult, DetachResult } from '../service/results.js';
 
 export interface DetachOptions {
   stateDir: string;
@@ -21,4 +21,15 @@ export async function detach(pid: number, options: DetachOptions): Promise<Detac
   }
   const service = new AttachmentService(options.stateDir, options.dryRun ? new DryRunRunner(options.print) : new RealRunner());
   return detachResultFor(pid, await service.detach(String(pid)));
+}
+
+/** Removes every guest of the state dir at once, through the daemon when one serves it. */
+export async function detachAll(options: DetachOptions): Promise<DetachAllResult> {
+  requireRoot('detach');
+  if (!options.dryRun) {
+    const viaDaemon = await callDaemon(options.stateDir, { type: 'detachAll' }, 60_000);
+    if (viaDaemon.served) return viaDaemon.result as DetachAllResult;
+  }
+  const service = new AttachmentService(options.stateDir, options.dryRun ? new DryRunRunner(options.print) : new RealRunner());
+  return service.detachAll();
 }

@@ -12,6 +12,7 @@ const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
 export type ControlRequest =
   | { type: 'attach'; pid: number; settings: Record<string, unknown>; wait: boolean }
   | { type: 'detach'; pid: number }
+  | { type: 'detachAll' }
   | { type: 'forward'; pid: number; forward: PortForward; remove: boolean }
   | { type: 'status' };
 
@@ -25,7 +26,7 @@ export function controlSocketPath(stateDir: string): string {
 export function parseRequest(raw: unknown): ControlRequest {
   const fields = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
   const type = Object.hasOwn(fields, 'type') ? fields.type : undefined;
-  if (type === 'status') return { type };
+  if (type === 'status' || type === 'detachAll') return { type };
   const pid = checkPid(fields.pid);
   if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
   if (type === 'detach') return { type, pid: pid.value };

@@ -138,6 +138,12 @@ export class Daemon {
         return collectStatus(stateDir, this.runner, (token) => ({ connected: this.guests.connected(token), lastApply: this.guests.lastApply(token) }));
       case 'forward':
         return this.service.forward(String(request.pid), request.forward, request.remove).finally(() => this.refresh());
+      case 'detachAll': {
+        const result = await this.service.detachAll();
+        for (const token of this.byToken.keys()) this.guests.forget(token);
+        await this.refresh();
+        return result;
+      }
       case 'detach': {
         const result = detachResultFor(request.pid, await this.service.detach(String(request.pid)));
         const record = [...this.byToken.values()].find((r) => r.pid === request.pid);

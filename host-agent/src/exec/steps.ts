@@ -18,6 +18,8 @@ type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: Step
 const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 
 const NO_DEVICE = /Cannot find device|does not exist/;
+/** Every line of a batch's errors says a device was gone. */
+const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist)[^\n]*(?:\n|$))+$/;
 
 const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: recordContent(record) });
 
@@ -64,6 +66,8 @@ const steps: StepsByKind = {
     ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
+  // -force goes on past a link already gone; the step fails only if some other error is among them.
+  deleteLinks: (op) => [{ kind: 'run', argv: ['ip', '-force', '-batch', '-'], input: op.names.map((name) => `link del dev ${name}\n`).join(''), tolerate: ONLY_GONE }],
 
   enableIpForward: (op, ctx) => [
     { kind: 'write', path: statePaths(ctx.stateDir).ipForwardBefore, content: `${op.before}\n` },

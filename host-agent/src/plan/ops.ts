@@ -23,6 +23,8 @@ export type SetupOp =
 export type TeardownOp =
   | { kind: 'deleteRecord'; id: string }
   | { kind: 'deleteLink'; name: string }
+  /** Many links in one process: a launcher shutting down detaches every guest at once. */
+  | { kind: 'deleteLinks'; names: string[] }
   | { kind: 'restoreIpForward'; value: string }
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute };
@@ -83,6 +85,8 @@ export function describeOp(op: Op): string {
       return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
     case 'deleteLink':
       return `delete ${op.name}`;
+    case 'deleteLinks':
+      return `delete ${op.names.length} link(s): ${op.names.slice(0, 4).join(' ')}${op.names.length > 4 ? ' …' : ''}`;
     case 'enableIpForward':
       return `set net.ipv4.ip_forward=1 (was ${op.before})`;
     case 'restoreIpForward':

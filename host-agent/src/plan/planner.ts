@@ -83,6 +83,23 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   return ops;
 }
 
+/**
+ * The ops that remove every guest at once: the whole firewall in one change,
+ * every link of ours in one batch, then ip_forward and the records.
+ */
+export function planDetachAll(observed: HostObserved): TeardownOp[] {
+  const { records } = observed;
+  const ops: TeardownOp[] = [];
+  if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
+  for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
+  const uplink = currentUplink(observed);
+  const owned = records.filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink);
+  if (owned.length > 0) ops.push({ kind: 'deleteLinks', names: owned.map((r) => r.hostIf) });
+  if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
+  return ops;
+}
+
 /** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: PortForward, remove: boolean): SetupOp[] {
   const kept = record.forwards.filter((f) => !sameHostPort(f, forward));

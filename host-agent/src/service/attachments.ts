@@ -9,7 +9,7 @@ import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
-import { attachHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
+import { attachHostSide, detachAllHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
 
 export type { DetachResult, ForwardResult } from './host-side.js';
 
@@ -98,6 +98,11 @@ export class AttachmentService {
       const record = records.find((r) => r.id === id);
       return record ? detachHostSide(record, records, this.runner, ctx) : { id, wasAttached: false, steps: [] };
     });
+  }
+
+  /** Removes every guest, in a few processes however many there are: for a launcher shutting down. */
+  async detachAll(): Promise<{ ids: string[]; steps: OpTiming[] }> {
+    return this.locked('auto', (_, ctx) => detachAllHostSide(this.runner, ctx));
   }
 
   async forward(id: string, forward: PortForward, remove: boolean): Promise<ForwardResult> {

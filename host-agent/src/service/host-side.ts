@@ -12,7 +12,7 @@ import type { HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { existingLinksWithAliases, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
-import { currentUplink, planAttach, planDetach, planForward } from '../plan/planner.js';
+import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
 
 /** Ethernet's, when the uplink's MTU cannot be read. */
@@ -142,6 +142,13 @@ export async function detachHostSide(record: AttachmentRecord, records: readonly
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records });
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
+}
+
+/** Every guest at once; one deep look serves them all. */
+export async function detachAllHostSide(runner: Runner, ctx: ExecContext): Promise<{ ids: string[]; steps: OpTiming[] }> {
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
+  if (observed.records.length === 0) return { ids: [], steps: [] };
+  return { ids: observed.records.map((r) => r.id), steps: await applyTeardown(planDetachAll(observed), runner, ctx) };
 }
 
 /** A narrow observation, plus the uplink: whether it exists, and its MTU. */

@@ -23,3 +23,10 @@ export type DetachResult = Omit<ServiceDetachResult, 'id'> & { pid: number };
 export function detachResultFor(pid: number, { id, ...result }: ServiceDetachResult): DetachResult {
   return { pid, ...result };
 }
+
+/** What the CLI and the control socket report of `detach --all`. */
+export interface DetachAllResult {
+  /** The guests detached: pids, or cni-<container>-<ifname>. */
+  ids: string[];
+  steps: OpTiming[];
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type AttachmentRecord, type GuestRule, planAttach, planDetach, planForward, planReconcile, ruleOf, undoOf } from '@guestnet/host-agent';
+import { type AttachmentRecord, type GuestRule, nftables, planAttach, planDetach, planDetachAll, planForward, planReconcile, ruleOf, stepsOf, undoOf } from '@guestnet/host-agent';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
@@ -227,5 +227,40 @@ describe('host planner on a netd-style (Android) host', () => {
     const flushed = { ...after, policy: { ...after.policy, rules: [{ priority: 32000 }] } };
     assert.deepEqual(planReconcile(flushed).map((op) => op.kind), ['addPolicyRoute']);
     assert.ok(planDetach(after, guest()).some((op) => op.kind === 'removePolicyRoute'));
+  });
+});
+
+describe('host planner: planDetachAll', () => {
+  const many = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      record(1000 + i, { hostIf: `vm_wlan${i || ''}`, guestAddress: `172.17.${3 + Math.floor((i + 1) / 250)}.${(3 + i) % 253}`, token: `guestnet:${String(i).padStart(32, '0')}`, tagged: true }),
+    );
+  const attachedAll = (records: AttachmentRecord[]) => records.reduce((host, r) => simulate(host, planAttach(host, r), host.records.map(ruleOf)).host, emptyHost());
+
+  it('removes 200 guests with one firewall change, one link batch, and the records, leaving the host as before', () => {
+    const records = many(200);
+    const host = attachedAll(records);
+    const ops = planDetachAll(host);
+    assert.deepEqual(
+      ops.filter((op) => op.kind !== 'deleteRecord').map((op) => op.kind),
+      ['setGuestRules', 'deleteLinks', 'restoreIpForward'],
+    );
+    assert.equal(ops.filter((op) => op.kind === 'deleteRecord').length, 200);
+    const processes = ops.flatMap((op) => stepsOf(op, { firewall: nftables, stateDir: '/state' })).filter((step) => step.kind === 'run');
+    assert.equal(processes.length, 2, 'nft delete table, and one ip -force -batch');
+    const after = simulate(host, ops).host;
+    assert.deepEqual([[...after.links], after.records, after.ipForward], [['lo', 'wlan0'], [], '0']);
+  });
+
+  it('never deletes a link that is not provably ours, nor the uplink', () => {
+    const [ours, retagged] = many(2) as [AttachmentRecord, AttachmentRecord];
+    const host = attachedAll([ours, retagged]);
+    const foreign = { ...host, aliases: new Map([...host.aliases].filter(([name]) => name !== retagged.hostIf)) };
+    const deletes = planDetachAll(foreign).flatMap((op) => (op.kind === 'deleteLinks' ? op.names : []));
+    assert.deepEqual(deletes, [ours.hostIf]);
+  });
+
+  it('plans nothing but forgetting when nothing of ours is left', () => {
+    assert.deepEqual(planDetachAll(emptyHost()), []);
   });
 });

@@ -47,9 +47,13 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
       case 'deleteLink':
-        links.delete(op.name);
-        aliases.delete(op.name);
-        routes = routes.filter((r) => r.dev !== op.name);
+      case 'deleteLinks':
+        for (const name of op.kind === 'deleteLink' ? [op.name] : op.names) {
+          links.delete(name);
+          aliases.delete(name);
+          mtus.delete(name);
+          routes = routes.filter((r) => r.dev !== name);
+        }
         break;
       case 'enableIpForward':
         ipForward = '1';
