@@ -25,7 +25,7 @@ export async function observeHost(
   scope?: { links: string[]; records: readonly AttachmentRecord[] },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [{ links, aliases, mtus }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
+  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
@@ -36,7 +36,7 @@ export async function observeHost(
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
-  return { links, aliases, mtus, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
+  return { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
 }
 
 /** Which of `names` exist, with their aliases and MTUs, from sysfs. */
@@ -48,6 +48,7 @@ export async function existingLinksWithAliases(names: string[]): Promise<LinksSe
     links: new Set(present.map(({ name }) => name)),
     aliases: new Map(present.filter(({ alias }) => alias !== '').map(({ name, alias }) => [name, alias])),
     mtus: new Map(present.map(({ name, mtu }) => [name, mtu])),
+    groups: new Map(),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { IP_FORWARD_PATH, recordPath, statePaths } from '../model/paths.js';
-import { type AttachmentRecord, hostLinkAlias } from '../model/record.js';
+import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordContent } from '../state/records.js';
@@ -55,7 +55,7 @@ const steps: StepsByKind = {
       argv: ['ip', '-batch', '-'],
       input: [
         `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
-        ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)}`] : []),
+        ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
         `link set dev ${r.hostIf} up`,
         '',
       ].join('\n'),
@@ -67,7 +67,10 @@ const steps: StepsByKind = {
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // -force goes on past a link already gone; the step fails only if some other error is among them.
-  deleteLinks: (op) => [{ kind: 'run', argv: ['ip', '-force', '-batch', '-'], input: op.names.map((name) => `link del dev ${name}\n`).join(''), tolerate: ONLY_GONE }],
+  deleteLinks: (op) =>
+    op.group === undefined
+      ? [{ kind: 'run', argv: ['ip', '-force', '-batch', '-'], input: op.names.map((name) => `link del dev ${name}\n`).join(''), tolerate: ONLY_GONE }]
+      : [{ kind: 'run', argv: ['ip', 'link', 'del', 'group', String(op.group)], tolerate: /No such device/ }],
 
   enableIpForward: (op, ctx) => [
     { kind: 'write', path: statePaths(ctx.stateDir).ipForwardBefore, content: `${op.before}\n` },

@@ -17,6 +17,8 @@ export interface HostObserved {
   aliases: ReadonlyMap<string, string>;
   /** The MTU of each link observed. */
   mtus: ReadonlyMap<string, number>;
+  /** The link group of each link observed, where a deep look read it. */
+  groups: ReadonlyMap<string, number>;
   /** The main table's IPv4 routes. */
   routes: readonly Route[];
   ipForward: string;

@@ -66,6 +66,14 @@ export interface AttachmentRecord extends GuestIdentity {
   awaitingGuest?: true;
 }
 
+/**
+ * The link group of every tagged host link: deleting a whole group is one
+ * kernel transaction, where deleting links one by one pays a grace period
+ * each. Shared by every state dir, so a group is only deleted whole when
+ * each of its links is provably ours.
+ */
+export const HOST_LINK_GROUP = 26478;
+
 /** The alias of a guest's host link: how guestnet tells its own link from a host's link that took the name later. */
 export function hostLinkAlias(record: Pick<GuestIdentity, 'id'>): string {
   return `guestnet-host:${record.id}`;

@@ -5,15 +5,18 @@ export interface LinksSeen {
   links: Set<string>;
   aliases: Map<string, string>;
   mtus: Map<string, number>;
+  groups: Map<string, number>;
 }
 
 /** The links of the current netns, with their MTUs and the aliases of those that have one. */
 export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
-  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string; mtu: number }>;
+  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string; mtu: number; group?: string }>;
   return {
     links: new Set(links.map((link) => link.ifname)),
     aliases: new Map(links.flatMap((link) => (link.ifalias ? [[link.ifname, link.ifalias]] : []))),
     mtus: new Map(links.map((link) => [link.ifname, link.mtu])),
+    // "default" is group 0; other groups print as their number.
+    groups: new Map(links.map((link) => [link.ifname, /^\d+$/.test(link.group ?? '') ? Number(link.group) : 0])),
   };
 }
 

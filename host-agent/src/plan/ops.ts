@@ -23,8 +23,12 @@ export type SetupOp =
 export type TeardownOp =
   | { kind: 'deleteRecord'; id: string }
   | { kind: 'deleteLink'; name: string }
-  /** Many links in one process: a launcher shutting down detaches every guest at once. */
-  | { kind: 'deleteLinks'; names: string[] }
+  /**
+   * Many links in one process: a launcher shutting down detaches every guest
+   * at once. With `group`, `names` are exactly that group's links, deleted
+   * in one kernel transaction.
+   */
+  | { kind: 'deleteLinks'; names: string[]; group?: number }
   | { kind: 'restoreIpForward'; value: string }
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute };

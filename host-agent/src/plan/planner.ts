@@ -2,7 +2,7 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
-import { type AttachmentRecord, guestLabel, hostLinkAlias } from '../model/record.js';
+import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { uplinkProblem } from './uplink.js';
@@ -85,7 +85,8 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
 
 /**
  * The ops that remove every guest at once: the whole firewall in one change,
- * every link of ours in one batch, then ip_forward and the records.
+ * every link of ours in one kernel transaction (or one batch), then
+ * ip_forward and the records.
  */
 export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const { records } = observed;
@@ -93,8 +94,13 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
-  const owned = records.filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink);
-  if (owned.length > 0) ops.push({ kind: 'deleteLinks', names: owned.map((r) => r.hostIf) });
+  const owned = records.filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink).map((r) => r.hostIf);
+  // The group goes whole only when every link in it is one of ours: another state dir's guests share the number.
+  const grouped = [...observed.groups].filter(([, group]) => group === HOST_LINK_GROUP).map(([name]) => name);
+  const whole = grouped.length > 0 && grouped.every((name) => owned.includes(name));
+  if (whole) ops.push({ kind: 'deleteLinks', names: grouped, group: HOST_LINK_GROUP });
+  const rest = whole ? owned.filter((name) => !grouped.includes(name)) : owned;
+  if (rest.length > 0) ops.push({ kind: 'deleteLinks', names: rest });
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;

@@ -247,17 +247,17 @@ describe('host planner: planDetachAll', () => {
     );
     assert.equal(ops.filter((op) => op.kind === 'deleteRecord').length, 200);
     const processes = ops.flatMap((op) => stepsOf(op, { firewall: nftables, stateDir: '/state' })).filter((step) => step.kind === 'run');
-    assert.equal(processes.length, 2, 'nft delete table, and one ip -force -batch');
+    assert.equal(processes.length, 2, 'nft delete table, and one ip link del group');
+    assert.deepEqual(ops.find((op) => op.kind === 'deleteLinks'), { kind: 'deleteLinks', names: records.map((r) => r.hostIf), group: 26478 });
     const after = simulate(host, ops).host;
     assert.deepEqual([[...after.links], after.records, after.ipForward], [['lo', 'wlan0'], [], '0']);
   });
 
-  it('never deletes a link that is not provably ours, nor the uplink', () => {
+  it('never deletes a link that is not provably ours: then the group is not deleted whole, ours go by name', () => {
     const [ours, retagged] = many(2) as [AttachmentRecord, AttachmentRecord];
     const host = attachedAll([ours, retagged]);
     const foreign = { ...host, aliases: new Map([...host.aliases].filter(([name]) => name !== retagged.hostIf)) };
-    const deletes = planDetachAll(foreign).flatMap((op) => (op.kind === 'deleteLinks' ? op.names : []));
-    assert.deepEqual(deletes, [ours.hostIf]);
+    assert.deepEqual(planDetachAll(foreign).filter((op) => op.kind === 'deleteLinks'), [{ kind: 'deleteLinks', names: [ours.hostIf] }]);
   });
 
   it('plans nothing but forgetting when nothing of ours is left', () => {

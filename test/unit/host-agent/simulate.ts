@@ -10,6 +10,7 @@ export const emptyHost = (): HostObserved => ({
   links: new Set(['lo', 'wlan0']),
   aliases: new Map(),
   mtus: new Map([['lo', 65536], ['wlan0', 1500]]),
+  groups: new Map([['lo', 0], ['wlan0', 0]]),
   routes: [
     { dst: 'default', dev: 'wlan0' },
     { dst: '198.51.100.0/24', dev: 'wlan0' },
@@ -26,6 +27,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
   const links = new Set(host.links);
   const aliases = new Map(host.aliases);
   const mtus = new Map(host.mtus);
+  const groups = new Map(host.groups);
   let routes = [...host.routes];
   let { ipForward, ipForwardBefore, records } = host;
   let rules = [...rulesBefore];
@@ -43,6 +45,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
       case 'createVeth':
         links.add(op.record.hostIf);
         mtus.set(op.record.hostIf, op.record.mtu);
+        groups.set(op.record.hostIf, op.record.tagged ? 26478 : 0);
         if (op.record.tagged) aliases.set(op.record.hostIf, `guestnet-host:${op.record.id}`);
         routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
@@ -52,6 +55,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
           links.delete(name);
           aliases.delete(name);
           mtus.delete(name);
+          groups.delete(name);
           routes = routes.filter((r) => r.dev !== name);
         }
         break;
@@ -84,5 +88,5 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
     }
   }
   const policy = { ...host.policy, rules: rulesIp, localNetwork };
-  return { host: { links, aliases, mtus, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
+  return { host: { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
 }
