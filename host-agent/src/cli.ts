@@ -178,14 +178,15 @@ program
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .option(SETTINGS.timeout.flag, SETTINGS.timeout.help)
   .option('--log-file <path>', 'write JSON log lines here, rotated at 10 MiB (default: stdout)')
+  .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default /dev/socket/dnsproxyd)")
   .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const file = options.logFile;
     configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
     const { serve } = await commands.serve();
-    const { killAfterOp, ...rest } = options;
-    await serve(loadSettings(rest), log, typeof killAfterOp === 'number' ? { killAfterOp } : {});
+    const { killAfterOp, netdSocket, ...rest } = options;
+    await serve(loadSettings(rest), log, { ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}), ...(typeof netdSocket === 'string' ? { netdSocket } : {}) });
   });
 
 // No top-level await: the single-file CommonJS bundle cannot have one.

@@ -21,6 +21,7 @@ export { callDaemon, daemonListening, parseRequest as parseControlRequest } from
 export { GuestServer } from './daemon/guests.js';
 export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
+export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { peerNetnsOf } from './guest-link/peer-netns.js';
 export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';

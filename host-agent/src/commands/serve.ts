@@ -8,13 +8,13 @@ import { requireRoot } from '../service/preflight.js';
  * crash-recovery tests make the daemon SIGKILL itself right after its Nth
  * setup op, to prove recovery from every step.
  */
-export async function serve(settings: HostSettings, log: DaemonLog, options: { killAfterOp?: number } = {}): Promise<void> {
+export async function serve(settings: HostSettings, log: DaemonLog, options: { killAfterOp?: number; netdSocket?: string } = {}): Promise<void> {
   requireRoot('serve');
   await requireTools(BASE_TOOLS);
   let applied = 0;
   const { killAfterOp } = options;
   const hooks = killAfterOp ? { afterSetupOp: () => void (++applied === killAfterOp && process.kill(process.pid, 'SIGKILL')) } : {};
-  const daemon = new Daemon(settings, log, hooks);
+  const daemon = new Daemon(settings, log, hooks, options.netdSocket);
   await daemon.start();
   // process.on, not once: a once-wrapper is removed before it runs, and execa's
   // signal-exit, seeing itself as the last listener, would then re-raise the

@@ -22,6 +22,8 @@ import { interrupted } from '../guest-link/exchange.js';
 import { watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
 import { HostResolvers } from '../dns/upstreams.js';
+import { NETD_DNS_SOCKET } from '../dns/netd.js';
+import { HOST_RESOLV_CONF } from '../net/resolvers.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
 const RECONCILE_MS = 1000;
@@ -54,6 +56,8 @@ export class Daemon {
     private readonly settings: HostSettings,
     private readonly log: DaemonLog,
     hooks: Pick<ExecContext, 'afterSetupOp'> = {},
+    /** Where netd takes DNS queries, on an Android host. */
+    netdSocket = NETD_DNS_SOCKET,
   ) {
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     this.guests = new GuestServer(
@@ -63,7 +67,7 @@ export class Daemon {
       // Its own limiter: a flood's many rejections must not hide that it is being cut down.
       rateLimited((reason, suppressed) => log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
     );
-    const resolvers = new HostResolvers();
+    const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);
     this.dns = new DnsForwarder({
       upstreams: () => resolvers.current(),
       isGuest: (address) => this.guestAddresses.has(address),

@@ -2,7 +2,9 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { randomInt } from 'node:crypto';
 import { isIPv6, type Server } from 'node:net';
 import { idOf, isQuery, isResponse, RateLimit, serverFailure, withId } from './message.js';
+import { askNetd } from './netd.js';
 import { serveTcp } from './tcp.js';
+import type { Upstream } from './upstreams.js';
 
 const DNS_PORT = 53;
 const UPSTREAM_TIMEOUT_MS = 2000;
@@ -12,8 +14,8 @@ const IN_FLIGHT_PER_GUEST = 32;
 const IN_FLIGHT = 1024;
 
 export interface ForwarderOptions {
-  /** The host's resolvers now; asked for every query, so a change is followed at once. */
-  upstreams: () => Promise<string[]>;
+  /** Where the host resolves now; asked for every query, so a change is followed at once. */
+  upstreams: () => Promise<Upstream>;
   /** Whether `address` is an attached guest's: nobody else is ever answered. */
   isGuest: (address: string) => boolean;
   /** Hears queries dropped for a limit: a flood. */
@@ -98,7 +100,13 @@ export class DnsForwarder {
 
   private async onQuery(listener: UdpSocket, message: Buffer, peer: RemoteInfo): Promise<void> {
     if (!this.options.isGuest(peer.address) || !isQuery(message) || !this.admit(peer.address)) return;
-    const upstreams = await this.options.upstreams();
+    const upstream = await this.options.upstreams();
+    if ('netd' in upstream) {
+      const answer = await askNetd(upstream.netd, message);
+      this.release(peer.address);
+      return void listener.send(answer && isResponse(answer) ? answer : serverFailure(message), peer.port, peer.address);
+    }
+    const upstreams = upstream.servers;
     if (upstreams.length === 0) {
       this.release(peer.address);
       return void listener.send(serverFailure(message), peer.port, peer.address);

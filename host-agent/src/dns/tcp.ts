@@ -1,5 +1,7 @@
 import { connect, createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { isQuery, isResponse, MAX_QUERY_BYTES } from './message.js';
+import { askNetd } from './netd.js';
+import type { Upstream } from './upstreams.js';
 
 const UPSTREAM_TIMEOUT_MS = 5000;
 const IDLE_MS = 10_000;
@@ -10,7 +12,7 @@ const QUEUED_PER_CONNECTION = 4;
 
 /** What the TCP side needs of the forwarder: who may ask, and the same limits as UDP. */
 export interface TcpForwarding {
-  options: { upstreams: () => Promise<string[]>; isGuest: (address: string) => boolean };
+  options: { upstreams: () => Promise<Upstream>; isGuest: (address: string) => boolean };
   admit(source: string): boolean;
   release(source: string): void;
 }
@@ -37,11 +39,12 @@ function framed(max: number, onMessage: (message: Buffer) => void): (chunk: Buff
 
 const frame = (message: Buffer) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message]);
 
-/** One query over TCP to the first upstream that answers. */
-async function askUpstream(query: Buffer, upstreams: string[]): Promise<Buffer | undefined> {
-  for (const upstream of upstreams) {
+/** One query over TCP to the first server that answers, or to netd. */
+async function askUpstream(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
+  if ('netd' in upstream) return askNetd(upstream.netd, query);
+  for (const server of upstream.servers) {
     const answer = await new Promise<Buffer | undefined>((resolve) => {
-      const socket = connect({ host: upstream, port: 53, family: isIPv6(upstream.split('%')[0] ?? '') ? 6 : 4 });
+      const socket = connect({ host: server, port: 53, family: isIPv6(server.split('%')[0] ?? '') ? 6 : 4 });
       socket.setTimeout(UPSTREAM_TIMEOUT_MS, () => socket.destroy());
       const feed = framed(MAX_ANSWER_BYTES, (message) => (resolve(Buffer.from(message)), socket.destroy()));
       socket.on('connect', () => socket.write(frame(query)));
@@ -81,7 +84,7 @@ export function serveTcp(address: string, port: number, forwarder: TcpForwarding
       busy = true;
       void forwarder.options
         .upstreams()
-        .then((upstreams) => askUpstream(query, upstreams))
+        .then((upstream) => askUpstream(query, upstream))
         .then((answer) => (answer ? socket.write(frame(answer)) : socket.destroy()))
         .finally(() => {
           busy = false;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { makeNetdHost } from '../../fixtures/android-host.js';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Daemon, FIREWALLS, type Guest, HOST_AGENT, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // Guests of a daemon resolve through a forwarder on their gateway, and so
@@ -29,6 +30,19 @@ require('node:net').createServer((s) => {
   s.once('data', (b) => { const a = answerTo(b.subarray(2)); s.end(Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a])); });
 }).listen(53, '${address}');
 d.bind(53, '${address}', () => console.log('ready'));`;
+
+// netd's dnsproxyd as an Android host has it, answering resnsend with NETD_ANSWER for any A query.
+const NETD_ANSWER = '192.0.2.99';
+const fakeNetd = (path: string) => `
+require('node:net').createServer((c) => c.once('data', (d) => {
+  const q = Buffer.from(d.toString().replace(/\\0$/, '').split(' ')[3], 'base64');
+  let end = 12;
+  while (q[end]) end += q[end] + 1;
+  const a = Buffer.concat([Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), q.subarray(12, end + 5), Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ${NETD_ANSWER.split('.').join(', ')}])]);
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(a.length, 4);
+  c.end(Buffer.concat([head, a]));
+})).listen('${path}', () => console.log('ready'));`;
 
 // A query for device.example over TCP, as a stub resolver falls back to after a truncated answer; prints the A record.
 const tcpLookup = (server: string) => `
@@ -83,7 +97,7 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
       await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
     }
     await sandbox.setHostResolvConf(`nameserver ${RESOLVER_A.address}\n`);
-    daemon = await sandbox.startDaemon();
+    daemon = await sandbox.startDaemon(['--netd-socket', join(sandbox.dir, 'dnsproxyd')]);
     guest = await sandbox.startGuest();
     other = await sandbox.startGuest();
   });
@@ -139,6 +153,17 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
     let answer = '';
     while (answer !== JSON.stringify([RESOLVER_V6.answer]) && Date.now() - started < 5000) answer = await resolveIn(other);
     assert.equal(answer, JSON.stringify([RESOLVER_V6.answer]));
+  });
+
+  it('resolves through netd when the host names no resolver and has netd (Android)', async () => {
+    const netd = sandbox.serveIn(sandbox.hostNs, ['node', '-e', fakeNetd(join(sandbox.dir, 'dnsproxyd'))]);
+    await new Promise<void>((resolve) => netd.stdout?.once('data', () => resolve()));
+    await sandbox.setHostResolvConf('# Android has no resolvers here\n');
+    const started = Date.now();
+    let answer = '';
+    while (answer !== JSON.stringify([NETD_ANSWER]) && Date.now() - started < 5000) answer = await resolveIn(other);
+    assert.equal(answer, JSON.stringify([NETD_ANSWER]));
+    assert.equal((await other.exec(['node', '-e', tcpLookup(GATEWAY)])).stdout.trim(), JSON.stringify([NETD_ANSWER]));
   });
 
   it('detaches both, and then the forwarder answers no one', async () => {
