@@ -24,5 +24,5 @@ export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { peerNetnsOf } from './guest-link/peer-netns.js';
-export { parseRequest as parseCniRequest, parseConfig as parseCniConfig } from './cni/request.js';
+export { attachmentOf as cniAttachmentOf, parseRequest as parseCniRequest, parseConfig as parseCniConfig, stateDirOf as cniStateDirOf, validAttachments as cniValidAttachments } from './cni/request.js';
 export { withStateLock } from './state/lock.js';

@@ -3,8 +3,11 @@ import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
 import { guestConfigOf } from '../guest-link/configure.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
-import { observeHost } from '../observe.js';
-import { planAttach } from '../plan/planner.js';
+import type { HostSettings } from '../model/settings.js';
+import { BASE_TOOLS, requireTools } from '../net/tools.js';
+import { existingLinksWithAliases, observeHost } from '../observe.js';
+import { ensurePrivateDir } from '../state/dir.js';
+import { currentUplink, planAttach } from '../plan/planner.js';
 import { AttachmentService } from '../service/attachments.js';
 import { netnsAt } from '../service/preflight.js';
 import { readRecords } from '../state/records.js';
@@ -14,16 +17,17 @@ import { CniError, type CniRequest } from './request.js';
 // whose guest side the plugin does itself (a runtime has no guest agent),
 // with the guest agent's own planner, entering the container's netns.
 
-const idOf = (request: CniRequest) => `cni-${request.containerId}-${request.ifname}`;
+const idOf = (attachment: { containerId: string; ifname: string }) => `cni-${attachment.containerId}-${attachment.ifname}`;
 // The runtime writes the container's resolv.conf from the result's dns.
 const NO_DNS_FILE: DnsTarget = { kind: 'none' };
 
 async function identity(request: CniRequest): Promise<GuestIdentity> {
-  const netnsPath = request.netns as string;
+  const netnsPath = request.netns;
   const netns = await netnsAt(netnsPath);
   if (!netns) throw new CniError(3, `the container netns ${netnsPath} does not exist`, 'badPid');
   if (netns === (await netnsAt('/proc/self/ns/net'))) throw new CniError(3, `${netnsPath} is the host's own netns`, 'badPid');
-  return { id: idOf(request), netnsPath, netns, cni: { containerId: request.containerId, ifname: request.ifname } };
+  const cni = { containerId: request.containerId, ifname: request.ifname, ...(request.network === undefined ? {} : { network: request.network }) };
+  return { id: idOf(request), netnsPath, netns, cni };
 }
 
 /** Configures the container's end as the guest agent would, and checks what is in force afterwards. */
@@ -78,7 +82,34 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.map((op) => op.kind).join(', ')} missing`);
 }
 
-/** Idempotent, and fine after the netns or the whole attachment is gone. */
-export async function del(request: CniRequest, runner: Runner): Promise<void> {
-  await new AttachmentService(request.settings.stateDir, runner).detach(idOf(request));
+/**
+ * Works from the record ADD wrote, whatever the config says now: idempotent,
+ * and fine after the netns or the whole attachment is gone.
+ */
+export async function del(attachment: { containerId: string; ifname: string }, stateDir: string, runner: Runner): Promise<void> {
+  await new AttachmentService(stateDir, runner).detach(idOf(attachment));
+}
+
+/** CNI 1.1 GC: removes this network's attachments that the runtime no longer knows. */
+export async function gc(network: string | undefined, valid: ReadonlySet<string>, stateDir: string, runner: Runner): Promise<string[]> {
+  const service = new AttachmentService(stateDir, runner);
+  const stale = (await readRecords(stateDir)).filter((r) => r.cni !== undefined && r.cni.network === network && !valid.has(r.id));
+  for (const record of stale) await service.detach(record.id);
+  return stale.map((r) => r.id);
+}
+
+/** CNI 1.1 STATUS: whether an ADD could succeed now; otherwise the spec's code 50 and why. */
+export async function status(settings: HostSettings, runner: Runner): Promise<void> {
+  try {
+    await requireTools(BASE_TOOLS);
+    await ensurePrivateDir(settings.stateDir, 'state dir');
+    const records = await readRecords(settings.stateDir);
+    const firewall = await firewallFor(settings.firewall, records, runner);
+    await requireTools([firewall.tool]);
+    const uplink = settings.uplink ?? currentUplink(await observeHost(runner, settings.stateDir, firewall, { links: [], records }));
+    if (uplink === undefined) throw new Error('no IPv4 default route to take the uplink from');
+    if (!(await existingLinksWithAliases([uplink])).links.has(uplink)) throw new Error(`uplink ${uplink} does not exist`);
+  } catch (error) {
+    throw new CniError(50, `guestnet cannot add containers now: ${(error as Error).message}`);
+  }
 }

@@ -1,4 +1,4 @@
-// The CNI plugin "guestnet" (CNI 0.4.0 and 1.0.0): ADD, CHECK, DEL and VERSION,
+// The CNI plugin "guestnet" (CNI 0.4.0, 1.0.0 and 1.1.0): ADD, CHECK, DEL, GC, STATUS and VERSION,
 // driven by a container runtime through CNI_* variables and a network config
 // on stdin. It shares the state dir, its lock, leases and firewall code with
 // host-agent. Results and errors are the spec's JSON on stdout.
@@ -6,8 +6,8 @@ import { describeError } from '@guestnet/protocol';
 import { RealRunner } from '../exec/runner.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { requireRoot } from '../service/preflight.js';
-import { add, check, del } from './commands.js';
-import { CniError, parseConfig, parseRequest, SUPPORTED_VERSIONS } from './request.js';
+import { add, check, del, gc, status } from './commands.js';
+import { attachmentOf, CniError, parseConfig, parseRequest, parseSettings, stateDirOf, SUPPORTED_VERSIONS, validAttachments } from './request.js';
 
 // A network config is small; a runtime never sends more, anything else is refused unread.
 const MAX_STDIN = 1024 * 1024;
@@ -23,17 +23,34 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const COMMANDS = ['ADD', 'CHECK', 'DEL', 'GC', 'STATUS', 'VERSION'];
+
 async function main(): Promise<object | undefined> {
-  const command = process.env.CNI_COMMAND;
-  if (command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
-  if (command !== 'ADD' && command !== 'CHECK' && command !== 'DEL') throw new CniError(4, `CNI_COMMAND '${command ?? ''}' is not ADD, CHECK, DEL or VERSION`);
-  const request = parseRequest(command, process.env, parseConfig(await readStdin()));
+  const { env } = process;
+  const command = env.CNI_COMMAND;
+  if (command === 'VERSION') return { cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS };
+  if (!command || !COMMANDS.includes(command)) throw new CniError(4, `CNI_COMMAND '${command ?? ''}' is not one of ${COMMANDS.join(', ')}`);
   requireRoot(`CNI ${command}`);
-  await requireTools(BASE_TOOLS);
   const runner = new RealRunner();
+  if (command === 'DEL') {
+    // The record ADD wrote is what counts: a config that changed since, or even one that cannot be read, must not leak the attachment.
+    const attachment = attachmentOf(env);
+    await readStdin().catch(() => '');
+    await requireTools(BASE_TOOLS);
+    await del(attachment, stateDirOf(env), runner);
+    return undefined;
+  }
+  const config = parseConfig(await readStdin());
+  if (command === 'GC') {
+    await requireTools(BASE_TOOLS);
+    await gc(typeof config.name === 'string' ? config.name : undefined, validAttachments(config), stateDirOf(env), runner);
+    return undefined;
+  }
+  if (command === 'STATUS') return void (await status(parseSettings(config, env), runner));
+  const request = parseRequest(command as 'ADD' | 'CHECK', env, config);
+  await requireTools(BASE_TOOLS);
   if (command === 'ADD') return add(request, runner);
-  if (command === 'CHECK') await check(request, runner);
-  else await del(request, runner);
+  await check(request, runner);
   return undefined;
 }
 

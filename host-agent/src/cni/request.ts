@@ -3,7 +3,7 @@ import { ID_PATTERN } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { resolveSettings } from '../settings.js';
 
-export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0'];
+export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0'];
 
 /** A failure with the CNI spec's error code (1-99 are the spec's, 100 and up ours). */
 export class CniError extends AgentError {
@@ -17,17 +17,18 @@ export class CniError extends AgentError {
 }
 
 export interface CniRequest {
-  command: 'ADD' | 'CHECK' | 'DEL';
+  command: 'ADD' | 'CHECK';
   cniVersion: string;
+  /** The network's name: GC removes only this network's attachments. */
+  network: string | undefined;
   containerId: string;
   ifname: string;
-  /** Absent on a DEL after the runtime already removed the netns. */
-  netns: string | undefined;
+  netns: string;
   settings: HostSettings;
 }
 
 // Keys of a network config that the spec or runtimes define, and that we accept.
-const STANDARD_KEYS = new Set(['cniVersion', 'name', 'type', 'args', 'ipMasq', 'dns', 'capabilities', 'runtimeConfig', 'prevResult']);
+const STANDARD_KEYS = new Set(['cniVersion', 'name', 'type', 'args', 'ipMasq', 'dns', 'capabilities', 'runtimeConfig', 'prevResult', 'cni.dev/valid-attachments']);
 // Our settings a network config may set; the link names come from the runtime.
 const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix']);
 
@@ -48,19 +49,42 @@ export function parseConfig(text: string): Record<string, unknown> {
   return config as Record<string, unknown>;
 }
 
-/** Everything a runtime hands a plugin, checked before any of it reaches a command line. */
-export function parseRequest(command: 'ADD' | 'CHECK' | 'DEL', env: NodeJS.ProcessEnv, config: Record<string, unknown>): CniRequest {
+function supportedVersion(config: Record<string, unknown>): string {
   const cniVersion = config.cniVersion;
   if (typeof cniVersion !== 'string' || !SUPPORTED_VERSIONS.includes(cniVersion)) {
     throw new CniError(1, `cniVersion '${String(cniVersion)}' is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
+  return cniVersion;
+}
+
+/** The attachment a runtime names: its container and interface, which key the record. */
+export function attachmentOf(env: NodeJS.ProcessEnv): { containerId: string; ifname: string } {
   const containerId = required(env, 'CNI_CONTAINERID');
   if (!ID_PATTERN.test(containerId) || containerId.length > 128) throw new CniError(4, 'CNI_CONTAINERID must be letters, digits, _ . or -');
   const ifname = required(env, 'CNI_IFNAME');
   if (!checkIfName(ifname).ok) throw new CniError(4, `CNI_IFNAME '${ifname.slice(0, 40)}' is not a valid interface name`);
-  const netns = command === 'DEL' ? env.CNI_NETNS || undefined : required(env, 'CNI_NETNS');
-  if (netns !== undefined && !/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
+  return { containerId, ifname };
+}
 
+/** The state dir a runtime's call works in: the daemon's when GUESTNET_STATE_DIR names it. */
+export function stateDirOf(env: NodeJS.ProcessEnv): string {
+  return resolveSettings({}, env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}, 'environment').stateDir;
+}
+
+/** Everything a runtime hands a plugin for ADD or CHECK, checked before any of it reaches a command line. */
+export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, config: Record<string, unknown>): CniRequest {
+  const cniVersion = supportedVersion(config);
+  const { containerId, ifname } = attachmentOf(env);
+  const netns = required(env, 'CNI_NETNS');
+  if (!/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
+  const settings = parseSettings(config, env);
+  const network = typeof config.name === 'string' ? config.name : undefined;
+  return { command, cniVersion, network, containerId, ifname, netns, settings: { ...settings, guestIf: ifname, guestName: ifname } };
+}
+
+/** The network config's settings: unknown fields refused, ours checked as host-agent checks them. */
+export function parseSettings(config: Record<string, unknown>, env: NodeJS.ProcessEnv): HostSettings {
+  supportedVersion(config);
   const ours: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (GUESTNET_KEYS.has(key)) ours[key] = value;
@@ -70,11 +94,22 @@ export function parseRequest(command: 'ADD' | 'CHECK' | 'DEL', env: NodeJS.Proce
   const dns = config.dns as { nameservers?: unknown } | undefined;
   if (dns?.nameservers !== undefined) ours.dns = dns.nameservers;
   try {
-    const stateDir = env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {};
-    const settings = resolveSettings(ours, stateDir, 'network config');
-    return { command, cniVersion, containerId, ifname, netns, settings: { ...settings, guestIf: ifname, guestName: ifname } };
+    return resolveSettings(ours, env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}, 'network config');
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AgentError) throw new CniError(7, error.message);
     throw error;
   }
+}
+
+/** CNI 1.1 GC: the attachments the runtime still knows, from `cni.dev/valid-attachments`. */
+export function validAttachments(config: Record<string, unknown>): Set<string> {
+  supportedVersion(config);
+  const listed = config['cni.dev/valid-attachments'];
+  if (!Array.isArray(listed)) throw new CniError(7, "GC needs 'cni.dev/valid-attachments', a list of {containerID, ifname}");
+  return new Set(
+    listed.flatMap((entry: unknown) => {
+      const { containerID, ifname } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+      return typeof containerID === 'string' && typeof ifname === 'string' ? [`cni-${containerID}-${ifname}`] : [];
+    }),
+  );
 }

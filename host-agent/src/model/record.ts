@@ -11,7 +11,8 @@ export interface GuestIdentity {
   netnsPath: string;
   /** The netns as net:[inode]: tells a live guest from a reused pid or a recreated netns. */
   netns: string;
-  cni?: { containerId: string; ifname: string };
+  /** `network`: the network config's name, which CNI GC goes by. */
+  cni?: { containerId: string; ifname: string; network?: string };
 }
 
 /** How messages name a guest. */

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DNS, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
+const BACKENDS = ['nftables', 'iptables'] as const;
+
 const PLUGIN = fileURLToPath(new URL('../../../../deploy/cni/guestnet', import.meta.url));
 const CONFIG = { cniVersion: '1.0.0', name: 'guestnet-test', type: 'guestnet', dns: { nameservers: [DNS] } };
 
@@ -12,7 +14,7 @@ interface PluginRun {
   json: Record<string, unknown> | undefined;
 }
 
-describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it', function () {
+for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it (${firewall})`, function () {
   this.timeout(60_000);
   let sandbox: Sandbox;
   let pristine: string;
@@ -20,7 +22,7 @@ describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it'
   const containerId = 'f00dfeed0123456789abcdef';
 
   /** Runs the plugin in the sandbox host netns with CNI_* variables and the config on stdin. */
-  async function plugin(command: string, config: object = CONFIG, env: Record<string, string> = {}): Promise<PluginRun> {
+  async function plugin(command: string, config: object | string = CONFIG, env: Record<string, string> = {}): Promise<PluginRun> {
     const vars = {
       CNI_COMMAND: command,
       CNI_CONTAINERID: containerId,
@@ -31,14 +33,14 @@ describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it'
       ...env,
     };
     const argv = ['ip', 'netns', 'exec', sandbox.hostNs, 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), PLUGIN];
-    const result = await execa(argv[0] as string, argv.slice(1), { input: JSON.stringify(config), reject: false });
+    const result = await execa(argv[0] as string, argv.slice(1), { input: typeof config === 'string' ? config : JSON.stringify(config), reject: false });
     return { exitCode: result.exitCode ?? -1, stdout: result.stdout, json: result.stdout ? JSON.parse(result.stdout) : undefined };
   }
 
   const inContainer = (argv: string[]) => execa('ip', ['netns', 'exec', container, ...argv], { reject: false });
 
   before(async () => {
-    sandbox = await Sandbox.create();
+    sandbox = await Sandbox.create(firewall);
     container = `${sandbox.hostNs.replace('gn-host', 'gn-ctr')}`;
     await execa('ip', ['netns', 'add', container]);
     pristine = await sandbox.hostSnapshot();
@@ -51,7 +53,7 @@ describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it'
   it('VERSION lists the versions it speaks', async () => {
     const run = await plugin('VERSION');
     assert.equal(run.exitCode, 0);
-    assert.deepEqual(run.json, { cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] });
+    assert.deepEqual(run.json, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
   });
 
   it('ADD wires the container and prints a spec result: interfaces, ips, routes, dns', async () => {
@@ -105,6 +107,50 @@ describe('CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it'
     assert.equal((await plugin('DEL', CONFIG, { CNI_NETNS: '' })).exitCode, 0);
     assert.equal(await sandbox.hostSnapshot(), pristine);
     await execa('ip', ['netns', 'add', container]);
+  });
+
+  it('DEL cleans up from the record even when the config changed since ADD, or cannot be read at all', async () => {
+    for (const config of [{ ...CONFIG, hairpin: true, pool: '10.0.0.0/33' }, '{ not json']) {
+      assert.equal((await plugin('ADD')).exitCode, 0);
+      const run = await plugin('DEL', config);
+      assert.equal(run.exitCode, 0, run.stdout);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    }
+  });
+
+  it('GC (CNI 1.1) removes the attachments of this network the runtime no longer knows, and only those', async () => {
+    const second = `${container}-2`;
+    await execa('ip', ['netns', 'add', second]);
+    try {
+      assert.equal((await plugin('ADD')).exitCode, 0);
+      const other = { CNI_CONTAINERID: 'c0ffee', CNI_NETNS: `/run/netns/${second}` };
+      assert.equal((await plugin('ADD', CONFIG, other)).exitCode, 0);
+      // Another network's attachment is not this GC's to judge.
+      assert.equal((await plugin('ADD', { ...CONFIG, name: 'another' }, { ...other, CNI_IFNAME: 'eth1' })).exitCode, 0);
+      const gc = { ...CONFIG, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: containerId, ifname: 'eth0' }] };
+      const run = await plugin('GC', gc, { CNI_CONTAINERID: '', CNI_NETNS: '', CNI_IFNAME: '' });
+      assert.equal(run.exitCode, 0, run.stdout);
+      const ids = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.map((g: { id: string }) => g.id);
+      assert.deepEqual(ids.sort(), ['cni-c0ffee-eth1', `cni-${containerId}-eth0`]);
+      const fetched = await inContainer(['node', '-e', tcpClientScript(SERVER.address, SERVER.port)]);
+      assert.equal(fetched.stdout.trim(), UPLINK.hostAddress, 'the valid attachment stays online');
+      assert.equal((await plugin('DEL')).exitCode, 0);
+      assert.equal((await plugin('DEL', CONFIG, { ...other, CNI_IFNAME: 'eth1' })).exitCode, 0);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    } finally {
+      await execa('ip', ['netns', 'del', second], { reject: false });
+    }
+  });
+
+  it('STATUS (CNI 1.1) succeeds when ADD could, and fails with code 50 and the reason when it could not', async () => {
+    const healthy = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0' });
+    assert.equal(healthy.exitCode, 0, healthy.stdout);
+    assert.equal(healthy.stdout, '');
+    const broken = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0', uplink: 'gn-nowhere0' });
+    assert.equal(broken.exitCode, 1);
+    assert.equal(broken.json?.code, 50);
+    assert.match(String(broken.json?.msg), /cannot add containers now: uplink gn-nowhere0 does not exist/);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
   for (const [label, config, env, code] of [

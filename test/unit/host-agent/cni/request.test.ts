@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseCniConfig, parseCniRequest } from '@guestnet/host-agent';
+import { cniAttachmentOf, cniStateDirOf, cniValidAttachments, parseCniConfig, parseCniRequest } from '@guestnet/host-agent';
 import { AgentError } from '@guestnet/protocol';
 
 const env = { CNI_CONTAINERID: 'abc123', CNI_IFNAME: 'eth0', CNI_NETNS: '/var/run/netns/c1', GUESTNET_STATE_DIR: '/run/gn-test' };
@@ -37,7 +37,20 @@ describe('CNI requests', () => {
     assert.equal(cniCode(() => parseCniConfig('[]')), 6);
   });
 
-  it('lets DEL come without a netns: the runtime may have removed it already', () => {
-    assert.equal(parseCniRequest('DEL', { ...env, CNI_NETNS: '' }, config).netns, undefined);
+  it('keys DEL by container and interface alone, in the state dir of the environment', () => {
+    assert.deepEqual(cniAttachmentOf({ ...env, CNI_NETNS: '' }), { containerId: 'abc123', ifname: 'eth0' });
+    assert.equal(cniStateDirOf(env), '/run/gn-test');
+    assert.equal(cniStateDirOf({}), '/run/guestnet/state');
+    assert.equal(cniCode(() => cniAttachmentOf({ ...env, CNI_CONTAINERID: '../x' })), 4);
+  });
+
+  it('GC reads the valid attachments, and needs them', () => {
+    const gc = { ...config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'abc123', ifname: 'eth0' }, { bogus: 1 }] };
+    assert.deepEqual([...cniValidAttachments(gc)], ['cni-abc123-eth0']);
+    assert.equal(cniCode(() => cniValidAttachments(config)), 7);
+  });
+
+  it('records the network name, which GC goes by', () => {
+    assert.equal(parseCniRequest('ADD', env, config).network, 'guestnet');
   });
 });
