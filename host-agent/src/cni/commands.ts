@@ -41,7 +41,8 @@ async function configureContainer(record: AttachmentRecord): Promise<void> {
 export async function add(request: CniRequest, runner: Runner): Promise<object> {
   const guest = await identity(request);
   const service = new AttachmentService(request.settings.stateDir, runner);
-  const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer });
+  const extras = { forwards: request.forwards, ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
+  const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
   const hostMac = JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined;
   return result(request.cniVersion, record, hostMac);
 }

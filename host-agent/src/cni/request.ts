@@ -1,4 +1,5 @@
-import { AgentError, checkIfName, ConfigError, type ExitCodeName } from '@guestnet/protocol';
+import { AgentError, checkIfName, checkIPv4, ConfigError, type ExitCodeName } from '@guestnet/protocol';
+import { isPortForward, type PortForward } from '../model/port-forward.js';
 import { ID_PATTERN } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { resolveSettings } from '../settings.js';
@@ -25,6 +26,10 @@ export interface CniRequest {
   ifname: string;
   netns: string;
   settings: HostSettings;
+  /** From the portMappings capability: published ports. */
+  forwards: PortForward[];
+  /** From the mac capability or the MAC arg. */
+  guestMac: string | undefined;
 }
 
 // Keys of a network config that the spec or runtimes define, and that we accept.
@@ -77,13 +82,52 @@ export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, c
   const { containerId, ifname } = attachmentOf(env);
   const netns = required(env, 'CNI_NETNS');
   if (!/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
-  const settings = parseSettings(config, env);
+  const requested = requestedOf(config, env);
+  const settings = parseSettings(config, env, requested.ip === undefined ? {} : { guestAddress: requested.ip });
   const network = typeof config.name === 'string' ? config.name : undefined;
-  return { command, cniVersion, network, containerId, ifname, netns, settings: { ...settings, guestIf: ifname, guestName: ifname } };
+  const link = { ...settings, guestIf: ifname, guestName: ifname };
+  return { command, cniVersion, network, containerId, ifname, netns, settings: link, forwards: requested.forwards, guestMac: requested.mac };
+}
+
+/** `K=V;K=V` of CNI_ARGS. */
+function cniArgs(env: NodeJS.ProcessEnv): Map<string, string> {
+  return new Map((env.CNI_ARGS ?? '').split(';').flatMap((pair) => (pair.includes('=') ? [pair.split('=', 2) as [string, string]] : [])));
+}
+
+const UNICAST_MAC = /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/;
+
+/**
+ * What the runtime asks for this container: an address (the `ips` capability,
+ * `args.cni.ips`, or the IP arg), a MAC (`mac`, `args.cni.mac`, or MAC), and
+ * published ports (`portMappings`). Each is checked here, before anything changes.
+ */
+function requestedOf(config: Record<string, unknown>, env: NodeJS.ProcessEnv): { ip: string | undefined; mac: string | undefined; forwards: PortForward[] } {
+  const runtime = (isObject(config.runtimeConfig) ? config.runtimeConfig : {}) as Record<string, unknown>;
+  const argsCni = (isObject(config.args) && isObject(config.args.cni) ? config.args.cni : {}) as Record<string, unknown>;
+  const args = cniArgs(env);
+  const ips = [...asList(runtime.ips), ...asList(argsCni.ips), ...(args.has('IP') ? [args.get('IP')] : [])];
+  const ip = ips.map((value) => String(value).split('/')[0] ?? '').find((value) => checkIPv4(value).ok);
+  if (ips.length > 0 && ip === undefined) throw new CniError(7, `requested ips ${JSON.stringify(ips).slice(0, 80)}: guestnet gives each container one IPv4 address`);
+  const macValue = runtime.mac ?? argsCni.mac ?? args.get('MAC');
+  const mac = macValue === undefined ? undefined : String(macValue).toLowerCase();
+  if (mac !== undefined && !UNICAST_MAC.test(mac)) throw new CniError(7, `requested mac '${String(macValue).slice(0, 40)}' is not a unicast MAC address`);
+  return { ip, mac, forwards: asList(runtime.portMappings).map(portMappingOf) };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** A portMappings entry as guestnet's own port forward; guestnet publishes on every host address. */
+function portMappingOf(entry: unknown): PortForward {
+  const { hostPort, containerPort, protocol = 'tcp', hostIP = '' } = (isObject(entry) ? entry : {}) as Record<string, unknown>;
+  const forward = { protocol: String(protocol).toLowerCase(), hostPort, guestPort: containerPort };
+  if (!isPortForward(forward)) throw new CniError(7, `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp}`);
+  if (!['', '0.0.0.0', '::'].includes(String(hostIP))) throw new CniError(7, `portMappings hostIP ${String(hostIP).slice(0, 40)}: guestnet publishes on every host address, not one`);
+  return forward;
 }
 
 /** The network config's settings: unknown fields refused, ours checked as host-agent checks them. */
-export function parseSettings(config: Record<string, unknown>, env: NodeJS.ProcessEnv): HostSettings {
+export function parseSettings(config: Record<string, unknown>, env: NodeJS.ProcessEnv, requested: { guestAddress?: string } = {}): HostSettings {
   supportedVersion(config);
   const ours: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
@@ -94,7 +138,7 @@ export function parseSettings(config: Record<string, unknown>, env: NodeJS.Proce
   const dns = config.dns as { nameservers?: unknown } | undefined;
   if (dns?.nameservers !== undefined) ours.dns = dns.nameservers;
   try {
-    return resolveSettings(ours, env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}, 'network config');
+    return resolveSettings(ours, { ...requested, ...(env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}) }, 'network config');
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AgentError) throw new CniError(7, error.message);
     throw error;

@@ -35,6 +35,8 @@ function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existi
   for (const other of othersThan(observed, desired.id)) {
     if (other.hostIf === desired.hostIf) throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
     if (other.guestAddress === desired.guestAddress) throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
+    const port = desired.forwards.find((f) => other.forwards.some((g) => sameHostPort(f, g)));
+    if (port) throw new NameTakenError(`${port.protocol} port ${port.hostPort} is already forwarded to the guest of ${guestLabel(other)}`);
   }
   const foreign = existing ? !ownsLink(observed, existing) : true;
   if (foreign && observed.links.has(desired.hostIf)) {

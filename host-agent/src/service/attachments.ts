@@ -9,7 +9,7 @@ import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
-import { attachHostSide, detachAllHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
+import { type AttachExtras, attachHostSide, detachAllHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
 
 export type { DetachResult, ForwardResult } from './host-side.js';
 
@@ -24,6 +24,8 @@ export interface AttachRequest<G> {
    * it fails, what this attach added is removed, if it is still ours.
    */
   guestSide?: (record: AttachmentRecord) => Promise<G>;
+  /** What a new attachment starts with besides its settings: a runtime's requested MAC and published ports. */
+  extras?: AttachExtras;
 }
 
 export interface Attached<G> {
@@ -49,7 +51,9 @@ export class AttachmentService {
 
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
     const { settings } = request;
-    const host = await this.locked(settings.firewall, (records, ctx) => attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce));
+    const host = await this.locked(settings.firewall, (records, ctx) =>
+      attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, request.extras),
+    );
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
     if (!request.guestSide) return { ...attached, guest: undefined };
     try {

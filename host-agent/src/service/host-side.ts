@@ -21,6 +21,11 @@ const DEFAULT_MTU = 1500;
 // The host-side halves of attach, detach and forward: observe, plan, apply.
 // Callers hold the state lock; AttachmentService is the one caller.
 
+export interface AttachExtras {
+  guestMac?: string;
+  forwards?: PortForward[];
+}
+
 export interface HostSideResult {
   record: AttachmentRecord;
   /** Whether the record is new: this attach made the attachment rather than repairing one. */
@@ -40,6 +45,7 @@ export async function attachHostSide(
   runner: Runner,
   ctx: ExecContext,
   announce: (record: AttachmentRecord) => void = () => {},
+  extras: AttachExtras = {},
 ): Promise<HostSideResult> {
   const existing = records.find((r) => r.id === guest.id);
   // A re-attach compares against everything; a fresh attach looks only at
@@ -68,7 +74,7 @@ export async function attachHostSide(
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,
-    guestMac: guestMac(lease.guestAddress),
+    guestMac: extras.guestMac ?? guestMac(lease.guestAddress),
     mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
     ...(settings.mtu !== undefined || existing?.mtuPinned ? { mtuPinned: true as const } : {}),
     guestToGuest: settings.guestToGuest,
@@ -77,7 +83,7 @@ export async function attachHostSide(
     ...(policyTable === undefined ? {} : { policyTable }),
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
-    forwards: existing?.forwards ?? [],
+    forwards: existing?.forwards ?? extras.forwards ?? [],
     firewall: ctx.firewall.name,
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };

@@ -142,6 +142,42 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
     }
   });
 
+  it('ADD with portMappings publishes the container port on the host, from the uplink side and from the host itself', async () => {
+    const mapped = { ...CONFIG, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }] } };
+    assert.equal((await plugin('ADD', mapped)).exitCode, 0);
+    const server = execa('ip', ['netns', 'exec', container, 'node', '-e', "require('node:net').createServer((s) => s.end('container')).listen(80, () => console.log('ready'))"]);
+    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+    try {
+      assert.equal((await sandbox.connectFromInternet(UPLINK.hostAddress, 8081)).stdout.trim(), 'container', 'from the uplink side');
+      assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8081)])).stdout.trim(), 'container', 'from the host');
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
+      assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);
+    } finally {
+      server.kill();
+      await server.catch(() => {});
+    }
+    assert.equal((await plugin('DEL', mapped)).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('ADD gives a requested address and MAC, and refuses one outside the pool or already taken', async () => {
+    const asking = (ips: string[], mac?: string) => ({ ...CONFIG, capabilities: { ips: true, mac: true }, runtimeConfig: { ips, ...(mac ? { mac } : {}) } });
+    const run = await plugin('ADD', asking(['172.17.9.9/16'], '02:12:34:56:78:9a'));
+    assert.equal(run.exitCode, 0, run.stdout);
+    const result = run.json as { ips: Array<{ address: string }>; interfaces: Array<{ mac?: string }> };
+    assert.equal(result.ips[0]?.address, '172.17.9.9/16');
+    assert.equal(result.interfaces[1]?.mac, '02:12:34:56:78:9a');
+    const [link] = JSON.parse((await inContainer(['ip', '-j', 'address', 'show', 'dev', 'eth0'])).stdout) as Array<{ address: string; addr_info: Array<{ local: string }> }>;
+    assert.deepEqual([link?.address, link?.addr_info.find((a) => a.local.includes('.'))?.local], ['02:12:34:56:78:9a', '172.17.9.9']);
+    const outside = await plugin('ADD', asking(['192.0.2.9/24']), { CNI_CONTAINERID: 'c0ffee' });
+    assert.deepEqual([outside.exitCode, outside.json?.code], [1, 7]);
+    const taken = await plugin('ADD', asking(['172.17.9.9/16']), { CNI_CONTAINERID: 'c0ffee' });
+    assert.equal(taken.exitCode, 1);
+    assert.match(String(taken.json?.msg), /172\.17\.9\.9 is already leased/);
+    assert.equal((await plugin('DEL')).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   it('STATUS (CNI 1.1) succeeds when ADD could, and fails with code 50 and the reason when it could not', async () => {
     const healthy = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0' });
     assert.equal(healthy.exitCode, 0, healthy.stdout);

@@ -53,4 +53,27 @@ describe('CNI requests', () => {
   it('records the network name, which GC goes by', () => {
     assert.equal(parseCniRequest('ADD', env, config).network, 'guestnet');
   });
+
+  it('takes a requested address and MAC from the capabilities, args.cni or CNI_ARGS, and published ports from portMappings', () => {
+    const runtimeConfig = { ips: ['10.203.0.50/16'], mac: '02:AA:BB:CC:DD:EE', portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }, { hostPort: 5353, containerPort: 53, protocol: 'UDP' }] };
+    const request = parseCniRequest('ADD', env, { ...config, capabilities: { ips: true, mac: true, portMappings: true }, runtimeConfig });
+    assert.equal(request.settings.guestAddress, '10.203.0.50');
+    assert.equal(request.guestMac, '02:aa:bb:cc:dd:ee');
+    assert.deepEqual(request.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }, { protocol: 'udp', hostPort: 5353, guestPort: 53 }]);
+    const fromArgs = parseCniRequest('ADD', { ...env, CNI_ARGS: 'IgnoreUnknown=1;IP=10.203.0.60;MAC=02:00:00:00:00:01' }, config);
+    assert.deepEqual([fromArgs.settings.guestAddress, fromArgs.guestMac, fromArgs.forwards], ['10.203.0.60', '02:00:00:00:00:01', []]);
+    const plain = parseCniRequest('ADD', env, config);
+    assert.deepEqual([plain.settings.guestAddress, plain.guestMac, plain.forwards], [undefined, undefined, []]);
+  });
+
+  it('refuses with code 7 an address outside the pool, an IPv6-only request, a multicast MAC, a bad port and a hostIP', () => {
+    const asking = (runtimeConfig: object) => cniCode(() => parseCniRequest('ADD', env, { ...config, runtimeConfig }));
+    assert.equal(asking({ ips: ['192.0.2.9/24'] }), 7);
+    assert.equal(asking({ ips: ['2001:db8::9/64'] }), 7);
+    assert.equal(asking({ mac: '01:00:5e:00:00:01' }), 7);
+    assert.equal(asking({ portMappings: [{ hostPort: 0, containerPort: 80 }] }), 7);
+    assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'sctp' }] }), 7);
+    assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '198.51.100.2' }] }), 7);
+  });
 });
+
