@@ -12,14 +12,26 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'deploy/dist');
 
+// The bundles run on Node 20 and later. An older node (Debian 12's own is
+// 18) gets one clear line, and exit 5 (a missing tool), before any code that
+// could fail on it with a syntax or import error; the CNI plugin says it in
+// the spec's JSON.
+const tooOld = (report) =>
+  `if(+process.versions.node.split('.')[0]<20){${report};process.exit(process.exitCode)}`;
+const agentCheck = (agent) =>
+  tooOld(`process.stderr.write('${agent}: needs Node.js 20 or later; this is '+process.version+'\\n');process.exitCode=5`);
+const cniCheck = tooOld(
+  `process.stdout.write(JSON.stringify({cniVersion:'1.0.0',code:105,msg:'guestnet needs Node.js 20 or later; this is '+process.version})+'\\n');process.exitCode=1`,
+);
+
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
 const BUNDLES = [
-  ['host-agent/dist/cli.js', 'host-agent.cjs'],
-  ['guest-agent/dist/cli.js', 'guest-agent.cjs'],
-  ['host-agent/dist/cni/main.js', 'guestnet'],
+  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent')],
+  ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent')],
+  ['host-agent/dist/cni/main.js', 'guestnet', cniCheck],
 ];
 
-for (const [entry, name] of BUNDLES) {
+for (const [entry, name, versionCheck] of BUNDLES) {
   const outfile = join(outdir, name);
   await build({
     entryPoints: [join(root, entry)],
@@ -31,7 +43,7 @@ for (const [entry, name] of BUNDLES) {
     minify: true,
     keepNames: true,
     legalComments: 'eof',
-    banner: { js: '#!/usr/bin/env node' },
+    banner: { js: `#!/usr/bin/env node\n${versionCheck}` },
     logLevel: 'warning',
   });
   chmodSync(outfile, 0o755);
