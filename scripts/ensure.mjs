@@ -27,6 +27,8 @@ const TOOLS = {
   iperf3: 'iperf3',
   // A carrier's 464XLAT in the sandbox: tayga as the host's CLAT and as the operator's NAT64.
   tayga: 'tayga',
+  // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).
+  podman: 'podman',
 };
 
 function onPath(binary) {
