@@ -117,12 +117,12 @@ function requestedOf(config: Record<string, unknown>, env: NodeJS.ProcessEnv): {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
-/** A portMappings entry as guestnet's own port forward; guestnet publishes on every host address. */
+/** A portMappings entry as guestnet's own port forward: on one host address when hostIP names one. */
 function portMappingOf(entry: unknown): PortForward {
   const { hostPort, containerPort, protocol = 'tcp', hostIP = '' } = (isObject(entry) ? entry : {}) as Record<string, unknown>;
-  const forward = { protocol: String(protocol).toLowerCase(), hostPort, guestPort: containerPort };
-  if (!isPortForward(forward)) throw new CniError(7, `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp}`);
-  if (!['', '0.0.0.0', '::'].includes(String(hostIP))) throw new CniError(7, `portMappings hostIP ${String(hostIP).slice(0, 40)}: guestnet publishes on every host address, not one`);
+  const everywhere = ['', '0.0.0.0', '::'].includes(String(hostIP));
+  const forward = { protocol: String(protocol).toLowerCase(), hostPort, guestPort: containerPort, ...(everywhere ? {} : { hostAddress: String(hostIP) }) };
+  if (!isPortForward(forward)) throw new CniError(7, `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp, hostIP IPv4}`);
   return forward;
 }
 

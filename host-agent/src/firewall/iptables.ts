@@ -76,7 +76,7 @@ function ruleset(guests: GuestRule[]): Rule[] {
     ...guests.flatMap((g) =>
       g.forwards.flatMap((f) =>
         ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) =>
-          nat(chain, '-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), '-m', 'comment', '--comment', `guestnet:${g.hostIf}`, '-j', 'DNAT', '--to-destination', `${g.guestAddress}:${f.guestPort}`),
+          nat(chain, ...(f.hostAddress === undefined ? [] : ['-d', `${f.hostAddress}/32`]), '-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), '-m', 'comment', '--comment', `guestnet:${g.hostIf}`, '-j', 'DNAT', '--to-destination', `${g.guestAddress}:${f.guestPort}`),
         ),
       ),
     ),

@@ -22,12 +22,15 @@ const BASE = `table ${TABLE} {
 	set dns_servers { type ifname . ipv4_addr; }
 	set dns_rate { type ipv4_addr; flags dynamic; timeout 10s; }
 	map port_forwards { type inet_proto . inet_service : ipv4_addr . inet_service; }
+	map port_forwards_at { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @port_forwards_at
 		fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards
 	}
 	chain output {
 		type nat hook output priority -100; policy accept;
+		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @port_forwards_at
 		fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards
 	}
 	chain forward {
@@ -56,7 +59,9 @@ const BASE = `table ${TABLE} {
 	}
 }`;
 
-const forwardElement = (address: string, f: PortForward) => `port_forwards { ${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort} }`;
+/** A forward as its map entry, as `nft -j` prints it back: "[address . ]proto . port : guest . port". */
+const forwardEntry = (address: string, f: PortForward) => `${f.hostAddress === undefined ? '' : `${f.hostAddress} . `}${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort}`;
+const forwardElement = (address: string, f: PortForward) => `${f.hostAddress === undefined ? 'port_forwards' : 'port_forwards_at'} { ${forwardEntry(address, f)} }`;
 
 function elements(rule: GuestRule): string[] {
   return [
@@ -110,7 +115,7 @@ export function parseNftTable(json: string): FirewallState {
   const sources = setMembers(sets, 'masquerade_sources');
   const open = setMembers(sets, 'open_links');
   const dns = setMembers(sets, 'dns_servers');
-  const forwards = setMembers(sets, 'port_forwards');
+  const forwards = new Set([...setMembers(sets, 'port_forwards'), ...setMembers(sets, 'port_forwards_at')]);
   return {
     installed: true,
     has: (rule) =>
@@ -119,7 +124,7 @@ export function parseNftTable(json: string): FirewallState {
       sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
       dns.has(`${rule.hostIf} . ${rule.gateway}`) &&
       open.has(rule.hostIf) === rule.openToGuests &&
-      rule.forwards.every((f) => forwards.has(`${f.protocol} . ${f.hostPort} : ${rule.guestAddress} . ${f.guestPort}`)),
+      rule.forwards.every((f) => forwards.has(forwardEntry(rule.guestAddress, f))),
   };
 }
 

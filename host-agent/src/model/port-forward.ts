@@ -1,8 +1,12 @@
+import { checkIPv4 } from '@guestnet/protocol';
+
 /** A host port whose connections go to a port of one guest, e.g. to reach adbd in it. */
 export interface PortForward {
   protocol: 'tcp' | 'udp';
   hostPort: number;
   guestPort: number;
+  /** Only connections to this host address (a runtime's hostIP); unset: every host address. */
+  hostAddress?: string;
 }
 
 const SPEC = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/;
@@ -22,10 +26,13 @@ export function isPortForward(value: unknown): value is PortForward {
     typeof f === 'object' &&
     f !== null &&
     (f.protocol === 'tcp' || f.protocol === 'udp') &&
-    [f.hostPort, f.guestPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)
+    [f.hostPort, f.guestPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535) &&
+    (f.hostAddress === undefined || checkIPv4(f.hostAddress).ok)
   );
 }
 
-export const describePortForward = (f: PortForward) => `${f.hostPort}->${f.guestPort}/${f.protocol}`;
+export const describePortForward = (f: PortForward) => `${f.hostAddress === undefined ? '' : `${f.hostAddress}:`}${f.hostPort}->${f.guestPort}/${f.protocol}`;
 
-export const sameHostPort = (a: PortForward, b: PortForward) => a.protocol === b.protocol && a.hostPort === b.hostPort;
+/** Whether two forwards would take the same connections: one protocol and port, and addresses that meet. */
+export const sameHostPort = (a: PortForward, b: PortForward) =>
+  a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostAddress === undefined || b.hostAddress === undefined || a.hostAddress === b.hostAddress);

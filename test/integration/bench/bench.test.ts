@@ -31,13 +31,15 @@ describe('npm run bench, smoke run', function () {
   it('has scale, data path and footprint figures, and prints the tables', () => {
     assert.ok((results.scale ?? []).some((s) => s.system === 'guestnet-daemon'));
     assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
+    assert.deepEqual((results.detachAll ?? []).map((d) => d.system), ['guestnet-daemon, detach --all', 'cni-ptp, one DEL each']);
     assert.ok((results.throughput ?? []).every((t) => Number(t.ratio) > 0), 'iperf3 measured nothing');
     assert.ok((results.footprint ?? []).length >= 3);
     for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint', '### Targets']) assert.ok(stdout.includes(heading), heading);
   });
 
   it('sets each of the issue\'s targets against what was measured', () => {
-    assert.equal((results.targets ?? []).length, 7);
+    assert.equal((results.targets ?? []).length, 8);
+    assert.ok((results.targets ?? []).some((t) => /^detach --all of \d+ guests/.test(String(t.target))), 'the bulk detach target');
     for (const t of results.targets ?? []) assert.equal(typeof t.met, 'boolean', String(t.target));
   });
 });

@@ -160,6 +160,22 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
+  it('ADD with a hostIP publishes on that host address only', async () => {
+    const mapped = { ...CONFIG, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8082, containerPort: 80, protocol: 'tcp', hostIP: UPLINK.hostAddress }] } };
+    assert.equal((await plugin('ADD', mapped)).exitCode, 0);
+    const server = execa('ip', ['netns', 'exec', container, 'node', '-e', "require('node:net').createServer((s) => s.end('container')).listen(80, () => console.log('ready'))"]);
+    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+    try {
+      assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8082)])).stdout.trim(), 'container', 'at the hostIP');
+      assert.notEqual((await sandbox.host(['node', '-e', tcpClientScript('172.17.3.2', 8082)])).stdout.trim(), 'container', 'at another host address');
+    } finally {
+      server.kill();
+      await server.catch(() => {});
+    }
+    assert.equal((await plugin('DEL', mapped)).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   it('ADD gives a requested address and MAC, and refuses one outside the pool or already taken', async () => {
     const asking = (ips: string[], mac?: string) => ({ ...CONFIG, capabilities: { ips: true, mac: true }, runtimeConfig: { ips, ...(mac ? { mac } : {}) } });
     const run = await plugin('ADD', asking(['172.17.9.9/16'], '02:12:34:56:78:9a'));

@@ -60,20 +60,22 @@ describe('CNI requests', () => {
     assert.equal(request.settings.guestAddress, '10.203.0.50');
     assert.equal(request.guestMac, '02:aa:bb:cc:dd:ee');
     assert.deepEqual(request.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }, { protocol: 'udp', hostPort: 5353, guestPort: 53 }]);
+    const onOne = parseCniRequest('ADD', env, { ...config, runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '198.51.100.2' }] } });
+    assert.deepEqual(onOne.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, hostAddress: '198.51.100.2' }]);
     const fromArgs = parseCniRequest('ADD', { ...env, CNI_ARGS: 'IgnoreUnknown=1;IP=10.203.0.60;MAC=02:00:00:00:00:01' }, config);
     assert.deepEqual([fromArgs.settings.guestAddress, fromArgs.guestMac, fromArgs.forwards], ['10.203.0.60', '02:00:00:00:00:01', []]);
     const plain = parseCniRequest('ADD', env, config);
     assert.deepEqual([plain.settings.guestAddress, plain.guestMac, plain.forwards], [undefined, undefined, []]);
   });
 
-  it('refuses with code 7 an address outside the pool, an IPv6-only request, a multicast MAC, a bad port and a hostIP', () => {
+  it('refuses with code 7 an address outside the pool, an IPv6-only request, a multicast MAC, a bad port and an IPv6 hostIP', () => {
     const asking = (runtimeConfig: object) => cniCode(() => parseCniRequest('ADD', env, { ...config, runtimeConfig }));
     assert.equal(asking({ ips: ['192.0.2.9/24'] }), 7);
     assert.equal(asking({ ips: ['2001:db8::9/64'] }), 7);
     assert.equal(asking({ mac: '01:00:5e:00:00:01' }), 7);
     assert.equal(asking({ portMappings: [{ hostPort: 0, containerPort: 80 }] }), 7);
     assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'sctp' }] }), 7);
-    assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '198.51.100.2' }] }), 7);
+    assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '2001:db8::2' }] }), 7);
   });
 });
 

@@ -38,6 +38,16 @@ describe('firewall observation parsers', () => {
       assert.equal(state.has({ ...rule, openToGuests: true, forwards: [{ ...adb, guestPort: 5037 }] }), false);
     });
 
+    it('reads a forward bound to one host address from its own map', () => {
+      const at = { protocol: 'tcp' as const, hostPort: 8081, guestPort: 80, hostAddress: '198.51.100.2' };
+      const json = JSON.parse(nftJson({ links: ['vm_wlan'], pairs: [['vm_wlan', 'wlan0']], sources: [['172.17.3.3', 'wlan0']] }));
+      json.nftables.push({ map: { family: 'ip', name: 'port_forwards_at', table: 'guestnet', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'], handle: 9, elem: [[{ concat: ['198.51.100.2', 'tcp', 8081] }, { concat: ['172.17.3.3', 80] }]] } });
+      const state = parseNftTable(JSON.stringify(json));
+      assert.equal(state.has({ ...rule, forwards: [at] }), true);
+      assert.equal(state.has({ ...rule, forwards: [{ ...at, hostAddress: '198.51.100.3' }] }), false);
+      assert.equal(state.has({ ...rule, forwards: [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }] }), false, 'an everywhere forward is another entry');
+    });
+
     it('treats sets without elements as empty', () => {
       const state = parseNftTable(nftJson({ links: [], pairs: [], sources: [] }));
       assert.equal(state.installed, true);
