@@ -39,6 +39,18 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
 
   const inContainer = (argv: string[]) => execa('ip', ['netns', 'exec', container, ...argv], { reject: false });
 
+  /** Runs `check` while a server on port 80 in the container answers "container". */
+  async function withContainerServer(check: () => Promise<void>): Promise<void> {
+    const server = execa('ip', ['netns', 'exec', container, 'node', '-e', "require('node:net').createServer((s) => s.end('container')).listen(80, () => console.log('ready'))"]);
+    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+    try {
+      await check();
+    } finally {
+      server.kill();
+      await server.catch(() => {});
+    }
+  }
+
   before(async () => {
     sandbox = await Sandbox.create(firewall);
     container = `${sandbox.hostNs.replace('gn-host', 'gn-ctr')}`;
@@ -145,17 +157,12 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
   it('ADD with portMappings publishes the container port on the host, from the uplink side and from the host itself', async () => {
     const mapped = { ...CONFIG, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }] } };
     assert.equal((await plugin('ADD', mapped)).exitCode, 0);
-    const server = execa('ip', ['netns', 'exec', container, 'node', '-e', "require('node:net').createServer((s) => s.end('container')).listen(80, () => console.log('ready'))"]);
-    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
-    try {
+    await withContainerServer(async () => {
       assert.equal((await sandbox.connectFromInternet(UPLINK.hostAddress, 8081)).stdout.trim(), 'container', 'from the uplink side');
       assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8081)])).stdout.trim(), 'container', 'from the host');
       const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
       assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);
-    } finally {
-      server.kill();
-      await server.catch(() => {});
-    }
+    });
     assert.equal((await plugin('DEL', mapped)).exitCode, 0);
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
@@ -163,15 +170,10 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
   it('ADD with a hostIP publishes on that host address only', async () => {
     const mapped = { ...CONFIG, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8082, containerPort: 80, protocol: 'tcp', hostIP: UPLINK.hostAddress }] } };
     assert.equal((await plugin('ADD', mapped)).exitCode, 0);
-    const server = execa('ip', ['netns', 'exec', container, 'node', '-e', "require('node:net').createServer((s) => s.end('container')).listen(80, () => console.log('ready'))"]);
-    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
-    try {
+    await withContainerServer(async () => {
       assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8082)])).stdout.trim(), 'container', 'at the hostIP');
       assert.notEqual((await sandbox.host(['node', '-e', tcpClientScript('172.17.3.2', 8082)])).stdout.trim(), 'container', 'at another host address');
-    } finally {
-      server.kill();
-      await server.catch(() => {});
-    }
+    });
     assert.equal((await plugin('DEL', mapped)).exitCode, 0);
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });

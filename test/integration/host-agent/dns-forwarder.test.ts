@@ -82,6 +82,18 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
   let other: Guest;
 
   const resolveIn = async (g: Guest, server = GATEWAY, tries = 1) => (await g.exec(['node', '-e', lookup(server, tries)])).stdout.trim();
+  /** What `g` resolves once it gives `answer`, or after 5 s of lookups: the host's resolver may have just changed. */
+  const resolvesWithin5s = async (g: Guest, answer: string) => {
+    const started = Date.now();
+    let got = '';
+    while (got !== JSON.stringify([answer]) && Date.now() - started < 5000) got = await resolveIn(g);
+    return got;
+  };
+  /** A process in the sandbox, once it printed its first line. */
+  const ready = async (argv: string[], netns: string) => {
+    const server = sandbox.serveIn(netns, argv);
+    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+  };
   const attach = async (g: Guest) => {
     const result = await sandbox.host(['node', HOST_AGENT, 'attach', String(g.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir]);
     assert.equal(result.exitCode, 0, result.stderr);
@@ -93,8 +105,7 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
     if (host === 'netd') await makeNetdHost(sandbox, UPLINK.inetAddress, `198.51.100.0/${UPLINK.prefix}`);
     for (const resolver of [RESOLVER_A, RESOLVER_B]) {
       await sandbox.inet(['ip', 'address', 'add', `${resolver.address}/32`, 'dev', 'lo']);
-      const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', dnsServer(resolver.address, resolver.answer)]);
-      await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+      await ready(['node', '-e', dnsServer(resolver.address, resolver.answer)], sandbox.inetNs);
     }
     await sandbox.setHostResolvConf(`nameserver ${RESOLVER_A.address}\n`);
     daemon = await sandbox.startDaemon(['--netd-socket', join(sandbox.dir, 'dnsproxyd')]);
@@ -113,10 +124,7 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
 
   it("follows a change of the host's resolv.conf within 5 s, with no re-attach", async () => {
     await sandbox.setHostResolvConf(`nameserver ${RESOLVER_B.address}\n`);
-    const started = Date.now();
-    let answer = '';
-    while (answer !== JSON.stringify([RESOLVER_B.answer]) && Date.now() - started < 5000) answer = await resolveIn(guest);
-    assert.equal(answer, JSON.stringify([RESOLVER_B.answer]));
+    assert.equal(await resolvesWithin5s(guest, RESOLVER_B.answer), JSON.stringify([RESOLVER_B.answer]));
   });
 
   it('answers nobody but guests: not on the uplink address, not at the gateway from the uplink side', async () => {
@@ -146,23 +154,15 @@ for (const host of [...FIREWALLS, 'netd'] as const) describe(`host-agent serve: 
     await sandbox.inet(['ip', 'address', 'add', `${RESOLVER_V6.inetAddress}/64`, 'dev', 'uplink0', 'nodad']);
     await sandbox.inet(['ip', 'address', 'add', `${RESOLVER_V6.address}/128`, 'dev', 'lo']);
     await sandbox.host(['ip', 'route', 'add', `${RESOLVER_V6.address}/128`, 'via', RESOLVER_V6.inetAddress]);
-    const server = sandbox.serveIn(sandbox.inetNs, ['node', '-e', dnsServer(RESOLVER_V6.address, RESOLVER_V6.answer)]);
-    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+    await ready(['node', '-e', dnsServer(RESOLVER_V6.address, RESOLVER_V6.answer)], sandbox.inetNs);
     await sandbox.setHostResolvConf(`nameserver ${RESOLVER_V6.address}\n`);
-    const started = Date.now();
-    let answer = '';
-    while (answer !== JSON.stringify([RESOLVER_V6.answer]) && Date.now() - started < 5000) answer = await resolveIn(other);
-    assert.equal(answer, JSON.stringify([RESOLVER_V6.answer]));
+    assert.equal(await resolvesWithin5s(other, RESOLVER_V6.answer), JSON.stringify([RESOLVER_V6.answer]));
   });
 
   it('resolves through netd when the host names no resolver and has netd (Android)', async () => {
-    const netd = sandbox.serveIn(sandbox.hostNs, ['node', '-e', fakeNetd(join(sandbox.dir, 'dnsproxyd'))]);
-    await new Promise<void>((resolve) => netd.stdout?.once('data', () => resolve()));
+    await ready(['node', '-e', fakeNetd(join(sandbox.dir, 'dnsproxyd'))], sandbox.hostNs);
     await sandbox.setHostResolvConf('# Android has no resolvers here\n');
-    const started = Date.now();
-    let answer = '';
-    while (answer !== JSON.stringify([NETD_ANSWER]) && Date.now() - started < 5000) answer = await resolveIn(other);
-    assert.equal(answer, JSON.stringify([NETD_ANSWER]));
+    assert.equal(await resolvesWithin5s(other, NETD_ANSWER), JSON.stringify([NETD_ANSWER]));
     assert.equal((await other.exec(['node', '-e', tcpLookup(GATEWAY)])).stdout.trim(), JSON.stringify([NETD_ANSWER]));
   });
 
