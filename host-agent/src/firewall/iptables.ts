@@ -73,6 +73,8 @@ function ruleset(guests: GuestRule[]): Rule[] {
       filter('GUESTNET-INPUT', '-i', f, '-j', 'DROP'),
     ]),
     ...masquerades.map((g) => nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.uplink, '-j', 'MASQUERADE')),
+    // A guest reaching another guest's published port: that guest answers on-link, so the connection must come from the gateway.
+    ...unique(guests, (g) => `${g.pool} ${g.linkFamily}`).map((g) => nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE')),
     ...guests.flatMap((g) =>
       g.forwards.flatMap((f) =>
         ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) =>

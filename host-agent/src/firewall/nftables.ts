@@ -11,7 +11,9 @@ import type { Firewall } from './firewall.js';
 // MTU (cellular and VPN uplinks are small), invalid packets are dropped, and
 // guests reach the host itself only with replies, and with DNS to their
 // gateway (the daemon's forwarder) over their own link, at a rate per guest
-// that keeps one guest's flood from filling the forwarder's socket.
+// that keeps one guest's flood from filling the forwarder's socket. A guest
+// that reaches another guest's published port is masqueraded to the
+// gateway: the other guest would answer it on-link, where it cannot.
 const TABLE = 'ip guestnet';
 
 const BASE = `table ${TABLE} {
@@ -55,6 +57,7 @@ const BASE = `table ${TABLE} {
 	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
+		iifname @guest_links oifname @guest_links ct status dnat masquerade
 		ip saddr . oifname @masquerade_sources masquerade
 	}
 }`;

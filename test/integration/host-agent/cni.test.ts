@@ -154,16 +154,27 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
     }
   });
 
-  it('ADD with portMappings publishes the container port on the host, from the uplink side and from the host itself', async () => {
+  it('ADD with portMappings publishes the container port on the host, from the uplink side, the host itself and another container', async () => {
     const mapped = { ...CONFIG, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }] } };
-    assert.equal((await plugin('ADD', mapped)).exitCode, 0);
-    await withContainerServer(async () => {
-      assert.equal((await sandbox.connectFromInternet(UPLINK.hostAddress, 8081)).stdout.trim(), 'container', 'from the uplink side');
-      assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8081)])).stdout.trim(), 'container', 'from the host');
-      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
-      assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);
-    });
-    assert.equal((await plugin('DEL', mapped)).exitCode, 0);
+    const neighbour = `${container}-n`;
+    const other = { CNI_CONTAINERID: 'beef01', CNI_NETNS: `/run/netns/${neighbour}` };
+    await execa('ip', ['netns', 'add', neighbour]);
+    try {
+      assert.equal((await plugin('ADD', mapped)).exitCode, 0);
+      assert.equal((await plugin('ADD', CONFIG, other)).exitCode, 0);
+      await withContainerServer(async () => {
+        assert.equal((await sandbox.connectFromInternet(UPLINK.hostAddress, 8081)).stdout.trim(), 'container', 'from the uplink side');
+        assert.equal((await sandbox.host(['node', '-e', tcpClientScript(UPLINK.hostAddress, 8081)])).stdout.trim(), 'container', 'from the host');
+        const fromNeighbour = await execa('ip', ['netns', 'exec', neighbour, 'node', '-e', tcpClientScript(UPLINK.hostAddress, 8081)], { reject: false });
+        assert.equal(fromNeighbour.stdout.trim(), 'container', 'from another container');
+        const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
+        assert.deepEqual(status.guests.find((g: { id: string }) => g.id === `cni-${containerId}-eth0`).forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);
+      });
+      assert.equal((await plugin('DEL', CONFIG, other)).exitCode, 0);
+      assert.equal((await plugin('DEL', mapped)).exitCode, 0);
+    } finally {
+      await execa('ip', ['netns', 'del', neighbour], { reject: false });
+    }
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 

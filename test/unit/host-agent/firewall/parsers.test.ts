@@ -90,6 +90,7 @@ describe('firewall observation parsers', () => {
       '-A OUTPUT -m addrtype --dst-type LOCAL -j GUESTNET-OUTPUT',
       '-A POSTROUTING -j GUESTNET-POSTROUTING',
       '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE',
+      '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o vm_wlan+ -m conntrack --ctstate DNAT -j MASQUERADE',
     ];
 
     it('sees the chains, the jumps and a family of guests as installed', () => {
