@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DNS, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
@@ -215,6 +217,19 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
     assert.equal(broken.exitCode, 1);
     assert.equal(broken.json?.code, 50);
     assert.match(String(broken.json?.msg), /cannot add containers now: uplink gn-nowhere0 does not exist/);
+    const notADir = join(sandbox.dir, 'not-a-dir');
+    await writeFile(notADir, '');
+    const unusable = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0' }, { GUESTNET_STATE_DIR: notADir });
+    assert.deepEqual([unusable.exitCode, unusable.json?.code], [1, 50]);
+    assert.match(String(unusable.json?.msg), /cannot add containers now: .*not-a-dir/);
+    // A PATH with node (and what the launcher script uses) but without ip, nsenter or nft.
+    const onlyNode = join(sandbox.dir, 'only-node');
+    await mkdir(onlyNode);
+    await symlink(process.execPath, join(onlyNode, 'node'));
+    for (const tool of ['dirname', 'readlink']) await symlink(`/usr/bin/${tool}`, join(onlyNode, tool));
+    const noTools = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0' }, { PATH: onlyNode });
+    assert.deepEqual([noTools.exitCode, noTools.json?.code], [1, 50], noTools.stdout);
+    assert.match(String(noTools.json?.msg), /cannot add containers now: .*\bip\b/);
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
