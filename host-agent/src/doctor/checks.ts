@@ -171,4 +171,26 @@ export const permissions: Check = async (settings) => {
   return findings;
 };
 
-export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions];
+/** Whether something in this netns listens on port 53 of every address, in /proc/net/<file> (udp or udp6). */
+async function wildcardDns(file: string, any: RegExp): Promise<boolean> {
+  const table = await fs.readFile(`/proc/net/${file}`, 'utf8').catch(() => '');
+  return table.split('\n').some((line) => any.test(line.trim().split(/\s+/)[1] ?? ''));
+}
+
+// A dnsmasq or resolver bound to 0.0.0.0:53 (or [::]:53) keeps the daemon's
+// forwarder off the guests' gateway, and guests then have no DNS.
+export const dns: Check = async (settings) => {
+  if (settings.dns !== undefined) return [ok('dns', `guests get the fixed resolvers ${settings.dns.join(' ')}`)];
+  const taken = (await wildcardDns('udp', /^00000000:0035$/)) || (await wildcardDns('udp6', /^0{32}:0035$/));
+  if (!taken) return [ok('dns', `port 53 is free on ${settings.gateway}: the daemon serves guests DNS there`)];
+  return [
+    {
+      check: 'dns',
+      status: 'warn',
+      detail: `something listens for DNS on every address (port 53), so the daemon's forwarder cannot take ${settings.gateway}: guests of a daemon would have no DNS`,
+      fix: `make it listen on its own interfaces only (dnsmasq: bind-interfaces, except-interface=${settings.hostIfPrefix}*), or give guests fixed resolvers with --dns`,
+    },
+  ];
+};
+
+export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns];

@@ -86,6 +86,24 @@ describe('host-agent doctor', () => {
     }
   });
 
+  it("warns when something holds DNS on every address, which keeps the daemon's forwarder off the gateway", async () => {
+    const healthy = (await doctor(sandbox)).findings.find((f) => f.check === 'dns');
+    assert.equal(healthy?.status, 'ok');
+    const listener = sandbox.serveIn(sandbox.hostNs, ['node', '-e', "require('node:dgram').createSocket('udp4').bind(53, '0.0.0.0', () => console.log('ready'))"]);
+    await new Promise<void>((resolve) => listener.stdout?.once('data', () => resolve()));
+    try {
+      const { exitCode, findings } = await doctor(sandbox);
+      const dns = findings.find((f) => f.check === 'dns');
+      assert.equal(dns?.status, 'warn');
+      assert.match(dns?.detail ?? '', /listens for DNS on every address/);
+      assert.match(dns?.fix ?? '', /bind-interfaces/);
+      assert.equal(exitCode, 0, 'a warning does not fail doctor');
+    } finally {
+      listener.kill();
+      await listener.catch(() => {});
+    }
+  });
+
   it('reports a missing uplink and a socket dir others can enter', async () => {
     await sandbox.host(['ip', 'route', 'del', 'default']);
     await sandbox.host(['mkdir', '-p', '-m', '755', `${sandbox.dir}/run`]);
