@@ -42,7 +42,7 @@ export class DnsForwarder {
   private readonly upstreamSockets = new Map<'udp4' | 'udp6', UdpSocket>();
   private readonly pending = new Map<number, Pending>();
   private readonly inFlight = new Map<string, number>();
-  readonly rate = new RateLimit(QUERIES_PER_SECOND);
+  private readonly rate = new RateLimit(QUERIES_PER_SECOND);
 
   constructor(readonly options: ForwarderOptions) {}
 

@@ -67,13 +67,13 @@ function describeRuleChange({ before, after }: SetGuestRules): string {
   return parts.join(', ') || `update the rules of ${after.guests.length} guest(s)`;
 }
 
+/** An update is a move to another uplink, a new MTU, or a change of forwards, in that order of telling. */
 function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: AttachmentRecord[] }): string {
   const [first] = after;
-  if (after.every((r, i) => r.uplink === before[i]?.uplink && r.forwards === before[i]?.forwards)) return `follow the uplink's MTU for ${after.length} guest(s)`;
-  if (after.length === 1 && first && before[0]?.uplink === first.uplink) {
-    return `forward ${first.forwards.map(describePortForward).join(', ') || 'no ports'} to ${guestLabel(first)}`;
-  }
-  return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
+  const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => r[key] !== before[i]?.[key]);
+  if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
+  if (changed('mtu')) return `follow the uplink's MTU for ${after.length} guest(s)`;
+  return `forward ${first?.forwards.map(describePortForward).join(', ') || 'no ports'} to ${first ? guestLabel(first) : '?'}`;
 }
 
 /** One line per op for humans: what it means, not how. */

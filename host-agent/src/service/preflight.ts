@@ -1,6 +1,7 @@
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readlink, stat } from 'node:fs/promises';
 import { BadPidError, NotRootError } from '@guestnet/protocol';
 import { type AttachmentRecord, type GuestIdentity, hostLinkAlias } from '../model/record.js';
+import { existingLinksWithAliases } from '../observe.js';
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new NotRootError(what);
@@ -50,6 +51,5 @@ export async function netnsAt(path: string): Promise<string | undefined> {
 export async function guestAlive(record: Pick<AttachmentRecord, 'id' | 'netnsPath' | 'netns' | 'hostIf' | 'tagged'>): Promise<boolean> {
   if ((await netnsAt(record.netnsPath)) === record.netns) return true;
   if (!record.tagged) return false;
-  const alias = await readFile(`/sys/class/net/${record.hostIf}/ifalias`, 'utf8').catch(() => '');
-  return alias.trim() === hostLinkAlias(record);
+  return (await existingLinksWithAliases([record.hostIf])).aliases.get(record.hostIf) === hostLinkAlias(record);
 }
