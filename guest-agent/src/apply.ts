@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { writeAtomically } from '@guestnet/runtime';
-import { changeIp, type IpTarget } from './ip.js';
-import { IP_STATE_COMMANDS, type IpState, parseIpState } from './observe.js';
-import { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
+import { changeIp, type Family, type IpChange, type IpTarget } from './ip.js';
+import { IP6_STATE_COMMANDS, IP_STATE_COMMANDS, type IpState, parseIpState, withIp6State } from './observe.js';
+import { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 
 async function runFileOp(op: GuestOp): Promise<void> {
   if (op.kind === 'writeDnsFile') await writeAtomically(op.path, op.content, { mode: 0o644 });
@@ -16,30 +16,46 @@ async function undo(ops: GuestOp[], target: IpTarget): Promise<void> {
     .map(inverseOf)
     .filter((op): op is GuestOp => op !== undefined);
   for (const op of inverses) await runFileOp(op).catch(() => {});
-  const lines = inverses.flatMap(ipLinesOf);
-  if (lines.length > 0) await changeIp(lines, { force: true, target });
+  for (const family of [6, 4] as const) {
+    const lines = inverses.filter((op) => familyOf(op) === family).flatMap(ipLinesOf);
+    if (lines.length > 0) await changeIp(lines, { force: true, target, family });
+  }
+}
+
+/** One family's changes in one `ip -batch`, which then reads back that family's state. */
+async function changeFamily(ops: GuestOp[], family: Family, target: IpTarget): Promise<{ change: IpChange; owners: GuestOp[] }> {
+  const lines: string[] = [];
+  const owners: GuestOp[] = [];
+  for (const op of ops.filter((op) => familyOf(op) === family)) {
+    for (const line of ipLinesOf(op)) {
+      lines.push(line);
+      owners.push(op);
+    }
+  }
+  const change = await changeIp(lines, { thenRead: family === 6 ? IP6_STATE_COMMANDS : IP_STATE_COMMANDS, target, family });
+  return { change, owners };
 }
 
 /**
  * All link, address and route changes go through one `ip -batch` process,
- * which then reads back the state they left; the DNS file write follows.
- * On failure everything done is undone. Resolves to that state.
+ * which then reads back the state they left; with `ipv6`, IPv6's go through
+ * a second. The DNS file write follows. On failure everything done is
+ * undone. Resolves to that state.
  */
-export async function applyGuest(ops: GuestOp[], target: IpTarget = {}): Promise<IpState> {
-  const lines: string[] = [];
-  const lineOwner: number[] = [];
-  ops.forEach((op, index) => {
-    for (const line of ipLinesOf(op)) {
-      lines.push(line);
-      lineOwner.push(index);
-    }
-  });
+export async function applyGuest(ops: GuestOp[], target: IpTarget = {}, ipv6 = false): Promise<IpState> {
   const ipOps = ops.filter((op) => ipLinesOf(op).length > 0);
-  const change = await changeIp(lines, { thenRead: IP_STATE_COMMANDS, target });
-  if (!change.ok) {
-    const failedOp = lineOwner[change.failedLine] ?? ops.length - 1;
-    await undo(ops.slice(0, failedOp + 1).filter((op) => ipLinesOf(op).length > 0), target);
+  // A batch stops at its first failing line: undo what earlier batches did, and this one up to that line.
+  const outputOf = async ({ change, owners }: Awaited<ReturnType<typeof changeFamily>>, done: GuestOp[]): Promise<string> => {
+    if (change.ok) return change.output;
+    const reached = owners.slice(0, change.failedLine + 1);
+    await undo([...new Set([...done, ...reached])], target);
     throw change.error;
+  };
+  const first = await changeFamily(ipOps, 4, target);
+  let state = parseIpState(await outputOf(first, []));
+  if (ipv6) {
+    const second = await changeFamily(ipOps, 6, target);
+    state = withIp6State(state, await outputOf(second, first.owners));
   }
   const fileOps = ops.filter((op) => ipLinesOf(op).length === 0);
   for (const [index, op] of fileOps.entries()) {
@@ -50,5 +66,5 @@ export async function applyGuest(ops: GuestOp[], target: IpTarget = {}): Promise
       throw error;
     }
   }
-  return parseIpState(change.output);
+  return state;
 }

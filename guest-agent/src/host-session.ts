@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import {
+  CAPABILITY_IPV6,
   describeError,
   type FramedConnection,
   type GuestConfig,
@@ -57,6 +59,15 @@ async function nextFromHost(connection: FramedConnection<HostMessage>): Promise<
   return message;
 }
 
+/** Whether this netns can take an IPv6 address: a kernel booted with ipv6.disable=1 has no such sysctl. */
+function ipv6Enabled(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Offers our links by id, checks that the host knows the token of the one it
  * picks, proves that we know it too, and applies the configuration the host
@@ -72,7 +83,8 @@ export async function greet(
 ): Promise<{ report: ApplyReport; session: HostSession }> {
   const byId = new Map(tokens.map((token) => [linkIdOf(token), token]));
   const nonce = newNonce();
-  connection.send({ type: 'hello', version: PROTOCOL_VERSION, links: [...byId.keys()], nonce, capabilities: [dnsKind] });
+  const capabilities = [dnsKind, ...(ipv6Enabled() ? [CAPABILITY_IPV6] : [])];
+  connection.send({ type: 'hello', version: PROTOCOL_VERSION, links: [...byId.keys()], nonce, capabilities });
   const challenge = await nextFromHost(connection);
   if (challenge.type !== 'challenge') throw new ProtocolError(`expected challenge, got ${challenge.type}`);
   const token = byId.get(challenge.link);

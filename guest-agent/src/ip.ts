@@ -11,9 +11,11 @@ async function ipBatch(target: IpTarget, flags: string[], lines: string[]) {
   return { argv, ...(await runCommand(argv, `${lines.join('\n')}\n`)) };
 }
 
-/** Runs read-only `ip -4 -j` commands in one process; one JSON document per line. */
-export async function readIp(commands: string[], target: IpTarget = {}): Promise<string> {
-  const result = await ipBatch(target, ['-4', '-j'], commands);
+export type Family = 4 | 6;
+
+/** Runs read-only `ip -4 -j` (or `-6`) commands in one process; one JSON document per line. */
+export async function readIp(commands: string[], target: IpTarget = {}, family: Family = 4): Promise<string> {
+  const result = await ipBatch(target, [`-${family}`, '-j'], commands);
   if (result.exitCode !== 0) throw new CommandFailedError(result.argv, result.stderr, result.exitCode);
   return result.stdout;
 }
@@ -26,9 +28,10 @@ export type IpChange = { ok: true; output: string } | { ok: false; failedLine: n
  * changes left behind costs no second process. On failure, `failedLine` is
  * the 0-based index of the failing line.
  */
-export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[]; target?: IpTarget } = {}): Promise<IpChange> {
+export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[]; target?: IpTarget; family?: Family } = {}): Promise<IpChange> {
   const reads = options.thenRead ?? [];
-  const flags = [...(reads.length > 0 ? ['-4', '-j'] : []), ...(options.force ? ['-force'] : [])];
+  const family = options.family === 6 ? ['-6'] : reads.length > 0 ? ['-4'] : [];
+  const flags = [...family, ...(reads.length > 0 ? ['-j'] : []), ...(options.force ? ['-force'] : [])];
   const result = await ipBatch(options.target ?? {}, flags, [...lines, ...reads]);
   if (result.exitCode === 0) return { ok: true, output: result.stdout };
   const line = /Command failed -:(\d+)/.exec(result.stderr)?.[1];

@@ -37,17 +37,20 @@ export class Keeper {
    * changed since, that plan fails (and is undone), and a fresh look decides.
    */
   async apply(configure: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
+    const ipv6 = configure.link.ipv6 !== undefined;
     const applyFrom = async (observed: GuestObserved) => {
       const ops = planGuest(observed, configure, this.dnsTarget);
-      return { state: verifiedState(await applyGuest(ops), configure), changes: ops.length };
+      return { state: verifiedState(await applyGuest(ops, {}, ipv6), configure), changes: ops.length };
     };
+    // A look that did not read IPv6 cannot plan it.
+    const usable = seen && (!ipv6 || seen.links.some((link) => link.addresses6 !== undefined)) ? seen : undefined;
     try {
       const report = await this.oneAtATime(async () => {
-        if (seen) {
-          const report = await applyFrom(seen).catch(() => undefined);
+        if (usable) {
+          const report = await applyFrom(usable).catch(() => undefined);
           if (report) return report;
         }
-        return applyFrom(await observeGuest(this.dnsTarget.path));
+        return applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6));
       });
       this.configure = configure;
       this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
@@ -74,8 +77,9 @@ export class Keeper {
       if (stopped() || !configure) continue;
       try {
         const repaired = await this.oneAtATime(async () => {
-          const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
-          if (ops.length > 0) await applyGuest(ops);
+          const ipv6 = configure.link.ipv6 !== undefined;
+          const ops = planGuest(await observeGuest(this.dnsTarget.path, {}, ipv6), configure, this.dnsTarget);
+          if (ops.length > 0) await applyGuest(ops, {}, ipv6);
           return ops.map((op) => op.kind);
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });

@@ -8,12 +8,18 @@ export interface GuestLink {
   up: boolean;
   /** IPv4 addresses as address/prefix. */
   addresses: string[];
+  /** Global IPv6 addresses as address/prefix: read only when the guest keeps an IPv6 configuration. */
+  addresses6?: string[];
 }
+
+type DefaultRoute = { gateway: string; dev: string };
 
 /** What `ip` shows of the guest's links, addresses, default route and rules. */
 export interface IpState {
   links: GuestLink[];
-  defaultRoute: { gateway: string; dev: string } | undefined;
+  defaultRoute: DefaultRoute | undefined;
+  /** Undefined also when IPv6 was not read. */
+  defaultRoute6?: DefaultRoute | undefined;
   /**
    * Priority of the first rule that sends every packet to `main`, if one comes
    * before any catch-all unreachable rule; undefined if routes in main are unused.
@@ -29,7 +35,7 @@ export interface GuestObserved extends IpState {
 }
 
 type IpLink = { ifname: string; ifalias?: string; mtu: number; flags: string[] };
-type IpAddr = { ifname: string; addr_info: Array<{ local: string; prefixlen: number }> };
+type IpAddr = { ifname: string; addr_info: Array<{ local: string; prefixlen: number; scope?: string }> };
 type IpRoute = { gateway?: string; dev: string };
 type IpRule = { priority: number; src: string; table?: string; action?: string } & Record<string, unknown>;
 
@@ -39,12 +45,25 @@ const isCatchAll = (rule: IpRule) => rule.src === 'all' && Object.keys(rule).eve
 
 /** The `ip -4 -j` commands whose output parseIpState reads, in this order. */
 export const IP_STATE_COMMANDS = ['link show', 'address show', 'route show default', 'rule show'];
+/** The `ip -6 -j` commands whose output parseIp6State reads, in this order: `ip` lists routes of one family per process. */
+export const IP6_STATE_COMMANDS = ['address show scope global', 'route show default'];
+
+const defaultRouteOf = (routes: IpRoute[]): DefaultRoute | undefined => {
+  const route = routes.find((r) => r.gateway);
+  return route?.gateway ? { gateway: route.gateway, dev: route.dev } : undefined;
+};
+
+/** Adds what `ip -6` showed to a state read with `ip -4`. */
+export function withIp6State(state: IpState, output: string): IpState {
+  const [addrs, routes] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[]];
+  const addressesOf = (name: string) => (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
+  return { ...state, links: state.links.map((link) => ({ ...link, addresses6: addressesOf(link.name) })), defaultRoute6: defaultRouteOf(routes) };
+}
 
 export function parseIpState(output: string): IpState {
   const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
     (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
-  const route = routes.find((r) => r.gateway);
   const catchAll = rules.filter(isCatchAll);
   const terminal = catchAll.find((rule) => rule.action !== undefined && rule.table === undefined);
   const main = catchAll.find((rule) => rule.table === 'main' && (terminal === undefined || rule.priority < terminal.priority));
@@ -56,14 +75,23 @@ export function parseIpState(output: string): IpState {
       up: link.flags.includes('UP'),
       addresses: addressesOf(link.ifname),
     })),
-    defaultRoute: route?.gateway ? { gateway: route.gateway, dev: route.dev } : undefined,
+    defaultRoute: defaultRouteOf(routes),
     mainRulePriority: main?.priority,
     terminalRulePriority: terminal?.priority,
   };
 }
 
-/** One `ip` process for links, addresses, the default route and the rules together; no DNS file when `dnsFilePath` is undefined. */
-export async function observeGuest(dnsFilePath: string | undefined, target: IpTarget = {}): Promise<GuestObserved> {
-  const [output, dnsFile] = await Promise.all([readIp(IP_STATE_COMMANDS, target), dnsFilePath === undefined ? undefined : readFile(dnsFilePath).catch(() => undefined)]);
-  return { ...parseIpState(output), dnsFile };
+/**
+ * One `ip` process for links, addresses, the default route and the rules
+ * together, and with `ipv6` a second for IPv6's; no DNS file when
+ * `dnsFilePath` is undefined.
+ */
+export async function observeGuest(dnsFilePath: string | undefined, target: IpTarget = {}, ipv6 = false): Promise<GuestObserved> {
+  const [output, output6, dnsFile] = await Promise.all([
+    readIp(IP_STATE_COMMANDS, target),
+    ipv6 ? readIp(IP6_STATE_COMMANDS, target, 6) : undefined,
+    dnsFilePath === undefined ? undefined : readFile(dnsFilePath).catch(() => undefined),
+  ]);
+  const state = parseIpState(output);
+  return { ...(output6 === undefined ? state : withIp6State(state, output6)), dnsFile };
 }

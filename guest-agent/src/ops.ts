@@ -7,7 +7,7 @@ export type GuestOp =
   | { kind: 'addAddress'; name: string; cidr: string }
   | { kind: 'deleteAddress'; name: string; cidr: string }
   | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
-  | { kind: 'deleteDefaultRoute' }
+  | { kind: 'deleteDefaultRoute'; family?: 6 }
   | { kind: 'addMainRule'; priority: number }
   | { kind: 'deleteMainRule'; priority: number }
   | { kind: 'writeDnsFile'; path: string; content: Buffer; before: Buffer | undefined }
@@ -23,7 +23,9 @@ const inverses: ByKind<GuestOp | undefined> = {
   addAddress: (op) => ({ kind: 'deleteAddress', name: op.name, cidr: op.cidr }),
   deleteAddress: (op) => ({ kind: 'addAddress', name: op.name, cidr: op.cidr }),
   setDefaultRoute: (op) =>
-    op.before ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } } : { kind: 'deleteDefaultRoute' },
+    op.before
+      ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } }
+      : { kind: 'deleteDefaultRoute', ...(familyOf(op) === 6 ? { family: 6 as const } : {}) },
   // Nothing records the route a delete removed; deleteDefaultRoute only ever undoes a set.
   deleteDefaultRoute: () => undefined,
   addMainRule: (op) => ({ kind: 'deleteMainRule', priority: op.priority }),
@@ -37,6 +39,21 @@ export function inverseOf(op: GuestOp): GuestOp | undefined {
   return (inverses[op.kind] as (op: GuestOp) => GuestOp | undefined)(op);
 }
 
+/** Which `ip -batch` an op's lines go to: `ip` takes one family per process where it cannot tell from an address. */
+export function familyOf(op: GuestOp): 4 | 6 {
+  switch (op.kind) {
+    case 'addAddress':
+    case 'deleteAddress':
+      return op.cidr.includes(':') ? 6 : 4;
+    case 'setDefaultRoute':
+      return op.gateway.includes(':') ? 6 : 4;
+    case 'deleteDefaultRoute':
+      return op.family ?? 4;
+    default:
+      return 4;
+  }
+}
+
 /** The `ip -batch` lines of an op; file ops have none. */
 const ipLines: ByKind<string[]> = {
   linkUp: (op) => [`link set dev ${op.name} up`],
@@ -44,7 +61,8 @@ const ipLines: ByKind<string[]> = {
   // A link must be down to be renamed; linkUp follows in the plan.
   renameLink: (op) => [`link set dev ${op.from} down`, `link set dev ${op.from} name ${op.to}`],
   setMtu: (op) => [`link set dev ${op.name} mtu ${op.mtu}`],
-  addAddress: (op) => [`address add ${op.cidr} dev ${op.name}`],
+  // Duplicate address detection would hold an IPv6 address back for a second; the host gave it to this link alone.
+  addAddress: (op) => [`address add ${op.cidr} dev ${op.name}${op.cidr.includes(':') ? ' nodad' : ''}`],
   deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],
   setDefaultRoute: (op) => [`route replace default via ${op.gateway} dev ${op.dev}`],
   deleteDefaultRoute: () => ['route del default'],

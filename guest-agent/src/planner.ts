@@ -45,6 +45,14 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   if (route?.gateway !== want.gateway || route.dev !== name) {
     ops.push({ kind: 'setDefaultRoute', gateway: want.gateway, dev: name, before: route });
   }
+  if (want.ipv6) {
+    const cidr6 = `${want.ipv6.address}/${want.ipv6.prefixLength}`;
+    if (!link.addresses6?.includes(cidr6)) ops.push({ kind: 'addAddress', name, cidr: cidr6 });
+    const route6 = observed.defaultRoute6;
+    if (route6?.gateway !== want.ipv6.gateway || route6.dev !== name) {
+      ops.push({ kind: 'setDefaultRoute', gateway: want.ipv6.gateway, dev: name, before: route6 });
+    }
+  }
   if (observed.mainRulePriority === undefined) {
     // An Android guest's netd flushes the rules and leaves none that reads main,
     // where our default route lives; consult main just before its catch-all.
@@ -60,7 +68,7 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
 function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, target: DnsTarget): Buffer | undefined {
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
-    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
+    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, ...(link.ipv6 ? { ipv6: link.ipv6 } : {}), dns });
   }
   return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
 }
@@ -72,5 +80,11 @@ export function verifiedState(state: IpState, configure: GuestConfig): AppliedSt
   const cidr = `${want.address}/${want.prefixLength}`;
   if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr}`);
   if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway}`);
-  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, dns: configure.dns };
+  if (want.ipv6) {
+    const cidr6 = `${want.ipv6.address}/${want.ipv6.prefixLength}`;
+    if (!link.addresses6?.includes(cidr6)) throw new Error(`${want.rename} does not have ${cidr6}`);
+    if (state.defaultRoute6?.gateway !== want.ipv6.gateway) throw new Error(`no IPv6 default route via ${want.ipv6.gateway}`);
+  }
+  const ipv6 = want.ipv6 ? { ipv6: want.ipv6 } : {};
+  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, ...ipv6, dns: configure.dns };
 }

@@ -19,6 +19,7 @@ export const ExitCode = {
   doctorFailed: 14,
   interrupted: 15,
   stateDir: 16,
+  kernelFeature: 17,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -74,6 +75,13 @@ export class NameTakenError extends AgentError {
 export class UplinkNotFoundError extends AgentError {
   constructor(message: string) {
     super('uplinkNotFound', message);
+  }
+}
+
+/** The kernel lacks what was asked for (IPv6 switched off, a link type not built in); nothing was changed. */
+export class KernelFeatureError extends AgentError {
+  constructor(message: string) {
+    super('kernelFeature', message);
   }
 }
 

@@ -6,3 +6,4 @@ export { parseGuestMessage, parseHostMessage } from './parse.js';
 export { FramedConnection } from './connection.js';
 export type { LastApply } from './status.js';
 export * from './auth.js';
+export * from './ipv6.js';

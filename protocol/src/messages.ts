@@ -2,6 +2,16 @@
 
 export const PROTOCOL_VERSION = 2;
 
+/** A guest's IPv6 on its link: present only when the host routes IPv6 for it, and only to a guest that announced CAPABILITY_IPV6. */
+export interface Ipv6Config {
+  address: string;
+  prefixLength: number;
+  gateway: string;
+}
+
+/** In hello.capabilities: this guest takes `link.ipv6`. An older agent, or a guest without IPv6, gets IPv4 only. */
+export const CAPABILITY_IPV6 = 'ipv6';
+
 /** What the host tells the guest to make of its link. */
 export interface LinkConfig {
   /** The name the link has when it arrives in the guest. */
@@ -12,6 +22,7 @@ export interface LinkConfig {
   address: string;
   prefixLength: number;
   gateway: string;
+  ipv6?: Ipv6Config;
 }
 
 /** What a guest is to make of the link whose alias carries `token`: the internal form of a configure. */
@@ -61,6 +72,7 @@ export interface AppliedState {
   address: string;
   prefixLength: number;
   gateway: string;
+  ipv6?: Ipv6Config;
   dns: string[];
 }
 

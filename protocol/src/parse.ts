@@ -1,6 +1,6 @@
 import { ProtocolError } from './errors.js';
-import { type Applied, type AppliedState, type Configure, type ErrorMessage, type GuestMessage, type Hello, type HostMessage, type LinkConfig, PROTOCOL_VERSION } from './messages.js';
-import { type Checked, checkIfName, checkIPv4, checkMtu, checkPrefixLength, excerpt } from './validate.js';
+import { type Applied, type AppliedState, type Configure, type ErrorMessage, type GuestMessage, type Hello, type HostMessage, type Ipv6Config, type LinkConfig, PROTOCOL_VERSION } from './messages.js';
+import { type Checked, checkIfName, checkIPv4, checkIPv6, checkMtu, checkPrefixLength, checkPrefixLength6, excerpt } from './validate.js';
 
 const MAX_LINKS_IN_HELLO = 8;
 const MAX_DNS_SERVERS = 4;
@@ -86,9 +86,22 @@ function parseError(fields: Fields): ErrorMessage {
   return { type: 'error', code: text(get(fields, 'code'), 'error.code'), message: text(get(fields, 'message'), 'error.message') };
 }
 
+function parseIpv6(raw: unknown, what: string): Ipv6Config | undefined {
+  if (raw === undefined) return undefined;
+  const fields = asObject(raw, what);
+  onlyKeys(fields, ['address', 'prefixLength', 'gateway'], what);
+  return {
+    address: need(checkIPv6(get(fields, 'address')), `${what}.address`),
+    prefixLength: need(checkPrefixLength6(get(fields, 'prefixLength')), `${what}.prefixLength`),
+    gateway: need(checkIPv6(get(fields, 'gateway')), `${what}.gateway`),
+  };
+}
+
+const withIpv6 = (ipv6: Ipv6Config | undefined) => (ipv6 === undefined ? {} : { ipv6 });
+
 function parseLinkConfig(raw: unknown): LinkConfig {
   const fields = asObject(raw, 'configure.link');
-  onlyKeys(fields, ['name', 'rename', 'mtu', 'address', 'prefixLength', 'gateway'], 'configure.link');
+  onlyKeys(fields, ['name', 'rename', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6'], 'configure.link');
   return {
     name: need(checkIfName(get(fields, 'name')), 'link.name'),
     rename: need(checkIfName(get(fields, 'rename')), 'link.rename'),
@@ -96,6 +109,7 @@ function parseLinkConfig(raw: unknown): LinkConfig {
     address: need(checkIPv4(get(fields, 'address')), 'link.address'),
     prefixLength: need(checkPrefixLength(get(fields, 'prefixLength')), 'link.prefixLength'),
     gateway: need(checkIPv4(get(fields, 'gateway')), 'link.gateway'),
+    ...withIpv6(parseIpv6(get(fields, 'ipv6'), 'link.ipv6')),
   };
 }
 
@@ -105,13 +119,14 @@ function parseDns(value: unknown, what: string): string[] {
 
 function parseAppliedState(raw: unknown): AppliedState {
   const fields = asObject(raw, 'applied.state');
-  onlyKeys(fields, ['name', 'mtu', 'address', 'prefixLength', 'gateway', 'dns'], 'applied.state');
+  onlyKeys(fields, ['name', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6', 'dns'], 'applied.state');
   return {
     name: need(checkIfName(get(fields, 'name')), 'state.name'),
     mtu: need(checkMtu(get(fields, 'mtu')), 'state.mtu'),
     address: need(checkIPv4(get(fields, 'address')), 'state.address'),
     prefixLength: need(checkPrefixLength(get(fields, 'prefixLength')), 'state.prefixLength'),
     gateway: need(checkIPv4(get(fields, 'gateway')), 'state.gateway'),
+    ...withIpv6(parseIpv6(get(fields, 'ipv6'), 'state.ipv6')),
     dns: parseDns(get(fields, 'dns'), 'state.dns'),
   };
 }

@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+
 // The one place both agents check values that end up as arguments to `ip`,
 // `nft` or `iptables`. Each validator returns the value or a reason, never
 // throws, so callers decide which error class (usage, config, protocol) fits.
@@ -26,6 +28,22 @@ export function checkIPv4(value: unknown): Checked<string> {
     return bad(`'${excerpt(String(value))}' is not an IPv4 address`);
   }
   return ok(value);
+}
+
+// Full and compressed forms, no zone index and no embedded IPv4: what `ip` prints and accepts everywhere.
+const IPV6 = /^[0-9a-f:]{2,39}$/;
+
+export function checkIPv6(value: unknown): Checked<string> {
+  if (typeof value !== 'string' || !IPV6.test(value) || !isIPv6(value)) return bad(`'${excerpt(String(value))}' is not an IPv6 address`);
+  return ok(value);
+}
+
+/** A guest's IPv6 prefix: at least a /64, as SLAAC-sized subnets are, and room for a gateway and guests. */
+export function checkPrefixLength6(value: unknown): Checked<number> {
+  if (!Number.isInteger(value) || (value as number) < 64 || (value as number) > 120) {
+    return bad(`'${excerpt(String(value))}' is not an IPv6 prefix length from 64 to 120`);
+  }
+  return ok(value as number);
 }
 
 export function checkPrefixLength(value: unknown): Checked<number> {

@@ -6,6 +6,8 @@
  * net.dns* properties are ignored since Android 8.
  */
 
+import type { Ipv6Config } from '@guestnet/protocol';
+
 const VERSION = 3;
 
 export interface StaticIpEntry {
@@ -14,6 +16,8 @@ export interface StaticIpEntry {
   address: string;
   prefixLength: number;
   gateway: string;
+  /** A ULA-only network is not "IPv6 provisioned" to Android; beside IPv4 that changes nothing. */
+  ipv6?: Ipv6Config;
   dns: string[];
 }
 
@@ -41,7 +45,9 @@ class Writer {
 function encodeEntry(entry: StaticIpEntry): Buffer {
   const out = new Writer().utf('ipAssignment').utf('STATIC').utf('linkAddress').utf(entry.address).int(entry.prefixLength);
   // An explicit 0.0.0.0/0 destination: every reader version takes it as the default gateway.
+  if (entry.ipv6) out.utf('linkAddress').utf(entry.ipv6.address).int(entry.ipv6.prefixLength);
   out.utf('gateway').int(1).utf('0.0.0.0').int(0).int(1).utf(entry.gateway);
+  if (entry.ipv6) out.utf('gateway').int(1).utf('::').int(0).int(1).utf(entry.ipv6.gateway);
   for (const server of entry.dns) out.utf('dns').utf(server);
   return out.utf('proxySettings').utf('NONE').utf('id').utf(entry.id).utf('eos').bytes();
 }

@@ -34,8 +34,9 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
 async function configureContainer(record: AttachmentRecord): Promise<void> {
   const configure = guestConfigOf(record);
   const target = { netnsPath: record.netnsPath };
-  const ops = planGuest(await observeGuest(undefined, target), configure, NO_DNS_FILE);
-  verifiedState(await applyGuest(ops, target), configure);
+  const ipv6 = configure.link.ipv6 !== undefined;
+  const ops = planGuest(await observeGuest(undefined, target, ipv6), configure, NO_DNS_FILE);
+  verifiedState(await applyGuest(ops, target, ipv6), configure);
 }
 
 export async function add(request: CniRequest, runner: Runner): Promise<object> {
@@ -72,8 +73,8 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   if (record.netns !== guest.netns) throw new CniError(100, `${request.netns} is not the netns that was attached`, 'badPid');
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
-  const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath });
   const configure = guestConfigOf(record);
+  const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath }, configure.link.ipv6 !== undefined);
   try {
     verifiedState(observedInside, configure);
   } catch (error) {

@@ -102,10 +102,10 @@ export class GuestServer {
     const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
     receiveHello(connection)
       .then((hello) => authenticate(connection, hello, this.lookup))
-      .then(({ subject: record, auth }) => {
+      .then(({ subject: record, auth, capabilities }) => {
         settle();
         this.sessions.get(record.token)?.close();
-        const session = new GuestSession(connection, auth);
+        const session = new GuestSession(connection, auth, capabilities);
         this.sessions.set(record.token, session);
         void session.ended.then((misbehaved) => {
           if (this.sessions.get(record.token) === session) this.sessions.delete(record.token);

@@ -20,13 +20,14 @@ export class GuestSession {
   constructor(
     private readonly connection: FramedConnection<GuestMessage>,
     private readonly auth: SessionAuth,
+    private readonly capabilities: readonly string[],
   ) {
     this.ended = this.read();
   }
 
   /** Exchanges on one session run one after another. */
   configure(config: GuestConfig): Promise<GuestConfirmation> {
-    const run = this.queue.then(() => exchange(config, this.auth, (m) => this.connection.send(m), (ms) => this.reply(ms)));
+    const run = this.queue.then(() => exchange(config, this.auth, (m) => this.connection.send(m), (ms) => this.reply(ms), this.capabilities));
     this.queue = run.catch(() => {});
     return run;
   }

@@ -1,11 +1,13 @@
 import {
   AgentError,
   type AppliedState,
+  CAPABILITY_IPV6,
   type FramedConnection,
   GuestApplyError,
   type GuestConfig,
   type GuestMessage,
   type Hello,
+  type Ipv6Config,
   linkIdOf,
   linkKeyOf,
   newNonce,
@@ -85,7 +87,7 @@ export async function authenticate<T extends { token: string }>(
   connection: FramedConnection<GuestMessage>,
   hello: Hello,
   lookup: (linkIds: string[]) => T | undefined,
-): Promise<{ subject: T; auth: SessionAuth }> {
+): Promise<{ subject: T; auth: SessionAuth; capabilities: string[] }> {
   const subject = lookup(hello.links);
   if (!subject) refuseUnknownGuest(connection);
   const id = linkIdOf(subject.token);
@@ -96,7 +98,7 @@ export async function authenticate<T extends { token: string }>(
   if (answer.type !== 'prove' || !sameHex(answer.proof, proofOf(key, 'guest', nonces))) {
     throw new ProtocolError('the guest could not prove it holds its link token');
   }
-  return { subject, auth: new SessionAuth(id, key, nonces) };
+  return { subject, auth: new SessionAuth(id, key, nonces), capabilities: hello.capabilities };
 }
 
 /** The guest's next message that is not a ping, answering pings on the way. */
@@ -116,7 +118,14 @@ export function replyFrom(connection: FramedConnection<GuestMessage>): AwaitRepl
  * force. A report that is unsigned, for another link or message, or differs
  * in any field from what was sent, is a failure.
  */
-export async function exchange(config: GuestConfig, auth: SessionAuth, send: (message: unknown) => void, awaitReply: AwaitReply): Promise<GuestConfirmation> {
+export async function exchange(
+  wanted: GuestConfig,
+  auth: SessionAuth,
+  send: (message: unknown) => void,
+  awaitReply: AwaitReply,
+  capabilities: readonly string[],
+): Promise<GuestConfirmation> {
+  const config = forCapabilities(wanted, capabilities);
   const configure = auth.sign({ type: 'configure' as const, id: auth.id, link: config.link, dns: config.dns });
   send(configure);
   const applied = await awaitReply(APPLY_DEADLINE_MS);
@@ -128,11 +137,22 @@ export async function exchange(config: GuestConfig, auth: SessionAuth, send: (me
   return { state: applied.state, changes: applied.changes };
 }
 
+/** A guest that did not announce IPv6 (an older agent, or IPv6 off in its kernel) is configured for IPv4 alone. */
+export function forCapabilities(config: GuestConfig, capabilities: readonly string[]): GuestConfig {
+  if (!config.link.ipv6 || capabilities.includes(CAPABILITY_IPV6)) return config;
+  const { ipv6: _, ...link } = config.link;
+  return { ...config, link };
+}
+
+const sameIpv6 = (a: Ipv6Config | undefined, b: Ipv6Config | undefined) =>
+  a?.address === b?.address && a?.prefixLength === b?.prefixLength && a?.gateway === b?.gateway;
+
 function differs({ link, dns }: GuestConfig, state: AppliedState): string | undefined {
   if (state.name !== link.rename) return `link name ${state.name}, not ${link.rename}`;
   if (state.address !== link.address || state.prefixLength !== link.prefixLength) return `address ${state.address}/${state.prefixLength}`;
   if (state.gateway !== link.gateway) return `gateway ${state.gateway}`;
   if (state.mtu !== link.mtu) return `MTU ${state.mtu}`;
+  if (!sameIpv6(state.ipv6, link.ipv6)) return `IPv6 ${state.ipv6 ? `${state.ipv6.address}/${state.ipv6.prefixLength} via ${state.ipv6.gateway}` : '(none)'}`;
   if (state.dns.join(' ') !== dns.join(' ')) return `DNS ${state.dns.join(' ') || '(none)'}, not ${dns.join(' ') || '(none)'}`;
   return undefined;
 }

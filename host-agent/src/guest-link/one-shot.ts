@@ -92,9 +92,9 @@ async function handshake(connection: FramedConnection<GuestMessage>, config: Gue
   try {
     const hello = await receiveHello(connection);
     const id = linkIdOf(config.token);
-    const { auth } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined));
+    const { auth, capabilities } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined));
     authenticated();
-    const confirmation = await exchange(config, auth, (m) => connection.send(m), replyFrom(connection));
+    const confirmation = await exchange(config, auth, (m) => connection.send(m), replyFrom(connection), capabilities);
     connection.end();
     return confirmation;
   } catch (error) {
