@@ -5,6 +5,7 @@ import { IP_FORWARD_PATH } from './model/paths.js';
 import type { AttachmentRecord } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
+import { observeIpv6 } from './net/ipv6.js';
 import { observePolicy } from './net/policy.js';
 import { readIpForwardBefore, readRecords } from './state/records.js';
 
@@ -16,16 +17,17 @@ import { readIpForwardBefore, readRecords } from './state/records.js';
  * just read. That is all a fresh attach or a detach needs (their changes are
  * idempotent), and it costs the same with 1 guest or 500. Without,
  * everything: every link and route, every guest's firewall entries and ip
- * rules, for re-attach and the reconcile loop.
+ * rules, for re-attach and the reconcile loop. IPv6 is looked at deep, or
+ * when the scope asks for it.
  */
 export async function observeHost(
   runner: Reader,
   stateDir: string,
   firewall: Firewall,
-  scope?: { links: string[]; records: readonly AttachmentRecord[] },
+  scope?: { links: string[]; records: readonly AttachmentRecord[]; ipv6?: boolean },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy] = await Promise.all([
+  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
@@ -33,10 +35,11 @@ export async function observeHost(
     deep ? readRecords(stateDir) : scope.records,
     firewall.observe(runner, deep),
     observePolicy(runner, deep),
+    deep || scope.ipv6 ? observeIpv6(runner, stateDir) : undefined,
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
-  return { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, records, firewall: firewallState, policy };
+  return { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, ...(ipv6 ? { ipv6 } : {}), records, firewall: firewallState, policy };
 }
 
 /** Which of `names` exist, with their aliases and MTUs, from sysfs. */

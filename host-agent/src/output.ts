@@ -15,6 +15,7 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
     result.changed ? `attached pid ${pid}` : `pid ${pid} was already attached; nothing changed on the host`,
     `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`,
     `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`,
+    ...(a.ipv6 ? [`  ipv6  ${a.ipv6.guestAddress}/${a.ipv6.prefixLength}, gateway ${a.ipv6.hostAddress}, ${a.ipv6.mode} via ${a.ipv6.uplink}`] : []),
     ...stepLines(result.steps),
   ];
   if (result.guest === 'not-waited') lines.push('  guest side not configured (--no-wait)');
@@ -68,6 +69,7 @@ export function formatStatus(status: Status): string[] {
   const blocked = status.guests.filter((g) => g.blocked !== null && g.state === 'alive');
   return [
     ...table(rows),
+    ...status.guests.flatMap((g) => (g.ipv6 ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [])),
     ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];

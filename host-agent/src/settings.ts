@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
-import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
+import { bigIntToIpv6, type Checked, checkIfName, checkIPv4, checkIPv6, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
+import { IPV6_CHOICES, type Ipv6Choice, parsePool6 } from './model/ipv6.js';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
 import { inPool, parsePool } from './model/pool.js';
 import type { HostSettings } from './model/settings.js';
@@ -14,6 +15,8 @@ const DEFAULTS: HostSettings = {
   gateway: '172.17.3.2',
   pool: '172.17.0.0/16',
   guestAddress: undefined,
+  ipv6: 'auto',
+  pool6: undefined,
   mtu: undefined,
   guestToGuest: false,
   uplink: undefined,
@@ -51,6 +54,20 @@ function checkCidr(value: unknown): Checked<string> {
     return { ok: false, reason: `'${String(value)}' is not an IPv4 pool like 172.17.0.0/16 (prefix 8 to 30)` };
   }
   return { ok: true, value: `${networkOf(address as string, prefixLength)}/${prefixLength}` };
+}
+
+// The guest's IPv4 address fills the last 32 bits of its IPv6 address.
+function checkPool6(value: unknown): Checked<string> {
+  const [address, prefix, ...rest] = typeof value === 'string' ? value.split('/') : [];
+  const prefixLength = Number(prefix);
+  if (rest.length > 0 || !checkIPv6(address).ok || !Number.isInteger(prefixLength) || prefixLength < 64 || prefixLength > 96) {
+    return { ok: false, reason: `'${String(value).slice(0, 60)}' is not an IPv6 pool like fd00:1:2:3::/64 (prefix 64 to 96)` };
+  }
+  return { ok: true, value: `${bigIntToIpv6(parsePool6(`${address}/${prefixLength}`).network)}/${prefixLength}` };
+}
+
+function checkIpv6Choice(value: unknown): Checked<Ipv6Choice> {
+  return IPV6_CHOICES.includes(value as Ipv6Choice) ? { ok: true, value: value as Ipv6Choice } : { ok: false, reason: `must be one of ${IPV6_CHOICES.join(', ')}` };
 }
 
 // Room for a digit suffix: vm_wlan + up to 3 digits stays within IFNAMSIZ.
@@ -95,6 +112,8 @@ export const SETTINGS: Record<Key, Setting> = {
   gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
   pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
   guestAddress: { flag: '--guest-address <ip>', help: 'guest address (default: next free in the pool)', check: checkIPv4 },
+  ipv6: { flag: '--ipv6 <mode>', help: 'auto, off, nat (a ULA address, masqueraded) or routed (an address from --pool6, no NAT)', check: checkIpv6Choice },
+  pool6: { flag: '--pool6 <cidr>', help: "guests' IPv6 prefix (default: a unique local /64 derived from the machine id)", check: checkPool6 },
   mtu: { flag: '--mtu <bytes>', help: "MTU of both ends (default: the uplink's path MTU, followed as it changes)", check: fromString(checkMtu) },
   guestToGuest: { flag: '--guest-to-guest', help: 'allow traffic with other guests that allow it too', check: checkBoolean },
   uplink: { flag: '--uplink <if>', help: 'uplink (default: interface of the default route)', check: checkIfName },
@@ -166,5 +185,6 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
   if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw fault(['guestAddress', 'pool'], `${guestAddress} is not a usable address of the pool ${pool}`);
   if (guestAddress === gateway) throw fault(['guestAddress', 'gateway'], 'the guest address cannot be the gateway');
   if (uplink !== undefined && uplink === hostIf) throw fault(['uplink', 'hostIf'], 'the uplink cannot be the guest link itself');
+  if (settings.ipv6 === 'routed' && settings.pool6 === undefined) throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;
 }

@@ -27,7 +27,9 @@ export class RealRunner implements Runner {
     if (step.kind === 'write') return writeAtomically(step.path, step.content).catch((error: unknown) => Promise.reject(stateDirFailure(error, step.path)));
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
     // /proc/sys files take one in-place write; there is nothing to rename over them.
-    if (step.kind === 'sysctl') return fs.writeFile(step.path, `${step.value}\n`);
+    if (step.kind === 'sysctl') {
+      return fs.writeFile(step.path, `${step.value}\n`).catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+    }
     this.processes++;
     const result = await runCommand(step.argv, step.input);
     if (result.exitCode === 0) return;

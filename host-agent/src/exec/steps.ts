@@ -1,6 +1,7 @@
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
-import { IP_FORWARD_PATH, recordPath, statePaths } from '../model/paths.js';
+import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
+import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, recordPath, statePaths } from '../model/paths.js';
 import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
@@ -29,6 +30,10 @@ const deleteGuestRule = (r: PolicyRoute): Step => ({
   tolerate: /No such file or directory/,
 });
 
+/** An interface that has gone since is skipped: its setting went with it. */
+const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => string): Step[] =>
+  Object.entries(before.acceptRa).map(([name, was]) => ({ kind: 'sysctl', path: `${IPV6_CONF_DIR}/${name}/accept_ra`, value: value(was), ifPresent: true }));
+
 const steps: StepsByKind = {
   writeRecord: (op, ctx) => [writeRecord(op.record, ctx)],
   updateRecords: (op, ctx) => op.after.map((record) => writeRecord(record, ctx)),
@@ -55,8 +60,11 @@ const steps: StepsByKind = {
       argv: ['ip', '-batch', '-'],
       input: [
         `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
+        // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
+        ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
         ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
         `link set dev ${r.hostIf} up`,
+        ...(r.ipv6 ? [`route replace ${r.ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
         '',
       ].join('\n'),
     },
@@ -79,6 +87,18 @@ const steps: StepsByKind = {
   restoreIpForward: (op, ctx) => [
     { kind: 'sysctl', path: IP_FORWARD_PATH, value: op.value },
     { kind: 'remove', path: statePaths(ctx.stateDir).ipForwardBefore },
+  ],
+
+  // accept_ra=2 comes first, and goes last: the host never spends a moment ignoring its routers.
+  enableIpv6Forwarding: (op, ctx) => [
+    { kind: 'write', path: statePaths(ctx.stateDir).ipv6ForwardingBefore, content: `${JSON.stringify(op.before)}\n` },
+    ...acceptRaSteps(op.before, () => '2'),
+    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: '1' },
+  ],
+  restoreIpv6Forwarding: (op, ctx) => [
+    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: op.value.forwarding },
+    ...acceptRaSteps(op.value, (before) => before),
+    { kind: 'remove', path: statePaths(ctx.stateDir).ipv6ForwardingBefore },
   ],
 
   setGuestRules: (op, ctx) => ctx.firewall.change(op.before, op.after),

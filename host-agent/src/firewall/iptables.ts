@@ -1,6 +1,7 @@
-import type { FirewallState, GuestRule } from '../model/rules.js';
+import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
+import { filter, nat, type Rule, ruleset6, type Table, unique } from './iptables6.js';
 
 // Chains the agent owns, each reached by one jump inserted at position 1 of a
 // built-in chain, so no DROP of the host's comes first. Like kube-proxy, every
@@ -9,13 +10,6 @@ import type { Firewall } from './firewall.js';
 // result is exact and atomic. Guests share rules through their link family
 // (vm_wlan+): the rules grow with families, uplinks, open guests and port
 // forwards, not with the number of guests, and so does a packet's path.
-
-type Table = 'filter' | 'nat';
-interface Rule {
-  table: Table;
-  chain: string;
-  spec: string[];
-}
 
 const CHAINS: Record<Table, string[]> = {
   filter: ['GUESTNET-FORWARD', 'GUESTNET-OPEN', 'GUESTNET-OPEN-TO', 'GUESTNET-INPUT'],
@@ -32,10 +26,7 @@ const JUMPS: Rule[] = [
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
 
-const unique = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
-const filter = (chain: string, ...spec: string[]): Rule => ({ table: 'filter', chain, spec });
 const DNS_FLOOD_LIMIT = ['-m', 'hashlimit', '--hashlimit-above', '200/sec', '--hashlimit-burst', '200', '--hashlimit-mode', 'srcip', '--hashlimit-name', 'guestnet-dns'];
-const nat = (chain: string, ...spec: string[]): Rule => ({ table: 'nat', chain, spec });
 
 /** Everything the agent's chains should hold for `guests`, in order. */
 function ruleset(guests: GuestRule[]): Rule[] {
@@ -90,20 +81,28 @@ function saved(rule: Rule): string {
   return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
 }
 
-/** What `iptables-save -t filter` and `-t nat` show, as the planner asks about it. */
-export function parseIptablesSave(text: string): FirewallState {
+/**
+ * What `iptables-save -t filter` and `-t nat` show, as the planner asks about
+ * it; with `text6`, ip6tables-save's too. Without it, a guest with IPv6 never
+ * counts as complete, which costs a rewrite of the chains, never a miss.
+ */
+export function parseIptablesSave(text: string, text6?: string): FirewallState {
   const lines = new Set(text.split('\n'));
+  const lines6 = new Set(text6?.split('\n') ?? []);
   const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
   const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
-  return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) };
+  const has6 = (rule: GuestRule) => !rule.ipv6 || (text6 !== undefined && JUMPS.every((j) => lines6.has(saved(j))) && ruleset6([rule]).every((r) => lines6.has(saved(r))));
+  return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) && has6(rule) };
 }
 
-export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
-  const binary = (suffix: string) => `${variant}${suffix}`;
+/** The guests with IPv6 in a content: ip6tables' chains exist while there are some. */
+const withIpv6 = (content: FirewallContent) => (content.installed ? content.guests.filter((g) => g.ipv6) : []);
 
+/** The steps of one family's tool: `binary` is iptables or ip6tables, with its variant. */
+function familySteps(binary: (suffix: string) => string, rulesOf: (guests: GuestRule[]) => Rule[]) {
   // Declaring each chain flushes it, so this writes the whole desired state at once.
   const restore = (guests: GuestRule[], withJumps: boolean): Step => {
-    const rules = unique(ruleset(guests), saved);
+    const rules = unique(rulesOf(guests), saved);
     const input = (['filter', 'nat'] as const).flatMap((table) => [
       `*${table}`,
       ...CHAINS[table].map((chain) => `:${chain} - [0:0]`),
@@ -116,25 +115,42 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
 
   const remove = (rule: Rule): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', rule.table, '-D', rule.chain, ...rule.spec], tolerate: GONE });
 
+  // A base that is only partly there (the host flushed a chain) loses its
+  // remaining jumps first, so re-inserting them never duplicates one.
+  return (beforeInstalled: boolean, after: GuestRule[] | undefined): Step[] => {
+    if (after !== undefined) return [...(beforeInstalled ? [] : JUMPS.map(remove)), restore(after, !beforeInstalled)];
+    const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
+    return [
+      ...JUMPS.map(remove),
+      ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
+      ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
+    ];
+  };
+}
+
+export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
+  const binary = (suffix: string) => `${variant}${suffix}`;
+  const binary6 = (suffix: string) => `${variant.replace('iptables', 'ip6tables')}${suffix}`;
+  const family4 = familySteps(binary, ruleset);
+  const family6 = familySteps(binary6, ruleset6);
+  const save = (runner: Reader, tool: (suffix: string) => string) => Promise.all((['filter', 'nat'] as const).map((table) => runner.read([tool('-save'), '-t', table]))).then((saves) => saves.join('\n'));
+
   return {
     name: variant,
     tool: { binary: variant, debianPackage: 'iptables' },
 
-    async observe(runner: Reader): Promise<FirewallState> {
-      const saves = await Promise.all((['filter', 'nat'] as const).map((table) => runner.read([binary('-save'), '-t', table])));
-      return parseIptablesSave(saves.join('\n'));
+    // ip6tables is read only for a deep look: a fresh attach's adds are idempotent.
+    async observe(runner: Reader, deep: boolean): Promise<FirewallState> {
+      const [text, text6] = await Promise.all([save(runner, binary), deep ? save(runner, binary6).catch(() => undefined) : undefined]);
+      return parseIptablesSave(text, text6);
     },
 
-    // A base that is only partly there (the host flushed a chain) loses its
-    // remaining jumps first, so re-inserting them never duplicates one.
+    // IPv4's chains always, IPv6's while some guest has IPv6; IPv6's go first on the way out.
     change(before, after) {
-      if (after.installed) return [...(before.installed ? [] : JUMPS.map(remove)), restore([...after.guests], !before.installed)];
-      const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
-      return [
-        ...JUMPS.map(remove),
-        ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
-        ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
-      ];
+      const [was6, now6] = [withIpv6(before), withIpv6(after)];
+      const steps6 = now6.length > 0 ? family6(was6.length > 0, now6) : was6.length > 0 ? family6(true, undefined) : [];
+      const steps4 = after.installed ? family4(before.installed, [...after.guests]) : family4(before.installed, undefined);
+      return after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4];
     },
   };
 }

@@ -3,6 +3,7 @@ import type { PortForward } from '../model/port-forward.js';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
+import { BASE6, elements6, forwardEntry6, forwards6, TABLE6 } from './nftables6.js';
 
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
 // or four set elements: adding or removing one never rewrites or rescans the rules.
@@ -77,21 +78,37 @@ function elements(rule: GuestRule): string[] {
   ];
 }
 
-// "add then delete" in one transaction succeeds whether or not the element existed.
-const addThenDelete = (element: string) => [`add element ${TABLE} ${element}`, `delete element ${TABLE} ${element}`];
+// "add then delete" in one transaction succeeds whether or not the element (or table) existed.
+const addThenDelete = (table: string, element: string) => [`add element ${table} ${element}`, `delete element ${table} ${element}`];
+const dropTable = (table: string) => [`add table ${table}`, `delete table ${table}`];
 
 /** Only the guests whose rule changed are touched: a guest is a few set elements, the rest stay as they are. */
-function elementChanges(before: FirewallContent, after: FirewallContent): string[] {
+function elementChanges(before: readonly GuestRule[], after: readonly GuestRule[], table: string, elementsOf: (rule: GuestRule) => string[]): string[] {
   const key = (rule: GuestRule) => JSON.stringify(rule);
-  const was = new Map(before.guests.map((g) => [g.hostIf, g]));
-  const now = new Map(after.guests.map((g) => [g.hostIf, g]));
+  const was = new Map(before.map((g) => [g.hostIf, g]));
+  const now = new Map(after.map((g) => [g.hostIf, g]));
   const changed = (rule: GuestRule, other: Map<string, GuestRule>) => {
     const match = other.get(rule.hostIf);
     return match === undefined || key(match) !== key(rule);
   };
-  const old = new Set(before.guests.filter((g) => changed(g, now)).flatMap(elements));
-  const fresh = new Set(after.guests.filter((g) => changed(g, was)).flatMap(elements));
-  return [...[...old].filter((e) => !fresh.has(e)).flatMap(addThenDelete), ...[...fresh].filter((e) => !old.has(e)).map((e) => `add element ${TABLE} ${e}`)];
+  const old = new Set(before.filter((g) => changed(g, now)).flatMap(elementsOf));
+  const fresh = new Set(after.filter((g) => changed(g, was)).flatMap(elementsOf));
+  return [...[...old].filter((e) => !fresh.has(e)).flatMap((e) => addThenDelete(table, e)), ...[...fresh].filter((e) => !old.has(e)).map((e) => `add element ${table} ${e}`)];
+}
+
+function changes4(before: FirewallContent, after: FirewallContent): string[] {
+  if (!after.installed) return before.installed ? dropTable(TABLE) : [];
+  if (before.installed) return elementChanges(before.guests, after.guests, TABLE, elements);
+  return [BASE, ...after.guests.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)];
+}
+
+/** IPv6's table exists while some guest has IPv6; made fresh, so nothing stale survives in it. */
+function changes6(before: FirewallContent, after: FirewallContent): string[] {
+  const was = before.installed ? before.guests.filter((g) => g.ipv6) : [];
+  const now = after.installed ? after.guests.filter((g) => g.ipv6) : [];
+  if (now.length === 0) return was.length > 0 ? dropTable(TABLE6) : [];
+  if (was.length === 0) return [...dropTable(TABLE6), BASE6, ...now.flatMap(elements6).map((e) => `add element ${TABLE6} ${e}`)];
+  return elementChanges(was, now, TABLE6, elements6);
 }
 
 function transaction(lines: string[]): Step {
@@ -109,10 +126,31 @@ function setMembers(sets: NftSet[], name: string): Set<string> {
   return new Set((set?.elem ?? []).map((e) => (Array.isArray(e) ? `${keyText(e[0])} : ${keyText(e[1])}` : keyText(e))));
 }
 
-/** What `nft -j list table ip guestnet` shows, as the planner asks about it. */
-export function parseNftTable(json: string): FirewallState {
-  const items = (JSON.parse(json) as { nftables?: Array<{ set?: NftSet; map?: NftSet }> }).nftables ?? [];
-  const sets = items.flatMap((item) => item.set ?? item.map ?? []);
+const setsOf = (json: string): NftSet[] =>
+  ((JSON.parse(json) as { nftables?: Array<{ set?: NftSet; map?: NftSet }> }).nftables ?? []).flatMap((item) => item.set ?? item.map ?? []);
+
+/** Whether IPv6's table holds a guest's IPv6 part, from `nft -j list table ip6 guestnet` ('' when it does not exist). */
+function parseNftTable6(json: string): (rule: GuestRule) => boolean {
+  const sets = json === '' ? [] : setsOf(json);
+  const [links, pairs, sources, masquerades, open, forwards] = ['guest_links', 'forward_pairs', 'guest_sources', 'masquerade_sources', 'open_links', 'port_forwards'].map((name) => setMembers(sets, name));
+  return (rule) => {
+    const v6 = rule.ipv6;
+    if (!v6) return true;
+    return (
+      links?.has(rule.hostIf) === true &&
+      pairs?.has(`${rule.hostIf} . ${v6.uplink}`) === true &&
+      sources?.has(`${rule.hostIf} . ${v6.guestAddress}`) === true &&
+      masquerades?.has(`${v6.guestAddress} . ${v6.uplink}`) === v6.masquerade &&
+      open?.has(rule.hostIf) === rule.openToGuests &&
+      forwards6(rule).every((f) => forwards?.has(forwardEntry6(v6.guestAddress, f)))
+    );
+  };
+}
+
+/** What `nft -j list table ip guestnet` (and IPv6's table) shows, as the planner asks about it. */
+export function parseNftTable(json: string, json6 = ''): FirewallState {
+  const sets = setsOf(json);
+  const has6 = parseNftTable6(json6);
   const links = setMembers(sets, 'guest_links');
   const pairs = setMembers(sets, 'forward_pairs');
   const sources = setMembers(sets, 'masquerade_sources');
@@ -127,8 +165,19 @@ export function parseNftTable(json: string): FirewallState {
       sources.has(`${rule.guestAddress} . ${rule.uplink}`) &&
       dns.has(`${rule.hostIf} . ${rule.gateway}`) &&
       open.has(rule.hostIf) === rule.openToGuests &&
-      rule.forwards.every((f) => forwards.has(forwardEntry(rule.guestAddress, f))),
+      rule.forwards.every((f) => forwards.has(forwardEntry(rule.guestAddress, f))) &&
+      has6(rule),
   };
+}
+
+/** The table as JSON, or undefined when it does not exist. */
+async function listTable(runner: Reader, table: string): Promise<string | undefined> {
+  try {
+    return await runner.read(['nft', '-j', 'list', 'table', ...table.split(' ')]);
+  } catch (error) {
+    if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return undefined;
+    throw error;
+  }
 }
 
 export const nftables: Firewall = {
@@ -141,21 +190,14 @@ export const nftables: Firewall = {
       const tables = await runner.read(['nft', 'list', 'tables', 'ip']);
       return { installed: new RegExp(`^table ${TABLE}$`, 'm').test(tables), has: () => false };
     }
-    let text: string;
-    try {
-      text = await runner.read(['nft', '-j', 'list', 'table', ...TABLE.split(' ')]);
-    } catch (error) {
-      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) {
-        return { installed: false, has: () => false };
-      }
-      throw error;
-    }
-    return parseNftTable(text);
+    const [text, text6] = await Promise.all([listTable(runner, TABLE), listTable(runner, TABLE6)]);
+    if (text === undefined) return { installed: false, has: () => false };
+    return parseNftTable(text, text6 ?? '');
   },
 
+  // Both families in one transaction: the change is whole or not at all.
   change(before, after) {
-    if (!after.installed) return before.installed ? [transaction([`add table ${TABLE}`, `delete table ${TABLE}`])] : [];
-    const lines = before.installed ? elementChanges(before, after) : [BASE, ...after.guests.flatMap(elements).map((e) => `add element ${TABLE} ${e}`)];
+    const lines = [...changes4(before, after), ...changes6(before, after)];
     return lines.length > 0 ? [transaction(lines)] : [];
   },
 };

@@ -12,6 +12,7 @@ export function guestConfigOf(record: AttachmentRecord): GuestConfig {
       address: record.guestAddress,
       prefixLength: record.prefixLength,
       gateway: record.hostAddress,
+      ...(record.ipv6 ? { ipv6: { address: record.ipv6.guestAddress, prefixLength: record.ipv6.prefixLength, gateway: record.ipv6.hostAddress } } : {}),
     },
     dns: record.dns,
   };

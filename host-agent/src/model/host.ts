@@ -1,3 +1,4 @@
+import type { Ipv6ForwardingBefore } from './ipv6.js';
 import type { PolicyState } from './policy.js';
 import type { AttachmentRecord } from './record.js';
 import type { FirewallState } from './rules.js';
@@ -24,9 +25,29 @@ export interface HostObserved {
   ipForward: string;
   /** Saved by the attach that turned ip_forward on. */
   ipForwardBefore: string | undefined;
+  /** IPv6 as far as guests care; absent where IPv6 was not looked at. */
+  ipv6?: HostIpv6;
   records: readonly AttachmentRecord[];
   firewall: FirewallState;
   policy: PolicyState;
+}
+
+export interface HostIpv6 {
+  /** net.ipv6.conf.all.forwarding; undefined when the kernel has IPv6 off (ipv6.disable=1, or disable_ipv6). */
+  forwarding: string | undefined;
+  /** Saved by the attach that turned it on. */
+  before: Ipv6ForwardingBefore | undefined;
+  /** accept_ra of each interface and of "default". */
+  acceptRa: ReadonlyMap<string, string>;
+  /** The IPv6 default routes of every table. */
+  defaults: readonly Route[];
+  /** Interfaces with a global IPv6 address. */
+  global: ReadonlySet<string>;
+}
+
+/** The interface of the IPv6 default route with the lowest metric, in main or (netd) any table. */
+export function ipv6Uplink(ipv6: Pick<HostIpv6, 'defaults'>): string | undefined {
+  return [...ipv6.defaults].sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]?.dev;
 }
 
 /** The interface of the IPv4 default route with the lowest metric. */

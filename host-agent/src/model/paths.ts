@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 
 export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
+export const IPV6_CONF_DIR = '/proc/sys/net/ipv6/conf';
+export const IPV6_FORWARDING_PATH = `${IPV6_CONF_DIR}/all/forwarding`;
 
 export interface StatePaths {
   attachments: string;
   ipForwardBefore: string;
+  ipv6ForwardingBefore: string;
   pidFile: string;
   controlSocket: string;
 }
@@ -13,6 +16,7 @@ export function statePaths(stateDir: string): StatePaths {
   return {
     attachments: join(stateDir, 'attachments'),
     ipForwardBefore: join(stateDir, 'ip_forward.before'),
+    ipv6ForwardingBefore: join(stateDir, 'ipv6_forwarding.before'),
     pidFile: join(stateDir, 'serve.pid'),
     controlSocket: join(stateDir, 'control.sock'),
   };

@@ -1,3 +1,4 @@
+import type { GuestIpv6 } from './ipv6.js';
 import type { FirewallName } from './names.js';
 import type { PortForward } from './port-forward.js';
 
@@ -41,6 +42,8 @@ export interface AttachmentRecord extends GuestIdentity {
   prefixLength: number;
   guestMac: string;
   mtu: number;
+  /** Unset: IPv4 only. */
+  ipv6?: GuestIpv6;
   /** May exchange traffic with other guests that allow it too. */
   guestToGuest: boolean;
   uplink: string;

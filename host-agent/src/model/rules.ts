@@ -1,4 +1,5 @@
-import { networkOf } from '@guestnet/protocol';
+import { bigIntToIpv6, networkOf } from '@guestnet/protocol';
+import { type GuestIpv6, parsePool6 } from './ipv6.js';
 import type { PolicyRoute } from './policy.js';
 import type { PortForward } from './port-forward.js';
 import type { AttachmentRecord } from './record.js';
@@ -21,6 +22,17 @@ export interface GuestRule {
   /** May exchange traffic with other guests that are open too. */
   openToGuests: boolean;
   forwards: PortForward[];
+  /** The guest's IPv6, with its own uplink: the IPv6 default route's. */
+  ipv6?: GuestRule6;
+}
+
+export interface GuestRule6 {
+  guestAddress: string;
+  /** The guest's prefix as a CIDR. */
+  pool: string;
+  uplink: string;
+  /** nat: masqueraded to the uplink's address; routed guests keep theirs. */
+  masquerade: boolean;
 }
 
 /**
@@ -42,6 +54,11 @@ export interface FirewallState {
   has(rule: GuestRule): boolean;
 }
 
+function ruleOf6(ipv6: GuestIpv6): GuestRule6 {
+  const { network, prefixLength } = parsePool6(`${ipv6.guestAddress}/${ipv6.prefixLength}`);
+  return { guestAddress: ipv6.guestAddress, pool: `${bigIntToIpv6(network)}/${prefixLength}`, uplink: ipv6.uplink, masquerade: ipv6.mode === 'nat' };
+}
+
 export function ruleOf(record: AttachmentRecord): GuestRule {
   const { hostIf, hostIfPrefix, guestAddress, prefixLength } = record;
   return {
@@ -54,6 +71,7 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
     uplink: record.uplink,
     openToGuests: record.guestToGuest,
     forwards: record.forwards,
+    ...(record.ipv6 ? { ipv6: ruleOf6(record.ipv6) } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Ipv6Choice } from './ipv6.js';
 import type { FirewallChoice, Platform } from './names.js';
 
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */
@@ -13,6 +14,9 @@ export interface HostSettings {
   pool: string;
   /** Unset: the next free address of the pool after the gateway. */
   guestAddress: string | undefined;
+  ipv6: Ipv6Choice;
+  /** Unset: a unique local /64 derived from the machine id (nat); routed needs one routed to the host. */
+  pool6: string | undefined;
   /** Unset: the uplink's path MTU, followed while the daemon runs. */
   mtu: number | undefined;
   /** Let this guest reach other guests that allow it too (default: isolated). */

@@ -3,7 +3,8 @@ export type Step =
   | { kind: 'run'; argv: string[]; input?: string; tolerate?: RegExp }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }
-  | { kind: 'sysctl'; path: string; value: string };
+  /** `ifPresent`: an interface's sysctl that may have gone with its interface. */
+  | { kind: 'sysctl'; path: string; value: string; ifPresent?: true };
 
 /** Reads never change anything, so every runner performs them for real. */
 export interface Reader {

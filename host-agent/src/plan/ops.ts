@@ -1,3 +1,4 @@
+import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
 import { type AttachmentRecord, guestLabel } from '../model/record.js';
@@ -13,6 +14,8 @@ export type SetupOp =
   | { kind: 'updateRecords'; before: AttachmentRecord[]; after: AttachmentRecord[] }
   | { kind: 'createVeth'; record: AttachmentRecord }
   | { kind: 'enableIpForward'; before: string }
+  /** IPv6 forwarding on, and accept_ra=2 wherever the host takes router advertisements, so it keeps its RA-learned routes. */
+  | { kind: 'enableIpv6Forwarding'; before: Ipv6ForwardingBefore }
   | SetGuestRules
   /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
   | { kind: 'addPolicyRoute'; route: PolicyRoute }
@@ -30,6 +33,7 @@ export type TeardownOp =
    */
   | { kind: 'deleteLinks'; names: string[]; group?: number }
   | { kind: 'restoreIpForward'; value: string }
+  | { kind: 'restoreIpv6Forwarding'; value: Ipv6ForwardingBefore }
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute };
 
@@ -44,6 +48,7 @@ const undo: ByKind<SetupOp, Op> = {
   // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
+  enableIpv6Forwarding: (op) => ({ kind: 'restoreIpv6Forwarding', value: op.before }),
   setGuestRules: (op) => ({ kind: 'setGuestRules', before: op.after, after: op.before }),
   addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
   setLinkMtu: (op) => ({ ...op, mtu: op.before, before: op.mtu }),
@@ -86,7 +91,7 @@ export function describeOp(op: Op): string {
     case 'deleteRecord':
       return `forget attachment ${op.id}`;
     case 'createVeth':
-      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
+      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}${op.record.ipv6 ? `, ${op.record.ipv6.hostAddress} peer ${op.record.ipv6.guestAddress}` : ''}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'deleteLinks':
@@ -95,6 +100,10 @@ export function describeOp(op: Op): string {
       return `set net.ipv4.ip_forward=1 (was ${op.before})`;
     case 'restoreIpForward':
       return `restore net.ipv4.ip_forward=${op.value}`;
+    case 'enableIpv6Forwarding':
+      return `set net.ipv6.conf.all.forwarding=1 (was ${op.before.forwarding})${Object.keys(op.before.acceptRa).length > 0 ? `, accept_ra=2 on ${Object.keys(op.before.acceptRa).join(' ')}` : ''}`;
+    case 'restoreIpv6Forwarding':
+      return `restore net.ipv6.conf.all.forwarding=${op.value.forwarding}${Object.keys(op.value.acceptRa).length > 0 ? ' and accept_ra' : ''}`;
     case 'setGuestRules':
       return describeRuleChange(op);
     case 'addPolicyRoute':

@@ -1,10 +1,11 @@
 import { NameTakenError, UsageError } from '@guestnet/protocol';
-import { defaultRouteInterface, type HostObserved, pathMtu } from '../model/host.js';
+import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
+import { forwardingBefore } from './ipv6.js';
 import { uplinkProblem } from './uplink.js';
 
 // Pure functions from what the host looks like (HostObserved) and what is
@@ -44,6 +45,13 @@ function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existi
   }
 }
 
+/** IPv6 forwarding on, where IPv6 guests need it and it is off. */
+function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
+  const host = observed.ipv6;
+  if (!host || host.forwarding === '1') return undefined;
+  return { kind: 'enableIpv6Forwarding', before: host.before ?? forwardingBefore(host, observed.records) };
+}
+
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
 export function planAttach(observed: HostObserved, desired: AttachmentRecord): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
@@ -54,6 +62,8 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord): S
   if (!existing) ops.push({ kind: 'writeRecord', record: desired });
   if (!observed.links.has(desired.hostIf)) ops.push({ kind: 'createVeth', record: desired });
   if (observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
+  const enable6 = desired.ipv6 ? enableIpv6Forwarding(observed) : undefined;
+  if (enable6) ops.push(enable6);
   const rule = ruleOf(desired);
   const { firewall } = observed;
   if (!firewall.installed || !firewall.has(rule)) {
@@ -81,6 +91,8 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   const uplinkNamed = record.hostIf === record.uplink || record.hostIf === currentUplink(observed);
   if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed) ops.push({ kind: 'deleteLink', name: record.hostIf });
   if (others.length === 0 && observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  const before6 = observed.ipv6?.before;
+  if (!others.some((r) => r.ipv6) && before6 !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: before6 });
   if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
   return ops;
 }
@@ -104,6 +116,7 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const rest = whole ? owned.filter((name) => !grouped.includes(name)) : owned;
   if (rest.length > 0) ops.push({ kind: 'deleteLinks', names: rest });
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  if (observed.ipv6?.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: observed.ipv6.before });
   for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
 }
@@ -138,6 +151,8 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const ops: SetupOp[] = [];
   // Someone turned forwarding off behind our back: every guest is offline until it is back.
   if (records.length > 0 && observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
+  const enable6 = records.some((r) => r.ipv6) ? enableIpv6Forwarding(observed) : undefined;
+  if (enable6) ops.push(enable6);
   const all = rulesOf(records);
   const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
   if (records.length > 0 && present.length < all.length) {
@@ -147,15 +162,19 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const uplink = currentUplink(observed);
   const follow = uplink !== undefined && observed.links.has(uplink) && uplinkProblem(uplink, records) === undefined;
   const table = uplink === undefined ? undefined : uplinkTable(observed.policy, uplink);
+  // IPv6 leaves by the IPv6 default route, which beside a CLAT is not IPv4's.
+  const uplink6 = observed.ipv6 ? ipv6Uplink(observed.ipv6) : undefined;
+  const follow6 = uplink6 !== undefined && observed.links.has(uplink6);
   const wanted = records.map((r) => {
     const moves = follow && !r.uplinkPinned && r.uplink !== uplink;
-    const moved = moves ? { ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) } : r;
+    const moved4 = moves ? { ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) } : r;
+    const moved = follow6 && moved4.ipv6 && moved4.ipv6.uplink !== uplink6 ? { ...moved4, ipv6: { ...moved4.ipv6, uplink: uplink6 } } : moved4;
     const mtu = moved.mtuPinned ? undefined : pathMtu(observed, moved.uplink);
     return mtu === undefined || mtu === moved.mtu ? moved : { ...moved, mtu };
   });
   const changed = wanted.filter((w, i) => w !== records[i]);
   const before = records.filter((r) => changed.some((c) => c.id === r.id));
-  const moved = changed.filter((c, i) => c.uplink !== before[i]?.uplink);
+  const moved = changed.filter((c, i) => c.uplink !== before[i]?.uplink || c.ipv6?.uplink !== before[i]?.ipv6?.uplink);
   for (const r of records.filter((r) => !moved.some((m) => m.id === r.id))) {
     const route = policyRouteOf(r);
     if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });

@@ -9,9 +9,11 @@ import { parsePool } from '../model/pool.js';
 import type { PortForward } from '../model/port-forward.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
+import { hostPool6 } from '../net/ipv6.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { existingLinksWithAliases, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
+import { chooseIpv6 } from '../plan/ipv6.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
 
@@ -51,7 +53,7 @@ export async function attachHostSide(
   // A re-attach compares against everything; a fresh attach looks only at
   // what its lease touches, probed while the rest is observed.
   const [observation, probed] = await Promise.all([
-    observeHost(runner, settings.stateDir, ctx.firewall, existing ? undefined : { links: [], records }),
+    observeHost(runner, settings.stateDir, ctx.firewall, existing ? undefined : { links: [], records, ipv6: settings.ipv6 !== 'off' }),
     existing ? undefined : probeLease(runner, records, settings, guest.id),
   ]);
   const lease = probed?.lease ?? allocate(observation, settings, guest.id);
@@ -65,6 +67,7 @@ export async function attachHostSide(
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
+  const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
   const desired: AttachmentRecord = {
     ...guest,
     hostIf: lease.hostIf,
@@ -76,6 +79,7 @@ export async function attachHostSide(
     prefixLength: parsePool(settings.pool).prefixLength,
     guestMac: extras.guestMac ?? guestMac(lease.guestAddress),
     mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
+    ...(ipv6 ? { ipv6 } : {}),
     ...(settings.mtu !== undefined || existing?.mtuPinned ? { mtuPinned: true as const } : {}),
     guestToGuest: settings.guestToGuest,
     uplink,
@@ -145,7 +149,7 @@ export interface DetachResult {
 
 export async function detachHostSide(record: AttachmentRecord, records: readonly AttachmentRecord[], runner: Runner, ctx: ExecContext): Promise<DetachResult> {
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records });
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined });
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
 }

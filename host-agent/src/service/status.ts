@@ -23,6 +23,8 @@ export interface GuestStatus {
   prefixLength: number;
   gateway: string;
   uplink: string;
+  /** null: IPv4 only. */
+  ipv6: { mode: string; address: string; prefixLength: number; gateway: string; uplink: string } | null;
   mac: string;
   agent: 'connected' | 'disconnected' | 'unknown';
   lastApply: LastApply | null;
@@ -71,6 +73,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         prefixLength: r.prefixLength,
         gateway: r.hostAddress,
         uplink: r.uplink,
+        ipv6: r.ipv6 ? { mode: r.ipv6.mode, address: r.ipv6.guestAddress, prefixLength: r.ipv6.prefixLength, gateway: r.ipv6.hostAddress, uplink: r.ipv6.uplink } : null,
         mac: r.guestMac,
         agent: view === undefined ? 'unknown' : view.connected ? 'connected' : 'disconnected',
         lastApply: view?.lastApply ?? null,

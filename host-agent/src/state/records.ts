@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { checkIfName, checkIPv4, checkPid, checkToken, ConfigError } from '@guestnet/protocol';
+import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkToken, ConfigError } from '@guestnet/protocol';
 import { FIREWALLS } from '../model/names.js';
 import { statePaths } from '../model/paths.js';
 import { isPortForward } from '../model/port-forward.js';
@@ -54,6 +54,17 @@ export async function readIpForwardBefore(stateDir: string): Promise<string | un
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+function isGuestIpv6(raw: unknown): boolean {
+  return (
+    isObject(raw) &&
+    (raw.mode === 'nat' || raw.mode === 'routed') &&
+    checkIPv6(raw.hostAddress).ok &&
+    checkIPv6(raw.guestAddress).ok &&
+    checkPrefixLength6(raw.prefixLength).ok &&
+    checkIfName(raw.uplink).ok
+  );
+}
+
 /** Whether `raw` has every field of a record, each of a value safe to put on a command line. */
 function isRecord(raw: Record<string, unknown>): boolean {
   return (
@@ -65,6 +76,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.mtuPinned === undefined || raw.mtuPinned === true) &&
     (raw.tagged === undefined || raw.tagged === true) &&
     (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
+    (raw.ipv6 === undefined || isGuestIpv6(raw.ipv6)) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { checkIfName } from '@guestnet/protocol';
+import type { HostIpv6, Route } from '../model/host.js';
+import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
+import { IPV6_CONF_DIR, IPV6_FORWARDING_PATH, statePaths } from '../model/paths.js';
+import type { Reader } from '../model/step.js';
+
+const readTrimmed = (path: string) => readFile(path, 'utf8').then((text) => text.trim());
+const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
+
+/** IPv6 forwarding, the accept_ra of every interface, the IPv6 default routes and which interfaces have a global address. */
+export async function observeIpv6(runner: Reader, stateDir: string): Promise<HostIpv6> {
+  const [forwarding, disabled, disabledForNew, before, acceptRa, defaults, global] = await Promise.all([
+    orUndefined(readTrimmed(IPV6_FORWARDING_PATH)),
+    orUndefined(readTrimmed(`${IPV6_CONF_DIR}/all/disable_ipv6`)),
+    // New links, the guests' among them, take "default"'s.
+    orUndefined(readTrimmed(`${IPV6_CONF_DIR}/default/disable_ipv6`)),
+    readForwardingBefore(stateDir),
+    readAcceptRa(),
+    ipv6Defaults(runner),
+    globalAddresses(),
+  ]);
+  return { forwarding: disabled === '0' && disabledForNew === '0' ? forwarding : undefined, before, acceptRa, defaults, global };
+}
+
+export async function readForwardingBefore(stateDir: string): Promise<Ipv6ForwardingBefore | undefined> {
+  const text = await orUndefined(readFile(statePaths(stateDir).ipv6ForwardingBefore, 'utf8'));
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Ipv6ForwardingBefore;
+    if (!/^[012]$/.test(String(parsed.forwarding)) || typeof parsed.acceptRa !== 'object' || parsed.acceptRa === null) return undefined;
+    // Names become paths under /proc/sys: only interface names and values the kernel could have shown.
+    const acceptRa = Object.entries(parsed.acceptRa).filter(([name, value]) => checkIfName(name).ok && /^[0-2]$/.test(String(value)));
+    return { forwarding: parsed.forwarding, acceptRa: Object.fromEntries(acceptRa) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readAcceptRa(): Promise<Map<string, string>> {
+  const names = (await orUndefined(readdir(IPV6_CONF_DIR))) ?? [];
+  const values = await Promise.all(names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/accept_ra`))] as const));
+  return new Map(values.flatMap(([name, value]) => (value === undefined ? [] : [[name, value] as [string, string]])));
+}
+
+async function ipv6Defaults(runner: Reader): Promise<Route[]> {
+  const text = await runner.read(['ip', '-6', '-j', 'route', 'show', 'table', 'all', 'default']).catch(() => '[]');
+  const routes = JSON.parse(text) as Array<{ dev?: string; type?: string; metric?: number }>;
+  return routes.flatMap((r) => (r.dev === undefined || (r.type ?? 'unicast') !== 'unicast' ? [] : [{ dst: 'default', dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
+}
+
+/** From /proc/net/if_inet6: "address ifindex prefix scope flags name", scope 00 being global; tentative (0x40) and deprecated (0x20) ones do not count. */
+async function globalAddresses(): Promise<Set<string>> {
+  const text = (await orUndefined(readFile('/proc/net/if_inet6', 'utf8'))) ?? '';
+  const names = text.split('\n').flatMap((line) => {
+    const [, , , scope, flags, name] = line.trim().split(/\s+/);
+    return scope === '00' && name && (Number.parseInt(flags ?? '0', 16) & 0x60) === 0 ? [name] : [];
+  });
+  return new Set(names);
+}
+
+/**
+ * A unique local /64 (RFC 4193) stable for this host: its 40-bit global ID is
+ * derived from the machine id, so two hosts on one network differ and a
+ * reboot keeps the guests' addresses.
+ */
+export function defaultPool6(machineId: string): string {
+  const id = createHash('sha256').update(`guestnet:${machineId.trim()}`).digest();
+  const groups = [0xfd00 | (id[0] ?? 0), ((id[1] ?? 0) << 8) | (id[2] ?? 0), ((id[3] ?? 0) << 8) | (id[4] ?? 0), 0x6e74];
+  return `${groups.map((g) => g.toString(16)).join(':')}::/64`;
+}
+
+/** The default IPv6 pool of this host: from the machine id, or the host name where there is none (Android). */
+export async function hostPool6(): Promise<string> {
+  return defaultPool6(await readFile('/etc/machine-id', 'utf8').catch(() => hostname()));
+}

@@ -1,0 +1,29 @@
+import { KernelFeatureError, UplinkNotFoundError } from '@guestnet/protocol';
+import { type HostIpv6, ipv6Uplink } from '../model/host.js';
+import { type GuestIpv6, guestIpv6Of, type Ipv6Choice, type Ipv6ForwardingBefore } from '../model/ipv6.js';
+import type { AttachmentRecord } from '../model/record.js';
+
+/**
+ * A new guest's IPv6, or undefined for IPv4 only. auto gives nat where the
+ * host has IPv6 to share: a global address on the interface of an IPv6
+ * default route. Asking for nat or routed where the kernel has IPv6 off, or
+ * where no IPv6 default route exists, is refused: nothing half works.
+ */
+export function chooseIpv6(host: HostIpv6 | undefined, choice: Ipv6Choice, pool6: string, guestAddress: string): GuestIpv6 | undefined {
+  if (choice === 'off') return undefined;
+  if (host?.forwarding === undefined) {
+    if (choice === 'auto') return undefined;
+    throw new KernelFeatureError(`--ipv6 ${choice}: IPv6 is switched off on this host (net.ipv6.conf.all.disable_ipv6=1 or ipv6.disable=1); attach with --ipv6 off`);
+  }
+  const uplink = ipv6Uplink(host);
+  if (choice === 'auto') return uplink !== undefined && host.global.has(uplink) ? guestIpv6Of(pool6, guestAddress, 'nat', uplink) : undefined;
+  if (uplink === undefined) throw new UplinkNotFoundError(`--ipv6 ${choice}: the host has no IPv6 default route to send guests' IPv6 by`);
+  return guestIpv6Of(pool6, guestAddress, choice, uplink);
+}
+
+/** What turning IPv6 forwarding on must change and later restore: RA-taking interfaces other than guests' links go to accept_ra=2. */
+export function forwardingBefore(host: HostIpv6, records: readonly AttachmentRecord[]): Ipv6ForwardingBefore {
+  const guestLinks = new Set(records.map((r) => r.hostIf));
+  const takesRa = [...host.acceptRa].filter(([name, value]) => value === '1' && name !== 'all' && name !== 'lo' && !guestLinks.has(name));
+  return { forwarding: host.forwarding ?? '0', acceptRa: Object.fromEntries(takesRa) };
+}
