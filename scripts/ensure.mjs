@@ -29,6 +29,8 @@ const TOOLS = {
   tayga: 'tayga',
   // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).
   podman: 'podman',
+  // IPv6 uplinks whose default route comes from router advertisements.
+  radvd: 'radvd',
 };
 
 function onPath(binary) {
