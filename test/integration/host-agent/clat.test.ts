@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Guest, Sandbox, SERVER, UPLINK } from '../../fixtures/sandbox.js';
+import { type Guest, Sandbox, SERVER, SERVER6, UPLINK } from '../../fixtures/sandbox.js';
 
 // A carrier's IPv6-only network with 464XLAT, as on many phones: the host's
 // uplink has IPv6 only, its IPv4 goes through a CLAT (tayga, on a v4-*
@@ -73,6 +73,7 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
       if (!seen) await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(seen, POOLED, 'the host should reach the IPv4 server through the CLAT and the NAT64');
+    await sandbox.startServer6();
     guest = await sandbox.startGuest();
   });
   after(async () => sandbox?.destroy());
@@ -89,6 +90,14 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
     let seen = '';
     for (let i = 0; i < 20 && !POOLED.test(seen); i++) seen = (await sandbox.fetchFromGuest(guest, 500)).stdout.trim();
     assert.match(seen, POOLED);
+  });
+
+  it("the guest's IPv6 leaves by the uplink itself, not the CLAT, and reaches an IPv6 server as the host", async () => {
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: Array<{ uplink: string; ipv6: { mode: string; uplink: string } | null }> };
+    assert.deepEqual([status.guests[0]?.uplink, status.guests[0]?.ipv6?.mode, status.guests[0]?.ipv6?.uplink], [CLAT.name, 'nat', 'wlan0']);
+    let seen = '';
+    for (let i = 0; i < 20 && seen !== V6.host; i++) seen = (await sandbox.fetch6FromGuest(guest, 500)).stdout.trim();
+    assert.equal(seen, V6.host, `the IPv6 server at ${SERVER6.address} should see the host's uplink address`);
   });
 
   it('detach leaves the host without a trace of guestnet', async () => {
