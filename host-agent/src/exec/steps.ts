@@ -22,12 +22,14 @@ const NO_DEVICE = /Cannot find device|does not exist/;
 /** Every line of a batch's errors says a device was gone. */
 const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist)[^\n]*(?:\n|$))+$/;
 
+const ROUTE_GONE = /No such process|Cannot find device|No such file/;
+
 const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: recordContent(record) });
 
-const deleteGuestRule = (r: PolicyRoute): Step => ({
+const deleteGuestRule = (r: PolicyRoute, family: '-4' | '-6' = '-4'): Step => ({
   kind: 'run',
-  argv: ['ip', 'rule', 'del', 'priority', String(GUEST_RULE_PRIORITY), 'iif', r.hostIf],
-  tolerate: /No such file or directory/,
+  argv: ['ip', family, 'rule', 'del', 'priority', String(GUEST_RULE_PRIORITY), 'iif', r.hostIf],
+  tolerate: /No such file or directory|Address family not supported/,
 });
 
 /** An interface that has gone since is skipped: its setting went with it. */
@@ -103,13 +105,23 @@ const steps: StepsByKind = {
 
   setGuestRules: (op, ctx) => ctx.firewall.change(op.before, op.after),
   // Whatever rule the link had (another uplink's table, say) goes first: ip rules may be duplicated.
+  // IPv6 the same way, in the same tables: netd keeps a network's routes of both families in one.
   addPolicyRoute: ({ route: r }) => [
     deleteGuestRule(r),
     { kind: 'run', argv: ['ip', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n` },
+    ...(r.guestAddress6 === undefined
+      ? []
+      : [
+          deleteGuestRule(r, '-6'),
+          { kind: 'run' as const, argv: ['ip', '-6', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress6}/128 dev ${r.hostIf} table ${LOCAL_NETWORK_TABLE}\n` },
+        ]),
   ],
   removePolicyRoute: ({ route: r }) => [
     deleteGuestRule(r),
-    { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: /No such process|Cannot find device|No such file/ },
+    { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: ROUTE_GONE },
+    ...(r.guestAddress6 === undefined
+      ? []
+      : [deleteGuestRule(r, '-6'), { kind: 'run' as const, argv: ['ip', '-6', 'route', 'del', `${r.guestAddress6}/128`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: ROUTE_GONE }]),
   ],
   // A veth drops a packet larger than the MTU of the end that receives it:
   // shrinking starts with the guest's end, growing ends with it. A CNI

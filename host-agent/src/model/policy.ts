@@ -31,6 +31,9 @@ export interface PolicyState {
   rules: PolicyRule[];
   /** Destinations in table 97, as "address dev". */
   localNetwork: ReadonlySet<string>;
+  /** The same for IPv6: read by a deep look only. */
+  rules6?: PolicyRule[];
+  localNetwork6?: ReadonlySet<string>;
 }
 
 /** The ip rule and table-97 route one guest needs on a netd-style host. */
@@ -39,6 +42,8 @@ export interface PolicyRoute {
   guestAddress: string;
   gateway: string;
   table: number;
+  /** The guest's IPv6 address: its rule and route in table 97 exist for IPv6 too. */
+  guestAddress6?: string;
 }
 
 /** The table, other than main, that holds the default route via `uplink`: set on a netd-style host. */
@@ -63,10 +68,12 @@ export function isNetdStyle(policy: PolicyState): boolean {
   return !policy.defaults.some((d) => d.table === 'main') && policy.defaults.length > 0;
 }
 
-function hasRule(policy: PolicyState, route: PolicyRoute): boolean {
-  return policy.rules.some((r) => r.priority === GUEST_RULE_PRIORITY && r.iif === route.hostIf && r.table === String(route.table));
+function hasRule(rules: PolicyRule[], route: PolicyRoute): boolean {
+  return rules.some((r) => r.priority === GUEST_RULE_PRIORITY && r.iif === route.hostIf && r.table === String(route.table));
 }
 
 export function hasPolicy(policy: PolicyState, route: PolicyRoute): boolean {
-  return hasRule(policy, route) && policy.localNetwork.has(`${route.guestAddress} ${route.hostIf}`);
+  const ipv4 = hasRule(policy.rules, route) && policy.localNetwork.has(`${route.guestAddress} ${route.hostIf}`);
+  const ipv6 = route.guestAddress6 === undefined || (hasRule(policy.rules6 ?? [], route) && policy.localNetwork6?.has(`${route.guestAddress6} ${route.hostIf}`) === true);
+  return ipv4 && ipv6;
 }

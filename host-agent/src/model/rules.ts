@@ -78,5 +78,6 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
 /** The ip rule and table-97 route a guest needs on a netd-style host; undefined elsewhere. */
 export function policyRouteOf(record: AttachmentRecord): PolicyRoute | undefined {
   const { policyTable: table, hostIf, guestAddress, hostAddress: gateway } = record;
-  return table === undefined ? undefined : { hostIf, guestAddress, gateway, table };
+  if (table === undefined) return undefined;
+  return { hostIf, guestAddress, gateway, table, ...(record.ipv6 ? { guestAddress6: record.ipv6.guestAddress } : {}) };
 }

@@ -3,11 +3,15 @@ import type { Reader } from '../model/step.js';
 
 /** `deep: false` reads only the default routes: the rules and table 97 grow with the guests. */
 export async function observePolicy(runner: Reader, deep: boolean): Promise<PolicyState> {
-  const [defaults, rules, local] = await Promise.all([
+  const [defaults, rules, local, rules6, local6] = await Promise.all([
     runner.read(['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default']),
     deep ? runner.read(['ip', '-4', '-j', 'rule', 'show']) : '[]',
     deep ? runner.read(['ip', '-4', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
+    // A kernel with IPv6 off has no IPv6 rules to show.
+    deep ? runner.read(['ip', '-6', '-j', 'rule', 'show']).catch(() => '[]') : '[]',
+    deep ? runner.read(['ip', '-6', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
   ]);
+  const destinations = (text: string) => new Set((JSON.parse(text) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`));
   const routes = JSON.parse(defaults) as Array<{ dev?: string; table?: string; metric?: number; metrics?: Array<{ mtu?: number }> }>;
   return {
     defaults: routes.flatMap((r) => {
@@ -16,7 +20,9 @@ export async function observePolicy(runner: Reader, deep: boolean): Promise<Poli
       return [{ dev: r.dev, table: r.table ?? 'main', ...(r.metric === undefined ? {} : { metric: r.metric }), ...(mtu === undefined ? {} : { mtu }) }];
     }),
     rules: JSON.parse(rules) as PolicyRule[],
-    localNetwork: new Set((JSON.parse(local) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`)),
+    localNetwork: destinations(local),
+    rules6: JSON.parse(rules6) as PolicyRule[],
+    localNetwork6: destinations(local6),
   };
 }
 

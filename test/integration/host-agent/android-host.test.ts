@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeNetdHost, restartNetd, uplinkTable } from '../../fixtures/android-host.js';
+import { makeNetdHost, NETD_IPV6, restartNetd, uplinkTable } from '../../fixtures/android-host.js';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 describe('an Android host (netd chains, policy routing, netd restarts), simulated in the sandbox', function () {
@@ -45,6 +45,52 @@ describe('an Android host (netd chains, policy routing, netd restarts), simulate
   });
 
   it("detach leaves netd's chains and ip rules exactly as found", async () => {
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});
+
+describe('an Android host with IPv6: netd keeps both families in one table, and guests follow it', function () {
+  this.timeout(60_000);
+  let sandbox: Sandbox;
+  let guest: Guest;
+  let pristine: string;
+
+  const seen6Within = async (ms: number) => {
+    const started = Date.now();
+    let seen = '';
+    while (Date.now() - started < ms && seen !== NETD_IPV6.host) seen = (await sandbox.fetch6FromGuest(guest, 300)).stdout.trim();
+    return seen;
+  };
+
+  before(async () => {
+    sandbox = await Sandbox.create('iptables');
+    await makeNetdHost(sandbox, UPLINK.inetAddress, `198.51.100.0/${UPLINK.prefix}`, true);
+    await sandbox.startServer6();
+    pristine = await sandbox.hostSnapshot();
+    await sandbox.startDaemon();
+    guest = await sandbox.startGuest();
+  });
+  after(async () => sandbox?.destroy());
+
+  it("attaches through the daemon; the guest's IPv6 is routed by an IPv6 rule to the network's table, and reaches the server as the host", async () => {
+    const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    const record = JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${guest.pid}.json`), 'utf8'));
+    assert.equal(record.ipv6?.mode, 'nat');
+    assert.match((await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout, new RegExp(`^21000:\\s+from all iif vm_wlan lookup ${record.policyTable}`, 'm'));
+    assert.match((await sandbox.host(['ip', '-6', 'route', 'show', 'table', '97'])).stdout, new RegExp(`^${record.ipv6.guestAddress} dev vm_wlan`, 'm'));
+    assert.equal(await seen6Within(3000), NETD_IPV6.host);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress);
+  });
+
+  it('after netd restarts (chains and ip rules of both families flushed) the daemon puts IPv6 back too', async () => {
+    await restartNetd(sandbox, true);
+    assert.doesNotMatch((await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout, /iif vm_wlan/, 'the simulated restart kept our rule');
+    assert.equal(await seen6Within(3000), NETD_IPV6.host, "the guest's IPv6 stayed offline after the netd restart");
+  });
+
+  it("detach leaves netd's chains, ip rules and sysctls of both families exactly as found", async () => {
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
