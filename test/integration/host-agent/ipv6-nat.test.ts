@@ -4,6 +4,8 @@ import { FIREWALLS, type Guest, Sandbox, SERVER6, tcpClientScript, UPLINK } from
 
 const GUEST_PORT = 9600;
 const UDP_PORT = 9601;
+const FORWARD_PORT = 9602;
+const FORWARDED_PORT = 9603;
 const sysctl = (sandbox: Sandbox, key: string) => sandbox.host(['sysctl', '-n', key]).then((r) => r.stdout.trim());
 
 // A dual-stack uplink whose IPv6 comes from router advertisements, as at home
@@ -57,6 +59,23 @@ for (const firewall of FIREWALLS) describe(`IPv6 for guests behind NAT66, on an 
     assert.notEqual(inbound.stdout.trim(), 'guest', 'a connection from the internet reached the guest');
     const own = await guest.exec(['node', '-e', tcpClientScript('::1', GUEST_PORT, 1500)]);
     assert.equal(own.stdout.trim(), 'guest', 'the listener itself was up');
+  });
+
+  it("a port forward reaches the guest over IPv6 too, from the internet to the host's uplink address", async () => {
+    const listener = guest.spawn(['node', '-e', `require('node:net').createServer((s) => s.end('guest ' + s.remoteAddress)).listen(${FORWARDED_PORT}, '::', () => console.log('ready')); setTimeout(() => process.exit(0), 8000);`]);
+    listener.catch(() => {});
+    await new Promise((resolve) => listener.stdout?.once('data', resolve));
+    const added = await sandbox.hostAgent(['forward', String(guest.pid), `${FORWARD_PORT}:${FORWARDED_PORT}/tcp`]);
+    assert.equal(added.exitCode, 0, added.stderr);
+    try {
+      let answer = '';
+      for (let i = 0; i < 10 && !answer.startsWith('guest'); i++) answer = (await sandbox.inet(['node', '-e', tcpClientScript(hostAddress, FORWARD_PORT, 1000)])).stdout.trim();
+      assert.equal(answer, `guest ${RA_UPLINK.router}`, 'the guest sees the client as it is');
+      const four = await sandbox.inet(['node', '-e', tcpClientScript(UPLINK.hostAddress, FORWARD_PORT, 1000)]);
+      assert.equal(four.stdout.trim(), `guest ::ffff:${UPLINK.inetAddress}`, 'and over IPv4');
+    } finally {
+      assert.equal((await sandbox.hostAgent(['forward', String(guest.pid), `${FORWARD_PORT}:${FORWARDED_PORT}`, '--remove'])).exitCode, 0);
+    }
   });
 
   it('a guest cannot send from an address that is not its own', async () => {
