@@ -1,7 +1,7 @@
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
-import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, recordPath, statePaths } from '../model/paths.js';
+import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, recordPath, statePaths } from '../model/paths.js';
 import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
@@ -102,6 +102,17 @@ const steps: StepsByKind = {
     ...acceptRaSteps(op.value, (before) => before),
     { kind: 'remove', path: statePaths(ctx.stateDir).ipv6ForwardingBefore },
   ],
+
+  enableProxyNdp: (op, ctx) => [
+    { kind: 'write', path: proxyNdpBeforePath(ctx.stateDir, op.uplink), content: `${op.before}\n` },
+    { kind: 'sysctl', path: `${IPV6_CONF_DIR}/${op.uplink}/proxy_ndp`, value: '1' },
+  ],
+  restoreProxyNdp: (op, ctx) => [
+    { kind: 'sysctl', path: `${IPV6_CONF_DIR}/${op.uplink}/proxy_ndp`, value: op.value, ifPresent: true },
+    { kind: 'remove', path: proxyNdpBeforePath(ctx.stateDir, op.uplink) },
+  ],
+  addNdProxy: (op) => [{ kind: 'run', argv: ['ip', '-6', 'neigh', 'replace', 'proxy', op.address, 'dev', op.uplink] }],
+  removeNdProxy: (op) => [{ kind: 'run', argv: ['ip', '-6', 'neigh', 'del', 'proxy', op.address, 'dev', op.uplink], tolerate: /No such file|Cannot find device|RTNETLINK answers: No such/ }],
 
   setGuestRules: (op, ctx) => ctx.firewall.change(op.before, op.after),
   // Whatever rule the link had (another uplink's table, say) goes first: ip rules may be duplicated.

@@ -43,6 +43,19 @@ export interface HostIpv6 {
   defaults: readonly Route[];
   /** Interfaces with a global IPv6 address. */
   global: ReadonlySet<string>;
+  /** The global addresses with their prefixes: where a routed guest's prefix is on-link, the upstream asks for it by neighbour discovery. */
+  onLink: readonly OnLinkPrefix[];
+  /** proxy_ndp of each interface, and as found before guestnet turned it on. */
+  proxyNdp: ReadonlyMap<string, string>;
+  proxyNdpBefore: ReadonlyMap<string, string>;
+  /** Neighbour proxy entries, as "address dev". */
+  ndProxies: ReadonlySet<string>;
+}
+
+export interface OnLinkPrefix {
+  dev: string;
+  address: string;
+  prefixLength: number;
 }
 
 /** The interface of the IPv6 default route with the lowest metric, in main or (netd) any table. */

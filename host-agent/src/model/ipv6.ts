@@ -20,6 +20,14 @@ export interface GuestIpv6 {
   prefixLength: number;
   /** The interface of the IPv6 default route: beside a CLAT it is not the IPv4 uplink. */
   uplink: string;
+  /** routed, in a prefix on-link on the uplink: the host answers neighbour discovery for the guest there. */
+  ndProxy?: true;
+}
+
+/** Whether `address` lies in `network/prefixLength`. */
+export function inPrefix6(address: string, network: string, prefixLength: number): boolean {
+  const hostBits = BigInt(128 - prefixLength);
+  return ipv6ToBigInt(address) >> hostBits === ipv6ToBigInt(network) >> hostBits;
 }
 
 /** The pool's network and prefix length; the prefix leaves 32 bits or more for the guest's IPv4 address. */

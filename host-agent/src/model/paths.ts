@@ -25,3 +25,8 @@ export function statePaths(stateDir: string): StatePaths {
 export function recordPath(stateDir: string, id: string): string {
   return join(statePaths(stateDir).attachments, `${id}.json`);
 }
+
+/** proxy_ndp of `dev` as found before guestnet turned it on for a routed guest. */
+export function proxyNdpBeforePath(stateDir: string, dev: string): string {
+  return join(stateDir, `proxy_ndp.${dev}.before`);
+}

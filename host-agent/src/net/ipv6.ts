@@ -1,28 +1,61 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { checkIfName } from '@guestnet/protocol';
-import type { HostIpv6, Route } from '../model/host.js';
+import { bigIntToIpv6, checkIfName } from '@guestnet/protocol';
+import type { HostIpv6, OnLinkPrefix, Route } from '../model/host.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
-import { IPV6_CONF_DIR, IPV6_FORWARDING_PATH, statePaths } from '../model/paths.js';
+import { IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
 import type { Reader } from '../model/step.js';
 
 const readTrimmed = (path: string) => readFile(path, 'utf8').then((text) => text.trim());
 const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
 
-/** IPv6 forwarding, the accept_ra of every interface, the IPv6 default routes and which interfaces have a global address. */
+/**
+ * IPv6 forwarding, the accept_ra and proxy_ndp of every interface, the IPv6
+ * default routes, the global addresses, and the neighbour proxies.
+ */
 export async function observeIpv6(runner: Reader, stateDir: string): Promise<HostIpv6> {
-  const [forwarding, disabled, disabledForNew, before, acceptRa, defaults, global] = await Promise.all([
+  const [forwarding, disabled, disabledForNew, before, acceptRa, proxyNdp, proxyNdpBefore, defaults, addresses, ndProxies] = await Promise.all([
     orUndefined(readTrimmed(IPV6_FORWARDING_PATH)),
     orUndefined(readTrimmed(`${IPV6_CONF_DIR}/all/disable_ipv6`)),
     // New links, the guests' among them, take "default"'s.
     orUndefined(readTrimmed(`${IPV6_CONF_DIR}/default/disable_ipv6`)),
     readForwardingBefore(stateDir),
-    readAcceptRa(),
+    readConf('accept_ra'),
+    readConf('proxy_ndp'),
+    readProxyNdpBefore(stateDir),
     ipv6Defaults(runner),
     globalAddresses(),
+    runner.read(['ip', '-6', '-j', 'neigh', 'show', 'proxy']).catch(() => '[]'),
   ]);
-  return { forwarding: disabled === '0' && disabledForNew === '0' ? forwarding : undefined, before, acceptRa, defaults, global };
+  const proxies = (JSON.parse(ndProxies) as Array<{ dst: string; dev?: string }>).map((n) => `${n.dst} ${n.dev ?? ''}`);
+  return {
+    forwarding: disabled === '0' && disabledForNew === '0' ? forwarding : undefined,
+    before,
+    acceptRa,
+    defaults,
+    global: new Set(addresses.map((a) => a.dev)),
+    onLink: addresses,
+    proxyNdp,
+    proxyNdpBefore,
+    ndProxies: new Set(proxies),
+  };
+}
+
+const PROXY_NDP_BEFORE = /^proxy_ndp\.(.+)\.before$/;
+
+/** The proxy_ndp values found before guestnet turned it on, one state file per interface. */
+async function readProxyNdpBefore(stateDir: string): Promise<Map<string, string>> {
+  const names = (await orUndefined(readdir(stateDir))) ?? [];
+  const found = await Promise.all(
+    names.map(async (name) => {
+      const dev = PROXY_NDP_BEFORE.exec(name)?.[1];
+      if (dev === undefined || !checkIfName(dev).ok) return [];
+      const value = await orUndefined(readTrimmed(proxyNdpBeforePath(stateDir, dev)));
+      return value !== undefined && /^[01]$/.test(value) ? [[dev, value] as [string, string]] : [];
+    }),
+  );
+  return new Map(found.flat());
 }
 
 export async function readForwardingBefore(stateDir: string): Promise<Ipv6ForwardingBefore | undefined> {
@@ -39,9 +72,10 @@ export async function readForwardingBefore(stateDir: string): Promise<Ipv6Forwar
   }
 }
 
-async function readAcceptRa(): Promise<Map<string, string>> {
+/** One IPv6 setting of every interface (and "all" and "default"). */
+async function readConf(key: string): Promise<Map<string, string>> {
   const names = (await orUndefined(readdir(IPV6_CONF_DIR))) ?? [];
-  const values = await Promise.all(names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/accept_ra`))] as const));
+  const values = await Promise.all(names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/${key}`))] as const));
   return new Map(values.flatMap(([name, value]) => (value === undefined ? [] : [[name, value] as [string, string]])));
 }
 
@@ -52,13 +86,13 @@ async function ipv6Defaults(runner: Reader): Promise<Route[]> {
 }
 
 /** From /proc/net/if_inet6: "address ifindex prefix scope flags name", scope 00 being global; tentative (0x40) and deprecated (0x20) ones do not count. */
-async function globalAddresses(): Promise<Set<string>> {
+async function globalAddresses(): Promise<OnLinkPrefix[]> {
   const text = (await orUndefined(readFile('/proc/net/if_inet6', 'utf8'))) ?? '';
-  const names = text.split('\n').flatMap((line) => {
-    const [, , , scope, flags, name] = line.trim().split(/\s+/);
-    return scope === '00' && name && (Number.parseInt(flags ?? '0', 16) & 0x60) === 0 ? [name] : [];
+  return text.split('\n').flatMap((line) => {
+    const [hex, , prefix, scope, flags, dev] = line.trim().split(/\s+/);
+    if (scope !== '00' || !dev || !hex || hex.length !== 32 || (Number.parseInt(flags ?? '0', 16) & 0x60) !== 0) return [];
+    return [{ dev, address: bigIntToIpv6(BigInt(`0x${hex}`)), prefixLength: Number.parseInt(prefix ?? '80', 16) }];
   });
-  return new Set(names);
 }
 
 /**

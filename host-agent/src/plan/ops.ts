@@ -16,6 +16,9 @@ export type SetupOp =
   | { kind: 'enableIpForward'; before: string }
   /** IPv6 forwarding on, and accept_ra=2 wherever the host takes router advertisements, so it keeps its RA-learned routes. */
   | { kind: 'enableIpv6Forwarding'; before: Ipv6ForwardingBefore }
+  /** A routed guest in a prefix on-link upstream: the host answers neighbour discovery for it on its uplink. */
+  | { kind: 'enableProxyNdp'; uplink: string; before: string }
+  | { kind: 'addNdProxy'; uplink: string; address: string }
   | SetGuestRules
   /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
   | { kind: 'addPolicyRoute'; route: PolicyRoute }
@@ -34,6 +37,8 @@ export type TeardownOp =
   | { kind: 'deleteLinks'; names: string[]; group?: number }
   | { kind: 'restoreIpForward'; value: string }
   | { kind: 'restoreIpv6Forwarding'; value: Ipv6ForwardingBefore }
+  | { kind: 'restoreProxyNdp'; uplink: string; value: string }
+  | { kind: 'removeNdProxy'; uplink: string; address: string }
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute };
 
@@ -49,6 +54,8 @@ const undo: ByKind<SetupOp, Op> = {
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   enableIpv6Forwarding: (op) => ({ kind: 'restoreIpv6Forwarding', value: op.before }),
+  enableProxyNdp: (op) => ({ kind: 'restoreProxyNdp', uplink: op.uplink, value: op.before }),
+  addNdProxy: (op) => ({ kind: 'removeNdProxy', uplink: op.uplink, address: op.address }),
   setGuestRules: (op) => ({ kind: 'setGuestRules', before: op.after, after: op.before }),
   addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
   setLinkMtu: (op) => ({ ...op, mtu: op.before, before: op.mtu }),
@@ -104,6 +111,14 @@ export function describeOp(op: Op): string {
       return `set net.ipv6.conf.all.forwarding=1 (was ${op.before.forwarding})${Object.keys(op.before.acceptRa).length > 0 ? `, accept_ra=2 on ${Object.keys(op.before.acceptRa).join(' ')}` : ''}`;
     case 'restoreIpv6Forwarding':
       return `restore net.ipv6.conf.all.forwarding=${op.value.forwarding}${Object.keys(op.value.acceptRa).length > 0 ? ' and accept_ra' : ''}`;
+    case 'enableProxyNdp':
+      return `set net.ipv6.conf.${op.uplink}.proxy_ndp=1 (was ${op.before})`;
+    case 'restoreProxyNdp':
+      return `restore net.ipv6.conf.${op.uplink}.proxy_ndp=${op.value}`;
+    case 'addNdProxy':
+      return `answer neighbour discovery for ${op.address} on ${op.uplink}`;
+    case 'removeNdProxy':
+      return `stop answering neighbour discovery for ${op.address} on ${op.uplink}`;
     case 'setGuestRules':
       return describeRuleChange(op);
     case 'addPolicyRoute':

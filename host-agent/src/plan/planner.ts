@@ -5,7 +5,7 @@ import { type PortForward, sameHostPort } from '../model/port-forward.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
-import { forwardingBefore } from './ipv6.js';
+import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
 import { uplinkProblem } from './uplink.js';
 
 // Pure functions from what the host looks like (HostObserved) and what is
@@ -64,6 +64,7 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord): S
   if (observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const enable6 = desired.ipv6 ? enableIpv6Forwarding(observed) : undefined;
   if (enable6) ops.push(enable6);
+  ops.push(...ndProxySetup(observed.ipv6, [desired]));
   const rule = ruleOf(desired);
   const { firewall } = observed;
   if (!firewall.installed || !firewall.has(rule)) {
@@ -91,6 +92,7 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   const uplinkNamed = record.hostIf === record.uplink || record.hostIf === currentUplink(observed);
   if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed) ops.push({ kind: 'deleteLink', name: record.hostIf });
   if (others.length === 0 && observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  ops.push(...ndProxyTeardown(observed.ipv6, [record], others));
   const before6 = observed.ipv6?.before;
   if (!others.some((r) => r.ipv6) && before6 !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: before6 });
   if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
@@ -116,6 +118,7 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const rest = whole ? owned.filter((name) => !grouped.includes(name)) : owned;
   if (rest.length > 0) ops.push({ kind: 'deleteLinks', names: rest });
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  ops.push(...ndProxyTeardown(observed.ipv6, records, []));
   if (observed.ipv6?.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: observed.ipv6.before });
   for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
@@ -153,6 +156,7 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   if (records.length > 0 && observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const enable6 = records.some((r) => r.ipv6) ? enableIpv6Forwarding(observed) : undefined;
   if (enable6) ops.push(enable6);
+  ops.push(...ndProxySetup(observed.ipv6, records));
   const all = rulesOf(records);
   const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
   if (records.length > 0 && present.length < all.length) {
@@ -168,7 +172,8 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const wanted = records.map((r) => {
     const moves = follow && !r.uplinkPinned && r.uplink !== uplink;
     const moved4 = moves ? { ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) } : r;
-    const moved = follow6 && moved4.ipv6 && moved4.ipv6.uplink !== uplink6 ? { ...moved4, ipv6: { ...moved4.ipv6, uplink: uplink6 } } : moved4;
+    // A routed prefix belongs to the link it is routed on: only NAT follows the IPv6 default route.
+    const moved = follow6 && moved4.ipv6?.mode === 'nat' && moved4.ipv6.uplink !== uplink6 ? { ...moved4, ipv6: { ...moved4.ipv6, uplink: uplink6 } } : moved4;
     const mtu = moved.mtuPinned ? undefined : pathMtu(observed, moved.uplink);
     return mtu === undefined || mtu === moved.mtu ? moved : { ...moved, mtu };
   });

@@ -61,7 +61,8 @@ function isGuestIpv6(raw: unknown): boolean {
     checkIPv6(raw.hostAddress).ok &&
     checkIPv6(raw.guestAddress).ok &&
     checkPrefixLength6(raw.prefixLength).ok &&
-    checkIfName(raw.uplink).ok
+    checkIfName(raw.uplink).ok &&
+    (raw.ndProxy === undefined || raw.ndProxy === true)
   );
 }
 
