@@ -49,16 +49,22 @@ export async function add(request: CniRequest, runner: Runner): Promise<object> 
 }
 
 function result(cniVersion: string, record: AttachmentRecord, hostMac: string | undefined): object {
-  const ip = { address: `${record.guestAddress}/${record.prefixLength}`, gateway: record.hostAddress, interface: 1 };
+  // 0.4.0 results name the IP version; 1.0.0 dropped the field.
+  const ip = (version: string, address: string, prefixLength: number, gateway: string) => ({
+    ...(cniVersion === '0.4.0' ? { version } : {}),
+    address: `${address}/${prefixLength}`,
+    gateway,
+    interface: 1,
+  });
+  const v6 = record.ipv6;
   return {
     cniVersion,
     interfaces: [
       { name: record.hostIf, ...(hostMac ? { mac: hostMac } : {}) },
       { name: record.guestIf, mac: record.guestMac, sandbox: record.netnsPath },
     ],
-    // 0.4.0 results name the IP version; 1.0.0 dropped the field.
-    ips: [cniVersion === '0.4.0' ? { version: '4', ...ip } : ip],
-    routes: [{ dst: '0.0.0.0/0', gw: record.hostAddress }],
+    ips: [ip('4', record.guestAddress, record.prefixLength, record.hostAddress), ...(v6 ? [ip('6', v6.guestAddress, v6.prefixLength, v6.hostAddress)] : [])],
+    routes: [{ dst: '0.0.0.0/0', gw: record.hostAddress }, ...(v6 ? [{ dst: '::/0', gw: v6.hostAddress }] : [])],
     dns: { nameservers: record.dns },
   };
 }

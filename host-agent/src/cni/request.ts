@@ -35,7 +35,7 @@ export interface CniRequest {
 // Keys of a network config that the spec or runtimes define, and that we accept.
 const STANDARD_KEYS = new Set(['cniVersion', 'name', 'type', 'args', 'ipMasq', 'dns', 'capabilities', 'runtimeConfig', 'prevResult', 'cni.dev/valid-attachments']);
 // Our settings a network config may set; the link names come from the runtime.
-const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix']);
+const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix', 'ipv6', 'pool6']);
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];

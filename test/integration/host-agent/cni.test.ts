@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { DNS, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+import { runPlugin } from '../../fixtures/cni.js';
+import { DNS, Sandbox, SERVER, SERVER6, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const BACKENDS = ['nftables', 'iptables'] as const;
 
-const PLUGIN = fileURLToPath(new URL('../../../../deploy/cni/guestnet', import.meta.url));
 const CONFIG = { cniVersion: '1.0.0', name: 'guestnet-test', type: 'guestnet', dns: { nameservers: [DNS] } };
-
-interface PluginRun {
-  exitCode: number;
-  stdout: string;
-  json: Record<string, unknown> | undefined;
-}
 
 for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, driven exactly as a runtime drives it (${firewall})`, function () {
   this.timeout(60_000);
@@ -23,21 +16,7 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
   let container: string;
   const containerId = 'f00dfeed0123456789abcdef';
 
-  /** Runs the plugin in the sandbox host netns with CNI_* variables and the config on stdin. */
-  async function plugin(command: string, config: object | string = CONFIG, env: Record<string, string> = {}): Promise<PluginRun> {
-    const vars = {
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: containerId,
-      CNI_NETNS: `/run/netns/${container}`,
-      CNI_IFNAME: 'eth0',
-      CNI_PATH: '/opt/cni/bin',
-      GUESTNET_STATE_DIR: sandbox.stateDir,
-      ...env,
-    };
-    const argv = ['ip', 'netns', 'exec', sandbox.hostNs, 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), PLUGIN];
-    const result = await execa(argv[0] as string, argv.slice(1), { input: typeof config === 'string' ? config : JSON.stringify(config), reject: false });
-    return { exitCode: result.exitCode ?? -1, stdout: result.stdout, json: result.stdout ? JSON.parse(result.stdout) : undefined };
-  }
+  const plugin = (command: string, config: object | string = CONFIG, env: Record<string, string> = {}) => runPlugin({ sandbox, container, containerId }, command, config, env);
 
   const inContainer = (argv: string[]) => execa('ip', ['netns', 'exec', container, ...argv], { reject: false });
 
@@ -248,4 +227,54 @@ for (const firewall of BACKENDS) describe(`CNI plugin deploy/cni/guestnet, drive
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
   }
+});
+
+describe('CNI plugin on a dual-stack host: results carry both families', function () {
+  this.timeout(60_000);
+  const V6 = { host: '2001:db8:1::2', inet: '2001:db8:1::1' };
+  const containerId = 'dua157ac0123456789abcdef';
+  let sandbox: Sandbox;
+  let container: string;
+  let pristine: string;
+  const plugin = (command: string, config: object = { ...CONFIG, ipv6: 'nat' }) => runPlugin({ sandbox, container, containerId }, command, config);
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    container = sandbox.hostNs.replace('gn-host', 'gn-ctr');
+    await execa('ip', ['netns', 'add', container]);
+    for (const [run, argv] of [
+      [sandbox.inet.bind(sandbox), ['ip', '-6', 'address', 'add', `${V6.inet}/64`, 'dev', 'uplink0', 'nodad']],
+      [sandbox.host.bind(sandbox), ['ip', '-6', 'address', 'add', `${V6.host}/64`, 'dev', 'wlan0', 'nodad']],
+      [sandbox.host.bind(sandbox), ['ip', '-6', 'route', 'add', 'default', 'via', V6.inet]],
+    ] as const) assert.equal((await run([...argv])).exitCode, 0, argv.join(' '));
+    await sandbox.startServer6();
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => {
+    await execa('ip', ['netns', 'del', container], { reject: false });
+    await sandbox?.destroy();
+  });
+
+  it('ADD returns an IPv4 and an IPv6 address with their default routes, and the container reaches an IPv6 server', async () => {
+    const run = await plugin('ADD');
+    assert.equal(run.exitCode, 0, run.stdout);
+    const result = run.json as { ips: Array<{ address: string; gateway: string }>; routes: Array<{ dst: string; gw: string }> };
+    assert.equal(result.ips.length, 2);
+    const [four, six] = result.ips;
+    assert.equal(four?.address, '172.17.3.3/16');
+    assert.match(six?.address ?? '', /^fd[0-9a-f:]+:ac11:303\/64$/);
+    assert.deepEqual(result.routes.map((r) => r.dst), ['0.0.0.0/0', '::/0']);
+    assert.equal(result.routes[1]?.gw, six?.gateway);
+    const inside = await execa('ip', ['netns', 'exec', container, 'ip', '-6', 'address', 'show', 'dev', 'eth0', 'scope', 'global'], { reject: false });
+    assert.match(inside.stdout, new RegExp(`inet6 ${six?.address}`));
+    let seen = '';
+    for (let i = 0; i < 20 && seen !== V6.host; i++) seen = (await execa('ip', ['netns', 'exec', container, 'node', '-e', tcpClientScript(SERVER6.address, SERVER6.port, 500)], { reject: false })).stdout.trim();
+    assert.equal(seen, V6.host);
+    assert.equal((await plugin('CHECK')).exitCode, 0);
+  });
+
+  it('DEL leaves the host as it was', async () => {
+    assert.equal((await plugin('DEL')).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
 });
