@@ -2,8 +2,8 @@
 // observation, so the CNI plugin configures a container exactly as the agent
 // configures a guest; and Android's ipconfig.txt codec.
 export { type DnsTarget, findOurLink, planGuest, renderResolvConf, verifiedState } from './planner.js';
-export { type GuestOp, inverseOf, ipLinesOf } from './ops.js';
-export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState } from './observe.js';
+export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
+export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withIp6State } from './observe.js';
 export { applyGuest } from './apply.js';
 export type { IpTarget } from './ip.js';
 export { dnsOf, type StaticIpEntry, withEntry } from './android/ipconfig.js';

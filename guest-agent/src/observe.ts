@@ -20,6 +20,8 @@ export interface IpState {
   defaultRoute: DefaultRoute | undefined;
   /** Undefined also when IPv6 was not read. */
   defaultRoute6?: DefaultRoute | undefined;
+  /** IPv6's rules, as mainRulePriority and terminalRulePriority are IPv4's; undefined when IPv6 was not read. */
+  rules6?: { mainRulePriority: number | undefined; terminalRulePriority: number | undefined };
   /**
    * Priority of the first rule that sends every packet to `main`, if one comes
    * before any catch-all unreachable rule; undefined if routes in main are unused.
@@ -46,7 +48,7 @@ const isCatchAll = (rule: IpRule) => rule.src === 'all' && Object.keys(rule).eve
 /** The `ip -4 -j` commands whose output parseIpState reads, in this order. */
 export const IP_STATE_COMMANDS = ['link show', 'address show', 'route show default', 'rule show'];
 /** The `ip -6 -j` commands whose output parseIp6State reads, in this order: `ip` lists routes of one family per process. */
-export const IP6_STATE_COMMANDS = ['address show scope global', 'route show default'];
+export const IP6_STATE_COMMANDS = ['address show scope global', 'route show default', 'rule show'];
 
 const defaultRouteOf = (routes: IpRoute[]): DefaultRoute | undefined => {
   const route = routes.find((r) => r.gateway);
@@ -55,18 +57,30 @@ const defaultRouteOf = (routes: IpRoute[]): DefaultRoute | undefined => {
 
 /** Adds what `ip -6` showed to a state read with `ip -4`. */
 export function withIp6State(state: IpState, output: string): IpState {
-  const [addrs, routes] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[]];
+  const [addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) => (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
-  return { ...state, links: state.links.map((link) => ({ ...link, addresses6: addressesOf(link.name) })), defaultRoute6: defaultRouteOf(routes) };
+  const { main, terminal } = mainRuleOf(rules);
+  return {
+    ...state,
+    links: state.links.map((link) => ({ ...link, addresses6: addressesOf(link.name) })),
+    defaultRoute6: defaultRouteOf(routes),
+    rules6: { mainRulePriority: main?.priority, terminalRulePriority: terminal?.priority },
+  };
+}
+
+/** The first catch-all rule that ends routing, and the first that reads main before it. */
+function mainRuleOf(rules: IpRule[]): { main: IpRule | undefined; terminal: IpRule | undefined } {
+  const catchAll = rules.filter(isCatchAll);
+  const terminal = catchAll.find((rule) => rule.action !== undefined && rule.table === undefined);
+  const main = catchAll.find((rule) => rule.table === 'main' && (terminal === undefined || rule.priority < terminal.priority));
+  return { main, terminal };
 }
 
 export function parseIpState(output: string): IpState {
   const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
     (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
-  const catchAll = rules.filter(isCatchAll);
-  const terminal = catchAll.find((rule) => rule.action !== undefined && rule.table === undefined);
-  const main = catchAll.find((rule) => rule.table === 'main' && (terminal === undefined || rule.priority < terminal.priority));
+  const { main, terminal } = mainRuleOf(rules);
   return {
     links: links.map((link) => ({
       name: link.ifname,

@@ -8,8 +8,8 @@ export type GuestOp =
   | { kind: 'deleteAddress'; name: string; cidr: string }
   | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
   | { kind: 'deleteDefaultRoute'; family?: 6 }
-  | { kind: 'addMainRule'; priority: number }
-  | { kind: 'deleteMainRule'; priority: number }
+  | { kind: 'addMainRule'; priority: number; family?: 6 }
+  | { kind: 'deleteMainRule'; priority: number; family?: 6 }
   | { kind: 'writeDnsFile'; path: string; content: Buffer; before: Buffer | undefined }
   | { kind: 'removeFile'; path: string };
 
@@ -28,8 +28,8 @@ const inverses: ByKind<GuestOp | undefined> = {
       : { kind: 'deleteDefaultRoute', ...(familyOf(op) === 6 ? { family: 6 as const } : {}) },
   // Nothing records the route a delete removed; deleteDefaultRoute only ever undoes a set.
   deleteDefaultRoute: () => undefined,
-  addMainRule: (op) => ({ kind: 'deleteMainRule', priority: op.priority }),
-  deleteMainRule: (op) => ({ kind: 'addMainRule', priority: op.priority }),
+  addMainRule: (op) => ({ ...op, kind: 'deleteMainRule' }),
+  deleteMainRule: (op) => ({ ...op, kind: 'addMainRule' }),
   writeDnsFile: (op) =>
     op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content },
   removeFile: () => undefined,
@@ -48,6 +48,8 @@ export function familyOf(op: GuestOp): 4 | 6 {
     case 'setDefaultRoute':
       return op.gateway.includes(':') ? 6 : 4;
     case 'deleteDefaultRoute':
+    case 'addMainRule':
+    case 'deleteMainRule':
       return op.family ?? 4;
     default:
       return 4;

@@ -53,11 +53,11 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
       ops.push({ kind: 'setDefaultRoute', gateway: want.ipv6.gateway, dev: name, before: route6 });
     }
   }
-  if (observed.mainRulePriority === undefined) {
-    // An Android guest's netd flushes the rules and leaves none that reads main,
-    // where our default route lives; consult main just before its catch-all.
-    ops.push({ kind: 'addMainRule', priority: Math.min(MAIN_RULE_PRIORITY, (observed.terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1) });
-  }
+  // An Android guest's netd flushes the rules and leaves none that reads main,
+  // where our default route lives; consult main just before its catch-all.
+  const mainRule = ({ terminalRulePriority }: { terminalRulePriority: number | undefined }) => Math.min(MAIN_RULE_PRIORITY, (terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1);
+  if (observed.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed) });
+  if (want.ipv6 && observed.rules6 && observed.rules6.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed.rules6), family: 6 });
   const content = desiredDnsFile(observed, configure, dnsTarget);
   if (content && dnsTarget.path !== undefined && !observed.dnsFile?.equals(content)) {
     ops.push({ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile });
@@ -68,7 +68,7 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
 function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, target: DnsTarget): Buffer | undefined {
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
-    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, ...(link.ipv6 ? { ipv6: link.ipv6 } : {}), dns });
+    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
   }
   return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
 }

@@ -58,7 +58,7 @@ function checkCidr(value: unknown): Checked<string> {
 
 // The guest's IPv4 address fills the last 32 bits of its IPv6 address.
 function checkPool6(value: unknown): Checked<string> {
-  const [address, prefix, ...rest] = typeof value === 'string' ? value.split('/') : [];
+  const [address, prefix, ...rest] = typeof value === 'string' ? value.toLowerCase().split('/') : [];
   const prefixLength = Number(prefix);
   if (rest.length > 0 || !checkIPv6(address).ok || !Number.isInteger(prefixLength) || prefixLength < 64 || prefixLength > 96) {
     return { ok: false, reason: `'${String(value).slice(0, 60)}' is not an IPv6 pool like fd00:1:2:3::/64 (prefix 64 to 96)` };

@@ -3,10 +3,10 @@
  * /data/misc/ethernet/ipconfig.txt, a java.io.DataOutputStream record list
  * (IpConfigStore, file version 3). It is read when the framework starts, and
  * it is what makes Android 8+ use our address, gateway and DNS servers: the
- * net.dns* properties are ignored since Android 8.
+ * net.dns* properties are ignored since Android 8. It holds IPv4 only:
+ * IpConfigStore drops any other address or default route ("Non-IPv4 or
+ * duplicate address"), so a guest's IPv6 is kept by the agent in the kernel.
  */
-
-import type { Ipv6Config } from '@guestnet/protocol';
 
 const VERSION = 3;
 
@@ -16,8 +16,6 @@ export interface StaticIpEntry {
   address: string;
   prefixLength: number;
   gateway: string;
-  /** A ULA-only network is not "IPv6 provisioned" to Android; beside IPv4 that changes nothing. */
-  ipv6?: Ipv6Config;
   dns: string[];
 }
 
@@ -45,9 +43,7 @@ class Writer {
 function encodeEntry(entry: StaticIpEntry): Buffer {
   const out = new Writer().utf('ipAssignment').utf('STATIC').utf('linkAddress').utf(entry.address).int(entry.prefixLength);
   // An explicit 0.0.0.0/0 destination: every reader version takes it as the default gateway.
-  if (entry.ipv6) out.utf('linkAddress').utf(entry.ipv6.address).int(entry.ipv6.prefixLength);
   out.utf('gateway').int(1).utf('0.0.0.0').int(0).int(1).utf(entry.gateway);
-  if (entry.ipv6) out.utf('gateway').int(1).utf('::').int(0).int(1).utf(entry.ipv6.gateway);
   for (const server of entry.dns) out.utf('dns').utf(server);
   return out.utf('proxySettings').utf('NONE').utf('id').utf(entry.id).utf('eos').bytes();
 }
