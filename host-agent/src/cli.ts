@@ -162,6 +162,7 @@ program
   .option(SETTINGS.socket.flag, SETTINGS.socket.help)
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .option(SETTINGS.firewall.flag, SETTINGS.firewall.help)
+  .option(SETTINGS.ipv6.flag, SETTINGS.ipv6.help)
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();

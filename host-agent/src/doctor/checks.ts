@@ -9,18 +9,10 @@ import type { HostSettings } from '../model/settings.js';
 import { mainRoutes } from '../net/links.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { readRecords } from '../state/records.js';
+import { type Check, type Finding, ok } from './finding.js';
+import { ipv6 } from './ipv6.js';
 
-export interface Finding {
-  check: string;
-  /** fail: guests will not work until fixed; warn: worth knowing; ok. */
-  status: 'ok' | 'warn' | 'fail';
-  detail: string;
-  fix?: string;
-}
-
-export type Check = (settings: HostSettings, runner: Runner) => Promise<Finding[]>;
-
-const ok = (check: string, detail: string): Finding => ({ check, status: 'ok', detail });
+export type { Check, Finding } from './finding.js';
 
 export const root: Check = async () => [
   process.getuid?.() === 0 ? ok('root', 'running as root') : { check: 'root', status: 'fail', detail: 'not root', fix: 'run host-agent as root (it needs CAP_NET_ADMIN)' },
@@ -111,12 +103,14 @@ export const forwardDrop: Check = async (settings, runner) => {
   for (const chain of forwardChains) {
     const where = `${chain.family} ${chain.table} ${chain.name}`;
     // iptables-nft's own FORWARD: guestnet's iptables backend jumps in at position 1, ahead of its drops.
-    if (chosen === 'iptables' && chain.family === 'ip' && chain.table === 'filter' && chain.name === 'FORWARD') {
+    if (chosen === 'iptables' && (chain.family === 'ip' || chain.family === 'ip6') && chain.table === 'filter' && chain.name === 'FORWARD') {
       findings.push(ok('forward', `${where} may drop, but guestnet's jump at position 1 comes first`));
       continue;
     }
     if (chain.policy === 'drop') {
-      findings.push({ check: 'forward', status: 'fail', detail: `${where} has policy drop: ${explain}`, fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)` });
+      // An IPv6-only table blocks guests' IPv6, never their IPv4.
+      const status = chain.family === 'ip6' ? 'warn' : 'fail';
+      findings.push({ check: 'forward', status, detail: `${where} has policy drop${status === 'warn' ? " (guests' IPv6 only)" : ''}: ${explain}`, fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)` });
     }
     const drops = items.filter((i) => i.rule && i.rule.table === chain.table && i.rule.chain === chain.name && JSON.stringify(i.rule.expr ?? []).includes('"drop"'));
     if (drops.length > 0 && chain.policy !== 'drop') {
@@ -193,4 +187,4 @@ export const dns: Check = async (settings) => {
   ];
 };
 
-export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns];
+export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns, ipv6];

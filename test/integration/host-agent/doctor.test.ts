@@ -37,6 +37,23 @@ describe('host-agent doctor', () => {
     assert.match(human.stdout, /nothing blocks guests$/);
   });
 
+  it('explains IPv6: IPv4 only without an IPv6 default route, and a failure with its fix when --ipv6 nat meets a kernel with IPv6 off', async () => {
+    const { findings } = await doctor(sandbox);
+    assert.ok(findings.some((f) => f.check === 'ipv6' && f.status === 'warn' && /no IPv6 default route: guests get IPv4 only/.test(f.detail)), JSON.stringify(findings));
+    const sysctl = (value: string) => sandbox.host(['sysctl', '-q', '-w', `net.ipv6.conf.all.disable_ipv6=${value}`, `net.ipv6.conf.default.disable_ipv6=${value}`]);
+    await sysctl('1');
+    try {
+      const result = await sandbox.hostAgent(['doctor', '--json', '--socket', sandbox.socket, '--ipv6', 'nat']);
+      const off = (JSON.parse(result.stdout) as { checks: Finding[] }).checks.find((f) => f.check === 'ipv6');
+      assert.equal(off?.status, 'fail');
+      assert.match(off?.detail ?? '', /IPv6 is switched off/);
+      assert.match(off?.fix ?? '', /disable_ipv6=0/);
+      assert.equal(result.exitCode, 14);
+    } finally {
+      await sysctl('0');
+    }
+  });
+
   it('explains a foreign FORWARD drop policy with its fix, and exits non-zero', async () => {
     await sandbox.host(['nft', '-f', '-'], 'table inet filter {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n');
     try {
