@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   CAPABILITY_IPV6,
   describeError,
@@ -16,6 +15,7 @@ import {
   signed,
   verifies,
 } from '@guestnet/protocol';
+import { ipv6Enabled } from './ip.js';
 import type { ApplyReport, Keeper } from './keeper.js';
 import type { GuestObserved } from './observe.js';
 
@@ -57,15 +57,6 @@ async function nextFromHost(connection: FramedConnection<HostMessage>): Promise<
   const message = await connection.receive(CONFIGURE_DEADLINE_MS);
   if (message.type === 'error') throw new ProtocolError(`host refused: ${message.message}`);
   return message;
-}
-
-/** Whether this netns can take an IPv6 address: a kernel booted with ipv6.disable=1 has no such sysctl. */
-function ipv6Enabled(): boolean {
-  try {
-    return readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0';
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CommandFailedError } from '@guestnet/protocol';
 import { runCommand } from '@guestnet/runtime';
 
@@ -40,4 +41,13 @@ export async function changeIp(lines: string[], options: { force?: boolean; then
     failedLine: line === undefined ? 0 : Number(line) - 1,
     error: new CommandFailedError(result.argv, result.stderr, result.exitCode),
   };
+}
+
+/** Whether this netns can take an IPv6 address: a kernel booted with ipv6.disable=1 has no such sysctl. */
+export function ipv6Enabled(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0';
+  } catch {
+    return false;
+  }
 }

@@ -37,7 +37,8 @@ export interface GuestObserved extends IpState {
 }
 
 type IpLink = { ifname: string; ifalias?: string; mtu: number; flags: string[] };
-type IpAddr = { ifname: string; addr_info: Array<{ local: string; prefixlen: number; scope?: string }> };
+// An entry without `local` carries only lifetimes of the one before it.
+type IpAddr = { ifname: string; addr_info: Array<{ local?: string; prefixlen: number; scope?: string }> };
 type IpRoute = { gateway?: string; dev: string };
 type IpRule = { priority: number; src: string; table?: string; action?: string } & Record<string, unknown>;
 
@@ -58,7 +59,7 @@ const defaultRouteOf = (routes: IpRoute[]): DefaultRoute | undefined => {
 /** Adds what `ip -6` showed to a state read with `ip -4`. */
 export function withIp6State(state: IpState, output: string): IpState {
   const [addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[], IpRule[]];
-  const addressesOf = (name: string) => (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
+  const addressesOf = (name: string) => (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) => (info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`]));
   const { main, terminal } = mainRuleOf(rules);
   return {
     ...state,
@@ -79,7 +80,7 @@ function mainRuleOf(rules: IpRule[]): { main: IpRule | undefined; terminal: IpRu
 export function parseIpState(output: string): IpState {
   const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
-    (addrs.find((a) => a.ifname === name)?.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`);
+    (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) => (info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`]));
   const { main, terminal } = mainRuleOf(rules);
   return {
     links: links.map((link) => ({

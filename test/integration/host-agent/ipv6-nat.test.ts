@@ -38,6 +38,10 @@ for (const firewall of FIREWALLS) describe(`IPv6 for guests behind NAT66, on an 
     const shown = (await guest.exec(['ip', '-6', 'address', 'show', 'dev', 'wlan0', 'scope', 'global'])).stdout;
     assert.match(shown, new RegExp(`inet6 ${guest6}/64`));
     assert.match((await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout, new RegExp(`default via ${ipv6?.gateway} dev wlan0`));
+    const shownByAgent = await guest.agentStatus();
+    const agentStatus = `${shownByAgent.stdout}${shownByAgent.stderr}`;
+    assert.match(agentStatus, new RegExp(`^address\\s+172\\.17\\.3\\.3/16, ${guest6}/64$`, 'm'));
+    assert.match(agentStatus, new RegExp(`^route6\\s+default via ${ipv6?.gateway} dev wlan0$`, 'm'));
     assert.equal(await sysctl(sandbox, 'net.ipv6.conf.all.forwarding'), '1');
     assert.equal(await sysctl(sandbox, 'net.ipv6.conf.wlan0.accept_ra'), '2', 'the uplink keeps taking router advertisements');
   });
