@@ -17,8 +17,8 @@ import { readIpForwardBefore, readRecords } from './state/records.js';
  * just read. That is all a fresh attach or a detach needs (their changes are
  * idempotent), and it costs the same with 1 guest or 500. Without,
  * everything: every link and route, every guest's firewall entries and ip
- * rules, for re-attach and the reconcile loop. IPv6 is looked at deep, or
- * when the scope asks for it.
+ * rules, for re-attach and the reconcile loop. IPv6 is looked at where a
+ * guest has it, or when the scope asks for it.
  */
 export async function observeHost(
   runner: Reader,
@@ -27,15 +27,17 @@ export async function observeHost(
   scope?: { links: string[]; records: readonly AttachmentRecord[]; ipv6?: boolean },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
-  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, records, firewallState, policy, ipv6] = await Promise.all([
+  // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
+  const records = deep ? await readRecords(stateDir) : scope.records;
+  const withIpv6 = deep ? records.some((r) => r.ipv6) : scope.ipv6 === true;
+  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    deep ? readRecords(stateDir) : scope.records,
     firewall.observe(runner, deep),
-    observePolicy(runner, deep),
-    deep || scope.ipv6 ? observeIpv6(runner, stateDir) : undefined,
+    observePolicy(runner, deep, withIpv6),
+    withIpv6 ? observeIpv6(runner, stateDir, deep) : undefined,
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));

@@ -1,5 +1,6 @@
 import type { Finding } from './doctor/checks.js';
 import type { OpTiming } from './exec/apply.js';
+import { describeType, hasGuestLink, isBridged, isRouted, typeOf } from './model/link-type.js';
 import { describePortForward } from './model/port-forward.js';
 import type { ForwardResult } from './service/host-side.js';
 import type { AttachResult, DetachAllResult, DetachResult } from './service/results.js';
@@ -11,13 +12,21 @@ function stepLines(steps: OpTiming[]): string[] {
 
 export function formatAttach(pid: number, result: AttachResult): string[] {
   const a = result.attachment;
+  const type = typeOf(a);
+  const host = isRouted(a)
+    ? `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`
+    : `  host  ${describeType(a)}${isBridged(a) ? `, port ${a.hostIf}` : ''}; no NAT and no rules of guestnet's`;
+  const guest = hasGuestLink(a)
+    ? `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`
+    : `  guest ${type === 'empty' ? 'loopback up, no other link' : 'nothing changed (none)'}`;
   const lines = [
     result.changed ? `attached pid ${pid}` : `pid ${pid} was already attached; nothing changed on the host`,
-    `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`,
-    `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`,
+    host,
+    guest,
     ...(a.ipv6 ? [`  ipv6  ${a.ipv6.guestAddress}/${a.ipv6.prefixLength}, gateway ${a.ipv6.hostAddress}, ${a.ipv6.mode} via ${a.ipv6.uplink}`] : []),
     ...stepLines(result.steps),
   ];
+  if (!hasGuestLink(a)) return lines;
   if (result.guest === 'not-waited') lines.push('  guest side not configured (--no-wait)');
   else if (result.guest === 'dry-run') lines.push('  dry run: nothing was changed, no guest was contacted');
   else {
@@ -69,6 +78,7 @@ export function formatStatus(status: Status): string[] {
   const blocked = status.guests.filter((g) => g.blocked !== null && g.state === 'alive');
   return [
     ...table(rows),
+    ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${label(g)}: ${g.type}`])),
     ...status.guests.flatMap((g) => (g.ipv6 ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [])),
     ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),

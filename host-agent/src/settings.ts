@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { bigIntToIpv6, type Checked, checkIfName, checkIPv4, checkIPv6, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
 import { IPV6_CHOICES, type Ipv6Choice, parsePool6 } from './model/ipv6.js';
+import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
 import { inPool, parsePool } from './model/pool.js';
 import type { HostSettings } from './model/settings.js';
@@ -8,6 +9,12 @@ import type { HostSettings } from './model/settings.js';
 export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
 
 const DEFAULTS: HostSettings = {
+  type: 'veth',
+  link: undefined,
+  vlanId: undefined,
+  macvlanMode: 'bridge',
+  ipvlanMode: 'l2',
+  force: false,
   hostIf: undefined,
   hostIfPrefix: 'vm_wlan',
   guestIf: 'vm_wlan0',
@@ -66,6 +73,15 @@ function checkPool6(value: unknown): Checked<string> {
   return { ok: true, value: `${bigIntToIpv6(parsePool6(`${address}/${prefixLength}`).network)}/${prefixLength}` };
 }
 
+const oneOf =
+  <T extends string>(choices: readonly T[]) =>
+  (value: unknown): Checked<T> =>
+    choices.includes(value as T) ? { ok: true, value: value as T } : { ok: false, reason: `must be one of ${choices.join(', ')}` };
+
+function checkVlanId(value: unknown): Checked<number> {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 4094 ? { ok: true, value: value as number } : { ok: false, reason: 'must be a VLAN id from 1 to 4094' };
+}
+
 function checkIpv6Choice(value: unknown): Checked<Ipv6Choice> {
   return IPV6_CHOICES.includes(value as Ipv6Choice) ? { ok: true, value: value as Ipv6Choice } : { ok: false, reason: `must be one of ${IPV6_CHOICES.join(', ')}` };
 }
@@ -105,6 +121,12 @@ function checkDnsList(value: unknown): Checked<string[]> {
 
 /** The single table behind the flags, the config keys and their validation. */
 export const SETTINGS: Record<Key, Setting> = {
+  type: { flag: '--type <type>', help: 'veth (default), macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type', check: oneOf(LINK_TYPES) },
+  link: { flag: '--link <if>', help: 'veth: a bridge to join (no NAT); macvlan, ipvlan, vlan: the parent; phys: the NIC to hand over', check: checkIfName },
+  vlanId: { flag: '--vlan-id <n>', help: 'the VLAN id of --type vlan', check: fromString(checkVlanId) },
+  macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge (default), private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
+  ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2 (default), l3 or l3s', check: oneOf(IPVLAN_MODES) },
+  force: { flag: '--force', help: 'with phys: hand over the uplink itself', check: checkBoolean },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
   hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
   guestIf: { flag: '--guest-if <name>', help: 'guest end, as created in the guest', check: checkIfName },
@@ -185,6 +207,10 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
   if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw fault(['guestAddress', 'pool'], `${guestAddress} is not a usable address of the pool ${pool}`);
   if (guestAddress === gateway) throw fault(['guestAddress', 'gateway'], 'the guest address cannot be the gateway');
   if (uplink !== undefined && uplink === hostIf) throw fault(['uplink', 'hostIf'], 'the uplink cannot be the guest link itself');
+  const { type, link } = settings;
+  if (['macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link === undefined) throw fault(['type', 'link'], `--type ${type} needs --link: the ${type === 'phys' ? 'NIC to hand over' : 'parent interface'}`);
+  if (!['veth', 'macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link !== undefined) throw fault(['type', 'link'], `--type ${type} takes no --link`);
+  if ((type === 'vlan') !== (settings.vlanId !== undefined)) throw fault(['type', 'vlanId'], type === 'vlan' ? '--type vlan needs --vlan-id' : '--vlan-id is for --type vlan');
   if (settings.ipv6 === 'routed' && settings.pool6 === undefined) throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;
 }

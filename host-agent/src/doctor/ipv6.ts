@@ -10,7 +10,7 @@ export const ipv6: Check = async (settings, runner) => {
   const check = 'ipv6';
   const { ipv6: choice } = settings;
   if (choice === 'off') return [ok(check, 'off (--ipv6 off): guests get IPv4 only')];
-  const host = await observeIpv6(runner, settings.stateDir);
+  const host = await observeIpv6(runner, settings.stateDir, true);
   const missing = (detail: string, fix: string): Finding[] => [{ check, status: choice === 'auto' ? 'warn' : 'fail', detail: `${detail}: guests get IPv4 only`, fix }];
   if (host.forwarding === undefined) {
     return missing('IPv6 is switched off in this kernel (ipv6.disable=1, or disable_ipv6=1 for all or new links)', 'boot without ipv6.disable=1 and set net.ipv6.conf.all.disable_ipv6=0 and net.ipv6.conf.default.disable_ipv6=0');

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { CommandFailedError } from '@guestnet/protocol';
+import { CommandFailedError, KernelFeatureError } from '@guestnet/protocol';
 import { runCommand, writeAtomically } from '@guestnet/runtime';
 import type { Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
@@ -34,6 +34,7 @@ export class RealRunner implements Runner {
     const result = await runCommand(step.argv, step.input);
     if (result.exitCode === 0) return;
     if (step.tolerate?.test(result.stderr)) return;
+    if (step.unsupported?.when.test(result.stderr)) throw new KernelFeatureError(step.unsupported.message);
     throw new CommandFailedError(step.argv, result.stderr, result.exitCode);
   }
 }

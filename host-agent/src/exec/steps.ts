@@ -6,6 +6,7 @@ import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordContent } from '../state/records.js';
+import { typedSteps } from './typed-steps.js';
 
 /** What turning an op into steps needs beyond the op. */
 export interface StepContext {
@@ -61,7 +62,8 @@ const steps: StepsByKind = {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
       input: [
-        `address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`,
+        // A bridged veth's host end is only a port of the bridge.
+        ...(r.link === undefined ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`] : [`link set dev ${r.hostIf} master ${r.link}`]),
         // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
         ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
         ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
@@ -71,9 +73,9 @@ const steps: StepsByKind = {
       ].join('\n'),
     },
     // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
-    { kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' },
+    ...(r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' }] : []),
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
-    ...(r.guestToGuest ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
+    ...(r.guestToGuest && r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // -force goes on past a link already gone; the step fails only if some other error is among them.
@@ -137,6 +139,8 @@ const steps: StepsByKind = {
   // A veth drops a packet larger than the MTU of the end that receives it:
   // shrinking starts with the guest's end, growing ends with it. A CNI
   // container has no agent, so its end is set from here.
+  ...typedSteps,
+
   setLinkMtu: ({ record: r, mtu, before }) => {
     const host: Step = { kind: 'run', argv: ['ip', 'link', 'set', 'dev', r.hostIf, 'mtu', String(mtu)], tolerate: NO_DEVICE };
     if (!r.cni) return [host];

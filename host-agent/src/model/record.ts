@@ -1,4 +1,5 @@
 import type { GuestIpv6 } from './ipv6.js';
+import type { IpvlanMode, LinkType, MacvlanMode, PhysBefore } from './link-type.js';
 import type { FirewallName } from './names.js';
 import type { PortForward } from './port-forward.js';
 
@@ -29,6 +30,16 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
  * that detach (or a later recovery) always knows what to remove.
  */
 export interface AttachmentRecord extends GuestIdentity {
+  /** Unset in records of older versions: veth. */
+  type?: LinkType;
+  /** The bridge of a bridged veth, the parent of a macvlan, ipvlan or vlan, the NIC of phys. */
+  link?: string;
+  vlanId?: number;
+  macvlanMode?: MacvlanMode;
+  ipvlanMode?: IpvlanMode;
+  /** phys: the NIC as it was, to give back. */
+  phys?: PhysBefore;
+  /** The host end of a veth; for other types, `link` or "lo": they have no host end. */
   hostIf: string;
   /** Set when hostIf was named from this prefix: the guest shares its firewall rules with the prefix's family. */
   hostIfPrefix?: string;

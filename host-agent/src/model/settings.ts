@@ -1,8 +1,18 @@
 import type { Ipv6Choice } from './ipv6.js';
+import type { IpvlanMode, LinkType, MacvlanMode } from './link-type.js';
 import type { FirewallChoice, Platform } from './names.js';
 
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */
 export interface HostSettings {
+  /** veth (routed, or bridged with `link`), macvlan, ipvlan, vlan, phys, empty or none. */
+  type: LinkType;
+  /** The bridge (veth), the parent (macvlan, ipvlan, vlan) or the NIC (phys). */
+  link: string | undefined;
+  vlanId: number | undefined;
+  macvlanMode: MacvlanMode;
+  ipvlanMode: IpvlanMode;
+  /** Hand over the uplink itself with phys. */
+  force: boolean;
   /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
   hostIf: string | undefined;
   hostIfPrefix: string;

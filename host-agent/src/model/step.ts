@@ -1,6 +1,7 @@
 /** One side effect, as data: a process (argv plus optional stdin), a state file write or removal, or a sysctl. */
 export type Step =
-  | { kind: 'run'; argv: string[]; input?: string; tolerate?: RegExp }
+  /** `unsupported`: stderr that means the kernel lacks a feature, reported as such (exit 17) instead of a failed command. */
+  | { kind: 'run'; argv: string[]; input?: string; tolerate?: RegExp; unsupported?: { when: RegExp; message: string } }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }
   /** `ifPresent`: an interface's sysctl that may have gone with its interface. */

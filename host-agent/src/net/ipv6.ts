@@ -11,22 +11,26 @@ const readTrimmed = (path: string) => readFile(path, 'utf8').then((text) => text
 const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
 
 /**
- * IPv6 forwarding, the accept_ra and proxy_ndp of every interface, the IPv6
- * default routes, the global addresses, and the neighbour proxies.
+ * IPv6 forwarding, accept_ra and proxy_ndp where they matter, the IPv6
+ * default routes, the global addresses, and (deep) the neighbour proxies.
  */
-export async function observeIpv6(runner: Reader, stateDir: string): Promise<HostIpv6> {
-  const [forwarding, disabled, disabledForNew, before, acceptRa, proxyNdp, proxyNdpBefore, defaults, addresses, ndProxies] = await Promise.all([
+export async function observeIpv6(runner: Reader, stateDir: string, deep: boolean): Promise<HostIpv6> {
+  const [forwarding, disabled, disabledForNew, before, proxyNdpBefore, defaults, addresses, ndProxies] = await Promise.all([
     orUndefined(readTrimmed(IPV6_FORWARDING_PATH)),
     orUndefined(readTrimmed(`${IPV6_CONF_DIR}/all/disable_ipv6`)),
     // New links, the guests' among them, take "default"'s.
     orUndefined(readTrimmed(`${IPV6_CONF_DIR}/default/disable_ipv6`)),
     readForwardingBefore(stateDir),
-    readConf('accept_ra'),
-    readConf('proxy_ndp'),
     readProxyNdpBefore(stateDir),
     ipv6Defaults(runner),
     globalAddresses(),
-    runner.read(['ip', '-6', '-j', 'neigh', 'show', 'proxy']).catch(() => '[]'),
+    // Adding a proxy entry is idempotent: only a deep look needs to know which exist.
+    deep ? runner.read(['ip', '-6', '-j', 'neigh', 'show', 'proxy']).catch(() => '[]') : '[]',
+  ]);
+  // Every interface's accept_ra only when forwarding may be about to go on (it needs an IPv6 default route); proxy_ndp only where a routed guest may need it.
+  const [acceptRa, proxyNdp] = await Promise.all([
+    forwarding === '1' || defaults.length === 0 ? new Map<string, string>() : readConf('accept_ra'),
+    readConf('proxy_ndp', [...new Set([...defaults.map((d) => d.dev), ...proxyNdpBefore.keys()])]),
   ]);
   const proxies = (JSON.parse(ndProxies) as Array<{ dst: string; dev?: string }>).map((n) => `${n.dst} ${n.dev ?? ''}`);
   return {
@@ -72,9 +76,9 @@ export async function readForwardingBefore(stateDir: string): Promise<Ipv6Forwar
   }
 }
 
-/** One IPv6 setting of every interface (and "all" and "default"). */
-async function readConf(key: string): Promise<Map<string, string>> {
-  const names = (await orUndefined(readdir(IPV6_CONF_DIR))) ?? [];
+/** One IPv6 setting of `names`, or of every interface (and "all" and "default"). */
+async function readConf(key: string, only?: string[]): Promise<Map<string, string>> {
+  const names = only ?? (await orUndefined(readdir(IPV6_CONF_DIR))) ?? [];
   const values = await Promise.all(names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/${key}`))] as const));
   return new Map(values.flatMap(([name, value]) => (value === undefined ? [] : [[name, value] as [string, string]])));
 }

@@ -1,4 +1,5 @@
 import type { Route } from '../model/host.js';
+import type { PhysBefore } from '../model/link-type.js';
 import type { Reader } from '../model/step.js';
 
 export interface LinksSeen {
@@ -24,4 +25,19 @@ export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
 export async function mainRoutes(runner: Reader): Promise<Route[]> {
   const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show'])) as Array<{ dst: string; dev?: string; metric?: number }>;
   return routes.flatMap((r) => (r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
+}
+
+/** A NIC as it is now: what phys must give back on detach. */
+export async function physState(runner: Reader, name: string): Promise<PhysBefore | undefined> {
+  const shown = JSON.parse(await runner.read(['ip', '-j', 'address', 'show', 'dev', name]).catch(() => '[]')) as Array<{
+    flags: string[];
+    mtu: number;
+    ifalias?: string;
+    addr_info?: Array<{ family: string; local?: string; prefixlen: number; scope?: string; dynamic?: boolean }>;
+  }>;
+  const [link] = shown;
+  if (!link) return undefined;
+  // Link-local IPv6 addresses come back by themselves; addresses a DHCP client or SLAAC gave are its to give again.
+  const kept = (link.addr_info ?? []).filter((a) => a.local !== undefined && a.scope !== 'link' && !a.dynamic);
+  return { addresses: kept.map((a) => `${a.local}/${a.prefixlen}`), up: link.flags.includes('UP'), mtu: link.mtu, alias: link.ifalias ?? '' };
 }

@@ -39,7 +39,9 @@ export function ndProxySetup(host: HostIpv6 | undefined, records: readonly Attac
     if (!host || !ipv6?.ndProxy) continue;
     const { uplink, guestAddress: address } = ipv6;
     const enabling = ops.some((op) => op.kind === 'enableProxyNdp' && op.uplink === uplink);
-    if (host.proxyNdp.get(uplink) !== '1' && !enabling) ops.push({ kind: 'enableProxyNdp', uplink, before: host.proxyNdpBefore.get(uplink) ?? host.proxyNdp.get(uplink) ?? '0' });
+    const now = host.proxyNdp.get(uplink);
+    // Unread (the uplink is no longer a default route's): nothing to decide from.
+    if (now !== undefined && now !== '1' && !enabling) ops.push({ kind: 'enableProxyNdp', uplink, before: host.proxyNdpBefore.get(uplink) ?? now });
     if (!host.ndProxies.has(`${address} ${uplink}`)) ops.push({ kind: 'addNdProxy', uplink, address });
   }
   return ops;

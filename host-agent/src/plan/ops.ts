@@ -1,6 +1,7 @@
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
+import { describeType } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel } from '../model/record.js';
 import type { FirewallContent } from '../model/rules.js';
 
@@ -22,6 +23,12 @@ export type SetupOp =
   | SetGuestRules
   /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
   | { kind: 'addPolicyRoute'; route: PolicyRoute }
+  /** macvlan, ipvlan or vlan: made from its parent on the host, tagged, and moved into the guest in one process. */
+  | { kind: 'createSublink'; record: AttachmentRecord }
+  /** phys: the NIC, tagged, moves into the guest under the name the agent looks for. */
+  | { kind: 'movePhys'; record: AttachmentRecord }
+  /** empty: the guest's loopback up, and nothing else. */
+  | { kind: 'setLoopbackUp'; record: AttachmentRecord }
   /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
   | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number };
 
@@ -40,7 +47,11 @@ export type TeardownOp =
   | { kind: 'restoreProxyNdp'; uplink: string; value: string }
   | { kind: 'removeNdProxy'; uplink: string; address: string }
   | SetGuestRules
-  | { kind: 'removePolicyRoute'; route: PolicyRoute };
+  | { kind: 'removePolicyRoute'; route: PolicyRoute }
+  | { kind: 'deleteSublinks'; record: AttachmentRecord }
+  /** Gives a phys NIC back under its name, with its addresses, MTU and up state; `foundAs` when the kernel returned it already. */
+  | { kind: 'returnPhys'; record: AttachmentRecord; foundAs?: string }
+  | { kind: 'setLoopbackDown'; record: AttachmentRecord };
 
 export type Op = SetupOp | TeardownOp;
 
@@ -59,6 +70,9 @@ const undo: ByKind<SetupOp, Op> = {
   setGuestRules: (op) => ({ kind: 'setGuestRules', before: op.after, after: op.before }),
   addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
   setLinkMtu: (op) => ({ ...op, mtu: op.before, before: op.mtu }),
+  createSublink: (op) => ({ kind: 'deleteSublinks', record: op.record }),
+  movePhys: (op) => ({ kind: 'returnPhys', record: op.record }),
+  setLoopbackUp: (op) => ({ kind: 'setLoopbackDown', record: op.record }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -125,6 +139,18 @@ export function describeOp(op: Op): string {
       return `route ${op.route.hostIf} by policy: ip rule to table ${op.route.table}, ${op.route.guestAddress} in table ${LOCAL_NETWORK_TABLE}`;
     case 'removePolicyRoute':
       return `remove the ip rule of ${op.route.hostIf}`;
+    case 'createSublink':
+      return `create ${describeType(op.record)} as ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
+    case 'deleteSublinks':
+      return `delete the ${describeType(op.record)} link of ${guestLabel(op.record)}`;
+    case 'movePhys':
+      return `hand ${op.record.link} to ${guestLabel(op.record)} as ${op.record.guestIf}`;
+    case 'returnPhys':
+      return `give ${op.record.link} back to the host${op.foundAs ? ` (found as ${op.foundAs})` : ''}, with its addresses`;
+    case 'setLoopbackUp':
+      return `bring up the loopback of ${guestLabel(op.record)}`;
+    case 'setLoopbackDown':
+      return `take down the loopback of ${guestLabel(op.record)}`;
     case 'setLinkMtu':
       return `set the MTU of ${op.record.hostIf} to ${op.mtu} (was ${op.before})`;
   }

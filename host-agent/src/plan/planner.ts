@@ -2,16 +2,20 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
+import { describeType, isRouted } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
+import { planAttachTyped, planDetachTyped } from './link-types.js';
 import { uplinkProblem } from './uplink.js';
 
 // Pure functions from what the host looks like (HostObserved) and what is
 // wanted (a record) to the ops between them. Nothing here reads or runs anything.
 
-const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => records.map(ruleOf);
+// Only routed guests have rules of ours; the other types join networks that exist already.
+const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => records.filter(isRouted).map(ruleOf);
+const routed = (records: readonly AttachmentRecord[]) => records.filter(isRouted);
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
 const ownsLink = (observed: HostObserved, record: AttachmentRecord) => !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
@@ -33,7 +37,7 @@ function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existi
     const changed = differences(existing, desired);
     if (changed.length > 0) throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
   }
-  for (const other of othersThan(observed, desired.id)) {
+  for (const other of routed(othersThan(observed, desired.id))) {
     if (other.hostIf === desired.hostIf) throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
     if (other.guestAddress === desired.guestAddress) throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
     const port = desired.forwards.find((f) => other.forwards.some((g) => sameHostPort(f, g)));
@@ -53,8 +57,9 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
 }
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
-export function planAttach(observed: HostObserved, desired: AttachmentRecord): SetupOp[] {
+export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean } = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
+  if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options.force);
   refuseClashes(observed, desired, existing);
 
   const ops: SetupOp[] = [];
@@ -78,8 +83,9 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord): S
 
 /** The ops that remove everything `record` describes. Pieces already gone are skipped; shared ones stay while others need them. */
 export function planDetach(observed: HostObserved, record: AttachmentRecord): TeardownOp[] {
+  if (!isRouted(record)) return planDetachTyped(observed, record);
   const ops: TeardownOp[] = [];
-  const others = othersThan(observed, record.id);
+  const others = routed(othersThan(observed, record.id));
   if (observed.firewall.installed) {
     const remaining = rulesOf(others);
     ops.push({ kind: 'setGuestRules', before: content([...remaining, ruleOf(record)]), after: content(remaining) });
@@ -105,8 +111,9 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
  * ip_forward and the records.
  */
 export function planDetachAll(observed: HostObserved): TeardownOp[] {
-  const { records } = observed;
-  const ops: TeardownOp[] = [];
+  const records = routed(observed.records);
+  const typed = observed.records.filter((r) => !isRouted(r));
+  const ops: TeardownOp[] = typed.flatMap((r) => planDetachTyped({ ...observed, records: [] }, r));
   if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
@@ -120,12 +127,13 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   ops.push(...ndProxyTeardown(observed.ipv6, records, []));
   if (observed.ipv6?.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: observed.ipv6.before });
-  for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
+  for (const r of observed.records) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
 }
 
 /** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: PortForward, remove: boolean): SetupOp[] {
+  if (!isRouted(record)) throw new UsageError(`${guestLabel(record)} is attached as ${describeType(record)}: port forwards are for routed guests (--type veth without --link)`);
   const kept = record.forwards.filter((f) => !sameHostPort(f, forward));
   if (!remove) {
     const holder = othersThan(observed, record.id).find((r) => r.forwards.some((f) => sameHostPort(f, forward)));
@@ -150,7 +158,8 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
  * their uplink's path MTU, all in place: nobody is re-attached.
  */
 export function planReconcile(observed: HostObserved): SetupOp[] {
-  const { firewall, records } = observed;
+  const { firewall } = observed;
+  const records = routed(observed.records);
   const ops: SetupOp[] = [];
   // Someone turned forwarding off behind our back: every guest is offline until it is back.
   if (records.length > 0 && observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });

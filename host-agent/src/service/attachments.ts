@@ -9,6 +9,8 @@ import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
+import { hasGuestLink, isRouted } from '../model/link-type.js';
+import { attachTypedHostSide } from './typed-side.js';
 import { type AttachExtras, attachHostSide, detachAllHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
 
 export type { DetachResult, ForwardResult } from './host-side.js';
@@ -51,11 +53,13 @@ export class AttachmentService {
 
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
     const { settings } = request;
+    const hostSide = isRouted(settings) ? attachHostSide : attachTypedHostSide;
     const host = await this.locked(settings.firewall, (records, ctx) =>
-      attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, request.extras),
+      hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, request.extras),
     );
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
-    if (!request.guestSide) return { ...attached, guest: undefined };
+    // empty and none give the guest no link: there is nothing for an agent to configure.
+    if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };
     try {
       if (host.created) await this.markAwaiting(host.record, true);
       const guest = await request.guestSide(host.record);

@@ -4,6 +4,7 @@ import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../e
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { pathMtu, type Route } from '../model/host.js';
+import { isBridged, isRouted } from '../model/link-type.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
 import type { PortForward } from '../model/port-forward.js';
@@ -149,7 +150,9 @@ export interface DetachResult {
 
 export async function detachHostSide(record: AttachmentRecord, records: readonly AttachmentRecord[], runner: Runner, ctx: ExecContext): Promise<DetachResult> {
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined });
+  // A phys NIC may be back in the host under another name: only a deep look finds it by its alias.
+  const scope = isRouted(record) || isBridged(record) ? { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined } : undefined;
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, scope);
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { LastApply } from '@guestnet/protocol';
 import { IP_FORWARD_PATH } from '../model/paths.js';
+import { describeType, isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
 import type { PortForward } from '../model/port-forward.js';
 import type { Reader } from '../model/step.js';
@@ -16,6 +17,8 @@ export interface GuestStatus {
   pid: number | null;
   id: string;
   state: 'alive' | 'gone';
+  /** The network type, as "veth (routed)", "macvlan on eth1", ... */
+  type: string;
   hostIf: string;
   /** The link's name inside the guest. */
   guestIf: string;
@@ -54,6 +57,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
   ]);
   const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
   const blockedBy = (r: AttachmentRecord): string | null => {
+    if (!isRouted(r)) return null;
     if (ipForward !== '1') return `net.ipv4.ip_forward is ${ipForward}`;
     if (!stats.has(r.hostIf)) return `its link ${r.hostIf} is gone`;
     if (!stats.has(r.uplink)) return `its uplink ${r.uplink} is gone`;
@@ -67,6 +71,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         pid: r.pid ?? null,
         id: r.id,
         state: (await guestAlive(r)) ? 'alive' : 'gone',
+        type: describeType(r),
         hostIf: r.hostIf,
         guestIf: r.guestName,
         address: r.guestAddress,

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkToken, ConfigError } from '@guestnet/protocol';
+import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from '../model/link-type.js';
 import { FIREWALLS } from '../model/names.js';
 import { statePaths } from '../model/paths.js';
 import { isPortForward } from '../model/port-forward.js';
@@ -54,6 +55,19 @@ export async function readIpForwardBefore(stateDir: string): Promise<string | un
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+// Addresses as `ip` prints them, and an alias without quotes or line breaks: they go back on a command line.
+function isPhysBefore(raw: unknown): boolean {
+  return (
+    isObject(raw) &&
+    Array.isArray(raw.addresses) &&
+    raw.addresses.every((a) => typeof a === 'string' && /^[0-9a-f.:]+\/\d{1,3}$/.test(a)) &&
+    typeof raw.up === 'boolean' &&
+    Number.isInteger(raw.mtu) &&
+    typeof raw.alias === 'string' &&
+    /^[^"\n\\]{0,200}$/.test(raw.alias)
+  );
+}
+
 function isGuestIpv6(raw: unknown): boolean {
   return (
     isObject(raw) &&
@@ -78,6 +92,12 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.tagged === undefined || raw.tagged === true) &&
     (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
     (raw.ipv6 === undefined || isGuestIpv6(raw.ipv6)) &&
+    (raw.type === undefined || (LINK_TYPES as readonly unknown[]).includes(raw.type)) &&
+    (raw.link === undefined || checkIfName(raw.link).ok) &&
+    (raw.vlanId === undefined || (Number.isInteger(raw.vlanId) && (raw.vlanId as number) >= 1 && (raw.vlanId as number) <= 4094)) &&
+    (raw.macvlanMode === undefined || (MACVLAN_MODES as readonly unknown[]).includes(raw.macvlanMode)) &&
+    (raw.ipvlanMode === undefined || (IPVLAN_MODES as readonly unknown[]).includes(raw.ipvlanMode)) &&
+    (raw.phys === undefined || isPhysBefore(raw.phys)) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&

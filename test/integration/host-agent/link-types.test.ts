@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { addLan, LAN, seenOnLan } from '../../fixtures/lan.js';
+import { type Guest, Sandbox } from '../../fixtures/sandbox.js';
+
+// The design's other network types, each on a LAN the host already has:
+// no NAT, so the LAN's server sees the guest's own address, and after
+// detach the host is byte-identical, links and addresses included.
+
+const ON_LAN = ['--pool', LAN.subnet, '--gateway', LAN.router];
+
+describe('network types beside the routed veth, on a LAN', function () {
+  this.timeout(90_000);
+  let sandbox: Sandbox;
+  let pristine: string;
+
+  const attach = (guest: Guest, args: string[]) => sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args]);
+  const detach = (guest: Guest) => sandbox.hostAgent(['detach', String(guest.pid)]);
+
+  async function onlineAs(args: string[], address: string): Promise<Guest> {
+    const guest = await sandbox.startGuest();
+    const attached = await attach(guest, [...args, '--guest-address', address]);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    let seen = '';
+    for (let i = 0; i < 20 && seen !== address; i++) seen = await seenOnLan((argv) => guest.exec(argv), 500);
+    assert.equal(seen, address, 'the LAN server should see the guest itself');
+    return guest;
+  }
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    await addLan(sandbox);
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => sandbox?.destroy());
+  afterEach(async () => assert.equal(await sandbox.hostSnapshot(), pristine, 'the host is not as it was'));
+
+  it('veth on a bridge: the host end joins br0, the guest is on the LAN with its own address, detach removes only our port', async () => {
+    const guest = await onlineAs(['--type', 'veth', '--link', 'br0', ...ON_LAN], '192.168.77.50');
+    assert.match((await sandbox.host(['ip', 'link', 'show', 'master', 'br0'])).stdout, /vm_wlan.*lan1|lan1[\s\S]*vm_wlan/);
+    const status = await sandbox.hostAgent(['status']);
+    assert.match(status.stdout, new RegExp(`pid ${guest.pid}: veth on bridge br0`));
+    const forward = await sandbox.hostAgent(['forward', String(guest.pid), '5555:5555']);
+    assert.equal(forward.exitCode, 2);
+    assert.match(forward.stderr, /port forwards are for routed guests/);
+    const retyped = await attach(guest, ['--type', 'macvlan', '--link', 'eth1', ...ON_LAN]);
+    assert.equal(retyped.exitCode, 2);
+    assert.match(retyped.stderr, /already attached as veth on bridge br0; detach it first/);
+    assert.equal((await detach(guest)).exitCode, 0);
+    assert.equal((await detach(guest)).exitCode, 0, 'detach again changes nothing');
+  });
+
+  it('macvlan on eth1: made in the guest from its parent, deleted on detach', async () => {
+    const guest = await onlineAs(['--type', 'macvlan', '--link', 'eth1', ...ON_LAN], '192.168.77.51');
+    assert.match((await guest.exec(['ip', '-d', 'link', 'show', 'wlan0'])).stdout, /macvlan mode bridge/);
+    assert.equal((await detach(guest)).exitCode, 0);
+    assert.doesNotMatch((await guest.exec(['ip', 'link', 'show'])).stdout, /wlan0|vm_wlan0/);
+  });
+
+  it('phys: eth2 moves into the guest and is renamed; detach gives it back under its name, with its address, up', async () => {
+    const guest = await onlineAs(['--type', 'phys', '--link', 'eth2', ...ON_LAN], '192.168.77.52');
+    assert.equal((await sandbox.host(['ip', 'link', 'show', 'eth2'])).exitCode, 1, 'eth2 is still on the host');
+    assert.equal((await detach(guest)).exitCode, 0);
+    assert.match((await sandbox.host(['ip', 'address', 'show', 'eth2'])).stdout, new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`));
+  });
+
+  // A real NIC whose netns dies returns to the initial netns by itself, under its inside name, still
+  // tagged; detach then finds it by its alias (unit-tested in link-types.test.ts). A veth, the only
+  // NIC a sandbox has, dies with the netns instead, so that return cannot be staged here.
+
+  it('phys refuses the interface of the default route unless --force', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    const refused = await attach(guest, ['--type', 'phys', '--link', 'wlan0', ...ON_LAN]);
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /carries the host's default route.*--force/);
+    await guest.kill();
+  });
+
+  it("empty: the guest's loopback comes up and nothing else; none: only recorded, and status shows both", async () => {
+    const empty = await sandbox.startGuest({ agent: false });
+    const none = await sandbox.startGuest({ agent: false });
+    assert.equal((await attach(empty, ['--type', 'empty'])).exitCode, 0);
+    const attachedNone = await attach(none, ['--type', 'none']);
+    assert.equal(attachedNone.exitCode, 0, attachedNone.stderr);
+    assert.match(attachedNone.stdout, /nothing changed \(none\)/);
+    const links = (await empty.exec(['ip', '-o', 'link', 'show'])).stdout.trim().split('\n');
+    assert.equal(links.length, 1);
+    assert.match(links[0] ?? '', /lo: <LOOPBACK,UP/);
+    const status = (await sandbox.hostAgent(['status'])).stdout;
+    assert.match(status, new RegExp(`pid ${empty.pid}: empty`));
+    assert.match(status, new RegExp(`pid ${none.pid}: none`));
+    for (const guest of [empty, none]) assert.equal((await detach(guest)).exitCode, 0);
+    await Promise.all([empty.kill(), none.kill()]);
+  });
+
+  for (const type of ['vlan', 'ipvlan']) {
+    it(`${type} on a kernel without it: one line, exit 17, nothing changed`, async () => {
+      const guest = await sandbox.startGuest({ agent: false });
+      const result = await attach(guest, ['--type', type, '--link', 'eth1', ...(type === 'vlan' ? ['--vlan-id', '5'] : []), ...ON_LAN]);
+      if (result.exitCode === 0) {
+        // A kernel that has it: the guest is on the LAN as a real one would be.
+        assert.equal((await detach(guest)).exitCode, 0);
+      } else {
+        assert.equal(result.exitCode, 17, result.stderr);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        assert.match(result.stderr, new RegExp(`this kernel has no ${type} links \\(CONFIG_${type === 'vlan' ? 'VLAN_8021Q' : 'IPVLAN'}\\); nothing was changed`));
+        assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
+      }
+      await guest.kill();
+    });
+  }
+});
+
+const HOST_AGENT = () => new URL('../../../../host-agent/bin/host-agent.js', import.meta.url).pathname;
