@@ -28,8 +28,14 @@ function refuse(observed: HostObserved, desired: AttachmentRecord, existing: Att
 export function planAttachTyped(observed: HostObserved, desired: AttachmentRecord, uplink: string | undefined, force = false): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
   refuse(observed, desired, existing, uplink, force);
-  const ops: SetupOp[] = existing ? [] : [{ kind: 'writeRecord', record: desired }];
-  if (existing) return ops;
+  // A record whose attach was cut short is completed where the host shows what is missing:
+  // a bridge port not made, a NIC not yet handed over. What lies inside the guest is the agent's to see.
+  if (existing) {
+    if (isBridged(existing) && !observed.links.has(existing.hostIf)) return [{ kind: 'createVeth', record: existing }];
+    if (typeOf(existing) === 'phys' && existing.link !== undefined && observed.links.has(existing.link) && observed.aliases.get(existing.link) !== existing.token) return [{ kind: 'movePhys', record: existing }];
+    return [];
+  }
+  const ops: SetupOp[] = [{ kind: 'writeRecord', record: desired }];
   switch (typeOf(desired)) {
     case 'veth':
       if (observed.links.has(desired.hostIf)) throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);

@@ -3,6 +3,7 @@ import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../e
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
 import { recordPath } from '../model/paths.js';
+import { isBridged, isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { observeHost } from '../observe.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
@@ -53,7 +54,9 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
     const records = await readRecords(stateDir);
     if (!records.some((r) => r.id === record.id)) return undefined;
-    const observed = await observeHost(runner, stateDir, ctx.firewall, { links: [record.hostIf], records });
+    // A phys NIC the kernel returned is found by its alias: that takes a deep look.
+    const scope = isRouted(record) || isBridged(record) ? { links: [record.hostIf], records } : undefined;
+    const observed = await observeHost(runner, stateDir, ctx.firewall, scope);
     return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
   }
   const observed = await observeHost(runner, stateDir, ctx.firewall);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { addLan, LAN, seenOnLan } from '../../fixtures/lan.js';
+import { addLan, LAN, lanSettled, seenOnLan } from '../../fixtures/lan.js';
 import { type Guest, Sandbox } from '../../fixtures/sandbox.js';
 
 // The design's other network types, each on a LAN the host already has:
@@ -32,7 +32,10 @@ describe('network types beside the routed veth, on a LAN', function () {
     pristine = await sandbox.hostSnapshot();
   });
   after(async () => sandbox?.destroy());
-  afterEach(async () => assert.equal(await sandbox.hostSnapshot(), pristine, 'the host is not as it was'));
+  afterEach(async () => {
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine, 'the host is not as it was');
+  });
 
   it('veth on a bridge: the host end joins br0, the guest is on the LAN with its own address, detach removes only our port', async () => {
     const guest = await onlineAs(['--type', 'veth', '--link', 'br0', ...ON_LAN], '192.168.77.50');
@@ -111,3 +114,42 @@ describe('network types beside the routed veth, on a LAN', function () {
 });
 
 const HOST_AGENT = () => new URL('../../../../host-agent/bin/host-agent.js', import.meta.url).pathname;
+
+describe('network types: crash recovery after kill -9 at each new step of attach', function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  let pristine: string;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    await addLan(sandbox);
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => sandbox?.destroy());
+
+  const cases: Array<{ args: string[]; op: string; n: number; address: string }> = [
+    { args: ['--type', 'veth', '--link', 'br0'], op: 'writeRecord', n: 1, address: '192.168.77.60' },
+    { args: ['--type', 'veth', '--link', 'br0'], op: 'createVeth', n: 2, address: '192.168.77.61' },
+    { args: ['--type', 'macvlan', '--link', 'eth1'], op: 'createSublink', n: 2, address: '192.168.77.62' },
+    { args: ['--type', 'phys', '--link', 'eth2'], op: 'writeRecord', n: 1, address: '192.168.77.63' },
+    { args: ['--type', 'phys', '--link', 'eth2'], op: 'movePhys', n: 2, address: '192.168.77.64' },
+  ];
+  for (const { args, op, n, address } of cases) {
+    it(`${args[1]}${args[1] === 'veth' ? ' on a bridge' : ''}, killed after ${op}: a restart completes the attach, detach restores the host`, async () => {
+      const dying = await sandbox.startDaemon(['--kill-after-op', String(n)]);
+      const guest = await sandbox.startGuest();
+      const result = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args, ...ON_LAN, '--guest-address', address]);
+      assert.notEqual(result.exitCode, 0);
+      assert.equal((await dying.stop()).signal, 'SIGKILL', 'the daemon should have died at the fault');
+      const daemon = await sandbox.startDaemon();
+      let seen = '';
+      for (let i = 0; i < 40 && seen !== address; i++) seen = await seenOnLan((argv) => guest.exec(argv), 300);
+      assert.equal(seen, address, 'the guest did not come online after recovery');
+      assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+      await daemon.stop();
+      await guest.kill();
+      await lanSettled(sandbox);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
+  }
+});
