@@ -163,6 +163,9 @@ program
   .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
   .option(SETTINGS.firewall.flag, SETTINGS.firewall.help)
   .option(SETTINGS.ipv6.flag, SETTINGS.ipv6.help)
+  .option(SETTINGS.type.flag, SETTINGS.type.help)
+  .option(SETTINGS.link.flag, SETTINGS.link.help)
+  .option(SETTINGS.vlanId.flag, SETTINGS.vlanId.help)
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();

@@ -11,6 +11,7 @@ import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { readRecords } from '../state/records.js';
 import { type Check, type Finding, ok } from './finding.js';
 import { ipv6 } from './ipv6.js';
+import { linkType } from './link-type.js';
 
 export type { Check, Finding } from './finding.js';
 
@@ -187,4 +188,4 @@ export const dns: Check = async (settings) => {
   ];
 };
 
-export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns, ipv6];
+export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns, ipv6, linkType];

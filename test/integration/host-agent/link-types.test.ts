@@ -95,6 +95,23 @@ describe('network types beside the routed veth, on a LAN', function () {
     await Promise.all([empty.kill(), none.kill()]);
   });
 
+  it('doctor tries the chosen type in a netns of its own, and names a missing kernel feature', async () => {
+    const checks = async (args: string[]) => {
+      const result = await sandbox.hostAgent(['doctor', '--json', '--socket', sandbox.socket, ...args]);
+      return { exitCode: result.exitCode, findings: (JSON.parse(result.stdout) as { checks: Array<{ check: string; status: string; detail: string }> }).checks.filter((f) => f.check === 'network type') };
+    };
+    const macvlan = await checks(['--type', 'macvlan', '--link', 'eth1']);
+    assert.deepEqual(macvlan.findings.map((f) => [f.status, f.detail]), [['ok', 'macvlan on eth1'], ['ok', 'macvlan links work']]);
+    const vlan = await checks(['--type', 'vlan', '--link', 'eth1', '--vlan-id', '5']);
+    const verdict = vlan.findings[1];
+    if (verdict?.status === 'fail') {
+      assert.equal(verdict.detail, 'this kernel has no vlan links (CONFIG_VLAN_8021Q)');
+      assert.equal(vlan.exitCode, 14);
+    } else assert.equal(verdict?.detail, 'vlan links work');
+    const missing = await checks(['--type', 'macvlan', '--link', 'eth9']);
+    assert.ok(missing.findings.some((f) => f.status === 'fail' && f.detail === '--link eth9 does not exist'));
+  });
+
   for (const type of ['vlan', 'ipvlan']) {
     it(`${type} on a kernel without it: one line, exit 17, nothing changed`, async () => {
       const guest = await sandbox.startGuest({ agent: false });
