@@ -19,10 +19,12 @@ async function must(run: Promise<{ exitCode: number; stderr: string }>, what: st
   assert.equal(result.exitCode, 0, `${what}: ${result.stderr}`);
 }
 
-for (const { pool, how } of [
-  { pool: ROUTED, how: 'a prefix the operator routes to the host' },
-  { pool: ON_LINK, how: "a prefix on-link on the uplink, answered for by the host's neighbour proxy" },
-]) describe(`IPv6 for guests without NAT (--ipv6 routed), from ${how}`, function () {
+for (const { pool, how, firewall } of [
+  { pool: ROUTED, how: 'a prefix the operator routes to the host', firewall: 'nftables' as const },
+  { pool: ROUTED, how: 'a prefix the operator routes to the host', firewall: 'iptables' as const },
+  { pool: ON_LINK, how: "a prefix on-link on the uplink, answered for by the host's neighbour proxy", firewall: 'nftables' as const },
+  { pool: ON_LINK, how: "a prefix on-link on the uplink, answered for by the host's neighbour proxy", firewall: 'iptables-legacy' as const },
+]) describe(`IPv6 for guests without NAT (--ipv6 routed), from ${how} (${firewall})`, function () {
   this.timeout(60_000);
   let sandbox: Sandbox;
   let guest: Guest;
@@ -30,7 +32,7 @@ for (const { pool, how } of [
   let guest6: string;
 
   before(async () => {
-    sandbox = await Sandbox.create();
+    sandbox = await Sandbox.create(firewall);
     await must(sandbox.inet(['ip', '-6', 'address', 'add', `${UPLINK6.inet}/64`, 'dev', 'uplink0', 'nodad']), 'operator address');
     await must(sandbox.host(['ip', '-6', 'address', 'add', `${UPLINK6.host}/64`, 'dev', 'wlan0', 'nodad']), 'host address');
     await must(sandbox.host(['ip', '-6', 'route', 'add', 'default', 'via', UPLINK6.inet]), 'host IPv6 default route');
