@@ -31,6 +31,8 @@ const TOOLS = {
   podman: 'podman',
   // IPv6 uplinks whose default route comes from router advertisements.
   radvd: 'radvd',
+  // A LAN's DHCP server for the network types' tests.
+  dnsmasq: 'dnsmasq-base',
 };
 
 function onPath(binary) {

@@ -1,4 +1,5 @@
 import {
+  CAPABILITY_DHCP,
   CAPABILITY_IPV6,
   describeError,
   type FramedConnection,
@@ -74,7 +75,7 @@ export async function greet(
 ): Promise<{ report: ApplyReport; session: HostSession }> {
   const byId = new Map(tokens.map((token) => [linkIdOf(token), token]));
   const nonce = newNonce();
-  const capabilities = [dnsKind, ...(ipv6Enabled() ? [CAPABILITY_IPV6] : [])];
+  const capabilities = [dnsKind, ...(ipv6Enabled() ? [CAPABILITY_IPV6] : []), ...(keeper.takesDhcp ? [CAPABILITY_DHCP] : [])];
   connection.send({ type: 'hello', version: PROTOCOL_VERSION, links: [...byId.keys()], nonce, capabilities });
   const challenge = await nextFromHost(connection);
   if (challenge.type !== 'challenge') throw new ProtocolError(`expected challenge, got ${challenge.type}`);

@@ -7,3 +7,4 @@ export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIp
 export { applyGuest } from './apply.js';
 export type { IpTarget } from './ip.js';
 export { dnsOf, type StaticIpEntry, withEntry } from './android/ipconfig.js';
+export { parseLeaseLine } from './dhcp.js';

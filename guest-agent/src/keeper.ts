@@ -1,5 +1,6 @@
 import type { AppliedState, GuestConfig } from '@guestnet/protocol';
 import { applyGuest } from './apply.js';
+import { DhcpClient, dhcpClientCommand, type Lease } from './dhcp.js';
 import type { NetEvents } from './events.js';
 import { type GuestObserved, observeGuest } from './observe.js';
 import { type DnsTarget, planGuest, verifiedState } from './planner.js';
@@ -12,6 +13,20 @@ export interface ApplyReport {
 
 export type OnEvent = (message: string, meta?: Record<string, unknown>) => void;
 
+// How long a DHCP server has to answer the first time.
+const DHCP_WITHIN_MS = 20_000;
+
+/** The host's configure of a DHCP link, completed by a lease: from here on a static configuration. */
+function withLease(configure: GuestConfig, lease: Lease): GuestConfig {
+  const { dhcp: _, ...link } = configure.link;
+  return {
+    ...configure,
+    link: { ...link, address: lease.address, prefixLength: lease.prefixLength, gateway: lease.gateway },
+    // --dns on the host still pins a list; otherwise the lease's.
+    dns: configure.dns.length > 0 ? configure.dns : lease.dns,
+  };
+}
+
 // Drift the kernel does not announce (a rewritten DNS file) is caught this often.
 const RECHECK_MS = 10_000;
 
@@ -23,20 +38,69 @@ const RECHECK_MS = 10_000;
  */
 export class Keeper {
   private configure: GuestConfig | undefined;
+  /** The host's configure of a DHCP link, which each lease completes. */
+  private dhcpConfigure: GuestConfig | undefined;
+  private readonly dhcp: DhcpClient | undefined;
   private applying: Promise<unknown> = Promise.resolve();
 
+  /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. */
   constructor(
     private readonly dnsTarget: DnsTarget,
     private readonly status: StatusFile,
     private readonly onEvent: OnEvent,
-  ) {}
+    dhcpScriptDir?: string,
+  ) {
+    this.dhcp = dhcpScriptDir === undefined || !dhcpClientCommand() ? undefined : new DhcpClient(dhcpScriptDir, (lease) => this.onLease(lease));
+  }
+
+  /** Whether this guest can take a DHCP lease: it announces so to the host. */
+  get takesDhcp(): boolean {
+    return this.dhcp !== undefined;
+  }
+
+  /** Stops a DHCP client, releasing its lease: the agent is stopping. */
+  stop(): void {
+    this.dhcp?.stop();
+  }
 
   /**
    * `seen`, if given, is what the agent observed when it found its link a
    * moment ago; the plan starts from it, saving a look. Should the guest have
    * changed since, that plan fails (and is undone), and a fresh look decides.
    */
+  /** The link comes up first; the lease, once there, is applied and kept as a static configuration would be. */
+  private async applyDhcp(configure: GuestConfig, dhcp: DhcpClient): Promise<ApplyReport> {
+    await this.oneAtATime(async () => {
+      const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
+      if (ops.length > 0) await applyGuest(ops);
+    });
+    const lease = await dhcp.leaseFor(configure.link.rename, DHCP_WITHIN_MS);
+    this.dhcpConfigure = configure;
+    return this.apply(withLease(configure, lease));
+  }
+
+  /** A renewed or changed lease is applied as the host's configure is; a lost one stops being kept. */
+  private onLease(lease: Lease | undefined): void {
+    const configure = this.dhcpConfigure;
+    if (!configure) return;
+    if (!lease) {
+      this.configure = undefined;
+      this.onEvent('lost the DHCP lease');
+      return;
+    }
+    const next = withLease(configure, lease);
+    if (JSON.stringify(next) === JSON.stringify(this.configure)) return;
+    this.apply(next).then(
+      () => this.onEvent('applied a new DHCP lease', { address: lease.address }),
+      () => {},
+    );
+  }
+
   async apply(configure: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
+    if (configure.link.dhcp) {
+      if (!this.dhcp) throw new Error('DHCP needs udhcpc (busybox) in the guest, and there is none');
+      return this.applyDhcp(configure, this.dhcp);
+    }
     const ipv6 = configure.link.ipv6 !== undefined;
     const applyFrom = async (observed: GuestObserved) => {
       const ops = planGuest(observed, configure, this.dnsTarget);
@@ -65,6 +129,10 @@ export class Keeper {
   release(token: string): void {
     if (this.configure?.token !== token) return;
     this.configure = undefined;
+    if (this.dhcpConfigure?.token === token) {
+      this.dhcpConfigure = undefined;
+      this.dhcp?.stop();
+    }
     this.status.update({ token: undefined });
     this.onEvent('released by the host', { token });
   }
@@ -84,8 +152,12 @@ export class Keeper {
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });
       } catch {
-        // Our link is gone (detached): nothing to keep until the host configures us again.
+        // Our link is gone (detached): nothing to keep until the host configures us again, and no lease to renew.
         if (this.configure === configure) this.configure = undefined;
+        if (this.dhcpConfigure?.token === configure.token) {
+          this.dhcpConfigure = undefined;
+          this.dhcp?.stop();
+        }
       }
     }
   }

@@ -39,8 +39,10 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   const renamed = link.name !== want.rename;
   if (link.mtu !== want.mtu) ops.push({ kind: 'setMtu', name, mtu: want.mtu, before: link.mtu });
   const cidr = `${want.address}/${want.prefixLength}`;
-  if (!link.addresses.includes(cidr)) ops.push({ kind: 'addAddress', name, cidr });
+  // A DHCP link is only named, sized and brought up here: its lease is applied as a static configuration once it comes.
+  if (!want.dhcp && !link.addresses.includes(cidr)) ops.push({ kind: 'addAddress', name, cidr });
   if (!link.up || renamed) ops.push({ kind: 'linkUp', name });
+  if (want.dhcp) return ops;
   const route = observed.defaultRoute;
   if (route?.gateway !== want.gateway || route.dev !== name) {
     ops.push({ kind: 'setDefaultRoute', gateway: want.gateway, dev: name, before: route });
@@ -77,6 +79,7 @@ function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, tar
 export function verifiedState(state: IpState, configure: GuestConfig): AppliedState {
   const link = findOurLink(state, configure.token);
   const want = configure.link;
+  if (want.dhcp) throw new Error('a DHCP link is verified once its lease is applied');
   const cidr = `${want.address}/${want.prefixLength}`;
   if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr}`);
   if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway}`);

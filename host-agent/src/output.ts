@@ -1,3 +1,4 @@
+import type { LastApply } from '@guestnet/protocol';
 import type { Finding } from './doctor/checks.js';
 import type { OpTiming } from './exec/apply.js';
 import { describeType, hasGuestLink, isBridged, isRouted, typeOf } from './model/link-type.js';
@@ -63,6 +64,8 @@ function table(rows: string[][]): string[] {
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd());
 }
 
+const leaseText = (lease: LastApply['lease']) => (lease ? `, DHCP lease ${lease.address}/${lease.prefixLength} via ${lease.gateway}, dns ${lease.dns.join(' ') || '(none)'}` : '');
+
 /** Plain ASCII columns: it is read in adb shell and serial consoles. */
 export function formatStatus(status: Status): string[] {
   if (status.guests.length === 0) return [`no guests attached${status.daemon ? '' : ' (no daemon running)'}`];
@@ -78,7 +81,7 @@ export function formatStatus(status: Status): string[] {
   const blocked = status.guests.filter((g) => g.blocked !== null && g.state === 'alive');
   return [
     ...table(rows),
-    ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${label(g)}: ${g.type}`])),
+    ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${label(g)}: ${g.type}${leaseText(g.lastApply?.lease)}`])),
     ...status.guests.flatMap((g) => (g.ipv6 ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [])),
     ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),

@@ -15,6 +15,7 @@ const DEFAULTS: HostSettings = {
   macvlanMode: 'bridge',
   ipvlanMode: 'l2',
   force: false,
+  dhcp: false,
   hostIf: undefined,
   hostIfPrefix: 'vm_wlan',
   guestIf: 'vm_wlan0',
@@ -127,6 +128,7 @@ export const SETTINGS: Record<Key, Setting> = {
   macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge (default), private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
   ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2 (default), l3 or l3s', check: oneOf(IPVLAN_MODES) },
   force: { flag: '--force', help: 'with phys: hand over the uplink itself', check: checkBoolean },
+  dhcp: { flag: '--dhcp', help: "the guest takes its address from the network's DHCP server (not for the routed veth)", check: checkBoolean },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
   hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
   guestIf: { flag: '--guest-if <name>', help: 'guest end, as created in the guest', check: checkIfName },
@@ -211,6 +213,9 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
   if (['macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link === undefined) throw fault(['type', 'link'], `--type ${type} needs --link: the ${type === 'phys' ? 'NIC to hand over' : 'parent interface'}`);
   if (!['veth', 'macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link !== undefined) throw fault(['type', 'link'], `--type ${type} takes no --link`);
   if ((type === 'vlan') !== (settings.vlanId !== undefined)) throw fault(['type', 'vlanId'], type === 'vlan' ? '--type vlan needs --vlan-id' : '--vlan-id is for --type vlan');
+  if (settings.dhcp && (type === 'empty' || type === 'none' || (type === 'veth' && link === undefined))) {
+    throw fault(['dhcp', 'type'], `--dhcp needs a network with a DHCP server: --type veth --link BRIDGE, macvlan, ipvlan, vlan or phys${type === 'veth' ? ' (a routed guest is addressed by the host)' : ''}`);
+  }
   if (settings.ipv6 === 'routed' && settings.pool6 === undefined) throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;
 }

@@ -23,7 +23,12 @@ export interface LinkConfig {
   prefixLength: number;
   gateway: string;
   ipv6?: Ipv6Config;
+  /** The guest takes its address, gateway and DNS from the network's DHCP server; address, prefixLength and gateway are then 0.0.0.0/1/0.0.0.0 and mean nothing. */
+  dhcp?: true;
 }
+
+/** In hello.capabilities: this guest can take a DHCP lease on its link. */
+export const CAPABILITY_DHCP = 'dhcp';
 
 /** What a guest is to make of the link whose alias carries `token`: the internal form of a configure. */
 export interface GuestConfig {

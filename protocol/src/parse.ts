@@ -101,7 +101,9 @@ const withIpv6 = (ipv6: Ipv6Config | undefined) => (ipv6 === undefined ? {} : { 
 
 function parseLinkConfig(raw: unknown): LinkConfig {
   const fields = asObject(raw, 'configure.link');
-  onlyKeys(fields, ['name', 'rename', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6'], 'configure.link');
+  onlyKeys(fields, ['name', 'rename', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6', 'dhcp'], 'configure.link');
+  const dhcp = get(fields, 'dhcp');
+  if (dhcp !== undefined && dhcp !== true) throw new ProtocolError('link.dhcp must be true when present');
   return {
     name: need(checkIfName(get(fields, 'name')), 'link.name'),
     rename: need(checkIfName(get(fields, 'rename')), 'link.rename'),
@@ -110,6 +112,7 @@ function parseLinkConfig(raw: unknown): LinkConfig {
     prefixLength: need(checkPrefixLength(get(fields, 'prefixLength')), 'link.prefixLength'),
     gateway: need(checkIPv4(get(fields, 'gateway')), 'link.gateway'),
     ...withIpv6(parseIpv6(get(fields, 'ipv6'), 'link.ipv6')),
+    ...(dhcp === true ? { dhcp: true as const } : {}),
   };
 }
 

@@ -5,4 +5,6 @@ export interface LastApply {
   at: string;
   changes?: number;
   error?: string;
+  /** What a DHCP guest leased, as it reported. */
+  lease?: { address: string; prefixLength: number; gateway: string; dns: string[] };
 }

@@ -76,7 +76,8 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
   const events = new NetEvents();
   events.start();
   const status = new StatusFile(options.statusFile, options.socket);
-  const keeper = new Keeper(options.dnsTarget, status, options.onEvent);
+  // A DHCP client's event script goes beside the status file: a place the agent may write.
+  const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile));
   let stopped = false;
   const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
@@ -84,6 +85,7 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
   } finally {
     stopped = true;
     events.stop();
+    keeper.stop();
     await keeping;
     await status.remove();
   }

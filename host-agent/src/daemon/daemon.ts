@@ -21,6 +21,7 @@ import { GuestServer } from './guests.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
+import { isRouted } from '../model/link-type.js';
 import { HostResolvers } from '../dns/upstreams.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { HOST_RESOLV_CONF } from '../net/resolvers.js';
@@ -130,7 +131,7 @@ export class Daemon {
 
   /** The DNS forwarder on every gateway that a guest link carries by now. */
   private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve([...this.byToken.values()].map((r) => r.hostAddress));
+    const failures = await this.dns.serve([...this.byToken.values()].filter(isRouted).map((r) => r.hostAddress));
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
   }
@@ -163,8 +164,10 @@ export class Daemon {
   /** `cancelled`: the caller hung up (a CLI that got SIGTERM); what this attach added is rolled back. */
   private async attach(pid: number, requested: Record<string, unknown>, wait: boolean, cancelled: AbortSignal): Promise<unknown> {
     const resolved = resolveSettings(requested, {}, 'the attach request');
-    // Without --dns, guests resolve through the forwarder on their gateway, and so follow the host's resolvers.
-    const settings = { ...resolved, dns: resolved.dns ?? [resolved.gateway], stateDir: this.settings.stateDir, socket: this.settings.socket };
+    // Without --dns, routed guests resolve through the forwarder on their gateway, and so follow the host's
+    // resolvers; guests of other types are not on a link of ours, and use their network's.
+    const dns = resolved.dns ?? (isRouted(resolved) ? [resolved.gateway] : undefined);
+    const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
     let token: string | undefined;
     try {

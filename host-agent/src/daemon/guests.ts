@@ -127,7 +127,9 @@ export class GuestServer {
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {
-        this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes });
+        const { state } = confirmation;
+        const lease = record.dhcp ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } } : {};
+        this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes, ...lease });
         this.unclaimedFailures.delete(record.token);
         for (const waiter of this.takeWaiters(record.token)) waiter.resolve(confirmation);
         return confirmation;

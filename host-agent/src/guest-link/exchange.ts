@@ -1,6 +1,7 @@
 import {
   AgentError,
   type AppliedState,
+  CAPABILITY_DHCP,
   CAPABILITY_IPV6,
   type FramedConnection,
   GuestApplyError,
@@ -139,6 +140,7 @@ export async function exchange(
 
 /** A guest that did not announce IPv6 (an older agent, or IPv6 off in its kernel) is configured for IPv4 alone. */
 export function forCapabilities(config: GuestConfig, capabilities: readonly string[]): GuestConfig {
+  if (config.link.dhcp && !capabilities.includes(CAPABILITY_DHCP)) throw new GuestApplyError('the guest cannot take a DHCP lease: it has no udhcpc (busybox), or its agent is older');
   if (!config.link.ipv6 || capabilities.includes(CAPABILITY_IPV6)) return config;
   const { ipv6: _, ...link } = config.link;
   return { ...config, link };
@@ -149,6 +151,8 @@ const sameIpv6 = (a: Ipv6Config | undefined, b: Ipv6Config | undefined) =>
 
 function differs({ link, dns }: GuestConfig, state: AppliedState): string | undefined {
   if (state.name !== link.rename) return `link name ${state.name}, not ${link.rename}`;
+  // A lease is the DHCP server's to choose: only the link itself is ours to check.
+  if (link.dhcp) return state.mtu !== link.mtu ? `MTU ${state.mtu}` : undefined;
   if (state.address !== link.address || state.prefixLength !== link.prefixLength) return `address ${state.address}/${state.prefixLength}`;
   if (state.gateway !== link.gateway) return `gateway ${state.gateway}`;
   if (state.mtu !== link.mtu) return `MTU ${state.mtu}`;

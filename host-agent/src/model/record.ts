@@ -37,6 +37,8 @@ export interface AttachmentRecord extends GuestIdentity {
   vlanId?: number;
   macvlanMode?: MacvlanMode;
   ipvlanMode?: IpvlanMode;
+  /** The guest takes its address from the network's DHCP server: guestAddress and hostAddress are then 0.0.0.0. */
+  dhcp?: true;
   /** phys: the NIC as it was, to give back. */
   phys?: PhysBefore;
   /** The host end of a veth; for other types, `link` or "lo": they have no host end. */

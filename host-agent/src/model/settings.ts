@@ -13,6 +13,8 @@ export interface HostSettings {
   ipvlanMode: IpvlanMode;
   /** Hand over the uplink itself with phys. */
   force: boolean;
+  /** The guest takes a lease from the network it joins (not for the routed veth). */
+  dhcp: boolean;
   /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
   hostIf: string | undefined;
   hostIfPrefix: string;

@@ -33,7 +33,7 @@ export async function attachTypedHostSide(
   const existing = records.find((r) => r.id === guest.id);
   const observed = await observeHost(runner, settings.stateDir, ctx.firewall);
   const typed = { type: settings.type, link: settings.link };
-  const addressed = hasGuestLink(typed);
+  const addressed = hasGuestLink(typed) && !settings.dhcp;
   const lease = addressed ? allocate({ ...observed, routes: [] }, settings, guest.id) : undefined;
   const phys = settings.type === 'phys' && settings.link !== undefined ? (existing?.phys ?? (await physState(runner, settings.link))) : undefined;
   if (settings.type === 'phys' && !phys) throw new UsageError(`--link ${settings.link} does not exist on the host`);
@@ -46,6 +46,7 @@ export async function attachTypedHostSide(
     ...(settings.type === 'macvlan' ? { macvlanMode: settings.macvlanMode } : {}),
     ...(settings.type === 'ipvlan' ? { ipvlanMode: settings.ipvlanMode } : {}),
     ...(phys ? { phys } : {}),
+    ...(settings.dhcp ? { dhcp: true as const } : {}),
     hostIf: isBridged(typed) ? (existing?.hostIf ?? lease?.hostIf ?? settings.hostIfPrefix) : (settings.link ?? 'lo'),
     ...(isBridged(typed) && settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
     guestIf: settings.guestIf,
@@ -57,7 +58,8 @@ export async function attachTypedHostSide(
     mtu: settings.mtu ?? phys?.mtu ?? (settings.link === undefined ? undefined : observed.mtus.get(settings.link)) ?? 1500,
     guestToGuest: false,
     uplink: settings.link ?? 'lo',
-    dns: addressed ? (settings.dns ?? existing?.dns ?? (await guestReachableResolvers())) : [],
+    // A DHCP guest takes the lease's resolvers unless --dns pins some.
+    dns: addressed ? (settings.dns ?? existing?.dns ?? (await guestReachableResolvers())) : (settings.dns ?? []),
     token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
     forwards: [],
     firewall: ctx.firewall.name,

@@ -98,6 +98,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.macvlanMode === undefined || (MACVLAN_MODES as readonly unknown[]).includes(raw.macvlanMode)) &&
     (raw.ipvlanMode === undefined || (IPVLAN_MODES as readonly unknown[]).includes(raw.ipvlanMode)) &&
     (raw.phys === undefined || isPhysBefore(raw.phys)) &&
+    (raw.dhcp === undefined || raw.dhcp === true) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&

@@ -60,3 +60,21 @@ describe('guest planner: IPv6', () => {
     assert.equal(state.rules6?.mainRulePriority, 32766);
   });
 });
+
+describe('DHCP: what udhcpc reports through our event script', () => {
+  it('a bound or renewed lease gives address, prefix, the first router and up to four resolvers', async () => {
+    const { parseLeaseLine } = await import('@guestnet/guest-agent');
+    assert.deepEqual(parseLeaseLine('guestnet-lease bound 192.168.77.107 24 192.168.77.1 192.168.77.1 9.9.9.9'), { address: '192.168.77.107', prefixLength: 24, gateway: '192.168.77.1', dns: ['192.168.77.1', '9.9.9.9'] });
+    assert.equal(parseLeaseLine('guestnet-lease deconfig    ')?.address, undefined);
+    assert.equal(parseLeaseLine('guestnet-lease bound 192.168.77.107 24'), undefined, 'a lease without a router is not applied');
+    assert.equal(parseLeaseLine('guestnet-lease bound 192.168.77.107 33 192.168.77.1'), undefined);
+    assert.equal(parseLeaseLine('udhcpc: sending discover'), null);
+  });
+
+  it('a DHCP configure plans only the link: name, MTU, up', () => {
+    const fresh: GuestObserved = { ...configured(), links: [{ name: 'vm_wlan0', alias: token, mtu: 1500, up: false, addresses: [] }], defaultRoute: undefined };
+    const { ipv6: _, ...link } = configure.link;
+    const ops = planGuest(fresh, { ...configure, link: { ...link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true } }, NONE);
+    assert.deepEqual(ops.map((op) => op.kind), ['renameLink', 'linkUp']);
+  });
+});
