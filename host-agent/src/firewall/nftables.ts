@@ -3,6 +3,7 @@ import type { PortForward } from '../model/port-forward.js';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
+import { forwardChain } from './nft-forward.js';
 import { BASE6, elements6, forwardEntry6, forwards6, TABLE6 } from './nftables6.js';
 
 // One table the agent owns. Per-guest data lives in sets, so a guest is three
@@ -36,19 +37,7 @@ const BASE = `table ${TABLE} {
 		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @port_forwards_at
 		fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards
 	}
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
-		oifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
-		iifname @guest_links ct state invalid drop
-		oifname @guest_links ct state invalid drop
-		iifname . oifname @forward_pairs accept
-		ct status dnat oifname @guest_links accept
-		iifname @open_links oifname @open_links accept
-		oifname . iifname @forward_pairs ct state established,related accept
-		oifname @guest_links drop
-		iifname @guest_links drop
-	}
+${forwardChain()}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname @guest_links ct state established,related accept

@@ -1,4 +1,5 @@
 import type { PortForward } from '../model/port-forward.js';
+import { forwardChain } from './nft-forward.js';
 import type { GuestRule } from '../model/rules.js';
 
 // IPv6's table, beside IPv4's and shaped like it, made while any guest has
@@ -23,20 +24,7 @@ export const BASE6 = `table ${TABLE6} {
 		type nat hook output priority -100; policy accept;
 		fib daddr type local dnat ip6 to meta l4proto . th dport map @port_forwards
 	}
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
-		oifname @guest_links tcp flags syn tcp option maxseg size set rt mtu
-		iifname @guest_links ct state invalid drop
-		oifname @guest_links ct state invalid drop
-		iifname @guest_links iifname . ip6 saddr != @guest_sources drop
-		iifname . oifname @forward_pairs accept
-		ct status dnat oifname @guest_links accept
-		iifname @open_links oifname @open_links accept
-		oifname . iifname @forward_pairs ct state established,related accept
-		oifname @guest_links drop
-		iifname @guest_links drop
-	}
+${forwardChain('iifname @guest_links iifname . ip6 saddr != @guest_sources drop')}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname @guest_links ct state established,related accept
