@@ -35,7 +35,7 @@ export async function observeHost(
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    firewall.observe(runner, deep),
+    firewall.observe(runner, deep, withIpv6),
     observePolicy(runner, deep, withIpv6),
     withIpv6 ? observeIpv6(runner, stateDir, deep) : undefined,
   ]);

@@ -12,8 +12,11 @@ import type { Reader, Step } from '../model/step.js';
 export interface Firewall {
   readonly name: FirewallName;
   readonly tool: { binary: string; debianPackage: string };
-  /** `deep: false` may answer `has` with false: enough for a fresh attach, whose adds are idempotent. */
-  observe(reader: Reader, deep: boolean): Promise<FirewallState>;
+  /**
+   * `deep: false` may answer `has` with false: enough for a fresh attach, whose adds are idempotent.
+   * IPv6's rules are read only with `ipv6`, where some guest has IPv6.
+   */
+  observe(reader: Reader, deep: boolean, ipv6?: boolean): Promise<FirewallState>;
   /** The steps from `before` to `after`; `change(after, before)` undoes them. */
   change(before: FirewallContent, after: FirewallContent): Step[];
 }

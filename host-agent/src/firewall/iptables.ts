@@ -139,9 +139,9 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     name: variant,
     tool: { binary: variant, debianPackage: 'iptables' },
 
-    // ip6tables is read only for a deep look: a fresh attach's adds are idempotent.
-    async observe(runner: Reader, deep: boolean): Promise<FirewallState> {
-      const [text, text6] = await Promise.all([save(runner, binary), deep ? save(runner, binary6).catch(() => undefined) : undefined]);
+    // ip6tables is read only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
+    async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
+      const [text, text6] = await Promise.all([save(runner, binary), deep && ipv6 ? save(runner, binary6).catch(() => undefined) : undefined]);
       return parseIptablesSave(text, text6);
     },
 

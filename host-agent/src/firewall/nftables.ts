@@ -173,13 +173,13 @@ export const nftables: Firewall = {
   name: 'nftables',
   tool: { binary: 'nft', debianPackage: 'nftables' },
 
-  async observe(runner: Reader, deep: boolean): Promise<FirewallState> {
+  async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
     if (!deep) {
       // Listing the table would list every guest's elements.
       const tables = await runner.read(['nft', 'list', 'tables', 'ip']);
       return { installed: new RegExp(`^table ${TABLE}$`, 'm').test(tables), has: () => false };
     }
-    const [text, text6] = await Promise.all([listTable(runner, TABLE), listTable(runner, TABLE6)]);
+    const [text, text6] = await Promise.all([listTable(runner, TABLE), ipv6 ? listTable(runner, TABLE6) : undefined]);
     if (text === undefined) return { installed: false, has: () => false };
     return parseNftTable(text, text6 ?? '');
   },
