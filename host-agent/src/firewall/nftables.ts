@@ -13,7 +13,9 @@ import { BASE6, elements6, forwardEntry6, forwards6, TABLE6 } from './nftables6.
 // MTU (cellular and VPN uplinks are small), invalid packets are dropped, and
 // guests reach the host itself only with replies, and with DNS to their
 // gateway (the daemon's forwarder) over their own link, at a rate per guest
-// that keeps one guest's flood from filling the forwarder's socket. A guest
+// that keeps one guest's flood from filling the forwarder's socket. The rate
+// comes before the accept of established traffic: a flood from one UDP port
+// is an established flow once the forwarder has answered it once. A guest
 // that reaches another guest's published port is masqueraded to the
 // gateway: the other guest would answer it on-link, where it cannot.
 const TABLE = 'ip guestnet';
@@ -40,8 +42,8 @@ const BASE = `table ${TABLE} {
 ${forwardChain()}
 	chain input {
 		type filter hook input priority filter; policy accept;
-		iifname @guest_links ct state established,related accept
 		iifname . ip daddr @dns_servers udp dport 53 update @dns_rate { ip saddr limit rate over 200/second burst 200 packets } drop
+		iifname @guest_links ct state established,related accept
 		iifname . ip daddr @dns_servers meta l4proto { tcp, udp } th dport 53 accept
 		iifname @guest_links drop
 	}

@@ -46,7 +46,7 @@ describe('host ops', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu/);
     assert.match(step.input ?? '', /iifname @guest_links ct state invalid drop/);
-    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname \. ip daddr @dns_servers udp dport 53 update @dns_rate \{ ip saddr limit rate over 200\/second burst 200 packets \} drop\n\t\tiifname \. ip daddr @dns_servers meta l4proto \{ tcp, udp \} th dport 53 accept\n\t\tiifname @guest_links drop/);
+    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \. ip daddr @dns_servers udp dport 53 update @dns_rate \{ ip saddr limit rate over 200\/second burst 200 packets \} drop\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname \. ip daddr @dns_servers meta l4proto \{ tcp, udp \} th dport 53 accept\n\t\tiifname @guest_links drop/);
   });
 
   it('nft: re-creating a flushed table puts every attached guest back in the same transaction', () => {
