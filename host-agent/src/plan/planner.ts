@@ -14,8 +14,8 @@ import { uplinkProblem } from './uplink.js';
 // wanted (a record) to the ops between them. Nothing here reads or runs anything.
 
 // Only routed guests have rules of ours; the other types join networks that exist already.
-const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => records.filter(isRouted).map(ruleOf);
 const routed = (records: readonly AttachmentRecord[]) => records.filter(isRouted);
+const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => routed(records).map(ruleOf);
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
 const ownsLink = (observed: HostObserved, record: AttachmentRecord) => !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
