@@ -6,5 +6,6 @@ export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withIp6State } from './observe.js';
 export { applyGuest } from './apply.js';
 export type { IpTarget } from './ip.js';
-export { dnsOf, type StaticIpEntry, withEntry } from './android/ipconfig.js';
+export { assignmentOf, dnsOf, type IpConfigEntry, type StaticIpEntry, withEntry } from './android/ipconfig.js';
 export { parseLeaseLine } from './dhcp.js';
+export { leaseInKernel } from './android/framework-dhcp.js';

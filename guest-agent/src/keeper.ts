@@ -1,4 +1,5 @@
 import type { AppliedState, GuestConfig } from '@guestnet/protocol';
+import { FrameworkDhcp } from './android/framework-dhcp.js';
 import { applyGuest } from './apply.js';
 import { DhcpClient, dhcpClientCommand, type Lease } from './dhcp.js';
 import type { NetEvents } from './events.js';
@@ -40,7 +41,7 @@ export class Keeper {
   private configure: GuestConfig | undefined;
   /** The host's configure of a DHCP link, which each lease completes. */
   private dhcpConfigure: GuestConfig | undefined;
-  private readonly dhcp: DhcpClient | undefined;
+  private readonly dhcp: DhcpClient | FrameworkDhcp | undefined;
   private applying: Promise<unknown> = Promise.resolve();
 
   /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. */
@@ -50,7 +51,8 @@ export class Keeper {
     private readonly onEvent: OnEvent,
     dhcpScriptDir?: string,
   ) {
-    this.dhcp = dhcpScriptDir === undefined || !dhcpClientCommand() ? undefined : new DhcpClient(dhcpScriptDir, (lease) => this.onLease(lease));
+    if (dnsTarget.kind === 'ipconfig') this.dhcp = new FrameworkDhcp();
+    else this.dhcp = dhcpScriptDir === undefined || !dhcpClientCommand() ? undefined : new DhcpClient(dhcpScriptDir, (lease) => this.onLease(lease));
   }
 
   /** Whether this guest can take a DHCP lease: it announces so to the host. */
@@ -63,20 +65,20 @@ export class Keeper {
     this.dhcp?.stop();
   }
 
-  /**
-   * `seen`, if given, is what the agent observed when it found its link a
-   * moment ago; the plan starts from it, saving a look. Should the guest have
-   * changed since, that plan fails (and is undone), and a fresh look decides.
-   */
   /** The link comes up first; the lease, once there, is applied and kept as a static configuration would be. */
-  private async applyDhcp(configure: GuestConfig, dhcp: DhcpClient): Promise<ApplyReport> {
-    await this.oneAtATime(async () => {
+  private async applyDhcp(configure: GuestConfig, dhcp: DhcpClient | FrameworkDhcp): Promise<ApplyReport> {
+    const changes = await this.oneAtATime(async () => {
       const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
       if (ops.length > 0) await applyGuest(ops);
+      return ops.length;
     });
     const lease = await dhcp.leaseFor(configure.link.rename, DHCP_WITHIN_MS);
     this.dhcpConfigure = configure;
-    return this.apply(withLease(configure, lease));
+    if (dhcp instanceof DhcpClient) return this.apply(withLease(configure, lease));
+    // Android's framework keeps its own lease: only the link and its DHCP entry are ours to keep.
+    this.configure = configure;
+    this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes } });
+    return { state: { name: configure.link.rename, mtu: configure.link.mtu, ...lease }, changes };
   }
 
   /** A renewed or changed lease is applied as the host's configure is; a lost one stops being kept. */
@@ -96,6 +98,11 @@ export class Keeper {
     );
   }
 
+  /**
+   * `seen`, if given, is what the agent observed when it found its link a
+   * moment ago; the plan starts from it, saving a look. Should the guest have
+   * changed since, that plan fails (and is undone), and a fresh look decides.
+   */
   async apply(configure: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
     if (configure.link.dhcp) {
       if (!this.dhcp) throw new Error('DHCP needs udhcpc (busybox) in the guest, and there is none');

@@ -42,7 +42,7 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   // A DHCP link is only named, sized and brought up here: its lease is applied as a static configuration once it comes.
   if (!want.dhcp && !link.addresses.includes(cidr)) ops.push({ kind: 'addAddress', name, cidr });
   if (!link.up || renamed) ops.push({ kind: 'linkUp', name });
-  if (want.dhcp) return ops;
+  if (want.dhcp) return [...ops, ...dnsFileOps(observed, configure, dnsTarget)];
   const route = observed.defaultRoute;
   if (route?.gateway !== want.gateway || route.dev !== name) {
     ops.push({ kind: 'setDefaultRoute', gateway: want.gateway, dev: name, before: route });
@@ -60,18 +60,23 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   const mainRule = ({ terminalRulePriority }: { terminalRulePriority: number | undefined }) => Math.min(MAIN_RULE_PRIORITY, (terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1);
   if (observed.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed) });
   if (want.ipv6 && observed.rules6 && observed.rules6.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed.rules6), family: 6 });
-  const content = desiredDnsFile(observed, configure, dnsTarget);
-  if (content && dnsTarget.path !== undefined && !observed.dnsFile?.equals(content)) {
-    ops.push({ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile });
-  }
-  return ops;
+  return [...ops, ...dnsFileOps(observed, configure, dnsTarget)];
 }
 
+function dnsFileOps(observed: GuestObserved, configure: GuestConfig, dnsTarget: DnsTarget): GuestOp[] {
+  const content = desiredDnsFile(observed, configure, dnsTarget);
+  if (!content || dnsTarget.path === undefined || observed.dnsFile?.equals(content)) return [];
+  return [{ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile }];
+}
+
+/** On Android a DHCP link's entry says DHCP, so that EthernetService's IpClient takes the lease; a DHCP guest elsewhere writes its lease's resolvers once it has one. */
 function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, target: DnsTarget): Buffer | undefined {
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
+    if (link.dhcp) return withEntry(observed.dnsFile, { id: link.rename, dhcp: true });
     return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
   }
+  if (link.dhcp) return undefined;
   return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
 }
 

@@ -19,6 +19,14 @@ export interface StaticIpEntry {
   dns: string[];
 }
 
+/** An interface EthernetService configures by DHCP: its IpClient takes and renews the lease. */
+export interface DhcpIpEntry {
+  id: string;
+  dhcp: true;
+}
+
+export type IpConfigEntry = StaticIpEntry | DhcpIpEntry;
+
 class Writer {
   private readonly parts: Buffer[] = [];
   int(value: number): this {
@@ -40,7 +48,9 @@ class Writer {
   }
 }
 
-function encodeEntry(entry: StaticIpEntry): Buffer {
+function encodeEntry(entry: IpConfigEntry): Buffer {
+  // IpConfigStore writes a DHCP assignment with no address, gateway or DNS.
+  if ('dhcp' in entry) return new Writer().utf('ipAssignment').utf('DHCP').utf('proxySettings').utf('NONE').utf('id').utf(entry.id).utf('eos').bytes();
   const out = new Writer().utf('ipAssignment').utf('STATIC').utf('linkAddress').utf(entry.address).int(entry.prefixLength);
   // An explicit 0.0.0.0/0 destination: every reader version takes it as the default gateway.
   out.utf('gateway').int(1).utf('0.0.0.0').int(0).int(1).utf(entry.gateway);
@@ -106,21 +116,31 @@ function splitRecords(file: Buffer): Array<{ id: string | undefined; bytes: Buff
 }
 
 /** The file with `entry` in place of any record for the same interface; other records untouched. */
-export function withEntry(existing: Buffer | undefined, entry: StaticIpEntry): Buffer {
+export function withEntry(existing: Buffer | undefined, entry: IpConfigEntry): Buffer {
   const others = existing && existing.length > 0 ? splitRecords(existing).filter((r) => r.id !== entry.id) : [];
   return Buffer.concat([new Writer().int(VERSION).bytes(), ...others.map((r) => r.bytes), encodeEntry(entry)]);
 }
 
-/** The DNS servers the file gives `id`, for status. */
-export function dnsOf(file: Buffer, id: string): string[] {
+/** Every value of a one-string key (dns, ipAssignment) in the record of `id`; undefined without a record. */
+function stringsOf(file: Buffer, id: string, wanted: 'dns' | 'ipAssignment'): string[] | undefined {
   const record = splitRecords(file).find((r) => r.id === id);
-  if (!record) return [];
+  if (!record) return undefined;
   const reader = new Reader(record.bytes);
-  const servers: string[] = [];
+  const values: string[] = [];
   for (let key = reader.utf(); key !== 'eos'; key = reader.utf()) {
-    if (key === 'dns') servers.push(reader.utf());
+    if (key === wanted) values.push(reader.utf());
     else if (key === 'id') reader.utf();
     else VALUE_READERS[key]?.(reader);
   }
-  return servers;
+  return values;
+}
+
+/** How the file has EthernetService address `id`: 'STATIC', 'DHCP', or undefined without a record. */
+export function assignmentOf(file: Buffer, id: string): string | undefined {
+  return stringsOf(file, id, 'ipAssignment')?.[0];
+}
+
+/** The DNS servers the file gives `id`, for status. */
+export function dnsOf(file: Buffer, id: string): string[] {
+  return stringsOf(file, id, 'dns') ?? [];
 }

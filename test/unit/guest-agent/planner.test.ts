@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, planGuest, renderResolvConf } from '@guestnet/guest-agent';
+import { assignmentOf, type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, planGuest, renderResolvConf } from '@guestnet/guest-agent';
 import { type GuestConfig, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;
@@ -101,5 +101,23 @@ describe('guest planner', () => {
     assert.equal(write?.path, android.path);
     assert.equal(ops.filter((op) => op.kind === 'writeDnsFile').length, 1);
     assert.deepEqual(planGuest(simulate(fresh(), ops), configure, android), []);
+  });
+
+  it('with DHCP, only names, sizes and raises the link; on Android it also gives the link DHCP in ipconfig.txt', () => {
+    const dhcp: GuestConfig = { ...configure, link: { ...configure.link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true } };
+    const linkOps = [
+      { kind: 'linkUp', name: 'lo' },
+      { kind: 'renameLink', from: 'vm_wlan0', to: 'wlan0' },
+      { kind: 'setMtu', name: 'wlan0', mtu: 1400, before: 1500 },
+      { kind: 'linkUp', name: 'wlan0' },
+    ];
+    assert.deepEqual(planGuest(fresh(), dhcp, RESOLV), linkOps);
+    const android: DnsTarget = { kind: 'ipconfig', path: '/data/misc/ethernet/ipconfig.txt' };
+    const ops = planGuest(fresh(), dhcp, android);
+    assert.deepEqual(ops.slice(0, 4), linkOps);
+    const write = ops[4];
+    assert.ok(write?.kind === 'writeDnsFile' && ops.length === 5);
+    assert.equal(assignmentOf(Buffer.from(write.content), 'wlan0'), 'DHCP');
+    assert.deepEqual(planGuest(simulate(fresh(), ops), dhcp, android), []);
   });
 });

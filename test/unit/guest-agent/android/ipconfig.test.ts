@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { dnsOf, withEntry } from '@guestnet/guest-agent';
+import { assignmentOf, dnsOf, withEntry } from '@guestnet/guest-agent';
 
 const entry = { id: 'eth0', address: '10.0.0.2', prefixLength: 24, gateway: '10.0.0.1', dns: ['10.0.0.53'] };
 
@@ -17,6 +17,23 @@ const GOLDEN =
 describe("Android EthernetService's ipconfig.txt", () => {
   it('writes a static entry in the layout IpConfigStore reads', () => {
     assert.equal(withEntry(undefined, entry).toString('hex'), GOLDEN);
+  });
+
+  it('writes a DHCP entry as IpConfigStore does: the assignment, no address, gateway or DNS', () => {
+    const dhcp = withEntry(undefined, { id: 'eth0', dhcp: true });
+    const expected =
+      '00000003' +
+      '000c697041737369676e6d656e74' + '000444484350' + // ipAssignment DHCP
+      '000d70726f787953657474696e6773' + '00044e4f4e45' + // proxySettings NONE
+      '00026964' + '000465746830' + // id eth0
+      '0003656f73'; // eos
+    assert.equal(dhcp.toString('hex'), expected);
+    assert.equal(assignmentOf(dhcp, 'eth0'), 'DHCP');
+    assert.deepEqual(dnsOf(dhcp, 'eth0'), []);
+    const backToStatic = withEntry(dhcp, entry);
+    assert.equal(backToStatic.toString('hex'), GOLDEN, 'a static entry replaces the DHCP one');
+    assert.equal(assignmentOf(backToStatic, 'eth0'), 'STATIC');
+    assert.equal(assignmentOf(backToStatic, 'eth1'), undefined);
   });
 
   it('replaces our interface, keeps every other record byte for byte', () => {
