@@ -1,5 +1,6 @@
 import type { Route } from '../model/host.js';
 import type { PhysBefore } from '../model/link-type.js';
+import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 
 export interface LinksSeen {
@@ -40,4 +41,15 @@ export async function physState(runner: Reader, name: string): Promise<PhysBefor
   // Link-local IPv6 addresses come back by themselves; addresses a DHCP client or SLAAC gave are its to give again.
   const kept = (link.addr_info ?? []).filter((a) => a.local !== undefined && a.scope !== 'link' && !a.dynamic);
   return { addresses: kept.map((a) => `${a.local}/${a.prefixlen}`), up: link.flags.includes('UP'), mtu: link.mtu, alias: link.ifalias ?? '' };
+}
+
+/**
+ * Whether a macvlan, ipvlan or vlan guest lacks its link: none in our link
+ * group in its netns. A daemon killed between writing the record and
+ * creating the link leaves exactly that. False when the guest cannot be
+ * looked at: it is gone, and there is nothing to complete.
+ */
+export async function sublinkMissing(runner: Reader, record: AttachmentRecord): Promise<boolean> {
+  const shown = await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-o', 'link', 'show', 'group', String(HOST_LINK_GROUP)]).catch(() => undefined);
+  return shown !== undefined && shown.trim() === '';
 }

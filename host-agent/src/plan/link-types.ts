@@ -25,12 +25,14 @@ function refuse(observed: HostObserved, desired: AttachmentRecord, existing: Att
 }
 
 /** The ops that attach a guest of any type but the routed veth. */
-export function planAttachTyped(observed: HostObserved, desired: AttachmentRecord, uplink: string | undefined, force = false): SetupOp[] {
+export function planAttachTyped(observed: HostObserved, desired: AttachmentRecord, uplink: string | undefined, options: { force?: boolean; sublinkMissing?: boolean } = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
-  refuse(observed, desired, existing, uplink, force);
-  // A record whose attach was cut short is completed where the host shows what is missing:
-  // a bridge port not made, a NIC not yet handed over. What lies inside the guest is the agent's to see.
+  refuse(observed, desired, existing, uplink, options.force === true);
+  // A record whose attach was cut short is completed where something is missing:
+  // a bridge port not made, a NIC not yet handed over, a guest seen without its sublink.
+  // The guest's addresses and routes are the agent's to see.
   if (existing) {
+    if (isSublink(existing) && options.sublinkMissing) return [{ kind: 'createSublink', record: existing }];
     if (isBridged(existing) && !observed.links.has(existing.hostIf)) return [{ kind: 'createVeth', record: existing }];
     if (typeOf(existing) === 'phys' && existing.link !== undefined && observed.links.has(existing.link) && observed.aliases.get(existing.link) !== existing.token) return [{ kind: 'movePhys', record: existing }];
     return [];

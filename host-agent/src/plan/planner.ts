@@ -57,9 +57,10 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
 }
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
-export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean } = {}): SetupOp[] {
+/** `sublinkMissing`: a macvlan, ipvlan or vlan guest was seen without its link (the host observation does not look into guests). */
+export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean; sublinkMissing?: boolean } = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
-  if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options.force);
+  if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options);
   refuseClashes(observed, desired, existing);
 
   const ops: SetupOp[] = [];

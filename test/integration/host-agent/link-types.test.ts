@@ -147,6 +147,7 @@ describe('network types: crash recovery after kill -9 at each new step of attach
   const cases: Array<{ args: string[]; op: string; n: number; address: string }> = [
     { args: ['--type', 'veth', '--link', 'br0'], op: 'writeRecord', n: 1, address: '192.168.77.60' },
     { args: ['--type', 'veth', '--link', 'br0'], op: 'createVeth', n: 2, address: '192.168.77.61' },
+    { args: ['--type', 'macvlan', '--link', 'eth1'], op: 'writeRecord', n: 1, address: '192.168.77.65' },
     { args: ['--type', 'macvlan', '--link', 'eth1'], op: 'createSublink', n: 2, address: '192.168.77.62' },
     { args: ['--type', 'phys', '--link', 'eth2'], op: 'writeRecord', n: 1, address: '192.168.77.63' },
     { args: ['--type', 'phys', '--link', 'eth2'], op: 'movePhys', n: 2, address: '192.168.77.64' },

@@ -30,6 +30,13 @@ describe('network types: plans and their exact steps', () => {
     assert.deepEqual(stepsOf(teardown[0]!, ctx)[0], { kind: 'run', argv: ['nsenter', '--net=/proc/300/ns/net', 'ip', 'link', 'del', 'group', '26478'], tolerate: /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/ });
   });
 
+  it('a sublink guest seen without its link (a daemon killed before making it) has it made again; one that has it plans nothing', () => {
+    const record = typed({ type: 'macvlan', macvlanMode: 'bridge' });
+    const host = { ...lan(), records: [record] };
+    assert.deepEqual(planAttach(host, record, { sublinkMissing: true }), [{ kind: 'createSublink', record }]);
+    assert.deepEqual(planAttach(host, record), []);
+  });
+
   it('phys: a NIC the kernel returned by itself is found by its alias and renamed back; otherwise it is fetched from the guest', () => {
     const record = typed({ type: 'phys', link: 'eth2', hostIf: 'eth2', phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '' } });
     const host = { ...lan(), records: [record] };
