@@ -8,7 +8,7 @@ import { statePaths } from '../model/paths.js';
 import type { AttachmentRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
-import { processGuest } from '../service/preflight.js';
+import { guestAlive, processGuest } from '../service/preflight.js';
 import { reconcileGuest, reconcileHost, recover } from '../service/recovery.js';
 import { attachResult, detachResultFor } from '../service/results.js';
 import { collectStatus } from '../service/status.js';
@@ -21,7 +21,7 @@ import { GuestServer } from './guests.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
-import { isRouted } from '../model/link-type.js';
+import { isBridged, isRouted } from '../model/link-type.js';
 import { HostResolvers } from '../dns/upstreams.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { HOST_RESOLV_CONF } from '../net/resolvers.js';
@@ -195,8 +195,24 @@ export class Daemon {
 
   /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */
   private async linkDeleted(name: string): Promise<void> {
-    const record = [...this.byToken.values()].find((r) => r.hostIf === name);
-    if (!record) return;
+    const record = [...this.byToken.values()].find((r) => r.hostIf === name && (isRouted(r) || isBridged(r)));
+    if (record) await this.reconcileGuest(record, name);
+  }
+
+  /**
+   * Guests with no host link of ours (phys, macvlan, ipvlan, vlan, empty,
+   * none) make no link event when they die, so each pass of the loop looks
+   * at their netns; a dead one is reaped, and a phys NIC the kernel gave
+   * back is restored.
+   */
+  private async reapLinklessGuests(): Promise<void> {
+    for (const record of [...this.byToken.values()]) {
+      if (isRouted(record) || isBridged(record) || (await guestAlive(record))) continue;
+      await this.reconcileGuest(record, record.hostIf);
+    }
+  }
+
+  private async reconcileGuest(record: AttachmentRecord, name: string): Promise<void> {
     const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner));
     await this.refresh();
     if (!done) return;
@@ -209,6 +225,7 @@ export class Daemon {
     if (this.reconciling || this.byToken.size === 0) return;
     this.reconciling = true;
     try {
+      await this.reapLinklessGuests();
       const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner));
       this.lastFailure = undefined;
       if (steps.length > 0) {

@@ -66,10 +66,6 @@ describe('network types beside the routed veth, on a LAN', function () {
     assert.match((await sandbox.host(['ip', 'address', 'show', 'eth2'])).stdout, new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`));
   });
 
-  // A real NIC whose netns dies returns to the initial netns by itself, under its inside name, still
-  // tagged; detach then finds it by its alias (unit-tested in link-types.test.ts). A veth, the only
-  // NIC a sandbox has, dies with the netns instead, so that return cannot be staged here.
-
   it('phys refuses the interface of the default route unless --force', async () => {
     const guest = await sandbox.startGuest({ agent: false });
     const refused = await attach(guest, ['--type', 'phys', '--link', 'wlan0', ...ON_LAN]);
@@ -170,4 +166,32 @@ describe('network types: crash recovery after kill -9 at each new step of attach
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
   }
+
+  // A real NIC whose netns dies is moved back by the kernel to the initial netns, under the
+  // name it had inside (dev<ifindex> if that is taken) and still tagged; a veth, the only NIC a sandbox has, dies with the
+  // netns instead. So the test makes that move itself, into the sandbox host, just before
+  // the guest dies: what the daemon then finds is what the kernel would leave.
+  it('phys, the guest dies and its NIC comes back under another name: the daemon renames it and restores it', async () => {
+    const daemon = await sandbox.startDaemon();
+    const guest = await sandbox.startGuest();
+    const attached = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, '--type', 'phys', '--link', 'eth2', ...ON_LAN, '--guest-address', '192.168.77.66']);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    // The host has a wlan0 of its own, so the kernel would name it dev<ifindex>.
+    const ifindex = JSON.parse((await guest.exec(['ip', '-j', 'link', 'show', 'dev', 'wlan0'])).stdout)[0].ifindex;
+    const moved = await guest.exec(['ip', 'link', 'set', 'dev', 'wlan0', 'netns', `/run/netns/${sandbox.hostNs}`, 'name', `dev${ifindex}`]);
+    assert.equal(moved.exitCode, 0, moved.stderr);
+    await guest.kill();
+    let shown = '';
+    for (let i = 0; i < 100 && !/UP[\s\S]*inet 192\.168\.77\.10\/24/.test(shown); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      shown = (await sandbox.host(['ip', 'address', 'show', 'dev', 'eth2'])).stdout;
+    }
+    assert.match(shown, new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`), 'eth2 was not given back');
+    assert.equal((await sandbox.host(['ip', 'link', 'show', 'dev', `dev${ifindex}`])).exitCode, 1, 'the name it came back under is still on the host');
+    for (let i = 0; i < 50 && JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
+    await daemon.stop();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
 });
