@@ -28,6 +28,12 @@ describe('npm run bench, smoke run', function () {
     for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
   });
 
+  it('times the network types beside their CNI counterparts, on a LAN', () => {
+    assert.deepEqual(results.lanTypes?.map((a) => a.system), ['guestnet bridged veth', 'cni bridge', 'guestnet macvlan', 'cni macvlan', 'guestnet phys', 'cni host-device']);
+    for (const a of results.lanTypes ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
+    assert.ok(stdout.includes('### Network types on a LAN'));
+  });
+
   it('has scale, data path and footprint figures, and prints the tables', () => {
     assert.ok((results.scale ?? []).some((s) => s.system === 'guestnet-daemon'));
     assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
