@@ -10,6 +10,17 @@ export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
 export type IpvlanMode = (typeof IPVLAN_MODES)[number];
 
 /** A NIC handed to a guest, as it was on the host: what detach gives it back. */
+/**
+ * What the host cannot see from its own netns but a typed guest's attach is
+ * made of: a macvlan, ipvlan or vlan inside the guest, an empty guest's
+ * loopback up. Looked at only where an attach may be incomplete.
+ */
+export interface GuestSeen {
+  /** A link of guestnet's link group is in the guest. */
+  ourLink: boolean;
+  loopbackUp: boolean;
+}
+
 export interface PhysBefore {
   addresses: string[];
   up: boolean;

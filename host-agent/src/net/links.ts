@@ -1,5 +1,5 @@
 import type { Route } from '../model/host.js';
-import type { PhysBefore } from '../model/link-type.js';
+import { type GuestSeen, isSublink, type PhysBefore, typeOf } from '../model/link-type.js';
 import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 
@@ -44,12 +44,17 @@ export async function physState(runner: Reader, name: string): Promise<PhysBefor
 }
 
 /**
- * Whether a macvlan, ipvlan or vlan guest lacks its link: none in our link
- * group in its netns. A daemon killed between writing the record and
- * creating the link leaves exactly that. False when the guest cannot be
- * looked at: it is gone, and there is nothing to complete.
+ * What a sublink or empty guest's netns shows of its attach (GuestSeen);
+ * undefined for other types, and when the guest cannot be looked at: it is
+ * gone, and there is nothing to complete.
  */
-export async function sublinkMissing(runner: Reader, record: AttachmentRecord): Promise<boolean> {
-  const shown = await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-o', 'link', 'show', 'group', String(HOST_LINK_GROUP)]).catch(() => undefined);
-  return shown !== undefined && shown.trim() === '';
+export async function lookIntoGuest(runner: Reader, record: AttachmentRecord): Promise<GuestSeen | undefined> {
+  if (!isSublink(record) && typeOf(record) !== 'empty') return undefined;
+  const shown = await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-j', 'link', 'show']).catch(() => undefined);
+  if (shown === undefined) return undefined;
+  const links = JSON.parse(shown) as Array<{ ifname: string; flags: string[]; group?: string }>;
+  return {
+    ourLink: links.some((link) => link.group === String(HOST_LINK_GROUP)),
+    loopbackUp: links.some((link) => link.ifname === 'lo' && link.flags.includes('UP')),
+  };
 }

@@ -1,6 +1,6 @@
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import type { HostObserved } from '../model/host.js';
-import { describeType, isBridged, isSublink, typeOf } from '../model/link-type.js';
+import { describeType, type GuestSeen, isBridged, isSublink, typeOf } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, hostLinkAlias } from '../model/record.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 
@@ -25,14 +25,15 @@ function refuse(observed: HostObserved, desired: AttachmentRecord, existing: Att
 }
 
 /** The ops that attach a guest of any type but the routed veth. */
-export function planAttachTyped(observed: HostObserved, desired: AttachmentRecord, uplink: string | undefined, options: { force?: boolean; sublinkMissing?: boolean } = {}): SetupOp[] {
+export function planAttachTyped(observed: HostObserved, desired: AttachmentRecord, uplink: string | undefined, options: { force?: boolean; guest?: GuestSeen | undefined } = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
   refuse(observed, desired, existing, uplink, options.force === true);
-  // A record whose attach was cut short is completed where something is missing:
-  // a bridge port not made, a NIC not yet handed over, a guest seen without its sublink.
-  // The guest's addresses and routes are the agent's to see.
+  // A record whose attach was cut short is completed where something is missing: a bridge
+  // port not made, a NIC not yet handed over, a guest seen without its sublink or with its
+  // loopback down. The guest's addresses and routes are the agent's to see.
   if (existing) {
-    if (isSublink(existing) && options.sublinkMissing) return [{ kind: 'createSublink', record: existing }];
+    if (isSublink(existing) && options.guest?.ourLink === false) return [{ kind: 'createSublink', record: existing }];
+    if (typeOf(existing) === 'empty' && options.guest?.loopbackUp === false) return [{ kind: 'setLoopbackUp', record: existing }];
     if (isBridged(existing) && !observed.links.has(existing.hostIf)) return [{ kind: 'createVeth', record: existing }];
     if (typeOf(existing) === 'phys' && existing.link !== undefined && observed.links.has(existing.link) && observed.aliases.get(existing.link) !== existing.token) return [{ kind: 'movePhys', record: existing }];
     return [];

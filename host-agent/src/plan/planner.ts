@@ -2,7 +2,7 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
-import { describeType, isRouted } from '../model/link-type.js';
+import { describeType, type GuestSeen, isRouted } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
@@ -57,8 +57,8 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
 }
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
-/** `sublinkMissing`: a macvlan, ipvlan or vlan guest was seen without its link (the host observation does not look into guests). */
-export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean; sublinkMissing?: boolean } = {}): SetupOp[] {
+/** `guest`: what a typed guest's netns showed, where the host observation cannot look. */
+export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean; guest?: GuestSeen | undefined } = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
   if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options);
   refuseClashes(observed, desired, existing);

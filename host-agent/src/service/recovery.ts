@@ -3,9 +3,9 @@ import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../e
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
 import { recordPath } from '../model/paths.js';
-import { isBridged, isRouted, isSublink } from '../model/link-type.js';
+import { isBridged, isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
-import { sublinkMissing } from '../net/links.js';
+import { lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
 import { readIpForwardBefore, readRecords } from '../state/records.js';
@@ -31,11 +31,6 @@ type Hooks = Pick<ExecContext, 'afterSetupOp'>;
  */
 async function liveGuest(record: AttachmentRecord): Promise<boolean> {
   return (await guestAlive(record)) && record.netns !== (await netnsAt('/proc/self/ns/net'));
-}
-
-/** What the host observation cannot see: whether a live sublink guest still has its link. */
-async function lookIntoGuest(runner: Runner, record: AttachmentRecord): Promise<{ sublinkMissing: boolean }> {
-  return { sublinkMissing: isSublink(record) && (await sublinkMissing(runner, record)) };
 }
 
 /**
@@ -67,7 +62,7 @@ export async function reconcileGuest(record: AttachmentRecord, stateDir: string,
   }
   const observed = await observeHost(runner, stateDir, ctx.firewall);
   if (!observed.records.some((r) => r.id === record.id)) return undefined;
-  const ops = planAttach(observed, record, await lookIntoGuest(runner, record));
+  const ops = planAttach(observed, record, { guest: await lookIntoGuest(runner, record) });
   return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
 }
 
@@ -95,7 +90,7 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     let observed = await observeHost(runner, stateDir, ctx.firewall);
     for (const record of records) {
       const recovery = (await toComplete(record))
-        ? await completed(record, planAttach(observed, record, await lookIntoGuest(runner, record)))
+        ? await completed(record, planAttach(observed, record, { guest: await lookIntoGuest(runner, record) }))
         : { id: record.id, action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const), steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
       if (!recovery) continue;
       recoveries.push(recovery);

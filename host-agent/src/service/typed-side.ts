@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { TOKEN_PREFIX, UsageError } from '@guestnet/protocol';
 import { applySetup, type ExecContext } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
-import { hasGuestLink, isBridged, isSublink } from '../model/link-type.js';
+import { hasGuestLink, isBridged } from '../model/link-type.js';
 import { parsePool } from '../model/pool.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
-import { physState, sublinkMissing } from '../net/links.js';
+import { lookIntoGuest, physState } from '../net/links.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { observeHost } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
@@ -65,8 +65,8 @@ export async function attachTypedHostSide(
     firewall: ctx.firewall.name,
     tagged: true,
   };
-  const sublinkGone = existing !== undefined && isSublink(existing) && (await sublinkMissing(runner, existing));
-  const ops = planAttach(observed, desired, { force: settings.force, sublinkMissing: sublinkGone });
+  const guestSeen = existing && (await lookIntoGuest(runner, existing));
+  const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen });
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };

@@ -167,6 +167,21 @@ describe('network types: crash recovery after kill -9 at each new step of attach
     });
   }
 
+  it('empty, killed after writeRecord: a restart brings the loopback up, detach leaves the host as it was', async () => {
+    const dying = await sandbox.startDaemon(['--kill-after-op', '1']);
+    const guest = await sandbox.startGuest({ agent: false });
+    const result = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, '--type', 'empty']);
+    assert.notEqual(result.exitCode, 0);
+    assert.equal((await dying.stop()).signal, 'SIGKILL', 'the daemon should have died at the fault');
+    assert.match((await guest.exec(['ip', '-o', 'link', 'show', 'lo'])).stdout, /<LOOPBACK>/, 'the loopback came up before the fault');
+    const daemon = await sandbox.startDaemon();
+    assert.match((await guest.exec(['ip', '-o', 'link', 'show', 'lo'])).stdout, /<LOOPBACK,UP/);
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    await daemon.stop();
+    await guest.kill();
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   // A real NIC whose netns dies is moved back by the kernel to the initial netns, under the
   // name it had inside (dev<ifindex> if that is taken) and still tagged; a veth, the only NIC a sandbox has, dies with the
   // netns instead. So the test makes that move itself, into the sandbox host, just before

@@ -30,11 +30,14 @@ describe('network types: plans and their exact steps', () => {
     assert.deepEqual(stepsOf(teardown[0]!, ctx)[0], { kind: 'run', argv: ['nsenter', '--net=/proc/300/ns/net', 'ip', 'link', 'del', 'group', '26478'], tolerate: /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/ });
   });
 
-  it('a sublink guest seen without its link (a daemon killed before making it) has it made again; one that has it plans nothing', () => {
+  it('a sublink guest seen without its link, or an empty one with its loopback down (a daemon killed before), is completed; one that has them plans nothing', () => {
     const record = typed({ type: 'macvlan', macvlanMode: 'bridge' });
     const host = { ...lan(), records: [record] };
-    assert.deepEqual(planAttach(host, record, { sublinkMissing: true }), [{ kind: 'createSublink', record }]);
-    assert.deepEqual(planAttach(host, record), []);
+    assert.deepEqual(planAttach(host, record, { guest: { ourLink: false, loopbackUp: true } }), [{ kind: 'createSublink', record }]);
+    assert.deepEqual(planAttach(host, record, { guest: { ourLink: true, loopbackUp: true } }), []);
+    assert.deepEqual(planAttach(host, record), [], 'a guest not looked at is taken as complete');
+    const empty = typed({ type: 'empty' });
+    assert.deepEqual(planAttach({ ...lan(), records: [empty] }, empty, { guest: { ourLink: false, loopbackUp: false } }), [{ kind: 'setLoopbackUp', record: empty }]);
   });
 
   it('phys: a NIC the kernel returned by itself is found by its alias and renamed back; otherwise it is fetched from the guest', () => {
