@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ExitCode, UsageError } from '@guestnet/protocol';
 import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
+import type { Level } from './log.js';
 import type { DnsTarget } from './planner.js';
 
 interface GlobalOptions {
@@ -64,8 +65,8 @@ withDnsOptions(program.command('run'), 'the agent writes')
     const target = dnsTarget(options);
     // Loaded only here: run is the long-lived path, --help stays fast.
     const [{ createLog }, { run }] = await Promise.all([import('./log.js'), import('./commands/run.js')]);
-    const log = createLog(globals.verbose ? 'debug' : options.logLevel);
-    // process.on, not once: execa's signal-exit would otherwise re-raise the signal and skip the cleanup.
+    const log = createLog(globals.verbose ? 'debug' : (options.logLevel as Level));
+    // Handlers that stay: a second signal during shutdown must not skip the cleanup.
     const stop = new Promise<NodeJS.Signals>((resolve) => {
       process.on('SIGTERM', resolve);
       process.on('SIGINT', resolve);

@@ -1,6 +1,6 @@
 // What other packages use of the guest agent: its planner, executor and
 // observation, so the CNI plugin configures a container exactly as the agent
-// configures a guest; and Android's ipconfig.txt codec.
+// configures a guest; Android's ipconfig.txt codec; and its log format, for tests.
 export { type DnsTarget, findOurLink, planGuest, renderResolvConf, verifiedState } from './planner.js';
 export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withIp6State } from './observe.js';
@@ -9,3 +9,4 @@ export type { IpTarget } from './ip.js';
 export { assignmentOf, dnsOf, type IpConfigEntry, type StaticIpEntry, withEntry } from './android/ipconfig.js';
 export { parseLeaseLine } from './dhcp.js';
 export { leaseInKernel } from './android/framework-dhcp.js';
+export { createLog, type Level } from './log.js';

@@ -6,7 +6,7 @@ import { parsePortForward } from './model/port-forward.js';
 import { formatAttach, formatDetach, formatDetachAll, formatDoctor, formatForward, formatStatus } from './output.js';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
-// Each command's module (the engine, the daemon, execa behind them) loads
+// Each command's module (the engine, the daemon, winston behind them) loads
 // only when that command runs: --help and a mistyped flag stay fast.
 const commands = {
   attach: () => import('./commands/attach.js'),

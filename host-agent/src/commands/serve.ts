@@ -16,9 +16,7 @@ export async function serve(settings: HostSettings, log: DaemonLog, options: { k
   const hooks = killAfterOp ? { afterSetupOp: () => void (++applied === killAfterOp && process.kill(process.pid, 'SIGKILL')) } : {};
   const daemon = new Daemon(settings, log, hooks, options.netdSocket);
   await daemon.start();
-  // process.on, not once: a once-wrapper is removed before it runs, and execa's
-  // signal-exit, seeing itself as the last listener, would then re-raise the
-  // signal and kill us mid-shutdown.
+  // Handlers that stay: a second signal during shutdown must not kill us mid-way.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.on('SIGTERM', resolve);
     process.on('SIGINT', resolve);

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { CommandFailedError } from '@guestnet/protocol';
+import { runCommand, startCommand } from '@guestnet/runtime';
+
+describe('runtime command runner', () => {
+  it('resolves with the exit code, stdout and stderr, final newline stripped', async () => {
+    const result = await runCommand(['sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.deepEqual(result, { exitCode: 3, stdout: 'out', stderr: 'err' });
+  });
+
+  it('passes its input on stdin, and none when there is none', async () => {
+    assert.equal((await runCommand(['cat'], 'line one\nline two\n')).stdout, 'line one\nline two');
+    assert.equal((await runCommand(['cat'])).stdout, '');
+  });
+
+  it('never goes through a shell: metacharacters are plain arguments', async () => {
+    assert.equal((await runCommand(['echo', '$(id)', ';', 'ls'])).stdout, '$(id) ; ls');
+  });
+
+  it('runs tools in the C locale, so their messages can be matched', async () => {
+    assert.equal((await runCommand(['sh', '-c', 'echo $LC_ALL'])).stdout, 'C');
+  });
+
+  it('rejects with CommandFailedError when the command cannot run', async () => {
+    await assert.rejects(runCommand(['guestnet-no-such-tool']), (error: Error) => error instanceof CommandFailedError && /ENOENT/.test(error.message));
+  });
+
+  it('rejects when the command is killed by a signal', async () => {
+    await assert.rejects(runCommand(['sh', '-c', 'kill -9 $$']), CommandFailedError);
+  });
+
+  it('streams a long-running command, and kill ends it', async () => {
+    const started = await startCommand(['sh', '-c', 'echo ready; exec sleep 60']);
+    const first = await new Promise<string>((resolve) => started.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    assert.equal(first, 'ready\n');
+    started.kill();
+    await started.exited;
+  });
+
+  it('does not leave a long-running command behind when the agent exits', async () => {
+    // The child prints its own pid, then the agent exits without killing it.
+    const script = `import { startCommand } from '@guestnet/runtime';
+      const c = await startCommand(['sh', '-c', 'echo $$; exec sleep 60']);
+      c.stdout.once('data', (d) => { process.stdout.write(d); process.exit(0); });`;
+    const pid = await new Promise<string>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script], (_e, stdout) => resolve(stdout.trim())));
+    assert.match(pid, /^\d+$/);
+    await new Promise((r) => setTimeout(r, 100));
+    const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // Gone, or a zombie waiting for init to reap it: either way no longer running.
+    assert.ok(state === '' || / Z /.test(state), `sleep ${pid} still runs after its agent exited: ${state}`);
+  });
+});
