@@ -117,13 +117,11 @@ export class Keeper {
     const usable = seen && (!ipv6 || seen.links.some((link) => link.addresses6 !== undefined)) ? seen : undefined;
     try {
       const report = await this.oneAtATime(async () => {
-        if (usable) {
-          const report = await applyFrom(usable).catch(() => undefined);
-          if (report) return report;
-        }
-        return applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6));
+        const report = (usable && (await applyFrom(usable).catch(() => undefined))) || (await applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6)));
+        // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
+        this.configure = configure;
+        return report;
       });
-      this.configure = configure;
       this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
       return report;
     } catch (error) {
@@ -148,10 +146,15 @@ export class Keeper {
   async keep(events: NetEvents, stopped: () => boolean): Promise<void> {
     while (!stopped()) {
       await events.next(RECHECK_MS);
-      const configure = this.configure;
-      if (stopped() || !configure) continue;
+      if (stopped() || !this.configure) continue;
+      // Read when the step runs, not when the event came: the event may be a
+      // new configure's own change, and the configure it replaced must not
+      // be put back over it.
+      let configure: GuestConfig | undefined;
       try {
         const repaired = await this.oneAtATime(async () => {
+          configure = this.configure;
+          if (!configure) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
           const ops = planGuest(await observeGuest(this.dnsTarget.path, {}, ipv6), configure, this.dnsTarget);
           if (ops.length > 0) await applyGuest(ops, {}, ipv6);
@@ -159,6 +162,7 @@ export class Keeper {
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });
       } catch {
+        if (!configure) continue;
         // Our link is gone (detached): nothing to keep until the host configures us again, and no lease to renew.
         if (this.configure === configure) this.configure = undefined;
         if (this.dhcpConfigure?.token === configure.token) {
