@@ -19,6 +19,8 @@ export { parseRecord } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';
+export { HostMemory } from './daemon/memory.js';
+export { AttachmentService } from './service/attachments.js';
 export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';

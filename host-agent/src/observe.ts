@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { ipv4ToInt } from '@guestnet/protocol';
 import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
+import { rangeOf } from './model/pool.js';
 import type { AttachmentRecord } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
@@ -57,8 +59,16 @@ export async function existingLinksWithAliases(names: string[]): Promise<LinksSe
   };
 }
 
-/** Routes of the main table that cover `address`, default excluded: what a new lease could clash with. */
+/**
+ * Routes of the main table that cover `address`, default excluded: what a new
+ * lease could clash with. Found in the whole table, which the daemon
+ * remembers, rather than asked of `ip route show match` per address.
+ */
 export async function routesCovering(runner: Reader, address: string): Promise<Route[]> {
-  const routes = JSON.parse(await runner.read(['ip', '-4', '-j', 'route', 'show', 'match', address])) as Array<{ dst: string; dev?: string }>;
-  return routes.flatMap((r) => (r.dst === 'default' || r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev }]));
+  const value = ipv4ToInt(address);
+  return (await mainRoutes(runner)).flatMap(({ dst, dev }) => {
+    if (dst === 'default') return [];
+    const [first, last] = rangeOf(dst);
+    return value >= first && value <= last ? [{ dst, dev }] : [];
+  });
 }

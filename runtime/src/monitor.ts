@@ -24,6 +24,11 @@ export class IpMonitor {
     void this.run();
   }
 
+  /** Whether a monitor process is up now: events from here on are heard. */
+  get running(): boolean {
+    return this.current !== undefined;
+  }
+
   stop(): void {
     this.stopped = true;
     this.current?.kill();
@@ -35,6 +40,7 @@ export class IpMonitor {
     this.current = child;
     createInterface({ input: child.stdout }).on('line', this.onLine);
     await child.exited;
+    this.current = undefined;
     if (this.stopped) return;
     this.onRestart();
     setTimeout(() => void this.run(), RESTART_DELAY_MS).unref();

@@ -19,7 +19,8 @@ import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
 import { GuestServer } from './guests.js';
 import { interrupted } from '../guest-link/exchange.js';
-import { watchHost } from './monitor.js';
+import { HostMemory } from './memory.js';
+import { type HostWatch, watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
 import { isBridged, isRouted } from '../model/link-type.js';
 import { HostResolvers } from '../dns/upstreams.js';
@@ -38,7 +39,8 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
  * events reap dead guests; a reconcile loop keeps the rules and uplink right.
  */
 export class Daemon {
-  private readonly runner = new RealRunner();
+  /** Remembers what it reads of the host; attaches plan from it, the checking loop reads only the firewall. */
+  private readonly runner = new HostMemory(new RealRunner(), () => this.monitor?.running === true);
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
   private readonly dns: DnsForwarder;
@@ -47,7 +49,7 @@ export class Daemon {
   /** The same records by link id: how a guest's hello names them. */
   private byLinkId = new Map<string, AttachmentRecord>();
   private control: Server | undefined;
-  private stopMonitor: () => void = () => {};
+  private monitor: HostWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -82,17 +84,15 @@ export class Daemon {
     const pidFile = statePaths(stateDir).pidFile;
     if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
     // A crash may have left half-done attaches and dead guests behind.
-    const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner));
+    const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner.checking));
     const said = { completed: 'completed a half-done attach', removed: 'removed a dead guest', rolledBack: 'rolled back an attach that was waiting for its guest' };
     for (const r of recovered) this.log('info', said[r.action], { ...r });
     await this.refresh();
-    await this.guests.start();
-    this.control = await serveControl(stateDir, (request, cancelled) => this.handle(request, cancelled));
-    // A default route that moves is heard at once; a firewall reload makes no
-    // event, so the same pass also runs every RECONCILE_MS.
-    this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
-    this.stopMonitor = watchHost(
+    // Heard from before the first request: the host memory remembers nothing until then.
+    this.monitor = watchHost(
       {
+        changed: () => this.runner.changed(),
+        lost: () => this.runner.forget(),
         linkDeleted: (name) => void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
@@ -100,12 +100,18 @@ export class Daemon {
       },
       (message) => this.log('warn', message),
     );
+    await this.guests.start();
+    this.control = await serveControl(stateDir, (request, cancelled) => this.handle(request, cancelled));
+    // A default route that moves is heard at once; a firewall reload makes no
+    // event, so the same pass also runs every RECONCILE_MS.
+    this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
     this.log('info', 'serving', { stateDir, socket: this.settings.socket, control: controlSocketPath(stateDir), guests: this.byToken.size });
   }
 
   /** Stops serving; every guest keeps its network, and its agent reconnects to the next daemon. */
   async stop(): Promise<void> {
-    this.stopMonitor();
+    this.monitor?.stop();
+    this.runner.close();
     clearInterval(this.timer);
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
     await fs.rm(controlSocketPath(this.settings.stateDir), { force: true });
@@ -136,11 +142,13 @@ export class Daemon {
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
   }
 
-  private async handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
-    const { stateDir } = this.settings;
+  private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
+    if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
+    return collectStatus(this.settings.stateDir, this.runner, (token) => ({ connected: this.guests.connected(token), lastApply: this.guests.lastApply(token) }));
+  }
+
+  private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {
     switch (request.type) {
-      case 'status':
-        return collectStatus(stateDir, this.runner, (token) => ({ connected: this.guests.connected(token), lastApply: this.guests.lastApply(token) }));
       case 'forward':
         return this.service.forward(String(request.pid), request.forward, request.remove).finally(() => this.refresh());
       case 'detachAll': {
@@ -186,6 +194,10 @@ export class Daemon {
         },
       });
       return attachResult(attached, attached.guest ?? 'not-waited');
+    } catch (error) {
+      // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
+      this.runner.forget();
+      throw error;
     } finally {
       await this.refresh();
       // A failed attach whose record is gone leaves no session behind.
@@ -213,7 +225,7 @@ export class Daemon {
   }
 
   private async reconcileGuest(record: AttachmentRecord, name: string): Promise<void> {
-    const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner));
+    const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner.checking));
     await this.refresh();
     if (!done) return;
     this.log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { id: record.id, hostIf: name });
@@ -226,7 +238,7 @@ export class Daemon {
     this.reconciling = true;
     try {
       await this.reapLinklessGuests();
-      const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner));
+      const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner.checking));
       this.lastFailure = undefined;
       if (steps.length > 0) {
         const before = this.byToken;

@@ -1,0 +1,149 @@
+import { CommandFailedError } from '@guestnet/protocol';
+import type { Runner, Step } from '../exec/runner.js';
+import { LOCAL_NETWORK_TABLE } from '../model/policy.js';
+
+const keyOf = (argv: readonly string[]) => argv.join(' ');
+
+/**
+ * Host reads whose answers change only with a link, route or rule event, or a
+ * command of ours: the default routes, the main table, the links, the policy
+ * rules and the guests' local table.
+ */
+const EVENTED = new Set(
+  [
+    ['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default'],
+    ['ip', '-6', '-j', 'route', 'show', 'table', 'all', 'default'],
+    ['ip', '-j', '-4', 'route', 'show'],
+    ['ip', '-j', 'link', 'show'],
+    ...(['-4', '-6'] as const).flatMap((family) => [
+      ['ip', family, '-j', 'rule', 'show'],
+      ['ip', family, '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)],
+    ]),
+  ].map(keyOf),
+);
+
+/**
+ * Reads of the firewall, which others change without an event: remembered
+ * for attaches, and read afresh by the loop that checks the host every
+ * second. It repairs what others broke, and its repair is a command of ours.
+ */
+const UNEVENTED = new Set(
+  [
+    ['nft', 'list', 'tables'],
+    ['nft', 'list', 'tables', 'ip'],
+    ['iptables-legacy-save'],
+    ...['iptables', 'iptables-legacy'].flatMap((tool) => ['filter', 'nat'].map((table) => [`${tool}-save`, '-t', table])),
+  ].map(keyOf),
+);
+
+// Our own commands come back as events a moment later: one re-read after the host has settled serves them all.
+const SETTLE_MS = 50;
+
+interface Answer {
+  generation: number;
+  text: Promise<string>;
+}
+
+/**
+ * The daemon's runner: remembers the answers of the reads above, so an attach
+ * plans from memory and spends its processes on changes, and the checking
+ * loop reads only what no event reports. Any event and any command of ours
+ * make every answer stale; they are read again once the host has settled and
+ * no change of ours is under way (a re-read's processes would slow it down),
+ * and a read that comes first reads for itself. Everything else passes through.
+ */
+export class HostMemory implements Runner {
+  private generation = 0;
+  private readonly answers = new Map<string, Answer>();
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private busy = 0;
+  /** For the loop that checks the host: the firewall afresh, the rest from memory. */
+  readonly checking: Runner;
+
+  /** `listening`: whether the host's events are heard now; nothing is remembered before, lest one be missed. */
+  constructor(
+    private readonly inner: Runner,
+    private readonly listening: () => boolean,
+  ) {
+    const memory = this;
+    this.checking = {
+      read: (argv) => (UNEVENTED.has(keyOf(argv)) ? memory.readAndRemember(argv) : memory.read(argv)),
+      perform: (step) => memory.perform(step),
+      get processes() {
+        return memory.processes;
+      },
+    };
+  }
+
+  get processes(): number {
+    return this.inner.processes;
+  }
+
+  /** Something changed on the host, or may have: every answer is stale. */
+  changed(): void {
+    this.generation++;
+    this.scheduleReread();
+  }
+
+  close(): void {
+    clearTimeout(this.rereadTimer);
+    this.forget();
+  }
+
+  /** Runs an attach or a detach: re-reading waits until none is under way. */
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    this.busy++;
+    try {
+      return await work();
+    } finally {
+      this.busy--;
+      this.scheduleReread();
+    }
+  }
+
+  read(argv: string[]): Promise<string> {
+    const known = this.answers.get(keyOf(argv));
+    if (known?.generation === this.generation) return known.text;
+    return this.readAndRemember(argv);
+  }
+
+  async perform(step: Step): Promise<void> {
+    try {
+      await this.inner.perform(step);
+    } finally {
+      // State files are not among the answers; a command may have changed any of them.
+      if (step.kind === 'run') this.changed();
+    }
+  }
+
+  /** Drops every answer: after a failure, or when events may have been lost. */
+  forget(): void {
+    this.generation++;
+    this.answers.clear();
+  }
+
+  private readAndRemember(argv: string[]): Promise<string> {
+    const key = keyOf(argv);
+    const text = this.inner.read(argv);
+    if (!this.listening() || !(EVENTED.has(key) || UNEVENTED.has(key))) return text;
+    const answer = { generation: this.generation, text };
+    this.answers.set(key, answer);
+    // A table that does not exist is an answer until an event creates it; a command that did not run is none.
+    const answered = (error: unknown) => EVENTED.has(key) && error instanceof CommandFailedError && error.commandExitCode !== undefined;
+    text.catch((error: unknown) => answered(error) || (this.answers.get(key) === answer && this.answers.delete(key)));
+    return text;
+  }
+
+  private scheduleReread(): void {
+    clearTimeout(this.rereadTimer);
+    this.rereadTimer = setTimeout(() => this.reread(), SETTLE_MS);
+    this.rereadTimer.unref();
+  }
+
+  private reread(): void {
+    if (this.busy > 0) return;
+    for (const [key, answer] of [...this.answers]) {
+      if (answer.generation !== this.generation) void this.readAndRemember(key.split(' ')).catch(() => {});
+    }
+  }
+}
