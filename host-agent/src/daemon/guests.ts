@@ -26,6 +26,8 @@ export class GuestServer {
   private readonly sessions = new Map<string, GuestSession>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly lastApplies = new Map<string, LastApply>();
+  /** What each connected guest last confirmed: an agent that said hello before its attach waited is not asked again. */
+  private readonly confirmed = new Map<string, { config: string; confirmation: GuestConfirmation }>();
   /** A guest can connect and fail before its attach starts waiting: the wait must still hear it. */
   private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
@@ -81,6 +83,8 @@ export class GuestServer {
       const failure = this.unclaimedFailures.get(record.token);
       this.unclaimedFailures.delete(record.token);
       if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);
+      const known = this.confirmed.get(record.token);
+      if (known && this.sessions.has(record.token) && known.config === JSON.stringify(guestConfigOf(record))) return waiter.resolve(known.confirmation);
       this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
       if (this.sessions.has(record.token)) void this.configure(record).catch(() => {});
     });
@@ -91,6 +95,7 @@ export class GuestServer {
     this.sessions.get(token)?.release();
     this.sessions.delete(token);
     this.lastApplies.delete(token);
+    this.confirmed.delete(token);
     this.unclaimedFailures.delete(token);
   }
 
@@ -108,7 +113,10 @@ export class GuestServer {
         const session = new GuestSession(connection, auth, capabilities);
         this.sessions.set(record.token, session);
         void session.ended.then((misbehaved) => {
-          if (this.sessions.get(record.token) === session) this.sessions.delete(record.token);
+          if (this.sessions.get(record.token) === session) {
+            this.sessions.delete(record.token);
+            this.confirmed.delete(record.token);
+          }
           if (misbehaved) this.onRejected(excerpt(misbehaved, 120));
         });
         return this.configure(record);
@@ -123,10 +131,12 @@ export class GuestServer {
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
     const session = this.sessions.get(record.token);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const run = session.configure(guestConfigOf(record));
+    const config = guestConfigOf(record);
+    const run = session.configure(config);
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {
+        if (this.sessions.get(record.token) === session) this.confirmed.set(record.token, { config: JSON.stringify(config), confirmation });
         const { state } = confirmation;
         const lease = record.dhcp ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } } : {};
         this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes, ...lease });
@@ -135,6 +145,7 @@ export class GuestServer {
         return confirmation;
       },
       (error: Error) => {
+        this.confirmed.delete(record.token);
         this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
         const waiters = this.takeWaiters(record.token);
         if (waiters.length === 0) this.unclaimedFailures.set(record.token, error);

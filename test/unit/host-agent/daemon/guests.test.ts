@@ -61,12 +61,23 @@ describe('daemon GuestServer bookkeeping', () => {
     guest.destroy();
   });
 
-  it('a wait that starts after the guest connected re-sends the configuration', async () => {
+  it('a wait that starts after the guest confirmed the same configuration is answered at once, without asking again', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
-    const confirmed = server.confirm(record, 5000);
+    assert.equal((await server.confirm(record, 5000)).changes, 3);
+    await assert.rejects(guest.receive(200), 'no second configure');
+    guest.destroy();
+  });
+
+  it('a wait for a changed configuration (the uplink MTU followed) sends it again', async () => {
+    const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
+    await new Promise((r) => setTimeout(r, 50));
+    const confirmed = server.confirm({ ...record, mtu: record.mtu - 100 }, 5000);
+    const configure = (await guest.receive(2000)) as Configure;
+    assert.equal(configure.link.mtu, record.mtu - 100);
+    guest.send(appliedFor(guest, configure));
     assert.equal((await confirmed).changes, 3);
     guest.destroy();
   });
