@@ -43,6 +43,9 @@ export class Keeper {
   private dhcpConfigure: GuestConfig | undefined;
   private readonly dhcp: DhcpClient | FrameworkDhcp | undefined;
   private applying: Promise<unknown> = Promise.resolve();
+  private events: NetEvents | undefined;
+  /** The last event an apply's own read-back already covers: the echoes of its changes need no second look. */
+  private coveredSeq = -1;
 
   /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. */
   constructor(
@@ -120,6 +123,7 @@ export class Keeper {
         const report = (usable && (await applyFrom(usable).catch(() => undefined))) || (await applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6)));
         // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
         this.configure = configure;
+        this.coveredSeq = this.events?.seq ?? -1;
         return report;
       });
       this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
@@ -144,8 +148,10 @@ export class Keeper {
 
   /** Repairs drift on every kernel event, and every RECHECK_MS, until `stopped()`. */
   async keep(events: NetEvents, stopped: () => boolean): Promise<void> {
+    this.events = events;
     while (!stopped()) {
-      await events.next(RECHECK_MS);
+      const woken = await events.next(RECHECK_MS);
+      const seq = events.seq;
       if (stopped() || !this.configure) continue;
       // Read when the step runs, not when the event came: the event may be a
       // new configure's own change, and the configure it replaced must not
@@ -154,7 +160,8 @@ export class Keeper {
       try {
         const repaired = await this.oneAtATime(async () => {
           configure = this.configure;
-          if (!configure) return [];
+          // Woken only by events from before an apply's read-back: that apply saw their effect.
+          if (!configure || (woken && seq <= this.coveredSeq)) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
           const ops = planGuest(await observeGuest(this.dnsTarget.path, {}, ipv6), configure, this.dnsTarget);
           if (ops.length > 0) await applyGuest(ops, {}, ipv6);
