@@ -25,6 +25,8 @@ const TOOLS = {
   busybox: 'busybox-static',
   // The benchmark, which CI runs as a smoke test, measures with iperf3 and compares with CNI's ptp.
   iperf3: 'iperf3',
+  // ... and counts the processes an attach starts.
+  strace: 'strace',
   // A carrier's 464XLAT in the sandbox: tayga as the host's CLAT and as the operator's NAT64.
   tayga: 'tayga',
   // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).

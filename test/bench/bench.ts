@@ -9,12 +9,13 @@ import { callDaemon } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { type Guest, Sandbox } from '../fixtures/sandbox.js';
 import { benchLanTypes } from './lan-types.js';
-import { median, ms, must, p95, quick, smoke, startupMs, steadyRss, throughput } from './measure.js';
+import { median, ms, must, p95, processesDuring, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
-import { attachOnce, cni, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE, online, ptpConfig, type System } from './systems.js';
+import { attachOnce, cni, countProcesses, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE, online, ptpConfig, type System } from './systems.js';
 
 const RUNS = smoke ? 1 : quick ? 5 : 20;
-const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 100] : [1, 50, 200, 500];
+// 200 in every run but the smoke one: the bulk detach's target is set at 200 guests.
+const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 200] : [1, 50, 200, 500];
 // Attach N is the median of attaches N-2 to N+2: one attach is one noisy sample.
 // Attach 1, the first on an empty host, happens once.
 const around = (n: number) => (n === 1 ? [1] : [n - 2, n - 1, n, n + 1, n + 2]);
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     detachAll: [],
     throughput: [],
     footprint: [],
+    processes: [],
     machine: {
       cpus: cpus().length,
       model: cpus()[0]?.model ?? '',
@@ -55,21 +57,23 @@ async function main(): Promise<void> {
     // The standalone CLI needs no daemon (it would hand over to one). The
     // daemon is a long-running service: each run's gets one untimed attach
     // first, so its start-up is not counted as an attach.
-    const systems: System[] = ['seed-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'];
+    const systems: System[] = ['seed-script', 'floor-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'];
+    const withoutDaemon = systems.indexOf('guestnet-daemon');
     const times = new Map<System, number[]>(systems.map((s) => [s, []]));
     for (let run = 0; run < RUNS; run++) {
-      for (const system of systems.slice(0, 3)) times.get(system)?.push(await attachOnce(sandbox, system));
+      for (const system of systems.slice(0, withoutDaemon)) times.get(system)?.push(await attachOnce(sandbox, system));
       const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
       await attachOnce(sandbox, 'guestnet-daemon');
-      for (const system of systems.slice(3)) times.get(system)?.push(await attachOnce(sandbox, system));
+      for (const system of systems.slice(withoutDaemon)) times.get(system)?.push(await attachOnce(sandbox, system));
       await daemon.stop();
       process.stderr.write(`attach run ${run + 1}/${RUNS}\n`);
     }
     for (const [system, xs] of times) results.attach.push({ system, median_ms: median(xs), p95_ms: p95(xs), runs: xs.length });
+    results.processes = await countProcesses(sandbox);
 
     // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
     const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
-    results.footprint.push({ what: 'daemon, idle', rss_mb: await steadyRss(daemon.pid) });
+    results.footprint.push({ what: 'daemon, idle', private_mb: await steadyPrivateMb(daemon.pid) });
     const warmUp = await sandbox.startGuest({ agent: false });
     await daemonAttach(sandbox, warmUp.pid, false);
     await daemonDetach(sandbox, warmUp.pid);
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
       const t = performance.now();
       await daemonAttach(sandbox, guest.pid, false);
       daemonTimes.push(ms(t));
-      if (i === Math.min(200, SCALE_LAST)) results.footprint.push({ what: `daemon, ${i} guests`, rss_mb: await steadyRss(daemon.pid) });
+      if (i === Math.min(200, SCALE_LAST)) results.footprint.push({ what: `daemon, ${i} guests`, private_mb: await steadyPrivateMb(daemon.pid) });
     }
     results.scale.push(...scalePoints('guestnet-daemon', daemonTimes));
     // The data path with all of them attached: one more guest, online, measured.
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
     const loaded = await throughput(sandbox, measured);
     results.throughput.push({ guests: guests.length + 1, guest_gbps: loaded.guest, host_gbps: loaded.host, ratio: loaded.ratio });
     const agentPid = Number((await execa('pgrep', ['-P', String(measured.pid)], { reject: false })).stdout.split('\n')[0]);
-    if (agentPid) results.footprint.push({ what: 'guest agent', rss_mb: await steadyRss(agentPid) });
+    if (agentPid) results.footprint.push({ what: 'guest agent, one guest kept', private_mb: await steadyPrivateMb(agentPid) });
     // A launcher shutting down: every guest at once.
     let t = performance.now();
     const bulk = await callDaemon(sandbox.stateDir, { type: 'detachAll' }, 60_000);

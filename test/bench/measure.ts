@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Guest, Sandbox } from '../fixtures/sandbox.js';
 import { SERVER } from '../fixtures/sandbox.js';
@@ -26,19 +28,62 @@ export async function untilOnline(guest: Guest, address = SERVER.address, port =
   throw new Error(`the guest did not reach ${address}:${port} within 5 s`);
 }
 
-async function rss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+/** A process and all its descendants: an agent's `ip monitor` is part of its cost. */
+async function withDescendants(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const below = await Promise.all(children.split(' ').filter(Boolean).map((child) => withDescendants(Number(child))));
+  return [pid, ...below.flat()];
 }
 
-/** The median of 5 readings a second apart: RSS moves with each garbage collection. */
-export async function steadyRss(pid: number): Promise<number> {
+/**
+ * Private memory in MB (smaps_rollup's Private_Clean + Private_Dirty), the
+ * process and its children: what each more agent costs a device. Shared pages
+ * of the node binary are paid once however many agents run.
+ */
+async function privateMb(pid: number): Promise<number> {
+  const rollups = await Promise.all((await withDescendants(pid)).map((p) => readFile(`/proc/${p}/smaps_rollup`, 'utf8').catch(() => '')));
+  const kb = rollups.reduce((sum, text) => sum + Number(/Private_Clean:\s+(\d+)/.exec(text)?.[1] ?? 0) + Number(/Private_Dirty:\s+(\d+)/.exec(text)?.[1] ?? 0), 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** The median of 5 readings a second apart: memory moves with each garbage collection. */
+export async function steadyPrivateMb(pid: number): Promise<number> {
   const readings: number[] = [];
   for (let i = 0; i < (smoke ? 1 : 5); i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-    readings.push(await rss(pid));
+    readings.push(await privateMb(pid));
   }
   return median(readings);
+}
+
+/**
+ * The processes `pids` (and their children) start while `work` runs, from
+ * strace's record of successful execve calls: one per new process, however
+ * often it execs (nsenter, then ip). Returns their commands.
+ */
+export async function processesDuring(pids: number[], work: () => Promise<void>): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'guestnet-strace-'));
+  const out = join(dir, 'trace');
+  const strace = execa('strace', ['-f', '--seccomp-bpf', '-e', 'trace=execve', '-e', 'signal=none', '-s', '40', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { reject: false });
+  // The window opens once strace has attached to every one of them.
+  let said = '';
+  await new Promise<void>((resolve) => {
+    const attached = () => pids.every((p) => said.includes(`Process ${p} attached`));
+    strace.stderr?.on('data', (chunk: Buffer) => {
+      said += chunk.toString();
+      if (attached()) resolve();
+    });
+    setTimeout(resolve, 5000);
+  });
+  try {
+    await work();
+  } finally {
+    strace.kill('SIGINT');
+    await strace;
+  }
+  const commands = newProcesses(await readFile(out, 'utf8'));
+  await rm(dir, { recursive: true, force: true });
+  return commands;
 }
 
 export async function startupMs(argv: string[]): Promise<number> {
@@ -73,4 +118,21 @@ export async function throughput(sandbox: Sandbox, guest: Guest): Promise<{ gues
     samples.ratio.push(fromGuest / host);
   }
   return { guest: median(samples.guest), host: median(samples.host), ratio: median(samples.ratio) };
+}
+
+/**
+ * The new processes in a trace of `strace -f -e trace=execve`, each named by
+ * its first successful execve (nsenter, which then execs ip, is one process).
+ * strace may split a call into "<unfinished ...>" and "<... execve resumed>".
+ */
+export function newProcesses(trace: string): string[] {
+  const commands = new Map<string, string>();
+  const asked = new Map<string, string>();
+  for (const line of trace.split('\n')) {
+    const [pid = ''] = line.split(/\s/, 1);
+    const call = /^\d+\s+execve\("[^"]*", \[([^\]]*)\]/.exec(line);
+    if (call) asked.set(pid, (call[1] ?? '').replace(/"/g, '').replace(/, /g, ' '));
+    if (/execve.* = 0$/.test(line) && !commands.has(pid)) commands.set(pid, asked.get(pid) ?? '?');
+  }
+  return [...commands.values()];
 }

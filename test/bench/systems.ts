@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { callDaemon, resolveSettings } from '@guestnet/host-agent';
 import { type Guest, type Sandbox, UPLINK } from '../fixtures/sandbox.js';
-import { ms, must, untilOnline } from './measure.js';
+import { ms, must, newProcesses, processesDuring, untilOnline } from './measure.js';
 
 // The routed systems the bench compares, each attaching a fresh guest until
 // it is online, and undoing it afterwards.
@@ -41,10 +43,43 @@ iptables -t filter -D FORWARD -o wlan0 -i vm_wlan -j ACCEPT
 echo 0 > /proc/sys/net/ipv4/ip_forward
 `;
 
-/** One CNI plugin call from Debian's containernetworking-plugins, in the sandbox host. */
-export function cni(sandbox: Sandbox, command: 'ADD' | 'DEL', id: string, pid: number, config: Record<string, unknown>) {
+// guestnet's attach path without guestnet: the processes a warm daemon and
+// its guest agent start, in order, from one shell. No node, no socket, no
+// protocol: what any design that runs these tools pays at least.
+const floorAttach = (pid: number) => `set -e
+echo 1 > /proc/sys/net/ipv4/ip_forward
+nsenter --net=/proc/${pid}/ns/net ip -batch - <<END
+link add eth9 type veth peer name fl0 netns /proc/$$/ns/net
+link set dev eth9 alias guestnet:floor
+END
+ip -batch - <<END
+address add 10.198.0.1/32 peer 10.198.0.2/32 dev fl0
+link set dev fl0 up
+END
+nft -f - <<END
+table ip gnfloor {
+  chain out { type nat hook postrouting priority 100; ip saddr 10.198.0.2 oifname "wlan0" masquerade; }
+  chain through { type filter hook forward priority 0; iifname "fl0" accept; oifname "fl0" ct state established,related accept; }
+}
+END
+nsenter --net=/proc/${pid}/ns/net ip -j -batch - > /dev/null <<END
+link show
+address show
+route show
+END
+nsenter --net=/proc/${pid}/ns/net ip -batch - <<END
+link set dev eth9 name wlan0
+address add 10.198.0.2/16 dev wlan0
+link set dev wlan0 up
+route add default via 10.198.0.1 dev wlan0 onlink
+END
+`;
+const floorUndo = 'ip link del fl0 2>/dev/null; nft delete table ip gnfloor 2>/dev/null; true';
+
+/** One CNI plugin call from Debian's containernetworking-plugins, in the sandbox host; `prefix` wraps it (strace). */
+export function cni(sandbox: Sandbox, command: 'ADD' | 'DEL', id: string, pid: number, config: Record<string, unknown>, prefix: string[] = []) {
   const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=${id}`, `CNI_NETNS=/proc/${pid}/ns/net`, 'CNI_IFNAME=eth0', 'CNI_PATH=/usr/lib/cni'];
-  return sandbox.host(['env', ...env, `/usr/lib/cni/${String(config.type)}`], JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ...config }));
+  return sandbox.host([...prefix, 'env', ...env, `/usr/lib/cni/${String(config.type)}`], JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ...config }));
 }
 
 export const ptpConfig = (sandbox: Sandbox) => ({
@@ -69,7 +104,7 @@ export async function daemonDetach(sandbox: Sandbox, pid: number): Promise<void>
  * running daemon (the deployed shape: the CLI hands the attach to it);
  * guestnet-cli-standalone is the same command with no daemon, doing it all.
  */
-export type System = 'seed-script' | 'cni-ptp' | 'guestnet-cli-standalone' | 'guestnet-daemon' | 'guestnet-cli';
+export type System = 'seed-script' | 'floor-script' | 'cni-ptp' | 'guestnet-cli-standalone' | 'guestnet-daemon' | 'guestnet-cli';
 
 /** One attach of a fresh guest until it is online, timed; everything is undone afterwards. */
 export async function attachOnce(sandbox: Sandbox, system: System): Promise<number> {
@@ -78,6 +113,7 @@ export async function attachOnce(sandbox: Sandbox, system: System): Promise<numb
   await new Promise((r) => setTimeout(r, agent ? 400 : 50));
   const started = performance.now();
   if (system === 'seed-script') await must('seed script', await sandbox.host(['sh', '-c', seedHost(guest.pid)]));
+  else if (system === 'floor-script') await must('floor script', await sandbox.host(['sh', '-c', floorAttach(guest.pid)]));
   else if (system === 'cni-ptp') await must('ptp ADD', await cni(sandbox, 'ADD', `g${guest.pid}`, guest.pid, ptpConfig(sandbox)));
   else if (system === 'guestnet-daemon') await daemonAttach(sandbox, guest.pid, true);
   else await must('attach', await sandbox.hostAgent(['attach', String(guest.pid)], HOST_BUNDLE));
@@ -87,9 +123,51 @@ export async function attachOnce(sandbox: Sandbox, system: System): Promise<numb
     throw new Error(`${system}: ${error.message}`);
   });
   if (system === 'seed-script') await sandbox.host(['sh', '-c', seedUndo]);
+  else if (system === 'floor-script') await sandbox.host(['sh', '-c', floorUndo]);
   else if (system === 'cni-ptp') await cni(sandbox, 'DEL', `g${guest.pid}`, guest.pid, ptpConfig(sandbox));
   else if (system === 'guestnet-daemon') await daemonDetach(sandbox, guest.pid);
   else await sandbox.hostAgent(['detach', String(guest.pid)], HOST_BUNDLE);
   await guest.kill();
   return took;
+}
+
+/**
+ * The processes one attach starts until the guest is online: a warm daemon's
+ * and its guest agent's, with another guest attached (the firewall's base in
+ * place), against ptp's (with its IPAM plugin) in the same state.
+ */
+export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: string; processes: number; commands: string[] }>> {
+  const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
+  const withAgent = async () => {
+    const guest = await sandbox.startGuest({ agentScript: GUEST_BUNDLE });
+    await new Promise((r) => setTimeout(r, 400));
+    return guest;
+  };
+  try {
+    const other = await withAgent();
+    await daemonAttach(sandbox, other.pid, true);
+    const guest = await withAgent();
+    const agent = Number((await execa('pgrep', ['-P', String(guest.pid)])).stdout.split('\n')[0]);
+    const guestnet = await processesDuring([daemon.pid, agent], () => daemonAttach(sandbox, guest.pid, true));
+    for (const g of [guest, other]) {
+      await daemonDetach(sandbox, g.pid);
+      await g.kill();
+    }
+
+    const [bare, otherBare] = [await sandbox.startGuest({ agent: false }), await sandbox.startGuest({ agent: false })];
+    await must('ptp ADD', await cni(sandbox, 'ADD', `p${otherBare.pid}`, otherBare.pid, ptpConfig(sandbox)));
+    const trace = join(sandbox.dir, 'ptp.trace');
+    await must('ptp ADD', await cni(sandbox, 'ADD', `p${bare.pid}`, bare.pid, ptpConfig(sandbox), ['strace', '-f', '-qq', '-e', 'trace=execve', '-o', trace]));
+    const ptp = newProcesses(await readFile(trace, 'utf8'));
+    for (const b of [bare, otherBare]) {
+      await cni(sandbox, 'DEL', `p${b.pid}`, b.pid, ptpConfig(sandbox));
+      await b.kill();
+    }
+    return [
+      { system: 'guestnet-daemon and its guest agent', processes: guestnet.length, commands: guestnet },
+      { system: 'cni-ptp', processes: ptp.length, commands: ptp },
+    ];
+  } finally {
+    await daemon.stop();
+  }
 }

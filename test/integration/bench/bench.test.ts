@@ -24,7 +24,7 @@ describe('npm run bench, smoke run', function () {
   after(async () => dir && rm(dir, { recursive: true, force: true }));
 
   it('times an attach of every system, until the guest is online', () => {
-    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
+    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'floor-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
     for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
   });
 
@@ -43,8 +43,16 @@ describe('npm run bench, smoke run', function () {
     for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint', '### Targets']) assert.ok(stdout.includes(heading), heading);
   });
 
+  it('counts the processes one attach starts, for guestnet and for ptp', () => {
+    assert.deepEqual((results.processes ?? []).map((p) => p.system), ['guestnet-daemon and its guest agent', 'cni-ptp']);
+    for (const p of results.processes ?? []) assert.equal(p.processes, (p.commands as string[]).length, String(p.system));
+    const ptp = results.processes?.[1];
+    assert.ok((ptp?.commands as string[]).some((c) => c.includes('/usr/lib/cni/ptp')), 'the trace saw ptp itself');
+    assert.ok(stdout.includes('### Processes started by one attach'));
+  });
+
   it('sets each of the issue\'s targets against what was measured', () => {
-    assert.equal((results.targets ?? []).length, 8);
+    assert.equal((results.targets ?? []).length, 11);
     assert.ok((results.targets ?? []).some((t) => /^detach --all of \d+ guests/.test(String(t.target))), 'the bulk detach target');
     for (const t of results.targets ?? []) assert.equal(typeof t.met, 'boolean', String(t.target));
   });
