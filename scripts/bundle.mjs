@@ -3,7 +3,7 @@
 // runnable as `node FILE` with no node_modules beside it (a device, a guest
 // image, an initramfs). Built from the compiled dist/ so it runs exactly the
 // code the tests run. Lazy `import()`s stay lazy: esbuild defers those
-// modules' evaluation until first use, so --help still skips execa and winston.
+// modules' evaluation until first use, so --help does not run winston.
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,14 +24,46 @@ const cniCheck = tooOld(
   `process.stdout.write(JSON.stringify({cniVersion:'1.0.0',code:105,msg:'guestnet needs Node.js 20 or later; this is '+process.version})+'\\n');process.exitCode=1`,
 );
 
+// winston, with the streams it brings, is over 40% of the host agent's bundle,
+// and only a running command that logs needs it. V8 parses every function of a
+// script before it starts, however lazily it is evaluated, so every CLI start
+// paid for it. It goes in as a string, compiled on the first log line: a string
+// costs V8 a scan, not a parse.
+async function compiledOnUse(specifier) {
+  const built = await build({
+    stdin: { contents: `module.exports = require('${specifier}');`, resolveDir: join(root, 'host-agent'), loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    legalComments: 'inline',
+    write: false,
+    logLevel: 'warning',
+  });
+  const source = JSON.stringify(built.outputFiles[0].text);
+  return {
+    name: `compile-${specifier}-on-use`,
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`^${specifier}$`) }, () => ({ path: specifier, namespace: 'compiled-on-use' }));
+      b.onLoad({ filter: /.*/, namespace: 'compiled-on-use' }, () => ({
+        loader: 'js',
+        contents: `const m = { exports: {} };
+require('node:vm').runInThisContext('(function (exports, require, module) {' + ${source} + '\\n})', { filename: '${specifier} (in ' + __filename + ')' })(m.exports, require, m);
+module.exports = m.exports;`,
+      }));
+    },
+  };
+}
+
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
 const BUNDLES = [
-  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent')],
-  ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent')],
-  ['host-agent/dist/cni/main.js', 'guestnet', cniCheck],
+  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [await compiledOnUse('winston')]],
+  ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent'), []],
+  ['host-agent/dist/cni/main.js', 'guestnet', cniCheck, []],
 ];
 
-for (const [entry, name, versionCheck] of BUNDLES) {
+for (const [entry, name, versionCheck, plugins] of BUNDLES) {
   const outfile = join(outdir, name);
   await build({
     entryPoints: [join(root, entry)],
@@ -45,6 +77,7 @@ for (const [entry, name, versionCheck] of BUNDLES) {
     legalComments: 'eof',
     banner: { js: `#!/usr/bin/env node\n${versionCheck}` },
     logLevel: 'warning',
+    plugins,
   });
   chmodSync(outfile, 0o755);
   console.log(`${outfile}  ${(statSync(outfile).size / 1024).toFixed(0)} KiB`);
