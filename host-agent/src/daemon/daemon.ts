@@ -234,7 +234,8 @@ export class Daemon {
   }
 
   private async reconcile(): Promise<void> {
-    if (this.reconciling || this.byToken.size === 0) return;
+    // An attach or detach under way holds the state lock in turns: a pass now would make it wait, and the next one comes soon.
+    if (this.reconciling || this.byToken.size === 0 || !this.runner.idle) return;
     this.reconciling = true;
     try {
       await this.reapLinklessGuests();

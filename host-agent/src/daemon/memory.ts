@@ -90,6 +90,11 @@ export class HostMemory implements Runner {
     this.forget();
   }
 
+  /** Whether no attach or detach is under way. */
+  get idle(): boolean {
+    return this.busy === 0;
+  }
+
   /** Runs an attach or a detach: re-reading waits until none is under way. */
   async during<T>(work: () => Promise<T>): Promise<T> {
     this.busy++;
