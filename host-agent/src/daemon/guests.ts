@@ -28,6 +28,8 @@ export class GuestServer {
   private readonly lastApplies = new Map<string, LastApply>();
   /** What each connected guest last confirmed: an agent that said hello before its attach waited is not asked again. */
   private readonly confirmed = new Map<string, { config: string; confirmation: GuestConfirmation }>();
+  /** The configuration each guest is applying now: a wait for the same one waits for it, rather than sending it again. */
+  private readonly applying = new Map<string, string>();
   /** A guest can connect and fail before its attach starts waiting: the wait must still hear it. */
   private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
@@ -83,10 +85,11 @@ export class GuestServer {
       const failure = this.unclaimedFailures.get(record.token);
       this.unclaimedFailures.delete(record.token);
       if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);
+      const config = JSON.stringify(guestConfigOf(record));
       const known = this.confirmed.get(record.token);
-      if (known && this.sessions.has(record.token) && known.config === JSON.stringify(guestConfigOf(record))) return waiter.resolve(known.confirmation);
+      if (known && this.sessions.has(record.token) && known.config === config) return waiter.resolve(known.confirmation);
       this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
-      if (this.sessions.has(record.token)) void this.configure(record).catch(() => {});
+      if (this.sessions.has(record.token) && this.applying.get(record.token) !== config) void this.configure(record).catch(() => {});
     });
   }
 
@@ -96,6 +99,7 @@ export class GuestServer {
     this.sessions.delete(token);
     this.lastApplies.delete(token);
     this.confirmed.delete(token);
+    this.applying.delete(token);
     this.unclaimedFailures.delete(token);
   }
 
@@ -131,12 +135,15 @@ export class GuestServer {
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
     const session = this.sessions.get(record.token);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const config = guestConfigOf(record);
-    const run = session.configure(config);
+    const config = JSON.stringify(guestConfigOf(record));
+    const run = session.configure(guestConfigOf(record));
+    this.applying.set(record.token, config);
+    const done = () => this.applying.get(record.token) === config && this.applying.delete(record.token);
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {
-        if (this.sessions.get(record.token) === session) this.confirmed.set(record.token, { config: JSON.stringify(config), confirmation });
+        done();
+        if (this.sessions.get(record.token) === session) this.confirmed.set(record.token, { config, confirmation });
         const { state } = confirmation;
         const lease = record.dhcp ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } } : {};
         this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes, ...lease });
@@ -145,6 +152,7 @@ export class GuestServer {
         return confirmation;
       },
       (error: Error) => {
+        done();
         this.confirmed.delete(record.token);
         this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
         const waiters = this.takeWaiters(record.token);

@@ -70,6 +70,16 @@ describe('daemon GuestServer bookkeeping', () => {
     guest.destroy();
   });
 
+  it('a wait that starts while the guest applies the same configuration waits for that apply, sending nothing more', async () => {
+    const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
+    const configure = (await guest.receive(2000)) as Configure;
+    const confirmed = server.confirm(record, 5000);
+    guest.send(appliedFor(guest, configure));
+    assert.equal((await confirmed).changes, 3);
+    await assert.rejects(guest.receive(200), 'no second configure');
+    guest.destroy();
+  });
+
   it('a wait for a changed configuration (the uplink MTU followed) sends it again', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
