@@ -24,7 +24,7 @@ const cniCheck = tooOld(
   `process.stdout.write(JSON.stringify({cniVersion:'1.0.0',code:105,msg:'guestnet needs Node.js 20 or later; this is '+process.version})+'\\n');process.exitCode=1`,
 );
 
-// winston, with the streams it brings, is over 40% of the host agent's bundle,
+// winston, with the streams it brings, is much of the host agent's bundle,
 // and only a running command that logs needs it. V8 parses every function of a
 // script before it starts, however lazily it is evaluated, so every CLI start
 // paid for it. It goes in as a string, compiled on the first log line: a string
