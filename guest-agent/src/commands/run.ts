@@ -27,9 +27,14 @@ export interface RunOptions {
 // A link event (our link arriving) cuts any wait short. The host tags the link
 // in the same process that creates it, and the tag makes no event of its own:
 // the short first step catches a look that fell between the two.
-function backoffMs(attempt: number): number {
-  return Math.min(10 * 2 ** attempt, 2000);
+function backoffMs(attempt: number, capMs = 2000): number {
+  return Math.min(10 * 2 ** attempt, capMs);
 }
+
+// Waiting for a link, every event starts the quick steps again, so the cap only
+// paces a guest nobody attaches: each look is a process, on a device that may
+// wait for hours.
+const LINK_LOOK_CAP_MS = 30_000;
 
 function connectTo(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -98,7 +103,7 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
     if (tokens.length === 0) {
       status.host('waiting for our link');
       // Any event may be our link: look again at once.
-      if (await events.next(backoffMs(attempt))) attempt = -1;
+      if (await events.next(backoffMs(attempt, LINK_LOOK_CAP_MS))) attempt = -1;
       continue;
     }
     status.host('connecting');
