@@ -12,8 +12,7 @@ export class NetEvents {
   private readonly monitor = new IpMonitor([], ['link', 'address', 'route', 'rule'], () => this.wake(), () => this.wake());
   /** An event came while nobody waited: the next wait must not miss it. */
   private missed = false;
-  /** How many events (and monitor restarts) came so far: tells whether one came after a given moment. */
-  seq = 0;
+  private count = 0;
 
   start(): void {
     this.monitor.start();
@@ -42,8 +41,13 @@ export class NetEvents {
     this.wake();
   }
 
+  /** How many events (and monitor restarts) came so far: tells whether one came after a given moment. */
+  get seq(): number {
+    return this.count;
+  }
+
   private wake(): void {
-    this.seq++;
+    this.count++;
     if (this.waiters.length === 0) this.missed = true;
     const waiters = this.waiters;
     this.waiters = [];

@@ -120,7 +120,8 @@ export class Keeper {
     const usable = seen && (!ipv6 || seen.links.some((link) => link.addresses6 !== undefined)) ? seen : undefined;
     try {
       const report = await this.oneAtATime(async () => {
-        const report = (usable && (await applyFrom(usable).catch(() => undefined))) || (await applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6)));
+        let report = usable ? await applyFrom(usable).catch(() => undefined) : undefined;
+        report ??= await applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6));
         // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
         this.configure = configure;
         this.coveredSeq = this.events?.seq ?? -1;

@@ -135,8 +135,9 @@ export class GuestServer {
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
     const session = this.sessions.get(record.token);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const config = JSON.stringify(guestConfigOf(record));
-    const run = session.configure(guestConfigOf(record));
+    const guestConfig = guestConfigOf(record);
+    const config = JSON.stringify(guestConfig);
+    const run = session.configure(guestConfig);
     this.applying.set(record.token, config);
     const done = () => this.applying.get(record.token) === config && this.applying.delete(record.token);
     const at = () => new Date().toISOString();

@@ -40,6 +40,7 @@ const UNEVENTED = new Set(
 const SETTLE_MS = 50;
 
 interface Answer {
+  argv: string[];
   generation: number;
   text: Promise<string>;
 }
@@ -131,7 +132,7 @@ export class HostMemory implements Runner {
     const key = keyOf(argv);
     const text = this.inner.read(argv);
     if (!this.listening() || !(EVENTED.has(key) || UNEVENTED.has(key))) return text;
-    const answer = { generation: this.generation, text };
+    const answer = { argv, generation: this.generation, text };
     this.answers.set(key, answer);
     // A table that does not exist is an answer until an event creates it; a command that did not run is none.
     const answered = (error: unknown) => EVENTED.has(key) && error instanceof CommandFailedError && error.commandExitCode !== undefined;
@@ -147,8 +148,8 @@ export class HostMemory implements Runner {
 
   private reread(): void {
     if (this.busy > 0) return;
-    for (const [key, answer] of [...this.answers]) {
-      if (answer.generation !== this.generation) void this.readAndRemember(key.split(' ')).catch(() => {});
+    for (const answer of [...this.answers.values()]) {
+      if (answer.generation !== this.generation) void this.readAndRemember(answer.argv).catch(() => {});
     }
   }
 }
