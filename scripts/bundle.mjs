@@ -56,6 +56,29 @@ module.exports = m.exports;`,
   };
 }
 
+// Node compiles a built-in module that is not in its start-up snapshot the
+// first time it is required, and esbuild hoists every require to the top of
+// the bundle, so each start paid for child_process, crypto, net and the rest
+// whether the command used them or not. Each becomes a module of forwarding
+// functions that requires the real one on the first call. Only functions are
+// forwarded: a build that imports anything else from them fails here, loudly.
+const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'net', 'readline'];
+const builtinsOnFirstUse = {
+  name: 'builtins-on-first-use',
+  setup(b) {
+    const filter = new RegExp(`^node:(${ON_FIRST_USE.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'on-first-use' ? { path: args.path, external: true } : { path: args.path, namespace: 'on-first-use' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'on-first-use' }, async (args) => {
+      const real = await import(args.path);
+      const names = Object.keys(real).filter((name) => name !== 'default' && typeof real[name] === 'function');
+      const forwards = names.map((name) => `export function ${name}(...args) { return load().${name}(...args); }`);
+      return { loader: 'js', contents: [`let loaded;`, `const load = () => (loaded ??= require('${args.path}'));`, ...forwards].join('\n') };
+    });
+  },
+};
+
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
 const BUNDLES = [
   ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [await compiledOnUse('winston')]],
@@ -77,7 +100,7 @@ for (const [entry, name, versionCheck, plugins] of BUNDLES) {
     legalComments: 'eof',
     banner: { js: `#!/usr/bin/env node\n${versionCheck}` },
     logLevel: 'warning',
-    plugins,
+    plugins: [builtinsOnFirstUse, ...plugins],
   });
   chmodSync(outfile, 0o755);
   console.log(`${outfile}  ${(statSync(outfile).size / 1024).toFixed(0)} KiB`);
