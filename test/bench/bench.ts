@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     // The standalone CLI needs no daemon (it would hand over to one). The
     // daemon is a long-running service: each run's gets one untimed attach
     // first, so its start-up is not counted as an attach.
-    const systems: System[] = ['seed-script', 'floor-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'];
+    const systems: System[] = ['seed-script', 'floor-script', 'floor-3-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'];
     const withoutDaemon = systems.indexOf('guestnet-daemon');
     const times = new Map<System, number[]>(systems.map((s) => [s, []]));
     for (let run = 0; run < RUNS; run++) {

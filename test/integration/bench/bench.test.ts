@@ -24,7 +24,7 @@ describe('npm run bench, smoke run', function () {
   after(async () => dir && rm(dir, { recursive: true, force: true }));
 
   it('times an attach of every system, until the guest is online', () => {
-    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'floor-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
+    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'floor-script', 'floor-3-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
     for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
   });
 
