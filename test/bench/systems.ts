@@ -43,6 +43,14 @@ iptables -t filter -D FORWARD -o wlan0 -i vm_wlan -j ACCEPT
 echo 0 > /proc/sys/net/ipv4/ip_forward
 `;
 
+// Both floor scripts set up the same firewall, in one nft transaction.
+const FLOOR_FIREWALL = `nft -f - <<END
+table ip gnfloor {
+  chain out { type nat hook postrouting priority 100; ip saddr 10.198.0.2 oifname "wlan0" masquerade; }
+  chain through { type filter hook forward priority 0; iifname "fl0" accept; oifname "fl0" ct state established,related accept; }
+}
+END
+`;
 // guestnet's attach path without guestnet: the processes a warm daemon and
 // its guest agent start, in order, from one shell. No node, no socket, no
 // protocol: what any design that runs these tools pays at least.
@@ -56,13 +64,7 @@ ip -batch - <<END
 address add 10.198.0.1/32 peer 10.198.0.2/32 dev fl0
 link set dev fl0 up
 END
-nft -f - <<END
-table ip gnfloor {
-  chain out { type nat hook postrouting priority 100; ip saddr 10.198.0.2 oifname "wlan0" masquerade; }
-  chain through { type filter hook forward priority 0; iifname "fl0" accept; oifname "fl0" ct state established,related accept; }
-}
-END
-nsenter --net=/proc/${pid}/ns/net ip -j -batch - > /dev/null <<END
+${FLOOR_FIREWALL}nsenter --net=/proc/${pid}/ns/net ip -j -batch - > /dev/null <<END
 link show
 address show
 route show
@@ -88,13 +90,7 @@ link add fl0 type veth peer name gnFloorToken01 netns /proc/${pid}/ns/net
 address add 10.198.0.1/32 peer 10.198.0.2/32 dev fl0
 link set dev fl0 up
 END
-nft -f - <<END
-table ip gnfloor {
-  chain out { type nat hook postrouting priority 100; ip saddr 10.198.0.2 oifname "wlan0" masquerade; }
-  chain through { type filter hook forward priority 0; iifname "fl0" accept; oifname "fl0" ct state established,related accept; }
-}
-END
-nsenter --net=/proc/${pid}/ns/net ip -batch - <<END
+${FLOOR_FIREWALL}nsenter --net=/proc/${pid}/ns/net ip -batch - <<END
 link set dev gnFloorToken01 name wlan0 alias guestnet:floor
 address add 10.198.0.2/16 dev wlan0
 link set dev wlan0 up
