@@ -1,4 +1,16 @@
+import { ONE_TIME_NAME } from '@guestnet/protocol';
 import { IpMonitor } from '@guestnet/runtime';
+import type { GuestLink } from './observe.js';
+
+// A link event as `ip -o monitor` prints it: "2: gnAbc...@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc ...".
+const LINK_LINE = /^\d+: ([^@:\s]+)(?:@\S*)?: <([A-Z0-9_,-]*)> mtu (\d+) /;
+
+/** A link of a one-time name that an event line shows, as a look would: a new link has no address yet. */
+export function oneTimeLinkIn(line: string): GuestLink | undefined {
+  const [, name = '', flags = '', mtu = ''] = LINK_LINE.exec(line) ?? [];
+  if (!ONE_TIME_NAME.test(name)) return undefined;
+  return { name, alias: undefined, mtu: Number(mtu), up: flags.split(',').includes('UP'), addresses: [] };
+}
 
 /**
  * Kernel link/address/route/rule events in this netns, from one long-lived
@@ -9,7 +21,14 @@ import { IpMonitor } from '@guestnet/runtime';
  */
 export class NetEvents {
   private waiters: Array<() => void> = [];
-  private readonly monitor = new IpMonitor([], ['link', 'address', 'route', 'rule'], () => this.wake(), () => this.wake());
+  private readonly monitor = new IpMonitor(
+    [],
+    ['link', 'address', 'route', 'rule'],
+    (line) => this.heard(line),
+    () => this.heard(undefined),
+  );
+  /** Links of one-time names that arrived since the last look, while nothing else happened; undefined once anything else did. */
+  private arrived: GuestLink[] | undefined = [];
   /** An event came while nobody waited: the next wait must not miss it. */
   private missed = false;
   private count = 0;
@@ -41,9 +60,31 @@ export class NetEvents {
     this.wake();
   }
 
+  /** A look starts: what it shows covers the events before it. */
+  lookStarts(): void {
+    this.arrived = [];
+  }
+
+  /**
+   * The links of one-time names (the host's new pairs) that arrived since
+   * the last look began, if no other event came: the look plus these is
+   * what a new look would show, so it can be skipped. Undefined otherwise.
+   */
+  arrivalsOnly(): GuestLink[] | undefined {
+    return this.arrived;
+  }
+
   /** How many events (and monitor restarts) came so far: tells whether one came after a given moment. */
   get seq(): number {
     return this.count;
+  }
+
+  /** `line` undefined: the monitor restarted, and anything may have happened meanwhile. */
+  private heard(line: string | undefined): void {
+    const link = line === undefined ? undefined : oneTimeLinkIn(line);
+    if (link && this.arrived && !this.arrived.some((l) => l.name === link.name)) this.arrived.push(link);
+    else this.arrived = undefined;
+    this.wake();
   }
 
   private wake(): void {

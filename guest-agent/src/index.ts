@@ -3,7 +3,8 @@
 // configures a guest; Android's ipconfig.txt codec; and its log format, for tests.
 export { type DnsTarget, findOurLink, planGuest, renderResolvConf, verifiedState } from './planner.js';
 export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
-export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withIp6State } from './observe.js';
+export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withArrivedLinks, withIp6State } from './observe.js';
+export { oneTimeLinkIn } from './events.js';
 export { applyGuest } from './apply.js';
 export type { IpTarget } from './ip.js';
 export { assignmentOf, dnsOf, type IpConfigEntry, type StaticIpEntry, withEntry } from './android/ipconfig.js';

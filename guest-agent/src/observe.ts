@@ -110,3 +110,11 @@ export async function observeGuest(dnsFilePath: string | undefined, target: IpTa
   const state = parseIpState(output);
   return { ...(output6 === undefined ? state : withIp6State(state, output6)), dnsFile };
 }
+
+/** `previous` with links that arrived since, or undefined when one of them was already there: that is a change, not an arrival. */
+export function withArrivedLinks(previous: GuestObserved, arrived: GuestLink[] | undefined): GuestObserved | undefined {
+  if (!arrived || arrived.length === 0 || arrived.some((link) => previous.links.some((l) => l.name === link.name))) return undefined;
+  // A look that read IPv6 shows the new links with none of it either.
+  const ipv6Read = previous.links.some((link) => link.addresses6 !== undefined);
+  return { ...previous, links: [...previous.links, ...arrived.map((link) => (ipv6Read ? { ...link, addresses6: [] } : link))] };
+}

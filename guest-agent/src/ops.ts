@@ -4,6 +4,7 @@ export type GuestOp =
   | { kind: 'linkDown'; name: string }
   | { kind: 'renameLink'; from: string; to: string }
   | { kind: 'setMtu'; name: string; mtu: number; before: number }
+  | { kind: 'setAlias'; name: string; alias: string; before: string | undefined }
   | { kind: 'addAddress'; name: string; cidr: string }
   | { kind: 'deleteAddress'; name: string; cidr: string }
   | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
@@ -20,6 +21,7 @@ const inverses: ByKind<GuestOp | undefined> = {
   linkDown: (op) => ({ kind: 'linkUp', name: op.name }),
   renameLink: (op) => ({ kind: 'renameLink', from: op.to, to: op.from }),
   setMtu: (op) => ({ kind: 'setMtu', name: op.name, mtu: op.before, before: op.mtu }),
+  setAlias: (op) => ({ kind: 'setAlias', name: op.name, alias: op.before ?? '', before: op.alias }),
   addAddress: (op) => ({ kind: 'deleteAddress', name: op.name, cidr: op.cidr }),
   deleteAddress: (op) => ({ kind: 'addAddress', name: op.name, cidr: op.cidr }),
   setDefaultRoute: (op) =>
@@ -63,6 +65,8 @@ const ipLines: ByKind<string[]> = {
   // A link must be down to be renamed; linkUp follows in the plan.
   renameLink: (op) => [`link set dev ${op.from} down`, `link set dev ${op.from} name ${op.to}`],
   setMtu: (op) => [`link set dev ${op.name} mtu ${op.mtu}`],
+  // An empty alias clears it.
+  setAlias: (op) => [`link set dev ${op.name} alias "${op.alias}"`],
   // Duplicate address detection would hold an IPv6 address back for a second; the host gave it to this link alone.
   addAddress: (op) => [`address add ${op.cidr} dev ${op.name}${op.cidr.includes(':') ? ' nodad' : ''}`],
   deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],

@@ -1,4 +1,4 @@
-import { type AppliedState, type GuestConfig, NameTakenError } from '@guestnet/protocol';
+import { type AppliedState, type GuestConfig, NameTakenError, tokenOfLink } from '@guestnet/protocol';
 import { withEntry } from './android/ipconfig.js';
 import type { GuestObserved, IpState } from './observe.js';
 import type { GuestOp } from './ops.js';
@@ -17,9 +17,9 @@ export function renderResolvConf(servers: string[]): string {
   return `# written by guestnet guest-agent\n${servers.map((s) => `nameserver ${s}`).join('\n')}\n`;
 }
 
-/** The link the host created for us: only it carries our attach token as its alias. */
+/** The link the host created for us: only it carries our attach token, as its alias or its first name. */
 export function findOurLink(observed: Pick<GuestObserved, 'links'>, token: string) {
-  return observed.links.find((link) => link.alias === token);
+  return observed.links.find((link) => tokenOfLink(link) === token);
 }
 
 /** Ops from `observed` to what `configure` asks for. Empty when it is already in place. */
@@ -37,6 +37,8 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   if (link.name !== want.rename) ops.push({ kind: 'renameLink', from: link.name, to: want.rename });
   const name = want.rename;
   const renamed = link.name !== want.rename;
+  // A token that came in the first name goes into the alias, where it outlives the rename: a restarted agent finds its link again.
+  if (link.alias !== configure.token) ops.push({ kind: 'setAlias', name, alias: configure.token, before: link.alias });
   if (link.mtu !== want.mtu) ops.push({ kind: 'setMtu', name, mtu: want.mtu, before: link.mtu });
   const cidr = `${want.address}/${want.prefixLength}`;
   // A DHCP link is only named, sized and brought up here: its lease is applied as a static configuration once it comes.

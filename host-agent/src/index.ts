@@ -21,6 +21,7 @@ export { callDaemon, daemonListening, parseRequest as parseControlRequest } from
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
 export { AttachmentService } from './service/attachments.js';
+export { attachResult } from './service/results.js';
 export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';

@@ -4,7 +4,7 @@ import { IPV6_CHOICES, type Ipv6Choice, parsePool6 } from './model/ipv6.js';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
 import { inPool, parsePool } from './model/pool.js';
-import type { HostSettings } from './model/settings.js';
+import { DEFAULT_GUEST_IF, type HostSettings } from './model/settings.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
 
@@ -18,7 +18,7 @@ const DEFAULTS: HostSettings = {
   dhcp: false,
   hostIf: undefined,
   hostIfPrefix: 'vm_wlan',
-  guestIf: 'vm_wlan0',
+  guestIf: DEFAULT_GUEST_IF,
   guestName: 'wlan0',
   gateway: '172.17.3.2',
   pool: '172.17.0.0/16',

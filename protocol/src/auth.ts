@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { TOKEN_PREFIX } from './validate.js';
 
 // Protocol v2 authentication (see README "Authentication"). The token in a
 // guest link's alias never crosses the socket. Both sides derive from it a
@@ -6,6 +7,22 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 // knowledge of the token and signs every configure, applied and release.
 
 const hmac = (key: string | Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+
+const NAME_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A fresh token that is also the guest end's first name (13 letters and
+ * digits, about 77 bits): made in the guest's netns by the same request that
+ * makes the pair, it needs no second request there to set an alias.
+ */
+export function newOneTimeToken(): string {
+  let name = 'gn';
+  while (name.length < 15) {
+    // Bytes of 248 and over would favour the first letters: they are drawn again.
+    for (const byte of randomBytes(16)) if (byte < 248 && name.length < 15) name += NAME_LETTERS[byte % 62];
+  }
+  return `${TOKEN_PREFIX}${name}`;
+}
 
 /** The public name of an attachment: the first 128 bits of HMAC(token, "guestnet link id"), as hex. */
 export function linkIdOf(token: string): string {

@@ -71,13 +71,31 @@ export function checkPid(value: unknown): Checked<number> {
   return ok(pid as number);
 }
 
-/** The per-attach secret the host writes into the guest link's alias. */
+/** The per-attach secret the host writes into the guest link's alias, or into its first name. */
 export const TOKEN_PREFIX = 'guestnet:';
-const TOKEN = /^guestnet:[0-9a-f]{32}$/;
+/** The first name of a guest end that carries its token: `gn` and 13 random letters and digits. */
+export const ONE_TIME_NAME = /^gn[A-Za-z0-9]{13}$/;
+const TOKEN = /^guestnet:(?:[0-9a-f]{32}|gn[A-Za-z0-9]{13})$/;
 
 export function checkToken(value: unknown): Checked<string> {
   if (typeof value !== 'string' || !TOKEN.test(value)) return bad('not a guestnet link token');
   return ok(value);
+}
+
+/**
+ * The token a guest link carries: its alias, or else its one-time first name,
+ * which the kernel takes at creation where it takes no alias (README
+ * "Identity and authentication").
+ */
+export function tokenOfLink(link: { name: string; alias?: string | undefined }): string | undefined {
+  if (checkToken(link.alias).ok) return link.alias;
+  return link.alias === undefined && ONE_TIME_NAME.test(link.name) ? `${TOKEN_PREFIX}${link.name}` : undefined;
+}
+
+/** The guest end's one-time first name that `token` is made of; undefined for a token of hex digits. */
+export function oneTimeNameOf(token: string): string | undefined {
+  const name = token.slice(TOKEN_PREFIX.length);
+  return token.startsWith(TOKEN_PREFIX) && ONE_TIME_NAME.test(name) ? name : undefined;
 }
 
 export function ipv4ToInt(address: string): number {

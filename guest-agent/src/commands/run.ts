@@ -2,11 +2,11 @@ import { connect, type Socket } from 'node:net';
 import { watch } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkToken, describeError, FramedConnection, type HostMessage, parseHostMessage, PeerClosedError } from '@guestnet/protocol';
+import { describeError, FramedConnection, type HostMessage, parseHostMessage, PeerClosedError, tokenOfLink } from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
 import { follow, greet } from '../host-session.js';
 import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
-import { type GuestObserved, observeGuest } from '../observe.js';
+import { type GuestObserved, observeGuest, withArrivedLinks } from '../observe.js';
 import type { DnsTarget } from '../planner.js';
 import { StatusFile } from '../status-file.js';
 
@@ -44,7 +44,7 @@ function connectTo(path: string): Promise<Socket> {
   });
 }
 
-const tokensIn = (observed: GuestObserved) => observed.links.map((link) => link.alias).filter((alias): alias is string => checkToken(alias).ok);
+const tokensIn = (observed: GuestObserved) => observed.links.map(tokenOfLink).filter((token): token is string => token !== undefined);
 
 /**
  * Watches the socket's directory, then tries once more (the host may have
@@ -97,13 +97,22 @@ export async function run(options: RunOptions): Promise<ApplyReport | undefined>
 }
 
 async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper, status: StatusFile): Promise<ApplyReport | undefined> {
+  const look = () => {
+    events.lookStarts();
+    return observeGuest(options.dnsTarget.path);
+  };
+  let arrived: GuestObserved | undefined;
   for (let attempt = 0; ; attempt++) {
-    const observed = await observeGuest(options.dnsTarget.path);
+    const observed = arrived ?? (await look());
+    arrived = undefined;
     const tokens = tokensIn(observed);
     if (tokens.length === 0) {
       status.host('waiting for our link');
-      // Any event may be our link: look again at once.
+      // Any event may be our link: look again at once, unless the events
+      // were only new pairs of the host's, which carry their token in their
+      // name: then the last look and those are the guest as it is now.
       if (await events.next(backoffMs(attempt, LINK_LOOK_CAP_MS))) attempt = -1;
+      arrived = withArrivedLinks(observed, events.arrivalsOnly());
       continue;
     }
     status.host('connecting');

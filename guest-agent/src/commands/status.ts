@@ -1,4 +1,4 @@
-import { checkToken, type LastApply } from '@guestnet/protocol';
+import { type LastApply, tokenOfLink } from '@guestnet/protocol';
 import { nameservers, pidAlive } from '@guestnet/runtime';
 import { dnsOf } from '../android/ipconfig.js';
 import { ipv6Enabled } from '../ip.js';
@@ -22,7 +22,7 @@ export interface GuestStatus {
 export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Promise<GuestStatus> {
   const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(dnsTarget.path, {}, ipv6Enabled())]);
   const running = agent !== undefined && pidAlive(agent.pid);
-  const ours = observed.links.find((link) => (agent?.token ? link.alias === agent.token : checkToken(link.alias).ok));
+  const ours = observed.links.find((link) => (agent?.token ? tokenOfLink(link) === agent.token : tokenOfLink(link) !== undefined));
   const dns = dnsServers(observed.dnsFile, dnsTarget, ours?.name);
   return {
     agent: { running, pid: running ? agent.pid : undefined },

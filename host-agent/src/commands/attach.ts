@@ -46,6 +46,8 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
     const attached = await service.attach({
       guest,
       settings,
+      // A dry run shows the commands of the attach it stands for.
+      extras: { waitsForAgent: options.wait },
       guestSide: async (record) => {
         if (abort.signal.aborted) throw interrupted(String(abort.signal.reason));
         if (!waits) return undefined;

@@ -182,6 +182,7 @@ export class Daemon {
       const attached = await this.service.attach({
         guest,
         settings,
+        extras: { waitsForAgent: wait },
         announce: (record) => {
           token = record.token;
           this.learn(record);

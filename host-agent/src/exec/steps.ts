@@ -1,3 +1,4 @@
+import { oneTimeNameOf } from '@guestnet/protocol';
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
@@ -37,41 +38,43 @@ const deleteGuestRule = (r: PolicyRoute, family: '-4' | '-6' = '-4'): Step => ({
 const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => string): Step[] =>
   Object.entries(before.acceptRa).map(([name, was]) => ({ kind: 'sysctl', path: `${IPV6_CONF_DIR}/${name}/accept_ra`, value: value(was), ifPresent: true }));
 
+/** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
+const hostEndLines = (r: AttachmentRecord): string[] => [
+  // A bridged veth's host end is only a port of the bridge.
+  ...(r.link === undefined ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`] : [`link set dev ${r.hostIf} master ${r.link}`]),
+  // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
+  ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
+  ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
+  `link set dev ${r.hostIf} up`,
+  ...(r.ipv6 ? [`route replace ${r.ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
+  '',
+];
+
 const steps: StepsByKind = {
   writeRecord: (op, ctx) => [writeRecord(op.record, ctx)],
   updateRecords: (op, ctx) => op.after.map((record) => writeRecord(record, ctx)),
   deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.id) }],
 
-  // The pair is made from inside the guest's netns, the host end placed in
-  // ours: moving a link between netns costs the kernel far more than creating
-  // it in place. The alias (the guest's proof of identity, see
-  // protocol/README.md) is set in the same process, so the guest agent, woken
-  // by the link's arrival, finds it tagged; and only the guest's netns ever
-  // holds the token.
+  // The pair is made with its guest end created in the guest's netns: moving
+  // a link between netns costs the kernel far more than creating it in place.
+  // The guest end carries the token (the guest's proof of identity, see
+  // protocol/README.md) from its creation, so the guest agent, woken by the
+  // link's arrival, finds it tagged; and only the guest's netns ever holds
+  // the token. The kernel takes a name at creation but no alias: a one-time
+  // name that is the token lets one host process make and set up the pair.
+  // A guest end of a lasting name needs its alias set in the guest's netns,
+  // so that process makes the pair there.
   createVeth: ({ record: r }) => [
-    {
-      kind: 'run',
-      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
-      input: [
-        `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`,
-        `link set dev ${r.guestIf} alias ${r.token}`,
-        '',
-      ].join('\n'),
-    },
-    {
-      kind: 'run',
-      argv: ['ip', '-batch', '-'],
-      input: [
-        // A bridged veth's host end is only a port of the bridge.
-        ...(r.link === undefined ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`] : [`link set dev ${r.hostIf} master ${r.link}`]),
-        // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
-        ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
-        ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
-        `link set dev ${r.hostIf} up`,
-        ...(r.ipv6 ? [`route replace ${r.ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
-        '',
-      ].join('\n'),
-    },
+    ...(oneTimeNameOf(r.token) === r.guestIf
+      ? [{ kind: 'run' as const, argv: ['ip', '-batch', '-'], input: [`link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`, ...hostEndLines(r)].join('\n') }]
+      : [
+          {
+            kind: 'run' as const,
+            argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
+            input: [`link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`, `link set dev ${r.guestIf} alias ${r.token}`, ''].join('\n'),
+          },
+          { kind: 'run' as const, argv: ['ip', '-batch', '-'], input: hostEndLines(r).join('\n') },
+        ]),
     // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
     ...(r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' }] : []),
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.

@@ -1,3 +1,4 @@
+import { oneTimeNameOf } from '@guestnet/protocol';
 import type { GuestIpv6 } from './ipv6.js';
 import type { IpvlanMode, LinkType, MacvlanMode, PhysBefore } from './link-type.js';
 import type { FirewallName } from './names.js';
@@ -94,4 +95,9 @@ export const HOST_LINK_GROUP = 26478;
 /** The alias of a guest's host link: how guestnet tells its own link from a host's link that took the name later. */
 export function hostLinkAlias(record: Pick<GuestIdentity, 'id'>): string {
   return `guestnet-host:${record.id}`;
+}
+
+/** The guest end's name as shown to people: a one-time name is the token, and is not shown. */
+export function guestEndShown(record: Pick<AttachmentRecord, 'guestIf' | 'token'>): string {
+  return oneTimeNameOf(record.token) === record.guestIf ? '(one-time name)' : record.guestIf;
 }

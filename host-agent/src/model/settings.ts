@@ -2,6 +2,9 @@ import type { Ipv6Choice } from './ipv6.js';
 import type { IpvlanMode, LinkType, MacvlanMode } from './link-type.js';
 import type { FirewallChoice, Platform } from './names.js';
 
+/** The guest end's name in the design: a guest agent renames it, a guest without one finds it by this name. */
+export const DEFAULT_GUEST_IF = 'vm_wlan0';
+
 /** Everything attach needs to know. Built-in defaults reproduce the original design. */
 export interface HostSettings {
   /** veth (routed, or bridged with `link`), macvlan, ipvlan, vlan, phys, empty or none. */
@@ -18,6 +21,7 @@ export interface HostSettings {
   /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
   hostIf: string | undefined;
   hostIfPrefix: string;
+  /** The guest end's name as created; an attach that waits for the guest agent makes its default a one-time name. */
   guestIf: string;
   guestName: string;
   /** The host end's address on every guest link, and each guest's default gateway. */

@@ -2,7 +2,7 @@ import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
 import { describeType } from '../model/link-type.js';
-import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import { type AttachmentRecord, guestEndShown, guestLabel } from '../model/record.js';
 import type { FirewallContent } from '../model/rules.js';
 
 /** Takes guestnet's firewall from one content to another; its own inverse with the two swapped. */
@@ -112,7 +112,7 @@ export function describeOp(op: Op): string {
     case 'deleteRecord':
       return `forget attachment ${op.id}`;
     case 'createVeth':
-      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}${op.record.ipv6 ? `, ${op.record.ipv6.hostAddress} peer ${op.record.ipv6.guestAddress}` : ''}) with ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
+      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}${op.record.ipv6 ? `, ${op.record.ipv6.hostAddress} peer ${op.record.ipv6.guestAddress}` : ''}) with ${guestEndShown(op.record)} in the netns of ${guestLabel(op.record)}`;
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'deleteLinks':

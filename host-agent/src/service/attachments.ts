@@ -54,16 +54,17 @@ export class AttachmentService {
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
     const { settings } = request;
     const hostSide = isRouted(settings) ? attachHostSide : attachTypedHostSide;
+    // empty and none give the guest no link: there is nothing for an agent to configure, or to wait for.
+    const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLink(settings);
+    const extras = { ...request.extras, waitsForAgent: waits };
     const host = await this.locked(settings.firewall, (records, ctx) =>
-      hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, request.extras),
+      hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, extras),
     );
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
-    // empty and none give the guest no link: there is nothing for an agent to configure.
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };
     try {
-      if (host.created) await this.markAwaiting(host.record, true);
       const guest = await request.guestSide(host.record);
-      if (host.created) await this.markAwaiting(host.record, false);
+      if (host.created && waits) await this.settled(host.record);
       return { ...attached, guest };
     } catch (error) {
       // A re-attach that fails leaves the attachment it found; a new one is taken away again.
@@ -89,13 +90,12 @@ export class AttachmentService {
     }
   }
 
-  /** Marks (or unmarks) a new attachment as waiting for its guest side, if its record is still this attach's. */
-  private async markAwaiting(record: AttachmentRecord, awaiting: boolean): Promise<void> {
+  /** A new attachment's guest side is done: its record stops waiting, if it is still this attach's. */
+  private async settled(record: AttachmentRecord): Promise<void> {
     await this.locked('auto', async (records, ctx) => {
       const current = records.find((r) => r.id === record.id);
       if (current?.token !== record.token) return;
-      const { awaitingGuest, ...rest } = current;
-      const after: AttachmentRecord = awaiting ? { ...rest, awaitingGuest: true } : rest;
+      const { awaitingGuest, ...after } = current;
       await applySetup([{ kind: 'updateRecords', before: [current], after: [after] }], this.runner, ctx);
     });
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BadPidError, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { BadPidError, newOneTimeToken, oneTimeNameOf, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
@@ -9,12 +9,13 @@ import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
 import type { PortForward } from '../model/port-forward.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
-import type { HostSettings } from '../model/settings.js';
+import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { hostPool6 } from '../net/ipv6.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { existingLinksWithAliases, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
+import type { SetupOp } from '../plan/ops.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
 
@@ -27,6 +28,13 @@ const DEFAULT_MTU = 1500;
 export interface AttachExtras {
   guestMac?: string;
   forwards?: PortForward[];
+  /**
+   * The attach waits for the guest agent (see awaitingMarked), which
+   * renames the link: a guest end of the default name is made under a
+   * one-time name that is its token, which saves a process (steps.ts,
+   * createVeth).
+   */
+  waitsForAgent?: boolean;
 }
 
 export interface HostSideResult {
@@ -69,11 +77,13 @@ export async function attachHostSide(
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
   const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
+  const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
+  const token = existing?.token ?? (oneTime ? newOneTimeToken() : `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`);
   const desired: AttachmentRecord = {
     ...guest,
     hostIf: lease.hostIf,
     ...(existing ? { hostIfPrefix: existing.hostIfPrefix } : settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
-    guestIf: settings.guestIf,
+    guestIf: oneTimeNameOf(token) ?? settings.guestIf,
     guestName: settings.guestName,
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
@@ -87,15 +97,24 @@ export async function attachHostSide(
     ...(settings.uplink !== undefined || existing?.uplinkPinned ? { uplinkPinned: true as const } : {}),
     ...(policyTable === undefined ? {} : { policyTable }),
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
-    token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
+    token,
     forwards: existing?.forwards ?? extras.forwards ?? [],
     firewall: ctx.firewall.name,
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };
-  const ops = planAttach(observed, desired);
+  const ops = awaitingMarked(planAttach(observed, desired), desired, existing === undefined && extras.waitsForAgent === true);
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
+}
+
+/**
+ * A new attachment that waits for its guest agent says so in its record
+ * once the host side is in place, as the plan's last op: a restart before
+ * then completes the attach, one after rolls it back (service/recovery.ts).
+ */
+export function awaitingMarked(ops: SetupOp[], desired: AttachmentRecord, waits: boolean): SetupOp[] {
+  return waits ? [...ops, { kind: 'updateRecords', before: [desired], after: [{ ...desired, awaitingGuest: true }] }] : ops;
 }
 
 /**

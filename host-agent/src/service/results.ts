@@ -1,5 +1,5 @@
 import type { OpTiming } from '../exec/apply.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, guestEndShown } from '../model/record.js';
 import type { GuestConfirmation } from '../guest-link/exchange.js';
 import type { DetachResult as ServiceDetachResult } from './host-side.js';
 
@@ -14,7 +14,7 @@ export interface AttachResult {
 
 export function attachResult(attached: { record: AttachmentRecord; firewall: string; changed: boolean; steps: OpTiming[] }, guest: AttachResult['guest']): AttachResult {
   const { token, ...attachment } = attached.record;
-  return { attachment, firewall: attached.firewall, changed: attached.changed, steps: attached.steps, guest };
+  return { attachment: { ...attachment, guestIf: guestEndShown(attached.record) }, firewall: attached.firewall, changed: attached.changed, steps: attached.steps, guest };
 }
 
 /** What the CLI and the control socket report of a detach: keyed by the pid they were given. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { assignmentOf, type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, planGuest, renderResolvConf } from '@guestnet/guest-agent';
+import { assignmentOf, type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, oneTimeLinkIn, planGuest, renderResolvConf, withArrivedLinks } from '@guestnet/guest-agent';
 import { type GuestConfig, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;
@@ -29,6 +29,7 @@ function simulate(observed: GuestObserved, ops: GuestOp[]): GuestObserved {
     if (op.kind === 'linkUp') link(op.name).up = true;
     if (op.kind === 'renameLink') Object.assign(link(op.from), { name: op.to, up: false });
     if (op.kind === 'setMtu') link(op.name).mtu = op.mtu;
+    if (op.kind === 'setAlias') link(op.name).alias = op.alias || undefined;
     if (op.kind === 'addAddress') link(op.name).addresses.push(op.cidr);
     if (op.kind === 'setDefaultRoute') defaultRoute = { gateway: op.gateway, dev: op.dev };
     if (op.kind === 'writeDnsFile') dnsFile = Buffer.from(op.content);
@@ -65,6 +66,34 @@ describe('guest planner', () => {
     const foreign = fresh();
     foreign.links[1]!.alias = `guestnet:${'e'.repeat(32)}`;
     assert.throws(() => planGuest(foreign, configure, RESOLV), /no link carries this attach's token/);
+  });
+
+  it('takes a link whose one-time name is its token, and writes the token into its alias', () => {
+    const oneTime = { ...configure, token: 'guestnet:gnAbCdEf0123456', link: { ...configure.link, name: 'gnAbCdEf0123456' } };
+    const observed = fresh();
+    observed.links[1] = { name: 'gnAbCdEf0123456', alias: undefined, mtu: 1400, up: false, addresses: [] };
+    const ops = planGuest(observed, oneTime, RESOLV);
+    assert.deepEqual(ops.slice(1, 3), [
+      { kind: 'renameLink', from: 'gnAbCdEf0123456', to: 'wlan0' },
+      { kind: 'setAlias', name: 'wlan0', alias: 'guestnet:gnAbCdEf0123456', before: undefined },
+    ]);
+    assert.deepEqual(ops.flatMap(ipLinesOf).slice(1, 4), ['link set dev gnAbCdEf0123456 down', 'link set dev gnAbCdEf0123456 name wlan0', 'link set dev wlan0 alias "guestnet:gnAbCdEf0123456"']);
+    assert.deepEqual(inverseOf(ops[2]!), { kind: 'setAlias', name: 'wlan0', alias: '', before: 'guestnet:gnAbCdEf0123456' }, 'undone, the alias is cleared');
+    // Renamed and tagged, a restarted agent finds it by its alias, and has nothing to do.
+    assert.deepEqual(planGuest(simulate(observed, ops), oneTime, RESOLV), []);
+  });
+
+  it("sees a host's new pair in the link event alone, so the agent skips a look", () => {
+    const line = '2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:07 brd ff:ff:ff:ff:ff:ff';
+    const link = oneTimeLinkIn(line);
+    assert.deepEqual(link, { name: 'gnAbCdEf0123456', alias: undefined, mtu: 1400, up: false, addresses: [] });
+    assert.equal(oneTimeLinkIn('2: wlan0@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1400 qdisc noqueue state UP'), undefined);
+    assert.equal(oneTimeLinkIn('Deleted 2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop'), undefined);
+    assert.equal(oneTimeLinkIn('2: gnAbCdEf0123456    inet 10.198.0.2/16 scope global wlan0'), undefined);
+    const merged = withArrivedLinks(fresh(), [link!]);
+    assert.deepEqual(merged?.links.map((l) => l.name), ['lo', 'vm_wlan0', 'gnAbCdEf0123456']);
+    assert.equal(withArrivedLinks(merged!, [link!]), undefined, 'a link already seen has changed, not arrived: look');
+    assert.equal(withArrivedLinks(fresh(), undefined), undefined, 'other events came: look');
   });
 
   it('refuses to take a name another link already has', () => {

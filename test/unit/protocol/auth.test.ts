@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { canonicalJson, linkIdOf, linkKeyOf, macOf, newNonce, proofOf, signed, verifies } from '@guestnet/protocol';
+import { canonicalJson, checkToken, linkIdOf, linkKeyOf, macOf, newNonce, newOneTimeToken, oneTimeNameOf, proofOf, signed, tokenOfLink, verifies } from '@guestnet/protocol';
 
 const token = `guestnet:${'e'.repeat(32)}`;
 const key = linkKeyOf(token);
@@ -42,5 +42,26 @@ describe('protocol v2 authentication', () => {
 describe('protocol README worked example', () => {
   it('names the token of the example by the id it shows', () => {
     assert.equal(linkIdOf('guestnet:00112233445566778899aabbccddeeff'), 'afd29d94eeba113a649ec4e29e9da7c9');
+  });
+
+  it('makes one-time tokens that are also a guest end\'s name: gn and 13 letters and digits, never twice', () => {
+    const tokens = new Set(Array.from({ length: 200 }, newOneTimeToken));
+    assert.equal(tokens.size, 200);
+    for (const token of tokens) {
+      assert.match(token, /^guestnet:gn[A-Za-z0-9]{13}$/);
+      assert.ok(checkToken(token).ok);
+      assert.equal(oneTimeNameOf(token), token.slice('guestnet:'.length));
+    }
+    assert.equal(oneTimeNameOf(token), undefined, 'a token of hex digits names no link');
+    assert.ok(!checkToken('guestnet:gnShort').ok);
+    assert.ok(!checkToken('guestnet:gn/../../etc/pwd').ok);
+  });
+
+  it("reads a link's token from its alias, or from a one-time first name when it has no alias", () => {
+    assert.equal(tokenOfLink({ name: 'wlan0', alias: token }), token);
+    assert.equal(tokenOfLink({ name: 'gnAbCdEf0123456', alias: undefined }), 'guestnet:gnAbCdEf0123456');
+    assert.equal(tokenOfLink({ name: 'gnAbCdEf0123456', alias: 'somebody else\'s' }), undefined, 'an alias of another makes the name no token');
+    assert.equal(tokenOfLink({ name: 'vm_wlan0', alias: undefined }), undefined);
+    assert.equal(tokenOfLink({ name: 'eth0', alias: 'guestnet:not-a-token' }), undefined);
   });
 });

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AttachmentService, HostMemory, RecordingRunner, resolveSettings } from '@guestnet/host-agent';
+import { attachResult, AttachmentService, HostMemory, RecordingRunner, resolveSettings } from '@guestnet/host-agent';
 
 // The processes an attach runs, counted through the recording runner: what
 // the daemon's memory leaves on the attach path. One of this machine's own
@@ -20,6 +20,9 @@ const CANNED = {
   'ip -j -4 route show': DEFAULT,
 };
 
+// As the daemon and the CLI attach: waiting for the guest agent, which renames the link.
+const WAITED = { waitsForAgent: true };
+
 describe('attach through the daemon: processes on the critical path', () => {
   let stateDir: string;
   beforeEach(async () => (stateDir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'))));
@@ -28,31 +31,49 @@ describe('attach through the daemon: processes on the critical path', () => {
   const guest = (pid: number) => ({ id: String(pid), pid, netnsPath: `/proc/${pid}/ns/net`, netns: `net:[${4026530000 + pid}]` });
   const settings = () => ({ ...resolveSettings({}, { firewall: 'nftables', dns: '192.0.2.53' }, 'test'), stateDir });
 
-  it('a warm daemon runs three: the pair made from the guest netns, the host end, one nft transaction', async () => {
+  it('a warm daemon runs two: one ip for the pair and its host end, one nft transaction', async () => {
     const recorded = new RecordingRunner(CANNED);
     const memory = new HostMemory(recorded, () => true);
     const service = new AttachmentService(stateDir, memory);
-    await memory.during(() => service.attach({ guest: guest(101), settings: settings() }));
+    await memory.during(() => service.attach({ guest: guest(101), settings: settings(), extras: WAITED }));
     // The first attach's own commands make the memory stale; it re-reads once the host settles.
     await new Promise((r) => setTimeout(r, 150));
 
     const before = recorded.processes;
     const reads = recorded.reads.length;
     const steps = recorded.steps.length;
-    await memory.during(() => service.attach({ guest: guest(102), settings: settings() }));
-    const ran = recorded.steps.slice(steps).flatMap((s) => (s.kind === 'run' ? [s.argv.slice(0, s.argv[0] === 'nsenter' ? 2 : 1).concat(s.argv.slice(-2)).join(' ')] : []));
+    await memory.during(() => service.attach({ guest: guest(102), settings: settings(), extras: WAITED }));
+    const ran = recorded.steps.slice(steps).flatMap((s) => (s.kind === 'run' ? [s.argv.join(' ')] : []));
     assert.deepEqual(recorded.reads.slice(reads), [], 'no read on the attach path');
-    assert.deepEqual(ran, ['nsenter --net=/proc/102/ns/net -batch -', 'ip -batch -', 'nft -f -']);
-    assert.equal(recorded.processes - before, 3);
+    assert.deepEqual(ran, ['ip -batch -', 'nft -f -']);
+    assert.equal(recorded.processes - before, 2);
     memory.close();
   });
 
   it('without the memory (the one-shot CLI) the same writes, and reads of its own', async () => {
     const recorded = new RecordingRunner(CANNED);
     const service = new AttachmentService(stateDir, recorded);
-    await service.attach({ guest: guest(101), settings: settings() });
+    await service.attach({ guest: guest(101), settings: settings(), extras: WAITED });
     const runs = recorded.steps.filter((s) => s.kind === 'run').length;
-    assert.equal(runs, 3);
+    assert.equal(runs, 2);
     assert.ok(recorded.reads.length >= 3, `reads: ${JSON.stringify(recorded.reads)}`);
+  });
+
+  it('keeps the guest end\'s name where no agent renames it, or where --guest-if names it; never shows a one-time name', async () => {
+    const recorded = new RecordingRunner(CANNED);
+    const service = new AttachmentService(stateDir, recorded);
+    const waited = await service.attach({ guest: guest(101), settings: settings(), extras: WAITED });
+    assert.match(waited.record.guestIf, /^gn[A-Za-z0-9]{13}$/);
+    assert.equal(waited.record.token, `guestnet:${waited.record.guestIf}`);
+    const shown = JSON.stringify({ ...attachResult(waited, 'not-waited'), record: undefined });
+    assert.ok(!shown.includes(waited.record.guestIf), shown);
+    assert.equal(attachResult(waited, 'not-waited').attachment.guestIf, '(one-time name)');
+    assert.match(attachResult(waited, 'not-waited').steps[1]?.op ?? '', /with \(one-time name\) in the netns/);
+
+    const notWaited = await service.attach({ guest: guest(102), settings: settings() });
+    assert.equal(notWaited.record.guestIf, 'vm_wlan0');
+    assert.match(notWaited.record.token, /^guestnet:[0-9a-f]{32}$/);
+    const named = await service.attach({ guest: guest(103), settings: { ...settings(), guestIf: 'eth1' }, extras: WAITED });
+    assert.equal(named.record.guestIf, 'eth1');
   });
 });
