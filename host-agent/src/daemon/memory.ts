@@ -80,6 +80,10 @@ export class HostMemory implements Runner {
     return this.inner.processes;
   }
 
+  get sideBySide(): boolean | undefined {
+    return this.inner.sideBySide;
+  }
+
   /** Something changed on the host, or may have: every answer is stale. */
   changed(): void {
     this.generation++;

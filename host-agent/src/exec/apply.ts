@@ -21,29 +21,61 @@ async function timed(op: Op, runner: Runner, ctx: StepContext, log: OpTiming[]):
   log.push({ op: describeOp(op), ms: Math.round((performance.now() - started) * 10) / 10 });
 }
 
+/** Ops that set only forwarding and the firewall, which no other op of a plan reads: they run beside the link work. */
+const FIREWALL_LANE = new Set<SetupOp['kind']>(['enableIpForward', 'setGuestRules']);
+const RECORD_OPS = new Set<SetupOp['kind']>(['writeRecord', 'updateRecords']);
+
 /**
- * Runs setup ops in order. When one fails, its own partial effect and every
- * op before it are undone, newest first, and the original error is rethrown:
- * a failed attach leaves nothing behind. The caller holds the state lock, so
+ * The order ops run in: the records first, so that whatever happens next
+ * detach can find them, and the records' last update after everything
+ * else; between them, where the runner allows, the firewall's lane beside
+ * the rest, each lane in plan order.
+ */
+function lanesOf(ops: SetupOp[], sideBySide: boolean): { first: SetupOp[]; lanes: SetupOp[][]; last: SetupOp[] } {
+  let start = 0;
+  while (start < ops.length && RECORD_OPS.has(ops[start]!.kind)) start++;
+  let end = ops.length;
+  while (end > start && RECORD_OPS.has(ops[end - 1]!.kind)) end--;
+  const [first, middle, last] = [ops.slice(0, start), ops.slice(start, end), ops.slice(end)];
+  const lanes = sideBySide ? [middle.filter((op) => !FIREWALL_LANE.has(op.kind)), middle.filter((op) => FIREWALL_LANE.has(op.kind))] : [middle];
+  return { first, lanes, last };
+}
+
+/**
+ * Runs setup ops in plan order, the firewall's lane beside the link work.
+ * When one fails, no lane starts another op; its own partial effect and every
+ * op done are undone, newest first, and the original error is rethrown: a
+ * failed attach leaves nothing behind. The caller holds the state lock, so
  * the undo runs against the state the plan was made from.
  */
 export async function applySetup(ops: SetupOp[], runner: Runner, ctx: ExecContext): Promise<OpTiming[]> {
   const log: OpTiming[] = [];
   const done: SetupOp[] = [];
-  for (const op of ops) {
-    try {
-      await timed(op, runner, ctx, log);
-      done.push(op);
-      ctx.afterSetupOp?.(op);
-    } catch (error) {
-      const failures = await applyCollecting([...done, op].reverse().map(undoOf), runner, ctx);
-      if (failures.length > 0 && error instanceof Error) {
-        error.message += `; rolling back also failed: ${failures.map((f) => f.message).join('; ')}`;
+  const failed: Array<{ op: SetupOp; error: unknown }> = [];
+  const runLane = async (lane: SetupOp[]) => {
+    for (const op of lane) {
+      if (failed.length > 0) return;
+      try {
+        await timed(op, runner, ctx, log);
+        done.push(op);
+        ctx.afterSetupOp?.(op);
+      } catch (error) {
+        failed.push({ op, error });
       }
-      throw error;
     }
+  };
+  const { first, lanes, last } = lanesOf(ops, runner.sideBySide === true);
+  await runLane(first);
+  if (failed.length === 0) await Promise.all(lanes.map(runLane));
+  await runLane(last);
+  const [failure] = failed;
+  if (!failure) return log;
+  const failures = await applyCollecting([...done, ...failed.map((f) => f.op)].reverse().map(undoOf), runner, ctx);
+  const { error } = failure;
+  if (failures.length > 0 && error instanceof Error) {
+    error.message += `; rolling back also failed: ${failures.map((f) => f.message).join('; ')}`;
   }
-  return log;
+  throw error;
 }
 
 async function applyCollecting(ops: Op[], runner: Runner, ctx: StepContext, log: OpTiming[] = []): Promise<Error[]> {

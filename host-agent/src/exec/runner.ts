@@ -11,10 +11,13 @@ export interface Runner extends Reader {
   perform(step: Step): Promise<void>;
   /** How many processes this runner has started, reads included. */
   readonly processes: number;
+  /** Whether independent ops may run side by side (exec/apply.ts); a dry run prints them in plan order. */
+  readonly sideBySide?: boolean;
 }
 
 export class RealRunner implements Runner {
   processes = 0;
+  readonly sideBySide: boolean = true;
 
   async read(argv: string[]): Promise<string> {
     this.processes++;
@@ -41,6 +44,7 @@ export class RealRunner implements Runner {
 
 /** Prints what would run, exactly, in a form that can be pasted into a root shell. */
 export class DryRunRunner extends RealRunner {
+  override readonly sideBySide = false;
   constructor(private readonly print: (line: string) => void) {
     super();
   }

@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // serve --kill-after-op N (a hidden test seam) makes the daemon SIGKILL itself
-// right after the Nth setup op. A first guest's attach has four: writeRecord,
-// createVeth, enableIpForward, setGuestRules; a later guest's three (ip_forward is on).
+// right after the Nth setup op to finish. A first guest's attach has four
+// before the mark that it waits for its agent: writeRecord, then createVeth
+// beside enableIpForward and setGuestRules (exec/apply.ts runs the firewall's
+// lane beside the link's), so which of those ends second or third varies; a
+// later guest's three (ip_forward is on). Every kill before the mark leaves
+// an attach a restart completes.
 const FIRST_GUEST_OPS = ['writeRecord', 'createVeth', 'enableIpForward', 'setGuestRules'];
 const LATER_GUEST_OPS = ['writeRecord', 'createVeth', 'setGuestRules'];
+const killedAfter = (n: number, ops: string[]) => (n === 1 ? 'writeRecord' : `${n} of ${ops.join(', ')}`);
 
 async function online(sandbox: Sandbox, guest: Guest, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
@@ -38,8 +43,8 @@ describe('host-agent serve: crash recovery after kill -9 at every step of attach
   });
   after(async () => sandbox?.destroy());
 
-  for (const [index, op] of FIRST_GUEST_OPS.entries()) {
-    it(`first guest, killed after ${op}: a restart completes the attach, detach restores the host`, async () => {
+  for (const index of FIRST_GUEST_OPS.keys()) {
+    it(`first guest, killed after ${killedAfter(index + 1, FIRST_GUEST_OPS)}: a restart completes the attach, detach restores the host`, async () => {
       const guest = await crashDuringAttach(sandbox, index + 1);
       const daemon = await sandbox.startDaemon();
       assert.ok(await online(sandbox, guest, 10_000), 'the guest did not come online after recovery');
@@ -64,8 +69,8 @@ describe('host-agent serve: crash recovery after kill -9 at every step of attach
       await bystander.kill();
     });
 
-    for (const [index, op] of LATER_GUEST_OPS.entries()) {
-      it(`killed after ${op}: the other guest never loses its network, the new one comes online`, async () => {
+    for (const index of LATER_GUEST_OPS.keys()) {
+      it(`killed after ${killedAfter(index + 1, LATER_GUEST_OPS)}: the other guest never loses its network, the new one comes online`, async () => {
         const guest = await crashDuringAttach(sandbox, index + 1);
         assert.equal((await sandbox.fetchFromGuest(bystander)).stdout.trim(), UPLINK.hostAddress, 'cut off while the daemon was down');
         const daemon = await sandbox.startDaemon();

@@ -25,6 +25,20 @@ describe('host ops', () => {
     ]);
   });
 
+  it("with a one-time guest end, makes the pair from the host in one ip, the guest end created in the guest's netns", () => {
+    const oneTime = sampleRecord({ pid: 4242, dns: [], token: 'guestnet:gnAbCdEf0123456', guestIf: 'gnAbCdEf0123456' });
+    assert.deepEqual(stepsOf({ kind: 'createVeth', record: oneTime }, ctx), [
+      {
+        kind: 'run',
+        argv: ['ip', '-batch', '-'],
+        input:
+          'link add vm_wlan mtu 1500 type veth peer name gnAbCdEf0123456 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
+          'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
+      },
+      { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
+    ]);
+  });
+
   it('adds a guest as four set elements in one nft transaction', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [Step & { kind: 'run' }];
     assert.deepEqual(step.argv, ['nft', '-f', '-']);
@@ -144,6 +158,34 @@ describe('host ops', () => {
     assert.deepEqual(undone, [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',
+      'rm -f /state/attachments/4242.json',
+    ]);
+  });
+
+  it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
+    class SlowLinkFailingNft extends RecordingRunner {
+      readonly sideBySide = true;
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.argv[0] === 'nsenter') await new Promise((r) => setTimeout(r, 20));
+        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete')) throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+      }
+    }
+    const runner = new SlowLinkFailingNft();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'enableIpForward', before: '0' },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
+    const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
+    assert.deepEqual(ran.slice(0, 6), ['write', 'nsenter', 'write', 'sysctl', 'nft', 'ip'], 'nft ran while the pair was being made; the op under way finished');
+    assert.deepEqual(runner.steps.slice(7).map(formatStep), [
+      "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
+      'ip link del dev vm_wlan',
+      'echo 0 > /proc/sys/net/ipv4/ip_forward',
+      'rm -f /state/ip_forward.before',
       'rm -f /state/attachments/4242.json',
     ]);
   });
