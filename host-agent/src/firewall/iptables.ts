@@ -92,7 +92,10 @@ export function parseIptablesSave(text: string, text6?: string): FirewallState {
   const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
   const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
   const has6 = (rule: GuestRule) => !rule.ipv6 || (text6 !== undefined && JUMPS.every((j) => lines6.has(saved(j))) && ruleset6([rule]).every((r) => lines6.has(saved(r))));
-  return { installed: chains && jumps, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) && has6(rule) };
+  const installed = chains && jumps;
+  // A jump that is there would be inserted twice; chains that are there are flushed as they are declared.
+  const leftovers = !installed && JUMPS.some((jump) => lines.has(saved(jump)));
+  return { installed, leftovers, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) && has6(rule) };
 }
 
 /** The guests with IPv6 in a content: ip6tables' chains exist while there are some. */
@@ -116,9 +119,10 @@ function familySteps(binary: (suffix: string) => string, rulesOf: (guests: Guest
   const remove = (rule: Rule): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', rule.table, '-D', rule.chain, ...rule.spec], tolerate: GONE });
 
   // A base that is only partly there (the host flushed a chain) loses its
-  // remaining jumps first, so re-inserting them never duplicates one.
-  return (beforeInstalled: boolean, after: GuestRule[] | undefined): Step[] => {
-    if (after !== undefined) return [...(beforeInstalled ? [] : JUMPS.map(remove)), restore(after, !beforeInstalled)];
+  // remaining jumps first, so re-inserting them never duplicates one; a
+  // base known to be wholly absent needs no process for that.
+  return (beforeInstalled: boolean, after: GuestRule[] | undefined, leftovers = true): Step[] => {
+    if (after !== undefined) return [...(beforeInstalled || !leftovers ? [] : JUMPS.map(remove)), restore(after, !beforeInstalled)];
     const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
     return [
       ...JUMPS.map(remove),
@@ -149,7 +153,7 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     change(before, after) {
       const [was6, now6] = [withIpv6(before), withIpv6(after)];
       const steps6 = now6.length > 0 ? family6(was6.length > 0, now6) : was6.length > 0 ? family6(true, undefined) : [];
-      const steps4 = after.installed ? family4(before.installed, [...after.guests]) : family4(before.installed, undefined);
+      const steps4 = after.installed ? family4(before.installed, [...after.guests], before.leftovers === true) : family4(before.installed, undefined);
       return after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4];
     },
   };

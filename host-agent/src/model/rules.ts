@@ -43,6 +43,8 @@ export interface GuestRule6 {
 export interface FirewallContent {
   installed: boolean;
   guests: readonly GuestRule[];
+  /** Not installed, but pieces of a base that is not whole are there (the host flushed a chain): installing clears them first. */
+  leftovers?: true;
 }
 
 export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
@@ -50,6 +52,8 @@ export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
 /** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
 export interface FirewallState {
   installed: boolean;
+  /** Pieces of a base that is not whole; never set when installed, or when a backend's install replaces them anyway. */
+  leftovers?: boolean;
   /** True when every piece of `rule` is in place. */
   has(rule: GuestRule): boolean;
 }

@@ -4,7 +4,7 @@ import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.
 import { type PortForward, sameHostPort } from '../model/port-forward.js';
 import { describeType, type GuestSeen, isRouted } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
-import { type FirewallContent, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
+import { type FirewallContent, type FirewallState, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
 import { planAttachTyped, planDetachTyped } from './link-types.js';
@@ -20,6 +20,9 @@ const othersThan = (observed: HostObserved, id: string) => observed.records.filt
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
 const ownsLink = (observed: HostObserved, record: AttachmentRecord) => !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
+/** What the firewall holds of `guests`, as observed. */
+const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent =>
+  firewall.installed ? { installed: true, guests } : firewall.leftovers ? { ...NO_FIREWALL, leftovers: true } : NO_FIREWALL;
 
 /** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
 export function currentUplink(observed: HostObserved): string | undefined {
@@ -75,7 +78,7 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord, op
   const { firewall } = observed;
   if (!firewall.installed || !firewall.has(rule)) {
     const others = rulesOf(othersThan(observed, desired.id));
-    ops.push({ kind: 'setGuestRules', before: firewall.installed ? { installed: true, guests: others } : NO_FIREWALL, after: content([...others, rule]) });
+    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, others), after: content([...others, rule]) });
   }
   const route = policyRouteOf(desired);
   if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
@@ -145,7 +148,7 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
   const unchanged = forwards.length === record.forwards.length && forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
   if (unchanged && observed.firewall.has(ruleOf(after))) return [];
   const others = rulesOf(othersThan(observed, record.id));
-  const before = observed.firewall.installed ? { installed: true, guests: [...others, ruleOf(record)] } : NO_FIREWALL;
+  const before = observedContent(observed.firewall, [...others, ruleOf(record)]);
   return [
     { kind: 'updateRecords', before: [record], after: [after] },
     { kind: 'setGuestRules', before, after: content([...others, ruleOf(after)]) },
@@ -170,7 +173,7 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const all = rulesOf(records);
   const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
   if (records.length > 0 && present.length < all.length) {
-    ops.push({ kind: 'setGuestRules', before: firewall.installed ? { installed: true, guests: present } : NO_FIREWALL, after: content(all) });
+    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, present), after: content(all) });
   }
 
   const uplink = currentUplink(observed);

@@ -92,7 +92,8 @@ export class AttachmentService {
 
   /** A new attachment's guest side is done: its record stops waiting, if it is still this attach's. */
   private async settled(record: AttachmentRecord): Promise<void> {
-    await this.locked('auto', async (records, ctx) => {
+    // The record's own backend: nothing to detect.
+    await this.locked(record.firewall, async (records, ctx) => {
       const current = records.find((r) => r.id === record.id);
       if (current?.token !== record.token) return;
       const { awaitingGuest, ...after } = current;

@@ -94,6 +94,14 @@ describe('host ops', () => {
     }
   });
 
+  it('iptables: a first install is one restore; only a base with jumps left over removes them first', () => {
+    const ipt = { firewall: iptables('iptables'), stateDir: '/state' };
+    const fresh = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ipt) as Array<Step & { kind: 'run' }>;
+    assert.deepEqual(fresh.map((s) => s.argv[0]), ['iptables-restore']);
+    const partly = stepsOf({ kind: 'setGuestRules', before: { ...none, leftovers: true }, after: installed(rule) }, ipt) as Array<Step & { kind: 'run' }>;
+    assert.deepEqual(partly.map((s) => s.argv.slice(0, 5).join(' ')), [...Array(5).fill('iptables -w -t filter -D'), 'iptables-restore --noflush -w'].map((c, i) => (i >= 2 && i < 5 ? c.replace('filter', 'nat') : c)));
+  });
+
   it('iptables: a --host-if outside the prefix gets rules of its own, never a wildcard of its name', () => {
     const legacy = { firewall: iptables('iptables'), stateDir: '/state' };
     const chosen: GuestRule = { ...rule, hostIf: 'eth5', linkFamily: 'eth5' };

@@ -104,6 +104,8 @@ describe('firewall observation parsers', () => {
     it('is not installed when a jump was flushed, and reads comments of port forwards quoted', () => {
       const withoutJump = [...chains.filter((l) => !l.startsWith('-A FORWARD')), ...familyRules, ...nat].join('\n');
       assert.equal(parseIptablesSave(withoutJump).installed, false);
+      assert.equal(parseIptablesSave(withoutJump).leftovers, true, 'its other jumps are left over');
+      assert.equal(parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\nCOMMIT').leftovers, false, 'nothing of ours');
       const forward = '-A GUESTNET-PREROUTING -p tcp -m tcp --dport 5555 -m comment --comment "guestnet:vm_wlan" -j DNAT --to-destination 172.17.3.3:5555';
       const output = forward.replace('PREROUTING', 'OUTPUT');
       const state = parseIptablesSave([...chains, ...familyRules, ...nat, forward, output].join('\n'));

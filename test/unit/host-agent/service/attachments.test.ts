@@ -21,7 +21,7 @@ const CANNED = {
 };
 
 // As the daemon and the CLI attach: waiting for the guest agent, which renames the link.
-const WAITED = { waitsForAgent: true };
+const WAITED = { extras: { waitsForAgent: true }, guestSide: async () => undefined };
 
 describe('attach through the daemon: processes on the critical path', () => {
   let stateDir: string;
@@ -35,14 +35,14 @@ describe('attach through the daemon: processes on the critical path', () => {
     const recorded = new RecordingRunner(CANNED);
     const memory = new HostMemory(recorded, () => true);
     const service = new AttachmentService(stateDir, memory);
-    await memory.during(() => service.attach({ guest: guest(101), settings: settings(), extras: WAITED }));
+    await memory.during(() => service.attach({ guest: guest(101), settings: settings(), ...WAITED }));
     // The first attach's own commands make the memory stale; it re-reads once the host settles.
     await new Promise((r) => setTimeout(r, 150));
 
     const before = recorded.processes;
     const reads = recorded.reads.length;
     const steps = recorded.steps.length;
-    await memory.during(() => service.attach({ guest: guest(102), settings: settings(), extras: WAITED }));
+    await memory.during(() => service.attach({ guest: guest(102), settings: settings(), ...WAITED }));
     const ran = recorded.steps.slice(steps).flatMap((s) => (s.kind === 'run' ? [s.argv.join(' ')] : []));
     assert.deepEqual(recorded.reads.slice(reads), [], 'no read on the attach path');
     assert.deepEqual(ran, ['ip -batch -', 'nft -f -']);
@@ -53,7 +53,7 @@ describe('attach through the daemon: processes on the critical path', () => {
   it('without the memory (the one-shot CLI) the same writes, and reads of its own', async () => {
     const recorded = new RecordingRunner(CANNED);
     const service = new AttachmentService(stateDir, recorded);
-    await service.attach({ guest: guest(101), settings: settings(), extras: WAITED });
+    await service.attach({ guest: guest(101), settings: settings(), ...WAITED });
     const runs = recorded.steps.filter((s) => s.kind === 'run').length;
     assert.equal(runs, 2);
     assert.ok(recorded.reads.length >= 3, `reads: ${JSON.stringify(recorded.reads)}`);
@@ -62,7 +62,7 @@ describe('attach through the daemon: processes on the critical path', () => {
   it('keeps the guest end\'s name where no agent renames it, or where --guest-if names it; never shows a one-time name', async () => {
     const recorded = new RecordingRunner(CANNED);
     const service = new AttachmentService(stateDir, recorded);
-    const waited = await service.attach({ guest: guest(101), settings: settings(), extras: WAITED });
+    const waited = await service.attach({ guest: guest(101), settings: settings(), ...WAITED });
     assert.match(waited.record.guestIf, /^gn[A-Za-z0-9]{13}$/);
     assert.equal(waited.record.token, `guestnet:${waited.record.guestIf}`);
     const shown = JSON.stringify({ ...attachResult(waited, 'not-waited'), record: undefined });
@@ -73,7 +73,7 @@ describe('attach through the daemon: processes on the critical path', () => {
     const notWaited = await service.attach({ guest: guest(102), settings: settings() });
     assert.equal(notWaited.record.guestIf, 'vm_wlan0');
     assert.match(notWaited.record.token, /^guestnet:[0-9a-f]{32}$/);
-    const named = await service.attach({ guest: guest(103), settings: { ...settings(), guestIf: 'eth1' }, extras: WAITED });
+    const named = await service.attach({ guest: guest(103), settings: { ...settings(), guestIf: 'eth1' }, ...WAITED });
     assert.equal(named.record.guestIf, 'eth1');
   });
 });
