@@ -59,10 +59,11 @@ module.exports = m.exports;`,
 // Node compiles a built-in module that is not in its start-up snapshot the
 // first time it is required, and esbuild hoists every require to the top of
 // the bundle, so each start paid for child_process, crypto, net and the rest
+// (tty requires net)
 // whether the command used them or not. Each becomes a module of forwarding
 // functions that requires the real one on the first call. Only functions are
 // forwarded: a build that imports anything else from them fails here, loudly.
-const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'net', 'readline'];
+const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'net', 'readline', 'tty'];
 const builtinsOnFirstUse = {
   name: 'builtins-on-first-use',
   setup(b) {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ExitCode, UsageError } from '@guestnet/protocol';
-import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
+import { installExitGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
 import type { Level } from './log.js';
 import type { DnsTarget } from './planner.js';
 
@@ -10,7 +10,6 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
-installPipeGuard();
 const settled = installExitGuard('guest-agent');
 
 const DEFAULT_STATUS_FILE = '/run/guestnet-agent.json';
@@ -50,7 +49,7 @@ const program = new Command('guest-agent')
   .option('--json', 'machine-readable output on stdout')
   .option('--verbose', 'debug logs, stack traces on errors')
   .exitOverride()
-  .configureOutput({ outputError: () => {} });
+  .configureOutput({ ...STDOUT_FOR_COMMANDER, outputError: () => {} });
 
 withDnsOptions(program.command('run'), 'the agent writes')
   .description('wait for the host agent, apply what it sends, confirm; keeps running to serve later attaches')

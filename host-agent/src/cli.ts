@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BadPidError, checkPid, ExitCode, UsageError } from '@guestnet/protocol';
-import { installExitGuard, installPipeGuard, print, reportCliFailure } from '@guestnet/runtime';
+import { installExitGuard, installPipeGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
 import { formatAttach, formatDetach, formatDetachAll, formatDoctor, formatForward, formatStatus } from './output.js';
@@ -30,7 +30,6 @@ function logLevel(globals: GlobalOptions, fallback: Level): Level {
   return globals.logLevel;
 }
 
-installPipeGuard();
 const settled = installExitGuard('host-agent');
 
 function parsePid(text: string): number {
@@ -66,7 +65,7 @@ const program = new Command('host-agent')
   .option('--verbose', 'debug logs, stack traces on errors')
   .option('--log-level <level>', 'error, warn, info or debug (default: warn; info for serve)')
   .exitOverride()
-  .configureOutput({ outputError: () => {} })
+  .configureOutput({ ...STDOUT_FOR_COMMANDER, outputError: () => {} })
   .hook('preAction', (_, action) => {
     const globals = action.optsWithGlobals() as GlobalOptions;
     configureLog({ level: logLevel(globals, 'warn'), target: 'stderr', format: process.stderr.isTTY ? 'human' : 'json' });
@@ -187,6 +186,8 @@ program
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const file = options.logFile;
+    // Its log lines go to process.stdout; a reader that left ends it quietly.
+    if (typeof file !== 'string') installPipeGuard();
     configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
     const { serve } = await commands.serve();
     const { killAfterOp, netdSocket, ...rest } = options;

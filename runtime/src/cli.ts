@@ -1,22 +1,67 @@
+import { fstatSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { describeError, ExitCode, UsageError } from '@guestnet/protocol';
-
-export const print = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /**
  * `status | head` in adb shell closes the pipe early: that is the reader's
  * choice, not an error, so the process ends quietly with its exit code.
  */
+function readerGone(): never {
+  readerLeft = true;
+  process.exit(process.exitCode ?? ExitCode.ok);
+}
+
+let readerLeft = false;
+let guarded = false;
+
+/** For a process that writes to process.stdout itself (the daemon's log lines). */
 export function installPipeGuard(): void {
+  if (guarded) return;
+  guarded = true;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') {
-      readerLeft = true;
-      process.exit(process.exitCode ?? ExitCode.ok);
-    }
+    if (error.code === 'EPIPE') readerGone();
     throw error;
   });
 }
 
-let readerLeft = false;
+let viaStream = false;
+
+/**
+ * Writes to fd 1 directly. Opening process.stdout on a pipe costs a command
+ * a good part of its start-up (net, streams), and its output is short. A
+ * stdout that would block (a non-blocking pipe a parent shares) takes the
+ * rest, and everything after, through the stream, which queues it.
+ */
+export function writeOut(text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  if (!viaStream) {
+    try {
+      while (done < bytes.length) done += writeSync(1, bytes, done);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') readerGone();
+      if (code !== 'EAGAIN') throw error;
+      viaStream = true;
+    }
+  }
+  installPipeGuard();
+  process.stdout.write(bytes.subarray(done));
+}
+
+export const print = (line: string): void => writeOut(`${line}\n`);
+
+/** A terminal is a character device: only then is `tty` (which loads net) asked. */
+const onTerminal = () => fstatSync(1).isCharacterDevice() && isatty(1);
+
+/** commander's output settings that leave process.stdout closed unless it is a terminal. */
+export const STDOUT_FOR_COMMANDER = {
+  writeOut,
+  // 80 is commander's own width for output that is not a terminal.
+  getOutHelpWidth: () => (onTerminal() ? process.stdout.columns : 80),
+  getOutHasColors: () => onTerminal() && process.stdout.hasColors(),
+};
 
 /**
  * Node exits 0 when nothing is left to wait on, even with the command's
@@ -53,7 +98,7 @@ export function reportCliFailure(agent: string, error: unknown, options: { json?
     error = new UsageError(`${error.message.replace(/^error: /, '')} (see ${agent} --help)`);
   }
   const described = describeError(error);
-  if (options.json) process.stdout.write(`${JSON.stringify({ error: described })}\n`);
+  if (options.json) writeOut(`${JSON.stringify({ error: described })}\n`);
   else process.stderr.write(`${agent}: ${described.message}\n`);
   if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return described.exitCode;

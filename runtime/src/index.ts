@@ -6,4 +6,4 @@ export { IpMonitor } from './monitor.js';
 export { writeAtomically } from './files.js';
 export { pidAlive } from './process.js';
 export { nameservers } from './resolv.js';
-export { installExitGuard, installPipeGuard, print, reportCliFailure } from './cli.js';
+export { installExitGuard, installPipeGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER, writeOut } from './cli.js';

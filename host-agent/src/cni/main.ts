@@ -3,6 +3,7 @@
 // on stdin. It shares the state dir, its lock, leases and firewall code with
 // host-agent. Results and errors are the spec's JSON on stdout.
 import { describeError } from '@guestnet/protocol';
+import { writeOut } from '@guestnet/runtime';
 import { RealRunner } from '../exec/runner.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { requireRoot } from '../service/preflight.js';
@@ -56,13 +57,13 @@ async function main(): Promise<object | undefined> {
 
 main().then(
   (result) => {
-    if (result) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (result) writeOut(`${JSON.stringify(result)}\n`);
   },
   (error: unknown) => {
     const { exitCode, message } = describeError(error);
     // Spec codes where one fits; otherwise 100 + our exit code, which names the cause.
     const code = error instanceof CniError ? error.cniCode : 100 + exitCode;
-    process.stdout.write(`${JSON.stringify({ cniVersion: '1.0.0', code, msg: message })}\n`);
+    writeOut(`${JSON.stringify({ cniVersion: '1.0.0', code, msg: message })}\n`);
     process.exitCode = 1;
   },
 );
