@@ -183,6 +183,7 @@ export class Daemon {
         guest,
         settings,
         extras: { waitsForAgent: wait },
+        confirmedAlready: (record) => this.guests.hasConfirmed(record),
         announce: (record) => {
           token = record.token;
           this.learn(record);

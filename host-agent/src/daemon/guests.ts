@@ -65,6 +65,12 @@ export class GuestServer {
     return this.lastApplies.get(token);
   }
 
+  /** Whether the guest of `record` has confirmed its configuration in a session that is still up. */
+  hasConfirmed(record: AttachmentRecord): boolean {
+    const known = this.confirmed.get(record.token);
+    return known !== undefined && this.sessions.has(record.token) && known.config === JSON.stringify(guestConfigOf(record));
+  }
+
   /** Resolves once the guest of `record` has confirmed its configuration, now or when it connects. */
   confirm(record: AttachmentRecord, timeoutMs: number, cancelled?: AbortSignal): Promise<GuestConfirmation> {
     return new Promise((resolve, reject) => {
@@ -85,9 +91,9 @@ export class GuestServer {
       const failure = this.unclaimedFailures.get(record.token);
       this.unclaimedFailures.delete(record.token);
       if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);
-      const config = JSON.stringify(guestConfigOf(record));
       const known = this.confirmed.get(record.token);
-      if (known && this.sessions.has(record.token) && known.config === config) return waiter.resolve(known.confirmation);
+      if (known && this.hasConfirmed(record)) return waiter.resolve(known.confirmation);
+      const config = JSON.stringify(guestConfigOf(record));
       this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
       if (this.sessions.has(record.token) && this.applying.get(record.token) !== config) void this.configure(record).catch(() => {});
     });

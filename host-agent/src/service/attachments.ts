@@ -26,6 +26,8 @@ export interface AttachRequest<G> {
    * it fails, what this attach added is removed, if it is still ours.
    */
   guestSide?: (record: AttachmentRecord) => Promise<G>;
+  /** Whether the guest has confirmed already, while the host side was being made: then nothing waits. */
+  confirmedAlready?: (record: AttachmentRecord) => boolean;
   /** What a new attachment starts with besides its settings: a runtime's requested MAC and published ports. */
   extras?: AttachExtras;
 }
@@ -57,14 +59,19 @@ export class AttachmentService {
     // empty and none give the guest no link: there is nothing for an agent to configure, or to wait for.
     const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLink(settings);
     const extras = { ...request.extras, waitsForAgent: waits };
-    const host = await this.locked(settings.firewall, (records, ctx) =>
-      hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, extras),
-    );
+    const host = await this.locked(settings.firewall, async (records, ctx) => {
+      const made = await hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, extras);
+      // A new attachment that waits says so once its host side is in place: a
+      // restart before then completes the attach, one after rolls it back.
+      const marked = waits && made.created && !request.confirmedAlready?.(made.record);
+      if (marked) await applySetup([{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }], this.runner, ctx);
+      return { ...made, marked };
+    });
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };
     try {
       const guest = await request.guestSide(host.record);
-      if (host.created && waits) await this.settled(host.record);
+      if (host.marked) await this.settled(host.record);
       return { ...attached, guest };
     } catch (error) {
       // A re-attach that fails leaves the attachment it found; a new one is taken away again.

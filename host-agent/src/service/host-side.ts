@@ -15,7 +15,6 @@ import { guestReachableResolvers } from '../net/resolvers.js';
 import { existingLinksWithAliases, observeHost, routesCovering } from '../observe.js';
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
-import type { SetupOp } from '../plan/ops.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
 
@@ -29,8 +28,7 @@ export interface AttachExtras {
   guestMac?: string;
   forwards?: PortForward[];
   /**
-   * The attach waits for the guest agent (see awaitingMarked), which
-   * renames the link: a guest end of the default name is made under a
+   * The attach waits for the guest agent, which renames the link: a guest end of the default name is made under a
    * one-time name that is its token, which saves a process (steps.ts,
    * createVeth).
    */
@@ -102,20 +100,12 @@ export async function attachHostSide(
     firewall: ctx.firewall.name,
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };
-  const ops = awaitingMarked(planAttach(observed, desired), desired, existing === undefined && extras.waitsForAgent === true);
+  const ops = planAttach(observed, desired);
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
 }
 
-/**
- * A new attachment that waits for its guest agent says so in its record
- * once the host side is in place, as the plan's last op: a restart before
- * then completes the attach, one after rolls it back (service/recovery.ts).
- */
-export function awaitingMarked(ops: SetupOp[], desired: AttachmentRecord, waits: boolean): SetupOp[] {
-  return waits ? [...ops, { kind: 'updateRecords', before: [desired], after: [{ ...desired, awaitingGuest: true }] }] : ops;
-}
 
 /**
  * The next free lease, chosen from the records and then checked against the

@@ -11,7 +11,7 @@ import { guestReachableResolvers } from '../net/resolvers.js';
 import { observeHost } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
 import { planAttach } from '../plan/planner.js';
-import { type AttachExtras, awaitingMarked, type HostSideResult } from './host-side.js';
+import type { AttachExtras, HostSideResult } from './host-side.js';
 
 const NO_ADDRESS = '0.0.0.0';
 
@@ -66,7 +66,7 @@ export async function attachTypedHostSide(
     tagged: true,
   };
   const guestSeen = existing && (await lookIntoGuest(runner, existing));
-  const ops = awaitingMarked(planAttach(observed, desired, { force: settings.force, guest: guestSeen }), desired, existing === undefined && extras.waitsForAgent === true);
+  const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen });
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
