@@ -5,7 +5,7 @@ import { IP6_STATE_COMMANDS, IP_STATE_COMMANDS, type IpState, parseIpState, with
 import { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 
 async function runFileOp(op: GuestOp): Promise<void> {
-  if (op.kind === 'writeDnsFile') await writeAtomically(op.path, op.content, { mode: 0o644 });
+  if (op.kind === 'writeDnsFile') await writeAtomically(op.path, op.content, { mode: 0o644, durable: op.synced });
   if (op.kind === 'removeFile') await fs.rm(op.path, { force: true });
 }
 

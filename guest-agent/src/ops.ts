@@ -11,7 +11,8 @@ export type GuestOp =
   | { kind: 'deleteDefaultRoute'; family?: 6 }
   | { kind: 'addMainRule'; priority: number; family?: 6 }
   | { kind: 'deleteMainRule'; priority: number; family?: 6 }
-  | { kind: 'writeDnsFile'; path: string; content: Buffer; before: Buffer | undefined }
+  /** `synced`: kept across a power cut (fsync'd), for a file nothing rewrites before it is read at boot. */
+  | { kind: 'writeDnsFile'; path: string; content: Buffer; before: Buffer | undefined; synced: boolean }
   | { kind: 'removeFile'; path: string };
 
 type ByKind<R> = { [K in GuestOp['kind']]: (op: Extract<GuestOp, { kind: K }>) => R };
@@ -33,7 +34,7 @@ const inverses: ByKind<GuestOp | undefined> = {
   addMainRule: (op) => ({ ...op, kind: 'deleteMainRule' }),
   deleteMainRule: (op) => ({ ...op, kind: 'addMainRule' }),
   writeDnsFile: (op) =>
-    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content },
+    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content, synced: op.synced },
   removeFile: () => undefined,
 };
 

@@ -68,7 +68,10 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
 function dnsFileOps(observed: GuestObserved, configure: GuestConfig, dnsTarget: DnsTarget): GuestOp[] {
   const content = desiredDnsFile(observed, configure, dnsTarget);
   if (!content || dnsTarget.path === undefined || observed.dnsFile?.equals(content)) return [];
-  return [{ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile }];
+  // Android's EthernetService reads ipconfig.txt at boot, before any agent runs; resolv.conf is
+  // written again at every attach and checked every 10 s (keeper.ts), so it is not worth a sync on
+  // the attach path.
+  return [{ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile, synced: dnsTarget.kind === 'ipconfig' }];
 }
 
 /** On Android a DHCP link's entry says DHCP, so that EthernetService's IpClient takes the lease; a DHCP guest elsewhere writes its lease's resolvers once it has one. */

@@ -51,9 +51,9 @@ table ip gnfloor {
 }
 END
 `;
-// guestnet's attach path without guestnet: the processes a warm daemon and
-// its guest agent start, in order, from one shell. No node, no socket, no
-// protocol: what any design that runs these tools pays at least.
+// guestnet's attach path without guestnet, as it was before it took three
+// processes: the processes a warm daemon and its guest agent started, in
+// order, from one shell. No node, no socket, no protocol.
 const floorAttach = (pid: number) => `set -e
 echo 1 > /proc/sys/net/ipv4/ip_forward
 nsenter --net=/proc/${pid}/ns/net ip -batch - <<END
@@ -78,11 +78,10 @@ END
 `;
 const floorUndo = 'ip link del fl0 2>/dev/null; nft delete table ip gnfloor 2>/dev/null; true';
 
-// The same attach with three processes, as issue 17 asks: one ip from the
-// host makes the pair with its peer created in the guest's netns and sets up
-// the host end, then nft, then one ip -batch in the guest. What the design
-// pays if the token rode the peer's first name (docs/performance.md): the
-// kernel sets no alias on a peer made in another netns.
+// The same attach in the three processes guestnet runs now: one ip from the
+// host makes the pair with its peer created in the guest's netns, under a
+// one-time name, and sets up the host end, then nft, then one ip -batch in
+// the guest. What any design that runs these tools pays at least.
 const floor3Attach = (pid: number) => `set -e
 echo 1 > /proc/sys/net/ipv4/ip_forward
 ip -batch - <<END
