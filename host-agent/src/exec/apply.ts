@@ -27,18 +27,13 @@ const RECORD_OPS = new Set<SetupOp['kind']>(['writeRecord', 'updateRecords']);
 
 /**
  * The order ops run in: the records first, so that whatever happens next
- * detach can find them, and the records' last update after everything
- * else; between them, where the runner allows, the firewall's lane beside
- * the rest, each lane in plan order.
+ * detach can find them; then, where the runner allows, the firewall's lane
+ * beside the rest, each lane in plan order.
  */
-function lanesOf(ops: SetupOp[], sideBySide: boolean): { first: SetupOp[]; lanes: SetupOp[][]; last: SetupOp[] } {
-  let start = 0;
-  while (start < ops.length && RECORD_OPS.has(ops[start]!.kind)) start++;
-  let end = ops.length;
-  while (end > start && RECORD_OPS.has(ops[end - 1]!.kind)) end--;
-  const [first, middle, last] = [ops.slice(0, start), ops.slice(start, end), ops.slice(end)];
-  const lanes = sideBySide ? [middle.filter((op) => !FIREWALL_LANE.has(op.kind)), middle.filter((op) => FIREWALL_LANE.has(op.kind))] : [middle];
-  return { first, lanes, last };
+function lanesOf(ops: SetupOp[], sideBySide: boolean): { first: SetupOp[]; lanes: SetupOp[][] } {
+  const split = ops.findIndex((op) => !RECORD_OPS.has(op.kind));
+  const [first, rest] = split < 0 ? [ops, []] : [ops.slice(0, split), ops.slice(split)];
+  return { first, lanes: sideBySide ? [rest.filter((op) => !FIREWALL_LANE.has(op.kind)), rest.filter((op) => FIREWALL_LANE.has(op.kind))] : [rest] };
 }
 
 /**
@@ -64,10 +59,9 @@ export async function applySetup(ops: SetupOp[], runner: Runner, ctx: ExecContex
       }
     }
   };
-  const { first, lanes, last } = lanesOf(ops, runner.sideBySide === true);
+  const { first, lanes } = lanesOf(ops, runner.sideBySide === true);
   await runLane(first);
   if (failed.length === 0) await Promise.all(lanes.map(runLane));
-  await runLane(last);
   const [failure] = failed;
   if (!failure) return log;
   const failures = await applyCollecting([...done, ...failed.map((f) => f.op)].reverse().map(undoOf), runner, ctx);
