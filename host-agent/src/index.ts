@@ -15,7 +15,7 @@ export { applySetup } from './exec/apply.js';
 export { formatStep, RecordingRunner } from './exec/runner.js';
 export { nftables, parseNftTable } from './firewall/nftables.js';
 export { iptables, parseIptablesSave } from './firewall/iptables.js';
-export { parseRecord } from './state/records.js';
+export { parseRecord, readRecords, recordContent } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';

@@ -17,13 +17,19 @@ export function recordContent(record: AttachmentRecord): string {
 // state dir after every change; without this, each attach parsed every record.
 const parsed = new Map<string, { ino: number; mtimeMs: number; record: AttachmentRecord }>();
 
-async function readRecord(path: string): Promise<AttachmentRecord> {
-  const { ino, mtimeMs } = await fs.stat(path);
-  const known = parsed.get(path);
-  if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
-  const record = parseRecord(path, await fs.readFile(path, 'utf8'));
-  parsed.set(path, { ino, mtimeMs, record });
-  return record;
+/** Undefined when the record went between the listing and the read: a detach (a reaping daemon) removed it. */
+async function readRecord(path: string): Promise<AttachmentRecord | undefined> {
+  try {
+    const { ino, mtimeMs } = await fs.stat(path);
+    const known = parsed.get(path);
+    if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
+    const record = parseRecord(path, await fs.readFile(path, 'utf8'));
+    parsed.set(path, { ino, mtimeMs, record });
+    return record;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 export async function readRecords(stateDir: string): Promise<AttachmentRecord[]> {
@@ -38,7 +44,7 @@ export async function readRecords(stateDir: string): Promise<AttachmentRecord[]>
   const paths = names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map((name) => join(dir, name));
   const present = new Set(paths);
   for (const path of parsed.keys()) if (path.startsWith(`${dir}/`) && !present.has(path)) parsed.delete(path);
-  const records = await Promise.all(paths.map(readRecord));
+  const records = (await Promise.all(paths.map(readRecord))).filter((r): r is AttachmentRecord => r !== undefined);
   return records.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || a.id.localeCompare(b.id));
 }
 

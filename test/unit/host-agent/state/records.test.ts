@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { parseRecord } from '@guestnet/host-agent';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecord, readRecords, recordContent } from '@guestnet/host-agent';
 import { ConfigError } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
 
@@ -37,5 +40,18 @@ describe('attachment records', () => {
     }
     const { token, ...withoutToken } = sampleRecord();
     assert.throws(() => parseRecord(path, text(withoutToken)), ConfigError);
+  });
+
+  it('skips a record that is gone by the time it is read, as a reaping detach leaves it', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'));
+    try {
+      await mkdir(join(stateDir, 'attachments'));
+      await writeFile(join(stateDir, 'attachments', '100.json'), recordContent(sampleRecord()));
+      // Listed, then gone: a name whose file does not exist when it is read.
+      await symlink(join(stateDir, 'removed.json'), join(stateDir, 'attachments', '101.json'));
+      assert.deepEqual((await readRecords(stateDir)).map((r) => r.id), ['100']);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 });
