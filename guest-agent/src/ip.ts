@@ -1,14 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { CommandFailedError } from '@guestnet/protocol';
-import { runCommand } from '@guestnet/runtime';
+import { keepWarm, runCommand } from '@guestnet/runtime';
 
 /** Where `ip` runs: this agent's own netns, or (for the CNI plugin on the host) a container's, entered by path. */
 export interface IpTarget {
   netnsPath?: string;
 }
 
+const ipArgv = (target: IpTarget, flags: string[]) => [...(target.netnsPath ? ['nsenter', `--net=${target.netnsPath}`] : []), 'ip', ...flags, '-batch', '-'];
+
+/** An agent that keeps its guest keeps one `ip -4 -j -batch` ready: its looks and its IPv4 apply run that. */
+export function keepIpReady(): void {
+  keepWarm(ipArgv({}, ['-4', '-j']));
+}
+
 async function ipBatch(target: IpTarget, flags: string[], lines: string[]) {
-  const argv = [...(target.netnsPath ? ['nsenter', `--net=${target.netnsPath}`] : []), 'ip', ...flags, '-batch', '-'];
+  const argv = ipArgv(target, flags);
   return { argv, ...(await runCommand(argv, `${lines.join('\n')}\n`)) };
 }
 

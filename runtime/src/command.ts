@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { CommandFailedError } from '@guestnet/protocol';
 
 // Commands run from argument arrays through node:child_process, never a
@@ -21,34 +21,32 @@ export interface CommandResult {
 
 const stripFinalNewline = (text: string) => (text.endsWith('\n') ? text.slice(0, -1) : text);
 
-/**
- * Runs argv (never a shell string) with optional stdin. Resolves with the exit
- * code whatever it is; rejects only when the command could not run at all
- * (not found, killed, or printing without bound).
- */
-export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
+/** A spawned command whose output is being collected; its stdin, when piped, is still open. */
+interface Running {
+  child: ChildProcess;
+  result: Promise<CommandResult>;
+}
+
+function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
   const [file, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file as string, args, { env: ENV, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let bytes = 0;
-    let failure: Error | undefined;
-    const collect = (into: Buffer[]) => (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > MAX_OUTPUT_BYTES) {
-        failure ??= new Error(`printed more than ${MAX_OUTPUT_BYTES} bytes`);
-        child.kill('SIGKILL');
-      } else into.push(chunk);
-    };
-    child.stdout?.on('data', collect(out));
-    child.stderr?.on('data', collect(err));
-    child.on('error', (error) => (failure ??= error));
-    if (child.stdin) {
-      // A command that exits without reading its input is not an error of ours.
-      child.stdin.on('error', () => {});
-      child.stdin.end(input);
-    }
+  const child = spawn(file as string, args, { env: ENV, stdio: [pipeStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let bytes = 0;
+  let failure: Error | undefined;
+  const collect = (into: Buffer[]) => (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > MAX_OUTPUT_BYTES) {
+      failure ??= new Error(`printed more than ${MAX_OUTPUT_BYTES} bytes`);
+      child.kill('SIGKILL');
+    } else into.push(chunk);
+  };
+  child.stdout?.on('data', collect(out));
+  child.stderr?.on('data', collect(err));
+  child.on('error', (error) => (failure ??= error));
+  // A command that exits without reading its input is not an error of ours.
+  child.stdin?.on('error', () => {});
+  const result = new Promise<CommandResult>((resolve, reject) => {
     child.on('close', (code) => {
       const stderr = stripFinalNewline(Buffer.concat(err).toString('utf8'));
       if (failure || code === null) {
@@ -58,6 +56,83 @@ export function runCommand(argv: readonly string[], input?: string): Promise<Com
       resolve({ exitCode: code, stdout: stripFinalNewline(Buffer.concat(out).toString('utf8')), stderr });
     });
   });
+  return { child, result };
+}
+
+/**
+ * Runs argv (never a shell string) with optional stdin. Resolves with the exit
+ * code whatever it is; rejects only when the command could not run at all
+ * (not found, killed, or printing without bound).
+ */
+export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
+  const kept = input !== undefined && keptWarm.has(keyOf(argv));
+  const running = (kept ? takeWarm(argv) : undefined) ?? spawnCollecting(argv, input !== undefined);
+  if (kept) {
+    const rewarm = () => void setTimeout(() => warmUp(argv), REWARM_DELAY_MS).unref();
+    void running.result.then(rewarm, rewarm);
+  }
+  running.child.stdin?.end(input);
+  return running.result;
+}
+
+// Node's spawn forks the whole agent and blocks its loop until the child has
+// exec'd: milliseconds, on the attach path, for every command. A command that
+// does nothing before it has read its input (`ip -batch -`) can be spawned
+// ahead, while the agent idles, and handed its input when it is needed: the
+// same process and the same work, started earlier. The agents that live long
+// (the daemon, the guest agent) keep one of their attach's commands ready.
+const warm = new Map<string, Running>();
+const keptWarm = new Set<string>();
+/** How long after a kept command has exited the next one is spawned: after the work it ran for, not within it. */
+const REWARM_DELAY_MS = 50;
+
+const keyOf = (argv: readonly string[]) => argv.join('\0');
+
+/** Keeps one process of `argv` spawned and waiting on its stdin, for the next runCommand of `argv` with input. */
+export function keepWarm(argv: readonly string[]): void {
+  keptWarm.add(keyOf(argv));
+  warmUp(argv);
+}
+
+/** The process waiting for the next runCommand of `argv`, if one is; for tests. */
+export function warmPid(argv: readonly string[]): number | undefined {
+  return warm.get(keyOf(argv))?.child.pid;
+}
+
+function warmUp(argv: readonly string[]): void {
+  const key = keyOf(argv);
+  if (!keptWarm.has(key) || warm.has(key)) return;
+  const running = spawnCollecting(argv, true);
+  warm.set(key, running);
+  // Waiting, it neither holds the agent open nor outlives it. One that dies is not used, and the next run of
+  // its argv spawns as it would have, then keeps another ready.
+  const kill = () => void running.child.kill();
+  process.once('exit', kill);
+  setHeld(running.child, false);
+  void running.result
+    .catch(() => {})
+    .finally(() => {
+      process.removeListener('exit', kill);
+      if (warm.get(key) === running) warm.delete(key);
+    });
+}
+
+function takeWarm(argv: readonly string[]): Running | undefined {
+  const key = keyOf(argv);
+  const running = warm.get(key);
+  if (!running) return undefined;
+  warm.delete(key);
+  if (running.child.exitCode !== null || running.child.signalCode !== null) return undefined;
+  setHeld(running.child, true);
+  return running;
+}
+
+/** Whether the child and its pipes keep the event loop alive. */
+function setHeld(child: ChildProcess, held: boolean): void {
+  for (const handle of [child, child.stdin, child.stdout, child.stderr] as Array<{ ref?: () => void; unref?: () => void } | null>) {
+    if (held) handle?.ref?.();
+    else handle?.unref?.();
+  }
 }
 
 export interface StartedCommand {

@@ -57,33 +57,55 @@ export async function steadyPrivateMb(pid: number): Promise<number> {
 }
 
 /**
- * The processes `pids` (and their children) start while `work` runs, from
- * strace's record of successful execve calls: one per new process, however
- * often it execs (nsenter, then ip). Returns their commands.
+ * The processes `pids` and their children ran while `work` ran: those that
+ * exited within it, from strace's record. A process started ahead and handed
+ * its input in the window (runtime's keepWarm) counts, as does each new one
+ * (nsenter, which then execs ip, is one); one started after the work for the
+ * next attach, or a monitor that lives on, does not. Returns their commands.
  */
 export async function processesDuring(pids: number[], work: () => Promise<void>): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'guestnet-strace-'));
   const out = join(dir, 'trace');
-  const strace = execa('strace', ['-f', '--seccomp-bpf', '-e', 'trace=execve', '-e', 'signal=none', '-s', '40', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { reject: false });
-  // The window opens once strace has attached to every one of them.
+  try {
+    // A child forked while strace attaches would be missed: start again until the children stay the same.
+    for (let attempt = 0; ; attempt++) {
+      const children = await childrenOf(pids);
+      const running = new Map(await Promise.all(children.map(async (p) => [String(p), await commandOf(p)] as [string, string])));
+      const traced = [...pids, ...children];
+      const strace = execa('strace', ['-f', '-e', 'trace=execve,exit_group', '-e', 'signal=none', '-s', '40', '-o', out, ...traced.flatMap((p) => ['-p', String(p)])], { reject: false });
+      await attachedTo(strace, traced);
+      if (attempt < 10 && String(await childrenOf(pids)) !== String(children)) {
+        strace.kill('SIGINT');
+        await strace;
+        continue;
+      }
+      try {
+        await work();
+      } finally {
+        strace.kill('SIGINT');
+        await strace;
+      }
+      return processesRun(await readFile(out, 'utf8'), running);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const childrenOf = async (pids: number[]) => (await Promise.all(pids.map(withDescendants))).flat().filter((p) => !pids.includes(p)).sort((a, b) => a - b);
+const commandOf = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?')).split('\0').filter(Boolean).join(' ');
+
+/** Resolves once strace has attached to every one of `pids` (or found it gone). */
+function attachedTo(strace: ReturnType<typeof execa>, pids: number[]): Promise<void> {
   let said = '';
-  await new Promise<void>((resolve) => {
-    const attached = () => pids.every((p) => said.includes(`Process ${p} attached`));
+  return new Promise<void>((resolve) => {
+    const attached = () => pids.every((p) => said.includes(`Process ${p} attached`) || said.includes(`PTRACE_SEIZE, ${p}): No such process`));
     strace.stderr?.on('data', (chunk: Buffer) => {
       said += chunk.toString();
       if (attached()) resolve();
     });
     setTimeout(resolve, 5000);
   });
-  try {
-    await work();
-  } finally {
-    strace.kill('SIGINT');
-    await strace;
-  }
-  const commands = newProcesses(await readFile(out, 'utf8'));
-  await rm(dir, { recursive: true, force: true });
-  return commands;
 }
 
 export async function startupMs(argv: string[]): Promise<number> {
@@ -121,18 +143,22 @@ export async function throughput(sandbox: Sandbox, guest: Guest): Promise<{ gues
 }
 
 /**
- * The new processes in a trace of `strace -f -e trace=execve`, each named by
- * its first successful execve (nsenter, which then execs ip, is one process).
- * strace may split a call into "<unfinished ...>" and "<... execve resumed>".
+ * The processes that ran to their end in a trace of `strace -f -e
+ * trace=execve,exit_group`: each new one named by its last successful execve
+ * (nsenter, which then execs ip, is one process: ip), each of `running` (pid
+ * to command) by its command. strace may split a call into "<unfinished ...>"
+ * and "<... execve resumed>".
  */
-export function newProcesses(trace: string): string[] {
-  const commands = new Map<string, string>();
+export function processesRun(trace: string, running: ReadonlyMap<string, string> = new Map()): string[] {
+  const commands = new Map<string, string>(running);
   const asked = new Map<string, string>();
+  const ended: string[] = [];
   for (const line of trace.split('\n')) {
     const [pid = ''] = line.split(/\s/, 1);
     const call = /^\d+\s+execve\("[^"]*", \[([^\]]*)\]/.exec(line);
     if (call) asked.set(pid, (call[1] ?? '').replace(/"/g, '').replace(/, /g, ' '));
-    if (/execve.* = 0$/.test(line) && !commands.has(pid)) commands.set(pid, asked.get(pid) ?? '?');
+    if (/execve.* = 0$/.test(line)) commands.set(pid, asked.get(pid) ?? '?');
+    if (/^\d+\s+(?:exit_group\(|\+\+\+ (?:exited|killed))/.test(line) && commands.has(pid) && !ended.includes(pid)) ended.push(pid);
   }
-  return [...commands.values()];
+  return ended.map((pid) => commands.get(pid) as string);
 }

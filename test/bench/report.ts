@@ -72,7 +72,7 @@ export function print(r: Results & { targets: Target[] }): void {
   out('\n### Data path: guest-to-internet over host-to-internet TCP (iperf3)\n');
   out('| guests attached | guest Gbit/s | host Gbit/s | ratio |\n| ---: | ---: | ---: | ---: |');
   for (const t of r.throughput) out(`| ${t.guests} | ${t.guest_gbps.toFixed(2)} | ${t.host_gbps.toFixed(2)} | ${t.ratio.toFixed(2)} |`);
-  out('\n### Processes started by one attach, until the guest is online\n');
+  out('\n### Processes run by one attach, until the guest is online (those spawned ahead included)\n');
   out('| system | processes | commands |\n| --- | ---: | --- |');
   for (const p of r.processes) out(`| ${p.system} | ${p.processes} | ${p.commands.map((c) => c.split(' ').slice(0, 3).join(' ')).join('; ')} |`);
   out('\n### Footprint\n');

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { callDaemon, resolveSettings } from '@guestnet/host-agent';
 import { type Guest, type Sandbox, UPLINK } from '../fixtures/sandbox.js';
-import { ms, must, newProcesses, processesDuring, untilOnline } from './measure.js';
+import { ms, must, processesDuring, processesRun, untilOnline } from './measure.js';
 
 // The routed systems the bench compares, each attaching a fresh guest until
 // it is online, and undoing it afterwards.
@@ -179,8 +179,8 @@ export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: 
     const [bare, otherBare] = [await sandbox.startGuest({ agent: false }), await sandbox.startGuest({ agent: false })];
     await must('ptp ADD', await cni(sandbox, 'ADD', `p${otherBare.pid}`, otherBare.pid, ptpConfig(sandbox)));
     const trace = join(sandbox.dir, 'ptp.trace');
-    await must('ptp ADD', await cni(sandbox, 'ADD', `p${bare.pid}`, bare.pid, ptpConfig(sandbox), ['strace', '-f', '-qq', '-e', 'trace=execve', '-o', trace]));
-    const ptp = newProcesses(await readFile(trace, 'utf8'));
+    await must('ptp ADD', await cni(sandbox, 'ADD', `p${bare.pid}`, bare.pid, ptpConfig(sandbox), ['strace', '-f', '-e', 'trace=execve,exit_group', '-o', trace]));
+    const ptp = processesRun(await readFile(trace, 'utf8'));
     for (const b of [bare, otherBare]) {
       await cni(sandbox, 'DEL', `p${b.pid}`, b.pid, ptpConfig(sandbox));
       await b.kill();

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, FramedConnection, type HostMessage, parseHostMessage, PeerClosedError, tokenOfLink } from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
+import { keepIpReady } from '../ip.js';
 import { follow, greet } from '../host-session.js';
 import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
 import { type GuestObserved, observeGuest, withArrivedLinks } from '../observe.js';
@@ -80,6 +81,7 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
 export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
   const events = new NetEvents();
   events.start();
+  if (!options.once) keepIpReady();
   const status = new StatusFile(options.statusFile, options.socket);
   // A DHCP client's event script goes beside the status file: a place the agent may write.
   const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile));

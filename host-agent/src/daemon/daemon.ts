@@ -1,8 +1,10 @@
 import { promises as fs } from 'node:fs';
 import type { Server } from 'node:net';
 import { linkIdOf, SocketBusyError } from '@guestnet/protocol';
+import { keepWarm } from '@guestnet/runtime';
 import type { ExecContext } from '../exec/apply.js';
 import { RealRunner } from '../exec/runner.js';
+import { IP_BATCH } from '../exec/steps.js';
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
 import type { AttachmentRecord } from '../model/record.js';
@@ -87,6 +89,7 @@ export class Daemon {
     const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner.checking));
     const said = { completed: 'completed a half-done attach', removed: 'removed a dead guest', rolledBack: 'rolled back an attach that was waiting for its guest' };
     for (const r of recovered) this.log('info', said[r.action], { ...r });
+    keepWarm(IP_BATCH);
     await this.refresh();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(

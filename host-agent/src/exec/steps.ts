@@ -20,6 +20,9 @@ type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: Step
 /** The netns the agent runs in: the host's. */
 const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 
+/** The host's `ip -batch`: one makes a new guest's pair, so the daemon keeps one ready (runtime's keepWarm). */
+export const IP_BATCH: readonly string[] = ['ip', '-batch', '-'];
+
 const NO_DEVICE = /Cannot find device|does not exist/;
 /** Every line of a batch's errors says a device was gone. */
 const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist)[^\n]*(?:\n|$))+$/;
@@ -66,14 +69,14 @@ const steps: StepsByKind = {
   // so that process makes the pair there.
   createVeth: ({ record: r }) => [
     ...(oneTimeNameOf(r.token) === r.guestIf
-      ? [{ kind: 'run' as const, argv: ['ip', '-batch', '-'], input: [`link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`, ...hostEndLines(r)].join('\n') }]
+      ? [{ kind: 'run' as const, argv: [...IP_BATCH], input: [`link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`, ...hostEndLines(r)].join('\n') }]
       : [
           {
             kind: 'run' as const,
             argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
             input: [`link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`, `link set dev ${r.guestIf} alias ${r.token}`, ''].join('\n'),
           },
-          { kind: 'run' as const, argv: ['ip', '-batch', '-'], input: hostEndLines(r).join('\n') },
+          { kind: 'run' as const, argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
         ]),
     // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
     ...(r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' }] : []),

@@ -49,7 +49,7 @@ describe('npm run bench, smoke run', function () {
     assert.ok(guestnet?.some((c) => c.startsWith('ip -batch')), `the trace saw the daemon make the pair: ${JSON.stringify(guestnet)}`);
     assert.ok((guestnet?.length ?? 99) <= 3, `a real trace of a daemon's attach and its guest agent's apply: ${JSON.stringify(guestnet)}`);
     assert.ok(ptp?.some((c) => c.includes('/usr/lib/cni/ptp')), `the trace saw ptp itself: ${JSON.stringify(ptp)}`);
-    assert.ok(stdout.includes('### Processes started by one attach'));
+    assert.ok(stdout.includes('### Processes run by one attach'));
   });
 
   it('sets each of the issue\'s targets against what was measured', () => {
