@@ -27,7 +27,11 @@ export class RealRunner implements Runner {
   }
 
   async perform(step: Step): Promise<void> {
-    if (step.kind === 'write') return writeAtomically(step.path, step.content).catch((error: unknown) => Promise.reject(stateDirFailure(error, step.path)));
+    // State files describe kernel state (links, rules, sysctls) that a power
+    // cut takes with it, so they are not synced: the rename alone keeps each
+    // whole across a crash of the process. A power cut may leave a new record
+    // empty, and an empty record is read as none (state/records.ts).
+    if (step.kind === 'write') return writeAtomically(step.path, step.content, { durable: false }).catch((error: unknown) => Promise.reject(stateDirFailure(error, step.path)));
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
     // /proc/sys files take one in-place write; there is nothing to rename over them.
     if (step.kind === 'sysctl') {

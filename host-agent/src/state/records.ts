@@ -17,10 +17,16 @@ export function recordContent(record: AttachmentRecord): string {
 // state dir after every change; without this, each attach parsed every record.
 const parsed = new Map<string, { ino: number; mtimeMs: number; record: AttachmentRecord }>();
 
-/** Undefined when the record went between the listing and the read: a detach (a reaping daemon) removed it. */
+/**
+ * Undefined when the record went between the listing and the read (a detach,
+ * a reaping daemon, removed it), or is empty. Records are written to a
+ * temporary file and renamed, unsynced: only a power cut leaves one empty,
+ * and it took the guest and every link and rule the record described.
+ */
 async function readRecord(path: string): Promise<AttachmentRecord | undefined> {
   try {
-    const { ino, mtimeMs } = await fs.stat(path);
+    const { ino, mtimeMs, size } = await fs.stat(path);
+    if (size === 0) return undefined;
     const known = parsed.get(path);
     if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
     const record = parseRecord(path, await fs.readFile(path, 'utf8'));

@@ -54,4 +54,18 @@ describe('attachment records', () => {
       await rm(stateDir, { recursive: true, force: true });
     }
   });
+
+  it('reads an empty record, which only a power cut leaves, as no record; a damaged one still fails loudly', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'));
+    try {
+      await mkdir(join(stateDir, 'attachments'));
+      await writeFile(join(stateDir, 'attachments', '100.json'), recordContent(sampleRecord()));
+      await writeFile(join(stateDir, 'attachments', '101.json'), '');
+      assert.deepEqual((await readRecords(stateDir)).map((r) => r.id), ['100']);
+      await writeFile(join(stateDir, 'attachments', '101.json'), '{"id": "1');
+      await assert.rejects(readRecords(stateDir), ConfigError);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
 });
