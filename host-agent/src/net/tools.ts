@@ -17,9 +17,15 @@ export interface Tool {
   debianPackage: string;
 }
 
+// Tools found once are not looked for again: a long-lived daemon checks before each change, and a tool
+// removed while it runs fails its command with a clear error anyway.
+const found = new Set<string>();
+
 export async function requireTools(tools: readonly Tool[]): Promise<void> {
   for (const tool of tools) {
+    if (found.has(tool.binary)) continue;
     if (!(await onPath(tool.binary))) throw new MissingToolError(tool.binary, `the '${tool.debianPackage}' package`);
+    found.add(tool.binary);
   }
 }
 
