@@ -198,15 +198,15 @@ export class Daemon {
           return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
         },
       });
+      // Its record was learned when announced: nothing to read again before the reply.
       return attachResult(attached, attached.guest ?? 'not-waited');
     } catch (error) {
       // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
       this.runner.forget();
-      throw error;
-    } finally {
       await this.refresh();
       // A failed attach whose record is gone leaves no session behind.
       if (token !== undefined && !this.byToken.has(token)) this.guests.forget(token);
+      throw error;
     }
   }
 
