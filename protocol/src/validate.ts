@@ -73,9 +73,10 @@ export function checkPid(value: unknown): Checked<number> {
 
 /** The per-attach secret the host writes into the guest link's alias, or into its first name. */
 export const TOKEN_PREFIX = 'guestnet:';
+const ONE_TIME_NAME_TEXT = 'gn[A-Za-z0-9]{13}';
 /** The first name of a guest end that carries its token: `gn` and 13 random letters and digits. */
-export const ONE_TIME_NAME = /^gn[A-Za-z0-9]{13}$/;
-const TOKEN = /^guestnet:(?:[0-9a-f]{32}|gn[A-Za-z0-9]{13})$/;
+export const ONE_TIME_NAME = new RegExp(`^${ONE_TIME_NAME_TEXT}$`);
+const TOKEN = new RegExp(`^${TOKEN_PREFIX}(?:[0-9a-f]{32}|${ONE_TIME_NAME_TEXT})$`);
 
 export function checkToken(value: unknown): Checked<string> {
   if (typeof value !== 'string' || !TOKEN.test(value)) return bad('not a guestnet link token');
