@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
-import { Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
 
 // A guest is its netns: the process attach was given may exit while others
 // keep the netns, and the guest must stay online, through a daemon restart
@@ -35,13 +35,13 @@ describe('faults: the attached pid exits while its netns lives on', function () 
 
     const guestsNow = async () => JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ pid: number; state: string }>;
     assert.deepEqual((await guestsNow()).map((g) => [g.pid, g.state]), [[pid, 'alive']]);
-    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 3000), UPLINK.hostAddress);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
 
     await daemon.stop();
     daemon = await sandbox.startDaemon();
     assert.deepEqual((await guestsNow()).map((g) => [g.pid, g.state]), [[pid, 'alive']], daemon.output());
     assert.doesNotMatch(daemon.output(), /removed/);
-    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 3000), UPLINK.hostAddress);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
 
     // The netns dies with its last process: the daemon reaps the guest.
     await guest.kill();

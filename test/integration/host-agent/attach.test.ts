@@ -3,7 +3,7 @@ import { access, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeFrame, ExitCode } from '@guestnet/protocol';
-import { DNS, FIREWALLS, type Guest, GUEST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+import { DNS, FIREWALLS, type Guest, GUEST_AGENT, Sandbox, SERVER, SETTLE_GUARD_MS, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUEST_PORT = 9000;
 const LISTENER = `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, () => console.log('ready'))`;
@@ -52,24 +52,24 @@ for (const firewall of FIREWALLS) describe(`host-agent attach <pid>, end to end 
     assert.equal(result.stdout.trim(), UPLINK.hostAddress);
   });
 
-  it('the guest agent repairs drift within 2 s: a deleted default route, then a deleted address', async () => {
+  it('the guest agent repairs drift: a deleted default route, then a deleted address', async () => {
     const defaultRoute = async () => JSON.parse((await guest.exec(['ip', '-j', 'route', 'show', 'default'])).stdout)[0]?.gateway;
     for (const vandalism of [['ip', 'route', 'del', 'default'], ['ip', 'address', 'del', '172.17.3.3/16', 'dev', 'wlan0']]) {
       assert.equal((await guest.exec(vandalism)).exitCode, 0);
       const started = Date.now();
-      while ((await defaultRoute()) !== '172.17.3.2' && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(await defaultRoute(), '172.17.3.2', `not repaired within 2 s after ${vandalism.join(' ')}`);
+      while ((await defaultRoute()) !== '172.17.3.2' && Date.now() - started < SETTLE_GUARD_MS) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await defaultRoute(), '172.17.3.2', `not repaired after ${vandalism.join(' ')}`);
     }
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
   });
 
-  it("the guest agent makes main reachable again within 2 s after an Android netd flushes the guest's ip rules", async () => {
+  it("the guest agent makes main reachable again after an Android netd flushes the guest's ip rules", async () => {
     // What netd does at boot: flush every rule but priority 0, end with a catch-all unreachable.
     assert.equal((await guest.exec(['sh', '-c', 'ip rule flush && ip rule add priority 32000 unreachable'])).exitCode, 0);
     const mainRule = async () => /^31999:\s+from all lookup main/m.test((await guest.exec(['ip', 'rule', 'show'])).stdout);
     const started = Date.now();
-    while (!(await mainRule()) && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(await mainRule(), 'no rule looks up main 2 s after the flush');
+    while (!(await mainRule()) && Date.now() - started < SETTLE_GUARD_MS) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await mainRule(), 'no rule looks up main again after the flush');
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
   });
 

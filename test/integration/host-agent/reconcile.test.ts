@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FIREWALLS, type Guest, Sandbox, SECOND_UPLINK, UPLINK } from '../../fixtures/sandbox.js';
+import { FIREWALLS, type Guest, Sandbox, SECOND_UPLINK, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
 
 // The daemon's reconcile loop, on every backend: the uplink follows the
 // default route, and rules a firewall reload flushed come back.
@@ -20,18 +20,18 @@ for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online
   });
   after(async () => sandbox?.destroy());
 
-  it('follows the default route to another uplink within 2 s, and back, without re-attaching', async () => {
+  it('follows the default route to another uplink, and back, without re-attaching', async () => {
     await sandbox.host(['ip', 'route', 'replace', 'default', 'via', SECOND_UPLINK.inetAddress, 'dev', SECOND_UPLINK.name]);
-    const moved = await sandbox.seenFromGuestWithin(guest, SECOND_UPLINK.hostAddress, 2000);
+    const moved = await sandbox.seenFromGuestWithin(guest, SECOND_UPLINK.hostAddress, SETTLE_GUARD_MS);
     assert.equal(moved, SECOND_UPLINK.hostAddress, 'new connections do not leave by the new uplink');
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0];
     assert.equal(status.uplink, SECOND_UPLINK.name);
     assert.equal(status.agent, 'connected');
     await sandbox.host(['ip', 'route', 'replace', 'default', 'via', UPLINK.inetAddress, 'dev', 'wlan0']);
-    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress);
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
   });
 
-  it("puts its rules back within 2 s after a firewall reload flushed them", async () => {
+  it("puts its rules back after a firewall reload flushed them", async () => {
     const flush =
       firewall === 'nftables'
         ? [['nft', 'delete', 'table', 'ip', 'guestnet']]
@@ -40,7 +40,7 @@ for (const firewall of FIREWALLS) describe(`host-agent serve keeps guests online
             [firewall, '-w', '-F', 'GUESTNET-FORWARD'],
           ];
     for (const argv of flush) assert.equal((await sandbox.host(argv)).exitCode, 0);
-    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, 2000), UPLINK.hostAddress, 'the guest stayed offline');
+    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress, 'the guest stayed offline');
   });
 
   it('detach still leaves the host exactly as it was', async () => {
