@@ -90,12 +90,11 @@ const builtinsOnFirstUse = {
   },
 };
 
-// V8 pre-parses every function of a script before it runs any, so --help and
-// a mistyped flag paid for every command's code. The host agent's commands
-// (the engine, the daemon) go in as one string, compiled when a command first
-// runs. Modules the CLI itself loads are not copied into it: the string gets
-// the CLI's own instances (one logger, one set of error classes), handed over
-// when it is compiled.
+// --help and a mistyped flag paid for every command's code. The host agent's
+// commands (the engine, the daemon) go in as one trailer, compiled when a
+// command first runs. Modules the CLI itself loads are not copied into it: the
+// commands get the CLI's own instances (one logger, one set of error classes),
+// handed over when they are compiled.
 const CLI_COMMANDS = /^\.\/commands\/[a-z-]+\.js$/;
 
 async function commandsCompiledOnUse(entry, extraPlugins) {
