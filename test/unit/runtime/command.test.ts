@@ -63,8 +63,9 @@ describe('runtime command runner', () => {
     for (let i = 0; i < 100 && warmPid(argv) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
     const next = warmPid(argv);
     assert.ok(next !== undefined && next !== ready);
-    // A command run without input is not one that waits for it: it spawns as always.
-    assert.notEqual((await runCommand(['sh', '-c', 'echo $$'])).stdout, String(next));
+    // Run without input, even a kept command spawns as always: the one waiting keeps waiting.
+    assert.notEqual((await runCommand(argv)).stdout.split(' ')[0], String(next));
+    assert.equal(warmPid(argv), next);
   });
 
   it('spawns afresh when the kept process died while it waited', async () => {
