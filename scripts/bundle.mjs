@@ -156,8 +156,9 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
 }
 
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
+const winston = await compiledOnUse('winston');
 const BUNDLES = [
-  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [await compiledOnUse('winston'), await commandsCompiledOnUse(join(root, 'host-agent/dist/cli.js'), [await compiledOnUse('winston')])]],
+  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [winston, await commandsCompiledOnUse(join(root, 'host-agent/dist/cli.js'), [winston])]],
   ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent'), []],
   ['host-agent/dist/cni/main.js', 'guestnet', cniCheck, []],
 ];
