@@ -106,7 +106,6 @@ export async function attachHostSide(
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
 }
 
-
 /**
  * The next free lease, chosen from the records and then checked against the
  * host: a link of the host's own with that name, or a host route over that
