@@ -18,8 +18,7 @@ const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20'
 // 18) gets one clear line, and exit 5 (a missing tool), before any code that
 // could fail on it with a syntax or import error; the CNI plugin says it in
 // the spec's JSON.
-const tooOld = (report) =>
-  `if(+process.versions.node.split('.')[0]<20){${report};process.exit(process.exitCode)}`;
+const tooOld = (report) => `if(+process.versions.node.split('.')[0]<20){${report};process.exit(process.exitCode)}`;
 const agentCheck = (agent) =>
   tooOld(`process.stderr.write('${agent}: needs Node.js 20 or later; this is '+process.version+'\\n');process.exitCode=5`);
 const cniCheck = tooOld(
@@ -85,7 +84,10 @@ const builtinsOnFirstUse = {
       const real = await import(args.path);
       const names = Object.keys(real).filter((name) => name !== 'default' && typeof real[name] === 'function');
       const forwards = names.map((name) => `export function ${name}(...args) { return load().${name}(...args); }`);
-      return { loader: 'js', contents: [`let loaded;`, `const load = () => (loaded ??= require('${args.path}'));`, ...forwards].join('\n') };
+      return {
+        loader: 'js',
+        contents: [`let loaded;`, `const load = () => (loaded ??= require('${args.path}'));`, ...forwards].join('\n'),
+      };
     });
   },
 };
@@ -106,7 +108,14 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
     },
   };
   // What the CLI loads at start, commands aside.
-  const shell = await build({ ...common, entryPoints: [entry], write: false, outfile: 'shell.cjs', metafile: true, plugins: [externalCommands, builtinsOnFirstUse, ...extraPlugins] });
+  const shell = await build({
+    ...common,
+    entryPoints: [entry],
+    write: false,
+    outfile: 'shell.cjs',
+    metafile: true,
+    plugins: [externalCommands, builtinsOnFirstUse, ...extraPlugins],
+  });
   const inShell = new Set(Object.keys(shell.metafile.inputs).map((input) => join(root, input)));
   const commandNames = [...new Set([...readFileSync(entry, 'utf8').matchAll(/import\('(\.\/commands\/[a-z-]+\.js)'\)/g)].map((m) => m[1]))];
   const shared = new Map();
@@ -120,7 +129,10 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
         if (!shared.has(found.path)) shared.set(found.path, `m${shared.size}`);
         return { path: found.path, namespace: 'shared' };
       });
-      b.onLoad({ filter: /.*/, namespace: 'shared' }, (args) => ({ loader: 'js', contents: `module.exports = __fromCli.${shared.get(args.path)};` }));
+      b.onLoad({ filter: /.*/, namespace: 'shared' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = __fromCli.${shared.get(args.path)};`,
+      }));
     },
   };
   const commands = await build({
@@ -132,7 +144,9 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
   });
   // A module of ours in both would be two instances (two loggers, two error classes that instanceof tells apart);
   // the forwarders to built-ins hold nothing of their own.
-  const twice = Object.keys(commands.metafile.inputs).filter((input) => !input.startsWith('on-first-use:') && inShell.has(join(root, input)));
+  const twice = Object.keys(commands.metafile.inputs).filter(
+    (input) => !input.startsWith('on-first-use:') && inShell.has(join(root, input)),
+  );
   if (twice.length > 0) throw new Error(`bundle: in both the CLI and its commands: ${twice.join(', ')}`);
   const source = `'(function (exports, require, module, __fromCli) {' + ${onUse('commands', commands.outputFiles[0].text)} + '\\n})'`;
   const loader = [
@@ -150,7 +164,10 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
       b.onResolve({ filter: CLI_COMMANDS }, (args) => ({ path: args.path, namespace: 'command' }));
       b.onResolve({ filter: /^guestnet-commands$/ }, () => ({ path: 'guestnet-commands', namespace: 'commands' }));
       b.onLoad({ filter: /.*/, namespace: 'commands' }, () => ({ loader: 'js', contents: loader, resolveDir }));
-      b.onLoad({ filter: /.*/, namespace: 'command' }, (args) => ({ loader: 'js', contents: `module.exports = require('guestnet-commands').load().c${commandNames.indexOf(args.path)};` }));
+      b.onLoad({ filter: /.*/, namespace: 'command' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require('guestnet-commands').load().c${commandNames.indexOf(args.path)};`,
+      }));
     },
   };
 }
@@ -158,7 +175,12 @@ async function commandsCompiledOnUse(entry, extraPlugins) {
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
 const winston = await compiledOnUse('winston');
 const BUNDLES = [
-  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [winston, await commandsCompiledOnUse(join(root, 'host-agent/dist/cli.js'), [winston])]],
+  [
+    'host-agent/dist/cli.js',
+    'host-agent.cjs',
+    agentCheck('host-agent'),
+    [winston, await commandsCompiledOnUse(join(root, 'host-agent/dist/cli.js'), [winston])],
+  ],
   ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent'), []],
   ['host-agent/dist/cni/main.js', 'guestnet', cniCheck, []],
 ];

@@ -58,7 +58,13 @@ function run(command, args, options = {}) {
   }
 }
 
-const missing = [...new Set(Object.entries(TOOLS).filter(([binary]) => !onPath(binary)).map(([, pkg]) => pkg))];
+const missing = [
+  ...new Set(
+    Object.entries(TOOLS)
+      .filter(([binary]) => !onPath(binary))
+      .map(([, pkg]) => pkg),
+  ),
+];
 if (!existsSync('/usr/lib/cni/ptp')) missing.push('containernetworking-plugins');
 if (missing.length > 0) {
   if (process.getuid?.() !== 0 || !onPath('apt-get')) {

@@ -36,7 +36,9 @@ async function demo(): Promise<void> {
     const guest = await step('start a guest (unshare --net) running `guest-agent run`', () => sandbox.startGuest());
     show(`guest pid ${guest.pid}, offline: ${(await guest.exec(['ip', '-br', 'link'])).stdout.trim().replace(/\s+/g, ' ')}`);
 
-    const attached = await step(`host-agent attach ${guest.pid}`, async () => must('attach', await sandbox.hostAgent(['attach', String(guest.pid)])));
+    const attached = await step(`host-agent attach ${guest.pid}`, async () =>
+      must('attach', await sandbox.hostAgent(['attach', String(guest.pid)])),
+    );
     show(attached.stdout);
 
     await step('the guest now has', async () => {
@@ -47,10 +49,14 @@ async function demo(): Promise<void> {
     const seen = await step(`a real request from the guest to ${SERVER.address}:${SERVER.port}`, async () =>
       must('request', await sandbox.fetchFromGuest(guest)).stdout.trim(),
     );
-    show(`the server saw the connection come from ${seen} (${seen === UPLINK.hostAddress ? 'the host uplink: NAT works' : 'NOT the uplink!'})`);
+    show(
+      `the server saw the connection come from ${seen} (${seen === UPLINK.hostAddress ? 'the host uplink: NAT works' : 'NOT the uplink!'})`,
+    );
     if (seen !== UPLINK.hostAddress) throw new Error('the guest traffic was not masqueraded');
 
-    const detached = await step(`host-agent detach ${guest.pid}`, async () => must('detach', await sandbox.hostAgent(['detach', String(guest.pid)])));
+    const detached = await step(`host-agent detach ${guest.pid}`, async () =>
+      must('detach', await sandbox.hostAgent(['detach', String(guest.pid)])),
+    );
     show(detached.stdout);
     const restored = (await sandbox.hostSnapshot()) === pristine;
     show(restored ? 'host links, routes, rules and ip_forward are exactly as before' : 'the host was NOT restored');

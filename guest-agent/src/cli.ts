@@ -24,7 +24,8 @@ interface DnsOptions {
 
 /** Android keeps /system/build.prop; a Linux guest that has one can say --platform linux. */
 function dnsTarget(options: DnsOptions): DnsTarget {
-  if (!['auto', 'linux', 'android'].includes(options.platform)) throw new UsageError(`--platform: '${options.platform}' is not auto, linux or android`);
+  if (!['auto', 'linux', 'android'].includes(options.platform))
+    throw new UsageError(`--platform: '${options.platform}' is not auto, linux or android`);
   const android = options.platform === 'android' || (options.platform === 'auto' && existsSync('/system/build.prop'));
   const target: DnsTarget = android ? { kind: 'ipconfig', path: options.ipconfig } : { kind: 'resolv.conf', path: options.resolvConf };
   absolute(target.path);
@@ -59,7 +60,8 @@ withDnsOptions(program.command('run'), 'the agent writes')
   .option('--log-level <level>', 'error, warn, info or debug', 'info')
   .action(async (options: DnsOptions & { socket: string; statusFile: string; once?: boolean; logLevel: string }, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
-    if (!['error', 'warn', 'info', 'debug'].includes(options.logLevel)) throw new UsageError(`--log-level: '${options.logLevel}' is not error, warn, info or debug`);
+    if (!['error', 'warn', 'info', 'debug'].includes(options.logLevel))
+      throw new UsageError(`--log-level: '${options.logLevel}' is not error, warn, info or debug`);
     absolute(options.socket, options.statusFile);
     const target = dnsTarget(options);
     // Loaded only here: run is the long-lived path, --help stays fast.
@@ -79,7 +81,10 @@ withDnsOptions(program.command('run'), 'the agent writes')
       onEvent: (message, meta) => log.log(meta && 'error' in meta ? 'warn' : 'info', message, meta),
     });
     if (report && globals.json) print(JSON.stringify(report));
-    else if (report) print(`applied: ${report.state.name} ${report.state.address}/${report.state.prefixLength} via ${report.state.gateway} (${report.changes} changes)`);
+    else if (report)
+      print(
+        `applied: ${report.state.name} ${report.state.address}/${report.state.prefixLength} via ${report.state.gateway} (${report.changes} changes)`,
+      );
     // Stopped by a signal: the session and the event monitor would keep the process alive.
     if (!report) {
       settled();
@@ -89,7 +94,7 @@ withDnsOptions(program.command('run'), 'the agent writes')
 
 withDnsOptions(program.command('status'), 'the agent wrote')
   .description('show the link, addresses, route, DNS, host connection and last apply')
-  .option('--status-file <path>', 'the running agent\'s state file', DEFAULT_STATUS_FILE)
+  .option('--status-file <path>', "the running agent's state file", DEFAULT_STATUS_FILE)
   .action(async (options: DnsOptions & { statusFile: string }, command: Command) => {
     absolute(options.statusFile);
     const target = dnsTarget(options);

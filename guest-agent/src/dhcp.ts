@@ -31,7 +31,16 @@ export function parseLeaseLine(line: string): Lease | undefined | null {
   if (tag !== 'guestnet-lease') return null;
   if (event !== 'bound' && event !== 'renew') return undefined;
   const prefixLength = Number(mask);
-  if (!address || !IPV4.test(address) || !Number.isInteger(prefixLength) || prefixLength < 1 || prefixLength > 30 || !gateway || !IPV4.test(gateway)) return undefined;
+  if (
+    !address ||
+    !IPV4.test(address) ||
+    !Number.isInteger(prefixLength) ||
+    prefixLength < 1 ||
+    prefixLength > 30 ||
+    !gateway ||
+    !IPV4.test(gateway)
+  )
+    return undefined;
   return { address, prefixLength, gateway, dns: dns.filter((d) => IPV4.test(d)).slice(0, 4) };
 }
 

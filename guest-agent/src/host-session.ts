@@ -41,7 +41,8 @@ class HostSession {
 
   /** Accepts a signed host message for our link with a sequence number above the last: no forgery, no replay. */
   accept<T extends { id: string; seq: number; mac: string }>(message: T): T {
-    if (message.id !== this.id || !verifies(this.key, this.nonces, message)) throw new ProtocolError(`the host's ${describe(message)} is not signed for our link; not applying it`);
+    if (message.id !== this.id || !verifies(this.key, this.nonces, message))
+      throw new ProtocolError(`the host's ${describe(message)} is not signed for our link; not applying it`);
     if (message.seq <= this.lastSeq) throw new ProtocolError(`the host's ${describe(message)} repeats sequence number ${message.seq}`);
     this.lastSeq = message.seq;
     return message;
@@ -83,7 +84,8 @@ export async function greet(
   if (!token) throw new ProtocolError('the host picked a link we did not offer');
   const key = linkKeyOf(token);
   const nonces = { guest: nonce, host: challenge.nonce };
-  if (!sameHex(challenge.proof, proofOf(key, 'host', nonces))) throw new ProtocolError('the host could not prove it holds our link token; not trusting it');
+  if (!sameHex(challenge.proof, proofOf(key, 'host', nonces)))
+    throw new ProtocolError('the host could not prove it holds our link token; not trusting it');
   connection.send({ type: 'prove', proof: proofOf(key, 'guest', nonces) });
   const session = new HostSession(challenge.link, token, key, nonces);
   const configure = await nextFromHost(connection);

@@ -7,7 +7,13 @@ export interface IpTarget {
   netnsPath?: string;
 }
 
-const ipArgv = (target: IpTarget, flags: string[]) => [...(target.netnsPath ? ['nsenter', `--net=${target.netnsPath}`] : []), 'ip', ...flags, '-batch', '-'];
+const ipArgv = (target: IpTarget, flags: string[]) => [
+  ...(target.netnsPath ? ['nsenter', `--net=${target.netnsPath}`] : []),
+  'ip',
+  ...flags,
+  '-batch',
+  '-',
+];
 
 /** An agent that keeps its guest keeps one `ip -4 -j -batch` ready: its looks and its IPv4 apply run that. */
 export function keepIpReady(): void {
@@ -36,7 +42,10 @@ export type IpChange = { ok: true; output: string } | { ok: false; failedLine: n
  * changes left behind costs no second process. On failure, `failedLine` is
  * the 0-based index of the failing line.
  */
-export async function changeIp(lines: string[], options: { force?: boolean; thenRead?: string[]; target?: IpTarget; family?: Family } = {}): Promise<IpChange> {
+export async function changeIp(
+  lines: string[],
+  options: { force?: boolean; thenRead?: string[]; target?: IpTarget; family?: Family } = {},
+): Promise<IpChange> {
   const reads = options.thenRead ?? [];
   const family = options.family === 6 ? ['-6'] : reads.length > 0 ? ['-4'] : [];
   const flags = [...family, ...(reads.length > 0 ? ['-j'] : []), ...(options.force ? ['-force'] : [])];

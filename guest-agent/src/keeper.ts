@@ -55,7 +55,9 @@ export class Keeper {
     dhcpScriptDir?: string,
   ) {
     if (dnsTarget.kind === 'ipconfig') this.dhcp = new FrameworkDhcp();
-    else this.dhcp = dhcpScriptDir === undefined || !dhcpClientCommand() ? undefined : new DhcpClient(dhcpScriptDir, (lease) => this.onLease(lease));
+    else
+      this.dhcp =
+        dhcpScriptDir === undefined || !dhcpClientCommand() ? undefined : new DhcpClient(dhcpScriptDir, (lease) => this.onLease(lease));
   }
 
   /** Whether this guest can take a DHCP lease: it announces so to the host. */
@@ -130,7 +132,9 @@ export class Keeper {
       this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
       return report;
     } catch (error) {
-      this.status.update({ lastApply: { ok: false, at: now(), error: error instanceof Error ? error.message.slice(0, 200) : String(error) } });
+      this.status.update({
+        lastApply: { ok: false, at: now(), error: error instanceof Error ? error.message.slice(0, 200) : String(error) },
+      });
       throw error;
     }
   }

@@ -58,8 +58,14 @@ const defaultRouteOf = (routes: IpRoute[]): DefaultRoute | undefined => {
 
 /** Adds what `ip -6` showed to a state read with `ip -4`. */
 export function withIp6State(state: IpState, output: string): IpState {
-  const [addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[], IpRule[]];
-  const addressesOf = (name: string) => (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) => (info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`]));
+  const [addrs, routes, rules] = output
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[], IpRule[]];
+  const addressesOf = (name: string) =>
+    (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) =>
+      info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`],
+    );
   const { main, terminal } = mainRuleOf(rules);
   return {
     ...state,
@@ -78,9 +84,14 @@ function mainRuleOf(rules: IpRule[]): { main: IpRule | undefined; terminal: IpRu
 }
 
 export function parseIpState(output: string): IpState {
-  const [links, addrs, routes, rules] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
+  const [links, addrs, routes, rules] = output
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line)) as [IpLink[], IpAddr[], IpRoute[], IpRule[]];
   const addressesOf = (name: string) =>
-    (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) => (info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`]));
+    (addrs.find((a) => a.ifname === name)?.addr_info ?? []).flatMap((info) =>
+      info.local === undefined ? [] : [`${info.local}/${info.prefixlen}`],
+    );
   const { main, terminal } = mainRuleOf(rules);
   return {
     links: links.map((link) => ({

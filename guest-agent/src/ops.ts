@@ -34,7 +34,9 @@ const inverses: ByKind<GuestOp | undefined> = {
   addMainRule: (op) => ({ ...op, kind: 'deleteMainRule' }),
   deleteMainRule: (op) => ({ ...op, kind: 'addMainRule' }),
   writeDnsFile: (op) =>
-    op.before === undefined ? { kind: 'removeFile', path: op.path } : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content, synced: op.synced },
+    op.before === undefined
+      ? { kind: 'removeFile', path: op.path }
+      : { kind: 'writeDnsFile', path: op.path, content: op.before, before: op.content, synced: op.synced },
   removeFile: () => undefined,
 };
 

@@ -59,9 +59,11 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   }
   // An Android guest's netd flushes the rules and leaves none that reads main,
   // where our default route lives; consult main just before its catch-all.
-  const mainRule = ({ terminalRulePriority }: { terminalRulePriority: number | undefined }) => Math.min(MAIN_RULE_PRIORITY, (terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1);
+  const mainRule = ({ terminalRulePriority }: { terminalRulePriority: number | undefined }) =>
+    Math.min(MAIN_RULE_PRIORITY, (terminalRulePriority ?? MAIN_RULE_PRIORITY + 1) - 1);
   if (observed.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed) });
-  if (want.ipv6 && observed.rules6 && observed.rules6.mainRulePriority === undefined) ops.push({ kind: 'addMainRule', priority: mainRule(observed.rules6), family: 6 });
+  if (want.ipv6 && observed.rules6 && observed.rules6.mainRulePriority === undefined)
+    ops.push({ kind: 'addMainRule', priority: mainRule(observed.rules6), family: 6 });
   return [...ops, ...dnsFileOps(observed, configure, dnsTarget)];
 }
 
@@ -79,7 +81,13 @@ function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, tar
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
     if (link.dhcp) return withEntry(observed.dnsFile, { id: link.rename, dhcp: true });
-    return withEntry(observed.dnsFile, { id: link.rename, address: link.address, prefixLength: link.prefixLength, gateway: link.gateway, dns });
+    return withEntry(observed.dnsFile, {
+      id: link.rename,
+      address: link.address,
+      prefixLength: link.prefixLength,
+      gateway: link.gateway,
+      dns,
+    });
   }
   if (link.dhcp) return undefined;
   return dns.length > 0 ? Buffer.from(renderResolvConf(dns)) : undefined;
@@ -99,5 +107,13 @@ export function verifiedState(state: IpState, configure: GuestConfig): AppliedSt
     if (state.defaultRoute6?.gateway !== want.ipv6.gateway) throw new Error(`no IPv6 default route via ${want.ipv6.gateway}`);
   }
   const ipv6 = want.ipv6 ? { ipv6: want.ipv6 } : {};
-  return { name: link.name, mtu: link.mtu, address: want.address, prefixLength: want.prefixLength, gateway: want.gateway, ...ipv6, dns: configure.dns };
+  return {
+    name: link.name,
+    mtu: link.mtu,
+    address: want.address,
+    prefixLength: want.prefixLength,
+    gateway: want.gateway,
+    ...ipv6,
+    dns: configure.dns,
+  };
 }

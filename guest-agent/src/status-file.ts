@@ -23,7 +23,13 @@ export class StatusFile {
     private readonly path: string,
     socket: string,
   ) {
-    this.status = { pid: process.pid, socket, host: { state: 'waiting for our link', since: now() }, token: undefined, lastApply: undefined };
+    this.status = {
+      pid: process.pid,
+      socket,
+      host: { state: 'waiting for our link', since: now() },
+      token: undefined,
+      lastApply: undefined,
+    };
     this.update({});
   }
 

@@ -60,7 +60,7 @@ const definedOnly = (options: Record<string, unknown>) => Object.fromEntries(Obj
 const CONFIG_OPTION = ['--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`] as const;
 
 const program = new Command('host-agent')
-  .description('Gives a guest (a process in its own network namespace) network through this host\'s uplink.')
+  .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
   .option('--json', 'machine-readable output on stdout')
   .option('--verbose', 'debug logs, stack traces on errors')
   .option('--log-level <level>', 'error, warn, info or debug (default: warn; info for serve)')
@@ -74,7 +74,7 @@ const program = new Command('host-agent')
 const attachCommand = program
   .command('attach')
   .description('wire the guest of <pid> to the uplink and wait for its guest agent to confirm')
-  .argument('<pid>', 'any process inside the guest\'s network namespace')
+  .argument('<pid>', "any process inside the guest's network namespace")
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
@@ -91,7 +91,9 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
     print,
     // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
     onGuestEvent: (event) =>
-      'rejected' in event ? log(event.unknownGuest ? 'debug' : 'warn', 'guest connection rejected', { reason: event.rejected }) : log('debug', 'guest connected', event),
+      'rejected' in event
+        ? log(event.unknownGuest ? 'debug' : 'warn', 'guest connection rejected', { reason: event.rejected })
+        : log('debug', 'guest connected', event),
   });
   emit(globals.json, { pid, ...result }, formatAttach(pid, result));
 });
@@ -191,7 +193,10 @@ program
     configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
     const { serve } = await commands.serve();
     const { killAfterOp, netdSocket, ...rest } = options;
-    await serve(loadSettings(rest), log, { ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}), ...(typeof netdSocket === 'string' ? { netdSocket } : {}) });
+    await serve(loadSettings(rest), log, {
+      ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}),
+      ...(typeof netdSocket === 'string' ? { netdSocket } : {}),
+    });
   });
 
 // No top-level await: the single-file CommonJS bundle cannot have one.

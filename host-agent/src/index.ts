@@ -27,7 +27,13 @@ export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { peerNetnsOf } from './guest-link/peer-netns.js';
-export { attachmentOf as cniAttachmentOf, parseRequest as parseCniRequest, parseConfig as parseCniConfig, stateDirOf as cniStateDirOf, validAttachments as cniValidAttachments } from './cni/request.js';
+export {
+  attachmentOf as cniAttachmentOf,
+  parseRequest as parseCniRequest,
+  parseConfig as parseCniConfig,
+  stateDirOf as cniStateDirOf,
+  validAttachments as cniValidAttachments,
+} from './cni/request.js';
 export { withStateLock } from './state/lock.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';

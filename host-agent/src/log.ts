@@ -34,7 +34,9 @@ async function createLogger(): Promise<Logger> {
   const shape =
     options.format === 'json'
       ? format.combine(format.timestamp(), format.json())
-      : format.printf(({ level, message, ...meta }) => `${level}: ${String(message)}${Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : ''}`);
+      : format.printf(
+          ({ level, message, ...meta }) => `${level}: ${String(message)}${Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : ''}`,
+        );
   const { target } = options;
   const transport =
     typeof target === 'object'

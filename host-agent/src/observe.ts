@@ -43,13 +43,32 @@ export async function observeHost(
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));
-  return { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, ...(ipv6 ? { ipv6 } : {}), records, firewall: firewallState, policy };
+  return {
+    links,
+    aliases,
+    mtus,
+    groups,
+    routes,
+    ipForward,
+    ipForwardBefore,
+    ...(ipv6 ? { ipv6 } : {}),
+    records,
+    firewall: firewallState,
+    policy,
+  };
 }
 
 /** Which of `names` exist, with their aliases and MTUs, from sysfs. */
 export async function existingLinksWithAliases(names: string[]): Promise<LinksSeen> {
   const read = (name: string, file: string) => readFile(`/sys/class/net/${name}/${file}`, 'utf8').then((text) => text.trim());
-  const found = await Promise.all(names.map((name) => Promise.all([read(name, 'ifalias'), read(name, 'mtu')]).then(([alias, mtu]) => ({ name, alias, mtu: Number(mtu) }), () => undefined)));
+  const found = await Promise.all(
+    names.map((name) =>
+      Promise.all([read(name, 'ifalias'), read(name, 'mtu')]).then(
+        ([alias, mtu]) => ({ name, alias, mtu: Number(mtu) }),
+        () => undefined,
+      ),
+    ),
+  );
   const present = found.filter((entry) => entry !== undefined);
   return {
     links: new Set(present.map(({ name }) => name)),

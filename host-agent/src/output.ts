@@ -24,7 +24,9 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
     result.changed ? `attached pid ${pid}` : `pid ${pid} was already attached; nothing changed on the host`,
     host,
     guest,
-    ...(a.ipv6 ? [`  ipv6  ${a.ipv6.guestAddress}/${a.ipv6.prefixLength}, gateway ${a.ipv6.hostAddress}, ${a.ipv6.mode} via ${a.ipv6.uplink}`] : []),
+    ...(a.ipv6
+      ? [`  ipv6  ${a.ipv6.guestAddress}/${a.ipv6.prefixLength}, gateway ${a.ipv6.hostAddress}, ${a.ipv6.mode} via ${a.ipv6.uplink}`]
+      : []),
     ...stepLines(result.steps),
   ];
   if (!hasGuestLink(a)) return lines;
@@ -61,20 +63,42 @@ function human(bytes: number): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
-const leaseText = (lease: LastApply['lease']) => (lease ? `, DHCP lease ${lease.address}/${lease.prefixLength} via ${lease.gateway}, dns ${lease.dns.join(' ') || '(none)'}` : '');
+const leaseText = (lease: LastApply['lease']) =>
+  lease ? `, DHCP lease ${lease.address}/${lease.prefixLength} via ${lease.gateway}, dns ${lease.dns.join(' ') || '(none)'}` : '';
 
 /** Plain ASCII columns: it is read in adb shell and serial consoles. */
 export function formatStatus(status: Status): string[] {
   if (status.guests.length === 0) return [`no guests attached${status.daemon ? '' : ' (no daemon running)'}`];
-  const rows = [['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST', 'FORWARDS']];
+  const rows = [
+    ['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST', 'FORWARDS'],
+  ];
   for (const g of status.guests) {
-    const apply = g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
+    const apply =
+      g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
     const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
     const forwards = g.forwards.map(describePortForward).join(',') || '-';
-    rows.push([String(g.pid ?? g.id), g.state, g.hostIf, g.guestIf, `${g.address}/${g.prefixLength}`, g.gateway, g.uplink, g.agent, apply, counter(g.fromGuest), counter(g.toGuest), forwards]);
+    rows.push([
+      String(g.pid ?? g.id),
+      g.state,
+      g.hostIf,
+      g.guestIf,
+      `${g.address}/${g.prefixLength}`,
+      g.gateway,
+      g.uplink,
+      g.agent,
+      apply,
+      counter(g.fromGuest),
+      counter(g.toGuest),
+      forwards,
+    ]);
   }
   const label = (g: Status['guests'][number]) => (g.pid === null ? g.id : `pid ${g.pid}`);
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
@@ -82,7 +106,11 @@ export function formatStatus(status: Status): string[] {
   return [
     ...table(rows),
     ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${label(g)}: ${g.type}${leaseText(g.lastApply?.lease)}`])),
-    ...status.guests.flatMap((g) => (g.ipv6 ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [])),
+    ...status.guests.flatMap((g) =>
+      g.ipv6
+        ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`]
+        : [],
+    ),
     ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];
@@ -90,7 +118,10 @@ export function formatStatus(status: Status): string[] {
 
 export function formatDoctor(findings: Finding[]): string[] {
   const mark = { ok: '[ok]  ', warn: '[warn]', fail: '[FAIL]' } as const;
-  const lines = findings.flatMap((f) => [`${mark[f.status]} ${f.check}: ${f.detail}`, ...(f.fix && f.status !== 'ok' ? [`       fix: ${f.fix}`] : [])]);
+  const lines = findings.flatMap((f) => [
+    `${mark[f.status]} ${f.check}: ${f.detail}`,
+    ...(f.fix && f.status !== 'ok' ? [`       fix: ${f.fix}`] : []),
+  ]);
   const failed = findings.filter((f) => f.status === 'fail').length;
   return [...lines, failed === 0 ? 'nothing blocks guests' : `${failed} problem${failed > 1 ? 's' : ''} block guests`];
 }

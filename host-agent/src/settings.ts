@@ -1,5 +1,15 @@
 import { readFileSync, statSync } from 'node:fs';
-import { bigIntToIpv6, type Checked, checkIfName, checkIPv4, checkIPv6, checkMtu, ConfigError, networkOf, UsageError } from '@guestnet/protocol';
+import {
+  bigIntToIpv6,
+  type Checked,
+  checkIfName,
+  checkIPv4,
+  checkIPv6,
+  checkMtu,
+  ConfigError,
+  networkOf,
+  UsageError,
+} from '@guestnet/protocol';
 import { IPV6_CHOICES, type Ipv6Choice, parsePool6 } from './model/ipv6.js';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
@@ -80,11 +90,15 @@ const oneOf =
     choices.includes(value as T) ? { ok: true, value: value as T } : { ok: false, reason: `must be one of ${choices.join(', ')}` };
 
 function checkVlanId(value: unknown): Checked<number> {
-  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 4094 ? { ok: true, value: value as number } : { ok: false, reason: 'must be a VLAN id from 1 to 4094' };
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 4094
+    ? { ok: true, value: value as number }
+    : { ok: false, reason: 'must be a VLAN id from 1 to 4094' };
 }
 
 function checkIpv6Choice(value: unknown): Checked<Ipv6Choice> {
-  return IPV6_CHOICES.includes(value as Ipv6Choice) ? { ok: true, value: value as Ipv6Choice } : { ok: false, reason: `must be one of ${IPV6_CHOICES.join(', ')}` };
+  return IPV6_CHOICES.includes(value as Ipv6Choice)
+    ? { ok: true, value: value as Ipv6Choice }
+    : { ok: false, reason: `must be one of ${IPV6_CHOICES.join(', ')}` };
 }
 
 // Room for a digit suffix: vm_wlan + up to 3 digits stays within IFNAMSIZ.
@@ -100,7 +114,9 @@ function checkBoolean(value: unknown): Checked<boolean> {
 
 function checkFirewall(value: unknown): Checked<FirewallChoice> {
   const choices: readonly unknown[] = ['auto', ...FIREWALLS];
-  return choices.includes(value) ? { ok: true, value: value as FirewallChoice } : { ok: false, reason: `must be one of ${choices.join(', ')}` };
+  return choices.includes(value)
+    ? { ok: true, value: value as FirewallChoice }
+    : { ok: false, reason: `must be one of ${choices.join(', ')}` };
 }
 
 function checkTimeout(value: unknown): Checked<number> {
@@ -122,13 +138,25 @@ function checkDnsList(value: unknown): Checked<string[]> {
 
 /** The single table behind the flags, the config keys and their validation. */
 export const SETTINGS: Record<Key, Setting> = {
-  type: { flag: '--type <type>', help: 'veth (default), macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type', check: oneOf(LINK_TYPES) },
-  link: { flag: '--link <if>', help: 'veth: a bridge to join (no NAT); macvlan, ipvlan, vlan: the parent; phys: the NIC to hand over', check: checkIfName },
+  type: {
+    flag: '--type <type>',
+    help: 'veth (default), macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type',
+    check: oneOf(LINK_TYPES),
+  },
+  link: {
+    flag: '--link <if>',
+    help: 'veth: a bridge to join (no NAT); macvlan, ipvlan, vlan: the parent; phys: the NIC to hand over',
+    check: checkIfName,
+  },
   vlanId: { flag: '--vlan-id <n>', help: 'the VLAN id of --type vlan', check: fromString(checkVlanId) },
   macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge (default), private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
   ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2 (default), l3 or l3s', check: oneOf(IPVLAN_MODES) },
   force: { flag: '--force', help: 'with phys: hand over the uplink itself', check: checkBoolean },
-  dhcp: { flag: '--dhcp', help: "the guest takes its address from the network's DHCP server (not for the routed veth)", check: checkBoolean },
+  dhcp: {
+    flag: '--dhcp',
+    help: "the guest takes its address from the network's DHCP server (not for the routed veth)",
+    check: checkBoolean,
+  },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
   hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
   guestIf: { flag: '--guest-if <name>', help: 'guest end, as created in the guest', check: checkIfName },
@@ -136,9 +164,21 @@ export const SETTINGS: Record<Key, Setting> = {
   gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
   pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
   guestAddress: { flag: '--guest-address <ip>', help: 'guest address (default: next free in the pool)', check: checkIPv4 },
-  ipv6: { flag: '--ipv6 <mode>', help: 'auto, off, nat (a ULA address, masqueraded) or routed (an address from --pool6, no NAT)', check: checkIpv6Choice },
-  pool6: { flag: '--pool6 <cidr>', help: "guests' IPv6 prefix (default: a unique local /64 derived from the machine id)", check: checkPool6 },
-  mtu: { flag: '--mtu <bytes>', help: "MTU of both ends (default: the uplink's path MTU, followed as it changes)", check: fromString(checkMtu) },
+  ipv6: {
+    flag: '--ipv6 <mode>',
+    help: 'auto, off, nat (a ULA address, masqueraded) or routed (an address from --pool6, no NAT)',
+    check: checkIpv6Choice,
+  },
+  pool6: {
+    flag: '--pool6 <cidr>',
+    help: "guests' IPv6 prefix (default: a unique local /64 derived from the machine id)",
+    check: checkPool6,
+  },
+  mtu: {
+    flag: '--mtu <bytes>',
+    help: "MTU of both ends (default: the uplink's path MTU, followed as it changes)",
+    check: fromString(checkMtu),
+  },
   guestToGuest: { flag: '--guest-to-guest', help: 'allow traffic with other guests that allow it too', check: checkBoolean },
   uplink: { flag: '--uplink <if>', help: 'uplink (default: interface of the default route)', check: checkIfName },
   dns: { flag: '--dns <ip,...>', help: "resolvers for the guest (default: the host's own)", check: checkDnsList },
@@ -150,7 +190,9 @@ export const SETTINGS: Record<Key, Setting> = {
 };
 
 function checkPlatform(value: unknown): Checked<Platform> {
-  return PLATFORMS.includes(value as Platform) ? { ok: true, value: value as Platform } : { ok: false, reason: 'must be auto, linux or android' };
+  return PLATFORMS.includes(value as Platform)
+    ? { ok: true, value: value as Platform }
+    : { ok: false, reason: 'must be auto, linux or android' };
 }
 
 function isKey(key: string): key is Key {
@@ -198,7 +240,9 @@ export function resolveSettings(config: Record<string, unknown>, flags: Record<s
   const flagged = new Set(Object.keys(flags).filter((key) => flags[key] !== undefined));
   // Values that clash are the config's fault when no flag set any of them.
   const fault = (keys: Key[], message: string) =>
-    keys.some((key) => flagged.has(key)) || Object.keys(config).length === 0 ? new UsageError(message) : new ConfigError(`config ${configPath}: ${message}`);
+    keys.some((key) => flagged.has(key)) || Object.keys(config).length === 0
+      ? new UsageError(message)
+      : new ConfigError(`config ${configPath}: ${message}`);
   return checkConsistent(settings as unknown as HostSettings, fault);
 }
 
@@ -206,16 +250,24 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
   const { gateway, guestAddress, pool, hostIf, uplink } = settings;
   const parsed = parsePool(pool);
   if (!inPool(parsed, gateway)) throw fault(['gateway', 'pool'], `the gateway ${gateway} is not a usable address of the pool ${pool}`);
-  if (guestAddress !== undefined && !inPool(parsed, guestAddress)) throw fault(['guestAddress', 'pool'], `${guestAddress} is not a usable address of the pool ${pool}`);
+  if (guestAddress !== undefined && !inPool(parsed, guestAddress))
+    throw fault(['guestAddress', 'pool'], `${guestAddress} is not a usable address of the pool ${pool}`);
   if (guestAddress === gateway) throw fault(['guestAddress', 'gateway'], 'the guest address cannot be the gateway');
   if (uplink !== undefined && uplink === hostIf) throw fault(['uplink', 'hostIf'], 'the uplink cannot be the guest link itself');
   const { type, link } = settings;
-  if (['macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link === undefined) throw fault(['type', 'link'], `--type ${type} needs --link: the ${type === 'phys' ? 'NIC to hand over' : 'parent interface'}`);
-  if (!['veth', 'macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link !== undefined) throw fault(['type', 'link'], `--type ${type} takes no --link`);
-  if ((type === 'vlan') !== (settings.vlanId !== undefined)) throw fault(['type', 'vlanId'], type === 'vlan' ? '--type vlan needs --vlan-id' : '--vlan-id is for --type vlan');
+  if (['macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link === undefined)
+    throw fault(['type', 'link'], `--type ${type} needs --link: the ${type === 'phys' ? 'NIC to hand over' : 'parent interface'}`);
+  if (!['veth', 'macvlan', 'ipvlan', 'vlan', 'phys'].includes(type) && link !== undefined)
+    throw fault(['type', 'link'], `--type ${type} takes no --link`);
+  if ((type === 'vlan') !== (settings.vlanId !== undefined))
+    throw fault(['type', 'vlanId'], type === 'vlan' ? '--type vlan needs --vlan-id' : '--vlan-id is for --type vlan');
   if (settings.dhcp && (type === 'empty' || type === 'none' || (type === 'veth' && link === undefined))) {
-    throw fault(['dhcp', 'type'], `--dhcp needs a network with a DHCP server: --type veth --link BRIDGE, macvlan, ipvlan, vlan or phys${type === 'veth' ? ' (a routed guest is addressed by the host)' : ''}`);
+    throw fault(
+      ['dhcp', 'type'],
+      `--dhcp needs a network with a DHCP server: --type veth --link BRIDGE, macvlan, ipvlan, vlan or phys${type === 'veth' ? ' (a routed guest is addressed by the host)' : ''}`,
+    );
   }
-  if (settings.ipv6 === 'routed' && settings.pool6 === undefined) throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
+  if (settings.ipv6 === 'routed' && settings.pool6 === undefined)
+    throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;
 }

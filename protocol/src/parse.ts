@@ -1,5 +1,16 @@
 import { ProtocolError } from './errors.js';
-import { type Applied, type AppliedState, type Configure, type ErrorMessage, type GuestMessage, type Hello, type HostMessage, type Ipv6Config, type LinkConfig, PROTOCOL_VERSION } from './messages.js';
+import {
+  type Applied,
+  type AppliedState,
+  type Configure,
+  type ErrorMessage,
+  type GuestMessage,
+  type Hello,
+  type HostMessage,
+  type Ipv6Config,
+  type LinkConfig,
+  PROTOCOL_VERSION,
+} from './messages.js';
 import { type Checked, checkIfName, checkIPv4, checkIPv6, checkMtu, checkPrefixLength, checkPrefixLength6, excerpt } from './validate.js';
 
 const MAX_LINKS_IN_HELLO = 8;
@@ -68,7 +79,8 @@ const nonceOf = (value: unknown, what: string) => hex(value, 32, what);
 const macOf = (value: unknown, what: string) => hex(value, 64, what);
 
 function seqOf(value: unknown, what: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_SEQ) throw new ProtocolError(`${what} must be an integer from 1 to ${MAX_SEQ}`);
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_SEQ)
+    throw new ProtocolError(`${what} must be an integer from 1 to ${MAX_SEQ}`);
   return value as number;
 }
 
@@ -201,14 +213,24 @@ export function parseHostMessage(raw: unknown): HostMessage {
   switch (messageType(fields, ['challenge', 'configure', 'pong', 'release', 'error'], 'host')) {
     case 'challenge':
       onlyKeys(fields, ['type', 'link', 'nonce', 'proof'], 'challenge');
-      return { type: 'challenge', link: linkId(get(fields, 'link'), 'challenge.link'), nonce: nonceOf(get(fields, 'nonce'), 'challenge.nonce'), proof: macOf(get(fields, 'proof'), 'challenge.proof') };
+      return {
+        type: 'challenge',
+        link: linkId(get(fields, 'link'), 'challenge.link'),
+        nonce: nonceOf(get(fields, 'nonce'), 'challenge.nonce'),
+        proof: macOf(get(fields, 'proof'), 'challenge.proof'),
+      };
     case 'configure':
       return parseConfigure(fields);
     case 'pong':
       return parseSeq(fields, 'pong');
     case 'release':
       onlyKeys(fields, ['type', 'id', 'seq', 'mac'], 'release');
-      return { type: 'release', id: linkId(get(fields, 'id'), 'release.id'), seq: seqOf(get(fields, 'seq'), 'release.seq'), mac: macOf(get(fields, 'mac'), 'release.mac') };
+      return {
+        type: 'release',
+        id: linkId(get(fields, 'id'), 'release.id'),
+        seq: seqOf(get(fields, 'seq'), 'release.seq'),
+        mac: macOf(get(fields, 'mac'), 'release.mac'),
+      };
     default:
       return parseError(fields);
   }

@@ -86,13 +86,19 @@ interface CommanderFailure {
 }
 
 const isCommanderFailure = (error: unknown): error is CommanderFailure =>
-  error instanceof Error && typeof (error as unknown as Partial<CommanderFailure>).code === 'string' && (error as unknown as CommanderFailure).code.startsWith('commander.');
+  error instanceof Error &&
+  typeof (error as unknown as Partial<CommanderFailure>).code === 'string' &&
+  (error as unknown as CommanderFailure).code.startsWith('commander.');
 
 /**
  * The one place a CLI turns an error into its exit code: one line on stderr,
  * or one JSON object on stdout with --json; the stack only with --verbose.
  */
-export function reportCliFailure(agent: string, error: unknown, options: { json?: boolean | undefined; verbose?: boolean | undefined }): number {
+export function reportCliFailure(
+  agent: string,
+  error: unknown,
+  options: { json?: boolean | undefined; verbose?: boolean | undefined },
+): number {
   if (isCommanderFailure(error)) {
     if (error.exitCode === 0) return ExitCode.ok;
     error = new UsageError(`${error.message.replace(/^error: /, '')} (see ${agent} --help)`);

@@ -10,7 +10,11 @@ import { basename, dirname, join } from 'node:path';
  * `durable: false` skips the two fsyncs, for files that describe only the
  * running process (a status file in /run) and mean nothing after a power cut.
  */
-export async function writeAtomically(path: string, content: string | Buffer, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
+export async function writeAtomically(
+  path: string,
+  content: string | Buffer,
+  options: { mode?: number; durable?: boolean } = {},
+): Promise<void> {
   const { mode = 0o600, durable = true } = options;
   const dir = dirname(path);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -11,7 +11,18 @@ import { type Guest, Sandbox } from '../fixtures/sandbox.js';
 import { benchLanTypes } from './lan-types.js';
 import { median, ms, must, p95, processesDuring, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
-import { attachOnce, cni, countProcesses, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE, online, ptpConfig, type System } from './systems.js';
+import {
+  attachOnce,
+  cni,
+  countProcesses,
+  daemonAttach,
+  daemonDetach,
+  GUEST_BUNDLE,
+  HOST_BUNDLE,
+  online,
+  ptpConfig,
+  type System,
+} from './systems.js';
 
 const RUNS = smoke ? 1 : quick ? 5 : 20;
 // 200 in every run but the smoke one: the bulk detach's target is set at 200 guests.
@@ -26,7 +37,8 @@ function scalePoints(system: string, times: number[]): Array<{ system: string; g
   return SCALE_POINTS.map((guest) => ({ system, guest, ms: median(around(guest).map((n) => times[n - 1] ?? NaN)) }));
 }
 const outAt = process.argv.indexOf('--out');
-const RESULTS = outAt > 0 ? (process.argv[outAt + 1] as string) : fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+const RESULTS =
+  outAt > 0 ? (process.argv[outAt + 1] as string) : fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function main(): Promise<void> {
@@ -57,7 +69,15 @@ async function main(): Promise<void> {
     // The standalone CLI needs no daemon (it would hand over to one). The
     // daemon is a long-running service: each run's gets one untimed attach
     // first, so its start-up is not counted as an attach.
-    const systems: System[] = ['seed-script', 'floor-script', 'floor-3-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'];
+    const systems: System[] = [
+      'seed-script',
+      'floor-script',
+      'floor-3-script',
+      'cni-ptp',
+      'guestnet-cli-standalone',
+      'guestnet-daemon',
+      'guestnet-cli',
+    ];
     const withoutDaemon = systems.indexOf('guestnet-daemon');
     const times = new Map<System, number[]>(systems.map((s) => [s, []]));
     for (let run = 0; run < RUNS; run++) {
@@ -86,7 +106,8 @@ async function main(): Promise<void> {
       const t = performance.now();
       await daemonAttach(sandbox, guest.pid, false);
       daemonTimes.push(ms(t));
-      if (i === Math.min(200, SCALE_LAST)) results.footprint.push({ what: `daemon, ${i} guests`, private_mb: await steadyPrivateMb(daemon.pid) });
+      if (i === Math.min(200, SCALE_LAST))
+        results.footprint.push({ what: `daemon, ${i} guests`, private_mb: await steadyPrivateMb(daemon.pid) });
     }
     results.scale.push(...scalePoints('guestnet-daemon', daemonTimes));
     // The data path with all of them attached: one more guest, online, measured.

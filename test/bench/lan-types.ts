@@ -47,7 +47,10 @@ async function attachOnce(sandbox: Sandbox, system: LanSystem): Promise<number> 
 }
 
 /** Every LAN system `runs` times, interleaved run by run; needs no daemon running, and stops its own. */
-export async function benchLanTypes(sandbox: Sandbox, runs: number): Promise<Array<{ system: string; median_ms: number; p95_ms: number; runs: number }>> {
+export async function benchLanTypes(
+  sandbox: Sandbox,
+  runs: number,
+): Promise<Array<{ system: string; median_ms: number; p95_ms: number; runs: number }>> {
   await addLan(sandbox);
   const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
   try {

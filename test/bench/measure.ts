@@ -31,7 +31,12 @@ export async function untilOnline(guest: Guest, address = SERVER.address, port =
 /** A process and all its descendants: an agent's `ip monitor` is part of its cost. */
 async function withDescendants(pid: number): Promise<number[]> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  const below = await Promise.all(children.split(' ').filter(Boolean).map((child) => withDescendants(Number(child))));
+  const below = await Promise.all(
+    children
+      .split(' ')
+      .filter(Boolean)
+      .map((child) => withDescendants(Number(child))),
+  );
   return [pid, ...below.flat()];
 }
 
@@ -42,7 +47,10 @@ async function withDescendants(pid: number): Promise<number[]> {
  */
 async function privateMb(pid: number): Promise<number> {
   const rollups = await Promise.all((await withDescendants(pid)).map((p) => readFile(`/proc/${p}/smaps_rollup`, 'utf8').catch(() => '')));
-  const kb = rollups.reduce((sum, text) => sum + Number(/Private_Clean:\s+(\d+)/.exec(text)?.[1] ?? 0) + Number(/Private_Dirty:\s+(\d+)/.exec(text)?.[1] ?? 0), 0);
+  const kb = rollups.reduce(
+    (sum, text) => sum + Number(/Private_Clean:\s+(\d+)/.exec(text)?.[1] ?? 0) + Number(/Private_Dirty:\s+(\d+)/.exec(text)?.[1] ?? 0),
+    0,
+  );
   return Math.round((kb / 1024) * 10) / 10;
 }
 
@@ -72,7 +80,11 @@ export async function processesDuring(pids: number[], work: () => Promise<void>)
       const children = await childrenOf(pids);
       const running = new Map(await Promise.all(children.map(async (p) => [String(p), await commandOf(p)] as [string, string])));
       const traced = [...pids, ...children];
-      const strace = execa('strace', ['-f', '-e', 'trace=execve,exit_group', '-e', 'signal=none', '-s', '40', '-o', out, ...traced.flatMap((p) => ['-p', String(p)])], { reject: false });
+      const strace = execa(
+        'strace',
+        ['-f', '-e', 'trace=execve,exit_group', '-e', 'signal=none', '-s', '40', '-o', out, ...traced.flatMap((p) => ['-p', String(p)])],
+        { reject: false },
+      );
       await attachedTo(strace, traced);
       if (attempt < 10 && String(await childrenOf(pids)) !== String(children)) {
         strace.kill('SIGINT');
@@ -92,14 +104,20 @@ export async function processesDuring(pids: number[], work: () => Promise<void>)
   }
 }
 
-const childrenOf = async (pids: number[]) => (await Promise.all(pids.map(withDescendants))).flat().filter((p) => !pids.includes(p)).sort((a, b) => a - b);
-const commandOf = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?')).split('\0').filter(Boolean).join(' ');
+const childrenOf = async (pids: number[]) =>
+  (await Promise.all(pids.map(withDescendants)))
+    .flat()
+    .filter((p) => !pids.includes(p))
+    .sort((a, b) => a - b);
+const commandOf = async (pid: number) =>
+  (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?')).split('\0').filter(Boolean).join(' ');
 
 /** Resolves once strace has attached to every one of `pids` (or found it gone). */
 function attachedTo(strace: ReturnType<typeof execa>, pids: number[]): Promise<void> {
   let said = '';
   return new Promise<void>((resolve) => {
-    const attached = () => pids.every((p) => said.includes(`Process ${p} attached`) || said.includes(`PTRACE_SEIZE, ${p}): No such process`));
+    const attached = () =>
+      pids.every((p) => said.includes(`Process ${p} attached`) || said.includes(`PTRACE_SEIZE, ${p}): No such process`));
     strace.stderr?.on('data', (chunk: Buffer) => {
       said += chunk.toString();
       if (attached()) resolve();
@@ -127,7 +145,9 @@ export async function throughput(sandbox: Sandbox, guest: Guest): Promise<{ gues
   const sample = async (prefix: string[]) => {
     const server = execa('ip', ['netns', 'exec', sandbox.inetNs, 'iperf3', '-s', '-1', '-B', SERVER.address], { reject: false });
     await new Promise((r) => setTimeout(r, 200));
-    const client = await execa(prefix[0] as string, [...prefix.slice(1), 'iperf3', '-c', SERVER.address, '-t', smoke ? '1' : '3', '-J'], { reject: false });
+    const client = await execa(prefix[0] as string, [...prefix.slice(1), 'iperf3', '-c', SERVER.address, '-t', smoke ? '1' : '3', '-J'], {
+      reject: false,
+    });
     await server;
     return (JSON.parse(client.stdout).end?.sum_received?.bits_per_second ?? 0) / 1e9;
   };

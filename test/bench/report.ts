@@ -43,14 +43,24 @@ export function targetsOf(r: Results): Target[] {
   return [
     at('guestnet-daemon attach median ms, at most 0.8x cni-ptp median', attach('guestnet-daemon'), 0.8 * attach('cni-ptp')),
     at(`guestnet-daemon attach ms at guest ${last?.guest}, at most 1.2x guest ${first?.guest}`, last?.ms ?? NaN, 1.2 * (first?.ms ?? NaN)),
-    at('guestnet-cli ms beyond the daemon path, at most node -e 0 + 40', attach('guestnet-cli') - attach('guestnet-daemon'), r.machine.node_bare_ms + 40),
+    at(
+      'guestnet-cli ms beyond the daemon path, at most node -e 0 + 40',
+      attach('guestnet-cli') - attach('guestnet-daemon'),
+      r.machine.node_bare_ms + 40,
+    ),
     at('guestnet-cli-standalone ms, at most node -e 0 + 40', attach('guestnet-cli-standalone'), r.machine.node_bare_ms + 40),
-    at('processes on the attach path, daemon and guest agent, at most 3', r.processes.find((p) => p.system.startsWith('guestnet'))?.processes ?? NaN, 3),
+    at(
+      'processes on the attach path, daemon and guest agent, at most 3',
+      r.processes.find((p) => p.system.startsWith('guestnet'))?.processes ?? NaN,
+      3,
+    ),
     ...r.throughput.map((t) => at(`data-path ratio with ${t.guests} guest(s), at least 0.9`, t.ratio, 0.9, false)),
     ...footprint(/^guest agent/).map((f) => at(`${f.what}, private MB at most 10`, f.private_mb, 10)),
     ...footprint(/daemon, \d+ guests/).map((f) => at(`${f.what}, private MB at most 30`, f.private_mb, 30)),
     at('host-agent --help ms, at most node -e 0 + 25', r.machine.cli_help_ms, r.machine.node_bare_ms + 25),
-    ...r.detachAll.filter((d) => d.system.includes('detach --all')).map((d) => at(`detach --all of ${d.guests} guests, ms at most 2000`, d.ms, 2000)),
+    ...r.detachAll
+      .filter((d) => d.system.includes('detach --all'))
+      .map((d) => at(`detach --all of ${d.guests} guests, ms at most 2000`, d.ms, 2000)),
   ];
 }
 
@@ -61,8 +71,12 @@ export function print(r: Results & { targets: Target[] }): void {
   out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
   for (const a of r.attach) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
   const ratio = (system: string) => (median(system) / median('cni-ptp')).toFixed(2);
-  out(`\nOver cni-ptp: guestnet-daemon ${ratio('guestnet-daemon')}x; floor-script (guestnet's earlier processes from one shell) ${ratio('floor-script')}x; floor-3-script (its three processes from one shell, nothing else) ${ratio('floor-3-script')}x.`);
-  out(`\n### Network types on a LAN: attach until the guest reaches the LAN's server (${r.lanTypes[0]?.runs ?? 0} runs each, interleaved)\n`);
+  out(
+    `\nOver cni-ptp: guestnet-daemon ${ratio('guestnet-daemon')}x; floor-script (guestnet's earlier processes from one shell) ${ratio('floor-script')}x; floor-3-script (its three processes from one shell, nothing else) ${ratio('floor-3-script')}x.`,
+  );
+  out(
+    `\n### Network types on a LAN: attach until the guest reaches the LAN's server (${r.lanTypes[0]?.runs ?? 0} runs each, interleaved)\n`,
+  );
   out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
   for (const a of r.lanTypes) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
   out('\n### Attach number N (host side; guestnet with --no-wait; median of N-2 to N+2)\n');
@@ -74,7 +88,8 @@ export function print(r: Results & { targets: Target[] }): void {
   for (const t of r.throughput) out(`| ${t.guests} | ${t.guest_gbps.toFixed(2)} | ${t.host_gbps.toFixed(2)} | ${t.ratio.toFixed(2)} |`);
   out('\n### Processes run by one attach, until the guest is online (those spawned ahead included)\n');
   out('| system | processes | commands |\n| --- | ---: | --- |');
-  for (const p of r.processes) out(`| ${p.system} | ${p.processes} | ${p.commands.map((c) => c.split(' ').slice(0, 3).join(' ')).join('; ')} |`);
+  for (const p of r.processes)
+    out(`| ${p.system} | ${p.processes} | ${p.commands.map((c) => c.split(' ').slice(0, 3).join(' ')).join('; ')} |`);
   out('\n### Footprint\n');
   for (const f of r.footprint) out(`- ${f.what}: ${f.private_mb} MB private, children included`);
   out(`- host-agent --help: ${String(r.machine.cli_help_ms)} ms; bare node -e 0: ${String(r.machine.node_bare_ms)} ms`);

@@ -18,7 +18,8 @@ export const GUEST_BUNDLE = join(ROOT, 'deploy/dist/guest-agent.cjs');
 export async function online(sandbox: Sandbox, guest: Guest): Promise<void> {
   const fetched = await sandbox.fetchFromGuest(guest);
   const seen = fetched.stdout.trim();
-  if (seen !== UPLINK.hostAddress) throw new Error(`the server saw '${seen}', not the uplink ${UPLINK.hostAddress}: ${fetched.stderr.trim()}`);
+  if (seen !== UPLINK.hostAddress)
+    throw new Error(`the server saw '${seen}', not the uplink ${UPLINK.hostAddress}: ${fetched.stderr.trim()}`);
 }
 
 // The design's own sequence (seeds/001), one process per command as the original does.
@@ -98,9 +99,25 @@ END
 `;
 
 /** One CNI plugin call from Debian's containernetworking-plugins, in the sandbox host; `prefix` wraps it (strace). */
-export function cni(sandbox: Sandbox, command: 'ADD' | 'DEL', id: string, pid: number, config: Record<string, unknown>, prefix: string[] = []) {
-  const env = [`CNI_COMMAND=${command}`, `CNI_CONTAINERID=${id}`, `CNI_NETNS=/proc/${pid}/ns/net`, 'CNI_IFNAME=eth0', 'CNI_PATH=/usr/lib/cni'];
-  return sandbox.host([...prefix, 'env', ...env, `/usr/lib/cni/${String(config.type)}`], JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ...config }));
+export function cni(
+  sandbox: Sandbox,
+  command: 'ADD' | 'DEL',
+  id: string,
+  pid: number,
+  config: Record<string, unknown>,
+  prefix: string[] = [],
+) {
+  const env = [
+    `CNI_COMMAND=${command}`,
+    `CNI_CONTAINERID=${id}`,
+    `CNI_NETNS=/proc/${pid}/ns/net`,
+    'CNI_IFNAME=eth0',
+    'CNI_PATH=/usr/lib/cni',
+  ];
+  return sandbox.host(
+    [...prefix, 'env', ...env, `/usr/lib/cni/${String(config.type)}`],
+    JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ...config }),
+  );
 }
 
 export const ptpConfig = (sandbox: Sandbox) => ({
@@ -125,7 +142,14 @@ export async function daemonDetach(sandbox: Sandbox, pid: number): Promise<void>
  * running daemon (the deployed shape: the CLI hands the attach to it);
  * guestnet-cli-standalone is the same command with no daemon, doing it all.
  */
-export type System = 'seed-script' | 'floor-script' | 'floor-3-script' | 'cni-ptp' | 'guestnet-cli-standalone' | 'guestnet-daemon' | 'guestnet-cli';
+export type System =
+  | 'seed-script'
+  | 'floor-script'
+  | 'floor-3-script'
+  | 'cni-ptp'
+  | 'guestnet-cli-standalone'
+  | 'guestnet-daemon'
+  | 'guestnet-cli';
 
 /** One attach of a fresh guest until it is online, timed; everything is undone afterwards. */
 export async function attachOnce(sandbox: Sandbox, system: System): Promise<number> {
@@ -179,7 +203,17 @@ export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: 
     const [bare, otherBare] = [await sandbox.startGuest({ agent: false }), await sandbox.startGuest({ agent: false })];
     await must('ptp ADD', await cni(sandbox, 'ADD', `p${otherBare.pid}`, otherBare.pid, ptpConfig(sandbox)));
     const trace = join(sandbox.dir, 'ptp.trace');
-    await must('ptp ADD', await cni(sandbox, 'ADD', `p${bare.pid}`, bare.pid, ptpConfig(sandbox), ['strace', '-f', '-e', 'trace=execve,exit_group', '-o', trace]));
+    await must(
+      'ptp ADD',
+      await cni(sandbox, 'ADD', `p${bare.pid}`, bare.pid, ptpConfig(sandbox), [
+        'strace',
+        '-f',
+        '-e',
+        'trace=execve,exit_group',
+        '-o',
+        trace,
+      ]),
+    );
     const ptp = processesRun(await readFile(trace, 'utf8'));
     for (const b of [bare, otherBare]) {
       await cni(sandbox, 'DEL', `p${b.pid}`, b.pid, ptpConfig(sandbox));

@@ -9,7 +9,10 @@ type IpRoute = { gateway?: string };
 
 /** The lease the kernel shows on `link`: a global IPv4 address and a default route through it, in any table (netd keeps one per network). */
 export function leaseInKernel(output: string): Lease | undefined {
-  const [addrs, routes] = output.split('\n').filter(Boolean).map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[]];
+  const [addrs, routes] = output
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line)) as [IpAddr[], IpRoute[]];
   const address = addrs[0]?.addr_info.find((info) => info.local !== undefined && info.scope === 'global');
   const gateway = routes.find((route) => route.gateway)?.gateway;
   if (!address?.local || !gateway) return undefined;

@@ -50,7 +50,8 @@ class Writer {
 
 function encodeEntry(entry: IpConfigEntry): Buffer {
   // IpConfigStore writes a DHCP assignment with no address, gateway or DNS.
-  if ('dhcp' in entry) return new Writer().utf('ipAssignment').utf('DHCP').utf('proxySettings').utf('NONE').utf('id').utf(entry.id).utf('eos').bytes();
+  if ('dhcp' in entry)
+    return new Writer().utf('ipAssignment').utf('DHCP').utf('proxySettings').utf('NONE').utf('id').utf(entry.id).utf('eos').bytes();
   const out = new Writer().utf('ipAssignment').utf('STATIC').utf('linkAddress').utf(entry.address).int(entry.prefixLength);
   // An explicit 0.0.0.0/0 destination: every reader version takes it as the default gateway.
   out.utf('gateway').int(1).utf('0.0.0.0').int(0).int(1).utf(entry.gateway);
@@ -84,7 +85,7 @@ const VALUE_READERS: Record<string, (r: Reader) => unknown> = {
   ipAssignment: (r) => r.utf(),
   linkAddress: (r) => (r.utf(), r.int()),
   gateway: (r) => {
-    if (r.int() === 1) (r.utf(), r.int());
+    if (r.int() === 1) r.utf(), r.int();
     if (r.int() === 1) r.utf();
   },
   dns: (r) => r.utf(),

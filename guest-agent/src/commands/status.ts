@@ -27,7 +27,13 @@ export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Pro
   return {
     agent: { running, pid: running ? agent.pid : undefined },
     host: running ? { ...agent.host, socket: agent.socket } : { state: 'unknown', since: undefined, socket: undefined },
-    link: ours && { name: ours.name, mtu: ours.mtu, up: ours.up, addresses: ours.addresses, ...(ours.addresses6?.length ? { addresses6: ours.addresses6 } : {}) },
+    link: ours && {
+      name: ours.name,
+      mtu: ours.mtu,
+      up: ours.up,
+      addresses: ours.addresses,
+      ...(ours.addresses6?.length ? { addresses6: ours.addresses6 } : {}),
+    },
     defaultRoute: observed.defaultRoute,
     defaultRoute6: observed.defaultRoute6,
     mainReachable: observed.mainRulePriority !== undefined,
@@ -56,10 +62,24 @@ export function formatGuestStatus(status: GuestStatus): string {
     ['host', agent.running ? `${host.state} since ${host.since} (${host.socket})` : 'unknown'],
     ['link', link ? `${link.name} ${link.up ? 'up' : 'DOWN'}, mtu ${link.mtu}` : 'none from guestnet'],
     ['address', [...(link?.addresses ?? []), ...(link?.addresses6 ?? [])].join(', ') || 'none'],
-    ['route', defaultRoute ? `default via ${defaultRoute.gateway} dev ${defaultRoute.dev}${status.mainReachable ? '' : ' (UNUSED: no ip rule looks up main)'}` : 'no default route'],
-    ...(status.defaultRoute6 ? [['route6', `default via ${status.defaultRoute6.gateway} dev ${status.defaultRoute6.dev}`] as [string, string]] : []),
+    [
+      'route',
+      defaultRoute
+        ? `default via ${defaultRoute.gateway} dev ${defaultRoute.dev}${status.mainReachable ? '' : ' (UNUSED: no ip rule looks up main)'}`
+        : 'no default route',
+    ],
+    ...(status.defaultRoute6
+      ? [['route6', `default via ${status.defaultRoute6.gateway} dev ${status.defaultRoute6.dev}`] as [string, string]]
+      : []),
     ['dns', status.dns.join(', ') || 'none'],
-    ['last apply', !lastApply ? 'none' : lastApply.ok ? `ok at ${lastApply.at}, ${lastApply.changes} changes` : `FAILED at ${lastApply.at}: ${lastApply.error}`],
+    [
+      'last apply',
+      !lastApply
+        ? 'none'
+        : lastApply.ok
+          ? `ok at ${lastApply.at}, ${lastApply.changes} changes`
+          : `FAILED at ${lastApply.at}: ${lastApply.error}`,
+    ],
   ];
   return rows.map(([key, value]) => `${key.padEnd(11)}${value}`).join('\n');
 }

@@ -26,7 +26,11 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   const netns = await netnsAt(netnsPath);
   if (!netns) throw new CniError(3, `the container netns ${netnsPath} does not exist`, 'badPid');
   if (netns === (await netnsAt('/proc/self/ns/net'))) throw new CniError(3, `${netnsPath} is the host's own netns`, 'badPid');
-  const cni = { containerId: request.containerId, ifname: request.ifname, ...(request.network === undefined ? {} : { network: request.network }) };
+  const cni = {
+    containerId: request.containerId,
+    ifname: request.ifname,
+    ...(request.network === undefined ? {} : { network: request.network }),
+  };
   return { id: idOf(request), netnsPath, netns, cni };
 }
 
@@ -63,7 +67,10 @@ function result(cniVersion: string, record: AttachmentRecord, hostMac: string | 
       { name: record.hostIf, ...(hostMac ? { mac: hostMac } : {}) },
       { name: record.guestIf, mac: record.guestMac, sandbox: record.netnsPath },
     ],
-    ips: [ip('4', record.guestAddress, record.prefixLength, record.hostAddress), ...(v6 ? [ip('6', v6.guestAddress, v6.prefixLength, v6.hostAddress)] : [])],
+    ips: [
+      ip('4', record.guestAddress, record.prefixLength, record.hostAddress),
+      ...(v6 ? [ip('6', v6.guestAddress, v6.prefixLength, v6.hostAddress)] : []),
+    ],
     routes: [{ dst: '0.0.0.0/0', gw: record.hostAddress }, ...(v6 ? [{ dst: '::/0', gw: v6.hostAddress }] : [])],
     dns: { nameservers: record.dns },
   };

@@ -8,7 +8,16 @@ import { RealRunner } from '../exec/runner.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { requireRoot } from '../service/preflight.js';
 import { add, check, del, gc, status } from './commands.js';
-import { attachmentOf, CniError, parseConfig, parseRequest, parseSettings, stateDirOf, SUPPORTED_VERSIONS, validAttachments } from './request.js';
+import {
+  attachmentOf,
+  CniError,
+  parseConfig,
+  parseRequest,
+  parseSettings,
+  stateDirOf,
+  SUPPORTED_VERSIONS,
+  validAttachments,
+} from './request.js';
 
 // A network config is small; a runtime never sends more, anything else is refused unread.
 const MAX_STDIN = 1024 * 1024;

@@ -33,7 +33,18 @@ export interface CniRequest {
 }
 
 // Keys of a network config that the spec or runtimes define, and that we accept.
-const STANDARD_KEYS = new Set(['cniVersion', 'name', 'type', 'args', 'ipMasq', 'dns', 'capabilities', 'runtimeConfig', 'prevResult', 'cni.dev/valid-attachments']);
+const STANDARD_KEYS = new Set([
+  'cniVersion',
+  'name',
+  'type',
+  'args',
+  'ipMasq',
+  'dns',
+  'capabilities',
+  'runtimeConfig',
+  'prevResult',
+  'cni.dev/valid-attachments',
+]);
 // Our settings a network config may set; the link names come from the runtime.
 const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix', 'ipv6', 'pool6']);
 
@@ -50,7 +61,8 @@ export function parseConfig(text: string): Record<string, unknown> {
   } catch {
     throw new CniError(6, 'the network configuration on stdin is not valid JSON');
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new CniError(6, 'the network configuration must be a JSON object');
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new CniError(6, 'the network configuration must be a JSON object');
   return config as Record<string, unknown>;
 }
 
@@ -86,7 +98,17 @@ export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, c
   const settings = parseSettings(config, env, requested.ip === undefined ? {} : { guestAddress: requested.ip });
   const network = typeof config.name === 'string' ? config.name : undefined;
   const link = { ...settings, guestIf: ifname, guestName: ifname };
-  return { command, cniVersion, network, containerId, ifname, netns, settings: link, forwards: requested.forwards, guestMac: requested.mac };
+  return {
+    command,
+    cniVersion,
+    network,
+    containerId,
+    ifname,
+    netns,
+    settings: link,
+    forwards: requested.forwards,
+    guestMac: requested.mac,
+  };
 }
 
 /** `K=V;K=V` of CNI_ARGS. */
@@ -101,16 +123,21 @@ const UNICAST_MAC = /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/;
  * `args.cni.ips`, or the IP arg), a MAC (`mac`, `args.cni.mac`, or MAC), and
  * published ports (`portMappings`). Each is checked here, before anything changes.
  */
-function requestedOf(config: Record<string, unknown>, env: NodeJS.ProcessEnv): { ip: string | undefined; mac: string | undefined; forwards: PortForward[] } {
+function requestedOf(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { ip: string | undefined; mac: string | undefined; forwards: PortForward[] } {
   const runtime = (isObject(config.runtimeConfig) ? config.runtimeConfig : {}) as Record<string, unknown>;
   const argsCni = (isObject(config.args) && isObject(config.args.cni) ? config.args.cni : {}) as Record<string, unknown>;
   const args = cniArgs(env);
   const ips = [...asList(runtime.ips), ...asList(argsCni.ips), ...(args.has('IP') ? [args.get('IP')] : [])];
   const ip = ips.map((value) => String(value).split('/')[0] ?? '').find((value) => checkIPv4(value).ok);
-  if (ips.length > 0 && ip === undefined) throw new CniError(7, `requested ips ${JSON.stringify(ips).slice(0, 80)}: guestnet gives each container one IPv4 address`);
+  if (ips.length > 0 && ip === undefined)
+    throw new CniError(7, `requested ips ${JSON.stringify(ips).slice(0, 80)}: guestnet gives each container one IPv4 address`);
   const macValue = runtime.mac ?? argsCni.mac ?? args.get('MAC');
   const mac = macValue === undefined ? undefined : String(macValue).toLowerCase();
-  if (mac !== undefined && !UNICAST_MAC.test(mac)) throw new CniError(7, `requested mac '${String(macValue).slice(0, 40)}' is not a unicast MAC address`);
+  if (mac !== undefined && !UNICAST_MAC.test(mac))
+    throw new CniError(7, `requested mac '${String(macValue).slice(0, 40)}' is not a unicast MAC address`);
   return { ip, mac, forwards: asList(runtime.portMappings).map(portMappingOf) };
 }
 
@@ -121,13 +148,26 @@ const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : []
 function portMappingOf(entry: unknown): PortForward {
   const { hostPort, containerPort, protocol = 'tcp', hostIP = '' } = (isObject(entry) ? entry : {}) as Record<string, unknown>;
   const everywhere = ['', '0.0.0.0', '::'].includes(String(hostIP));
-  const forward = { protocol: String(protocol).toLowerCase(), hostPort, guestPort: containerPort, ...(everywhere ? {} : { hostAddress: String(hostIP) }) };
-  if (!isPortForward(forward)) throw new CniError(7, `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp, hostIP IPv4}`);
+  const forward = {
+    protocol: String(protocol).toLowerCase(),
+    hostPort,
+    guestPort: containerPort,
+    ...(everywhere ? {} : { hostAddress: String(hostIP) }),
+  };
+  if (!isPortForward(forward))
+    throw new CniError(
+      7,
+      `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp, hostIP IPv4}`,
+    );
   return forward;
 }
 
 /** The network config's settings: unknown fields refused, ours checked as host-agent checks them. */
-export function parseSettings(config: Record<string, unknown>, env: NodeJS.ProcessEnv, requested: { guestAddress?: string } = {}): HostSettings {
+export function parseSettings(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  requested: { guestAddress?: string } = {},
+): HostSettings {
   supportedVersion(config);
   const ours: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
@@ -138,7 +178,11 @@ export function parseSettings(config: Record<string, unknown>, env: NodeJS.Proce
   const dns = config.dns as { nameservers?: unknown } | undefined;
   if (dns?.nameservers !== undefined) ours.dns = dns.nameservers;
   try {
-    return resolveSettings(ours, { ...requested, ...(env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}) }, 'network config');
+    return resolveSettings(
+      ours,
+      { ...requested, ...(env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}) },
+      'network config',
+    );
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AgentError) throw new CniError(7, error.message);
     throw error;

@@ -34,10 +34,14 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
   try {
     if (!dryRun) {
       const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
-      const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS, abort.signal).catch((error: unknown) => {
-        // The daemon rolled back because we hung up on it: say why we did.
-        throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted' ? interrupted(String(abort.signal.reason)) : error;
-      });
+      const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS, abort.signal).catch(
+        (error: unknown) => {
+          // The daemon rolled back because we hung up on it: say why we did.
+          throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted'
+            ? interrupted(String(abort.signal.reason))
+            : error;
+        },
+      );
       if (viaDaemon.served) return viaDaemon.result as AttachResult;
     }
     const guest = await processGuest(pid);

@@ -7,7 +7,9 @@ export async function doctor(settings: HostSettings): Promise<Finding[]> {
   const runner = new RealRunner();
   const results = await Promise.all(
     ALL_CHECKS.map((check) =>
-      check(settings, runner).catch((error: Error): Finding[] => [{ check: check.name, status: 'warn', detail: `could not check: ${error.message}` }]),
+      check(settings, runner).catch((error: Error): Finding[] => [
+        { check: check.name, status: 'warn', detail: `could not check: ${error.message}` },
+      ]),
     ),
   );
   return results.flat();

@@ -8,7 +8,11 @@ import { requireRoot } from '../service/preflight.js';
  * crash-recovery tests make the daemon SIGKILL itself right after its Nth
  * setup op, to prove recovery from every step.
  */
-export async function serve(settings: HostSettings, log: DaemonLog, options: { killAfterOp?: number; netdSocket?: string } = {}): Promise<void> {
+export async function serve(
+  settings: HostSettings,
+  log: DaemonLog,
+  options: { killAfterOp?: number; netdSocket?: string } = {},
+): Promise<void> {
   requireRoot('serve');
   await requireTools(BASE_TOOLS);
   let applied = 0;

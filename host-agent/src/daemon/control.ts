@@ -1,6 +1,15 @@
 import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { AgentError, checkPid, describeError, type ExitCodeName, ExitCode, FramedConnection, PeerClosedError, ProtocolError } from '@guestnet/protocol';
+import {
+  AgentError,
+  checkPid,
+  describeError,
+  type ExitCodeName,
+  ExitCode,
+  FramedConnection,
+  PeerClosedError,
+  ProtocolError,
+} from '@guestnet/protocol';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 
@@ -51,7 +60,10 @@ export function parseReply(raw: unknown): Reply {
  * that got SIGTERM) cancels its request: `handle` sees the signal abort, and
  * the client still reads the reply.
  */
-export async function serveControl(stateDir: string, handle: (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>): Promise<Server> {
+export async function serveControl(
+  stateDir: string,
+  handle: (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>,
+): Promise<Server> {
   const path = controlSocketPath(stateDir);
   await fs.rm(path, { force: true });
   const server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -117,7 +129,11 @@ export async function callDaemon(
     connection.send(request);
     const reply = await connection.receive(timeoutMs).catch((error: Error) => {
       // The daemon died mid-request: its next start rolls back an attach that was waiting for its guest.
-      if (error instanceof PeerClosedError) throw new AgentError('interrupted', `host-agent serve for ${stateDir} did not answer: it stopped mid-request; its next start finishes or rolls back what it was doing`);
+      if (error instanceof PeerClosedError)
+        throw new AgentError(
+          'interrupted',
+          `host-agent serve for ${stateDir} did not answer: it stopped mid-request; its next start finishes or rolls back what it was doing`,
+        );
       throw new AgentError('internal', `host-agent serve for ${stateDir} did not answer (${error.message}); check its log`);
     });
     if (reply.ok) return { served: true, result: reply.result };

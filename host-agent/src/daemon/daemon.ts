@@ -76,7 +76,9 @@ export class Daemon {
     this.dns = new DnsForwarder({
       upstreams: () => resolvers.current(),
       isGuest: (address) => this.guestAddresses.has(address),
-      onDropped: rateLimited((reason, suppressed) => log('warn', 'guest DNS queries dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
+      onDropped: rateLimited((reason, suppressed) =>
+        log('warn', 'guest DNS queries dropped', { reason, ...(suppressed ? { suppressed } : {}) }),
+      ),
     });
   }
 
@@ -87,7 +89,11 @@ export class Daemon {
     if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
     // A crash may have left half-done attaches and dead guests behind.
     const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner.checking));
-    const said = { completed: 'completed a half-done attach', removed: 'removed a dead guest', rolledBack: 'rolled back an attach that was waiting for its guest' };
+    const said = {
+      completed: 'completed a half-done attach',
+      removed: 'removed a dead guest',
+      rolledBack: 'rolled back an attach that was waiting for its guest',
+    };
     for (const r of recovered) this.log('info', said[r.action], { ...r });
     keepWarm(IP_BATCH);
     await this.refresh();
@@ -96,7 +102,8 @@ export class Daemon {
       {
         changed: () => this.runner.changed(),
         lost: () => this.runner.forget(),
-        linkDeleted: (name) => void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
+        linkDeleted: (name) =>
+          void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
         linkChanged: (name) => void ([...this.byToken.values()].some((r) => r.uplink === name) && this.reconcile()),
@@ -108,7 +115,12 @@ export class Daemon {
     // A default route that moves is heard at once; a firewall reload makes no
     // event, so the same pass also runs every RECONCILE_MS.
     this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
-    this.log('info', 'serving', { stateDir, socket: this.settings.socket, control: controlSocketPath(stateDir), guests: this.byToken.size });
+    this.log('info', 'serving', {
+      stateDir,
+      socket: this.settings.socket,
+      control: controlSocketPath(stateDir),
+      guests: this.byToken.size,
+    });
   }
 
   /** Stops serving; every guest keeps its network, and its agent reconnects to the next daemon. */
@@ -147,7 +159,10 @@ export class Daemon {
 
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
-    return collectStatus(this.settings.stateDir, this.runner, (token) => ({ connected: this.guests.connected(token), lastApply: this.guests.lastApply(token) }));
+    return collectStatus(this.settings.stateDir, this.runner, (token) => ({
+      connected: this.guests.connected(token),
+      lastApply: this.guests.lastApply(token),
+    }));
   }
 
   private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {

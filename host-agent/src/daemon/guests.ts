@@ -80,7 +80,11 @@ export class GuestServer {
       };
       const timer = setTimeout(() => {
         this.dropWaiter(record.token, waiter);
-        reject(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`));
+        reject(
+          new GuestTimeoutError(
+            `the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`,
+          ),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         resolve: (c) => (clearTimeout(timer), cancelled?.removeEventListener('abort', onCancel), resolve(c)),
@@ -152,7 +156,9 @@ export class GuestServer {
         done();
         if (this.sessions.get(record.token) === session) this.confirmed.set(record.token, { config, confirmation });
         const { state } = confirmation;
-        const lease = record.dhcp ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } } : {};
+        const lease = record.dhcp
+          ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } }
+          : {};
         this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes, ...lease });
         this.unclaimedFailures.delete(record.token);
         for (const waiter of this.takeWaiters(record.token)) waiter.resolve(confirmation);

@@ -1,4 +1,11 @@
-import { describeError, type FramedConnection, type GuestConfig, type GuestMessage, PeerClosedError, ProtocolError } from '@guestnet/protocol';
+import {
+  describeError,
+  type FramedConnection,
+  type GuestConfig,
+  type GuestMessage,
+  PeerClosedError,
+  ProtocolError,
+} from '@guestnet/protocol';
 import { exchange, type GuestConfirmation, type SessionAuth } from '../guest-link/exchange.js';
 
 // Guest agents ping every 15 s when idle; three missed pings mean the agent is gone or hung.
@@ -27,7 +34,15 @@ export class GuestSession {
 
   /** Exchanges on one session run one after another. */
   configure(config: GuestConfig): Promise<GuestConfirmation> {
-    const run = this.queue.then(() => exchange(config, this.auth, (m) => this.connection.send(m), (ms) => this.reply(ms), this.capabilities));
+    const run = this.queue.then(() =>
+      exchange(
+        config,
+        this.auth,
+        (m) => this.connection.send(m),
+        (ms) => this.reply(ms),
+        this.capabilities,
+      ),
+    );
     this.queue = run.catch(() => {});
     return run;
   }

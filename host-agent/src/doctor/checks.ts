@@ -16,7 +16,9 @@ import { linkType } from './link-type.js';
 export type { Check, Finding } from './finding.js';
 
 export const root: Check = async () => [
-  process.getuid?.() === 0 ? ok('root', 'running as root') : { check: 'root', status: 'fail', detail: 'not root', fix: 'run host-agent as root (it needs CAP_NET_ADMIN)' },
+  process.getuid?.() === 0
+    ? ok('root', 'running as root')
+    : { check: 'root', status: 'fail', detail: 'not root', fix: 'run host-agent as root (it needs CAP_NET_ADMIN)' },
 ];
 
 /** The backend the attached guests use; with none attached, the one the next attach would pick. */
@@ -35,7 +37,11 @@ export const tools: Check = async (settings, runner) => {
       () => undefined,
       (error: Error) => error.message,
     );
-    findings.push(missing ? { check: 'tools', status: 'fail', detail: missing, fix: `apt-get install ${tool.debianPackage}` } : ok('tools', `${tool.binary} found`));
+    findings.push(
+      missing
+        ? { check: 'tools', status: 'fail', detail: missing, fix: `apt-get install ${tool.debianPackage}` }
+        : ok('tools', `${tool.binary} found`),
+    );
   }
   findings.push(ok('firewall backend', `${chosen} (${why}); override with --firewall or "firewall" in the config`));
   return findings;
@@ -59,7 +65,12 @@ export const kernel: Check = async (_, runner) => {
     );
     findings.push(
       failure
-        ? { check: 'kernel', status: 'fail', detail: `${feature} is not available: ${failure}`, fix: `load or build the kernel support for ${feature}` }
+        ? {
+            check: 'kernel',
+            status: 'fail',
+            detail: `${feature} is not available: ${failure}`,
+            fix: `load or build the kernel support for ${feature}`,
+          }
         : ok('kernel', `${feature} works`),
     );
   }
@@ -67,7 +78,10 @@ export const kernel: Check = async (_, runner) => {
 };
 
 async function readSysctl(path: string): Promise<string | undefined> {
-  return fs.readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
+  return fs.readFile(path, 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
 }
 
 export const sysctls: Check = async (settings, runner) => {
@@ -80,7 +94,10 @@ export const sysctls: Check = async (settings, runner) => {
   ];
 };
 
-type NftItem = { chain?: { table: string; family: string; name: string; hook?: string; policy?: string }; rule?: { table: string; family: string; chain: string; expr?: unknown[] } };
+type NftItem = {
+  chain?: { table: string; family: string; name: string; hook?: string; policy?: string };
+  rule?: { table: string; family: string; chain: string; expr?: unknown[] };
+};
 
 /** FORWARD drops in iptables-legacy, which nft cannot see. Read only where legacy tables exist. */
 async function legacyForwardDrop(runner: Runner, chosen: string): Promise<Finding[]> {
@@ -89,7 +106,14 @@ async function legacyForwardDrop(runner: Runner, chosen: string): Promise<Findin
   if (!/^:FORWARD DROP|^-A FORWARD .*-j DROP/m.test(rules)) return [];
   return chosen === 'iptables-legacy'
     ? [ok('forward', "iptables-legacy FORWARD drops, but guestnet's jump at position 1 comes first")]
-    : [{ check: 'forward', status: 'fail', detail: `iptables-legacy FORWARD drops forwarded traffic, and guestnet would use ${chosen}: a split brain`, fix: 'use --firewall iptables-legacy (auto picks it when legacy tables hold rules)' }];
+    : [
+        {
+          check: 'forward',
+          status: 'fail',
+          detail: `iptables-legacy FORWARD drops forwarded traffic, and guestnet would use ${chosen}: a split brain`,
+          fix: 'use --firewall iptables-legacy (auto picks it when legacy tables hold rules)',
+        },
+      ];
 }
 
 export const forwardDrop: Check = async (settings, runner) => {
@@ -100,22 +124,39 @@ export const forwardDrop: Check = async (settings, runner) => {
   const forwardChains = items.flatMap((i) => (i.chain?.hook === 'forward' && i.chain.table !== 'guestnet' ? [i.chain] : []));
   const findings: Finding[] = await legacyForwardDrop(runner, chosen);
   const explain =
-    'an accept in guestnet\'s table cannot override a drop in another table on the same hook: nftables evaluates every base chain, and any drop is final';
+    "an accept in guestnet's table cannot override a drop in another table on the same hook: nftables evaluates every base chain, and any drop is final";
   for (const chain of forwardChains) {
     const where = `${chain.family} ${chain.table} ${chain.name}`;
     // iptables-nft's own FORWARD: guestnet's iptables backend jumps in at position 1, ahead of its drops.
-    if (chosen === 'iptables' && (chain.family === 'ip' || chain.family === 'ip6') && chain.table === 'filter' && chain.name === 'FORWARD') {
+    if (
+      chosen === 'iptables' &&
+      (chain.family === 'ip' || chain.family === 'ip6') &&
+      chain.table === 'filter' &&
+      chain.name === 'FORWARD'
+    ) {
       findings.push(ok('forward', `${where} may drop, but guestnet's jump at position 1 comes first`));
       continue;
     }
     if (chain.policy === 'drop') {
       // An IPv6-only table blocks guests' IPv6, never their IPv4.
       const status = chain.family === 'ip6' ? 'warn' : 'fail';
-      findings.push({ check: 'forward', status, detail: `${where} has policy drop${status === 'warn' ? " (guests' IPv6 only)" : ''}: ${explain}`, fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)` });
+      findings.push({
+        check: 'forward',
+        status,
+        detail: `${where} has policy drop${status === 'warn' ? " (guests' IPv6 only)" : ''}: ${explain}`,
+        fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)`,
+      });
     }
-    const drops = items.filter((i) => i.rule && i.rule.table === chain.table && i.rule.chain === chain.name && JSON.stringify(i.rule.expr ?? []).includes('"drop"'));
+    const drops = items.filter(
+      (i) => i.rule && i.rule.table === chain.table && i.rule.chain === chain.name && JSON.stringify(i.rule.expr ?? []).includes('"drop"'),
+    );
     if (drops.length > 0 && chain.policy !== 'drop') {
-      findings.push({ check: 'forward', status: 'warn', detail: `${where} has ${drops.length} drop rule(s) that may match guest traffic: ${explain}`, fix: `check that they spare vm_wlan*` });
+      findings.push({
+        check: 'forward',
+        status: 'warn',
+        detail: `${where} has ${drops.length} drop rule(s) that may match guest traffic: ${explain}`,
+        fix: `check that they spare vm_wlan*`,
+      });
     }
   }
   return findings.length > 0 ? findings : [ok('forward', 'no other firewall drops forwarded traffic')];
@@ -126,7 +167,12 @@ export const uplink: Check = async (settings, runner) => {
   return [
     found
       ? ok('uplink', `${found}${settings.uplink ? ' (configured)' : ' (default route)'}`)
-      : { check: 'uplink', status: 'fail', detail: 'no IPv4 default route, and no uplink configured', fix: 'bring the uplink up, or give --uplink IF / "uplink" in the config' },
+      : {
+          check: 'uplink',
+          status: 'fail',
+          detail: 'no IPv4 default route, and no uplink configured',
+          fix: 'bring the uplink up, or give --uplink IF / "uplink" in the config',
+        },
   ];
 };
 
@@ -147,21 +193,37 @@ export const subnet: Check = async (settings, runner) => {
 };
 
 async function mode(path: string): Promise<{ mode: number; uid: number } | undefined> {
-  return fs.stat(path).then((s) => ({ mode: s.mode & 0o777, uid: s.uid }), () => undefined);
+  return fs.stat(path).then(
+    (s) => ({ mode: s.mode & 0o777, uid: s.uid }),
+    () => undefined,
+  );
 }
 
 export const permissions: Check = async (settings) => {
   const findings: Finding[] = [];
-  for (const [what, dir] of [['state dir', settings.stateDir], ['socket dir', dirname(settings.socket)]] as const) {
+  for (const [what, dir] of [
+    ['state dir', settings.stateDir],
+    ['socket dir', dirname(settings.socket)],
+  ] as const) {
     const found = await mode(dir);
     if (!found) findings.push(ok('permissions', `${what} ${dir} does not exist yet; it will be created 0700`));
     else if (found.uid !== 0 || (found.mode & 0o077) !== 0) {
-      findings.push({ check: 'permissions', status: 'fail', detail: `${what} ${dir} is mode ${found.mode.toString(8)} owned by uid ${found.uid}`, fix: `chown root ${dir} && chmod 700 ${dir}` });
+      findings.push({
+        check: 'permissions',
+        status: 'fail',
+        detail: `${what} ${dir} is mode ${found.mode.toString(8)} owned by uid ${found.uid}`,
+        fix: `chown root ${dir} && chmod 700 ${dir}`,
+      });
     } else findings.push(ok('permissions', `${what} ${dir} is root-only`));
   }
   const socket = await mode(settings.socket);
   if (socket && (socket.mode & 0o077) !== 0) {
-    findings.push({ check: 'permissions', status: 'fail', detail: `socket ${settings.socket} is mode ${socket.mode.toString(8)}`, fix: `chmod 600 ${settings.socket}` });
+    findings.push({
+      check: 'permissions',
+      status: 'fail',
+      detail: `socket ${settings.socket} is mode ${socket.mode.toString(8)}`,
+      fix: `chmod 600 ${settings.socket}`,
+    });
   }
   return findings;
 };

@@ -12,4 +12,3 @@ export interface Finding {
 export type Check = (settings: HostSettings, runner: Runner) => Promise<Finding[]>;
 
 export const ok = (check: string, detail: string): Finding => ({ check, status: 'ok', detail });
-

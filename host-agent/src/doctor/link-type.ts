@@ -21,16 +21,44 @@ export const linkType: Check = async (settings, runner) => {
   const probe = PROBES[type];
   if (probe) {
     const failed = await runner
-      .perform({ kind: 'run', argv: ['unshare', '--net', 'ip', '-batch', '-'], input: `link add gnprobe0 type veth peer name gnprobe1\n${probe}\n` })
-      .then(() => undefined, (error: Error) => error.message);
-    findings.push(failed ? { check, status: 'fail', detail: `this kernel has no ${type} links (${CONFIG[type]})`, fix: `load or build the ${type} module, or choose another --type` } : ok(check, `${type} links work`));
+      .perform({
+        kind: 'run',
+        argv: ['unshare', '--net', 'ip', '-batch', '-'],
+        input: `link add gnprobe0 type veth peer name gnprobe1\n${probe}\n`,
+      })
+      .then(
+        () => undefined,
+        (error: Error) => error.message,
+      );
+    findings.push(
+      failed
+        ? {
+            check,
+            status: 'fail',
+            detail: `this kernel has no ${type} links (${CONFIG[type]})`,
+            fix: `load or build the ${type} module, or choose another --type`,
+          }
+        : ok(check, `${type} links work`),
+    );
   }
   if (link !== undefined) {
-    const exists = await access(`/sys/class/net/${link}`).then(() => true, () => false);
-    if (!exists) findings.push({ check, status: 'fail', detail: `--link ${link} does not exist`, fix: 'name an interface of this host (ip link)' });
-    const wireless = await access(`/sys/class/net/${link}/wireless`).then(() => true, () => false);
+    const exists = await access(`/sys/class/net/${link}`).then(
+      () => true,
+      () => false,
+    );
+    if (!exists)
+      findings.push({ check, status: 'fail', detail: `--link ${link} does not exist`, fix: 'name an interface of this host (ip link)' });
+    const wireless = await access(`/sys/class/net/${link}/wireless`).then(
+      () => true,
+      () => false,
+    );
     if (exists && wireless && type === 'macvlan') {
-      findings.push({ check, status: 'warn', detail: `${link} is a Wi-Fi interface: its access point drops frames from a macvlan's MAC, which never associated`, fix: '--type ipvlan shares the parent\'s MAC and works on Wi-Fi' });
+      findings.push({
+        check,
+        status: 'warn',
+        detail: `${link} is a Wi-Fi interface: its access point drops frames from a macvlan's MAC, which never associated`,
+        fix: "--type ipvlan shares the parent's MAC and works on Wi-Fi",
+      });
     }
   }
   return findings;

@@ -33,7 +33,10 @@ const RECORD_OPS = new Set<SetupOp['kind']>(['writeRecord', 'updateRecords']);
 function lanesOf(ops: SetupOp[], sideBySide: boolean): { first: SetupOp[]; lanes: SetupOp[][] } {
   const split = ops.findIndex((op) => !RECORD_OPS.has(op.kind));
   const [first, rest] = split < 0 ? [ops, []] : [ops.slice(0, split), ops.slice(split)];
-  return { first, lanes: sideBySide ? [rest.filter((op) => !FIREWALL_LANE.has(op.kind)), rest.filter((op) => FIREWALL_LANE.has(op.kind))] : [rest] };
+  return {
+    first,
+    lanes: sideBySide ? [rest.filter((op) => !FIREWALL_LANE.has(op.kind)), rest.filter((op) => FIREWALL_LANE.has(op.kind))] : [rest],
+  };
 }
 
 /**

@@ -31,11 +31,16 @@ export class RealRunner implements Runner {
     // cut takes with it, so they are not synced: the rename alone keeps each
     // whole across a crash of the process. A power cut may leave a new record
     // empty, and an empty record is read as none (state/records.ts).
-    if (step.kind === 'write') return writeAtomically(step.path, step.content, { durable: false }).catch((error: unknown) => Promise.reject(stateDirFailure(error, step.path)));
+    if (step.kind === 'write')
+      return writeAtomically(step.path, step.content, { durable: false }).catch((error: unknown) =>
+        Promise.reject(stateDirFailure(error, step.path)),
+      );
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
     // /proc/sys files take one in-place write; there is nothing to rename over them.
     if (step.kind === 'sysctl') {
-      return fs.writeFile(step.path, `${step.value}\n`).catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      return fs
+        .writeFile(step.path, `${step.value}\n`)
+        .catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
     }
     this.processes++;
     const result = await runCommand(step.argv, step.input);

@@ -29,7 +29,11 @@ const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist
 
 const ROUTE_GONE = /No such process|Cannot find device|No such file/;
 
-const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({ kind: 'write', path: recordPath(ctx.stateDir, record.id), content: recordContent(record) });
+const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({
+  kind: 'write',
+  path: recordPath(ctx.stateDir, record.id),
+  content: recordContent(record),
+});
 
 const deleteGuestRule = (r: PolicyRoute, family: '-4' | '-6' = '-4'): Step => ({
   kind: 'run',
@@ -39,12 +43,19 @@ const deleteGuestRule = (r: PolicyRoute, family: '-4' | '-6' = '-4'): Step => ({
 
 /** An interface that has gone since is skipped: its setting went with it. */
 const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => string): Step[] =>
-  Object.entries(before.acceptRa).map(([name, was]) => ({ kind: 'sysctl', path: `${IPV6_CONF_DIR}/${name}/accept_ra`, value: value(was), ifPresent: true }));
+  Object.entries(before.acceptRa).map(([name, was]) => ({
+    kind: 'sysctl',
+    path: `${IPV6_CONF_DIR}/${name}/accept_ra`,
+    value: value(was),
+    ifPresent: true,
+  }));
 
 /** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
 const hostEndLines = (r: AttachmentRecord): string[] => [
   // A bridged veth's host end is only a port of the bridge.
-  ...(r.link === undefined ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`] : [`link set dev ${r.hostIf} master ${r.link}`]),
+  ...(r.link === undefined
+    ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`]
+    : [`link set dev ${r.hostIf} master ${r.link}`]),
   // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
   ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
   ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
@@ -69,25 +80,47 @@ const steps: StepsByKind = {
   // so that process makes the pair there.
   createVeth: ({ record: r }) => [
     ...(oneTimeNameOf(r.token) === r.guestIf
-      ? [{ kind: 'run' as const, argv: [...IP_BATCH], input: [`link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`, ...hostEndLines(r)].join('\n') }]
+      ? [
+          {
+            kind: 'run' as const,
+            argv: [...IP_BATCH],
+            input: [
+              `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
+              ...hostEndLines(r),
+            ].join('\n'),
+          },
+        ]
       : [
           {
             kind: 'run' as const,
             argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
-            input: [`link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`, `link set dev ${r.guestIf} alias ${r.token}`, ''].join('\n'),
+            input: [
+              `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`,
+              `link set dev ${r.guestIf} alias ${r.token}`,
+              '',
+            ].join('\n'),
           },
           { kind: 'run' as const, argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
         ]),
     // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
     ...(r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' }] : []),
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
-    ...(r.guestToGuest && r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }] : []),
+    ...(r.guestToGuest && r.link === undefined
+      ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }]
+      : []),
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // -force goes on past a link already gone; the step fails only if some other error is among them.
   deleteLinks: (op) =>
     op.group === undefined
-      ? [{ kind: 'run', argv: ['ip', '-force', '-batch', '-'], input: op.names.map((name) => `link del dev ${name}\n`).join(''), tolerate: ONLY_GONE }]
+      ? [
+          {
+            kind: 'run',
+            argv: ['ip', '-force', '-batch', '-'],
+            input: op.names.map((name) => `link del dev ${name}\n`).join(''),
+            tolerate: ONLY_GONE,
+          },
+        ]
       : [{ kind: 'run', argv: ['ip', 'link', 'del', 'group', String(op.group)], tolerate: /No such device/ }],
 
   enableIpForward: (op, ctx) => [
@@ -120,27 +153,52 @@ const steps: StepsByKind = {
     { kind: 'remove', path: proxyNdpBeforePath(ctx.stateDir, op.uplink) },
   ],
   addNdProxy: (op) => [{ kind: 'run', argv: ['ip', '-6', 'neigh', 'replace', 'proxy', op.address, 'dev', op.uplink] }],
-  removeNdProxy: (op) => [{ kind: 'run', argv: ['ip', '-6', 'neigh', 'del', 'proxy', op.address, 'dev', op.uplink], tolerate: /No such file|Cannot find device|RTNETLINK answers: No such/ }],
+  removeNdProxy: (op) => [
+    {
+      kind: 'run',
+      argv: ['ip', '-6', 'neigh', 'del', 'proxy', op.address, 'dev', op.uplink],
+      tolerate: /No such file|Cannot find device|RTNETLINK answers: No such/,
+    },
+  ],
 
   setGuestRules: (op, ctx) => ctx.firewall.change(op.before, op.after),
   // Whatever rule the link had (another uplink's table, say) goes first: ip rules may be duplicated.
   // IPv6 the same way, in the same tables: netd keeps a network's routes of both families in one.
   addPolicyRoute: ({ route: r }) => [
     deleteGuestRule(r),
-    { kind: 'run', argv: ['ip', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n` },
+    {
+      kind: 'run',
+      argv: ['ip', '-batch', '-'],
+      input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n`,
+    },
     ...(r.guestAddress6 === undefined
       ? []
       : [
           deleteGuestRule(r, '-6'),
-          { kind: 'run' as const, argv: ['ip', '-6', '-batch', '-'], input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress6}/128 dev ${r.hostIf} table ${LOCAL_NETWORK_TABLE}\n` },
+          {
+            kind: 'run' as const,
+            argv: ['ip', '-6', '-batch', '-'],
+            input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress6}/128 dev ${r.hostIf} table ${LOCAL_NETWORK_TABLE}\n`,
+          },
         ]),
   ],
   removePolicyRoute: ({ route: r }) => [
     deleteGuestRule(r),
-    { kind: 'run', argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: ROUTE_GONE },
+    {
+      kind: 'run',
+      argv: ['ip', 'route', 'del', `${r.guestAddress}/32`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)],
+      tolerate: ROUTE_GONE,
+    },
     ...(r.guestAddress6 === undefined
       ? []
-      : [deleteGuestRule(r, '-6'), { kind: 'run' as const, argv: ['ip', '-6', 'route', 'del', `${r.guestAddress6}/128`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)], tolerate: ROUTE_GONE }]),
+      : [
+          deleteGuestRule(r, '-6'),
+          {
+            kind: 'run' as const,
+            argv: ['ip', '-6', 'route', 'del', `${r.guestAddress6}/128`, 'dev', r.hostIf, 'table', String(LOCAL_NETWORK_TABLE)],
+            tolerate: ROUTE_GONE,
+          },
+        ]),
   ],
   // A veth drops a packet larger than the MTU of the end that receives it:
   // shrinking starts with the guest's end, growing ends with it. A CNI
@@ -150,7 +208,11 @@ const steps: StepsByKind = {
   setLinkMtu: ({ record: r, mtu, before }) => {
     const host: Step = { kind: 'run', argv: ['ip', 'link', 'set', 'dev', r.hostIf, 'mtu', String(mtu)], tolerate: NO_DEVICE };
     if (!r.cni) return [host];
-    const guest: Step = { kind: 'run', argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', 'link', 'set', 'dev', r.guestIf, 'mtu', String(mtu)], tolerate: /Cannot find device|does not exist|No such file/ };
+    const guest: Step = {
+      kind: 'run',
+      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', 'link', 'set', 'dev', r.guestIf, 'mtu', String(mtu)],
+      tolerate: /Cannot find device|does not exist|No such file/,
+    };
     return mtu < before ? [guest, host] : [host, guest];
   },
 };

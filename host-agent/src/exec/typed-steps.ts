@@ -39,15 +39,29 @@ export const typedSteps = {
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
-        input: [`link add link ${r.link} name ${name} ${sublinkType(r)}`, `link set dev ${name} alias ${r.token}`, `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}`, ''].join('\n'),
-        unsupported: { when: /Unknown device type|Operation not supported/, message: `this kernel has no ${typeOf(r)} links (${KERNEL_CONFIG[typeOf(r)] ?? typeOf(r)}); nothing was changed` },
+        input: [
+          `link add link ${r.link} name ${name} ${sublinkType(r)}`,
+          `link set dev ${name} alias ${r.token}`,
+          `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}`,
+          '',
+        ].join('\n'),
+        unsupported: {
+          when: /Unknown device type|Operation not supported/,
+          message: `this kernel has no ${typeOf(r)} links (${KERNEL_CONFIG[typeOf(r)] ?? typeOf(r)}); nothing was changed`,
+        },
       },
     ];
   },
-  deleteSublinks: ({ record: r }: { record: AttachmentRecord }): Step[] => [{ kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GUEST_GONE }],
+  deleteSublinks: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GUEST_GONE },
+  ],
 
   movePhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
-    { kind: 'run', argv: ['ip', '-batch', '-'], input: `link set dev ${r.link} alias ${r.token}\nlink set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf}\n` },
+    {
+      kind: 'run',
+      argv: ['ip', '-batch', '-'],
+      input: `link set dev ${r.link} alias ${r.token}\nlink set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf}\n`,
+    },
   ],
   returnPhys: ({ record: r, foundAs }: { record: AttachmentRecord; foundAs?: string }): Step[] => {
     const name = r.link as string;
@@ -76,6 +90,10 @@ export const typedSteps = {
     return [back, restore];
   },
 
-  setLoopbackUp: ({ record: r }: { record: AttachmentRecord }): Step[] => [{ kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up') }],
-  setLoopbackDown: ({ record: r }: { record: AttachmentRecord }): Step[] => [{ kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'down'), tolerate: GUEST_GONE }],
+  setLoopbackUp: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up') },
+  ],
+  setLoopbackDown: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'down'), tolerate: GUEST_GONE },
+  ],
 };

@@ -26,11 +26,25 @@ const JUMPS: Rule[] = [
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
 
-const DNS_FLOOD_LIMIT = ['-m', 'hashlimit', '--hashlimit-above', '200/sec', '--hashlimit-burst', '200', '--hashlimit-mode', 'srcip', '--hashlimit-name', 'guestnet-dns'];
+const DNS_FLOOD_LIMIT = [
+  '-m',
+  'hashlimit',
+  '--hashlimit-above',
+  '200/sec',
+  '--hashlimit-burst',
+  '200',
+  '--hashlimit-mode',
+  'srcip',
+  '--hashlimit-name',
+  'guestnet-dns',
+];
 
 /** Everything the agent's chains should hold for `guests`, in order. */
 function ruleset(guests: GuestRule[]): Rule[] {
-  const families = unique(guests.map((g) => g.linkFamily), (f) => f);
+  const families = unique(
+    guests.map((g) => g.linkFamily),
+    (f) => f,
+  );
   const exits = unique(guests, (g) => `${g.linkFamily} ${g.uplink}`);
   const masquerades = unique(guests, (g) => `${g.pool} ${g.uplink}`);
   const open = guests.filter((g) => g.openToGuests);
@@ -38,7 +52,11 @@ function ruleset(guests: GuestRule[]): Rule[] {
   const forward = (...spec: string[]) => filter('GUESTNET-FORWARD', ...spec);
   return [
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
-    ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-p', 'tcp', '-m', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-j', 'TCPMSS', '--clamp-mss-to-pmtu'))),
+    ...families.flatMap((f) =>
+      ['-i', '-o'].map((dir) =>
+        forward(dir, f, '-p', 'tcp', '-m', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-j', 'TCPMSS', '--clamp-mss-to-pmtu'),
+      ),
+    ),
     ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'))),
     ...(open.length > 0 ? families.flatMap((from) => families.map((to) => forward('-i', from, '-o', to, '-j', 'GUESTNET-OPEN'))) : []),
     ...exits.flatMap((g) => [
@@ -56,7 +74,8 @@ function ruleset(guests: GuestRule[]): Rule[] {
     // Guests reach the host only with replies, and with DNS to their gateway (the daemon's forwarder),
     // at a rate per guest that keeps one guest's flood from filling the forwarder's socket.
     ...dnsServers.flatMap((g) => {
-      const dns = (p: string, ...action: string[]) => filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);
+      const dns = (p: string, ...action: string[]) =>
+        filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);
       return [dns('udp', ...DNS_FLOOD_LIMIT, '-j', 'DROP'), dns('udp', '-j', 'ACCEPT'), dns('tcp', '-j', 'ACCEPT')];
     }),
     ...families.flatMap((f) => [
@@ -65,11 +84,30 @@ function ruleset(guests: GuestRule[]): Rule[] {
     ]),
     ...masquerades.map((g) => nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.uplink, '-j', 'MASQUERADE')),
     // A guest reaching another guest's published port: that guest answers on-link, so the connection must come from the gateway.
-    ...unique(guests, (g) => `${g.pool} ${g.linkFamily}`).map((g) => nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE')),
+    ...unique(guests, (g) => `${g.pool} ${g.linkFamily}`).map((g) =>
+      nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE'),
+    ),
     ...guests.flatMap((g) =>
       g.forwards.flatMap((f) =>
         ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) =>
-          nat(chain, ...(f.hostAddress === undefined ? [] : ['-d', `${f.hostAddress}/32`]), '-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), '-m', 'comment', '--comment', `guestnet:${g.hostIf}`, '-j', 'DNAT', '--to-destination', `${g.guestAddress}:${f.guestPort}`),
+          nat(
+            chain,
+            ...(f.hostAddress === undefined ? [] : ['-d', `${f.hostAddress}/32`]),
+            '-p',
+            f.protocol,
+            '-m',
+            f.protocol,
+            '--dport',
+            String(f.hostPort),
+            '-m',
+            'comment',
+            '--comment',
+            `guestnet:${g.hostIf}`,
+            '-j',
+            'DNAT',
+            '--to-destination',
+            `${g.guestAddress}:${f.guestPort}`,
+          ),
         ),
       ),
     ),
@@ -91,7 +129,8 @@ export function parseIptablesSave(text: string, text6?: string): FirewallState {
   const lines6 = new Set(text6?.split('\n') ?? []);
   const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
   const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
-  const has6 = (rule: GuestRule) => !rule.ipv6 || (text6 !== undefined && JUMPS.every((j) => lines6.has(saved(j))) && ruleset6([rule]).every((r) => lines6.has(saved(r))));
+  const has6 = (rule: GuestRule) =>
+    !rule.ipv6 || (text6 !== undefined && JUMPS.every((j) => lines6.has(saved(j))) && ruleset6([rule]).every((r) => lines6.has(saved(r))));
   const installed = chains && jumps;
   // A jump that is there would be inserted twice; chains that are there are flushed as they are declared.
   const leftovers = !installed && JUMPS.some((jump) => lines.has(saved(jump)));
@@ -116,7 +155,11 @@ function familySteps(binary: (suffix: string) => string, rulesOf: (guests: Guest
     return { kind: 'run', argv: [binary('-restore'), '--noflush', '-w'], input: `${input.join('\n')}\n` };
   };
 
-  const remove = (rule: Rule): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', rule.table, '-D', rule.chain, ...rule.spec], tolerate: GONE });
+  const remove = (rule: Rule): Step => ({
+    kind: 'run',
+    argv: [binary(''), '-w', '-t', rule.table, '-D', rule.chain, ...rule.spec],
+    tolerate: GONE,
+  });
 
   // A base that is only partly there (the host flushed a chain) loses its
   // remaining jumps first, so re-inserting them never duplicates one; a
@@ -137,7 +180,8 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary6 = (suffix: string) => `${variant.replace('iptables', 'ip6tables')}${suffix}`;
   const family4 = familySteps(binary, ruleset);
   const family6 = familySteps(binary6, ruleset6);
-  const save = (runner: Reader, tool: (suffix: string) => string) => Promise.all((['filter', 'nat'] as const).map((table) => runner.read([tool('-save'), '-t', table]))).then((saves) => saves.join('\n'));
+  const save = (runner: Reader, tool: (suffix: string) => string) =>
+    Promise.all((['filter', 'nat'] as const).map((table) => runner.read([tool('-save'), '-t', table]))).then((saves) => saves.join('\n'));
 
   return {
     name: variant,
@@ -145,7 +189,10 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
 
     // ip6tables is read only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
     async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
-      const [text, text6] = await Promise.all([save(runner, binary), deep && ipv6 ? save(runner, binary6).catch(() => undefined) : undefined]);
+      const [text, text6] = await Promise.all([
+        save(runner, binary),
+        deep && ipv6 ? save(runner, binary6).catch(() => undefined) : undefined,
+      ]);
       return parseIptablesSave(text, text6);
     },
 
@@ -153,7 +200,9 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     change(before, after) {
       const [was6, now6] = [withIpv6(before), withIpv6(after)];
       const steps6 = now6.length > 0 ? family6(was6.length > 0, now6) : was6.length > 0 ? family6(true, undefined) : [];
-      const steps4 = after.installed ? family4(before.installed, [...after.guests], before.leftovers === true) : family4(before.installed, undefined);
+      const steps4 = after.installed
+        ? family4(before.installed, [...after.guests], before.leftovers === true)
+        : family4(before.installed, undefined);
       return after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4];
     },
   };

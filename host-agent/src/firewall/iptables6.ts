@@ -23,13 +23,23 @@ type Guest6 = GuestRule & { ipv6: NonNullable<GuestRule['ipv6']> };
 /** Everything the agent's ip6tables chains should hold for the guests that have IPv6, in order. */
 export function ruleset6(all: GuestRule[]): Rule[] {
   const guests = all.filter((g): g is Guest6 => g.ipv6 !== undefined);
-  const families = unique(guests.map((g) => g.linkFamily), (f) => f);
+  const families = unique(
+    guests.map((g) => g.linkFamily),
+    (f) => f,
+  );
   const exits = unique(guests, (g) => `${g.linkFamily} ${g.ipv6.uplink}`);
-  const masquerades = unique(guests.filter((g) => g.ipv6.masquerade), (g) => `${g.ipv6.pool} ${g.ipv6.uplink}`);
+  const masquerades = unique(
+    guests.filter((g) => g.ipv6.masquerade),
+    (g) => `${g.ipv6.pool} ${g.ipv6.uplink}`,
+  );
   const open = guests.filter((g) => g.openToGuests);
   const forward = (...spec: string[]) => filter('GUESTNET-FORWARD', ...spec);
   return [
-    ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-p', 'tcp', '-m', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-j', 'TCPMSS', '--clamp-mss-to-pmtu'))),
+    ...families.flatMap((f) =>
+      ['-i', '-o'].map((dir) =>
+        forward(dir, f, '-p', 'tcp', '-m', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-j', 'TCPMSS', '--clamp-mss-to-pmtu'),
+      ),
+    ),
     ...families.flatMap((f) => ['-i', '-o'].map((dir) => forward(dir, f, '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'))),
     ...guests.map((g) => forward('-i', g.hostIf, '!', '-s', `${g.ipv6.guestAddress}/128`, '-j', 'DROP')),
     ...(open.length > 0 ? families.flatMap((from) => families.map((to) => forward('-i', from, '-o', to, '-j', 'GUESTNET-OPEN'))) : []),
@@ -50,13 +60,31 @@ export function ruleset6(all: GuestRule[]): Rule[] {
       filter('GUESTNET-INPUT', '-i', f, '-j', 'DROP'),
     ]),
     ...masquerades.map((g) => nat('GUESTNET-POSTROUTING', '-s', g.ipv6.pool, '-o', g.ipv6.uplink, '-j', 'MASQUERADE')),
-    ...unique(guests, (g) => `${g.ipv6.pool} ${g.linkFamily}`).map((g) => nat('GUESTNET-POSTROUTING', '-s', g.ipv6.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE')),
+    ...unique(guests, (g) => `${g.ipv6.pool} ${g.linkFamily}`).map((g) =>
+      nat('GUESTNET-POSTROUTING', '-s', g.ipv6.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE'),
+    ),
     ...guests.flatMap((g) =>
       g.forwards
         .filter((f) => f.hostAddress === undefined)
         .flatMap((f) =>
           ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) =>
-            nat(chain, '-p', f.protocol, '-m', f.protocol, '--dport', String(f.hostPort), '-m', 'comment', '--comment', `guestnet:${g.hostIf}`, '-j', 'DNAT', '--to-destination', `[${g.ipv6.guestAddress}]:${f.guestPort}`),
+            nat(
+              chain,
+              '-p',
+              f.protocol,
+              '-m',
+              f.protocol,
+              '--dport',
+              String(f.hostPort),
+              '-m',
+              'comment',
+              '--comment',
+              `guestnet:${g.hostIf}`,
+              '-j',
+              'DNAT',
+              '--to-destination',
+              `[${g.ipv6.guestAddress}]:${f.guestPort}`,
+            ),
           ),
         ),
     ),

@@ -55,8 +55,10 @@ ${forwardChain()}
 }`;
 
 /** A forward as its map entry, as `nft -j` prints it back: "[address . ]proto . port : guest . port". */
-const forwardEntry = (address: string, f: PortForward) => `${f.hostAddress === undefined ? '' : `${f.hostAddress} . `}${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort}`;
-const forwardElement = (address: string, f: PortForward) => `${f.hostAddress === undefined ? 'port_forwards' : 'port_forwards_at'} { ${forwardEntry(address, f)} }`;
+const forwardEntry = (address: string, f: PortForward) =>
+  `${f.hostAddress === undefined ? '' : `${f.hostAddress} . `}${f.protocol} . ${f.hostPort} : ${address} . ${f.guestPort}`;
+const forwardElement = (address: string, f: PortForward) =>
+  `${f.hostAddress === undefined ? 'port_forwards' : 'port_forwards_at'} { ${forwardEntry(address, f)} }`;
 
 function elements(rule: GuestRule): string[] {
   return [
@@ -74,7 +76,12 @@ const addThenDelete = (table: string, element: string) => [`add element ${table}
 const dropTable = (table: string) => [`add table ${table}`, `delete table ${table}`];
 
 /** Only the guests whose rule changed are touched: a guest is a few set elements, the rest stay as they are. */
-function elementChanges(before: readonly GuestRule[], after: readonly GuestRule[], table: string, elementsOf: (rule: GuestRule) => string[]): string[] {
+function elementChanges(
+  before: readonly GuestRule[],
+  after: readonly GuestRule[],
+  table: string,
+  elementsOf: (rule: GuestRule) => string[],
+): string[] {
   const key = (rule: GuestRule) => JSON.stringify(rule);
   const was = new Map(before.map((g) => [g.hostIf, g]));
   const now = new Map(after.map((g) => [g.hostIf, g]));
@@ -84,7 +91,10 @@ function elementChanges(before: readonly GuestRule[], after: readonly GuestRule[
   };
   const old = new Set(before.filter((g) => changed(g, now)).flatMap(elementsOf));
   const fresh = new Set(after.filter((g) => changed(g, was)).flatMap(elementsOf));
-  return [...[...old].filter((e) => !fresh.has(e)).flatMap((e) => addThenDelete(table, e)), ...[...fresh].filter((e) => !old.has(e)).map((e) => `add element ${table} ${e}`)];
+  return [
+    ...[...old].filter((e) => !fresh.has(e)).flatMap((e) => addThenDelete(table, e)),
+    ...[...fresh].filter((e) => !old.has(e)).map((e) => `add element ${table} ${e}`),
+  ];
 }
 
 function changes4(before: FirewallContent, after: FirewallContent): string[] {
@@ -123,7 +133,14 @@ const setsOf = (json: string): NftSet[] =>
 /** Whether IPv6's table holds a guest's IPv6 part, from `nft -j list table ip6 guestnet` ('' when it does not exist). */
 function parseNftTable6(json: string): (rule: GuestRule) => boolean {
   const sets = json === '' ? [] : setsOf(json);
-  const [links, pairs, sources, masquerades, open, forwards] = ['guest_links', 'forward_pairs', 'guest_sources', 'masquerade_sources', 'open_links', 'port_forwards'].map((name) => setMembers(sets, name));
+  const [links, pairs, sources, masquerades, open, forwards] = [
+    'guest_links',
+    'forward_pairs',
+    'guest_sources',
+    'masquerade_sources',
+    'open_links',
+    'port_forwards',
+  ].map((name) => setMembers(sets, name));
   return (rule) => {
     const v6 = rule.ipv6;
     if (!v6) return true;

@@ -37,7 +37,8 @@ export async function detectFirewall(runner: Reader): Promise<FirewallName> {
 export async function firewallFor(choice: FirewallChoice, records: readonly AttachmentRecord[], runner: Reader): Promise<Firewall> {
   const inUse = records.find((r) => r.firewall)?.firewall;
   if (inUse) {
-    if (choice !== 'auto' && choice !== inUse) throw new UsageError(`guests are attached with ${inUse}; detach them all before switching to ${choice}`);
+    if (choice !== 'auto' && choice !== inUse)
+      throw new UsageError(`guests are attached with ${inUse}; detach them all before switching to ${choice}`);
     return firewallNamed(inUse);
   }
   return firewallNamed(choice === 'auto' ? await detectFirewall(runner) : choice);

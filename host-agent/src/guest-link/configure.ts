@@ -14,7 +14,9 @@ export function guestConfigOf(record: AttachmentRecord): GuestConfig {
       prefixLength: record.dhcp ? 1 : record.prefixLength,
       gateway: record.dhcp ? '0.0.0.0' : record.hostAddress,
       ...(record.dhcp ? { dhcp: true as const } : {}),
-      ...(record.ipv6 ? { ipv6: { address: record.ipv6.guestAddress, prefixLength: record.ipv6.prefixLength, gateway: record.ipv6.hostAddress } } : {}),
+      ...(record.ipv6
+        ? { ipv6: { address: record.ipv6.guestAddress, prefixLength: record.ipv6.prefixLength, gateway: record.ipv6.hostAddress } }
+        : {}),
     },
     dns: record.dns,
   };

@@ -130,7 +130,8 @@ export async function exchange(
   const configure = auth.sign({ type: 'configure' as const, id: auth.id, link: config.link, dns: config.dns });
   send(configure);
   const applied = await awaitReply(APPLY_DEADLINE_MS);
-  if (applied.type !== 'applied' || applied.id !== auth.id || applied.seq !== configure.seq) throw new ProtocolError('expected applied for our link');
+  if (applied.type !== 'applied' || applied.id !== auth.id || applied.seq !== configure.seq)
+    throw new ProtocolError('expected applied for our link');
   if (!auth.verifies(applied)) throw new ProtocolError("the guest's applied is not signed with its link key");
   if (!applied.ok) throw new GuestApplyError(`the guest agent could not apply: ${applied.error.message}`);
   const mismatch = differs(config, applied.state);
@@ -140,7 +141,8 @@ export async function exchange(
 
 /** A guest that did not announce IPv6 (an older agent, or IPv6 off in its kernel) is configured for IPv4 alone. */
 export function forCapabilities(config: GuestConfig, capabilities: readonly string[]): GuestConfig {
-  if (config.link.dhcp && !capabilities.includes(CAPABILITY_DHCP)) throw new GuestApplyError('the guest cannot take a DHCP lease: it has no udhcpc (busybox), or its agent is older');
+  if (config.link.dhcp && !capabilities.includes(CAPABILITY_DHCP))
+    throw new GuestApplyError('the guest cannot take a DHCP lease: it has no udhcpc (busybox), or its agent is older');
   if (!config.link.ipv6 || capabilities.includes(CAPABILITY_IPV6)) return config;
   const { ipv6: _, ...link } = config.link;
   return { ...config, link };
@@ -156,7 +158,8 @@ function differs({ link, dns }: GuestConfig, state: AppliedState): string | unde
   if (state.address !== link.address || state.prefixLength !== link.prefixLength) return `address ${state.address}/${state.prefixLength}`;
   if (state.gateway !== link.gateway) return `gateway ${state.gateway}`;
   if (state.mtu !== link.mtu) return `MTU ${state.mtu}`;
-  if (!sameIpv6(state.ipv6, link.ipv6)) return `IPv6 ${state.ipv6 ? `${state.ipv6.address}/${state.ipv6.prefixLength} via ${state.ipv6.gateway}` : '(none)'}`;
+  if (!sameIpv6(state.ipv6, link.ipv6))
+    return `IPv6 ${state.ipv6 ? `${state.ipv6.address}/${state.ipv6.prefixLength} via ${state.ipv6.gateway}` : '(none)'}`;
   if (state.dns.join(' ') !== dns.join(' ')) return `DNS ${state.dns.join(' ') || '(none)'}, not ${dns.join(' ') || '(none)'}`;
   return undefined;
 }

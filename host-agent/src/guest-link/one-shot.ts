@@ -1,7 +1,17 @@
 import type { Server, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
-import { excerpt, SocketBusyError, FramedConnection, GuestApplyError, type GuestConfig, type GuestMessage, GuestTimeoutError, linkIdOf, parseGuestMessage } from '@guestnet/protocol';
+import {
+  excerpt,
+  SocketBusyError,
+  FramedConnection,
+  GuestApplyError,
+  type GuestConfig,
+  type GuestMessage,
+  GuestTimeoutError,
+  linkIdOf,
+  parseGuestMessage,
+} from '@guestnet/protocol';
 import { authenticate, exchange, type GuestConfirmation, interrupted, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
 import { PendingConnections } from './pending.js';
 import { listenExclusively } from './socket.js';
@@ -41,15 +51,23 @@ export async function configureGuest(
     socket.on('close', () => sockets.delete(socket));
     pending.add(socket);
     onEvent({ connected: sockets.size });
-    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config, () => pending.settle(socket)).then(confirm, (error: Error) => {
-      pending.settle(socket);
-      if (error instanceof GuestApplyError) return fail(error);
-      onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
-    });
+    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config, () => pending.settle(socket)).then(
+      confirm,
+      (error: Error) => {
+        pending.settle(socket);
+        if (error instanceof GuestApplyError) return fail(error);
+        onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
+      },
+    );
   };
   const server = await listenWhenFree(socketPath, started + timeoutMs, abort, onConnection);
   const timer = setTimeout(
-    () => fail(new GuestTimeoutError(`the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`)),
+    () =>
+      fail(
+        new GuestTimeoutError(
+          `the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`,
+        ),
+      ),
     Math.max(1, timeoutMs - (Date.now() - started)),
   );
   const onAbort = () => fail(interrupted(String(abort.reason)));
@@ -76,7 +94,12 @@ export async function configureGuest(
  * guest (the state lock is not held during a wait): take the socket when it
  * frees, within this attach's own timeout.
  */
-async function listenWhenFree(socketPath: string, deadline: number, abort: AbortSignal, onConnection: (socket: Socket) => void): Promise<Server> {
+async function listenWhenFree(
+  socketPath: string,
+  deadline: number,
+  abort: AbortSignal,
+  onConnection: (socket: Socket) => void,
+): Promise<Server> {
   for (;;) {
     try {
       return await listenExclusively(socketPath, onConnection);
@@ -88,7 +111,11 @@ async function listenWhenFree(socketPath: string, deadline: number, abort: Abort
   }
 }
 
-async function handshake(connection: FramedConnection<GuestMessage>, config: GuestConfig, authenticated: () => void): Promise<GuestConfirmation> {
+async function handshake(
+  connection: FramedConnection<GuestMessage>,
+  config: GuestConfig,
+  authenticated: () => void,
+): Promise<GuestConfirmation> {
   try {
     const hello = await receiveHello(connection);
     const id = linkIdOf(config.token);

@@ -30,7 +30,13 @@ async function oneProcessPerNetns(): Promise<Map<string, string>> {
 /** The inodes column of /proc/<pid>/net/unix. */
 async function unixInodes(pid: string): Promise<Set<string>> {
   const table = await fs.readFile(`/proc/${pid}/net/unix`, 'utf8').catch(() => '');
-  return new Set(table.split('\n').slice(1).map((line) => line.trim().split(/\s+/)[6] ?? '').filter(Boolean));
+  return new Set(
+    table
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/)[6] ?? '')
+      .filter(Boolean),
+  );
 }
 
 /** The netns (as net:[inode]) each socket's client connected from; sockets it cannot tell are left out. */

@@ -74,6 +74,8 @@ function hasRule(rules: PolicyRule[], route: PolicyRoute): boolean {
 
 export function hasPolicy(policy: PolicyState, route: PolicyRoute): boolean {
   const ipv4 = hasRule(policy.rules, route) && policy.localNetwork.has(`${route.guestAddress} ${route.hostIf}`);
-  const ipv6 = route.guestAddress6 === undefined || (hasRule(policy.rules6 ?? [], route) && policy.localNetwork6?.has(`${route.guestAddress6} ${route.hostIf}`) === true);
+  const ipv6 =
+    route.guestAddress6 === undefined ||
+    (hasRule(policy.rules6 ?? [], route) && policy.localNetwork6?.has(`${route.guestAddress6} ${route.hostIf}`) === true);
   return ipv4 && ipv6;
 }

@@ -31,8 +31,11 @@ export function isPortForward(value: unknown): value is PortForward {
   );
 }
 
-export const describePortForward = (f: PortForward) => `${f.hostAddress === undefined ? '' : `${f.hostAddress}:`}${f.hostPort}->${f.guestPort}/${f.protocol}`;
+export const describePortForward = (f: PortForward) =>
+  `${f.hostAddress === undefined ? '' : `${f.hostAddress}:`}${f.hostPort}->${f.guestPort}/${f.protocol}`;
 
 /** Whether two forwards would take the same connections: one protocol and port, and addresses that meet. */
 export const sameHostPort = (a: PortForward, b: PortForward) =>
-  a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostAddress === undefined || b.hostAddress === undefined || a.hostAddress === b.hostAddress);
+  a.protocol === b.protocol &&
+  a.hostPort === b.hostPort &&
+  (a.hostAddress === undefined || b.hostAddress === undefined || a.hostAddress === b.hostAddress);

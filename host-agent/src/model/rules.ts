@@ -60,7 +60,12 @@ export interface FirewallState {
 
 function ruleOf6(ipv6: GuestIpv6): GuestRule6 {
   const { network, prefixLength } = parsePool6(`${ipv6.guestAddress}/${ipv6.prefixLength}`);
-  return { guestAddress: ipv6.guestAddress, pool: `${bigIntToIpv6(network)}/${prefixLength}`, uplink: ipv6.uplink, masquerade: ipv6.mode === 'nat' };
+  return {
+    guestAddress: ipv6.guestAddress,
+    pool: `${bigIntToIpv6(network)}/${prefixLength}`,
+    uplink: ipv6.uplink,
+    masquerade: ipv6.mode === 'nat',
+  };
 }
 
 export function ruleOf(record: AttachmentRecord): GuestRule {

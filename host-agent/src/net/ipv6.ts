@@ -79,14 +79,20 @@ export async function readForwardingBefore(stateDir: string): Promise<Ipv6Forwar
 /** One IPv6 setting of `names`, or of every interface (and "all" and "default"). */
 async function readConf(key: string, only?: string[]): Promise<Map<string, string>> {
   const names = only ?? (await orUndefined(readdir(IPV6_CONF_DIR))) ?? [];
-  const values = await Promise.all(names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/${key}`))] as const));
+  const values = await Promise.all(
+    names.map(async (name) => [name, await orUndefined(readTrimmed(`${IPV6_CONF_DIR}/${name}/${key}`))] as const),
+  );
   return new Map(values.flatMap(([name, value]) => (value === undefined ? [] : [[name, value] as [string, string]])));
 }
 
 async function ipv6Defaults(runner: Reader): Promise<Route[]> {
   const text = await runner.read(['ip', '-6', '-j', 'route', 'show', 'table', 'all', 'default']).catch(() => '[]');
   const routes = JSON.parse(text) as Array<{ dev?: string; type?: string; metric?: number }>;
-  return routes.flatMap((r) => (r.dev === undefined || (r.type ?? 'unicast') !== 'unicast' ? [] : [{ dst: 'default', dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
+  return routes.flatMap((r) =>
+    r.dev === undefined || (r.type ?? 'unicast') !== 'unicast'
+      ? []
+      : [{ dst: 'default', dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }],
+  );
 }
 
 /** From /proc/net/if_inet6: "address ifindex prefix scope flags name", scope 00 being global; tentative (0x40) and deprecated (0x20) ones do not count. */

@@ -12,7 +12,12 @@ export interface LinksSeen {
 
 /** The links of the current netns, with their MTUs and the aliases of those that have one. */
 export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
-  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string; ifalias?: string; mtu: number; group?: string }>;
+  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{
+    ifname: string;
+    ifalias?: string;
+    mtu: number;
+    group?: string;
+  }>;
   return {
     links: new Set(links.map((link) => link.ifname)),
     aliases: new Map(links.flatMap((link) => (link.ifalias ? [[link.ifname, link.ifalias]] : []))),
@@ -24,8 +29,14 @@ export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
 
 /** The main table's IPv4 routes. */
 export async function mainRoutes(runner: Reader): Promise<Route[]> {
-  const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show'])) as Array<{ dst: string; dev?: string; metric?: number }>;
-  return routes.flatMap((r) => (r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }]));
+  const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show'])) as Array<{
+    dst: string;
+    dev?: string;
+    metric?: number;
+  }>;
+  return routes.flatMap((r) =>
+    r.dev === undefined ? [] : [{ dst: r.dst, dev: r.dev, ...(r.metric === undefined ? {} : { metric: r.metric }) }],
+  );
 }
 
 /** A NIC as it is now: what phys must give back on detach. */
@@ -40,7 +51,12 @@ export async function physState(runner: Reader, name: string): Promise<PhysBefor
   if (!link) return undefined;
   // Link-local IPv6 addresses come back by themselves; addresses a DHCP client or SLAAC gave are its to give again.
   const kept = (link.addr_info ?? []).filter((a) => a.local !== undefined && a.scope !== 'link' && !a.dynamic);
-  return { addresses: kept.map((a) => `${a.local}/${a.prefixlen}`), up: link.flags.includes('UP'), mtu: link.mtu, alias: link.ifalias ?? '' };
+  return {
+    addresses: kept.map((a) => `${a.local}/${a.prefixlen}`),
+    up: link.flags.includes('UP'),
+    mtu: link.mtu,
+    alias: link.ifalias ?? '',
+  };
 }
 
 /**

@@ -11,13 +11,21 @@ export async function observePolicy(runner: Reader, deep: boolean, ipv6 = false)
     deep && ipv6 ? runner.read(['ip', '-6', '-j', 'rule', 'show']).catch(() => '[]') : '[]',
     deep && ipv6 ? runner.read(['ip', '-6', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
   ]);
-  const destinations = (text: string) => new Set((JSON.parse(text) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`));
+  const destinations = (text: string) =>
+    new Set((JSON.parse(text) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`));
   const routes = JSON.parse(defaults) as Array<{ dev?: string; table?: string; metric?: number; metrics?: Array<{ mtu?: number }> }>;
   return {
     defaults: routes.flatMap((r) => {
       if (!r.dev) return [];
       const mtu = r.metrics?.find((m) => typeof m.mtu === 'number')?.mtu;
-      return [{ dev: r.dev, table: r.table ?? 'main', ...(r.metric === undefined ? {} : { metric: r.metric }), ...(mtu === undefined ? {} : { mtu }) }];
+      return [
+        {
+          dev: r.dev,
+          table: r.table ?? 'main',
+          ...(r.metric === undefined ? {} : { metric: r.metric }),
+          ...(mtu === undefined ? {} : { mtu }),
+        },
+      ];
     }),
     rules: JSON.parse(rules) as PolicyRule[],
     localNetwork: destinations(local),
@@ -25,4 +33,3 @@ export async function observePolicy(runner: Reader, deep: boolean, ipv6 = false)
     localNetwork6: destinations(local6),
   };
 }
-

@@ -14,14 +14,21 @@ export function chooseIpv6(host: HostIpv6 | undefined, choice: Ipv6Choice, pool6
   if (choice === 'off') return undefined;
   if (host?.forwarding === undefined) {
     if (choice === 'auto') return undefined;
-    throw new KernelFeatureError(`--ipv6 ${choice}: IPv6 is switched off on this host (net.ipv6.conf.all.disable_ipv6=1 or ipv6.disable=1); attach with --ipv6 off`);
+    throw new KernelFeatureError(
+      `--ipv6 ${choice}: IPv6 is switched off on this host (net.ipv6.conf.all.disable_ipv6=1 or ipv6.disable=1); attach with --ipv6 off`,
+    );
   }
   const uplink = ipv6Uplink(host);
-  if (choice === 'auto') return uplink !== undefined && host.global.has(uplink) ? guestIpv6Of(pool6, guestAddress, 'nat', uplink) : undefined;
+  if (choice === 'auto')
+    return uplink !== undefined && host.global.has(uplink) ? guestIpv6Of(pool6, guestAddress, 'nat', uplink) : undefined;
   if (uplink === undefined) throw new UplinkNotFoundError(`--ipv6 ${choice}: the host has no IPv6 default route to send guests' IPv6 by`);
   const ipv6 = guestIpv6Of(pool6, guestAddress, choice, uplink);
   // A prefix the upstream believes on-link is asked for by neighbour discovery, not routed: the host answers for the guest.
-  const onLink = choice === 'routed' && host.onLink.some((p) => p.dev === uplink && p.prefixLength <= ipv6.prefixLength && inPrefix6(ipv6.guestAddress, p.address, p.prefixLength));
+  const onLink =
+    choice === 'routed' &&
+    host.onLink.some(
+      (p) => p.dev === uplink && p.prefixLength <= ipv6.prefixLength && inPrefix6(ipv6.guestAddress, p.address, p.prefixLength),
+    );
   return onLink ? { ...ipv6, ndProxy: true } : ipv6;
 }
 
@@ -41,15 +48,22 @@ export function ndProxySetup(host: HostIpv6 | undefined, records: readonly Attac
     const enabling = ops.some((op) => op.kind === 'enableProxyNdp' && op.uplink === uplink);
     const now = host.proxyNdp.get(uplink);
     // Unread (the uplink is no longer a default route's): nothing to decide from.
-    if (now !== undefined && now !== '1' && !enabling) ops.push({ kind: 'enableProxyNdp', uplink, before: host.proxyNdpBefore.get(uplink) ?? now });
+    if (now !== undefined && now !== '1' && !enabling)
+      ops.push({ kind: 'enableProxyNdp', uplink, before: host.proxyNdpBefore.get(uplink) ?? now });
     if (!host.ndProxies.has(`${address} ${uplink}`)) ops.push({ kind: 'addNdProxy', uplink, address });
   }
   return ops;
 }
 
 /** Removes the answers of `leaving`, and proxy_ndp of each uplink that no remaining guest needs. */
-export function ndProxyTeardown(host: HostIpv6 | undefined, leaving: readonly AttachmentRecord[], remaining: readonly AttachmentRecord[]): TeardownOp[] {
-  const ops: TeardownOp[] = leaving.flatMap(({ ipv6 }) => (ipv6?.ndProxy ? [{ kind: 'removeNdProxy' as const, uplink: ipv6.uplink, address: ipv6.guestAddress }] : []));
+export function ndProxyTeardown(
+  host: HostIpv6 | undefined,
+  leaving: readonly AttachmentRecord[],
+  remaining: readonly AttachmentRecord[],
+): TeardownOp[] {
+  const ops: TeardownOp[] = leaving.flatMap(({ ipv6 }) =>
+    ipv6?.ndProxy ? [{ kind: 'removeNdProxy' as const, uplink: ipv6.uplink, address: ipv6.guestAddress }] : [],
+  );
   const needed = new Set(remaining.flatMap((r) => (r.ipv6?.ndProxy ? [r.ipv6.uplink] : [])));
   for (const [uplink, value] of host?.proxyNdpBefore ?? []) if (!needed.has(uplink)) ops.push({ kind: 'restoreProxyNdp', uplink, value });
   return ops;

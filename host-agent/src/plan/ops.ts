@@ -99,7 +99,8 @@ function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: 
   const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => r[key] !== before[i]?.[key]);
   if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
   if (changed('mtu')) return `follow the uplink's MTU for ${after.length} guest(s)`;
-  if (first && first.awaitingGuest !== before[0]?.awaitingGuest) return `${first.awaitingGuest ? 'wait for' : 'done waiting for'} the guest agent of ${guestLabel(first)}`;
+  if (first && first.awaitingGuest !== before[0]?.awaitingGuest)
+    return `${first.awaitingGuest ? 'wait for' : 'done waiting for'} the guest agent of ${guestLabel(first)}`;
   return `forward ${first?.forwards.map(describePortForward).join(', ') || 'no ports'} to ${first ? guestLabel(first) : '?'}`;
 }
 

@@ -18,7 +18,8 @@ const routed = (records: readonly AttachmentRecord[]) => records.filter(isRouted
 const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => routed(records).map(ruleOf);
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
-const ownsLink = (observed: HostObserved, record: AttachmentRecord) => !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
+const ownsLink = (observed: HostObserved, record: AttachmentRecord) =>
+  !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
 /** What the firewall holds of `guests`, as observed. */
 const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent =>
@@ -29,7 +30,17 @@ export function currentUplink(observed: HostObserved): string | undefined {
   return defaultRouteInterface(observed.routes) ?? policyDefaultInterface(observed.policy);
 }
 
-const SETTLED_FIELDS = ['hostIf', 'guestIf', 'guestName', 'hostAddress', 'guestAddress', 'prefixLength', 'mtu', 'uplink', 'guestToGuest'] as const;
+const SETTLED_FIELDS = [
+  'hostIf',
+  'guestIf',
+  'guestName',
+  'hostAddress',
+  'guestAddress',
+  'prefixLength',
+  'mtu',
+  'uplink',
+  'guestToGuest',
+] as const;
 
 function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
   return SETTLED_FIELDS.filter((key) => a[key] !== b[key]).map((key) => `${key} ${a[key]} -> ${b[key]}`);
@@ -38,11 +49,14 @@ function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
 function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existing: AttachmentRecord | undefined): void {
   if (existing) {
     const changed = differences(existing, desired);
-    if (changed.length > 0) throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
+    if (changed.length > 0)
+      throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
   }
   for (const other of routed(othersThan(observed, desired.id))) {
-    if (other.hostIf === desired.hostIf) throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
-    if (other.guestAddress === desired.guestAddress) throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
+    if (other.hostIf === desired.hostIf)
+      throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
+    if (other.guestAddress === desired.guestAddress)
+      throw new NameTakenError(`${desired.guestAddress} is already the address of the guest of ${guestLabel(other)}`);
     const port = desired.forwards.find((f) => other.forwards.some((g) => sameHostPort(f, g)));
     if (port) throw new NameTakenError(`${port.protocol} port ${port.hostPort} is already forwarded to the guest of ${guestLabel(other)}`);
   }
@@ -61,7 +75,11 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
 /** `guest`: what a typed guest's netns showed, where the host observation cannot look. */
-export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: { force?: boolean; guest?: GuestSeen | undefined } = {}): SetupOp[] {
+export function planAttach(
+  observed: HostObserved,
+  desired: AttachmentRecord,
+  options: { force?: boolean; guest?: GuestSeen | undefined } = {},
+): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
   if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options);
   refuseClashes(observed, desired, existing);
@@ -100,8 +118,10 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
   // A host link that took the name after the guest's went is not ours: only a link tagged for this
   // record is deleted, and never the uplink, whatever a damaged or hand-edited record says.
   const uplinkNamed = record.hostIf === record.uplink || record.hostIf === currentUplink(observed);
-  if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed) ops.push({ kind: 'deleteLink', name: record.hostIf });
-  if (others.length === 0 && observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
+  if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed)
+    ops.push({ kind: 'deleteLink', name: record.hostIf });
+  if (others.length === 0 && observed.ipForwardBefore !== undefined)
+    ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   ops.push(...ndProxyTeardown(observed.ipv6, [record], others));
   const before6 = observed.ipv6?.before;
   if (!others.some((r) => r.ipv6) && before6 !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: before6 });
@@ -121,7 +141,9 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
-  const owned = records.filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink).map((r) => r.hostIf);
+  const owned = records
+    .filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink)
+    .map((r) => r.hostIf);
   // The group goes whole only when every link in it is one of ours: another state dir's guests share the number.
   const grouped = [...observed.groups].filter(([, group]) => group === HOST_LINK_GROUP).map(([name]) => name);
   const whole = grouped.length > 0 && grouped.every((name) => owned.includes(name));
@@ -137,15 +159,21 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
 
 /** The ops that add (or, with `remove`, take away) one port forward of an attached guest. */
 export function planForward(observed: HostObserved, record: AttachmentRecord, forward: PortForward, remove: boolean): SetupOp[] {
-  if (!isRouted(record)) throw new UsageError(`${guestLabel(record)} is attached as ${describeType(record)}: port forwards are for routed guests (--type veth without --link)`);
+  if (!isRouted(record))
+    throw new UsageError(
+      `${guestLabel(record)} is attached as ${describeType(record)}: port forwards are for routed guests (--type veth without --link)`,
+    );
   const kept = record.forwards.filter((f) => !sameHostPort(f, forward));
   if (!remove) {
     const holder = othersThan(observed, record.id).find((r) => r.forwards.some((f) => sameHostPort(f, forward)));
-    if (holder) throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of ${guestLabel(holder)}`);
+    if (holder)
+      throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of ${guestLabel(holder)}`);
   }
   const forwards = remove ? kept : [...kept, forward];
   const after = { ...record, forwards };
-  const unchanged = forwards.length === record.forwards.length && forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
+  const unchanged =
+    forwards.length === record.forwards.length &&
+    forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
   if (unchanged && observed.firewall.has(ruleOf(after))) return [];
   const others = rulesOf(othersThan(observed, record.id));
   const before = observedContent(observed.firewall, [...others, ruleOf(record)]);
@@ -166,7 +194,8 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const records = routed(observed.records);
   const ops: SetupOp[] = [];
   // Someone turned forwarding off behind our back: every guest is offline until it is back.
-  if (records.length > 0 && observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
+  if (records.length > 0 && observed.ipForward !== '1')
+    ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const enable6 = records.some((r) => r.ipv6) ? enableIpv6Forwarding(observed) : undefined;
   if (enable6) ops.push(enable6);
   ops.push(...ndProxySetup(observed.ipv6, records));
@@ -186,7 +215,10 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
     const moves = follow && !r.uplinkPinned && r.uplink !== uplink;
     const moved4 = moves ? { ...r, uplink, ...(r.policyTable !== undefined && table !== undefined ? { policyTable: table } : {}) } : r;
     // A routed prefix belongs to the link it is routed on: only NAT follows the IPv6 default route.
-    const moved = follow6 && moved4.ipv6?.mode === 'nat' && moved4.ipv6.uplink !== uplink6 ? { ...moved4, ipv6: { ...moved4.ipv6, uplink: uplink6 } } : moved4;
+    const moved =
+      follow6 && moved4.ipv6?.mode === 'nat' && moved4.ipv6.uplink !== uplink6
+        ? { ...moved4, ipv6: { ...moved4.ipv6, uplink: uplink6 } }
+        : moved4;
     const mtu = moved.mtuPinned ? undefined : pathMtu(observed, moved.uplink);
     return mtu === undefined || mtu === moved.mtu ? moved : { ...moved, mtu };
   });

@@ -7,8 +7,13 @@ import type { AttachmentRecord } from '../model/record.js';
  * never be a link that carries guests: lo, a guest's own link, or one named
  * like theirs.
  */
-export function uplinkProblem(uplink: string, records: readonly AttachmentRecord[], guestLink?: { hostIf: string; hostIfPrefix: string }): string | undefined {
-  if (!checkIfName(uplink).ok) return `the uplink's name '${uplink.slice(0, 20)}' has characters guestnet does not put in rules; give --uplink with a plain name (A-Z a-z 0-9 _ . -)`;
+export function uplinkProblem(
+  uplink: string,
+  records: readonly AttachmentRecord[],
+  guestLink?: { hostIf: string; hostIfPrefix: string },
+): string | undefined {
+  if (!checkIfName(uplink).ok)
+    return `the uplink's name '${uplink.slice(0, 20)}' has characters guestnet does not put in rules; give --uplink with a plain name (A-Z a-z 0-9 _ . -)`;
   if (uplink === 'lo') return 'the uplink cannot be the loopback link lo; give --uplink IF';
   const prefixes = new Set([...records.flatMap((r) => r.hostIfPrefix ?? []), ...(guestLink ? [guestLink.hostIfPrefix] : [])]);
   const family = [...prefixes].some((prefix) => uplink.startsWith(prefix) && /^\d*$/.test(uplink.slice(prefix.length)));

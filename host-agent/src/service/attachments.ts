@@ -11,7 +11,15 @@ import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { hasGuestLink, isRouted } from '../model/link-type.js';
 import { attachTypedHostSide } from './typed-side.js';
-import { type AttachExtras, attachHostSide, detachAllHostSide, type DetachResult, detachHostSide, type ForwardResult, forwardHostSide } from './host-side.js';
+import {
+  type AttachExtras,
+  attachHostSide,
+  detachAllHostSide,
+  type DetachResult,
+  detachHostSide,
+  type ForwardResult,
+  forwardHostSide,
+} from './host-side.js';
 
 export type { DetachResult, ForwardResult } from './host-side.js';
 
@@ -60,11 +68,24 @@ export class AttachmentService {
     const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLink(settings);
     const extras = { ...request.extras, waitsForAgent: waits };
     const host = await this.locked(settings.firewall, async (records, ctx) => {
-      const made = await hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, request.announce, extras);
+      const made = await hostSide(
+        request.guest,
+        { ...settings, stateDir: this.stateDir },
+        records,
+        this.runner,
+        ctx,
+        request.announce,
+        extras,
+      );
       // A new attachment that waits says so once its host side is in place: a
       // restart before then completes the attach, one after rolls it back.
       const marked = waits && made.created && !request.confirmedAlready?.(made.record);
-      if (marked) await applySetup([{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }], this.runner, ctx);
+      if (marked)
+        await applySetup(
+          [{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }],
+          this.runner,
+          ctx,
+        );
       return { ...made, marked };
     });
     const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
@@ -126,7 +147,10 @@ export class AttachmentService {
   }
 
   /** Runs `work` under the lock with the records and the firewall backend they use (or `choice` when there are none). */
-  private async locked<T>(choice: FirewallChoice, work: (records: readonly AttachmentRecord[], ctx: ExecContext) => Promise<T>): Promise<T> {
+  private async locked<T>(
+    choice: FirewallChoice,
+    work: (records: readonly AttachmentRecord[], ctx: ExecContext) => Promise<T>,
+  ): Promise<T> {
     await requireTools(BASE_TOOLS);
     return withStateLock(this.stateDir, async () => {
       const records = await readRecords(this.stateDir);

@@ -74,7 +74,9 @@ export async function attachHostSide(
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
-  const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
+  const ipv6 = existing
+    ? existing.ipv6
+    : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
   const token = existing?.token ?? (oneTime ? newOneTimeToken() : `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`);
   const desired: AttachmentRecord = {
@@ -111,7 +113,12 @@ export async function attachHostSide(
  * host: a link of the host's own with that name, or a host route over that
  * address, sends it round again. Returns what it saw on the way.
  */
-async function probeLease(runner: Runner, records: readonly AttachmentRecord[], settings: HostSettings, id: string): Promise<{ lease: Lease; links: Set<string>; routes: Route[] }> {
+async function probeLease(
+  runner: Runner,
+  records: readonly AttachmentRecord[],
+  settings: HostSettings,
+  id: string,
+): Promise<{ lease: Lease; links: Set<string>; routes: Route[] }> {
   const seen = { records, links: new Set<string>(), routes: [] as Route[] };
   let lease = allocate(seen, settings, id);
   for (let round = 0; round < 64; round++) {
@@ -130,7 +137,8 @@ async function probeLease(runner: Runner, records: readonly AttachmentRecord[], 
 function netdTable(policy: PolicyState, uplink: string, platform: HostSettings['platform']): number | undefined {
   if (platform === 'linux' || (platform === 'auto' && !isNetdStyle(policy))) return undefined;
   const table = uplinkTable(policy, uplink);
-  if (table === undefined) throw new UplinkNotFoundError(`--platform android: no routing table but main holds a default route via ${uplink}`);
+  if (table === undefined)
+    throw new UplinkNotFoundError(`--platform android: no routing table but main holds a default route via ${uplink}`);
   return table;
 }
 
@@ -140,7 +148,13 @@ export interface ForwardResult {
   changed: boolean;
 }
 
-export async function forwardHostSide(id: string, forward: PortForward, remove: boolean, runner: Runner, ctx: ExecContext): Promise<ForwardResult> {
+export async function forwardHostSide(
+  id: string,
+  forward: PortForward,
+  remove: boolean,
+  runner: Runner,
+  ctx: ExecContext,
+): Promise<ForwardResult> {
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
   const record = observed.records.find((r) => r.id === id);
   if (!record) throw new BadPidError(`${/^\d+$/.test(id) ? `pid ${id}` : id} is not attached; attach it first`);
@@ -156,7 +170,12 @@ export interface DetachResult {
   steps: OpTiming[];
 }
 
-export async function detachHostSide(record: AttachmentRecord, records: readonly AttachmentRecord[], runner: Runner, ctx: ExecContext): Promise<DetachResult> {
+export async function detachHostSide(
+  record: AttachmentRecord,
+  records: readonly AttachmentRecord[],
+  runner: Runner,
+  ctx: ExecContext,
+): Promise<DetachResult> {
   // Only this guest's link matters: removing its rules tolerates them being gone.
   // A phys NIC may be back in the host under another name: only a deep look finds it by its alias.
   const scope = isRouted(record) || isBridged(record) ? { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined } : undefined;
@@ -173,7 +192,10 @@ export async function detachAllHostSide(runner: Runner, ctx: ExecContext): Promi
 }
 
 /** A narrow observation, plus the uplink: whether it exists, and its MTU. */
-async function withUplink<T extends { links: ReadonlySet<string>; mtus: ReadonlyMap<string, number> }>(observed: T, uplink: string): Promise<T> {
+async function withUplink<T extends { links: ReadonlySet<string>; mtus: ReadonlyMap<string, number> }>(
+  observed: T,
+  uplink: string,
+): Promise<T> {
   const seen = await existingLinksWithAliases([uplink]);
   return { ...observed, links: new Set([...observed.links, ...seen.links]), mtus: new Map([...observed.mtus, ...seen.mtus]) };
 }

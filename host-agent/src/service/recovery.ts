@@ -47,9 +47,20 @@ async function toComplete(record: AttachmentRecord): Promise<boolean> {
  * missing pieces are re-added (a complete one plans to nothing, so its
  * traffic is never touched); a dead guest's every trace is removed.
  */
-export async function reconcileGuest(record: AttachmentRecord, stateDir: string, runner: Runner, hooks: Hooks = {}): Promise<Recovery | undefined> {
+export async function reconcileGuest(
+  record: AttachmentRecord,
+  stateDir: string,
+  runner: Runner,
+  hooks: Hooks = {},
+): Promise<Recovery | undefined> {
   // A detach that just deleted the link also deleted the record: nothing to observe.
-  if (!(await access(recordPath(stateDir, record.id)).then(() => true, () => false))) return undefined;
+  if (
+    !(await access(recordPath(stateDir, record.id)).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
   const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir };
   if (!(await liveGuest(record))) {
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
@@ -91,7 +102,11 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     for (const record of records) {
       const recovery = (await toComplete(record))
         ? await completed(record, planAttach(observed, record, { guest: await lookIntoGuest(runner, record) }))
-        : { id: record.id, action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const), steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+        : {
+            id: record.id,
+            action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const),
+            steps: await applyTeardown(planDetach(observed, record), runner, ctx),
+          };
       if (!recovery) continue;
       recoveries.push(recovery);
       observed = await observeHost(runner, stateDir, ctx.firewall);

@@ -12,9 +12,18 @@ export interface AttachResult {
   guest: GuestConfirmation | 'not-waited' | 'dry-run';
 }
 
-export function attachResult(attached: { record: AttachmentRecord; firewall: string; changed: boolean; steps: OpTiming[] }, guest: AttachResult['guest']): AttachResult {
+export function attachResult(
+  attached: { record: AttachmentRecord; firewall: string; changed: boolean; steps: OpTiming[] },
+  guest: AttachResult['guest'],
+): AttachResult {
   const { token, ...attachment } = attached.record;
-  return { attachment: { ...attachment, guestIf: guestEndShown(attached.record) }, firewall: attached.firewall, changed: attached.changed, steps: attached.steps, guest };
+  return {
+    attachment: { ...attachment, guestIf: guestEndShown(attached.record) },
+    firewall: attached.firewall,
+    changed: attached.changed,
+    steps: attached.steps,
+    guest,
+  };
 }
 
 /** What the CLI and the control socket report of a detach: keyed by the pid they were given. */

@@ -53,7 +53,10 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
   const [records, links, ipForward] = await Promise.all([
     readRecords(stateDir),
     runner.read(['ip', '-s', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkStats[]),
-    readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim(), () => 'unknown'),
+    readFile(IP_FORWARD_PATH, 'utf8').then(
+      (text) => text.trim(),
+      () => 'unknown',
+    ),
   ]);
   const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
   const blockedBy = (r: AttachmentRecord): string | null => {
@@ -78,7 +81,15 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         prefixLength: r.prefixLength,
         gateway: r.hostAddress,
         uplink: r.uplink,
-        ipv6: r.ipv6 ? { mode: r.ipv6.mode, address: r.ipv6.guestAddress, prefixLength: r.ipv6.prefixLength, gateway: r.ipv6.hostAddress, uplink: r.ipv6.uplink } : null,
+        ipv6: r.ipv6
+          ? {
+              mode: r.ipv6.mode,
+              address: r.ipv6.guestAddress,
+              prefixLength: r.ipv6.prefixLength,
+              gateway: r.ipv6.hostAddress,
+              uplink: r.ipv6.uplink,
+            }
+          : null,
         mac: r.guestMac,
         agent: view === undefined ? 'unknown' : view.connected ? 'connected' : 'disconnected',
         lastApply: view?.lastApply ?? null,
@@ -91,4 +102,3 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
   );
   return { daemon: agents !== undefined, guests };
 }
-

@@ -35,7 +35,8 @@ export async function attachTypedHostSide(
   const typed = { type: settings.type, link: settings.link };
   const addressed = hasGuestLink(typed) && !settings.dhcp;
   const lease = addressed ? allocate({ ...observed, routes: [] }, settings, guest.id) : undefined;
-  const phys = settings.type === 'phys' && settings.link !== undefined ? (existing?.phys ?? (await physState(runner, settings.link))) : undefined;
+  const phys =
+    settings.type === 'phys' && settings.link !== undefined ? (existing?.phys ?? (await physState(runner, settings.link))) : undefined;
   if (settings.type === 'phys' && !phys) throw new UsageError(`--link ${settings.link} does not exist on the host`);
   const guestAddress = existing?.guestAddress ?? lease?.guestAddress ?? NO_ADDRESS;
   const desired: AttachmentRecord = {

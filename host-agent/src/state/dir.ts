@@ -34,6 +34,8 @@ export async function ensurePrivateDir(dir: string, what: string): Promise<void>
   const uid = process.getuid?.() ?? 0;
   if (found.uid !== uid || (found.mode & 0o022) !== 0) {
     const mode = (found.mode & 0o777).toString(8);
-    throw new StateDirError(`refusing the ${what} ${dir}: mode ${mode}, owner uid ${found.uid}; others could write it (chown ${uid} ${dir} && chmod 700 ${dir})`);
+    throw new StateDirError(
+      `refusing the ${what} ${dir}: mode ${mode}, owner uid ${found.uid}; others could write it (chown ${uid} ${dir} && chmod 700 ${dir})`,
+    );
   }
 }

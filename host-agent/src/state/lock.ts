@@ -85,7 +85,8 @@ async function holdingLock<T>(stateDir: string, work: () => Promise<T>): Promise
   const deadline = Date.now() + LOCK_WAIT_MS;
   let held: Server | undefined;
   while (!(held = await bind(name))) {
-    if (Date.now() > deadline) throw new AgentError('socketBusy', `${stateDir} stayed locked by another guestnet process for over ${LOCK_WAIT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new AgentError('socketBusy', `${stateDir} stayed locked by another guestnet process for over ${LOCK_WAIT_MS / 1000} s`);
     await sleep(20);
   }
   try {

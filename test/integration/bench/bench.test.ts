@@ -24,12 +24,18 @@ describe('npm run bench, smoke run', function () {
   after(async () => dir && rm(dir, { recursive: true, force: true }));
 
   it('times an attach of every system, until the guest is online', () => {
-    assert.deepEqual(results.attach?.map((a) => a.system), ['seed-script', 'floor-script', 'floor-3-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli']);
+    assert.deepEqual(
+      results.attach?.map((a) => a.system),
+      ['seed-script', 'floor-script', 'floor-3-script', 'cni-ptp', 'guestnet-cli-standalone', 'guestnet-daemon', 'guestnet-cli'],
+    );
     for (const a of results.attach ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
   });
 
   it('times the network types beside their CNI counterparts, on a LAN', () => {
-    assert.deepEqual(results.lanTypes?.map((a) => a.system), ['guestnet bridged veth', 'cni bridge', 'guestnet macvlan', 'cni macvlan', 'guestnet phys', 'cni host-device']);
+    assert.deepEqual(
+      results.lanTypes?.map((a) => a.system),
+      ['guestnet bridged veth', 'cni bridge', 'guestnet macvlan', 'cni macvlan', 'guestnet phys', 'cni host-device'],
+    );
     for (const a of results.lanTypes ?? []) assert.ok(Number(a.median_ms) > 0, `${a.system}: no time`);
     assert.ok(stdout.includes('### Network types on a LAN'));
   });
@@ -37,24 +43,43 @@ describe('npm run bench, smoke run', function () {
   it('has scale, data path and footprint figures, and prints the tables', () => {
     assert.ok((results.scale ?? []).some((s) => s.system === 'guestnet-daemon'));
     assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
-    assert.deepEqual((results.detachAll ?? []).map((d) => d.system), ['guestnet-daemon, detach --all', 'cni-ptp, one DEL each']);
-    assert.ok((results.throughput ?? []).every((t) => Number(t.ratio) > 0), 'iperf3 measured nothing');
+    assert.deepEqual(
+      (results.detachAll ?? []).map((d) => d.system),
+      ['guestnet-daemon, detach --all', 'cni-ptp, one DEL each'],
+    );
+    assert.ok(
+      (results.throughput ?? []).every((t) => Number(t.ratio) > 0),
+      'iperf3 measured nothing',
+    );
     assert.ok((results.footprint ?? []).length >= 3);
-    for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint', '### Targets']) assert.ok(stdout.includes(heading), heading);
+    for (const heading of ['### Attach until the guest is online', '### Data path', '### Footprint', '### Targets'])
+      assert.ok(stdout.includes(heading), heading);
   });
 
   it('counts the processes one attach starts, for guestnet and for ptp: guestnet starts at most 3', () => {
-    assert.deepEqual((results.processes ?? []).map((p) => p.system), ['guestnet-daemon and its guest agent', 'cni-ptp']);
+    assert.deepEqual(
+      (results.processes ?? []).map((p) => p.system),
+      ['guestnet-daemon and its guest agent', 'cni-ptp'],
+    );
     const [guestnet, ptp] = (results.processes ?? []).map((p) => p.commands as string[]);
-    assert.ok(guestnet?.some((c) => c.startsWith('ip -batch')), `the trace saw the daemon make the pair: ${JSON.stringify(guestnet)}`);
+    assert.ok(
+      guestnet?.some((c) => c.startsWith('ip -batch')),
+      `the trace saw the daemon make the pair: ${JSON.stringify(guestnet)}`,
+    );
     assert.ok((guestnet?.length ?? 99) <= 3, `a real trace of a daemon's attach and its guest agent's apply: ${JSON.stringify(guestnet)}`);
-    assert.ok(ptp?.some((c) => c.includes('/usr/lib/cni/ptp')), `the trace saw ptp itself: ${JSON.stringify(ptp)}`);
+    assert.ok(
+      ptp?.some((c) => c.includes('/usr/lib/cni/ptp')),
+      `the trace saw ptp itself: ${JSON.stringify(ptp)}`,
+    );
     assert.ok(stdout.includes('### Processes run by one attach'));
   });
 
-  it('sets each of the issue\'s targets against what was measured', () => {
+  it("sets each of the issue's targets against what was measured", () => {
     assert.equal((results.targets ?? []).length, 11);
-    assert.ok((results.targets ?? []).some((t) => /^detach --all of \d+ guests/.test(String(t.target))), 'the bulk detach target');
+    assert.ok(
+      (results.targets ?? []).some((t) => /^detach --all of \d+ guests/.test(String(t.target))),
+      'the bulk detach target',
+    );
     for (const t of results.targets ?? []) assert.equal(typeof t.met, 'boolean', String(t.target));
   });
 });

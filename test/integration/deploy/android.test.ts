@@ -47,17 +47,25 @@ describe('deploy/android: init services and install.sh over adb', function () {
       assert.deepEqual(argv.slice(2, script), NODE_FLAGS, 'node flags');
       assert.equal(argv[script + 1], verb);
       const help = (await execa('node', [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
-      for (const flag of argv.slice(script).filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
+      for (const flag of argv.slice(script).filter((a) => a.startsWith('--')))
+        assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
     });
   }
 
   it('install.sh pushes the node binary, both bundles and the host service, then says how to start and check', async () => {
     const log = join(dir, 'adb.log');
-    const result = await execa(join(ANDROID, 'install.sh'), ['--node', join(dir, 'node-arm64'), '--serial', 'emulator-5554', '--guest-root', '/data/waydroid/rootfs'], {
-      env: { PATH: `${dir}:${process.env.PATH}`, ADB_LOG: log },
-    });
+    const result = await execa(
+      join(ANDROID, 'install.sh'),
+      ['--node', join(dir, 'node-arm64'), '--serial', 'emulator-5554', '--guest-root', '/data/waydroid/rootfs'],
+      {
+        env: { PATH: `${dir}:${process.env.PATH}`, ADB_LOG: log },
+      },
+    );
     const calls = (await readFile(log, 'utf8')).trim().split('\n');
-    assert.ok(calls.every((c) => c.startsWith('-s emulator-5554 ')), 'every call names the device');
+    assert.ok(
+      calls.every((c) => c.startsWith('-s emulator-5554 ')),
+      'every call names the device',
+    );
     const pushes = calls.filter((c) => c.includes(' push ')).map((c) => c.replace('-s emulator-5554 push ', '').split(' ').at(-1));
     assert.deepEqual(pushes, [
       '/data/local/guestnet/node',

@@ -44,7 +44,16 @@ describe('npm run bundle: single files that run with no node_modules beside them
 
   it('the bundled agents attach a guest that gets online, and detach it', async () => {
     const guest = await sandbox.startGuest({ agentScript: bundle('guest-agent.cjs') });
-    const attach = await sandbox.host(['node', bundle('host-agent.cjs'), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir]);
+    const attach = await sandbox.host([
+      'node',
+      bundle('host-agent.cjs'),
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+    ]);
     assert.equal(attach.exitCode, 0, attach.stderr);
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
     const detach = await sandbox.host(['node', bundle('host-agent.cjs'), 'detach', String(guest.pid), '--state-dir', sandbox.stateDir]);
@@ -55,14 +64,21 @@ describe('npm run bundle: single files that run with no node_modules beside them
   // preload makes this node report 18, as the first thing each bundle checks.
   it('on a node older than 20, each bundle says so in one line, before anything else runs', async () => {
     const preload = join(dir, 'node18.cjs');
-    await writeFile(preload, "Object.defineProperty(process.versions, 'node', { value: '18.20.4' });\nObject.defineProperty(process, 'version', { value: 'v18.20.4' });\n");
+    await writeFile(
+      preload,
+      "Object.defineProperty(process.versions, 'node', { value: '18.20.4' });\nObject.defineProperty(process, 'version', { value: 'v18.20.4' });\n",
+    );
     for (const agent of ['host-agent', 'guest-agent']) {
       const old = await execa('node', ['-r', preload, bundle(`${agent}.cjs`), '--help'], { reject: false });
       assert.deepEqual([old.exitCode, old.stdout, old.stderr], [5, '', `${agent}: needs Node.js 20 or later; this is v18.20.4`]);
     }
     const cni = await execa('node', ['-r', preload, bundle('guestnet')], { reject: false, env: { CNI_COMMAND: 'VERSION' } });
     assert.equal(cni.exitCode, 1);
-    assert.deepEqual(JSON.parse(cni.stdout), { cniVersion: '1.0.0', code: 105, msg: 'guestnet needs Node.js 20 or later; this is v18.20.4' });
+    assert.deepEqual(JSON.parse(cni.stdout), {
+      cniVersion: '1.0.0',
+      code: 105,
+      msg: 'guestnet needs Node.js 20 or later; this is v18.20.4',
+    });
   });
 
   it('the bundled CNI plugin answers VERSION', async () => {

@@ -33,16 +33,19 @@ describe("deploy/lxc: a real LXC container (Debian's lxc, a busybox rootfs) netw
     const sample = (await readFile(join(LXC, 'guestnet.conf'), 'utf8'))
       .replaceAll('/usr/share/guestnet/lxc', LXC)
       .replaceAll('/run/guestnet/guest ', `${dirname(sandbox.socket)} `);
-    await writeFile(config, [
-      ...template,
-      'lxc.apparmor.profile = unconfined',
-      sample,
-      // Node, iproute2 and the bundle from the host, read-only; the template already binds /lib and /usr/lib.
-      'lxc.mount.entry = /usr/bin/node usr/local/bin/node none ro,bind,create=file 0 0',
-      'lxc.mount.entry = /usr/sbin/ip usr/local/sbin/ip none ro,bind,create=file 0 0',
-      `lxc.mount.entry = ${join(ROOT, 'deploy/dist')} opt/guestnet none ro,bind,create=dir 0 0`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      config,
+      [
+        ...template,
+        'lxc.apparmor.profile = unconfined',
+        sample,
+        // Node, iproute2 and the bundle from the host, read-only; the template already binds /lib and /usr/lib.
+        'lxc.mount.entry = /usr/bin/node usr/local/bin/node none ro,bind,create=file 0 0',
+        'lxc.mount.entry = /usr/sbin/ip usr/local/sbin/ip none ro,bind,create=file 0 0',
+        `lxc.mount.entry = ${join(ROOT, 'deploy/dist')} opt/guestnet none ro,bind,create=dir 0 0`,
+        '',
+      ].join('\n'),
+    );
     // The guest's init starts the agent, as the sample config says.
     const inittabLine = /^#\s+(::respawn:.*)$/m.exec(sample)?.[1];
     assert.ok(inittabLine, 'guestnet.conf shows no inittab line');
@@ -67,7 +70,9 @@ describe("deploy/lxc: a real LXC container (Debian's lxc, a busybox rootfs) netw
     assert.equal(guests[0]?.agent, 'connected', await readFile(join(lxcpath, 'lxc.log'), 'utf8').catch(() => 'no lxc log'));
     const pid = Number((await lxc('lxc-info', '-p', '-H')).stdout.trim());
     assert.equal(guests[0]?.pid, pid, 'the hook attached another pid than the container init');
-    const fetched = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, 'node', '-e', tcpClientScript(SERVER.address, SERVER.port)], { reject: false });
+    const fetched = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, 'node', '-e', tcpClientScript(SERVER.address, SERVER.port)], {
+      reject: false,
+    });
     assert.equal(fetched.stdout.trim(), UPLINK.hostAddress, fetched.stderr);
   });
 

@@ -58,7 +58,11 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
     // the plugin's own wrapper names the sandbox's state dir (by default it is /run/guestnet/state).
     await writeFile(join(dir, 'bin', 'guestnet'), `#!/bin/sh\nGUESTNET_STATE_DIR=${sandbox.stateDir} exec ${PLUGIN} "$@"\n`);
     await chmod(join(dir, 'bin', 'guestnet'), 0o755);
-    const network = { cniVersion: '1.0.0', name: 'gn-test', plugins: [{ type: 'guestnet', capabilities: { portMappings: true }, dns: { nameservers: [DNS] } }] };
+    const network = {
+      cniVersion: '1.0.0',
+      name: 'gn-test',
+      plugins: [{ type: 'guestnet', capabilities: { portMappings: true }, dns: { nameservers: [DNS] } }],
+    };
     await writeFile(join(dir, 'net.d', 'gn-test.conflist'), JSON.stringify(network));
     await writeFile(
       join(dir, 'containers.conf'),
@@ -83,7 +87,11 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
 
   it('runs the container attached by guestnet, and shows it in status with its published port', async () => {
     await next('running');
-    const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ id: string; state: string; forwards: unknown[] }>;
+    const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{
+      id: string;
+      state: string;
+      forwards: unknown[];
+    }>;
     assert.match(guest?.id ?? '', /^cni-[0-9a-f]{64}-eth0$/);
     assert.equal(guest?.state, 'alive');
     assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);

@@ -47,7 +47,8 @@ for (const mode of ['daemon', 'one-shot'] as const) {
       const daemon = mode === 'daemon' ? await sandbox.startDaemon() : undefined;
       const flooder = await sandbox.startGuest({ agent: false });
       // The one-shot attach listens only while it waits: the flood starts against the daemon's socket, or keeps retrying until then.
-      const { flood } = mode === 'daemon' ? await startFlood(flooder, sandbox.socket) : { flood: flooder.spawn(['node', '-e', FLOOD, sandbox.socket]) };
+      const { flood } =
+        mode === 'daemon' ? await startFlood(flooder, sandbox.socket) : { flood: flooder.spawn(['node', '-e', FLOOD, sandbox.socket]) };
       flood.catch(() => {});
       const guest = await sandbox.startGuest();
       const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);

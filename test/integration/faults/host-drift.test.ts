@@ -30,7 +30,11 @@ describe('faults: the host changes under the guests', function () {
     assert.match(status.stdout, new RegExp(`pid ${guest.pid}: CANNOT BE ONLINE: net.ipv4.ip_forward is 0`));
     assert.equal(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0].blocked, 'net.ipv4.ip_forward is 0');
     const daemon = await sandbox.startDaemon();
-    await until('ip_forward back on', 10_000, async () => (await sandbox.host(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim() === '1');
+    await until(
+      'ip_forward back on',
+      10_000,
+      async () => (await sandbox.host(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim() === '1',
+    );
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
     assert.equal(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0].blocked, null);
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);

@@ -20,7 +20,18 @@ describe('faults: an interrupted attach through the daemon', function () {
     const pristine = await sandbox.hostSnapshot();
     const daemon = await sandbox.startDaemon();
     const guest = await sandbox.startGuest({ agent: false });
-    const attach = sandbox.serveIn(sandbox.hostNs, ['node', HOST_AGENT, 'attach', String(guest.pid), '--timeout', '20000', '--state-dir', sandbox.stateDir, '--socket', sandbox.socket]);
+    const attach = sandbox.serveIn(sandbox.hostNs, [
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--timeout',
+      '20000',
+      '--state-dir',
+      sandbox.stateDir,
+      '--socket',
+      sandbox.socket,
+    ]);
     for (let i = 0; i < 100; i++) {
       const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
       if (status.guests.length > 0) break;
@@ -53,7 +64,8 @@ describe('faults: the daemon killed while an attach waits for its guest', functi
     const guest = await sandbox.startGuest({ agent: false });
     const attaching = sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '20000']);
     const record = join(sandbox.stateDir, 'attachments', `${guest.pid}.json`);
-    for (let i = 0; i < 200 && !(await readFile(record, 'utf8').catch(() => '')).includes('awaitingGuest'); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && !(await readFile(record, 'utf8').catch(() => '')).includes('awaitingGuest'); i++)
+      await new Promise((r) => setTimeout(r, 25));
     assert.equal((await daemon.stop('SIGKILL')).signal, 'SIGKILL');
     const result = await attaching;
     assert.equal(result.exitCode, ExitCode.interrupted, result.stderr);

@@ -6,7 +6,11 @@ import { Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
 // keep the netns, and the guest must stay online, through a daemon restart
 // too. It is reaped once the netns itself dies.
 
-const gone = (pid: number) => access(`/proc/${pid}`).then(() => false, () => true);
+const gone = (pid: number) =>
+  access(`/proc/${pid}`).then(
+    () => false,
+    () => true,
+  );
 
 describe('faults: the attached pid exits while its netns lives on', function () {
   this.timeout(90_000);
@@ -33,13 +37,21 @@ describe('faults: the attached pid exits while its netns lives on', function () 
     for (let i = 0; i < 100 && !(await gone(pid)); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(await gone(pid), 'the attached process should have exited');
 
-    const guestsNow = async () => JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ pid: number; state: string }>;
-    assert.deepEqual((await guestsNow()).map((g) => [g.pid, g.state]), [[pid, 'alive']]);
+    const guestsNow = async () =>
+      JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ pid: number; state: string }>;
+    assert.deepEqual(
+      (await guestsNow()).map((g) => [g.pid, g.state]),
+      [[pid, 'alive']],
+    );
     assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
 
     await daemon.stop();
     daemon = await sandbox.startDaemon();
-    assert.deepEqual((await guestsNow()).map((g) => [g.pid, g.state]), [[pid, 'alive']], daemon.output());
+    assert.deepEqual(
+      (await guestsNow()).map((g) => [g.pid, g.state]),
+      [[pid, 'alive']],
+      daemon.output(),
+    );
     assert.doesNotMatch(daemon.output(), /removed/);
     assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
 

@@ -58,7 +58,10 @@ describe('faults: a relaying guest reads no token and changes nothing undetected
     const guest = await sandbox.startGuest();
     const attach = await sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '6000']);
     assert.notEqual(attach.exitCode, ExitCode.ok, 'the attach succeeded through a tampering relay');
-    assert.ok(seen.some((frame) => frame.includes('"type":"configure"')), 'the relay never saw a session');
+    assert.ok(
+      seen.some((frame) => frame.includes('"type":"configure"')),
+      'the relay never saw a session',
+    );
     assert.ok(!seen.some((frame) => frame.includes('guestnet:')), 'a token crossed the socket');
     const resolv = await readFile(guest.files[1] as string, 'utf8').catch(() => '');
     assert.doesNotMatch(resolv, new RegExp(EVIL_DNS.replace(/\./g, '\\.')));

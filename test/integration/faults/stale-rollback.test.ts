@@ -44,7 +44,10 @@ describe('faults: a timed-out attach never undoes what others now use', function
     assert.equal((await sandbox.hostAgent(['attach', String(guest.pid)])).exitCode, 0);
     assert.equal((await first).exitCode, 10);
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
-    assert.deepEqual(status.guests.map((g: { pid: number }) => g.pid), [guest.pid]);
+    assert.deepEqual(
+      status.guests.map((g: { pid: number }) => g.pid),
+      [guest.pid],
+    );
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
     agent.kill();

@@ -26,7 +26,15 @@ describe('faults: unusable state, sockets and configs give one clear line', func
   const agent = (args: string[]) => sandbox.host(['node', HOST_AGENT, ...args]);
   const attach = async (args: string[]) => {
     const guest = await sandbox.startGuest({ agent: false });
-    const result = await agent(['attach', String(guest.pid), '--no-wait', '--socket', sandbox.socket, ...(args.includes('--state-dir') ? [] : ['--state-dir', sandbox.stateDir]), ...args]);
+    const result = await agent([
+      'attach',
+      String(guest.pid),
+      '--no-wait',
+      '--socket',
+      sandbox.socket,
+      ...(args.includes('--state-dir') ? [] : ['--state-dir', sandbox.stateDir]),
+      ...args,
+    ]);
     await guest.kill();
     return result;
   };
@@ -52,7 +60,16 @@ describe('faults: unusable state, sockets and configs give one clear line', func
     await mkdir(sockets);
     await chmod(sockets, 0o777);
     const guest = await sandbox.startGuest({ agent: false });
-    const socket = await agent(['attach', String(guest.pid), '--timeout', '2000', '--state-dir', sandbox.stateDir, '--socket', join(sockets, 'guest.sock')]);
+    const socket = await agent([
+      'attach',
+      String(guest.pid),
+      '--timeout',
+      '2000',
+      '--state-dir',
+      sandbox.stateDir,
+      '--socket',
+      join(sockets, 'guest.sock'),
+    ]);
     await guest.kill();
     assert.equal(socket.exitCode, ExitCode.stateDir, socket.stderr);
     oneLine(socket);
@@ -85,7 +102,10 @@ describe('faults: unusable state, sockets and configs give one clear line', func
     const outside = await attach(['--config', config]);
     assert.equal(outside.exitCode, ExitCode.config, outside.stderr);
     oneLine(outside);
-    assert.match(outside.stderr, new RegExp(`config ${config}: the gateway 172\\.17\\.3\\.2 is not a usable address of the pool 10\\.203\\.0\\.0/24`));
+    assert.match(
+      outside.stderr,
+      new RegExp(`config ${config}: the gateway 172\\.17\\.3\\.2 is not a usable address of the pool 10\\.203\\.0\\.0/24`),
+    );
   });
 
   it('a record holding null: one line and exit 3', async () => {

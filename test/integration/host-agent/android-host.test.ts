@@ -33,7 +33,11 @@ describe('an Android host (netd chains, policy routing, netd restarts), simulate
   it('after netd restarts (chains and ip rules flushed) the daemon puts it all back', async () => {
     await restartNetd(sandbox);
     assert.doesNotMatch((await sandbox.host(['ip', 'rule', 'show'])).stdout, /iif vm_wlan/, 'the simulated restart kept our rule');
-    assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress, 'the guest stayed offline after the netd restart');
+    assert.equal(
+      await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS),
+      UPLINK.hostAddress,
+      'the guest stayed offline after the netd restart',
+    );
   });
 
   it('with --platform linux the same host leaves a guest offline: the naive rules are not enough', async () => {
@@ -78,8 +82,14 @@ describe('an Android host with IPv6: netd keeps both families in one table, and 
     assert.equal(attached.exitCode, 0, attached.stderr);
     const record = JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${guest.pid}.json`), 'utf8'));
     assert.equal(record.ipv6?.mode, 'nat');
-    assert.match((await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout, new RegExp(`^21000:\\s+from all iif vm_wlan lookup ${record.policyTable}`, 'm'));
-    assert.match((await sandbox.host(['ip', '-6', 'route', 'show', 'table', '97'])).stdout, new RegExp(`^${record.ipv6.guestAddress} dev vm_wlan`, 'm'));
+    assert.match(
+      (await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout,
+      new RegExp(`^21000:\\s+from all iif vm_wlan lookup ${record.policyTable}`, 'm'),
+    );
+    assert.match(
+      (await sandbox.host(['ip', '-6', 'route', 'show', 'table', '97'])).stdout,
+      new RegExp(`^${record.ipv6.guestAddress} dev vm_wlan`, 'm'),
+    );
     assert.equal(await seen6Within(3000), NETD_IPV6.host);
     assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
   });

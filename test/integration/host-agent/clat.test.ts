@@ -14,7 +14,14 @@ const V6 = { host: '2001:db8:100::2', inet: '2001:db8:100::1', prefix: 64 };
 // Documentation addresses throughout: the /96 is not 64:ff9b::, so the IPv4 side need not be public.
 const NAT64 = { prefix: '2001:db8:64::/96', pool: '203.0.113.128/26', tayga4: '203.0.113.129', tayga6: '2001:db8:100::64' };
 // The CLAT's IPv6 side: a /64 the operator routes to the host, as a carrier routes one to a phone.
-const CLAT = { name: 'v4-wlan0', address4: '192.0.2.4', tayga4: '192.0.2.1', address6: '2001:db8:c1a7::4', tayga6: '2001:db8:c1a7::1', routed: '2001:db8:c1a7::/64' };
+const CLAT = {
+  name: 'v4-wlan0',
+  address4: '192.0.2.4',
+  tayga4: '192.0.2.1',
+  address6: '2001:db8:c1a7::4',
+  tayga6: '2001:db8:c1a7::1',
+  routed: '2001:db8:c1a7::/64',
+};
 
 /** An address of the NAT64's pool: what the IPv4 server sees. */
 const POOLED = /^203\.0\.113\.1(2[89]|[3-8]\d|9[01])$/;
@@ -38,8 +45,32 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
     await mkdir(join(dir, 'clat'), { recursive: true });
     const nat64Conf = join(dir, 'nat64.conf');
     const clatConf = join(dir, 'clat.conf');
-    await writeFile(nat64Conf, taygaConf(['tun-device nat64', `ipv4-addr ${NAT64.tayga4}`, `ipv6-addr ${NAT64.tayga6}`, `prefix ${NAT64.prefix}`, `dynamic-pool ${NAT64.pool}`], join(dir, 'nat64')));
-    await writeFile(clatConf, taygaConf([`tun-device ${CLAT.name}`, `ipv4-addr ${CLAT.tayga4}`, `ipv6-addr ${CLAT.tayga6}`, `prefix ${NAT64.prefix}`, `map ${CLAT.address4} ${CLAT.address6}`], join(dir, 'clat')));
+    await writeFile(
+      nat64Conf,
+      taygaConf(
+        [
+          'tun-device nat64',
+          `ipv4-addr ${NAT64.tayga4}`,
+          `ipv6-addr ${NAT64.tayga6}`,
+          `prefix ${NAT64.prefix}`,
+          `dynamic-pool ${NAT64.pool}`,
+        ],
+        join(dir, 'nat64'),
+      ),
+    );
+    await writeFile(
+      clatConf,
+      taygaConf(
+        [
+          `tun-device ${CLAT.name}`,
+          `ipv4-addr ${CLAT.tayga4}`,
+          `ipv6-addr ${CLAT.tayga6}`,
+          `prefix ${NAT64.prefix}`,
+          `map ${CLAT.address4} ${CLAT.address6}`,
+        ],
+        join(dir, 'clat'),
+      ),
+    );
 
     // The operator: IPv6 to the host, and a NAT64 in front of the IPv4 internet.
     const inet = (argv: string[]) => sandbox.inet(argv);
@@ -69,7 +100,13 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
     // The host itself reaches the IPv4 server through both translators before any guest is attached.
     let seen = '';
     for (let i = 0; i < 50 && !POOLED.test(seen); i++) {
-      seen = (await sandbox.host(['node', '-e', `require('node:net').connect(${SERVER.port}, '${SERVER.address}').on('data', (d) => { console.log(String(d)); process.exit(0); }).on('error', () => process.exit(1)); setTimeout(() => process.exit(1), 1000);`])).stdout.trim();
+      seen = (
+        await sandbox.host([
+          'node',
+          '-e',
+          `require('node:net').connect(${SERVER.port}, '${SERVER.address}').on('data', (d) => { console.log(String(d)); process.exit(0); }).on('error', () => process.exit(1)); setTimeout(() => process.exit(1), 1000);`,
+        ])
+      ).stdout.trim();
       if (!seen) await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(seen, POOLED, 'the host should reach the IPv4 server through the CLAT and the NAT64');
@@ -82,7 +119,8 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
     const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
     assert.equal(attached.exitCode, 0, attached.stderr);
     assert.match(attached.stdout, new RegExp(`uplink ${CLAT.name}, firewall`));
-    const mtu = (dev: string, run: (argv: string[]) => Promise<{ stdout: string }>) => run(['ip', '-j', 'link', 'show', 'dev', dev]).then((r) => JSON.parse(r.stdout)[0]?.mtu);
+    const mtu = (dev: string, run: (argv: string[]) => Promise<{ stdout: string }>) =>
+      run(['ip', '-j', 'link', 'show', 'dev', dev]).then((r) => JSON.parse(r.stdout)[0]?.mtu);
     assert.equal(await mtu('wlan0', (argv) => guest.exec(argv)), await mtu(CLAT.name, (argv) => sandbox.host(argv)));
   });
 
@@ -93,7 +131,9 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
   });
 
   it("the guest's IPv6 leaves by the uplink itself, not the CLAT, and reaches an IPv6 server as the host", async () => {
-    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: Array<{ uplink: string; ipv6: { mode: string; uplink: string } | null }> };
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as {
+      guests: Array<{ uplink: string; ipv6: { mode: string; uplink: string } | null }>;
+    };
     assert.deepEqual([status.guests[0]?.uplink, status.guests[0]?.ipv6?.mode, status.guests[0]?.ipv6?.uplink], [CLAT.name, 'nat', 'wlan0']);
     let seen = '';
     for (let i = 0; i < 20 && seen !== V6.host; i++) seen = (await sandbox.fetch6FromGuest(guest, 500)).stdout.trim();

@@ -26,11 +26,12 @@ for (const mode of ['daemon', 'one-shot'] as const) {
       // One guest is gone already: its link went with its netns. A daemon reaps it at once; without one, its record waits.
       await guests[0]?.kill();
       const left = mode === 'daemon' ? GUESTS - 1 : GUESTS;
-      for (let i = 0; i < 100 && JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length !== left; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length !== left; i++)
+        await new Promise((r) => setTimeout(r, 50));
       const result = await sandbox.hostAgent(['detach', '--all']);
       assert.equal(result.exitCode, 0, result.stderr);
       assert.match(result.stdout, new RegExp(`^detached ${left} guest\\(s\\): `));
-      assert.match(result.stdout, /delete 4 link\(s\)/, "one batch for the links still there");
+      assert.match(result.stdout, /delete 4 link\(s\)/, 'one batch for the links still there');
       assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
       await daemon?.stop();
       assert.equal(await sandbox.hostSnapshot(), pristine);

@@ -10,7 +10,8 @@ import { type Guest, HOST_AGENT, Sandbox } from '../../fixtures/sandbox.js';
 // the leased address. After detach the host is byte-identical.
 
 const BRIDGED = ['--type', 'veth', '--link', 'br0'];
-const leasedIn = (stdout: string, link = 'wlan0') => new RegExp(`guest agent confirmed ${link} (192\\.168\\.77\\.1\\d\\d)/24 via 192\\.168\\.77\\.1 `).exec(stdout)?.[1];
+const leasedIn = (stdout: string, link = 'wlan0') =>
+  new RegExp(`guest agent confirmed ${link} (192\\.168\\.77\\.1\\d\\d)/24 via 192\\.168\\.77\\.1 `).exec(stdout)?.[1];
 
 async function onLan(guest: Guest, address: string): Promise<void> {
   let seen = '';
@@ -22,7 +23,19 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
   this.timeout(120_000);
   let sandbox: Sandbox;
   let pristine: string;
-  const attach = (guest: Guest, args: string[]) => sandbox.host(['node', HOST_AGENT, 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args, '--dhcp']);
+  const attach = (guest: Guest, args: string[]) =>
+    sandbox.host([
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      ...args,
+      '--dhcp',
+    ]);
 
   before(async () => {
     sandbox = await Sandbox.create();
@@ -48,10 +61,15 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
       const leased = leasedIn(attached.stdout);
       assert.ok(leased, attached.stdout);
       await onLan(guest, leased);
-      const addresses = JSON.parse((await guest.exec(['ip', '-4', '-j', 'address', 'show', 'dev', 'wlan0'])).stdout)[0]?.addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+      const addresses = JSON.parse((await guest.exec(['ip', '-4', '-j', 'address', 'show', 'dev', 'wlan0'])).stdout)[0]?.addr_info.map(
+        (a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`,
+      );
       assert.deepEqual(addresses, [`${leased}/24`], "the lease is the link's only IPv4 address");
       const status = (await sandbox.hostAgent(['status'])).stdout;
-      assert.match(status, new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24 via 192\\.168\\.77\\.1, dns 192\\.168\\.77\\.1`));
+      assert.match(
+        status,
+        new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24 via 192\\.168\\.77\\.1, dns 192\\.168\\.77\\.1`),
+      );
       await detachToPristine(guest);
     });
   }
@@ -63,10 +81,22 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
     // EthernetService's part, played by busybox: once ipconfig.txt says DHCP
     // for eth0, take a lease and put the route in a per-network table with a
     // rule, as netd does.
-    for (let i = 0; i < 100 && (await readFile(ipconfig).then((file) => assignmentOf(file, 'eth0')).catch(() => undefined)) !== 'DHCP'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 100 &&
+      (await readFile(ipconfig)
+        .then((file) => assignmentOf(file, 'eth0'))
+        .catch(() => undefined)) !== 'DHCP';
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     assert.equal(assignmentOf(await readFile(ipconfig), 'eth0'), 'DHCP');
     const script = join(sandbox.dir, 'ipclient.sh');
-    await writeFile(script, '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip address add "$ip/$mask" dev "$interface"\nip route add default via "${router%% *}" dev "$interface" table 1001\nip rule add from all lookup 1001 pref 13000\n', { mode: 0o755 });
+    await writeFile(
+      script,
+      '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip address add "$ip/$mask" dev "$interface"\nip route add default via "${router%% *}" dev "$interface" table 1001\nip rule add from all lookup 1001 pref 13000\n',
+      { mode: 0o755 },
+    );
     const ipclient = await guest.exec(['busybox', 'udhcpc', '-f', '-q', '-n', '-i', 'eth0', '-s', script, '-t', '10', '-T', '1']);
     assert.equal(ipclient.exitCode, 0, ipclient.stderr);
     const attached = await attaching;
@@ -74,7 +104,10 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
     const leased = leasedIn(attached.stdout, 'eth0');
     assert.ok(leased, attached.stdout);
     await onLan(guest, leased);
-    assert.match((await sandbox.hostAgent(['status'])).stdout, new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24 via 192\\.168\\.77\\.1`));
+    assert.match(
+      (await sandbox.hostAgent(['status'])).stdout,
+      new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24 via 192\\.168\\.77\\.1`),
+    );
     const routes = (await guest.exec(['ip', '-4', 'route', 'show', 'table', 'main'])).stdout;
     assert.doesNotMatch(routes, /default/, 'the agent added a route of its own beside the framework');
     await detachToPristine(guest);
@@ -88,8 +121,17 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
  */
 async function startShortLeases(sandbox: Sandbox, seconds: number): Promise<() => { offers: number; acks: number }> {
   const config = join(sandbox.dir, 'udhcpd.conf');
-  const settings = ['start 192.168.77.150', 'end 192.168.77.199', 'interface lanbr', 'max_leases 50', `lease_file ${sandbox.dir}/udhcpd.leases`, `pidfile ${sandbox.dir}/udhcpd.pid`];
-  const options = ['subnet 255.255.255.0', 'router 192.168.77.1', 'dns 192.168.77.1', `lease ${seconds}`].map((option) => `option ${option}`);
+  const settings = [
+    'start 192.168.77.150',
+    'end 192.168.77.199',
+    'interface lanbr',
+    'max_leases 50',
+    `lease_file ${sandbox.dir}/udhcpd.leases`,
+    `pidfile ${sandbox.dir}/udhcpd.pid`,
+  ];
+  const options = ['subnet 255.255.255.0', 'router 192.168.77.1', 'dns 192.168.77.1', `lease ${seconds}`].map(
+    (option) => `option ${option}`,
+  );
   await writeFile(config, [...settings, ...options, ''].join('\n'));
   await writeFile(join(sandbox.dir, 'udhcpd.leases'), '');
   const server = sandbox.serveIn(sandbox.inetNs, ['busybox', 'udhcpd', '-f', config]);
@@ -117,7 +159,18 @@ describe('a DHCP lease is renewed across a daemon restart', function () {
     const pristine = await sandbox.hostSnapshot();
     let daemon = await sandbox.startDaemon();
     const guest = await sandbox.startGuest();
-    const attached = await sandbox.host(['node', HOST_AGENT, 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...BRIDGED, '--dhcp']);
+    const attached = await sandbox.host([
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      ...BRIDGED,
+      '--dhcp',
+    ]);
     assert.equal(attached.exitCode, 0, attached.stderr);
     const leased = /confirmed wlan0 (192\.168\.77\.1\d\d)\/24/.exec(attached.stdout)?.[1];
     assert.ok(leased, attached.stdout);
@@ -128,7 +181,10 @@ describe('a DHCP lease is renewed across a daemon restart', function () {
     assert.ok(sent().acks > before.acks, 'udhcpd acknowledged no renewal within 30 s of the restart');
     assert.equal(sent().offers, before.offers, 'the guest lost its lease and took a new one instead of renewing');
     await onLan(guest, leased);
-    assert.match((await sandbox.hostAgent(['status'])).stdout, new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24`));
+    assert.match(
+      (await sandbox.hostAgent(['status'])).stdout,
+      new RegExp(`pid ${guest.pid}: .*DHCP lease ${leased.replace(/\./g, '\\.')}/24`),
+    );
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
     await daemon.stop();
     await guest.kill();

@@ -27,10 +27,16 @@ describe('host-agent doctor', () => {
 
   it('finds nothing blocking on a healthy host, having probed veth, nat and conntrack', async () => {
     const { exitCode, findings } = await doctor(sandbox);
-    assert.deepEqual(findings.filter((f) => f.status === 'fail'), []);
+    assert.deepEqual(
+      findings.filter((f) => f.status === 'fail'),
+      [],
+    );
     assert.equal(exitCode, 0);
     for (const pattern of [/veth works/, /nat and conntrack works/, /^wlan0 \(default route\)$/, /root-only|created 0700/]) {
-      assert.ok(findings.some((f) => pattern.test(f.detail)), `no finding matches ${pattern}`);
+      assert.ok(
+        findings.some((f) => pattern.test(f.detail)),
+        `no finding matches ${pattern}`,
+      );
     }
     const human = await sandbox.hostAgent(['doctor', '--socket', sandbox.socket]);
     assert.match(human.stdout, /^\[ok\] {3}uplink: wlan0 \(default route\)$/m);
@@ -39,8 +45,12 @@ describe('host-agent doctor', () => {
 
   it('explains IPv6: IPv4 only without an IPv6 default route, and a failure with its fix when --ipv6 nat meets a kernel with IPv6 off', async () => {
     const { findings } = await doctor(sandbox);
-    assert.ok(findings.some((f) => f.check === 'ipv6' && f.status === 'warn' && /no IPv6 default route: guests get IPv4 only/.test(f.detail)), JSON.stringify(findings));
-    const sysctl = (value: string) => sandbox.host(['sysctl', '-q', '-w', `net.ipv6.conf.all.disable_ipv6=${value}`, `net.ipv6.conf.default.disable_ipv6=${value}`]);
+    assert.ok(
+      findings.some((f) => f.check === 'ipv6' && f.status === 'warn' && /no IPv6 default route: guests get IPv4 only/.test(f.detail)),
+      JSON.stringify(findings),
+    );
+    const sysctl = (value: string) =>
+      sandbox.host(['sysctl', '-q', '-w', `net.ipv6.conf.all.disable_ipv6=${value}`, `net.ipv6.conf.default.disable_ipv6=${value}`]);
     await sysctl('1');
     try {
       const result = await sandbox.hostAgent(['doctor', '--json', '--socket', sandbox.socket, '--ipv6', 'nat']);
@@ -55,12 +65,18 @@ describe('host-agent doctor', () => {
   });
 
   it('explains a foreign FORWARD drop policy with its fix, and exits non-zero', async () => {
-    await sandbox.host(['nft', '-f', '-'], 'table inet filter {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n');
+    await sandbox.host(
+      ['nft', '-f', '-'],
+      'table inet filter {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n',
+    );
     try {
       const { exitCode, findings } = await doctor(sandbox);
       assert.equal(exitCode, ExitCode.doctorFailed);
       const finding = findings.find((f) => f.check === 'forward' && f.status === 'fail');
-      assert.match(finding?.detail ?? '', /inet filter forward has policy drop: an accept in guestnet's table cannot override a drop in another table/);
+      assert.match(
+        finding?.detail ?? '',
+        /inet filter forward has policy drop: an accept in guestnet's table cannot override a drop in another table/,
+      );
       assert.match(finding?.fix ?? '', /vm_wlan/);
     } finally {
       await sandbox.host(['nft', 'delete', 'table', 'inet', 'filter']);
@@ -106,7 +122,11 @@ describe('host-agent doctor', () => {
   it("warns when something holds DNS on every address, which keeps the daemon's forwarder off the gateway", async () => {
     const healthy = (await doctor(sandbox)).findings.find((f) => f.check === 'dns');
     assert.equal(healthy?.status, 'ok');
-    const listener = sandbox.serveIn(sandbox.hostNs, ['node', '-e', "require('node:dgram').createSocket('udp4').bind(53, '0.0.0.0', () => console.log('ready'))"]);
+    const listener = sandbox.serveIn(sandbox.hostNs, [
+      'node',
+      '-e',
+      "require('node:dgram').createSocket('udp4').bind(53, '0.0.0.0', () => console.log('ready'))",
+    ]);
     await new Promise<void>((resolve) => listener.stdout?.once('data', () => resolve()));
     try {
       const { exitCode, findings } = await doctor(sandbox);

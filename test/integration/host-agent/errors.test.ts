@@ -45,11 +45,19 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
   });
 
   it('an unknown flag', async () => {
-    assertOneLineError(await sandbox.hostAgent(['attach', String(guest.pid), '--frobnicate']), ExitCode.usage, /unknown option '--frobnicate'/);
+    assertOneLineError(
+      await sandbox.hostAgent(['attach', String(guest.pid), '--frobnicate']),
+      ExitCode.usage,
+      /unknown option '--frobnicate'/,
+    );
   });
 
   it('a bad flag value', async () => {
-    assertOneLineError(await sandbox.hostAgent(['attach', String(guest.pid), '--host-if', 'eth0;reboot']), ExitCode.usage, /--host-if: .* not a valid interface name/);
+    assertOneLineError(
+      await sandbox.hostAgent(['attach', String(guest.pid), '--host-if', 'eth0;reboot']),
+      ExitCode.usage,
+      /--host-if: .* not a valid interface name/,
+    );
   });
 
   it('a config with an unknown key or a bad value', async () => {
@@ -61,7 +69,16 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
   });
 
   it('not root', async () => {
-    const result = await sandbox.host(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, HOST_AGENT, 'attach', String(guest.pid)]);
+    const result = await sandbox.host([
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+    ]);
     assertOneLineError(result, ExitCode.notRoot, /needs root/);
   });
 
@@ -92,7 +109,11 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
   });
 
   it('an uplink that does not exist', async () => {
-    assertOneLineError(await sandbox.hostAgent(['attach', String(guest.pid), '--uplink', 'rmnet_data9']), ExitCode.uplinkNotFound, /uplink rmnet_data9 does not exist/);
+    assertOneLineError(
+      await sandbox.hostAgent(['attach', String(guest.pid), '--uplink', 'rmnet_data9']),
+      ExitCode.uplinkNotFound,
+      /uplink rmnet_data9 does not exist/,
+    );
   });
 
   it('no default route to find the uplink by', async () => {
@@ -107,7 +128,11 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
   it('no guest agent within --timeout: exits non-zero and rolls the host side back', async () => {
     const result = await sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '500']);
     assertOneLineError(result, ExitCode.guestTimeout, /did not confirm within 500 ms; the host side was rolled back/);
-    assert.deepEqual((await guest.exec(['ip', '-o', 'link', 'show'])).stdout.split('\n').filter(Boolean).length, 1, 'the guest end is still there');
+    assert.deepEqual(
+      (await guest.exec(['ip', '-o', 'link', 'show'])).stdout.split('\n').filter(Boolean).length,
+      1,
+      'the guest end is still there',
+    );
   });
 
   it('SIGTERM while waiting for the guest agent: rolls back and says so', async () => {
@@ -115,13 +140,19 @@ describe('host-agent failures: one clear line, a distinct exit code, nothing lef
     await waitFor(async () => (await guest.exec(['ip', '-o', 'link', 'show'])).stdout.includes(': gn'));
     const pid = (await sandbox.host(['pgrep', '-f', `host-agent.js attach ${guest.pid}`])).stdout.trim();
     process.kill(Number(pid), 'SIGTERM');
-    assertOneLineError(await attaching, ExitCode.interrupted, /interrupted by SIGTERM while waiting for the guest agent; the host side was rolled back/);
+    assertOneLineError(
+      await attaching,
+      ExitCode.interrupted,
+      /interrupted by SIGTERM while waiting for the guest agent; the host side was rolled back/,
+    );
   });
 
   it('--json errors are one JSON object on stdout', async () => {
     const result = await sandbox.hostAgent(['attach', 'abc', '--json']);
     assert.equal(result.exitCode, ExitCode.badPid);
-    assert.deepEqual(JSON.parse(result.stdout), { error: { code: 'badPid', exitCode: ExitCode.badPid, message: "'abc' is not a process id" } });
+    assert.deepEqual(JSON.parse(result.stdout), {
+      error: { code: 'badPid', exitCode: ExitCode.badPid, message: "'abc' is not a process id" },
+    });
   });
 
   it('--verbose adds the stack trace', async () => {

@@ -79,7 +79,10 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
   });
 
   it('logs the rejections rate-limited, and is still alive', async () => {
-    const rejections = daemon.output().split('\n').filter((line) => line.includes('guest connection rejected'));
+    const rejections = daemon
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('guest connection rejected'));
     assert.ok(rejections.length >= 1, 'no rejection was logged');
     assert.ok(rejections.length <= 15, `${rejections.length} rejection lines: not rate-limited`);
     assert.ok(rejections.some((line) => /"suppressed":\d+/.test(line)) || rejections.length < 5);

@@ -15,7 +15,9 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${pid}.json`), 'utf8')).token;
   // Without the traffic counters: they move with every packet, not with the attachment.
   const victimStatus = async () => {
-    const { fromGuest, toGuest, ...rest } = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find((g: { pid: number }) => g.pid === victim.pid);
+    const { fromGuest, toGuest, ...rest } = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find(
+      (g: { pid: number }) => g.pid === victim.pid,
+    );
     return rest;
   };
 
@@ -52,9 +54,16 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     const state = { name: 'wlan0', mtu: 1500, address: '172.17.3.99', prefixLength: 16, gateway: '172.17.3.2', dns: [] };
     const forged = { type: 'applied', id: linkIdOf(victimToken), seq: 1, ok: true, changes: 0, state, mac: 'b'.repeat(64) };
     const frames = await rawGuest(attacker, 'own', [{ type: 'ping', seq: 7 }, forged]);
-    assert.deepEqual(frames.slice(0, 2).map((f) => (f as Record<string, unknown>).type), ['challenge', 'configure']);
+    assert.deepEqual(
+      frames.slice(0, 2).map((f) => (f as Record<string, unknown>).type),
+      ['challenge', 'configure'],
+    );
     assert.equal((frames[1] as Record<string, unknown>).id, linkIdOf(await tokenOf(attacker.pid)));
-    assert.deepEqual(frames.slice(2), [{ type: 'pong', seq: 7 }, { type: 'error', code: 'guestProtocol', message: 'unexpected applied from the guest' }, 'closed']);
+    assert.deepEqual(frames.slice(2), [
+      { type: 'pong', seq: 7 },
+      { type: 'error', code: 'guestProtocol', message: 'unexpected applied from the guest' },
+      'closed',
+    ]);
     assert.doesNotMatch(JSON.stringify(frames), /guestnet:/, 'a token crossed the socket');
     const after = await victimStatus();
     assert.deepEqual(after, before, "the victim's attachment changed");
@@ -68,7 +77,9 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     const token = await tokenOf(guest.pid);
     const session = rawGuest(guest, 'own');
     for (let i = 0; i < 100; i++) {
-      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find((g: { pid: number }) => g.pid === guest.pid);
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.find(
+        (g: { pid: number }) => g.pid === guest.pid,
+      );
       if (status.agent === 'connected') break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -13,7 +13,8 @@ describe('network types beside the routed veth, on a LAN', function () {
   let sandbox: Sandbox;
   let pristine: string;
 
-  const attach = (guest: Guest, args: string[]) => sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args]);
+  const attach = (guest: Guest, args: string[]) =>
+    sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args]);
   const detach = (guest: Guest) => sandbox.hostAgent(['detach', String(guest.pid)]);
 
   async function onlineAs(args: string[], address: string): Promise<Guest> {
@@ -63,7 +64,10 @@ describe('network types beside the routed veth, on a LAN', function () {
     const guest = await onlineAs(['--type', 'phys', '--link', 'eth2', ...ON_LAN], '192.168.77.52');
     assert.equal((await sandbox.host(['ip', 'link', 'show', 'eth2'])).exitCode, 1, 'eth2 is still on the host');
     assert.equal((await detach(guest)).exitCode, 0);
-    assert.match((await sandbox.host(['ip', 'address', 'show', 'eth2'])).stdout, new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`));
+    assert.match(
+      (await sandbox.host(['ip', 'address', 'show', 'eth2'])).stdout,
+      new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`),
+    );
   });
 
   it('phys refuses the interface of the default route unless --force', async () => {
@@ -94,10 +98,21 @@ describe('network types beside the routed veth, on a LAN', function () {
   it('doctor tries the chosen type in a netns of its own, and names a missing kernel feature', async () => {
     const checks = async (args: string[]) => {
       const result = await sandbox.hostAgent(['doctor', '--json', '--socket', sandbox.socket, ...args]);
-      return { exitCode: result.exitCode, findings: (JSON.parse(result.stdout) as { checks: Array<{ check: string; status: string; detail: string }> }).checks.filter((f) => f.check === 'network type') };
+      return {
+        exitCode: result.exitCode,
+        findings: (JSON.parse(result.stdout) as { checks: Array<{ check: string; status: string; detail: string }> }).checks.filter(
+          (f) => f.check === 'network type',
+        ),
+      };
     };
     const macvlan = await checks(['--type', 'macvlan', '--link', 'eth1']);
-    assert.deepEqual(macvlan.findings.map((f) => [f.status, f.detail]), [['ok', 'macvlan on eth1'], ['ok', 'macvlan links work']]);
+    assert.deepEqual(
+      macvlan.findings.map((f) => [f.status, f.detail]),
+      [
+        ['ok', 'macvlan on eth1'],
+        ['ok', 'macvlan links work'],
+      ],
+    );
     const vlan = await checks(['--type', 'vlan', '--link', 'eth1', '--vlan-id', '5']);
     const verdict = vlan.findings[1];
     if (verdict?.status === 'fail') {
@@ -118,7 +133,10 @@ describe('network types beside the routed veth, on a LAN', function () {
       } else {
         assert.equal(result.exitCode, 17, result.stderr);
         assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-        assert.match(result.stderr, new RegExp(`this kernel has no ${type} links \\(CONFIG_${type === 'vlan' ? 'VLAN_8021Q' : 'IPVLAN'}\\); nothing was changed`));
+        assert.match(
+          result.stderr,
+          new RegExp(`this kernel has no ${type} links \\(CONFIG_${type === 'vlan' ? 'VLAN_8021Q' : 'IPVLAN'}\\); nothing was changed`),
+        );
         assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
       }
       await guest.kill();
@@ -152,7 +170,20 @@ describe('network types: crash recovery after kill -9 at each new step of attach
     it(`${args[1]}${args[1] === 'veth' ? ' on a bridge' : ''}, killed after ${op}: a restart completes the attach, detach restores the host`, async () => {
       const dying = await sandbox.startDaemon(['--kill-after-op', String(n)]);
       const guest = await sandbox.startGuest();
-      const result = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, ...args, ...ON_LAN, '--guest-address', address]);
+      const result = await sandbox.host([
+        'node',
+        HOST_AGENT(),
+        'attach',
+        String(guest.pid),
+        '--socket',
+        sandbox.socket,
+        '--state-dir',
+        sandbox.stateDir,
+        ...args,
+        ...ON_LAN,
+        '--guest-address',
+        address,
+      ]);
       assert.notEqual(result.exitCode, 0);
       assert.equal((await dying.stop()).signal, 'SIGKILL', 'the daemon should have died at the fault');
       const daemon = await sandbox.startDaemon();
@@ -170,7 +201,18 @@ describe('network types: crash recovery after kill -9 at each new step of attach
   it('empty, killed after writeRecord: a restart brings the loopback up, detach leaves the host as it was', async () => {
     const dying = await sandbox.startDaemon(['--kill-after-op', '1']);
     const guest = await sandbox.startGuest({ agent: false });
-    const result = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, '--type', 'empty']);
+    const result = await sandbox.host([
+      'node',
+      HOST_AGENT(),
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      '--type',
+      'empty',
+    ]);
     assert.notEqual(result.exitCode, 0);
     assert.equal((await dying.stop()).signal, 'SIGKILL', 'the daemon should have died at the fault');
     assert.match((await guest.exec(['ip', '-o', 'link', 'show', 'lo'])).stdout, /<LOOPBACK>/, 'the loopback came up before the fault');
@@ -189,7 +231,23 @@ describe('network types: crash recovery after kill -9 at each new step of attach
   it('phys, the guest dies and its NIC comes back under another name: the daemon renames it and restores it', async () => {
     const daemon = await sandbox.startDaemon();
     const guest = await sandbox.startGuest();
-    const attached = await sandbox.host(['node', HOST_AGENT(), 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir, '--type', 'phys', '--link', 'eth2', ...ON_LAN, '--guest-address', '192.168.77.66']);
+    const attached = await sandbox.host([
+      'node',
+      HOST_AGENT(),
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      '--type',
+      'phys',
+      '--link',
+      'eth2',
+      ...ON_LAN,
+      '--guest-address',
+      '192.168.77.66',
+    ]);
     assert.equal(attached.exitCode, 0, attached.stderr);
     // The host has a wlan0 of its own, so the kernel would name it dev<ifindex>.
     const ifindex = JSON.parse((await guest.exec(['ip', '-j', 'link', 'show', 'dev', 'wlan0'])).stdout)[0].ifindex;
@@ -202,8 +260,13 @@ describe('network types: crash recovery after kill -9 at each new step of attach
       shown = (await sandbox.host(['ip', 'address', 'show', 'dev', 'eth2'])).stdout;
     }
     assert.match(shown, new RegExp(`UP[\\s\\S]*inet ${LAN.eth2.replace(/\./g, '\\.')}/24`), 'eth2 was not given back');
-    assert.equal((await sandbox.host(['ip', 'link', 'show', 'dev', `dev${ifindex}`])).exitCode, 1, 'the name it came back under is still on the host');
-    for (let i = 0; i < 50 && JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(
+      (await sandbox.host(['ip', 'link', 'show', 'dev', `dev${ifindex}`])).exitCode,
+      1,
+      'the name it came back under is still on the host',
+    );
+    for (let i = 0; i < 50 && JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
     await daemon.stop();
     await lanSettled(sandbox);

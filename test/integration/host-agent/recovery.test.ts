@@ -87,7 +87,10 @@ describe('host-agent serve: crash recovery after kill -9 at every step of attach
       await guest.kill();
       const daemon = await sandbox.startDaemon();
       const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
-      assert.deepEqual(status.guests.map((g: { pid: number }) => g.pid), [bystander.pid]);
+      assert.deepEqual(
+        status.guests.map((g: { pid: number }) => g.pid),
+        [bystander.pid],
+      );
       assert.match(daemon.output(), /removed a dead guest/);
       const links = (await sandbox.host(['nft', 'list', 'set', 'ip', 'guestnet', 'guest_links'])).stdout;
       assert.doesNotMatch(links, /vm_wlan1/);

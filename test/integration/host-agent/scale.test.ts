@@ -15,57 +15,58 @@ async function iptablesRules(sandbox: Sandbox): Promise<number> {
 // A benchmark, not a timed assertion: it prints the first and last ten attach
 // and detach times. What it asserts is structure: every guest is attached, and
 // with iptables the rules a packet walks do not grow with the guests.
-for (const firewall of ['nftables', 'iptables'] as const) describe(`${GUESTS} guests attached with --no-wait through the daemon (${firewall})`, function () {
-  this.timeout(300_000);
-  let sandbox: Sandbox;
-  let pristine: string;
-  const guests: Guest[] = [];
-  const attach = (guest: Guest) => callDaemon(sandbox.stateDir, { type: 'attach', pid: guest.pid, settings: {}, wait: false }, 60_000);
+for (const firewall of ['nftables', 'iptables'] as const)
+  describe(`${GUESTS} guests attached with --no-wait through the daemon (${firewall})`, function () {
+    this.timeout(300_000);
+    let sandbox: Sandbox;
+    let pristine: string;
+    const guests: Guest[] = [];
+    const attach = (guest: Guest) => callDaemon(sandbox.stateDir, { type: 'attach', pid: guest.pid, settings: {}, wait: false }, 60_000);
 
-  before(async () => {
-    sandbox = await Sandbox.create(firewall);
-    pristine = await sandbox.hostSnapshot();
-    await sandbox.startDaemon();
-    for (let i = 0; i < GUESTS - 1; i++) guests.push(await sandbox.startGuest({ agent: false }));
-    // The last one runs a real agent, to show the 200th guest gets online like the first.
-    guests.push(await sandbox.startGuest());
-  });
-  after(async () => sandbox?.destroy());
+    before(async () => {
+      sandbox = await Sandbox.create(firewall);
+      pristine = await sandbox.hostSnapshot();
+      await sandbox.startDaemon();
+      for (let i = 0; i < GUESTS - 1; i++) guests.push(await sandbox.startGuest({ agent: false }));
+      // The last one runs a real agent, to show the 200th guest gets online like the first.
+      guests.push(await sandbox.startGuest());
+    });
+    after(async () => sandbox?.destroy());
 
-  it(`attaches ${GUESTS} guests one after another`, async () => {
-    const times: number[] = [];
-    let rulesAfterFirst = 0;
-    for (const guest of guests) {
-      const started = performance.now();
-      const reply = await attach(guest);
-      times.push(performance.now() - started);
-      assert.ok(reply.served, 'the daemon did not answer');
-      if (times.length === 1 && firewall === 'iptables') rulesAfterFirst = await iptablesRules(sandbox);
-    }
-    console.log(`      attach ms, first 10: ${ms(times.slice(0, 10))}; last 10: ${ms(times.slice(-10))}`);
-    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests;
-    assert.equal(status.length, GUESTS);
-    assert.equal(new Set(status.map((g: { address: string }) => g.address)).size, GUESTS);
-    if (firewall === 'iptables') assert.equal(await iptablesRules(sandbox), rulesAfterFirst, 'the rules grew with the guests');
-  });
+    it(`attaches ${GUESTS} guests one after another`, async () => {
+      const times: number[] = [];
+      let rulesAfterFirst = 0;
+      for (const guest of guests) {
+        const started = performance.now();
+        const reply = await attach(guest);
+        times.push(performance.now() - started);
+        assert.ok(reply.served, 'the daemon did not answer');
+        if (times.length === 1 && firewall === 'iptables') rulesAfterFirst = await iptablesRules(sandbox);
+      }
+      console.log(`      attach ms, first 10: ${ms(times.slice(0, 10))}; last 10: ${ms(times.slice(-10))}`);
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests;
+      assert.equal(status.length, GUESTS);
+      assert.equal(new Set(status.map((g: { address: string }) => g.address)).size, GUESTS);
+      if (firewall === 'iptables') assert.equal(await iptablesRules(sandbox), rulesAfterFirst, 'the rules grew with the guests');
+    });
 
-  it(`guest ${GUESTS} is online through NAT`, async () => {
-    let seen = '';
-    for (let i = 0; i < 50 && seen !== UPLINK.hostAddress; i++) {
-      seen = (await sandbox.fetchFromGuest(guests.at(-1) as Guest, 500)).stdout.trim();
-      if (seen !== UPLINK.hostAddress) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(seen, UPLINK.hostAddress);
-  });
+    it(`guest ${GUESTS} is online through NAT`, async () => {
+      let seen = '';
+      for (let i = 0; i < 50 && seen !== UPLINK.hostAddress; i++) {
+        seen = (await sandbox.fetchFromGuest(guests.at(-1) as Guest, 500)).stdout.trim();
+        if (seen !== UPLINK.hostAddress) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(seen, UPLINK.hostAddress);
+    });
 
-  it(`detaches all ${GUESTS}, leaving the host as it was`, async () => {
-    const times: number[] = [];
-    for (const guest of guests) {
-      const started = performance.now();
-      await callDaemon(sandbox.stateDir, { type: 'detach', pid: guest.pid }, 60_000);
-      times.push(performance.now() - started);
-    }
-    console.log(`      detach ms, first 10: ${ms(times.slice(0, 10))}; last 10: ${ms(times.slice(-10))}`);
-    assert.equal(await sandbox.hostSnapshot(), pristine);
+    it(`detaches all ${GUESTS}, leaving the host as it was`, async () => {
+      const times: number[] = [];
+      for (const guest of guests) {
+        const started = performance.now();
+        await callDaemon(sandbox.stateDir, { type: 'detach', pid: guest.pid }, 60_000);
+        times.push(performance.now() - started);
+      }
+      console.log(`      detach ms, first 10: ${ms(times.slice(0, 10))}; last 10: ${ms(times.slice(-10))}`);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
   });
-});

@@ -69,7 +69,10 @@ describe('host-agent serve: many guests under one daemon', function () {
     assert.equal(status.length, GUESTS);
     assert.equal(new Set(status.map((g) => g.address)).size, GUESTS);
     assert.equal(new Set(status.map((g) => g.hostIf)).size, GUESTS);
-    assert.ok(status.some((g) => g.address === '172.17.3.3' && g.hostIf === 'vm_wlan'), 'the first guest keeps the design layout');
+    assert.ok(
+      status.some((g) => g.address === '172.17.3.3' && g.hostIf === 'vm_wlan'),
+      'the first guest keeps the design layout',
+    );
     const seen = await Promise.all(guests.map((g) => sandbox.fetchFromGuest(g)));
     assert.deepEqual(new Set(seen.map((r) => r.stdout.trim())), new Set([UPLINK.hostAddress]));
   });
@@ -80,7 +83,10 @@ describe('host-agent serve: many guests under one daemon', function () {
     assert.equal(first?.state, 'alive');
     assert.equal(first?.agent, 'connected');
     const table = await sandbox.hostAgent(['status']);
-    assert.match(table.stdout, /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST\s+FORWARDS$/m);
+    assert.match(
+      table.stdout,
+      /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST\s+FORWARDS$/m,
+    );
     assert.match(table.stdout, /alive\s+vm_wlan\s+wlan0\s+172\.17\.3\.3\/16\s+172\.17\.3\.2\s+wlan0\s+connected\s+ok /);
   });
 

@@ -81,7 +81,10 @@ describe('architecture', () => {
 
   it('has no import cycle between source files, type-only imports included', () => {
     const found = cycles(new Map([...graph].map(([file, imports]) => [file, imports.local])));
-    assert.deepEqual(found.map((c) => c.map((f) => relative(root, f)).sort()), []);
+    assert.deepEqual(
+      found.map((c) => c.map((f) => relative(root, f)).sort()),
+      [],
+    );
   });
 
   it('has no import cycle between packages', () => {

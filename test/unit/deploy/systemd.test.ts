@@ -24,7 +24,10 @@ describe('deploy/systemd/guestnet-host.service', () => {
     assert.equal(argv[argv.indexOf('--socket') + 1], '/run/guestnet/guest/guest.sock');
     assert.equal(argv[argv.indexOf('--state-dir') + 1], '/run/guestnet/state');
     for (const flag of argv.slice(NODE_FLAGS.length + 3).filter((a) => a.startsWith('--'))) {
-      assert.ok(Object.values(SETTINGS).some((s) => s.flag.startsWith(`${flag} `)), `${flag} is not a host-agent setting`);
+      assert.ok(
+        Object.values(SETTINGS).some((s) => s.flag.startsWith(`${flag} `)),
+        `${flag} is not a host-agent setting`,
+      );
     }
   });
 

@@ -23,10 +23,13 @@ const configured = (): GuestObserved => ({
 describe('guest planner: IPv6', () => {
   it('adds the address without duplicate address detection and the default route, in the IPv6 batch', () => {
     const ops = planGuest(configured(), configure, NONE);
-    assert.deepEqual(ops.map((op) => [op.kind, familyOf(op), ...ipLinesOf(op)]), [
-      ['addAddress', 6, 'address add fd00::ac11:303/64 dev wlan0 nodad'],
-      ['setDefaultRoute', 6, 'route replace default via fd00::1 dev wlan0'],
-    ]);
+    assert.deepEqual(
+      ops.map((op) => [op.kind, familyOf(op), ...ipLinesOf(op)]),
+      [
+        ['addAddress', 6, 'address add fd00::ac11:303/64 dev wlan0 nodad'],
+        ['setDefaultRoute', 6, 'route replace default via fd00::1 dev wlan0'],
+      ],
+    );
   });
 
   it('plans nothing once both are in place, and reports IPv6 as applied', () => {
@@ -52,7 +55,10 @@ describe('guest planner: IPv6', () => {
     const output = [
       JSON.stringify([{ ifname: 'wlan0', addr_info: [{ local: 'fd00::ac11:303', prefixlen: 64 }] }]),
       JSON.stringify([{ dst: 'default', gateway: 'fd00::1', dev: 'wlan0' }]),
-      JSON.stringify([{ priority: 0, src: 'all', table: 'local' }, { priority: 32766, src: 'all', table: 'main' }]),
+      JSON.stringify([
+        { priority: 0, src: 'all', table: 'local' },
+        { priority: 32766, src: 'all', table: 'main' },
+      ]),
     ].join('\n');
     const state = withIp6State(configured(), output);
     assert.deepEqual(state.links[0]?.addresses6, ['fd00::ac11:303/64']);
@@ -64,7 +70,12 @@ describe('guest planner: IPv6', () => {
 describe('DHCP: what udhcpc reports through our event script', () => {
   it('a bound or renewed lease gives address, prefix, the first router and up to four resolvers', async () => {
     const { parseLeaseLine } = await import('@guestnet/guest-agent');
-    assert.deepEqual(parseLeaseLine('guestnet-lease bound 192.168.77.107 24 192.168.77.1 192.168.77.1 9.9.9.9'), { address: '192.168.77.107', prefixLength: 24, gateway: '192.168.77.1', dns: ['192.168.77.1', '9.9.9.9'] });
+    assert.deepEqual(parseLeaseLine('guestnet-lease bound 192.168.77.107 24 192.168.77.1 192.168.77.1 9.9.9.9'), {
+      address: '192.168.77.107',
+      prefixLength: 24,
+      gateway: '192.168.77.1',
+      dns: ['192.168.77.1', '9.9.9.9'],
+    });
     assert.equal(parseLeaseLine('guestnet-lease deconfig    ')?.address, undefined);
     assert.equal(parseLeaseLine('guestnet-lease bound 192.168.77.107 24'), undefined, 'a lease without a router is not applied');
     assert.equal(parseLeaseLine('guestnet-lease bound 192.168.77.107 33 192.168.77.1'), undefined);
@@ -72,9 +83,20 @@ describe('DHCP: what udhcpc reports through our event script', () => {
   });
 
   it('a DHCP configure plans only the link: name, MTU, up', () => {
-    const fresh: GuestObserved = { ...configured(), links: [{ name: 'vm_wlan0', alias: token, mtu: 1500, up: false, addresses: [] }], defaultRoute: undefined };
+    const fresh: GuestObserved = {
+      ...configured(),
+      links: [{ name: 'vm_wlan0', alias: token, mtu: 1500, up: false, addresses: [] }],
+      defaultRoute: undefined,
+    };
     const { ipv6: _, ...link } = configure.link;
-    const ops = planGuest(fresh, { ...configure, link: { ...link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true } }, NONE);
-    assert.deepEqual(ops.map((op) => op.kind), ['renameLink', 'linkUp']);
+    const ops = planGuest(
+      fresh,
+      { ...configure, link: { ...link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true } },
+      NONE,
+    );
+    assert.deepEqual(
+      ops.map((op) => op.kind),
+      ['renameLink', 'linkUp'],
+    );
   });
 });

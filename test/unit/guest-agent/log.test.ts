@@ -13,7 +13,10 @@ describe('guest agent log', () => {
     assert.equal(lines.length, 1);
     assert.ok(lines[0]?.endsWith('\n'));
     const entry = JSON.parse(lines[0] as string);
-    assert.deepEqual({ ...entry, timestamp: typeof entry.timestamp }, { socket: '/run/guestnet.sock', agent: 'guest', level: 'warn', message: 'lost the daemon', timestamp: 'string' });
+    assert.deepEqual(
+      { ...entry, timestamp: typeof entry.timestamp },
+      { socket: '/run/guestnet.sock', agent: 'guest', level: 'warn', message: 'lost the daemon', timestamp: 'string' },
+    );
   });
 
   it('drops what is below its level', () => {
@@ -21,7 +24,10 @@ describe('guest agent log', () => {
     log.log('info', 'applied');
     log.log('debug', 'details');
     log.log('error', 'failed');
-    assert.deepEqual(lines.map((l) => JSON.parse(l).level), ['error']);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).level),
+      ['error'],
+    );
   });
 
   it('prints an Error as its name and message, not as {}', () => {

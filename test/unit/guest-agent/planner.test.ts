@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { assignmentOf, type DnsTarget, type GuestObserved, type GuestOp, inverseOf, ipLinesOf, oneTimeLinkIn, planGuest, renderResolvConf, withArrivedLinks } from '@guestnet/guest-agent';
+import {
+  assignmentOf,
+  type DnsTarget,
+  type GuestObserved,
+  type GuestOp,
+  inverseOf,
+  ipLinesOf,
+  oneTimeLinkIn,
+  planGuest,
+  renderResolvConf,
+  withArrivedLinks,
+} from '@guestnet/guest-agent';
 import { type GuestConfig, NameTakenError } from '@guestnet/protocol';
 
 const token = `guestnet:${'d'.repeat(32)}`;
@@ -47,7 +58,13 @@ describe('guest planner', () => {
       { kind: 'addAddress', name: 'wlan0', cidr: '172.17.3.3/16' },
       { kind: 'linkUp', name: 'wlan0' },
       { kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined },
-      { kind: 'writeDnsFile', path: '/etc/resolv.conf', content: Buffer.from(renderResolvConf(['192.0.2.53'])), before: undefined, synced: false },
+      {
+        kind: 'writeDnsFile',
+        path: '/etc/resolv.conf',
+        content: Buffer.from(renderResolvConf(['192.0.2.53'])),
+        before: undefined,
+        synced: false,
+      },
     ]);
   });
 
@@ -59,7 +76,9 @@ describe('guest planner', () => {
   it('repairs only what drifted, e.g. a deleted default route', () => {
     const after = simulate(fresh(), planGuest(fresh(), configure, RESOLV));
     const drifted = { ...after, defaultRoute: undefined };
-    assert.deepEqual(planGuest(drifted, configure, RESOLV), [{ kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined }]);
+    assert.deepEqual(planGuest(drifted, configure, RESOLV), [
+      { kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'wlan0', before: undefined },
+    ]);
   });
 
   it('finds its link by token, not by name', () => {
@@ -77,21 +96,33 @@ describe('guest planner', () => {
       { kind: 'renameLink', from: 'gnAbCdEf0123456', to: 'wlan0' },
       { kind: 'setAlias', name: 'wlan0', alias: 'guestnet:gnAbCdEf0123456', before: undefined },
     ]);
-    assert.deepEqual(ops.flatMap(ipLinesOf).slice(1, 4), ['link set dev gnAbCdEf0123456 down', 'link set dev gnAbCdEf0123456 name wlan0', 'link set dev wlan0 alias "guestnet:gnAbCdEf0123456"']);
-    assert.deepEqual(inverseOf(ops[2]!), { kind: 'setAlias', name: 'wlan0', alias: '', before: 'guestnet:gnAbCdEf0123456' }, 'undone, the alias is cleared');
+    assert.deepEqual(ops.flatMap(ipLinesOf).slice(1, 4), [
+      'link set dev gnAbCdEf0123456 down',
+      'link set dev gnAbCdEf0123456 name wlan0',
+      'link set dev wlan0 alias "guestnet:gnAbCdEf0123456"',
+    ]);
+    assert.deepEqual(
+      inverseOf(ops[2]!),
+      { kind: 'setAlias', name: 'wlan0', alias: '', before: 'guestnet:gnAbCdEf0123456' },
+      'undone, the alias is cleared',
+    );
     // Renamed and tagged, a restarted agent finds it by its alias, and has nothing to do.
     assert.deepEqual(planGuest(simulate(observed, ops), oneTime, RESOLV), []);
   });
 
   it("sees a host's new pair in the link event alone, so the agent skips a look", () => {
-    const line = '2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:07 brd ff:ff:ff:ff:ff:ff';
+    const line =
+      '2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:07 brd ff:ff:ff:ff:ff:ff';
     const link = oneTimeLinkIn(line);
     assert.deepEqual(link, { name: 'gnAbCdEf0123456', alias: undefined, mtu: 1400, up: false, addresses: [] });
     assert.equal(oneTimeLinkIn('2: wlan0@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1400 qdisc noqueue state UP'), undefined);
     assert.equal(oneTimeLinkIn('Deleted 2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop'), undefined);
     assert.equal(oneTimeLinkIn('2: gnAbCdEf0123456    inet 10.198.0.2/16 scope global wlan0'), undefined);
     const merged = withArrivedLinks(fresh(), [link!]);
-    assert.deepEqual(merged?.links.map((l) => l.name), ['lo', 'vm_wlan0', 'gnAbCdEf0123456']);
+    assert.deepEqual(
+      merged?.links.map((l) => l.name),
+      ['lo', 'vm_wlan0', 'gnAbCdEf0123456'],
+    );
     assert.equal(withArrivedLinks(merged!, [link!]), undefined, 'a link already seen has changed, not arrived: look');
     assert.equal(withArrivedLinks(fresh(), undefined), undefined, 'other events came: look');
   });
@@ -109,7 +140,10 @@ describe('guest planner', () => {
 
   it('has an inverse for every change it makes', () => {
     const ops = planGuest(fresh(), configure, RESOLV);
-    assert.deepEqual(ops.map(inverseOf).map((op) => op?.kind), ['linkDown', 'renameLink', 'setMtu', 'deleteAddress', 'linkDown', 'deleteDefaultRoute', 'removeFile']);
+    assert.deepEqual(
+      ops.map(inverseOf).map((op) => op?.kind),
+      ['linkDown', 'renameLink', 'setMtu', 'deleteAddress', 'linkDown', 'deleteDefaultRoute', 'removeFile'],
+    );
   });
 
   it('makes main reachable again after an Android netd flushed the rules', () => {
@@ -133,7 +167,10 @@ describe('guest planner', () => {
   });
 
   it('with DHCP, only names, sizes and raises the link; on Android it also gives the link DHCP in ipconfig.txt', () => {
-    const dhcp: GuestConfig = { ...configure, link: { ...configure.link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true } };
+    const dhcp: GuestConfig = {
+      ...configure,
+      link: { ...configure.link, address: '0.0.0.0', prefixLength: 1, gateway: '0.0.0.0', dhcp: true },
+    };
     const linkOps = [
       { kind: 'linkUp', name: 'lo' },
       { kind: 'renameLink', from: 'vm_wlan0', to: 'wlan0' },

@@ -25,7 +25,14 @@ const POOL6 = 'fd00:1:2:3::/64';
 const host6 = (overrides: Partial<HostIpv6> = {}): HostIpv6 => ({
   forwarding: '0',
   before: undefined,
-  acceptRa: new Map([['all', '1'], ['default', '1'], ['lo', '1'], ['wlan0', '1'], ['eth1', '0'], ['vm_wlan1', '1']]),
+  acceptRa: new Map([
+    ['all', '1'],
+    ['default', '1'],
+    ['lo', '1'],
+    ['wlan0', '1'],
+    ['eth1', '0'],
+    ['vm_wlan1', '1'],
+  ]),
   defaults: [{ dst: 'default', dev: 'wlan0' }],
   global: new Set(['wlan0']),
   onLink: [{ dev: 'wlan0', address: '2001:db8:1::2', prefixLength: 64 }],
@@ -36,11 +43,22 @@ const host6 = (overrides: Partial<HostIpv6> = {}): HostIpv6 => ({
 });
 const withIpv6 = (pid: number, ipv4: string, hostIf: string) =>
   sampleRecord({ pid, guestAddress: ipv4, hostIf, ipv6: guestIpv6Of(POOL6, ipv4, 'nat', 'wlan0') });
-const observed = (ipv6: HostIpv6, records = [] as ReturnType<typeof sampleRecord>[]): HostObserved => ({ ...emptyHost(), ipForward: '1', ipv6, records });
+const observed = (ipv6: HostIpv6, records = [] as ReturnType<typeof sampleRecord>[]): HostObserved => ({
+  ...emptyHost(),
+  ipForward: '1',
+  ipv6,
+  records,
+});
 
 describe('IPv6 for guests: choosing, planning and rules', () => {
   it("a guest's IPv6 address is the pool's prefix with its IPv4 address in the last 32 bits; the gateway is ::1", () => {
-    assert.deepEqual(guestIpv6Of(POOL6, '172.17.3.3', 'nat', 'wlan0'), { mode: 'nat', hostAddress: 'fd00:1:2:3::1', guestAddress: 'fd00:1:2:3::ac11:303', prefixLength: 64, uplink: 'wlan0' });
+    assert.deepEqual(guestIpv6Of(POOL6, '172.17.3.3', 'nat', 'wlan0'), {
+      mode: 'nat',
+      hostAddress: 'fd00:1:2:3::1',
+      guestAddress: 'fd00:1:2:3::ac11:303',
+      prefixLength: 64,
+      uplink: 'wlan0',
+    });
   });
 
   it('the default pool is a ULA /64, the same for one machine id and different for another', () => {
@@ -73,29 +91,52 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
     const other = sampleRecord({ pid: 101, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' });
     const op = planAttach(observed(host6(), [other]), guest).find((o) => o.kind === 'enableIpv6Forwarding');
     assert.deepEqual(op, { kind: 'enableIpv6Forwarding', before: { forwarding: '0', acceptRa: { default: '1', wlan0: '1' } } });
-    assert.equal(planAttach(observed(host6({ forwarding: '1' })), guest).some((o) => o.kind === 'enableIpv6Forwarding'), false);
+    assert.equal(
+      planAttach(observed(host6({ forwarding: '1' })), guest).some((o) => o.kind === 'enableIpv6Forwarding'),
+      false,
+    );
   });
 
   it('accept_ra goes to 2 before forwarding goes on, and back only after it goes off', () => {
     const before = { forwarding: '0', acceptRa: { wlan0: '1' } };
     const on = stepsOf({ kind: 'enableIpv6Forwarding', before }, { firewall: nftables, stateDir: '/state' });
-    assert.deepEqual(on.map((s) => (s.kind === 'sysctl' ? `${s.path}=${s.value}` : s.kind)), ['write', '/proc/sys/net/ipv6/conf/wlan0/accept_ra=2', '/proc/sys/net/ipv6/conf/all/forwarding=1']);
+    assert.deepEqual(
+      on.map((s) => (s.kind === 'sysctl' ? `${s.path}=${s.value}` : s.kind)),
+      ['write', '/proc/sys/net/ipv6/conf/wlan0/accept_ra=2', '/proc/sys/net/ipv6/conf/all/forwarding=1'],
+    );
     const off = stepsOf({ kind: 'restoreIpv6Forwarding', value: before }, { firewall: nftables, stateDir: '/state' });
-    assert.deepEqual(off.map((s) => (s.kind === 'sysctl' ? `${s.path}=${s.value}` : s.kind)), ['/proc/sys/net/ipv6/conf/all/forwarding=0', '/proc/sys/net/ipv6/conf/wlan0/accept_ra=1', 'remove']);
+    assert.deepEqual(
+      off.map((s) => (s.kind === 'sysctl' ? `${s.path}=${s.value}` : s.kind)),
+      ['/proc/sys/net/ipv6/conf/all/forwarding=0', '/proc/sys/net/ipv6/conf/wlan0/accept_ra=1', 'remove'],
+    );
   });
 
   it('restores forwarding with the last IPv6 guest only', () => {
     const before = { forwarding: '0', acceptRa: { wlan0: '1' } };
     const [a, b] = [withIpv6(100, '172.17.3.3', 'vm_wlan'), withIpv6(101, '172.17.3.4', 'vm_wlan1')] as const;
     const host = host6({ forwarding: '1', before });
-    assert.equal(planDetach(observed(host, [a, b]), a).some((o) => o.kind === 'restoreIpv6Forwarding'), false);
-    assert.deepEqual(planDetach(observed(host, [a]), a).find((o) => o.kind === 'restoreIpv6Forwarding'), { kind: 'restoreIpv6Forwarding', value: before });
+    assert.equal(
+      planDetach(observed(host, [a, b]), a).some((o) => o.kind === 'restoreIpv6Forwarding'),
+      false,
+    );
+    assert.deepEqual(
+      planDetach(observed(host, [a]), a).find((o) => o.kind === 'restoreIpv6Forwarding'),
+      { kind: 'restoreIpv6Forwarding', value: before },
+    );
   });
 
   it('the reconcile loop turns forwarding back on, and moves NAT guests to a new IPv6 uplink but not routed ones', () => {
     const nat = withIpv6(100, '172.17.3.3', 'vm_wlan');
-    const routed = sampleRecord({ pid: 101, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4', ipv6: guestIpv6Of('2001:db8:77::/64', '172.17.3.4', 'routed', 'wlan0') });
-    const host = { ...observed(host6({ defaults: [{ dst: 'default', dev: 'rmnet0' }] }), [nat, routed]), links: new Set(['lo', 'wlan0', 'rmnet0', 'vm_wlan', 'vm_wlan1']) };
+    const routed = sampleRecord({
+      pid: 101,
+      hostIf: 'vm_wlan1',
+      guestAddress: '172.17.3.4',
+      ipv6: guestIpv6Of('2001:db8:77::/64', '172.17.3.4', 'routed', 'wlan0'),
+    });
+    const host = {
+      ...observed(host6({ defaults: [{ dst: 'default', dev: 'rmnet0' }] }), [nat, routed]),
+      links: new Set(['lo', 'wlan0', 'rmnet0', 'vm_wlan', 'vm_wlan1']),
+    };
     const ops = planReconcile(host);
     assert.ok(ops.some((o) => o.kind === 'enableIpv6Forwarding'));
     const update = ops.find((o) => o.kind === 'updateRecords');
@@ -124,7 +165,10 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
     assert.match(restore6.input ?? '', /-A GUESTNET-POSTROUTING -s fd00:1:2:3::\/64 -o wlan0 -j MASQUERADE/);
     assert.match(restore6.input ?? '', /--icmpv6-type neighbour-solicitation -j ACCEPT/);
     const v4only = iptables('iptables').change({ installed: false, guests: [] }, { installed: true, guests: [ruleOf(sampleRecord())] });
-    assert.equal(v4only.some((s) => s.kind === 'run' && s.argv[0]?.startsWith('ip6tables')), false);
+    assert.equal(
+      v4only.some((s) => s.kind === 'run' && s.argv[0]?.startsWith('ip6tables')),
+      false,
+    );
   });
 
   it('settings: --pool6 is normalised to its network; routed needs it; --ipv6 takes four words', () => {
@@ -135,8 +179,20 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
     assert.throws(() => resolve({ ipv6: 'yes' }), /auto, off, nat, routed/);
   });
 
-  it("a guest that did not announce IPv6 is configured for IPv4 alone", () => {
-    const config = { token: 't', link: { name: 'a', rename: 'b', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2', ipv6: { address: 'fd00::3', prefixLength: 64, gateway: 'fd00::1' } }, dns: [] };
+  it('a guest that did not announce IPv6 is configured for IPv4 alone', () => {
+    const config = {
+      token: 't',
+      link: {
+        name: 'a',
+        rename: 'b',
+        mtu: 1500,
+        address: '172.17.3.3',
+        prefixLength: 16,
+        gateway: '172.17.3.2',
+        ipv6: { address: 'fd00::3', prefixLength: 64, gateway: 'fd00::1' },
+      },
+      dns: [],
+    };
     assert.equal(forCapabilities(config, ['resolv.conf']).link.ipv6, undefined);
     assert.deepEqual(forCapabilities(config, ['resolv.conf', 'ipv6']), config);
   });

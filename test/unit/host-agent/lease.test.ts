@@ -38,7 +38,10 @@ describe('lease allocation', () => {
 
   it('refuses a pool that a host route covers, naming the route', () => {
     const host = { ...emptyHost(), routes: [{ dst: '172.17.0.0/16', dev: 'docker0' }] };
-    assert.throws(() => allocate(host, defaults, '5'), (e: Error) => e instanceof NameTakenError && /172\.17\.0\.0\/16 overlaps it; choose another pool/.test(e.message));
+    assert.throws(
+      () => allocate(host, defaults, '5'),
+      (e: Error) => e instanceof NameTakenError && /172\.17\.0\.0\/16 overlaps it; choose another pool/.test(e.message),
+    );
   });
 
   it('wraps around the pool and reports exhaustion', () => {

@@ -1,10 +1,30 @@
 import assert from 'node:assert/strict';
-import { applySetup, formatStep, type GuestRule, iptables, nftables, RecordingRunner, type SetupOp, type Step, stepsOf, undoOf } from '@guestnet/host-agent';
+import {
+  applySetup,
+  formatStep,
+  type GuestRule,
+  iptables,
+  nftables,
+  RecordingRunner,
+  type SetupOp,
+  type Step,
+  stepsOf,
+  undoOf,
+} from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', gateway: '172.17.3.2', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = {
+  hostIf: 'vm_wlan',
+  linkFamily: 'vm_wlan+',
+  pool: '172.17.0.0/16',
+  guestAddress: '172.17.3.3',
+  gateway: '172.17.3.2',
+  uplink: 'wlan0',
+  openToGuests: false,
+  forwards: [],
+};
 const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 const ctx = { firewall: nftables, stateDir: '/state' };
 const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
@@ -20,7 +40,11 @@ describe('host ops', () => {
           `link add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth peer name vm_wlan mtu 1500 netns /proc/${process.pid}/ns/net\n` +
           `link set dev vm_wlan0 alias ${record.token}\n`,
       },
-      { kind: 'run', argv: ['ip', '-batch', '-'], input: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n' },
+      {
+        kind: 'run',
+        argv: ['ip', '-batch', '-'],
+        input: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
+      },
       { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
     ]);
   });
@@ -40,7 +64,9 @@ describe('host ops', () => {
   });
 
   it('adds a guest as four set elements in one nft transaction', () => {
-    const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [Step & { kind: 'run' }];
+    const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [
+      Step & { kind: 'run' },
+    ];
     assert.deepEqual(step.argv, ['nft', '-f', '-']);
     assert.equal(
       step.input,
@@ -60,7 +86,10 @@ describe('host ops', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
     assert.match(step.input ?? '', /iifname @guest_links tcp flags syn tcp option maxseg size set rt mtu/);
     assert.match(step.input ?? '', /iifname @guest_links ct state invalid drop/);
-    assert.match(step.input ?? '', /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \. ip daddr @dns_servers udp dport 53 update @dns_rate \{ ip saddr limit rate over 200\/second burst 200 packets \} drop\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname \. ip daddr @dns_servers meta l4proto \{ tcp, udp \} th dport 53 accept\n\t\tiifname @guest_links drop/);
+    assert.match(
+      step.input ?? '',
+      /chain input \{\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \. ip daddr @dns_servers udp dport 53 update @dns_rate \{ ip saddr limit rate over 200\/second burst 200 packets \} drop\n\t\tiifname @guest_links ct state established,related accept\n\t\tiifname \. ip daddr @dns_servers meta l4proto \{ tcp, udp \} th dport 53 accept\n\t\tiifname @guest_links drop/,
+    );
   });
 
   it('nft: re-creating a flushed table puts every attached guest back in the same transaction', () => {
@@ -71,7 +100,9 @@ describe('host ops', () => {
   it('iptables: guests of one family share their rules, so guest 200 costs no more rules than guest 1', () => {
     const legacy = { firewall: iptables('iptables-legacy'), stateDir: '/state' };
     const restoreOf = (others: GuestRule[]) => {
-      const steps = stepsOf({ kind: 'setGuestRules', before: installed(...others), after: installed(...others, rule) }, legacy) as Array<Step & { kind: 'run' }>;
+      const steps = stepsOf({ kind: 'setGuestRules', before: installed(...others), after: installed(...others, rule) }, legacy) as Array<
+        Step & { kind: 'run' }
+      >;
       assert.equal(steps.length, 1);
       assert.deepEqual(steps[0]?.argv, ['iptables-legacy-restore', '--noflush', '-w']);
       return steps[0]?.input ?? '';
@@ -97,9 +128,19 @@ describe('host ops', () => {
   it('iptables: a first install is one restore; only a base with jumps left over removes them first', () => {
     const ipt = { firewall: iptables('iptables'), stateDir: '/state' };
     const fresh = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ipt) as Array<Step & { kind: 'run' }>;
-    assert.deepEqual(fresh.map((s) => s.argv[0]), ['iptables-restore']);
-    const partly = stepsOf({ kind: 'setGuestRules', before: { ...none, leftovers: true }, after: installed(rule) }, ipt) as Array<Step & { kind: 'run' }>;
-    assert.deepEqual(partly.map((s) => s.argv.slice(0, 5).join(' ')), [...Array(5).fill('iptables -w -t filter -D'), 'iptables-restore --noflush -w'].map((c, i) => (i >= 2 && i < 5 ? c.replace('filter', 'nat') : c)));
+    assert.deepEqual(
+      fresh.map((s) => s.argv[0]),
+      ['iptables-restore'],
+    );
+    const partly = stepsOf({ kind: 'setGuestRules', before: { ...none, leftovers: true }, after: installed(rule) }, ipt) as Array<
+      Step & { kind: 'run' }
+    >;
+    assert.deepEqual(
+      partly.map((s) => s.argv.slice(0, 5).join(' ')),
+      [...Array(5).fill('iptables -w -t filter -D'), 'iptables-restore --noflush -w'].map((c, i) =>
+        i >= 2 && i < 5 ? c.replace('filter', 'nat') : c,
+      ),
+    );
   });
 
   it('iptables: a --host-if outside the prefix gets rules of its own, never a wildcard of its name', () => {
@@ -113,15 +154,26 @@ describe('host ops', () => {
   it('removes tolerantly: add-then-delete succeeds whether or not the thing exists', () => {
     const [last] = stepsOf({ kind: 'setGuestRules', before: installed(rule), after: none }, ctx) as [Step & { kind: 'run' }];
     assert.equal(last.input, 'add table ip guestnet\ndelete table ip guestnet\n');
-    const [one] = stepsOf({ kind: 'setGuestRules', before: installed(second, rule), after: installed(second) }, ctx) as [Step & { kind: 'run' }];
-    assert.match(one.input ?? '', /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/);
+    const [one] = stepsOf({ kind: 'setGuestRules', before: installed(second, rule), after: installed(second) }, ctx) as [
+      Step & { kind: 'run' },
+    ];
+    assert.match(
+      one.input ?? '',
+      /^add element ip guestnet guest_links \{ "vm_wlan" \}\ndelete element ip guestnet guest_links \{ "vm_wlan" \}\n/,
+    );
   });
 
   it('swaps port forwards in one transaction, tolerating ones already gone', () => {
     const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
     const dns = { protocol: 'udp' as const, hostPort: 5353, guestPort: 53 };
-    const [write] = stepsOf({ kind: 'updateRecords', before: [{ ...record, forwards: [adb] }], after: [{ ...record, forwards: [dns] }] }, ctx);
-    const [nft] = stepsOf({ kind: 'setGuestRules', before: installed({ ...rule, forwards: [adb] }), after: installed({ ...rule, forwards: [dns] }) }, ctx) as [Step & { kind: 'run' }];
+    const [write] = stepsOf(
+      { kind: 'updateRecords', before: [{ ...record, forwards: [adb] }], after: [{ ...record, forwards: [dns] }] },
+      ctx,
+    );
+    const [nft] = stepsOf(
+      { kind: 'setGuestRules', before: installed({ ...rule, forwards: [adb] }), after: installed({ ...rule, forwards: [dns] }) },
+      ctx,
+    ) as [Step & { kind: 'run' }];
     assert.equal(write?.kind, 'write');
     assert.equal(
       nft.input,
@@ -152,7 +204,8 @@ describe('host ops', () => {
     class FailingOnNft extends RecordingRunner {
       override async perform(step: Step): Promise<void> {
         await super.perform(step);
-        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete')) throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete'))
+          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
       }
     }
     const runner = new FailingOnNft();
@@ -176,7 +229,8 @@ describe('host ops', () => {
       override async perform(step: Step): Promise<void> {
         await super.perform(step);
         if (step.kind === 'run' && step.argv[0] === 'nsenter') await new Promise((r) => setTimeout(r, 20));
-        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete')) throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete'))
+          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
       }
     }
     const runner = new SlowLinkFailingNft();
@@ -188,7 +242,11 @@ describe('host ops', () => {
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
     const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
-    assert.deepEqual(ran.slice(0, 6), ['write', 'nsenter', 'write', 'sysctl', 'nft', 'ip'], 'nft ran while the pair was being made; the op under way finished');
+    assert.deepEqual(
+      ran.slice(0, 6),
+      ['write', 'nsenter', 'write', 'sysctl', 'nft', 'ip'],
+      'nft ran while the pair was being made; the op under way finished',
+    );
     assert.deepEqual(runner.steps.slice(7).map(formatStep), [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',
@@ -199,7 +257,13 @@ describe('host ops', () => {
   });
 
   it('prints steps as commands a root shell can run', () => {
-    assert.equal(formatStep({ kind: 'sysctl', path: '/proc/sys/net/ipv4/ip_forward', value: '1' }), 'echo 1 > /proc/sys/net/ipv4/ip_forward');
-    assert.equal(formatStep({ kind: 'run', argv: ['ip', 'link', 'set', 'dev', 'x', 'alias', "it's"] }), "ip link set dev x alias 'it'\\''s'");
+    assert.equal(
+      formatStep({ kind: 'sysctl', path: '/proc/sys/net/ipv4/ip_forward', value: '1' }),
+      'echo 1 > /proc/sys/net/ipv4/ip_forward',
+    );
+    assert.equal(
+      formatStep({ kind: 'run', argv: ['ip', 'link', 'set', 'dev', 'x', 'alias', "it's"] }),
+      "ip link set dev x alias 'it'\\''s'",
+    );
   });
 });

@@ -1,11 +1,32 @@
 import assert from 'node:assert/strict';
-import { type AttachmentRecord, type GuestRule, nftables, planAttach, planDetach, planDetachAll, planForward, planReconcile, ruleOf, stepsOf, undoOf } from '@guestnet/host-agent';
+import {
+  type AttachmentRecord,
+  type GuestRule,
+  nftables,
+  planAttach,
+  planDetach,
+  planDetachAll,
+  planForward,
+  planReconcile,
+  ruleOf,
+  stepsOf,
+  undoOf,
+} from '@guestnet/host-agent';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule: GuestRule = { hostIf: 'vm_wlan', linkFamily: 'vm_wlan+', pool: '172.17.0.0/16', guestAddress: '172.17.3.3', gateway: '172.17.3.2', uplink: 'wlan0', openToGuests: false, forwards: [] };
+const rule: GuestRule = {
+  hostIf: 'vm_wlan',
+  linkFamily: 'vm_wlan+',
+  pool: '172.17.0.0/16',
+  guestAddress: '172.17.3.3',
+  gateway: '172.17.3.2',
+  uplink: 'wlan0',
+  openToGuests: false,
+  forwards: [],
+};
 const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
 const none = { installed: false, guests: [] };
 
@@ -34,7 +55,11 @@ describe('host planner', () => {
     it('adds to an existing guestnet table instead of creating it', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
       const host = { ...emptyHost(), records: [other], links: new Set(['wlan0', 'vm_wlan1']), firewall: firewallWith([ruleOf(other)]) };
-      assert.deepEqual(planAttach(host, record()).at(-1), { kind: 'setGuestRules', before: installed(ruleOf(other)), after: installed(ruleOf(other), rule) });
+      assert.deepEqual(planAttach(host, record()).at(-1), {
+        kind: 'setGuestRules',
+        before: installed(ruleOf(other)),
+        after: installed(ruleOf(other), rule),
+      });
     });
 
     it('re-adds only what is missing, e.g. rules flushed by someone else', () => {
@@ -91,7 +116,7 @@ describe('host planner', () => {
       ]);
     });
 
-    it("refuses a host port another guest already has", () => {
+    it('refuses a host port another guest already has', () => {
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.4', forwards: [adb] });
       const host = { ...attached(), records: [...attached().records, other] };
       assert.throws(() => planForward(host, record(), adb, false), /tcp port 5555 is already forwarded to the guest of pid 200/);
@@ -119,7 +144,7 @@ describe('host planner', () => {
       assert.deepEqual(planDetach(host, record()), []);
     });
 
-    it("deletes only the link guestnet tagged for the record, never a host link that took its name", () => {
+    it('deletes only the link guestnet tagged for the record, never a host link that took its name', () => {
       const tagged = record(100, { tagged: true });
       const { host } = simulate(emptyHost(), planAttach(emptyHost(), tagged));
       assert.ok(planDetach(host, tagged).some((op) => op.kind === 'deleteLink'));
@@ -183,14 +208,22 @@ describe('host planner: planReconcile', () => {
       { kind: 'updateRecords', before: [guest], after: [{ ...guest, mtu: 1400 }] },
       { kind: 'setLinkMtu', record: { ...guest, mtu: 1400 }, mtu: 1400, before: 1500 },
     ]);
-    assert.deepEqual(undoOf(ops[1] as (typeof ops)[number]), { kind: 'setLinkMtu', record: { ...guest, mtu: 1400 }, mtu: 1500, before: 1400 });
+    assert.deepEqual(undoOf(ops[1] as (typeof ops)[number]), {
+      kind: 'setLinkMtu',
+      record: { ...guest, mtu: 1400 },
+      mtu: 1500,
+      before: 1400,
+    });
     assert.deepEqual(planReconcile(simulate(smaller, ops, [rule]).host), []);
   });
 
   it("takes a default route's own MTU when it is smaller than the link's", () => {
     const { guest, host } = attachedTo('wlan0');
     const tunnelled = { ...host, policy: { ...host.policy, defaults: [{ dev: 'wlan0', table: 'main', mtu: 1280 }] } };
-    assert.deepEqual(planReconcile(tunnelled).find((op) => op.kind === 'setLinkMtu'), { kind: 'setLinkMtu', record: { ...guest, mtu: 1280 }, mtu: 1280, before: 1500 });
+    assert.deepEqual(
+      planReconcile(tunnelled).find((op) => op.kind === 'setLinkMtu'),
+      { kind: 'setLinkMtu', record: { ...guest, mtu: 1280 }, mtu: 1280, before: 1500 },
+    );
   });
 
   it('leaves an MTU pinned with --mtu as it is', () => {
@@ -225,7 +258,10 @@ describe('host planner on a netd-style (Android) host', () => {
     const after = simulate(netd(), planAttach(netd(), guest())).host;
     assert.deepEqual(planAttach(after, guest()), []);
     const flushed = { ...after, policy: { ...after.policy, rules: [{ priority: 32000 }] } };
-    assert.deepEqual(planReconcile(flushed).map((op) => op.kind), ['addPolicyRoute']);
+    assert.deepEqual(
+      planReconcile(flushed).map((op) => op.kind),
+      ['addPolicyRoute'],
+    );
     assert.ok(planDetach(after, guest()).some((op) => op.kind === 'removePolicyRoute'));
   });
 });
@@ -233,9 +269,15 @@ describe('host planner on a netd-style (Android) host', () => {
 describe('host planner: planDetachAll', () => {
   const many = (n: number) =>
     Array.from({ length: n }, (_, i) =>
-      record(1000 + i, { hostIf: `vm_wlan${i || ''}`, guestAddress: `172.17.${3 + Math.floor((i + 1) / 250)}.${(3 + i) % 253}`, token: `guestnet:${String(i).padStart(32, '0')}`, tagged: true }),
+      record(1000 + i, {
+        hostIf: `vm_wlan${i || ''}`,
+        guestAddress: `172.17.${3 + Math.floor((i + 1) / 250)}.${(3 + i) % 253}`,
+        token: `guestnet:${String(i).padStart(32, '0')}`,
+        tagged: true,
+      }),
     );
-  const attachedAll = (records: AttachmentRecord[]) => records.reduce((host, r) => simulate(host, planAttach(host, r), host.records.map(ruleOf)).host, emptyHost());
+  const attachedAll = (records: AttachmentRecord[]) =>
+    records.reduce((host, r) => simulate(host, planAttach(host, r), host.records.map(ruleOf)).host, emptyHost());
 
   it('removes 200 guests with one firewall change, one link batch, and the records, leaving the host as before', () => {
     const records = many(200);
@@ -248,7 +290,10 @@ describe('host planner: planDetachAll', () => {
     assert.equal(ops.filter((op) => op.kind === 'deleteRecord').length, 200);
     const processes = ops.flatMap((op) => stepsOf(op, { firewall: nftables, stateDir: '/state' })).filter((step) => step.kind === 'run');
     assert.equal(processes.length, 2, 'nft delete table, and one ip link del group');
-    assert.deepEqual(ops.find((op) => op.kind === 'deleteLinks'), { kind: 'deleteLinks', names: records.map((r) => r.hostIf), group: 26478 });
+    assert.deepEqual(
+      ops.find((op) => op.kind === 'deleteLinks'),
+      { kind: 'deleteLinks', names: records.map((r) => r.hostIf), group: 26478 },
+    );
     const after = simulate(host, ops).host;
     assert.deepEqual([[...after.links], after.records, after.ipForward], [['lo', 'wlan0'], [], '0']);
   });
@@ -257,7 +302,10 @@ describe('host planner: planDetachAll', () => {
     const [ours, retagged] = many(2) as [AttachmentRecord, AttachmentRecord];
     const host = attachedAll([ours, retagged]);
     const foreign = { ...host, aliases: new Map([...host.aliases].filter(([name]) => name !== retagged.hostIf)) };
-    assert.deepEqual(planDetachAll(foreign).filter((op) => op.kind === 'deleteLinks'), [{ kind: 'deleteLinks', names: [ours.hostIf] }]);
+    assert.deepEqual(
+      planDetachAll(foreign).filter((op) => op.kind === 'deleteLinks'),
+      [{ kind: 'deleteLinks', names: [ours.hostIf] }],
+    );
   });
 
   it('plans nothing but forgetting when nothing of ours is left', () => {

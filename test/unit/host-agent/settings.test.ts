@@ -18,7 +18,10 @@ describe('host settings', () => {
   });
 
   it('names the config key that is wrong', () => {
-    assert.throws(() => resolveSettings({ mtu: 'big' }, {}, 'c.json'), (e: Error) => e instanceof ConfigError && /key 'mtu'/.test(e.message));
+    assert.throws(
+      () => resolveSettings({ mtu: 'big' }, {}, 'c.json'),
+      (e: Error) => e instanceof ConfigError && /key 'mtu'/.test(e.message),
+    );
     assert.throws(() => resolveSettings({ __proto__x: 1 }, {}, 'c.json'), /unknown key '__proto__x'/);
   });
 

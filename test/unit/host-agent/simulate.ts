@@ -9,8 +9,14 @@ export function firewallWith(rules: GuestRule[], installed = rules.length > 0): 
 export const emptyHost = (): HostObserved => ({
   links: new Set(['lo', 'wlan0']),
   aliases: new Map(),
-  mtus: new Map([['lo', 65536], ['wlan0', 1500]]),
-  groups: new Map([['lo', 0], ['wlan0', 0]]),
+  mtus: new Map([
+    ['lo', 65536],
+    ['wlan0', 1500],
+  ]),
+  groups: new Map([
+    ['lo', 0],
+    ['wlan0', 0],
+  ]),
   routes: [
     { dst: 'default', dev: 'wlan0' },
     { dst: '198.51.100.0/24', dev: 'wlan0' },
@@ -78,7 +84,10 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         mtus.set(op.record.hostIf, op.mtu);
         break;
       case 'addPolicyRoute':
-        rulesIp = [...rulesIp.filter((r) => r.iif !== op.route.hostIf), { priority: 21000, iif: op.route.hostIf, table: String(op.route.table) }];
+        rulesIp = [
+          ...rulesIp.filter((r) => r.iif !== op.route.hostIf),
+          { priority: 21000, iif: op.route.hostIf, table: String(op.route.table) },
+        ];
         localNetwork.add(`${op.route.guestAddress} ${op.route.hostIf}`);
         break;
       case 'removePolicyRoute':
@@ -88,5 +97,8 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
     }
   }
   const policy = { ...host.policy, rules: rulesIp, localNetwork };
-  return { host: { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy }, rules };
+  return {
+    host: { links, aliases, mtus, groups, routes, ipForward, ipForwardBefore, records, firewall: firewallWith(rules, installed), policy },
+    rules,
+  };
 }

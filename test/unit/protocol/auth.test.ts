@@ -1,5 +1,18 @@
 import assert from 'node:assert/strict';
-import { canonicalJson, checkToken, linkIdOf, linkKeyOf, macOf, newNonce, newOneTimeToken, oneTimeNameOf, proofOf, signed, tokenOfLink, verifies } from '@guestnet/protocol';
+import {
+  canonicalJson,
+  checkToken,
+  linkIdOf,
+  linkKeyOf,
+  macOf,
+  newNonce,
+  newOneTimeToken,
+  oneTimeNameOf,
+  proofOf,
+  signed,
+  tokenOfLink,
+  verifies,
+} from '@guestnet/protocol';
 
 const token = `guestnet:${'e'.repeat(32)}`;
 const key = linkKeyOf(token);
@@ -24,7 +37,13 @@ describe('protocol v2 authentication', () => {
   });
 
   it('detects a change to any field of a signed message, and a signature from another session', () => {
-    const configure = signed(key, nonces, { type: 'configure', id: linkIdOf(token), seq: 1, link: { mtu: 1500, rename: 'wlan0' }, dns: ['192.0.2.53'] });
+    const configure = signed(key, nonces, {
+      type: 'configure',
+      id: linkIdOf(token),
+      seq: 1,
+      link: { mtu: 1500, rename: 'wlan0' },
+      dns: ['192.0.2.53'],
+    });
     assert.ok(verifies(key, nonces, configure));
     assert.ok(!verifies(key, nonces, { ...configure, dns: ['198.51.100.53'] }));
     assert.ok(!verifies(key, nonces, { ...configure, seq: 2 }));
@@ -44,7 +63,7 @@ describe('protocol README worked example', () => {
     assert.equal(linkIdOf('guestnet:00112233445566778899aabbccddeeff'), 'afd29d94eeba113a649ec4e29e9da7c9');
   });
 
-  it('makes one-time tokens that are also a guest end\'s name: gn and 13 letters and digits, never twice', () => {
+  it("makes one-time tokens that are also a guest end's name: gn and 13 letters and digits, never twice", () => {
     const tokens = new Set(Array.from({ length: 200 }, newOneTimeToken));
     assert.equal(tokens.size, 200);
     for (const token of tokens) {
@@ -60,7 +79,11 @@ describe('protocol README worked example', () => {
   it("reads a link's token from its alias, or from a one-time first name when it has no alias", () => {
     assert.equal(tokenOfLink({ name: 'wlan0', alias: token }), token);
     assert.equal(tokenOfLink({ name: 'gnAbCdEf0123456', alias: undefined }), 'guestnet:gnAbCdEf0123456');
-    assert.equal(tokenOfLink({ name: 'gnAbCdEf0123456', alias: 'somebody else\'s' }), undefined, 'an alias of another makes the name no token');
+    assert.equal(
+      tokenOfLink({ name: 'gnAbCdEf0123456', alias: "somebody else's" }),
+      undefined,
+      'an alias of another makes the name no token',
+    );
     assert.equal(tokenOfLink({ name: 'vm_wlan0', alias: undefined }), undefined);
     assert.equal(tokenOfLink({ name: 'eth0', alias: 'guestnet:not-a-token' }), undefined);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { bigIntToIpv6, canonicalIpv6, checkIPv6, ipv6ToBigInt, parseGuestMessage, parseHostMessage } from '@guestnet/protocol';
 
 describe('IPv6 addresses', () => {
-  it("prints addresses the way ip does: the longest zero run shortened, a single zero group kept", () => {
+  it('prints addresses the way ip does: the longest zero run shortened, a single zero group kept', () => {
     for (const [written, shown] of [
       ['fd00:0:0:0:0:0:0:1', 'fd00::1'],
       ['2001:DB8::ac11:303', '2001:db8::ac11:303'],
@@ -10,7 +10,8 @@ describe('IPv6 addresses', () => {
       ['2001:db8:1:0:0:1:0:0', '2001:db8:1::1:0:0'],
       ['::', '::'],
       ['1:0:2:0:3:0:4:0', '1:0:2:0:3:0:4:0'],
-    ]) assert.equal(canonicalIpv6(written as string), shown);
+    ])
+      assert.equal(canonicalIpv6(written as string), shown);
   });
 
   it('round-trips through numbers', () => {
@@ -38,7 +39,11 @@ describe('protocol: IPv6 in configure and applied', () => {
   });
 
   it('refuses a bad IPv6 address, a prefix outside 64..120, and unknown fields in it', () => {
-    for (const bad of [{ ...ipv6, address: '172.17.3.3' }, { ...ipv6, prefixLength: 48 }, { ...ipv6, extra: 1 }]) {
+    for (const bad of [
+      { ...ipv6, address: '172.17.3.3' },
+      { ...ipv6, prefixLength: 48 },
+      { ...ipv6, extra: 1 },
+    ]) {
       assert.throws(() => parseHostMessage({ type: 'configure', id, seq: 1, link: { ...link, ipv6: bad }, dns: [], mac }), /ipv6/);
     }
   });
@@ -47,6 +52,10 @@ describe('protocol: IPv6 in configure and applied', () => {
     const state = { name: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2', ipv6, dns: [] };
     const applied = parseGuestMessage({ type: 'applied', id, seq: 1, ok: true, changes: 2, state, mac });
     assert.deepEqual(applied.type === 'applied' && applied.ok ? applied.state.ipv6 : undefined, ipv6);
-    assert.throws(() => parseGuestMessage({ type: 'applied', id, seq: 1, ok: true, changes: 2, state: { ...state, ipv6: { ...ipv6, gateway: 'x' } }, mac }), /ipv6\.gateway/);
+    assert.throws(
+      () =>
+        parseGuestMessage({ type: 'applied', id, seq: 1, ok: true, changes: 2, state: { ...state, ipv6: { ...ipv6, gateway: 'x' } }, mac }),
+      /ipv6\.gateway/,
+    );
   });
 });

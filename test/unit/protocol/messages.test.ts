@@ -24,7 +24,10 @@ describe('message validation', () => {
   });
 
   it('never carries a token: a v1 hello with tokens is refused by its version, a v2 one with tokens by its fields', () => {
-    assert.throws(() => parseGuestMessage({ type: 'hello', version: 1, tokens: [`guestnet:${'c'.repeat(32)}`], capabilities: [] }), /unsupported protocol version '1'/);
+    assert.throws(
+      () => parseGuestMessage({ type: 'hello', version: 1, tokens: [`guestnet:${'c'.repeat(32)}`], capabilities: [] }),
+      /unsupported protocol version '1'/,
+    );
     assert.throws(() => parseGuestMessage({ ...hello, tokens: [`guestnet:${'c'.repeat(32)}`] }), /unknown field 'tokens'/);
     assert.throws(() => parseHostMessage({ ...configure, token: `guestnet:${'c'.repeat(32)}` }), /unknown field 'token'/);
   });

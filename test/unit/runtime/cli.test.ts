@@ -5,7 +5,9 @@ import { execFile } from 'node:child_process';
 function runScript(body: string): Promise<{ code: number | null; stderr: string }> {
   const script = `import { installExitGuard } from '@guestnet/runtime';\nconst settled = installExitGuard('agent');\n${body}`;
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--input-type=module', '-e', script], (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+    const child = execFile(process.execPath, ['--input-type=module', '-e', script], (_error, _stdout, stderr) =>
+      resolve({ code: child.exitCode, stderr }),
+    );
   });
 }
 

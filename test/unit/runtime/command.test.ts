@@ -24,7 +24,10 @@ describe('runtime command runner', () => {
   });
 
   it('rejects with CommandFailedError when the command cannot run', async () => {
-    await assert.rejects(runCommand(['guestnet-no-such-tool']), (error: Error) => error instanceof CommandFailedError && /ENOENT/.test(error.message));
+    await assert.rejects(
+      runCommand(['guestnet-no-such-tool']),
+      (error: Error) => error instanceof CommandFailedError && /ENOENT/.test(error.message),
+    );
   });
 
   it('rejects when the command is killed by a signal', async () => {
@@ -44,7 +47,9 @@ describe('runtime command runner', () => {
     const script = `import { startCommand } from '@guestnet/runtime';
       const c = await startCommand(['sh', '-c', 'echo $$; exec sleep 60']);
       c.stdout.once('data', (d) => { process.stdout.write(d); process.exit(0); });`;
-    const pid = await new Promise<string>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script], (_e, stdout) => resolve(stdout.trim())));
+    const pid = await new Promise<string>((resolve) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], (_e, stdout) => resolve(stdout.trim())),
+    );
     assert.match(pid, /^\d+$/);
     await new Promise((r) => setTimeout(r, 100));
     const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
@@ -81,7 +86,9 @@ describe('runtime command runner', () => {
     const script = `import { keepWarm, warmPid } from '@guestnet/runtime';
       keepWarm(['sleep', '60']);
       process.stdout.write(String(warmPid(['sleep', '60'])));`;
-    const pid = await new Promise<string>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (_e, stdout) => resolve(stdout.trim())));
+    const pid = await new Promise<string>((resolve) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (_e, stdout) => resolve(stdout.trim())),
+    );
     assert.match(pid, /^\d+$/);
     await new Promise((r) => setTimeout(r, 100));
     const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');

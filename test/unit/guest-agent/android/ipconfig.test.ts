@@ -6,12 +6,22 @@ const entry = { id: 'eth0', address: '10.0.0.2', prefixLength: 24, gateway: '10.
 // IpConfigStore's DataOutputStream layout, version 3: big-endian ints, strings as u16 length + bytes.
 const GOLDEN =
   '00000003' +
-  '000c697041737369676e6d656e74' + '0006535441544943' + // ipAssignment STATIC
-  '000b6c696e6b41646472657373' + '000831302e302e302e32' + '00000018' + // linkAddress 10.0.0.2 /24
-  '0007676174657761790000000100' + '07302e302e302e30' + '00000000' + '00000001' + '000831302e302e302e31' + // gateway dest 0.0.0.0/0 via 10.0.0.1
-  '0003646e73' + '000931302e302e302e3533' + // dns 10.0.0.53
-  '000d70726f787953657474696e6773' + '00044e4f4e45' + // proxySettings NONE
-  '00026964' + '000465746830' + // id eth0
+  '000c697041737369676e6d656e74' +
+  '0006535441544943' + // ipAssignment STATIC
+  '000b6c696e6b41646472657373' +
+  '000831302e302e302e32' +
+  '00000018' + // linkAddress 10.0.0.2 /24
+  '0007676174657761790000000100' +
+  '07302e302e302e30' +
+  '00000000' +
+  '00000001' +
+  '000831302e302e302e31' + // gateway dest 0.0.0.0/0 via 10.0.0.1
+  '0003646e73' +
+  '000931302e302e302e3533' + // dns 10.0.0.53
+  '000d70726f787953657474696e6773' +
+  '00044e4f4e45' + // proxySettings NONE
+  '00026964' +
+  '000465746830' + // id eth0
   '0003656f73'; // eos
 
 describe("Android EthernetService's ipconfig.txt", () => {
@@ -23,9 +33,12 @@ describe("Android EthernetService's ipconfig.txt", () => {
     const dhcp = withEntry(undefined, { id: 'eth0', dhcp: true });
     const expected =
       '00000003' +
-      '000c697041737369676e6d656e74' + '000444484350' + // ipAssignment DHCP
-      '000d70726f787953657474696e6773' + '00044e4f4e45' + // proxySettings NONE
-      '00026964' + '000465746830' + // id eth0
+      '000c697041737369676e6d656e74' +
+      '000444484350' + // ipAssignment DHCP
+      '000d70726f787953657474696e6773' +
+      '00044e4f4e45' + // proxySettings NONE
+      '00026964' +
+      '000465746830' + // id eth0
       '0003656f73'; // eos
     assert.equal(dhcp.toString('hex'), expected);
     assert.equal(assignmentOf(dhcp, 'eth0'), 'DHCP');
@@ -43,7 +56,11 @@ describe("Android EthernetService's ipconfig.txt", () => {
     assert.ok(updated.includes(wifiLike.subarray(4)), 'the eth1 record changed');
     assert.deepEqual(dnsOf(updated, 'eth0'), ['10.0.0.54', '10.0.0.55']);
     assert.deepEqual(dnsOf(updated, 'eth1'), []);
-    assert.deepEqual(withEntry(updated, { ...entry, dns: ['10.0.0.54', '10.0.0.55'] }), updated, 'writing the same entry again changes nothing');
+    assert.deepEqual(
+      withEntry(updated, { ...entry, dns: ['10.0.0.54', '10.0.0.55'] }),
+      updated,
+      'writing the same entry again changes nothing',
+    );
   });
 
   it('refuses to rewrite a file it does not understand rather than lose its records', () => {

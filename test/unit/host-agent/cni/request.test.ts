@@ -25,29 +25,65 @@ describe('CNI requests', () => {
   });
 
   it("answers with the spec's codes: version 1, config 2 and 7, environment 4, stdin 6", () => {
-    assert.equal(cniCode(() => parseCniRequest('ADD', env, { ...config, cniVersion: '0.1.0' })), 1);
-    assert.equal(cniCode(() => parseCniRequest('ADD', env, { ...config, hairpin: true })), 2);
-    assert.equal(cniCode(() => parseCniRequest('ADD', env, { ...config, ipMasq: false })), 2);
-    assert.equal(cniCode(() => parseCniRequest('ADD', env, { ...config, mtu: 10 })), 7);
-    assert.equal(cniCode(() => parseCniRequest('ADD', { ...env, CNI_CONTAINERID: '../x' }, config)), 4);
-    assert.equal(cniCode(() => parseCniRequest('ADD', { ...env, CNI_IFNAME: 'eth0; reboot' }, config)), 4);
-    assert.equal(cniCode(() => parseCniRequest('ADD', { ...env, CNI_NETNS: 'relative' }, config)), 4);
-    assert.equal(cniCode(() => parseCniRequest('ADD', { ...env, CNI_NETNS: '' }, config)), 4);
-    assert.equal(cniCode(() => parseCniConfig('{')), 6);
-    assert.equal(cniCode(() => parseCniConfig('[]')), 6);
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, cniVersion: '0.1.0' })),
+      1,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, hairpin: true })),
+      2,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, ipMasq: false })),
+      2,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, mtu: 10 })),
+      7,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', { ...env, CNI_CONTAINERID: '../x' }, config)),
+      4,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', { ...env, CNI_IFNAME: 'eth0; reboot' }, config)),
+      4,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', { ...env, CNI_NETNS: 'relative' }, config)),
+      4,
+    );
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', { ...env, CNI_NETNS: '' }, config)),
+      4,
+    );
+    assert.equal(
+      cniCode(() => parseCniConfig('{')),
+      6,
+    );
+    assert.equal(
+      cniCode(() => parseCniConfig('[]')),
+      6,
+    );
   });
 
   it('keys DEL by container and interface alone, in the state dir of the environment', () => {
     assert.deepEqual(cniAttachmentOf({ ...env, CNI_NETNS: '' }), { containerId: 'abc123', ifname: 'eth0' });
     assert.equal(cniStateDirOf(env), '/run/gn-test');
     assert.equal(cniStateDirOf({}), '/run/guestnet/state');
-    assert.equal(cniCode(() => cniAttachmentOf({ ...env, CNI_CONTAINERID: '../x' })), 4);
+    assert.equal(
+      cniCode(() => cniAttachmentOf({ ...env, CNI_CONTAINERID: '../x' })),
+      4,
+    );
   });
 
   it('GC reads the valid attachments, and needs them', () => {
     const gc = { ...config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'abc123', ifname: 'eth0' }, { bogus: 1 }] };
     assert.deepEqual([...cniValidAttachments(gc)], ['cni-abc123-eth0']);
-    assert.equal(cniCode(() => cniValidAttachments(config)), 7);
+    assert.equal(
+      cniCode(() => cniValidAttachments(config)),
+      7,
+    );
   });
 
   it('records the network name, which GC goes by', () => {
@@ -55,12 +91,25 @@ describe('CNI requests', () => {
   });
 
   it('takes a requested address and MAC from the capabilities, args.cni or CNI_ARGS, and published ports from portMappings', () => {
-    const runtimeConfig = { ips: ['10.203.0.50/16'], mac: '02:AA:BB:CC:DD:EE', portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }, { hostPort: 5353, containerPort: 53, protocol: 'UDP' }] };
+    const runtimeConfig = {
+      ips: ['10.203.0.50/16'],
+      mac: '02:AA:BB:CC:DD:EE',
+      portMappings: [
+        { hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' },
+        { hostPort: 5353, containerPort: 53, protocol: 'UDP' },
+      ],
+    };
     const request = parseCniRequest('ADD', env, { ...config, capabilities: { ips: true, mac: true, portMappings: true }, runtimeConfig });
     assert.equal(request.settings.guestAddress, '10.203.0.50');
     assert.equal(request.guestMac, '02:aa:bb:cc:dd:ee');
-    assert.deepEqual(request.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }, { protocol: 'udp', hostPort: 5353, guestPort: 53 }]);
-    const onOne = parseCniRequest('ADD', env, { ...config, runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '198.51.100.2' }] } });
+    assert.deepEqual(request.forwards, [
+      { protocol: 'tcp', hostPort: 8081, guestPort: 80 },
+      { protocol: 'udp', hostPort: 5353, guestPort: 53 },
+    ]);
+    const onOne = parseCniRequest('ADD', env, {
+      ...config,
+      runtimeConfig: { portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '198.51.100.2' }] },
+    });
     assert.deepEqual(onOne.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, hostAddress: '198.51.100.2' }]);
     const fromArgs = parseCniRequest('ADD', { ...env, CNI_ARGS: 'IgnoreUnknown=1;IP=10.203.0.60;MAC=02:00:00:00:00:01' }, config);
     assert.deepEqual([fromArgs.settings.guestAddress, fromArgs.guestMac, fromArgs.forwards], ['10.203.0.60', '02:00:00:00:00:01', []]);
@@ -78,4 +127,3 @@ describe('CNI requests', () => {
     assert.equal(asking({ portMappings: [{ hostPort: 8081, containerPort: 80, hostIP: '2001:db8::2' }] }), 7);
   });
 });
-

@@ -7,8 +7,18 @@ describe('control socket requests', () => {
     assert.deepEqual(parseControlRequest({ type: 'status' }), { type: 'status' });
     assert.deepEqual(parseControlRequest({ type: 'detach', pid: 42 }), { type: 'detach', pid: 42 });
     const forward = { protocol: 'tcp', hostPort: 5555, guestPort: 5555 };
-    assert.deepEqual(parseControlRequest({ type: 'forward', pid: 42, forward, remove: false }), { type: 'forward', pid: 42, forward, remove: false });
-    assert.deepEqual(parseControlRequest({ type: 'attach', pid: 42, settings: { mtu: 1400 }, wait: true }), { type: 'attach', pid: 42, settings: { mtu: 1400 }, wait: true });
+    assert.deepEqual(parseControlRequest({ type: 'forward', pid: 42, forward, remove: false }), {
+      type: 'forward',
+      pid: 42,
+      forward,
+      remove: false,
+    });
+    assert.deepEqual(parseControlRequest({ type: 'attach', pid: 42, settings: { mtu: 1400 }, wait: true }), {
+      type: 'attach',
+      pid: 42,
+      settings: { mtu: 1400 },
+      wait: true,
+    });
   });
 
   it('refuses anything else as a protocol error', () => {

@@ -4,7 +4,15 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AttachmentRecord, GuestServer } from '@guestnet/host-agent';
-import { type Configure, FramedConnection, GuestApplyError, GuestTimeoutError, type HostMessage, linkIdOf, parseHostMessage } from '@guestnet/protocol';
+import {
+  type Configure,
+  FramedConnection,
+  GuestApplyError,
+  GuestTimeoutError,
+  type HostMessage,
+  linkIdOf,
+  parseHostMessage,
+} from '@guestnet/protocol';
 import { GuestAuth } from '../../../fixtures/guest-auth.js';
 import { sampleRecord } from '../../../fixtures/records.js';
 
@@ -27,7 +35,8 @@ async function fakeGuest(socketPath: string, tokens: string[]): Promise<FakeGues
   return connection;
 }
 
-const received = async (guest: FakeGuest): Promise<HostMessage> => (guest as unknown as { pushBack?: HostMessage }).pushBack ?? guest.receive(2000);
+const received = async (guest: FakeGuest): Promise<HostMessage> =>
+  (guest as unknown as { pushBack?: HostMessage }).pushBack ?? guest.receive(2000);
 const appliedFor = (guest: FakeGuest, configure: Configure) => guest.auth.applied(configure, {}, 3);
 
 describe('daemon GuestServer bookkeeping', () => {
@@ -40,7 +49,11 @@ describe('daemon GuestServer bookkeeping', () => {
     dir = mkdtempSync(join(tmpdir(), 'guestnet-unit-'));
     known = [record];
     rejected = [];
-    server = new GuestServer(join(dir, 'guest.sock'), (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))), (reason) => rejected.push(reason));
+    server = new GuestServer(
+      join(dir, 'guest.sock'),
+      (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))),
+      (reason) => rejected.push(reason),
+    );
     await server.start();
   });
   afterEach(async () => {
@@ -95,9 +108,20 @@ describe('daemon GuestServer bookkeeping', () => {
   it('a guest that failed before anyone waited fails the next wait at once', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     const configure = (await guest.receive(2000)) as Configure;
-    guest.send(guest.auth.sign({ type: 'applied', id: configure.id, seq: configure.seq, ok: false, error: { code: 'commandFailed', message: 'RTNETLINK answers: File exists' } }));
+    guest.send(
+      guest.auth.sign({
+        type: 'applied',
+        id: configure.id,
+        seq: configure.seq,
+        ok: false,
+        error: { code: 'commandFailed', message: 'RTNETLINK answers: File exists' },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 100));
-    await assert.rejects(server.confirm(record, 5000), (error: unknown) => error instanceof GuestApplyError && /File exists/.test(error.message));
+    await assert.rejects(
+      server.confirm(record, 5000),
+      (error: unknown) => error instanceof GuestApplyError && /File exists/.test(error.message),
+    );
     assert.equal(server.lastApply(record.token)?.ok, false);
     guest.destroy();
   });
@@ -127,7 +151,11 @@ describe('daemon GuestServer bookkeeping', () => {
     server.forget(record.token);
     const release = await guest.receive(2000);
     assert.equal(release.type, 'release');
-    assert.deepEqual(guest.auth.sign({ type: 'release', id: (release as { id: string }).id, seq: (release as { seq: number }).seq }), release, 'signed with the link key');
+    assert.deepEqual(
+      guest.auth.sign({ type: 'release', id: (release as { id: string }).id, seq: (release as { seq: number }).seq }),
+      release,
+      'signed with the link key',
+    );
     assert.equal(server.connected(record.token), false);
     assert.equal(server.lastApply(record.token), undefined);
   });

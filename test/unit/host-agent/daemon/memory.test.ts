@@ -7,7 +7,10 @@ const STATS = ['ip', '-s', '-j', 'link', 'show'];
 const TABLE_97 = ['ip', '-4', '-j', 'route', 'show', 'table', '97'];
 const settle = () => new Promise((r) => setTimeout(r, 120));
 
-function memoryOver(canned: Record<string, string> | undefined = { [DEFAULTS.join(' ')]: '[]', [TABLES.join(' ')]: '', [STATS.join(' ')]: '[]' }, listening = true) {
+function memoryOver(
+  canned: Record<string, string> | undefined = { [DEFAULTS.join(' ')]: '[]', [TABLES.join(' ')]: '', [STATS.join(' ')]: '[]' },
+  listening = true,
+) {
   const inner = new RecordingRunner(canned);
   return { memory: new HostMemory(inner, () => listening), inner };
 }

@@ -6,7 +6,13 @@ import { createServer, type Server } from 'node:net';
 import { askNetd, HostResolvers, isQuery, RateLimit, serverFailure, upstreamsIn } from '@guestnet/host-agent';
 
 // device.example, type A, class IN, recursion desired.
-const QUERY = Buffer.concat([Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]), Buffer.from('device'), Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]);
+const QUERY = Buffer.concat([
+  Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]),
+  Buffer.from('device'),
+  Buffer.from([7]),
+  Buffer.from('example'),
+  Buffer.from([0, 0, 1, 0, 1]),
+]);
 
 describe('DNS forwarder: messages', () => {
   it('takes a standard query with one question', () => {
@@ -44,7 +50,8 @@ describe('DNS forwarder: messages', () => {
 
 describe('DNS forwarder: the host resolvers', () => {
   it('reads both families and a loopback stub, and at most four', () => {
-    const conf = 'search lan\nnameserver 127.0.0.53\nnameserver 2001:db8::53\nnameserver fe80::1%wlan0\nnameserver not-an-address\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n';
+    const conf =
+      'search lan\nnameserver 127.0.0.53\nnameserver 2001:db8::53\nnameserver fe80::1%wlan0\nnameserver not-an-address\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n';
     assert.deepEqual(upstreamsIn(conf), ['127.0.0.53', '2001:db8::53', 'fe80::1%wlan0', '192.0.2.1']);
   });
 

@@ -32,9 +32,15 @@ describe('PendingConnections', () => {
     for (const socket of flood.slice(1)) pending.add(asSocket(socket));
     await settled();
     assert.equal(good.destroyed, false);
-    assert.deepEqual(flood.map((s) => s.destroyed), [...Array(7).fill(true), false, false, false]);
+    assert.deepEqual(
+      flood.map((s) => s.destroyed),
+      [...Array(7).fill(true), false, false, false],
+    );
     assert.equal(pending.size, 4);
-    assert.ok(dropped.every((reason) => /from net:\[1\] that had not said hello/.test(reason)), dropped.join('; '));
+    assert.ok(
+      dropped.every((reason) => /from net:\[1\] that had not said hello/.test(reason)),
+      dropped.join('; '),
+    );
   });
 
   it('over the total, drops from the busiest known netns rather than a newcomer', async () => {
@@ -45,7 +51,10 @@ describe('PendingConnections', () => {
     await settled();
     const late = new FakeSocket('net:[3]');
     pending.add(asSocket(late));
-    assert.deepEqual([...flood, ...others, late].map((s) => s.destroyed), [true, false, false, false, false]);
+    assert.deepEqual(
+      [...flood, ...others, late].map((s) => s.destroyed),
+      [true, false, false, false, false],
+    );
   });
 
   it('does not count a connection once it has said hello', async () => {

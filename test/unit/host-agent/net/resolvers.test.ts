@@ -14,7 +14,10 @@ describe('guest-reachable resolvers', () => {
   });
 
   it("looks behind systemd-resolved's 127.0.0.53 stub for the real upstreams", async () => {
-    const read = files({ [HOST_RESOLV_CONF]: 'nameserver 127.0.0.53\noptions edns0\n', [RESOLVED_UPSTREAMS]: 'nameserver 198.51.100.53\n' });
+    const read = files({
+      [HOST_RESOLV_CONF]: 'nameserver 127.0.0.53\noptions edns0\n',
+      [RESOLVED_UPSTREAMS]: 'nameserver 198.51.100.53\n',
+    });
     assert.deepEqual(await guestReachableResolvers(read), ['198.51.100.53']);
   });
 

@@ -59,7 +59,7 @@ describe('attach through the daemon: processes on the critical path', () => {
     assert.ok(recorded.reads.length >= 3, `reads: ${JSON.stringify(recorded.reads)}`);
   });
 
-  it('keeps the guest end\'s name where no agent renames it, or where --guest-if names it; never shows a one-time name', async () => {
+  it("keeps the guest end's name where no agent renames it, or where --guest-if names it; never shows a one-time name", async () => {
     const recorded = new RecordingRunner(CANNED);
     const service = new AttachmentService(stateDir, recorded);
     const waited = await service.attach({ guest: guest(101), settings: settings(), ...WAITED });

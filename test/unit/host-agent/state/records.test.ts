@@ -17,7 +17,11 @@ describe('attachment records', () => {
 
   it('refuses text that is not JSON, or JSON that is not an object, in one clear line', () => {
     for (const bad of ['{', 'null', '[]', '"x"', '42']) {
-      assert.throws(() => parseRecord(path, bad), (error: unknown) => error instanceof ConfigError && /state file \/state\/attachments\/100\.json is (not valid JSON|damaged)/.test(error.message));
+      assert.throws(
+        () => parseRecord(path, bad),
+        (error: unknown) =>
+          error instanceof ConfigError && /state file \/state\/attachments\/100\.json is (not valid JSON|damaged)/.test(error.message),
+      );
     }
   });
 
@@ -49,7 +53,10 @@ describe('attachment records', () => {
       await writeFile(join(stateDir, 'attachments', '100.json'), recordContent(sampleRecord()));
       // Listed, then gone: a name whose file does not exist when it is read.
       await symlink(join(stateDir, 'removed.json'), join(stateDir, 'attachments', '101.json'));
-      assert.deepEqual((await readRecords(stateDir)).map((r) => r.id), ['100']);
+      assert.deepEqual(
+        (await readRecords(stateDir)).map((r) => r.id),
+        ['100'],
+      );
     } finally {
       await rm(stateDir, { recursive: true, force: true });
     }
@@ -61,7 +68,10 @@ describe('attachment records', () => {
       await mkdir(join(stateDir, 'attachments'));
       await writeFile(join(stateDir, 'attachments', '100.json'), recordContent(sampleRecord()));
       await writeFile(join(stateDir, 'attachments', '101.json'), '');
-      assert.deepEqual((await readRecords(stateDir)).map((r) => r.id), ['100']);
+      assert.deepEqual(
+        (await readRecords(stateDir)).map((r) => r.id),
+        ['100'],
+      );
       await writeFile(join(stateDir, 'attachments', '101.json'), '{"id": "1');
       await assert.rejects(readRecords(stateDir), ConfigError);
     } finally {
