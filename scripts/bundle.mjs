@@ -22,7 +22,8 @@ const tooOld = (report) => `if(+process.versions.node.split('.')[0]<20){${report
 const agentCheck = (agent) =>
   tooOld(`process.stderr.write('${agent}: needs Node.js 20 or later; this is '+process.version+'\\n');process.exitCode=5`);
 const cniCheck = tooOld(
-  `process.stdout.write(JSON.stringify({cniVersion:'1.0.0',code:105,msg:'guestnet needs Node.js 20 or later; this is '+process.version})+'\\n');process.exitCode=1`,
+  "process.stdout.write(JSON.stringify({cniVersion:'1.0.0',code:105," +
+    "msg:'guestnet needs Node.js 20 or later; this is '+process.version})+'\\n');process.exitCode=1",
 );
 
 // Code compiled on first use rides at the end of the bundle, in comments, and

@@ -76,7 +76,10 @@ function dnsFileOps(observed: GuestObserved, configure: GuestConfig, dnsTarget: 
   return [{ kind: 'writeDnsFile', path: dnsTarget.path, content, before: observed.dnsFile, synced: dnsTarget.kind === 'ipconfig' }];
 }
 
-/** On Android a DHCP link's entry says DHCP, so that EthernetService's IpClient takes the lease; a DHCP guest elsewhere writes its lease's resolvers once it has one. */
+/**
+ * On Android a DHCP link's entry says DHCP, so that EthernetService's IpClient takes the lease;
+ * a DHCP guest elsewhere writes its lease's resolvers once it has one.
+ */
 function desiredDnsFile(observed: GuestObserved, { link, dns }: GuestConfig, target: DnsTarget): Buffer | undefined {
   if (target.kind === 'none') return undefined;
   if (target.kind === 'ipconfig') {
@@ -99,7 +102,7 @@ export function verifiedState(state: IpState, configure: GuestConfig): AppliedSt
   const want = configure.link;
   if (want.dhcp) throw new Error('a DHCP link is verified once its lease is applied');
   const cidr = `${want.address}/${want.prefixLength}`;
-  if (!link || !link.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr}`);
+  if (!link?.up || !link.addresses.includes(cidr)) throw new Error(`${want.rename} is not up with ${cidr}`);
   if (state.defaultRoute?.gateway !== want.gateway) throw new Error(`no default route via ${want.gateway}`);
   if (want.ipv6) {
     const cidr6 = `${want.ipv6.address}/${want.ipv6.prefixLength}`;

@@ -40,7 +40,7 @@ function parsePid(text: string): number {
 
 function emit(json: boolean | undefined, value: unknown, lines: string[]): void {
   if (json) print(JSON.stringify(value));
-  else lines.forEach((line) => print(line));
+  else for (const line of lines) print(line);
 }
 
 /**

@@ -264,7 +264,8 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
   if (settings.dhcp && (type === 'empty' || type === 'none' || (type === 'veth' && link === undefined))) {
     throw fault(
       ['dhcp', 'type'],
-      `--dhcp needs a network with a DHCP server: --type veth --link BRIDGE, macvlan, ipvlan, vlan or phys${type === 'veth' ? ' (a routed guest is addressed by the host)' : ''}`,
+      '--dhcp needs a network with a DHCP server: --type veth --link BRIDGE, macvlan, ipvlan, vlan or phys' +
+        (type === 'veth' ? ' (a routed guest is addressed by the host)' : ''),
     );
   }
   if (settings.ipv6 === 'routed' && settings.pool6 === undefined)

@@ -59,8 +59,14 @@ export class FramedConnection<In> {
         resolve(undefined);
       }, idleMs);
       this.waiter = {
-        resolve: (message) => (clearTimeout(timer), resolve(message)),
-        reject: (error) => (clearTimeout(timer), reject(error)),
+        resolve: (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       };
     });
   }

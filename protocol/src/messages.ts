@@ -23,7 +23,10 @@ export interface LinkConfig {
   prefixLength: number;
   gateway: string;
   ipv6?: Ipv6Config;
-  /** The guest takes its address, gateway and DNS from the network's DHCP server; address, prefixLength and gateway are then 0.0.0.0/1/0.0.0.0 and mean nothing. */
+  /**
+   * The guest takes its address, gateway and DNS from the network's DHCP server;
+   * address, prefixLength and gateway are then 0.0.0.0/1/0.0.0.0 and mean nothing.
+   */
   dhcp?: true;
 }
 

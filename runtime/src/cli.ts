@@ -75,7 +75,9 @@ export function installExitGuard(agent: string): () => void {
     process.stderr.write(`${agent}: internal error: stopped before the command finished\n`);
     process.exitCode = ExitCode.internal;
   });
-  return () => void (settled = true);
+  return () => {
+    settled = true;
+  };
 }
 
 /** What commander throws; matched by shape so this package needs no commander. */

@@ -154,7 +154,10 @@ export async function startCommand(argv: readonly string[]): Promise<StartedComm
   const kill = () => void child.kill();
   process.once('exit', kill);
   const exited = new Promise<void>((resolve) => {
-    const done = () => (process.removeListener('exit', kill), resolve());
+    const done = () => {
+      process.removeListener('exit', kill);
+      resolve();
+    };
     child.on('error', done);
     child.on('close', done);
   });

@@ -9,7 +9,7 @@ import { callDaemon } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { type Guest, Sandbox } from '../fixtures/sandbox.js';
 import { benchLanTypes } from './lan-types.js';
-import { median, ms, must, p95, processesDuring, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
+import { median, ms, must, p95, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
 import {
   attachOnce,

@@ -72,7 +72,9 @@ export function print(r: Results & { targets: Target[] }): void {
   for (const a of r.attach) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
   const ratio = (system: string) => (median(system) / median('cni-ptp')).toFixed(2);
   out(
-    `\nOver cni-ptp: guestnet-daemon ${ratio('guestnet-daemon')}x; floor-script (guestnet's earlier processes from one shell) ${ratio('floor-script')}x; floor-3-script (its three processes from one shell, nothing else) ${ratio('floor-3-script')}x.`,
+    `\nOver cni-ptp: guestnet-daemon ${ratio('guestnet-daemon')}x; ` +
+      `floor-script (guestnet's earlier processes from one shell) ${ratio('floor-script')}x; ` +
+      `floor-3-script (its three processes from one shell, nothing else) ${ratio('floor-3-script')}x.`,
   );
   out(
     `\n### Network types on a LAN: attach until the guest reaches the LAN's server (${r.lanTypes[0]?.runs ?? 0} runs each, interleaved)\n`,

@@ -83,9 +83,15 @@ class Reader {
 // How each key's value is laid out, so records we do not own are kept byte for byte.
 const VALUE_READERS: Record<string, (r: Reader) => unknown> = {
   ipAssignment: (r) => r.utf(),
-  linkAddress: (r) => (r.utf(), r.int()),
+  linkAddress: (r) => {
+    r.utf();
+    return r.int();
+  },
   gateway: (r) => {
-    if (r.int() === 1) r.utf(), r.int();
+    if (r.int() === 1) {
+      r.utf();
+      r.int();
+    }
     if (r.int() === 1) r.utf();
   },
   dns: (r) => r.utf(),

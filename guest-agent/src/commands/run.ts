@@ -40,7 +40,10 @@ const LINK_LOOK_CAP_MS = 30_000;
 function connectTo(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
-    socket.once('connect', () => (socket.off('error', reject), resolve(socket)));
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
     socket.once('error', reject);
   });
 }

@@ -86,9 +86,19 @@ export class GuestServer {
           ),
         );
       }, timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        cancelled?.removeEventListener('abort', onCancel);
+      };
       const waiter: Waiter = {
-        resolve: (c) => (clearTimeout(timer), cancelled?.removeEventListener('abort', onCancel), resolve(c)),
-        reject: (e) => (clearTimeout(timer), cancelled?.removeEventListener('abort', onCancel), reject(e)),
+        resolve: (c) => {
+          settle();
+          resolve(c);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
       };
       if (cancelled?.aborted) return onCancel();
       cancelled?.addEventListener('abort', onCancel, { once: true });

@@ -56,7 +56,10 @@ export class DnsForwarder {
       if (this.listeners.has(gateway)) continue;
       try {
         const udp = await bindUdp(gateway, (message, peer) => void this.onQuery(udp, message, peer));
-        const tcp = await serveTcp(gateway, DNS_PORT, this).catch((error: Error) => (udp.close(), Promise.reject(error)));
+        const tcp = await serveTcp(gateway, DNS_PORT, this).catch((error: Error) => {
+          udp.close();
+          throw error;
+        });
         this.listeners.set(gateway, { udp, tcp });
       } catch (error) {
         failures.push(`${gateway}: ${(error as Error).message}`);
@@ -122,7 +125,10 @@ export class DnsForwarder {
   private ask(id: number, pending: Pending): void {
     clearTimeout(pending.timer);
     const upstream = pending.upstreams[pending.tried++];
-    if (upstream === undefined) return this.finish(id);
+    if (upstream === undefined) {
+      this.finish(id);
+      return;
+    }
     const socket = this.upstreamSocket(isIPv6(upstream.split('%')[0] ?? '') ? 'udp6' : 'udp4');
     pending.timer = setTimeout(() => this.ask(id, pending), UPSTREAM_TIMEOUT_MS);
     socket.send(withId(pending.query, id), DNS_PORT, upstream, (error) => error && this.ask(id, pending));

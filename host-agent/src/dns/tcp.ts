@@ -46,7 +46,10 @@ async function askUpstream(query: Buffer, upstream: Upstream): Promise<Buffer | 
     const answer = await new Promise<Buffer | undefined>((resolve) => {
       const socket = connect({ host: server, port: 53, family: isIPv6(server.split('%')[0] ?? '') ? 6 : 4 });
       socket.setTimeout(UPSTREAM_TIMEOUT_MS, () => socket.destroy());
-      const feed = framed(MAX_ANSWER_BYTES, (message) => (resolve(Buffer.from(message)), socket.destroy()));
+      const feed = framed(MAX_ANSWER_BYTES, (message) => {
+        resolve(Buffer.from(message));
+        socket.destroy();
+      });
       socket.on('connect', () => socket.write(frame(query)));
       socket.on('data', (chunk) => feed(chunk) || socket.destroy());
       socket.on('error', () => {});
@@ -92,7 +95,9 @@ export function serveTcp(address: string, port: number, forwarder: TcpForwarding
           next();
         });
     };
-    socket.once('close', () => queue.splice(0).forEach(() => forwarder.release(source)));
+    socket.once('close', () => {
+      for (const _ of queue.splice(0)) forwarder.release(source);
+    });
     const feed = framed(MAX_QUERY_BYTES, (query) => {
       if (queue.length >= QUEUED_PER_CONNECTION || !isQuery(query) || !forwarder.admit(source)) return void socket.destroy();
       queue.push(Buffer.from(query));
@@ -102,6 +107,9 @@ export function serveTcp(address: string, port: number, forwarder: TcpForwarding
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, address, () => (server.off('error', reject), resolve(server)));
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   });
 }

@@ -54,7 +54,9 @@ export const kernel: Check = async (_, runner) => {
     [
       'nat and conntrack',
       ['unshare', '--net', 'nft', '-f', '-'],
-      'table ip probe {\n chain nat_probe { type nat hook postrouting priority srcnat; masquerade; }\n chain ct_probe { type filter hook forward priority 0; ct state established accept; }\n}\n',
+      'table ip probe {\n' +
+        ' chain nat_probe { type nat hook postrouting priority srcnat; masquerade; }\n' +
+        ' chain ct_probe { type filter hook forward priority 0; ct state established accept; }\n}\n',
     ],
   ];
   const findings: Finding[] = [];
@@ -144,7 +146,9 @@ export const forwardDrop: Check = async (settings, runner) => {
         check: 'forward',
         status,
         detail: `${where} has policy drop${status === 'warn' ? " (guests' IPv6 only)" : ''}: ${explain}`,
-        fix: `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)`,
+        fix:
+          `accept vm_wlan* there, e.g. nft insert rule ${where} iifname "vm_wlan*" accept` +
+          ' and oifname "vm_wlan*" ct state established,related accept (Docker: the DOCKER-USER chain)',
       });
     }
     const drops = items.filter(
@@ -244,8 +248,12 @@ export const dns: Check = async (settings) => {
     {
       check: 'dns',
       status: 'warn',
-      detail: `something listens for DNS on every address (port 53), so the daemon's forwarder cannot take ${settings.gateway}: guests of a daemon would have no DNS`,
-      fix: `make it listen on its own interfaces only (dnsmasq: bind-interfaces, except-interface=${settings.hostIfPrefix}*), or give guests fixed resolvers with --dns`,
+      detail:
+        'something listens for DNS on every address (port 53), ' +
+        `so the daemon's forwarder cannot take ${settings.gateway}: guests of a daemon would have no DNS`,
+      fix:
+        `make it listen on its own interfaces only (dnsmasq: bind-interfaces, except-interface=${settings.hostIfPrefix}*), ` +
+        'or give guests fixed resolvers with --dns',
     },
   ];
 };

@@ -169,7 +169,9 @@ const steps: StepsByKind = {
     {
       kind: 'run',
       argv: ['ip', '-batch', '-'],
-      input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n`,
+      input:
+        `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\n` +
+        `route replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n`,
     },
     ...(r.guestAddress6 === undefined
       ? []
@@ -178,7 +180,9 @@ const steps: StepsByKind = {
           {
             kind: 'run' as const,
             argv: ['ip', '-6', '-batch', '-'],
-            input: `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\nroute replace ${r.guestAddress6}/128 dev ${r.hostIf} table ${LOCAL_NETWORK_TABLE}\n`,
+            input:
+              `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\n` +
+              `route replace ${r.guestAddress6}/128 dev ${r.hostIf} table ${LOCAL_NETWORK_TABLE}\n`,
           },
         ]),
   ],

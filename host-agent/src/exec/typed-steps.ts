@@ -72,7 +72,10 @@ export const typedSteps = {
       : {
           kind: 'run',
           argv: inGuest(r, 'ip', '-force', '-batch', '-'),
-          input: `link set dev ${r.guestName} down\nlink set dev ${r.guestName} netns ${HOST_NETNS} name ${name}\nlink set dev ${r.guestIf} netns ${HOST_NETNS} name ${name}\n`,
+          input:
+            `link set dev ${r.guestName} down\n` +
+            `link set dev ${r.guestName} netns ${HOST_NETNS} name ${name}\n` +
+            `link set dev ${r.guestIf} netns ${HOST_NETNS} name ${name}\n`,
           tolerate: GUEST_GONE,
         };
     const restore: Step = {

@@ -41,7 +41,10 @@ export async function configureGuest(
   let closing = false;
   let confirm!: (confirmation: GuestConfirmation) => void;
   let fail!: (error: Error) => void;
-  const confirmed = new Promise<GuestConfirmation>((resolve, reject) => ((confirm = resolve), (fail = reject)));
+  const confirmed = new Promise<GuestConfirmation>((resolve, reject) => {
+    confirm = resolve;
+    fail = reject;
+  });
   // Settled possibly before it is awaited (an abort while the socket is set up).
   confirmed.catch(() => {});
   const pending = new PendingConnections(PENDING_LIMITS, (reason) => onEvent({ rejected: reason, unknownGuest: false }));

@@ -63,7 +63,10 @@ export class PendingConnections {
 
   /** One lookup at a time; arrivals during it are looked at by the next. */
   private async sortBySource(): Promise<void> {
-    if (this.sorting) return void (this.sortAgain = true);
+    if (this.sorting) {
+      this.sortAgain = true;
+      return;
+    }
     this.sorting = true;
     try {
       do {
@@ -88,7 +91,7 @@ export class PendingConnections {
     }
     for (const [source, sockets] of bySource) {
       const excess = sockets.slice(0, Math.max(0, sockets.length - this.limits.perSource));
-      excess.forEach((socket) => this.drop(socket));
+      for (const socket of excess) this.drop(socket);
       if (excess.length > 0) this.onDropped(`dropped ${excess.length} connections from ${source} that had not said hello`);
     }
   }

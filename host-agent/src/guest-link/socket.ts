@@ -7,7 +7,10 @@ import { ensurePrivateDir } from '../state/dir.js';
 function someoneListens(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = connect(socketPath);
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
 }
@@ -30,7 +33,10 @@ export async function listenExclusively(socketPath: string, onConnection: (socke
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => (server.off('error', reject), resolve()));
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
   } finally {
     process.umask(umask);

@@ -113,8 +113,12 @@ export function describeOp(op: Op): string {
       return describeUpdate(op);
     case 'deleteRecord':
       return `forget attachment ${op.id}`;
-    case 'createVeth':
-      return `create ${op.record.hostIf} (${op.record.hostAddress} peer ${op.record.guestAddress}${op.record.ipv6 ? `, ${op.record.ipv6.hostAddress} peer ${op.record.ipv6.guestAddress}` : ''}) with ${guestEndShown(op.record)} in the netns of ${guestLabel(op.record)}`;
+    case 'createVeth': {
+      const { record } = op;
+      const ipv6 = record.ipv6 ? `, ${record.ipv6.hostAddress} peer ${record.ipv6.guestAddress}` : '';
+      const addresses = `${record.hostAddress} peer ${record.guestAddress}${ipv6}`;
+      return `create ${record.hostIf} (${addresses}) with ${guestEndShown(record)} in the netns of ${guestLabel(record)}`;
+    }
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'deleteLinks':
@@ -123,8 +127,10 @@ export function describeOp(op: Op): string {
       return `set net.ipv4.ip_forward=1 (was ${op.before})`;
     case 'restoreIpForward':
       return `restore net.ipv4.ip_forward=${op.value}`;
-    case 'enableIpv6Forwarding':
-      return `set net.ipv6.conf.all.forwarding=1 (was ${op.before.forwarding})${Object.keys(op.before.acceptRa).length > 0 ? `, accept_ra=2 on ${Object.keys(op.before.acceptRa).join(' ')}` : ''}`;
+    case 'enableIpv6Forwarding': {
+      const acceptRa = Object.keys(op.before.acceptRa);
+      return `set net.ipv6.conf.all.forwarding=1 (was ${op.before.forwarding})${acceptRa.length > 0 ? `, accept_ra=2 on ${acceptRa.join(' ')}` : ''}`;
+    }
     case 'restoreIpv6Forwarding':
       return `restore net.ipv6.conf.all.forwarding=${op.value.forwarding}${Object.keys(op.value.acceptRa).length > 0 ? ' and accept_ra' : ''}`;
     case 'enableProxyNdp':

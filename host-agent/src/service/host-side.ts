@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { BadPidError, newOneTimeToken, oneTimeNameOf, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
-import type { Firewall } from '../firewall/firewall.js';
 import { pathMtu, type Route } from '../model/host.js';
 import { isBridged, isRouted } from '../model/link-type.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';

@@ -83,11 +83,12 @@ async function holdingLock<T>(stateDir: string, work: () => Promise<T>): Promise
   await ensurePrivateDir(stateDir, 'state dir');
   const name = await lockName(stateDir);
   const deadline = Date.now() + LOCK_WAIT_MS;
-  let held: Server | undefined;
-  while (!(held = await bind(name))) {
+  let held = await bind(name);
+  while (!held) {
     if (Date.now() > deadline)
       throw new AgentError('socketBusy', `${stateDir} stayed locked by another guestnet process for over ${LOCK_WAIT_MS / 1000} s`);
     await sleep(20);
+    held = await bind(name);
   }
   try {
     return await work();

@@ -27,7 +27,8 @@ mount -t tmpfs guestnet-test /sys/fs/cgroup
 mkdir -p /run/netns
 P="podman --root $D/root --runroot $D/runroot --tmpdir $D/tmp --storage-driver vfs"
 $P import $D/rootfs.tar localhost/gn-busybox >/dev/null
-$P run -d --cgroups=disabled --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name ${NAME} --network gn-test -p 8081:80 localhost/gn-busybox /bin/busybox httpd -f -p 80 -h /www >/dev/null
+$P run -d --cgroups=disabled --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name ${NAME} \\
+  --network gn-test -p 8081:80 localhost/gn-busybox /bin/busybox httpd -f -p 80 -h /www >/dev/null
 echo running
 read _
 $P rm -f -t 0 ${NAME} >/dev/null
@@ -66,7 +67,8 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
     await writeFile(join(dir, 'net.d', 'gn-test.conflist'), JSON.stringify(network));
     await writeFile(
       join(dir, 'containers.conf'),
-      `[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${join(dir, 'bin')}"]\nnetwork_config_dir = "${join(dir, 'net.d')}"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "none"\n`,
+      `[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${join(dir, 'bin')}"]\nnetwork_config_dir = "${join(dir, 'net.d')}"\n` +
+        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "none"\n',
     );
     await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
     await chmod(join(rootfs, 'bin', 'busybox'), 0o755);
@@ -98,7 +100,9 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
   });
 
   it('serves the published port from the uplink side and from the host', async () => {
-    const fetch = `require('node:http').get('http://${UPLINK.hostAddress}:8081/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); }).on('error', (e) => console.log(e.code));`;
+    const fetch = `require('node:http')
+      .get('http://${UPLINK.hostAddress}:8081/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); })
+      .on('error', (e) => console.log(e.code));`;
     assert.equal((await sandbox.inet(['node', '-e', fetch])).stdout.trim(), 'container');
     assert.equal((await sandbox.host(['node', '-e', fetch])).stdout.trim(), 'container');
   });

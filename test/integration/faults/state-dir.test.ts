@@ -81,7 +81,10 @@ describe('faults: unusable state, sockets and configs give one clear line', func
     const full = join(sandbox.dir, 'full');
     await mkdir(full, { mode: 0o700 });
     // The tmpfs exists only in this command's own mount namespace.
-    const script = `mount -t tmpfs -o size=64k,mode=0700 tmpfs ${full} && mkdir -m 700 ${full}/state && (head -c 1048576 /dev/zero > ${full}/fill 2>/dev/null || true) && node ${HOST_AGENT} attach ${guest.pid} --no-wait --state-dir ${full}/state; code=$?; find ${full}/state -name '*.tmp' | wc -l; exit $code`;
+    const script = `mount -t tmpfs -o size=64k,mode=0700 tmpfs ${full} && mkdir -m 700 ${full}/state &&
+      (head -c 1048576 /dev/zero > ${full}/fill 2>/dev/null || true) &&
+      node ${HOST_AGENT} attach ${guest.pid} --no-wait --state-dir ${full}/state; code=$?
+      find ${full}/state -name '*.tmp' | wc -l; exit $code`;
     const result = await sandbox.host(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script]);
     await guest.kill();
     assert.equal(result.exitCode, ExitCode.stateDir, result.stderr);

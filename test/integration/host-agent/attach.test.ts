@@ -262,7 +262,9 @@ for (const firewall of FIREWALLS)
       assert.match(
         result.stdout,
         new RegExp(
-          `^ip -batch - <<'EOF'\nlink add vm_wlan mtu 1500 type veth peer name gn[A-Za-z0-9]{13} mtu 1500 address 02:67:6e:11:03:03 netns /proc/${bare.pid}/ns/net\n` +
+          "^ip -batch - <<'EOF'\n" +
+            'link add vm_wlan mtu 1500 type veth peer name gn[A-Za-z0-9]{13} mtu 1500 address 02:67:6e:11:03:03 ' +
+            `netns /proc/${bare.pid}/ns/net\n` +
             'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan$',
           'm',
         ),

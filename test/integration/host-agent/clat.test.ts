@@ -104,7 +104,10 @@ describe('an IPv6-only uplink with a CLAT (464XLAT): IPv4 guests through the v4-
         await sandbox.host([
           'node',
           '-e',
-          `require('node:net').connect(${SERVER.port}, '${SERVER.address}').on('data', (d) => { console.log(String(d)); process.exit(0); }).on('error', () => process.exit(1)); setTimeout(() => process.exit(1), 1000);`,
+          `require('node:net').connect(${SERVER.port}, '${SERVER.address}')
+            .on('data', (d) => { console.log(String(d)); process.exit(0); })
+            .on('error', () => process.exit(1));
+          setTimeout(() => process.exit(1), 1000);`,
         ])
       ).stdout.trim();
       if (!seen) await new Promise((r) => setTimeout(r, 100));

@@ -94,7 +94,9 @@ describe('network types with DHCP: the guest takes a lease from the LAN, through
     const script = join(sandbox.dir, 'ipclient.sh');
     await writeFile(
       script,
-      '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip address add "$ip/$mask" dev "$interface"\nip route add default via "${router%% *}" dev "$interface" table 1001\nip rule add from all lookup 1001 pref 13000\n',
+      '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip address add "$ip/$mask" dev "$interface"\n' +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+        'ip route add default via "${router%% *}" dev "$interface" table 1001\nip rule add from all lookup 1001 pref 13000\n',
       { mode: 0o755 },
     );
     const ipclient = await guest.exec(['busybox', 'udhcpc', '-f', '-q', '-n', '-i', 'eth0', '-s', script, '-t', '10', '-T', '1']);

@@ -38,7 +38,11 @@ require('node:net').createServer((c) => c.once('data', (d) => {
   const q = Buffer.from(d.toString().replace(/\\0$/, '').split(' ')[3], 'base64');
   let end = 12;
   while (q[end]) end += q[end] + 1;
-  const a = Buffer.concat([Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), q.subarray(12, end + 5), Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ${NETD_ANSWER.split('.').join(', ')}])]);
+  const a = Buffer.concat([
+    Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]),
+    q.subarray(12, end + 5),
+    Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ${NETD_ANSWER.split('.').join(', ')}]),
+  ]);
   const head = Buffer.alloc(8);
   head.writeInt32BE(a.length, 4);
   c.end(Buffer.concat([head, a]));
@@ -46,10 +50,16 @@ require('node:net').createServer((c) => c.once('data', (d) => {
 
 // A query for device.example over TCP, as a stub resolver falls back to after a truncated answer; prints the A record.
 const tcpLookup = (server: string) => `
-const q = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]), Buffer.from('device'), Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]);
+const q = Buffer.concat([
+  Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]), Buffer.from('device'), Buffer.from([7]), Buffer.from('example'),
+  Buffer.from([0, 0, 1, 0, 1]),
+]);
 const s = require('node:net').connect(53, '${server}', () => s.write(Buffer.concat([Buffer.from([0, q.length]), q])));
 let got = Buffer.alloc(0);
-s.on('data', (b) => { got = Buffer.concat([got, b]); if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) { console.log(JSON.stringify([[...got.subarray(-4)].join('.')])); process.exit(0); } });
+s.on('data', (b) => {
+  got = Buffer.concat([got, b]);
+  if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) { console.log(JSON.stringify([[...got.subarray(-4)].join('.')])); process.exit(0); }
+});
 s.on('error', (e) => { console.log(e.code); process.exit(0); });
 setTimeout(() => { console.log('ETIMEOUT'); process.exit(0); }, 3000);`;
 
@@ -66,7 +76,9 @@ const end = Date.now() + ${ms};
 let n = 0;
 const name = () => Buffer.concat([Buffer.from([10]), Buffer.from(String(n).padStart(10, '0')), Buffer.from([7]), Buffer.from('example'), Buffer.from([0])]);
 function burst() {
-  for (let i = 0; i < 200; i++, n++) s.send(Buffer.concat([Buffer.from([n >> 8 & 255, n & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name(), Buffer.from([0, 1, 0, 1])]), 53, '${server}');
+  for (let i = 0; i < 200; i++, n++) {
+    s.send(Buffer.concat([Buffer.from([n >> 8 & 255, n & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name(), Buffer.from([0, 1, 0, 1])]), 53, '${server}');
+  }
   if (Date.now() < end) setImmediate(burst); else setTimeout(() => process.exit(0), 100);
 }
 burst();`;

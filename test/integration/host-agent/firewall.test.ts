@@ -6,7 +6,9 @@ const HELD_PORT = 8081;
 
 /** A server that answers "host" (or holds each connection open for a few seconds). */
 const server = (address: string, port: number, hold = false) =>
-  `require('node:net').createServer((s) => { s.on('error', () => {}); ${hold ? 'setTimeout(() => s.destroy(), 4000)' : "s.end('host')"}; }).listen(${port}, '${address}', () => console.log('ready'))`;
+  `require('node:net')
+    .createServer((s) => { s.on('error', () => {}); ${hold ? 'setTimeout(() => s.destroy(), 4000)' : "s.end('host')"}; })
+    .listen(${port}, '${address}', () => console.log('ready'))`;
 
 // What the rules do beyond getting guests online, on every backend.
 for (const firewall of FIREWALLS)

@@ -64,7 +64,8 @@ for (const firewall of FIREWALLS)
       const listener = guest.spawn([
         'node',
         '-e',
-        `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, '::', () => console.log('ready')); setTimeout(() => process.exit(0), 8000);`,
+        `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, '::', () => console.log('ready'));
+        setTimeout(() => process.exit(0), 8000);`,
       ]);
       listener.catch(() => {});
       await new Promise((resolve) => listener.stdout?.once('data', resolve));
@@ -79,7 +80,8 @@ for (const firewall of FIREWALLS)
       const listener = guest.spawn([
         'node',
         '-e',
-        `require('node:net').createServer((s) => s.end('guest ' + s.remoteAddress)).listen(${FORWARDED_PORT}, '::', () => console.log('ready')); setTimeout(() => process.exit(0), 8000);`,
+        `require('node:net').createServer((s) => s.end('guest ' + s.remoteAddress)).listen(${FORWARDED_PORT}, '::', () => console.log('ready'));
+        setTimeout(() => process.exit(0), 8000);`,
       ]);
       listener.catch(() => {});
       await new Promise((resolve) => listener.stdout?.once('data', resolve));
@@ -105,7 +107,8 @@ for (const firewall of FIREWALLS)
       const heard = sandbox.serveIn(sandbox.inetNs, [
         'node',
         '-e',
-        `const s = require('node:dgram').createSocket('udp6'); s.on('message', (m, r) => console.log(r.address + ' ' + m)); s.bind(${UDP_PORT}, '${SERVER6.address}', () => console.log('ready')); setTimeout(() => process.exit(0), 6000);`,
+        `const s = require('node:dgram').createSocket('udp6'); s.on('message', (m, r) => console.log(r.address + ' ' + m));
+        s.bind(${UDP_PORT}, '${SERVER6.address}', () => console.log('ready')); setTimeout(() => process.exit(0), 6000);`,
       ]);
       heard.catch(() => {});
       let output = '';
@@ -117,7 +120,8 @@ for (const firewall of FIREWALLS)
         guest.exec([
           'node',
           '-e',
-          `const s = require('node:dgram').createSocket('udp6'); s.bind(0, '${from}', () => s.send('${text}', ${UDP_PORT}, '${SERVER6.address}', () => s.close()));`,
+          `const s = require('node:dgram').createSocket('udp6');
+          s.bind(0, '${from}', () => s.send('${text}', ${UDP_PORT}, '${SERVER6.address}', () => s.close()));`,
         ]);
       try {
         for (let i = 0; i < 5; i++) {

@@ -67,7 +67,8 @@ for (const { pool, how, firewall } of [
       const listener = guest.spawn([
         'node',
         '-e',
-        `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, '::', () => console.log('ready')); setTimeout(() => process.exit(0), 6000);`,
+        `require('node:net').createServer((s) => s.end('guest')).listen(${GUEST_PORT}, '::', () => console.log('ready'));
+        setTimeout(() => process.exit(0), 6000);`,
       ]);
       listener.catch(() => {});
       await new Promise((resolve) => listener.stdout?.once('data', resolve));

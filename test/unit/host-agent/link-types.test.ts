@@ -40,7 +40,11 @@ describe('network types: plans and their exact steps', () => {
     assert.deepEqual(step.argv, ['ip', '-batch', '-']);
     assert.match(
       step.input ?? '',
-      /^link add link eth1 name gn[0-9a-f]{12} address 02:67:6e:11:03:03 group 26478 type vlan id 5\nlink set dev gn[0-9a-f]{12} alias guestnet:a{32}\nlink set dev gn[0-9a-f]{12} netns \/proc\/300\/ns\/net name vm_wlan0\n$/,
+      new RegExp(
+        '^link add link eth1 name gn[0-9a-f]{12} address 02:67:6e:11:03:03 group 26478 type vlan id 5\n' +
+          'link set dev gn[0-9a-f]{12} alias guestnet:a{32}\n' +
+          'link set dev gn[0-9a-f]{12} netns /proc/300/ns/net name vm_wlan0\n$',
+      ),
     );
     assert.equal(step.unsupported?.message, 'this kernel has no vlan links (CONFIG_VLAN_8021Q); nothing was changed');
   });
@@ -65,7 +69,7 @@ describe('network types: plans and their exact steps', () => {
     });
   });
 
-  it('a sublink guest seen without its link, or an empty one with its loopback down (a daemon killed before), is completed; one that has them plans nothing', () => {
+  it('a sublink guest seen without its link, or an empty one with its loopback down (a daemon killed before), is completed', () => {
     const record = typed({ type: 'macvlan', macvlanMode: 'bridge' });
     const host = { ...lan(), records: [record] };
     assert.deepEqual(planAttach(host, record, { guest: { ourLink: false, loopbackUp: true } }), [{ kind: 'createSublink', record }]);

@@ -51,7 +51,8 @@ describe('DNS forwarder: messages', () => {
 describe('DNS forwarder: the host resolvers', () => {
   it('reads both families and a loopback stub, and at most four', () => {
     const conf =
-      'search lan\nnameserver 127.0.0.53\nnameserver 2001:db8::53\nnameserver fe80::1%wlan0\nnameserver not-an-address\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n';
+      'search lan\nnameserver 127.0.0.53\nnameserver 2001:db8::53\nnameserver fe80::1%wlan0\n' +
+      'nameserver not-an-address\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n';
     assert.deepEqual(upstreamsIn(conf), ['127.0.0.53', '2001:db8::53', 'fe80::1%wlan0', '192.0.2.1']);
   });
 

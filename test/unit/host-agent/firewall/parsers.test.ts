@@ -165,7 +165,8 @@ describe('firewall observation parsers', () => {
       '-A GUESTNET-FORWARD -o vm_wlan+ -j DROP',
       '-A GUESTNET-FORWARD -i vm_wlan+ -j DROP',
       '-A GUESTNET-INPUT -i vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-      '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 -m hashlimit --hashlimit-above 200/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name guestnet-dns -j DROP',
+      '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 ' +
+        '-m hashlimit --hashlimit-above 200/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name guestnet-dns -j DROP',
       '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 -j ACCEPT',
       '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p tcp -m tcp --dport 53 -j ACCEPT',
       '-A GUESTNET-INPUT -i vm_wlan+ -j DROP',

@@ -72,7 +72,10 @@ describe('PendingConnections', () => {
   it("names the netns a real unix connection came from: this process's own", async () => {
     const path = join(tmpdir(), `gn-pending-${process.pid}.sock`);
     const accepted = new Promise<Socket>((resolve) => {
-      const server = createServer((socket) => (server.close(), resolve(socket))).listen(path);
+      const server = createServer((socket) => {
+        server.close();
+        resolve(socket);
+      }).listen(path);
     });
     const client = connect(path);
     const socket = await accepted;
