@@ -39,3 +39,11 @@ export const sameHostPort = (a: PortForward, b: PortForward) =>
   a.protocol === b.protocol &&
   a.hostPort === b.hostPort &&
   (a.hostAddress === undefined || b.hostAddress === undefined || a.hostAddress === b.hostAddress);
+
+/** Whether two forwards are the same one: protocol, ports and host address. */
+export const samePortForward = (a: PortForward, b: PortForward) =>
+  a.protocol === b.protocol && a.hostPort === b.hostPort && a.guestPort === b.guestPort && a.hostAddress === b.hostAddress;
+
+/** Whether two lists hold the same forwards, in any order. */
+export const sameForwards = (a: readonly PortForward[], b: readonly PortForward[]) =>
+  a.length === b.length && a.every((f) => b.some((g) => samePortForward(f, g)));

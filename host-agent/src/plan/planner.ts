@@ -1,7 +1,7 @@
 import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
-import { type PortForward, sameHostPort } from '../model/port-forward.js';
+import { type PortForward, sameForwards, sameHostPort } from '../model/port-forward.js';
 import { describeType, type GuestSeen, isRouted } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type FirewallState, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
@@ -87,6 +87,9 @@ export function planAttach(
   const ops: SetupOp[] = [];
   // The record goes first so that whatever happens next, detach can find it.
   if (!existing) ops.push({ kind: 'writeRecord', record: desired });
+  // A re-attach that names other forwards: the record says so first, and the old forwards' rules go below.
+  const reforwarded = existing !== undefined && !sameForwards(existing.forwards, desired.forwards);
+  if (reforwarded) ops.push({ kind: 'updateRecords', before: [existing], after: [{ ...existing, forwards: desired.forwards }] });
   if (!observed.links.has(desired.hostIf)) ops.push({ kind: 'createVeth', record: desired });
   if (observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const enable6 = desired.ipv6 ? enableIpv6Forwarding(observed) : undefined;
@@ -94,9 +97,10 @@ export function planAttach(
   ops.push(...ndProxySetup(observed.ipv6, [desired]));
   const rule = ruleOf(desired);
   const { firewall } = observed;
-  if (!firewall.installed || !firewall.has(rule)) {
+  if (reforwarded || !firewall.installed || !firewall.has(rule)) {
     const others = rulesOf(othersThan(observed, desired.id));
-    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, others), after: content([...others, rule]) });
+    const was = reforwarded ? [ruleOf(existing)] : [];
+    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, [...others, ...was]), after: content([...others, rule]) });
   }
   const route = policyRouteOf(desired);
   if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });

@@ -25,6 +25,7 @@ const DEFAULT_MTU = 1500;
 
 export interface AttachExtras {
   guestMac?: string;
+  /** Replace a re-attached guest's forwards; unset, it keeps them. */
   forwards?: PortForward[];
   /**
    * The attach waits for the guest agent, which renames the link: a guest end of the default name is made under a
@@ -97,7 +98,8 @@ export async function attachHostSide(
     ...(policyTable === undefined ? {} : { policyTable }),
     dns: settings.dns ?? existing?.dns ?? (await guestReachableResolvers()),
     token,
-    forwards: existing?.forwards ?? extras.forwards ?? [],
+    // A re-attach keeps its forwards unless the caller names others.
+    forwards: extras.forwards ?? existing?.forwards ?? [],
     firewall: ctx.firewall.name,
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };

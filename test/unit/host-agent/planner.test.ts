@@ -85,6 +85,21 @@ describe('host planner', () => {
       const host = { ...emptyHost(), records: [record()] };
       assert.throws(() => planAttach(host, record(100, { mtu: 1400 })), UsageError);
     });
+
+    it('re-attached with other forwards: rewrites the record, then swaps the old rules for the new in one change', () => {
+      const web = { protocol: 'tcp' as const, hostPort: 8081, guestPort: 80 };
+      const dns = { protocol: 'udp' as const, hostPort: 5353, guestPort: 53 };
+      const host = simulate(emptyHost(), planAttach(emptyHost(), record(100, { forwards: [web] }))).host;
+      const ops = planAttach(host, record(100, { forwards: [dns] }));
+      assert.deepEqual(ops, [
+        { kind: 'updateRecords', before: [record(100, { forwards: [web] })], after: [record(100, { forwards: [dns] })] },
+        { kind: 'setGuestRules', before: installed({ ...rule, forwards: [web] }), after: installed({ ...rule, forwards: [dns] }) },
+      ]);
+      assert.deepEqual(planAttach(simulate(host, ops, [{ ...rule, forwards: [web] }]).host, record(100, { forwards: [dns] })), []);
+      // The same forwards in another order leave the record as it is.
+      const both = simulate(emptyHost(), planAttach(emptyHost(), record(100, { forwards: [web, dns] }))).host;
+      assert.ok(!planAttach(both, record(100, { forwards: [dns, web] })).some((op) => op.kind === 'updateRecords'));
+    });
   });
 
   describe('planForward', () => {
