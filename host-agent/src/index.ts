@@ -34,6 +34,7 @@ export {
   stateDirOf as cniStateDirOf,
   validAttachments as cniValidAttachments,
 } from './cni/request.js';
+export { forwardInForce } from './service/forwards.js';
 export { withStateLock } from './state/lock.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';

@@ -3,8 +3,8 @@ import type { LastApply } from '@guestnet/protocol';
 import { IP_FORWARD_PATH } from '../model/paths.js';
 import { describeType, isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
-import type { PortForward } from '../model/port-forward.js';
 import type { Reader } from '../model/step.js';
+import { type ForwardStatus, forwardsInForce } from './forwards.js';
 import { guestAlive } from './preflight.js';
 import { readRecords } from '../state/records.js';
 
@@ -34,7 +34,8 @@ export interface GuestStatus {
   /** As the host link counts them: received from the guest, sent to it. */
   fromGuest: Counters | null;
   toGuest: Counters | null;
-  forwards: PortForward[];
+  /** Each with inForce: whether its rules are in the firewall now. */
+  forwards: ForwardStatus[];
   /** Why the guest cannot be online whatever its agent says, or null. */
   blocked: string | null;
 }
@@ -59,6 +60,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
     ),
   ]);
   const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
+  const forwardsOf = await forwardsInForce(records, runner);
   const blockedBy = (r: AttachmentRecord): string | null => {
     if (!isRouted(r)) return null;
     if (ipForward !== '1') return `net.ipv4.ip_forward is ${ipForward}`;
@@ -95,7 +97,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         lastApply: view?.lastApply ?? null,
         fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
         toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,
-        forwards: r.forwards,
+        forwards: forwardsOf(r),
         blocked: blockedBy(r),
       };
     }),

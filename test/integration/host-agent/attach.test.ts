@@ -141,7 +141,7 @@ for (const firewall of FIREWALLS)
         }
         assert.equal(reply.stdout.trim(), 'guest', 'the forwarded port did not reach the guest');
         const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
-        assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: GUEST_PORT, guestPort: GUEST_PORT }]);
+        assert.deepEqual(status.guests[0].forwards, [{ protocol: 'tcp', hostPort: GUEST_PORT, guestPort: GUEST_PORT, inForce: true }]);
         assert.match((await sandbox.hostAgent(['status'])).stdout, new RegExp(`${GUEST_PORT}->${GUEST_PORT}/tcp$`, 'm'));
         const removed = await sandbox.hostAgent(['forward', String(guest.pid), `${GUEST_PORT}:${GUEST_PORT}`, '--remove']);
         assert.match(removed.stdout, /now forwards: none/);
