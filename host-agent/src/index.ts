@@ -31,6 +31,8 @@ export {
   attachmentOf as cniAttachmentOf,
   parseRequest as parseCniRequest,
   parseConfig as parseCniConfig,
+  parseStatus as parseCniStatus,
+  replyVersion as cniReplyVersion,
   stateDirOf as cniStateDirOf,
   validAttachments as cniValidAttachments,
 } from './cni/request.js';

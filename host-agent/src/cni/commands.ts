@@ -26,11 +26,7 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   const netns = await netnsAt(netnsPath);
   if (!netns) throw new CniError(3, `the container netns ${netnsPath} does not exist`, 'badPid');
   if (netns === (await netnsAt('/proc/self/ns/net'))) throw new CniError(3, `${netnsPath} is the host's own netns`, 'badPid');
-  const cni = {
-    containerId: request.containerId,
-    ifname: request.ifname,
-    ...(request.network === undefined ? {} : { network: request.network }),
-  };
+  const cni = { containerId: request.containerId, ifname: request.ifname, network: request.network };
   return { id: idOf(request), netnsPath, netns, cni };
 }
 
@@ -106,7 +102,7 @@ export async function del(attachment: { containerId: string; ifname: string }, s
 }
 
 /** CNI 1.1 GC: removes this network's attachments that the runtime no longer knows. */
-export async function gc(network: string | undefined, valid: ReadonlySet<string>, stateDir: string, runner: Runner): Promise<string[]> {
+export async function gc(network: string, valid: ReadonlySet<string>, stateDir: string, runner: Runner): Promise<string[]> {
   const service = new AttachmentService(stateDir, runner);
   const stale = (await readRecords(stateDir)).filter((r) => r.cni !== undefined && r.cni.network === network && !valid.has(r.id));
   for (const record of stale) await service.detach(record.id);

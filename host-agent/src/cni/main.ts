@@ -1,4 +1,5 @@
-// The CNI plugin "guestnet" (CNI 0.4.0, 1.0.0 and 1.1.0): ADD, CHECK, DEL, GC, STATUS and VERSION,
+// The CNI plugin "guestnet" (CNI 0.4.0, 1.0.0 and 1.1.0): ADD, CHECK, DEL, GC, STATUS and VERSION
+// (and `guestnet --version` for people),
 // driven by a container runtime through CNI_* variables and a network config
 // on stdin. It shares the state dir, its lock, leases and firewall code with
 // host-agent. Results and errors are the spec's JSON on stdout.
@@ -11,9 +12,12 @@ import { add, check, del, gc, status } from './commands.js';
 import {
   attachmentOf,
   CniError,
+  LATEST_VERSION,
+  networkOf,
   parseConfig,
   parseRequest,
-  parseSettings,
+  parseStatus,
+  replyVersion,
   stateDirOf,
   SUPPORTED_VERSIONS,
   validAttachments,
@@ -35,28 +39,46 @@ async function readStdin(): Promise<string> {
 
 const COMMANDS = ['ADD', 'CHECK', 'DEL', 'GC', 'STATUS', 'VERSION'];
 
+/** The release this plugin belongs to, for `guestnet --version`. */
+const GUESTNET_VERSION = '0.1.0';
+
+/** The version replies are in: the request's, once its config is read. */
+let replyIn = LATEST_VERSION;
+
+/** The config as far as it parses: VERSION and DEL answer whatever it holds. */
+function lenient(text: string): Record<string, unknown> | undefined {
+  try {
+    return parseConfig(text);
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<object | undefined> {
   const { env } = process;
   const command = env.CNI_COMMAND;
-  if (command === 'VERSION') return { cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS };
+  // Refused before stdin is read: run by hand without a runtime, nothing waits for input.
   if (!command || !COMMANDS.includes(command)) throw new CniError(4, `CNI_COMMAND '${command ?? ''}' is not one of ${COMMANDS.join(', ')}`);
+  // The record ADD wrote is what DEL goes by: a config that changed since, or even one that cannot be read, must not leak the attachment.
+  const text = await readStdin().catch((error: unknown) => (command === 'DEL' ? '' : Promise.reject(error)));
+  replyIn = replyVersion(lenient(text));
+  if (command === 'VERSION') return { cniVersion: replyIn, supportedVersions: SUPPORTED_VERSIONS };
   requireRoot(`CNI ${command}`);
   const runner = new RealRunner();
   if (command === 'DEL') {
-    // The record ADD wrote is what counts: a config that changed since, or even one that cannot be read, must not leak the attachment.
     const attachment = attachmentOf(env);
-    await readStdin().catch(() => '');
     await requireTools(BASE_TOOLS);
     await del(attachment, stateDirOf(env), runner);
     return undefined;
   }
-  const config = parseConfig(await readStdin());
+  const config = parseConfig(text);
   if (command === 'GC') {
+    const valid = validAttachments(config);
     await requireTools(BASE_TOOLS);
-    await gc(typeof config.name === 'string' ? config.name : undefined, validAttachments(config), stateDirOf(env), runner);
+    await gc(networkOf(config), valid, stateDirOf(env), runner);
     return undefined;
   }
-  if (command === 'STATUS') return void (await status(parseSettings(config, env), runner));
+  if (command === 'STATUS') return void (await status(parseStatus(config, env), runner));
   const request = parseRequest(command as 'ADD' | 'CHECK', env, config);
   await requireTools(BASE_TOOLS);
   if (command === 'ADD') return add(request, runner);
@@ -64,15 +86,17 @@ async function main(): Promise<object | undefined> {
   return undefined;
 }
 
-main().then(
-  (result) => {
-    if (result) writeOut(`${JSON.stringify(result)}\n`);
-  },
-  (error: unknown) => {
-    const { exitCode, message } = describeError(error);
-    // Spec codes where one fits; otherwise 100 + our exit code, which names the cause.
-    const code = error instanceof CniError ? error.cniCode : 100 + exitCode;
-    writeOut(`${JSON.stringify({ cniVersion: '1.0.0', code, msg: message })}\n`);
-    process.exitCode = 1;
-  },
-);
+if (process.argv[2] === '--version') writeOut(`guestnet ${GUESTNET_VERSION} (CNI plugin; CNI ${SUPPORTED_VERSIONS.join(', ')})\n`);
+else
+  main().then(
+    (result) => {
+      if (result) writeOut(`${JSON.stringify(result)}\n`);
+    },
+    (error: unknown) => {
+      const { exitCode, message } = describeError(error);
+      // Spec codes where one fits; otherwise 100 + our exit code, which names the cause.
+      const code = error instanceof CniError ? error.cniCode : 100 + exitCode;
+      writeOut(`${JSON.stringify({ cniVersion: replyIn, code, msg: message })}\n`);
+      process.exitCode = 1;
+    },
+  );

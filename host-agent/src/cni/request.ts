@@ -1,6 +1,5 @@
 import { AgentError, checkIfName, checkIPv4, ConfigError, type ExitCodeName } from '@guestnet/protocol';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
-import { ID_PATTERN } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { resolveSettings } from '../settings.js';
 
@@ -21,7 +20,7 @@ export interface CniRequest {
   command: 'ADD' | 'CHECK';
   cniVersion: string;
   /** The network's name: GC removes only this network's attachments. */
-  network: string | undefined;
+  network: string;
   containerId: string;
   ifname: string;
   netns: string;
@@ -66,20 +65,55 @@ export function parseConfig(text: string): Record<string, unknown> {
   return config as Record<string, unknown>;
 }
 
-function supportedVersion(config: Record<string, unknown>): string {
+/** A value from a request as a message may show it: short, and anything but printable ASCII as \uXXXX. */
+const shown = (value: unknown, length = 40): string =>
+  String(value)
+    .slice(0, length)
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+// The spec's rule for container ids and network names: a letter or digit,
+// then letters, digits, '_', '.' or '-'. Both become parts of file names.
+const CNI_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const NAME_RULE = 'must be a letter or digit followed by letters, digits, _ . or - (at most 128 characters)';
+
+/** The newest version guestnet speaks: what it answers in when a request names none it can read. */
+export const LATEST_VERSION = '1.1.0';
+// GC and STATUS came with CNI 1.1.0: a runtime sends them only with configs of that version.
+const NEWEST_COMMANDS = new Set(['GC', 'STATUS']);
+
+function supportedVersion(config: Record<string, unknown>, command?: string): string {
   const cniVersion = config.cniVersion;
   if (typeof cniVersion !== 'string' || !SUPPORTED_VERSIONS.includes(cniVersion)) {
-    throw new CniError(1, `cniVersion '${String(cniVersion)}' is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
+    throw new CniError(1, `cniVersion '${shown(cniVersion)}' is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
+  if (command !== undefined && NEWEST_COMMANDS.has(command) && cniVersion !== LATEST_VERSION)
+    throw new CniError(1, `${command} is a CNI ${LATEST_VERSION} command; this config is cniVersion ${cniVersion}`);
   return cniVersion;
+}
+
+/**
+ * The version a reply is in: the request's, errors too, when it reads as one
+ * (an error has one form in every version); otherwise the newest.
+ */
+export function replyVersion(config: unknown): string {
+  const cniVersion = (config as { cniVersion?: unknown } | null)?.cniVersion;
+  return typeof cniVersion === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cniVersion) ? cniVersion : LATEST_VERSION;
+}
+
+/** The network config's name, which its attachments are recorded under: the spec's characters only. */
+export function networkOf(config: Record<string, unknown>): string {
+  const { name } = config;
+  if (typeof name !== 'string') throw new CniError(7, "the network config has no 'name'");
+  if (!CNI_NAME.test(name)) throw new CniError(7, `network name '${shown(name)}' ${NAME_RULE}`);
+  return name;
 }
 
 /** The attachment a runtime names: its container and interface, which key the record. */
 export function attachmentOf(env: NodeJS.ProcessEnv): { containerId: string; ifname: string } {
   const containerId = required(env, 'CNI_CONTAINERID');
-  if (!ID_PATTERN.test(containerId) || containerId.length > 128) throw new CniError(4, 'CNI_CONTAINERID must be letters, digits, _ . or -');
+  if (!CNI_NAME.test(containerId)) throw new CniError(4, `CNI_CONTAINERID '${shown(containerId)}' ${NAME_RULE}`);
   const ifname = required(env, 'CNI_IFNAME');
-  if (!checkIfName(ifname).ok) throw new CniError(4, `CNI_IFNAME '${ifname.slice(0, 40)}' is not a valid interface name`);
+  if (!checkIfName(ifname).ok) throw new CniError(4, `CNI_IFNAME '${shown(ifname)}' is not a valid interface name`);
   return { containerId, ifname };
 }
 
@@ -91,12 +125,12 @@ export function stateDirOf(env: NodeJS.ProcessEnv): string {
 /** Everything a runtime hands a plugin for ADD or CHECK, checked before any of it reaches a command line. */
 export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, config: Record<string, unknown>): CniRequest {
   const cniVersion = supportedVersion(config);
+  const network = networkOf(config);
   const { containerId, ifname } = attachmentOf(env);
   const netns = required(env, 'CNI_NETNS');
   if (!/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
   const requested = requestedOf(config, env);
   const settings = parseSettings(config, env, requested.ip === undefined ? {} : { guestAddress: requested.ip });
-  const network = typeof config.name === 'string' ? config.name : undefined;
   const link = { ...settings, guestIf: ifname, guestName: ifname };
   return {
     command,
@@ -133,11 +167,10 @@ function requestedOf(
   const ips = [...asList(runtime.ips), ...asList(argsCni.ips), ...(args.has('IP') ? [args.get('IP')] : [])];
   const ip = ips.map((value) => String(value).split('/')[0] ?? '').find((value) => checkIPv4(value).ok);
   if (ips.length > 0 && ip === undefined)
-    throw new CniError(7, `requested ips ${JSON.stringify(ips).slice(0, 80)}: guestnet gives each container one IPv4 address`);
+    throw new CniError(7, `requested ips ${shown(JSON.stringify(ips), 80)}: guestnet gives each container one IPv4 address`);
   const macValue = runtime.mac ?? argsCni.mac ?? args.get('MAC');
   const mac = macValue === undefined ? undefined : String(macValue).toLowerCase();
-  if (mac !== undefined && !UNICAST_MAC.test(mac))
-    throw new CniError(7, `requested mac '${String(macValue).slice(0, 40)}' is not a unicast MAC address`);
+  if (mac !== undefined && !UNICAST_MAC.test(mac)) throw new CniError(7, `requested mac '${shown(macValue)}' is not a unicast MAC address`);
   return { ip, mac, forwards: asList(runtime.portMappings).map(portMappingOf) };
 }
 
@@ -157,7 +190,7 @@ function portMappingOf(entry: unknown): PortForward {
   if (!isPortForward(forward))
     throw new CniError(
       7,
-      `portMappings entry ${JSON.stringify(entry)?.slice(0, 80)} is not {hostPort, containerPort, protocol tcp|udp, hostIP IPv4}`,
+      `portMappings entry ${shown(JSON.stringify(entry), 80)} is not {hostPort, containerPort, protocol tcp|udp, hostIP IPv4}`,
     );
   return forward;
 }
@@ -172,7 +205,7 @@ export function parseSettings(
   const ours: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (GUESTNET_KEYS.has(key)) ours[key] = value;
-    else if (!STANDARD_KEYS.has(key)) throw new CniError(2, `unsupported field '${key}': ${JSON.stringify(value)?.slice(0, 60)}`);
+    else if (!STANDARD_KEYS.has(key)) throw new CniError(2, `unsupported field '${shown(key)}': ${shown(JSON.stringify(value), 60)}`);
   }
   if (config.ipMasq === false) throw new CniError(2, "unsupported field 'ipMasq': false (guestnet always masquerades)");
   const dns = config.dns as { nameservers?: unknown } | undefined;
@@ -189,9 +222,17 @@ export function parseSettings(
   }
 }
 
+/** CNI 1.1 STATUS: the settings an ADD of this config would work with. */
+export function parseStatus(config: Record<string, unknown>, env: NodeJS.ProcessEnv): HostSettings {
+  supportedVersion(config, 'STATUS');
+  networkOf(config);
+  return parseSettings(config, env);
+}
+
 /** CNI 1.1 GC: the attachments the runtime still knows, from `cni.dev/valid-attachments`. */
 export function validAttachments(config: Record<string, unknown>): Set<string> {
-  supportedVersion(config);
+  supportedVersion(config, 'GC');
+  networkOf(config);
   const listed = config['cni.dev/valid-attachments'];
   if (!Array.isArray(listed)) throw new CniError(7, "GC needs 'cni.dev/valid-attachments', a list of {containerID, ifname}");
   return new Set(

@@ -82,7 +82,7 @@ describe('npm run bundle: single files that run with no node_modules beside them
   });
 
   it('the bundled CNI plugin answers VERSION', async () => {
-    const version = await execa(bundle('guestnet'), [], { env: { CNI_COMMAND: 'VERSION' } });
+    const version = await execa(bundle('guestnet'), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' });
     assert.equal(JSON.parse(version.stdout).cniVersion, '1.1.0');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runPlugin } from '../../fixtures/cni.js';
+import { PLUGIN, runPlugin } from '../../fixtures/cni.js';
 import { DNS, Sandbox, SERVER, SERVER6, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const BACKENDS = ['nftables', 'iptables'] as const;
@@ -52,10 +52,15 @@ for (const firewall of BACKENDS)
       await sandbox?.destroy();
     });
 
-    it('VERSION lists the versions it speaks', async () => {
-      const run = await plugin('VERSION');
-      assert.equal(run.exitCode, 0);
-      assert.deepEqual(run.json, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
+    it("VERSION lists the versions it speaks, in the request's version; --version names the release", async () => {
+      for (const cniVersion of ['1.0.0', '1.1.0']) {
+        const run = await plugin('VERSION', { cniVersion });
+        assert.equal(run.exitCode, 0);
+        assert.deepEqual(run.json, { cniVersion, supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
+      }
+      const release = await execa(PLUGIN, ['--version'], { reject: false });
+      assert.equal(release.exitCode, 0, release.stderr);
+      assert.equal(release.stdout, 'guestnet 0.1.0 (CNI plugin; CNI 0.4.0, 1.0.0, 1.1.0)');
     });
 
     it('ADD wires the container and prints a spec result: interfaces, ips, routes, dns', async () => {
@@ -169,7 +174,7 @@ for (const firewall of BACKENDS)
           assert.equal(fromNeighbour.stdout.trim(), 'container', 'from another container');
           const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
           assert.deepEqual(status.guests.find((g: { id: string }) => g.id === `cni-${containerId}-eth0`).forwards, [
-            { protocol: 'tcp', hostPort: 8081, guestPort: 80 },
+            { protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true },
           ]);
         });
         assert.equal((await plugin('DEL', CONFIG, other)).exitCode, 0);
@@ -228,6 +233,20 @@ for (const firewall of BACKENDS)
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
 
+    it('GC and STATUS, which came with CNI 1.1.0, fail with code 1 for an older config, and GC then removes nothing', async () => {
+      assert.equal((await plugin('ADD')).exitCode, 0);
+      const noEnv = { CNI_CONTAINERID: '', CNI_NETNS: '', CNI_IFNAME: '' };
+      const gc = await plugin('GC', { ...CONFIG, 'cni.dev/valid-attachments': [] }, noEnv);
+      assert.deepEqual([gc.exitCode, gc.json?.code, gc.json?.cniVersion], [1, 1, '1.0.0'], gc.stdout);
+      assert.match(String(gc.json?.msg), /^GC is a CNI 1\.1\.0 command; this config is cniVersion 1\.0\.0$/);
+      const status = await plugin('STATUS', CONFIG, noEnv);
+      assert.deepEqual([status.exitCode, status.json?.code], [1, 1], status.stdout);
+      const ids = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.map((g: { id: string }) => g.id);
+      assert.deepEqual(ids, [`cni-${containerId}-eth0`]);
+      assert.equal((await plugin('DEL')).exitCode, 0);
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
+
     it('STATUS (CNI 1.1) succeeds when ADD could, and fails with code 50 and the reason when it could not', async () => {
       const healthy = await plugin('STATUS', { ...CONFIG, cniVersion: '1.1.0' });
       assert.equal(healthy.exitCode, 0, healthy.stdout);
@@ -255,16 +274,22 @@ for (const firewall of BACKENDS)
     for (const [label, config, env, code] of [
       ['an unsupported cniVersion', { ...CONFIG, cniVersion: '0.1.0' }, {}, 1],
       ['an unknown field', { ...CONFIG, ipam: { type: 'host-local' } }, {}, 2],
+      ['an unknown field, in CNI 1.1.0', { ...CONFIG, cniVersion: '1.1.0', ipam: { type: 'host-local' } }, {}, 2],
+      ['a network name that holds U+202E', { ...CONFIG, name: 'gn\u202etset' }, {}, 7],
+      ['a network name that holds NUL', { ...CONFIG, name: 'gn\u0000test' }, {}, 7],
+      ['a container id that holds U+202E', CONFIG, { CNI_CONTAINERID: 'f00d\u202e' }, 4],
       ['a bad pool', { ...CONFIG, pool: '10.0.0.0/33' }, {}, 7],
       ['a missing CNI_IFNAME', CONFIG, { CNI_IFNAME: '' }, 4],
       ['a netns that does not exist', CONFIG, { CNI_NETNS: '/run/netns/gn-no-such' }, 3],
     ] as const) {
-      it(`ADD with ${label} fails with spec code ${code} and changes nothing`, async () => {
+      it(`ADD with ${label} fails with spec code ${code}, in the request's version, and changes nothing`, async () => {
         const run = await plugin('ADD', config, env);
         assert.equal(run.exitCode, 1);
         assert.equal(run.json?.code, code, run.stdout);
-        assert.equal(typeof run.json?.msg, 'string');
+        assert.equal(run.json?.cniVersion, config.cniVersion);
+        assert.match(String(run.json?.msg), /^[\x20-\x7e]+$/, 'one printable line');
         assert.equal(await sandbox.hostSnapshot(), pristine);
+        assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, [], 'nothing stored');
       });
     }
   });

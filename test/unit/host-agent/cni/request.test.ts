@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { cniAttachmentOf, cniStateDirOf, cniValidAttachments, parseCniConfig, parseCniRequest } from '@guestnet/host-agent';
+import {
+  cniAttachmentOf,
+  cniReplyVersion,
+  cniStateDirOf,
+  cniValidAttachments,
+  parseCniConfig,
+  parseCniRequest,
+  parseCniStatus,
+} from '@guestnet/host-agent';
 import { AgentError } from '@guestnet/protocol';
 
 const env = { CNI_CONTAINERID: 'abc123', CNI_IFNAME: 'eth0', CNI_NETNS: '/var/run/netns/c1', GUESTNET_STATE_DIR: '/run/gn-test' };
@@ -81,9 +89,69 @@ describe('CNI requests', () => {
     const gc = { ...config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'abc123', ifname: 'eth0' }, { bogus: 1 }] };
     assert.deepEqual([...cniValidAttachments(gc)], ['cni-abc123-eth0']);
     assert.equal(
-      cniCode(() => cniValidAttachments(config)),
+      cniCode(() => cniValidAttachments({ ...config, cniVersion: '1.1.0' })),
       7,
     );
+  });
+
+  it('takes GC and STATUS, which came with CNI 1.1.0, only with 1.1.0 configs: code 1 otherwise', () => {
+    const gc = { ...config, 'cni.dev/valid-attachments': [] };
+    for (const cniVersion of ['0.4.0', '1.0.0']) {
+      assert.equal(
+        cniCode(() => cniValidAttachments({ ...gc, cniVersion })),
+        1,
+      );
+      assert.equal(
+        cniCode(() => parseCniStatus({ ...config, cniVersion }, env)),
+        1,
+      );
+    }
+    assert.equal(cniValidAttachments({ ...gc, cniVersion: '1.1.0' }).size, 0);
+    assert.equal(parseCniStatus({ ...config, cniVersion: '1.1.0' }, env).pool, '10.203.0.0/16');
+  });
+
+  it("replies in the request's cniVersion, errors too, and in 1.1.0 when the request names none it can read", () => {
+    for (const cniVersion of ['0.4.0', '1.0.0', '1.1.0', '0.3.1']) assert.equal(cniReplyVersion({ cniVersion }), cniVersion);
+    for (const request of [undefined, {}, { cniVersion: 1 }, { cniVersion: '1.0.0\n' }, { cniVersion: '\u202e1.0.0' }])
+      assert.equal(cniReplyVersion(request), '1.1.0');
+  });
+
+  it("takes network names and container ids of the spec's characters only: code 7 and 4, in one printable line", () => {
+    const failure = (fn: () => unknown): { cniCode: number; message: string } => {
+      try {
+        fn();
+      } catch (error) {
+        return error as { cniCode: number; message: string };
+      }
+      return { cniCode: 0, message: '' };
+    };
+    for (const name of ['gn\u202etest', 'gn\u0000test', '', '-gn', '.gn', 'gn/test', 'gn test', 'ü', 'x'.repeat(129), 42]) {
+      const { cniCode: code, message } = failure(() => parseCniRequest('ADD', env, { ...config, name }));
+      assert.equal(code, 7, String(name));
+      assert.match(message, /^(network name '[\x20-\x7e]*' must be a letter or digit|the network config has no 'name')/);
+      assert.doesNotMatch(message, /[^\x20-\x7e]/);
+      assert.equal(
+        cniCode(() => cniValidAttachments({ ...config, name, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] })),
+        7,
+      );
+      assert.equal(
+        cniCode(() => parseCniStatus({ ...config, name, cniVersion: '1.1.0' }, env)),
+        7,
+      );
+    }
+    const { name: _, ...nameless } = config;
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, nameless)),
+      7,
+    );
+    assert.match(failure(() => parseCniRequest('ADD', env, { ...config, name: 'a\u202eb' })).message, /'a\\u202eb'/);
+    for (const containerId of ['abc\u202e', 'abc\u0000', '_abc', 'a'.repeat(129)]) {
+      const { cniCode: code, message } = failure(() => cniAttachmentOf({ ...env, CNI_CONTAINERID: containerId }));
+      assert.equal(code, 4);
+      assert.match(message, /^CNI_CONTAINERID '[\x20-\x7e]*' must be a letter or digit/);
+    }
+    for (const name of ['gn-test_1.0', 'A', 'x'.repeat(128)]) assert.equal(parseCniRequest('ADD', env, { ...config, name }).network, name);
+    assert.equal(cniAttachmentOf({ ...env, CNI_CONTAINERID: 'a'.repeat(128) }).containerId, 'a'.repeat(128));
   });
 
   it('records the network name, which GC goes by', () => {
