@@ -2,15 +2,20 @@ import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } fr
 import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
 import { guestConfigOf } from '../guest-link/configure.js';
+import { statePaths } from '../model/paths.js';
+import { describePortForward, samePortForward } from '../model/port-forward.js';
 import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { existingLinksWithAliases, observeHost } from '../observe.js';
-import { ensurePrivateDir } from '../state/dir.js';
+import { ensurePrivateDir, removeEmptyDir } from '../state/dir.js';
+import { withStateLock } from '../state/lock.js';
 import { currentUplink, planAttach } from '../plan/planner.js';
 import { AttachmentService } from '../service/attachments.js';
 import { netnsAt } from '../service/preflight.js';
+import { forwardInForce } from '../service/forwards.js';
 import { readRecords } from '../state/records.js';
+import { dropKeptPorts, keepPorts, keptPorts } from './kept-ports.js';
 import { CniError, type CniRequest } from './request.js';
 
 // The plugin is an adapter over the attachment service: ADD is an attach
@@ -39,11 +44,20 @@ async function configureContainer(record: AttachmentRecord): Promise<void> {
   verifiedState(await applyGuest(ops, target, ipv6), configure);
 }
 
+/**
+ * A re-ADD of an attachment that exists keeps its published ports unless the
+ * request names others; an ADD that names none, into the netns a DEL kept
+ * ports of, takes those back (kept-ports.ts).
+ */
 export async function add(request: CniRequest, runner: Runner): Promise<object> {
   const guest = await identity(request);
-  const service = new AttachmentService(request.settings.stateDir, runner);
-  const extras = { forwards: request.forwards, ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
+  const { stateDir } = request.settings;
+  const kept = request.forwards.length > 0 ? { found: false } : await keptPorts(stateDir, guest);
+  const forwards = request.forwards.length > 0 ? request.forwards : kept.forwards;
+  const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
+  const service = new AttachmentService(stateDir, runner);
   const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
+  if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
   const hostMac = JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined;
   return result(request.cniVersion, record, hostMac);
 }
@@ -80,6 +94,11 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   const record = observed.records.find((r) => r.id === guest.id);
   if (!record) throw new CniError(100, `container ${request.containerId} has no guestnet attachment`, 'badPid');
   if (record.netns !== guest.netns) throw new CniError(100, `${request.netns} is not the netns that was attached`, 'badPid');
+  // Published ports first, by name: the runtime's, and those whose rules are gone (a firewall reload).
+  const unpublished = request.forwards.filter((f) => !record.forwards.some((g) => samePortForward(f, g)));
+  const notInForce = record.forwards.filter((f) => !forwardInForce(observed.firewall, record, f));
+  const ports = [...unpublished, ...notInForce];
+  if (ports.length > 0) throw new CniError(100, `published ports not in force: ${ports.map(describePortForward).join(', ')}`);
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
   const configure = guestConfigOf(record);
@@ -95,10 +114,23 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
 
 /**
  * Works from the record ADD wrote, whatever the config says now: idempotent,
- * and fine after the netns or the whole attachment is gone.
+ * and fine after the netns or the whole attachment is gone. The last DEL
+ * leaves no empty dir of ours behind.
  */
 export async function del(attachment: { containerId: string; ifname: string }, stateDir: string, runner: Runner): Promise<void> {
-  await new AttachmentService(stateDir, runner).detach(idOf(attachment));
+  const id = idOf(attachment);
+  await withStateLock(stateDir, async () => {
+    const record = (await readRecords(stateDir)).find((r) => r.id === id);
+    if (record) await keepPorts(stateDir, record);
+  });
+  await new AttachmentService(stateDir, runner).detach(id);
+  await withStateLock(stateDir, () => tidy(stateDir));
+}
+
+/** Notes of netns that are gone go, and so do our dirs once empty. Under the state lock. */
+async function tidy(stateDir: string): Promise<void> {
+  await dropKeptPorts(stateDir);
+  await removeEmptyDir(statePaths(stateDir).attachments);
 }
 
 /** CNI 1.1 GC: removes this network's attachments that the runtime no longer knows. */
@@ -106,6 +138,7 @@ export async function gc(network: string, valid: ReadonlySet<string>, stateDir: 
   const service = new AttachmentService(stateDir, runner);
   const stale = (await readRecords(stateDir)).filter((r) => r.cni !== undefined && r.cni.network === network && !valid.has(r.id));
   for (const record of stale) await service.detach(record.id);
+  await withStateLock(stateDir, () => tidy(stateDir));
   return stale.map((r) => r.id);
 }
 

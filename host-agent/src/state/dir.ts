@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { StateDirError } from '@guestnet/protocol';
 
 const FILESYSTEM_ERRORS: Record<string, string> = {
@@ -38,4 +38,14 @@ export async function ensurePrivateDir(dir: string, what: string): Promise<void>
       `refusing the ${what} ${dir}: mode ${mode}, owner uid ${found.uid}; others could write it (chown ${uid} ${dir} && chmod 700 ${dir})`,
     );
   }
+}
+
+/**
+ * Removes `dir`, one of guestnet's own, once it is empty: the last detach
+ * leaves no empty dir behind. rmdir removes only an empty dir, so one that
+ * holds anything stays; failing to remove it is harmless and not reported.
+ * Callers hold the state lock, under which every file in it is written.
+ */
+export async function removeEmptyDir(dir: string): Promise<void> {
+  await rmdir(dir).catch(() => {});
 }

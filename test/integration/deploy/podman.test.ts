@@ -6,8 +6,8 @@ import { execa, type ResultPromise } from 'execa';
 import { DNS, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // What users run: `podman run --network <a guestnet network> -p 8081:80`,
-// podman 4 with its CNI backend, in the sandbox's host netns, with an image
-// built offline from busybox.
+// then `podman network reload`, podman 4 with its CNI backend, in the
+// sandbox's host netns, with an image built offline from busybox.
 //
 // Everything podman writes outside the sandbox dir (its netns files in
 // /run/netns, the CNI cache in /var/lib/cni, crun's state in /run) lands on
@@ -19,6 +19,9 @@ import { DNS, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const PLUGIN = fileURLToPath(new URL('../../../../deploy/cni/guestnet', import.meta.url));
 const NAME = 'gn-podman-web';
+const FETCH = `require('node:http')
+  .get('http://${UPLINK.hostAddress}:8081/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); })
+  .on('error', (e) => console.log(e.code));`;
 
 const SESSION = `set -e
 mount -t tmpfs guestnet-test /run
@@ -30,12 +33,15 @@ $P import $D/rootfs.tar localhost/gn-busybox >/dev/null
 $P run -d --cgroups=disabled --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name ${NAME} \\
   --network gn-test -p 8081:80 localhost/gn-busybox /bin/busybox httpd -f -p 80 -h /www >/dev/null
 echo running
-read _
+read _ || true
+$P network reload ${NAME} >/dev/null
+echo reloaded
+read _ || true
 $P rm -f -t 0 ${NAME} >/dev/null
 echo removed
 `;
 
-describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)', function () {
+describe('podman run -p and network reload through the guestnet CNI plugin (podman 4, CNI backend)', function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   let pristine: string;
@@ -59,6 +65,7 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
     // the plugin's own wrapper names the sandbox's state dir (by default it is /run/guestnet/state).
     await writeFile(join(dir, 'bin', 'guestnet'), `#!/bin/sh\nGUESTNET_STATE_DIR=${sandbox.stateDir} exec ${PLUGIN} "$@"\n`);
     await chmod(join(dir, 'bin', 'guestnet'), 0o755);
+    // portMappings alone, without the ips capability: podman's reload then hands the plugin no ports.
     const network = {
       cniVersion: '1.0.0',
       name: 'gn-test',
@@ -80,7 +87,7 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
     session.stderr?.on('data', (chunk: Buffer) => (output += chunk));
   });
   after(async () => {
-    session?.stdin?.end('\n');
+    if (session?.stdin?.writableEnded === false) session.stdin.end('\n\n');
     await Promise.race([session, new Promise((r) => setTimeout(r, 20_000))]);
     // A failed run must not leave the container's processes behind.
     await execa('pkill', ['-9', '-f', NAME], { reject: false });
@@ -96,15 +103,21 @@ describe('podman run -p through the guestnet CNI plugin (podman 4, CNI backend)'
     }>;
     assert.match(guest?.id ?? '', /^cni-[0-9a-f]{64}-eth0$/);
     assert.equal(guest?.state, 'alive');
-    assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80 }]);
+    assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true }]);
   });
 
   it('serves the published port from the uplink side and from the host', async () => {
-    const fetch = `require('node:http')
-      .get('http://${UPLINK.hostAddress}:8081/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); })
-      .on('error', (e) => console.log(e.code));`;
-    assert.equal((await sandbox.inet(['node', '-e', fetch])).stdout.trim(), 'container');
-    assert.equal((await sandbox.host(['node', '-e', fetch])).stdout.trim(), 'container');
+    assert.equal((await sandbox.inet(['node', '-e', FETCH])).stdout.trim(), 'container');
+    assert.equal((await sandbox.host(['node', '-e', FETCH])).stdout.trim(), 'container');
+  });
+
+  // The reload runs DEL, then an ADD whose config has lost the portMappings capability.
+  it('keeps the published port across podman network reload: it still answers from the uplink side', async () => {
+    session?.stdin?.write('\n');
+    await next('reloaded');
+    const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ forwards: unknown[] }>;
+    assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true }]);
+    assert.equal((await sandbox.inet(['node', '-e', FETCH])).stdout.trim(), 'container');
   });
 
   it('podman rm leaves the host exactly as it was', async () => {
