@@ -44,3 +44,21 @@ export { defaultPool6 } from './net/ipv6.js';
 export type { GuestIpv6, Ipv6ForwardingBefore } from './model/ipv6.js';
 export type { HostIpv6 } from './model/host.js';
 export { forCapabilities } from './guest-link/exchange.js';
+export { DnsForwarder } from './dns/forwarder.js';
+export {
+  parseRequest as parseDhcpRequest,
+  MessageType as DhcpMessageType,
+  MAX_REQUEST_BYTES as DHCP_MAX_REQUEST_BYTES,
+} from './dhcp/wire.js';
+export { DhcpRefusal, Option as DhcpOption } from './dhcp/options.js';
+export { buildReply as buildDhcpReply } from './dhcp/reply.js';
+export {
+  DhcpServerCore,
+  OFFER_HOLD_MS,
+  REQUESTS_PER_SECOND as DHCP_REQUESTS_PER_SECOND,
+  REQUEST_BURST as DHCP_REQUEST_BURST,
+} from './dhcp/core.js';
+export type { DhcpEvent, Outcome as DhcpOutcome } from './dhcp/core.js';
+export { DhcpServer, DhcpListenError } from './dhcp/transport.js';
+export type { DhcpGuest, DhcpLookup } from './dhcp/guest.js';
+export { neighbourLines } from './dhcp/link-setup.js';

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import {
+  type Client,
+  type DhcpServerProcess,
+  dhcpGuestOf,
+  GATEWAY,
+  linkGuest,
+  startClient,
+  startDhcpServer,
+  stopClients,
+} from '../../fixtures/dhcp-guests.js';
+import { type Guest, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+
+// The host's DHCP server for guests with no guest agent (issue 29's
+// `--guest-config dhcp`), run from its module with a fixed lookup, answering
+// real clients on routed veths: busybox udhcpc and ISC dhclient get their
+// lease, route, DNS (through the daemon's forwarder) and MTU, renew and
+// release. A LAN host gets nothing, and nothing DHCP ever leaves by the uplink.
+
+// udhcpc takes no lease shorter than 30 s: it renews at 15 s.
+const LEASE_SECONDS = 30;
+const RESOLVER = { address: '203.0.113.53', answer: '192.0.2.80' };
+
+// One A record for any query: enough DNS to see that the guest's resolver is the forwarder on its gateway.
+const DNS_SERVER = `
+const d = require('node:dgram').createSocket('udp4');
+d.on('message', (q, peer) => {
+  let end = 12;
+  while (q[end]) end += q[end] + 1;
+  const header = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+  const record = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ${RESOLVER.answer.split('.').join(', ')}]);
+  d.send(Buffer.concat([header, q.subarray(12, end + 5), record]), peer.port, peer.address);
+});
+d.bind(53, '${RESOLVER.address}', () => console.log('ready'));`;
+
+const lookup = (server: string) => `
+const r = new (require('node:dns').promises.Resolver)({ timeout: 1500, tries: 2 });
+r.setServers(['${server}']);
+r.resolve4('device.example').then((a) => console.log(JSON.stringify(a)), (e) => console.log(e.code));`;
+
+/** Counts, on the LAN side of the uplink, every frame carrying UDP from port 67 (a DHCP server's): there must be none. */
+const LAN_COUNTER = `table netdev gn_lan_watch {
+  chain ingress { type filter hook ingress device uplink0 priority 0; udp sport 67 counter; udp dport 68 counter; }
+}`;
+const HOST_COUNTER = `table inet gn_uplink_watch {
+  chain out { type filter hook postrouting priority 0; oifname "wlan0" udp sport 67 counter; }
+}`;
+
+describe('DHCP server for guests: real clients on routed links', function () {
+  this.timeout(180_000);
+  let sandbox: Sandbox;
+  let server: DhcpServerProcess;
+  const guests: Guest[] = [];
+  const dhcp = [0, 1, 2, 3].map(dhcpGuestOf);
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    assert.equal((await sandbox.inet(['nft', '-f', '-'], LAN_COUNTER)).exitCode, 0);
+    assert.equal((await sandbox.host(['nft', '-f', '-'], HOST_COUNTER)).exitCode, 0);
+    await sandbox.inet(['ip', 'address', 'add', `${RESOLVER.address}/32`, 'dev', 'lo']);
+    const resolver = sandbox.serveIn(sandbox.inetNs, ['node', '-e', DNS_SERVER]);
+    resolver.catch(() => {});
+    await new Promise((resolve) => resolver.stdout?.once('data', resolve));
+    for (const guestDhcp of dhcp) {
+      const guest = await sandbox.startGuest({ agent: false });
+      await linkGuest(sandbox, guest, guestDhcp);
+      guests.push(guest);
+    }
+    server = await startDhcpServer(sandbox, dhcp, { leaseSeconds: LEASE_SECONDS, dnsUpstream: RESOLVER.address });
+  });
+  afterEach(stopClients);
+  after(async () => {
+    await stopClients();
+    await sandbox?.destroy();
+  });
+
+  /** What the guest's kernel holds after its client applied the lease. */
+  async function configured(guest: Guest): Promise<{ addresses: string[]; route: string; mtu: number }> {
+    const addresses = JSON.parse((await guest.exec(['ip', '-4', '-j', 'address', 'show', 'dev', 'eth0'])).stdout)[0].addr_info.map(
+      (a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`,
+    );
+    const route = (await guest.exec(['ip', '-4', 'route', 'show', 'default'])).stdout.trim();
+    const mtu = JSON.parse((await guest.exec(['ip', '-j', 'link', 'show', 'dev', 'eth0'])).stdout)[0].mtu;
+    return { addresses, route, mtu };
+  }
+
+  async function leased(guest: Guest, client: Client, index: number): Promise<void> {
+    const { address } = dhcp[index] as { address: string };
+    const bound = await client.waitFor(/^(bound|BOUND) /, SETTLE_GUARD_MS);
+    assert.match(
+      bound,
+      new RegExp(`ip=${address.replace(/\./g, '\\.')} mask=(16|255\\.255\\.0\\.0) router=${GATEWAY} dns=${GATEWAY} mtu=1400`),
+    );
+    assert.deepEqual(await configured(guest), { addresses: [`${address}/16`], route: `default via ${GATEWAY} dev eth0`, mtu: 1400 });
+    assert.equal((await client.resolvConf()).trim(), `nameserver ${GATEWAY}`);
+    // The resolver it was given is the daemon's forwarder: it answers with the host's upstream's answer.
+    assert.equal((await guest.exec(['node', '-e', lookup(GATEWAY)])).stdout.trim(), JSON.stringify([RESOLVER.answer]));
+  }
+
+  it("udhcpc: the guest's lease, default route, DNS and MTU; it renews at T1; RELEASE ends the lease", async () => {
+    const guest = guests[0] as Guest;
+    const client = await startClient(sandbox, guest, 'udhcpc', ['-R']);
+    await leased(guest, client, 0);
+    // T1 is half the lease: udhcpc unicasts a REQUEST from its address, and the server renews.
+    await client.waitFor(/^renew /, SETTLE_GUARD_MS);
+    await server.waitFor((e) => e.kind === 'renew' && e.link === 'vm_dhcp0', SETTLE_GUARD_MS);
+    client.process.kill('SIGUSR2');
+    await server.waitFor((e) => e.kind === 'release' && e.link === 'vm_dhcp0', SETTLE_GUARD_MS);
+  });
+
+  it("dhclient: the guest's lease, default route, DNS and MTU; it renews; dhclient -r releases", async () => {
+    const guest = guests[1] as Guest;
+    const client = await startClient(sandbox, guest, 'dhclient');
+    await leased(guest, client, 1);
+    await client.waitFor(/^RENEW /, SETTLE_GUARD_MS);
+    await server.waitFor((e) => e.kind === 'renew' && e.link === 'vm_dhcp1', SETTLE_GUARD_MS);
+    const { files } = client;
+    const released = await guest.exec([
+      'dhclient',
+      '-r',
+      '-sf',
+      files.script,
+      '-lf',
+      files.leases,
+      '-pf',
+      files.pid,
+      '-cf',
+      files.config,
+      'eth0',
+    ]);
+    assert.equal(released.exitCode, 0, released.stderr);
+    await server.waitFor((e) => e.kind === 'release' && e.link === 'vm_dhcp1', SETTLE_GUARD_MS);
+  });
+});
