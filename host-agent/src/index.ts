@@ -62,3 +62,8 @@ export type { DhcpEvent, Outcome as DhcpOutcome } from './dhcp/core.js';
 export { DhcpServer, DhcpListenError } from './dhcp/transport.js';
 export type { DhcpGuest, DhcpLookup } from './dhcp/guest.js';
 export { neighbourLines } from './dhcp/link-setup.js';
+export {
+  GUARD_DELETE_SCRIPT as DHCP_GUARD_DELETE_SCRIPT,
+  guardRemovalScript as dhcpGuardRemovalScript,
+  guardScript as dhcpGuardScript,
+} from './dhcp/guard.js';

@@ -3,12 +3,15 @@ import {
   type Client,
   type DhcpServerProcess,
   dhcpGuestOf,
+  floodScript,
   GATEWAY,
   linkGuest,
+  spawnInGuest,
   startClient,
   startDhcpServer,
   stopClients,
 } from '../../fixtures/dhcp-guests.js';
+import { dhcpGuardScript } from '@guestnet/host-agent';
 import { type Guest, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
 
 // The host's DHCP server for guests with no guest agent (issue 29's
@@ -130,5 +133,100 @@ describe('DHCP server for guests: real clients on routed links', function () {
     ]);
     assert.equal(released.exitCode, 0, released.stderr);
     await server.waitFor((e) => e.kind === 'release' && e.link === 'vm_dhcp1', SETTLE_GUARD_MS);
+  });
+
+  /** Packets the counters saw: on the LAN side of the uplink, and leaving the host by it. */
+  async function dhcpOnUplink(): Promise<number> {
+    const lan = (await sandbox.inet(['nft', 'list', 'table', 'netdev', 'gn_lan_watch'])).stdout;
+    const host = (await sandbox.host(['nft', 'list', 'table', 'inet', 'gn_uplink_watch'])).stdout;
+    const counts = [...`${lan}\n${host}`.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(counts.length, 3);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** A one-shot udhcpc: exits 0 with a lease, non-zero without. */
+  const udhcpcOnce = (
+    where: (argv: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>,
+    link: string,
+    extra: string[] = [],
+  ) => where(['busybox', 'udhcpc', '-f', '-q', '-n', '-i', link, '-s', '/bin/true', '-t', '3', '-T', '1', ...extra]);
+
+  it("a LAN host's DISCOVER on the uplink gets nothing, even with a guest's MAC; no DHCP packet leaves by the uplink", async () => {
+    const victim = dhcp[3] as { mac: string; link: string };
+    const lan = await udhcpcOnce((argv) => sandbox.inet(argv), 'uplink0');
+    assert.notEqual(lan.exitCode, 0, lan.stderr);
+    assert.doesNotMatch(lan.stderr, /obtained/);
+    // A LAN host that takes a guest's MAC: the server answers that guest, on its own link, and the LAN hears nothing.
+    const spoof = ['link add lanspoof link uplink0 address', victim.mac, 'type macvlan mode bridge'].join(' ');
+    assert.equal((await sandbox.inet(['ip', '-batch', '-'], `${spoof}\nlink set dev lanspoof up\n`)).exitCode, 0);
+    const offersBefore = server.events('offer').filter((e) => e.link === victim.link).length;
+    const spoofed = await udhcpcOnce((argv) => sandbox.inet(argv), 'lanspoof');
+    assert.notEqual(spoofed.exitCode, 0, spoofed.stderr);
+    assert.ok(server.events('offer').filter((e) => e.link === victim.link).length > offersBefore, 'the offer went to the guest the MAC is');
+    assert.equal(await dhcpOnUplink(), 0);
+    await sandbox.inet(['ip', 'link', 'del', 'lanspoof']);
+  });
+
+  it("a guest cannot take another guest's address: asking for it gets its own, taking its MAC gets nothing", async () => {
+    const [hostile, victim] = [guests[2] as Guest, dhcp[3] as { mac: string; address: string }];
+    const asked = await udhcpcOnce((argv) => hostile.exec(argv), 'eth0', ['-r', victim.address]);
+    assert.equal(asked.exitCode, 0, asked.stderr);
+    assert.match(asked.stderr, new RegExp(`lease of ${(dhcp[2] as { address: string }).address.replace(/\./g, '\\.')} obtained`));
+    const own = (await hostile.exec(['ip', '-j', 'link', 'show', 'dev', 'eth0'])).stdout;
+    const ownMac = JSON.parse(own)[0].address as string;
+    await hostile.exec(['ip', 'link', 'set', 'dev', 'eth0', 'address', victim.mac]);
+    const stolen = await udhcpcOnce((argv) => hostile.exec(argv), 'eth0');
+    await hostile.exec(['ip', 'link', 'set', 'dev', 'eth0', 'address', ownMac]);
+    assert.notEqual(stolen.exitCode, 0, `it got a lease with the victim's MAC: ${stolen.stderr}`);
+    assert.equal(await dhcpOnUplink(), 0);
+  });
+
+  it('a flood of random-MAC DISCOVERs, junk and stuffed options leaves state bounded, and another guest still gets its lease', async () => {
+    const [hostile, victim] = [guests[2] as Guest, guests[3] as Guest];
+    // A hostile guest sets what it likes; its own address and a route let it send at all.
+    const own = dhcp[2] as { address: string };
+    await hostile.exec(['ip', 'address', 'replace', `${own.address}/16`, 'dev', 'eth0']);
+    await hostile.exec(['ip', 'route', 'replace', 'default', 'via', GATEWAY, 'dev', 'eth0']);
+    const flood = spawnInGuest(hostile, ['node', '-e', floodScript()]);
+    flood.catch(() => {});
+    for (let i = 0; i < 200 && (await server.stats()).dropped.unknown < 1000; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((await server.stats()).dropped.unknown >= 1000, 'the flood reaches the server');
+    const client = await startClient(sandbox, victim, 'udhcpc', ['-t', '20']);
+    await leased(victim, client, 3);
+    flood.kill('SIGKILL');
+    const stats = await server.stats();
+    assert.ok(stats.dropped.unknown > 1000 && stats.dropped.malformed > 1000, JSON.stringify(stats));
+    assert.ok(stats.leases <= dhcp.length && stats.rateBuckets <= dhcp.length, JSON.stringify(stats));
+    assert.equal(await dhcpOnUplink(), 0);
+  });
+
+  it("with the kernel guard: a guest flooding with another guest's MAC does not starve it, and a LAN host's spoof never reaches the server", async () => {
+    const [hostile, victim, victimDhcp] = [guests[2] as Guest, guests[3] as Guest, dhcp[3] as { mac: string; link: string }];
+    const guard = await sandbox.host(['nft', '-f', '-'], dhcpGuardScript(dhcp, true));
+    assert.equal(guard.exitCode, 0, guard.stderr);
+    await victim.exec(['ip', '-4', 'address', 'flush', 'dev', 'eth0']);
+    // The hostile guest sends as a client without an address does, from 0.0.0.0: a source the server cannot tell apart.
+    await hostile.exec(['ip', '-4', 'address', 'flush', 'dev', 'eth0']);
+    await hostile.exec(['ip', 'route', 'replace', 'default', 'dev', 'eth0']);
+    const before = await server.stats();
+    const offers = () => server.events('offer').filter((e) => e.link === victimDhcp.link).length;
+    const offersBefore = offers();
+    const flood = spawnInGuest(hostile, ['node', '-e', floodScript(victimDhcp.mac)]);
+    flood.catch(() => {});
+    await new Promise((resolve) => flood.stdout?.once('data', resolve));
+    const client = await startClient(sandbox, victim, 'udhcpc', ['-t', '20']);
+    await leased(victim, client, 3);
+    flood.kill('SIGKILL');
+    // Not one forged request reached the server: the only offers to the victim's link were its own, and nothing hit its rate.
+    assert.ok(offers() - offersBefore <= 2, `${offers() - offersBefore} offers`);
+    assert.equal((await server.stats()).dropped.rate, before.dropped.rate);
+
+    const spoof = ['link add lanspoof link uplink0 address', victimDhcp.mac, 'type macvlan mode bridge'].join(' ');
+    assert.equal((await sandbox.inet(['ip', '-batch', '-'], `${spoof}\nlink set dev lanspoof up\n`)).exitCode, 0);
+    const lanOffersBefore = offers();
+    assert.notEqual((await udhcpcOnce((argv) => sandbox.inet(argv), 'lanspoof')).exitCode, 0);
+    assert.equal(offers(), lanOffersBefore, "the LAN host's request with the guest's MAC never reached the server");
+    await sandbox.inet(['ip', 'link', 'del', 'lanspoof']);
+    assert.equal(await dhcpOnUplink(), 0);
   });
 });
