@@ -47,10 +47,11 @@ export { forCapabilities } from './guest-link/exchange.js';
 export { DnsForwarder } from './dns/forwarder.js';
 export {
   parseRequest as parseDhcpRequest,
+  parseMessage as parseDhcpMessage,
   MessageType as DhcpMessageType,
   MAX_REQUEST_BYTES as DHCP_MAX_REQUEST_BYTES,
 } from './dhcp/wire.js';
-export { DhcpRefusal, Option as DhcpOption } from './dhcp/options.js';
+export { DhcpRefusal, Option as DhcpOption, writeOptions as writeDhcpOptions } from './dhcp/options.js';
 export { buildReply as buildDhcpReply } from './dhcp/reply.js';
 export {
   DhcpServerCore,
@@ -58,7 +59,7 @@ export {
   REQUESTS_PER_SECOND as DHCP_REQUESTS_PER_SECOND,
   REQUEST_BURST as DHCP_REQUEST_BURST,
 } from './dhcp/core.js';
-export type { DhcpEvent, Outcome as DhcpOutcome } from './dhcp/core.js';
+export type { DhcpEvent, LinkLease as DhcpLinkLease, Outcome as DhcpOutcome } from './dhcp/core.js';
 export { DhcpServer, DhcpListenError } from './dhcp/transport.js';
 export type { DhcpGuest, DhcpLookup } from './dhcp/guest.js';
 export { neighbourLines } from './dhcp/link-setup.js';
@@ -67,3 +68,4 @@ export {
   guardRemovalScript as dhcpGuardRemovalScript,
   guardScript as dhcpGuardScript,
 } from './dhcp/guard.js';
+export { LinkRate, MAX_KEYS as DHCP_MAX_KEYS, touch as touchBounded } from './dhcp/limits.js';

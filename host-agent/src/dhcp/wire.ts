@@ -87,33 +87,65 @@ function optionsOf(packet: Buffer): Map<number, Buffer> {
 
 const macOf = (bytes: Buffer): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 
+/** Any DHCP message on Ethernet, request or reply: the header's fields and the options, joined. */
+export interface DhcpMessage {
+  op: number;
+  type: MessageType;
+  hops: number;
+  xid: number;
+  flags: number;
+  ciaddr: string;
+  yiaddr: string;
+  giaddr: string;
+  chaddr: string;
+  options: Map<number, Buffer>;
+}
+
+/** Reads a DHCP message of either direction; any other bytes give a DhcpRefusal, never another error. */
+export function parseMessage(packet: Buffer): DhcpMessage {
+  if (packet.length < MIN_BYTES) throw new DhcpRefusal(`${packet.length} bytes, shorter than a DHCP header`);
+  if (packet.length > MAX_REQUEST_BYTES) throw new DhcpRefusal(`${packet.length} bytes, longer than ${MAX_REQUEST_BYTES}`);
+  if (packet[1] !== 1 || packet[2] !== 6) throw new DhcpRefusal('hardware is not Ethernet');
+  if (packet.readUInt32BE(HEADER_BYTES) !== COOKIE) throw new DhcpRefusal('no DHCP magic cookie');
+  const options = optionsOf(packet);
+  const type = options.get(Option.messageType);
+  if (type?.length !== 1 || (type[0] as number) < MessageType.discover || (type[0] as number) > MessageType.inform)
+    throw new DhcpRefusal('no DHCP message type');
+  return {
+    op: packet[0] as number,
+    type: type[0] as MessageType,
+    hops: packet[3] as number,
+    xid: packet.readUInt32BE(4),
+    flags: packet.readUInt16BE(10),
+    ciaddr: ipv4Of(packet.subarray(12, 16)),
+    yiaddr: ipv4Of(packet.subarray(16, 20)),
+    giaddr: ipv4Of(packet.subarray(24, 28)),
+    chaddr: macOf(packet.subarray(28, 34)),
+    options,
+  };
+}
+
 /**
  * Reads a guest's DHCP request. Any other bytes, whatever they are, give a
  * DhcpRefusal, never another error: the server drops them and goes on.
  */
 export function parseRequest(packet: Buffer): DhcpRequest {
-  if (packet.length < MIN_BYTES) throw new DhcpRefusal(`${packet.length} bytes, shorter than a DHCP header`);
-  if (packet.length > MAX_REQUEST_BYTES) throw new DhcpRefusal(`${packet.length} bytes, longer than ${MAX_REQUEST_BYTES}`);
-  if (packet[0] !== 1) throw new DhcpRefusal('not a BOOTREQUEST');
-  if (packet[1] !== 1 || packet[2] !== 6) throw new DhcpRefusal('hardware is not Ethernet');
-  if (packet.readUInt32BE(HEADER_BYTES) !== COOKIE) throw new DhcpRefusal('no DHCP magic cookie');
+  const message = parseMessage(packet);
+  if (message.op !== 1) throw new DhcpRefusal('not a BOOTREQUEST');
+  if (!CLIENT_TYPES.has(message.type)) throw new DhcpRefusal("a server's message type");
   // A relayed request did not come from a guest on its own link: guest links have no relays.
-  if (packet[3] !== 0 || packet.readUInt32BE(24) !== 0) throw new DhcpRefusal('relayed (hops or giaddr set)');
-  const options = optionsOf(packet);
-  const type = options.get(Option.messageType);
-  if (type?.length !== 1 || !CLIENT_TYPES.has(type[0] as number)) throw new DhcpRefusal('no client message type');
-  const flags = packet.readUInt16BE(10);
-  const requestedAddress = addressOption(options, Option.requestedAddress);
-  const serverId = addressOption(options, Option.serverId);
+  if (message.hops !== 0 || message.giaddr !== '0.0.0.0') throw new DhcpRefusal('relayed (hops or giaddr set)');
+  const requestedAddress = addressOption(message.options, Option.requestedAddress);
+  const serverId = addressOption(message.options, Option.serverId);
   return {
-    type: type[0] as MessageType,
-    xid: packet.readUInt32BE(4),
-    flags,
-    broadcast: (flags & BROADCAST_FLAG) !== 0,
-    ciaddr: ipv4Of(packet.subarray(12, 16)),
-    chaddr: macOf(packet.subarray(28, 34)),
+    type: message.type,
+    xid: message.xid,
+    flags: message.flags,
+    broadcast: (message.flags & BROADCAST_FLAG) !== 0,
+    ciaddr: message.ciaddr,
+    chaddr: message.chaddr,
     ...(requestedAddress === undefined ? {} : { requestedAddress }),
     ...(serverId === undefined ? {} : { serverId }),
-    parameters: [...(options.get(Option.parameterList) ?? [])],
+    parameters: [...(message.options.get(Option.parameterList) ?? [])],
   };
 }
