@@ -69,3 +69,5 @@ export {
   guardScript as dhcpGuardScript,
 } from './dhcp/guard.js';
 export { LinkRate, MAX_KEYS as DHCP_MAX_KEYS, touch as touchBounded } from './dhcp/limits.js';
+export { hostEndSysctls as raHostEndSysctls, RaConfigError, radvdConfig, type RaLink } from './ra/config.js';
+export { Radvd, radvdVersion, type StopMode as RadvdStopMode } from './ra/radvd.js';
