@@ -32,7 +32,7 @@ export interface DhcpStats {
   rateBuckets: number;
 }
 
-/** UDP port 67 could not be had: another DHCP server holds it without SO_REUSEADDR, or no root. */
+/** UDP port 67 could not be had: another DHCP server holds it on every interface, or no root. */
 export class DhcpListenError extends Error {
   constructor(
     message: string,
@@ -55,14 +55,20 @@ export class DhcpServer {
   }
 
   async start(): Promise<void> {
-    // SO_REUSEADDR: a host's own dnsmasq (lxc-net, libvirt) binds port 67 with it, on its own bridge's device.
+    // SO_REUSEADDR: a host's own dnsmasq bound to its bridge (--bind-interfaces, as lxc-net and Waydroid run it)
+    // holds port 67 on that device with it, and both serve side by side.
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     const port = this.options.port ?? SERVER_PORT;
     const address = this.options.address ?? '0.0.0.0';
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (error: NodeJS.ErrnoException) => {
         socket.close();
-        const why = error.code === 'EADDRINUSE' ? 'another server holds it' : error.code === 'EACCES' ? 'it needs root' : error.message;
+        const why =
+          error.code === 'EADDRINUSE'
+            ? 'another DHCP server holds it on every interface (a dnsmasq without --bind-interfaces?)'
+            : error.code === 'EACCES'
+              ? 'it needs root'
+              : error.message;
         reject(new DhcpListenError(`cannot serve DHCP on UDP port ${port}: ${why}`, error.code));
       });
       socket.bind({ port, address, exclusive: true }, () => resolve());

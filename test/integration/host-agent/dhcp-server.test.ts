@@ -23,6 +23,7 @@ import { type Guest, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js'
 // udhcpc takes no lease shorter than 30 s: it renews at 15 s.
 const LEASE_SECONDS = 30;
 const RESOLVER = { address: '203.0.113.53', answer: '192.0.2.80' };
+const HOST_BRIDGE = { router: '10.55.0.1', range: '10.55.0.10,10.55.0.20' };
 
 // One A record for any query: enough DNS to see that the guest's resolver is the forwarder on its gateway.
 const DNS_SERVER = `
@@ -69,6 +70,23 @@ describe('DHCP server for guests: real clients on routed links', function () {
       await linkGuest(sandbox, guest, guestDhcp);
       guests.push(guest);
     }
+    // The host's own DHCP server on a bridge of its own, as lxc-net and Waydroid run dnsmasq: it must keep working.
+    const bridge = ['link add lxcbr9 type bridge', `address add ${HOST_BRIDGE.router}/24 dev lxcbr9`, 'link set dev lxcbr9 up', ''];
+    assert.equal((await sandbox.host(['ip', '-batch', '-'], bridge.join('\n'))).exitCode, 0);
+    const dnsmasq = sandbox.serveIn(sandbox.hostNs, [
+      'dnsmasq',
+      '--no-daemon',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--interface=lxcbr9',
+      '--bind-interfaces',
+      '--user=root',
+      `--dhcp-range=${HOST_BRIDGE.range},2m`,
+      `--dhcp-leasefile=${sandbox.dir}/lxcbr9.leases`,
+      `--pid-file=${sandbox.dir}/lxcbr9.pid`,
+    ]);
+    dnsmasq.catch(() => {});
+    await new Promise((resolve) => dnsmasq.stderr?.once('data', resolve));
     server = await startDhcpServer(sandbox, dhcp, { leaseSeconds: LEASE_SECONDS, dnsUpstream: RESOLVER.address });
   });
   afterEach(stopClients);
@@ -227,6 +245,42 @@ describe('DHCP server for guests: real clients on routed links', function () {
     assert.notEqual((await udhcpcOnce((argv) => sandbox.inet(argv), 'lanspoof')).exitCode, 0);
     assert.equal(offers(), lanOffersBefore, "the LAN host's request with the guest's MAC never reached the server");
     await sandbox.inet(['ip', 'link', 'del', 'lanspoof']);
+    assert.equal(await dhcpOnUplink(), 0);
+  });
+
+  it("the host's own dnsmasq on its bridge (--bind-interfaces, as lxc-net runs it) keeps serving beside it, guard included", async () => {
+    const container = await sandbox.startGuest({ agent: false });
+    const port = await sandbox.host([
+      'ip',
+      'link',
+      'add',
+      'lxcport9',
+      'master',
+      'lxcbr9',
+      'up',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      String(container.pid),
+    ]);
+    assert.equal(port.exitCode, 0, port.stderr);
+    await container.exec(['ip', 'link', 'set', 'dev', 'eth0', 'up']);
+    const answered = (await server.stats()).answered;
+    const leased = await udhcpcOnce((argv) => container.exec(argv), 'eth0', ['-t', '10']);
+    assert.equal(leased.exitCode, 0, leased.stderr);
+    assert.match(leased.stderr, /lease of 10\.55\.0\.\d+ obtained from 10\.55\.0\.1/);
+    assert.equal((await server.stats()).answered, answered, 'ours did not answer');
+  });
+
+  it('a client that asks for broadcast replies (BROADCAST flag) takes the unicast one: its raw socket hears it', async () => {
+    const guest = guests[0] as Guest;
+    await guest.exec(['ip', '-4', 'address', 'flush', 'dev', 'eth0']);
+    const leased = await udhcpcOnce((argv) => guest.exec(argv), 'eth0', ['-B']);
+    assert.equal(leased.exitCode, 0, leased.stderr);
+    assert.match(leased.stderr, /lease of 172\.17\.3\.3 obtained/);
     assert.equal(await dhcpOnUplink(), 0);
   });
 });
