@@ -35,8 +35,9 @@ const TOOLS = {
   radvd: 'radvd',
   // A LAN's DHCP server for the network types' tests.
   dnsmasq: 'dnsmasq-base',
-  // A Debian guest's DHCP client, and a router solicitation that prints the RA, for the host's DHCP and RA tests.
+  // Debian guests' DHCP clients, and a router solicitation that prints the RA, for the host's DHCP and RA tests.
   dhclient: 'isc-dhcp-client',
+  dhcpcd: 'dhcpcd-base',
   rdisc6: 'ndisc6',
 };
 

@@ -153,6 +153,21 @@ describe('DHCP server for guests: real clients on routed links', function () {
     await server.waitFor((e) => e.kind === 'release' && e.link === 'vm_dhcp1', SETTLE_GUARD_MS);
   });
 
+  it('dhcpcd: the lease, default route, DNS and MTU (on its routes, as dhcpcd applies it); it renews; stopping it releases', async () => {
+    const guest = guests[2] as Guest;
+    const client = await startClient(sandbox, guest, 'dhcpcd');
+    const bound = await client.waitFor(/^BOUND /, SETTLE_GUARD_MS);
+    assert.match(bound, new RegExp(`ip=172\\.17\\.3\\.5 mask=255\\.255\\.0\\.0 router=${GATEWAY} dns=${GATEWAY} mtu=1400`));
+    const route = (await guest.exec(['ip', '-4', 'route', 'show', 'default'])).stdout;
+    assert.match(route, new RegExp(`^default via ${GATEWAY} dev eth0 proto dhcp src 172\\.17\\.3\\.5 metric \\d+ mtu 1400`));
+    assert.equal((await client.resolvConf()).trim(), `nameserver ${GATEWAY}`);
+    assert.equal((await guest.exec(['node', '-e', lookup(GATEWAY)])).stdout.trim(), JSON.stringify([RESOLVER.answer]));
+    await server.waitFor((e) => e.kind === 'renew' && e.link === 'vm_dhcp2', SETTLE_GUARD_MS);
+    client.process.kill('SIGTERM');
+    await server.waitFor((e) => e.kind === 'release' && e.link === 'vm_dhcp2', SETTLE_GUARD_MS);
+    await guest.exec(['ip', '-4', 'address', 'flush', 'dev', 'eth0']);
+  });
+
   /** Packets the counters saw: on the LAN side of the uplink, and leaving the host by it. */
   async function dhcpOnUplink(): Promise<number> {
     const lan = (await sandbox.inet(['nft', 'list', 'table', 'netdev', 'gn_lan_watch'])).stdout;
