@@ -11,6 +11,9 @@ function readerGone(): never {
   process.exit(process.exitCode ?? ExitCode.ok);
 }
 
+/** The release both agents belong to; a unit test holds it equal to every package.json. */
+export const GUESTNET_VERSION = '0.1.0';
+
 let readerLeft = false;
 let guarded = false;
 
@@ -55,12 +58,34 @@ export const print = (line: string): void => writeOut(`${line}\n`);
 /** A terminal is a character device: only then is `tty` (which loads net) asked. */
 const onTerminal = () => fstatSync(1).isCharacterDevice() && isatty(1);
 
-/** commander's output settings that leave process.stdout closed unless it is a terminal. */
+/** What is read through a pipe (adb shell, a log, `| less`) stays within the classic terminal. */
+export const PIPE_WIDTH = 80;
+
+/**
+ * How wide output on stdout may be: COLUMNS when set (a shell exports it, a
+ * user may say COLUMNS=80), else the terminal's own width (`stty cols`);
+ * through a pipe never more than PIPE_WIDTH.
+ */
+export function outputWidth(env: NodeJS.ProcessEnv = process.env, terminal = onTerminal()): number {
+  const columns = /^\d+$/.test(env.COLUMNS ?? '') ? Number(env.COLUMNS) : undefined;
+  const usable = (width: number | undefined) => (width !== undefined && width >= 20 ? width : undefined);
+  if (terminal) return usable(columns) ?? usable(process.stdout.columns) ?? PIPE_WIDTH;
+  return Math.min(usable(columns) ?? PIPE_WIDTH, PIPE_WIDTH);
+}
+
+/**
+ * commander's output settings that leave process.stdout closed unless it is a
+ * terminal. Help always goes to stdout, also the help a bare command prints
+ * (commander calls that one an error and writes it with writeErr; every other
+ * error it writes with outputError, which the CLIs silence).
+ */
 export const STDOUT_FOR_COMMANDER = {
   writeOut,
-  // 80 is commander's own width for output that is not a terminal.
-  getOutHelpWidth: () => (onTerminal() ? process.stdout.columns : 80),
+  writeErr: writeOut,
+  getOutHelpWidth: () => outputWidth(),
+  getErrHelpWidth: () => outputWidth(),
   getOutHasColors: () => onTerminal() && process.stdout.hasColors(),
+  getErrHasColors: () => onTerminal() && process.stdout.hasColors(),
 };
 
 /**
@@ -93,8 +118,27 @@ const isCommanderFailure = (error: unknown): error is CommanderFailure =>
   (error as unknown as CommanderFailure).code.startsWith('commander.');
 
 /**
+ * commander's message as one line: its suggestion comes on a line of its own,
+ * in parentheses ("unknown command 'attac'" and "(Did you mean attach?)"),
+ * and reads "unknown command 'attac'; did you mean attach?" here.
+ */
+function commanderMessage(message: string): string {
+  const [first = '', ...more] = message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const rest = more.map((line) => line.replace(/^\((.*)\)$/, '$1')).map((line) => line.charAt(0).toLowerCase() + line.slice(1));
+  return [first, ...rest].join('; ');
+}
+
+/** One line whatever the message holds: a log or a launcher reads errors line by line. */
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
  * The one place a CLI turns an error into its exit code: one line on stderr,
  * or one JSON object on stdout with --json; the stack only with --verbose.
+ * The help a bare command prints is no failure.
  */
 export function reportCliFailure(
   agent: string,
@@ -102,10 +146,11 @@ export function reportCliFailure(
   options: { json?: boolean | undefined; verbose?: boolean | undefined },
 ): number {
   if (isCommanderFailure(error)) {
-    if (error.exitCode === 0) return ExitCode.ok;
-    error = new UsageError(`${error.message.replace(/^error: /, '')} (see ${agent} --help)`);
+    if (error.exitCode === 0 || error.code === 'commander.help') return ExitCode.ok;
+    error = new UsageError(`${commanderMessage(error.message)} (see ${agent} --help)`);
   }
   const described = describeError(error);
+  described.message = oneLine(described.message);
   if (options.json) writeOut(`${JSON.stringify({ error: described })}\n`);
   else process.stderr.write(`${agent}: ${described.message}\n`);
   if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

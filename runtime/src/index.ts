@@ -6,4 +6,14 @@ export { IpMonitor } from './monitor.js';
 export { writeAtomically } from './files.js';
 export { pidAlive } from './process.js';
 export { nameservers } from './resolv.js';
-export { installExitGuard, installPipeGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER, writeOut } from './cli.js';
+export {
+  GUESTNET_VERSION,
+  installExitGuard,
+  installPipeGuard,
+  outputWidth,
+  PIPE_WIDTH,
+  print,
+  reportCliFailure,
+  STDOUT_FOR_COMMANDER,
+  writeOut,
+} from './cli.js';
