@@ -1,10 +1,17 @@
-import { Command, Option } from 'commander';
-import { BadPidError, checkPid, ExitCode, UsageError } from '@guestnet/protocol';
-import { installExitGuard, installPipeGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
-import { configureLog, flushLog, isLevel, type Level, log } from './log.js';
+import { Argument, Command, Option } from 'commander';
+import { BadPidError, checkPid, ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
+import {
+  GUESTNET_VERSION,
+  installExitGuard,
+  installPipeGuard,
+  outputWidth,
+  print,
+  reportCliFailure,
+  STDOUT_FOR_COMMANDER,
+} from '@guestnet/runtime';
+import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
-import { formatAttach, formatDetach, formatDetachAll, formatDoctor, formatForward, formatStatus } from './output.js';
-import { DEFAULT_CONFIG_PATH, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
+import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 
 // Each command's module (the engine, the daemon, winston behind them) loads
 // only when that command runs: --help and a mistyped flag stay fast.
@@ -16,6 +23,8 @@ const commands = {
   serve: () => import('./commands/serve.js'),
   status: () => import('./commands/status.js'),
 };
+// How results read for a person: loaded once there is a result.
+const output = () => import('./output.js');
 
 interface GlobalOptions {
   json?: boolean;
@@ -57,10 +66,22 @@ function loadSettings(options: Record<string, unknown>) {
 
 const definedOnly = (options: Record<string, unknown>) => Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 
-const CONFIG_OPTION = ['--config <file>', `JSON config (default ${DEFAULT_CONFIG_PATH} if present)`] as const;
+const CONFIG_OPTION = ['--config <file>', `JSON config (default: ${DEFAULT_CONFIG_PATH} if present)`] as const;
+
+/** A setting's flag and its help, as `.option()` takes them. */
+const setting = (key: keyof typeof SETTINGS) => [SETTINGS[key].flag, helpOf(key)] as const;
+
+/** Examples below a command's help (`host-agent help attach`), each under what it does, ready to copy. */
+function examples(command: Command, lines: Array<[string, string]>): Command {
+  const text = lines.flatMap(([example, what]) => [...(what ? [`  # ${what}`] : []), `  ${example}`]);
+  return command.addHelpText('after', `\nExamples:\n${text.join('\n')}`);
+}
 
 const program = new Command('host-agent')
   .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
+  .version(`host-agent ${GUESTNET_VERSION} (protocol v${PROTOCOL_VERSION})`, '-V, --version', 'print the version')
+  .helpOption('-h, --help', 'print this help; `host-agent help <command>` for a command, with examples')
+  .helpCommand('help [command]', 'print the help of a command, with examples')
   .option('--json', 'machine-readable output on stdout')
   .option('--verbose', 'debug logs, stack traces on errors')
   .option('--log-level <level>', 'error, warn, info or debug (default: warn; info for serve)')
@@ -68,7 +89,7 @@ const program = new Command('host-agent')
   .configureOutput({ ...STDOUT_FOR_COMMANDER, outputError: () => {} })
   .hook('preAction', (_, action) => {
     const globals = action.optsWithGlobals() as GlobalOptions;
-    configureLog({ level: logLevel(globals, 'warn'), target: 'stderr', format: process.stderr.isTTY ? 'human' : 'json' });
+    configureLog({ level: logLevel(globals, 'warn'), target: 'stderr', ...logFormatOf(undefined, 'stderr'), timestamps: false });
   });
 
 const attachCommand = program
@@ -78,7 +99,13 @@ const attachCommand = program
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
-for (const setting of Object.values(SETTINGS)) attachCommand.option(setting.flag, setting.help);
+for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) attachCommand.option(...setting(key));
+examples(attachCommand, [
+  ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
+  ['host-agent attach 4242 --no-wait', 'the host side only'],
+  ['host-agent attach 4242 --dry-run', 'print the commands, change nothing'],
+  ['host-agent attach 4242 --ipv6 off --timeout 5000', ''],
+]);
 attachCommand.action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
   const globals = command.optsWithGlobals() as GlobalOptions;
   const pid = parsePid(pidText);
@@ -95,17 +122,19 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
         ? log(event.unknownGuest ? 'debug' : 'warn', 'guest connection rejected', { reason: event.rejected })
         : log('debug', 'guest connected', event),
   });
-  emit(globals.json, { pid, ...result }, formatAttach(pid, result));
+  emit(globals.json, { pid, ...result }, (await output()).formatAttach(pid, result));
 });
 
-program
-  .command('detach')
+examples(program.command('detach'), [
+  ['host-agent detach 4242', 'remove what attach added'],
+  ['host-agent detach --all', 'every guest, as a launcher stops'],
+])
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
   .argument('[pid]', 'the pid given to attach')
   .option('--all', 'every guest of the state dir at once (a launcher shutting down)')
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
-  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .option(...setting('stateDir'))
   .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
@@ -114,22 +143,25 @@ program
     const { detach, detachAll } = await commands.detach();
     if (all) {
       const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print });
-      return emit(globals.json, result, formatDetachAll(result));
+      return emit(globals.json, result, (await output()).formatDetachAll(result));
     }
     const pid = parsePid(pidText as string);
     const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
-    emit(globals.json, result, formatDetach(result));
+    emit(globals.json, result, (await output()).formatDetach(result));
   });
 
-program
-  .command('forward')
+examples(program.command('forward'), [
+  ['host-agent forward 4242 5555:5555', "adb on the host's port 5555 reaches the guest's adbd"],
+  ['host-agent forward 4242 5353:53/udp', ''],
+  ['host-agent forward 4242 5555:5555 --remove', ''],
+])
   .description('forward a host port to a port of an attached guest (e.g. 5555:5555 for adbd); removed with the guest')
   .argument('<pid>', 'the pid given to attach')
   .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
   .option('--remove', 'stop forwarding that host port')
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
-  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .option(...setting('stateDir'))
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
@@ -138,65 +170,89 @@ program
     const { stateDir } = loadSettings(options);
     const { forward } = await commands.forward();
     const result = await forward(pid, spec, { stateDir, remove: options.remove === true, dryRun: options.dryRun === true, print });
-    emit(globals.json, result, formatForward(result));
+    emit(globals.json, result, (await output()).formatForward(result));
   });
 
-program
-  .command('status')
+examples(program.command('status'), [
+  ['host-agent status', 'a table as wide as the terminal (80 through a pipe)'],
+  ['host-agent status --wide', 'every column and full ids'],
+  ['host-agent status --json', 'everything, for scripts'],
+])
   .description('list attached guests: alive or gone, names, addresses, agent, last apply, counters')
+  .option('--wide', 'every column and full ids, however wide')
   .option(...CONFIG_OPTION)
-  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
+  .option(...setting('stateDir'))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
-    const { stateDir } = loadSettings(options);
+    const { wide, ...rest } = options;
+    const { stateDir } = loadSettings(rest);
     const { status } = await commands.status();
     const result = await status(stateDir);
-    emit(globals.json, { guests: result.guests }, formatStatus(result));
+    const lines = (await output()).formatStatus(result, wide === true ? Number.POSITIVE_INFINITY : outputWidth());
+    emit(globals.json, { guests: result.guests }, lines);
   });
 
-program
-  .command('doctor')
+examples(program.command('doctor'), [
+  ['host-agent doctor', 'check for the default settings'],
+  ['host-agent doctor --uplink rmnet_data0 --firewall iptables', ''],
+])
   .description('check this host for what guests need, explaining each finding and its fix; exits non-zero if something blocks guests')
   .option(...CONFIG_OPTION)
-  .option(SETTINGS.uplink.flag, SETTINGS.uplink.help)
-  .option(SETTINGS.pool.flag, SETTINGS.pool.help)
-  .option(SETTINGS.socket.flag, SETTINGS.socket.help)
-  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
-  .option(SETTINGS.firewall.flag, SETTINGS.firewall.help)
-  .option(SETTINGS.ipv6.flag, SETTINGS.ipv6.help)
-  .option(SETTINGS.type.flag, SETTINGS.type.help)
-  .option(SETTINGS.link.flag, SETTINGS.link.help)
-  .option(SETTINGS.vlanId.flag, SETTINGS.vlanId.help)
+  .option(...setting('uplink'))
+  .option(...setting('pool'))
+  .option(...setting('socket'))
+  .option(...setting('stateDir'))
+  .option(...setting('firewall'))
+  .option(...setting('ipv6'))
+  .option(...setting('type'))
+  .option(...setting('link'))
+  .option(...setting('vlanId'))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();
     const findings = await doctor(loadSettings(options));
-    emit(globals.json, { checks: findings }, formatDoctor(findings));
+    emit(globals.json, { checks: findings }, (await output()).formatDoctor(findings, outputWidth()));
     if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
   });
 
-program
-  .command('serve')
+examples(program.command('serve'), [
+  ['host-agent serve', 'log for people on a terminal or the journal, else JSON'],
+  ['host-agent serve --log-file /var/log/guestnet.log', 'JSON lines, rotated'],
+  ['host-agent serve --log-format human --log-level debug', ''],
+])
   .description('run as the daemon of a state dir: serves attach/detach/status, keeps guest agents connected, reaps dead guests')
   .option(...CONFIG_OPTION)
-  .option(SETTINGS.socket.flag, SETTINGS.socket.help)
-  .option(SETTINGS.stateDir.flag, SETTINGS.stateDir.help)
-  .option(SETTINGS.timeout.flag, SETTINGS.timeout.help)
-  .option('--log-file <path>', 'write JSON log lines here, rotated at 10 MiB (default: stdout)')
+  .option(...setting('socket'))
+  .option(...setting('stateDir'))
+  .option(...setting('timeout'))
+  .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
+  .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
   .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default /dev/socket/dnsproxyd)")
   .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
-    const file = options.logFile;
+    const { killAfterOp, netdSocket, logFile, logFormat, ...rest } = options;
+    const target = typeof logFile === 'string' ? { file: logFile } : ('stdout' as const);
+    const format = logFormatOf(logFormat, target);
     // Its log lines go to process.stdout; a reader that left ends it quietly.
-    if (typeof file !== 'string') installPipeGuard();
-    configureLog({ level: logLevel(globals, 'info'), target: typeof file === 'string' ? { file } : 'stdout', format: 'json' });
+    if (target === 'stdout') installPipeGuard();
+    configureLog({ level: logLevel(globals, 'info'), target, ...format });
     const { serve } = await commands.serve();
-    const { killAfterOp, netdSocket, ...rest } = options;
     await serve(loadSettings(rest), log, {
       ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}),
       ...(typeof netdSocket === 'string' ? { netdSocket } : {}),
     });
+  });
+
+examples(program.command('completion'), [
+  ['source <(host-agent completion bash)', 'complete in this shell'],
+  ['host-agent completion bash >/etc/bash_completion.d/host-agent', ''],
+])
+  .description('print a script that completes verbs and flags in the shell')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash']))
+  .action(async () => {
+    const { bashCompletion } = await import('@guestnet/runtime/completion');
+    print(bashCompletion(program));
   });
 
 // No top-level await: the single-file CommonJS bundle cannot have one.

@@ -71,3 +71,10 @@ export {
 export { LinkRate, MAX_KEYS as DHCP_MAX_KEYS, touch as touchBounded } from './dhcp/limits.js';
 export { hostEndSysctls as raHostEndSysctls, RaConfigError, radvdConfig, type RaLink } from './ra/config.js';
 export { Radvd, radvdVersion, type StopMode as RadvdStopMode } from './ra/radvd.js';
+export { formatDoctor, formatStatus } from './output.js';
+export type { GuestStatus, Status } from './service/status.js';
+export type { Finding } from './doctor/checks.js';
+export { humanLine } from './log-line.js';
+export { isJournalStream, logFormatOf } from './log.js';
+export { loggedRequests, logReconciled } from './daemon/events.js';
+export { helpOf } from './settings.js';

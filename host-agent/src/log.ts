@@ -1,5 +1,7 @@
+import { fstatSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Logger } from 'winston';
-import { describeError } from '@guestnet/protocol';
+import { describeError, UsageError } from '@guestnet/protocol';
 
 // winston is large, so it is loaded on the first line that is
 // actually written, never on a quiet run.
@@ -10,9 +12,15 @@ export interface LogOptions {
   level: Level;
   /** Where lines go: the daemon writes JSON to stdout (logcat, journald) or a rotated file; the CLI to stderr. */
   target: 'stdout' | 'stderr' | { file: string };
-  /** One JSON object per line, or `level: message {meta}` for a person at a terminal. */
-  format: 'json' | 'human';
+  /** One JSON object per line, or a line for a person (see log-line.ts). */
+  format: LogFormat;
+  /** Human lines start with the time (the CLI's stderr goes without). */
+  timestamps?: boolean;
+  /** The target is systemd's journal: human lines carry a priority, not the time. */
+  journal?: boolean;
 }
+
+export type LogFormat = 'json' | 'human';
 
 const ROTATE_AT_BYTES = 10 * 1024 * 1024;
 const ROTATED_FILES = 5;
@@ -28,15 +36,57 @@ export function isLevel(value: string): value is Level {
   return (LEVELS as readonly string[]).includes(value);
 }
 
+/**
+ * Whether fd `fd` is systemd's journal stream: systemd sets JOURNAL_STREAM to
+ * the device and inode of the stream it connected (see systemd.exec(5)); a
+ * child whose stdout was redirected since inherits the variable, not the stream.
+ */
+export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const [device, inode] = (env.JOURNAL_STREAM ?? '').split(':');
+  if (!device || !inode) return false;
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    return String(stat.dev) === device && String(stat.ino) === inode;
+  } catch {
+    return false;
+  }
+}
+
+/** Only a character device is asked whether it is a terminal: asking loads `tty`'s own dependencies. */
+const isTerminal = (fd: number) => {
+  try {
+    return fstatSync(fd).isCharacterDevice() && isatty(fd);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The daemon's log format: --log-format when given; else human lines for a
+ * person (a terminal, or the journal that `journalctl` shows), and JSON lines
+ * for a file and for a pipe (logcat, a collector).
+ */
+export function logFormatOf(
+  flag: unknown,
+  target: LogOptions['target'],
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<LogOptions, 'format' | 'timestamps' | 'journal'> {
+  if (flag !== undefined && flag !== 'human' && flag !== 'json')
+    throw new UsageError(`--log-format: '${String(flag)}' is not human or json`);
+  const fd = target === 'stdout' ? 1 : target === 'stderr' ? 2 : undefined;
+  const journal = fd !== undefined && isJournalStream(fd, env);
+  const format = (flag as LogFormat | undefined) ?? (journal || (fd !== undefined && isTerminal(fd)) ? 'human' : 'json');
+  return { format, timestamps: !journal, journal };
+}
+
 async function createLogger(): Promise<Logger> {
-  const { default: winston } = await import('winston');
+  const [{ default: winston }, { humanLine }] = await Promise.all([import('winston'), import('./log-line.js')]);
   const { format } = winston;
+  const human = { timestamps: options.timestamps ?? false, journal: options.journal ?? false };
   const shape =
     options.format === 'json'
       ? format.combine(format.timestamp(), format.json())
-      : format.printf(
-          ({ level, message, ...meta }) => `${level}: ${String(message)}${Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : ''}`,
-        );
+      : format.printf((info) => humanLine(info as Record<string, unknown>, human));
   const { target } = options;
   const transport =
     typeof target === 'object'

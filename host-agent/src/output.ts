@@ -6,6 +6,7 @@ import { describePortForward } from './model/port-forward.js';
 import type { ForwardResult } from './service/host-side.js';
 import type { AttachResult, DetachAllResult, DetachResult } from './service/results.js';
 import type { Status } from './service/status.js';
+import { type Column, fitTable, wrap } from '@guestnet/runtime/layout';
 
 function stepLines(steps: OpTiming[]): string[] {
   return steps.map((s) => `  ${s.op} (${s.ms} ms)`);
@@ -61,69 +62,74 @@ function human(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
 }
 
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) =>
-    row
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  );
+const leaseText = (lease: NonNullable<LastApply['lease']>) =>
+  `DHCP lease ${lease.address}/${lease.prefixLength} via ${lease.gateway}, dns ${lease.dns.join(' ') || '(none)'}`;
+
+type Guest = Status['guests'][number];
+
+const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
+const applied = (g: Guest) => (g.lastApply === null ? '-' : `${g.lastApply.ok ? 'ok' : 'FAILED'} ${g.lastApply.at.slice(11, 19)}`);
+
+/**
+ * The status table's columns in the order shown. When the table is wider than
+ * the output, the columns with a drop order go first, lowest first: what every
+ * guest shares (gateway), then counters, then what other lines also tell.
+ */
+function statusColumns(guests: Guest[], wide: boolean): Column[] {
+  const column = (header: string, cell: (g: Guest) => string, dropOrder?: number): Column => ({
+    header,
+    cells: guests.map(cell),
+    ...(dropOrder === undefined ? {} : { dropOrder }),
+  });
+  return [
+    column('GUEST', (g) => (wide ? String(g.pid ?? g.id) : g.label)),
+    column('STATE', (g) => g.state),
+    column('HOST-IF', (g) => g.hostIf, 7),
+    column('GUEST-IF', (g) => `${g.guestIf}${g.guestLinkUp === false ? ' DOWN' : ''}`, 8),
+    column('ADDRESS', (g) => `${g.address}/${g.prefixLength}`),
+    column('GATEWAY', (g) => g.gateway, 1),
+    column('UPLINK', (g) => g.uplink, 5),
+    column('AGENT', (g) => (g.agent === 'none' ? '-' : g.agent)),
+    column('LAST-APPLY', applied, 4),
+    column('FROM-GUEST', (g) => counter(g.fromGuest), 3),
+    column('TO-GUEST', (g) => counter(g.toGuest), 2),
+    column('FORWARDS', (g) => g.forwards.map(describePortForward).join(',') || '-', 6),
+  ];
 }
 
-const leaseText = (lease: LastApply['lease']) =>
-  lease ? `, DHCP lease ${lease.address}/${lease.prefixLength} via ${lease.gateway}, dns ${lease.dns.join(' ') || '(none)'}` : '';
-
-/** Plain ASCII columns: it is read in adb shell and serial consoles. */
-export function formatStatus(status: Status): string[] {
+/**
+ * Plain ASCII, at most `width` columns (Infinity: --wide, every column and
+ * full ids): it is read in adb shell and serial consoles.
+ */
+export function formatStatus(status: Status, width: number): string[] {
   if (status.guests.length === 0) return [`no guests attached${status.daemon ? '' : ' (no daemon running)'}`];
-  const rows = [
-    ['PID', 'STATE', 'HOST-IF', 'GUEST-IF', 'ADDRESS', 'GATEWAY', 'UPLINK', 'AGENT', 'LAST-APPLY', 'FROM-GUEST', 'TO-GUEST', 'FORWARDS'],
-  ];
-  for (const g of status.guests) {
-    const apply =
-      g.lastApply === null ? '-' : g.lastApply.ok ? `ok ${g.lastApply.at.slice(11, 19)}` : `FAILED ${g.lastApply.at.slice(11, 19)}`;
-    const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
-    const forwards = g.forwards.map(describePortForward).join(',') || '-';
-    rows.push([
-      String(g.pid ?? g.id),
-      g.state,
-      g.hostIf,
-      g.guestIf,
-      `${g.address}/${g.prefixLength}`,
-      g.gateway,
-      g.uplink,
-      g.agent,
-      apply,
-      counter(g.fromGuest),
-      counter(g.toGuest),
-      forwards,
-    ]);
-  }
-  const label = (g: Status['guests'][number]) => (g.pid === null ? g.id : `pid ${g.pid}`);
+  const wide = width === Number.POSITIVE_INFINITY;
+  const { lines, left } = fitTable(statusColumns(status.guests, wide), width);
+  const name = (g: Guest) => (g.pid === null ? (wide ? g.id : g.label) : `pid ${g.pid}`);
   const failed = status.guests.filter((g) => g.lastApply && !g.lastApply.ok);
   const blocked = status.guests.filter((g) => g.blocked !== null && g.state === 'alive');
-  return [
-    ...table(rows),
-    ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${label(g)}: ${g.type}${leaseText(g.lastApply?.lease)}`])),
+  const notes = [
+    ...(left.length > 0 ? [`(--wide adds ${left.join(' ')})`] : []),
+    ...status.guests.flatMap((g) => (g.type === 'veth (routed)' ? [] : [`${name(g)}: ${g.type}`])),
+    ...status.guests.flatMap((g) => (g.lastApply?.lease ? [`${name(g)}: ${leaseText(g.lastApply.lease)}`] : [])),
     ...status.guests.flatMap((g) =>
-      g.ipv6
-        ? [`${label(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`]
-        : [],
+      g.ipv6 ? [`${name(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [],
     ),
-    ...failed.map((g) => `${label(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
-    ...blocked.map((g) => `${label(g)}: CANNOT BE ONLINE: ${g.blocked}`),
+    ...failed.map((g) => `${name(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
+    ...blocked.map((g) => `${name(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];
+  return [...lines, ...notes.flatMap((note) => wrap(note, width, '    '))];
 }
 
-export function formatDoctor(findings: Finding[]): string[] {
+/** Each finding on lines of at most `width`, continued under its text; a count that agrees with itself. */
+export function formatDoctor(findings: Finding[], width: number): string[] {
   const mark = { ok: '[ok]  ', warn: '[warn]', fail: '[FAIL]' } as const;
   const lines = findings.flatMap((f) => [
-    `${mark[f.status]} ${f.check}: ${f.detail}`,
-    ...(f.fix && f.status !== 'ok' ? [`       fix: ${f.fix}`] : []),
+    ...wrap(`${mark[f.status]} ${f.check}: ${f.detail}`, width, ' '.repeat(7)),
+    ...(f.fix && f.status !== 'ok' ? wrap(`       fix: ${f.fix}`, width, ' '.repeat(12)) : []),
   ]);
   const failed = findings.filter((f) => f.status === 'fail').length;
-  return [...lines, failed === 0 ? 'nothing blocks guests' : `${failed} problem${failed > 1 ? 's' : ''} block guests`];
+  return [...lines, failed === 0 ? 'nothing blocks guests' : failed === 1 ? '1 problem blocks guests' : `${failed} problems block guests`];
 }
 
 export function formatForward(result: ForwardResult): string[] {

@@ -140,7 +140,7 @@ function checkDnsList(value: unknown): Checked<string[]> {
 export const SETTINGS: Record<Key, Setting> = {
   type: {
     flag: '--type <type>',
-    help: 'veth (default), macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type',
+    help: 'veth, macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type',
     check: oneOf(LINK_TYPES),
   },
   link: {
@@ -149,8 +149,8 @@ export const SETTINGS: Record<Key, Setting> = {
     check: checkIfName,
   },
   vlanId: { flag: '--vlan-id <n>', help: 'the VLAN id of --type vlan', check: fromString(checkVlanId) },
-  macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge (default), private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
-  ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2 (default), l3 or l3s', check: oneOf(IPVLAN_MODES) },
+  macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge, private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
+  ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2, l3 or l3s', check: oneOf(IPVLAN_MODES) },
   force: { flag: '--force', help: 'with phys: hand over the uplink itself', check: checkBoolean },
   dhcp: {
     flag: '--dhcp',
@@ -159,7 +159,11 @@ export const SETTINGS: Record<Key, Setting> = {
   },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
   hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
-  guestIf: { flag: '--guest-if <name>', help: 'guest end, as created in the guest', check: checkIfName },
+  guestIf: {
+    flag: '--guest-if <name>',
+    help: 'guest end, as created in the guest (default: vm_wlan0, or a one-time name while attach waits)',
+    check: checkIfName,
+  },
   guestName: { flag: '--guest-name <name>', help: 'name the guest agent gives its end', check: checkIfName },
   gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
   pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
@@ -188,6 +192,14 @@ export const SETTINGS: Record<Key, Setting> = {
   firewall: { flag: '--firewall <backend>', help: 'auto, nftables, iptables or iptables-legacy', check: checkFirewall },
   platform: { flag: '--platform <name>', help: 'auto, linux or android (netd policy routing)', check: checkPlatform },
 };
+
+/** A setting's help, with its default unless the help already tells it (a default that depends on the host). */
+export function helpOf(key: Key): string {
+  const { help } = SETTINGS[key];
+  const value = DEFAULTS[key];
+  if (help.includes('(default') || value === undefined || typeof value === 'boolean') return help;
+  return `${help} (default: ${String(value)})`;
+}
 
 function checkPlatform(value: unknown): Checked<Platform> {
   return PLATFORMS.includes(value as Platform)

@@ -19,6 +19,7 @@ import { ensurePrivateDir } from '../state/dir.js';
 import { ownerOf, tryOwn, withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
+import { loggedRequests, logGuestReconciled, logReconciled } from './events.js';
 import { GuestServer } from './guests.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
@@ -111,7 +112,7 @@ export class Daemon {
       (message) => this.log('warn', message),
     );
     await this.guests.start();
-    this.control = await serveControl(stateDir, (request, cancelled) => this.handle(request, cancelled));
+    this.control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
     // A default route that moves is heard at once; a firewall reload makes no
     // event, so the same pass also runs every RECONCILE_MS.
     this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
@@ -248,7 +249,7 @@ export class Daemon {
     const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner.checking));
     await this.refresh();
     if (!done) return;
-    this.log('info', done.action === 'completed' ? 'repaired a live guest' : 'reaped a gone guest', { id: record.id, hostIf: name });
+    logGuestReconciled(this.log, record, done, name);
     if (done.action === 'removed') this.guests.forget(record.token);
     else void this.guests.confirm(record, this.settings.timeout).catch(() => {});
   }
@@ -264,7 +265,7 @@ export class Daemon {
       if (steps.length > 0) {
         const before = this.byToken;
         await this.refresh();
-        this.log('info', 'reconciled the host', { steps: steps.map((s) => s.op) });
+        logReconciled(this.log, steps, before, this.byToken);
         // A new MTU is the guest's to apply on its end: connected agents hear it now, others when they connect.
         for (const [token, record] of this.byToken) {
           const was = before.get(token);

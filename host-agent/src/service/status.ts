@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import type { LastApply } from '@guestnet/protocol';
+import { type LastApply, oneTimeNameOf } from '@guestnet/protocol';
 import { IP_FORWARD_PATH } from '../model/paths.js';
-import { describeType, isRouted } from '../model/link-type.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { describeType, hasGuestLink, isBridged, isRouted } from '../model/link-type.js';
+import { type AttachmentRecord, guestEndShown } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 import { type ForwardStatus, forwardsInForce } from './forwards.js';
-import { guestAlive } from './preflight.js';
+import { guestAlive, netnsAt } from './preflight.js';
 import { readRecords } from '../state/records.js';
 
 export interface Counters {
@@ -16,12 +16,20 @@ export interface Counters {
 export interface GuestStatus {
   pid: number | null;
   id: string;
+  /** How the table names it in 80 columns: the pid, or the container id's first 12 characters and the interface. */
+  label: string;
   state: 'alive' | 'gone';
   /** The network type, as "veth (routed)", "macvlan on eth1", ... */
   type: string;
   hostIf: string;
-  /** The link's name inside the guest. */
+  /**
+   * The link's name inside the guest as it is now (vm_wlan0 until an agent
+   * renames it), "?" when the guest has no such link; the planned name when it
+   * cannot be looked at (a guest without a process).
+   */
   guestIf: string;
+  /** Whether the guest's end is up, as its veth peer on the host tells; null where that cannot be seen. */
+  guestLinkUp: boolean | null;
   address: string;
   prefixLength: number;
   gateway: string;
@@ -29,7 +37,8 @@ export interface GuestStatus {
   /** null: IPv4 only. */
   ipv6: { mode: string; address: string; prefixLength: number; gateway: string; uplink: string } | null;
   mac: string;
-  agent: 'connected' | 'disconnected' | 'unknown';
+  /** none: no agent is expected (CNI, empty and none, a link no agent has taken over); unknown: no daemon to ask. */
+  agent: 'connected' | 'disconnected' | 'unknown' | 'none';
   lastApply: LastApply | null;
   /** As the host link counts them: received from the guest, sent to it. */
   fromGuest: Counters | null;
@@ -48,7 +57,47 @@ export interface Status {
 /** What the daemon knows about a guest's agent; absent when no daemon runs. */
 export type AgentView = (token: string) => { connected: boolean; lastApply: LastApply | undefined };
 
-type LinkStats = { ifname: string; stats64?: { rx: Counters; tx: Counters } };
+type LinkStats = { ifname: string; flags?: string[]; operstate?: string; stats64?: { rx: Counters; tx: Counters } };
+
+/**
+ * The names of the links in the netns of the guest's process, from
+ * /proc/<pid>/net/dev: one file read, no process entering the guest.
+ * Undefined when the process is gone or now in another netns.
+ */
+async function linksInGuest(record: AttachmentRecord): Promise<string[] | undefined> {
+  if (record.pid === undefined || (await netnsAt(record.netnsPath)) !== record.netns) return undefined;
+  const text = await readFile(`/proc/${record.pid}/net/dev`, 'utf8').catch(() => undefined);
+  return text
+    ?.split('\n')
+    .slice(2)
+    .map((line) => line.split(':')[0]?.trim() ?? '')
+    .filter(Boolean);
+}
+
+/** A veth's host end has no carrier while its guest end is down; an end that is down itself tells nothing. */
+function guestEndUp(record: AttachmentRecord, hostEnd: LinkStats | undefined): boolean | null {
+  if (!(isRouted(record) || isBridged(record)) || !hostEnd?.flags?.includes('UP')) return null;
+  return hostEnd.operstate === 'UP' || hostEnd.flags.includes('LOWER_UP');
+}
+
+type Agent = GuestStatus['agent'];
+
+/** What the agent column says, the guest link's current name being `seen` (undefined: not looked at). */
+function agentOf(record: AttachmentRecord, seen: string | undefined, view: ReturnType<AgentView> | undefined): Agent {
+  if (view?.connected) return 'connected';
+  if (record.cni || !hasGuestLink(record)) return 'none';
+  // An agent renames the link it takes over: one still under the name attach
+  // gave it (after --no-wait; a one-time name means an agent is awaited) never had one.
+  const untouched = seen === record.guestIf && record.guestIf !== record.guestName && oneTimeNameOf(record.token) !== record.guestIf;
+  if (untouched) return 'none';
+  return view === undefined ? 'unknown' : 'disconnected';
+}
+
+/** The guest link's name now: the name attach gave it until an agent renames it. */
+function nameSeen(record: AttachmentRecord, links: string[] | undefined): string | undefined {
+  if (links === undefined || !hasGuestLink(record)) return undefined;
+  return [record.guestIf, record.guestName].find((name) => links.includes(name)) ?? '?';
+}
 
 export async function collectStatus(stateDir: string, runner: Reader, agents?: AgentView): Promise<Status> {
   const [records, links, ipForward] = await Promise.all([
@@ -59,6 +108,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
       () => 'unknown',
     ),
   ]);
+  const byName = new Map(links.map((link) => [link.ifname, link]));
   const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
   const forwardsOf = await forwardsInForce(records, runner);
   const blockedBy = (r: AttachmentRecord): string | null => {
@@ -72,13 +122,17 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
     records.map(async (r): Promise<GuestStatus> => {
       const counters = stats.get(r.hostIf);
       const view = agents?.(r.token);
+      const alive = await guestAlive(r);
+      const seen = alive ? nameSeen(r, await linksInGuest(r)) : undefined;
       return {
         pid: r.pid ?? null,
         id: r.id,
-        state: (await guestAlive(r)) ? 'alive' : 'gone',
+        label: r.cni ? `${r.cni.containerId.slice(0, 12)}/${r.cni.ifname}` : String(r.pid ?? r.id),
+        state: alive ? 'alive' : 'gone',
         type: describeType(r),
         hostIf: r.hostIf,
-        guestIf: r.guestName,
+        guestIf: seen === undefined ? r.guestName : guestEndShown({ guestIf: seen, token: r.token }),
+        guestLinkUp: alive ? guestEndUp(r, byName.get(r.hostIf)) : null,
         address: r.guestAddress,
         prefixLength: r.prefixLength,
         gateway: r.hostAddress,
@@ -93,7 +147,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
             }
           : null,
         mac: r.guestMac,
-        agent: view === undefined ? 'unknown' : view.connected ? 'connected' : 'disconnected',
+        agent: agentOf(r, seen, view),
         lastApply: view?.lastApply ?? null,
         fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
         toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,

@@ -82,12 +82,16 @@ describe('host-agent serve: many guests under one daemon', function () {
     for (const key of ['pid', 'hostIf', 'guestIf', 'address', 'gateway', 'state']) assert.ok(first && key in first, key);
     assert.equal(first?.state, 'alive');
     assert.equal(first?.agent, 'connected');
-    const table = await sandbox.hostAgent(['status']);
+    // Every column with --wide; through a pipe, what fits 80 columns.
+    const table = await sandbox.hostAgent(['status', '--wide']);
     assert.match(
       table.stdout,
-      /^PID\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST\s+FORWARDS$/m,
+      /^GUEST\s+STATE\s+HOST-IF\s+GUEST-IF\s+ADDRESS\s+GATEWAY\s+UPLINK\s+AGENT\s+LAST-APPLY\s+FROM-GUEST\s+TO-GUEST\s+FORWARDS$/m,
     );
     assert.match(table.stdout, /alive\s+vm_wlan\s+wlan0\s+172\.17\.3\.3\/16\s+172\.17\.3\.2\s+wlan0\s+connected\s+ok /);
+    const narrow = (await sandbox.hostAgent(['status'])).stdout.split('\n');
+    assert.equal(narrow.filter((line) => /^\d+ +alive /.test(line)).length, GUESTS);
+    assert.ok(narrow.every((line) => line.length <= 80));
   });
 
   it('reaps killed guests on its own, with nothing asked: link, rules and lease', async () => {

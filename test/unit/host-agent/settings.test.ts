@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { resolveSettings } from '@guestnet/host-agent';
+import { helpOf, resolveSettings, SETTINGS } from '@guestnet/host-agent';
 import { ConfigError, UsageError } from '@guestnet/protocol';
 
 describe('host settings', () => {
@@ -32,5 +32,16 @@ describe('host settings', () => {
     assert.throws(() => resolveSettings({}, { guestAddress: '10.0.0.3' }, 'none'), /not a usable address of the pool/);
     assert.throws(() => resolveSettings({ pool: '10.0.0.0/31' }, {}, 'none'), /not an IPv4 pool/);
     assert.throws(() => resolveSettings({}, { dns: '1.2.3.4,nope' }, 'none'), /not an IPv4 address/);
+  });
+
+  it("every setting's help tells its default", () => {
+    assert.equal(helpOf('timeout'), 'how long to wait for the guest agent (default: 30000)');
+    assert.match(helpOf('type'), /\(default: veth\)$/);
+    const defaults = resolveSettings({}, {}, 'none');
+    for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) {
+      const value = defaults[key];
+      if (value === undefined || typeof value === 'boolean') continue;
+      assert.match(helpOf(key), /\(default/, key);
+    }
   });
 });

@@ -1,0 +1,118 @@
+import type { OpTiming } from '../exec/apply.js';
+import type { Level } from '../log.js';
+import { describeType, isRouted } from '../model/link-type.js';
+import { describePortForward } from '../model/port-forward.js';
+import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import type { ForwardResult } from '../service/host-side.js';
+import type { Recovery } from '../service/recovery.js';
+import type { AttachResult, DetachAllResult, DetachResult } from '../service/results.js';
+import type { ControlRequest } from './control.js';
+
+// The daemon's log, one line per event a person debugging a guest asks
+// about: which guest, what changed and how long it took. Requests are logged
+// by wrapping the control handler from outside, so the daemon's own code
+// stays about serving them.
+
+type Log = (level: Level, message: string, meta?: Record<string, unknown>) => void;
+type Handler = (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>;
+type Change = Exclude<ControlRequest, { type: 'status' }>;
+
+const subject = (request: Change) => (request.type === 'detachAll' ? {} : { guest: `pid ${request.pid}` });
+
+/** How long its steps took together: a guest changed by the daemon's own loop. */
+const stepsMs = (steps: OpTiming[]) => Math.round(steps.reduce((sum, step) => sum + step.ms, 0));
+
+function attached(result: AttachResult): Record<string, unknown> {
+  const a = result.attachment;
+  return {
+    ...(isRouted(a) ? { hostIf: a.hostIf, uplink: a.uplink } : { type: describeType(a) }),
+    address: `${a.guestAddress}/${a.prefixLength}`,
+    ...(a.ipv6 ? { ipv6: `${a.ipv6.guestAddress}/${a.ipv6.prefixLength}` } : {}),
+    // Not `agent`: every JSON line carries agent: 'host', which tells the host agent's log from the guest agent's.
+    guestAgent: typeof result.guest === 'string' ? result.guest : 'confirmed',
+    changes: result.steps.length,
+  };
+}
+
+/** The line for a request that succeeded. */
+function done(request: Change, result: unknown): [string, Record<string, unknown>] {
+  switch (request.type) {
+    case 'attach':
+      return ['attached', attached(result as AttachResult)];
+    case 'detach': {
+      const { wasAttached, steps } = result as DetachResult;
+      return wasAttached ? ['detached', { changes: steps.length }] : ['nothing to detach for', {}];
+    }
+    case 'detachAll': {
+      const { ids, steps } = result as DetachAllResult;
+      return ['detached every guest', { guests: ids.length, ...(ids.length > 0 ? { ids: ids.join(' ') } : {}), changes: steps.length }];
+    }
+    case 'forward': {
+      const { forwards, changed } = result as ForwardResult;
+      const port = describePortForward(request.forward);
+      const now = forwards.map(describePortForward).join(',') || 'none';
+      return [request.remove ? 'stopped forwarding to' : 'forwarding to', { port, forwards: now, changed }];
+    }
+  }
+}
+
+const FAILED = {
+  attach: 'attach failed for',
+  detach: 'detach failed for',
+  detachAll: 'detach --all failed',
+  forward: 'forward failed for',
+};
+
+/** The control handler, logging each request that changes something once it is answered. */
+export function loggedRequests(log: Log, handle: Handler): Handler {
+  return async (request, cancelled) => {
+    if (request.type === 'status') return handle(request, cancelled);
+    const started = performance.now();
+    const ms = () => Math.round(performance.now() - started);
+    try {
+      const result = await handle(request, cancelled);
+      const [message, meta] = done(request, result);
+      log('info', message, { ...subject(request), ms: ms(), ...meta });
+      return result;
+    } catch (error) {
+      log('warn', FAILED[request.type], { ...subject(request), ms: ms(), error });
+      throw error;
+    }
+  };
+}
+
+/** A guest the daemon reaped (its netns died) or repaired (someone deleted its link) on its own. */
+export function logGuestReconciled(log: Log, record: AttachmentRecord, done: Recovery, hostIf: string): void {
+  const message = done.action === 'completed' ? 'repaired the live guest' : 'reaped the gone guest';
+  log('info', message, { guest: guestLabel(record), ms: stepsMs(done.steps), id: record.id, hostIf, changes: done.steps.length });
+}
+
+/**
+ * A pass of the reconcile loop that changed the host: what it did, and one
+ * line per uplink the guests moved from and to, naming them.
+ */
+export function logReconciled(
+  log: Log,
+  steps: OpTiming[],
+  before: ReadonlyMap<string, AttachmentRecord>,
+  after: ReadonlyMap<string, AttachmentRecord>,
+): void {
+  const ms = stepsMs(steps);
+  log('info', 'reconciled the host', { ms, steps: steps.map((s) => s.op) });
+  const moves = new Map<string, { family: string; from: string; to: string; guests: string[] }>();
+  const note = (family: string, from: string | undefined, to: string | undefined, record: AttachmentRecord) => {
+    if (from === undefined || to === undefined || from === to) return;
+    const key = `${family} ${from} ${to}`;
+    const move = moves.get(key) ?? { family, from, to, guests: [] };
+    move.guests.push(guestLabel(record));
+    moves.set(key, move);
+  };
+  for (const [token, record] of after) {
+    const was = before.get(token);
+    note('ipv4', was?.uplink, record.uplink, record);
+    note('ipv6', was?.ipv6?.uplink, record.ipv6?.uplink, record);
+  }
+  for (const { family, from, to, guests } of moves.values()) {
+    log('info', 'moved guests to another uplink', { ms, family, from, to, guests: guests.join(', ') });
+  }
+}
