@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import { Argument, Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { ExitCode, UsageError } from '@guestnet/protocol';
-import { installExitGuard, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
+import { ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
+import { GUESTNET_VERSION, installExitGuard, outputWidth, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
 import type { Level } from './log.js';
 import type { DnsTarget } from './planner.js';
 
@@ -45,14 +45,26 @@ function absolute(...paths: string[]): void {
   }
 }
 
+/** Examples below a command's help (`guest-agent help run`), each under what it does, ready to copy. */
+function examples(command: Command, lines: Array<[string, string]>): Command {
+  const text = lines.flatMap(([example, what]) => [...(what ? [`  # ${what}`] : []), `  ${example}`]);
+  return command.addHelpText('after', `\nExamples:\n${text.join('\n')}`);
+}
+
 const program = new Command('guest-agent')
   .description("Configures this guest's end of a guestnet link as its host agent instructs.")
+  .version(`guest-agent ${GUESTNET_VERSION} (protocol v${PROTOCOL_VERSION})`, '-V, --version', 'print the version')
+  .helpOption('-h, --help', 'print this help; `guest-agent help <command>` for a command, with examples')
+  .helpCommand('help [command]', 'print the help of a command, with examples')
   .option('--json', 'machine-readable output on stdout')
   .option('--verbose', 'debug logs, stack traces on errors')
   .exitOverride()
   .configureOutput({ ...STDOUT_FOR_COMMANDER, outputError: () => {} });
 
-withDnsOptions(program.command('run'), 'the agent writes')
+examples(withDnsOptions(program.command('run'), 'the agent writes'), [
+  ['guest-agent run', "from the guest's init: waits for the host, applies, keeps running"],
+  ['guest-agent run --once --log-level debug', 'apply once and exit, saying each step'],
+])
   .description('wait for the host agent, apply what it sends, confirm; keeps running to serve later attaches')
   .option('--socket <path>', 'host agent socket, as this guest sees it', '/run/guestnet/guest.sock')
   .option('--status-file <path>', 'where to keep the state `status` reads', DEFAULT_STATUS_FILE)
@@ -92,7 +104,10 @@ withDnsOptions(program.command('run'), 'the agent writes')
     }
   });
 
-withDnsOptions(program.command('status'), 'the agent wrote')
+examples(withDnsOptions(program.command('status'), 'the agent wrote'), [
+  ['guest-agent status', 'link, address, route, DNS, host connection'],
+  ['guest-agent status --json', ''],
+])
   .description('show the link, addresses, route, DNS, host connection and last apply')
   .option('--status-file <path>', "the running agent's state file", DEFAULT_STATUS_FILE)
   .action(async (options: DnsOptions & { statusFile: string }, command: Command) => {
@@ -100,7 +115,18 @@ withDnsOptions(program.command('status'), 'the agent wrote')
     const target = dnsTarget(options);
     const { guestStatus, formatGuestStatus } = await import('./commands/status.js');
     const status = await guestStatus(options.statusFile, target);
-    print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status));
+    print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status, outputWidth()));
+  });
+
+examples(program.command('completion'), [
+  ['source <(guest-agent completion bash)', 'complete in this shell'],
+  ['guest-agent completion bash >/etc/bash_completion.d/guest-agent', ''],
+])
+  .description('print a script that completes verbs and flags in the shell')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash']))
+  .action(async () => {
+    const { bashCompletion } = await import('@guestnet/runtime/completion');
+    print(bashCompletion(program));
   });
 
 // No top-level await: the single-file CommonJS bundle cannot have one.

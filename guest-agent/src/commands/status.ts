@@ -1,5 +1,6 @@
 import { type LastApply, tokenOfLink } from '@guestnet/protocol';
 import { nameservers, pidAlive } from '@guestnet/runtime';
+import { wrap } from '@guestnet/runtime/layout';
 import { dnsOf } from '../android/ipconfig.js';
 import { ipv6Enabled } from '../ip.js';
 import { type GuestLink, observeGuest } from '../observe.js';
@@ -54,8 +55,8 @@ function dnsServers(file: Buffer | undefined, target: DnsTarget, link: string | 
   return nameservers(file.toString('utf8'));
 }
 
-/** Short aligned lines: read on a phone over adb shell. */
-export function formatGuestStatus(status: GuestStatus): string {
+/** Short aligned lines of at most `width`, a long value continued under itself: read on a phone over adb shell. */
+export function formatGuestStatus(status: GuestStatus, width: number): string {
   const { agent, host, link, defaultRoute, lastApply } = status;
   const rows: Array<[string, string]> = [
     ['agent', agent.running ? `running (pid ${agent.pid})` : 'not running'],
@@ -81,5 +82,5 @@ export function formatGuestStatus(status: GuestStatus): string {
           : `FAILED at ${lastApply.at}: ${lastApply.error}`,
     ],
   ];
-  return rows.map(([key, value]) => `${key.padEnd(11)}${value}`).join('\n');
+  return rows.flatMap(([key, value]) => wrap(`${key.padEnd(11)}${value}`, width, ' '.repeat(11))).join('\n');
 }

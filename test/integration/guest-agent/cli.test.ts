@@ -9,6 +9,31 @@ const guestAgent = async (args: string[]) => {
 };
 
 describe('guest-agent command line', () => {
+  it('a bare guest-agent prints its help on stdout and exits 0', async () => {
+    const result = await guestAgent([]);
+    assert.deepEqual([result.exitCode, result.stderr], [0, '']);
+    assert.match(result.stdout, /^Usage: guest-agent \[options\] \[command\]/);
+  });
+
+  it('--version names the release and the protocol', async () => {
+    const result = await guestAgent(['--version']);
+    assert.equal(result.exitCode, 0);
+    assert.match(result.stdout, /^guest-agent \d+\.\d+\.\d+ \(protocol v2\)$/);
+  });
+
+  it('a mistyped command is one line with its suggestion', async () => {
+    const result = await guestAgent(['stauts']);
+    assert.equal(result.stderr, "guest-agent: unknown command 'stauts'; did you mean status? (see guest-agent --help)");
+  });
+
+  it('help shows examples, within 80 columns through a pipe', async () => {
+    for (const verb of ['run', 'status', 'completion']) {
+      const help = await guestAgent(['help', verb]);
+      assert.match(help.stdout, /\nExamples:\n/);
+      assert.ok(Math.max(...help.stdout.split('\n').map((line) => line.length)) <= 80, verb);
+    }
+  });
+
   it('--help lists run', async () => {
     const result = await guestAgent(['--help']);
     assert.equal(result.exitCode, 0);

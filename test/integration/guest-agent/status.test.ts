@@ -48,7 +48,9 @@ describe('guest-agent status: what the guest has and how its agent is doing', fu
     assert.equal(after.host.socket, sandbox.socket);
     const text = (await guest.agentStatus()).stdout;
     assert.match(text, /^agent\s+running \(pid \d+\)$/m);
-    assert.match(text, /^host\s+connected since \S+ \(.*guest\.sock\)$/m);
+    // A long value goes on under itself: the lines fit an 80-column adb shell.
+    assert.match(text, /^host\s+connected since \S+\s+\(.*guest\.sock\)$/m);
+    assert.ok(Math.max(...text.split('\n').map((line) => line.length)) <= 80, text);
     assert.match(text, /^link\s+wlan0 up, mtu 1500$/m);
     assert.match(text, /^address\s+172\.17\.3\.3\/16$/m);
     assert.match(text, /^route\s+default via 172\.17\.3\.2 dev wlan0$/m);
