@@ -1,7 +1,15 @@
 import { Argument, Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
-import { GUESTNET_VERSION, installExitGuard, outputWidth, print, reportCliFailure, STDOUT_FOR_COMMANDER } from '@guestnet/runtime';
+import {
+  examplesHelp,
+  GUESTNET_VERSION,
+  installExitGuard,
+  outputWidth,
+  print,
+  reportCliFailure,
+  STDOUT_FOR_COMMANDER,
+} from '@guestnet/runtime';
 import type { Level } from './log.js';
 import type { DnsTarget } from './planner.js';
 
@@ -45,11 +53,8 @@ function absolute(...paths: string[]): void {
   }
 }
 
-/** Examples below a command's help (`guest-agent help run`), each under what it does, ready to copy. */
-function examples(command: Command, lines: Array<[string, string]>): Command {
-  const text = lines.flatMap(([example, what]) => [...(what ? [`  # ${what}`] : []), `  ${example}`]);
-  return command.addHelpText('after', `\nExamples:\n${text.join('\n')}`);
-}
+/** A command with examples below its help. */
+const withExamples = (command: Command, examples: Array<[string, string]>) => command.addHelpText('after', examplesHelp(examples));
 
 const program = new Command('guest-agent')
   .description("Configures this guest's end of a guestnet link as its host agent instructs.")
@@ -61,7 +66,7 @@ const program = new Command('guest-agent')
   .exitOverride()
   .configureOutput({ ...STDOUT_FOR_COMMANDER, outputError: () => {} });
 
-examples(withDnsOptions(program.command('run'), 'the agent writes'), [
+withExamples(withDnsOptions(program.command('run'), 'the agent writes'), [
   ['guest-agent run', "from the guest's init: waits for the host, applies, keeps running"],
   ['guest-agent run --once --log-level debug', 'apply once and exit, saying each step'],
 ])
@@ -104,7 +109,7 @@ examples(withDnsOptions(program.command('run'), 'the agent writes'), [
     }
   });
 
-examples(withDnsOptions(program.command('status'), 'the agent wrote'), [
+withExamples(withDnsOptions(program.command('status'), 'the agent wrote'), [
   ['guest-agent status', 'link, address, route, DNS, host connection'],
   ['guest-agent status --json', ''],
 ])
@@ -118,7 +123,7 @@ examples(withDnsOptions(program.command('status'), 'the agent wrote'), [
     print((command.optsWithGlobals() as GlobalOptions).json ? JSON.stringify(status) : formatGuestStatus(status, outputWidth()));
   });
 
-examples(program.command('completion'), [
+withExamples(program.command('completion'), [
   ['source <(guest-agent completion bash)', 'complete in this shell'],
   ['guest-agent completion bash >/etc/bash_completion.d/guest-agent', ''],
 ])

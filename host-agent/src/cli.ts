@@ -1,6 +1,7 @@
 import { Argument, Command, Option } from 'commander';
 import { BadPidError, checkPid, ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
 import {
+  examplesHelp,
   GUESTNET_VERSION,
   installExitGuard,
   installPipeGuard,
@@ -71,11 +72,8 @@ const CONFIG_OPTION = ['--config <file>', `JSON config (default: ${DEFAULT_CONFI
 /** A setting's flag and its help, as `.option()` takes them. */
 const setting = (key: keyof typeof SETTINGS) => [SETTINGS[key].flag, helpOf(key)] as const;
 
-/** Examples below a command's help (`host-agent help attach`), each under what it does, ready to copy. */
-function examples(command: Command, lines: Array<[string, string]>): Command {
-  const text = lines.flatMap(([example, what]) => [...(what ? [`  # ${what}`] : []), `  ${example}`]);
-  return command.addHelpText('after', `\nExamples:\n${text.join('\n')}`);
-}
+/** A command with examples below its help. */
+const withExamples = (command: Command, examples: Array<[string, string]>) => command.addHelpText('after', examplesHelp(examples));
 
 const program = new Command('host-agent')
   .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
@@ -100,7 +98,7 @@ const attachCommand = program
   .option('--dry-run', 'print the exact commands instead of running them')
   .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
 for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) attachCommand.option(...setting(key));
-examples(attachCommand, [
+withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
   ['host-agent attach 4242 --no-wait', 'the host side only'],
   ['host-agent attach 4242 --dry-run', 'print the commands, change nothing'],
@@ -125,7 +123,7 @@ attachCommand.action(async (pidText: string, options: Record<string, unknown>, c
   emit(globals.json, { pid, ...result }, (await output()).formatAttach(pid, result));
 });
 
-examples(program.command('detach'), [
+withExamples(program.command('detach'), [
   ['host-agent detach 4242', 'remove what attach added'],
   ['host-agent detach --all', 'every guest, as a launcher stops'],
 ])
@@ -150,7 +148,7 @@ examples(program.command('detach'), [
     emit(globals.json, result, (await output()).formatDetach(result));
   });
 
-examples(program.command('forward'), [
+withExamples(program.command('forward'), [
   ['host-agent forward 4242 5555:5555', "adb on the host's port 5555 reaches the guest's adbd"],
   ['host-agent forward 4242 5353:53/udp', ''],
   ['host-agent forward 4242 5555:5555 --remove', ''],
@@ -173,7 +171,7 @@ examples(program.command('forward'), [
     emit(globals.json, result, (await output()).formatForward(result));
   });
 
-examples(program.command('status'), [
+withExamples(program.command('status'), [
   ['host-agent status', 'a table as wide as the terminal (80 through a pipe)'],
   ['host-agent status --wide', 'every column and full ids'],
   ['host-agent status --json', 'everything, for scripts'],
@@ -192,7 +190,7 @@ examples(program.command('status'), [
     emit(globals.json, { guests: result.guests }, lines);
   });
 
-examples(program.command('doctor'), [
+withExamples(program.command('doctor'), [
   ['host-agent doctor', 'check for the default settings'],
   ['host-agent doctor --uplink rmnet_data0 --firewall iptables', ''],
 ])
@@ -215,7 +213,7 @@ examples(program.command('doctor'), [
     if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
   });
 
-examples(program.command('serve'), [
+withExamples(program.command('serve'), [
   ['host-agent serve', 'log for people on a terminal or the journal, else JSON'],
   ['host-agent serve --log-file /var/log/guestnet.log', 'JSON lines, rotated'],
   ['host-agent serve --log-format human --log-level debug', ''],
@@ -227,7 +225,7 @@ examples(program.command('serve'), [
   .option(...setting('timeout'))
   .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
   .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
-  .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default /dev/socket/dnsproxyd)")
+  .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")
   .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
@@ -244,7 +242,7 @@ examples(program.command('serve'), [
     });
   });
 
-examples(program.command('completion'), [
+withExamples(program.command('completion'), [
   ['source <(host-agent completion bash)', 'complete in this shell'],
   ['host-agent completion bash >/etc/bash_completion.d/host-agent', ''],
 ])

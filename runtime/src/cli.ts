@@ -105,6 +105,15 @@ export function installExitGuard(agent: string): () => void {
   };
 }
 
+/**
+ * The examples below a command's help (`<agent> help <command>`): each under
+ * a comment that says what it does, so it can be copied as it is.
+ */
+export function examplesHelp(examples: Array<[example: string, what: string]>): string {
+  const lines = examples.flatMap(([example, what]) => [...(what ? [`  # ${what}`] : []), `  ${example}`]);
+  return `\nExamples:\n${lines.join('\n')}`;
+}
+
 /** What commander throws; matched by shape so this package needs no commander. */
 interface CommanderFailure {
   code: string;

@@ -7,6 +7,7 @@ export { writeAtomically } from './files.js';
 export { pidAlive } from './process.js';
 export { nameservers } from './resolv.js';
 export {
+  examplesHelp,
   GUESTNET_VERSION,
   installExitGuard,
   installPipeGuard,
