@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfigFile, resolveSettings } from '@guestnet/host-agent';
 import { execa } from 'execa';
-import { NODE_FLAGS } from '../../fixtures/sandbox.js';
+import { rcService as serviceArgv } from '../../fixtures/deploy-lines.js';
+import { NODE, NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const ANDROID = join(ROOT, 'deploy/android');
@@ -16,18 +17,12 @@ const FAKE_ADB = `#!/bin/sh
 echo "$*" >> "$ADB_LOG"
 `;
 
-/** The command line of the `service` in an .rc file, split into words. */
-async function serviceArgv(rc: string): Promise<string[]> {
-  const line = (await readFile(join(ANDROID, rc), 'utf8')).split('\n').find((l) => l.startsWith('service '));
-  return (line ?? '').split(/\s+/).slice(2);
-}
-
 describe('deploy/android: init services and install.sh over adb', function () {
   this.timeout(60_000);
   let dir: string;
 
   before(async () => {
-    if (!existsSync(join(ROOT, 'deploy/dist/host-agent.cjs'))) await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
+    if (!existsSync(join(ROOT, 'deploy/dist/host-agent.cjs'))) await execa(NODE, [join(ROOT, 'scripts/bundle.mjs')]);
     dir = await mkdtemp(join(tmpdir(), 'guestnet-android-'));
     await writeFile(join(dir, 'adb'), FAKE_ADB);
     await chmod(join(dir, 'adb'), 0o755);
@@ -46,7 +41,7 @@ describe('deploy/android: init services and install.sh over adb', function () {
       const script = argv.indexOf(`/data/local/guestnet/${bundle}`);
       assert.deepEqual(argv.slice(2, script), NODE_FLAGS, 'node flags');
       assert.equal(argv[script + 1], verb);
-      const help = (await execa('node', [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
+      const help = (await execa(NODE, [join(ROOT, 'deploy/dist', bundle), verb, '--help'])).stdout;
       for (const flag of argv.slice(script).filter((a) => a.startsWith('--')))
         assert.ok(help.includes(`${flag} `), `${rc}: ${bundle} ${verb} has no ${flag}`);
     });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { NODE, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUNDLES = ['host-agent.cjs', 'guest-agent.cjs', 'guestnet'];
@@ -16,7 +16,7 @@ describe('npm run bundle: single files that run with no node_modules beside them
   const bundle = (name: string) => join(dir, name);
 
   before(async () => {
-    const built = await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
+    const built = await execa(NODE, [join(ROOT, 'scripts/bundle.mjs')]);
     for (const name of BUNDLES) assert.match(built.stdout, new RegExp(`deploy/dist/${name.replace('.', '\\.')}\\s+\\d+ KiB`));
     // Far from the repo: nothing can be resolved from a node_modules.
     dir = await mkdtemp(join(tmpdir(), 'guestnet-bundle-'));
@@ -37,7 +37,7 @@ describe('npm run bundle: single files that run with no node_modules beside them
 
   it('--help works for both agents', async () => {
     for (const name of ['host-agent.cjs', 'guest-agent.cjs']) {
-      const help = await execa('node', [bundle(name), '--help'], { cwd: dir });
+      const help = await execa(NODE, [bundle(name), '--help'], { cwd: dir });
       assert.match(help.stdout, /^Usage: (host|guest)-agent/);
     }
   });
@@ -45,7 +45,7 @@ describe('npm run bundle: single files that run with no node_modules beside them
   it('the bundled agents attach a guest that gets online, and detach it', async () => {
     const guest = await sandbox.startGuest({ agentScript: bundle('guest-agent.cjs') });
     const attach = await sandbox.host([
-      'node',
+      NODE,
       bundle('host-agent.cjs'),
       'attach',
       String(guest.pid),
@@ -56,12 +56,12 @@ describe('npm run bundle: single files that run with no node_modules beside them
     ]);
     assert.equal(attach.exitCode, 0, attach.stderr);
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress);
-    const detach = await sandbox.host(['node', bundle('host-agent.cjs'), 'detach', String(guest.pid), '--state-dir', sandbox.stateDir]);
+    const detach = await sandbox.host([NODE, bundle('host-agent.cjs'), 'detach', String(guest.pid), '--state-dir', sandbox.stateDir]);
     assert.equal(detach.exitCode, 0, detach.stderr);
   });
 
-  // Node 20 is the oldest the bundles claim, and CI runs it. Debian 12's own node is 18: a
-  // preload makes this node report 18, as the first thing each bundle checks.
+  // Node 20 is the oldest the bundles claim. Debian 12's own node is 18: a preload makes this
+  // node report 18, as the first thing each bundle checks.
   it('on a node older than 20, each bundle says so in one line, before anything else runs', async () => {
     const preload = join(dir, 'node18.cjs');
     await writeFile(
@@ -69,10 +69,10 @@ describe('npm run bundle: single files that run with no node_modules beside them
       "Object.defineProperty(process.versions, 'node', { value: '18.20.4' });\nObject.defineProperty(process, 'version', { value: 'v18.20.4' });\n",
     );
     for (const agent of ['host-agent', 'guest-agent']) {
-      const old = await execa('node', ['-r', preload, bundle(`${agent}.cjs`), '--help'], { reject: false });
+      const old = await execa(NODE, ['-r', preload, bundle(`${agent}.cjs`), '--help'], { reject: false });
       assert.deepEqual([old.exitCode, old.stdout, old.stderr], [5, '', `${agent}: needs Node.js 20 or later; this is v18.20.4`]);
     }
-    const cni = await execa('node', ['-r', preload, bundle('guestnet')], { reject: false, env: { CNI_COMMAND: 'VERSION' } });
+    const cni = await execa(NODE, ['-r', preload, bundle('guestnet')], { reject: false, env: { CNI_COMMAND: 'VERSION' } });
     assert.equal(cni.exitCode, 1);
     assert.deepEqual(JSON.parse(cni.stdout), {
       cniVersion: '1.0.0',
@@ -82,7 +82,11 @@ describe('npm run bundle: single files that run with no node_modules beside them
   });
 
   it('the bundled CNI plugin answers VERSION', async () => {
-    const version = await execa(bundle('guestnet'), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' });
+    // Its #! line runs the node on PATH: the one under test.
+    const version = await execa(bundle('guestnet'), [], {
+      env: { CNI_COMMAND: 'VERSION', PATH: `${dirname(NODE)}:${process.env.PATH}` },
+      input: '{"cniVersion":"1.1.0"}',
+    });
     assert.equal(JSON.parse(version.stdout).cniVersion, '1.1.0');
   });
 });

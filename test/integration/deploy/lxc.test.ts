@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { HOST_AGENT, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+import { lxcInittabLine } from '../../fixtures/deploy-lines.js';
+import { HOST_AGENT, NODE, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const LXC = join(ROOT, 'deploy/lxc');
@@ -17,13 +18,13 @@ describe("deploy/lxc: a real LXC container (Debian's lxc, a busybox rootfs) netw
   let name: string;
   // LXC's monitor listens on an abstract socket, which belongs to a netns: every lxc-* runs in the sandbox host's.
   const lxc = (tool: string, ...args: string[]) => sandbox.host(['env', ...hookEnv(), tool, '-P', lxcpath, '-n', name, ...args]);
-  const hookEnv = () => [`GUESTNET_HOST_AGENT=node ${HOST_AGENT}`, `GUESTNET_STATE_DIR=${sandbox.stateDir}`];
+  const hookEnv = () => [`GUESTNET_HOST_AGENT=${NODE} ${HOST_AGENT}`, `GUESTNET_STATE_DIR=${sandbox.stateDir}`];
 
   before(async () => {
     sandbox = await Sandbox.create();
     pristine = await sandbox.hostSnapshot();
     await sandbox.startDaemon();
-    await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
+    await execa(NODE, [join(ROOT, 'scripts/bundle.mjs')]);
     lxcpath = await mkdtemp(join(tmpdir(), 'guestnet-lxc-'));
     name = sandbox.hostNs.replace('gn-host-', 'gnc-');
     await execa('lxc-create', ['-P', lxcpath, '-n', name, '-t', 'busybox']);
@@ -39,17 +40,15 @@ describe("deploy/lxc: a real LXC container (Debian's lxc, a busybox rootfs) netw
         ...template,
         'lxc.apparmor.profile = unconfined',
         sample,
-        // Node, iproute2 and the bundle from the host, read-only; the template already binds /lib and /usr/lib.
-        'lxc.mount.entry = /usr/bin/node usr/local/bin/node none ro,bind,create=file 0 0',
+        // The node under test, iproute2 and the bundle from the host, read-only; the template already binds /lib and /usr/lib.
+        `lxc.mount.entry = ${NODE} usr/local/bin/node none ro,bind,create=file 0 0`,
         'lxc.mount.entry = /usr/sbin/ip usr/local/sbin/ip none ro,bind,create=file 0 0',
         `lxc.mount.entry = ${join(ROOT, 'deploy/dist')} opt/guestnet none ro,bind,create=dir 0 0`,
         '',
       ].join('\n'),
     );
     // The guest's init starts the agent, as the sample config says.
-    const inittabLine = /^#\s+(::respawn:.*)$/m.exec(sample)?.[1];
-    assert.ok(inittabLine, 'guestnet.conf shows no inittab line');
-    await appendFile(join(lxcpath, name, 'rootfs/etc/inittab'), `${inittabLine}\n`);
+    await appendFile(join(lxcpath, name, 'rootfs/etc/inittab'), `${await lxcInittabLine()}\n`);
   });
   after(async () => {
     if (lxcpath) {
@@ -70,7 +69,7 @@ describe("deploy/lxc: a real LXC container (Debian's lxc, a busybox rootfs) netw
     assert.equal(guests[0]?.agent, 'connected', await readFile(join(lxcpath, 'lxc.log'), 'utf8').catch(() => 'no lxc log'));
     const pid = Number((await lxc('lxc-info', '-p', '-H')).stdout.trim());
     assert.equal(guests[0]?.pid, pid, 'the hook attached another pid than the container init');
-    const fetched = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, 'node', '-e', tcpClientScript(SERVER.address, SERVER.port)], {
+    const fetched = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, NODE, '-e', tcpClientScript(SERVER.address, SERVER.port)], {
       reject: false,
     });
     assert.equal(fetched.stdout.trim(), UPLINK.hostAddress, fetched.stderr);

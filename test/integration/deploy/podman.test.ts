@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { DNS, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { DNS, NODE, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // What users run: `podman run --network <a guestnet network> -p 8081:80`,
 // then `podman network reload`, podman 4 with its CNI backend, in the
@@ -62,8 +62,12 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     await mkdir(join(rootfs, 'bin'), { recursive: true });
     await mkdir(join(rootfs, 'www'), { recursive: true });
     // podman runs DEL from a cleanup process that conmon starts, without podman's environment:
-    // the plugin's own wrapper names the sandbox's state dir (by default it is /run/guestnet/state).
-    await writeFile(join(dir, 'bin', 'guestnet'), `#!/bin/sh\nGUESTNET_STATE_DIR=${sandbox.stateDir} exec ${PLUGIN} "$@"\n`);
+    // the plugin's own wrapper names the sandbox's state dir (by default it is /run/guestnet/state),
+    // and puts the node under test first on PATH for the plugin's launcher.
+    await writeFile(
+      join(dir, 'bin', 'guestnet'),
+      `#!/bin/sh\nPATH=${dirname(NODE)}:$PATH GUESTNET_STATE_DIR=${sandbox.stateDir} exec ${PLUGIN} "$@"\n`,
+    );
     await chmod(join(dir, 'bin', 'guestnet'), 0o755);
     // portMappings alone, without the ips capability: podman's reload then hands the plugin no ports.
     const network = {
@@ -107,8 +111,8 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
   });
 
   it('serves the published port from the uplink side and from the host', async () => {
-    assert.equal((await sandbox.inet(['node', '-e', FETCH])).stdout.trim(), 'container');
-    assert.equal((await sandbox.host(['node', '-e', FETCH])).stdout.trim(), 'container');
+    assert.equal((await sandbox.inet([NODE, '-e', FETCH])).stdout.trim(), 'container');
+    assert.equal((await sandbox.host([NODE, '-e', FETCH])).stdout.trim(), 'container');
   });
 
   // The reload runs DEL, then an ADD whose config has lost the portMappings capability.
@@ -117,7 +121,7 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     await next('reloaded');
     const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ forwards: unknown[] }>;
     assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true }]);
-    assert.equal((await sandbox.inet(['node', '-e', FETCH])).stdout.trim(), 'container');
+    assert.equal((await sandbox.inet([NODE, '-e', FETCH])).stdout.trim(), 'container');
   });
 
   it('podman rm leaves the host exactly as it was', async () => {
