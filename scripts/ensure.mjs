@@ -1,12 +1,27 @@
 #!/usr/bin/env node
 // Makes a fresh Debian 12 machine (as root) ready to build, test and demo
 // guestnet: system tools from apt, npm dependencies from the lockfile, then an
-// incremental build. Each step is skipped when already satisfied, so it is
-// cheap to run before every `npm test` and `npm run demo`.
+// incremental build. With --node-releases, also the pinned Node.js releases
+// `npm test` runs on (scripts/node-releases.mjs). Each step is skipped when
+// already satisfied, so it is cheap to run before every `npm test` and
+// `npm run demo`.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CACHE_DIR, isRunningNode, RELEASES, releaseDir } from './node-releases.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -96,3 +111,44 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lockfile).m
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 run('npx', ['tsc', '-b']);
+
+// npm pack checks the tarball against the registry's integrity; the pin here
+// must match too, so a release cannot change under the same version. Only
+// bin/node is kept, and it appears at its final path in one rename, so an
+// interrupted fetch is simply fetched again.
+function ensureNodeRelease(release) {
+  const dir = releaseDir(release);
+  if (existsSync(join(dir, 'bin/node'))) return;
+  const pkg = `node-linux-${process.arch}`;
+  const pinned = release.integrity[process.arch];
+  if (!pinned) {
+    console.error(`ensure: no Node.js ${release.version} is pinned for ${process.arch} (scripts/node-releases.mjs)`);
+    process.exit(1);
+  }
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const work = mkdtempSync(join(CACHE_DIR, '.fetch-'));
+  // run() and the checks exit on failure: the exit handler still removes it.
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  process.on('exit', removeWork);
+  run('npm', ['pack', `${pkg}@${release.version}`, '--pack-destination', work, '--silent'], {
+    cwd: work,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const tarball = join(work, `${pkg}-${release.version}.tgz`);
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+  if (integrity !== pinned) {
+    console.error(`ensure: ${pkg}@${release.version} has integrity ${integrity}, not the pinned ${pinned}`);
+    process.exit(1);
+  }
+  run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
+  try {
+    renameSync(join(work, 'package'), dir);
+  } catch (error) {
+    // Another ensure got there first.
+    if (!existsSync(join(dir, 'bin/node'))) throw error;
+  }
+  removeWork();
+  process.off('exit', removeWork);
+}
+
+if (process.argv.includes('--node-releases')) for (const release of RELEASES) if (!isRunningNode(release)) ensureNodeRelease(release);
