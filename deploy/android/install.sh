@@ -3,7 +3,7 @@
 #
 #   deploy/android/install.sh --node PATH [--serial SERIAL] [--guest-root DIR]
 #
-#   --node PATH        a Node.js (>= 20) binary built for the device's ABI; Android ships none
+#   --node PATH        a Node.js binary (20, 22 or 24) for the device's ABI; Android ships none
 #   --serial SERIAL    which device (default: the only one, as adb picks it)
 #   --guest-root DIR   also install the guest agent into a guest's root file system on the
 #                      device (for example a Waydroid or LXC rootfs), as DIR/system/etc/init and
