@@ -78,3 +78,7 @@ export { humanLine } from './log-line.js';
 export { isJournalStream, logFormatOf } from './log.js';
 export { loggedRequests, logReconciled } from './daemon/events.js';
 export { helpOf } from './settings.js';
+export { interfaceId, portGuardScript } from './exec/port-guard.js';
+export { isNic, type NicIdentity, type NicSeen, nicIdentityOf, notANic } from './model/nic.js';
+export { locateNic, physState } from './net/links.js';
+export { passingName } from './plan/link-types.js';

@@ -26,6 +26,7 @@ const DEFAULTS: HostSettings = {
   ipvlanMode: 'l2',
   force: false,
   dhcp: false,
+  portSecurity: true,
   hostIf: undefined,
   hostIfPrefix: 'vm_wlan',
   guestIf: DEFAULT_GUEST_IF,
@@ -112,6 +113,13 @@ function checkBoolean(value: unknown): Checked<boolean> {
   return typeof value === 'boolean' ? { ok: true, value } : { ok: false, reason: 'must be true or false' };
 }
 
+// A flag's word, or the config file's word or boolean.
+function checkOnOff(value: unknown): Checked<boolean> {
+  if (value === true || value === 'on') return { ok: true, value: true };
+  if (value === false || value === 'off') return { ok: true, value: false };
+  return { ok: false, reason: 'must be on or off' };
+}
+
 function checkFirewall(value: unknown): Checked<FirewallChoice> {
   const choices: readonly unknown[] = ['auto', ...FIREWALLS];
   return choices.includes(value)
@@ -156,6 +164,11 @@ export const SETTINGS: Record<Key, Setting> = {
     flag: '--dhcp',
     help: "the guest takes its address from the network's DHCP server (not for the routed veth)",
     check: checkBoolean,
+  },
+  portSecurity: {
+    flag: '--port-security <on|off>',
+    help: "veth on a bridge: the port passes only the guest's own MAC and addresses (default on); off makes it a full layer-2 peer",
+    check: checkOnOff,
   },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
   hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },

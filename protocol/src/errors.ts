@@ -20,6 +20,7 @@ export const ExitCode = {
   interrupted: 15,
   stateDir: 16,
   kernelFeature: 17,
+  guestWithholds: 18,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -117,6 +118,13 @@ export class PeerClosedError extends ProtocolError {}
 export class GuestApplyError extends AgentError {
   constructor(message: string) {
     super('guestApplyFailed', message);
+  }
+}
+
+/** A guest keeps what it was lent: a phys NIC that detach cannot find in its netns. The record is kept. */
+export class GuestWithholdsError extends AgentError {
+  constructor(message: string) {
+    super('guestWithholds', message);
   }
 }
 

@@ -13,6 +13,8 @@ export interface Runner extends Reader {
   readonly processes: number;
   /** Whether independent ops may run side by side (exec/apply.ts); a dry run prints them in plan order. */
   readonly sideBySide?: boolean;
+  /** A dry run: steps are printed, so nothing a later look would see has changed. */
+  readonly dryRun?: boolean;
 }
 
 export class RealRunner implements Runner {
@@ -54,6 +56,7 @@ export class RealRunner implements Runner {
 /** Prints what would run, exactly, in a form that can be pasted into a root shell. */
 export class DryRunRunner extends RealRunner {
   override readonly sideBySide = false;
+  readonly dryRun = true;
   constructor(private readonly print: (line: string) => void) {
     super();
   }

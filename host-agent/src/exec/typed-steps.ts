@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import { typeOf } from '../model/link-type.js';
 import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
 import type { Step } from '../model/step.js';
+import { passingName } from '../plan/link-types.js';
+import { portGuardSteps } from './port-guard.js';
 
 // The steps of the network types other than the routed veth (see
 // plan/link-types.ts). Links made for a guest inside its netns carry
@@ -13,9 +14,6 @@ const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 const GUEST_GONE = /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/;
 
 const inGuest = (r: AttachmentRecord, ...argv: string[]) => ['nsenter', `--net=${r.netnsPath}`, ...argv];
-
-/** A short name for the moment a new link spends in the host's netns before it moves. */
-const passingName = (r: AttachmentRecord) => `gn${createHash('sha256').update(r.id).digest('hex').slice(0, 12)}`;
 
 const KERNEL_CONFIG: Record<string, string> = { macvlan: 'CONFIG_MACVLAN', ipvlan: 'CONFIG_IPVLAN', vlan: 'CONFIG_VLAN_8021Q' };
 
@@ -63,35 +61,52 @@ export const typedSteps = {
       input: `link set dev ${r.link} alias ${r.token}\nlink set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf}\n`,
     },
   ],
-  returnPhys: ({ record: r, foundAs }: { record: AttachmentRecord; foundAs?: string }): Step[] => {
-    const name = r.link as string;
-    const before = r.phys ?? { addresses: [], up: false, mtu: r.mtu, alias: '' };
-    // Under the agent's name or the one it arrived with; -force goes on past the one that is not there.
-    const back: Step = foundAs
-      ? { kind: 'run', argv: ['ip', 'link', 'set', 'dev', foundAs, 'down', 'name', name], tolerate: /Cannot find device/ }
-      : {
-          kind: 'run',
-          argv: inGuest(r, 'ip', '-force', '-batch', '-'),
-          input:
-            `link set dev ${r.guestName} down\n` +
-            `link set dev ${r.guestName} netns ${HOST_NETNS} name ${name}\n` +
-            `link set dev ${r.guestIf} netns ${HOST_NETNS} name ${name}\n`,
-          tolerate: GUEST_GONE,
-        };
-    const restore: Step = {
+  // A NIC is moved only after detach found it by its identity, and only under our passing name: a link
+  // the guest renamed in between arrives under that name, is seen not to be the NIC, and goes back.
+  fetchPhys: ({ record: r, from }: { record: AttachmentRecord; from: string }): Step[] => [
+    {
       kind: 'run',
-      argv: ['ip', '-force', '-batch', '-'],
-      input: [
-        `link set dev ${name} alias "${before.alias}"`,
-        `link set dev ${name} mtu ${before.mtu}`,
-        ...before.addresses.map((a) => `address replace ${a} dev ${name}`),
-        `link set dev ${name} up`,
-        '',
-      ].join('\n'),
-      tolerate: /Cannot find device/,
-    };
-    return [back, restore];
+      argv: inGuest(r, 'ip', '-batch', '-'),
+      input: `link set dev ${from} down\nlink set dev ${from} netns ${HOST_NETNS} name ${passingName(r)}\n`,
+      tolerate: GUEST_GONE,
+    },
+  ],
+  // Onto the NIC alone, under the name it has now, which detach checked; our mark goes last, so a
+  // restore cut short is found and finished by the next detach.
+  restorePhys: ({ record: r, name }: { record: AttachmentRecord; name: string }): Step[] => {
+    const link = r.link as string;
+    const before = r.phys ?? { addresses: [], up: true, mtu: r.mtu, alias: '' };
+    return [
+      {
+        kind: 'run',
+        argv: ['ip', '-batch', '-'],
+        input: [
+          `link set dev ${name} down`,
+          ...(name === link ? [] : [`link set dev ${name} name ${link}`]),
+          `link set dev ${link} mtu ${before.mtu}`,
+          ...before.addresses.map((a) => `address replace ${a} dev ${link}`),
+          ...(before.up ? [`link set dev ${link} up`] : []),
+          `link set dev ${link} alias "${before.alias}"`,
+          '',
+        ].join('\n'),
+      },
+    ];
   },
+  sendBackPhys: ({ record: r, name, guestAlive }: { record: AttachmentRecord; name: string; guestAlive: boolean }): Step[] => [
+    {
+      kind: 'run',
+      argv: guestAlive ? ['ip', 'link', 'set', 'dev', name, 'netns', r.netnsPath] : ['ip', 'link', 'del', 'dev', name],
+      tolerate: /Cannot find device/,
+    },
+  ],
+  unmarkPhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+    {
+      kind: 'run',
+      argv: ['ip', 'link', 'set', 'dev', r.link as string, 'alias', r.phys?.alias ?? ''],
+      tolerate: /Cannot find device/,
+    },
+  ],
+  ...portGuardSteps,
 
   setLoopbackUp: ({ record: r }: { record: AttachmentRecord }): Step[] => [
     { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up') },

@@ -1,3 +1,5 @@
+import type { NicIdentity } from './nic.js';
+
 // The network types of the design (LXC's lxc.net.N.type), and what each
 // needs of the host. Only the routed veth is NATed and firewalled by
 // guestnet; the others put the guest on a network that already exists.
@@ -9,7 +11,6 @@ export type MacvlanMode = (typeof MACVLAN_MODES)[number];
 export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
 export type IpvlanMode = (typeof IPVLAN_MODES)[number];
 
-/** A NIC handed to a guest, as it was on the host: what detach gives it back. */
 /**
  * What the host cannot see from its own netns but a typed guest's attach is
  * made of: a macvlan, ipvlan or vlan inside the guest, an empty guest's
@@ -19,13 +20,18 @@ export interface GuestSeen {
   /** A link of guestnet's link group is in the guest. */
   ourLink: boolean;
   loopbackUp: boolean;
+  /** phys: the host link under the NIC's name, when it is the recorded NIC (a restart then completes the handover). */
+  nicOnHost?: boolean;
 }
 
+/** A NIC handed to a guest, as it was on the host: what detach gives it back. */
 export interface PhysBefore {
   addresses: string[];
   up: boolean;
   mtu: number;
   alias: string;
+  /** Which NIC it is. Unset in records of older versions. */
+  nic?: NicIdentity;
 }
 
 /** What of a record or settings decides its type. */

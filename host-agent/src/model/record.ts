@@ -42,6 +42,8 @@ export interface AttachmentRecord extends GuestIdentity {
   dhcp?: true;
   /** phys: the NIC as it was, to give back. */
   phys?: PhysBefore;
+  /** A bridged veth whose port lets through only the guest's own MAC and addresses (exec/port-guard.ts). */
+  portSecurity?: true;
   /** The host end of a veth; for other types, `link` or "lo": they have no host end. */
   hostIf: string;
   /** Set when hostIf was named from this prefix: the guest shares its firewall rules with the prefix's family. */

@@ -18,6 +18,8 @@ export interface HostSettings {
   force: boolean;
   /** The guest takes a lease from the network it joins (not for the routed veth). */
   dhcp: boolean;
+  /** A bridged guest's port lets through only its own MAC and addresses; off: a full layer-2 peer of the LAN. */
+  portSecurity: boolean;
   /** Unset: the first free of hostIfPrefix, hostIfPrefix1, hostIfPrefix2, ... */
   hostIf: string | undefined;
   hostIfPrefix: string;

@@ -1,5 +1,6 @@
 import type { Route } from '../model/host.js';
 import { type GuestSeen, isSublink, type PhysBefore, typeOf } from '../model/link-type.js';
+import { isNic, type LinkDetails, type NicSeen, nicIdentityOf, notANic } from '../model/nic.js';
 import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 
@@ -39,32 +40,84 @@ export async function mainRoutes(runner: Reader): Promise<Route[]> {
   );
 }
 
-/** A NIC as it is now: what phys must give back on detach. */
-export async function physState(runner: Reader, name: string): Promise<PhysBefore | undefined> {
-  const shown = JSON.parse(await runner.read(['ip', '-j', 'address', 'show', 'dev', name]).catch(() => '[]')) as Array<{
-    flags: string[];
-    mtu: number;
-    ifalias?: string;
-    addr_info?: Array<{ family: string; local?: string; prefixlen: number; scope?: string; dynamic?: boolean }>;
-  }>;
+type Shown = LinkDetails & {
+  flags: string[];
+  mtu: number;
+  addr_info?: Array<{ family: string; local?: string; prefixlen: number; scope?: string; dynamic?: boolean }>;
+};
+
+/**
+ * A link as it is now: what phys must give back on detach, with the NIC's
+ * identity, or why the link is not a NIC. One `ip` process.
+ */
+export async function physState(runner: Reader, name: string): Promise<{ before: PhysBefore; notNic: string | undefined } | undefined> {
+  const shown = JSON.parse(await runner.read(['ip', '-d', '-j', 'address', 'show', 'dev', name]).catch(() => '[]')) as Shown[];
   const [link] = shown;
   if (!link) return undefined;
   // Link-local IPv6 addresses come back by themselves; addresses a DHCP client or SLAAC gave are its to give again.
   const kept = (link.addr_info ?? []).filter((a) => a.local !== undefined && a.scope !== 'link' && !a.dynamic);
-  return {
+  const nic = nicIdentityOf(link);
+  const before: PhysBefore = {
     addresses: kept.map((a) => `${a.local}/${a.prefixlen}`),
     up: link.flags.includes('UP'),
     mtu: link.mtu,
     alias: link.ifalias ?? '',
+    ...(nic ? { nic } : {}),
+  };
+  return { before, notNic: notANic(link) };
+}
+
+// What a guest names a link reaches an `ip -batch` line: only names without quotes, spaces or comment marks.
+const PLAIN_NAME = /^[A-Za-z0-9_.@-]{1,15}$/;
+
+/**
+ * Where a phys guest's NIC is now, looked for by its identity inside the
+ * guest (when it lives) and on the host: under our passing name, where a
+ * fetch leaves it, or carrying our mark, as the kernel returns a NIC whose
+ * netns died. A record of an older version knows no identity: there any
+ * hardware NIC with our mark is it.
+ */
+export async function locateNic(
+  runner: Reader,
+  record: AttachmentRecord,
+  known: { guestAlive: boolean; passing: string },
+): Promise<NicSeen> {
+  const [host, guest] = await Promise.all([
+    runner.read(['ip', '-d', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkDetails[]),
+    known.guestAlive
+      ? runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-d', '-j', 'link', 'show']).then(
+          (text) => JSON.parse(text) as LinkDetails[],
+          () => undefined,
+        )
+      : undefined,
+  ]);
+  const identity = record.phys?.nic;
+  const isIt = (link: LinkDetails) =>
+    identity ? isNic(link, identity) : nicIdentityOf(link) !== undefined && link.ifalias === record.token;
+  const onHost = host.find((link) => isIt(link) && (link.ifname === known.passing || link.ifalias === record.token));
+  const impostor = host.find((link) => link.ifname === known.passing && !isIt(link));
+  const inGuest = guest?.find((link) => isIt(link) && PLAIN_NAME.test(link.ifname));
+  return {
+    guestAlive: guest !== undefined,
+    ...(inGuest ? { inGuest: inGuest.ifname } : {}),
+    ...(onHost ? { onHost: onHost.ifname } : {}),
+    ...(impostor ? { impostor: impostor.ifname } : {}),
   };
 }
 
 /**
- * What a sublink or empty guest's netns shows of its attach (GuestSeen);
- * undefined for other types, and when the guest cannot be looked at: it is
+ * What a sublink or empty guest's netns shows of its attach (GuestSeen), or
+ * for phys the host link of the NIC's name; undefined for other types, and when the guest cannot be looked at: it is
  * gone, and there is nothing to complete.
  */
 export async function lookIntoGuest(runner: Reader, record: AttachmentRecord): Promise<GuestSeen | undefined> {
+  // phys: whether the host link under the NIC's name is the NIC, for an attach cut short before the handover.
+  const nic = record.phys?.nic;
+  if (typeOf(record) === 'phys' && nic !== undefined && record.link !== undefined) {
+    const shown = await runner.read(['ip', '-d', '-j', 'link', 'show', 'dev', record.link]).catch(() => '[]');
+    const [link] = JSON.parse(shown) as LinkDetails[];
+    return { ourLink: true, loopbackUp: true, nicOnHost: link !== undefined && isNic(link, nic) };
+  }
   if (!isSublink(record) && typeOf(record) !== 'empty') return undefined;
   const shown = await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-j', 'link', 'show']).catch(() => undefined);
   if (shown === undefined) return undefined;

@@ -27,6 +27,8 @@ export type SetupOp =
   | { kind: 'createSublink'; record: AttachmentRecord }
   /** phys: the NIC, tagged, moves into the guest under the name the agent looks for. */
   | { kind: 'movePhys'; record: AttachmentRecord }
+  /** A bridged veth: its port passes only the guest's own MAC and addresses; made before the port exists. */
+  | { kind: 'addPortGuard'; record: AttachmentRecord }
   /** empty: the guest's loopback up, and nothing else. */
   | { kind: 'setLoopbackUp'; record: AttachmentRecord }
   /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
@@ -49,8 +51,15 @@ export type TeardownOp =
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute }
   | { kind: 'deleteSublinks'; record: AttachmentRecord }
-  /** Gives a phys NIC back under its name, with its addresses, MTU and up state; `foundAs` when the kernel returned it already. */
-  | { kind: 'returnPhys'; record: AttachmentRecord; foundAs?: string }
+  | { kind: 'removePortGuard'; record: AttachmentRecord }
+  /** phys, in the guest: the NIC, found there by its identity as `from`, comes to the host under our passing name. */
+  | { kind: 'fetchPhys'; record: AttachmentRecord; from: string }
+  /** phys, on the host: the NIC, found by its identity as `name`, takes its name, addresses, MTU, state and alias back. */
+  | { kind: 'restorePhys'; record: AttachmentRecord; name: string }
+  /** phys: a link fetched under our passing name that is not the NIC goes back to the guest (or, the guest gone, away). */
+  | { kind: 'sendBackPhys'; record: AttachmentRecord; name: string; guestAlive: boolean }
+  /** phys: a NIC that never left the host loses our mark (the undo of a handover that failed). */
+  | { kind: 'unmarkPhys'; record: AttachmentRecord }
   | { kind: 'setLoopbackDown'; record: AttachmentRecord };
 
 export type Op = SetupOp | TeardownOp;
@@ -71,7 +80,9 @@ const undo: ByKind<SetupOp, Op> = {
   addPolicyRoute: (op) => ({ kind: 'removePolicyRoute', route: op.route }),
   setLinkMtu: (op) => ({ ...op, mtu: op.before, before: op.mtu }),
   createSublink: (op) => ({ kind: 'deleteSublinks', record: op.record }),
-  movePhys: (op) => ({ kind: 'returnPhys', record: op.record }),
+  // The handover is one ip process, the last op of its attach: it is undone only when it failed, with the NIC still here.
+  movePhys: (op) => ({ kind: 'unmarkPhys', record: op.record }),
+  addPortGuard: (op) => ({ kind: 'removePortGuard', record: op.record }),
   setLoopbackUp: (op) => ({ kind: 'setLoopbackDown', record: op.record }),
 };
 
@@ -153,8 +164,18 @@ export function describeOp(op: Op): string {
       return `delete the ${describeType(op.record)} link of ${guestLabel(op.record)}`;
     case 'movePhys':
       return `hand ${op.record.link} to ${guestLabel(op.record)} as ${op.record.guestIf}`;
-    case 'returnPhys':
-      return `give ${op.record.link} back to the host${op.foundAs ? ` (found as ${op.foundAs})` : ''}, with its addresses`;
+    case 'fetchPhys':
+      return `take ${op.record.link} (${op.from} in the guest) back from ${guestLabel(op.record)}`;
+    case 'restorePhys':
+      return `give ${op.record.link} back to the host${op.name === op.record.link ? '' : ` (here as ${op.name})`}, with its addresses`;
+    case 'sendBackPhys':
+      return `${op.guestAlive ? 'send back' : 'delete'} ${op.name}, which ${guestLabel(op.record)} gave instead of ${op.record.link}`;
+    case 'unmarkPhys':
+      return `remove the mark of ${op.record.link}`;
+    case 'addPortGuard':
+      return `lock the port ${op.record.hostIf} to the guest's MAC and addresses`;
+    case 'removePortGuard':
+      return `remove the lock of the port ${op.record.hostIf}`;
     case 'setLoopbackUp':
       return `bring up the loopback of ${guestLabel(op.record)}`;
     case 'setLoopbackDown':

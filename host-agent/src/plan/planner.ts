@@ -2,12 +2,13 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameForwards, sameHostPort } from '../model/port-forward.js';
-import { describeType, type GuestSeen, isRouted } from '../model/link-type.js';
+import { describeType, isRouted, typeOf } from '../model/link-type.js';
+import type { NicSeen } from '../model/nic.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
 import { type FirewallContent, type FirewallState, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
-import { planAttachTyped, planDetachTyped } from './link-types.js';
+import { planAttachTyped, planDetachTyped, type TypedOptions } from './link-types.js';
 import { uplinkProblem } from './uplink.js';
 
 // Pure functions from what the host looks like (HostObserved) and what is
@@ -74,12 +75,8 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
 }
 
 /** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
-/** `guest`: what a typed guest's netns showed, where the host observation cannot look. */
-export function planAttach(
-  observed: HostObserved,
-  desired: AttachmentRecord,
-  options: { force?: boolean; guest?: GuestSeen | undefined } = {},
-): SetupOp[] {
+/** `options`: what only typed guests need (plan/link-types.ts). */
+export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: TypedOptions = {}): SetupOp[] {
   const existing = observed.records.find((r) => r.id === desired.id);
   if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options);
   refuseClashes(observed, desired, existing);
@@ -107,9 +104,13 @@ export function planAttach(
   return ops;
 }
 
-/** The ops that remove everything `record` describes. Pieces already gone are skipped; shared ones stay while others need them. */
-export function planDetach(observed: HostObserved, record: AttachmentRecord): TeardownOp[] {
-  if (!isRouted(record)) return planDetachTyped(observed, record);
+/**
+ * The ops that remove everything `record` describes. Pieces already gone are
+ * skipped; shared ones stay while others need them. `nic`: where a phys
+ * guest's NIC is now.
+ */
+export function planDetach(observed: HostObserved, record: AttachmentRecord, nic?: NicSeen): TeardownOp[] {
+  if (!isRouted(record)) return planDetachTyped(observed, record, currentUplink(observed), nic);
   const ops: TeardownOp[] = [];
   const others = routed(othersThan(observed, record.id));
   if (observed.firewall.installed) {
@@ -136,12 +137,13 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord): Te
 /**
  * The ops that remove every guest at once: the whole firewall in one change,
  * every link of ours in one kernel transaction (or one batch), then
- * ip_forward and the records.
+ * ip_forward and the records. Phys guests are not among them: each NIC is
+ * taken back in rounds of its own (planDetach), and may be withheld.
  */
 export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const records = routed(observed.records);
-  const typed = observed.records.filter((r) => !isRouted(r));
-  const ops: TeardownOp[] = typed.flatMap((r) => planDetachTyped({ ...observed, records: [] }, r));
+  const typed = observed.records.filter((r) => !isRouted(r) && typeOf(r) !== 'phys');
+  const ops: TeardownOp[] = typed.flatMap((r) => planDetachTyped({ ...observed, records: [] }, r, undefined));
   if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
@@ -157,7 +159,7 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
   ops.push(...ndProxyTeardown(observed.ipv6, records, []));
   if (observed.ipv6?.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: observed.ipv6.before });
-  for (const r of observed.records) ops.push({ kind: 'deleteRecord', id: r.id });
+  for (const r of observed.records.filter((r) => typeOf(r) !== 'phys')) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
 }
 

@@ -3,7 +3,7 @@ import { BadPidError, newOneTimeToken, oneTimeNameOf, TOKEN_PREFIX, UplinkNotFou
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { pathMtu, type Route } from '../model/host.js';
-import { isBridged, isRouted } from '../model/link-type.js';
+import { isRouted, typeOf } from '../model/link-type.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
 import type { PortForward } from '../model/port-forward.js';
@@ -16,6 +16,7 @@ import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
+import { detachTyped } from './typed-detach.js';
 
 /** Ethernet's, when the uplink's MTU cannot be read. */
 const DEFAULT_MTU = 1500;
@@ -177,19 +178,34 @@ export async function detachHostSide(
   runner: Runner,
   ctx: ExecContext,
 ): Promise<DetachResult> {
+  if (!isRouted(record)) return { id: record.id, wasAttached: true, steps: await detachTyped(record, records, runner, ctx) };
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  // A phys NIC may be back in the host under another name: only a deep look finds it by its alias.
-  const scope = isRouted(record) || isBridged(record) ? { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined } : undefined;
+  const scope = { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined };
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, scope);
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
 }
 
-/** Every guest at once; one deep look serves them all. */
+/**
+ * Every guest at once; one deep look serves them all. Phys guests' NICs come
+ * back one by one first; one withheld fails the whole, after all the rest.
+ */
 export async function detachAllHostSide(runner: Runner, ctx: ExecContext): Promise<{ ids: string[]; steps: OpTiming[] }> {
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
   if (observed.records.length === 0) return { ids: [], steps: [] };
-  return { ids: observed.records.map((r) => r.id), steps: await applyTeardown(planDetachAll(observed), runner, ctx) };
+  const steps: OpTiming[] = [];
+  const failures: unknown[] = [];
+  for (const record of observed.records.filter((r) => typeOf(r) === 'phys'))
+    await detachTyped(record, observed.records, runner, ctx).then(
+      (done) => steps.push(...done),
+      (error: unknown) => failures.push(error),
+    );
+  await applyTeardown(planDetachAll(observed), runner, ctx).then(
+    (done) => steps.push(...done),
+    (error: unknown) => failures.push(error),
+  );
+  if (failures.length > 0) throw failures[0];
+  return { ids: observed.records.map((r) => r.id), steps };
 }
 
 /** A narrow observation, plus the uplink: whether it exists, and its MTU. */

@@ -3,13 +3,14 @@ import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../e
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
 import { recordPath } from '../model/paths.js';
-import { isBridged, isRouted } from '../model/link-type.js';
+import { isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
 import { readIpForwardBefore, readRecords } from '../state/records.js';
 import { guestAlive, netnsAt } from './preflight.js';
+import { detachTyped } from './typed-detach.js';
 
 // Bringing the host back in line with its records: after a crash, when a
 // guest's link goes away, and on every pass of the daemon's reconcile loop.
@@ -66,9 +67,8 @@ export async function reconcileGuest(
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
     const records = await readRecords(stateDir);
     if (!records.some((r) => r.id === record.id)) return undefined;
-    // A phys NIC the kernel returned is found by its alias: that takes a deep look.
-    const scope = isRouted(record) || isBridged(record) ? { links: [record.hostIf], records } : undefined;
-    const observed = await observeHost(runner, stateDir, ctx.firewall, scope);
+    if (!isRouted(record)) return { id: record.id, action: 'removed', steps: await detachTyped(record, records, runner, ctx) };
+    const observed = await observeHost(runner, stateDir, ctx.firewall, { links: [record.hostIf], records });
     return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
   }
   const observed = await observeHost(runner, stateDir, ctx.firewall);
@@ -105,7 +105,9 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
         : {
             id: record.id,
             action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const),
-            steps: await applyTeardown(planDetach(observed, record), runner, ctx),
+            steps: isRouted(record)
+              ? await applyTeardown(planDetach(observed, record), runner, ctx)
+              : await detachTyped(record, observed.records, runner, ctx),
           };
       if (!recovery) continue;
       recoveries.push(recovery);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TOKEN_PREFIX, UsageError } from '@guestnet/protocol';
+import { MissingToolError, TOKEN_PREFIX, UsageError } from '@guestnet/protocol';
 import { applySetup, type ExecContext } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { hasGuestLink, isBridged } from '../model/link-type.js';
@@ -8,6 +8,7 @@ import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { lookIntoGuest, physState } from '../net/links.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
+import { onPath } from '../net/tools.js';
 import { observeHost } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
 import { planAttach } from '../plan/planner.js';
@@ -35,9 +36,15 @@ export async function attachTypedHostSide(
   const typed = { type: settings.type, link: settings.link };
   const addressed = hasGuestLink(typed) && !settings.dhcp;
   const lease = addressed ? allocate({ ...observed, routes: [] }, settings, guest.id) : undefined;
-  const phys =
-    settings.type === 'phys' && settings.link !== undefined ? (existing?.phys ?? (await physState(runner, settings.link))) : undefined;
+  const seen = settings.type === 'phys' && settings.link !== undefined && !existing ? await physState(runner, settings.link) : undefined;
+  const phys = settings.type === 'phys' ? (existing?.phys ?? seen?.before) : undefined;
   if (settings.type === 'phys' && !phys) throw new UsageError(`--link ${settings.link} does not exist on the host`);
+  const portSecurity = isBridged(typed) && settings.portSecurity;
+  if (portSecurity && !existing && !(await onPath('nft')))
+    throw new MissingToolError(
+      'nft',
+      "the 'nftables' package: it locks a bridged guest's port to the guest (--port-security off attaches without)",
+    );
   const guestAddress = existing?.guestAddress ?? lease?.guestAddress ?? NO_ADDRESS;
   const desired: AttachmentRecord = {
     ...guest,
@@ -47,6 +54,7 @@ export async function attachTypedHostSide(
     ...(settings.type === 'macvlan' ? { macvlanMode: settings.macvlanMode } : {}),
     ...(settings.type === 'ipvlan' ? { ipvlanMode: settings.ipvlanMode } : {}),
     ...(phys ? { phys } : {}),
+    ...(portSecurity ? { portSecurity: true as const } : {}),
     ...(settings.dhcp ? { dhcp: true as const } : {}),
     hostIf: isBridged(typed) ? (existing?.hostIf ?? lease?.hostIf ?? settings.hostIfPrefix) : (settings.link ?? 'lo'),
     ...(isBridged(typed) && settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
@@ -67,7 +75,7 @@ export async function attachTypedHostSide(
     tagged: true,
   };
   const guestSeen = existing && (await lookIntoGuest(runner, existing));
-  const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen });
+  const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen, notNic: seen?.notNic });
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };

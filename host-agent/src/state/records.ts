@@ -76,7 +76,18 @@ function isPhysBefore(raw: unknown): boolean {
     typeof raw.up === 'boolean' &&
     Number.isInteger(raw.mtu) &&
     typeof raw.alias === 'string' &&
-    /^[^"\n\\]{0,200}$/.test(raw.alias)
+    /^[^"\n\\]{0,200}$/.test(raw.alias) &&
+    (raw.nic === undefined || isNicIdentity(raw.nic))
+  );
+}
+
+// Compared with what the kernel prints, never put on a command line: bounded, printable.
+function isNicIdentity(raw: unknown): boolean {
+  return (
+    isObject(raw) &&
+    [raw.bus, raw.device].every((v) => typeof v === 'string' && /^[\x21-\x7e]{1,100}$/.test(v)) &&
+    typeof raw.permanentMac === 'string' &&
+    /^([0-9a-f]{2}:){5,19}[0-9a-f]{2}$/.test(raw.permanentMac)
   );
 }
 
@@ -111,6 +122,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.ipvlanMode === undefined || (IPVLAN_MODES as readonly unknown[]).includes(raw.ipvlanMode)) &&
     (raw.phys === undefined || isPhysBefore(raw.phys)) &&
     (raw.dhcp === undefined || raw.dhcp === true) &&
+    (raw.portSecurity === undefined || raw.portSecurity === true) &&
     (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&

@@ -6,10 +6,13 @@ import {
   planDetach,
   planDetachAll,
   planForward,
+  passingName,
   planReconcile,
+  type SetupOp,
   stepsOf,
+  undoOf,
 } from '@guestnet/host-agent';
-import { UsageError } from '@guestnet/protocol';
+import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../fixtures/records.js';
 import { emptyHost } from './simulate.js';
 
@@ -81,25 +84,133 @@ describe('network types: plans and their exact steps', () => {
     ]);
   });
 
-  it('phys: a NIC the kernel returned by itself is found by its alias and renamed back; otherwise it is fetched from the guest', () => {
-    const record = typed({
+  const nic = { bus: 'pci', device: '0000:03:00.0', permanentMac: '00:1b:21:3a:4f:10' };
+  const physRecord = () =>
+    typed({
       type: 'phys',
       link: 'eth2',
       hostIf: 'eth2',
-      phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '' },
+      phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '', nic },
     });
+
+  it('phys: the NIC is fetched from the guest under the passing name, and only once seen there is it renamed and restored', () => {
+    const record = physRecord();
     const host = { ...lan(), records: [record] };
-    const returned = planDetach({ ...host, links: new Set([...host.links, 'wlan1']), aliases: new Map([['wlan1', record.token]]) }, record);
-    assert.deepEqual(returned[0], { kind: 'returnPhys', record, foundAs: 'wlan1' });
-    const [rename, restore] = stepsOf(returned[0]!, ctx);
-    assert.deepEqual(rename?.kind === 'run' ? rename.argv : [], ['ip', 'link', 'set', 'dev', 'wlan1', 'down', 'name', 'eth2']);
-    assert.equal(
-      restore?.kind === 'run' ? restore.input : '',
-      'link set dev eth2 alias ""\nlink set dev eth2 mtu 1500\naddress replace 192.168.77.10/24 dev eth2\nlink set dev eth2 up\n',
+    const fetch = planDetach(host, record, { guestAlive: true, inGuest: 'keepme' });
+    assert.deepEqual(fetch, [{ kind: 'fetchPhys', record, from: 'keepme' }], 'the record stays until the NIC is back');
+    assert.deepEqual(stepsOf(fetch[0]!, ctx), [
+      {
+        kind: 'run',
+        argv: ['nsenter', '--net=/proc/300/ns/net', 'ip', '-batch', '-'],
+        input: `link set dev keepme down\nlink set dev keepme netns /proc/${process.pid}/ns/net name ${passingName(record)}\n`,
+        tolerate: /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/,
+      },
+    ]);
+    const restore = planDetach(host, record, { guestAlive: true, onHost: passingName(record) });
+    assert.deepEqual(
+      restore.map((o) => o.kind),
+      ['restorePhys', 'deleteRecord'],
     );
-    const fetched = planDetach(host, record);
-    const [back] = stepsOf(fetched[0]!, ctx);
-    assert.deepEqual(back?.kind === 'run' ? back.argv : [], ['nsenter', '--net=/proc/300/ns/net', 'ip', '-force', '-batch', '-']);
+    const [step] = stepsOf(restore[0]!, ctx);
+    assert.equal(
+      step?.kind === 'run' ? step.input : '',
+      `link set dev ${passingName(record)} down\nlink set dev ${passingName(record)} name eth2\nlink set dev eth2 mtu 1500\n` +
+        'address replace 192.168.77.10/24 dev eth2\nlink set dev eth2 up\nlink set dev eth2 alias ""\n',
+    );
+    // The kernel returned it under its own name, still marked: no rename.
+    const [own] = stepsOf(planDetach(host, record, { guestAlive: false, onHost: 'eth2' })[0]!, ctx);
+    assert.doesNotMatch(own?.kind === 'run' ? (own.input ?? '') : '', / name /);
+  });
+
+  it('phys: what came instead of the NIC goes back; a NIC nowhere while the guest lives is withheld, and the record kept', () => {
+    const record = physRecord();
+    const host = { ...lan(), records: [record] };
+    const impostor = planDetach(host, record, { guestAlive: true, impostor: passingName(record), inGuest: 'keepme' });
+    assert.deepEqual(impostor, [{ kind: 'sendBackPhys', record, name: passingName(record), guestAlive: true }]);
+    assert.deepEqual(stepsOf(impostor[0]!, ctx)[0], {
+      kind: 'run',
+      argv: ['ip', 'link', 'set', 'dev', passingName(record), 'netns', '/proc/300/ns/net'],
+      tolerate: /Cannot find device/,
+    });
+    assert.throws(
+      () => planDetach(host, record, { guestAlive: true }),
+      (e: unknown) =>
+        e instanceof GuestWithholdsError &&
+        e.exitCode === 18 &&
+        /^NIC withheld by the guest: pid 300 has no link that is eth2/.test(e.message),
+    );
+    assert.deepEqual(planDetach(host, record, { guestAlive: false }), [{ kind: 'deleteRecord', id: '300' }], 'a NIC gone with its guest');
+  });
+
+  it("phys: while the NIC's name is another host link's, the uplink's above all, nothing moves and nothing is restored", () => {
+    const record = physRecord();
+    const taken = { ...lan(), links: new Set([...lan().links, 'eth2']), records: [record] };
+    for (const nicSeen of [
+      { guestAlive: true, inGuest: 'wlan0' },
+      { guestAlive: true, onHost: passingName(record) },
+    ])
+      assert.throws(
+        () => planDetach(taken, record, nicSeen),
+        (e: unknown) => e instanceof NameTakenError && /eth2 is another link on the host now/.test(e.message),
+      );
+    const damaged = { ...record, link: 'wlan0', hostIf: 'wlan0', uplink: 'wlan0' };
+    assert.throws(
+      () => planDetach({ ...lan(), records: [damaged] }, damaged, { guestAlive: true, inGuest: 'vm_wlan0' }),
+      /wlan0 is another link on the host now \(the uplink\)/,
+    );
+  });
+
+  it('phys refuses a link that is not a NIC, and completes a cut-short handover only with the recorded NIC', () => {
+    const fresh = physRecord();
+    const withNic = { ...lan(), links: new Set([...lan().links, 'eth2']) };
+    assert.throws(
+      () => planAttach(withNic, fresh, { notNic: 'the kernel shows a veth link' }),
+      /^UsageError: --link eth2 is not a NIC: the kernel shows a veth link; --type phys hands over hardware only$/,
+    );
+    assert.deepEqual(
+      planAttach(withNic, fresh).map((o) => o.kind),
+      ['writeRecord', 'movePhys'],
+    );
+    const host = { ...withNic, records: [fresh] };
+    assert.deepEqual(planAttach(host, fresh, { guest: { ourLink: true, loopbackUp: true, nicOnHost: true } }), [
+      { kind: 'movePhys', record: fresh },
+    ]);
+    assert.deepEqual(planAttach(host, fresh, { guest: { ourLink: true, loopbackUp: true, nicOnHost: false } }), []);
+    assert.deepEqual(undoOf({ kind: 'movePhys', record: fresh }), { kind: 'unmarkPhys', record: fresh });
+  });
+
+  it('a bridged veth: its port is locked before it exists and unlocked after it is gone; --port-security off has no lock', () => {
+    const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
+    const attach = planAttach(lan(), bridged);
+    assert.deepEqual(
+      attach.map((o) => o.kind),
+      ['writeRecord', 'addPortGuard', 'createVeth'],
+    );
+    assert.deepEqual(undoOf(attach[1] as SetupOp), { kind: 'removePortGuard', record: bridged });
+    const attached = {
+      ...lan(),
+      links: new Set([...lan().links, 'vm_wlan']),
+      aliases: new Map([['vm_wlan', 'guestnet-host:300']]),
+      records: [bridged],
+    };
+    assert.deepEqual(
+      planDetach(attached, bridged).map((o) => o.kind),
+      ['deleteLink', 'removePortGuard', 'deleteRecord'],
+    );
+    assert.deepEqual(stepsOf({ kind: 'removePortGuard', record: bridged }, ctx), [
+      { kind: 'run', argv: ['nft', '-f', '-'], input: 'add table bridge guestnet_port_300\ndelete table bridge guestnet_port_300\n' },
+    ]);
+    // A restart after the record was written makes the lock and the port.
+    assert.deepEqual(
+      planAttach({ ...lan(), records: [bridged] }, bridged).map((o) => o.kind),
+      ['addPortGuard', 'createVeth'],
+    );
+    const open = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan' });
+    assert.deepEqual(
+      planAttach(lan(), open).map((o) => o.kind),
+      ['writeRecord', 'createVeth'],
+    );
+    assert.throws(() => planAttach({ ...lan(), records: [open] }, bridged), /attached with --port-security off; detach it first/);
   });
 
   it("phys refuses the default route's interface unless forced, and a NIC already handed to another guest", () => {

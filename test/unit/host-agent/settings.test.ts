@@ -44,4 +44,13 @@ describe('host settings', () => {
       assert.match(helpOf(key), /\(default/, key);
     }
   });
+
+  it('locks bridged ports by default; --port-security off, or "off" or false in the config, opts out', () => {
+    assert.equal(resolveSettings({}, {}, 'none').portSecurity, true);
+    assert.equal(resolveSettings({}, { portSecurity: 'off' }, 'none').portSecurity, false);
+    assert.equal(resolveSettings({ portSecurity: false }, {}, 'c.json').portSecurity, false);
+    assert.equal(resolveSettings({ portSecurity: 'off' }, { portSecurity: 'on' }, 'c.json').portSecurity, true);
+    assert.throws(() => resolveSettings({}, { portSecurity: 'maybe' }, 'none'), /--port-security: must be on or off/);
+    assert.throws(() => resolveSettings({ portSecurity: 1 }, {}, 'c.json'), /key 'portSecurity' must be on or off/);
+  });
 });

@@ -13,6 +13,15 @@ describe('attachment records', () => {
   it('reads back what attach writes', () => {
     const record = sampleRecord({ forwards: [{ protocol: 'udp', hostPort: 53, guestPort: 5353 }], policyTable: 1003, uplinkPinned: true });
     assert.deepEqual(parseRecord(path, text(record)), record);
+    const nic = { bus: 'pci', device: '0000:03:00.0', permanentMac: '00:1b:21:3a:4f:10' };
+    const phys = sampleRecord({
+      type: 'phys',
+      link: 'eth2',
+      phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '', nic },
+    });
+    assert.deepEqual(parseRecord(path, text(phys)), phys);
+    const bridged = sampleRecord({ type: 'veth', link: 'br0', portSecurity: true });
+    assert.deepEqual(parseRecord(path, text(bridged)), bridged);
   });
 
   it('refuses text that is not JSON, or JSON that is not an object, in one clear line', () => {
@@ -38,6 +47,9 @@ describe('attachment records', () => {
       { policyTable: -1 },
       { uplinkPinned: false },
       { id: '../x' },
+      { portSecurity: false },
+      { phys: { addresses: [], up: true, mtu: 1500, alias: '', nic: { bus: 'pci', device: '', permanentMac: '00:1b:21:3a:4f:10' } } },
+      { phys: { addresses: [], up: true, mtu: 1500, alias: '', nic: { bus: 'pci', device: '0000:03:00.0', permanentMac: 'nope' } } },
     ];
     for (const change of cases) {
       assert.throws(() => parseRecord(path, text({ ...sampleRecord(), ...change })), ConfigError, JSON.stringify(change));
