@@ -1,5 +1,6 @@
 import type { AttachmentRecord } from '../model/record.js';
 import type { Step } from '../model/step.js';
+import { portGuardTable } from '../plan/link-types.js';
 
 // A bridged guest's port lets through only what the guest may say about
 // itself, as libvirt's clean-traffic filter does: frames from its own MAC;
@@ -19,8 +20,6 @@ import type { Step } from '../model/step.js';
 
 /** At most this many addresses a DHCP server may hand one guest before detach. */
 const LEASES = 16;
-
-export const portGuardTable = (r: Pick<AttachmentRecord, 'id'>): string => `bridge guestnet_port_${r.id}`;
 
 const macBytes = (mac: string): number[] => mac.split(':').map((byte) => Number.parseInt(byte, 16));
 const hex = (bytes: number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join('');

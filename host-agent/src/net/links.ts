@@ -127,3 +127,9 @@ export async function lookIntoGuest(runner: Reader, record: AttachmentRecord): P
     loopbackUp: links.some((link) => link.ifname === 'lo' && link.flags.includes('UP')),
   };
 }
+
+/** The tables of nftables' bridge family, as "bridge NAME". */
+export async function bridgeTables(runner: Reader): Promise<Set<string>> {
+  const listed = await runner.read(['nft', 'list', 'tables', 'bridge']);
+  return new Set(listed.split('\n').flatMap((line) => (/^table bridge \S+$/.test(line) ? [line.slice('table '.length)] : [])));
+}

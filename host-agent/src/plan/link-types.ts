@@ -16,6 +16,9 @@ const guarded = (record: AttachmentRecord) => isBridged(record) && record.portSe
 /** A short name for the moment a link spends in the host's netns between its move and its setup. */
 export const passingName = (r: Pick<AttachmentRecord, 'id'>) => `gn${createHash('sha256').update(r.id).digest('hex').slice(0, 12)}`;
 
+/** The nftables table that locks a bridged guest's port (exec/port-guard.ts): one per record. */
+export const portGuardTable = (r: Pick<AttachmentRecord, 'id'>): string => `bridge guestnet_port_${r.id}`;
+
 export interface TypedOptions {
   force?: boolean;
   /** What a typed guest's netns showed, where the host observation cannot look. */
@@ -161,4 +164,15 @@ export function planReturnPhys(observed: HostObserved, record: AttachmentRecord,
   return nic.onHost !== undefined
     ? [{ kind: 'restorePhys', record, name: nic.onHost }, ...forget]
     : [{ kind: 'fetchPhys', record, from: found }];
+}
+
+/**
+ * The daemon's loop: a lock that someone removed while its port is still
+ * there (a firewall reload that flushed every table) is made again. A DHCP
+ * guest's learned addresses went with it; its next renewal teaches them again.
+ */
+export function planPortGuardRepair(observed: Pick<HostObserved, 'links' | 'records'>, tables: ReadonlySet<string>): SetupOp[] {
+  return observed.records
+    .filter((r) => guarded(r) && observed.links.has(r.hostIf) && !tables.has(portGuardTable(r)))
+    .map((record) => ({ kind: 'addPortGuard', record }));
 }

@@ -5,8 +5,9 @@ import { firewallNamed } from '../firewall/select.js';
 import { recordPath } from '../model/paths.js';
 import { isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
-import { lookIntoGuest } from '../net/links.js';
+import { bridgeTables, lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
+import { planPortGuardRepair } from '../plan/link-types.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
 import { readIpForwardBefore, readRecords } from '../state/records.js';
 import { guestAlive, netnsAt } from './preflight.js';
@@ -83,7 +84,10 @@ export async function reconcileHost(stateDir: string, runner: Runner): Promise<O
   const [first] = records;
   if (!first) return [];
   const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir };
-  const ops = planReconcile(await observeHost(runner, stateDir, ctx.firewall));
+  const observed = await observeHost(runner, stateDir, ctx.firewall);
+  // Bridged guests' port locks are looked at only where there are some: one nft process a pass.
+  const locks = records.some((r) => r.portSecurity) ? planPortGuardRepair(observed, await bridgeTables(runner)) : [];
+  const ops = [...planReconcile(observed), ...locks];
   return ops.length === 0 ? [] : applySetup(ops, runner, ctx);
 }
 

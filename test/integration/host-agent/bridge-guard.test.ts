@@ -122,6 +122,27 @@ describe('bridged guests: the port is locked to the guest', function () {
     await guest.kill();
   });
 
+  it("the daemon puts back a lock that someone removed (a firewall reload), and the guest's claims stay dropped", async () => {
+    const daemon = await sandbox.startDaemon();
+    const { guest } = await online([...ON_LAN, '--guest-address', '192.168.77.53'], '192.168.77.53');
+    const table = `guestnet_port_${guest.pid}`;
+    const tables = async () => (await sandbox.host(['nft', 'list', 'tables', 'bridge'])).stdout;
+    assert.match(await tables(), new RegExp(`table bridge ${table}\n?`));
+    assert.equal((await sandbox.host(['nft', 'delete', 'table', 'bridge', table])).exitCode, 0);
+    let listed = '';
+    for (let waited = 0; waited < SETTLE_GUARD_MS && !listed.includes(table); waited += 200) {
+      await new Promise((r) => setTimeout(r, 200));
+      listed = await tables();
+    }
+    assert.ok(listed.includes(table), 'the lock was not put back');
+    const before = await routerMac();
+    await claimRouter(guest);
+    assert.equal(await routerMac(), before);
+    assert.equal((await detach(guest)).exitCode, 0);
+    await guest.kill();
+    await daemon.stop();
+  });
+
   it('--port-security off: the guest is a full layer-2 peer again, and can take the router from the host', async () => {
     const { guest } = await online([...ON_LAN, '--guest-address', '192.168.77.52', '--port-security', 'off'], '192.168.77.52');
     const before = await routerMac();

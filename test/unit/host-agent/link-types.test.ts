@@ -7,6 +7,7 @@ import {
   planDetachAll,
   planForward,
   passingName,
+  planPortGuardRepair,
   planReconcile,
   type SetupOp,
   stepsOf,
@@ -211,6 +212,15 @@ describe('network types: plans and their exact steps', () => {
       ['writeRecord', 'createVeth'],
     );
     assert.throws(() => planAttach({ ...lan(), records: [open] }, bridged), /attached with --port-security off; detach it first/);
+  });
+
+  it("the daemon's loop makes again a lock someone removed, while its port is there", () => {
+    const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
+    const open = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan1', pid: 301, id: '301' });
+    const host = { links: new Set(['br0', 'vm_wlan', 'vm_wlan1']), records: [bridged, open] };
+    assert.deepEqual(planPortGuardRepair(host, new Set()), [{ kind: 'addPortGuard', record: bridged }]);
+    assert.deepEqual(planPortGuardRepair(host, new Set(['bridge guestnet_port_300'])), []);
+    assert.deepEqual(planPortGuardRepair({ ...host, links: new Set(['br0']) }, new Set()), [], 'no port, nothing to lock');
   });
 
   it("phys refuses the default route's interface unless forced, and a NIC already handed to another guest", () => {
