@@ -12,12 +12,14 @@ function stepLines(steps: OpTiming[]): string[] {
   return steps.map((s) => `  ${s.op} (${s.ms} ms)`);
 }
 
+const typedHost = (locked: boolean) => (locked ? 'no NAT; the port is locked to the guest' : "no NAT and no rules of guestnet's");
+
 export function formatAttach(pid: number, result: AttachResult): string[] {
   const a = result.attachment;
   const type = typeOf(a);
   const host = isRouted(a)
     ? `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`
-    : `  host  ${describeType(a)}${isBridged(a) ? `, port ${a.hostIf}` : ''}; no NAT and no rules of guestnet's`;
+    : `  host  ${describeType(a)}${isBridged(a) ? `, port ${a.hostIf}` : ''}; ${typedHost(a.portSecurity === true)}`;
   const guest = hasGuestLink(a)
     ? `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`
     : `  guest ${type === 'empty' ? 'loopback up, no other link' : 'nothing changed (none)'}`;

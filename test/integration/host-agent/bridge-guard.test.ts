@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { addLan, LAN, lanSettled, seenOnLan, startLanDhcp } from '../../fixtures/lan.js';
 import { type Guest, HOST_AGENT, SETTLE_GUARD_MS, Sandbox } from '../../fixtures/sandbox.js';
 
@@ -10,6 +13,7 @@ import { type Guest, HOST_AGENT, SETTLE_GUARD_MS, Sandbox } from '../../fixtures
 const ON_LAN = ['--pool', LAN.subnet, '--gateway', LAN.router];
 const BRIDGED = ['--type', 'veth', '--link', 'br0'];
 const SPOOF_MAC = '02:00:5e:00:53:99';
+const ROGUE_PREFIX = '2001:db8:77';
 
 describe('bridged guests: the port is locked to the guest', function () {
   this.timeout(180_000);
@@ -59,6 +63,43 @@ describe('bridged guests: the port is locked to the guest', function () {
        s.on('end', () => { console.log(d); process.exit(0); }); s.on('error', () => process.exit(2));`,
     ]);
 
+  /**
+   * radvd in the guest, advertising a prefix of its own (and no default route): resolves once it
+   * has sent `count` advertisements to all nodes, with a function that stops it.
+   */
+  async function rogueRouter(guest: Guest, count: number): Promise<() => Promise<void>> {
+    const config = join(sandbox.dir, `radvd-${guest.pid}.conf`);
+    await writeFile(
+      config,
+      'interface wlan0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n AdvDefaultLifetime 0;\n' +
+        ` prefix ${ROGUE_PREFIX}::/64 {};\n};\n`,
+    );
+    // In the guest's netns only, so that this process is radvd itself and the kill below ends it.
+    const radvd = execa(
+      'nsenter',
+      [`--net=/proc/${guest.pid}/ns/net`, 'radvd', '-C', config, '-n', '-m', 'stderr', '-d', '5', '-u', 'root', '-p', `${config}.pid`],
+      {
+        reject: false,
+      },
+    );
+    radvd.catch(() => {});
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const sent = () => (log.match(/sending RA to ff02::1 on wlan0[^\n]*\n(?!.*sendmsg)/g) ?? []).length;
+      radvd.stderr?.on('data', (chunk) => {
+        log += chunk;
+        if (sent() >= count) resolve();
+      });
+      radvd.once('exit', () => reject(new Error(`radvd exited: ${log}`)));
+      setTimeout(() => reject(new Error(`radvd sent fewer than ${count} advertisements: ${log}`)), SETTLE_GUARD_MS).unref();
+    });
+    return async () => {
+      radvd.kill('SIGKILL');
+      await radvd;
+    };
+  }
+  const rogueOnHost = async () => (await sandbox.host(['ip', '-6', 'address', 'show', 'dev', 'eth1', 'scope', 'global'])).stdout;
+
   before(async () => {
     sandbox = await Sandbox.create();
     await addLan(sandbox);
@@ -105,6 +146,11 @@ describe('bridged guests: the port is locked to the guest', function () {
     await guest.exec(['ip', '-6', 'address', 'add', 'fe80::66/64', 'dev', 'wlan0', 'nodad']);
     assert.notEqual((await ping6('fe80::66')).exitCode, 0, 'IPv6 from another address crossed the port');
 
+    // A router advertisement: the host would take the guest's prefix, and with it the guest as a router.
+    const stop = await rogueRouter(guest, 2);
+    await stop();
+    assert.doesNotMatch(await rogueOnHost(), new RegExp(ROGUE_PREFIX), "the guest's router advertisement reached the host");
+
     assert.equal((await detach(guest)).exitCode, 0);
     await guest.kill();
   });
@@ -143,6 +189,52 @@ describe('bridged guests: the port is locked to the guest', function () {
     await daemon.stop();
   });
 
+  it("a host without nft (Android's) cannot lock the port: attach says so, exits 5 and changes nothing", async () => {
+    // Every tool attach may use but nft.
+    const bin = join(sandbox.dir, 'bin-without-nft');
+    await mkdir(bin);
+    for (const tool of ['ip', 'nsenter', 'node', 'iptables', 'iptables-save', 'iptables-restore']) {
+      const found = (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+      await symlink(found, join(bin, tool));
+    }
+    const guest = await sandbox.startGuest({ agent: false });
+    const args = [...BRIDGED, ...ON_LAN, '--no-wait', '--firewall', 'iptables'];
+    const result = await sandbox.host([
+      'env',
+      `PATH=${bin}`,
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--state-dir',
+      sandbox.stateDir,
+      ...args,
+    ]);
+    assert.equal(result.exitCode, 5, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /'nft' was not found in PATH; install the 'nftables' package: it locks a bridged guest's port .*--port-security off/,
+    );
+    assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
+    const open = await sandbox.host([
+      'env',
+      `PATH=${bin}`,
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--state-dir',
+      sandbox.stateDir,
+      ...args,
+      '--port-security',
+      'off',
+    ]);
+    assert.equal(open.exitCode, 0, open.stderr);
+    assert.equal((await detach(guest)).exitCode, 0);
+    await guest.kill();
+  });
+
   it('--port-security off: the guest is a full layer-2 peer again, and can take the router from the host', async () => {
     const { guest } = await online([...ON_LAN, '--guest-address', '192.168.77.52', '--port-security', 'off'], '192.168.77.52');
     const before = await routerMac();
@@ -153,6 +245,20 @@ describe('bridged guests: the port is locked to the guest', function () {
       after = JSON.parse((await sandbox.host(['ip', '-j', 'neigh', 'show', LAN.router, 'dev', 'eth1'])).stdout)[0]?.lladdr;
     }
     assert.notEqual(after, before, 'without port security the claim should reach the host');
+    const stop = await rogueRouter(guest, 1);
+    let learned = '';
+    for (let waited = 0; waited < SETTLE_GUARD_MS && !learned.includes(ROGUE_PREFIX); waited += 200) {
+      await new Promise((r) => setTimeout(r, 200));
+      learned = await rogueOnHost();
+    }
+    await stop();
+    assert.match(learned, new RegExp(ROGUE_PREFIX), "without port security the guest's router advertisement should reach the host");
+    // Every LAN link of the host took the prefix: it goes, with the routes the advertisement made.
+    await sandbox.host([
+      'sh',
+      '-c',
+      `ip -6 address flush to ${ROGUE_PREFIX}::/64; ip -6 route flush root ${ROGUE_PREFIX}::/64; ip -6 route flush proto ra`,
+    ]);
     assert.equal((await detach(guest)).exitCode, 0);
     await guest.kill();
   });

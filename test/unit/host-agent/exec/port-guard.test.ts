@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { interfaceId, portGuardScript } from '@guestnet/host-agent';
+import { interfaceId, nftables, portGuardScript, stepsOf } from '@guestnet/host-agent';
 import { sampleRecord } from '../../../fixtures/records.js';
 
 const bridged = (overrides = {}) =>
@@ -73,5 +73,17 @@ describe("a bridged guest's port lock", () => {
         ),
       );
     assert.doesNotMatch(script, /0\.0\.0\.0 \}/, 'no address is allowed before a lease');
+  });
+
+  it('is one nft process; a kernel without bridge filtering is named, and the opt-out with it', () => {
+    const [step, ...rest] = stepsOf({ kind: 'addPortGuard', record: bridged() }, { firewall: nftables, stateDir: '/state' });
+    assert.equal(rest.length, 0);
+    assert.ok(step?.kind === 'run');
+    assert.deepEqual(step.argv, ['nft', '-f', '-']);
+    assert.ok(step.unsupported?.when.test('Error: Could not process rule: Operation not supported'));
+    assert.match(
+      step.unsupported?.message ?? '',
+      /^this kernel cannot filter frames on a bridge \(CONFIG_NF_TABLES_BRIDGE\).*--port-security off/,
+    );
   });
 });
