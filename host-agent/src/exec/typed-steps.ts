@@ -63,11 +63,11 @@ export const typedSteps = {
   ],
   // A NIC is moved only after detach found it by its identity, and only under our passing name: a link
   // the guest renamed in between arrives under that name, is seen not to be the NIC, and goes back.
+  // A name the guest chose is one argument, never a line of a batch; moving a link takes it down.
   fetchPhys: ({ record: r, from }: { record: AttachmentRecord; from: string }): Step[] => [
     {
       kind: 'run',
-      argv: inGuest(r, 'ip', '-batch', '-'),
-      input: `link set dev ${from} down\nlink set dev ${from} netns ${HOST_NETNS} name ${passingName(r)}\n`,
+      argv: inGuest(r, 'ip', 'link', 'set', 'dev', from, 'netns', HOST_NETNS, 'name', passingName(r)),
       tolerate: GUEST_GONE,
     },
   ],
@@ -76,16 +76,16 @@ export const typedSteps = {
   restorePhys: ({ record: r, name }: { record: AttachmentRecord; name: string }): Step[] => {
     const link = r.link as string;
     const before = r.phys ?? { addresses: [], up: true, mtu: r.mtu, alias: '' };
+    const rename: Step[] = name === link ? [] : [{ kind: 'run', argv: ['ip', 'link', 'set', 'dev', name, 'down', 'name', link] }];
     return [
+      ...rename,
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
         input: [
-          `link set dev ${name} down`,
-          ...(name === link ? [] : [`link set dev ${name} name ${link}`]),
           `link set dev ${link} mtu ${before.mtu}`,
           ...before.addresses.map((a) => `address replace ${a} dev ${link}`),
-          ...(before.up ? [`link set dev ${link} up`] : []),
+          `link set dev ${link} ${before.up ? 'up' : 'down'}`,
           `link set dev ${link} alias "${before.alias}"`,
           '',
         ].join('\n'),

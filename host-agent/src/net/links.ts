@@ -67,9 +67,6 @@ export async function physState(runner: Reader, name: string): Promise<{ before:
   return { before, notNic: notANic(link) };
 }
 
-// What a guest names a link reaches an `ip -batch` line: only names without quotes, spaces or comment marks.
-const PLAIN_NAME = /^[A-Za-z0-9_.@-]{1,15}$/;
-
 /**
  * Where a phys guest's NIC is now, looked for by its identity inside the
  * guest (when it lives) and on the host: under our passing name, where a
@@ -96,7 +93,7 @@ export async function locateNic(
     identity ? isNic(link, identity) : nicIdentityOf(link) !== undefined && link.ifalias === record.token;
   const onHost = host.find((link) => isIt(link) && (link.ifname === known.passing || link.ifalias === record.token));
   const impostor = host.find((link) => link.ifname === known.passing && !isIt(link));
-  const inGuest = guest?.find((link) => isIt(link) && PLAIN_NAME.test(link.ifname));
+  const inGuest = guest?.find(isIt);
   return {
     guestAlive: guest !== undefined,
     ...(inGuest ? { inGuest: inGuest.ifname } : {}),
