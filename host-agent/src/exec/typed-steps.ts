@@ -13,6 +13,10 @@ import { portGuardSteps } from './port-guard.js';
 const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 const GUEST_GONE = /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/;
 
+/** Every line of a send-back's errors is one of the two ways it is done: the guest would not take it, or it was gone. */
+const SENT_BACK =
+  /^(?:(?:RTNETLINK answers: File exists|Error: An interface with the same name exists[^\n]*|Cannot find device[^\n]*|Command failed[^\n]*)(?:\n|$))+$/;
+
 const inGuest = (r: AttachmentRecord, ...argv: string[]) => ['nsenter', `--net=${r.netnsPath}`, ...argv];
 
 const KERNEL_CONFIG: Record<string, string> = { macvlan: 'CONFIG_MACVLAN', ipvlan: 'CONFIG_IPVLAN', vlan: 'CONFIG_VLAN_8021Q' };
@@ -92,11 +96,14 @@ export const typedSteps = {
       },
     ];
   },
+  // Back to the guest it came from; where the guest cannot take it (a link of that name is there, or
+  // the guest is gone), it is deleted: no link a guest slipped in stays on the host.
   sendBackPhys: ({ record: r, name, guestAlive }: { record: AttachmentRecord; name: string; guestAlive: boolean }): Step[] => [
     {
       kind: 'run',
-      argv: guestAlive ? ['ip', 'link', 'set', 'dev', name, 'netns', r.netnsPath] : ['ip', 'link', 'del', 'dev', name],
-      tolerate: /Cannot find device/,
+      argv: ['ip', '-force', '-batch', '-'],
+      input: `${guestAlive ? `link set dev ${name} netns ${r.netnsPath}\n` : ''}link del dev ${name}\n`,
+      tolerate: SENT_BACK,
     },
   ],
   unmarkPhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
