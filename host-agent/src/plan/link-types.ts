@@ -139,9 +139,10 @@ export function planDetachTyped(observed: HostObserved, record: AttachmentRecord
  * again: only a link that is the NIC is then renamed and given its saved
  * addresses, MTU and state, and anything else that came is sent back.
  * While the NIC's name on the host belongs to another link (the uplink, in
- * a damaged record), nothing moves and nothing is restored. The record goes
- * with the round that restores the NIC, or when the NIC is gone with its
- * guest; a guest that lives without it withholds it, and keeps the record.
+ * a damaged record), nothing moves and nothing is restored, and the record
+ * stays while the guest lives. The record goes with the round that restores
+ * the NIC, or with its guest; a guest that lives without the NIC withholds
+ * it, and keeps the record.
  */
 export function planReturnPhys(observed: HostObserved, record: AttachmentRecord, uplink: string | undefined, nic: NicSeen): TeardownOp[] {
   const link = record.link as string;
@@ -156,6 +157,8 @@ export function planReturnPhys(observed: HostObserved, record: AttachmentRecord,
     );
   }
   const taken = (observed.links.has(link) && nic.onHost !== link) || link === uplink || nic.onHost === uplink;
+  // A guest that is gone cannot hold its NIC, and nothing can be restored: the NIC stays where the kernel put it.
+  if (taken && !nic.guestAlive) return forget;
   if (taken)
     throw new NameTakenError(
       `${link} is another link on the host now${link === uplink ? ' (the uplink)' : ''}: the NIC of ${guestLabel(record)} stays ` +

@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { AgentError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
@@ -106,19 +107,26 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     for (const record of records) {
       const recovery = (await toComplete(record))
         ? await completed(record, planAttach(observed, record, { guest: await lookIntoGuest(runner, record) }))
-        : {
-            id: record.id,
-            action: record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const),
-            steps: isRouted(record)
-              ? await applyTeardown(planDetach(observed, record), runner, ctx)
-              : await detachTyped(record, observed.records, runner, ctx),
-          };
+        : await removed(record, observed.records);
       if (!recovery) continue;
       recoveries.push(recovery);
       observed = await observeHost(runner, stateDir, ctx.firewall);
     }
     async function completed(record: AttachmentRecord, ops: ReturnType<typeof planAttach>): Promise<Recovery | undefined> {
       return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
+    }
+    // A phys guest that withholds its NIC, or whose NIC's name another link took, keeps its record for
+    // a detach to report: one such guest must not keep the daemon from starting.
+    async function removed(record: AttachmentRecord, all: readonly AttachmentRecord[]): Promise<Recovery | undefined> {
+      const action = record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const);
+      if (isRouted(record)) return { id: record.id, action, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+      return detachTyped(record, all, runner, ctx).then(
+        (steps) => ({ id: record.id, action, steps }),
+        (error: unknown) => {
+          if (error instanceof AgentError && (error.code === 'guestWithholds' || error.code === 'nameTaken')) return undefined;
+          throw error;
+        },
+      );
     }
   }
   const before = await readIpForwardBefore(stateDir);

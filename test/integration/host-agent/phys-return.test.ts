@@ -163,6 +163,66 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
+  it("a daemon restarted while a waiting attach's guest withholds the NIC still starts, and keeps the record", async () => {
+    const dying = await sandbox.startDaemon();
+    const guest = await sandbox.startGuest({ agent: false });
+    // Through the daemon, waiting for a guest agent that never comes: the record says it waits.
+    const waiting = sandbox.host([
+      'node',
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      '--type',
+      'phys',
+      '--link',
+      'eth2',
+      ...ON_LAN,
+      '--timeout',
+      '60000',
+    ]);
+    let marked = false;
+    for (let i = 0; i < 200 && !marked; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      marked = await readFile(recordFile(guest), 'utf8').then(
+        (text) => JSON.parse(text).awaitingGuest === true,
+        () => false,
+      );
+    }
+    assert.ok(marked, 'the attach never waited for its guest');
+    assert.equal((await dying.stop('SIGKILL')).signal, 'SIGKILL');
+    assert.notEqual((await waiting).exitCode, 0);
+    const holder = execa('unshare', ['--net', 'sleep', '600']);
+    holder.catch(() => {});
+    holders.push(holder);
+    let hidden = { exitCode: -1, stderr: '' };
+    for (let i = 0; i < 100 && hidden.exitCode !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      hidden = await guest.exec(['ip', 'link', 'set', 'dev', 'vm_wlan0', 'netns', String(holder.pid)]);
+    }
+    assert.equal(hidden.exitCode, 0, hidden.stderr);
+    const daemon = await sandbox.startDaemon();
+    assert.equal(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests.length, 1, 'the record is kept');
+    assert.equal((await detach(guest)).exitCode, 18);
+    const back = await execa(
+      'nsenter',
+      [`--net=/proc/${holder.pid}/ns/net`, 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'netns', String(guest.pid)],
+      {
+        reject: false,
+      },
+    );
+    assert.equal(back.exitCode, 0, back.stderr);
+    assert.equal((await detach(guest)).exitCode, 0);
+    holder.kill('SIGKILL');
+    await daemon.stop();
+    await guest.kill();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   it('a damaged record that names the uplink never touches the uplink', async () => {
     const guest = await sandbox.startGuest({ agent: false });
     await attached(guest);

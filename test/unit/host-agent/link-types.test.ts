@@ -169,6 +169,11 @@ describe('network types: plans and their exact steps', () => {
         () => planDetach(taken, record, nicSeen),
         (e: unknown) => e instanceof NameTakenError && /eth2 is another link on the host now/.test(e.message),
       );
+    assert.deepEqual(
+      planDetach(taken, record, { guestAlive: false, onHost: 'dev7' }),
+      [{ kind: 'deleteRecord', id: '300' }],
+      'its guest gone, the NIC stays as dev7',
+    );
     const damaged = { ...record, link: 'wlan0', hostIf: 'wlan0', uplink: 'wlan0' };
     assert.throws(
       () => planDetach({ ...lan(), records: [damaged] }, damaged, { guestAlive: true, inGuest: 'vm_wlan0' }),
