@@ -104,8 +104,9 @@ export async function locateNic(
 
 /**
  * What a sublink or empty guest's netns shows of its attach (GuestSeen), or
- * for phys the host link of the NIC's name; undefined for other types, and when the guest cannot be looked at: it is
- * gone, and there is nothing to complete.
+ * for phys whether the host link of the NIC's name is the NIC; undefined for
+ * other types, and when the guest cannot be looked at: it is gone, and there
+ * is nothing to complete.
  */
 export async function lookIntoGuest(runner: Reader, record: AttachmentRecord): Promise<GuestSeen | undefined> {
   // phys: whether the host link under the NIC's name is the NIC, for an attach cut short before the handover.
