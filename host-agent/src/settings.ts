@@ -166,8 +166,8 @@ export const SETTINGS: Record<Key, Setting> = {
     check: checkBoolean,
   },
   portSecurity: {
-    flag: '--port-security <on|off>',
-    help: "veth on a bridge: the port passes only the guest's own MAC and addresses (default on); off makes it a full layer-2 peer",
+    flag: '--port-security <mode>',
+    help: "on: a bridge port passes only the guest's own MAC and addresses; off: the guest is a full layer-2 peer (default: on)",
     check: checkOnOff,
   },
   hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
