@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfigFile, resolveSettings } from '@guestnet/host-agent';
 import { execa } from 'execa';
@@ -22,7 +21,8 @@ describe('deploy/android: init services and install.sh over adb', function () {
   let dir: string;
 
   before(async () => {
-    if (!existsSync(join(ROOT, 'deploy/dist/host-agent.cjs'))) await execa(NODE, [join(ROOT, 'scripts/bundle.mjs')]);
+    // Built afresh: install.sh must push the files of this build.
+    await execa(NODE, [join(ROOT, 'scripts/bundle.mjs')]);
     dir = await mkdtemp(join(tmpdir(), 'guestnet-android-'));
     await writeFile(join(dir, 'adb'), FAKE_ADB);
     await chmod(join(dir, 'adb'), 0o755);
@@ -71,6 +71,19 @@ describe('deploy/android: init services and install.sh over adb', function () {
       '/data/waydroid/rootfs/data/local/guestnet/',
       '/data/waydroid/rootfs/system/etc/init/guestnet-guest.rc',
     ]);
+    // The host agent's files (host-agent.cjs requires winston's from beside it) and the guest agent's.
+    const agents = calls.find((c) => c.endsWith(' /data/local/guestnet/'))?.split(' ') ?? [];
+    assert.deepEqual(
+      agents
+        .slice(3, -1)
+        .map((path) => basename(path))
+        .sort(),
+      [...(await readdir(join(ROOT, 'deploy/dist'))).filter((name) => /^host-agent.*\.cjs$/.test(name)), 'guest-agent.cjs'].sort(),
+    );
+    assert.ok(
+      agents.some((path) => /host-agent-winston-[0-9a-f]+\.cjs$/.test(path)),
+      agents.join(' '),
+    );
     assert.ok(calls.includes('-s emulator-5554 remount'));
     assert.ok(calls.includes('-s emulator-5554 shell ln -sf node /data/local/guestnet/guestnet-host'));
     assert.match(result.stdout, /^start: +adb shell start guestnet-host/m);
