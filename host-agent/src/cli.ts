@@ -133,18 +133,19 @@ withExamples(program.command('detach'), [
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option(...setting('stateDir'))
+  .option(...setting('commandTimeout'))
   .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
     if (all === (pidText !== undefined)) throw new UsageError('give either a pid or --all (see host-agent detach --help)');
-    const { stateDir } = loadSettings(options);
+    const { stateDir, commandTimeout } = loadSettings(options);
     const { detach, detachAll } = await commands.detach();
     if (all) {
-      const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print });
+      const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print, commandTimeout });
       return emit(globals.json, result, (await output()).formatDetachAll(result));
     }
     const pid = parsePid(pidText as string);
-    const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print });
+    const result = await detach(pid, { stateDir, dryRun: options.dryRun === true, print, commandTimeout });
     emit(globals.json, result, (await output()).formatDetach(result));
   });
 
@@ -160,14 +161,21 @@ withExamples(program.command('forward'), [
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option(...setting('stateDir'))
+  .option(...setting('commandTimeout'))
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
     const spec = parsePortForward(ports);
     if (typeof spec === 'string') throw new UsageError(spec);
-    const { stateDir } = loadSettings(options);
+    const { stateDir, commandTimeout } = loadSettings(options);
     const { forward } = await commands.forward();
-    const result = await forward(pid, spec, { stateDir, remove: options.remove === true, dryRun: options.dryRun === true, print });
+    const result = await forward(pid, spec, {
+      stateDir,
+      remove: options.remove === true,
+      dryRun: options.dryRun === true,
+      print,
+      commandTimeout,
+    });
     emit(globals.json, result, (await output()).formatForward(result));
   });
 
@@ -180,12 +188,13 @@ withExamples(program.command('status'), [
   .option('--wide', 'every column and full ids, however wide')
   .option(...CONFIG_OPTION)
   .option(...setting('stateDir'))
+  .option(...setting('commandTimeout'))
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { wide, ...rest } = options;
-    const { stateDir } = loadSettings(rest);
+    const { stateDir, commandTimeout } = loadSettings(rest);
     const { status } = await commands.status();
-    const result = await status(stateDir);
+    const result = await status(stateDir, commandTimeout);
     const lines = (await output()).formatStatus(result, wide === true ? Number.POSITIVE_INFINITY : outputWidth());
     emit(globals.json, { guests: result.guests }, lines);
   });
@@ -223,6 +232,7 @@ withExamples(program.command('serve'), [
   .option(...setting('socket'))
   .option(...setting('stateDir'))
   .option(...setting('timeout'))
+  .option(...setting('commandTimeout'))
   .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
   .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
   .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")

@@ -12,12 +12,12 @@ export { planAttach, planDetach, planDetachAll, planForward, planReconcile } fro
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';
-export { formatStep, RecordingRunner } from './exec/runner.js';
+export { formatStep, RealRunner, RecordingRunner } from './exec/runner.js';
 export { nftables, parseNftTable } from './firewall/nftables.js';
 export { iptables, parseIptablesSave } from './firewall/iptables.js';
 export { parseRecord, readRecords, recordContent } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
-export { callDaemon, daemonListening, parseRequest as parseControlRequest } from './daemon/control.js';
+export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
 export { AttachmentService } from './service/attachments.js';

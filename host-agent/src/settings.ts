@@ -10,6 +10,7 @@ import {
   networkOf,
   UsageError,
 } from '@guestnet/protocol';
+import { DEFAULT_COMMAND_DEADLINE_MS } from '@guestnet/runtime';
 import { IPV6_CHOICES, type Ipv6Choice, parsePool6 } from './model/ipv6.js';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { FIREWALLS, type FirewallChoice, type Platform, PLATFORMS } from './model/names.js';
@@ -41,6 +42,7 @@ const DEFAULTS: HostSettings = {
   uplink: undefined,
   dns: undefined,
   timeout: 30000,
+  commandTimeout: DEFAULT_COMMAND_DEADLINE_MS,
   socket: '/run/guestnet/guest/guest.sock',
   stateDir: '/run/guestnet/state',
   firewall: 'auto',
@@ -200,6 +202,11 @@ export const SETTINGS: Record<Key, Setting> = {
   uplink: { flag: '--uplink <if>', help: 'uplink (default: interface of the default route)', check: checkIfName },
   dns: { flag: '--dns <ip,...>', help: "resolvers for the guest (default: the host's own)", check: checkDnsList },
   timeout: { flag: '--timeout <ms>', help: 'how long to wait for the guest agent', check: fromString(checkTimeout) },
+  commandTimeout: {
+    flag: '--command-timeout <ms>',
+    help: `how long one system command (ip, nft, iptables) may run before it is killed (default ${DEFAULT_COMMAND_DEADLINE_MS})`,
+    check: fromString(checkTimeout),
+  },
   socket: { flag: '--socket <path>', help: 'guest agent socket, as the host sees it', check: checkPath },
   stateDir: { flag: '--state-dir <dir>', help: 'where the host remembers attachments', check: checkPath },
   firewall: { flag: '--firewall <backend>', help: 'auto, nftables, iptables or iptables-legacy', check: checkFirewall },

@@ -12,6 +12,13 @@ import { CommandFailedError } from '@guestnet/protocol';
 const ENV = { ...process.env, LC_ALL: 'C' };
 // What one command may print before it is killed: far above any `ip -j` or `nft -j` listing.
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/**
+ * How long a command may run before it is killed, unless its caller says
+ * otherwise. The agents' commands take milliseconds; a wedged netlink socket
+ * or a firewall lock someone keeps (`iptables -w` waits for it without end)
+ * would hold the state lock, and every later request behind it, for good.
+ */
+export const DEFAULT_COMMAND_DEADLINE_MS = 15_000;
 
 export interface CommandResult {
   exitCode: number | undefined;
@@ -25,11 +32,33 @@ const stripFinalNewline = (text: string) => (text.endsWith('\n') ? text.slice(0,
 interface Running {
   child: ChildProcess;
   result: Promise<CommandResult>;
+  /** What it printed on stderr so far. */
+  stderr(): string;
+}
+
+/**
+ * Kills the command and everything it started: each command leads a process
+ * group of its own, so a wrapper's child (a shell's `sleep`, `ip netns exec`'s
+ * tool) goes too. Its pipes are closed, so that a descendant that escaped the
+ * group cannot keep its result from settling.
+ */
+function killWhole(child: ChildProcess): void {
+  // Its result has not settled, so the leader is not reaped yet or a member still holds its pipes: either way the
+  // group's id is still taken, and names no one else's group.
+  if (child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+  for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
 }
 
 function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
   const [file, ...args] = argv;
-  const child = spawn(file as string, args, { env: ENV, stdio: [pipeStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // detached: a session and process group of its own, which killWhole kills as one.
+  const child = spawn(file as string, args, { env: ENV, stdio: [pipeStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let bytes = 0;
@@ -38,7 +67,7 @@ function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
     bytes += chunk.length;
     if (bytes > MAX_OUTPUT_BYTES) {
       failure ??= new Error(`printed more than ${MAX_OUTPUT_BYTES} bytes`);
-      child.kill('SIGKILL');
+      killWhole(child);
     } else into.push(chunk);
   };
   child.stdout?.on('data', collect(out));
@@ -56,15 +85,17 @@ function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
       resolve({ exitCode: code, stdout: stripFinalNewline(Buffer.concat(out).toString('utf8')), stderr });
     });
   });
-  return { child, result };
+  const stderr = () => stripFinalNewline(Buffer.concat(err).toString('utf8'));
+  return { child, result, stderr };
 }
 
 /**
  * Runs argv (never a shell string) with optional stdin. Resolves with the exit
  * code whatever it is; rejects only when the command could not run at all
- * (not found, killed, or printing without bound).
+ * (not found, killed, printing without bound, or still running at its
+ * deadline: then it is killed, with whatever it started).
  */
-export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
+export function runCommand(argv: readonly string[], input?: string, deadlineMs = DEFAULT_COMMAND_DEADLINE_MS): Promise<CommandResult> {
   const kept = input !== undefined && keptWarm.has(keyOf(argv));
   const running = (kept ? takeWarm(argv) : undefined) ?? spawnCollecting(argv, input !== undefined);
   if (kept) {
@@ -72,7 +103,35 @@ export function runCommand(argv: readonly string[], input?: string): Promise<Com
     void running.result.then(rewarm, rewarm);
   }
   running.child.stdin?.end(input);
-  return running.result;
+  return withDeadline(running, argv, deadlineMs);
+}
+
+/**
+ * The command's result, or a CommandFailedError once `deadlineMs` has passed
+ * (from when it was handed its input: a process spawned ahead waits on its own
+ * time). The failure does not wait for the kill to take: a process stuck in
+ * the kernel dies only when it leaves it, and the caller must go on meanwhile.
+ */
+function withDeadline(running: Running, argv: readonly string[], deadlineMs: number): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      killWhole(running.child);
+      const said = running.stderr().trim().split('\n')[0];
+      reject(
+        new CommandFailedError(argv, `timed out after ${deadlineMs} ms and was killed${said ? ` (it said: ${said})` : ''}`, undefined),
+      );
+    }, deadlineMs);
+    running.result.then(
+      (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 // Node's spawn forks the whole agent and blocks its loop until the child has

@@ -1,7 +1,15 @@
 // Process-level helpers both agents use, each with one behaviour: commands,
 // the kernel's event stream, durable files, pid liveness, resolver lists and
 // how a CLI reports. The wire format lives in @guestnet/protocol.
-export { type CommandResult, keepWarm, runCommand, startCommand, type StartedCommand, warmPid } from './command.js';
+export {
+  type CommandResult,
+  DEFAULT_COMMAND_DEADLINE_MS,
+  keepWarm,
+  runCommand,
+  startCommand,
+  type StartedCommand,
+  warmPid,
+} from './command.js';
 export { IpMonitor } from './monitor.js';
 export { writeAtomically } from './files.js';
 export { pidAlive } from './process.js';

@@ -1,5 +1,5 @@
 import { AgentError } from '@guestnet/protocol';
-import { callDaemon } from '../daemon/control.js';
+import { callDaemon, replyWithin } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { guestConfigOf } from '../guest-link/configure.js';
 import { interrupted } from '../guest-link/exchange.js';
@@ -19,9 +19,6 @@ export interface AttachOptions {
   onGuestEvent?: SessionEvents;
 }
 
-// Waiting for the guest runs inside the daemon; the reply may take that long.
-const DAEMON_REPLY_MARGIN_MS = 10_000;
-
 /** Through the daemon when one serves the state dir, otherwise here, through the same service. */
 export async function attach(pid: number, options: AttachOptions): Promise<AttachResult> {
   requireRoot('attach');
@@ -34,18 +31,21 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
   try {
     if (!dryRun) {
       const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
-      const viaDaemon = await callDaemon(settings.stateDir, request, settings.timeout + DAEMON_REPLY_MARGIN_MS, abort.signal).catch(
-        (error: unknown) => {
-          // The daemon rolled back because we hung up on it: say why we did.
-          throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted'
-            ? interrupted(String(abort.signal.reason))
-            : error;
-        },
-      );
+      // Waiting for the guest runs inside the daemon; the reply may take that long.
+      const within = replyWithin(settings.commandTimeout, settings.timeout);
+      const viaDaemon = await callDaemon(settings.stateDir, request, within, abort.signal).catch((error: unknown) => {
+        // The daemon rolled back because we hung up on it: say why we did.
+        throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted'
+          ? interrupted(String(abort.signal.reason))
+          : error;
+      });
       if (viaDaemon.served) return viaDaemon.result as AttachResult;
     }
     const guest = await processGuest(pid);
-    const service = new AttachmentService(settings.stateDir, dryRun ? new DryRunRunner(options.print) : new RealRunner());
+    const service = new AttachmentService(
+      settings.stateDir,
+      dryRun ? new DryRunRunner(options.print) : new RealRunner(settings.commandTimeout),
+    );
     const waits = !dryRun && options.wait;
     const attached = await service.attach({
       guest,

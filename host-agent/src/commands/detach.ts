@@ -1,4 +1,4 @@
-import { callDaemon } from '../daemon/control.js';
+import { callDaemon, replyWithin } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { AttachmentService } from '../service/attachments.js';
 import { requireRoot } from '../service/preflight.js';
@@ -10,16 +10,21 @@ export interface DetachOptions {
   stateDir: string;
   dryRun: boolean;
   print: (line: string) => void;
+  /** How long each command may run (see settings); the daemon keeps to its own. */
+  commandTimeout: number;
 }
 
 /** Removes what attach added. The guest may be gone already; anything missing is skipped. */
 export async function detach(pid: number, options: DetachOptions): Promise<DetachResult> {
   requireRoot('detach');
   if (!options.dryRun) {
-    const viaDaemon = await callDaemon(options.stateDir, { type: 'detach', pid }, 60_000);
+    const viaDaemon = await callDaemon(options.stateDir, { type: 'detach', pid }, replyWithin(options.commandTimeout));
     if (viaDaemon.served) return viaDaemon.result as DetachResult;
   }
-  const service = new AttachmentService(options.stateDir, options.dryRun ? new DryRunRunner(options.print) : new RealRunner());
+  const service = new AttachmentService(
+    options.stateDir,
+    options.dryRun ? new DryRunRunner(options.print) : new RealRunner(options.commandTimeout),
+  );
   return detachResultFor(pid, await service.detach(String(pid)));
 }
 
@@ -27,9 +32,12 @@ export async function detach(pid: number, options: DetachOptions): Promise<Detac
 export async function detachAll(options: DetachOptions): Promise<DetachAllResult> {
   requireRoot('detach');
   if (!options.dryRun) {
-    const viaDaemon = await callDaemon(options.stateDir, { type: 'detachAll' }, 60_000);
+    const viaDaemon = await callDaemon(options.stateDir, { type: 'detachAll' }, replyWithin(options.commandTimeout));
     if (viaDaemon.served) return viaDaemon.result as DetachAllResult;
   }
-  const service = new AttachmentService(options.stateDir, options.dryRun ? new DryRunRunner(options.print) : new RealRunner());
+  const service = new AttachmentService(
+    options.stateDir,
+    options.dryRun ? new DryRunRunner(options.print) : new RealRunner(options.commandTimeout),
+  );
   return service.detachAll();
 }

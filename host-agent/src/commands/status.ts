@@ -4,9 +4,9 @@ import { requireRoot } from '../service/preflight.js';
 import { collectStatus, type Status } from '../service/status.js';
 
 /** From the daemon when one serves `stateDir` (it knows the agents), else read directly. */
-export async function status(stateDir: string): Promise<Status> {
+export async function status(stateDir: string, commandTimeout?: number): Promise<Status> {
   requireRoot('status');
   const viaDaemon = await callDaemon(stateDir, { type: 'status' }, 10_000);
   if (viaDaemon.served) return viaDaemon.result as Status;
-  return collectStatus(stateDir, new RealRunner());
+  return collectStatus(stateDir, new RealRunner(commandTimeout));
 }

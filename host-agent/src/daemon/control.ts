@@ -27,6 +27,20 @@ export type ControlRequest =
 
 type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
 
+// A change that meets a hung tool spends a deadline on that command and more on its rollback, and may first wait
+// for the state lock behind another change or a repair that met it too.
+const REPLY_DEADLINES = 4;
+const REPLY_MARGIN_MS = 10_000;
+
+/**
+ * How long a CLI waits for the daemon's reply to a change before it calls the
+ * daemon unresponsive: `waitMs` (an attach's wait for its guest), plus room
+ * for commands that run into their deadline, `commandTimeout` each.
+ */
+export function replyWithin(commandTimeout: number, waitMs = 0): number {
+  return waitMs + REPLY_DEADLINES * commandTimeout + REPLY_MARGIN_MS;
+}
+
 export function controlSocketPath(stateDir: string): string {
   return statePaths(stateDir).controlSocket;
 }

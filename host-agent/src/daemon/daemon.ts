@@ -43,7 +43,7 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
  */
 export class Daemon {
   /** Remembers what it reads of the host; attaches plan from it, the checking loop reads only the firewall. */
-  private readonly runner = new HostMemory(new RealRunner(), () => this.monitor?.running === true);
+  private readonly runner: HostMemory;
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
   private readonly dns: DnsForwarder;
@@ -65,6 +65,7 @@ export class Daemon {
     /** Where netd takes DNS queries, on an Android host. */
     netdSocket = NETD_DNS_SOCKET,
   ) {
+    this.runner = new HostMemory(new RealRunner(settings.commandTimeout), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     this.guests = new GuestServer(
       settings.socket,

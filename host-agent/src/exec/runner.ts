@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { CommandFailedError, KernelFeatureError } from '@guestnet/protocol';
-import { runCommand, writeAtomically } from '@guestnet/runtime';
+import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, writeAtomically } from '@guestnet/runtime';
 import type { Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
@@ -21,9 +21,12 @@ export class RealRunner implements Runner {
   processes = 0;
   readonly sideBySide: boolean = true;
 
+  /** `commandTimeout`: how long each command may run before it is killed and its step fails. */
+  constructor(private readonly commandTimeout = DEFAULT_COMMAND_DEADLINE_MS) {}
+
   async read(argv: string[]): Promise<string> {
     this.processes++;
-    const result = await runCommand(argv);
+    const result = await runCommand(argv, undefined, this.commandTimeout);
     if (result.exitCode !== 0) throw new CommandFailedError(argv, result.stderr, result.exitCode);
     return result.stdout;
   }
@@ -45,7 +48,7 @@ export class RealRunner implements Runner {
         .catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
     }
     this.processes++;
-    const result = await runCommand(step.argv, step.input);
+    const result = await runCommand(step.argv, step.input, this.commandTimeout);
     if (result.exitCode === 0) return;
     if (step.tolerate?.test(result.stderr)) return;
     if (step.unsupported?.when.test(result.stderr)) throw new KernelFeatureError(step.unsupported.message);

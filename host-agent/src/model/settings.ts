@@ -45,6 +45,8 @@ export interface HostSettings {
   dns: string[] | undefined;
   /** Milliseconds to wait for the guest agent. */
   timeout: number;
+  /** Milliseconds each system command (ip, nft, iptables) may run before it is killed and its step fails. */
+  commandTimeout: number;
   socket: string;
   stateDir: string;
   /** auto: the backend the host's own rules use (see firewall/select.ts). */

@@ -17,6 +17,15 @@ describe('host settings', () => {
     assert.equal(s.uplink, 'rmnet_data0');
   });
 
+  it('gives every command a deadline, from the config or a flag', () => {
+    assert.ok(resolveSettings({}, {}, 'none').commandTimeout >= 10_000, 'a generous default');
+    assert.equal(resolveSettings({ commandTimeout: 20_000 }, {}, 'c.json').commandTimeout, 20_000);
+    assert.equal(resolveSettings({ commandTimeout: 20_000 }, { commandTimeout: '5000' }, 'c.json').commandTimeout, 5000);
+    assert.match(SETTINGS.commandTimeout.flag, /^--command-timeout </);
+    assert.throws(() => resolveSettings({ commandTimeout: 0 }, {}, 'c.json'), /key 'commandTimeout' must be milliseconds/);
+    assert.throws(() => resolveSettings({}, { commandTimeout: 'soon' }, 'none'), UsageError);
+  });
+
   it('names the config key that is wrong', () => {
     assert.throws(
       () => resolveSettings({ mtu: 'big' }, {}, 'c.json'),

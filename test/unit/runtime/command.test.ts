@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { CommandFailedError } from '@guestnet/protocol';
 import { keepWarm, runCommand, startCommand, warmPid } from '@guestnet/runtime';
 
@@ -32,6 +32,51 @@ describe('runtime command runner', () => {
 
   it('rejects when the command is killed by a signal', async () => {
     await assert.rejects(runCommand(['sh', '-c', 'kill -9 $$']), CommandFailedError);
+  });
+
+  /** Whether `pid` still runs (a zombie waiting to be reaped does not). */
+  const running = async (pid: number) => {
+    const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return state !== '' && !/^\d+ \(.*\) Z /.test(state);
+  };
+  /** Waits, within a guard, until none of `pids` runs. */
+  const gone = async (pids: number[]) => {
+    for (let i = 0; i < 200 && (await Promise.all(pids.map(running))).some(Boolean); i++) await new Promise((r) => setTimeout(r, 20));
+    return !(await Promise.all(pids.map(running))).some(Boolean);
+  };
+
+  it('kills a command still running at its deadline, with what it started, and fails naming it and "timed out"', async () => {
+    // The shell starts a child that holds its pipes, as a wrapper around a hung tool would.
+    const pidsFile = `/tmp/guestnet-deadline-${process.pid}`;
+    const argv = ['sh', '-c', `sleep 60 & echo $$ $! > ${pidsFile}; echo waiting >&2; wait`];
+    await assert.rejects(
+      runCommand(argv, undefined, 300),
+      (error: Error) =>
+        error instanceof CommandFailedError &&
+        error.commandExitCode === undefined &&
+        /^sh -c .*: timed out after 300 ms/.test(error.message),
+    );
+    const pids = (await readFile(pidsFile, 'utf8')).trim().split(' ').map(Number);
+    await rm(pidsFile, { force: true });
+    assert.equal(pids.length, 2);
+    assert.ok(await gone(pids), `left running: ${pids.join(' ')}`);
+  });
+
+  it('says what a command printed before its deadline: a tool waiting for a lock names it', async () => {
+    await assert.rejects(
+      runCommand(['sh', '-c', 'echo "holding the lock" >&2; exec sleep 60'], undefined, 300),
+      /timed out .*holding the lock/,
+    );
+  });
+
+  it('gives a kept command its deadline too, and keeps another ready after it was killed', async () => {
+    const argv = ['sh', '-c', 'read line; exec sleep 60'];
+    keepWarm(argv);
+    const ready = warmPid(argv) as number;
+    await assert.rejects(runCommand(argv, 'hang\n', 300), /timed out after 300 ms/);
+    assert.ok(await gone([ready]), `the kept process ${ready} still runs`);
+    for (let i = 0; i < 100 && warmPid(argv) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(warmPid(argv) !== undefined && warmPid(argv) !== ready);
   });
 
   it('streams a long-running command, and kill ends it', async () => {

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ExitCode } from '@guestnet/protocol';
+import { type Daemon, type Guest, HOST_AGENT, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+
+// A firewall tool that hangs (a wedged netlink, a reload, `iptables -w`
+// waiting for a lock someone keeps) must not wedge the daemon: the command is
+// killed at its deadline, the attach fails with exit 9 and is rolled back,
+// status answers all along, and once the tool works again so does everything.
+// The hang is made at the process boundary: wrappers earlier on the daemon's
+// PATH block while a flag file exists, and otherwise exec the real tool.
+
+const TOOLS = {
+  nftables: ['nft'],
+  iptables: ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'],
+} as const;
+const DEADLINE_MS = 6000;
+
+/** The pids of processes whose command line runs something in `dir`. */
+async function runningFrom(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(name));
+  }
+  return pids;
+}
+
+for (const firewall of ['nftables', 'iptables'] as const)
+  describe(`faults: a firewall tool that hangs (${firewall})`, function () {
+    this.timeout(180_000);
+    let sandbox: Sandbox;
+    let daemon: Daemon;
+    let bin: string;
+    let flag: string;
+    let pristine: string;
+    let first: Guest;
+    let second: Guest;
+
+    before(async () => {
+      sandbox = await Sandbox.create(firewall);
+      pristine = await sandbox.hostSnapshot();
+      bin = join(sandbox.dir, 'bin');
+      flag = join(sandbox.dir, 'hang');
+      await mkdir(bin);
+      for (const tool of TOOLS[firewall]) {
+        const real = (await sandbox.host(['sh', '-c', `command -v ${tool}`])).stdout.trim();
+        assert.ok(real.startsWith('/'), `${tool} not found`);
+        const wrapper = join(bin, tool);
+        await writeFile(wrapper, `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.05; done\nexec ${real} "$@"\n`);
+        await chmod(wrapper, 0o755);
+      }
+      daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, {
+        PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+      });
+      first = await sandbox.startGuest();
+      second = await sandbox.startGuest();
+    });
+    after(async () => sandbox?.destroy());
+
+    it('attaches through the wrappers while the tool works', async () => {
+      const attached = await sandbox.hostAgent(['attach', String(first.pid)]);
+      assert.equal(attached.exitCode, 0, attached.stderr);
+    });
+
+    it('fails the attach that meets the hang with exit 9, naming the command and "timed out"; status answers meanwhile', async () => {
+      const before = await sandbox.hostSnapshot();
+      await writeFile(flag, '');
+      const attaching = sandbox.hostAgent(['attach', String(second.pid)]);
+      let hung: number[] = [];
+      for (let i = 0; i < SETTLE_GUARD_MS / 50 && hung.length === 0; i++) {
+        hung = await runningFrom(bin);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(hung.length > 0, 'no firewall command ran into the hang');
+      const status = await sandbox.hostAgent(['status', '--json']);
+      assert.equal(status.exitCode, 0, status.stderr);
+      assert.ok(
+        JSON.parse(status.stdout).guests.some((g: { pid: number }) => g.pid === first.pid),
+        status.stdout,
+      );
+      assert.ok((await runningFrom(bin)).length > 0, 'status answered only after the hang was over');
+      const result = await attaching;
+      assert.equal(result.exitCode, ExitCode.commandFailed, result.stderr);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, /^host-agent: (nft|ip6?tables(-save|-restore)?) [^:]*: timed out after 6000 ms/);
+      // The flag is still there: whatever the firewall holds now is what the attach left.
+      assert.equal(await sandbox.hostSnapshot(), before);
+    });
+
+    it('attaches and detaches again once the tool works, and no hung command is left', async () => {
+      await rm(flag);
+      for (const guest of [second, first]) {
+        const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
+        assert.equal(attached.exitCode, 0, attached.stderr);
+      }
+      for (const guest of [second, first]) {
+        const detached = await sandbox.hostAgent(['detach', String(guest.pid)]);
+        assert.equal(detached.exitCode, 0, detached.stderr);
+      }
+      assert.deepEqual(await runningFrom(bin), []);
+      await daemon.stop();
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
+  });
