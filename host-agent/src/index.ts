@@ -18,6 +18,7 @@ export { iptables, parseIptablesSave } from './firewall/iptables.js';
 export { parseRecord, readRecords, recordContent } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
+export { everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
 export { AttachmentService } from './service/attachments.js';
@@ -38,6 +39,7 @@ export {
 } from './cni/request.js';
 export { forwardInForce } from './service/forwards.js';
 export { withStateLock } from './state/lock.js';
+export { removeSocket } from './state/dir.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';
 export { defaultPool6 } from './net/ipv6.js';

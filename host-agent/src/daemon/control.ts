@@ -1,5 +1,4 @@
-import { promises as fs } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import {
   AgentError,
   checkPid,
@@ -12,6 +11,7 @@ import {
 } from '@guestnet/protocol';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
+import { removeSocket } from '../state/dir.js';
 
 // The control channel between the CLI and `host-agent serve`. Both ends are
 // root (the socket is 0600 in the root-only state dir), so frames may be large
@@ -68,6 +68,12 @@ export function parseReply(raw: unknown): Reply {
   return raw as Reply;
 }
 
+/** The control socket being served. */
+export interface ControlServer {
+  /** Stops serving, once the requests under way are answered, and removes the socket (if it still is one). */
+  close(): Promise<void>;
+}
+
 /**
  * Serves control requests, one per connection; every failure becomes an error
  * reply. A client that half-closes its connection before the reply (a CLI
@@ -77,9 +83,9 @@ export function parseReply(raw: unknown): Reply {
 export async function serveControl(
   stateDir: string,
   handle: (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>,
-): Promise<Server> {
+): Promise<ControlServer> {
   const path = controlSocketPath(stateDir);
-  await fs.rm(path, { force: true });
+  await removeSocket(path, 'control socket');
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     const connection = new FramedConnection(socket, parseRequest, MAX_CONTROL_FRAME);
     const cancel = new AbortController();
@@ -105,7 +111,12 @@ export async function serveControl(
   } finally {
     process.umask(umask);
   }
-  return server;
+  return {
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await removeSocket(path, 'control socket');
+    },
+  };
 }
 
 function tryConnect(path: string): Promise<Socket | undefined> {

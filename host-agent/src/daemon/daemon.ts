@@ -1,6 +1,4 @@
-import { promises as fs } from 'node:fs';
-import type { Server } from 'node:net';
-import { linkIdOf, SocketBusyError } from '@guestnet/protocol';
+import { linkIdOf } from '@guestnet/protocol';
 import { keepWarm } from '@guestnet/runtime';
 import type { ExecContext } from '../exec/apply.js';
 import { RealRunner } from '../exec/runner.js';
@@ -16,11 +14,13 @@ import { attachResult, detachResultFor } from '../service/results.js';
 import { collectStatus } from '../service/status.js';
 import { resolveSettings } from '../settings.js';
 import { ensurePrivateDir } from '../state/dir.js';
-import { ownerOf, tryOwn, withStateLock } from '../state/lock.js';
+import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
 import { loggedRequests, logGuestReconciled, logReconciled } from './events.js';
 import { GuestServer } from './guests.js';
+import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
+import { rateLimited } from './rate-limit.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
 import { type HostWatch, watchHost } from './monitor.js';
@@ -51,12 +51,14 @@ export class Daemon {
   private byToken = new Map<string, AttachmentRecord>();
   /** The same records by link id: how a guest's hello names them. */
   private byLinkId = new Map<string, AttachmentRecord>();
-  private control: Server | undefined;
   private monitor: HostWatch | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
   private lastFailure: string | undefined;
+  private readonly holdings = new Holdings();
+  private readonly sockets = new BoundSockets();
+  /** Settles when the daemon cannot serve whole any more (a socket of its own is gone); serve stops it then. */
+  readonly failed: Promise<Error> = this.sockets.lost;
 
   constructor(
     private readonly settings: HostSettings,
@@ -84,11 +86,26 @@ export class Daemon {
     });
   }
 
+  /** Serves until stop(); a start that fails has let go of all it took, its pid file included. */
   async start(): Promise<void> {
+    try {
+      await this.serveAll();
+    } catch (error) {
+      throw await this.holdings.releaseAfter(error);
+    }
+    const { stateDir, socket } = this.settings;
+    this.log('info', 'serving', { stateDir, socket, control: controlSocketPath(stateDir), guests: this.byToken.size });
+  }
+
+  /** Takes, in order, what serving needs, each followed by how to let go of it: stop does that newest first. */
+  private async serveAll(): Promise<void> {
     const { stateDir } = this.settings;
     await ensurePrivateDir(stateDir, 'state dir');
-    const pidFile = statePaths(stateDir).pidFile;
-    if (!(await tryOwn(pidFile))) throw new SocketBusyError(`host-agent serve (pid ${await ownerOf(pidFile)}) already serves ${stateDir}`);
+    this.holdings.add(await ownPidFile(statePaths(stateDir).pidFile, stateDir));
+    // Work under way finishes (its commands have deadlines) before the pid file says no one serves.
+    this.holdings.add(() => withStateLock(stateDir, async () => {}));
+    this.holdings.add(() => this.runner.close());
+    this.holdings.add(() => this.dns.close());
     // A crash may have left half-done attaches and dead guests behind.
     const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner.checking));
     const said = {
@@ -112,30 +129,26 @@ export class Daemon {
       },
       (message) => this.log('warn', message),
     );
+    this.holdings.add(() => this.monitor?.stop());
     await this.guests.start();
-    this.control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
+    this.holdings.add(() => this.guests.close());
+    const control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
+    this.holdings.add(() => control.close());
+    await this.sockets.add({ 'guest socket': this.settings.socket, 'control socket': controlSocketPath(stateDir) });
     // A default route that moves is heard at once; a firewall reload makes no
     // event, so the same pass also runs every RECONCILE_MS.
-    this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
-    this.log('info', 'serving', {
-      stateDir,
-      socket: this.settings.socket,
-      control: controlSocketPath(stateDir),
-      guests: this.byToken.size,
-    });
+    const timer = setInterval(() => void this.tick(), RECONCILE_MS);
+    this.holdings.add(() => clearInterval(timer));
   }
 
-  /** Stops serving; every guest keeps its network, and its agent reconnects to the next daemon. */
+  /** Stops serving, every step even after one fails; guests keep their network, and their agents reconnect to the next daemon. */
   async stop(): Promise<void> {
-    this.monitor?.stop();
-    this.runner.close();
-    clearInterval(this.timer);
-    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
-    await fs.rm(controlSocketPath(this.settings.stateDir), { force: true });
-    await this.guests.close();
-    await this.dns.close();
-    await withStateLock(this.settings.stateDir, async () => {});
-    await fs.rm(statePaths(this.settings.stateDir).pidFile, { force: true });
+    await this.holdings.releaseAll();
+  }
+
+  /** One pass of the loop, while the daemon's own sockets are still there. */
+  private async tick(): Promise<void> {
+    if (await this.sockets.intact()) await this.reconcile();
   }
 
   private async refresh(): Promise<void> {
@@ -281,20 +294,4 @@ export class Daemon {
       this.reconciling = false;
     }
   }
-}
-
-/** At most one line per second for a flood of the same event, counting what it left out. */
-function rateLimited(write: (reason: string, suppressed: number) => void): (reason: string) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (reason) => {
-    const now = Date.now();
-    if (now - last < 1000) {
-      suppressed++;
-      return;
-    }
-    write(reason, suppressed);
-    last = now;
-    suppressed = 0;
-  };
 }

@@ -1,10 +1,10 @@
-import { promises as fs } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
 import { guestConfigOf } from '../guest-link/configure.js';
 import { authenticate, type GuestConfirmation, interrupted, receiveHello } from '../guest-link/exchange.js';
 import { PendingConnections } from '../guest-link/pending.js';
 import { listenExclusively } from '../guest-link/socket.js';
+import { removeSocket } from '../state/dir.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { GuestSession } from './session.js';
 
@@ -54,7 +54,7 @@ export class GuestServer {
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await fs.rm(this.socketPath, { force: true });
+    await removeSocket(this.socketPath, 'guest socket');
   }
 
   connected(token: string): boolean {

@@ -1,8 +1,7 @@
-import { promises as fs } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketBusyError } from '@guestnet/protocol';
-import { ensurePrivateDir } from '../state/dir.js';
+import { ensurePrivateDir, removeSocket } from '../state/dir.js';
 
 function someoneListens(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -17,7 +16,8 @@ function someoneListens(socketPath: string): Promise<boolean> {
 
 /**
  * Listens on the guests' socket. Refuses to take over a socket someone is
- * serving; a leftover file from a dead agent is replaced. The directory is
+ * serving; a leftover socket from a dead agent is replaced, and anything
+ * else in its place is refused (exit 16). The directory is
  * created 0700 and the socket 0600 from the moment it exists. `onConnection`
  * is in place before the first guest can connect: a connection with no
  * listener would be counted by the server and never closed.
@@ -27,7 +27,7 @@ export async function listenExclusively(socketPath: string, onConnection: (socke
   if (await someoneListens(socketPath)) {
     throw new SocketBusyError(`${socketPath} is already served by another guestnet agent`);
   }
-  await fs.rm(socketPath, { force: true });
+  await removeSocket(socketPath, 'guest socket');
   const server = createServer(onConnection);
   const umask = process.umask(0o177);
   try {

@@ -1,4 +1,5 @@
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { StateDirError } from '@guestnet/protocol';
 
 const FILESYSTEM_ERRORS: Record<string, string> = {
@@ -9,6 +10,7 @@ const FILESYSTEM_ERRORS: Record<string, string> = {
   EPERM: 'operation not permitted',
   ENOTDIR: 'a part of its path is not a directory',
   EEXIST: 'a file is in the way',
+  EISDIR: 'a directory is in the way',
 };
 
 /** A filesystem failure under the state or socket dir, as one line with exit 16; anything else unchanged. */
@@ -48,4 +50,28 @@ export async function ensurePrivateDir(dir: string, what: string): Promise<void>
  */
 export async function removeEmptyDir(dir: string): Promise<void> {
   await rmdir(dir).catch(() => {});
+}
+
+/**
+ * Removes the socket at `path`, if one is there. Anything else in its place
+ * (a directory, a file, a symlink, planted by whoever can write the socket
+ * dir) is not ours to remove: that is one line and exit 16, never EISDIR.
+ */
+export async function removeSocket(path: string, what: string): Promise<void> {
+  const found = await lstat(path).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : Promise.reject(stateDirFailure(error, `the ${what} ${path}`)),
+  );
+  if (!found) return;
+  if (!found.isSocket()) throw new StateDirError(`the ${what} ${path} is ${kindOf(found)}, not a socket; remove it if it is not needed`);
+  // unlink, not rm: if something else took its place since, a directory is refused rather than emptied.
+  await unlink(path).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : Promise.reject(stateDirFailure(error, `the ${what} ${path}`)),
+  );
+}
+
+function kindOf(found: Stats): string {
+  if (found.isDirectory()) return 'a directory';
+  if (found.isSymbolicLink()) return 'a symbolic link';
+  if (found.isFile()) return 'a regular file';
+  return 'a special file';
 }

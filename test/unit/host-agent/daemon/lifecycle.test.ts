@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { everyStep, Holdings, ownPidFile } from '@guestnet/host-agent';
+import { SocketBusyError } from '@guestnet/protocol';
+
+describe('daemon lifecycle', () => {
+  it('runs every step even after some fail, then throws the first failure naming the others', async () => {
+    const ran: number[] = [];
+    const step =
+      (n: number, fails = false) =>
+      async () => {
+        ran.push(n);
+        if (fails) throw new Error(`step ${n} failed`);
+      };
+    await assert.rejects(everyStep([step(1), step(2, true), step(3), step(4, true), step(5)]), {
+      message: 'step 2 failed; and: step 4 failed',
+    });
+    assert.deepEqual(ran, [1, 2, 3, 4, 5]);
+  });
+
+  it('lets go of what it holds newest first, each once, every one even when one fails', async () => {
+    const holdings = new Holdings();
+    const released: string[] = [];
+    for (const name of ['pid file', 'lock', 'monitor', 'guest socket', 'control socket']) {
+      holdings.add(() => {
+        released.push(name);
+        if (name === 'guest socket') throw new Error('the guest socket is a directory');
+      });
+    }
+    await assert.rejects(holdings.releaseAll(), /the guest socket is a directory/);
+    assert.deepEqual(released, ['control socket', 'guest socket', 'monitor', 'lock', 'pid file']);
+    await holdings.releaseAll();
+    assert.equal(released.length, 5);
+  });
+
+  describe('the pid file', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'));
+    });
+    afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+    it('is taken over from a dead daemon, refused while a live one holds it, and removed only while it names us', async () => {
+      const pidFile = join(dir, 'serve.pid');
+      await writeFile(pidFile, '999999999\n');
+      const release = await ownPidFile(pidFile, dir);
+      assert.equal((await readFile(pidFile, 'utf8')).trim(), String(process.pid));
+      await assert.rejects(ownPidFile(pidFile, dir), (error: Error) => error instanceof SocketBusyError);
+      await writeFile(pidFile, '1\n');
+      await release();
+      assert.equal((await readFile(pidFile, 'utf8')).trim(), '1', "another daemon's pid file was removed");
+      await writeFile(pidFile, `${process.pid}\n`);
+      await release();
+      await assert.rejects(readFile(pidFile, 'utf8'), { code: 'ENOENT' });
+    });
+  });
+});
