@@ -21,6 +21,7 @@ export const ExitCode = {
   stateDir: 16,
   kernelFeature: 17,
   guestWithholds: 18,
+  daemonDied: 19,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;

@@ -152,12 +152,13 @@ export async function callDaemon(
   cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     connection.send(request);
-    const reply = await connection.receive(timeoutMs).catch((error: Error) => {
-      // The daemon died mid-request: its next start rolls back an attach that was waiting for its guest.
-      if (error instanceof PeerClosedError)
+    const reply = await connection.receive(timeoutMs).catch((error: NodeJS.ErrnoException) => {
+      // The daemon died mid-request (a stop waits for the requests under way, and every one gets a reply): its next
+      // start rolls back an attach that was waiting for its guest.
+      if (error instanceof PeerClosedError || error.code === 'ECONNRESET' || error.code === 'EPIPE')
         throw new AgentError(
-          'interrupted',
-          `host-agent serve for ${stateDir} did not answer: it stopped mid-request; its next start finishes or rolls back what it was doing`,
+          'daemonDied',
+          `host-agent serve for ${stateDir} died mid-request, without answering; its next start finishes or rolls back what it was doing`,
         );
       throw new AgentError('internal', `host-agent serve for ${stateDir} did not answer (${error.message}); check its log`);
     });

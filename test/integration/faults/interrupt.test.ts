@@ -58,7 +58,7 @@ describe('faults: the daemon killed while an attach waits for its guest', functi
   });
   after(async () => sandbox?.destroy());
 
-  it('the attach exits 15, and the next daemon rolls it back instead of completing it', async () => {
+  it("the attach's line and exit code name the daemon's death, not a signal of its own; the next daemon rolls it back", async () => {
     const pristine = await sandbox.hostSnapshot();
     const daemon = await sandbox.startDaemon();
     const guest = await sandbox.startGuest({ agent: false });
@@ -68,8 +68,10 @@ describe('faults: the daemon killed while an attach waits for its guest', functi
       await new Promise((r) => setTimeout(r, 25));
     assert.equal((await daemon.stop('SIGKILL')).signal, 'SIGKILL');
     const result = await attaching;
-    assert.equal(result.exitCode, ExitCode.interrupted, result.stderr);
-    assert.match(result.stderr, /did not answer: it stopped mid-request/);
+    assert.equal(result.exitCode, ExitCode.daemonDied, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /^host-agent: host-agent serve for \S+ died mid-request/);
+    assert.doesNotMatch(result.stderr, /SIGTERM|SIGINT|interrupted/);
     const next = await sandbox.startDaemon();
     assert.deepEqual(JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests, []);
     assert.match(next.output(), /removed a dead guest|rolled back/);
