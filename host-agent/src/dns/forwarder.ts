@@ -29,6 +29,8 @@ interface Pending {
   upstreams: string[];
   tried: number;
   timer?: NodeJS.Timeout;
+  /** The socket the query went upstream from, its own: closed when the query is answered, or asked again. */
+  socket?: UdpSocket;
 }
 
 /**
@@ -39,7 +41,6 @@ interface Pending {
  */
 export class DnsForwarder {
   private readonly listeners = new Map<string, { udp: UdpSocket; tcp: Server }>();
-  private readonly upstreamSockets = new Map<'udp4' | 'udp6', UdpSocket>();
   private readonly pending = new Map<number, Pending>();
   private readonly inFlight = new Map<string, number>();
   private readonly rate = new RateLimit(QUERIES_PER_SECOND);
@@ -69,15 +70,12 @@ export class DnsForwarder {
   }
 
   async close(): Promise<void> {
-    for (const pending of this.pending.values()) clearTimeout(pending.timer);
-    this.pending.clear();
+    for (const id of [...this.pending.keys()]) this.finish(id);
     for (const { udp, tcp } of this.listeners.values()) {
       udp.close();
       tcp.close();
     }
     this.listeners.clear();
-    for (const socket of this.upstreamSockets.values()) socket.close();
-    this.upstreamSockets.clear();
   }
 
   /** Whether `source` may have one more query answered now; counts it if so. */
@@ -121,26 +119,36 @@ export class DnsForwarder {
     this.ask(id, pending);
   }
 
-  /** Sends the query to the next upstream; gives up (the guest's resolver retries) when none is left. */
+  /**
+   * Sends the query to the next upstream, from a socket of its own; gives up
+   * (the guest's resolver retries) when none is left. Each socket gets a
+   * port the kernel picks at random, so an off-path forger has to guess the
+   * port as well as the 16-bit id. At most IN_FLIGHT of them are open.
+   */
   private ask(id: number, pending: Pending): void {
+    if (this.pending.get(id) !== pending) return;
     clearTimeout(pending.timer);
+    pending.socket?.close();
+    pending.socket = undefined;
     const upstream = pending.upstreams[pending.tried++];
     if (upstream === undefined) {
       this.finish(id);
       return;
     }
-    const socket = this.upstreamSocket(isIPv6(upstream.split('%')[0] ?? '') ? 'udp6' : 'udp4');
+    const socket = createSocket(isIPv6(upstream.split('%')[0] ?? '') ? 'udp6' : 'udp4');
+    pending.socket = socket;
+    socket.on('message', (message, from) => this.onAnswer(id, socket, message, from));
+    socket.on('error', () => {});
     pending.timer = setTimeout(() => this.ask(id, pending), UPSTREAM_TIMEOUT_MS);
-    socket.send(withId(pending.query, id), DNS_PORT, upstream, (error) => error && this.ask(id, pending));
+    socket.send(withId(pending.query, id), DNS_PORT, upstream, (error) => error && pending.socket === socket && this.ask(id, pending));
   }
 
-  private onAnswer(message: Buffer, from: RemoteInfo): void {
-    if (!isResponse(message)) return;
-    const id = idOf(message);
+  private onAnswer(id: number, socket: UdpSocket, message: Buffer, from: RemoteInfo): void {
     const pending = this.pending.get(id);
+    if (!pending || pending.socket !== socket || !isResponse(message) || idOf(message) !== id) return;
     // Only the server asked may answer, so a guest cannot forge answers for another.
-    const asked = pending?.upstreams[pending.tried - 1]?.split('%')[0];
-    if (!pending || from.port !== DNS_PORT || from.address.split('%')[0] !== asked) return;
+    const asked = pending.upstreams[pending.tried - 1]?.split('%')[0];
+    if (from.port !== DNS_PORT || from.address.split('%')[0] !== asked) return;
     pending.listener.send(withId(message, idOf(pending.query)), pending.guest.port, pending.guest.address);
     this.finish(id);
   }
@@ -149,6 +157,8 @@ export class DnsForwarder {
     const pending = this.pending.get(id);
     if (!pending) return;
     clearTimeout(pending.timer);
+    pending.socket?.close();
+    pending.socket = undefined;
     this.pending.delete(id);
     this.release(pending.guest.address);
   }
@@ -159,17 +169,6 @@ export class DnsForwarder {
       if (!this.pending.has(id)) return id;
     }
     return undefined;
-  }
-
-  private upstreamSocket(type: 'udp4' | 'udp6'): UdpSocket {
-    let socket = this.upstreamSockets.get(type);
-    if (!socket) {
-      socket = createSocket(type);
-      socket.on('message', (message, from) => this.onAnswer(message, from));
-      socket.on('error', () => {});
-      this.upstreamSockets.set(type, socket);
-    }
-    return socket;
   }
 }
 
