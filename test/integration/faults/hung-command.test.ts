@@ -28,6 +28,12 @@ async function runningFrom(dir: string): Promise<number[]> {
   return pids;
 }
 
+/** Whether `pid` still runs (a zombie waiting to be reaped does not). */
+async function running(pid: number): Promise<boolean> {
+  const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return state !== '' && !/^\d+ \(.*\) Z /.test(state);
+}
+
 for (const firewall of ['nftables', 'iptables'] as const)
   describe(`faults: a firewall tool that hangs (${firewall})`, function () {
     this.timeout(180_000);
@@ -86,6 +92,10 @@ for (const firewall of ['nftables', 'iptables'] as const)
       assert.equal(result.exitCode, ExitCode.commandFailed, result.stderr);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
       assert.match(result.stderr, /^host-agent: (nft|ip6?tables(-save|-restore)?) [^:]*: timed out after 6000 ms/);
+      // Killed, not left to run on whenever the tool comes back.
+      const left = [];
+      for (const pid of hung) if (await running(pid)) left.push(pid);
+      assert.deepEqual(left, [], 'the hung commands still run');
       // The flag is still there: whatever the firewall holds now is what the attach left.
       assert.equal(await sandbox.hostSnapshot(), before);
     });
