@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ExitCode } from '@guestnet/protocol';
 import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 // serve --kill-after-op N (a hidden test seam) makes the daemon SIGKILL itself
@@ -26,8 +27,8 @@ async function crashDuringAttach(sandbox: Sandbox, n: number): Promise<Guest> {
   const daemon = await sandbox.startDaemon(['--kill-after-op', String(n)]);
   const guest = await sandbox.startGuest();
   const result = await sandbox.hostAgent(['attach', String(guest.pid)]);
-  assert.notEqual(result.exitCode, 0);
-  assert.match(result.stderr, /did not answer/);
+  assert.equal(result.exitCode, ExitCode.daemonDied, result.stderr);
+  assert.match(result.stderr, /died mid-request/);
   assert.equal((await daemon.stop()).signal, 'SIGKILL', 'the daemon should have died at the fault');
   return guest;
 }
