@@ -18,7 +18,7 @@ export { iptables, parseIptablesSave } from './firewall/iptables.js';
 export { parseRecord, readRecords, recordContent } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
-export { everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
+export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
 export { AttachmentService } from './service/attachments.js';

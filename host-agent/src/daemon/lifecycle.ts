@@ -64,21 +64,28 @@ export async function ownPidFile(pidFile: string, stateDir: string): Promise<() 
  * serves no one.
  */
 export class BoundSockets {
-  private readonly bound: Array<{ what: string; path: string; ino: number }> = [];
+  /** Each by its inode and birth time: an inode freed by a removal may be the next socket's. */
+  private readonly bound: Array<{ what: string; path: string; ino: number; born: number }> = [];
   private lose: (error: StateDirError) => void = () => {};
   /** Settles, with the error to stop with, once one of them is gone or is something else. */
   readonly lost = new Promise<StateDirError>((resolve) => (this.lose = resolve));
 
   /** Remembers the sockets just bound, by what each is. */
   async add(sockets: Record<string, string>): Promise<void> {
-    for (const [what, path] of Object.entries(sockets)) this.bound.push({ what, path, ino: (await lstat(path)).ino });
+    for (const [what, path] of Object.entries(sockets)) {
+      const { ino, birthtimeMs } = await lstat(path);
+      this.bound.push({ what, path, ino, born: birthtimeMs });
+    }
   }
 
   /** Whether each is still the socket bound; when one is not, `lost` settles. */
   async intact(): Promise<boolean> {
-    for (const { what, path, ino } of this.bound) {
-      const now = await lstat(path).catch(() => undefined);
-      if (now?.isSocket() && now.ino === ino) continue;
+    for (const { what, path, ino, born } of this.bound) {
+      const now = await lstat(path).catch((error: NodeJS.ErrnoException) =>
+        error.code === 'ENOENT' || error.code === 'ENOTDIR' ? undefined : 'unknown',
+      );
+      // A look that failed for another reason proves nothing: the next pass looks again.
+      if (now === 'unknown' || (now?.isSocket() && now.ino === ino && now.birthtimeMs === born)) continue;
       this.lose(new StateDirError(`the ${what} ${path} was ${now ? 'replaced' : 'removed'} while this daemon served it; stopping`));
       return false;
     }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { everyStep, Holdings, ownPidFile } from '@guestnet/host-agent';
-import { SocketBusyError } from '@guestnet/protocol';
+import { BoundSockets, everyStep, Holdings, ownPidFile } from '@guestnet/host-agent';
+import { SocketBusyError, StateDirError } from '@guestnet/protocol';
 
 describe('daemon lifecycle', () => {
   it('runs every step even after some fail, then throws the first failure naming the others', async () => {
@@ -33,6 +34,55 @@ describe('daemon lifecycle', () => {
     assert.deepEqual(released, ['control socket', 'guest socket', 'monitor', 'lock', 'pid file']);
     await holdings.releaseAll();
     assert.equal(released.length, 5);
+  });
+
+  describe('the sockets it serves', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'));
+    });
+    afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+    const listening = async (path: string) => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      return server;
+    };
+
+    it('stay intact while they are the sockets bound, and are lost once one is replaced or removed', async () => {
+      const guest = join(dir, 'guest.sock');
+      const control = join(dir, 'control.sock');
+      const servers = [await listening(guest), await listening(control)];
+      const sockets = new BoundSockets();
+      await sockets.add({ 'guest socket': guest, 'control socket': control });
+      assert.equal(await sockets.intact(), true);
+      await rm(guest);
+      await mkdir(guest);
+      assert.equal(await sockets.intact(), false);
+      const lost = await sockets.lost;
+      assert.ok(lost instanceof StateDirError);
+      assert.equal(lost.message, `the guest socket ${guest} was replaced while this daemon served it; stopping`);
+      for (const server of servers) server.close();
+    });
+
+    it('counts a socket removed, or put back as a new socket, as lost', async () => {
+      const control = join(dir, 'control.sock');
+      const server = await listening(control);
+      const sockets = new BoundSockets();
+      await sockets.add({ 'control socket': control });
+      await rm(control);
+      assert.equal(await sockets.intact(), false);
+      assert.match((await sockets.lost).message, /control socket \S+ was removed/);
+      server.close();
+      const again = new BoundSockets();
+      const first = await listening(control);
+      await again.add({ 'control socket': control });
+      await rm(control);
+      const second = await listening(control);
+      assert.equal(await again.intact(), false, 'a new socket at the path is not the one bound');
+      first.close();
+      second.close();
+    });
   });
 
   describe('the pid file', () => {
