@@ -55,10 +55,32 @@ function killWhole(child: ChildProcess): void {
   for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
 }
 
+/**
+ * The commands running now. In a session of their own, nothing else ends
+ * them: an agent that exits with one under way (a read in the background, a
+ * command past its stop) kills it rather than leave it running, or hanging,
+ * on its own.
+ */
+const underWay = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  if (underWay.size === 0) process.once('exit', killUnderWay);
+  underWay.add(child);
+  child.once('close', () => {
+    underWay.delete(child);
+    if (underWay.size === 0) process.removeListener('exit', killUnderWay);
+  });
+}
+
+function killUnderWay(): void {
+  for (const child of underWay) killWhole(child);
+}
+
 function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
   const [file, ...args] = argv;
   // detached: a session and process group of its own, which killWhole kills as one.
   const child = spawn(file as string, args, { env: ENV, stdio: [pipeStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+  track(child);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let bytes = 0;
@@ -163,15 +185,12 @@ function warmUp(argv: readonly string[]): void {
   if (!keptWarm.has(key) || warm.has(key)) return;
   const running = spawnCollecting(argv, true);
   warm.set(key, running);
-  // Waiting, it neither holds the agent open nor outlives it. One that dies is not used, and the next run of
-  // its argv spawns as it would have, then keeps another ready.
-  const kill = () => void running.child.kill();
-  process.once('exit', kill);
+  // Waiting, it neither holds the agent open nor outlives it (see track). One that dies is not used, and the
+  // next run of its argv spawns as it would have, then keeps another ready.
   setHeld(running.child, false);
   void running.result
     .catch(() => {})
     .finally(() => {
-      process.removeListener('exit', kill);
       if (warm.get(key) === running) warm.delete(key);
     });
 }

@@ -79,6 +79,22 @@ describe('runtime command runner', () => {
     assert.ok(warmPid(argv) !== undefined && warmPid(argv) !== ready);
   });
 
+  it('does not leave a command under way behind when the agent exits, nor what it started', async () => {
+    // The agent exits while its command still runs (a read in the background when a daemon stops, say).
+    const pidsFile = `/tmp/guestnet-exit-${process.pid}`;
+    const script = `import { runCommand } from '@guestnet/runtime';
+      import { existsSync } from 'node:fs';
+      void runCommand(['sh', '-c', 'sleep 60 & echo $$ $! > ${pidsFile}.tmp && mv ${pidsFile}.tmp ${pidsFile}; wait']).catch(() => {});
+      const ready = setInterval(() => existsSync('${pidsFile}') && process.exit(0), 20);`;
+    await new Promise<void>((resolve) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, () => resolve()),
+    );
+    const pids = (await readFile(pidsFile, 'utf8')).trim().split(' ').map(Number);
+    await rm(pidsFile, { force: true });
+    assert.equal(pids.length, 2);
+    assert.ok(await gone(pids), `left running after the agent exited: ${pids.join(' ')}`);
+  });
+
   it('streams a long-running command, and kill ends it', async () => {
     const started = await startCommand(['sh', '-c', 'echo ready; exec sleep 60']);
     const first = await new Promise<string>((resolve) => started.stdout.once('data', (d: Buffer) => resolve(d.toString())));
