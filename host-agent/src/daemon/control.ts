@@ -8,6 +8,7 @@ import {
   FramedConnection,
   PeerClosedError,
   ProtocolError,
+  SocketBusyError,
 } from '@guestnet/protocol';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
@@ -85,6 +86,8 @@ export async function serveControl(
   handle: (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>,
 ): Promise<ControlServer> {
   const path = controlSocketPath(stateDir);
+  // The pid file keeps a second daemon out; one removed by hand must not let it take a live daemon's socket.
+  if (await daemonListening(stateDir)) throw new SocketBusyError(`${path} is already served by another host-agent serve`);
   await removeSocket(path, 'control socket');
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     const connection = new FramedConnection(socket, parseRequest, MAX_CONTROL_FRAME);

@@ -102,6 +102,31 @@ describe('faults: a socket path planted as a directory', function () {
     await rm(sandbox.socket, { recursive: true });
   });
 
+  it("a serve whose pid file was removed by hand does not take a live daemon's control socket", async () => {
+    const daemon = await sandbox.startDaemon();
+    await rm(pidFile);
+    const second = sandbox.serveIn(sandbox.hostNs, [
+      'node',
+      HOST_AGENT,
+      'serve',
+      '--state-dir',
+      sandbox.stateDir,
+      '--socket',
+      `${sandbox.socket}.2`,
+    ]);
+    const guard = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), SETTLE_GUARD_MS).unref());
+    const ended = await Promise.race([second, guard]);
+    if (ended === 'still running') {
+      second.kill('SIGKILL');
+      assert.fail('a second daemon serves the same state dir');
+    }
+    assert.equal(ended.exitCode, ExitCode.socketBusy, String(ended.stderr));
+    assert.match(String(ended.stderr), /control\.sock is already served by another host-agent serve/);
+    assert.equal(await kindOf(`${sandbox.socket}.2`), 'none');
+    assert.equal(await daemonListening(sandbox.stateDir), true, 'the running daemon lost its control socket');
+    assert.equal((await daemon.stop()).exitCode, 0, daemon.output());
+  });
+
   it('a daemon whose control socket is removed under it stops on its own, rather than live on unreachable', async () => {
     await rm(control, { force: true });
     const daemon = await sandbox.startDaemon();
