@@ -37,6 +37,7 @@ describe('bash completion generated from the commander definitions', () => {
       '--wide',
       '--config',
       '--state-dir',
+      '--command-timeout',
       '--version',
       '--json',
       '--verbose',
