@@ -24,6 +24,11 @@ export function newOneTimeToken(): string {
   return `${TOKEN_PREFIX}${name}`;
 }
 
+/** A fresh token of 128 random bits, for a link whose alias the host sets. */
+export function newToken(): string {
+  return `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`;
+}
+
 /** The public name of an attachment: the first 128 bits of HMAC(token, "guestnet link id"), as hex. */
 export function linkIdOf(token: string): string {
   return hmac(token, 'guestnet link id').subarray(0, 16).toString('hex');

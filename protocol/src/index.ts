@@ -7,3 +7,4 @@ export { FramedConnection } from './connection.js';
 export type { LastApply } from './status.js';
 export * from './auth.js';
 export * from './ipv6.js';
+export * from './secrets.js';

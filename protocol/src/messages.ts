@@ -1,6 +1,7 @@
-// The messages of protocol v2 (README.md). Parsing and validation are in parse.ts.
+// The messages of protocol v3 (README.md). Parsing and validation are in parse.ts.
 
-export const PROTOCOL_VERSION = 2;
+/** v3: a configure names the guest's link only by its link id; v2's `link.name` was the one-time name, that is the token. */
+export const PROTOCOL_VERSION = 3;
 
 /** A guest's IPv6 on its link: present only when the host routes IPv6 for it, and only to a guest that announced CAPABILITY_IPV6. */
 export interface Ipv6Config {
@@ -12,10 +13,12 @@ export interface Ipv6Config {
 /** In hello.capabilities: this guest takes `link.ipv6`. An older agent, or a guest without IPv6, gets IPv4 only. */
 export const CAPABILITY_IPV6 = 'ipv6';
 
-/** What the host tells the guest to make of its link. */
+/**
+ * What the host tells the guest to make of its link. The link itself is the
+ * one whose token has the session's link id: the guest finds it among its
+ * own links, and the host never names it (a first name may be the token).
+ */
 export interface LinkConfig {
-  /** The name the link has when it arrives in the guest. */
-  name: string;
   /** The name the guest gives it. */
   rename: string;
   mtu: number;
@@ -33,7 +36,7 @@ export interface LinkConfig {
 /** In hello.capabilities: this guest can take a DHCP lease on its link. */
 export const CAPABILITY_DHCP = 'dhcp';
 
-/** What a guest is to make of the link whose alias carries `token`: the internal form of a configure. */
+/** What a guest is to make of the link that carries `token`: the internal form of a configure. The token never goes on the wire. */
 export interface GuestConfig {
   token: string;
   link: LinkConfig;

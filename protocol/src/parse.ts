@@ -113,11 +113,10 @@ const withIpv6 = (ipv6: Ipv6Config | undefined) => (ipv6 === undefined ? {} : { 
 
 function parseLinkConfig(raw: unknown): LinkConfig {
   const fields = asObject(raw, 'configure.link');
-  onlyKeys(fields, ['name', 'rename', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6', 'dhcp'], 'configure.link');
+  onlyKeys(fields, ['rename', 'mtu', 'address', 'prefixLength', 'gateway', 'ipv6', 'dhcp'], 'configure.link');
   const dhcp = get(fields, 'dhcp');
   if (dhcp !== undefined && dhcp !== true) throw new ProtocolError('link.dhcp must be true when present');
   return {
-    name: need(checkIfName(get(fields, 'name')), 'link.name'),
     rename: need(checkIfName(get(fields, 'rename')), 'link.rename'),
     mtu: need(checkMtu(get(fields, 'mtu')), 'link.mtu'),
     address: need(checkIPv4(get(fields, 'address')), 'link.address'),

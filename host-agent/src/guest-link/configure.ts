@@ -6,7 +6,6 @@ export function guestConfigOf(record: AttachmentRecord): GuestConfig {
   return {
     token: record.token,
     link: {
-      name: record.guestIf,
       rename: record.guestName,
       mtu: record.mtu,
       // A DHCP guest's address is the lease's; these placeholders mean nothing (protocol/README.md).

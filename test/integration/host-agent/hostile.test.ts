@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { encodeFrame, ExitCode, FrameDecoder } from '@guestnet/protocol';
+import { encodeFrame, ExitCode, FrameDecoder, PROTOCOL_VERSION } from '@guestnet/protocol';
 import { type Daemon, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const SILENT = 300;
@@ -55,7 +55,7 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
     const slow = await open(sandbox.socket);
     slow.on('error', () => {});
     sockets.push(slow);
-    const frame = encodeFrame({ type: 'hello', version: 2, links: [], nonce: 'a'.repeat(32), capabilities: [] });
+    const frame = encodeFrame({ type: 'hello', version: PROTOCOL_VERSION, links: [], nonce: 'a'.repeat(32), capabilities: [] });
     const drip = setInterval(() => slow.write(frame.subarray(0, 1)), 100);
     for (const junk of [encodeFrame({}), encodeFrame({ type: 'constructor' }), Buffer.from('\0\0\0\x03{{{')]) {
       const socket = await open(sandbox.socket);
@@ -99,7 +99,7 @@ describe('host-agent serve against a hostile guest: keeps serving, memory bounde
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.write(encodeFrame({ type: 'hello', version: 1, tokens: [], capabilities: [] }));
     await closed;
-    assert.deepEqual(frames, [{ type: 'error', code: 'guestProtocol', message: "unsupported protocol version '1' (this host speaks 2)" }]);
+    assert.deepEqual(frames, [{ type: 'error', code: 'guestProtocol', message: "unsupported protocol version '1' (this host speaks 3)" }]);
   });
 
   for (const [label, overrides] of [

@@ -7,7 +7,7 @@ const NONE: DnsTarget = { kind: 'none' };
 const ipv6 = { address: 'fd00::ac11:303', prefixLength: 64, gateway: 'fd00::1' };
 const configure: GuestConfig = {
   token,
-  link: { name: 'vm_wlan0', rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2', ipv6 },
+  link: { rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2', ipv6 },
   dns: [],
 };
 const configured = (): GuestObserved => ({

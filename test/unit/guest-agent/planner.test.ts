@@ -17,7 +17,7 @@ const token = `guestnet:${'d'.repeat(32)}`;
 const RESOLV: DnsTarget = { kind: 'resolv.conf', path: '/etc/resolv.conf' };
 const configure: GuestConfig = {
   token,
-  link: { name: 'vm_wlan0', rename: 'wlan0', mtu: 1400, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
+  link: { rename: 'wlan0', mtu: 1400, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
   dns: ['192.0.2.53'],
 };
 const fresh = (): GuestObserved => ({
@@ -114,7 +114,7 @@ describe('guest planner', () => {
     const line =
       '2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:07 brd ff:ff:ff:ff:ff:ff';
     const link = oneTimeLinkIn(line);
-    assert.deepEqual(link, { name: 'gnAbCdEf0123456', alias: undefined, mtu: 1400, up: false, addresses: [] });
+    assert.deepEqual(link, { name: 'gnAbCdEf0123456', index: 2, alias: undefined, mtu: 1400, up: false, addresses: [] });
     assert.equal(oneTimeLinkIn('2: wlan0@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1400 qdisc noqueue state UP'), undefined);
     assert.equal(oneTimeLinkIn('Deleted 2: gnAbCdEf0123456@NONE: <BROADCAST,MULTICAST> mtu 1400 qdisc noop'), undefined);
     assert.equal(oneTimeLinkIn('2: gnAbCdEf0123456    inet 10.198.0.2/16 scope global wlan0'), undefined);

@@ -28,7 +28,7 @@ describe('IPv6 addresses', () => {
 describe('protocol: IPv6 in configure and applied', () => {
   const mac = 'a'.repeat(64);
   const id = 'b'.repeat(32);
-  const link = { name: 'vm_wlan0', rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' };
+  const link = { rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' };
   const ipv6 = { address: 'fd00::ac11:303', prefixLength: 64, gateway: 'fd00::1' };
 
   it('a configure may carry link.ipv6; IPv4 alone stays valid', () => {

@@ -9,7 +9,7 @@ const configure = {
   type: 'configure',
   id,
   seq: 1,
-  link: { name: 'vm_wlan0', rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
+  link: { rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' },
   dns: ['192.0.2.53'],
   mac,
 };
@@ -30,6 +30,23 @@ describe('message validation', () => {
     );
     assert.throws(() => parseGuestMessage({ ...hello, tokens: [`guestnet:${'c'.repeat(32)}`] }), /unknown field 'tokens'/);
     assert.throws(() => parseHostMessage({ ...configure, token: `guestnet:${'c'.repeat(32)}` }), /unknown field 'token'/);
+  });
+
+  it("names the guest's link only by its link id: a configure with v2's link.name is refused", () => {
+    assert.throws(() => parseHostMessage({ ...configure, link: { ...configure.link, name: 'gnAbCdEfGhIjKlM' } }), /unknown field 'name'/);
+  });
+
+  it('refuses a hello of another version in one line that names both versions', () => {
+    const refusal = (() => {
+      try {
+        parseGuestMessage({ ...hello, version: 2 });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    assert.equal(refusal, `unsupported protocol version '2' (this host speaks ${PROTOCOL_VERSION})`);
+    assert.equal(PROTOCOL_VERSION, 3);
   });
 
   it('requires a signature and a sequence number on configure, applied and release', () => {
@@ -55,7 +72,7 @@ describe('message validation', () => {
   }
 
   it('rejects a wrong version with the version the host speaks', () => {
-    assert.throws(() => parseGuestMessage({ ...hello, version: 99 }), /unsupported protocol version '99' \(this host speaks 2\)/);
+    assert.throws(() => parseGuestMessage({ ...hello, version: 99 }), /unsupported protocol version '99' \(this host speaks 3\)/);
   });
 
   it('rejects unknown fields, malformed link ids and nonces, and too many links', () => {
