@@ -3,13 +3,13 @@ import { IpMonitor } from '@guestnet/runtime';
 import type { GuestLink } from './observe.js';
 
 // A link event as `ip -o monitor` prints it: "2: gnAbc...@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc ...".
-const LINK_LINE = /^\d+: ([^@:\s]+)(?:@\S*)?: <([A-Z0-9_,-]*)> mtu (\d+) /;
+const LINK_LINE = /^(\d+): ([^@:\s]+)(?:@\S*)?: <([A-Z0-9_,-]*)> mtu (\d+) /;
 
 /** A link of a one-time name that an event line shows, as a look would: a new link has no address yet. */
 export function oneTimeLinkIn(line: string): GuestLink | undefined {
-  const [, name = '', flags = '', mtu = ''] = LINK_LINE.exec(line) ?? [];
+  const [, index = '', name = '', flags = '', mtu = ''] = LINK_LINE.exec(line) ?? [];
   if (!ONE_TIME_NAME.test(name)) return undefined;
-  return { name, alias: undefined, mtu: Number(mtu), up: flags.split(',').includes('UP'), addresses: [] };
+  return { name, index: Number(index), alias: undefined, mtu: Number(mtu), up: flags.split(',').includes('UP'), addresses: [] };
 }
 
 /**

@@ -11,7 +11,9 @@ import {
   proofOf,
   PROTOCOL_VERSION,
   ProtocolError,
+  redact,
   sameHex,
+  secretsOf,
   type SessionNonces,
   signed,
   verifies,
@@ -107,7 +109,9 @@ async function applyAndReport(
     return report;
   } catch (error) {
     const { code, message } = describeError(error);
-    connection.send(session.sign({ ...reply, ok: false, error: { code, message: message.slice(0, 200) } }));
+    // An error may quote the link's one-time name, which is its token: it never crosses the socket.
+    const shown = redact(message, [session.token, keeper.currentToken(session.token)].flatMap(secretsOf));
+    connection.send(session.sign({ ...reply, ok: false, error: { code, message: shown.slice(0, 200) } }));
     throw error;
   }
 }

@@ -1,9 +1,10 @@
-import type { AppliedState, GuestConfig } from '@guestnet/protocol';
+import { type AppliedState, type GuestConfig, linkIdOf, redact, secretsOf } from '@guestnet/protocol';
 import { FrameworkDhcp } from './android/framework-dhcp.js';
 import { applyGuest } from './apply.js';
 import { DhcpClient, dhcpClientCommand, type Lease } from './dhcp.js';
 import type { NetEvents } from './events.js';
 import { type GuestObserved, observeGuest } from './observe.js';
+import { OurLink } from './our-link.js';
 import { type DnsTarget, planGuest, verifiedState } from './planner.js';
 import type { StatusFile } from './status-file.js';
 
@@ -46,6 +47,7 @@ export class Keeper {
   private events: NetEvents | undefined;
   /** The last event an apply's own read-back already covers: the echoes of its changes need no second look. */
   private coveredSeq = -1;
+  private readonly ourLink = new OurLink();
 
   /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. */
   constructor(
@@ -71,10 +73,13 @@ export class Keeper {
   }
 
   /** The link comes up first; the lease, once there, is applied and kept as a static configuration would be. */
-  private async applyDhcp(configure: GuestConfig, dhcp: DhcpClient | FrameworkDhcp): Promise<ApplyReport> {
+  private async applyDhcp(asked: GuestConfig, dhcp: DhcpClient | FrameworkDhcp): Promise<ApplyReport> {
+    let configure = asked;
     const changes = await this.oneAtATime(async () => {
-      const ops = planGuest(await observeGuest(this.dnsTarget.path), configure, this.dnsTarget);
-      if (ops.length > 0) await applyGuest(ops);
+      const observed = await observeGuest(this.dnsTarget.path);
+      configure = this.onLinkOf(observed, configure);
+      const ops = planGuest(observed, configure, this.dnsTarget);
+      this.ourLink.applied(ops.length > 0 ? await applyGuest(ops) : observed, configure.token);
       return ops.length;
     });
     const lease = await dhcp.leaseFor(configure.link.rename, DHCP_WITHIN_MS);
@@ -82,7 +87,7 @@ export class Keeper {
     if (dhcp instanceof DhcpClient) return this.apply(withLease(configure, lease));
     // Android's framework keeps its own lease: only the link and its DHCP entry are ours to keep.
     this.configure = configure;
-    this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes } });
+    this.status.update({ link: linkIdOf(configure.token), lastApply: { ok: true, at: now(), changes } });
     return { state: { name: configure.link.rename, mtu: configure.link.mtu, ...lease }, changes };
   }
 
@@ -108,15 +113,21 @@ export class Keeper {
    * moment ago; the plan starts from it, saving a look. Should the guest have
    * changed since, that plan fails (and is undone), and a fresh look decides.
    */
-  async apply(configure: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
+  async apply(asked: GuestConfig, seen?: GuestObserved): Promise<ApplyReport> {
+    // A session names our link by the token it began with, which the host may have rotated since.
+    let configure = { ...asked, token: this.ourLink.follow(asked.token) };
     if (configure.link.dhcp) {
       if (!this.dhcp) throw new Error('DHCP needs udhcpc (busybox) in the guest, and there is none');
       return this.applyDhcp(configure, this.dhcp);
     }
     const ipv6 = configure.link.ipv6 !== undefined;
     const applyFrom = async (observed: GuestObserved) => {
+      configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);
-      return { state: verifiedState(await applyGuest(ops, {}, ipv6), configure), changes: ops.length };
+      const state = await applyGuest(ops, {}, ipv6);
+      const report = { state: verifiedState(state, configure), changes: ops.length };
+      this.ourLink.applied(state, configure.token);
+      return report;
     };
     // A look that did not read IPv6 cannot plan it.
     const usable = seen && (!ipv6 || seen.links.some((link) => link.addresses6 !== undefined)) ? seen : undefined;
@@ -129,26 +140,50 @@ export class Keeper {
         this.coveredSeq = this.events?.seq ?? -1;
         return report;
       });
-      this.status.update({ token: configure.token, lastApply: { ok: true, at: now(), changes: report.changes } });
+      this.status.update({ link: linkIdOf(configure.token), lastApply: { ok: true, at: now(), changes: report.changes } });
       return report;
     } catch (error) {
-      this.status.update({
-        lastApply: { ok: false, at: now(), error: error instanceof Error ? error.message.slice(0, 200) : String(error) },
-      });
+      const message = redact(error instanceof Error ? error.message : String(error), [asked.token, configure.token].flatMap(secretsOf));
+      this.status.update({ lastApply: { ok: false, at: now(), error: message.slice(0, 200) } });
       throw error;
     }
   }
 
-  /** The host detached `token`: its link is going, there is nothing left to keep. */
+  /** The host detached the link of `token` (or of the token it became): its link is going, there is nothing left to keep. */
   release(token: string): void {
-    if (this.configure?.token !== token) return;
+    const current = this.ourLink.follow(token);
+    if (this.configure?.token !== current) return;
     this.configure = undefined;
-    if (this.dhcpConfigure?.token === token) {
+    if (this.dhcpConfigure?.token === current) {
       this.dhcpConfigure = undefined;
       this.dhcp?.stop();
     }
-    this.status.update({ token: undefined });
-    this.onEvent('released by the host', { token });
+    this.status.update({ link: undefined });
+    this.onEvent('released by the host', { link: linkIdOf(current) });
+  }
+
+  /** The token that `token` became, if the host rotated it: for showing errors without either. */
+  currentToken(token: string): string {
+    return this.ourLink.follow(token);
+  }
+
+  /**
+   * `configure` for our link as `observed` shows it: when the host has
+   * rotated its token, the new one, which what is kept takes up too.
+   */
+  private onLinkOf(observed: Pick<GuestObserved, 'links'>, configure: GuestConfig): GuestConfig {
+    const token = this.ourLink.newTokenIn(observed, configure.token);
+    if (token === undefined) return configure;
+    const from = configure.token;
+    const next = { ...configure, token };
+    this.ourLink.rotated(from, token);
+    // The configuration kept stays the same object, so a failed repair still knows it for its own.
+    if (this.configure === configure) this.configure = next;
+    else if (this.configure?.token === from) this.configure = { ...this.configure, token };
+    if (this.dhcpConfigure?.token === from) this.dhcpConfigure = { ...this.dhcpConfigure, token };
+    this.status.update({ link: linkIdOf(token) });
+    this.onEvent('the host gave our link a new token', { link: linkIdOf(token) });
+    return next;
   }
 
   /** Repairs drift on every kernel event, and every RECHECK_MS, until `stopped()`. */
@@ -168,7 +203,9 @@ export class Keeper {
           // Woken only by events from before an apply's read-back: that apply saw their effect.
           if (!configure || (woken && seq <= this.coveredSeq)) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
-          const ops = planGuest(await observeGuest(this.dnsTarget.path, {}, ipv6), configure, this.dnsTarget);
+          const observed = await observeGuest(this.dnsTarget.path, {}, ipv6);
+          configure = this.onLinkOf(observed, configure);
+          const ops = planGuest(observed, configure, this.dnsTarget);
           if (ops.length > 0) await applyGuest(ops, {}, ipv6);
           return ops.map((op) => op.kind);
         });

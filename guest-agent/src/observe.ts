@@ -3,6 +3,8 @@ import { type IpTarget, readIp } from './ip.js';
 
 export interface GuestLink {
   name: string;
+  /** The kernel's ifindex: it stays while a link is renamed or given a new alias (a rotated token). */
+  index?: number;
   alias: string | undefined;
   mtu: number;
   up: boolean;
@@ -36,7 +38,7 @@ export interface GuestObserved extends IpState {
   dnsFile: Buffer | undefined;
 }
 
-type IpLink = { ifname: string; ifalias?: string; mtu: number; flags: string[] };
+type IpLink = { ifindex?: number; ifname: string; ifalias?: string; mtu: number; flags: string[] };
 // An entry without `local` carries only lifetimes of the one before it.
 type IpAddr = { ifname: string; addr_info: Array<{ local?: string; prefixlen: number; scope?: string }> };
 type IpRoute = { gateway?: string; dev: string };
@@ -96,6 +98,7 @@ export function parseIpState(output: string): IpState {
   return {
     links: links.map((link) => ({
       name: link.ifname,
+      ...(link.ifindex === undefined ? {} : { index: link.ifindex }),
       alias: link.ifalias,
       mtu: link.mtu,
       up: link.flags.includes('UP'),

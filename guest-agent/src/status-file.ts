@@ -9,8 +9,8 @@ export interface AgentStatus {
   pid: number;
   socket: string;
   host: { state: HostState; since: string };
-  /** The token of the link the agent keeps configured, if any. */
-  token: string | undefined;
+  /** The link id (protocol/README.md) of the link the agent keeps configured, if any: never its token, as this file is readable by all. */
+  link: string | undefined;
   lastApply: LastApply | undefined;
 }
 
@@ -27,7 +27,7 @@ export class StatusFile {
       pid: process.pid,
       socket,
       host: { state: 'waiting for our link', since: now() },
-      token: undefined,
+      link: undefined,
       lastApply: undefined,
     };
     this.update({});

@@ -2,7 +2,16 @@ import { connect, type Socket } from 'node:net';
 import { watch } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, FramedConnection, type HostMessage, parseHostMessage, PeerClosedError, tokenOfLink } from '@guestnet/protocol';
+import {
+  describeError,
+  FramedConnection,
+  type HostMessage,
+  parseHostMessage,
+  PeerClosedError,
+  redact,
+  secretsOf,
+  tokenOfLink,
+} from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
 import { keepIpReady } from '../ip.js';
 import { follow, greet } from '../host-session.js';
@@ -136,7 +145,12 @@ async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper,
       await follow(connection, session, keeper);
     } catch (error) {
       if (error instanceof PeerClosedError) options.onEvent('the host agent closed the session; reconnecting');
-      else options.onEvent('host session failed', { error: describeError(error) });
+      else {
+        // What failed may quote our link's one-time name, which is its token: logs keep neither.
+        const described = describeError(error);
+        const secrets = tokens.flatMap((token) => [...secretsOf(token), ...secretsOf(keeper.currentToken(token))]);
+        options.onEvent('host session failed', { error: { ...described, message: redact(described.message, secrets) } });
+      }
       connection.destroy();
       await sleep(backoffMs(attempt));
     }

@@ -1,4 +1,4 @@
-import { type LastApply, tokenOfLink } from '@guestnet/protocol';
+import { type LastApply, linkIdOf, tokenOfLink } from '@guestnet/protocol';
 import { nameservers, pidAlive } from '@guestnet/runtime';
 import { wrap } from '@guestnet/runtime/layout';
 import { dnsOf } from '../android/ipconfig.js';
@@ -23,7 +23,10 @@ export interface GuestStatus {
 export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Promise<GuestStatus> {
   const [agent, observed] = await Promise.all([readStatus(statusFile), observeGuest(dnsTarget.path, {}, ipv6Enabled())]);
   const running = agent !== undefined && pidAlive(agent.pid);
-  const ours = observed.links.find((link) => (agent?.token ? tokenOfLink(link) === agent.token : tokenOfLink(link) !== undefined));
+  const ours = observed.links.find((link) => {
+    const token = tokenOfLink(link);
+    return token !== undefined && (agent?.link === undefined || linkIdOf(token) === agent.link);
+  });
   const dns = dnsServers(observed.dnsFile, dnsTarget, ours?.name);
   return {
     agent: { running, pid: running ? agent.pid : undefined },
