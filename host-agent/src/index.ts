@@ -27,7 +27,10 @@ export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
-export { peerNetnsOf } from './guest-link/peer-netns.js';
+export { PeerNetns, peerNetnsOf } from './guest-link/peer-netns.js';
+export { type Admission, GuestAdmission } from './guest-link/admission.js';
+export { SourceBudget } from './guest-link/budget.js';
+export { rotateToken } from './service/rotation.js';
 export {
   attachmentOf as cniAttachmentOf,
   parseRequest as parseCniRequest,

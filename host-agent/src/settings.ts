@@ -1,12 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import {
-  type Checked,
-  checkIfName,
-  checkIPv4,
-  checkMtu,
-  ConfigError,
-  UsageError,
-} from '@guestnet/protocol';
+import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, UsageError } from '@guestnet/protocol';
 import { DEFAULT_COMMAND_DEADLINE_MS } from '@guestnet/runtime';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { inPool, parsePool } from './model/pool.js';

@@ -1,7 +1,6 @@
 import { AgentError } from '@guestnet/protocol';
 import { callDaemon, replyWithin } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { guestConfigOf } from '../guest-link/configure.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
 import type { HostSettings } from '../model/settings.js';
@@ -47,6 +46,11 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       dryRun ? new DryRunRunner(options.print) : new RealRunner(settings.commandTimeout),
     );
     const waits = !dryRun && options.wait;
+    let leaked = false;
+    const onGuestEvent: SessionEvents = (event) => {
+      if ('leaked' in event && event.leaked) leaked = true;
+      options.onGuestEvent?.(event);
+    };
     const attached = await service.attach({
       guest,
       settings,
@@ -55,9 +59,11 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       guestSide: async (record) => {
         if (abort.signal.aborted) throw interrupted(String(abort.signal.reason));
         if (!waits) return undefined;
-        return configureGuest(settings.socket, guestConfigOf(record), settings.timeout, abort.signal, options.onGuestEvent);
+        return configureGuest(settings.socket, record, settings.timeout, abort.signal, onGuestEvent);
       },
     });
+    // Someone in another netns proved it holds the token while this attach waited: a new one ends that.
+    if (leaked) await service.rotate(attached.record);
     return attachResult(attached, attached.guest ?? (dryRun ? 'dry-run' : 'not-waited'));
   } finally {
     process.off('SIGTERM', onSignal);

@@ -21,6 +21,7 @@ import { loggedRequests, logGuestReconciled, logReconciled } from './events.js';
 import { GuestServer } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { rateLimited } from './rate-limit.js';
+import { LeakResponse } from './rotations.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
 import { type HostWatch, watchHost } from './monitor.js';
@@ -46,6 +47,7 @@ export class Daemon {
   private readonly runner: HostMemory;
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
+  private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
   private guestAddresses = new Set<string>();
   private byToken = new Map<string, AttachmentRecord>();
@@ -69,13 +71,19 @@ export class Daemon {
   ) {
     this.runner = new HostMemory(new RealRunner(settings.commandTimeout), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
-    this.guests = new GuestServer(
-      settings.socket,
-      (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
-      rateLimited((reason, suppressed) => log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) })),
+    // A token proved from another netns has leaked: the guest's link gets a new one.
+    this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record, (r) => this.learn(r))), log);
+    this.guests = new GuestServer(settings.socket, {
+      lookup: (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
+      onRejected: rateLimited((reason, suppressed) =>
+        log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) }),
+      ),
       // Its own limiter: a flood's many rejections must not hide that it is being cut down.
-      rateLimited((reason, suppressed) => log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) })),
-    );
+      onDropped: rateLimited((reason, suppressed) =>
+        log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) }),
+      ),
+      onForeign: (record, refusal) => this.leaks.refused(record, refusal),
+    });
     const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);
     this.dns = new DnsForwarder({
       upstreams: () => resolvers.current(),
@@ -160,9 +168,16 @@ export class Daemon {
   }
 
   private learn(record: AttachmentRecord): void {
+    // A new token for a known guest (a rotation) replaces its old one at once.
+    for (const [token, known] of this.byToken) if (known.id === record.id && token !== record.token) this.forgetToken(token);
     this.byToken.set(record.token, record);
     this.byLinkId.set(linkIdOf(record.token), record);
     this.guestAddresses.add(record.guestAddress);
+  }
+
+  private forgetToken(token: string): void {
+    this.byToken.delete(token);
+    this.byLinkId.delete(linkIdOf(token));
   }
 
   /** The DNS forwarder on every gateway that a guest link carries by now. */
@@ -174,9 +189,10 @@ export class Daemon {
 
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
+    const idOf = (token: string) => this.byToken.get(token)?.id ?? '';
     return collectStatus(this.settings.stateDir, this.runner, (token) => ({
-      connected: this.guests.connected(token),
-      lastApply: this.guests.lastApply(token),
+      connected: this.guests.connected(idOf(token)),
+      lastApply: this.guests.lastApply(idOf(token)),
     }));
   }
 
@@ -186,14 +202,14 @@ export class Daemon {
         return this.service.forward(String(request.pid), request.forward, request.remove).finally(() => this.refresh());
       case 'detachAll': {
         const result = await this.service.detachAll();
-        for (const token of this.byToken.keys()) this.guests.forget(token);
+        for (const record of this.byToken.values()) this.guests.forget(record.id);
         await this.refresh();
         return result;
       }
       case 'detach': {
         const result = detachResultFor(request.pid, await this.service.detach(String(request.pid)));
         const record = [...this.byToken.values()].find((r) => r.pid === request.pid);
-        if (record) this.guests.forget(record.token);
+        if (record) this.guests.forget(record.id);
         await this.refresh();
         return result;
       }
@@ -210,7 +226,7 @@ export class Daemon {
     const dns = resolved.dns ?? (isRouted(resolved) ? [resolved.gateway] : undefined);
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
-    let token: string | undefined;
+    let announced: AttachmentRecord | undefined;
     try {
       const attached = await this.service.attach({
         guest,
@@ -218,7 +234,7 @@ export class Daemon {
         extras: { waitsForAgent: wait },
         confirmedAlready: (record) => this.guests.hasConfirmed(record),
         announce: (record) => {
-          token = record.token;
+          announced = record;
           this.learn(record);
         },
         guestSide: async (record) => {
@@ -235,8 +251,10 @@ export class Daemon {
       this.runner.forget();
       await this.refresh();
       // A failed attach whose record is gone leaves no session behind.
-      if (token !== undefined && !this.byToken.has(token)) this.guests.forget(token);
+      if (announced && ![...this.byToken.values()].some((r) => r.id === guest.id)) this.guests.forget(guest.id);
       throw error;
+    } finally {
+      if (announced) this.leaks.settled(announced);
     }
   }
 
@@ -264,7 +282,7 @@ export class Daemon {
     await this.refresh();
     if (!done) return;
     logGuestReconciled(this.log, record, done, name);
-    if (done.action === 'removed') this.guests.forget(record.token);
+    if (done.action === 'removed') this.guests.forget(record.id);
     else void this.guests.confirm(record, this.settings.timeout).catch(() => {});
   }
 

@@ -1,7 +1,24 @@
 import type { Server, Socket } from 'node:net';
-import { excerpt, FramedConnection, GuestTimeoutError, type GuestMessage, type LastApply, parseGuestMessage } from '@guestnet/protocol';
+import {
+  excerpt,
+  FramedConnection,
+  GuestTimeoutError,
+  type GuestMessage,
+  type LastApply,
+  parseGuestMessage,
+  redact,
+  secretsOf,
+} from '@guestnet/protocol';
+import { type Admitted, GuestAdmission } from '../guest-link/admission.js';
 import { guestConfigOf } from '../guest-link/configure.js';
-import { authenticate, type GuestConfirmation, interrupted, receiveHello } from '../guest-link/exchange.js';
+import {
+  authenticate,
+  ForeignSessionError,
+  type GuestConfirmation,
+  interrupted,
+  receiveHello,
+  RefusedSessionError,
+} from '../guest-link/exchange.js';
 import { PendingConnections } from '../guest-link/pending.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import { removeSocket } from '../state/dir.js';
@@ -13,13 +30,38 @@ import { GuestSession } from './session.js';
 // costs at most this many small sockets, and stays well above what hundreds
 // of real guests reconnecting at once need. One guest's agent needs one.
 const PENDING_LIMITS = { total: 1024, perSource: 16 };
+// A guest agent opens a session when it starts and when it reconnects, backing off; a guest that loops gets no more.
+const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 } };
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 
+/** What the link wants of its guest: the token is no part of it, so a new token is no new configuration. */
+const wanted = (record: AttachmentRecord) => {
+  const { token: _, ...config } = guestConfigOf(record);
+  return JSON.stringify(config);
+};
+
+export interface GuestServerOptions {
+  /** The attachment one of these link ids names (see protocol linkIdOf). */
+  lookup: (linkIds: string[]) => AttachmentRecord | undefined;
+  onRejected: (reason: string) => void;
+  /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
+  onDropped?: (reason: string) => void;
+  /** Hears a session refused for coming from a netns other than its link's guest's; with a valid proof, the token leaked. */
+  onForeign?: (record: AttachmentRecord, refusal: ForeignSessionError) => void;
+  /** Where connections come from, and their budgets; tests without netns stand in for it. */
+  admission?: {
+    admit(socket: Socket, expected: AttachmentRecord): Promise<Admitted>;
+    sourcesOf(sockets: Socket[]): Promise<Map<Socket, string>>;
+  };
+}
+
 /**
  * The daemon's side of the guest socket. Guest agents stay connected; each is
- * bound to an attachment by the token it presents, configured as soon as it
- * says hello and again on every re-attach.
+ * bound to an attachment by the token it proves, from that attachment's own
+ * netns, configured as soon as it says hello and again on every re-attach.
+ * What it knows of each guest is keyed by the attachment's id, which a new
+ * token leaves as it is.
  */
 export class GuestServer {
   private server: Server | undefined;
@@ -34,16 +76,16 @@ export class GuestServer {
   private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
   private readonly pending: PendingConnections;
+  private readonly admission: NonNullable<GuestServerOptions['admission']>;
 
   constructor(
     private readonly socketPath: string,
-    /** The attachment one of these link ids names (see protocol linkIdOf). */
-    private readonly lookup: (linkIds: string[]) => AttachmentRecord | undefined,
-    private readonly onRejected: (reason: string) => void,
-    /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
-    onDropped: (reason: string) => void = onRejected,
+    private readonly options: GuestServerOptions,
   ) {
-    this.pending = new PendingConnections(PENDING_LIMITS, onDropped);
+    this.admission = options.admission ?? new GuestAdmission(ADMISSION_LIMITS);
+    this.pending = new PendingConnections(PENDING_LIMITS, options.onDropped ?? options.onRejected, (sockets) =>
+      this.admission.sourcesOf(sockets),
+    );
   }
 
   async start(): Promise<void> {
@@ -57,29 +99,30 @@ export class GuestServer {
     await removeSocket(this.socketPath, 'guest socket');
   }
 
-  connected(token: string): boolean {
-    return this.sessions.has(token);
+  /** Whether the guest of attachment `id` has a session. */
+  connected(id: string): boolean {
+    return this.sessions.has(id);
   }
 
-  lastApply(token: string): LastApply | undefined {
-    return this.lastApplies.get(token);
+  lastApply(id: string): LastApply | undefined {
+    return this.lastApplies.get(id);
   }
 
   /** Whether the guest of `record` has confirmed its configuration in a session that is still up. */
   hasConfirmed(record: AttachmentRecord): boolean {
-    const known = this.confirmed.get(record.token);
-    return known !== undefined && this.sessions.has(record.token) && known.config === JSON.stringify(guestConfigOf(record));
+    const known = this.confirmed.get(record.id);
+    return known !== undefined && this.sessions.has(record.id) && known.config === wanted(record);
   }
 
   /** Resolves once the guest of `record` has confirmed its configuration, now or when it connects. */
   confirm(record: AttachmentRecord, timeoutMs: number, cancelled?: AbortSignal): Promise<GuestConfirmation> {
     return new Promise((resolve, reject) => {
       const onCancel = () => {
-        this.dropWaiter(record.token, waiter);
+        this.dropWaiter(record.id, waiter);
         waiter.reject(interrupted('its caller hanging up'));
       };
       const timer = setTimeout(() => {
-        this.dropWaiter(record.token, waiter);
+        this.dropWaiter(record.id, waiter);
         reject(
           new GuestTimeoutError(
             `the guest agent did not confirm within ${timeoutMs} ms; the host side was rolled back (use --no-wait to keep it without a guest agent)`,
@@ -102,25 +145,25 @@ export class GuestServer {
       };
       if (cancelled?.aborted) return onCancel();
       cancelled?.addEventListener('abort', onCancel, { once: true });
-      const failure = this.unclaimedFailures.get(record.token);
-      this.unclaimedFailures.delete(record.token);
-      if (failure && !this.sessions.has(record.token)) return waiter.reject(failure);
-      const known = this.confirmed.get(record.token);
+      const failure = this.unclaimedFailures.get(record.id);
+      this.unclaimedFailures.delete(record.id);
+      if (failure && !this.sessions.has(record.id)) return waiter.reject(failure);
+      const known = this.confirmed.get(record.id);
       if (known && this.hasConfirmed(record)) return waiter.resolve(known.confirmation);
-      const config = JSON.stringify(guestConfigOf(record));
-      this.waiters.set(record.token, [...(this.waiters.get(record.token) ?? []), waiter]);
-      if (this.sessions.has(record.token) && this.applying.get(record.token) !== config) void this.configure(record).catch(() => {});
+      const config = wanted(record);
+      this.waiters.set(record.id, [...(this.waiters.get(record.id) ?? []), waiter]);
+      if (this.sessions.has(record.id) && this.applying.get(record.id) !== config) void this.configure(record).catch(() => {});
     });
   }
 
-  /** Ends the session of a detached guest, telling its agent to stop keeping the configuration. */
-  forget(token: string): void {
-    this.sessions.get(token)?.release();
-    this.sessions.delete(token);
-    this.lastApplies.delete(token);
-    this.confirmed.delete(token);
-    this.applying.delete(token);
-    this.unclaimedFailures.delete(token);
+  /** Ends the session of a detached guest (attachment `id`), telling its agent to stop keeping the configuration. */
+  forget(id: string): void {
+    this.sessions.get(id)?.release();
+    this.sessions.delete(id);
+    this.lastApplies.delete(id);
+    this.confirmed.delete(id);
+    this.applying.delete(id);
+    this.unclaimedFailures.delete(id);
   }
 
   private accept(socket: Socket): void {
@@ -129,57 +172,65 @@ export class GuestServer {
     this.pending.add(socket);
     const settle = () => this.pending.settle(socket);
     const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
+    let claimed: AttachmentRecord | undefined;
+    const admit = (record: AttachmentRecord) => {
+      claimed = record;
+      return this.admission.admit(socket, record);
+    };
     receiveHello(connection)
-      .then((hello) => authenticate(connection, hello, this.lookup))
+      .then((hello) => authenticate(connection, hello, this.options.lookup, admit))
       .then(({ subject: record, auth, capabilities }) => {
         settle();
-        this.sessions.get(record.token)?.close();
+        // Only a session from the guest's own netns gets here: it replaces that guest's older one.
+        this.sessions.get(record.id)?.close();
         const session = new GuestSession(connection, auth, capabilities);
-        this.sessions.set(record.token, session);
+        this.sessions.set(record.id, session);
         void session.ended.then((misbehaved) => {
-          if (this.sessions.get(record.token) === session) {
-            this.sessions.delete(record.token);
-            this.confirmed.delete(record.token);
+          if (this.sessions.get(record.id) === session) {
+            this.sessions.delete(record.id);
+            this.confirmed.delete(record.id);
           }
-          if (misbehaved) this.onRejected(excerpt(misbehaved, 120));
+          if (misbehaved) this.options.onRejected(shown(misbehaved, record));
         });
         return this.configure(record);
       })
       .catch((error: Error) => {
         settle();
-        this.onRejected(excerpt(error.message, 120));
         connection.destroy();
+        if (error instanceof ForeignSessionError && claimed && this.options.onForeign) this.options.onForeign(claimed, error);
+        else if (error instanceof RefusedSessionError && error.admission === 'drop')
+          (this.options.onDropped ?? this.options.onRejected)(error.message);
+        else this.options.onRejected(shown(error.message, claimed));
       });
   }
 
   private configure(record: AttachmentRecord): Promise<GuestConfirmation> {
-    const session = this.sessions.get(record.token);
+    const session = this.sessions.get(record.id);
     if (!session) return Promise.reject(new Error('the guest agent is not connected'));
-    const guestConfig = guestConfigOf(record);
-    const config = JSON.stringify(guestConfig);
-    const run = session.configure(guestConfig);
-    this.applying.set(record.token, config);
-    const done = () => this.applying.get(record.token) === config && this.applying.delete(record.token);
+    const config = wanted(record);
+    const run = session.configure(guestConfigOf(record));
+    this.applying.set(record.id, config);
+    const done = () => this.applying.get(record.id) === config && this.applying.delete(record.id);
     const at = () => new Date().toISOString();
     return run.then(
       (confirmation) => {
         done();
-        if (this.sessions.get(record.token) === session) this.confirmed.set(record.token, { config, confirmation });
+        if (this.sessions.get(record.id) === session) this.confirmed.set(record.id, { config, confirmation });
         const { state } = confirmation;
         const lease = record.dhcp
           ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } }
           : {};
-        this.lastApplies.set(record.token, { ok: true, at: at(), changes: confirmation.changes, ...lease });
-        this.unclaimedFailures.delete(record.token);
-        for (const waiter of this.takeWaiters(record.token)) waiter.resolve(confirmation);
+        this.lastApplies.set(record.id, { ok: true, at: at(), changes: confirmation.changes, ...lease });
+        this.unclaimedFailures.delete(record.id);
+        for (const waiter of this.takeWaiters(record.id)) waiter.resolve(confirmation);
         return confirmation;
       },
       (error: Error) => {
         done();
-        this.confirmed.delete(record.token);
-        this.lastApplies.set(record.token, { ok: false, at: at(), error: excerpt(error.message, 200) });
-        const waiters = this.takeWaiters(record.token);
-        if (waiters.length === 0) this.unclaimedFailures.set(record.token, error);
+        this.confirmed.delete(record.id);
+        this.lastApplies.set(record.id, { ok: false, at: at(), error: shown(error.message, record, 200) });
+        const waiters = this.takeWaiters(record.id);
+        if (waiters.length === 0) this.unclaimedFailures.set(record.id, error);
         for (const waiter of waiters) waiter.reject(error);
         session.close();
         throw error;
@@ -187,15 +238,19 @@ export class GuestServer {
     );
   }
 
-  private takeWaiters(token: string): Waiter[] {
-    const waiters = this.waiters.get(token) ?? [];
-    this.waiters.delete(token);
+  private takeWaiters(id: string): Waiter[] {
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
     return waiters;
   }
 
-  private dropWaiter(token: string, waiter: Waiter): void {
-    const rest = (this.waiters.get(token) ?? []).filter((w) => w !== waiter);
-    if (rest.length > 0) this.waiters.set(token, rest);
-    else this.waiters.delete(token);
+  private dropWaiter(id: string, waiter: Waiter): void {
+    const rest = (this.waiters.get(id) ?? []).filter((w) => w !== waiter);
+    if (rest.length > 0) this.waiters.set(id, rest);
+    else this.waiters.delete(id);
   }
 }
+
+/** What a guest said, or what failed with it, as logs and status show it: short, and without its token. */
+const shown = (text: string, record: AttachmentRecord | undefined, max = 120) =>
+  excerpt(redact(text, record ? secretsOf(record.token) : []), max);

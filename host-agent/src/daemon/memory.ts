@@ -69,7 +69,7 @@ export class HostMemory implements Runner {
     const memory = this;
     this.checking = {
       read: (argv) => (UNEVENTED.has(keyOf(argv)) ? memory.readAndRemember(argv) : memory.read(argv)),
-      perform: (step) => memory.perform(step),
+      perform: (step, secrets) => memory.perform(step, secrets),
       get processes() {
         return memory.processes;
       },
@@ -117,9 +117,9 @@ export class HostMemory implements Runner {
     return this.readAndRemember(argv);
   }
 
-  async perform(step: Step): Promise<void> {
+  async perform(step: Step, secrets?: readonly string[]): Promise<void> {
     try {
-      await this.inner.perform(step);
+      await this.inner.perform(step, secrets);
     } finally {
       // State files are not among the answers; a command may have changed any of them.
       if (step.kind === 'run') this.changed();

@@ -1,7 +1,7 @@
 import { AgentError } from '@guestnet/protocol';
 import { describeOp, type Op, type SetupOp, undoOf } from '../plan/ops.js';
 import type { Runner } from './runner.js';
-import { type StepContext, stepsOf } from './steps.js';
+import { secretsIn, type StepContext, stepsOf } from './steps.js';
 
 /** What an applied op reports: what it meant, and how long it took. */
 export interface OpTiming {
@@ -17,7 +17,8 @@ export interface ExecContext extends StepContext {
 
 async function timed(op: Op, runner: Runner, ctx: StepContext, log: OpTiming[]): Promise<void> {
   const started = performance.now();
-  for (const step of stepsOf(op, ctx)) await runner.perform(step);
+  const secrets = secretsIn(op);
+  for (const step of stepsOf(op, ctx)) await runner.perform(step, secrets);
   log.push({ op: describeOp(op), ms: Math.round((performance.now() - started) * 10) / 10 });
 }
 

@@ -1,14 +1,18 @@
 import { promises as fs } from 'node:fs';
-import { CommandFailedError, KernelFeatureError } from '@guestnet/protocol';
+import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
 import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, writeAtomically } from '@guestnet/runtime';
 import type { Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
 export type { Step } from '../model/step.js';
 
-/** Performs steps; the one place host-agent changes anything. */
+/**
+ * Performs steps; the one place host-agent changes anything. `secrets`: the
+ * link tokens and one-time names the step carries (steps.ts secretsIn), shown
+ * as placeholders wherever the step or its failure is printed.
+ */
 export interface Runner extends Reader {
-  perform(step: Step): Promise<void>;
+  perform(step: Step, secrets?: readonly string[]): Promise<void>;
   /** How many processes this runner has started, reads included. */
   readonly processes: number;
   /** Whether independent ops may run side by side (exec/apply.ts); a dry run prints them in plan order. */
@@ -31,7 +35,7 @@ export class RealRunner implements Runner {
     return result.stdout;
   }
 
-  async perform(step: Step): Promise<void> {
+  async perform(step: Step, secrets: readonly string[] = []): Promise<void> {
     // State files describe kernel state (links, rules, sysctls) that a power
     // cut takes with it, so they are not synced: the rename alone keeps each
     // whole across a crash of the process. A power cut may leave a new record
@@ -52,11 +56,16 @@ export class RealRunner implements Runner {
     if (result.exitCode === 0) return;
     if (step.tolerate?.test(result.stderr)) return;
     if (step.unsupported?.when.test(result.stderr)) throw new KernelFeatureError(step.unsupported.message);
-    throw new CommandFailedError(step.argv, result.stderr, result.exitCode);
+    // The error is printed and logged, its stderr too: a tool that quotes a token or a one-time name shows a placeholder.
+    throw new CommandFailedError(
+      step.argv.map((word) => redact(word, secrets)),
+      redact(result.stderr, secrets),
+      result.exitCode,
+    );
   }
 }
 
-/** Prints what would run, exactly, in a form that can be pasted into a root shell. */
+/** Prints what would run, exactly, in a form that can be pasted into a root shell, but for placeholders where a link token would be. */
 export class DryRunRunner extends RealRunner {
   override readonly sideBySide = false;
   readonly dryRun = true;
@@ -64,8 +73,8 @@ export class DryRunRunner extends RealRunner {
     super();
   }
 
-  override async perform(step: Step): Promise<void> {
-    this.print(formatStep(step));
+  override async perform(step: Step, secrets: readonly string[] = []): Promise<void> {
+    this.print(formatStep(step, secrets));
   }
 }
 
@@ -91,7 +100,12 @@ export class RecordingRunner implements Runner {
   }
 }
 
-export function formatStep(step: Step): string {
+/** A step as a root shell would take it; each of `secrets` it carries shows as a placeholder. */
+export function formatStep(step: Step, secrets: readonly string[] = []): string {
+  return redact(shellForm(step), secrets);
+}
+
+function shellForm(step: Step): string {
   switch (step.kind) {
     case 'write':
       return `cat > ${shellQuote(step.path)} <<'EOF'\n${step.content.replace(/\n$/, '')}\nEOF`;

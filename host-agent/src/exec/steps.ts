@@ -1,4 +1,4 @@
-import { oneTimeNameOf } from '@guestnet/protocol';
+import { ONE_TIME_NAME, oneTimeNameOf, secretsOf } from '@guestnet/protocol';
 import type { Firewall } from '../firewall/firewall.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
@@ -110,6 +110,10 @@ const steps: StepsByKind = {
       : []),
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
+  // The token goes in on stdin: a process's argv is there for any user of the host to read.
+  setGuestAlias: ({ record: r, name, alias }) => [
+    { kind: 'run', argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'], input: `link set dev ${name} alias ${alias}\n` },
+  ],
   // -force goes on past a link already gone; the step fails only if some other error is among them.
   deleteLinks: (op) =>
     op.group === undefined
@@ -220,6 +224,15 @@ const steps: StepsByKind = {
     return mtu < before ? [guest, host] : [host, guest];
   },
 };
+
+/** The tokens and one-time names an op's steps may carry: a printed step or error shows placeholders instead. */
+export function secretsIn(op: Op): string[] {
+  const records = 'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : [];
+  const tokens = [...records.map((r) => r.token), ...(op.kind === 'setGuestAlias' ? [op.alias, op.before] : [])];
+  // A one-time name stays in the record after a rotation: it was a token once, and is never shown either.
+  const names = records.map((r) => r.guestIf).filter((name) => ONE_TIME_NAME.test(name));
+  return [...new Set([...tokens.flatMap(secretsOf), ...names])];
+}
 
 /** The exact steps of an op: what a real run executes and a dry run prints. */
 export function stepsOf(op: Op, ctx: StepContext): Step[] {

@@ -1,3 +1,4 @@
+import type { Admission, Admitted } from './admission.js';
 import {
   AgentError,
   type AppliedState,
@@ -14,8 +15,10 @@ import {
   newNonce,
   proofOf,
   ProtocolError,
+  redact,
   type Release,
   sameHex,
+  secretsOf,
   type SessionNonces,
   signed,
   verifies,
@@ -44,6 +47,33 @@ export type AwaitReply = (timeoutMs: number) => Promise<GuestMessage>;
 
 /** A well-behaved agent whose links are not the ones awaited: another guest's, reconnecting. Not an attack. */
 export class UnknownGuestError extends ProtocolError {}
+
+/** A session refused before any proof: over its netns' budget (`busy`, `drop`), or from a netns the host cannot tell. */
+export class RefusedSessionError extends ProtocolError {
+  constructor(
+    readonly admission: Exclude<Admission, 'own' | 'foreign'>,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A session for a link that came from a netns other than that link's
+ * guest's: refused whatever it proved. `validProof`: it proved it holds the
+ * token, which has leaked (or a relay passes the guest's own proof along).
+ */
+export class ForeignSessionError extends ProtocolError {
+  constructor(
+    readonly validProof: boolean,
+    readonly source: string | undefined,
+  ) {
+    super(
+      `refused a session from ${source ?? 'an unknown netns'}: its link is attached to another netns` +
+        (validProof ? ", and it proved it holds that link's token" : ''),
+    );
+  }
+}
 
 /** An authenticated session: its link id, key and nonces, and the host's message counter. */
 export class SessionAuth {
@@ -79,26 +109,44 @@ function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): never {
   throw new UnknownGuestError('a guest without an attached link connected');
 }
 
+const REFUSALS: Record<RefusedSessionError['admission'], { code: string; message: string }> = {
+  busy: { code: 'busy', message: 'too many sessions from this netns; try again later' },
+  drop: { code: 'busy', message: 'too many sessions from this netns; try again later' },
+  unknown: { code: 'unknownNetns', message: 'the host cannot tell which netns this connection comes from' },
+};
+
 /**
- * Finds the attachment one of the hello's links names, proves to the guest
- * that the host knows its token, and has the guest prove the same. A relay
- * in between sees ids, nonces and proofs, none of which gives it the token.
+ * Finds the attachment one of the hello's links names, asks `admit` whether
+ * this connection may hold a session for it (from its guest's netns, within
+ * budget), proves to the guest that the host knows its token, and has the
+ * guest prove the same. A relay in between sees ids, nonces and proofs, none
+ * of which gives it the token; and from its own netns, it gets no session.
  */
 export async function authenticate<T extends { token: string }>(
   connection: FramedConnection<GuestMessage>,
   hello: Hello,
   lookup: (linkIds: string[]) => T | undefined,
+  admit: (subject: T) => Promise<Admitted>,
 ): Promise<{ subject: T; auth: SessionAuth; capabilities: string[] }> {
   const subject = lookup(hello.links);
   if (!subject) refuseUnknownGuest(connection);
+  const { admission, source } = await admit(subject);
+  if (admission === 'drop') connection.destroy();
+  if (admission === 'busy' || admission === 'unknown') connection.end({ type: 'error', ...REFUSALS[admission] });
+  if (admission === 'drop' || admission === 'busy' || admission === 'unknown')
+    throw new RefusedSessionError(admission, `refused a session from ${source ?? 'an unknown netns'}: ${REFUSALS[admission].message}`);
   const id = linkIdOf(subject.token);
   const key = linkKeyOf(subject.token);
   const nonces = { guest: hello.nonce, host: newNonce() };
   connection.send({ type: 'challenge', link: id, nonce: nonces.host, proof: proofOf(key, 'host', nonces) });
   const answer = await replyFrom(connection)(HELLO_DEADLINE_MS);
-  if (answer.type !== 'prove' || !sameHex(answer.proof, proofOf(key, 'guest', nonces))) {
-    throw new ProtocolError('the guest could not prove it holds its link token');
+  const proved = answer.type === 'prove' && sameHex(answer.proof, proofOf(key, 'guest', nonces));
+  // Asked to prove all the same: a valid proof from elsewhere tells that the token leaked.
+  if (admission === 'foreign') {
+    connection.end({ type: 'error', code: 'wrongNetns', message: 'this link is not attached to the netns you connect from' });
+    throw new ForeignSessionError(proved, source);
   }
+  if (!proved) throw new ProtocolError('the guest could not prove it holds its link token');
   return { subject, auth: new SessionAuth(id, key, nonces), capabilities: hello.capabilities };
 }
 
@@ -133,9 +181,11 @@ export async function exchange(
   if (applied.type !== 'applied' || applied.id !== auth.id || applied.seq !== configure.seq)
     throw new ProtocolError('expected applied for our link');
   if (!auth.verifies(applied)) throw new ProtocolError("the guest's applied is not signed with its link key");
-  if (!applied.ok) throw new GuestApplyError(`the guest agent could not apply: ${applied.error.message}`);
+  // What the guest says is printed: should it quote its token (its link's one-time name), that shows as a placeholder.
+  const shown = (text: string) => redact(text, secretsOf(wanted.token));
+  if (!applied.ok) throw new GuestApplyError(`the guest agent could not apply: ${shown(applied.error.message)}`);
   const mismatch = differs(config, applied.state);
-  if (mismatch) throw new GuestApplyError(`the guest agent reports ${mismatch}`);
+  if (mismatch) throw new GuestApplyError(`the guest agent reports ${shown(mismatch)}`);
   return { state: applied.state, changes: applied.changes };
 }
 

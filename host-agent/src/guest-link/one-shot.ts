@@ -12,30 +12,48 @@ import {
   linkIdOf,
   parseGuestMessage,
 } from '@guestnet/protocol';
-import { authenticate, exchange, type GuestConfirmation, interrupted, receiveHello, replyFrom, UnknownGuestError } from './exchange.js';
+import type { AttachmentRecord } from '../model/record.js';
+import { type Admitted, GuestAdmission } from './admission.js';
+import { guestConfigOf } from './configure.js';
+import {
+  authenticate,
+  exchange,
+  ForeignSessionError,
+  type GuestConfirmation,
+  interrupted,
+  receiveHello,
+  replyFrom,
+  UnknownGuestError,
+} from './exchange.js';
 import { PendingConnections } from './pending.js';
 import { listenExclusively } from './socket.js';
 
 // Connections that have not proved themselves yet; the guest agent this
 // attach waits for needs one.
 const PENDING_LIMITS = { total: 64, perSource: 8 };
-
-/** Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one); it must not throw. */
-export type SessionEvents = (event: { rejected: string; unknownGuest: boolean } | { connected: number }) => void;
+const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 } };
 
 /**
- * Without a daemon: listens on `socketPath` until the guest agent holding
- * the token of `config` connects and proves it, hands it its configuration and returns what it
- * applied. Other connections are told why and closed; none of them can fail
- * the wait.
+ * Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one;
+ * `leaked`: a session from another netns proved it holds the token); it must not throw.
+ */
+export type SessionEvents = (event: { rejected: string; unknownGuest: boolean; leaked?: boolean } | { connected: number }) => void;
+
+/**
+ * Without a daemon: listens on `socketPath` until the guest agent of
+ * `record` connects from the guest's netns and proves it holds its token,
+ * hands it its configuration and returns what it applied. Other connections
+ * are told why and closed; none of them can fail the wait.
  */
 export async function configureGuest(
   socketPath: string,
-  config: GuestConfig,
+  record: AttachmentRecord,
   timeoutMs: number,
   abort: AbortSignal,
   onEvent: SessionEvents = () => {},
 ): Promise<GuestConfirmation> {
+  const config = guestConfigOf(record);
+  const admission = new GuestAdmission(ADMISSION_LIMITS);
   const started = Date.now();
   const sockets = new Set<Socket>();
   let closing = false;
@@ -47,19 +65,25 @@ export async function configureGuest(
   });
   // Settled possibly before it is awaited (an abort while the socket is set up).
   confirmed.catch(() => {});
-  const pending = new PendingConnections(PENDING_LIMITS, (reason) => onEvent({ rejected: reason, unknownGuest: false }));
+  const pending = new PendingConnections(
+    PENDING_LIMITS,
+    (reason) => onEvent({ rejected: reason, unknownGuest: false }),
+    (sockets) => admission.sourcesOf(sockets),
+  );
   const onConnection = (socket: Socket) => {
     if (closing) return void socket.destroy();
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     pending.add(socket);
     onEvent({ connected: sockets.size });
-    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config, () => pending.settle(socket)).then(
+    const admit = () => admission.admit(socket, record);
+    handshake(new FramedConnection<GuestMessage>(socket, parseGuestMessage), config, admit, () => pending.settle(socket)).then(
       confirm,
       (error: Error) => {
         pending.settle(socket);
         if (error instanceof GuestApplyError) return fail(error);
-        onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError });
+        const leaked = error instanceof ForeignSessionError && error.validProof;
+        onEvent({ rejected: excerpt(error.message, 120), unknownGuest: error instanceof UnknownGuestError, ...(leaked ? { leaked } : {}) });
       },
     );
   };
@@ -117,12 +141,13 @@ async function listenWhenFree(
 async function handshake(
   connection: FramedConnection<GuestMessage>,
   config: GuestConfig,
+  admit: () => Promise<Admitted>,
   authenticated: () => void,
 ): Promise<GuestConfirmation> {
   try {
     const hello = await receiveHello(connection);
     const id = linkIdOf(config.token);
-    const { auth, capabilities } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined));
+    const { auth, capabilities } = await authenticate(connection, hello, (links) => (links.includes(id) ? config : undefined), admit);
     authenticated();
     const confirmation = await exchange(config, auth, (m) => connection.send(m), replyFrom(connection), capabilities);
     connection.end();

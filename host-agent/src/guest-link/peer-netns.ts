@@ -1,10 +1,27 @@
 import { promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // Node gives no SO_PEERCRED. But the server's end of a unix connection is
 // created in the netns of the client that connected, and /proc/<pid>/net/unix
 // lists the sockets of that pid's netns: finding our end's inode there names
-// the client's netns.
+// the client's netns. The kernel keeps that table; a client cannot forge it.
+
+/** Where a guest is: its netns, and the process attach was given, which may have exited while the netns lives on. */
+export interface NetnsHint {
+  netns: string;
+  pid?: number | undefined;
+}
+
+/** `unknown`: no process of that netns could be found, or its table was too large to read whole. */
+export type FromNetns = 'yes' | 'no' | 'unknown';
+
+// A guest decides the size of its own table: what is read of it is bounded.
+const MAX_TABLE_BYTES = 4 * 1024 * 1024;
+// Looking at every process is the expensive part: at most once in this long.
+const RESCAN_AFTER_MS = 1000;
+// Netns looked in first: a flood comes from one netns, found at the first look.
+const RECENT_NETNS = 4;
 
 /** Our end's inode, from the fd node keeps behind the socket. */
 async function inodeOf(socket: Socket): Promise<string | undefined> {
@@ -14,47 +31,149 @@ async function inodeOf(socket: Socket): Promise<string | undefined> {
   return /^socket:\[(\d+)\]$/.exec(link)?.[1];
 }
 
-/** One process per netns on this host, as netns -> pid. */
-async function oneProcessPerNetns(): Promise<Map<string, string>> {
-  const pids = (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  const found = new Map<string, string>();
-  await Promise.all(
-    pids.map(async (pid) => {
-      const netns = await fs.readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
-      if (netns !== undefined && !found.has(netns)) found.set(netns, pid);
-    }),
-  );
-  return found;
-}
+const netnsOf = (pid: string) => fs.readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
 
-/** The inodes column of /proc/<pid>/net/unix. */
-async function unixInodes(pid: string): Promise<Set<string>> {
-  const table = await fs.readFile(`/proc/${pid}/net/unix`, 'utf8').catch(() => '');
-  return new Set(
-    table
-      .split('\n')
-      .slice(1)
-      .map((line) => line.trim().split(/\s+/)[6] ?? '')
-      .filter(Boolean),
-  );
-}
-
-/** The netns (as net:[inode]) each socket's client connected from; sockets it cannot tell are left out. */
-export async function peerNetnsOf(sockets: Socket[]): Promise<Map<Socket, string>> {
-  const result = new Map<Socket, string>();
-  const byInode = new Map<string, Socket>();
-  for (const [socket, inode] of await Promise.all(sockets.map(async (s) => [s, await inodeOf(s)] as const))) {
-    if (inode !== undefined) byInode.set(inode, socket);
-  }
-  if (byInode.size === 0) return result;
-  for (const [netns, pid] of await oneProcessPerNetns()) {
-    for (const inode of await unixInodes(pid)) {
-      const socket = byInode.get(inode);
-      if (!socket) continue;
-      result.set(socket, netns);
-      byInode.delete(inode);
+/** The inodes column of /proc/<pid>/net/unix, and whether the table was read to its end. */
+async function unixInodes(pid: string): Promise<{ inodes: Set<string>; complete: boolean }> {
+  const file = await fs.open(`/proc/${pid}/net/unix`).catch(() => undefined);
+  if (!file) return { inodes: new Set(), complete: false };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let complete = false;
+  try {
+    while (size < MAX_TABLE_BYTES) {
+      const { bytesRead, buffer } = await file.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
+      if (bytesRead === 0) {
+        complete = true;
+        break;
+      }
+      chunks.push(buffer.subarray(0, bytesRead));
+      size += bytesRead;
     }
-    if (byInode.size === 0) break;
+  } finally {
+    await file.close();
   }
-  return result;
+  const lines = Buffer.concat(chunks).toString('latin1').split('\n').slice(1);
+  // A table cut short may end in half a line: it is not read.
+  if (!complete) lines.pop();
+  return { inodes: new Set(lines.map((line) => line.trim().split(/\s+/)[6] ?? '').filter(Boolean)), complete };
+}
+
+/**
+ * Which netns the client of a connection is in. A process known to live in
+ * each netns is remembered, checked before each use (its pid may have been
+ * reused), and the whole of /proc is looked at only when none is known, at
+ * most once a second: a connection costs a readlink or two and the read of
+ * one netns' table, never a scan of every process.
+ */
+export class PeerNetns {
+  private readonly pids = new Map<string, string>();
+  private recent: string[] = [];
+  private scannedAt = Number.NEGATIVE_INFINITY;
+  private scanning: Promise<void> | undefined;
+
+  /** Whether the client of `socket` is in the netns `expected`: through its pid first, while that still lives there. */
+  async isFrom(socket: Socket, expected: NetnsHint): Promise<FromNetns> {
+    const inode = await inodeOf(socket);
+    if (inode === undefined) return 'unknown';
+    const seen = await this.lookIn(expected.netns, expected.pid, true);
+    if (seen?.inodes.has(inode)) {
+      this.touch(expected.netns);
+      return 'yes';
+    }
+    return seen?.complete ? 'no' : 'unknown';
+  }
+
+  /** The netns each socket's client is in, as far as known netns tell and a scan allowed now finds; the others are left out. */
+  async sourcesOf(sockets: Socket[]): Promise<Map<Socket, string>> {
+    const result = new Map<Socket, string>();
+    const byInode = new Map<string, Socket>();
+    for (const [socket, inode] of await Promise.all(sockets.map(async (s) => [s, await inodeOf(s)] as const))) {
+      if (inode !== undefined) byInode.set(inode, socket);
+    }
+    const tried = new Set<string>();
+    const lookThrough = async (netnsList: string[]) => {
+      for (const netns of netnsList) {
+        if (byInode.size === 0) return;
+        if (tried.has(netns)) continue;
+        tried.add(netns);
+        const seen = await this.lookIn(netns, undefined, false);
+        for (const inode of [...byInode.keys()].filter((i) => seen?.inodes.has(i))) {
+          result.set(byInode.get(inode) as Socket, netns);
+          byInode.delete(inode);
+          this.touch(netns);
+        }
+      }
+    };
+    await lookThrough([...this.recent]);
+    await lookThrough([...this.pids.keys()]);
+    if (byInode.size > 0 && this.scannedAt + RESCAN_AFTER_MS <= Date.now()) {
+      await this.rescan();
+      await lookThrough([...this.pids.keys()]);
+    }
+    return result;
+  }
+
+  /** The table of `netns`, through `hint` or a process known there; `scan`: look at /proc (waiting for its turn) when none is. */
+  private async lookIn(
+    netns: string,
+    hint: number | undefined,
+    scan: boolean,
+  ): Promise<{ inodes: Set<string>; complete: boolean } | undefined> {
+    let pid = await this.pidIn(netns, hint);
+    if (pid === undefined && scan) {
+      await this.rescan();
+      pid = this.pids.get(netns);
+    }
+    if (pid === undefined) return undefined;
+    const table = await unixInodes(pid);
+    // The pid may have exited and its number gone to another netns meanwhile: the table counts only if it had not.
+    if ((await netnsOf(pid)) === netns) return table;
+    this.pids.delete(netns);
+    return undefined;
+  }
+
+  private async pidIn(netns: string, hint: number | undefined): Promise<string | undefined> {
+    for (const pid of [hint === undefined ? undefined : String(hint), this.pids.get(netns)]) {
+      if (pid !== undefined && (await netnsOf(pid)) === netns) {
+        this.pids.set(netns, pid);
+        return pid;
+      }
+    }
+    this.pids.delete(netns);
+    return undefined;
+  }
+
+  private touch(netns: string): void {
+    this.recent = [netns, ...this.recent.filter((n) => n !== netns)].slice(0, RECENT_NETNS);
+  }
+
+  /** One process per netns, from all of /proc; one scan at a time, and none within a second of the last. */
+  private rescan(): Promise<void> {
+    this.scanning ??= (async () => {
+      const wait = this.scannedAt + RESCAN_AFTER_MS - Date.now();
+      if (wait > 0) await sleep(wait);
+      const pids = (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name));
+      const found = new Map<string, string>();
+      await Promise.all(
+        pids.map(async (pid) => {
+          const netns = await netnsOf(pid);
+          if (netns !== undefined && !found.has(netns)) found.set(netns, pid);
+        }),
+      );
+      // Netns that are gone are forgotten: the map holds the netns that exist.
+      this.pids.clear();
+      for (const [netns, pid] of found) this.pids.set(netns, pid);
+      this.recent = this.recent.filter((netns) => found.has(netns));
+      this.scannedAt = Date.now();
+    })().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+}
+
+/** The netns each socket's client connected from, looked up afresh; sockets it cannot tell are left out. */
+export function peerNetnsOf(sockets: Socket[]): Promise<Map<Socket, string>> {
+  return new PeerNetns().sourcesOf(sockets);
 }

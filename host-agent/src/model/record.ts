@@ -1,4 +1,4 @@
-import { oneTimeNameOf } from '@guestnet/protocol';
+import { ONE_TIME_NAME, ONE_TIME_NAME_SHOWN } from '@guestnet/protocol';
 import type { GuestIpv6 } from './ipv6.js';
 import type { IpvlanMode, LinkType, MacvlanMode, PhysBefore } from './link-type.js';
 import type { FirewallName } from './names.js';
@@ -99,7 +99,7 @@ export function hostLinkAlias(record: Pick<GuestIdentity, 'id'>): string {
   return `guestnet-host:${record.id}`;
 }
 
-/** The guest end's name as shown to people: a one-time name is the token, and is not shown. */
-export function guestEndShown(record: Pick<AttachmentRecord, 'guestIf' | 'token'>): string {
-  return oneTimeNameOf(record.token) === record.guestIf ? '(one-time name)' : record.guestIf;
+/** The guest end's name as shown to people: a one-time name is (or was, before a rotation) the token, and is never shown. */
+export function guestEndShown(record: Pick<AttachmentRecord, 'guestIf'>): string {
+  return ONE_TIME_NAME.test(record.guestIf) ? ONE_TIME_NAME_SHOWN : record.guestIf;
 }

@@ -32,7 +32,9 @@ export type SetupOp =
   /** empty: the guest's loopback up, and nothing else. */
   | { kind: 'setLoopbackUp'; record: AttachmentRecord }
   /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
-  | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number };
+  | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number }
+  /** A new token in the alias of the guest's link `name`, in its netns (protocol/README.md "Rotation"); `before`: the token it carried. */
+  | { kind: 'setGuestAlias'; record: AttachmentRecord; name: string; alias: string; before: string };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
@@ -84,6 +86,8 @@ const undo: ByKind<SetupOp, Op> = {
   movePhys: (op) => ({ kind: 'unmarkPhys', record: op.record }),
   addPortGuard: (op) => ({ kind: 'removePortGuard', record: op.record }),
   setLoopbackUp: (op) => ({ kind: 'setLoopbackDown', record: op.record }),
+  // A token that was the link's one-time name comes back as its alias: the link carries the same token either way.
+  setGuestAlias: (op) => ({ ...op, alias: op.before, before: op.alias }),
 };
 
 export function undoOf(op: SetupOp): Op {
@@ -104,12 +108,13 @@ function describeRuleChange({ before, after }: SetGuestRules): string {
   return parts.join(', ') || `update the rules of ${after.guests.length} guest(s)`;
 }
 
-/** An update is a move to another uplink, a new MTU, or a change of forwards, in that order of telling. */
+/** An update is a move to another uplink, a new MTU, a new token, or a change of forwards, in that order of telling. */
 function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: AttachmentRecord[] }): string {
   const [first] = after;
   const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => r[key] !== before[i]?.[key]);
   if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
   if (changed('mtu')) return `follow the uplink's MTU for ${after.length} guest(s)`;
+  if (first && first.token !== before[0]?.token) return `remember the new token of ${guestLabel(first)}`;
   if (first && first.awaitingGuest !== before[0]?.awaitingGuest)
     return `${first.awaitingGuest ? 'wait for' : 'done waiting for'} the guest agent of ${guestLabel(first)}`;
   return `forward ${first?.forwards.map(describePortForward).join(', ') || 'no ports'} to ${first ? guestLabel(first) : '?'}`;
@@ -132,6 +137,8 @@ export function describeOp(op: Op): string {
     }
     case 'deleteLink':
       return `delete ${op.name}`;
+    case 'setGuestAlias':
+      return `give the link of ${guestLabel(op.record)} a new token`;
     case 'deleteLinks':
       return `delete ${op.names.length} link(s): ${op.names.slice(0, 4).join(' ')}${op.names.length > 4 ? ' …' : ''}`;
     case 'enableIpForward':

@@ -10,6 +10,7 @@ import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { hasGuestLink, isRouted } from '../model/link-type.js';
+import { rotateToken } from './rotation.js';
 import { attachTypedHostSide } from './typed-side.js';
 import {
   type AttachExtras,
@@ -88,7 +89,12 @@ export class AttachmentService {
         );
       return { ...made, marked };
     });
-    const attached = { record: host.record, firewall: host.record.firewall, changed: host.changed, steps: host.steps };
+    const attached = {
+      record: host.record,
+      firewall: host.record.firewall,
+      changed: host.changed,
+      steps: [...host.steps, ...host.rotation],
+    };
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };
     try {
       const guest = await request.guestSide(host.record);
@@ -126,6 +132,21 @@ export class AttachmentService {
       if (current?.token !== record.token) return;
       const { awaitingGuest, ...after } = current;
       await applySetup([{ kind: 'updateRecords', before: [current], after: [after] }], this.runner, ctx);
+    });
+  }
+
+  /**
+   * Gives the guest of `record` a new token (service/rotation.ts), if
+   * `record` is still its attachment; `announce` hears it first. Not while an
+   * attach waits for that guest: its record is that attach's until it settles.
+   * Resolves to the new record, or undefined when nothing was rotated.
+   */
+  async rotate(record: AttachmentRecord, announce?: (record: AttachmentRecord) => void): Promise<AttachmentRecord | undefined> {
+    return this.locked(record.firewall, async (records, ctx) => {
+      const current = records.find((r) => r.id === record.id);
+      if (current?.token !== record.token || current.awaitingGuest) return undefined;
+      const rotation = await rotateToken(current, this.runner, ctx, (token) => announce?.({ ...current, token }));
+      return rotation && { ...current, token: rotation.token };
     });
   }
 

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { BadPidError, newOneTimeToken, oneTimeNameOf, TOKEN_PREFIX, UplinkNotFoundError } from '@guestnet/protocol';
+import { BadPidError, newOneTimeToken, newToken, ONE_TIME_NAME, oneTimeNameOf, UplinkNotFoundError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { pathMtu, type Route } from '../model/host.js';
@@ -16,6 +15,7 @@ import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
 import { uplinkProblem } from '../plan/uplink.js';
+import { rotateToken } from './rotation.js';
 import { detachTyped } from './typed-detach.js';
 
 /** Ethernet's, when the uplink's MTU cannot be read. */
@@ -42,6 +42,8 @@ export interface HostSideResult {
   created: boolean;
   changed: boolean;
   steps: OpTiming[];
+  /** A re-attach's new token for the guest's link. */
+  rotation: OpTiming[];
 }
 
 /**
@@ -79,12 +81,13 @@ export async function attachHostSide(
     ? existing.ipv6
     : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
-  const token = existing?.token ?? (oneTime ? newOneTimeToken() : `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`);
+  const token = existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
   const desired: AttachmentRecord = {
     ...guest,
     hostIf: lease.hostIf,
     ...(existing ? { hostIfPrefix: existing.hostIfPrefix } : settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
-    guestIf: oneTimeNameOf(token) ?? settings.guestIf,
+    // A guest end made under a one-time name keeps it in its record, through any rotation of its token.
+    guestIf: existing && ONE_TIME_NAME.test(existing.guestIf) ? existing.guestIf : (oneTimeNameOf(token) ?? settings.guestIf),
     guestName: settings.guestName,
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
@@ -107,7 +110,28 @@ export async function attachHostSide(
   const ops = planAttach(observed, desired);
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
-  return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
+  return {
+    ...(await rotatedOnReattach(existing, desired, runner, ctx, announce)),
+    created: existing === undefined,
+    changed: ops.length > 0,
+    steps,
+  };
+}
+
+/**
+ * A re-attach gives the guest's link a new token (service/rotation.ts): what
+ * a token that leaked was good for ends there. Not a change of the network:
+ * `changed` does not count it, its steps are reported.
+ */
+export async function rotatedOnReattach(
+  existing: AttachmentRecord | undefined,
+  desired: AttachmentRecord,
+  runner: Runner,
+  ctx: ExecContext,
+  announce: (record: AttachmentRecord) => void,
+): Promise<{ record: AttachmentRecord; rotation: OpTiming[] }> {
+  const rotation = existing && (await rotateToken(existing, runner, ctx, (token) => announce({ ...desired, token })));
+  return { record: rotation ? { ...desired, token: rotation.token } : desired, rotation: rotation?.steps ?? [] };
 }
 
 /**

@@ -131,7 +131,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         state: alive ? 'alive' : 'gone',
         type: describeType(r),
         hostIf: r.hostIf,
-        guestIf: seen === undefined ? r.guestName : guestEndShown({ guestIf: seen, token: r.token }),
+        guestIf: seen === undefined ? r.guestName : guestEndShown({ guestIf: seen }),
         guestLinkUp: alive ? guestEndUp(r, byName.get(r.hostIf)) : null,
         address: r.guestAddress,
         prefixLength: r.prefixLength,

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { MissingToolError, TOKEN_PREFIX, UsageError } from '@guestnet/protocol';
+import { MissingToolError, newToken, UsageError } from '@guestnet/protocol';
 import { applySetup, type ExecContext } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { hasGuestLink, isBridged } from '../model/link-type.js';
@@ -12,7 +11,7 @@ import { onPath } from '../net/tools.js';
 import { observeHost } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
 import { planAttach } from '../plan/planner.js';
-import type { AttachExtras, HostSideResult } from './host-side.js';
+import { type AttachExtras, type HostSideResult, rotatedOnReattach } from './host-side.js';
 
 const NO_ADDRESS = '0.0.0.0';
 
@@ -69,7 +68,7 @@ export async function attachTypedHostSide(
     uplink: settings.link ?? 'lo',
     // A DHCP guest takes the lease's resolvers unless --dns pins some.
     dns: addressed ? (settings.dns ?? existing?.dns ?? (await guestReachableResolvers())) : (settings.dns ?? []),
-    token: existing?.token ?? `${TOKEN_PREFIX}${randomBytes(16).toString('hex')}`,
+    token: existing?.token ?? newToken(),
     forwards: [],
     firewall: ctx.firewall.name,
     tagged: true,
@@ -78,5 +77,10 @@ export async function attachTypedHostSide(
   const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen, notNic: seen?.notNic });
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
-  return { record: desired, created: existing === undefined, changed: ops.length > 0, steps };
+  return {
+    ...(await rotatedOnReattach(existing, desired, runner, ctx, announce)),
+    created: existing === undefined,
+    changed: ops.length > 0,
+    steps,
+  };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { encodeFrame, ExitCode } from '@guestnet/protocol';
+import { encodeFrame, ExitCode, PROTOCOL_VERSION } from '@guestnet/protocol';
 import {
   DNS,
   FIREWALLS,
@@ -219,7 +219,7 @@ for (const firewall of FIREWALLS)
         encodeFrame({}),
         encodeFrame({ type: 'constructor' }),
         encodeFrame({ type: 'hello', version: 1, tokens: [], capabilities: [] }),
-        encodeFrame({ type: 'hello', version: 2, links: ['f'.repeat(32)], nonce: 'a'.repeat(32), capabilities: [] }),
+        encodeFrame({ type: 'hello', version: PROTOCOL_VERSION, links: ['f'.repeat(32)], nonce: 'a'.repeat(32), capabilities: [] }),
         Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7b]),
         encodeFrame({ type: 'hello' }).subarray(0, 6),
       ];
@@ -263,7 +263,7 @@ for (const firewall of FIREWALLS)
         result.stdout,
         new RegExp(
           "^ip -batch - <<'EOF'\n" +
-            'link add vm_wlan mtu 1500 type veth peer name gn[A-Za-z0-9]{13} mtu 1500 address 02:67:6e:11:03:03 ' +
+            'link add vm_wlan mtu 1500 type veth peer name <one-time-name> mtu 1500 address 02:67:6e:11:03:03 ' +
             `netns /proc/${bare.pid}/ns/net\n` +
             'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan$',
           'm',

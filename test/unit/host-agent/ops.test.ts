@@ -225,7 +225,7 @@ describe('host ops', () => {
       { kind: 'setGuestRules', before: none, after: installed(rule) },
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    const undone = runner.steps.slice(5).map(formatStep);
+    const undone = runner.steps.slice(5).map((step) => formatStep(step));
     assert.deepEqual(undone, [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',
@@ -257,13 +257,16 @@ describe('host ops', () => {
       ['write', 'nsenter', 'write', 'sysctl', 'nft', 'ip'],
       'nft ran while the pair was being made; the op under way finished',
     );
-    assert.deepEqual(runner.steps.slice(7).map(formatStep), [
-      "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
-      'ip link del dev vm_wlan',
-      'echo 0 > /proc/sys/net/ipv4/ip_forward',
-      'rm -f /state/ip_forward.before',
-      'rm -f /state/attachments/4242.json',
-    ]);
+    assert.deepEqual(
+      runner.steps.slice(7).map((step) => formatStep(step)),
+      [
+        "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
+        'ip link del dev vm_wlan',
+        'echo 0 > /proc/sys/net/ipv4/ip_forward',
+        'rm -f /state/ip_forward.before',
+        'rm -f /state/attachments/4242.json',
+      ],
+    );
   });
 
   it('prints steps as commands a root shell can run', () => {

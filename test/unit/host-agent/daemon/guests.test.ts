@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AttachmentRecord, GuestServer } from '@guestnet/host-agent';
+import { type Admission, type AttachmentRecord, GuestServer } from '@guestnet/host-agent';
 import {
   type Configure,
   FramedConnection,
@@ -44,16 +44,22 @@ describe('daemon GuestServer bookkeeping', () => {
   let server: GuestServer;
   let known: AttachmentRecord[];
   let rejected: string[];
+  let admission: Admission;
+  let foreign: Array<{ id: string; validProof: boolean }>;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'guestnet-unit-'));
     known = [record];
     rejected = [];
-    server = new GuestServer(
-      join(dir, 'guest.sock'),
-      (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))),
-      (reason) => rejected.push(reason),
-    );
+    admission = 'own';
+    foreign = [];
+    server = new GuestServer(join(dir, 'guest.sock'), {
+      lookup: (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))),
+      onRejected: (reason) => rejected.push(reason),
+      onForeign: (r, refusal) => foreign.push({ id: r.id, validProof: refusal.validProof }),
+      // No netns here: each test says where its guests connect from.
+      admission: { admit: async () => ({ admission, source: 'net:[1]' }), sourcesOf: async () => new Map() },
+    });
     await server.start();
   });
   afterEach(async () => {
@@ -69,8 +75,8 @@ describe('daemon GuestServer bookkeeping', () => {
     guest.send(appliedFor(guest, configure as Configure));
     const confirmation = await confirmed;
     assert.equal(confirmation.state.name, 'wlan0');
-    assert.equal(server.connected(record.token), true);
-    assert.equal(server.lastApply(record.token)?.ok, true);
+    assert.equal(server.connected(record.id), true);
+    assert.equal(server.lastApply(record.id)?.ok, true);
     guest.destroy();
   });
 
@@ -122,7 +128,7 @@ describe('daemon GuestServer bookkeeping', () => {
       server.confirm(record, 5000),
       (error: unknown) => error instanceof GuestApplyError && /File exists/.test(error.message),
     );
-    assert.equal(server.lastApply(record.token)?.ok, false);
+    assert.equal(server.lastApply(record.id)?.ok, false);
     guest.destroy();
   });
 
@@ -131,7 +137,7 @@ describe('daemon GuestServer bookkeeping', () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(server.lastApply(record.token)?.ok, true);
+    assert.equal(server.lastApply(record.id)?.ok, true);
     guest.destroy();
   });
 
@@ -141,14 +147,14 @@ describe('daemon GuestServer bookkeeping', () => {
     assert.deepEqual(answer, { type: 'error', code: 'unknownLink', message: 'none of your links is attached here' });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(rejected.length, 1);
-    assert.equal(server.connected(`guestnet:${'f'.repeat(32)}`), false);
+    assert.equal(server.connected('200'), false);
   });
 
   it('forget releases the guest and clears what it knew', async () => {
     const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
     guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
     await new Promise((r) => setTimeout(r, 50));
-    server.forget(record.token);
+    server.forget(record.id);
     const release = await guest.receive(2000);
     assert.equal(release.type, 'release');
     assert.deepEqual(
@@ -156,7 +162,49 @@ describe('daemon GuestServer bookkeeping', () => {
       release,
       'signed with the link key',
     );
-    assert.equal(server.connected(record.token), false);
-    assert.equal(server.lastApply(record.token), undefined);
+    assert.equal(server.connected(record.id), false);
+    assert.equal(server.lastApply(record.id), undefined);
+  });
+
+  it("refuses a session from another netns, even with a valid proof, and keeps the guest's own session", async () => {
+    const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
+    await new Promise((r) => setTimeout(r, 50));
+    admission = 'foreign';
+    const thief = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
+    assert.deepEqual(await thief.receive(2000), {
+      type: 'error',
+      code: 'wrongNetns',
+      message: 'this link is not attached to the netns you connect from',
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(foreign, [{ id: record.id, validProof: true }]);
+    assert.equal(server.connected(record.id), true, "the guest's own session was evicted");
+    admission = 'own';
+    const confirmed = server.confirm({ ...record, mtu: 1400 }, 5000);
+    const configure = (await guest.receive(2000)) as Configure;
+    guest.send(appliedFor(guest, configure));
+    assert.equal((await confirmed).changes, 3, 'the surviving session still serves the guest');
+    guest.destroy();
+    thief.destroy();
+  });
+
+  it('refuses a session beyond its netns budget before any proof, telling it to come back later', async () => {
+    admission = 'busy';
+    const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
+    assert.deepEqual(await received(guest), { type: 'error', code: 'busy', message: 'too many sessions from this netns; try again later' });
+    assert.equal(server.connected(record.id), false);
+    guest.destroy();
+  });
+
+  it('a new token for the same attachment is no new configuration: nothing is sent again', async () => {
+    const guest = await fakeGuest(join(dir, 'guest.sock'), [record.token]);
+    guest.send(appliedFor(guest, (await guest.receive(2000)) as Configure));
+    await new Promise((r) => setTimeout(r, 50));
+    const rotated = { ...record, token: `guestnet:${'e'.repeat(32)}` };
+    assert.equal(server.hasConfirmed(rotated), true);
+    assert.equal((await server.confirm(rotated, 5000)).changes, 3);
+    await assert.rejects(guest.receive(200), 'no second configure');
+    guest.destroy();
   });
 });

@@ -67,8 +67,8 @@ describe('attach through the daemon: processes on the critical path', () => {
     assert.equal(waited.record.token, `guestnet:${waited.record.guestIf}`);
     const shown = JSON.stringify(attachResult(waited, 'not-waited'));
     assert.ok(!shown.includes(waited.record.guestIf), shown);
-    assert.equal(attachResult(waited, 'not-waited').attachment.guestIf, '(one-time name)');
-    assert.match(attachResult(waited, 'not-waited').steps[1]?.op ?? '', /with \(one-time name\) in the netns/);
+    assert.equal(attachResult(waited, 'not-waited').attachment.guestIf, '<one-time-name>');
+    assert.match(attachResult(waited, 'not-waited').steps[1]?.op ?? '', /with <one-time-name> in the netns/);
 
     const notWaited = await service.attach({ guest: guest(102), settings: settings() });
     assert.equal(notWaited.record.guestIf, 'vm_wlan0');

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatStep, nftables, RecordingRunner, rotateToken, type Step, undoOf } from '@guestnet/host-agent';
+import { newOneTimeToken } from '@guestnet/protocol';
+import { sampleRecord } from '../../../fixtures/records.js';
+
+describe('rotateToken: a new token for a guest link', () => {
+  let stateDir: string;
+  beforeEach(async () => (stateDir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'))));
+  afterEach(async () => rm(stateDir, { recursive: true, force: true }));
+
+  const token = newOneTimeToken();
+  const name = token.slice('guestnet:'.length);
+  const record = sampleRecord({ token, guestIf: name });
+  const look = `nsenter --net=${record.netnsPath} ip -j link show`;
+
+  it('writes the record, then the alias of the link that carries the old token, in the guest netns; never in argv', async () => {
+    const runner = new RecordingRunner({ [look]: JSON.stringify([{ ifname: 'lo' }, { ifname: 'wlan0', ifalias: token }]) });
+    const announced: string[] = [];
+    const rotation = await rotateToken(record, runner, { firewall: nftables, stateDir }, (t) => announced.push(t));
+    assert.ok(rotation);
+    assert.match(rotation.token, /^guestnet:[0-9a-f]{32}$/);
+    assert.deepEqual(announced, [rotation.token], 'the daemon hears it before the guest can see it');
+    const [write, alias] = runner.steps as [Extract<Step, { kind: 'write' }>, Extract<Step, { kind: 'run' }>];
+    assert.equal(write.kind, 'write');
+    assert.equal(JSON.parse(write.content).token, rotation.token);
+    assert.deepEqual(alias.argv, ['nsenter', `--net=${record.netnsPath}`, 'ip', '-batch', '-']);
+    assert.equal(alias.input, `link set dev wlan0 alias ${rotation.token}\n`);
+    assert.ok(!formatStep(alias, [rotation.token, token, name]).includes(rotation.token.slice(9, 17)));
+  });
+
+  it('finds a link still under its one-time name, and rotates nothing where no link carries the token', async () => {
+    const underName = new RecordingRunner({ [look]: JSON.stringify([{ ifname: name }]) });
+    const rotation = await rotateToken(record, underName, { firewall: nftables, stateDir });
+    assert.equal((underName.steps[1] as { input?: string }).input, `link set dev ${name} alias ${rotation?.token}\n`);
+    const none = new RecordingRunner({
+      [look]: JSON.stringify([{ ifname: 'wlan0', ifalias: 'guestnet:ffffffffffffffffffffffffffffffff' }]),
+    });
+    assert.equal(await rotateToken(record, none, { firewall: nftables, stateDir }), undefined);
+    assert.deepEqual(none.steps, []);
+  });
+
+  it('undoing the alias puts the old token back: the link carries the same token as before, as its alias', () => {
+    const op = { kind: 'setGuestAlias' as const, record, name: 'wlan0', alias: 'guestnet:new', before: token };
+    assert.deepEqual(undoOf(op), { ...op, alias: token, before: 'guestnet:new' });
+  });
+});
