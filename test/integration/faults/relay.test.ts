@@ -1,73 +1,149 @@
 import assert from 'node:assert/strict';
 import { readFile, rename } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { encodeFrame, ExitCode, FrameDecoder } from '@guestnet/protocol';
-import { Sandbox } from '../../fixtures/sandbox.js';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExitCode } from '@guestnet/protocol';
+import type { ResultPromise } from 'execa';
+import { type Daemon, type Guest, Sandbox } from '../../fixtures/sandbox.js';
+import { leakIn, sampledSecrets } from '../../fixtures/secrets.js';
 
 // A guest that can write the shared socket dir moves the host's socket aside,
 // listens in its place and relays every later guest's session, reading each
-// frame and rewriting the DNS servers of every configure. Protocol v2 must
-// leave it nothing to read and nothing it can change undetected.
+// frame and trying the attack of issue 25: derive the link key from anything
+// in the frames that could be the token (v2 sent the one-time name, which is
+// the token, in every configure), sign a configure with its own resolvers,
+// and sign the guest's applied again with the host's. The victim's token is
+// sampled from the kernel, inside its netns, while the attach runs: no frame
+// may hold it, its one-time name, or any 8 characters of either.
 
+const RELAY = fileURLToPath(new URL('../../fixtures/relay.js', import.meta.url));
+const SAMPLER = fileURLToPath(new URL('../../fixtures/token-sampler.js', import.meta.url));
 const EVIL_DNS = '198.51.100.99';
 
-/** Relays frames both ways, keeping every frame it saw and tampering with configures. */
-function relay(listenAt: string, realSocket: string, seen: string[]): Promise<Server> {
-  const pipe = (from: Socket, to: Socket, tamper: boolean) => {
-    const decoder = new FrameDecoder();
-    from.on('data', (chunk) => {
-      try {
-        for (const frame of decoder.push(chunk) as Array<Record<string, unknown>>) {
-          seen.push(JSON.stringify(frame));
-          to.write(encodeFrame(tamper && frame.type === 'configure' ? { ...frame, dns: [EVIL_DNS] } : frame));
-        }
-      } catch {
-        from.destroy();
-      }
-    });
-    from.on('close', () => to.destroy());
-    from.on('error', () => to.destroy());
-  };
-  const server = createServer((guest) => {
-    const host = connect(realSocket);
-    pipe(guest, host, false);
-    pipe(host, guest, true);
+/** Lines a child prints, as they come. */
+function linesOf(child: ResultPromise): string[] {
+  const lines: string[] = [];
+  let rest = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = rest + String(chunk);
+    const parts = text.split('\n');
+    rest = parts.pop() ?? '';
+    lines.push(...parts.filter(Boolean));
   });
-  return new Promise((resolve) => server.listen(listenAt, () => resolve(server)));
+  child.catch(() => {});
+  return lines;
 }
 
-describe('faults: a relaying guest reads no token and changes nothing undetected', function () {
-  this.timeout(90_000);
-  let sandbox: Sandbox;
-  let server: Server | undefined;
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), what);
+}
 
-  before(async () => {
+interface Seen {
+  frames: string[];
+  derived: boolean[];
+}
+
+const seenBy = (lines: string[]): Seen => {
+  const parsed = lines.map((line) => JSON.parse(line) as { frame?: unknown; derived?: boolean });
+  return {
+    frames: parsed.filter((p) => p.frame !== undefined).map((p) => JSON.stringify(p.frame)),
+    derived: parsed.filter((p) => p.derived !== undefined).map((p) => p.derived as boolean),
+  };
+};
+
+describe('faults: a relaying guest reads no token and changes nothing undetected', function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  let daemon: Daemon;
+
+  beforeEach(async () => {
     sandbox = await Sandbox.create();
+    daemon = await sandbox.startDaemon();
   });
-  after(async () => {
-    server?.close();
+  afterEach(async () => {
+    await daemon?.stop();
     await sandbox?.destroy();
   });
 
-  it('a tampered configure is refused by the guest, the attach fails, and no frame carried a token', async () => {
-    const daemon = await sandbox.startDaemon();
+  /** Attaches `victim` while its token is sampled from its netns; resolves to the attach's outcome and the secrets sampled. */
+  async function attachSampled(victim: Guest): Promise<{ exitCode: number; stderr: string; secrets: string[] }> {
+    const sampler = victim.spawn(['node', SAMPLER]);
+    const sampled = linesOf(sampler);
+    await until(() => sampled.some((line) => line === 'name lo'), 'the sampler never started');
+    const attach = await sandbox.hostAgent(['attach', String(victim.pid), '--timeout', '6000']);
+    sampler.stdin?.end();
+    await sampler.catch(() => {});
+    const secrets = sampledSecrets(sampled);
+    assert.ok(secrets.length >= 2, `no token was sampled from the guest: ${sampled.join(', ')}`);
+    return { ...attach, secrets };
+  }
+
+  it('from another netns: it gets no session, the attack fails, the host logs it, and no frame carries the token', async () => {
     const real = `${sandbox.socket}.real`;
     await rename(sandbox.socket, real);
-    const seen: string[] = [];
-    server = await relay(sandbox.socket, real, seen);
-    const guest = await sandbox.startGuest();
-    const attach = await sandbox.hostAgent(['attach', String(guest.pid), '--timeout', '6000']);
-    assert.notEqual(attach.exitCode, ExitCode.ok, 'the attach succeeded through a tampering relay');
+    const attacker = await sandbox.startGuest({ agent: false });
+    const relay = attacker.spawn(['node', RELAY, sandbox.socket, real, 'rewrite', EVIL_DNS]);
+    const relayed = linesOf(relay);
+    await until(() => relayed.length > 0, 'the relay never listened');
+    const victim = await sandbox.startGuest();
+    const attach = await attachSampled(victim);
+    const seen = seenBy(relayed.slice(1));
     assert.ok(
-      seen.some((frame) => frame.includes('"type":"configure"')),
+      seen.frames.some((frame) => frame.includes('"type":"challenge"')),
       'the relay never saw a session',
     );
-    assert.ok(!seen.some((frame) => frame.includes('guestnet:')), 'a token crossed the socket');
-    const resolv = await readFile(guest.files[1] as string, 'utf8').catch(() => '');
+    const leak = leakIn(seen.frames.join('\n'), attach.secrets);
+    assert.equal(leak, undefined, `a frame carried the token: ${leak}`);
+    assert.ok(!seen.derived.includes(true), 'the relay derived the link key');
+    assert.notEqual(attach.exitCode, ExitCode.ok, 'the attach succeeded through the relay');
+    const resolv = await readFile(victim.files[1] as string, 'utf8').catch(() => '');
     assert.doesNotMatch(resolv, new RegExp(EVIL_DNS.replace(/\./g, '\\.')));
+    assert.ok(
+      daemon
+        .output()
+        .split('\n')
+        .some((line) => line.includes('refused a guest session from another netns') && line.includes('"proof":"valid"')),
+      `the refusal was not logged: ${daemon.output()}`,
+    );
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout);
     assert.deepEqual(status.guests, [], 'the failed attach was not rolled back');
-    await guest.kill();
-    await daemon.stop();
+    relay.stdin?.end();
+  });
+
+  it("in the victim's own netns, where the host accepts it: the whole exchange carries no token, and a rewrite is refused", async () => {
+    const relayPath = join(sandbox.dir, 'run', 'relay.sock');
+    const victim = await sandbox.startGuest({ agentArgs: ['--socket', relayPath] });
+    const relay = victim.spawn(['node', RELAY, relayPath, sandbox.socket, 'rewrite', EVIL_DNS]);
+    const relayed = linesOf(relay);
+    await until(() => relayed.length > 0, 'the relay never listened');
+    const attach = await attachSampled(victim);
+    const seen = seenBy(relayed.slice(1));
+    assert.ok(
+      seen.frames.some((frame) => frame.includes('"type":"configure"')),
+      'the relay never saw a configure',
+    );
+    const leak = leakIn(seen.frames.join('\n'), attach.secrets);
+    assert.equal(leak, undefined, `a frame carried the token: ${leak}`);
+    assert.ok(seen.derived.length > 0 && !seen.derived.includes(true), `the relay derived the link key: ${seen.derived}`);
+    assert.notEqual(attach.exitCode, ExitCode.ok, 'a rewritten configure went through');
+    const resolv = await readFile(victim.files[1] as string, 'utf8').catch(() => '');
+    assert.doesNotMatch(resolv, new RegExp(EVIL_DNS.replace(/\./g, '\\.')));
+    relay.stdin?.end();
+  });
+
+  it('passing frames unchanged, the attach succeeds and still no frame carries the token', async () => {
+    const relayPath = join(sandbox.dir, 'run', 'relay.sock');
+    const victim = await sandbox.startGuest({ agentArgs: ['--socket', relayPath] });
+    const relay = victim.spawn(['node', RELAY, relayPath, sandbox.socket, 'pass', EVIL_DNS]);
+    const relayed = linesOf(relay);
+    await until(() => relayed.length > 0, 'the relay never listened');
+    const attach = await attachSampled(victim);
+    assert.equal(attach.exitCode, ExitCode.ok, attach.stderr);
+    const seen = seenBy(relayed.slice(1));
+    assert.ok(seen.frames.some((frame) => frame.includes('"type":"applied"')));
+    const leak = leakIn(seen.frames.join('\n'), attach.secrets);
+    assert.equal(leak, undefined, `a frame carried the token: ${leak}`);
+    relay.stdin?.end();
   });
 });
