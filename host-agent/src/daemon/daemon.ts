@@ -20,7 +20,7 @@ import { type ControlRequest, controlSocketPath, serveControl } from './control.
 import { loggedRequests, logGuestReconciled, logReconciled } from './events.js';
 import { GuestServer } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
-import { rateLimited } from './rate-limit.js';
+import { limitedWarning, rateLimited } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
@@ -75,13 +75,9 @@ export class Daemon {
     this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record, (r) => this.learn(r))), log);
     this.guests = new GuestServer(settings.socket, {
       lookup: (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
-      onRejected: rateLimited((reason, suppressed) =>
-        log('warn', 'guest connection rejected', { reason, ...(suppressed ? { suppressed } : {}) }),
-      ),
+      onRejected: limitedWarning(log, 'guest connection rejected'),
       // Its own limiter: a flood's many rejections must not hide that it is being cut down.
-      onDropped: rateLimited((reason, suppressed) =>
-        log('warn', 'guest connections dropped', { reason, ...(suppressed ? { suppressed } : {}) }),
-      ),
+      onDropped: limitedWarning(log, 'guest connections dropped'),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
     const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);

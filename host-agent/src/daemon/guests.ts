@@ -31,7 +31,7 @@ import { GuestSession } from './session.js';
 // of real guests reconnecting at once need. One guest's agent needs one.
 const PENDING_LIMITS = { total: 1024, perSource: 16 };
 // A guest agent opens a session when it starts and when it reconnects, backing off; a guest that loops gets no more.
-const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 } };
+const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 }, busyAnswerMs: 1000 };
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 
@@ -156,8 +156,13 @@ export class GuestServer {
     });
   }
 
-  /** Ends the session of a detached guest (attachment `id`), telling its agent to stop keeping the configuration. */
+  /**
+   * Ends the session of a detached guest (attachment `id`), telling its agent
+   * to stop keeping the configuration. An attach still waiting for it waits
+   * on to its timeout: a later attachment of the same guest is not its own.
+   */
   forget(id: string): void {
+    this.waiters.delete(id);
     this.sessions.get(id)?.release();
     this.sessions.delete(id);
     this.lastApplies.delete(id);

@@ -13,3 +13,11 @@ export function rateLimited(write: (reason: string, suppressed: number) => void)
     suppressed = 0;
   };
 }
+
+/** A warning line, at most one a second (see rateLimited), with the reason and how many were left out. */
+export function limitedWarning(
+  log: (level: 'warn', message: string, meta: Record<string, unknown>) => void,
+  message: string,
+): (reason: string) => void {
+  return rateLimited((reason, suppressed) => log('warn', message, { reason, ...(suppressed ? { suppressed } : {}) }));
+}

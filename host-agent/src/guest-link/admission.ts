@@ -1,14 +1,15 @@
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceBudget } from './budget.js';
 import { type NetnsHint, PeerNetns } from './peer-netns.js';
 
 /**
  * What becomes of a session for a link, decided before its proof is checked:
- * `own` from the netns of the link's guest, within its budget; `busy` from
- * there, beyond it; `foreign` from any other netns, which is refused whatever
- * it proves (and a valid proof means the token leaked); `drop` from another
- * netns beyond its budget, closed without a word; `unknown` when the host
- * cannot tell.
+ * `own` from the netns of the link's guest, within its budget; `busy` beyond
+ * that budget; `foreign` from any other netns, which is refused whatever it
+ * proves (and a valid proof means the token leaked); `drop` beyond the
+ * budget of attempts on that link from elsewhere, closed without a word;
+ * `unknown` when the host cannot tell.
  */
 export type Admission = 'own' | 'busy' | 'foreign' | 'drop' | 'unknown';
 
@@ -16,6 +17,8 @@ export interface Admitted {
   admission: Admission;
   /** The netns the connection came from, where known. */
   source: string | undefined;
+  /** For `busy`: resolves when the answer may go. A guest that waits for it before trying again gets nowhere fast. */
+  answerWhen?: () => Promise<void>;
 }
 
 export interface Rate {
@@ -23,24 +26,29 @@ export interface Rate {
   perSecond: number;
 }
 
-/** Sessions a guest may open from its own netns, and attempts on other guests' links from any netns. */
+/** Sessions a guest may open from its own netns, and attempts on each guest's link from other netns. */
 export interface AdmissionLimits {
   sessions: Rate;
   foreign: Rate;
+  /** How long a session beyond its budget waits for its answer. */
+  busyAnswerMs: number;
 }
 
 /**
  * Binds sessions to their guests: a session for a link is accepted only from
  * the netns of that link's attachment, and each netns pays for its sessions
  * out of its own budget, so that no guest buys the host's CPU with sessions,
- * and none spends another's budget by naming its link.
+ * and none spends another's budget by naming its link. What is beyond a
+ * budget costs the host as little as can be: a guest over its own is answered
+ * from the budget alone, without a look at any table, and only after a wait;
+ * attempts on a link from elsewhere beyond theirs are closed unanswered.
  */
 export class GuestAdmission {
   private readonly sessions: SourceBudget;
   private readonly foreign: SourceBudget;
 
   constructor(
-    limits: AdmissionLimits,
+    private readonly limits: AdmissionLimits,
     readonly peers: PeerNetns = new PeerNetns(),
   ) {
     this.sessions = new SourceBudget(limits.sessions.burst, limits.sessions.perSecond);
@@ -48,11 +56,19 @@ export class GuestAdmission {
   }
 
   async admit(socket: Socket, expected: NetnsHint): Promise<Admitted> {
+    // Spent already: from the guest or not, no session for this link now, and no need to look.
+    if (!this.sessions.has(expected.netns)) return this.busy(undefined);
     const from = await this.peers.isFrom(socket, expected);
-    if (from === 'yes') return { admission: this.sessions.take(expected.netns) ? 'own' : 'busy', source: expected.netns };
+    if (from === 'yes')
+      return this.sessions.take(expected.netns) ? { admission: 'own', source: expected.netns } : this.busy(expected.netns);
     if (from === 'unknown') return { admission: 'unknown', source: undefined };
-    const source = (await this.peers.sourcesOf([socket])).get(socket);
-    return { admission: this.foreign.take(source ?? 'unknown') ? 'foreign' : 'drop', source };
+    // Counted against the link named, so that finding the source is spent only on what gets an answer.
+    if (!this.foreign.take(expected.netns)) return { admission: 'drop', source: undefined };
+    return { admission: 'foreign', source: (await this.peers.sourcesOf([socket])).get(socket) };
+  }
+
+  private busy(source: string | undefined): Admitted {
+    return { admission: 'busy', source, answerWhen: () => sleep(this.limits.busyAnswerMs) };
   }
 
   /** The netns of each connection, for the limits on connections that have not said hello (pending.ts). */

@@ -14,7 +14,7 @@ export class SourceBudget {
   take(source: string, now = Date.now()): boolean {
     if (this.buckets.size > 1024) this.forgetFull(now);
     const bucket = this.buckets.get(source) ?? { tokens: this.burst, at: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+    bucket.tokens = this.tokensOf(bucket, now);
     bucket.at = now;
     this.buckets.set(source, bucket);
     if (bucket.tokens < 1) return false;
@@ -22,9 +22,19 @@ export class SourceBudget {
     return true;
   }
 
+  /** Whether `source` could take one now, taking nothing. */
+  has(source: string, now = Date.now()): boolean {
+    const bucket = this.buckets.get(source);
+    return bucket === undefined || this.tokensOf(bucket, now) >= 1;
+  }
+
+  private tokensOf(bucket: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+  }
+
   private forgetFull(now: number): void {
     for (const [source, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(source);
+      if (this.tokensOf(bucket, now) >= this.burst) this.buckets.delete(source);
     }
   }
 }

@@ -130,7 +130,8 @@ export async function authenticate<T extends { token: string }>(
 ): Promise<{ subject: T; auth: SessionAuth; capabilities: string[] }> {
   const subject = lookup(hello.links);
   if (!subject) refuseUnknownGuest(connection);
-  const { admission, source } = await admit(subject);
+  const { admission, source, answerWhen } = await admit(subject);
+  if (admission === 'busy') await answerWhen?.();
   if (admission === 'drop') connection.destroy();
   if (admission === 'busy' || admission === 'unknown') connection.end({ type: 'error', ...REFUSALS[admission] });
   if (admission === 'drop' || admission === 'busy' || admission === 'unknown')

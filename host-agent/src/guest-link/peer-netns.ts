@@ -33,6 +33,10 @@ async function inodeOf(socket: Socket): Promise<string | undefined> {
 
 const netnsOf = (pid: string) => fs.readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
 
+// A line of the table: "Num: RefCount Protocol Flags Type St Inode Path", the inode the 7th field (padded to 5).
+const INODE_COLUMN = /^\S+ +\S+ +\S+ +\S+ +\S+ +\S+ +(\d+)/gm;
+const CHUNK_BYTES = 64 * 1024;
+
 /** The inodes column of /proc/<pid>/net/unix, and whether the table was read to its end. */
 async function unixInodes(pid: string): Promise<{ inodes: Set<string>; complete: boolean }> {
   const file = await fs.open(`/proc/${pid}/net/unix`).catch(() => undefined);
@@ -42,21 +46,22 @@ async function unixInodes(pid: string): Promise<{ inodes: Set<string>; complete:
   let complete = false;
   try {
     while (size < MAX_TABLE_BYTES) {
-      const { bytesRead, buffer } = await file.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
+      const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await file.read(chunk, 0, CHUNK_BYTES, null);
       if (bytesRead === 0) {
         complete = true;
         break;
       }
-      chunks.push(buffer.subarray(0, bytesRead));
+      chunks.push(chunk.subarray(0, bytesRead));
       size += bytesRead;
     }
   } finally {
     await file.close();
   }
-  const lines = Buffer.concat(chunks).toString('latin1').split('\n').slice(1);
+  let text = Buffer.concat(chunks).toString('latin1');
   // A table cut short may end in half a line: it is not read.
-  if (!complete) lines.pop();
-  return { inodes: new Set(lines.map((line) => line.trim().split(/\s+/)[6] ?? '').filter(Boolean)), complete };
+  if (!complete) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  return { inodes: new Set(Array.from(text.matchAll(INODE_COLUMN), (match) => match[1] as string)), complete };
 }
 
 /**
