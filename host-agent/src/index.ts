@@ -29,7 +29,7 @@ export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { PeerNetns, peerNetnsOf } from './guest-link/peer-netns.js';
 export { type Admission, GuestAdmission } from './guest-link/admission.js';
-export { SourceBudget } from './guest-link/budget.js';
+export { Pacer, SourceBudget } from './guest-link/budget.js';
 export { rotateToken } from './service/rotation.js';
 export {
   attachmentOf as cniAttachmentOf,

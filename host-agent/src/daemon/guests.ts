@@ -31,7 +31,12 @@ import { GuestSession } from './session.js';
 // of real guests reconnecting at once need. One guest's agent needs one.
 const PENDING_LIMITS = { total: 1024, perSource: 16 };
 // A guest agent opens a session when it starts and when it reconnects, backing off; a guest that loops gets no more.
-const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 }, busyAnswerMs: 1000 };
+const ADMISSION_LIMITS = {
+  sessions: { burst: 16, perSecond: 4 },
+  foreign: { burst: 8, perSecond: 1 },
+  looks: { burst: 32, perSecond: 16, maxWaitMs: 3000 },
+  busyAnswerMs: 1000,
+};
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 

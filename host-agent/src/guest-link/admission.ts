@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SourceBudget } from './budget.js';
+import { Pacer, SourceBudget } from './budget.js';
 import { type NetnsHint, PeerNetns } from './peer-netns.js';
 
 /**
@@ -30,6 +30,8 @@ export interface Rate {
 export interface AdmissionLimits {
   sessions: Rate;
   foreign: Rate;
+  /** Looks at the table of a link's netns, for connections that name it, whoever they come from; they wait their turn. */
+  looks: Rate & { maxWaitMs: number };
   /** How long a session beyond its budget waits for its answer. */
   busyAnswerMs: number;
 }
@@ -46,6 +48,7 @@ export interface AdmissionLimits {
 export class GuestAdmission {
   private readonly sessions: SourceBudget;
   private readonly foreign: SourceBudget;
+  private readonly looks: Pacer;
 
   constructor(
     private readonly limits: AdmissionLimits,
@@ -53,12 +56,19 @@ export class GuestAdmission {
   ) {
     this.sessions = new SourceBudget(limits.sessions.burst, limits.sessions.perSecond);
     this.foreign = new SourceBudget(limits.foreign.burst, limits.foreign.perSecond);
+    this.looks = new Pacer(limits.looks.burst, limits.looks.perSecond, limits.looks.maxWaitMs);
   }
 
   async admit(socket: Socket, expected: NetnsHint): Promise<Admitted> {
     // Spent already: from the guest or not, no session for this link now, and no need to look.
     if (!this.sessions.has(expected.netns)) return this.busy(undefined);
+    // The guest decides its table's size: a flood naming its link waits its turn rather than have it read over and over.
+    const wait = this.looks.turn(expected.netns);
+    if (wait === undefined) return this.busy(undefined);
+    if (wait > 0) await sleep(wait);
     const from = await this.peers.isFrom(socket, expected);
+    // Closed meanwhile (a flood's oldest, dropped): nothing to answer.
+    if (socket.destroyed) return { admission: 'drop', source: undefined };
     if (from === 'yes')
       return this.sessions.take(expected.netns) ? { admission: 'own', source: expected.netns } : this.busy(expected.netns);
     if (from === 'unknown') return { admission: 'unknown', source: undefined };

@@ -38,3 +38,34 @@ export class SourceBudget {
     }
   }
 }
+
+/**
+ * Paces what is done for each key: `burst` at once, then `perSecond`, in
+ * turn. What comes faster waits for its turn, up to `maxWaitMs`; beyond that
+ * it is refused. Unlike a budget, nobody is turned away for being second.
+ */
+export class Pacer {
+  /** When each key's next turn is, as if it came evenly (GCRA's theoretical arrival time). */
+  private readonly due = new Map<string, number>();
+  private readonly interval: number;
+  private readonly tolerance: number;
+
+  constructor(
+    burst: number,
+    perSecond: number,
+    private readonly maxWaitMs: number,
+  ) {
+    this.interval = 1000 / perSecond;
+    this.tolerance = (burst - 1) * this.interval;
+  }
+
+  /** How long to wait for this turn (0: go now), or undefined: too long, refused. */
+  turn(key: string, now = Date.now()): number | undefined {
+    if (this.due.size > 1024) for (const [k, due] of this.due) if (due < now) this.due.delete(k);
+    const due = Math.max(this.due.get(key) ?? now, now);
+    const wait = Math.max(0, due - this.tolerance - now);
+    if (wait > this.maxWaitMs) return undefined;
+    this.due.set(key, due + this.interval);
+    return wait;
+  }
+}

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admission, Admitted } from './admission.js';
 import {
   AgentError,
@@ -104,14 +105,18 @@ export async function receiveHello(connection: FramedConnection<GuestMessage>): 
   return hello;
 }
 
-function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): never {
+// A hello that names no link attached here is answered after this long: a loop of them gets nowhere fast.
+const UNKNOWN_LINK_ANSWER_MS = 1000;
+
+async function refuseUnknownGuest(connection: FramedConnection<GuestMessage>): Promise<never> {
+  await sleep(UNKNOWN_LINK_ANSWER_MS);
   connection.end({ type: 'error', code: 'unknownLink', message: 'none of your links is attached here' });
   throw new UnknownGuestError('a guest without an attached link connected');
 }
 
 const REFUSALS: Record<RefusedSessionError['admission'], { code: string; message: string }> = {
   busy: { code: 'busy', message: 'too many sessions from this netns; try again later' },
-  drop: { code: 'busy', message: 'too many sessions from this netns; try again later' },
+  drop: { code: 'busy', message: 'too many sessions on this link from other netns' },
   unknown: { code: 'unknownNetns', message: 'the host cannot tell which netns this connection comes from' },
 };
 
@@ -129,7 +134,7 @@ export async function authenticate<T extends { token: string }>(
   admit: (subject: T) => Promise<Admitted>,
 ): Promise<{ subject: T; auth: SessionAuth; capabilities: string[] }> {
   const subject = lookup(hello.links);
-  if (!subject) refuseUnknownGuest(connection);
+  if (!subject) return refuseUnknownGuest(connection);
   const { admission, source, answerWhen } = await admit(subject);
   if (admission === 'busy') await answerWhen?.();
   if (admission === 'drop') connection.destroy();

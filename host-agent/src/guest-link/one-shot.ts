@@ -31,7 +31,12 @@ import { listenExclusively } from './socket.js';
 // Connections that have not proved themselves yet; the guest agent this
 // attach waits for needs one.
 const PENDING_LIMITS = { total: 64, perSource: 8 };
-const ADMISSION_LIMITS = { sessions: { burst: 16, perSecond: 4 }, foreign: { burst: 8, perSecond: 1 }, busyAnswerMs: 1000 };
+const ADMISSION_LIMITS = {
+  sessions: { burst: 16, perSecond: 4 },
+  foreign: { burst: 8, perSecond: 1 },
+  looks: { burst: 32, perSecond: 16, maxWaitMs: 3000 },
+  busyAnswerMs: 1000,
+};
 
 /**
  * Receives connection counts and rejection reasons (`unknownGuest`: another guest's agent, not a misbehaving one;

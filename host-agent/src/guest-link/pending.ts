@@ -1,5 +1,8 @@
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { peerNetnsOf } from './peer-netns.js';
+
+const MIN_SORT_GAP_MS = 100;
 
 export interface PendingLimits {
   /** Connections waiting to say hello, from everyone together. */
@@ -21,6 +24,7 @@ export class PendingConnections {
   private readonly pending = new Map<Socket, { source?: string }>();
   private sorting = false;
   private sortAgain = false;
+  private sortedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly limits: PendingLimits,
@@ -70,6 +74,10 @@ export class PendingConnections {
     this.sorting = true;
     try {
       do {
+        // A flood keeps asking: looks come at most this often, each covering all that arrived meanwhile.
+        const wait = this.sortedAt + MIN_SORT_GAP_MS - Date.now();
+        if (wait > 0) await sleep(wait);
+        this.sortedAt = Date.now();
         this.sortAgain = false;
         const unknown = [...this.pending].filter(([, entry]) => entry.source === undefined).map(([socket]) => socket);
         const sources = await this.sourcesOf(unknown).catch(() => new Map<Socket, string>());

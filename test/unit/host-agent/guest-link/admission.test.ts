@@ -4,6 +4,7 @@ import { GuestAdmission, type PeerNetns } from '@guestnet/host-agent';
 
 // Where each connection comes from is given here: the budgets are what is tested.
 
+const LOOKS = { looks: { burst: 100, perSecond: 100, maxWaitMs: 1000 } };
 const VICTIM = 'net:[100]';
 const ATTACKER = 'net:[200]';
 const from = (netns: string) => ({ netns }) as unknown as Socket;
@@ -15,7 +16,7 @@ const peers = {
 
 describe('GuestAdmission', () => {
   it("sessions on a guest's link from another netns never spend that guest's budget", async () => {
-    const limits = { sessions: { burst: 2, perSecond: 0 }, foreign: { burst: 3, perSecond: 0 }, busyAnswerMs: 0 };
+    const limits = { ...LOOKS, sessions: { burst: 2, perSecond: 0 }, foreign: { burst: 3, perSecond: 0 }, busyAnswerMs: 0 };
     const admission = new GuestAdmission(limits, peers);
     const victim = { netns: VICTIM, pid: 1 };
     const attempts = [];
@@ -37,7 +38,7 @@ describe('GuestAdmission', () => {
       },
     } as PeerNetns;
     const admission = new GuestAdmission(
-      { sessions: { burst: 1, perSecond: 0 }, foreign: { burst: 1, perSecond: 0 }, busyAnswerMs: 30 },
+      { ...LOOKS, sessions: { burst: 1, perSecond: 0 }, foreign: { burst: 1, perSecond: 0 }, busyAnswerMs: 30 },
       counting,
     );
     const victim = { netns: VICTIM, pid: 1 };
@@ -46,5 +47,22 @@ describe('GuestAdmission', () => {
     assert.equal(busy.admission, 'busy');
     assert.equal(looks, 1, 'no look at any table for it');
     assert.equal(typeof busy.answerWhen, 'function', 'its answer waits');
+  });
+
+  it("a flood naming a guest's link waits its turn for a look at that guest's table; the guest's own turn comes", async () => {
+    const limits = {
+      looks: { burst: 2, perSecond: 1, maxWaitMs: 1500 },
+      sessions: { burst: 100, perSecond: 0 },
+      foreign: { burst: 100, perSecond: 0 },
+      busyAnswerMs: 0,
+    };
+    const admission = new GuestAdmission(limits, peers);
+    const victim = { netns: VICTIM, pid: 1 };
+    const flood = await Promise.all(Array.from({ length: 4 }, () => admission.admit(from(ATTACKER), victim)));
+    assert.deepEqual(
+      flood.map((a) => a.admission),
+      ['foreign', 'foreign', 'foreign', 'busy'],
+      'two at once, one more within the longest wait, the rest refused',
+    );
   });
 });

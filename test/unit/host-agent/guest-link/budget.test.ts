@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SourceBudget } from '@guestnet/host-agent';
+import { Pacer, SourceBudget } from '@guestnet/host-agent';
 
 describe('SourceBudget', () => {
   it('gives each source its burst, then its rate, and keeps sources apart', () => {
@@ -14,5 +14,17 @@ describe('SourceBudget', () => {
       [true, true, true, false],
       'never more than the burst',
     );
+  });
+});
+
+describe('Pacer', () => {
+  it('lets a burst go at once, then spaces the rest in turn, and refuses what would wait too long', () => {
+    const pacer = new Pacer(2, 4, 500);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => pacer.turn('link', 1000)),
+      [0, 0, 250, 500, undefined],
+    );
+    assert.equal(pacer.turn('other', 1000), 0, "another key's turns are its own");
+    assert.equal(pacer.turn('link', 10_000), 0, 'a quiet key starts afresh');
   });
 });

@@ -30,7 +30,8 @@ describe('PendingConnections', () => {
     pending.add(asSocket(flood[0] as FakeSocket));
     pending.add(asSocket(good));
     for (const socket of flood.slice(1)) pending.add(asSocket(socket));
-    await settled();
+    // Looks are paced: the arrivals during the first are covered by the next.
+    for (let i = 0; i < 100 && pending.size > 4; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(good.destroyed, false);
     assert.deepEqual(
       flood.map((s) => s.destroyed),
