@@ -291,9 +291,10 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
 }
 
 /** Sends raw bytes, half-closes, and returns whatever came back before the server hung up. */
+/** Sends `bytes` and collects the answer until the host closes (a hello naming no attached link is answered after a second). */
 function sendAndCollect(path: string, bytes: Buffer): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect(path, () => socket.end(bytes));
+    const socket = connect(path, () => socket.write(bytes));
     let received = '';
     socket.on('data', (chunk) => (received += chunk.toString('latin1')));
     socket.on('error', () => {});
