@@ -17,10 +17,10 @@ import { ensurePrivateDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
-import { loggedRequests, logGuestReconciled, logReconciled } from './events.js';
+import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
-import { limitedWarning, rateLimited } from './rate-limit.js';
+import { limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
@@ -84,9 +84,7 @@ export class Daemon {
     this.dns = new DnsForwarder({
       upstreams: () => resolvers.current(),
       isGuest: (address) => this.guestAddresses.has(address),
-      onDropped: rateLimited((reason, suppressed) =>
-        log('warn', 'guest DNS queries dropped', { reason, ...(suppressed ? { suppressed } : {}) }),
-      ),
+      onDropped: limitedWarning(log, 'guest DNS queries dropped'),
     });
   }
 
@@ -111,13 +109,7 @@ export class Daemon {
     this.holdings.add(() => this.runner.close());
     this.holdings.add(() => this.dns.close());
     // A crash may have left half-done attaches and dead guests behind.
-    const recovered = await withStateLock(stateDir, () => recover(stateDir, this.runner.checking));
-    const said = {
-      completed: 'completed a half-done attach',
-      removed: 'removed a dead guest',
-      rolledBack: 'rolled back an attach that was waiting for its guest',
-    };
-    for (const r of recovered) this.log('info', said[r.action], { ...r });
+    logRecovered(this.log, await withStateLock(stateDir, () => recover(stateDir, this.runner.checking)));
     keepWarm(IP_BATCH);
     await this.refresh();
     // Heard from before the first request: the host memory remembers nothing until then.
@@ -141,18 +133,14 @@ export class Daemon {
     await this.sockets.add({ 'guest socket': this.settings.socket, 'control socket': controlSocketPath(stateDir) });
     // A default route that moves is heard at once; a firewall reload makes no
     // event, so the same pass also runs every RECONCILE_MS.
-    const timer = setInterval(() => void this.tick(), RECONCILE_MS);
+    // Each pass only while the daemon's own sockets are still there.
+    const timer = setInterval(() => void this.sockets.intact().then((intact) => (intact ? this.reconcile() : undefined)), RECONCILE_MS);
     this.holdings.add(() => clearInterval(timer));
   }
 
   /** Stops serving, every step even after one fails; guests keep their network, and their agents reconnect to the next daemon. */
   async stop(): Promise<void> {
     await this.holdings.releaseAll();
-  }
-
-  /** One pass of the loop, while the daemon's own sockets are still there. */
-  private async tick(): Promise<void> {
-    if (await this.sockets.intact()) await this.reconcile();
   }
 
   private async refresh(): Promise<void> {
@@ -165,15 +153,14 @@ export class Daemon {
 
   private learn(record: AttachmentRecord): void {
     // A new token for a known guest (a rotation) replaces its old one at once.
-    for (const [token, known] of this.byToken) if (known.id === record.id && token !== record.token) this.forgetToken(token);
+    for (const [token, known] of this.byToken) {
+      if (known.id !== record.id || token === record.token) continue;
+      this.byToken.delete(token);
+      this.byLinkId.delete(linkIdOf(token));
+    }
     this.byToken.set(record.token, record);
     this.byLinkId.set(linkIdOf(record.token), record);
     this.guestAddresses.add(record.guestAddress);
-  }
-
-  private forgetToken(token: string): void {
-    this.byToken.delete(token);
-    this.byLinkId.delete(linkIdOf(token));
   }
 
   /** The DNS forwarder on every gateway that a guest link carries by now. */
@@ -257,7 +244,7 @@ export class Daemon {
   /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */
   private async linkDeleted(name: string): Promise<void> {
     const record = [...this.byToken.values()].find((r) => r.hostIf === name && (isRouted(r) || isBridged(r)));
-    if (record) await this.reconcileGuest(record, name);
+    return record && this.reconcileGuest(record, name);
   }
 
   /**

@@ -116,3 +116,14 @@ export function logReconciled(
     log('info', 'moved guests to another uplink', { ms, family, from, to, guests: guests.join(', ') });
   }
 }
+
+const RECOVERED = {
+  completed: 'completed a half-done attach',
+  removed: 'removed a dead guest',
+  rolledBack: 'rolled back an attach that was waiting for its guest',
+} as const;
+
+/** What a starting daemon's recovery did, a line each. */
+export function logRecovered(log: Log, recovered: ReadonlyArray<{ action: keyof typeof RECOVERED }>): void {
+  for (const r of recovered) log('info', RECOVERED[r.action], { ...r });
+}

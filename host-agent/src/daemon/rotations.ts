@@ -1,6 +1,6 @@
 import type { ForeignSessionError } from '../guest-link/exchange.js';
 import type { AttachmentRecord } from '../model/record.js';
-import { rateLimited } from './log-limit.js';
+import { rateLimited } from './rate-limit.js';
 
 // A relay that passes a guest's own proof along makes each of its reconnects look like a leak: one new token in this long is enough.
 const ROTATE_AT_MOST_EVERY_MS = 10_000;
