@@ -18,7 +18,7 @@ describe('guest-agent command line', () => {
   it('--version names the release and the protocol', async () => {
     const result = await guestAgent(['--version']);
     assert.equal(result.exitCode, 0);
-    assert.match(result.stdout, /^guest-agent \d+\.\d+\.\d+ \(protocol v2\)$/);
+    assert.match(result.stdout, /^guest-agent \d+\.\d+\.\d+ \(protocol v3\)$/);
   });
 
   it('a mistyped command is one line with its suggestion', async () => {

@@ -25,7 +25,7 @@ describe('host-agent command line habits', () => {
   it('--version names the release and the protocol', async () => {
     const result = await hostAgent(['--version']);
     assert.equal(result.exitCode, 0);
-    assert.match(result.stdout, /^host-agent \d+\.\d+\.\d+ \(protocol v2\)$/);
+    assert.match(result.stdout, /^host-agent \d+\.\d+\.\d+ \(protocol v3\)$/);
   });
 
   it('a mistyped command is one line with its suggestion, and one JSON value with --json', async () => {
