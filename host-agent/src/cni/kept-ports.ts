@@ -18,12 +18,24 @@ import { removeEmptyDir } from '../state/dir.js';
 interface KeptPorts {
   netnsPath: string;
   netns: string;
+  /** The ctime of the netns file, in ms: when its nsfs inode was made. */
+  born: number;
   network: string | undefined;
   forwards: PortForward[];
 }
 
 const keptDir = (stateDir: string) => join(stateDir, 'cni-ports');
 const keptPath = (stateDir: string, id: string) => join(keptDir(stateDir), `${id}.json`);
+const bornAt = (netnsPath: string) =>
+  fs.stat(netnsPath).then(
+    (found) => found.ctimeMs,
+    () => undefined,
+  );
+
+/** Whether the netns a note was kept for is still there: the same inode, made at the same time. */
+async function stillThere(kept: KeptPorts): Promise<boolean> {
+  return (await netnsAt(kept.netnsPath)) === kept.netns && (await bornAt(kept.netnsPath)) === kept.born;
+}
 
 async function readKept(path: string): Promise<KeptPorts | undefined> {
   let raw: Partial<KeptPorts>;
@@ -35,6 +47,7 @@ async function readKept(path: string): Promise<KeptPorts | undefined> {
   const valid =
     typeof raw.netnsPath === 'string' &&
     typeof raw.netns === 'string' &&
+    typeof raw.born === 'number' &&
     (raw.network === undefined || typeof raw.network === 'string') &&
     Array.isArray(raw.forwards) &&
     raw.forwards.every(isPortForward);
@@ -43,8 +56,15 @@ async function readKept(path: string): Promise<KeptPorts | undefined> {
 
 /** Before a DEL: notes the record's published ports while its netns lives on. Under the state lock. */
 export async function keepPorts(stateDir: string, record: AttachmentRecord): Promise<void> {
-  if (record.forwards.length === 0 || (await netnsAt(record.netnsPath)) !== record.netns) return;
-  const kept: KeptPorts = { netnsPath: record.netnsPath, netns: record.netns, network: record.cni?.network, forwards: record.forwards };
+  const born = await bornAt(record.netnsPath);
+  if (record.forwards.length === 0 || born === undefined || (await netnsAt(record.netnsPath)) !== record.netns) return;
+  const kept: KeptPorts = {
+    netnsPath: record.netnsPath,
+    netns: record.netns,
+    born,
+    network: record.cni?.network,
+    forwards: record.forwards,
+  };
   await writeAtomically(keptPath(stateDir, record.id), `${JSON.stringify(kept)}\n`, { durable: false });
 }
 
@@ -56,7 +76,8 @@ export async function keepPorts(stateDir: string, record: AttachmentRecord): Pro
 export async function keptPorts(stateDir: string, guest: GuestIdentity): Promise<{ found: boolean; forwards?: PortForward[] }> {
   const kept = await readKept(keptPath(stateDir, guest.id));
   if (!kept) return { found: false };
-  const same = kept.netns === guest.netns && kept.netnsPath === guest.netnsPath && kept.network === guest.cni?.network;
+  const same =
+    kept.netns === guest.netns && kept.netnsPath === guest.netnsPath && kept.network === guest.cni?.network && (await stillThere(kept));
   return same ? { found: true, forwards: kept.forwards } : { found: true };
 }
 
@@ -70,7 +91,7 @@ export async function dropKeptPorts(stateDir: string, id?: string): Promise<void
   for (const name of names) {
     const path = join(dir, name);
     const kept = name === `${id}.json` ? undefined : await readKept(path);
-    if (!kept || (await netnsAt(kept.netnsPath)) !== kept.netns) await fs.rm(path, { force: true });
+    if (!kept || !(await stillThere(kept))) await fs.rm(path, { force: true });
   }
   await removeEmptyDir(dir);
 }
