@@ -14,6 +14,7 @@ import { existingLinksWithAliases, observeHost, routesCovering } from '../observ
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
+import type { SetupOp } from '../plan/ops.js';
 import { uplinkProblem } from '../plan/uplink.js';
 import { rotateToken } from './rotation.js';
 import { detachTyped } from './typed-detach.js';
@@ -111,7 +112,7 @@ export async function attachHostSide(
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return {
-    ...(await rotatedOnReattach(existing, desired, runner, ctx, announce)),
+    ...(await rotatedOnReattach(existing, ops, desired, runner, ctx, announce)),
     created: existing === undefined,
     changed: ops.length > 0,
     steps,
@@ -125,12 +126,15 @@ export async function attachHostSide(
  */
 export async function rotatedOnReattach(
   existing: AttachmentRecord | undefined,
+  applied: readonly SetupOp[],
   desired: AttachmentRecord,
   runner: Runner,
   ctx: ExecContext,
   announce: (record: AttachmentRecord) => void,
 ): Promise<{ record: AttachmentRecord; rotation: OpTiming[] }> {
-  const rotation = existing && (await rotateToken(existing, runner, ctx, (token) => announce({ ...desired, token })));
+  // The rotation rewrites the record as the attach's own ops left it (new forwards, say), not as it was found.
+  const current = existing && recordAfter(existing, applied);
+  const rotation = current && (await rotateToken(current, runner, ctx, (token) => announce({ ...desired, token })));
   return { record: rotation ? { ...desired, token: rotation.token } : desired, rotation: rotation?.steps ?? [] };
 }
 
@@ -239,4 +243,14 @@ async function withUplink<T extends { links: ReadonlySet<string>; mtus: Readonly
 ): Promise<T> {
   const seen = await existingLinksWithAliases([uplink]);
   return { ...observed, links: new Set([...observed.links, ...seen.links]), mtus: new Map([...observed.mtus, ...seen.mtus]) };
+}
+
+/** The record of `record.id` as its file holds it once `ops` are applied. */
+function recordAfter(record: AttachmentRecord, ops: readonly SetupOp[]): AttachmentRecord {
+  let current = record;
+  for (const op of ops) {
+    if (op.kind === 'writeRecord' && op.record.id === record.id) current = op.record;
+    if (op.kind === 'updateRecords') current = op.after.find((r) => r.id === record.id) ?? current;
+  }
+  return current;
 }

@@ -78,7 +78,7 @@ export async function attachTypedHostSide(
   announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return {
-    ...(await rotatedOnReattach(existing, desired, runner, ctx, announce)),
+    ...(await rotatedOnReattach(existing, ops, desired, runner, ctx, announce)),
     created: existing === undefined,
     changed: ops.length > 0,
     steps,
