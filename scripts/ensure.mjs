@@ -42,6 +42,8 @@ const TOOLS = {
   iperf3: 'iperf3',
   // ... and counts the processes an attach starts.
   strace: 'strace',
+  // ... and times storms with one probe process that enters every guest's netns (test/bench/storm-probe.py).
+  python3: 'python3',
   // A carrier's 464XLAT in the sandbox: tayga as the host's CLAT and as the operator's NAT64.
   tayga: 'tayga',
   // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).

@@ -11,6 +11,7 @@ import { type Guest, Sandbox } from '../fixtures/sandbox.js';
 import { benchLanTypes } from './lan-types.js';
 import { median, ms, must, p95, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
+import { benchStorms } from './storms.js';
 import {
   attachOnce,
   cni,
@@ -31,6 +32,9 @@ const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 200] : [1, 50, 200, 500];
 // Attach 1, the first on an empty host, happens once.
 const around = (n: number) => (n === 1 ? [1] : [n - 2, n - 1, n, n + 1, n + 2]);
 const SCALE_LAST = Math.max(...SCALE_POINTS.flatMap(around));
+// A storm: this many guests at once, per system, in this many interleaved rounds.
+const STORM_GUESTS = smoke ? 2 : quick ? 30 : 100;
+const STORM_ROUNDS = smoke ? 1 : quick ? 3 : 5;
 
 /** The scale points of one series, from `times[i]`, the time of attach i + 1. */
 function scalePoints(system: string, times: number[]): Array<{ system: string; guest: number; ms: number }> {
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
   await execa('node', [join(ROOT, 'scripts/bundle.mjs')]);
   const results: Results = {
     attach: [],
+    storms: [],
     lanTypes: [],
     scale: [],
     detachAll: [],
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
     }
     for (const [system, xs] of times) results.attach.push({ system, median_ms: median(xs), p95_ms: p95(xs), runs: xs.length });
     results.processes = await countProcesses(sandbox);
+    results.storms = await benchStorms(sandbox, STORM_ROUNDS, STORM_GUESTS);
 
     // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
     const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
