@@ -40,6 +40,30 @@ describe('npm run bench, smoke run', function () {
     assert.ok(stdout.includes('### Network types on a LAN'));
   });
 
+  it('storms every system with guests at once against ptp, each CPU part counted, one request said unsupported until the daemon takes it', () => {
+    const storms = results.storms ?? [];
+    assert.deepEqual(
+      storms.map((s) => s.system),
+      ['cni-ptp', 'guestnet-cli', 'guestnet-cni', 'guestnet-one-request'],
+    );
+    const [ptp, cli, cni, one] = storms;
+    for (const s of [ptp, cli, cni]) {
+      assert.equal(s?.supported, true, String(s?.system));
+      assert.equal(s?.guests, 2);
+      assert.ok(Number(s?.wall_ms) > 0, `${s?.system}: no time`);
+      assert.equal(typeof s?.wall_vs_ptp, 'number');
+    }
+    // Short-lived processes are counted: ptp's plugins, and each of the CLI's parts (clients, daemon, guest agents).
+    const cpu = (s: Record<string, unknown> | undefined, part: string) =>
+      (s?.cpu_parts_s as Record<string, number> | undefined)?.[part] ?? 0;
+    assert.ok(cpu(ptp, 'clients') > 0, 'ptp and its plugins counted');
+    for (const part of ['clients', 'daemon', 'guests']) assert.ok(cpu(cli, part) > 0, `the CLI storm's ${part} counted`);
+    assert.ok(cpu(cni, 'clients') > 0, 'the CNI plugin counted');
+    if (one?.supported === false) assert.equal(one.wall_ms, undefined, 'an unsupported row has no figures');
+    else assert.ok(Number(one?.wall_ms) > 0, 'one request: no time');
+    assert.ok(stdout.includes('### Storms'));
+  });
+
   it('has scale, data path and footprint figures, and prints the tables', () => {
     assert.ok((results.scale ?? []).some((s) => s.system === 'guestnet-daemon'));
     assert.ok((results.scale ?? []).some((s) => s.system === 'cni-ptp'));
@@ -75,7 +99,10 @@ describe('npm run bench, smoke run', function () {
   });
 
   it("sets each of the issue's targets against what was measured", () => {
-    assert.equal((results.targets ?? []).length, 11);
+    assert.equal((results.targets ?? []).length, 17);
+    const storm = (results.targets ?? []).filter((t) => /^storm of 2 guests/.test(String(t.target)));
+    assert.equal(storm.length, 3);
+    for (const t of storm) assert.ok(typeof t.measured === 'number' || t.note === 'not supported', String(t.target));
     assert.ok(
       (results.targets ?? []).some((t) => /^detach --all of \d+ guests/.test(String(t.target))),
       'the bulk detach target',
