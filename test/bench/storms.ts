@@ -194,9 +194,9 @@ async function leftBehind(host: Host, group: Group): Promise<void> {
 export async function benchStorms(sandbox: Sandbox, rounds: number, n: number): Promise<StormFigure[]> {
   const runs = new Map<StormSystem, StormRun[]>(STORM_SYSTEMS.map((s) => [s, []]));
   const supported = new Map<StormSystem, boolean>(STORM_SYSTEMS.map((s) => [s, true]));
-  // The first ptp attach leaves ip_forward on and an empty iptables-nft nat table, and the
-  // first guestnet attach with iptables empty built-in chains, which iptables cannot delete:
-  // each storm must leave the host as it was after one attach and detach of both.
+  // The first ptp attach leaves ip_forward on and an empty iptables-nft nat table behind, and
+  // the first guestnet attach with iptables empty built-in chains: each storm must leave the
+  // host as it was after one attach and detach of both.
   const bare = await sandbox.startGuest({ agent: false });
   await must('ptp ADD', await cni(sandbox, 'ADD', `w${bare.pid}`, bare.pid, ptpConfig(sandbox)));
   await must('ptp DEL', await cni(sandbox, 'DEL', `w${bare.pid}`, bare.pid, ptpConfig(sandbox)));
