@@ -1,7 +1,8 @@
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
-import { filter, nat, type Rule, ruleset6, type Table, unique } from './iptables6.js';
+import { antispoofRules, filter, nat, type Rule, saved, sourcesOf, type Table, unique } from './iptables-rules.js';
+import { ruleset6 } from './iptables6.js';
 
 // Chains the agent owns, each reached by one jump inserted at position 1 of a
 // built-in chain, so no DROP of the host's comes first. Like kube-proxy, every
@@ -9,19 +10,23 @@ import { filter, nat, type Rule, ruleset6, type Table, unique } from './iptables
 // `iptables-restore --noflush -w`: declaring a chain there flushes it, so the
 // result is exact and atomic. Guests share rules through their link family
 // (vm_wlan+): the rules grow with families, uplinks, open guests and port
-// forwards, not with the number of guests, and so does a packet's path.
+// forwards, and by one source check per guest, which only packets from guest
+// links or with a pool source reach.
 
-const CHAINS: Record<Table, string[]> = {
-  filter: ['GUESTNET-FORWARD', 'GUESTNET-OPEN', 'GUESTNET-OPEN-TO', 'GUESTNET-INPUT'],
+const TABLES: readonly Table[] = ['filter', 'nat'];
+
+const CHAINS4: Record<Table, string[]> = {
+  filter: ['GUESTNET-FORWARD', 'GUESTNET-OPEN', 'GUESTNET-OPEN-TO', 'GUESTNET-INPUT', 'GUESTNET-ANTISPOOF', 'GUESTNET-SOURCES'],
   nat: ['GUESTNET-POSTROUTING', 'GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'],
 };
+const CHAINS6: Record<Table, string[]> = { ...CHAINS4, filter: [...CHAINS4.filter, 'GUESTNET-ND'] };
 
 const JUMPS: Rule[] = [
-  { table: 'filter', chain: 'FORWARD', spec: ['-j', 'GUESTNET-FORWARD'] },
-  { table: 'filter', chain: 'INPUT', spec: ['-j', 'GUESTNET-INPUT'] },
-  { table: 'nat', chain: 'POSTROUTING', spec: ['-j', 'GUESTNET-POSTROUTING'] },
-  { table: 'nat', chain: 'PREROUTING', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-PREROUTING'] },
-  { table: 'nat', chain: 'OUTPUT', spec: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-OUTPUT'] },
+  filter('FORWARD', '-j', 'GUESTNET-FORWARD'),
+  filter('INPUT', '-j', 'GUESTNET-INPUT'),
+  nat('POSTROUTING', '-j', 'GUESTNET-POSTROUTING'),
+  nat('PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-PREROUTING'),
+  nat('OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'GUESTNET-OUTPUT'),
 ];
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
@@ -51,6 +56,7 @@ function ruleset(guests: GuestRule[]): Rule[] {
   const dnsServers = unique(guests, (g) => `${g.linkFamily} ${g.gateway}`);
   const forward = (...spec: string[]) => filter('GUESTNET-FORWARD', ...spec);
   return [
+    ...antispoofRules(guests.map(sourcesOf), 32),
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
     ...families.flatMap((f) =>
       ['-i', '-o'].map((dir) =>
@@ -114,41 +120,72 @@ function ruleset(guests: GuestRule[]): Rule[] {
   ];
 }
 
-/** A rule as iptables-save prints it (comments quoted). */
-function saved(rule: Rule): string {
-  return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
+type Family = '4' | '6';
+/** How a jump is named among the hooks found: the same key in observe and in change. */
+const hookKey = (family: Family, jump: Rule) => `${family} ${jump.table} ${saved(jump)}`;
+
+/** iptables-save's lines by table, each line with how often it occurs. */
+function tablesOf(text: string): Map<string, Map<string, number>> {
+  const tables = new Map<string, Map<string, number>>();
+  let lines = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      lines = new Map();
+      tables.set(line.slice(1), lines);
+    } else lines.set(line, (lines.get(line) ?? 0) + 1);
+  }
+  return tables;
+}
+
+/** One family's save, as the checks need it: whether its chains are there, its jumps counted, and whether rules are in place. */
+function familyState(text: string, family: Family, chains: Record<Table, string[]>) {
+  const tables = tablesOf(text);
+  const count = (rule: Rule) => tables.get(rule.table)?.get(saved(rule)) ?? 0;
+  const found = Object.fromEntries(JUMPS.map((j) => [hookKey(family, j), count(j)]).filter(([, n]) => n !== 0));
+  const whole =
+    TABLES.every((table) => chains[table].every((chain) => tables.get(table)?.has(`:${chain} - [0:0]`))) &&
+    JUMPS.every((j) => count(j) === 1);
+  return { found, whole, holds: (rules: Rule[]) => rules.every((r) => count(r) > 0) };
 }
 
 /**
- * What `iptables-save -t filter` and `-t nat` show, as the planner asks about
- * it; with `text6`, ip6tables-save's too. Without it, a guest with IPv6 never
- * counts as complete, which costs a rewrite of the chains, never a miss.
+ * What `iptables-save` shows, as the planner asks about it; with `text6`,
+ * ip6tables-save's too. Without it, a guest with IPv6 never counts as
+ * complete, which costs a rewrite of the chains, never a miss.
  */
 export function parseIptablesSave(text: string, text6?: string): FirewallState {
-  const lines = new Set(text.split('\n'));
-  const lines6 = new Set(text6?.split('\n') ?? []);
-  const chains = (['filter', 'nat'] as const).every((table) => CHAINS[table].every((chain) => lines.has(`:${chain} - [0:0]`)));
-  const jumps = JUMPS.every((jump) => lines.has(saved(jump)));
-  const has6 = (rule: GuestRule) =>
-    !rule.ipv6 || (text6 !== undefined && JUMPS.every((j) => lines6.has(saved(j))) && ruleset6([rule]).every((r) => lines6.has(saved(r))));
-  const installed = chains && jumps;
-  // A jump that is there would be inserted twice; chains that are there are flushed as they are declared.
-  const leftovers = !installed && JUMPS.some((jump) => lines.has(saved(jump)));
-  return { installed, leftovers, has: (rule) => ruleset([rule]).every((r) => lines.has(saved(r))) && has6(rule) };
+  const v4 = familyState(text, '4', CHAINS4);
+  const v6 = text6 === undefined ? undefined : familyState(text6, '6', CHAINS6);
+  const has6 = (rule: GuestRule) => !rule.ipv6 || (v6?.whole === true && v6.holds(ruleset6([rule])));
+  const found = { ...v4.found, ...v6?.found };
+  return {
+    installed: v4.whole,
+    ...(Object.keys(found).length > 0 ? { found } : {}),
+    has: (rule) => v4.holds(ruleset([rule])) && has6(rule),
+  };
 }
 
 /** The guests with IPv6 in a content: ip6tables' chains exist while there are some. */
 const withIpv6 = (content: FirewallContent) => (content.installed ? content.guests.filter((g) => g.ipv6) : []);
 
 /** The steps of one family's tool: `binary` is iptables or ip6tables, with its variant. */
-function familySteps(binary: (suffix: string) => string, rulesOf: (guests: GuestRule[]) => Rule[]) {
-  // Declaring each chain flushes it, so this writes the whole desired state at once.
-  const restore = (guests: GuestRule[], withJumps: boolean): Step => {
+function familySteps(family: Family, binary: (suffix: string) => string, rulesOf: (guests: GuestRule[]) => Rule[]) {
+  const chains = family === '4' ? CHAINS4 : CHAINS6;
+  // Declaring each chain flushes it, so this writes the whole desired state at
+  // once. Jumps found are deleted and inserted again in the same restore: a
+  // packet sees them before or after, never missing.
+  const restore = (guests: GuestRule[], jumps: false | Readonly<Record<string, number>>): Step => {
     const rules = unique(rulesOf(guests), saved);
-    const input = (['filter', 'nat'] as const).flatMap((table) => [
+    const line = (verb: string, j: Rule) => [verb, j.chain, ...(verb === '-I' ? ['1'] : []), ...j.spec].join(' ');
+    const input = TABLES.flatMap((table) => [
       `*${table}`,
-      ...CHAINS[table].map((chain) => `:${chain} - [0:0]`),
-      ...(withJumps ? JUMPS.filter((j) => j.table === table).map((j) => `-I ${j.chain} 1 ${j.spec.join(' ')}`) : []),
+      ...chains[table].map((chain) => `:${chain} - [0:0]`),
+      ...(jumps === false
+        ? []
+        : JUMPS.filter((j) => j.table === table).flatMap((j) => [
+            ...Array.from({ length: jumps[hookKey(family, j)] ?? 0 }, () => line('-D', j)),
+            line('-I', j),
+          ])),
       ...rules.filter((r) => r.table === table).map((r) => ['-A', r.chain, ...r.spec].join(' ')),
       'COMMIT',
     ]);
@@ -161,16 +198,13 @@ function familySteps(binary: (suffix: string) => string, rulesOf: (guests: Guest
     tolerate: GONE,
   });
 
-  // A base that is only partly there (the host flushed a chain) loses its
-  // remaining jumps first, so re-inserting them never duplicates one; a
-  // base known to be wholly absent needs no process for that.
-  return (beforeInstalled: boolean, after: GuestRule[] | undefined, leftovers = true): Step[] => {
-    if (after !== undefined) return [...(beforeInstalled || !leftovers ? [] : JUMPS.map(remove)), restore(after, !beforeInstalled)];
-    const chains = (['filter', 'nat'] as const).flatMap((table) => CHAINS[table].map((chain) => ({ table, chain })));
+  return (beforeInstalled: boolean, after: GuestRule[] | undefined, found: Readonly<Record<string, number>> = {}): Step[] => {
+    if (after !== undefined) return [restore(after, beforeInstalled ? false : found)];
+    const owned = TABLES.flatMap((table) => chains[table].map((chain) => ({ table, chain })));
     return [
       ...JUMPS.map(remove),
-      ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
-      ...chains.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
+      ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
+      ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
     ];
   };
 }
@@ -178,20 +212,18 @@ function familySteps(binary: (suffix: string) => string, rulesOf: (guests: Guest
 export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary = (suffix: string) => `${variant}${suffix}`;
   const binary6 = (suffix: string) => `${variant.replace('iptables', 'ip6tables')}${suffix}`;
-  const family4 = familySteps(binary, ruleset);
-  const family6 = familySteps(binary6, ruleset6);
-  const save = (runner: Reader, tool: (suffix: string) => string) =>
-    Promise.all((['filter', 'nat'] as const).map((table) => runner.read([tool('-save'), '-t', table]))).then((saves) => saves.join('\n'));
+  const family4 = familySteps('4', binary, ruleset);
+  const family6 = familySteps('6', binary6, ruleset6);
 
   return {
     name: variant,
     tool: { binary: variant, debianPackage: 'iptables' },
 
-    // ip6tables is read only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
+    // One save of every table; ip6tables' only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
     async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
       const [text, text6] = await Promise.all([
-        save(runner, binary),
-        deep && ipv6 ? save(runner, binary6).catch(() => undefined) : undefined,
+        runner.read([binary('-save')]),
+        deep && ipv6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
       ]);
       return parseIptablesSave(text, text6);
     },
@@ -199,10 +231,8 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     // IPv4's chains always, IPv6's while some guest has IPv6; IPv6's go first on the way out.
     change(before, after) {
       const [was6, now6] = [withIpv6(before), withIpv6(after)];
-      const steps6 = now6.length > 0 ? family6(was6.length > 0, now6) : was6.length > 0 ? family6(true, undefined) : [];
-      const steps4 = after.installed
-        ? family4(before.installed, [...after.guests], before.leftovers === true)
-        : family4(before.installed, undefined);
+      const steps6 = now6.length > 0 ? family6(was6.length > 0, now6, before.found) : was6.length > 0 ? family6(true, undefined) : [];
+      const steps4 = after.installed ? family4(before.installed, [...after.guests], before.found) : family4(before.installed, undefined);
       return after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4];
     },
   };

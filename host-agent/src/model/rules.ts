@@ -28,6 +28,8 @@ export interface GuestRule {
 
 export interface GuestRule6 {
   guestAddress: string;
+  /** The host end's IPv6 address: the guest's IPv6 gateway. */
+  gateway: string;
   /** The guest's prefix as a CIDR. */
   pool: string;
   uplink: string;
@@ -43,8 +45,12 @@ export interface GuestRule6 {
 export interface FirewallContent {
   installed: boolean;
   guests: readonly GuestRule[];
-  /** Not installed, but pieces of a base that is not whole are there (the host flushed a chain): installing clears them first. */
-  leftovers?: true;
+  /**
+   * Only in an observed content that is not installed: how many times each of the backend's
+   * hooks into the host's chains (iptables: its jumps) was found. Installing replaces exactly
+   * those in the same atomic change, so no hook that was there is ever missing meanwhile.
+   */
+  found?: Readonly<Record<string, number>>;
 }
 
 export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
@@ -52,8 +58,8 @@ export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
 /** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
 export interface FirewallState {
   installed: boolean;
-  /** Pieces of a base that is not whole; never set when installed, or when a backend's install replaces them anyway. */
-  leftovers?: boolean;
+  /** The hooks found, counted; never set when installed, or when a backend's install replaces them anyway. */
+  found?: Readonly<Record<string, number>>;
   /** True when every piece of `rule` is in place. */
   has(rule: GuestRule): boolean;
 }
@@ -62,6 +68,7 @@ function ruleOf6(ipv6: GuestIpv6): GuestRule6 {
   const { network, prefixLength } = parsePool6(`${ipv6.guestAddress}/${ipv6.prefixLength}`);
   return {
     guestAddress: ipv6.guestAddress,
+    gateway: ipv6.hostAddress,
     pool: `${bigIntToIpv6(network)}/${prefixLength}`,
     uplink: ipv6.uplink,
     masquerade: ipv6.mode === 'nat',

@@ -24,7 +24,7 @@ const ownsLink = (observed: HostObserved, record: AttachmentRecord) =>
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
 /** What the firewall holds of `guests`, as observed. */
 const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent =>
-  firewall.installed ? { installed: true, guests } : firewall.leftovers ? { ...NO_FIREWALL, leftovers: true } : NO_FIREWALL;
+  firewall.installed ? { installed: true, guests } : firewall.found ? { ...NO_FIREWALL, found: firewall.found } : NO_FIREWALL;
 
 /** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
 export function currentUplink(observed: HostObserved): string | undefined {
