@@ -118,14 +118,62 @@ function spawnCollecting(argv: readonly string[], pipeStdin: boolean): Running {
  * deadline: then it is killed, with whatever it started).
  */
 export function runCommand(argv: readonly string[], input?: string, deadlineMs = DEFAULT_COMMAND_DEADLINE_MS): Promise<CommandResult> {
-  const kept = input !== undefined && keptWarm.has(keyOf(argv));
-  const running = (kept ? takeWarm(argv) : undefined) ?? spawnCollecting(argv, input !== undefined);
+  const running = begin(argv, input !== undefined);
+  running.child.stdin?.end(input);
+  return withDeadline(running, argv, deadlineMs);
+}
+
+/**
+ * Runs argv with its input in two parts and work between them: `first` is
+ * written, and once the command has printed (the last command of `first`
+ * prints when the part is done) `between` runs, then `rest` is written.
+ * The same one process as runCommand's, for work that must happen while a
+ * command is halfway. A command that exits (or passes its deadline) before
+ * printing gets no rest, and `between` does not run; when `between` fails,
+ * the command gets no rest and the failure is thrown once it has exited.
+ */
+export async function runCommandInParts(
+  argv: readonly string[],
+  first: string,
+  between: () => Promise<void>,
+  rest: string,
+  deadlineMs = DEFAULT_COMMAND_DEADLINE_MS,
+): Promise<CommandResult> {
+  const running = begin(argv, true);
+  const { child } = running;
+  const result = withDeadline(running, argv, deadlineMs);
+  const printed = new Promise<boolean>((resolve) => {
+    child.stdout?.once('data', () => resolve(true));
+    result.then(
+      () => resolve(false),
+      () => resolve(false),
+    );
+  });
+  child.stdin?.write(first);
+  if (!(await printed)) {
+    child.stdin?.end();
+    return result;
+  }
+  try {
+    await between();
+  } catch (error) {
+    child.stdin?.end();
+    await result.catch(() => {});
+    throw error;
+  }
+  child.stdin?.end(rest);
+  return result;
+}
+
+/** A process of argv, taken warm where one is kept (and another made ready after it), else spawned. */
+function begin(argv: readonly string[], withInput: boolean): Running {
+  const kept = withInput && keptWarm.has(keyOf(argv));
+  const running = (kept ? takeWarm(argv) : undefined) ?? spawnCollecting(argv, withInput);
   if (kept) {
     const rewarm = () => void setTimeout(() => warmUp(argv), REWARM_DELAY_MS).unref();
     void running.result.then(rewarm, rewarm);
   }
-  running.child.stdin?.end(input);
-  return withDeadline(running, argv, deadlineMs);
+  return running;
 }
 
 /**

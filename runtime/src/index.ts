@@ -6,6 +6,7 @@ export {
   DEFAULT_COMMAND_DEADLINE_MS,
   keepWarm,
   runCommand,
+  runCommandInParts,
   startCommand,
   type StartedCommand,
   warmPid,

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
-import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, writeAtomically } from '@guestnet/runtime';
+import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, runCommandInParts, writeAtomically } from '@guestnet/runtime';
 import type { Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
@@ -52,7 +52,27 @@ export class RealRunner implements Runner {
         .catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
     }
     this.processes++;
-    const result = await runCommand(step.argv, step.input, this.commandTimeout);
+    const { midway } = step;
+    const running = midway
+      ? runCommandInParts(
+          step.argv,
+          step.input ?? '',
+          async () => {
+            for (const inner of midway.steps) await this.perform(inner, secrets);
+          },
+          midway.rest,
+          this.commandTimeout,
+        )
+      : runCommand(step.argv, step.input, this.commandTimeout);
+    // A command that could not run or timed out quotes what it printed: a token in it shows as a placeholder.
+    const result = await running.catch((error: unknown) => {
+      if (!(error instanceof CommandFailedError) || secrets.length === 0) throw error;
+      throw new CommandFailedError(
+        error.argv.map((word) => redact(word, secrets)),
+        redact(error.stderr, secrets),
+        error.commandExitCode,
+      );
+    });
     if (result.exitCode === 0) return;
     if (step.tolerate?.test(result.stderr)) return;
     if (step.unsupported?.when.test(result.stderr)) throw new KernelFeatureError(step.unsupported.message);
@@ -115,7 +135,10 @@ function shellForm(step: Step): string {
       return `echo ${step.value} > ${step.path}`;
     case 'run': {
       const command = step.argv.map(shellQuote).join(' ');
-      return step.input === undefined ? command : `${command} <<'EOF'\n${step.input.replace(/\n$/, '')}\nEOF`;
+      const run = (input: string | undefined) => (input === undefined ? command : `${command} <<'EOF'\n${input.replace(/\n$/, '')}\nEOF`);
+      if (!step.midway) return run(step.input);
+      // In a shell the two parts take two processes, to the same effect.
+      return [run(step.input), ...step.midway.steps.map((inner) => shellForm(inner)), run(step.midway.rest)].join('\n');
     }
   }
 }

@@ -50,6 +50,37 @@ const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => 
     ifPresent: true,
   }));
 
+/**
+ * The host end's settings, written after the link exists and before it comes
+ * up, so that no packet ever meets the link without them. A guest is never
+ * one of the host's routers: its router advertisements and redirects are
+ * ignored, whatever `default` holds (the first IPv6 guest sets its accept_ra
+ * to 2, for the host's own links). A routed link carries only what is routed
+ * to it (rp_filter), and no IPv6 at all where the guest has none: its
+ * neighbour discovery could otherwise fill the neighbour table the whole
+ * machine shares. Each setting goes with its link. IPv6's are skipped where
+ * the kernel has no IPv6.
+ */
+function hostEndSysctls(r: AttachmentRecord): Step[] {
+  const ipv4 = (key: string, value: string): Step => ({ kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/${key}`, value });
+  const ipv6 = (key: string, value: string): Step => ({
+    kind: 'sysctl',
+    path: `${IPV6_CONF_DIR}/${r.hostIf}/${key}`,
+    value,
+    ifPresent: true,
+  });
+  const routed = r.link === undefined;
+  return [
+    ipv6('accept_ra', '0'),
+    ipv6('accept_redirects', '0'),
+    ipv4('accept_redirects', '0'),
+    ...(routed ? [ipv4('rp_filter', '1')] : []),
+    // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
+    ...(routed && r.guestToGuest ? [ipv4('proxy_arp', '1')] : []),
+    ...(routed && !r.ipv6 ? [ipv6('disable_ipv6', '1')] : []),
+  ];
+}
+
 /** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
 const hostEndLines = (r: AttachmentRecord): string[] => [
   // A bridged veth's host end is only a port of the bridge.
@@ -75,24 +106,29 @@ const steps: StepsByKind = {
   // protocol/README.md) from its creation, so the guest agent, woken by the
   // link's arrival, finds it tagged; and only the guest's netns ever holds
   // the token. The kernel takes a name at creation but no alias: a one-time
-  // name that is the token lets one host process make and set up the pair.
-  // A guest end of a lasting name needs its alias set in the guest's netns,
-  // so that process makes the pair there.
-  createVeth: ({ record: r }) => [
-    ...(oneTimeNameOf(r.token) === r.guestIf
+  // name that is the token lets one host process make and set up the pair,
+  // its host end's settings written while that process waits halfway (it
+  // prints the new link once made). A guest end of a lasting name needs its
+  // alias set in the guest's netns, so that process makes the pair there, and
+  // the settings go between it and the host end's setup. Either way they
+  // precede the setup, which brings the host end up.
+  createVeth: ({ record: r }) =>
+    oneTimeNameOf(r.token) === r.guestIf
       ? [
           {
-            kind: 'run' as const,
+            kind: 'run',
             argv: [...IP_BATCH],
             input: [
               `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
-              ...hostEndLines(r),
+              `link show dev ${r.hostIf}`,
+              '',
             ].join('\n'),
+            midway: { steps: hostEndSysctls(r), rest: hostEndLines(r).join('\n') },
           },
         ]
       : [
           {
-            kind: 'run' as const,
+            kind: 'run',
             argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
             input: [
               `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`,
@@ -100,15 +136,9 @@ const steps: StepsByKind = {
               '',
             ].join('\n'),
           },
-          { kind: 'run' as const, argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
-        ]),
-    // Strict reverse-path filtering on the guest's link: it can only send from the address routed to it.
-    ...(r.link === undefined ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/rp_filter`, value: '1' }] : []),
-    // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
-    ...(r.guestToGuest && r.link === undefined
-      ? [{ kind: 'sysctl' as const, path: `/proc/sys/net/ipv4/conf/${r.hostIf}/proxy_arp`, value: '1' }]
-      : []),
-  ],
+          ...hostEndSysctls(r),
+          { kind: 'run', argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
+        ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
   setGuestAlias: ({ record: r, name, alias }) => [

@@ -1,7 +1,18 @@
 /** One side effect, as data: a process (argv plus optional stdin), a state file write or removal, or a sysctl. */
 export type Step =
-  /** `unsupported`: stderr that means the kernel lacks a feature, reported as such (exit 17) instead of a failed command. */
-  | { kind: 'run'; argv: string[]; input?: string; tolerate?: RegExp; unsupported?: { when: RegExp; message: string } }
+  /**
+   * `unsupported`: stderr that means the kernel lacks a feature, reported as such (exit 17) instead of a failed command.
+   * `midway`: steps taken while the process waits for the rest of its input: once it has printed (the last command of
+   * `input` prints when done), `steps` run, then it reads `rest`. Still one process; a dry run shows it as two.
+   */
+  | {
+      kind: 'run';
+      argv: string[];
+      input?: string;
+      tolerate?: RegExp;
+      unsupported?: { when: RegExp; message: string };
+      midway?: { steps: Step[]; rest: string };
+    }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }
   /** `ifPresent`: an interface's sysctl that may have gone with its interface. */

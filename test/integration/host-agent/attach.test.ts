@@ -265,10 +265,15 @@ for (const firewall of FIREWALLS)
           "^ip -batch - <<'EOF'\n" +
             'link add vm_wlan mtu 1500 type veth peer name <one-time-name> mtu 1500 address 02:67:6e:11:03:03 ' +
             `netns /proc/${bare.pid}/ns/net\n` +
+            'link show dev vm_wlan\nEOF\n' +
+            // The host end's settings come before the setup that brings it up.
+            '(echo [01] > /proc/sys/net/ipv[46]/conf/vm_wlan/[a-z_]+\n)+' +
+            "ip -batch - <<'EOF'\n" +
             'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan$',
           'm',
         ),
       );
+      assert.match(result.stdout, /^echo 0 > \/proc\/sys\/net\/ipv6\/conf\/vm_wlan\/accept_ra$/m);
       assert.match(
         result.stdout,
         firewall === 'nftables' ? /^nft -f - <<'EOF'$/m : new RegExp(`^${firewall}-restore --noflush -w <<'EOF'$`, 'm'),

@@ -29,9 +29,19 @@ const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3
 const ctx = { firewall: nftables, stateDir: '/state' };
 const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
 const none = { installed: false, guests: [] };
+/** What a routed IPv4-only host end gets before it comes up. */
+const hostEndSettings: Step[] = [
+  { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/accept_ra', value: '0', ifPresent: true },
+  { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/accept_redirects', value: '0', ifPresent: true },
+  { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/accept_redirects', value: '0' },
+  { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
+  { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/disable_ipv6', value: '1', ifPresent: true },
+];
+const oneTime = sampleRecord({ pid: 4242, dns: [], token: 'guestnet:gnAbCdEf0123456', guestIf: 'gnAbCdEf0123456' });
+const ipv6 = { mode: 'nat' as const, hostAddress: 'fd00:1::1', guestAddress: 'fd00:1::ac11:303', prefixLength: 64, uplink: 'wlan0' };
 
 describe('host ops', () => {
-  it('creates the veth from inside the guest netns and tags its end there, then addresses the host end', () => {
+  it('creates the veth from inside the guest netns and tags its end there, then sets up the host end and brings it up', () => {
     assert.deepEqual(stepsOf({ kind: 'createVeth', record }, ctx), [
       {
         kind: 'run',
@@ -40,30 +50,54 @@ describe('host ops', () => {
           `link add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth peer name vm_wlan mtu 1500 netns /proc/${process.pid}/ns/net\n` +
           `link set dev vm_wlan0 alias ${record.token}\n`,
       },
+      ...hostEndSettings,
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
         input: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
       },
-      { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
     ]);
   });
 
+  it('never lets a guest link come up taking router advertisements or redirects, whatever default holds', () => {
+    for (const r of [record, { ...record, link: 'br0' }, { ...record, ipv6 }, oneTime]) {
+      // In the order they happen: a process's midway steps come between its two parts of input.
+      const steps = stepsOf({ kind: 'createVeth', record: r }, ctx).flatMap((s): Step[] =>
+        s.kind === 'run' && s.midway
+          ? [{ ...s, midway: undefined }, ...s.midway.steps, { kind: 'run', argv: s.argv, input: s.midway.rest }]
+          : [s],
+      );
+      const up = steps.findIndex((s) => s.kind === 'run' && /link set dev vm_wlan up/.test(s.input ?? ''));
+      const set = (path: string) => steps.findIndex((s) => s.kind === 'sysctl' && s.path === path && s.value === '0');
+      for (const path of [
+        '/proc/sys/net/ipv6/conf/vm_wlan/accept_ra',
+        '/proc/sys/net/ipv6/conf/vm_wlan/accept_redirects',
+        '/proc/sys/net/ipv4/conf/vm_wlan/accept_redirects',
+      ]) {
+        assert.ok(set(path) >= 0 && set(path) < up, `${path} is set before the link comes up (${r.link ?? 'routed'})`);
+      }
+      const noIpv6 = steps.some((s) => s.kind === 'sysctl' && s.path.endsWith('/disable_ipv6'));
+      assert.equal(noIpv6, r.link === undefined && !r.ipv6, 'IPv6 off only on a routed link whose guest has none');
+    }
+  });
+
   it("with a one-time guest end, makes the pair from the host in one ip, the guest end created in the guest's netns", () => {
-    const oneTime = sampleRecord({ pid: 4242, dns: [], token: 'guestnet:gnAbCdEf0123456', guestIf: 'gnAbCdEf0123456' });
     assert.deepEqual(stepsOf({ kind: 'createVeth', record: oneTime }, ctx), [
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
         input:
           'link add vm_wlan mtu 1500 type veth peer name gnAbCdEf0123456 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
-          'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
+          'link show dev vm_wlan\n',
+        midway: {
+          steps: hostEndSettings,
+          rest: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
+        },
       },
-      { kind: 'sysctl', path: '/proc/sys/net/ipv4/conf/vm_wlan/rp_filter', value: '1' },
     ]);
   });
 
-  it('adds a guest as four set elements in one nft transaction', () => {
+  it('adds a guest as six set elements in one nft transaction, a gateway it shares with others already there', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: installed(second), after: installed(second, rule) }, ctx) as [
       Step & { kind: 'run' },
     ];
@@ -71,6 +105,7 @@ describe('host ops', () => {
     assert.equal(
       step.input,
       'add element ip guestnet guest_links { "vm_wlan" }\nadd element ip guestnet forward_pairs { "vm_wlan" . "wlan0" }\n' +
+        'add element ip guestnet guest_sources { "vm_wlan" . 172.17.3.3 }\nadd element ip guestnet guest_addresses { 172.17.3.3 }\n' +
         'add element ip guestnet masquerade_sources { 172.17.3.3 . "wlan0" }\n' +
         'add element ip guestnet dns_servers { "vm_wlan" . 172.17.3.2 }\n',
     );
@@ -78,7 +113,11 @@ describe('host ops', () => {
 
   it('creates the table and its chains in the same transaction as the first guest', () => {
     const [step] = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ctx) as [Step & { kind: 'run' }];
-    assert.match(step.input ?? '', /^table ip guestnet \{/);
+    assert.match(
+      step.input ?? '',
+      /^add table ip guestnet\ndelete table ip guestnet\ntable ip guestnet \{/,
+      'whatever was there goes in the same breath',
+    );
     assert.match(step.input ?? '', /oifname \. iifname @forward_pairs ct state established,related accept/);
     assert.match(step.input ?? '', /add element ip guestnet guest_links/);
   });
@@ -107,7 +146,7 @@ describe('host ops', () => {
     assert.match(step.input ?? '', /guest_links \{ "vm_wlan1" \}[\s\S]*guest_links \{ "vm_wlan" \}/);
   });
 
-  it('iptables: guests of one family share their rules, so guest 200 costs no more rules than guest 1', () => {
+  it('iptables: guests of one family share their rules, so guest 200 costs only its two source checks more than guest 1', () => {
     const legacy = { firewall: iptables('iptables-legacy'), stateDir: '/state' };
     const restoreOf = (others: GuestRule[]) => {
       const steps = stepsOf({ kind: 'setGuestRules', before: installed(...others), after: installed(...others, rule) }, legacy) as Array<
@@ -118,7 +157,13 @@ describe('host ops', () => {
       return steps[0]?.input ?? '';
     };
     const many = Array.from({ length: 199 }, (_, i) => ({ ...rule, hostIf: `vm_wlan${i + 1}`, guestAddress: `172.17.4.${i + 1}` }));
-    assert.equal(restoreOf(many), restoreOf([]));
+    const sourceCheck = /^-A GUESTNET-SOURCES -s 172\.17\.4\.\d+\/32 (-i vm_wlan\d+ -j RETURN|-j DROP)$/;
+    const lines = restoreOf(many).split('\n');
+    assert.equal(lines.filter((l) => sourceCheck.test(l)).length, 2 * 199);
+    assert.deepEqual(
+      lines.filter((l) => !sourceCheck.test(l)),
+      restoreOf([]).split('\n'),
+    );
     const input = restoreOf([]);
     for (const line of [
       ':GUESTNET-FORWARD - [0:0]',
@@ -130,27 +175,48 @@ describe('host ops', () => {
       '-A GUESTNET-INPUT -i vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
       '-A GUESTNET-INPUT -i vm_wlan+ -j DROP',
       '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE',
+      '-A GUESTNET-ANTISPOOF -i vm_wlan+ -j GUESTNET-SOURCES',
+      '-A GUESTNET-ANTISPOOF -s 172.17.0.0/16 -j GUESTNET-SOURCES',
+      '-A GUESTNET-ANTISPOOF -d 172.17.3.2/32 -j DROP',
+      '-A GUESTNET-SOURCES -s 172.17.3.3/32 -i vm_wlan -j RETURN',
+      '-A GUESTNET-SOURCES -i vm_wlan+ -j DROP',
     ]) {
       assert.ok(input.split('\n').includes(line), line);
     }
   });
 
-  it('iptables: a first install is one restore; only a base with jumps left over removes them first', () => {
+  it('iptables: an install or a repair is one restore, which replaces the jumps it found instead of removing them first', () => {
     const ipt = { firewall: iptables('iptables'), stateDir: '/state' };
     const fresh = stepsOf({ kind: 'setGuestRules', before: none, after: installed(rule) }, ipt) as Array<Step & { kind: 'run' }>;
     assert.deepEqual(
       fresh.map((s) => s.argv[0]),
       ['iptables-restore'],
     );
-    const partly = stepsOf({ kind: 'setGuestRules', before: { ...none, leftovers: true }, after: installed(rule) }, ipt) as Array<
+    assert.doesNotMatch(fresh[0]?.input ?? '', /^-D /m);
+    const found = { '4 filter -A INPUT -j GUESTNET-INPUT': 1, '4 filter -A FORWARD -j GUESTNET-FORWARD': 2 };
+    const repair = stepsOf({ kind: 'setGuestRules', before: { ...none, found }, after: installed(rule) }, ipt) as Array<
       Step & { kind: 'run' }
     >;
     assert.deepEqual(
-      partly.map((s) => s.argv.slice(0, 5).join(' ')),
-      [...Array(5).fill('iptables -w -t filter -D'), 'iptables-restore --noflush -w'].map((c, i) =>
-        i >= 2 && i < 5 ? c.replace('filter', 'nat') : c,
-      ),
+      repair.map((s) => s.argv.join(' ')),
+      ['iptables-restore --noflush -w'],
     );
+    const lines = (repair[0]?.input ?? '').split('\n');
+    const jumps = lines.filter((l) => /^-[DI] (PREROUTING|INPUT|FORWARD|POSTROUTING|OUTPUT) /.test(l));
+    assert.deepEqual(jumps, [
+      '-D FORWARD -j GUESTNET-FORWARD',
+      '-D FORWARD -j GUESTNET-FORWARD',
+      '-I FORWARD 1 -j GUESTNET-FORWARD',
+      '-D INPUT -j GUESTNET-INPUT',
+      '-I INPUT 1 -j GUESTNET-INPUT',
+      '-I POSTROUTING 1 -j GUESTNET-POSTROUTING',
+      '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j GUESTNET-PREROUTING',
+      '-I OUTPUT 1 -m addrtype --dst-type LOCAL -j GUESTNET-OUTPUT',
+    ]);
+    const installedAlready = stepsOf({ kind: 'setGuestRules', before: { ...installed(), found }, after: installed(rule) }, ipt) as Array<
+      Step & { kind: 'run' }
+    >;
+    assert.doesNotMatch(installedAlready[0]?.input ?? '', /^-[DI] /m, 'jumps in place are left alone');
   });
 
   it('iptables: a --host-if outside the prefix gets rules of its own, never a wildcard of its name', () => {
@@ -214,7 +280,7 @@ describe('host ops', () => {
     class FailingOnNft extends RecordingRunner {
       override async perform(step: Step): Promise<void> {
         await super.perform(step);
-        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete'))
+        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
           throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
       }
     }
@@ -225,7 +291,8 @@ describe('host ops', () => {
       { kind: 'setGuestRules', before: none, after: installed(rule) },
     ];
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    const undone = runner.steps.slice(5).map((step) => formatStep(step));
+    // The record, the pair and its host end (seven steps), the failed transaction; then the undo.
+    const undone = runner.steps.slice(9).map((step) => formatStep(step));
     assert.deepEqual(undone, [
       "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
       'ip link del dev vm_wlan',
@@ -239,7 +306,7 @@ describe('host ops', () => {
       override async perform(step: Step): Promise<void> {
         await super.perform(step);
         if (step.kind === 'run' && step.argv[0] === 'nsenter') await new Promise((r) => setTimeout(r, 20));
-        if (step.kind === 'run' && step.argv[0] === 'nft' && !step.input?.includes('delete'))
+        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
           throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
       }
     }
@@ -253,12 +320,12 @@ describe('host ops', () => {
     await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
     const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
     assert.deepEqual(
-      ran.slice(0, 6),
-      ['write', 'nsenter', 'write', 'sysctl', 'nft', 'ip'],
+      ran.slice(0, 11),
+      ['write', 'nsenter', 'write', 'sysctl', 'nft', ...Array(5).fill('sysctl'), 'ip'],
       'nft ran while the pair was being made; the op under way finished',
     );
     assert.deepEqual(
-      runner.steps.slice(7).map((step) => formatStep(step)),
+      runner.steps.slice(11).map((step) => formatStep(step)),
       [
         "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
         'ip link del dev vm_wlan',

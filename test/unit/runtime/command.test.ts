@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { CommandFailedError } from '@guestnet/protocol';
-import { keepWarm, runCommand, startCommand, warmPid } from '@guestnet/runtime';
+import { keepWarm, runCommand, runCommandInParts, startCommand, warmPid } from '@guestnet/runtime';
 
 describe('runtime command runner', () => {
   it('resolves with the exit code, stdout and stderr, final newline stripped', async () => {
@@ -93,6 +93,34 @@ describe('runtime command runner', () => {
     await rm(pidsFile, { force: true });
     assert.equal(pids.length, 2);
     assert.ok(await gone(pids), `left running after the agent exited: ${pids.join(' ')}`);
+  });
+
+  it('feeds one process its input in two parts, with work between once the first part has printed', async () => {
+    // A shell that reads line by line: it prints after the first part, and only then may the work between run.
+    const shell = ['sh', '-c', 'while read -r line; do echo "$line"; done'];
+    const order: string[] = [];
+    const result = await runCommandInParts(shell, 'first\n', async () => void order.push('between'), 'rest\n');
+    assert.deepEqual(result, { exitCode: 0, stdout: 'first\nrest', stderr: '' });
+    assert.deepEqual(order, ['between']);
+  });
+
+  it('runs nothing between when the first part fails, and gives no rest when the work between fails', async () => {
+    let ran = false;
+    const failed = await runCommandInParts(
+      ['sh', '-c', 'exit 4'],
+      'first\n',
+      async () => {
+        ran = true;
+      },
+      'rest\n',
+    );
+    assert.equal(failed.exitCode, 4);
+    assert.equal(ran, false);
+    const shell = ['sh', '-c', 'while read -r line; do echo "$line"; done'];
+    await assert.rejects(
+      runCommandInParts(shell, 'first\n', async () => Promise.reject(new Error('sysctl failed')), 'rest\n'),
+      /sysctl failed/,
+    );
   });
 
   it('streams a long-running command, and kill ends it', async () => {
