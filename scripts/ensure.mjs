@@ -48,8 +48,10 @@ const TOOLS = {
   tayga: 'tayga',
   // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).
   podman: 'podman',
-  // IPv6 uplinks whose default route comes from router advertisements.
+  // IPv6 uplinks whose default route comes from router advertisements, and guests that advertise themselves.
   radvd: 'radvd',
+  // A host that solicits router advertisements (rdisc6) and a guest that floods neighbour solicitations (ndisc6).
+  ndisc6: 'ndisc6',
   // A LAN's DHCP server for the network types' tests.
   dnsmasq: 'dnsmasq-base',
   // Debian guests' DHCP clients, and a router solicitation that prints the RA, for the host's DHCP and RA tests.

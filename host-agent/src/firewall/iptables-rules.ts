@@ -60,8 +60,9 @@ export interface Sources {
  * so before any accept of the forward chain and before the forwarder: a
  * guest's link carries only that guest's address; a guest's address arriving
  * anywhere else, and anything addressed to a gateway from outside the guests'
- * links, is dropped. This does not rest on the host's rp_filter, which
- * `all=2` (loose, as systemd sets it) weakens on every link. It lives in the
+ * links, is dropped. This does not rest on the host's rp_filter: the uplink's
+ * is the host's to choose (loose or off lets a LAN host claim a guest's
+ * address), and `all=2` makes it loose on guest links too. It lives in the
  * filter table, which hosts that use iptables have anyway: a raw table made
  * for it would outlive the last guest. `local` lets a family's local-only
  * traffic (IPv6's neighbour discovery from link-local or unspecified sources)

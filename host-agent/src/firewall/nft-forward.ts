@@ -25,8 +25,9 @@ export function forwardChain(): string {
  * the forward chain and the forwarder. A guest's link carries only the
  * guest's address (`local`: what else a family lets through from it); a
  * guest's address from anywhere else, and anything to a gateway from outside
- * the guests' links, is dropped. This does not rest on the host's rp_filter,
- * which `all=2` (loose, as systemd sets it) weakens on every link.
+ * the guests' links, is dropped. This does not rest on the host's rp_filter:
+ * the uplink's is the host's to choose (loose or off lets a LAN host claim a
+ * guest's address), and `all=2` makes it loose on guest links too.
  */
 export function antispoofChain(family: 'ip' | 'ip6', local = ''): string {
   return `	chain antispoof {
