@@ -28,7 +28,9 @@ const EVENTED = new Set(
  * second. It repairs what others broke, and its repair is a command of ours.
  */
 const UNEVENTED = new Set(
-  [['nft', 'list', 'tables'], ['nft', 'list', 'tables', 'ip'], ['iptables-legacy-save'], ['iptables-save']].map(keyOf),
+  [['nft', 'list', 'tables'], ['nft', '-j', '-t', 'list', 'table', 'ip', 'guestnet'], ['iptables-legacy-save'], ['iptables-save']].map(
+    keyOf,
+  ),
 );
 
 // Our own commands come back as events a moment later: one re-read after the host has settled serves them all.

@@ -1,6 +1,6 @@
 import type { FirewallState, GuestRule } from '../model/rules.js';
-import { BASE, forwardEntry } from './nftables4.js';
-import { BASE6, forwardEntry6, forwards6 } from './nftables6.js';
+import { BASE, forwardEntry, TABLE } from './nftables4.js';
+import { BASE6, forwardEntry6, forwards6, TABLE6 } from './nftables6.js';
 
 // Reading guestnet's tables back from `nft -j list table`, to compare like
 // with like: the set elements a guest's rule puts there, and the table's shape
@@ -76,10 +76,14 @@ function parseNftTable6(json: string): (rule: GuestRule) => boolean {
   };
 }
 
+/** Whether a listing (`nft -j -t` leaves the elements out) shows guestnet's IPv4 table in its current shape. */
+export const hasShape = (json: string): boolean => tableOf(json).shape === SHAPE;
+
 /** What `nft -j list table ip guestnet` (and IPv6's table) shows, as the planner asks about it. */
 export function parseNftTable(json: string, json6 = ''): FirewallState {
   const table = tableOf(json);
-  if (table.shape !== SHAPE) return { installed: false, has: () => false };
+  const found6: Record<string, number> = json6 !== '' && tableOf(json6).shape !== SHAPE6 ? { [TABLE6]: 1 } : {};
+  if (table.shape !== SHAPE) return { installed: false, found: { [TABLE]: 1, ...found6 }, has: () => false };
   const has6 = parseNftTable6(json6);
   const [links, pairs, guestSources, addresses, gateways, sources, open, dns] = [
     'guest_links',
@@ -94,6 +98,7 @@ export function parseNftTable(json: string, json6 = ''): FirewallState {
   const forwards = new Set([...table.members('port_forwards'), ...table.members('port_forwards_at')]);
   return {
     installed: true,
+    ...(Object.keys(found6).length > 0 ? { found: found6 } : {}),
     has: (rule) =>
       links?.has(rule.hostIf) === true &&
       pairs?.has(`${rule.hostIf} . ${rule.uplink}`) === true &&

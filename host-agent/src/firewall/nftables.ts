@@ -2,7 +2,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
-import { parseNftTable } from './nft-observe.js';
+import { hasShape, parseNftTable } from './nft-observe.js';
 import { BASE, elements, sharedElements, TABLE } from './nftables4.js';
 import { BASE6, elements6, sharedElements6, TABLE6 } from './nftables6.js';
 
@@ -52,7 +52,7 @@ const V4: Elements = { of: elements, shared: sharedElements };
 const V6: Elements = { of: elements6, shared: sharedElements6 };
 
 function changes4(before: FirewallContent, after: FirewallContent): string[] {
-  if (!after.installed) return before.installed ? dropTable(TABLE) : [];
+  if (!after.installed) return before.installed || before.found?.[TABLE] ? dropTable(TABLE) : [];
   if (before.installed) return elementChanges(before.guests, after.guests, TABLE, V4);
   return install(TABLE, BASE, after.guests, V4);
 }
@@ -61,7 +61,7 @@ function changes4(before: FirewallContent, after: FirewallContent): string[] {
 function changes6(before: FirewallContent, after: FirewallContent): string[] {
   const was = before.installed ? before.guests.filter((g) => g.ipv6) : [];
   const now = after.installed ? after.guests.filter((g) => g.ipv6) : [];
-  if (now.length === 0) return was.length > 0 ? dropTable(TABLE6) : [];
+  if (now.length === 0) return was.length > 0 || before.found?.[TABLE6] ? dropTable(TABLE6) : [];
   if (was.length === 0) return install(TABLE6, BASE6, now, V6);
   return elementChanges(was, now, TABLE6, V6);
 }
@@ -70,10 +70,10 @@ function transaction(lines: string[]): Step {
   return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
 }
 
-/** The table as JSON, or undefined when it does not exist. */
-async function listTable(runner: Reader, table: string): Promise<string | undefined> {
+/** The table as JSON (`terse`: without set elements), or undefined when it does not exist. */
+async function listTable(runner: Reader, table: string, terse = false): Promise<string | undefined> {
   try {
-    return await runner.read(['nft', '-j', 'list', 'table', ...table.split(' ')]);
+    return await runner.read(['nft', '-j', ...(terse ? ['-t'] : []), 'list', 'table', ...table.split(' ')]);
   } catch (error) {
     if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return undefined;
     throw error;
@@ -86,9 +86,10 @@ export const nftables: Firewall = {
 
   async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
     if (!deep) {
-      // Listing the table would list every guest's elements.
-      const tables = await runner.read(['nft', 'list', 'tables', 'ip']);
-      return { installed: new RegExp(`^table ${TABLE}$`, 'm').test(tables), has: () => false };
+      // Without its elements, which grow with the guests: whether the table is there, in the shape elements can be added to.
+      const terse = await listTable(runner, TABLE, true);
+      if (terse === undefined) return { installed: false, has: () => false };
+      return hasShape(terse) ? { installed: true, has: () => false } : { installed: false, found: { [TABLE]: 1 }, has: () => false };
     }
     const [text, text6] = await Promise.all([listTable(runner, TABLE), ipv6 ? listTable(runner, TABLE6) : undefined]);
     if (text === undefined) return { installed: false, has: () => false };

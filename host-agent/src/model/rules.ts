@@ -46,9 +46,9 @@ export interface FirewallContent {
   installed: boolean;
   guests: readonly GuestRule[];
   /**
-   * Only in an observed content that is not installed: how many times each of the backend's
-   * hooks into the host's chains (iptables: its jumps) was found. Installing replaces exactly
-   * those in the same atomic change, so no hook that was there is ever missing meanwhile.
+   * Only in an observed content: the backend's pieces found, counted (iptables: its jumps into the
+   * host's chains; nftables: a table of another shape). Installing replaces exactly those in the
+   * same atomic change, so no jump that was there is ever missing meanwhile; removing takes them too.
    */
   found?: Readonly<Record<string, number>>;
 }
@@ -58,7 +58,7 @@ export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
 /** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
 export interface FirewallState {
   installed: boolean;
-  /** The hooks found, counted; never set when installed, or when a backend's install replaces them anyway. */
+  /** The backend's pieces found, counted (see FirewallContent); absent when there are none. */
   found?: Readonly<Record<string, number>>;
   /** True when every piece of `rule` is in place. */
   has(rule: GuestRule): boolean;

@@ -22,9 +22,11 @@ const othersThan = (observed: HostObserved, id: string) => observed.records.filt
 const ownsLink = (observed: HostObserved, record: AttachmentRecord) =>
   !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
-/** What the firewall holds of `guests`, as observed. */
-const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent =>
-  firewall.installed ? { installed: true, guests } : firewall.found ? { ...NO_FIREWALL, found: firewall.found } : NO_FIREWALL;
+/** What the firewall holds of `guests`, as observed, with whatever pieces of it were found. */
+const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent => ({
+  ...(firewall.installed ? { installed: true, guests } : NO_FIREWALL),
+  ...(firewall.found ? { found: firewall.found } : {}),
+});
 
 /** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
 export function currentUplink(observed: HostObserved): string | undefined {
@@ -113,9 +115,12 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord, nic
   if (!isRouted(record)) return planDetachTyped(observed, record, currentUplink(observed), nic);
   const ops: TeardownOp[] = [];
   const others = routed(othersThan(observed, record.id));
-  if (observed.firewall.installed) {
+  // A firewall that is there only in pieces (an older version's, or partly flushed) is made whole for the others, or removed.
+  const { firewall } = observed;
+  if (firewall.installed || firewall.found) {
     const remaining = rulesOf(others);
-    ops.push({ kind: 'setGuestRules', before: content([...remaining, ruleOf(record)]), after: content(remaining) });
+    const before = firewall.installed ? content([...remaining, ruleOf(record)]) : observedContent(firewall, []);
+    ops.push({ kind: 'setGuestRules', before, after: content(remaining) });
   }
   // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
   const route = policyRouteOf(record);
@@ -144,7 +149,13 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const records = routed(observed.records);
   const typed = observed.records.filter((r) => !isRouted(r) && typeOf(r) !== 'phys');
   const ops: TeardownOp[] = typed.flatMap((r) => planDetachTyped({ ...observed, records: [] }, r, undefined));
-  if (observed.firewall.installed) ops.push({ kind: 'setGuestRules', before: content(rulesOf(records)), after: NO_FIREWALL });
+  const { firewall } = observed;
+  if (firewall.installed || firewall.found)
+    ops.push({
+      kind: 'setGuestRules',
+      before: firewall.installed ? content(rulesOf(records)) : observedContent(firewall, []),
+      after: NO_FIREWALL,
+    });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
   const owned = records

@@ -159,6 +159,23 @@ describe('host planner', () => {
       assert.deepEqual(planDetach(host, record()), []);
     });
 
+    it('takes a firewall that is there only in pieces (an older shape, a partial flush): made whole for the others, or removed', () => {
+      const pieces = { installed: false, found: { 'ip guestnet': 1 }, has: () => false };
+      const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
+      const last = { ...attached(), firewall: pieces };
+      const [rules] = planDetach(last, record());
+      assert.deepEqual(rules, { kind: 'setGuestRules', before: { ...none, found: pieces.found }, after: none });
+      const [drop] = stepsOf(rules as Parameters<typeof stepsOf>[0], { firewall: nftables, stateDir: '/state' });
+      assert.equal(drop?.kind === 'run' && drop.input, 'add table ip guestnet\ndelete table ip guestnet\n');
+      const shared = { ...last, records: [...last.records, other], links: new Set([...last.links, 'vm_wlan1']) };
+      assert.deepEqual(planDetach(shared, record())[0], {
+        kind: 'setGuestRules',
+        before: { ...none, found: pieces.found },
+        after: installed(ruleOf(other)),
+      });
+      assert.deepEqual(planDetachAll(last)[0], { kind: 'setGuestRules', before: { ...none, found: pieces.found }, after: none });
+    });
+
     it('deletes only the link guestnet tagged for the record, never a host link that took its name', () => {
       const tagged = record(100, { tagged: true });
       const { host } = simulate(emptyHost(), planAttach(emptyHost(), tagged));

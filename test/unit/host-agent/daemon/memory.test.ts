@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { HostMemory, RecordingRunner } from '@guestnet/host-agent';
 
 const DEFAULTS = ['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default'];
-const TABLES = ['nft', 'list', 'tables', 'ip'];
+const TABLES = ['nft', '-j', '-t', 'list', 'table', 'ip', 'guestnet'];
 const STATS = ['ip', '-s', '-j', 'link', 'show'];
 const TABLE_97 = ['ip', '-4', '-j', 'route', 'show', 'table', '97'];
 const settle = () => new Promise((r) => setTimeout(r, 120));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type GuestRule, NFT_TABLE, NFT_TABLE6, parseIptablesSave, parseNftTable } from '@guestnet/host-agent';
+import { type GuestRule, NFT_TABLE, NFT_TABLE6, nftables, parseIptablesSave, parseNftTable, RecordingRunner } from '@guestnet/host-agent';
 
 const rule: GuestRule = {
   hostIf: 'vm_wlan',
@@ -90,6 +90,13 @@ describe('firewall observation parsers', () => {
       assert.equal(parseNftTable(nftJson(NFT_TABLE, elementsOf(rule), 'ip', 'antispoof')).installed, false);
       const older = NFT_TABLE.replace(/^\tset guest_addresses [^\n]*\n/m, '');
       assert.equal(parseNftTable(nftJson(older, elementsOf(rule))).installed, false);
+    });
+
+    it('a fresh attach reads the table without its elements: there and in shape, or there in pieces', async () => {
+      const observe = (json: string) => nftables.observe(new RecordingRunner({ 'nft -j -t list table ip guestnet': json }), false);
+      assert.deepEqual(await observe(nftJson(NFT_TABLE, {})).then((s) => [s.installed, s.found]), [true, undefined]);
+      const older = NFT_TABLE.replace(/^\tchain antispoof \{[\s\S]*?\n\t\}\n/m, '');
+      assert.deepEqual(await observe(nftJson(older, {})).then((s) => [s.installed, s.found]), [false, { 'ip guestnet': 1 }]);
     });
 
     it("reads IPv6's table beside IPv4's: a guest with IPv6 is whole only with both", () => {
