@@ -32,7 +32,7 @@ export async function observeHost(
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
   const records = deep ? await readRecords(stateDir) : scope.records;
   const withIpv6 = deep ? records.some((r) => r.ipv6) : scope.ipv6 === true;
-  const [{ links, aliases, mtus, groups }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
+  const [{ links, aliases, mtus, groups, down }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
@@ -48,6 +48,7 @@ export async function observeHost(
     aliases,
     mtus,
     groups,
+    ...(down ? { down } : {}),
     routes,
     ipForward,
     ipForwardBefore,

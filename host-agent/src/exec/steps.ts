@@ -82,14 +82,19 @@ function hostEndSysctls(r: AttachmentRecord): Step[] {
 }
 
 /** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
-const hostEndLines = (r: AttachmentRecord): string[] => [
+/** The host end's tag: what makes it ours, even before it is set up. */
+const tagLines = (r: AttachmentRecord): string[] =>
+  r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : [];
+
+/** `verb`: replace where the link may hold its addresses already (a pair made but never set up). */
+const hostEndLines = (r: AttachmentRecord, { tag = true, verb = 'add' } = {}): string[] => [
   // A bridged veth's host end is only a port of the bridge.
   ...(r.link === undefined
-    ? [`address add ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`]
+    ? [`address ${verb} ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`]
     : [`link set dev ${r.hostIf} master ${r.link}`]),
   // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
-  ...(r.ipv6 ? [`address add ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
-  ...(r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : []),
+  ...(r.ipv6 ? [`address ${verb} ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
+  ...(tag ? tagLines(r) : []),
   `link set dev ${r.hostIf} up`,
   ...(r.ipv6 ? [`route replace ${r.ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
   '',
@@ -120,10 +125,12 @@ const steps: StepsByKind = {
             argv: [...IP_BATCH],
             input: [
               `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
+              // Tagged at once: should the agent die halfway, the link is still known as ours (setUpHostEnd).
+              ...tagLines(r),
               `link show dev ${r.hostIf}`,
               '',
             ].join('\n'),
-            midway: { steps: hostEndSysctls(r), rest: hostEndLines(r).join('\n') },
+            midway: { steps: hostEndSysctls(r), rest: hostEndLines(r, { tag: false }).join('\n') },
           },
         ]
       : [
@@ -139,6 +146,10 @@ const steps: StepsByKind = {
           ...hostEndSysctls(r),
           { kind: 'run', argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
         ],
+  setUpHostEnd: ({ record: r }) => [
+    ...hostEndSysctls(r),
+    { kind: 'run', argv: [...IP_BATCH], input: hostEndLines(r, { verb: 'replace' }).join('\n') },
+  ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
   setGuestAlias: ({ record: r, name, alias }) => [

@@ -20,6 +20,8 @@ export interface HostObserved {
   mtus: ReadonlyMap<string, number>;
   /** The link group of each link observed, where a deep look read it. */
   groups: ReadonlyMap<string, number>;
+  /** The links observed that are not up, where a deep look read it. */
+  down?: ReadonlySet<string>;
   /** The main table's IPv4 routes. */
   routes: readonly Route[];
   ipForward: string;

@@ -9,6 +9,8 @@ export interface LinksSeen {
   aliases: Map<string, string>;
   mtus: Map<string, number>;
   groups: Map<string, number>;
+  /** Links that are not up; a deep look only. */
+  down?: Set<string>;
 }
 
 /** The links of the current netns, with their MTUs and the aliases of those that have one. */
@@ -18,6 +20,7 @@ export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
     ifalias?: string;
     mtu: number;
     group?: string;
+    flags?: string[];
   }>;
   return {
     links: new Set(links.map((link) => link.ifname)),
@@ -25,6 +28,7 @@ export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
     mtus: new Map(links.map((link) => [link.ifname, link.mtu])),
     // "default" is group 0; other groups print as their number.
     groups: new Map(links.map((link) => [link.ifname, /^\d+$/.test(link.group ?? '') ? Number(link.group) : 0])),
+    down: new Set(links.filter((link) => !link.flags?.includes('UP')).map((link) => link.ifname)),
   };
 }
 

@@ -14,6 +14,8 @@ export type SetupOp =
   /** Rewrites records in place (new forwards, a new uplink); undone by writing `before` back. */
   | { kind: 'updateRecords'; before: AttachmentRecord[]; after: AttachmentRecord[] }
   | { kind: 'createVeth'; record: AttachmentRecord }
+  /** A pair made but never set up (an attach that died halfway): the host end's settings, its setup, and up. */
+  | { kind: 'setUpHostEnd'; record: AttachmentRecord }
   | { kind: 'enableIpForward'; before: string }
   /** IPv6 forwarding on, and accept_ra=2 wherever the host takes router advertisements, so it keeps its RA-learned routes. */
   | { kind: 'enableIpv6Forwarding'; before: Ipv6ForwardingBefore }
@@ -74,6 +76,7 @@ const undo: ByKind<SetupOp, Op> = {
   updateRecords: (op) => ({ kind: 'updateRecords', before: op.after, after: op.before }),
   // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
+  setUpHostEnd: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   enableIpv6Forwarding: (op) => ({ kind: 'restoreIpv6Forwarding', value: op.before }),
   enableProxyNdp: (op) => ({ kind: 'restoreProxyNdp', uplink: op.uplink, value: op.before }),
@@ -135,6 +138,8 @@ export function describeOp(op: Op): string {
       const addresses = `${record.hostAddress} peer ${record.guestAddress}${ipv6}`;
       return `create ${record.hostIf} (${addresses}) with ${guestEndShown(record)} in the netns of ${guestLabel(record)}`;
     }
+    case 'setUpHostEnd':
+      return `set up ${op.record.hostIf}, made but never set up, for ${guestLabel(op.record)}`;
     case 'deleteLink':
       return `delete ${op.name}`;
     case 'setGuestAlias':

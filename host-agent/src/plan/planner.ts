@@ -90,6 +90,8 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord, op
   const reforwarded = existing !== undefined && !sameForwards(existing.forwards, desired.forwards);
   if (reforwarded) ops.push({ kind: 'updateRecords', before: [existing], after: [{ ...existing, forwards: desired.forwards }] });
   if (!observed.links.has(desired.hostIf)) ops.push({ kind: 'createVeth', record: desired });
+  // An attach that died between making the pair and bringing its host end up left it down, ours by its tag.
+  else if (observed.down?.has(desired.hostIf)) ops.push({ kind: 'setUpHostEnd', record: desired });
   if (observed.ipForward !== '1') ops.push({ kind: 'enableIpForward', before: observed.ipForwardBefore ?? observed.ipForward });
   const enable6 = desired.ipv6 ? enableIpv6Forwarding(observed) : undefined;
   if (enable6) ops.push(enable6);

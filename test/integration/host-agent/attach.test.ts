@@ -265,9 +265,9 @@ for (const firewall of FIREWALLS)
           "^ip -batch - <<'EOF'\n" +
             'link add vm_wlan mtu 1500 type veth peer name <one-time-name> mtu 1500 address 02:67:6e:11:03:03 ' +
             `netns /proc/${bare.pid}/ns/net\n` +
-            'link show dev vm_wlan\nEOF\n' +
+            'link set dev vm_wlan alias guestnet-host:\\d+ group \\d+\nlink show dev vm_wlan\nEOF\n' +
             // The host end's settings come before the setup that brings it up.
-            '(echo [01] > /proc/sys/net/ipv[46]/conf/vm_wlan/[a-z_]+\n)+' +
+            '(echo [01] > /proc/sys/net/ipv[46]/conf/vm_wlan/[a-z_0-9]+\n)+' +
             "ip -batch - <<'EOF'\n" +
             'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan$',
           'm',

@@ -95,6 +95,12 @@ describe('host ops', () => {
         },
       },
     ]);
+    // Tagged in the first part: an agent that dies halfway leaves a link that is still known as its own.
+    const [tagged] = stepsOf({ kind: 'createVeth', record: { ...oneTime, tagged: true } }, ctx);
+    assert.match(
+      tagged?.kind === 'run' ? (tagged.input ?? '') : '',
+      /\nlink set dev vm_wlan alias \S+ group \d+\nlink show dev vm_wlan\n$/,
+    );
   });
 
   it('adds a guest as six set elements in one nft transaction, a gateway it shares with others already there', () => {

@@ -47,6 +47,28 @@ describe('host planner', () => {
       assert.deepEqual(planAttach(after, record()), []);
     });
 
+    it('sets up a host end that an attach made but died before bringing up, and does nothing to one that is up', () => {
+      const tagged = record(100, { tagged: true });
+      const { host } = simulate(emptyHost(), planAttach(emptyHost(), tagged));
+      const halfMade = { ...host, down: new Set(['vm_wlan']) };
+      assert.deepEqual(
+        planAttach(halfMade, tagged).filter((op) => op.kind === 'setUpHostEnd' || op.kind === 'createVeth'),
+        [{ kind: 'setUpHostEnd', record: tagged }],
+      );
+      assert.deepEqual(undoOf({ kind: 'setUpHostEnd', record: tagged }), { kind: 'deleteLink', name: 'vm_wlan' });
+      assert.deepEqual(planAttach({ ...host, down: new Set() }, tagged), []);
+      const steps = stepsOf({ kind: 'setUpHostEnd', record: tagged }, { firewall: nftables, stateDir: '/state' });
+      const last = steps.at(-1);
+      assert.ok(
+        steps.slice(0, -1).every((s) => s.kind === 'sysctl'),
+        'the settings come before it is up',
+      );
+      assert.match(
+        last?.kind === 'run' ? (last.input ?? '') : '',
+        /^address replace 172\.17\.3\.2\/32 peer 172\.17\.3\.3\/32 dev vm_wlan\n/,
+      );
+    });
+
     it('leaves ip_forward alone when it is already on', () => {
       const host = { ...emptyHost(), ipForward: '1' };
       assert.ok(!planAttach(host, record()).some((op) => op.kind === 'enableIpForward'));
