@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Makes a fresh Debian 12 machine (as root) ready to build, test and demo
-// guestnet: system tools from apt, npm dependencies from the lockfile, then an
-// incremental build. With --node-releases, also the pinned Node.js releases
-// `npm test` runs on (scripts/node-releases.mjs). Each step is skipped when
-// already satisfied, so it is cheap to run before every `npm test` and
-// `npm run demo`.
+// Makes a fresh Debian 12 machine (as root) ready for one purpose: `node
+// scripts/ensure.mjs demo|bench|test` installs from apt the system tools that
+// purpose needs (scripts/system-tools.mjs), with none named it builds only;
+// then npm dependencies from the lockfile and an incremental build. With
+// --node-releases, also the pinned Node.js releases `npm test` runs on
+// (scripts/node-releases.mjs). Each step is skipped when already satisfied, so
+// it is cheap to run before every `npm test` and `npm run demo`.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -22,43 +23,9 @@ import {
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE_DIR, isRunningNode, RELEASES, releaseDir } from './node-releases.mjs';
+import { missingPackages, needsOf, PURPOSES } from './system-tools.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-// binary -> Debian package. nsenter, unshare and setpriv come with util-linux.
-const TOOLS = {
-  ip: 'iproute2',
-  nft: 'nftables',
-  iptables: 'iptables',
-  nsenter: 'util-linux',
-  unshare: 'util-linux',
-  setpriv: 'util-linux',
-  timeout: 'coreutils',
-  pkill: 'procps',
-  // The LXC deploy test runs a real container from a busybox rootfs.
-  'lxc-start': 'lxc',
-  busybox: 'busybox-static',
-  // The benchmark, which CI runs as a smoke test, measures with iperf3 and compares with CNI's ptp.
-  iperf3: 'iperf3',
-  // ... and counts the processes an attach starts.
-  strace: 'strace',
-  // ... and times storms with one probe process that enters every guest's netns (test/bench/storm-probe.py).
-  python3: 'python3',
-  // A carrier's 464XLAT in the sandbox: tayga as the host's CLAT and as the operator's NAT64.
-  tayga: 'tayga',
-  // The CNI plugin under a real runtime: podman 4 with its CNI backend (crun and conmon come with it).
-  podman: 'podman',
-  // IPv6 uplinks whose default route comes from router advertisements, and guests that advertise themselves.
-  radvd: 'radvd',
-  // A host that solicits router advertisements (rdisc6) and a guest that floods neighbour solicitations (ndisc6).
-  ndisc6: 'ndisc6',
-  // A LAN's DHCP server for the network types' tests.
-  dnsmasq: 'dnsmasq-base',
-  // Debian guests' DHCP clients, and a router solicitation that prints the RA, for the host's DHCP and RA tests.
-  dhclient: 'isc-dhcp-client',
-  dhcpcd: 'dhcpcd-base',
-  rdisc6: 'ndisc6',
-};
 
 function onPath(binary) {
   const dirs = `${process.env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`.split(delimiter);
@@ -81,14 +48,14 @@ function run(command, args, options = {}) {
   }
 }
 
-const missing = [
-  ...new Set(
-    Object.entries(TOOLS)
-      .filter(([binary]) => !onPath(binary))
-      .map(([, pkg]) => pkg),
-  ),
-];
-if (!existsSync('/usr/lib/cni/ptp')) missing.push('containernetworking-plugins');
+const purposes = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const unknown = purposes.find((purpose) => !PURPOSES.includes(purpose));
+if (unknown !== undefined || purposes.length > 1) {
+  console.error(`ensure: usage: node scripts/ensure.mjs [${PURPOSES.join('|')}] [--node-releases]`);
+  process.exit(2);
+}
+const needs = purposes.length === 0 ? [] : needsOf(purposes[0]);
+const missing = missingPackages(needs, (need) => (need.command ? onPath(need.command) : existsSync(need.file)));
 if (missing.length > 0) {
   if (process.getuid?.() !== 0 || !onPath('apt-get')) {
     console.error(`ensure: missing system packages: ${missing.join(' ')}; install them as root (apt-get install ${missing.join(' ')})`);

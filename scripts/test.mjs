@@ -6,7 +6,7 @@
 // release too (test/fixtures/sandbox.ts runs the agents with process.execPath).
 // Each mocha run ends with its "N passed, N failed" line (test/reporter.cjs);
 // this ends with one line of totals over all runs, and exits 1 if any run
-// failed. Needs `node scripts/ensure.mjs --node-releases` first. With
+// failed. Needs `node scripts/ensure.mjs test --node-releases` first. With
 // --releases it runs only the release-dependent part, on every release.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -47,7 +47,7 @@ const runs = releasesOnly
 /** Runs one part on its release, its output passed through; resolves to its passed and failed counts. */
 function runPart({ release, what, args, single }) {
   const node = nodeOf(release);
-  if (!existsSync(node)) return Promise.resolve({ passed: 0, failed: 1, note: `no ${node}: run node scripts/ensure.mjs --node-releases` });
+  if (!existsSync(node)) return Promise.resolve({ passed: 0, failed: 1, note: `no ${node}: run node scripts/ensure.mjs test --node-releases` });
   process.stdout.write(`\n== Node.js ${versionOf(release)} (${node}): ${what}\n`);
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   const child = spawn(node, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
