@@ -109,7 +109,10 @@ export function readmeSetup() {
     `guestnet supports Node.js ${inWords(RELEASES.map((r) => r.major).sort((a, b) => a - b))}, and \`npm test\` tests each:`,
     `the whole suite on ${main.major}, the current LTS, then the unit tests, the deploy tests and the demo on`,
     `${inWords(others.map((r) => r.major))}. A major other than the node that runs \`npm test\` runs on the exact release`,
-    `pinned in [scripts/node-releases.mjs](scripts/node-releases.mjs) (${inWords(RELEASES.map((r) => r.version), 'or')}),`,
+    `pinned in [scripts/node-releases.mjs](scripts/node-releases.mjs) (${inWords(
+      RELEASES.map((r) => r.version),
+      'or',
+    )}),`,
     'fetched from the npm registry once and checked against its pinned integrity.',
   ].join('\n');
 }

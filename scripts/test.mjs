@@ -47,7 +47,8 @@ const runs = releasesOnly
 /** Runs one part on its release, its output passed through; resolves to its passed and failed counts. */
 function runPart({ release, what, args, single }) {
   const node = nodeOf(release);
-  if (!existsSync(node)) return Promise.resolve({ passed: 0, failed: 1, note: `no ${node}: run node scripts/ensure.mjs test --node-releases` });
+  if (!existsSync(node))
+    return Promise.resolve({ passed: 0, failed: 1, note: `no ${node}: run node scripts/ensure.mjs test --node-releases` });
   process.stdout.write(`\n== Node.js ${versionOf(release)} (${node}): ${what}\n`);
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   const child = spawn(node, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
