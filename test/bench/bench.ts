@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick]`: guestnet beside the alternatives users have, on
 // one sandbox in one run, so the figures are ratios that survive a noisy
-// machine. Writes a markdown table to stdout and test/bench/results/latest.json.
+// machine. Writes a markdown table to stdout and test/bench/results/latest.json,
+// and then docs/performance.md's figures from it (unless --out names another file).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { callDaemon } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { type Guest, Sandbox } from '../fixtures/sandbox.js';
+import { LATEST, writePerformanceDoc } from './doc-tables.js';
 import { benchLanTypes } from './lan-types.js';
 import { median, ms, must, p95, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
+import { type RunSize, RUN_SIZES } from './sizes.js';
 import { benchStorms } from './storms.js';
 import {
   attachOnce,
@@ -25,24 +28,20 @@ import {
   type System,
 } from './systems.js';
 
-const RUNS = smoke ? 1 : quick ? 5 : 20;
-// 200 in every run but the smoke one: the bulk detach's target is set at 200 guests.
-const SCALE_POINTS = smoke ? [1, 3] : quick ? [1, 200] : [1, 50, 200, 500];
+const SIZE: RunSize = RUN_SIZES[smoke ? 'smoke' : quick ? 'quick' : 'full'];
+const RUNS = SIZE.runs;
+const SCALE_POINTS = SIZE.scalePoints;
 // Attach N is the median of attaches N-2 to N+2: one attach is one noisy sample.
 // Attach 1, the first on an empty host, happens once.
 const around = (n: number) => (n === 1 ? [1] : [n - 2, n - 1, n, n + 1, n + 2]);
 const SCALE_LAST = Math.max(...SCALE_POINTS.flatMap(around));
-// A storm: this many guests at once, per system, in this many interleaved rounds.
-const STORM_GUESTS = smoke ? 2 : quick ? 30 : 100;
-const STORM_ROUNDS = smoke ? 1 : quick ? 3 : 5;
 
 /** The scale points of one series, from `times[i]`, the time of attach i + 1. */
 function scalePoints(system: string, times: number[]): Array<{ system: string; guest: number; ms: number }> {
   return SCALE_POINTS.map((guest) => ({ system, guest, ms: median(around(guest).map((n) => times[n - 1] ?? NaN)) }));
 }
 const outAt = process.argv.indexOf('--out');
-const RESULTS =
-  outAt > 0 ? (process.argv[outAt + 1] as string) : fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+const RESULTS = outAt > 0 ? (process.argv[outAt + 1] as string) : LATEST;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function main(): Promise<void> {
@@ -95,7 +94,7 @@ async function main(): Promise<void> {
     }
     for (const [system, xs] of times) results.attach.push({ system, median_ms: median(xs), p95_ms: p95(xs), runs: xs.length });
     results.processes = await countProcesses(sandbox);
-    results.storms = await benchStorms(sandbox, STORM_ROUNDS, STORM_GUESTS);
+    results.storms = await benchStorms(sandbox, SIZE.stormRounds, SIZE.stormGuests);
 
     // Scale: the host-side cost of attach number N, bare guests (no agent, --no-wait).
     const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
@@ -164,6 +163,7 @@ async function main(): Promise<void> {
   const withTargets = { ...results, targets: targetsOf(results) };
   await mkdir(join(RESULTS, '..'), { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(withTargets, null, 2)}\n`);
+  if (RESULTS === LATEST) await writePerformanceDoc(withTargets);
   print(withTargets);
 }
 
