@@ -53,9 +53,10 @@ const builtinsOnFirstUse = {
   },
 };
 
-// winston, with the streams it brings, is 40% of the host agent, and only a
-// command that writes a log line needs it; V8 reads every function of a file
-// it loads, used or not. So it is a file of its own beside the host agent,
+// winston, with the streams it brings, is a large part of the host agent (the
+// table of sizes in docs/deploy.md shows how large), and only a command that
+// writes a log line needs it; V8 reads every function of a file it loads, used
+// or not. So it is a file of its own beside the host agent,
 // required on the first log line. It holds nothing of ours, so nothing passes
 // between the two files. Its name is a hash of its content: a daemon that
 // requires it late, after another build replaced the files, gets the winston

@@ -65,7 +65,7 @@ describe('npm run bundle: files that run with no node_modules beside them', func
       const text = await readFile(join(DIST, name), 'utf8');
       for (const trick of ['runInThisContext', '__guestnetOnUse', 'guestnet-on-use', 'node:vm', 'require("vm")'])
         assert.ok(!text.includes(trick), `${name} contains ${trick}`);
-      // esbuild keeps only licence comments: the old trailer of code in comments was 280 KiB.
+      // esbuild keeps only licence comments: code carried in a comment would be read at every start for nothing.
       const comments = commentsOf(text);
       const bytes = comments.reduce((sum, comment) => sum + comment.length, 0);
       assert.ok(bytes < 2048, `${name}: ${bytes} bytes of comments: ${comments.map((c) => c.slice(0, 60)).join(' | ')}`);
