@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -93,6 +94,11 @@ describe('scripts/system-tools: what each command installs', () => {
     assert.match(scripts.bench ?? '', /^node scripts\/ensure\.mjs bench && /);
     assert.match(scripts.test ?? '', /^node scripts\/ensure\.mjs test --node-releases && /);
     assert.match(read('.ci/run'), /^node scripts\/ensure\.mjs test --node-releases$/m);
+    // A purpose it does not know is refused before anything is installed or built.
+    const refused = spawnSync(process.execPath, [join(root, 'scripts/ensure.mjs'), 'everything'], { encoding: 'utf8' });
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stdout, '');
+    assert.equal(refused.stderr, 'ensure: usage: node scripts/ensure.mjs [demo|bench|test] [--node-releases]\n');
   });
 
   it("is what the README's setup section says, exactly, with the Node.js releases npm test runs on", () => {
