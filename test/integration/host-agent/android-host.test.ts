@@ -90,14 +90,14 @@ describe('an Android host with IPv6: netd keeps both families in one table, and 
       (await sandbox.host(['ip', '-6', 'route', 'show', 'table', '97'])).stdout,
       new RegExp(`^${record.ipv6.guestAddress} dev vm_wlan`, 'm'),
     );
-    assert.equal(await seen6Within(3000), NETD_IPV6.host);
+    assert.equal(await seen6Within(SETTLE_GUARD_MS), NETD_IPV6.host);
     assert.equal(await sandbox.seenFromGuestWithin(guest, UPLINK.hostAddress, SETTLE_GUARD_MS), UPLINK.hostAddress);
   });
 
   it('after netd restarts (chains and ip rules of both families flushed) the daemon puts IPv6 back too', async () => {
     await restartNetd(sandbox, true);
     assert.doesNotMatch((await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout, /iif vm_wlan/, 'the simulated restart kept our rule');
-    assert.equal(await seen6Within(3000), NETD_IPV6.host, "the guest's IPv6 stayed offline after the netd restart");
+    assert.equal(await seen6Within(SETTLE_GUARD_MS), NETD_IPV6.host, "the guest's IPv6 stayed offline after the netd restart");
   });
 
   it("detach leaves netd's chains, ip rules and sysctls of both families exactly as found", async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { ExitCode } from '@guestnet/protocol';
-import { type Daemon, type Guest, HOST_AGENT, Sandbox, SERVER, tcpProbeScript, UPLINK } from '../../fixtures/sandbox.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Daemon, type Guest, HOST_AGENT, Sandbox, SERVER, SETTLE_GUARD_MS, tcpProbeScript, UPLINK } from '../../fixtures/sandbox.js';
 
 const GUESTS = 50;
 const CONCURRENT = 10;
@@ -111,20 +113,24 @@ describe('host-agent serve: many guests under one daemon', function () {
   });
 
   it('restarts (SIGTERM, then a new daemon) while a guest stays online throughout, and the agents reconnect', async () => {
-    const probe = (guests[0] as Guest).exec(['node', '-e', tcpProbeScript(SERVER.address, SERVER.port, 4000)]);
+    // The probe runs from before the stop until the new daemon's agents are back, however long that takes.
+    const stopFile = join(sandbox.dir, 'probe-stop');
+    const probe = (guests[0] as Guest).exec(['node', '-e', tcpProbeScript(SERVER.address, SERVER.port, SETTLE_GUARD_MS, stopFile)]);
     await new Promise((r) => setTimeout(r, 500));
     const ended = await daemon.stop('SIGTERM');
     assert.equal(ended.exitCode, 0, daemon.output());
     await new Promise((r) => setTimeout(r, 500));
     daemon = await sandbox.startDaemon();
-    const status = await until('agents reconnecting', 10_000, async () => {
+    const status = await until('agents reconnecting', SETTLE_GUARD_MS, async () => {
       const s = await statusOf(sandbox);
       return s.every((g) => g.agent === 'connected') ? s : undefined;
     });
     assert.equal(status.length, GUESTS - 5);
+    await new Promise((r) => setTimeout(r, 500));
+    await writeFile(stopFile, '');
     const [ok, failed] = (await probe).stdout.trim().split(' ').map(Number);
     assert.equal(failed, 0, `${failed} of ${Number(ok) + Number(failed)} connections failed across the restart`);
-    assert.ok(Number(ok) > 20, `only ${ok} connections in 4 s`);
+    assert.ok(Number(ok) > 0, 'the probe made no connection');
   });
 
   it('detaching every guest leaves the host exactly as before', async () => {
