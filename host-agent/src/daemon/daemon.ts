@@ -173,7 +173,7 @@ export class Daemon {
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
     const idOf = (token: string) => this.byToken.get(token)?.id ?? '';
-    return collectStatus(this.settings.stateDir, this.runner, (token) => ({
+    return collectStatus(this.settings.stateDir, this.runner.glancing, (token) => ({
       connected: this.guests.connected(idOf(token)),
       lastApply: this.guests.lastApply(idOf(token)),
     }));

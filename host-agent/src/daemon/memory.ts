@@ -1,5 +1,6 @@
 import { CommandFailedError } from '@guestnet/protocol';
 import type { Runner, Step } from '../exec/runner.js';
+import type { Reader } from '../model/step.js';
 import { LOCAL_NETWORK_TABLE } from '../model/policy.js';
 
 const keyOf = (argv: readonly string[]) => argv.join(' ');
@@ -57,6 +58,13 @@ export class HostMemory implements Runner {
   private busy = 0;
   /** For the loop that checks the host: the firewall afresh, the rest from memory. */
   readonly checking: Runner;
+  /** For status, which must answer while a command hangs: see glance. */
+  readonly glancing: Reader;
+  /** What glance has been asked for, with the last answer each gave, and what is being read or last failed. */
+  private readonly glanced = new Set<string>();
+  private readonly lastAnswers = new Map<string, string>();
+  private readonly reading = new Map<string, number>();
+  private readonly lastFailed = new Set<string>();
 
   /** `listening`: whether the host's events are heard now; nothing is remembered before, lest one be missed. */
   constructor(
@@ -71,6 +79,7 @@ export class HostMemory implements Runner {
         return memory.processes;
       },
     };
+    this.glancing = { read: (argv) => memory.glance(argv) };
   }
 
   get processes(): number {
@@ -123,6 +132,25 @@ export class HostMemory implements Runner {
     }
   }
 
+  /**
+   * A read that does not wait on what may hang. While a change of ours is
+   * under way, while the same read is out (the loop's, or another status's),
+   * or when it last did not run to its end (a deadline met), a wedged tool is
+   * likely and the answer may be changing anyway: the last answer stands.
+   * Otherwise, and whenever there is none, it is read as usual.
+   */
+  glance(argv: string[]): Promise<string> {
+    const key = keyOf(argv);
+    this.glanced.add(key);
+    const last = this.lastAnswers.get(key);
+    const doubtful = this.busy > 0 || (this.reading.get(key) ?? 0) > 0 || this.lastFailed.has(key);
+    if (last !== undefined && doubtful) return Promise.resolve(last);
+    // Remembered answers come back without a read: how they end counts too.
+    const text = this.read(argv);
+    this.follow(key, text);
+    return text;
+  }
+
   /** Drops every answer: after a failure, or when events may have been lost. */
   forget(): void {
     this.generation++;
@@ -132,6 +160,7 @@ export class HostMemory implements Runner {
   private readAndRemember(argv: string[]): Promise<string> {
     const key = keyOf(argv);
     const text = this.inner.read(argv);
+    if (this.glanced.has(key)) this.follow(key, text);
     if (!this.listening() || !(EVENTED.has(key) || UNEVENTED.has(key))) return text;
     const answer = { argv, generation: this.generation, text };
     this.answers.set(key, answer);
@@ -139,6 +168,27 @@ export class HostMemory implements Runner {
     const answered = (error: unknown) => EVENTED.has(key) && error instanceof CommandFailedError && error.commandExitCode !== undefined;
     text.catch((error: unknown) => answered(error) || (this.answers.get(key) === answer && this.answers.delete(key)));
     return text;
+  }
+
+  /** Keeps what glance needs of a read of `key`: that it is out, and how it ended. */
+  private follow(key: string, text: Promise<string>): void {
+    this.reading.set(key, (this.reading.get(key) ?? 0) + 1);
+    const ended = () => this.reading.set(key, (this.reading.get(key) ?? 1) - 1);
+    text.then(
+      (answer) => {
+        ended();
+        this.lastAnswers.set(key, answer);
+        this.lastFailed.delete(key);
+      },
+      (error: unknown) => {
+        ended();
+        // One that exited said something (a table that is gone): what it said before no longer holds.
+        if (error instanceof CommandFailedError && error.commandExitCode !== undefined) {
+          this.lastAnswers.delete(key);
+          this.lastFailed.delete(key);
+        } else this.lastFailed.add(key);
+      },
+    );
   }
 
   private scheduleReread(): void {

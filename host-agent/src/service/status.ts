@@ -4,14 +4,12 @@ import { IP_FORWARD_PATH } from '../model/paths.js';
 import { describeType, hasGuestLink, isBridged, isRouted } from '../model/link-type.js';
 import { type AttachmentRecord, guestEndShown } from '../model/record.js';
 import type { Reader } from '../model/step.js';
+import { type Counters, type LinkState, linkStates } from '../net/link-state.js';
 import { type ForwardStatus, forwardsInForce } from './forwards.js';
 import { guestAlive, netnsAt } from './preflight.js';
 import { readRecords } from '../state/records.js';
 
-export interface Counters {
-  packets: number;
-  bytes: number;
-}
+export type { Counters };
 
 export interface GuestStatus {
   pid: number | null;
@@ -57,8 +55,6 @@ export interface Status {
 /** What the daemon knows about a guest's agent; absent when no daemon runs. */
 export type AgentView = (token: string) => { connected: boolean; lastApply: LastApply | undefined };
 
-type LinkStats = { ifname: string; flags?: string[]; operstate?: string; stats64?: { rx: Counters; tx: Counters } };
-
 /**
  * The names of the links in the netns of the guest's process, from
  * /proc/<pid>/net/dev: one file read, no process entering the guest.
@@ -75,9 +71,9 @@ async function linksInGuest(record: AttachmentRecord): Promise<string[] | undefi
 }
 
 /** A veth's host end has no carrier while its guest end is down; an end that is down itself tells nothing. */
-function guestEndUp(record: AttachmentRecord, hostEnd: LinkStats | undefined): boolean | null {
-  if (!(isRouted(record) || isBridged(record)) || !hostEnd?.flags?.includes('UP')) return null;
-  return hostEnd.operstate === 'UP' || hostEnd.flags.includes('LOWER_UP');
+function guestEndUp(record: AttachmentRecord, hostEnd: LinkState | undefined): boolean | null {
+  if (!(isRouted(record) || isBridged(record)) || !hostEnd?.up) return null;
+  return hostEnd.lowerUp;
 }
 
 type Agent = GuestStatus['agent'];
@@ -99,18 +95,23 @@ function nameSeen(record: AttachmentRecord, links: string[] | undefined): string
   return [record.guestIf, record.guestName].find((name) => links.includes(name)) ?? '?';
 }
 
+/**
+ * What `status` shows. It runs no process for links (sysfs) and takes no
+ * lock, so it answers while a command hangs; `runner` is asked only for the
+ * firewall, and only when some guest publishes ports.
+ */
 export async function collectStatus(stateDir: string, runner: Reader, agents?: AgentView): Promise<Status> {
-  const [records, links, ipForward] = await Promise.all([
+  const [records, ipForward] = await Promise.all([
     readRecords(stateDir),
-    runner.read(['ip', '-s', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkStats[]),
     readFile(IP_FORWARD_PATH, 'utf8').then(
       (text) => text.trim(),
       () => 'unknown',
     ),
   ]);
-  const byName = new Map(links.map((link) => [link.ifname, link]));
-  const stats = new Map(links.map((link) => [link.ifname, link.stats64]));
-  const forwardsOf = await forwardsInForce(records, runner);
+  const [stats, forwardsOf] = await Promise.all([
+    linkStates(records.flatMap((r) => [r.hostIf, r.uplink])),
+    forwardsInForce(records, runner),
+  ]);
   const blockedBy = (r: AttachmentRecord): string | null => {
     if (!isRouted(r)) return null;
     if (ipForward !== '1') return `net.ipv4.ip_forward is ${ipForward}`;
@@ -132,7 +133,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         type: describeType(r),
         hostIf: r.hostIf,
         guestIf: seen === undefined ? r.guestName : guestEndShown({ guestIf: seen }),
-        guestLinkUp: alive ? guestEndUp(r, byName.get(r.hostIf)) : null,
+        guestLinkUp: alive ? guestEndUp(r, stats.get(r.hostIf)) : null,
         address: r.guestAddress,
         prefixLength: r.prefixLength,
         gateway: r.hostAddress,
@@ -149,8 +150,8 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
         mac: r.guestMac,
         agent: agentOf(r, seen, view),
         lastApply: view?.lastApply ?? null,
-        fromGuest: counters ? { packets: counters.rx.packets, bytes: counters.rx.bytes } : null,
-        toGuest: counters ? { packets: counters.tx.packets, bytes: counters.tx.bytes } : null,
+        fromGuest: counters ? counters.rx : null,
+        toGuest: counters ? counters.tx : null,
         forwards: forwardsOf(r),
         blocked: blockedBy(r),
       };

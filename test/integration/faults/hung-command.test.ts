@@ -41,6 +41,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
     let daemon: Daemon;
     let bin: string;
     let flag: string;
+    let ipFlag: string;
     let pristine: string;
     let first: Guest;
     let second: Guest;
@@ -50,6 +51,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
       pristine = await sandbox.hostSnapshot();
       bin = join(sandbox.dir, 'bin');
       flag = join(sandbox.dir, 'hang');
+      ipFlag = join(sandbox.dir, 'hang-ip');
       await mkdir(bin);
       for (const tool of TOOLS[firewall]) {
         const real = (await sandbox.host(['sh', '-c', `command -v ${tool}`])).stdout.trim();
@@ -58,6 +60,9 @@ for (const firewall of ['nftables', 'iptables'] as const)
         await writeFile(wrapper, `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.05; done\nexec ${real} "$@"\n`);
         await chmod(wrapper, 0o755);
       }
+      const ip = (await sandbox.host(['sh', '-c', 'command -v ip'])).stdout.trim();
+      await writeFile(join(bin, 'ip'), `#!/bin/sh\nwhile [ -e ${ipFlag} ]; do sleep 0.05; done\nexec ${ip} "$@"\n`);
+      await chmod(join(bin, 'ip'), 0o755);
       daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, {
         PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
       });
@@ -114,6 +119,46 @@ for (const firewall of ['nftables', 'iptables'] as const)
       }
       assert.deepEqual(await runningFrom(bin), []);
       await daemon.stop();
+      assert.equal(await sandbox.hostSnapshot(), pristine);
+    });
+
+    // Status reads nothing that can hang: links and counters from sysfs, and while a change is under way, published
+    // ports from what the firewall last answered it. `ip` hangs too here, behind its own flag.
+    it('status answers, listing the guest and its published port, while ip and the firewall tool hang', async () => {
+      const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+      daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, env);
+      try {
+        const attached = await sandbox.hostAgent(['attach', String(first.pid)]);
+        assert.equal(attached.exitCode, 0, attached.stderr);
+        const forwarded = await sandbox.hostAgent(['forward', String(first.pid), '8080:80/tcp']);
+        assert.equal(forwarded.exitCode, 0, forwarded.stderr);
+        const forwardsOfFirst = async () => {
+          const status = await sandbox.hostAgent(['status', '--json']);
+          assert.equal(status.exitCode, 0, status.stderr);
+          const listed = (JSON.parse(status.stdout) as { guests: { pid: number; forwards: unknown[] }[] }).guests;
+          const shown = listed.find((g) => g.pid === first.pid);
+          assert.ok(shown, status.stdout);
+          return shown.forwards;
+        };
+        const inForce = [{ protocol: 'tcp', hostPort: 8080, guestPort: 80, inForce: true }];
+        assert.deepEqual(await forwardsOfFirst(), inForce);
+        await writeFile(ipFlag, '');
+        await writeFile(flag, '');
+        const attaching = sandbox.hostAgent(['attach', String(second.pid)]);
+        for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(bin)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok((await runningFrom(bin)).length > 0, 'no command ran into the hang');
+        assert.deepEqual(await forwardsOfFirst(), inForce);
+        const table = await sandbox.hostAgent(['status']);
+        assert.equal(table.exitCode, 0, table.stderr);
+        assert.ok((await runningFrom(bin)).length > 0, 'status answered only after the hang was over');
+        assert.equal((await attaching).exitCode, ExitCode.commandFailed);
+      } finally {
+        await rm(ipFlag, { force: true });
+        await rm(flag, { force: true });
+        const detached = await sandbox.hostAgent(['detach', String(first.pid)]);
+        await daemon.stop();
+        assert.equal(detached.exitCode, 0, detached.stderr);
+      }
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { HostMemory, RecordingRunner } from '@guestnet/host-agent';
+import { CommandFailedError } from '@guestnet/protocol';
 
 const DEFAULTS = ['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default'];
 const TABLES = ['nft', '-j', '-t', 'list', 'table', 'ip', 'guestnet'];
@@ -121,5 +122,73 @@ describe('daemon host memory', () => {
     await memory.checking.read(DEFAULTS);
     assert.equal(readsOf(inner, DEFAULTS), 1);
     memory.close();
+  });
+
+  describe('its glancing view, for status', () => {
+    const FULL = ['nft', '-j', 'list', 'table', 'ip', 'guestnet'];
+
+    /** Answers FULL with `answer`, or not at all while `hung`. */
+    class Wedgeable extends RecordingRunner {
+      hung = false;
+      failing = false;
+      answer = 'before';
+      override read(argv: string[]): Promise<string> {
+        if (argv.join(' ') !== FULL.join(' ')) return super.read(argv);
+        this.reads.push(argv);
+        if (this.failing) return Promise.reject(new CommandFailedError(argv, 'Error: No such file or directory', 1));
+        return this.hung ? new Promise(() => {}) : Promise.resolve(this.answer);
+      }
+    }
+    const glancingOver = () => {
+      const inner = new Wedgeable();
+      return { memory: new HostMemory(inner, () => true), inner };
+    };
+
+    it('reads afresh while nothing is under way, the first time included', async () => {
+      const { memory, inner } = glancingOver();
+      assert.equal(await memory.glancing.read(FULL), 'before');
+      inner.answer = 'after';
+      assert.equal(await memory.glancing.read(FULL), 'after');
+      assert.equal(readsOf(inner, FULL), 2);
+      memory.close();
+    });
+
+    it('answers what it last read, without a read, while a change is under way', async () => {
+      const { memory, inner } = glancingOver();
+      await memory.glancing.read(FULL);
+      inner.hung = true;
+      let release = () => {};
+      const change = memory.during(() => new Promise<void>((r) => (release = r)));
+      assert.equal(await memory.glancing.read(FULL), 'before');
+      assert.equal(readsOf(inner, FULL), 1);
+      release();
+      await change;
+      memory.close();
+    });
+
+    it('reads afresh after a read that exited with an error: what it said before no longer holds', async () => {
+      const { memory, inner } = glancingOver();
+      await memory.glancing.read(FULL);
+      inner.failing = true;
+      await assert.rejects(memory.checking.read(FULL));
+      inner.failing = false;
+      inner.answer = 'after';
+      let release = () => {};
+      const change = memory.during(() => new Promise<void>((r) => (release = r)));
+      assert.equal(await memory.glancing.read(FULL), 'after');
+      release();
+      await change;
+      memory.close();
+    });
+
+    it('answers what it last read while a read of the same is out and hangs (the checking loop met a wedged tool)', async () => {
+      const { memory, inner } = glancingOver();
+      await memory.glancing.read(FULL);
+      inner.hung = true;
+      void memory.checking.read(FULL);
+      assert.equal(await memory.glancing.read(FULL), 'before');
+      assert.equal(readsOf(inner, FULL), 2);
+      memory.close();
+    });
   });
 });
