@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '@guestnet/host-agent';
+import { replyWithin, resolveSettings, SETTINGS } from '@guestnet/host-agent';
 import { NODE_FLAGS } from '../../fixtures/sandbox.js';
 
 const UNIT = fileURLToPath(new URL('../../../../deploy/systemd/guestnet-host.service', import.meta.url));
@@ -46,5 +46,14 @@ describe('deploy/systemd/guestnet-host.service', () => {
     assert.deepEqual(keys.get('ProtectSystem'), ['strict']);
     assert.deepEqual(keys.get('ReadWritePaths'), ['/run']);
     assert.equal(keys.get('ProtectKernelTunables'), undefined, 'ip_forward must stay writable');
+  });
+
+  it('lets a stop finish the request under way, a hung command and its rollback included, before systemd kills it', async () => {
+    const [timeoutStop] = (await unit()).get('TimeoutStopSec') ?? [];
+    const seconds = /^(\d+)s$/.exec(timeoutStop ?? '')?.[1];
+    assert.ok(seconds, `TimeoutStopSec=${timeoutStop}`);
+    // As long as a CLI waits for that request's reply with the same settings: the unit's, the defaults.
+    const { commandTimeout, timeout } = resolveSettings({}, {}, 'the defaults');
+    assert.ok(Number(seconds) * 1000 > replyWithin(commandTimeout, timeout), `TimeoutStopSec=${timeoutStop}`);
   });
 });
