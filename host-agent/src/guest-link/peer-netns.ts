@@ -96,10 +96,15 @@ export class PeerNetns {
     for (const [socket, inode] of await Promise.all(sockets.map(async (s) => [s, await inodeOf(s)] as const))) {
       if (inode !== undefined) byInode.set(inode, socket);
     }
+    // A connection closed meanwhile is in no table any more: looking for it would read every netns' table, and /proc.
+    const leftToFind = () => {
+      for (const [inode, socket] of byInode) if (socket.destroyed) byInode.delete(inode);
+      return byInode.size > 0;
+    };
     const tried = new Set<string>();
     const lookThrough = async (netnsList: string[]) => {
       for (const netns of netnsList) {
-        if (byInode.size === 0) return;
+        if (!leftToFind()) return;
         if (tried.has(netns)) continue;
         tried.add(netns);
         const seen = await this.lookIn(netns, undefined, false);
@@ -112,7 +117,7 @@ export class PeerNetns {
     };
     await lookThrough([...this.recent]);
     await lookThrough([...this.pids.keys()]);
-    if (byInode.size > 0 && this.scannedAt + RESCAN_AFTER_MS <= Date.now()) {
+    if (leftToFind() && this.scannedAt + RESCAN_AFTER_MS <= Date.now()) {
       await this.rescan();
       await lookThrough([...this.pids.keys()]);
     }

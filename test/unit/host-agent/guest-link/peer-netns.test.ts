@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,5 +46,28 @@ describe('PeerNetns', () => {
   it('cannot tell for a netns it finds no process of: unknown, never yes', async () => {
     const socket = await oneConnection();
     assert.equal(await new PeerNetns().isFrom(socket, { netns: 'net:[1]', pid: process.pid }), 'unknown');
+  });
+
+  it('looks nowhere for a connection closed meanwhile: no table read, no scan of /proc', async () => {
+    const socket = await oneConnection();
+    // Closed after its inode was known: its handle still names a socket, but the connection is over.
+    const closed = { _handle: (socket as unknown as { _handle: unknown })._handle, destroyed: true } as unknown as Socket;
+    const looks: string[] = [];
+    const { open, readdir } = fs;
+    fs.open = ((path: string, ...rest: unknown[]) => {
+      looks.push(String(path));
+      return (open as (...a: unknown[]) => unknown)(path, ...rest);
+    }) as typeof fs.open;
+    fs.readdir = ((path: string, ...rest: unknown[]) => {
+      looks.push(String(path));
+      return (readdir as (...a: unknown[]) => unknown)(path, ...rest);
+    }) as typeof fs.readdir;
+    try {
+      assert.deepEqual([...(await new PeerNetns().sourcesOf([closed])).values()], []);
+    } finally {
+      fs.open = open;
+      fs.readdir = readdir;
+    }
+    assert.deepEqual(looks, []);
   });
 });
