@@ -76,8 +76,9 @@ export class Daemon {
     this.guests = new GuestServer(settings.socket, {
       lookup: (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
       onRejected: limitedWarning(log, 'guest connection rejected'),
-      // Its own limiter: a flood's many rejections must not hide that it is being cut down.
+      // Limiters of their own: a flood's rejections, or its drops over the total, must not hide which netns is cut down.
       onDropped: limitedWarning(log, 'guest connections dropped'),
+      onCrowded: limitedWarning(log, 'guest connections dropped'),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
     const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);

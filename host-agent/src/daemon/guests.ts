@@ -52,6 +52,8 @@ export interface GuestServerOptions {
   onRejected: (reason: string) => void;
   /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
   onDropped?: (reason: string) => void;
+  /** Hears connections dropped because too many wait to say hello from everyone together; defaults to onDropped. */
+  onCrowded?: (reason: string) => void;
   /** Hears a session refused for coming from a netns other than its link's guest's; with a valid proof, the token leaked. */
   onForeign?: (record: AttachmentRecord, refusal: ForeignSessionError) => void;
   /** Where connections come from, and their budgets; tests without netns stand in for it. */
@@ -88,8 +90,12 @@ export class GuestServer {
     private readonly options: GuestServerOptions,
   ) {
     this.admission = options.admission ?? new GuestAdmission(ADMISSION_LIMITS);
-    this.pending = new PendingConnections(PENDING_LIMITS, options.onDropped ?? options.onRejected, (sockets) =>
-      this.admission.sourcesOf(sockets),
+    const onDropped = options.onDropped ?? options.onRejected;
+    this.pending = new PendingConnections(
+      PENDING_LIMITS,
+      onDropped,
+      (sockets) => this.admission.sourcesOf(sockets),
+      options.onCrowded ?? onDropped,
     );
   }
 

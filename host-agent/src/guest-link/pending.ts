@@ -30,6 +30,8 @@ export class PendingConnections {
     private readonly limits: PendingLimits,
     private readonly onDropped: (reason: string) => void,
     private readonly sourcesOf: (sockets: Socket[]) => Promise<Map<Socket, string>> = peerNetnsOf,
+    /** Hears the drops over the total, one per connection in a flood: apart, so that they do not drown out which netns floods. */
+    private readonly onFull: (reason: string) => void = onDropped,
   ) {}
 
   get size(): number {
@@ -39,7 +41,7 @@ export class PendingConnections {
   add(socket: Socket): void {
     if (this.pending.size >= this.limits.total) {
       this.drop(this.victim());
-      this.onDropped('too many connections waiting to say hello: dropped the oldest of the busiest netns');
+      this.onFull('too many connections waiting to say hello: dropped the oldest of the busiest netns');
     }
     this.pending.set(socket, {});
     socket.once('close', () => this.pending.delete(socket));

@@ -58,6 +58,24 @@ describe('PendingConnections', () => {
     );
   });
 
+  it('reports drops over the total apart, so that a line per connection does not drown out which netns floods', async () => {
+    const perNetns: string[] = [];
+    const overTotal: string[] = [];
+    const pending = new PendingConnections(
+      { total: 4, perSource: 3 },
+      (r) => perNetns.push(r),
+      fakeSources,
+      (r) => overTotal.push(r),
+    );
+    for (let i = 0; i < 6; i++) pending.add(asSocket(new FakeSocket('net:[1]')));
+    await settled();
+    assert.ok(overTotal.length > 0 && overTotal.every((r) => /^too many connections waiting to say hello/.test(r)), overTotal.join('; '));
+    assert.ok(
+      perNetns.every((r) => /from net:\[1\] that had not said hello/.test(r)),
+      perNetns.join('; '),
+    );
+  });
+
   it('does not count a connection once it has said hello', async () => {
     const pending = new PendingConnections({ total: 2, perSource: 2 }, () => {}, fakeSources);
     const first = new FakeSocket('net:[1]');
