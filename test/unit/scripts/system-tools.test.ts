@@ -93,7 +93,14 @@ describe('scripts/system-tools: what each command installs', () => {
     assert.match(scripts.demo ?? '', /^node scripts\/ensure\.mjs demo && /);
     assert.match(scripts.bench ?? '', /^node scripts\/ensure\.mjs bench && /);
     assert.match(scripts.test ?? '', /^node scripts\/ensure\.mjs test --node-releases && /);
-    assert.match(read('.ci/run'), /^node scripts\/ensure\.mjs test --node-releases$/m);
+    const ci = read('.ci/run');
+    assert.match(ci, /^node scripts\/ensure\.mjs test --node-releases$/m);
+    // CI lints before the 12-minute suite, so a lint failure is reported first and cheaply.
+    const lint = ci.search(/^npm run lint$/m);
+    assert.ok(lint >= 0, '.ci/run does not run npm run lint');
+    assert.ok(lint < ci.search(/^npm test$/m), '.ci/run runs npm run lint after npm test');
+    // Biome exits 0 on a warning (an unused import) unless told otherwise.
+    assert.match(scripts.lint ?? '', /^biome check --error-on-warnings \. && /);
     // A purpose it does not know is refused before anything is installed or built.
     const refused = spawnSync(process.execPath, [join(root, 'scripts/ensure.mjs'), 'everything'], { encoding: 'utf8' });
     assert.equal(refused.status, 2);
