@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { allocate, guestMac, resolveSettings } from '@guestnet/host-agent';
 import { NameTakenError } from '@guestnet/protocol';
-import { sampleRecord } from '../../fixtures/records.js';
+import { sampleRecord } from '../../../fixtures/records.js';
 import { emptyHost } from './simulate.js';
 
 const defaults = resolveSettings({}, {}, 'none');

@@ -18,7 +18,7 @@ import {
   stepsOf,
 } from '@guestnet/host-agent';
 import { KernelFeatureError, UplinkNotFoundError, UsageError } from '@guestnet/protocol';
-import { sampleRecord } from '../../fixtures/records.js';
+import { sampleRecord } from '../../../fixtures/records.js';
 import { emptyHost } from './simulate.js';
 
 const POOL6 = 'fd00:1:2:3::/64';

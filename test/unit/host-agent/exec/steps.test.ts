@@ -1,18 +1,6 @@
 import assert from 'node:assert/strict';
-import {
-  applySetup,
-  formatStep,
-  type GuestRule,
-  iptables,
-  nftables,
-  RecordingRunner,
-  type SetupOp,
-  type Step,
-  stepsOf,
-  undoOf,
-} from '@guestnet/host-agent';
-import { CommandFailedError } from '@guestnet/protocol';
-import { sampleRecord } from '../../fixtures/records.js';
+import { formatStep, type GuestRule, iptables, nftables, type Step, stepsOf } from '@guestnet/host-agent';
+import { sampleRecord } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
 const rule: GuestRule = {
@@ -262,83 +250,6 @@ describe('host ops', () => {
       'add element ip guestnet port_forwards { tcp . 5555 : 172.17.3.3 . 5555 }\n' +
         'delete element ip guestnet port_forwards { tcp . 5555 : 172.17.3.3 . 5555 }\n' +
         'add element ip guestnet port_forwards { udp . 5353 : 172.17.3.3 . 53 }\n',
-    );
-  });
-
-  it('undoes every setup op', () => {
-    const ops: SetupOp[] = [
-      { kind: 'writeRecord', record },
-      { kind: 'createVeth', record },
-      { kind: 'enableIpForward', before: '0' },
-      { kind: 'setGuestRules', before: none, after: installed(second, rule) },
-      { kind: 'updateRecords', before: [record], after: [{ ...record, forwards: [] }] },
-    ];
-    assert.deepEqual(ops.map(undoOf), [
-      { kind: 'deleteRecord', id: '4242' },
-      { kind: 'deleteLink', name: 'vm_wlan' },
-      { kind: 'restoreIpForward', value: '0' },
-      { kind: 'setGuestRules', before: installed(second, rule), after: none },
-      { kind: 'updateRecords', before: [{ ...record, forwards: [] }], after: [record] },
-    ]);
-  });
-
-  it('rolls back newest first when a step fails, including the failed op itself', async () => {
-    class FailingOnNft extends RecordingRunner {
-      override async perform(step: Step): Promise<void> {
-        await super.perform(step);
-        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
-          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
-      }
-    }
-    const runner = new FailingOnNft();
-    const ops: SetupOp[] = [
-      { kind: 'writeRecord', record },
-      { kind: 'createVeth', record },
-      { kind: 'setGuestRules', before: none, after: installed(rule) },
-    ];
-    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    // The record, the pair and its host end (seven steps), the failed transaction; then the undo.
-    const undone = runner.steps.slice(9).map((step) => formatStep(step));
-    assert.deepEqual(undone, [
-      "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
-      'ip link del dev vm_wlan',
-      'rm -f /state/attachments/4242.json',
-    ]);
-  });
-
-  it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
-    class SlowLinkFailingNft extends RecordingRunner {
-      readonly sideBySide = true;
-      override async perform(step: Step): Promise<void> {
-        await super.perform(step);
-        if (step.kind === 'run' && step.argv[0] === 'nsenter') await new Promise((r) => setTimeout(r, 20));
-        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
-          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
-      }
-    }
-    const runner = new SlowLinkFailingNft();
-    const ops: SetupOp[] = [
-      { kind: 'writeRecord', record },
-      { kind: 'createVeth', record },
-      { kind: 'enableIpForward', before: '0' },
-      { kind: 'setGuestRules', before: none, after: installed(rule) },
-    ];
-    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
-    const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
-    assert.deepEqual(
-      ran.slice(0, 11),
-      ['write', 'nsenter', 'write', 'sysctl', 'nft', ...Array(5).fill('sysctl'), 'ip'],
-      'nft ran while the pair was being made; the op under way finished',
-    );
-    assert.deepEqual(
-      runner.steps.slice(11).map((step) => formatStep(step)),
-      [
-        "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
-        'ip link del dev vm_wlan',
-        'echo 0 > /proc/sys/net/ipv4/ip_forward',
-        'rm -f /state/ip_forward.before',
-        'rm -f /state/attachments/4242.json',
-      ],
     );
   });
 

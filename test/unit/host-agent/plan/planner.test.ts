@@ -13,7 +13,7 @@ import {
   undoOf,
 } from '@guestnet/host-agent';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
-import { sampleRecord } from '../../fixtures/records.js';
+import { sampleRecord } from '../../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });

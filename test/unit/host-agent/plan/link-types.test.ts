@@ -14,7 +14,7 @@ import {
   undoOf,
 } from '@guestnet/host-agent';
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
-import { sampleRecord } from '../../fixtures/records.js';
+import { sampleRecord } from '../../../fixtures/records.js';
 import { emptyHost } from './simulate.js';
 
 const ctx = { firewall: nftables, stateDir: '/state' };

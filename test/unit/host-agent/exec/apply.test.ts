@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { applySetup, formatStep, type GuestRule, nftables, RecordingRunner, type SetupOp, type Step } from '@guestnet/host-agent';
+import { CommandFailedError } from '@guestnet/protocol';
+import { sampleRecord } from '../../../fixtures/records.js';
+
+const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
+const rule: GuestRule = {
+  hostIf: 'vm_wlan',
+  linkFamily: 'vm_wlan+',
+  pool: '172.17.0.0/16',
+  guestAddress: '172.17.3.3',
+  gateway: '172.17.3.2',
+  uplink: 'wlan0',
+  openToGuests: false,
+  forwards: [],
+};
+const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
+const none = { installed: false, guests: [] };
+const ctx = { firewall: nftables, stateDir: '/state' };
+
+describe('applying host ops', () => {
+  it('rolls back newest first when a step fails, including the failed op itself', async () => {
+    class FailingOnNft extends RecordingRunner {
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
+          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+      }
+    }
+    const runner = new FailingOnNft();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
+    // The record, the pair and its host end (seven steps), the failed transaction; then the undo.
+    const undone = runner.steps.slice(9).map((step) => formatStep(step));
+    assert.deepEqual(undone, [
+      "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
+      'ip link del dev vm_wlan',
+      'rm -f /state/attachments/4242.json',
+    ]);
+  });
+
+  it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
+    class SlowLinkFailingNft extends RecordingRunner {
+      readonly sideBySide = true;
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.argv[0] === 'nsenter') await new Promise((r) => setTimeout(r, 20));
+        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
+          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+      }
+    }
+    const runner = new SlowLinkFailingNft();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'enableIpForward', before: '0' },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await assert.rejects(applySetup(ops, runner, ctx), /Could not process rule/);
+    const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
+    assert.deepEqual(
+      ran.slice(0, 11),
+      ['write', 'nsenter', 'write', 'sysctl', 'nft', ...Array(5).fill('sysctl'), 'ip'],
+      'nft ran while the pair was being made; the op under way finished',
+    );
+    assert.deepEqual(
+      runner.steps.slice(11).map((step) => formatStep(step)),
+      [
+        "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
+        'ip link del dev vm_wlan',
+        'echo 0 > /proc/sys/net/ipv4/ip_forward',
+        'rm -f /state/ip_forward.before',
+        'rm -f /state/attachments/4242.json',
+      ],
+    );
+  });
+});

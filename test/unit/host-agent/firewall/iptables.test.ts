@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { type GuestRule, parseIptablesSave } from '@guestnet/host-agent';
+
+const rule: GuestRule = {
+  hostIf: 'vm_wlan',
+  linkFamily: 'vm_wlan+',
+  pool: '172.17.0.0/16',
+  guestAddress: '172.17.3.3',
+  gateway: '172.17.3.2',
+  uplink: 'wlan0',
+  openToGuests: false,
+  forwards: [],
+};
+const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
+
+describe('firewall observation: iptables-save', () => {
+  // As iptables-save prints them: source, destination, in, out and protocol first, whatever order rules were written in.
+  const antispoof = [
+    '-A GUESTNET-ANTISPOOF -i vm_wlan+ -j GUESTNET-SOURCES',
+    '-A GUESTNET-ANTISPOOF -i vm_wlan+ -j RETURN',
+    '-A GUESTNET-ANTISPOOF -i lo -j RETURN',
+    '-A GUESTNET-ANTISPOOF -s 172.17.0.0/16 -j GUESTNET-SOURCES',
+    '-A GUESTNET-ANTISPOOF -d 172.17.3.2/32 -j DROP',
+    '-A GUESTNET-SOURCES -s 172.17.3.3/32 -i vm_wlan -j RETURN',
+    '-A GUESTNET-SOURCES -i vm_wlan+ -j DROP',
+    '-A GUESTNET-SOURCES -s 172.17.3.3/32 -j DROP',
+  ];
+  const filter = [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':GUESTNET-FORWARD - [0:0]',
+    ':GUESTNET-OPEN - [0:0]',
+    ':GUESTNET-OPEN-TO - [0:0]',
+    ':GUESTNET-INPUT - [0:0]',
+    ':GUESTNET-ANTISPOOF - [0:0]',
+    ':GUESTNET-SOURCES - [0:0]',
+    '-A INPUT -j GUESTNET-INPUT',
+    '-A FORWARD -j GUESTNET-FORWARD',
+    '-A GUESTNET-FORWARD -j GUESTNET-ANTISPOOF',
+    '-A GUESTNET-INPUT -j GUESTNET-ANTISPOOF',
+    '-A GUESTNET-FORWARD -i vm_wlan+ -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
+    '-A GUESTNET-FORWARD -o vm_wlan+ -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
+    '-A GUESTNET-FORWARD -i vm_wlan+ -m conntrack --ctstate INVALID -j DROP',
+    '-A GUESTNET-FORWARD -o vm_wlan+ -m conntrack --ctstate INVALID -j DROP',
+    '-A GUESTNET-FORWARD -i vm_wlan+ -o wlan0 -j ACCEPT',
+    '-A GUESTNET-FORWARD -i wlan0 -o vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A GUESTNET-FORWARD -o vm_wlan+ -m conntrack --ctstate DNAT -j ACCEPT',
+    '-A GUESTNET-FORWARD -o vm_wlan+ -j DROP',
+    '-A GUESTNET-FORWARD -i vm_wlan+ -j DROP',
+    '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 ' +
+      '-m hashlimit --hashlimit-above 200/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name guestnet-dns -j DROP',
+    '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p udp -m udp --dport 53 -j ACCEPT',
+    '-A GUESTNET-INPUT -d 172.17.3.2/32 -i vm_wlan+ -p tcp -m tcp --dport 53 -j ACCEPT',
+    '-A GUESTNET-INPUT -i vm_wlan+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A GUESTNET-INPUT -i vm_wlan+ -j DROP',
+  ];
+  const nat = [
+    '*nat',
+    ':GUESTNET-POSTROUTING - [0:0]',
+    ':GUESTNET-PREROUTING - [0:0]',
+    ':GUESTNET-OUTPUT - [0:0]',
+    '-A PREROUTING -m addrtype --dst-type LOCAL -j GUESTNET-PREROUTING',
+    '-A OUTPUT -m addrtype --dst-type LOCAL -j GUESTNET-OUTPUT',
+    '-A POSTROUTING -j GUESTNET-POSTROUTING',
+    '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE',
+    '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o vm_wlan+ -m conntrack --ctstate DNAT -j MASQUERADE',
+  ];
+  const save = (filterRules: string[], rules: string[], natRules: string[]) =>
+    [...filterRules, ...rules, 'COMMIT', ...natRules, 'COMMIT'].join('\n');
+
+  it('sees the chains, the jumps and a guest as installed, a family sharing all but its source check', () => {
+    const state = parseIptablesSave(save(filter, antispoof, nat));
+    assert.equal(state.installed, true);
+    assert.equal(state.has(rule), true);
+    const seventh = { ...rule, hostIf: 'vm_wlan7', guestAddress: '172.17.3.9' };
+    assert.equal(state.has(seventh), false, 'its source check is its own');
+    const withSeventh = antispoof.flatMap((line) =>
+      line.includes('172.17.3.3/32') ? [line, line.replace('3.3', '3.9').replace('vm_wlan ', 'vm_wlan7 ')] : [line],
+    );
+    assert.equal(parseIptablesSave(save(filter, withSeventh, nat)).has(seventh), true);
+    assert.equal(state.has({ ...rule, uplink: 'rmnet0' }), false);
+  });
+
+  it('is not installed when a jump was flushed or doubled, and counts the jumps it found', () => {
+    const withoutJump = parseIptablesSave(
+      save(
+        filter.filter((l) => !l.startsWith('-A FORWARD')),
+        antispoof,
+        nat,
+      ),
+    );
+    assert.equal(withoutJump.installed, false);
+    assert.equal(withoutJump.found?.['4 filter -A INPUT -j GUESTNET-INPUT'], 1, 'its other jumps are found');
+    assert.equal(withoutJump.found?.['4 filter -A FORWARD -j GUESTNET-FORWARD'], undefined);
+    const doubled = parseIptablesSave(save([...filter, '-A FORWARD -j GUESTNET-FORWARD'], antispoof, nat));
+    assert.equal(doubled.installed, false);
+    assert.equal(doubled.found?.['4 filter -A FORWARD -j GUESTNET-FORWARD'], 2);
+    assert.equal(parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\nCOMMIT').found, undefined, 'nothing of ours');
+    const inOtherTable = parseIptablesSave(
+      save(
+        filter.filter((l) => !l.startsWith('-A FORWARD')),
+        antispoof,
+        ['*nat', '-A FORWARD -j GUESTNET-FORWARD', ...nat.slice(1)],
+      ),
+    );
+    assert.equal(inOtherTable.found?.['4 filter -A FORWARD -j GUESTNET-FORWARD'], undefined, 'a line counts in its own table only');
+  });
+
+  it('reads comments of port forwards quoted', () => {
+    const forward =
+      '-A GUESTNET-PREROUTING -p tcp -m tcp --dport 5555 -m comment --comment "guestnet:vm_wlan" -j DNAT --to-destination 172.17.3.3:5555';
+    const output = forward.replace('PREROUTING', 'OUTPUT');
+    const state = parseIptablesSave(save(filter, antispoof, [...nat, forward, output]));
+    assert.equal(state.has({ ...rule, forwards: [adb] }), true);
+    assert.equal(state.has({ ...rule, forwards: [{ ...adb, hostPort: 5556 }] }), false);
+  });
+});
