@@ -7,7 +7,8 @@ export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIp
 export { oneTimeLinkIn } from './events.js';
 export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';
-export type { IpTarget } from './ip.js';
+export { changeIp, type IpTarget, readIp } from './ip.js';
+export { readStatus, StatusFile } from './status-file.js';
 export { assignmentOf, dnsOf, type IpConfigEntry, type StaticIpEntry, withEntry } from './android/ipconfig.js';
 export { parseLeaseLine } from './dhcp.js';
 export { leaseInKernel } from './android/framework-dhcp.js';

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readStatus, StatusFile } from '@guestnet/guest-agent';
+
+describe('guest status file', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'guestnet-status-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('is written at start, kept current, readable by all, and removed on a clean stop', async () => {
+    const path = join(dir, 'status.json');
+    const file = new StatusFile(path, '/run/guestnet.sock');
+    file.host('connecting');
+    file.update({ link: 'c'.repeat(32), lastApply: { ok: true, at: '2026-01-01T00:00:00.000Z', changes: 3 } });
+    await file.remove();
+    assert.equal(await readStatus(path), undefined, 'removed');
+
+    const kept = new StatusFile(path, '/run/guestnet.sock');
+    kept.host('connected');
+    kept.host('connected');
+    // Writes are queued; poll a bounded number of times for the last.
+    for (let i = 0; i < 50 && (await readStatus(path))?.host.state !== 'connected'; i++) await new Promise((r) => setTimeout(r, 10));
+    const status = await readStatus(path);
+    assert.equal(status?.pid, process.pid);
+    assert.equal(status?.socket, '/run/guestnet.sock');
+    assert.equal(status?.host.state, 'connected');
+    assert.equal(status?.link, undefined);
+    assert.equal((await stat(path)).mode & 0o777, 0o644);
+    assert.ok((await readFile(path, 'utf8')).endsWith('}\n'));
+    await kept.remove();
+  });
+
+  it('reads a missing or damaged file as no agent', async () => {
+    assert.equal(await readStatus(join(dir, 'absent.json')), undefined);
+    await writeFile(join(dir, 'bad.json'), '{"pid":');
+    assert.equal(await readStatus(join(dir, 'bad.json')), undefined);
+  });
+
+  it('never stops the agent when the file cannot be written', async () => {
+    const file = new StatusFile(join(dir, 'no/such/dir/status.json'), '/s');
+    file.host('connected');
+    await file.remove();
+  });
+});
