@@ -6,6 +6,14 @@ export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js
 export { ruleOf } from './model/rules.js';
 export type { PortForward } from './model/port-forward.js';
 export type { Step } from './model/step.js';
+export { inPool, overlaps, parsePool, rangeOf } from './model/pool.js';
+export { describePortForward, isPortForward, parsePortForward, sameForwards, sameHostPort, samePortForward } from './model/port-forward.js';
+export { hasPolicy, isNetdStyle, type PolicyState, policyDefaultInterface, uplinkTable } from './model/policy.js';
+export { defaultRouteInterface, ipv6Uplink, pathMtu } from './model/host.js';
+export { proxyNdpBeforePath, recordPath, statePaths } from './model/paths.js';
+export { uplinkProblem } from './plan/uplink.js';
+export { observePolicy } from './net/policy.js';
+export { limitedWarning, rateLimited } from './daemon/rate-limit.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
 export { planAttach, planDetach, planDetachAll, planForward, planReconcile } from './plan/planner.js';
@@ -60,8 +68,19 @@ export {
   MessageType as DhcpMessageType,
   MAX_REQUEST_BYTES as DHCP_MAX_REQUEST_BYTES,
 } from './dhcp/wire.js';
-export { DhcpRefusal, Option as DhcpOption, writeOptions as writeDhcpOptions } from './dhcp/options.js';
-export { buildReply as buildDhcpReply } from './dhcp/reply.js';
+export {
+  DhcpRefusal,
+  ipv4Bytes,
+  ipv4Of,
+  joinOptions as joinDhcpOptions,
+  maskOf,
+  Option as DhcpOption,
+  readOptions as readDhcpOptions,
+  uint16Bytes,
+  uint32Bytes,
+  writeOptions as writeDhcpOptions,
+} from './dhcp/options.js';
+export { buildReply as buildDhcpReply, configOptions as dhcpConfigOptions, leaseOptions as dhcpLeaseOptions } from './dhcp/reply.js';
 export {
   DhcpServerCore,
   OFFER_HOLD_MS,
@@ -71,7 +90,7 @@ export {
 export type { DhcpEvent, LinkLease as DhcpLinkLease, Outcome as DhcpOutcome } from './dhcp/core.js';
 export { DhcpServer, DhcpListenError } from './dhcp/transport.js';
 export type { DhcpGuest, DhcpLookup } from './dhcp/guest.js';
-export { neighbourLines } from './dhcp/link-setup.js';
+export { neighbourLines, neighbourRemovalLines } from './dhcp/link-setup.js';
 export {
   GUARD_DELETE_SCRIPT as DHCP_GUARD_DELETE_SCRIPT,
   guardRemovalScript as dhcpGuardRemovalScript,
