@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import {
-  buildDhcpReply,
   DHCP_MAX_REQUEST_BYTES,
   DhcpMessageType,
   DhcpOption,
@@ -89,38 +88,6 @@ describe('DHCP wire: requests', () => {
     ],
   ];
   for (const [what, packet, reason] of refusals) it(`refuses ${what}`, () => refusal(packet, reason));
-});
-
-describe('DHCP wire: replies', () => {
-  it('builds an OFFER that reads back: BOOTREPLY, yiaddr, chaddr, xid, flags, options; at least BOOTP size', () => {
-    const packet = buildDhcpReply({
-      type: DhcpMessageType.offer,
-      xid: 0xdeadbeef,
-      flags: 0x8000,
-      chaddr: GUEST.mac,
-      ciaddr: '0.0.0.0',
-      yiaddr: GUEST.address,
-      serverId: GUEST.gateway,
-      options: [[DhcpOption.interfaceMtu, Buffer.from([5, 120])]],
-    });
-    assert.ok(packet.length >= 300);
-    const message = parseDhcpMessage(packet);
-    assert.deepEqual(
-      { ...message, options: Object.fromEntries([...message.options].map(([code, value]) => [code, [...value]])) },
-      {
-        op: 2,
-        type: DhcpMessageType.offer,
-        hops: 0,
-        xid: 0xdeadbeef,
-        flags: 0x8000,
-        ciaddr: '0.0.0.0',
-        yiaddr: GUEST.address,
-        giaddr: '0.0.0.0',
-        chaddr: GUEST.mac,
-        options: { 53: [2], 54: [172, 17, 3, 2], 26: [5, 120] },
-      },
-    );
-  });
 });
 
 describe('DHCP wire: whatever the bytes, a request or a DhcpRefusal', () => {

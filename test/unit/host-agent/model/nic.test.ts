@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { isNic, locateNic, nicIdentityOf, notANic, physState, RecordingRunner } from '@guestnet/host-agent';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { isNic, nicIdentityOf, notANic } from '@guestnet/host-agent';
 
 // What `ip -d -j` printed on the development machine (iproute2 6.1, Linux 6.18): a virtio NIC,
 // a veth, a macvlan and a tap. Trimmed to the fields guestnet reads, plus a few around them.
@@ -43,51 +42,5 @@ describe('phys NICs: known by what the kernel says and a guest cannot change', (
     assert.ok(isNic(renamed, identity));
     assert.ok(!isNic({ ...VETH, ifname: 'eth0', address: VIRTIO.address }, identity));
     assert.ok(!isNic({ ...VIRTIO, parentdev: 'virtio3' }, identity), 'another device on the same bus');
-  });
-
-  it('attach records the NIC with its state, from one ip process', async () => {
-    const shown = [{ ...VIRTIO, ifalias: 'lan', addr_info: [{ family: 'inet', local: '192.168.77.10', prefixlen: 24, scope: 'global' }] }];
-    const runner = new RecordingRunner({ 'ip -d -j address show dev eth0': JSON.stringify(shown) });
-    assert.deepEqual(await physState(runner, 'eth0'), {
-      before: { addresses: ['192.168.77.10/24'], up: true, mtu: 1400, alias: 'lan', nic: nicIdentityOf(VIRTIO) },
-      notNic: undefined,
-    });
-    const veth = new RecordingRunner({ 'ip -d -j address show dev v1': JSON.stringify([{ ...VETH, addr_info: [] }]) });
-    assert.equal((await physState(veth, 'v1'))?.notNic, 'the kernel shows a veth link');
-    assert.equal(runner.processes, 1);
-  });
-
-  it('detach finds the NIC in the guest whatever its name, and on the host only under the passing name or with our mark', async () => {
-    const record = sampleRecord({
-      pid: 300,
-      type: 'phys',
-      link: 'eth0',
-      phys: { addresses: [], up: true, mtu: 1400, alias: '', nic: nicIdentityOf(VIRTIO)! },
-    });
-    const guestArgv = 'nsenter --net=/proc/300/ns/net ip -d -j link show';
-    const look = (host: unknown[], guest: unknown[] | undefined) =>
-      locateNic(
-        new RecordingRunner({ 'ip -d -j link show': JSON.stringify(host), ...(guest ? { [guestArgv]: JSON.stringify(guest) } : {}) }),
-        record,
-        {
-          guestAlive: true,
-          passing: 'gnpassing',
-        },
-      );
-    const planted = { ...VETH, ifname: 'vm_wlan0', address: VIRTIO.address };
-    assert.deepEqual(await look([], [planted, { ...VIRTIO, ifname: 'keepme', ifalias: 'mine' }]), { guestAlive: true, inGuest: 'keepme' });
-    assert.deepEqual(await look([], [planted]), { guestAlive: true });
-    assert.deepEqual(await look([{ ...planted, ifname: 'gnpassing' }], [VIRTIO]), {
-      guestAlive: true,
-      inGuest: 'eth0',
-      impostor: 'gnpassing',
-    });
-    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'gnpassing', ifalias: 'mine' }], [planted]), {
-      guestAlive: true,
-      onHost: 'gnpassing',
-    });
-    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'dev7', ifalias: record.token }], undefined), { guestAlive: false, onHost: 'dev7' });
-    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'eth0' }], undefined), { guestAlive: false }, 'the same NIC, never lent: not ours');
-    assert.deepEqual(await look([], [{ ...VIRTIO, ifname: 'a#b' }]), { guestAlive: true, inGuest: 'a#b' });
   });
 });

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { locateNic, nicIdentityOf, physState, RecordingRunner } from '@guestnet/host-agent';
+import { sampleRecord } from '../../../fixtures/records.js';
+
+// What `ip -d -j` printed on the development machine (iproute2 6.1, Linux 6.18): a virtio NIC,
+// and a veth. Trimmed to the fields guestnet reads, plus a few around them.
+const VIRTIO = {
+  ifindex: 4,
+  ifname: 'eth0',
+  flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+  mtu: 1400,
+  link_type: 'ether',
+  address: '02:fc:00:00:00:01',
+  parentbus: 'virtio',
+  parentdev: 'virtio2',
+};
+const VETH = {
+  ifindex: 3,
+  link_index: 2,
+  ifname: 'v1',
+  flags: ['BROADCAST', 'MULTICAST'],
+  mtu: 1500,
+  address: 'aa:0d:ba:a3:dd:69',
+  link_netnsid: 0,
+  linkinfo: { info_kind: 'veth' },
+};
+
+describe('phys NICs on the host and in a guest: reading them with ip', () => {
+  it('attach records the NIC with its state, from one ip process', async () => {
+    const shown = [{ ...VIRTIO, ifalias: 'lan', addr_info: [{ family: 'inet', local: '192.168.77.10', prefixlen: 24, scope: 'global' }] }];
+    const runner = new RecordingRunner({ 'ip -d -j address show dev eth0': JSON.stringify(shown) });
+    assert.deepEqual(await physState(runner, 'eth0'), {
+      before: { addresses: ['192.168.77.10/24'], up: true, mtu: 1400, alias: 'lan', nic: nicIdentityOf(VIRTIO) },
+      notNic: undefined,
+    });
+    const veth = new RecordingRunner({ 'ip -d -j address show dev v1': JSON.stringify([{ ...VETH, addr_info: [] }]) });
+    assert.equal((await physState(veth, 'v1'))?.notNic, 'the kernel shows a veth link');
+    assert.equal(runner.processes, 1);
+  });
+
+  it('detach finds the NIC in the guest whatever its name, and on the host only under the passing name or with our mark', async () => {
+    const record = sampleRecord({
+      pid: 300,
+      type: 'phys',
+      link: 'eth0',
+      phys: { addresses: [], up: true, mtu: 1400, alias: '', nic: nicIdentityOf(VIRTIO)! },
+    });
+    const guestArgv = 'nsenter --net=/proc/300/ns/net ip -d -j link show';
+    const look = (host: unknown[], guest: unknown[] | undefined) =>
+      locateNic(
+        new RecordingRunner({ 'ip -d -j link show': JSON.stringify(host), ...(guest ? { [guestArgv]: JSON.stringify(guest) } : {}) }),
+        record,
+        {
+          guestAlive: true,
+          passing: 'gnpassing',
+        },
+      );
+    const planted = { ...VETH, ifname: 'vm_wlan0', address: VIRTIO.address };
+    assert.deepEqual(await look([], [planted, { ...VIRTIO, ifname: 'keepme', ifalias: 'mine' }]), { guestAlive: true, inGuest: 'keepme' });
+    assert.deepEqual(await look([], [planted]), { guestAlive: true });
+    assert.deepEqual(await look([{ ...planted, ifname: 'gnpassing' }], [VIRTIO]), {
+      guestAlive: true,
+      inGuest: 'eth0',
+      impostor: 'gnpassing',
+    });
+    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'gnpassing', ifalias: 'mine' }], [planted]), {
+      guestAlive: true,
+      onHost: 'gnpassing',
+    });
+    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'dev7', ifalias: record.token }], undefined), { guestAlive: false, onHost: 'dev7' });
+    assert.deepEqual(await look([{ ...VIRTIO, ifname: 'eth0' }], undefined), { guestAlive: false }, 'the same NIC, never lent: not ours');
+    assert.deepEqual(await look([], [{ ...VIRTIO, ifname: 'a#b' }]), { guestAlive: true, inGuest: 'a#b' });
+  });
+});
