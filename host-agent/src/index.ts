@@ -14,6 +14,8 @@ export { proxyNdpBeforePath, recordPath, statePaths } from './model/paths.js';
 export { uplinkProblem } from './plan/uplink.js';
 export { observePolicy } from './net/policy.js';
 export { limitedWarning, rateLimited } from './daemon/rate-limit.js';
+export * as settingChecks from './setting-checks.js';
+export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
 export { planAttach, planDetach, planDetachAll, planForward, planReconcile } from './plan/planner.js';

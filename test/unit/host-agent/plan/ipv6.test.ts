@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import {
   chooseIpv6,
-  defaultPool6,
   forCapabilities,
   type GuestRule,
   guestIpv6Of,
@@ -59,13 +58,6 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
       prefixLength: 64,
       uplink: 'wlan0',
     });
-  });
-
-  it('the default pool is a ULA /64, the same for one machine id and different for another', () => {
-    const pool = defaultPool6('0123456789abcdef0123456789abcdef\n');
-    assert.match(pool, /^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}:6e74::\/64$/);
-    assert.equal(defaultPool6('0123456789abcdef0123456789abcdef'), pool);
-    assert.notEqual(defaultPool6('fedcba9876543210fedcba9876543210'), pool);
   });
 
   it('auto gives nat where the IPv6 uplink has a global address, and IPv4 only elsewhere', () => {
