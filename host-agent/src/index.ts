@@ -3,7 +3,7 @@
 export type { AttachmentRecord, GuestIdentity } from './model/record.js';
 export type { HostObserved, Route } from './model/host.js';
 export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
-export { ruleOf } from './model/rules.js';
+export { policyRouteOf, ruleOf } from './model/rules.js';
 export type { PortForward } from './model/port-forward.js';
 export type { Step } from './model/step.js';
 export { inPool, overlaps, parsePool, rangeOf } from './model/pool.js';
@@ -55,7 +55,7 @@ export {
   validAttachments as cniValidAttachments,
 } from './cni/request.js';
 export { forwardInForce } from './service/forwards.js';
-export { withStateLock } from './state/lock.js';
+export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';
@@ -63,6 +63,7 @@ export { defaultPool6 } from './net/ipv6.js';
 export type { GuestIpv6, Ipv6ForwardingBefore } from './model/ipv6.js';
 export type { HostIpv6 } from './model/host.js';
 export { forCapabilities } from './guest-link/exchange.js';
+export { guestConfigOf } from './guest-link/configure.js';
 export { DnsForwarder } from './dns/forwarder.js';
 export {
   parseRequest as parseDhcpRequest,
