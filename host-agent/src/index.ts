@@ -65,6 +65,7 @@ export type { HostIpv6 } from './model/host.js';
 export { forCapabilities } from './guest-link/exchange.js';
 export { guestConfigOf } from './guest-link/configure.js';
 export { DnsForwarder } from './dns/forwarder.js';
+export { serveTcp as serveDnsTcp } from './dns/tcp.js';
 export {
   parseRequest as parseDhcpRequest,
   parseMessage as parseDhcpMessage,

@@ -82,8 +82,10 @@ export function serveTcp(address: string, port: number, forwarder: TcpForwarding
     const queue: Buffer[] = [];
     let busy = false;
     const next = (): void => {
+      // Checked before taking from the queue: a query that arrives while another is out waits its turn.
+      if (busy) return;
       const query = queue.shift();
-      if (!query || busy) return;
+      if (!query) return;
       busy = true;
       void forwarder.options
         .upstreams()
