@@ -53,8 +53,6 @@ const NOT_YET_COVERED: readonly string[] = [
   'host-agent/src/daemon/rotations.ts',
   'host-agent/src/daemon/session.ts',
   'host-agent/src/dhcp/transport.ts',
-  'host-agent/src/dns/forwarder.ts',
-  'host-agent/src/dns/tcp.ts',
   'host-agent/src/doctor/checks.ts',
   'host-agent/src/doctor/ipv6.ts',
   'host-agent/src/doctor/link-type.ts',
