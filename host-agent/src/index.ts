@@ -106,6 +106,7 @@ export { Radvd, radvdVersion, type StopMode as RadvdStopMode } from './ra/radvd.
 export { formatDoctor, formatStatus } from './output.js';
 export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
+export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
 export { isJournalStream, logFormatOf } from './log.js';
 export { loggedRequests, logReconciled } from './daemon/events.js';

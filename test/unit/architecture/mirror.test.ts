@@ -55,7 +55,6 @@ const NOT_YET_COVERED: readonly string[] = [
   'host-agent/src/dhcp/transport.ts',
   'host-agent/src/doctor/checks.ts',
   'host-agent/src/doctor/ipv6.ts',
-  'host-agent/src/doctor/link-type.ts',
   'host-agent/src/exec/typed-steps.ts',
   'host-agent/src/firewall/iptables-rules.ts',
   'host-agent/src/firewall/iptables6.ts',
