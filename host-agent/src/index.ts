@@ -55,6 +55,7 @@ export {
   validAttachments as cniValidAttachments,
 } from './cni/request.js';
 export { forwardInForce } from './service/forwards.js';
+export { dropKeptPorts, keepPorts, keptPorts } from './cni/kept-ports.js';
 export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
