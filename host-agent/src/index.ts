@@ -58,6 +58,7 @@ export { forwardInForce } from './service/forwards.js';
 export { dropKeptPorts, keepPorts, keptPorts } from './cni/kept-ports.js';
 export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
+export { listenExclusively } from './guest-link/socket.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';
 export { defaultPool6 } from './net/ipv6.js';
