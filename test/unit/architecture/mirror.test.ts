@@ -66,7 +66,6 @@ const NOT_YET_COVERED: readonly string[] = [
   'host-agent/src/guest-link/one-shot.ts',
   'host-agent/src/model/link-type.ts',
   'host-agent/src/model/record.ts',
-  'host-agent/src/observe.ts',
   'host-agent/src/service/host-side.ts',
   'host-agent/src/service/preflight.ts',
   'host-agent/src/service/recovery.ts',
