@@ -9,6 +9,7 @@ export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';
 export { changeIp, type IpTarget, readIp } from './ip.js';
 export { readStatus, StatusFile } from './status-file.js';
+export { formatGuestStatus, type GuestStatus } from './commands/status.js';
 export { assignmentOf, dnsOf, type IpConfigEntry, type StaticIpEntry, withEntry } from './android/ipconfig.js';
 export { parseLeaseLine } from './dhcp.js';
 export { leaseInKernel } from './android/framework-dhcp.js';
