@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
-import { applySetup, formatStep, type GuestRule, nftables, RecordingRunner, type SetupOp, type Step } from '@guestnet/host-agent';
+import { applySetup, formatStep, nftables, RecordingRunner, type SetupOp, type Step } from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule: GuestRule = {
-  hostIf: 'vm_wlan',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
-const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
-const none = { installed: false, guests: [] };
 const ctx = { firewall: nftables, stateDir: '/state' };
 
 describe('applying host ops', () => {

@@ -1,22 +1,9 @@
 import assert from 'node:assert/strict';
 import { formatStep, type GuestRule, iptables, nftables, type Step, stepsOf } from '@guestnet/host-agent';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none, SECOND_RULE as second } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule: GuestRule = {
-  hostIf: 'vm_wlan',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
-const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 const ctx = { firewall: nftables, stateDir: '/state' };
-const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
-const none = { installed: false, guests: [] };
 /** What a routed IPv4-only host end gets before it comes up. */
 const hostEndSettings: Step[] = [
   { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/accept_ra', value: '0', ifPresent: true },

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { type GuestRule, parseIptablesSave } from '@guestnet/host-agent';
+import { parseIptablesSave } from '@guestnet/host-agent';
+import { SAMPLE_RULE as rule } from '../../../fixtures/records.js';
 
-const rule: GuestRule = {
-  hostIf: 'vm_wlan',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
 const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
 
 describe('firewall observation: iptables-save', () => {

@@ -1,30 +1,6 @@
 import assert from 'node:assert/strict';
 import { isNic, nicIdentityOf, notANic } from '@guestnet/host-agent';
-
-// What `ip -d -j` printed on the development machine (iproute2 6.1, Linux 6.18): a virtio NIC,
-// a veth, a macvlan and a tap. Trimmed to the fields guestnet reads, plus a few around them.
-const VIRTIO = {
-  ifindex: 4,
-  ifname: 'eth0',
-  flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
-  mtu: 1400,
-  link_type: 'ether',
-  address: '02:fc:00:00:00:01',
-  parentbus: 'virtio',
-  parentdev: 'virtio2',
-};
-const VETH = {
-  ifindex: 3,
-  link_index: 2,
-  ifname: 'v1',
-  flags: ['BROADCAST', 'MULTICAST'],
-  mtu: 1500,
-  address: 'aa:0d:ba:a3:dd:69',
-  link_netnsid: 0,
-  linkinfo: { info_kind: 'veth' },
-};
-const MACVLAN = { ifname: 'mv', address: 'ea:cd:df:15:38:bf', link: 'v1', linkinfo: { info_kind: 'macvlan', info_data: { mode: 'vepa' } } };
-const TAP = { ifname: 'tp0', address: 'f6:96:bf:fb:0b:cf', linkinfo: { info_kind: 'tun', info_data: { type: 'tap' } } };
+import { MACVLAN, TAP, VETH, VIRTIO } from '../../../fixtures/ip-links.js';
 
 describe('phys NICs: known by what the kernel says and a guest cannot change', () => {
   it('a NIC is a link with a device beneath it and no kind; anything a program made is not', () => {

@@ -1,29 +1,7 @@
 import assert from 'node:assert/strict';
 import { locateNic, nicIdentityOf, physState, RecordingRunner } from '@guestnet/host-agent';
+import { VETH, VIRTIO } from '../../../fixtures/ip-links.js';
 import { sampleRecord } from '../../../fixtures/records.js';
-
-// What `ip -d -j` printed on the development machine (iproute2 6.1, Linux 6.18): a virtio NIC,
-// and a veth. Trimmed to the fields guestnet reads, plus a few around them.
-const VIRTIO = {
-  ifindex: 4,
-  ifname: 'eth0',
-  flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
-  mtu: 1400,
-  link_type: 'ether',
-  address: '02:fc:00:00:00:01',
-  parentbus: 'virtio',
-  parentdev: 'virtio2',
-};
-const VETH = {
-  ifindex: 3,
-  link_index: 2,
-  ifname: 'v1',
-  flags: ['BROADCAST', 'MULTICAST'],
-  mtu: 1500,
-  address: 'aa:0d:ba:a3:dd:69',
-  link_netnsid: 0,
-  linkinfo: { info_kind: 'veth' },
-};
 
 describe('phys NICs on the host and in a guest: reading them with ip', () => {
   it('attach records the NIC with its state, from one ip process', async () => {

@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
-import { type GuestRule, type SetupOp, undoOf } from '@guestnet/host-agent';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { type SetupOp, undoOf } from '@guestnet/host-agent';
+import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none, SECOND_RULE as second } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const rule: GuestRule = {
-  hostIf: 'vm_wlan',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
-const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
-const none = { installed: false, guests: [] };
-const second: GuestRule = { ...rule, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' };
 
 describe('host ops: inverses', () => {
   it('undoes every setup op', () => {

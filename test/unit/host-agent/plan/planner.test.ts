@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import {
   type AttachmentRecord,
-  type GuestRule,
   nftables,
   planAttach,
   planDetach,
@@ -13,22 +12,10 @@ import {
   undoOf,
 } from '@guestnet/host-agent';
 import { NameTakenError, UsageError } from '@guestnet/protocol';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none } from '../../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
 const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
-const rule: GuestRule = {
-  hostIf: 'vm_wlan',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
-const installed = (...guests: GuestRule[]) => ({ installed: true, guests });
-const none = { installed: false, guests: [] };
 
 describe('host planner', () => {
   describe('planAttach', () => {
