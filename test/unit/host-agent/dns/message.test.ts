@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { isQuery, RateLimit, serverFailure } from '@guestnet/host-agent';
-
-// device.example, type A, class IN, recursion desired.
-const QUERY = Buffer.concat([
-  Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]),
-  Buffer.from('device'),
-  Buffer.from([7]),
-  Buffer.from('example'),
-  Buffer.from([0, 0, 1, 0, 1]),
-]);
+import { QUERY } from '../../../fixtures/dns-query.js';
 
 describe('DNS forwarder: messages', () => {
   it('takes a standard query with one question', () => {

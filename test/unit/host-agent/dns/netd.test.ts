@@ -4,15 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { askNetd, HostResolvers } from '@guestnet/host-agent';
-
-// device.example, type A, class IN, recursion desired.
-const QUERY = Buffer.concat([
-  Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]),
-  Buffer.from('device'),
-  Buffer.from([7]),
-  Buffer.from('example'),
-  Buffer.from([0, 0, 1, 0, 1]),
-]);
+import { QUERY } from '../../../fixtures/dns-query.js';
 
 describe('DNS forwarder: netd on an Android host', () => {
   let dir: string;

@@ -5,15 +5,8 @@ import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveDnsTcp } from '@guestnet/host-agent';
+import { QUERY } from '../../../fixtures/dns-query.js';
 
-// device.example, type A, class IN, recursion desired.
-const QUERY = Buffer.concat([
-  Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 6]),
-  Buffer.from('device'),
-  Buffer.from([7]),
-  Buffer.from('example'),
-  Buffer.from([0, 0, 1, 0, 1]),
-]);
 const frame = (message: Buffer) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message]);
 
 /** Sends `bytes` on a new connection; resolves to what came back before the server closed it or `wanted` bytes arrived. */
