@@ -116,5 +116,6 @@ export { helpOf } from './settings.js';
 export { interfaceId, portGuardScript } from './exec/port-guard.js';
 export { isNic, type NicIdentity, type NicSeen, nicIdentityOf, notANic } from './model/nic.js';
 export { locateNic, physState } from './net/links.js';
+export { type LinkState, linkStates } from './net/link-state.js';
 export { existingLinksWithAliases, routesCovering } from './observe.js';
 export { passingName, planPortGuardRepair } from './plan/link-types.js';
