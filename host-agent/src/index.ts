@@ -27,7 +27,7 @@ export { nftables } from './firewall/nftables.js';
 export { parseNftTable } from './firewall/nft-observe.js';
 export { BASE as NFT_TABLE } from './firewall/nftables4.js';
 export { BASE6 as NFT_TABLE6 } from './firewall/nftables6.js';
-export { parseIptablesSave } from './firewall/iptables.js';
+export { parseIptablesSave } from './firewall/iptables-save.js';
 export { iptables } from './firewall/iptables.js';
 export { parseRecord, readRecords, recordContent } from './state/records.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';

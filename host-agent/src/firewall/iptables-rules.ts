@@ -1,4 +1,4 @@
-import type { GuestRule } from '../model/rules.js';
+import { type FamilyGuest, unique } from './family.js';
 
 // What both families' iptables rules are made of, and the checks both share.
 
@@ -8,8 +8,6 @@ export interface Rule {
   chain: string;
   spec: string[];
 }
-
-export const unique = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
 
 /** The options iptables-save prints first, in the order it prints them, whatever order a rule was written in. */
 const SAVE_ORDER = ['-s', '-d', '-i', '-o', '-p'];
@@ -46,15 +44,6 @@ export function saved(rule: Rule): string {
   return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
 }
 
-/** One family's view of a guest: its link, its address and gateway, its pool. */
-export interface Sources {
-  hostIf: string;
-  linkFamily: string;
-  address: string;
-  gateway: string;
-  pool: string;
-}
-
 /**
  * GUESTNET-ANTISPOOF, the first check of GUESTNET-FORWARD and GUESTNET-INPUT,
  * so before any accept of the forward chain and before the forwarder: a
@@ -69,7 +58,7 @@ export interface Sources {
  * through. Only packets from guest links or with a pool source reach the
  * per-guest rules.
  */
-export function antispoofRules(guests: Sources[], hostBits: number, local: Rule[] = []): Rule[] {
+export function antispoofRules(guests: FamilyGuest[], hostBits: number, local: Rule[]): Rule[] {
   const families = unique(
     guests.map((g) => g.linkFamily),
     (f) => f,
@@ -90,11 +79,3 @@ export function antispoofRules(guests: Sources[], hostBits: number, local: Rule[
     ...guests.map((g) => source('-s', host(g.address), '-j', 'DROP')),
   ];
 }
-
-export const sourcesOf = (g: GuestRule): Sources => ({
-  hostIf: g.hostIf,
-  linkFamily: g.linkFamily,
-  address: g.guestAddress,
-  gateway: g.gateway,
-  pool: g.pool,
-});
