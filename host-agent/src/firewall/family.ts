@@ -60,6 +60,4 @@ export function ipv6Guest(rule: GuestRule): FamilyGuest | undefined {
 export const guestsOf = (view: (rule: GuestRule) => FamilyGuest | undefined, rules: readonly GuestRule[]): FamilyGuest[] =>
   rules.flatMap((rule) => view(rule) ?? []);
 
-export const unique = <T>(items: readonly T[], key: (item: T) => string): T[] => [
-  ...new Map(items.map((i) => [key(i), i])).values(),
-];
+export const unique = <T>(items: readonly T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];

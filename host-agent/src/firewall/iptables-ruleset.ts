@@ -20,8 +20,10 @@ export interface IptablesFamily {
   jumps: Rule[];
   /** What a guest link may carry from other sources than its guest's address. */
   localSources: (linkFamilies: string[]) => Rule[];
-  /** What guests may open to the host itself besides replies (the rest is dropped). */
-  input: (linkFamilies: string[], guests: FamilyGuest[]) => Rule[];
+  /** What guests may open to the host itself besides replies, before any link's own checks (the rest is dropped). */
+  input: (guests: FamilyGuest[]) => Rule[];
+  /** What a link family may open to the host itself besides replies, checked just before that family's replies. */
+  linkInput: (linkFamily: string) => Rule[];
 }
 
 /** The chains both families own. */
@@ -97,8 +99,9 @@ export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Ru
     // Only guests that are both open may talk: the first chain checks the sender, the second the receiver.
     ...open.map((g) => filter('GUESTNET-OPEN', '-i', g.hostIf, '-j', 'GUESTNET-OPEN-TO')),
     ...open.map((g) => filter('GUESTNET-OPEN-TO', '-o', g.hostIf, '-j', 'ACCEPT')),
-    ...family.input(families, guests),
+    ...family.input(guests),
     ...families.flatMap((f) => [
+      ...family.linkInput(f),
       filter('GUESTNET-INPUT', '-i', f, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
       filter('GUESTNET-INPUT', '-i', f, '-j', 'DROP'),
     ]),

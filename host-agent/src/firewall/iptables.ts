@@ -36,10 +36,9 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string)
       ...chains[table].map((chain) => `:${chain} - [0:0]`),
       ...(jumps === false
         ? []
-        : hooks.filter((j) => j.table === table).flatMap((j) => [
-            ...Array.from({ length: jumps[hookKey(family, j)] ?? 0 }, () => line('-D', j)),
-            line('-I', j),
-          ])),
+        : hooks
+            .filter((j) => j.table === table)
+            .flatMap((j) => [...Array.from({ length: jumps[hookKey(family, j)] ?? 0 }, () => line('-D', j)), line('-I', j)])),
       ...rules.filter((r) => r.table === table).map((r) => ['-A', r.chain, ...r.spec].join(' ')),
       'COMMIT',
     ]);

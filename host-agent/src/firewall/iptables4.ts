@@ -27,7 +27,8 @@ export const IPTABLES4: IptablesFamily = {
   chains: CHAINS,
   jumps: JUMPS,
   localSources: () => [],
-  input: (_families, guests) =>
+  linkInput: () => [],
+  input: (guests) =>
     unique(guests, (g) => `${g.linkFamily} ${g.gateway}`).flatMap((g) => {
       const dns = (p: string, ...action: string[]) =>
         filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);

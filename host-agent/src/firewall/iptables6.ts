@@ -25,10 +25,9 @@ export const IPTABLES6: IptablesFamily = {
     families.flatMap((f) =>
       ['fe80::/10', '::/128'].map((source) => filter('GUESTNET-ANTISPOOF', '-s', source, '-i', f, '-p', 'ipv6-icmp', '-j', 'RETURN')),
     ),
-  input: (families, guests) => [
-    ...families.flatMap((f) =>
-      ND_TYPES.map((type) => filter('GUESTNET-INPUT', '-i', f, '-p', 'ipv6-icmp', '-m', 'icmp6', '--icmpv6-type', type, '-j', 'GUESTNET-ND')),
-    ),
+  linkInput: (f) =>
+    ND_TYPES.map((type) => filter('GUESTNET-INPUT', '-i', f, '-p', 'ipv6-icmp', '-m', 'icmp6', '--icmpv6-type', type, '-j', 'GUESTNET-ND')),
+  input: (guests) => [
     // One budget per link: a limit is kept per rule.
     ...guests.map((g) => filter('GUESTNET-ND', '-i', g.hostIf, ...ND_LIMIT, '-j', 'ACCEPT')),
     ...(guests.length > 0 ? [filter('GUESTNET-ND', '-j', 'DROP')] : []),

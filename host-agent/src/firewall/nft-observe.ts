@@ -1,6 +1,7 @@
 import type { FirewallState, GuestRule } from '../model/rules.js';
-import { BASE, forwardEntry, TABLE } from './nftables4.js';
-import { BASE6, forwardEntry6, forwards6, TABLE6 } from './nftables6.js';
+import { listed, membersOf, type NftFamily } from './nft-ruleset.js';
+import { BASE, NFT4, TABLE } from './nftables4.js';
+import { BASE6, NFT6, TABLE6 } from './nftables6.js';
 
 // Reading guestnet's tables back from `nft -j list table`, to compare like
 // with like: the set elements a guest's rule puts there, and the table's shape
@@ -38,40 +39,24 @@ function tableOf(json: string) {
     .sort()
     .join('\n');
   /** Set members as "a . b", map entries as "a . b : c . d". */
-  const members = (name: string) => {
-    const set = sets.find((s) => s.name === name);
-    return new Set((set?.elem ?? []).map((e) => (Array.isArray(e) ? `${keyText(e[0])} : ${keyText(e[1])}` : keyText(e))));
-  };
+  const members = new Map(
+    sets.map((set) => [
+      set.name,
+      new Set((set.elem ?? []).map((e) => (Array.isArray(e) ? `${keyText(e[0])} : ${keyText(e[1])}` : keyText(e)))),
+    ]),
+  );
   return { shape, members };
 }
 
-/** Whether IPv6's table holds a guest's IPv6 part, from `nft -j list table ip6 guestnet` ('' when it does not exist). */
-function parseNftTable6(json: string): (rule: GuestRule) => boolean {
-  if (json === '') return (rule) => !rule.ipv6;
-  const table = tableOf(json);
-  if (table.shape !== SHAPE6) return (rule) => !rule.ipv6;
-  const [links, pairs, sources, addresses, gateways, masquerades, open, forwards] = [
-    'guest_links',
-    'forward_pairs',
-    'guest_sources',
-    'guest_addresses',
-    'gateways',
-    'masquerade_sources',
-    'open_links',
-    'port_forwards',
-  ].map((name) => table.members(name)) as Array<Set<string>>;
-  return (rule) => {
-    const v6 = rule.ipv6;
-    if (!v6) return true;
+/** Whether a family's listed table holds a guest's side in it: each member it wants there, none it does not. */
+function holder(family: NftFamily, table: ReturnType<typeof tableOf>) {
+  return (rule: GuestRule) => {
+    const g = family.view(rule);
+    if (!g) return true;
+    const gateways = table.members.get('gateways');
     return (
-      links?.has(rule.hostIf) === true &&
-      pairs?.has(`${rule.hostIf} . ${v6.uplink}`) === true &&
-      sources?.has(`${rule.hostIf} . ${v6.guestAddress}`) === true &&
-      addresses?.has(v6.guestAddress) === true &&
-      gateways?.has(v6.gateway) === true &&
-      masquerades?.has(`${v6.guestAddress} . ${v6.uplink}`) === v6.masquerade &&
-      open?.has(rule.hostIf) === rule.openToGuests &&
-      forwards6(rule).every((f) => forwards?.has(forwardEntry6(v6.guestAddress, f)))
+      gateways?.has(g.gateway) === true &&
+      membersOf(family, g).every((m) => (table.members.get(m.set)?.has(listed(m)) === true) === m.wanted)
     );
   };
 }
@@ -79,36 +64,17 @@ function parseNftTable6(json: string): (rule: GuestRule) => boolean {
 /** Whether a listing (`nft -j -t` leaves the elements out) shows guestnet's IPv4 table in its current shape. */
 export const hasShape = (json: string): boolean => tableOf(json).shape === SHAPE;
 
-/** What `nft -j list table ip guestnet` (and IPv6's table) shows, as the planner asks about it. */
+/** What `nft -j list table ip guestnet` (and IPv6's table, '' when it does not exist) shows, as the planner asks about it. */
 export function parseNftTable(json: string, json6 = ''): FirewallState {
   const table = tableOf(json);
-  const found6: Record<string, number> = json6 !== '' && tableOf(json6).shape !== SHAPE6 ? { [TABLE6]: 1 } : {};
+  const table6 = json6 === '' ? undefined : tableOf(json6);
+  const found6: Record<string, number> = table6 !== undefined && table6.shape !== SHAPE6 ? { [TABLE6]: 1 } : {};
   if (table.shape !== SHAPE) return { installed: false, found: { [TABLE]: 1, ...found6 }, has: () => false };
-  const has6 = parseNftTable6(json6);
-  const [links, pairs, guestSources, addresses, gateways, sources, open, dns] = [
-    'guest_links',
-    'forward_pairs',
-    'guest_sources',
-    'guest_addresses',
-    'gateways',
-    'masquerade_sources',
-    'open_links',
-    'dns_servers',
-  ].map((name) => table.members(name)) as Array<Set<string>>;
-  const forwards = new Set([...table.members('port_forwards'), ...table.members('port_forwards_at')]);
+  const has4 = holder(NFT4, table);
+  const has6 = table6?.shape === SHAPE6 ? holder(NFT6, table6) : (rule: GuestRule) => !rule.ipv6;
   return {
     installed: true,
     ...(Object.keys(found6).length > 0 ? { found: found6 } : {}),
-    has: (rule) =>
-      links?.has(rule.hostIf) === true &&
-      pairs?.has(`${rule.hostIf} . ${rule.uplink}`) === true &&
-      guestSources?.has(`${rule.hostIf} . ${rule.guestAddress}`) === true &&
-      addresses?.has(rule.guestAddress) === true &&
-      gateways?.has(rule.gateway) === true &&
-      sources?.has(`${rule.guestAddress} . ${rule.uplink}`) === true &&
-      dns?.has(`${rule.hostIf} . ${rule.gateway}`) === true &&
-      open?.has(rule.hostIf) === rule.openToGuests &&
-      rule.forwards.every((f) => forwards.has(forwardEntry(rule.guestAddress, f))) &&
-      has6(rule),
+    has: (rule) => has4(rule) && has6(rule),
   };
 }

@@ -3,8 +3,9 @@ import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.j
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
 import { hasShape, parseNftTable } from './nft-observe.js';
-import { BASE, elements, sharedElements, TABLE } from './nftables4.js';
-import { BASE6, elements6, sharedElements6, TABLE6 } from './nftables6.js';
+import { elementsOf, type NftFamily, sharedElementsOf } from './nft-ruleset.js';
+import { BASE, NFT4, TABLE } from './nftables4.js';
+import { BASE6, NFT6, TABLE6 } from './nftables6.js';
 
 // The nftables backend: guestnet's two tables (nftables4.ts, nftables6.ts),
 // changed in one transaction per change, read back in nft-observe.ts.
@@ -48,8 +49,12 @@ const install = (table: string, base: string, guests: readonly GuestRule[], elem
   ...[...guests.flatMap(elements.of), ...elements.shared(guests)].map((e) => `add element ${table} ${e}`),
 ];
 
-const V4: Elements = { of: elements, shared: sharedElements };
-const V6: Elements = { of: elements6, shared: sharedElements6 };
+const elementsIn = (family: NftFamily): Elements => ({
+  of: (rule) => elementsOf(family, rule),
+  shared: (rules) => sharedElementsOf(family, rules),
+});
+const V4 = elementsIn(NFT4);
+const V6 = elementsIn(NFT6);
 
 function changes4(before: FirewallContent, after: FirewallContent): string[] {
   if (!after.installed) return before.installed || before.found?.[TABLE] ? dropTable(TABLE) : [];
