@@ -1,5 +1,6 @@
 import { ONE_TIME_NAME, oneTimeNameOf, secretsOf } from '@guestnet/protocol';
 import type { Firewall } from '../firewall/firewall.js';
+import { onLoopback } from '../firewall/localnet.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, recordPath, statePaths } from '../model/paths.js';
@@ -78,6 +79,8 @@ function hostEndSysctls(r: AttachmentRecord): Step[] {
     // Guests believe their whole subnet is on-link; only a guest open to others gets its ARP answered for them.
     ...(routed && r.guestToGuest ? [ipv4('proxy_arp', '1')] : []),
     ...(routed && !r.ipv6 ? [ipv6('disable_ipv6', '1')] : []),
+    // A published port the host reaches at 127.0.0.1 (firewall/localnet.ts), for a link made again under rules still in place.
+    ...(routed && r.forwards.some(onLoopback) ? [ipv4('route_localnet', '1')] : []),
   ];
 }
 

@@ -20,6 +20,8 @@ export interface IptablesFamily {
   jumps: Rule[];
   /** What a guest link may carry from other sources than its guest's address. */
   localSources: (linkFamilies: string[]) => Rule[];
+  /** The loopback network, where the family routes it to guests (IPv4 only: IPv6 never routes ::1 off the host). */
+  loopback?: string;
   /** What guests may open to the host itself besides replies, before any link's own checks (the rest is dropped). */
   input: (guests: FamilyGuest[]) => Rule[];
   /** What a link family may open to the host itself besides replies, checked just before that family's replies. */
@@ -77,6 +79,7 @@ export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Ru
     (g) => `${g.pool} ${g.uplink}`,
   );
   const open = guests.filter((g) => g.openToGuests);
+  const { loopback } = family;
   return [
     ...antispoofRules(guests, family.hostBits, family.localSources(families)),
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
@@ -110,6 +113,10 @@ export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Ru
     ...unique(guests, (g) => `${g.pool} ${g.linkFamily}`).map((g) =>
       nat('GUESTNET-POSTROUTING', '-s', g.pool, '-o', g.linkFamily, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE'),
     ),
+    // The host reaching a published port at 127.0.0.1 (localnet.ts); the guest answers its gateway.
+    ...(loopback ? families.map((f) => nat('GUESTNET-POSTROUTING', '-s', loopback, '-o', f, '-j', 'MASQUERADE')) : []),
+    // Loopback destinations are the host's alone: a packet from outside or from a guest addressed to one is never forwarded.
+    ...(loopback ? [nat('GUESTNET-PREROUTING', '-d', loopback, '-j', 'RETURN')] : []),
     ...guests.flatMap((g) =>
       g.forwards.flatMap((f) => ['GUESTNET-PREROUTING', 'GUESTNET-OUTPUT'].map((chain) => dnat(family, g, chain, f))),
     ),

@@ -7,6 +7,7 @@ import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
 import { hookKey, parseIptablesSave, TABLES } from './iptables-save.js';
 import { IPTABLES4 } from './iptables4.js';
 import { IPTABLES6 } from './iptables6.js';
+import { withLocalnet } from './localnet.js';
 
 // Chains the agent owns, each reached by one jump inserted at position 1 of a
 // built-in chain, so no DROP of the host's comes first. Like kube-proxy, every
@@ -86,7 +87,7 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
       const [was6, now6] = [withIpv6(before), withIpv6(after)];
       const steps6 = now6.length > 0 ? family6(was6.length > 0, now6, before.found) : was6.length > 0 ? family6(true, undefined) : [];
       const steps4 = after.installed ? family4(before.installed, [...after.guests], before.found) : family4(before.installed, undefined);
-      return after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4];
+      return withLocalnet(before, after, after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4]);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { ipv4Guest, unique } from './family.js';
 import { filter } from './iptables-rules.js';
 import { CHAINS, type IptablesFamily, JUMPS } from './iptables-ruleset.js';
+import { LOOPBACK4 } from './localnet.js';
 
 // iptables' rules of IPv4's own: besides replies, guests reach the host only
 // with DNS to their gateway (the daemon's forwarder), at a rate per guest that
@@ -27,6 +28,7 @@ export const IPTABLES4: IptablesFamily = {
   chains: CHAINS,
   jumps: JUMPS,
   localSources: () => [],
+  loopback: LOOPBACK4,
   linkInput: () => [],
   input: (guests) =>
     unique(guests, (g) => `${g.linkFamily} ${g.gateway}`).flatMap((g) => {

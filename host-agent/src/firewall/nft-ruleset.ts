@@ -31,6 +31,8 @@ export interface NftFamily {
   sets: string[];
   /** What a guest link carries from other sources than its guest's address. */
   antispoofLocal: string;
+  /** The loopback network, where the family routes it to guests (IPv4 only: IPv6 never routes ::1 off the host). */
+  loopback?: string;
   /** The DNAT rules, the same in prerouting and in output. */
   dnat: string[];
   /** What guests may open to the host itself. */
@@ -56,13 +58,19 @@ export function baseOf(f: NftFamily): string {
 	set open_links { type ifname; }
 ${f.sets.map((s) => `\t${s}`).join('\n')}
 ${antispoofChain(f.family, f.antispoofLocal)}
-${chain('prerouting', 'nat hook prerouting priority dstnat', f.dnat)}
+${chain('prerouting', 'nat hook prerouting priority dstnat', [
+  // Loopback destinations are the host's alone: a packet from outside or from a guest addressed to one is never forwarded.
+  ...(f.loopback ? [`${f.family} daddr ${f.loopback} return`] : []),
+  ...f.dnat,
+])}
 ${chain('output', 'nat hook output priority -100', f.dnat)}
 ${forwardChain()}
 ${chain('input', 'filter hook input priority filter', f.input)}
 ${chain('postrouting', 'nat hook postrouting priority srcnat', [
   'iifname @guest_links oifname @guest_links ct status dnat masquerade',
   `${f.family} saddr . oifname @masquerade_sources masquerade`,
+  // The host reaching a published port at 127.0.0.1 (localnet.ts); the guest answers its gateway.
+  ...(f.loopback ? [`oifname @guest_links ${f.family} saddr ${f.loopback} masquerade`] : []),
 ])}
 }`;
 }

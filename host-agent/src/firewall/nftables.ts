@@ -2,6 +2,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
+import { withLocalnet } from './localnet.js';
 import { hasShape, parseNftTable } from './nft-observe.js';
 import { elementsOf, type NftFamily, sharedElementsOf } from './nft-ruleset.js';
 import { BASE, NFT4, TABLE } from './nftables4.js';
@@ -104,6 +105,6 @@ export const nftables: Firewall = {
   // Both families in one transaction: the change is whole or not at all.
   change(before, after) {
     const lines = [...changes4(before, after), ...changes6(before, after)];
-    return lines.length > 0 ? [transaction(lines)] : [];
+    return withLocalnet(before, after, lines.length > 0 ? [transaction(lines)] : []);
   },
 };

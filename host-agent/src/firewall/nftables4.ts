@@ -1,4 +1,5 @@
 import { ipv4Guest } from './family.js';
+import { LOOPBACK4 } from './localnet.js';
 import { baseOf, type NftFamily } from './nft-ruleset.js';
 
 // IPv4's table. Its chains only ever accept or drop traffic of guest links,
@@ -26,6 +27,7 @@ export const NFT4: NftFamily = {
     'map port_forwards_at { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }',
   ],
   antispoofLocal: '',
+  loopback: LOOPBACK4,
   dnat: [
     'fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @port_forwards_at',
     'fib daddr type local dnat ip to meta l4proto . th dport map @port_forwards',

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { DNS, NODE, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
-// What users run: `podman run --network <a guestnet network> -p 8081:80`,
-// then `podman network reload`, podman 4 with its CNI backend, in the
+// What users run: `podman run --network <a guestnet network> -p 8081:80
+// -p 127.0.0.1:8083:80`, then `podman network reload`, podman 4 with its CNI backend, in the
 // sandbox's host netns, with an image built offline from busybox.
 //
 // Everything podman writes outside the sandbox dir (its netns files in
@@ -19,9 +19,15 @@ import { DNS, NODE, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const PLUGIN = fileURLToPath(new URL('../../../../deploy/cni/guestnet', import.meta.url));
 const NAME = 'gn-podman-web';
-const FETCH = `require('node:http')
-  .get('http://${UPLINK.hostAddress}:8081/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); })
-  .on('error', (e) => console.log(e.code));`;
+const fetchScript = (address: string, port: number) => `require('node:http')
+  .get('http://${address}:${port}/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); })
+  .on('error', (e) => console.log(e.code)).setTimeout(3000, function () { this.destroy(); });`;
+const FETCH = fetchScript(UPLINK.hostAddress, 8081);
+
+const FORWARDS = [
+  { protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true },
+  { protocol: 'tcp', hostPort: 8083, guestPort: 80, hostAddress: '127.0.0.1', inForce: true },
+];
 
 const SESSION = `set -e
 mount -t tmpfs guestnet-test /run
@@ -31,7 +37,7 @@ mkdir -p /run/netns
 P="podman --root $D/root --runroot $D/runroot --tmpdir $D/tmp --storage-driver vfs"
 $P import $D/rootfs.tar localhost/gn-busybox >/dev/null
 $P run -d --cgroups=disabled --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name ${NAME} \\
-  --network gn-test -p 8081:80 localhost/gn-busybox /bin/busybox httpd -f -p 80 -h /www >/dev/null
+  --network gn-test -p 8081:80 -p 127.0.0.1:8083:80 localhost/gn-busybox /bin/busybox httpd -f -p 80 -h /www >/dev/null
 echo running
 read _ || true
 $P network reload ${NAME} >/dev/null
@@ -107,7 +113,7 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     }>;
     assert.match(guest?.id ?? '', /^cni-[0-9a-f]{64}-eth0$/);
     assert.equal(guest?.state, 'alive');
-    assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true }]);
+    assert.deepEqual(guest?.forwards, FORWARDS);
   });
 
   it('serves the published port from the uplink side and from the host', async () => {
@@ -115,13 +121,20 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     assert.equal((await sandbox.host([NODE, '-e', FETCH])).stdout.trim(), 'container');
   });
 
+  it('serves both ports at 127.0.0.1 from the host, and the one bound to 127.0.0.1 nowhere else', async () => {
+    assert.equal((await sandbox.host([NODE, '-e', fetchScript('127.0.0.1', 8081)])).stdout.trim(), 'container');
+    assert.equal((await sandbox.host([NODE, '-e', fetchScript('127.0.0.1', 8083)])).stdout.trim(), 'container');
+    assert.notEqual((await sandbox.inet([NODE, '-e', fetchScript(UPLINK.hostAddress, 8083)])).stdout.trim(), 'container');
+  });
+
   // The reload runs DEL, then an ADD whose config has lost the portMappings capability.
   it('keeps the published port across podman network reload: it still answers from the uplink side', async () => {
     session?.stdin?.write('\n');
     await next('reloaded');
     const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ forwards: unknown[] }>;
-    assert.deepEqual(guest?.forwards, [{ protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true }]);
+    assert.deepEqual(guest?.forwards, FORWARDS);
     assert.equal((await sandbox.inet([NODE, '-e', FETCH])).stdout.trim(), 'container');
+    assert.equal((await sandbox.host([NODE, '-e', fetchScript('127.0.0.1', 8083)])).stdout.trim(), 'container');
   });
 
   it('podman rm leaves the host exactly as it was', async () => {

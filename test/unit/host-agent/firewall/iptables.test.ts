@@ -55,6 +55,8 @@ describe('firewall observation: iptables-save', () => {
     '-A POSTROUTING -j GUESTNET-POSTROUTING',
     '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o wlan0 -j MASQUERADE',
     '-A GUESTNET-POSTROUTING -s 172.17.0.0/16 -o vm_wlan+ -m conntrack --ctstate DNAT -j MASQUERADE',
+    '-A GUESTNET-POSTROUTING -s 127.0.0.0/8 -o vm_wlan+ -j MASQUERADE',
+    '-A GUESTNET-PREROUTING -d 127.0.0.0/8 -j RETURN',
   ];
   const save = (filterRules: string[], rules: string[], natRules: string[]) =>
     [...filterRules, ...rules, 'COMMIT', ...natRules, 'COMMIT'].join('\n');
