@@ -92,6 +92,44 @@ for (const firewall of BACKENDS)
       assert.equal(await answer(other, UPLINK.hostAddress, LOCAL_ONLY), '');
     });
 
+    // As CVE-2020-8558 did to kube-proxy: route_localnet must not open the host's loopback to its neighbours.
+    it('a container that sends to 127.0.0.1 through its gateway reaches neither port', async () => {
+      const ip = (...argv: string[]) => execa('ip', ['-n', other, ...argv]);
+      const [route] = JSON.parse((await ip('-j', '-4', 'route', 'show', 'default')).stdout) as Array<{ gateway: string }>;
+      const [link] = JSON.parse((await ip('-j', '-4', 'address', 'show', 'dev', 'eth0')).stdout) as Array<{
+        addr_info: Array<{ local: string }>;
+      }>;
+      await ip(
+        'route',
+        'add',
+        '127.0.0.1/32',
+        'via',
+        route?.gateway ?? '',
+        'dev',
+        'eth0',
+        'src',
+        link?.addr_info[0]?.local ?? '',
+        'table',
+        '100',
+      );
+      await ip('rule', 'add', 'pref', '10', 'to', '127.0.0.1', 'lookup', '100');
+      await ip('rule', 'del', 'pref', '0', 'lookup', 'local');
+      await ip('rule', 'add', 'pref', '20', 'lookup', 'local');
+      await execa('ip', [
+        'netns',
+        'exec',
+        other,
+        'sysctl',
+        '-qw',
+        'net.ipv4.conf.all.route_localnet=1',
+        'net.ipv4.conf.eth0.route_localnet=1',
+      ]);
+      const sent = await execa('ip', ['netns', 'exec', other, 'ip', 'route', 'get', '127.0.0.1']);
+      assert.match(sent.stdout, /dev eth0/, 'the container does not send to 127.0.0.1 through its gateway');
+      assert.equal(await answer(other, '127.0.0.1', LOCAL_ONLY), '');
+      assert.equal(await answer(other, '127.0.0.1', EVERYWHERE), '');
+    });
+
     it('route_localnet is on for the published container link only, and goes with it', async () => {
       const links = await routeLocalnet();
       assert.equal(links.length, 1, `route_localnet on ${links.join(' ')}`);
