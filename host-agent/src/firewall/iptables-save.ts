@@ -1,5 +1,6 @@
 import type { FirewallState, GuestRule } from '../model/rules.js';
 import { type Rule, saved, type Table } from './iptables-rules.js';
+import { madeState } from './iptables-made.js';
 import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
 import { IPTABLES4 } from './iptables4.js';
 import { IPTABLES6 } from './iptables6.js';
@@ -26,14 +27,22 @@ function tablesOf(text: string): Map<string, Map<string, number>> {
 }
 
 /** One family's save, as the checks need it: whether its chains are there, its jumps counted, and whether rules are in place. */
-function familyState(text: string, family: IptablesFamily) {
+function familyState(text: string, family: IptablesFamily, made?: Made) {
   const tables = tablesOf(text);
   const count = (rule: Rule) => tables.get(rule.table)?.get(saved(rule)) ?? 0;
-  const found = Object.fromEntries(family.jumps.map((j) => [hookKey(family, j), count(j)]).filter(([, n]) => n !== 0));
+  const found = {
+    ...Object.fromEntries(family.jumps.map((j) => [hookKey(family, j), count(j)]).filter(([, n]) => n !== 0)),
+    ...(made ? madeState(family.name, tables, family.jumps, made.chains) : {}),
+  };
   const whole =
     TABLES.every((table) => family.chains[table].every((chain) => tables.get(table)?.has(`:${chain} - [0:0]`))) &&
     family.jumps.every((j) => count(j) === 1);
   return { found, whole, holds: (rules: Rule[]) => rules.every((r) => count(r) > 0) };
+}
+
+/** iptables-nft's: what guestnet made is looked for (iptables-made.ts); `chains`: the built-in chains of ip's tables, "nat PREROUTING". */
+export interface Made {
+  chains?: ReadonlySet<string>;
 }
 
 /**
@@ -41,9 +50,9 @@ function familyState(text: string, family: IptablesFamily) {
  * ip6tables-save's too. Without it, a guest with IPv6 never counts as
  * complete, which costs a rewrite of the chains, never a miss.
  */
-export function parseIptablesSave(text: string, text6?: string): FirewallState {
-  const v4 = familyState(text, IPTABLES4);
-  const v6 = text6 === undefined ? undefined : familyState(text6, IPTABLES6);
+export function parseIptablesSave(text: string, text6?: string, made?: Made): FirewallState {
+  const v4 = familyState(text, IPTABLES4, made);
+  const v6 = text6 === undefined ? undefined : familyState(text6, IPTABLES6, made && {});
   const has6 = (rule: GuestRule) => !rule.ipv6 || (v6?.whole === true && v6.holds(ruleset(IPTABLES6, [rule])));
   const found = { ...v4.found, ...v6?.found };
   return {

@@ -4,6 +4,7 @@ import type { Firewall } from './firewall.js';
 import { unique } from './family.js';
 import { type Rule, saved } from './iptables-rules.js';
 import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
+import { hasPieces, markersToMake, removeMade } from './iptables-made.js';
 import { hookKey, parseIptablesSave, TABLES } from './iptables-save.js';
 import { IPTABLES4 } from './iptables4.js';
 import { IPTABLES6 } from './iptables6.js';
@@ -24,7 +25,7 @@ const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain 
 const withIpv6 = (content: FirewallContent) => (content.installed ? content.guests.filter((g) => g.ipv6) : []);
 
 /** The steps of one family's tool: `binary` is iptables or ip6tables, with its variant. */
-function familySteps(family: IptablesFamily, binary: (suffix: string) => string) {
+function familySteps(family: IptablesFamily, binary: (suffix: string) => string, marks: boolean) {
   const { chains, jumps: hooks } = family;
   // Declaring each chain flushes it, so this writes the whole desired state at
   // once. Jumps found are deleted and inserted again in the same restore: a
@@ -35,6 +36,7 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string)
     const input = TABLES.flatMap((table) => [
       `*${table}`,
       ...chains[table].map((chain) => `:${chain} - [0:0]`),
+      ...(jumps !== false && marks ? markersToMake(family.name, table, hooks, jumps).map((chain) => `:${chain} - [0:0]`) : []),
       ...(jumps === false
         ? []
         : hooks
@@ -52,22 +54,41 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string)
     tolerate: GONE,
   });
 
-  return (beforeInstalled: boolean, after: GuestRule[] | undefined, found: Readonly<Record<string, number>> = {}): Step[] => {
+  // `undone`: when removing, what was absent before the install this undoes (iptables-made.ts).
+  return (beforeInstalled: boolean, after: GuestRule[] | undefined, found: Readonly<Record<string, number>> = {}, undone = {}): Step[] => {
     if (after !== undefined) return [restore(after, beforeInstalled ? false : found)];
     const owned = TABLES.flatMap((table) => chains[table].map((chain) => ({ table, chain })));
     return [
       ...hooks.map(remove),
       ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
       ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
+      ...(marks ? removeMade(family.name, TABLES, hooks, binary(''), found, undone) : []),
     ];
   };
+}
+
+/** The built-in chains of ip's tables, as "nat PREROUTING"; undefined where nft cannot tell. */
+async function builtinChains(runner: Reader): Promise<Set<string> | undefined> {
+  try {
+    const items =
+      (
+        JSON.parse(await runner.read(['nft', '-j', 'list', 'chains', 'ip'])) as {
+          nftables?: Array<{ chain?: { table: string; name: string; hook?: string } }>;
+        }
+      ).nftables ?? [];
+    return new Set(items.flatMap(({ chain }) => (chain?.hook ? [`${chain.table} ${chain.name}`] : [])));
+  } catch {
+    return undefined;
+  }
 }
 
 export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary = (suffix: string) => `${variant}${suffix}`;
   const binary6 = (suffix: string) => `${variant.replace('iptables', 'ip6tables')}${suffix}`;
-  const family4 = familySteps(IPTABLES4, binary);
-  const family6 = familySteps(IPTABLES6, binary6);
+  // iptables-legacy's tables and built-in chains are there from the start: only iptables-nft makes them (iptables-made.ts).
+  const marks = variant === 'iptables';
+  const family4 = familySteps(IPTABLES4, binary, marks);
+  const family6 = familySteps(IPTABLES6, binary6, marks);
 
   return {
     name: variant,
@@ -79,14 +100,24 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
         runner.read([binary('-save')]),
         deep && ipv6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
       ]);
-      return parseIptablesSave(text, text6);
+      if (!marks) return parseIptablesSave(text, text6);
+      // Before the first install only: which of ip's built-in chains exist, so that those guestnet makes are marked.
+      const installed = parseIptablesSave(text, text6, {});
+      return installed.installed ? installed : parseIptablesSave(text, text6, { chains: await builtinChains(runner) });
     },
 
     // IPv4's chains always, IPv6's while some guest has IPv6; IPv6's go first on the way out.
     change(before, after) {
+      // Nothing of guestnet's there, only what was absent (iptables-made.ts): nothing to remove.
+      if (!before.installed && !after.installed && !hasPieces(before.found)) return [];
       const [was6, now6] = [withIpv6(before), withIpv6(after)];
-      const steps6 = now6.length > 0 ? family6(was6.length > 0, now6, before.found) : was6.length > 0 ? family6(true, undefined) : [];
-      const steps4 = after.installed ? family4(before.installed, [...after.guests], before.found) : family4(before.installed, undefined);
+      const steps6 =
+        now6.length > 0
+          ? family6(was6.length > 0, now6, before.found)
+          : was6.length > 0
+            ? family6(true, undefined, before.found, after.found)
+            : [];
+      const steps4 = family4(before.installed, after.installed ? [...after.guests] : undefined, before.found, after.found);
       return withLocalnet(before, after, after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4]);
     },
   };

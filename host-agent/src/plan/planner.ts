@@ -121,7 +121,8 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord, nic
   const { firewall } = observed;
   if (firewall.installed || firewall.found) {
     const remaining = rulesOf(others);
-    const before = firewall.installed ? content([...remaining, ruleOf(record)]) : observedContent(firewall, []);
+    // With what was found of it: iptables' last removal takes what guestnet made and marked (firewall/iptables-made.ts).
+    const before = observedContent(firewall, [...remaining, ruleOf(record)]);
     ops.push({ kind: 'setGuestRules', before, after: content(remaining) });
   }
   // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
@@ -155,7 +156,7 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   if (firewall.installed || firewall.found)
     ops.push({
       kind: 'setGuestRules',
-      before: firewall.installed ? content(rulesOf(records)) : observedContent(firewall, []),
+      before: observedContent(firewall, rulesOf(records)),
       after: NO_FIREWALL,
     });
   for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
