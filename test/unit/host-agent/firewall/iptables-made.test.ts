@@ -26,8 +26,8 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
 
   it('marks at install the tables that were absent, and the built-in chains absent from tables that were there', () => {
     // A host with nat POSTROUTING only (CNI ptp's masquerade) and no filter table.
-    const save =
-      '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 10.22.0.0/24 -j MASQUERADE\nCOMMIT\n';
+    const builtins = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'].map((chain) => `:${chain} ACCEPT [0:0]`);
+    const save = ['*nat', ...builtins, '-A POSTROUTING -s 10.22.0.0/24 -j MASQUERADE', 'COMMIT', ''].join('\n');
     const state = parseIptablesSave(save, undefined, { chains: new Set(['nat POSTROUTING']) });
     const input = restoreInput(nft.change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, one));
     for (const marker of ['TABLE', 'FORWARD', 'INPUT']) assert.match(input, new RegExp(`\\*filter\\n[^*]*:GUESTNET-MADE-${marker} - `));
