@@ -120,7 +120,8 @@ export class Keeper {
       if (!this.dhcp) throw new Error('DHCP needs udhcpc (busybox) in the guest, and there is none');
       return this.applyDhcp(configure, this.dhcp);
     }
-    const ipv6 = configure.link.ipv6 !== undefined;
+    // IPv6 is read where it is wanted, and where the configuration this one replaces had it: the host may have taken it back.
+    const ipv6 = configure.link.ipv6 !== undefined || this.configure?.link.ipv6 !== undefined;
     const applyFrom = async (observed: GuestObserved) => {
       configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);

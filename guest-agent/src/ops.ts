@@ -8,7 +8,8 @@ export type GuestOp =
   | { kind: 'addAddress'; name: string; cidr: string }
   | { kind: 'deleteAddress'; name: string; cidr: string }
   | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
-  | { kind: 'deleteDefaultRoute'; family?: 6 }
+  /** `before`: the route it removes, which its inverse puts back; unset only in the inverse of a set. */
+  | { kind: 'deleteDefaultRoute'; family?: 6; before?: { gateway: string; dev: string } }
   | { kind: 'addMainRule'; priority: number; family?: 6 }
   | { kind: 'deleteMainRule'; priority: number; family?: 6 }
   /** `synced`: kept across a power cut (fsync'd), for a file nothing rewrites before it is read at boot. */
@@ -29,8 +30,7 @@ const inverses: ByKind<GuestOp | undefined> = {
     op.before
       ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } }
       : { kind: 'deleteDefaultRoute', ...(familyOf(op) === 6 ? { family: 6 as const } : {}) },
-  // Nothing records the route a delete removed; deleteDefaultRoute only ever undoes a set.
-  deleteDefaultRoute: () => undefined,
+  deleteDefaultRoute: (op) => (op.before ? { kind: 'setDefaultRoute', ...op.before, before: undefined } : undefined),
   addMainRule: (op) => ({ ...op, kind: 'deleteMainRule' }),
   deleteMainRule: (op) => ({ ...op, kind: 'addMainRule' }),
   writeDnsFile: (op) =>
@@ -74,7 +74,7 @@ const ipLines: ByKind<string[]> = {
   addAddress: (op) => [`address add ${op.cidr} dev ${op.name}${op.cidr.includes(':') ? ' nodad' : ''}`],
   deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],
   setDefaultRoute: (op) => [`route replace default via ${op.gateway} dev ${op.dev}`],
-  deleteDefaultRoute: () => ['route del default'],
+  deleteDefaultRoute: (op) => [op.before ? `route del default via ${op.before.gateway} dev ${op.before.dev}` : 'route del default'],
   addMainRule: (op) => [`rule add priority ${op.priority} lookup main`],
   deleteMainRule: (op) => [`rule del priority ${op.priority} lookup main`],
   writeDnsFile: () => [],

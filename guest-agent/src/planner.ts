@@ -1,6 +1,6 @@
 import { type AppliedState, type GuestConfig, NameTakenError, tokenOfLink } from '@guestnet/protocol';
 import { withEntry } from './android/ipconfig.js';
-import type { GuestObserved, IpState } from './observe.js';
+import type { GuestLink, GuestObserved, IpState } from './observe.js';
 import type { GuestOp } from './ops.js';
 
 // Where the kernel's own default rule for main sits.
@@ -56,7 +56,7 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
     if (route6?.gateway !== want.ipv6.gateway || route6.dev !== name) {
       ops.push({ kind: 'setDefaultRoute', gateway: want.ipv6.gateway, dev: name, before: route6 });
     }
-  }
+  } else ops.push(...ipv6Withdrawn(observed, link, name));
   // An Android guest's netd flushes the rules and leaves none that reads main,
   // where our default route lives; consult main just before its catch-all.
   const mainRule = ({ terminalRulePriority }: { terminalRulePriority: number | undefined }) =>
@@ -65,6 +65,20 @@ export function planGuest(observed: GuestObserved, configure: GuestConfig, dnsTa
   if (want.ipv6 && observed.rules6 && observed.rules6.mainRulePriority === undefined)
     ops.push({ kind: 'addMainRule', priority: mainRule(observed.rules6), family: 6 });
   return [...ops, ...dnsFileOps(observed, configure, dnsTarget)];
+}
+
+/**
+ * The host took IPv6 back (it has none to share any more): our link's global
+ * addresses and the IPv6 default route by it go. Only where IPv6 was read,
+ * which the keeper does when the configuration it replaces had IPv6. The link
+ * is the host's to configure: every global address on it came from the host.
+ */
+function ipv6Withdrawn(observed: GuestObserved, link: GuestLink, name: string): GuestOp[] {
+  if (link.addresses6 === undefined) return [];
+  const route6 = observed.defaultRoute6;
+  const route: GuestOp[] =
+    route6?.dev === link.name ? [{ kind: 'deleteDefaultRoute', family: 6, before: { gateway: route6.gateway, dev: name } }] : [];
+  return [...route, ...link.addresses6.map((cidr): GuestOp => ({ kind: 'deleteAddress', name, cidr }))];
 }
 
 function dnsFileOps(observed: GuestObserved, configure: GuestConfig, dnsTarget: DnsTarget): GuestOp[] {
@@ -108,7 +122,7 @@ export function verifiedState(state: IpState, configure: GuestConfig): AppliedSt
     const cidr6 = `${want.ipv6.address}/${want.ipv6.prefixLength}`;
     if (!link.addresses6?.includes(cidr6)) throw new Error(`${want.rename} does not have ${cidr6}`);
     if (state.defaultRoute6?.gateway !== want.ipv6.gateway) throw new Error(`no IPv6 default route via ${want.ipv6.gateway}`);
-  }
+  } else if (link.addresses6?.length) throw new Error(`${want.rename} still has ${link.addresses6[0]}, which the host took back`);
   const ipv6 = want.ipv6 ? { ipv6: want.ipv6 } : {};
   return {
     name: link.name,

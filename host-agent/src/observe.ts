@@ -32,6 +32,8 @@ export async function observeHost(
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
   const records = deep ? await readRecords(stateDir) : scope.records;
   const withIpv6 = deep ? records.some((r) => r.ipv6) : scope.ipv6 === true;
+  // The host's IPv6 also where an auto guest may gain it (plan/ipv6-follow.ts); the firewall's and rules' only where a guest has it.
+  const hostIpv6 = withIpv6 || (deep && records.some((r) => r.ipv6Auto));
   const [{ links, aliases, mtus, groups, down }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
@@ -39,7 +41,7 @@ export async function observeHost(
     readIpForwardBefore(stateDir),
     firewall.observe(runner, deep, withIpv6),
     observePolicy(runner, deep, withIpv6),
-    withIpv6 ? observeIpv6(runner, stateDir, deep) : undefined,
+    hostIpv6 ? observeIpv6(runner, stateDir, deep && withIpv6) : undefined,
   ]);
   // The policy's default routes of every table include main's: a narrow view needs no more.
   const routes = mainTable ?? policy.defaults.flatMap(({ table, ...route }) => (table === 'main' ? [{ dst: 'default', ...route }] : []));

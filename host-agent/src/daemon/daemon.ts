@@ -18,7 +18,7 @@ import { withStateLock } from '../state/lock.js';
 import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
-import { GuestServer } from './guests.js';
+import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
@@ -123,6 +123,7 @@ export class Daemon {
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
         linkChanged: (name) => void ([...this.byToken.values()].some((r) => r.uplink === name) && this.reconcile()),
+        ipv6AddressChanged: () => void ([...this.byToken.values()].some((r) => r.ipv6Auto) && this.reconcile()),
       },
       (message) => this.log('warn', message),
     );
@@ -282,10 +283,10 @@ export class Daemon {
         const before = this.byToken;
         await this.refresh();
         logReconciled(this.log, steps, before, this.byToken);
-        // A new MTU is the guest's to apply on its end: connected agents hear it now, others when they connect.
+        // A new MTU, and IPv6 gained or lost, are the guest's to apply on its end: connected agents hear it now, others when they connect.
         for (const [token, record] of this.byToken) {
           const was = before.get(token);
-          if (was && was.mtu !== record.mtu) void this.guests.confirm(record, this.settings.timeout).catch(() => {});
+          if (was && guestConfigChanged(was, record)) void this.guests.confirm(record, this.settings.timeout).catch(() => {});
         }
       }
     } catch (error) {

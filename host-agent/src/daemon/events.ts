@@ -115,6 +115,17 @@ export function logReconciled(
   for (const { family, from, to, guests } of moves.values()) {
     log('info', 'moved guests to another uplink', { ms, family, from, to, guests: guests.join(', ') });
   }
+  // --ipv6 auto guests whose IPv6 came or went with the host's.
+  for (const gaining of [true, false]) {
+    const guests = [...after].filter(([token, record]) => {
+      const was = before.get(token);
+      return was !== undefined && (record.ipv6 !== undefined) === gaining && (was.ipv6 !== undefined) !== gaining;
+    });
+    if (guests.length === 0) continue;
+    const uplink = gaining ? { uplink: guests[0]?.[1].ipv6?.uplink } : {};
+    const message = gaining ? 'gave guests IPv6: the host has IPv6 to share' : 'took IPv6 from guests: the host has none to share';
+    log('info', message, { ms, ...uplink, guests: guests.map(([, r]) => guestLabel(r)).join(', ') });
+  }
 }
 
 const RECOVERED = {

@@ -46,6 +46,9 @@ const wanted = (record: AttachmentRecord) => {
   return JSON.stringify(config);
 };
 
+/** Whether the guest of `before` must be told `after`: what its link wants of it differs (a new MTU, IPv6 gained or lost). */
+export const guestConfigChanged = (before: AttachmentRecord, after: AttachmentRecord): boolean => wanted(before) !== wanted(after);
+
 export interface GuestServerOptions {
   /** The attachment one of these link ids names (see protocol linkIdOf). */
   lookup: (linkIds: string[]) => AttachmentRecord | undefined;

@@ -1,8 +1,12 @@
 import { IpMonitor } from '@guestnet/runtime';
 
-// `ip -o monitor link route rule` prints one line per netlink event, e.g.
+// `ip -o monitor link route rule address` prints one line per netlink event, e.g.
 // "Deleted 7: vm_wlan1@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 ...",
-// "default via 10.99.0.1 dev rmnet0" or, for a rule, "32000:\tfrom all iif vm_wlan lookup 1001".
+// "default via 10.99.0.1 dev rmnet0", for a rule "32000:\tfrom all iif vm_wlan lookup 1001",
+// or for an address "3: wlan0    inet6 2001:db8:1::2/64 scope global dynamic ..." (a link's
+// name is followed by a colon, an address's by its family).
+const ADDRESS6 = /^(?:Deleted\s+)?\d+:\s+([^:@\s]+)\s+inet6\s/;
+const ADDRESS4 = /^(?:Deleted\s+)?\d+:\s+[^:@\s]+\s+inet\s/;
 const DELETED = /^Deleted\s+\d+:\s+([^:@\s]+)/;
 const LINK = /^\d+: ([^:@\s]+)/;
 const DEFAULT_ROUTE = /^(Deleted\s+)?default\s/;
@@ -17,6 +21,8 @@ export interface HostEvents {
   linkChanged: (name: string) => void;
   /** Of either family: the reconcile loop looks at both. */
   defaultRouteChanged: () => void;
+  /** An IPv6 address of `name` came, went or changed (finished duplicate address detection, say). */
+  ipv6AddressChanged: (name: string) => void;
 }
 
 export interface HostWatch {
@@ -26,7 +32,7 @@ export interface HostWatch {
 }
 
 /**
- * Reports every change of this netns's links, routes and policy rules from
+ * Reports every change of this netns's links, routes, policy rules and addresses from
  * kernel events: one process for all guests. A monitor that dies is
  * restarted; events lost meanwhile count as a default-route change, so the
  * reconcile loop looks again.
@@ -34,9 +40,12 @@ export interface HostWatch {
 export function watchHost(events: HostEvents, onError: (message: string) => void): HostWatch {
   const monitor = new IpMonitor(
     [],
-    ['link', 'route', 'rule'],
+    ['link', 'route', 'rule', 'address'],
     (line) => {
       events.changed();
+      const address6 = ADDRESS6.exec(line)?.[1];
+      if (address6) return events.ipv6AddressChanged(address6);
+      if (ADDRESS4.test(line)) return;
       const deleted = DELETED.exec(line)?.[1];
       const changed = LINK.exec(line)?.[1];
       if (deleted) events.linkDeleted(deleted);

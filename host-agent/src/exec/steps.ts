@@ -8,6 +8,7 @@ import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordContent } from '../state/records.js';
+import { guestIpv6Steps } from './ipv6-steps.js';
 import { typedSteps } from './typed-steps.js';
 
 /** What turning an op into steps needs beyond the op. */
@@ -256,6 +257,7 @@ const steps: StepsByKind = {
   // shrinking starts with the guest's end, growing ends with it. A CNI
   // container has no agent, so its end is set from here.
   ...typedSteps,
+  ...guestIpv6Steps,
 
   setLinkMtu: ({ record: r, mtu, before }) => {
     const host: Step = { kind: 'run', argv: ['ip', 'link', 'set', 'dev', r.hostIf, 'mtu', String(mtu)], tolerate: NO_DEVICE };

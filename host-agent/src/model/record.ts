@@ -60,6 +60,11 @@ export interface AttachmentRecord extends GuestIdentity {
   mtu: number;
   /** Unset: IPv4 only. */
   ipv6?: GuestIpv6;
+  /**
+   * Set when --ipv6 auto chose for a guest with an agent: its IPv6 (nat, from
+   * this pool) comes and goes with the host's, by the daemon's reconcile loop.
+   */
+  ipv6Auto?: { pool6: string };
   /** May exchange traffic with other guests that allow it too. */
   guestToGuest: boolean;
   uplink: string;

@@ -1,4 +1,4 @@
-import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
+import type { GuestIpv6, Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
 import { describeType } from '../model/link-type.js';
@@ -35,6 +35,12 @@ export type SetupOp =
   | { kind: 'setLoopbackUp'; record: AttachmentRecord }
   /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
   | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number }
+  /** An attached guest's IPv6 on its host end (exec/ipv6-steps.ts): the host gained IPv6 to share. */
+  | { kind: 'addGuestIpv6'; record: AttachmentRecord; ipv6: GuestIpv6 }
+  /** Its inverse: the host lost its IPv6, and the guest's host end is left as a guest without IPv6 has it. */
+  | { kind: 'removeGuestIpv6'; record: AttachmentRecord; ipv6: GuestIpv6 }
+  /** As in teardown: the last guest with IPv6 lost it. Its inverse turns forwarding on again. */
+  | { kind: 'restoreIpv6Forwarding'; value: Ipv6ForwardingBefore }
   /** A new token in the alias of the guest's link `name`, in its netns (protocol/README.md "Rotation"); `before`: the token it carried. */
   | { kind: 'setGuestAlias'; record: AttachmentRecord; name: string; alias: string; before: string };
 
@@ -89,6 +95,9 @@ const undo: ByKind<SetupOp, Op> = {
   movePhys: (op) => ({ kind: 'unmarkPhys', record: op.record }),
   addPortGuard: (op) => ({ kind: 'removePortGuard', record: op.record }),
   setLoopbackUp: (op) => ({ kind: 'setLoopbackDown', record: op.record }),
+  addGuestIpv6: (op) => ({ ...op, kind: 'removeGuestIpv6' }),
+  removeGuestIpv6: (op) => ({ ...op, kind: 'addGuestIpv6' }),
+  restoreIpv6Forwarding: (op) => ({ kind: 'enableIpv6Forwarding', before: op.value }),
   // A token that was the link's one-time name comes back as its alias: the link carries the same token either way.
   setGuestAlias: (op) => ({ ...op, alias: op.before, before: op.alias }),
 };
@@ -116,6 +125,10 @@ function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: 
   const [first] = after;
   const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => r[key] !== before[i]?.[key]);
   if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
+  const gains = after.filter((r, i) => r.ipv6 !== undefined && before[i]?.ipv6 === undefined).length;
+  const losses = after.filter((r, i) => r.ipv6 === undefined && before[i]?.ipv6 !== undefined).length;
+  if (gains > 0) return `give ${gains} guest(s) IPv6, which the host now has to share`;
+  if (losses > 0) return `take IPv6 from ${losses} guest(s): the host has none to share`;
   if (changed('mtu')) return `follow the uplink's MTU for ${after.length} guest(s)`;
   if (first && first.token !== before[0]?.token) return `remember the new token of ${guestLabel(first)}`;
   if (first && first.awaitingGuest !== before[0]?.awaitingGuest)
@@ -192,6 +205,10 @@ export function describeOp(op: Op): string {
       return `bring up the loopback of ${guestLabel(op.record)}`;
     case 'setLoopbackDown':
       return `take down the loopback of ${guestLabel(op.record)}`;
+    case 'addGuestIpv6':
+      return `give ${op.record.hostIf} the IPv6 gateway ${op.ipv6.hostAddress} and a route to ${op.ipv6.guestAddress}`;
+    case 'removeGuestIpv6':
+      return `take IPv6 off ${op.record.hostIf}`;
     case 'setLinkMtu':
       return `set the MTU of ${op.record.hostIf} to ${op.mtu} (was ${op.before})`;
   }

@@ -78,9 +78,11 @@ export async function attachHostSide(
   if (!observed.links.has(uplink)) throw new UplinkNotFoundError(`uplink ${uplink} does not exist on the host`);
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
-  const ipv6 = existing
-    ? existing.ipv6
-    : chooseIpv6(observed.ipv6, settings.ipv6, settings.pool6 ?? (await hostPool6()), lease.guestAddress);
+  const pool6 = existing ? '' : (settings.pool6 ?? (await hostPool6()));
+  const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, pool6, lease.guestAddress);
+  // Only a guest agent can be told of IPv6 that comes later: a CNI container keeps what its ADD's result said.
+  const follows = settings.ipv6 === 'auto' && guest.cni === undefined && isRouted(settings);
+  const ipv6Auto = existing ? existing.ipv6Auto : follows ? { pool6 } : undefined;
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
   const token = existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
   const desired: AttachmentRecord = {
@@ -96,6 +98,7 @@ export async function attachHostSide(
     guestMac: extras.guestMac ?? guestMac(lease.guestAddress),
     mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
     ...(ipv6 ? { ipv6 } : {}),
+    ...(ipv6Auto ? { ipv6Auto } : {}),
     ...(settings.mtu !== undefined || existing?.mtuPinned ? { mtuPinned: true as const } : {}),
     guestToGuest: settings.guestToGuest,
     uplink,

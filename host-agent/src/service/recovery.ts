@@ -8,6 +8,7 @@ import { isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { bridgeTables, lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
+import { planIpv6Follow } from '../plan/ipv6-follow.js';
 import { planPortGuardRepair } from '../plan/link-types.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
 import { readIpForwardBefore, readRecords } from '../state/records.js';
@@ -89,7 +90,11 @@ export async function reconcileHost(stateDir: string, runner: Runner): Promise<O
   // Bridged guests' port locks are looked at only where there are some: one nft process a pass.
   const locks = records.some((r) => r.portSecurity) ? planPortGuardRepair(observed, await bridgeTables(runner)) : [];
   const ops = [...planReconcile(observed), ...locks];
-  return ops.length === 0 ? [] : applySetup(ops, runner, ctx);
+  const repaired = ops.length === 0 ? [] : await applySetup(ops, runner, ctx);
+  // IPv6 that came or went is planned from the host as those repairs left it: both may rewrite one record.
+  const now = ops.length === 0 ? observed : await observeHost(runner, stateDir, ctx.firewall);
+  const followed = planIpv6Follow(now);
+  return followed.length === 0 ? repaired : [...repaired, ...(await applySetup(followed, runner, ctx))];
 }
 
 /**

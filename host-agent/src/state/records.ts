@@ -103,6 +103,12 @@ function isGuestIpv6(raw: unknown): boolean {
   );
 }
 
+function isIpv6Auto(raw: unknown): boolean {
+  if (!isObject(raw) || typeof raw.pool6 !== 'string') return false;
+  const [address, prefix, ...rest] = raw.pool6.split('/');
+  return rest.length === 0 && checkIPv6(address).ok && checkPrefixLength6(Number(prefix)).ok;
+}
+
 /** Whether `raw` has every field of a record, each of a value safe to put on a command line. */
 function isRecord(raw: Record<string, unknown>): boolean {
   return (
@@ -115,6 +121,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
     (raw.tagged === undefined || raw.tagged === true) &&
     (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
     (raw.ipv6 === undefined || isGuestIpv6(raw.ipv6)) &&
+    (raw.ipv6Auto === undefined || isIpv6Auto(raw.ipv6Auto)) &&
     (raw.type === undefined || (LINK_TYPES as readonly unknown[]).includes(raw.type)) &&
     (raw.link === undefined || checkIfName(raw.link).ok) &&
     (raw.vlanId === undefined || (Number.isInteger(raw.vlanId) && (raw.vlanId as number) >= 1 && (raw.vlanId as number) <= 4094)) &&

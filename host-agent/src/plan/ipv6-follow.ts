@@ -1,0 +1,73 @@
+import { type HostObserved, ipv6Uplink } from '../model/host.js';
+import { guestIpv6Of } from '../model/ipv6.js';
+import { isRouted } from '../model/link-type.js';
+import type { AttachmentRecord } from '../model/record.js';
+import { ruleOf } from '../model/rules.js';
+import { forwardingBefore } from './ipv6.js';
+import type { SetupOp } from './ops.js';
+import { uplinkProblem } from './uplink.js';
+
+// `--ipv6 auto` guests have IPv6 while the host has IPv6 to share, and only
+// then. A phone's uplink takes its SLAAC address a moment after its IPv4, and
+// again after each roam: guests attached in between gain IPv6 when the host
+// does, and lose it when the host does, without a re-attach. The daemon's
+// reconcile loop plans this after its other repairs, from a fresh look.
+
+/** The interface guests' IPv6 leaves by where the host has IPv6 to share (as chooseIpv6 decides for auto), or undefined. */
+export function sharedIpv6Uplink(observed: HostObserved): string | undefined {
+  const host = observed.ipv6;
+  if (host?.forwarding === undefined) return undefined;
+  const uplink = ipv6Uplink(host);
+  const usable = uplink !== undefined && host.global.has(uplink) && observed.links.has(uplink);
+  return usable && uplinkProblem(uplink, observed.records) === undefined ? uplink : undefined;
+}
+
+/** `record` as `--ipv6 auto` wants it with the host's IPv6 uplink `uplink` (undefined: none). */
+function following(record: AttachmentRecord, uplink: string | undefined): AttachmentRecord {
+  if (!record.ipv6Auto || !isRouted(record)) return record;
+  if (uplink !== undefined && !record.ipv6)
+    return { ...record, ipv6: guestIpv6Of(record.ipv6Auto.pool6, record.guestAddress, 'nat', uplink) };
+  if (uplink !== undefined || !record.ipv6) return record;
+  const { ipv6: _, ...withoutIpv6 } = record;
+  return withoutIpv6;
+}
+
+/**
+ * The ops that give `--ipv6 auto` guests IPv6 where the host has gained some
+ * to share, and take it from them where the host has lost it. Gaining: the
+ * records first, forwarding, the host ends, the rules. Losing mirrors it:
+ * the rules, the host ends, the records, and forwarding back off once no
+ * guest has IPv6. Each op has its inverse, so a failure undoes the pass.
+ */
+export function planIpv6Follow(observed: HostObserved): SetupOp[] {
+  const host = observed.ipv6;
+  // IPv6 was not looked at: nothing to decide from.
+  if (!host) return [];
+  const uplink = sharedIpv6Uplink(observed);
+  const records = observed.records.filter(isRouted);
+  const wanted = records.map((r) => following(r, uplink));
+  const gained = wanted.filter((r, i) => r.ipv6 && !records[i]?.ipv6);
+  const lost = records.filter((r, i) => r.ipv6 && !wanted[i]?.ipv6);
+  if (gained.length === 0 && lost.length === 0) return [];
+  const before = (changed: AttachmentRecord[]) => changed.map((c) => records.find((r) => r.id === c.id) as AttachmentRecord);
+  const after = (changed: AttachmentRecord[]) => changed.map((c) => wanted.find((r) => r.id === c.id) as AttachmentRecord);
+  const ops: SetupOp[] = [];
+  if (gained.length > 0) {
+    ops.push({ kind: 'updateRecords', before: before(gained), after: gained });
+    if (host.forwarding !== '1')
+      ops.push({ kind: 'enableIpv6Forwarding', before: host.before ?? forwardingBefore(host, observed.records) });
+    for (const r of gained) if (r.ipv6) ops.push({ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 });
+  }
+  ops.push({
+    kind: 'setGuestRules',
+    before: { installed: true, guests: records.map(ruleOf) },
+    after: { installed: true, guests: wanted.map(ruleOf) },
+  });
+  if (lost.length > 0) {
+    for (const r of lost) if (r.ipv6) ops.push({ kind: 'removeGuestIpv6', record: r, ipv6: r.ipv6 });
+    ops.push({ kind: 'updateRecords', before: lost, after: after(lost) });
+    const stillIpv6 = wanted.some((r) => r.ipv6) || observed.records.some((r) => !isRouted(r) && r.ipv6);
+    if (!stillIpv6 && host.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: host.before });
+  }
+  return ops;
+}
