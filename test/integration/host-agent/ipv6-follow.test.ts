@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostDefaultRoute6, RA_UPLINK, startRaUplink } from '../../fixtures/ipv6-uplink.js';
+import { type Daemon, type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
+
+// A phone's uplink takes IPv4 first and its SLAAC address a moment later, and
+// again after every roam. With --ipv6 auto, a guest attached in between gains
+// IPv6 when the uplink does and loses it when the uplink does, without a
+// re-attach: the daemon changes the host side and tells the guest agent.
+
+type Status6 = { mode: string; address: string; gateway: string; uplink: string } | null;
+
+for (const firewall of ['nftables', 'iptables'] as const)
+  describe(`host-agent serve: --ipv6 auto guests follow the uplink's IPv6 (${firewall})`, function () {
+    this.timeout(120_000);
+    let sandbox: Sandbox;
+    let daemon: Daemon;
+    let guest: Guest;
+    let ipv4Only: string;
+    let hostAddress: string;
+
+    const status6 = async (): Promise<Status6> =>
+      JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0]?.ipv6 ?? null;
+    const guestRoute6 = async () => (await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout.trim();
+    const guestAddresses6 = async () => (await guest.exec(['ip', '-6', 'address', 'show', 'dev', 'wlan0', 'scope', 'global'])).stdout.trim();
+
+    async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+      let value = await probe();
+      for (const end = Date.now() + SETTLE_GUARD_MS; !ok(value) && Date.now() < end; value = await probe())
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(ok(value), `${what}: ${JSON.stringify(value)}\n${daemon.output()}`);
+      return value;
+    }
+
+    /** The guest reaches the IPv6 server, which sees the uplink's address: NAT66 is in force. */
+    async function reachesServer6(): Promise<void> {
+      let seen = '';
+      for (let i = 0; i < 20 && seen !== hostAddress; i++) seen = (await sandbox.fetch6FromGuest(guest, 500)).stdout.trim();
+      assert.equal(seen, hostAddress, daemon.output());
+      assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress, 'and IPv4 still works');
+      const agent = JSON.parse((await guest.agentStatus(true)).stdout);
+      assert.equal(agent.lastApply?.ok, true, JSON.stringify(agent));
+    }
+
+    before(async () => {
+      sandbox = await Sandbox.create(firewall);
+      daemon = await sandbox.startDaemon();
+      guest = await sandbox.startGuest();
+    });
+    after(async () => sandbox?.destroy());
+
+    it('attaches with IPv4 only while the uplink has no IPv6', async () => {
+      const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
+      assert.equal(attached.exitCode, 0, attached.stderr);
+      assert.equal(await status6(), null);
+      assert.equal(await guestRoute6(), '');
+      ipv4Only = await sandbox.hostSnapshot();
+    });
+
+    it('gains IPv6 when router advertisements give the uplink an address and a default route', async () => {
+      hostAddress = await startRaUplink(sandbox);
+      await waitFor('an IPv6 default route in the guest', guestRoute6, (route) => route.startsWith('default via'));
+      const ipv6 = await status6();
+      assert.equal(ipv6?.mode, 'nat');
+      assert.equal(ipv6?.uplink, 'wlan0');
+      assert.match(await guestRoute6(), new RegExp(`^default via ${ipv6?.gateway} dev wlan0`));
+      assert.match(await guestAddresses6(), new RegExp(`inet6 ${ipv6?.address}/64`));
+      await reachesServer6();
+    });
+
+    it('loses IPv6 when the uplink does: the guest route and address, the host end, the rules and forwarding go', async () => {
+      assert.notEqual(await status6(), null, 'the guest had IPv6 to lose');
+      // As after a roam: the router says goodbye, and the address and the routes it gave go.
+      const radvd = Number((await readFile(join(sandbox.dir, 'radvd.pid'), 'utf8')).trim());
+      process.kill(radvd, 'SIGTERM');
+      await sandbox.host(['ip', '-6', 'address', 'flush', 'dev', 'wlan0', 'scope', 'global']);
+      await sandbox.host(['ip', '-6', 'route', 'flush', 'proto', 'ra']);
+      await sandbox.host(['ip', '-6', 'route', 'del', `${RA_UPLINK.prefix}/${RA_UPLINK.prefixLength}`, 'dev', 'wlan0']);
+      assert.equal(await hostDefaultRoute6(sandbox), '');
+      await waitFor('no IPv6 default route in the guest', guestRoute6, (route) => route === '');
+      assert.equal(await guestAddresses6(), '');
+      assert.equal(await status6(), null);
+      // The host as the IPv4-only attach left it: no IPv6 on the guest's host end, no IPv6 rules, forwarding and accept_ra back.
+      const snapshot = () => sandbox.hostSnapshot();
+      for (const end = Date.now() + SETTLE_GUARD_MS; (await snapshot()) !== ipv4Only && Date.now() < end; )
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await snapshot(), ipv4Only, daemon.output());
+      assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress, 'IPv4 still works');
+    });
+
+    it('gains it again when the uplink gets an address and default route back', async () => {
+      hostAddress = `${RA_UPLINK.prefix}2`;
+      const added = await sandbox.host(['ip', '-6', 'address', 'add', `${hostAddress}/64`, 'dev', 'wlan0', 'nodad']);
+      assert.equal(added.exitCode, 0, added.stderr);
+      const routed = await sandbox.host(['ip', '-6', 'route', 'add', 'default', 'via', RA_UPLINK.router, 'dev', 'wlan0']);
+      assert.equal(routed.exitCode, 0, routed.stderr);
+      await waitFor('an IPv6 default route in the guest', guestRoute6, (route) => route.startsWith('default via'));
+      await reachesServer6();
+    });
+  });
