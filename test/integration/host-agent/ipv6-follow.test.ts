@@ -23,7 +23,8 @@ for (const firewall of ['nftables', 'iptables'] as const)
     const status6 = async (): Promise<Status6> =>
       JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests[0]?.ipv6 ?? null;
     const guestRoute6 = async () => (await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout.trim();
-    const guestAddresses6 = async () => (await guest.exec(['ip', '-6', 'address', 'show', 'dev', 'wlan0', 'scope', 'global'])).stdout.trim();
+    const guestAddresses6 = async () =>
+      (await guest.exec(['ip', '-6', 'address', 'show', 'dev', 'wlan0', 'scope', 'global'])).stdout.trim();
 
     async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
       let value = await probe();

@@ -240,6 +240,22 @@ describe('guest planner: IPv6, and a DHCP configure', () => {
     assert.equal(verifiedState(configured(), { ...configure, link }).ipv6, undefined);
   });
 
+  it('a configure without IPv6, after one with it, takes the route and the address away again, each with its inverse', () => {
+    const { ipv6: _, ...link } = configure.link;
+    const had = { ...configured(), defaultRoute6: { gateway: 'fd00::1', dev: 'wlan0' } };
+    had.links[0]!.addresses6 = ['fd00::ac11:303/64'];
+    const ops = planGuest(had, { ...configure, link }, NONE);
+    assert.deepEqual(
+      ops.map((op) => [op.kind, familyOf(op), ...ipLinesOf(op)]),
+      [
+        ['deleteDefaultRoute', 6, 'route del default via fd00::1 dev wlan0'],
+        ['deleteAddress', 6, 'address del fd00::ac11:303/64 dev wlan0'],
+      ],
+    );
+    assert.deepEqual(inverseOf(ops[0]!), { kind: 'setDefaultRoute', gateway: 'fd00::1', dev: 'wlan0', before: undefined });
+    assert.throws(() => verifiedState(had, { ...configure, link }), /still has fd00::ac11:303\/64/);
+  });
+
   it('reads what `ip -6 -j` shows: global addresses, the default route and the rules', () => {
     const output = [
       JSON.stringify([{ ifname: 'wlan0', addr_info: [{ local: 'fd00::ac11:303', prefixlen: 64 }] }]),

@@ -48,6 +48,8 @@ describe('attachment records', () => {
       { uplinkPinned: false },
       { id: '../x' },
       { portSecurity: false },
+      { ipv6Auto: { pool6: 'fd00::/64; reboot' } },
+      { ipv6Auto: { pool6: 'fd00::/8' } },
       { phys: { addresses: [], up: true, mtu: 1500, alias: '', nic: { bus: 'pci', device: '', permanentMac: '00:1b:21:3a:4f:10' } } },
       { phys: { addresses: [], up: true, mtu: 1500, alias: '', nic: { bus: 'pci', device: '0000:03:00.0', permanentMac: 'nope' } } },
     ];

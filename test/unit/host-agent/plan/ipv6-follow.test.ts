@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import {
+  type AttachmentRecord,
+  guestIpv6Of,
+  type HostIpv6,
+  type HostObserved,
+  nftables,
+  planIpv6Follow,
+  ruleOf,
+  stepsOf,
+  undoOf,
+} from '@guestnet/host-agent';
+import { sampleRecord } from '../../../fixtures/records.js';
+import { emptyHost } from '../simulate.js';
+
+const POOL6 = 'fd00:1:2:3::/64';
+const BEFORE = { forwarding: '0', acceptRa: { wlan0: '1' } };
+const hostWithIpv6 = (overrides: Partial<HostIpv6> = {}): HostIpv6 => ({
+  forwarding: '0',
+  before: undefined,
+  acceptRa: new Map([
+    ['all', '1'],
+    ['wlan0', '1'],
+  ]),
+  defaults: [{ dst: 'default', dev: 'wlan0' }],
+  global: new Set(['wlan0']),
+  onLink: [{ dev: 'wlan0', address: '2001:db8:1::2', prefixLength: 64 }],
+  proxyNdp: new Map(),
+  proxyNdpBefore: new Map(),
+  ndProxies: new Set(),
+  ...overrides,
+});
+/** The same host after the uplink lost its IPv6: no default route, no global address, forwarding as a gain left it. */
+const hostWithout = (): HostIpv6 => hostWithIpv6({ defaults: [], global: new Set(), onLink: [], forwarding: '1', before: BEFORE });
+const auto = (overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ ipv6Auto: { pool6: POOL6 }, ...overrides });
+const withIpv6 = (record: AttachmentRecord) => ({ ...record, ipv6: guestIpv6Of(POOL6, record.guestAddress, 'nat', 'wlan0') });
+const observed = (ipv6: HostIpv6 | undefined, records: AttachmentRecord[]): HostObserved => ({
+  ...emptyHost(),
+  links: new Set(['wlan0', ...records.map((r) => r.hostIf)]),
+  ipForward: '1',
+  ...(ipv6 ? { ipv6 } : {}),
+  records,
+});
+
+describe('IPv6 follows the uplink: planIpv6Follow', () => {
+  it('gives an auto guest IPv6 once the uplink has a default route and a global address: record, forwarding, host end, rules', () => {
+    const guest = auto();
+    const gained = withIpv6(guest);
+    assert.deepEqual(planIpv6Follow(observed(hostWithIpv6(), [guest])), [
+      { kind: 'updateRecords', before: [guest], after: [gained] },
+      { kind: 'enableIpv6Forwarding', before: BEFORE },
+      { kind: 'addGuestIpv6', record: gained, ipv6: gained.ipv6 },
+      { kind: 'setGuestRules', before: { installed: true, guests: [ruleOf(guest)] }, after: { installed: true, guests: [ruleOf(gained)] } },
+    ]);
+  });
+
+  it('takes it back once the uplink has lost it, mirroring the gain, and turns forwarding back as the last one loses it', () => {
+    const guest = withIpv6(auto());
+    assert.deepEqual(planIpv6Follow(observed(hostWithout(), [guest])), [
+      { kind: 'setGuestRules', before: { installed: true, guests: [ruleOf(guest)] }, after: { installed: true, guests: [ruleOf(auto())] } },
+      { kind: 'removeGuestIpv6', record: guest, ipv6: guest.ipv6 },
+      { kind: 'updateRecords', before: [guest], after: [auto()] },
+      { kind: 'restoreIpv6Forwarding', value: BEFORE },
+    ]);
+  });
+
+  it('plans nothing where the guest already matches the host, and nothing without a look at IPv6', () => {
+    assert.deepEqual(planIpv6Follow(observed(hostWithIpv6({ forwarding: '1' }), [withIpv6(auto())])), []);
+    assert.deepEqual(planIpv6Follow(observed(hostWithout(), [auto()])), []);
+    assert.deepEqual(planIpv6Follow(observed(undefined, [withIpv6(auto())])), []);
+  });
+
+  it('an address still in duplicate address detection, a default route without one, or IPv6 off in the kernel is no IPv6 to share', () => {
+    for (const host of [
+      hostWithIpv6({ global: new Set() }),
+      hostWithIpv6({ defaults: [] }),
+      hostWithIpv6({ forwarding: undefined }),
+      hostWithIpv6({ defaults: [{ dst: 'default', dev: 'rmnet0' }] }),
+    ])
+      assert.deepEqual(planIpv6Follow(observed(host, [auto()])), []);
+  });
+
+  it('leaves guests that chose IPv6 themselves (nat, routed) or chose none (off), and keeps forwarding for them', () => {
+    const chosen = withIpv6(sampleRecord({ pid: 101, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4' }));
+    assert.deepEqual(planIpv6Follow(observed(hostWithout(), [chosen])), []);
+    assert.deepEqual(planIpv6Follow(observed(hostWithIpv6(), [sampleRecord()])), []);
+    const ops = planIpv6Follow(observed(hostWithout(), [withIpv6(auto()), chosen]));
+    assert.deepEqual(
+      ops.map((op) => op.kind),
+      ['setGuestRules', 'removeGuestIpv6', 'updateRecords'],
+    );
+  });
+
+  it('each op has its inverse: the host end with and without IPv6, forwarding on and back', () => {
+    const guest = withIpv6(auto());
+    const add = { kind: 'addGuestIpv6' as const, record: guest, ipv6: guest.ipv6 };
+    const remove = { kind: 'removeGuestIpv6' as const, record: guest, ipv6: guest.ipv6 };
+    assert.deepEqual(undoOf(add), remove);
+    assert.deepEqual(undoOf(remove), add);
+    assert.deepEqual(undoOf({ kind: 'restoreIpv6Forwarding', value: BEFORE }), { kind: 'enableIpv6Forwarding', before: BEFORE });
+  });
+
+  it("the host end's steps: IPv6 on, then the gateway and the route; off again takes them; on netd hosts the rule and table 97 too", () => {
+    const ctx = { firewall: nftables, stateDir: '/state' };
+    const guest = withIpv6(auto());
+    const [on, batch] = stepsOf({ kind: 'addGuestIpv6', record: guest, ipv6: guest.ipv6 }, ctx);
+    assert.deepEqual(on, { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/disable_ipv6', value: '0', ifPresent: true });
+    assert.equal(
+      batch?.kind === 'run' && batch.input,
+      'address replace fd00:1:2:3::1/128 dev vm_wlan nodad\nroute replace fd00:1:2:3::ac11:303/128 dev vm_wlan\n',
+    );
+    assert.deepEqual(stepsOf({ kind: 'removeGuestIpv6', record: guest, ipv6: guest.ipv6 }, ctx), [{ ...on, value: '1' }]);
+    const netd = { ...guest, policyTable: 1001 };
+    const netdSteps = stepsOf({ kind: 'addGuestIpv6', record: netd, ipv6: netd.ipv6 }, ctx);
+    assert.match(
+      netdSteps.map((s) => (s.kind === 'run' ? (s.input ?? s.argv.join(' ')) : '')).join('\n'),
+      /rule add priority 21000 iif vm_wlan lookup 1001\nroute replace fd00:1:2:3::ac11:303\/128 dev vm_wlan table 97/,
+    );
+    const removed = stepsOf({ kind: 'removeGuestIpv6', record: netd, ipv6: netd.ipv6 }, ctx);
+    assert.deepEqual(
+      removed.map((s) => (s.kind === 'run' ? s.argv.join(' ') : `${s.kind} ${s.kind === 'sysctl' ? s.value : ''}`)),
+      ['ip -6 rule del priority 21000 iif vm_wlan', 'ip -6 route del fd00:1:2:3::ac11:303/128 dev vm_wlan table 97', 'sysctl 1'],
+    );
+  });
+});
