@@ -24,6 +24,7 @@ import { limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
+import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
 import { isBridged, isRouted } from '../model/link-type.js';
@@ -123,7 +124,7 @@ export class Daemon {
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
         linkChanged: (name) => void ([...this.byToken.values()].some((r) => r.uplink === name) && this.reconcile()),
-        ipv6AddressChanged: () => void ([...this.byToken.values()].some((r) => r.ipv6Auto) && this.reconcile()),
+        ipv6AddressChanged: (name) => void (mayMoveIpv6([...this.byToken.values()], name) && this.reconcile()),
       },
       (message) => this.log('warn', message),
     );
@@ -133,8 +134,7 @@ export class Daemon {
     const control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
     this.holdings.add(() => control.close());
     await this.sockets.add({ 'guest socket': this.settings.socket, 'control socket': controlSocketPath(stateDir) });
-    // A default route that moves is heard at once; a firewall reload makes no
-    // event, so the same pass also runs every RECONCILE_MS.
+    // A default route that moves is heard at once; a firewall reload makes no event, so the same pass also runs every RECONCILE_MS.
     // Each pass only while the daemon's own sockets are still there.
     const timer = setInterval(() => void this.sockets.intact().then((intact) => (intact ? this.reconcile() : undefined)), RECONCILE_MS);
     this.holdings.add(() => clearInterval(timer));
@@ -283,7 +283,7 @@ export class Daemon {
         const before = this.byToken;
         await this.refresh();
         logReconciled(this.log, steps, before, this.byToken);
-        // A new MTU, and IPv6 gained or lost, are the guest's to apply on its end: connected agents hear it now, others when they connect.
+        // A new MTU, or IPv6 gained or lost, is the guest's to apply: connected agents hear it now, others when they connect.
         for (const [token, record] of this.byToken) {
           const was = before.get(token);
           if (was && guestConfigChanged(was, record)) void this.guests.confirm(record, this.settings.timeout).catch(() => {});

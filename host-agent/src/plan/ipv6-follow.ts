@@ -13,6 +13,11 @@ import { uplinkProblem } from './uplink.js';
 // does, and lose it when the host does, without a re-attach. The daemon's
 // reconcile loop plans this after its other repairs, from a fresh look.
 
+/** Whether an IPv6 address event on `name` may change what `--ipv6 auto` guests should have: not on their own links, whose addresses are ours. */
+export function mayMoveIpv6(records: readonly AttachmentRecord[], name: string): boolean {
+  return records.some((r) => r.ipv6Auto) && !records.some((r) => r.hostIf === name);
+}
+
 /** The interface guests' IPv6 leaves by where the host has IPv6 to share (as chooseIpv6 decides for auto), or undefined. */
 export function sharedIpv6Uplink(observed: HostObserved): string | undefined {
   const host = observed.ipv6;
@@ -48,7 +53,12 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
   const wanted = records.map((r) => following(r, uplink));
   const gained = wanted.filter((r, i) => r.ipv6 && !records[i]?.ipv6);
   const lost = records.filter((r, i) => r.ipv6 && !wanted[i]?.ipv6);
-  if (gained.length === 0 && lost.length === 0) return [];
+  // A pass cut short after its records: the host end of a guest that kept IPv6 lacks its gateway (a global address).
+  const unwired = records.filter(
+    (r, i) => r.ipv6Auto && r.ipv6 && wanted[i]?.ipv6 && observed.links.has(r.hostIf) && !host.global.has(r.hostIf),
+  );
+  const rewired = unwired.flatMap((r): SetupOp[] => (r.ipv6 ? [{ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 }] : []));
+  if (gained.length === 0 && lost.length === 0) return rewired;
   const before = (changed: AttachmentRecord[]) => changed.map((c) => records.find((r) => r.id === c.id) as AttachmentRecord);
   const after = (changed: AttachmentRecord[]) => changed.map((c) => wanted.find((r) => r.id === c.id) as AttachmentRecord);
   const ops: SetupOp[] = [];
@@ -58,6 +68,7 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
       ops.push({ kind: 'enableIpv6Forwarding', before: host.before ?? forwardingBefore(host, observed.records) });
     for (const r of gained) if (r.ipv6) ops.push({ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 });
   }
+  ops.push(...rewired);
   ops.push({
     kind: 'setGuestRules',
     before: { installed: true, guests: records.map(ruleOf) },
