@@ -60,7 +60,7 @@ export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
 export { listenExclusively } from './guest-link/socket.js';
 export { chooseIpv6, forwardingBefore } from './plan/ipv6.js';
-export { planIpv6Follow, sharedIpv6Uplink } from './plan/ipv6-follow.js';
+export { mayMoveIpv6, planIpv6Follow, sharedIpv6Uplink } from './plan/ipv6-follow.js';
 export { guestIpv6Of, inPrefix6, parsePool6 } from './model/ipv6.js';
 export { defaultPool6 } from './net/ipv6.js';
 export type { GuestIpv6, Ipv6ForwardingBefore } from './model/ipv6.js';

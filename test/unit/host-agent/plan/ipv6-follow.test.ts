@@ -4,6 +4,7 @@ import {
   guestIpv6Of,
   type HostIpv6,
   type HostObserved,
+  mayMoveIpv6,
   nftables,
   planIpv6Follow,
   ruleOf,
@@ -65,7 +66,8 @@ describe('IPv6 follows the uplink: planIpv6Follow', () => {
   });
 
   it('plans nothing where the guest already matches the host, and nothing without a look at IPv6', () => {
-    assert.deepEqual(planIpv6Follow(observed(hostWithIpv6({ forwarding: '1' }), [withIpv6(auto())])), []);
+    const wired = hostWithIpv6({ forwarding: '1', global: new Set(['wlan0', 'vm_wlan']) });
+    assert.deepEqual(planIpv6Follow(observed(wired, [withIpv6(auto())])), []);
     assert.deepEqual(planIpv6Follow(observed(hostWithout(), [auto()])), []);
     assert.deepEqual(planIpv6Follow(observed(undefined, [withIpv6(auto())])), []);
   });
@@ -89,6 +91,19 @@ describe('IPv6 follows the uplink: planIpv6Follow', () => {
       ops.map((op) => op.kind),
       ['setGuestRules', 'removeGuestIpv6', 'updateRecords'],
     );
+  });
+
+  it("puts back the host end's IPv6 of a guest whose record has it, where a pass was cut short before adding it", () => {
+    const guest = withIpv6(auto());
+    const host = hostWithIpv6({ forwarding: '1' });
+    assert.deepEqual(planIpv6Follow(observed(host, [guest])), [{ kind: 'addGuestIpv6', record: guest, ipv6: guest.ipv6 }]);
+    assert.deepEqual(planIpv6Follow(observed({ ...host, global: new Set(['wlan0', 'vm_wlan']) }, [guest])), []);
+  });
+
+  it("starts a pass for IPv6 address events of the host's links, not of guests' own links, and only with auto guests", () => {
+    assert.equal(mayMoveIpv6([auto()], 'wlan0'), true);
+    assert.equal(mayMoveIpv6([auto()], 'vm_wlan'), false);
+    assert.equal(mayMoveIpv6([sampleRecord()], 'wlan0'), false);
   });
 
   it('each op has its inverse: the host end with and without IPv6, forwarding on and back', () => {
