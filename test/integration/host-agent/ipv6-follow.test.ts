@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeNetdHost, NETD_IPV6, uplinkTable } from '../../fixtures/android-host.js';
 import { hostDefaultRoute6, RA_UPLINK, startRaUplink } from '../../fixtures/ipv6-uplink.js';
 import { type Daemon, type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
 
@@ -100,3 +101,57 @@ for (const firewall of ['nftables', 'iptables'] as const)
       await reachesServer6();
     });
   });
+
+// On an Android host netd keeps the network's IPv6 default route in the network's table: a
+// guest that gains IPv6 gets its IPv6 rule to that table and its /128 in table 97, and loses both.
+describe("host-agent serve: --ipv6 auto guests follow the uplink's IPv6 on an Android (netd) host", function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  let daemon: Daemon;
+  let guest: Guest;
+  let table: number;
+
+  const rules6 = async () => (await sandbox.host(['ip', '-6', 'rule', 'show'])).stdout;
+  const table97 = async () => (await sandbox.host(['ip', '-6', 'route', 'show', 'table', '97'])).stdout;
+  const uplink6 = (verb: 'add' | 'del') =>
+    sandbox.host(
+      ['ip', '-6', '-batch', '-'],
+      [
+        `address ${verb} ${NETD_IPV6.host}/64 dev wlan0 nodad${verb === 'add' ? ' noprefixroute' : ''}`,
+        `route ${verb} default via ${NETD_IPV6.inet} dev wlan0 table ${table}`,
+        '',
+      ].join('\n'),
+    );
+
+  before(async () => {
+    sandbox = await Sandbox.create('iptables');
+    await makeNetdHost(sandbox, UPLINK.inetAddress, `198.51.100.0/${UPLINK.prefix}`, true);
+    table = await uplinkTable(sandbox);
+    await sandbox.startServer6();
+    assert.equal((await uplink6('del')).exitCode, 0);
+    daemon = await sandbox.startDaemon();
+    guest = await sandbox.startGuest();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('gains IPv6, with its rule to the network table and its route in table 97, and loses them again', async () => {
+    const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    assert.doesNotMatch(await rules6(), /iif vm_wlan/);
+    const added = await uplink6('add');
+    assert.equal(added.exitCode, 0, added.stderr);
+    let seen = '';
+    for (const end = Date.now() + SETTLE_GUARD_MS; seen !== NETD_IPV6.host && Date.now() < end; )
+      seen = (await sandbox.fetch6FromGuest(guest, 300)).stdout.trim();
+    assert.equal(seen, NETD_IPV6.host, daemon.output());
+    assert.match(await rules6(), new RegExp(`^21000:\\s+from all iif vm_wlan lookup ${table}`, 'm'));
+    assert.match(await table97(), /dev vm_wlan/);
+    assert.equal((await uplink6('del')).exitCode, 0);
+    for (const end = Date.now() + SETTLE_GUARD_MS; /iif vm_wlan/.test(await rules6()) && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(await rules6(), /iif vm_wlan/, daemon.output());
+    assert.doesNotMatch(await table97(), /dev vm_wlan/);
+    assert.equal((await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout.trim(), '');
+    assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress, 'IPv4 still works');
+  });
+});
