@@ -151,7 +151,11 @@ describe("host-agent serve: --ipv6 auto guests follow the uplink's IPv6 on an An
       await new Promise((r) => setTimeout(r, 100));
     assert.doesNotMatch(await rules6(), /iif vm_wlan/, daemon.output());
     assert.doesNotMatch(await table97(), /dev vm_wlan/);
-    assert.equal((await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout.trim(), '');
+    // The guest agent hears of it once the host side is done.
+    const route6 = async () => (await guest.exec(['ip', '-6', 'route', 'show', 'default'])).stdout.trim();
+    for (const end = Date.now() + SETTLE_GUARD_MS; (await route6()) !== '' && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await route6(), '', daemon.output());
     assert.equal((await sandbox.fetchFromGuest(guest)).stdout.trim(), UPLINK.hostAddress, 'IPv4 still works');
   });
 });
