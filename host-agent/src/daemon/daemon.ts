@@ -134,8 +134,7 @@ export class Daemon {
     const control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
     this.holdings.add(() => control.close());
     await this.sockets.add({ 'guest socket': this.settings.socket, 'control socket': controlSocketPath(stateDir) });
-    // A default route that moves is heard at once; a firewall reload makes no event, so the same pass also runs every RECONCILE_MS.
-    // Each pass only while the daemon's own sockets are still there.
+    // A moved default route is heard at once; a firewall reload makes no event, so the pass also runs every RECONCILE_MS, while our sockets last.
     const timer = setInterval(() => void this.sockets.intact().then((intact) => (intact ? this.reconcile() : undefined)), RECONCILE_MS);
     this.holdings.add(() => clearInterval(timer));
   }
