@@ -22,14 +22,15 @@ export { planAttach, planDetach, planDetachAll, planForward, planReconcile } fro
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';
-export { formatStep, RealRunner, RecordingRunner } from './exec/runner.js';
+export { DryRunRunner, formatStep, RealRunner, RecordingRunner } from './exec/runner.js';
 export { nftables } from './firewall/nftables.js';
 export { parseNftTable } from './firewall/nft-observe.js';
 export { BASE as NFT_TABLE } from './firewall/nftables4.js';
 export { BASE6 as NFT_TABLE6 } from './firewall/nftables6.js';
 export { parseIptablesSave } from './firewall/iptables-save.js';
 export { iptables } from './firewall/iptables.js';
-export { parseRecord, readRecords, recordContent } from './state/records.js';
+export { parseRecord, recordContent } from './state/records.js';
+export { type RecordChange, RecordStore, readRecords } from './state/store.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
 export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';

@@ -9,14 +9,13 @@ import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
 import { observePolicy } from './net/policy.js';
-import { readIpForwardBefore, readRecords } from './state/records.js';
+import { readIpForwardBefore } from './state/records.js';
 
 /**
  * Reads what the planners need, in parallel; changes nothing.
  *
  * With a scope, the view is narrow: only those links, the default routes,
- * whether the agent's table or chains exist, and the records the caller has
- * just read. That is all a fresh attach or a detach needs (their changes are
+ * and whether the agent's table or chains exist. That is all a fresh attach or a detach needs (their changes are
  * idempotent), and it costs the same with 1 guest or 500. Without,
  * everything: every link and route, every guest's firewall entries and ip
  * rules, for re-attach and the reconcile loop. IPv6 is looked at where a
@@ -26,11 +25,11 @@ export async function observeHost(
   runner: Reader,
   stateDir: string,
   firewall: Firewall,
-  scope?: { links: string[]; records: readonly AttachmentRecord[]; ipv6?: boolean },
+  records: readonly AttachmentRecord[],
+  scope?: { links: string[]; ipv6?: boolean },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
-  const records = deep ? await readRecords(stateDir) : scope.records;
   const withIpv6 = deep ? records.some((r) => r.ipv6) : scope.ipv6 === true;
   // The host's IPv6 also where an auto guest may gain it (plan/ipv6-follow.ts); the firewall's and rules' only where a guest has it.
   const hostIpv6 = withIpv6 || (deep && records.some((r) => r.ipv6Auto));

@@ -14,7 +14,7 @@ import { currentUplink, planAttach } from '../plan/planner.js';
 import { AttachmentService } from '../service/attachments.js';
 import { netnsAt } from '../service/preflight.js';
 import { forwardInForce } from '../service/forwards.js';
-import { readRecords } from '../state/records.js';
+import { readRecords } from '../state/store.js';
 import { dropKeptPorts, keepPorts, keptPorts } from './kept-ports.js';
 import { CniError, type CniRequest } from './request.js';
 
@@ -89,8 +89,9 @@ function result(cniVersion: string, record: AttachmentRecord, hostMac: string | 
 export async function check(request: CniRequest, runner: Runner): Promise<void> {
   const guest = await identity(request);
   const { settings } = request;
-  const firewall = await firewallFor(settings.firewall, await readRecords(settings.stateDir), runner);
-  const observed = await observeHost(runner, settings.stateDir, firewall);
+  const records = await readRecords(settings.stateDir);
+  const firewall = await firewallFor(settings.firewall, records, runner);
+  const observed = await observeHost(runner, settings.stateDir, firewall, records);
   const record = observed.records.find((r) => r.id === guest.id);
   if (!record) throw new CniError(100, `container ${request.containerId} has no guestnet attachment`, 'badPid');
   if (record.netns !== guest.netns) throw new CniError(100, `${request.netns} is not the netns that was attached`, 'badPid');
@@ -119,11 +120,12 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
  */
 export async function del(attachment: { containerId: string; ifname: string }, stateDir: string, runner: Runner): Promise<void> {
   const id = idOf(attachment);
-  await withStateLock(stateDir, async () => {
-    const record = (await readRecords(stateDir)).find((r) => r.id === id);
+  const service = new AttachmentService(stateDir, runner);
+  await service.inspect(async (records) => {
+    const record = records.get(id);
     if (record) await keepPorts(stateDir, record);
   });
-  await new AttachmentService(stateDir, runner).detach(id);
+  await service.detach(id);
   await withStateLock(stateDir, () => tidy(stateDir));
 }
 
@@ -150,7 +152,7 @@ export async function status(settings: HostSettings, runner: Runner): Promise<vo
     const records = await readRecords(settings.stateDir);
     const firewall = await firewallFor(settings.firewall, records, runner);
     await requireTools([firewall.tool]);
-    const uplink = settings.uplink ?? currentUplink(await observeHost(runner, settings.stateDir, firewall, { links: [], records }));
+    const uplink = settings.uplink ?? currentUplink(await observeHost(runner, settings.stateDir, firewall, records, { links: [] }));
     if (uplink === undefined) throw new Error('no IPv4 default route to take the uplink from');
     if (!(await existingLinksWithAliases([uplink])).links.has(uplink)) throw new Error(`uplink ${uplink} does not exist`);
   } catch (error) {

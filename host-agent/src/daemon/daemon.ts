@@ -1,21 +1,17 @@
-import { linkIdOf } from '@guestnet/protocol';
 import { keepWarm } from '@guestnet/runtime';
 import type { ExecContext } from '../exec/apply.js';
 import { RealRunner } from '../exec/runner.js';
 import { IP_BATCH } from '../exec/steps.js';
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
-import type { AttachmentRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
 import { guestAlive, processGuest } from '../service/preflight.js';
-import { reconcileGuest, reconcileHost, recover } from '../service/recovery.js';
 import { attachResult, detachResultFor } from '../service/results.js';
 import { collectStatus } from '../service/status.js';
 import { resolveSettings } from '../settings.js';
 import { ensurePrivateDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
-import { readRecords } from '../state/records.js';
 import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
@@ -31,6 +27,7 @@ import { isBridged, isRouted } from '../model/link-type.js';
 import { HostResolvers } from '../dns/upstreams.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { HOST_RESOLV_CONF } from '../net/resolvers.js';
+import type { AttachmentRecord } from '../model/record.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
 const RECONCILE_MS = 1000;
@@ -50,10 +47,6 @@ export class Daemon {
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
-  private guestAddresses = new Set<string>();
-  private byToken = new Map<string, AttachmentRecord>();
-  /** The same records by link id: how a guest's hello names them. */
-  private byLinkId = new Map<string, AttachmentRecord>();
   private monitor: HostWatch | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -72,10 +65,12 @@ export class Daemon {
   ) {
     this.runner = new HostMemory(new RealRunner(settings.commandTimeout), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
+    const { records } = this.service;
     // A token proved from another netns has leaked: the guest's link gets a new one.
-    this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record, (r) => this.learn(r))), log);
+    this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record)), log);
     this.guests = new GuestServer(settings.socket, {
-      lookup: (linkIds) => linkIds.map((id) => this.byLinkId.get(id)).find((r) => r !== undefined),
+      // The store has a record from its first write, before the guest's link exists: a hello never comes first.
+      lookup: (linkIds) => linkIds.map((id) => records.withLinkId(id)).find((r) => r !== undefined),
       onRejected: limitedWarning(log, 'guest connection rejected'),
       // Limiters of their own: a flood's rejections, or its drops over the total, must not hide which netns is cut down.
       onDropped: limitedWarning(log, 'guest connections dropped'),
@@ -85,9 +80,11 @@ export class Daemon {
     const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);
     this.dns = new DnsForwarder({
       upstreams: () => resolvers.current(),
-      isGuest: (address) => this.guestAddresses.has(address),
+      isGuest: (address) => records.isGuestAddress(address),
       onDropped: limitedWarning(log, 'guest DNS queries dropped'),
     });
+    // A guest detached, reaped or rolled back: its session ends, whoever removed it.
+    records.onChange(({ id, after }) => after === undefined && this.guests.forget(id));
   }
 
   /** Serves until stop(); a start that fails has let go of all it took, its pid file included. */
@@ -98,7 +95,7 @@ export class Daemon {
       throw await this.holdings.releaseAfter(error);
     }
     const { stateDir, socket } = this.settings;
-    this.log('info', 'serving', { stateDir, socket, control: controlSocketPath(stateDir), guests: this.byToken.size });
+    this.log('info', 'serving', { stateDir, socket, control: controlSocketPath(stateDir), guests: this.service.records.size });
   }
 
   /** Takes, in order, what serving needs, each followed by how to let go of it: stop does that newest first. */
@@ -111,9 +108,9 @@ export class Daemon {
     this.holdings.add(() => this.runner.close());
     this.holdings.add(() => this.dns.close());
     // A crash may have left half-done attaches and dead guests behind.
-    logRecovered(this.log, await withStateLock(stateDir, () => recover(stateDir, this.runner.checking)));
+    logRecovered(this.log, await this.service.recover(this.runner.checking));
     keepWarm(IP_BATCH);
-    await this.refresh();
+    await this.serveDns();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(
       {
@@ -123,8 +120,8 @@ export class Daemon {
           void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
-        linkChanged: (name) => void ([...this.byToken.values()].some((r) => r.uplink === name) && this.reconcile()),
-        ipv6AddressChanged: (name) => void (mayMoveIpv6([...this.byToken.values()], name) && this.reconcile()),
+        linkChanged: (name) => void (this.service.records.all().some((r) => r.uplink === name) && this.reconcile()),
+        ipv6AddressChanged: (name) => void (mayMoveIpv6(this.service.records.all(), name) && this.reconcile()),
       },
       (message) => this.log('warn', message),
     );
@@ -144,59 +141,34 @@ export class Daemon {
     await this.holdings.releaseAll();
   }
 
-  private async refresh(): Promise<void> {
-    const records = await readRecords(this.settings.stateDir);
-    this.byToken = new Map(records.map((r) => [r.token, r]));
-    this.byLinkId = new Map(records.map((r) => [linkIdOf(r.token), r]));
-    this.guestAddresses = new Set(records.map((r) => r.guestAddress));
-    await this.serveDns();
-  }
-
-  private learn(record: AttachmentRecord): void {
-    // A new token for a known guest (a rotation) replaces its old one at once.
-    for (const [token, known] of this.byToken) {
-      if (known.id !== record.id || token === record.token) continue;
-      this.byToken.delete(token);
-      this.byLinkId.delete(linkIdOf(token));
-    }
-    this.byToken.set(record.token, record);
-    this.byLinkId.set(linkIdOf(record.token), record);
-    this.guestAddresses.add(record.guestAddress);
-  }
-
   /** The DNS forwarder on every gateway that a guest link carries by now. */
   private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve([...this.byToken.values()].filter(isRouted).map((r) => r.hostAddress));
+    const failures = await this.dns.serve(
+      this.service.records
+        .all()
+        .filter(isRouted)
+        .map((r) => r.hostAddress),
+    );
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
   }
 
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
-    const idOf = (token: string) => this.byToken.get(token)?.id ?? '';
-    return collectStatus(this.settings.stateDir, this.runner.glancing, (token) => ({
-      connected: this.guests.connected(idOf(token)),
-      lastApply: this.guests.lastApply(idOf(token)),
+    return collectStatus(this.service.records.all(), this.runner.glancing, (id) => ({
+      connected: this.guests.connected(id),
+      lastApply: this.guests.lastApply(id),
     }));
   }
 
   private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {
     switch (request.type) {
       case 'forward':
-        return this.service.forward(String(request.pid), request.forward, request.remove).finally(() => this.refresh());
-      case 'detachAll': {
-        const result = await this.service.detachAll();
-        for (const record of this.byToken.values()) this.guests.forget(record.id);
-        await this.refresh();
-        return result;
-      }
-      case 'detach': {
-        const result = detachResultFor(request.pid, await this.service.detach(String(request.pid)));
-        const record = [...this.byToken.values()].find((r) => r.pid === request.pid);
-        if (record) this.guests.forget(record.id);
-        await this.refresh();
-        return result;
-      }
+        return this.service.forward(String(request.pid), request.forward, request.remove);
+      case 'detachAll':
+        return this.service.detachAll();
+      case 'detach':
+        return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
       case 'attach':
         return this.attach(request.pid, request.settings, request.wait, cancelled);
     }
@@ -210,17 +182,11 @@ export class Daemon {
     const dns = resolved.dns ?? (isRouted(resolved) ? [resolved.gateway] : undefined);
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
-    let announced: AttachmentRecord | undefined;
     try {
       const attached = await this.service.attach({
         guest,
         settings,
         extras: { waitsForAgent: wait },
-        confirmedAlready: (record) => this.guests.hasConfirmed(record),
-        announce: (record) => {
-          announced = record;
-          this.learn(record);
-        },
         guestSide: async (record) => {
           if (cancelled.aborted) throw interrupted('its caller hanging up');
           // The host side is up: the guest's resolver, its gateway, can answer from now on.
@@ -228,24 +194,20 @@ export class Daemon {
           return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
         },
       });
-      // Its record was learned when announced: nothing to read again before the reply.
       return attachResult(attached, attached.guest ?? 'not-waited');
     } catch (error) {
       // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
       this.runner.forget();
-      await this.refresh();
-      // A failed attach whose record is gone leaves no session behind.
-      if (announced && ![...this.byToken.values()].some((r) => r.id === guest.id)) this.guests.forget(guest.id);
       throw error;
     } finally {
-      if (announced) this.leaks.settled(announced);
+      this.leaks.settled(guest.id, this.service.records.get(guest.id));
     }
   }
 
   /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */
   private async linkDeleted(name: string): Promise<void> {
-    const record = [...this.byToken.values()].find((r) => r.hostIf === name && (isRouted(r) || isBridged(r)));
-    return record && this.reconcileGuest(record, name);
+    const record = this.service.records.withHostLink(name);
+    return record && (isRouted(record) || isBridged(record)) ? this.reconcileGuest(record, name) : undefined;
   }
 
   /**
@@ -255,36 +217,41 @@ export class Daemon {
    * back is restored.
    */
   private async reapLinklessGuests(): Promise<void> {
-    for (const record of [...this.byToken.values()]) {
+    for (const record of this.service.records.all()) {
       if (isRouted(record) || isBridged(record) || (await guestAlive(record))) continue;
       await this.reconcileGuest(record, record.hostIf);
     }
   }
 
+  /** Its session ends with its record, if it was reaped. */
   private async reconcileGuest(record: AttachmentRecord, name: string): Promise<void> {
-    const done = await withStateLock(this.settings.stateDir, () => reconcileGuest(record, this.settings.stateDir, this.runner.checking));
-    await this.refresh();
+    const done = await this.service.reconcileGuest(record.id, this.runner.checking);
     if (!done) return;
     logGuestReconciled(this.log, record, done, name);
-    if (done.action === 'removed') this.guests.forget(record.id);
-    else void this.guests.confirm(record, this.settings.timeout).catch(() => {});
+    if (done.action === 'completed') {
+      await this.serveDns();
+      void this.guests.confirm(record, this.settings.timeout).catch(() => {});
+    }
   }
 
   private async reconcile(): Promise<void> {
     // An attach or detach under way holds the state lock in turns: a pass now would make it wait, and the next one comes soon.
-    if (this.reconciling || this.byToken.size === 0 || !this.runner.idle) return;
+    if (this.reconciling || !this.runner.idle) return;
     this.reconciling = true;
     try {
       await this.reapLinklessGuests();
-      const steps = await withStateLock(this.settings.stateDir, () => reconcileHost(this.settings.stateDir, this.runner.checking));
+      const byId = () => new Map(this.service.records.all().map((r) => [r.id, r]));
+      const before = byId();
+      // With no guest it only looks whether another process (a CNI plugin) attached one: one stat.
+      const steps = await this.service.reconcileHost(this.runner.checking);
       this.lastFailure = undefined;
       if (steps.length > 0) {
-        const before = this.byToken;
-        await this.refresh();
-        logReconciled(this.log, steps, before, this.byToken);
+        const after = byId();
+        await this.serveDns();
+        logReconciled(this.log, steps, before, after);
         // A new MTU, or IPv6 gained or lost, is the guest's to apply: connected agents hear it now, others when they connect.
-        for (const [token, record] of this.byToken) {
-          const was = before.get(token);
+        for (const [id, record] of after) {
+          const was = before.get(id);
           if (was && guestConfigChanged(was, record)) void this.guests.confirm(record, this.settings.timeout).catch(() => {});
         }
       }

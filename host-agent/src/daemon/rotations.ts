@@ -39,9 +39,9 @@ export class LeakResponse {
     if (refusal.validProof) this.leaked(record);
   }
 
-  /** An attach of the guest of `record` settled: a rotation it held back runs now. */
-  settled(record: AttachmentRecord): void {
-    if (this.heldBack.delete(record.id)) this.leaked(record);
+  /** An attach of the guest `id` settled, leaving `record` (none if it failed): a rotation it held back runs now. */
+  settled(id: string, record: AttachmentRecord | undefined): void {
+    if (this.heldBack.delete(id) && record) this.leaked(record);
   }
 
   private leaked(record: AttachmentRecord): void {

@@ -8,7 +8,7 @@ import type { FirewallName } from '../model/names.js';
 import type { HostSettings } from '../model/settings.js';
 import { mainRoutes } from '../net/links.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
-import { readRecords } from '../state/records.js';
+import { readRecords } from '../state/store.js';
 import { type Check, type Finding, ok } from './finding.js';
 import { ipv6 } from './ipv6.js';
 import { linkType } from './link-type.js';

@@ -1,5 +1,6 @@
 import { AgentError } from '@guestnet/protocol';
-import { describeOp, type Op, type SetupOp, undoOf } from '../plan/ops.js';
+import { describeOp, isRecordOp, type Op, type SetupOp, undoOf } from '../plan/ops.js';
+import type { RecordStore } from '../state/store.js';
 import type { Runner } from './runner.js';
 import { secretsIn, type StepContext, stepsOf } from './steps.js';
 
@@ -9,16 +10,18 @@ export interface OpTiming {
   ms: number;
 }
 
-/** The executor's context: how ops become steps, and an optional seam called after each setup op. */
+/** The executor's context: how ops become steps, the store that carries out record ops, and an optional seam called after each setup op. */
 export interface ExecContext extends StepContext {
+  records: RecordStore;
   /** Called after each setup op succeeds, e.g. by the crash-recovery tests to kill the process there. */
   afterSetupOp?: (op: SetupOp) => void;
 }
 
-async function timed(op: Op, runner: Runner, ctx: StepContext, log: OpTiming[]): Promise<void> {
+async function timed(op: Op, runner: Runner, ctx: ExecContext, log: OpTiming[]): Promise<void> {
   const started = performance.now();
   const secrets = secretsIn(op);
-  for (const step of stepsOf(op, ctx)) await runner.perform(step, secrets);
+  if (isRecordOp(op)) await ctx.records.apply(op, runner, secrets);
+  else for (const step of stepsOf(op, ctx)) await runner.perform(step, secrets);
   log.push({ op: describeOp(op), ms: Math.round((performance.now() - started) * 10) / 10 });
 }
 
@@ -76,7 +79,7 @@ export async function applySetup(ops: SetupOp[], runner: Runner, ctx: ExecContex
   throw error;
 }
 
-async function applyCollecting(ops: Op[], runner: Runner, ctx: StepContext, log: OpTiming[] = []): Promise<Error[]> {
+async function applyCollecting(ops: Op[], runner: Runner, ctx: ExecContext, log: OpTiming[] = []): Promise<Error[]> {
   const failures: Error[] = [];
   for (const op of ops) {
     try {
@@ -89,7 +92,7 @@ async function applyCollecting(ops: Op[], runner: Runner, ctx: StepContext, log:
 }
 
 /** Runs every teardown op even when some fail, then reports the first failure. */
-export async function applyTeardown(ops: Op[], runner: Runner, ctx: StepContext): Promise<OpTiming[]> {
+export async function applyTeardown(ops: Op[], runner: Runner, ctx: ExecContext): Promise<OpTiming[]> {
   const log: OpTiming[] = [];
   const failures = await applyCollecting(ops, runner, ctx, log);
   const [first, ...rest] = failures;

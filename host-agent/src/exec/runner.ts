@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
 import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, runCommandInParts, writeAtomically } from '@guestnet/runtime';
-import type { Reader, Step } from '../model/step.js';
+import type { Performer, Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
 export type { Step } from '../model/step.js';
@@ -11,14 +11,11 @@ export type { Step } from '../model/step.js';
  * link tokens and one-time names the step carries (steps.ts secretsIn), shown
  * as placeholders wherever the step or its failure is printed.
  */
-export interface Runner extends Reader {
-  perform(step: Step, secrets?: readonly string[]): Promise<void>;
+export interface Runner extends Reader, Performer {
   /** How many processes this runner has started, reads included. */
   readonly processes: number;
   /** Whether independent ops may run side by side (exec/apply.ts); a dry run prints them in plan order. */
   readonly sideBySide?: boolean;
-  /** A dry run: steps are printed, so nothing a later look would see has changed. */
-  readonly dryRun?: boolean;
 }
 
 export class RealRunner implements Runner {

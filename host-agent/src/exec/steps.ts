@@ -3,11 +3,11 @@ import type { Firewall } from '../firewall/firewall.js';
 import { onLoopback } from '../firewall/localnet.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
-import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, recordPath, statePaths } from '../model/paths.js';
-import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
+import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
+import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias, type RecordOp } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
-import { recordContent } from '../state/records.js';
+import { recordWrites } from '../state/records.js';
 import { guestIpv6Steps } from './ipv6-steps.js';
 import { typedSteps } from './typed-steps.js';
 
@@ -31,11 +31,7 @@ const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist
 
 const ROUTE_GONE = /No such process|Cannot find device|No such file/;
 
-const writeRecord = (record: AttachmentRecord, ctx: StepContext): Step => ({
-  kind: 'write',
-  path: recordPath(ctx.stateDir, record.id),
-  content: recordContent(record),
-});
+const recordSteps = (op: RecordOp, ctx: StepContext): Step[] => recordWrites(op, ctx.stateDir).map(({ step }) => step);
 
 const deleteGuestRule = (r: PolicyRoute, family: '-4' | '-6' = '-4'): Step => ({
   kind: 'run',
@@ -105,9 +101,10 @@ const hostEndLines = (r: AttachmentRecord, { tag = true, verb = 'add' } = {}): s
 ];
 
 const steps: StepsByKind = {
-  writeRecord: (op, ctx) => [writeRecord(op.record, ctx)],
-  updateRecords: (op, ctx) => op.after.map((record) => writeRecord(record, ctx)),
-  deleteRecord: (op, ctx) => [{ kind: 'remove', path: recordPath(ctx.stateDir, op.id) }],
+  // What the record store (state/store.ts) writes when it carries these out.
+  writeRecord: (op, ctx) => recordSteps(op, ctx),
+  updateRecords: (op, ctx) => recordSteps(op, ctx),
+  deleteRecord: (op, ctx) => recordSteps(op, ctx),
 
   // The pair is made with its guest end created in the guest's netns: moving
   // a link between netns costs the kernel far more than creating it in place.

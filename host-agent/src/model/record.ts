@@ -91,6 +91,13 @@ export interface AttachmentRecord extends GuestIdentity {
   awaitingGuest?: true;
 }
 
+/** The ops that change records; the record store (state/store.ts) carries them out. */
+export type RecordOp =
+  | { kind: 'writeRecord'; record: AttachmentRecord }
+  /** Rewrites records in place (new forwards, a new uplink); undone by writing `before` back. */
+  | { kind: 'updateRecords'; before: AttachmentRecord[]; after: AttachmentRecord[] }
+  | { kind: 'deleteRecord'; id: string };
+
 /**
  * The link group of every tagged host link: deleting a whole group is one
  * kernel transaction, where deleting links one by one pays a grace period

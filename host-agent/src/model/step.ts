@@ -22,3 +22,10 @@ export type Step =
 export interface Reader {
   read(argv: string[]): Promise<string>;
 }
+
+/** Performs steps: the runners (exec/runner.ts), and what the record store writes through. */
+export interface Performer {
+  perform(step: Step, secrets?: readonly string[]): Promise<void>;
+  /** A dry run: steps are printed, and nothing changes. */
+  readonly dryRun?: boolean;
+}

@@ -2,7 +2,7 @@ import type { GuestIpv6, Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
 import { describeType } from '../model/link-type.js';
-import { type AttachmentRecord, guestEndShown, guestLabel } from '../model/record.js';
+import { type AttachmentRecord, guestEndShown, guestLabel, type RecordOp } from '../model/record.js';
 import type { FirewallContent } from '../model/rules.js';
 
 /** Takes guestnet's firewall from one content to another; its own inverse with the two swapped. */
@@ -10,9 +10,7 @@ export type SetGuestRules = { kind: 'setGuestRules'; before: FirewallContent; af
 
 /** Changes attach makes. Each has an inverse in `undoOf`. */
 export type SetupOp =
-  | { kind: 'writeRecord'; record: AttachmentRecord }
-  /** Rewrites records in place (new forwards, a new uplink); undone by writing `before` back. */
-  | { kind: 'updateRecords'; before: AttachmentRecord[]; after: AttachmentRecord[] }
+  | Extract<RecordOp, { kind: 'writeRecord' | 'updateRecords' }>
   | { kind: 'createVeth'; record: AttachmentRecord }
   /** A pair made but never set up (an attach that died halfway): the host end's settings, its setup, and up. */
   | { kind: 'setUpHostEnd'; record: AttachmentRecord }
@@ -46,7 +44,7 @@ export type SetupOp =
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
-  | { kind: 'deleteRecord'; id: string }
+  | Extract<RecordOp, { kind: 'deleteRecord' }>
   | { kind: 'deleteLink'; name: string }
   /**
    * Many links in one process: a launcher shutting down detaches every guest
@@ -73,6 +71,10 @@ export type TeardownOp =
   | { kind: 'setLoopbackDown'; record: AttachmentRecord };
 
 export type Op = SetupOp | TeardownOp;
+
+/** Whether `op` changes records only: the record store carries those out. */
+export const isRecordOp = (op: Op): op is RecordOp =>
+  op.kind === 'writeRecord' || op.kind === 'updateRecords' || op.kind === 'deleteRecord';
 
 type ByKind<U extends { kind: string }, R> = { [K in U['kind']]: (op: Extract<U, { kind: K }>) => R };
 

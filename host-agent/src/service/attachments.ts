@@ -8,8 +8,9 @@ import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
-import { readRecords } from '../state/records.js';
+import { RecordStore } from '../state/store.js';
 import { hasGuestLink, isRouted } from '../model/link-type.js';
+import { reconcileGuest, reconcileHost, type Recovery, recover } from './recovery.js';
 import { rotateToken } from './rotation.js';
 import { attachTypedHostSide } from './typed-side.js';
 import {
@@ -27,16 +28,12 @@ export type { DetachResult, ForwardResult } from './host-side.js';
 export interface AttachRequest<G> {
   guest: GuestIdentity;
   settings: HostSettings;
-  /** Hears the record before the first change: the daemon learns the token before the guest can say hello. */
-  announce?: (record: AttachmentRecord) => void;
   /**
    * The guest's side, run once the host side is in place and the lock is
    * released (waiting for a guest agent must not stall other attaches). When
    * it fails, what this attach added is removed, if it is still ours.
    */
   guestSide?: (record: AttachmentRecord) => Promise<G>;
-  /** Whether the guest has confirmed already, while the host side was being made: then nothing waits. */
-  confirmedAlready?: (record: AttachmentRecord) => boolean;
   /** What a new attachment starts with besides its settings: a runtime's requested MAC and published ports. */
   extras?: AttachExtras;
 }
@@ -51,16 +48,22 @@ export interface Attached<G> {
 }
 
 /**
- * The one owner of attach, detach and forward. The CLI, the daemon and the
- * CNI plugin adapt it; each change takes the state lock, checks the tools of
+ * The one owner of attach, detach and forward, and of the records: the CLI,
+ * the daemon and the CNI plugin adapt it. Each change takes the state lock,
+ * brings the record store in line with the state dir, checks the tools of
  * the firewall backend in use, and leaves nothing behind when it fails.
  */
 export class AttachmentService {
+  /** The records, written through as ops change them; the daemon asks it, and hears its changes. */
+  readonly records: RecordStore;
+
   constructor(
     readonly stateDir: string,
     private readonly runner: Runner,
     private readonly hooks: Pick<ExecContext, 'afterSetupOp'> = {},
-  ) {}
+  ) {
+    this.records = new RecordStore(stateDir);
+  }
 
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
     const { settings } = request;
@@ -69,18 +72,10 @@ export class AttachmentService {
     const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLink(settings);
     const extras = { ...request.extras, waitsForAgent: waits };
     const host = await this.locked(settings.firewall, async (records, ctx) => {
-      const made = await hostSide(
-        request.guest,
-        { ...settings, stateDir: this.stateDir },
-        records,
-        this.runner,
-        ctx,
-        request.announce,
-        extras,
-      );
+      const made = await hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, extras);
       // A new attachment that waits says so once its host side is in place: a
       // restart before then completes the attach, one after rolls it back.
-      const marked = waits && made.created && !request.confirmedAlready?.(made.record);
+      const marked = waits && made.created;
       if (marked)
         await applySetup(
           [{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }],
@@ -137,15 +132,16 @@ export class AttachmentService {
 
   /**
    * Gives the guest of `record` a new token (service/rotation.ts), if
-   * `record` is still its attachment; `announce` hears it first. Not while an
-   * attach waits for that guest: its record is that attach's until it settles.
-   * Resolves to the new record, or undefined when nothing was rotated.
+   * `record` is still its attachment; the store has it before the guest's
+   * link shows it. Not while an attach waits for that guest: its record is
+   * that attach's until it settles. Resolves to the new record, or undefined
+   * when nothing was rotated.
    */
-  async rotate(record: AttachmentRecord, announce?: (record: AttachmentRecord) => void): Promise<AttachmentRecord | undefined> {
+  async rotate(record: AttachmentRecord): Promise<AttachmentRecord | undefined> {
     return this.locked(record.firewall, async (records, ctx) => {
       const current = records.find((r) => r.id === record.id);
       if (current?.token !== record.token || current.awaitingGuest) return undefined;
-      const rotation = await rotateToken(current, this.runner, ctx, (token) => announce?.({ ...current, token }));
+      const rotation = await rotateToken(current, this.runner, ctx);
       return rotation && { ...current, token: rotation.token };
     });
   }
@@ -167,17 +163,40 @@ export class AttachmentService {
     return this.locked('auto', (_, ctx) => forwardHostSide(id, forward, remove, this.runner, ctx));
   }
 
+  /** After a crash: completes live guests' half-done attaches and removes the dead guests (service/recovery.ts). */
+  async recover(runner: Runner = this.runner): Promise<Recovery[]> {
+    return this.inspect((store) => recover(store, runner, this.hooks));
+  }
+
+  /** Brings one guest's host side back in line with its record: a dead guest is reaped, a live one's missing pieces made again. */
+  async reconcileGuest(id: string, runner: Runner = this.runner): Promise<Recovery | undefined> {
+    return this.inspect((store) => reconcileGuest(id, store, runner, this.hooks));
+  }
+
+  /** One pass of the daemon's reconcile loop: what others changed is put back. */
+  async reconcileHost(runner: Runner = this.runner): Promise<OpTiming[]> {
+    return this.inspect((store) => reconcileHost(store, runner));
+  }
+
+  /** Runs `work` under the lock with the records as they are now: the store, revalidated. */
+  async inspect<T>(work: (records: RecordStore) => Promise<T>): Promise<T> {
+    return withStateLock(this.stateDir, async () => {
+      await this.records.revalidate();
+      return work(this.records);
+    });
+  }
+
   /** Runs `work` under the lock with the records and the firewall backend they use (or `choice` when there are none). */
   private async locked<T>(
     choice: FirewallChoice,
     work: (records: readonly AttachmentRecord[], ctx: ExecContext) => Promise<T>,
   ): Promise<T> {
     await requireTools(BASE_TOOLS);
-    return withStateLock(this.stateDir, async () => {
-      const records = await readRecords(this.stateDir);
+    return this.inspect(async (store) => {
+      const records = store.all();
       const firewall: Firewall = await firewallFor(choice, records, this.runner);
       await requireTools([firewall.tool]);
-      return work(records, { ...this.hooks, firewall, stateDir: this.stateDir });
+      return work(records, { ...this.hooks, firewall, stateDir: this.stateDir, records: store });
     });
   }
 }

@@ -14,7 +14,6 @@ import { existingLinksWithAliases, observeHost, routesCovering } from '../observ
 import { allocate, guestMac, type Lease } from '../plan/lease.js';
 import { chooseIpv6 } from '../plan/ipv6.js';
 import { currentUplink, planAttach, planDetach, planDetachAll, planForward } from '../plan/planner.js';
-import type { SetupOp } from '../plan/ops.js';
 import { uplinkProblem } from '../plan/uplink.js';
 import { rotateToken } from './rotation.js';
 import { detachTyped } from './typed-detach.js';
@@ -48,8 +47,8 @@ export interface HostSideResult {
 }
 
 /**
- * `announce` hears the record before the first change: the daemon must know
- * the token before the guest can read it from its link and say hello.
+ * The record is written before the first change, through the store: the
+ * daemon knows the token before the guest can read it from its link and say hello.
  */
 export async function attachHostSide(
   guest: GuestIdentity,
@@ -57,14 +56,13 @@ export async function attachHostSide(
   records: readonly AttachmentRecord[],
   runner: Runner,
   ctx: ExecContext,
-  announce: (record: AttachmentRecord) => void = () => {},
   extras: AttachExtras = {},
 ): Promise<HostSideResult> {
   const existing = records.find((r) => r.id === guest.id);
   // A re-attach compares against everything; a fresh attach looks only at
   // what its lease touches, probed while the rest is observed.
   const [observation, probed] = await Promise.all([
-    observeHost(runner, settings.stateDir, ctx.firewall, existing ? undefined : { links: [], records, ipv6: settings.ipv6 !== 'off' }),
+    observeHost(runner, settings.stateDir, ctx.firewall, records, existing ? undefined : { links: [], ipv6: settings.ipv6 !== 'off' }),
     existing ? undefined : probeLease(runner, records, settings, guest.id),
   ]);
   const lease = probed?.lease ?? allocate(observation, settings, guest.id);
@@ -112,10 +110,9 @@ export async function attachHostSide(
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };
   const ops = planAttach(observed, desired);
-  announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return {
-    ...(await rotatedOnReattach(existing, ops, desired, runner, ctx, announce)),
+    ...(await rotatedOnReattach(existing, desired, runner, ctx)),
     created: existing === undefined,
     changed: ops.length > 0,
     steps,
@@ -129,15 +126,13 @@ export async function attachHostSide(
  */
 export async function rotatedOnReattach(
   existing: AttachmentRecord | undefined,
-  applied: readonly SetupOp[],
   desired: AttachmentRecord,
   runner: Runner,
   ctx: ExecContext,
-  announce: (record: AttachmentRecord) => void,
 ): Promise<{ record: AttachmentRecord; rotation: OpTiming[] }> {
   // The rotation rewrites the record as the attach's own ops left it (new forwards, say), not as it was found.
-  const current = existing && recordAfter(existing, applied);
-  const rotation = current && (await rotateToken(current, runner, ctx, (token) => announce({ ...desired, token })));
+  const current = existing && ctx.records.get(existing.id);
+  const rotation = current && (await rotateToken(current, runner, ctx));
   return { record: rotation ? { ...desired, token: rotation.token } : desired, rotation: rotation?.steps ?? [] };
 }
 
@@ -188,7 +183,7 @@ export async function forwardHostSide(
   runner: Runner,
   ctx: ExecContext,
 ): Promise<ForwardResult> {
-  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, ctx.records.all());
   const record = observed.records.find((r) => r.id === id);
   if (!record) throw new BadPidError(`${/^\d+$/.test(id) ? `pid ${id}` : id} is not attached; attach it first`);
   const ops = planForward(observed, record, forward, remove);
@@ -211,8 +206,8 @@ export async function detachHostSide(
 ): Promise<DetachResult> {
   if (!isRouted(record)) return { id: record.id, wasAttached: true, steps: await detachTyped(record, records, runner, ctx) };
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  const scope = { links: [record.hostIf], records, ipv6: record.ipv6 !== undefined };
-  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, scope);
+  const scope = { links: [record.hostIf], ipv6: record.ipv6 !== undefined };
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, records, scope);
   const steps = await applyTeardown(planDetach(observed, record), runner, ctx);
   return { id: record.id, wasAttached: true, steps };
 }
@@ -222,7 +217,7 @@ export async function detachHostSide(
  * back one by one first; one withheld fails the whole, after all the rest.
  */
 export async function detachAllHostSide(runner: Runner, ctx: ExecContext): Promise<{ ids: string[]; steps: OpTiming[] }> {
-  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall);
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, ctx.records.all());
   if (observed.records.length === 0) return { ids: [], steps: [] };
   const steps: OpTiming[] = [];
   const failures: unknown[] = [];
@@ -246,14 +241,4 @@ async function withUplink<T extends { links: ReadonlySet<string>; mtus: Readonly
 ): Promise<T> {
   const seen = await existingLinksWithAliases([uplink]);
   return { ...observed, links: new Set([...observed.links, ...seen.links]), mtus: new Map([...observed.mtus, ...seen.mtus]) };
-}
-
-/** The record of `record.id` as its file holds it once `ops` are applied. */
-function recordAfter(record: AttachmentRecord, ops: readonly SetupOp[]): AttachmentRecord {
-  let current = record;
-  for (const op of ops) {
-    if (op.kind === 'writeRecord' && op.record.id === record.id) current = op.record;
-    if (op.kind === 'updateRecords') current = op.after.find((r) => r.id === record.id) ?? current;
-  }
-  return current;
 }

@@ -1,9 +1,7 @@
-import { access } from 'node:fs/promises';
 import { AgentError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
-import { recordPath } from '../model/paths.js';
 import { isRouted } from '../model/link-type.js';
 import type { AttachmentRecord } from '../model/record.js';
 import { bridgeTables, lookIntoGuest } from '../net/links.js';
@@ -11,7 +9,8 @@ import { observeHost } from '../observe.js';
 import { planIpv6Follow } from '../plan/ipv6-follow.js';
 import { planPortGuardRepair } from '../plan/link-types.js';
 import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
-import { readIpForwardBefore, readRecords } from '../state/records.js';
+import { readIpForwardBefore } from '../state/records.js';
+import type { RecordStore } from '../state/store.js';
 import { guestAlive, netnsAt } from './preflight.js';
 import { detachTyped } from './typed-detach.js';
 
@@ -51,48 +50,38 @@ async function toComplete(record: AttachmentRecord): Promise<boolean> {
  * missing pieces are re-added (a complete one plans to nothing, so its
  * traffic is never touched); a dead guest's every trace is removed.
  */
-export async function reconcileGuest(
-  record: AttachmentRecord,
-  stateDir: string,
-  runner: Runner,
-  hooks: Hooks = {},
-): Promise<Recovery | undefined> {
+export async function reconcileGuest(id: string, store: RecordStore, runner: Runner, hooks: Hooks = {}): Promise<Recovery | undefined> {
   // A detach that just deleted the link also deleted the record: nothing to observe.
-  if (
-    !(await access(recordPath(stateDir, record.id)).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return undefined;
-  const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir };
+  const record = store.get(id);
+  if (record === undefined) return undefined;
+  const { stateDir } = store;
+  const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir, records: store };
+  const records = store.all();
   if (!(await liveGuest(record))) {
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
-    const records = await readRecords(stateDir);
-    if (!records.some((r) => r.id === record.id)) return undefined;
     if (!isRouted(record)) return { id: record.id, action: 'removed', steps: await detachTyped(record, records, runner, ctx) };
-    const observed = await observeHost(runner, stateDir, ctx.firewall, { links: [record.hostIf], records });
+    const observed = await observeHost(runner, stateDir, ctx.firewall, records, { links: [record.hostIf] });
     return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
   }
-  const observed = await observeHost(runner, stateDir, ctx.firewall);
-  if (!observed.records.some((r) => r.id === record.id)) return undefined;
+  const observed = await observeHost(runner, stateDir, ctx.firewall, records);
   const ops = planAttach(observed, record, { guest: await lookIntoGuest(runner, record) });
   return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
 }
 
 /** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
-export async function reconcileHost(stateDir: string, runner: Runner): Promise<OpTiming[]> {
-  const records = await readRecords(stateDir);
+export async function reconcileHost(store: RecordStore, runner: Runner): Promise<OpTiming[]> {
+  const records = store.all();
   const [first] = records;
   if (!first) return [];
-  const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir };
-  const observed = await observeHost(runner, stateDir, ctx.firewall);
+  const { stateDir } = store;
+  const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir, records: store };
+  const observed = await observeHost(runner, stateDir, ctx.firewall, records);
   // Bridged guests' port locks are looked at only where there are some: one nft process a pass.
   const locks = records.some((r) => r.portSecurity) ? planPortGuardRepair(observed, await bridgeTables(runner)) : [];
   const ops = [...planReconcile(observed), ...locks];
   const repaired = ops.length === 0 ? [] : await applySetup(ops, runner, ctx);
   // IPv6 that came or went is planned from the host as those repairs left it: both may rewrite one record.
-  const now = ops.length === 0 ? observed : await observeHost(runner, stateDir, ctx.firewall);
+  const now = ops.length === 0 ? observed : await observeHost(runner, stateDir, ctx.firewall, store.all());
   const followed = planIpv6Follow(now);
   return followed.length === 0 ? repaired : [...repaired, ...(await applySetup(followed, runner, ctx))];
 }
@@ -102,20 +91,21 @@ export async function reconcileHost(stateDir: string, runner: Runner): Promise<O
  * the dead guests. One deep look serves every complete guest; the host is
  * looked at again only after something changed.
  */
-export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {}): Promise<Recovery[]> {
+export async function recover(store: RecordStore, runner: Runner, hooks: Hooks = {}): Promise<Recovery[]> {
   const recoveries: Recovery[] = [];
-  const records = await readRecords(stateDir);
+  const records = store.all();
   const [first] = records;
+  const { stateDir } = store;
   if (first) {
-    const ctx: ExecContext = { ...hooks, firewall: firewallNamed(first.firewall), stateDir };
-    let observed = await observeHost(runner, stateDir, ctx.firewall);
+    const ctx: ExecContext = { ...hooks, firewall: firewallNamed(first.firewall), stateDir, records: store };
+    let observed = await observeHost(runner, stateDir, ctx.firewall, store.all());
     for (const record of records) {
       const recovery = (await toComplete(record))
         ? await completed(record, planAttach(observed, record, { guest: await lookIntoGuest(runner, record) }))
         : await removed(record, observed.records);
       if (!recovery) continue;
       recoveries.push(recovery);
-      observed = await observeHost(runner, stateDir, ctx.firewall);
+      observed = await observeHost(runner, stateDir, ctx.firewall, store.all());
     }
     async function completed(record: AttachmentRecord, ops: ReturnType<typeof planAttach>): Promise<Recovery | undefined> {
       return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
@@ -135,9 +125,9 @@ export async function recover(stateDir: string, runner: Runner, hooks: Hooks = {
     }
   }
   const before = await readIpForwardBefore(stateDir);
-  if ((await readRecords(stateDir)).length === 0 && before !== undefined) {
+  if (store.size === 0 && before !== undefined) {
     const firewall = firewallNamed(first?.firewall ?? 'nftables');
-    await applyTeardown([{ kind: 'restoreIpForward', value: before }], runner, { firewall, stateDir });
+    await applyTeardown([{ kind: 'restoreIpForward', value: before }], runner, { firewall, stateDir, records: store });
   }
   return recoveries;
 }

@@ -26,16 +26,11 @@ export interface Rotation {
 }
 
 /**
- * Gives the guest of `record` (as its record file holds it) a new token.
- * `announce` hears it before the guest's link shows it. Undefined when the
- * guest shows no link with its token: there is nothing to rotate.
+ * Gives the guest of `record` (as its record file holds it) a new token. The
+ * record goes first: the store has it before the guest's link shows it.
+ * Undefined when the guest shows no link with its token: there is nothing to rotate.
  */
-export async function rotateToken(
-  record: AttachmentRecord,
-  runner: Runner,
-  ctx: ExecContext,
-  announce: (token: string) => void = () => {},
-): Promise<Rotation | undefined> {
+export async function rotateToken(record: AttachmentRecord, runner: Runner, ctx: ExecContext): Promise<Rotation | undefined> {
   if (!hasGuestLink(record)) return undefined;
   // The agent may be renaming the link just then, on its first configure: one more look finds it under its new name.
   for (let attempt = 0; ; attempt++) {
@@ -46,11 +41,9 @@ export async function rotateToken(
       { kind: 'updateRecords', before: [record], after: [rotated] },
       { kind: 'setGuestAlias', record: rotated, name, alias: rotated.token, before: record.token },
     ];
-    announce(rotated.token);
     try {
       return { token: rotated.token, steps: await applySetup(ops, runner, ctx) };
     } catch (error) {
-      announce(record.token);
       if (attempt > 0) throw error;
     }
   }

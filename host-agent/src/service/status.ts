@@ -7,7 +7,6 @@ import type { Reader } from '../model/step.js';
 import { type Counters, type LinkState, linkStates } from '../net/link-state.js';
 import { type ForwardStatus, forwardsInForce } from './forwards.js';
 import { guestAlive, netnsAt } from './preflight.js';
-import { readRecords } from '../state/records.js';
 
 export type { Counters };
 
@@ -52,8 +51,8 @@ export interface Status {
   guests: GuestStatus[];
 }
 
-/** What the daemon knows about a guest's agent; absent when no daemon runs. */
-export type AgentView = (token: string) => { connected: boolean; lastApply: LastApply | undefined };
+/** What the daemon knows about a guest's agent, by attachment id; absent when no daemon runs. */
+export type AgentView = (id: string) => { connected: boolean; lastApply: LastApply | undefined };
 
 /**
  * The names of the links in the netns of the guest's process, from
@@ -96,18 +95,16 @@ function nameSeen(record: AttachmentRecord, links: string[] | undefined): string
 }
 
 /**
- * What `status` shows. It runs no process for links (sysfs) and takes no
- * lock, so it answers while a command hangs; `runner` is asked only for the
- * firewall, and only when some guest publishes ports.
+ * Each guest of `records` as the host shows it now. It runs no process for
+ * links (sysfs) and takes no lock, so it answers while a command hangs;
+ * `runner` is asked only for the firewall, and only when some guest
+ * publishes ports.
  */
-export async function collectStatus(stateDir: string, runner: Reader, agents?: AgentView): Promise<Status> {
-  const [records, ipForward] = await Promise.all([
-    readRecords(stateDir),
-    readFile(IP_FORWARD_PATH, 'utf8').then(
-      (text) => text.trim(),
-      () => 'unknown',
-    ),
-  ]);
+export async function collectStatus(records: readonly AttachmentRecord[], runner: Reader, agents?: AgentView): Promise<Status> {
+  const ipForward = await readFile(IP_FORWARD_PATH, 'utf8').then(
+    (text) => text.trim(),
+    () => 'unknown',
+  );
   const [stats, forwardsOf] = await Promise.all([
     linkStates(records.flatMap((r) => [r.hostIf, r.uplink])),
     forwardsInForce(records, runner),
@@ -122,7 +119,7 @@ export async function collectStatus(stateDir: string, runner: Reader, agents?: A
   const guests = await Promise.all(
     records.map(async (r): Promise<GuestStatus> => {
       const counters = stats.get(r.hostIf);
-      const view = agents?.(r.token);
+      const view = agents?.(r.id);
       const alive = await guestAlive(r);
       const seen = alive ? nameSeen(r, await linksInGuest(r)) : undefined;
       return {

@@ -29,7 +29,7 @@ export async function detachTyped(
   runner: Runner,
   ctx: ExecContext,
 ): Promise<OpTiming[]> {
-  const observe = () => observeHost(runner, ctx.stateDir, ctx.firewall, { links: [record.hostIf], records });
+  const observe = () => observeHost(runner, ctx.stateDir, ctx.firewall, records, { links: [record.hostIf] });
   if (typeOf(record) !== 'phys') return applyTeardown(planDetach(await observe(), record), runner, ctx);
   const steps: OpTiming[] = [];
   const passing = passingName(record);

@@ -27,11 +27,10 @@ export async function attachTypedHostSide(
   records: readonly AttachmentRecord[],
   runner: Runner,
   ctx: ExecContext,
-  announce: (record: AttachmentRecord) => void = () => {},
   extras: AttachExtras = {},
 ): Promise<HostSideResult> {
   const existing = records.find((r) => r.id === guest.id);
-  const observed = await observeHost(runner, settings.stateDir, ctx.firewall);
+  const observed = await observeHost(runner, settings.stateDir, ctx.firewall, records);
   const typed = { type: settings.type, link: settings.link };
   const addressed = hasGuestLink(typed) && !settings.dhcp;
   const lease = addressed ? allocate({ ...observed, routes: [] }, settings, guest.id) : undefined;
@@ -75,10 +74,9 @@ export async function attachTypedHostSide(
   };
   const guestSeen = existing && (await lookIntoGuest(runner, existing));
   const ops = planAttach(observed, desired, { force: settings.force, guest: guestSeen, notNic: seen?.notNic });
-  announce(desired);
   const steps = await applySetup(ops, runner, ctx);
   return {
-    ...(await rotatedOnReattach(existing, ops, desired, runner, ctx, announce)),
+    ...(await rotatedOnReattach(existing, desired, runner, ctx)),
     created: existing === undefined,
     changed: ops.length > 0,
     steps,

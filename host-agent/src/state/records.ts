@@ -1,58 +1,34 @@
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkToken, ConfigError } from '@guestnet/protocol';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from '../model/link-type.js';
 import { FIREWALLS } from '../model/names.js';
-import { statePaths } from '../model/paths.js';
+import { recordPath, statePaths } from '../model/paths.js';
 import { isPortForward } from '../model/port-forward.js';
-import { type AttachmentRecord, ID_PATTERN } from '../model/record.js';
+import { type AttachmentRecord, ID_PATTERN, type RecordOp } from '../model/record.js';
+import type { Step } from '../model/step.js';
 
 /** A record as it is stored: what a `write` step puts in its file. */
 export function recordContent(record: AttachmentRecord): string {
   return `${JSON.stringify(record, null, 2)}\n`;
 }
 
-// Parsed records by path, reused while the file is the same one (records are
-// only ever replaced by rename, which makes a new inode). A daemon reads its
-// state dir after every change; without this, each attach parsed every record.
-const parsed = new Map<string, { ino: number; mtimeMs: number; record: AttachmentRecord }>();
-
-/**
- * Undefined when the record went between the listing and the read (a detach,
- * a reaping daemon, removed it), or is empty. Records are written to a
- * temporary file and renamed, unsynced: only a power cut leaves one empty,
- * and it took the guest and every link and rule the record described.
- */
-async function readRecord(path: string): Promise<AttachmentRecord | undefined> {
-  try {
-    const { ino, mtimeMs, size } = await fs.stat(path);
-    if (size === 0) return undefined;
-    const known = parsed.get(path);
-    if (known && known.ino === ino && known.mtimeMs === mtimeMs) return known.record;
-    const record = parseRecord(path, await fs.readFile(path, 'utf8'));
-    parsed.set(path, { ino, mtimeMs, record });
-    return record;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+/** A record op's file changes: each file's step, and the record it leaves (none once removed). */
+export function recordWrites(op: RecordOp, stateDir: string): Array<{ step: Step; id: string; after: AttachmentRecord | undefined }> {
+  switch (op.kind) {
+    case 'writeRecord':
+      return [{ step: writeStep(op.record, stateDir), id: op.record.id, after: op.record }];
+    case 'updateRecords':
+      return op.after.map((record) => ({ step: writeStep(record, stateDir), id: record.id, after: record }));
+    case 'deleteRecord':
+      return [{ step: { kind: 'remove', path: recordPath(stateDir, op.id) }, id: op.id, after: undefined }];
   }
 }
 
-export async function readRecords(stateDir: string): Promise<AttachmentRecord[]> {
-  const dir = statePaths(stateDir).attachments;
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const paths = names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map((name) => join(dir, name));
-  const present = new Set(paths);
-  for (const path of parsed.keys()) if (path.startsWith(`${dir}/`) && !present.has(path)) parsed.delete(path);
-  const records = (await Promise.all(paths.map(readRecord))).filter((r): r is AttachmentRecord => r !== undefined);
-  return records.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || a.id.localeCompare(b.id));
-}
+const writeStep = (record: AttachmentRecord, stateDir: string): Step => ({
+  kind: 'write',
+  path: recordPath(stateDir, record.id),
+  content: recordContent(record),
+});
 
 /** The ip_forward value found before the first attach, if an attach changed it. */
 export async function readIpForwardBefore(stateDir: string): Promise<string | undefined> {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { applySetup, formatStep, nftables, RecordingRunner, type SetupOp, type Step } from '@guestnet/host-agent';
+import { applySetup, formatStep, nftables, RecordingRunner, RecordStore, type SetupOp, type Step } from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
 import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const ctx = { firewall: nftables, stateDir: '/state' };
+const ctx = { firewall: nftables, stateDir: '/state', records: new RecordStore('/state') };
 
 describe('applying host ops', () => {
   it('rolls back newest first when a step fails, including the failed op itself', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { formatStep, type GuestRule, iptables, nftables, type Step, stepsOf } from '@guestnet/host-agent';
+import { formatStep, type GuestRule, iptables, nftables, RecordStore, type Step, stepsOf } from '@guestnet/host-agent';
 import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none, SECOND_RULE as second } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
-const ctx = { firewall: nftables, stateDir: '/state' };
+const ctx = { firewall: nftables, stateDir: '/state', records: new RecordStore('/state') };
 /** What a routed IPv4-only host end gets before it comes up. */
 const hostEndSettings: Step[] = [
   { kind: 'sysctl', path: '/proc/sys/net/ipv6/conf/vm_wlan/accept_ra', value: '0', ifPresent: true },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatStep, nftables, RecordingRunner, rotateToken, type Step, undoOf } from '@guestnet/host-agent';
+import { formatStep, nftables, RecordingRunner, RecordStore, rotateToken, type Step, undoOf } from '@guestnet/host-agent';
 import { newOneTimeToken } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
 
@@ -18,11 +18,14 @@ describe('rotateToken: a new token for a guest link', () => {
 
   it('writes the record, then the alias of the link that carries the old token, in the guest netns; never in argv', async () => {
     const runner = new RecordingRunner({ [look]: JSON.stringify([{ ifname: 'lo' }, { ifname: 'wlan0', ifalias: token }]) });
-    const announced: string[] = [];
-    const rotation = await rotateToken(record, runner, { firewall: nftables, stateDir }, (t) => announced.push(t));
+    const records = new RecordStore(stateDir);
+    const heard: Array<{ token: string | undefined; stepsBefore: number }> = [];
+    records.onChange(({ after }) => heard.push({ token: after?.token, stepsBefore: runner.steps.length }));
+    const rotation = await rotateToken(record, runner, { firewall: nftables, stateDir, records });
     assert.ok(rotation);
     assert.match(rotation.token, /^guestnet:[0-9a-f]{32}$/);
-    assert.deepEqual(announced, [rotation.token], 'the daemon hears it before the guest can see it');
+    assert.deepEqual(heard, [{ token: rotation.token, stepsBefore: 1 }], 'the store has it before the guest can see it');
+    assert.equal(records.get(record.id)?.token, rotation.token);
     const [write, alias] = runner.steps as [Extract<Step, { kind: 'write' }>, Extract<Step, { kind: 'run' }>];
     assert.equal(write.kind, 'write');
     assert.equal(JSON.parse(write.content).token, rotation.token);
@@ -33,12 +36,12 @@ describe('rotateToken: a new token for a guest link', () => {
 
   it('finds a link still under its one-time name, and rotates nothing where no link carries the token', async () => {
     const underName = new RecordingRunner({ [look]: JSON.stringify([{ ifname: name }]) });
-    const rotation = await rotateToken(record, underName, { firewall: nftables, stateDir });
+    const rotation = await rotateToken(record, underName, { firewall: nftables, stateDir, records: new RecordStore(stateDir) });
     assert.equal((underName.steps[1] as { input?: string }).input, `link set dev ${name} alias ${rotation?.token}\n`);
     const none = new RecordingRunner({
       [look]: JSON.stringify([{ ifname: 'wlan0', ifalias: 'guestnet:ffffffffffffffffffffffffffffffff' }]),
     });
-    assert.equal(await rotateToken(record, none, { firewall: nftables, stateDir }), undefined);
+    assert.equal(await rotateToken(record, none, { firewall: nftables, stateDir, records: new RecordStore(stateDir) }), undefined);
     assert.deepEqual(none.steps, []);
   });
 
