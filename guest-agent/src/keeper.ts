@@ -3,6 +3,7 @@ import { FrameworkDhcp } from './android/framework-dhcp.js';
 import { applyGuest } from './apply.js';
 import { DhcpClient, dhcpClientCommand, type Lease } from './dhcp.js';
 import type { NetEvents } from './events.js';
+import type { IpTarget } from './ip.js';
 import { type GuestObserved, observeGuest } from './observe.js';
 import { OurLink } from './our-link.js';
 import { type DnsTarget, planGuest, verifiedState } from './planner.js';
@@ -49,12 +50,13 @@ export class Keeper {
   private coveredSeq = -1;
   private readonly ourLink = new OurLink();
 
-  /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. */
+  /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. `ip`: where its looks and changes run. */
   constructor(
     private readonly dnsTarget: DnsTarget,
     private readonly status: StatusFile,
     private readonly onEvent: OnEvent,
     dhcpScriptDir?: string,
+    private readonly ip: IpTarget = {},
   ) {
     if (dnsTarget.kind === 'ipconfig') this.dhcp = new FrameworkDhcp();
     else
@@ -76,10 +78,10 @@ export class Keeper {
   private async applyDhcp(asked: GuestConfig, dhcp: DhcpClient | FrameworkDhcp): Promise<ApplyReport> {
     let configure = asked;
     const changes = await this.oneAtATime(async () => {
-      const observed = await observeGuest(this.dnsTarget.path);
+      const observed = await observeGuest(this.dnsTarget.path, this.ip);
       configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);
-      this.ourLink.applied(ops.length > 0 ? await applyGuest(ops) : observed, configure.token);
+      this.ourLink.applied(ops.length > 0 ? await applyGuest(ops, this.ip) : observed, configure.token);
       return ops.length;
     });
     const lease = await dhcp.leaseFor(configure.link.rename, DHCP_WITHIN_MS);
@@ -125,7 +127,7 @@ export class Keeper {
     const applyFrom = async (observed: GuestObserved) => {
       configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);
-      const state = await applyGuest(ops, {}, ipv6);
+      const state = await applyGuest(ops, this.ip, ipv6);
       const report = { state: verifiedState(state, configure), changes: ops.length };
       this.ourLink.applied(state, configure.token);
       return report;
@@ -135,7 +137,7 @@ export class Keeper {
     try {
       const report = await this.oneAtATime(async () => {
         let report = usable ? await applyFrom(usable).catch(() => undefined) : undefined;
-        report ??= await applyFrom(await observeGuest(this.dnsTarget.path, {}, ipv6));
+        report ??= await applyFrom(await observeGuest(this.dnsTarget.path, this.ip, ipv6));
         // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
         this.configure = configure;
         this.coveredSeq = this.events?.seq ?? -1;
@@ -204,10 +206,10 @@ export class Keeper {
           // Woken only by events from before an apply's read-back: that apply saw their effect.
           if (!configure || (woken && seq <= this.coveredSeq)) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
-          const observed = await observeGuest(this.dnsTarget.path, {}, ipv6);
+          const observed = await observeGuest(this.dnsTarget.path, this.ip, ipv6);
           configure = this.onLinkOf(observed, configure);
           const ops = planGuest(observed, configure, this.dnsTarget);
-          if (ops.length > 0) await applyGuest(ops, {}, ipv6);
+          if (ops.length > 0) await applyGuest(ops, this.ip, ipv6);
           return ops.map((op) => op.kind);
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });

@@ -4,13 +4,12 @@
 export {
   type CommandResult,
   DEFAULT_COMMAND_DEADLINE_MS,
-  keepWarm,
   runCommand,
   runCommandInParts,
   startCommand,
   type StartedCommand,
-  warmPid,
 } from './command.js';
+export { SpareProcess } from './spare.js';
 export { IpMonitor } from './monitor.js';
 export { writeAtomically } from './files.js';
 export { pidAlive } from './process.js';

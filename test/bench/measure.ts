@@ -67,7 +67,7 @@ export async function steadyPrivateMb(pid: number): Promise<number> {
 /**
  * The processes `pids` and their children ran while `work` ran: those that
  * exited within it, from strace's record. A process started ahead and handed
- * its input in the window (runtime's keepWarm) counts, as does each new one
+ * its input in the window (a runtime SpareProcess) counts, as does each new one
  * (nsenter, which then execs ip, is one); one started after the work for the
  * next attach, or a monitor that lives on, does not. Returns their commands.
  */

@@ -13,7 +13,7 @@ import {
   tokenOfLink,
 } from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
-import { keepIpReady } from '../ip.js';
+import { type IpTarget, spareLooks4 } from '../ip.js';
 import { follow, greet } from '../host-session.js';
 import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
 import { type GuestObserved, observeGuest, withArrivedLinks } from '../observe.js';
@@ -93,27 +93,37 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
 export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
   const events = new NetEvents();
   events.start();
-  if (!options.once) keepIpReady();
+  // An agent that keeps its guest keeps one IPv4 look spawned ahead: its looks and its IPv4 applies run in it.
+  const looks4 = options.once ? undefined : spareLooks4();
+  looks4?.keep();
+  const ip: IpTarget = looks4 ? { looks4 } : {};
   const status = new StatusFile(options.statusFile, options.socket);
   // A DHCP client's event script goes beside the status file: a place the agent may write.
-  const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile));
+  const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile), ip);
   let stopped = false;
   const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
-    return await Promise.race([serveHost(options, events, keeper, status), options.stop.then(() => undefined)]);
+    return await Promise.race([serveHost(options, events, keeper, status, ip), options.stop.then(() => undefined)]);
   } finally {
     stopped = true;
     events.stop();
     keeper.stop();
     await keeping;
+    looks4?.close();
     await status.remove();
   }
 }
 
-async function serveHost(options: RunOptions, events: NetEvents, keeper: Keeper, status: StatusFile): Promise<ApplyReport | undefined> {
+async function serveHost(
+  options: RunOptions,
+  events: NetEvents,
+  keeper: Keeper,
+  status: StatusFile,
+  ip: IpTarget,
+): Promise<ApplyReport | undefined> {
   const look = () => {
     events.lookStarts();
-    return observeGuest(options.dnsTarget.path);
+    return observeGuest(options.dnsTarget.path, ip);
   };
   let arrived: GuestObserved | undefined;
   for (let attempt = 0; ; attempt++) {

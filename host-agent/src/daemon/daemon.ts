@@ -1,7 +1,5 @@
-import { keepWarm } from '@guestnet/runtime';
 import type { ExecContext } from '../exec/apply.js';
-import { RealRunner } from '../exec/runner.js';
-import { IP_BATCH } from '../exec/steps.js';
+import { RealRunner, spareIpBatch } from '../exec/runner.js';
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
 import type { HostSettings } from '../model/settings.js';
@@ -43,6 +41,8 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
 export class Daemon {
   /** Remembers what it reads of the host; attaches plan from it, the checking loop reads only the firewall. */
   private readonly runner: HostMemory;
+  /** The host's `ip -batch` spawned ahead: an attach makes its pair there. */
+  private readonly ipBatch = spareIpBatch();
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
@@ -63,7 +63,7 @@ export class Daemon {
     /** Where netd takes DNS queries, on an Android host. */
     netdSocket = NETD_DNS_SOCKET,
   ) {
-    this.runner = new HostMemory(new RealRunner(settings.commandTimeout), () => this.monitor?.running === true);
+    this.runner = new HostMemory(new RealRunner(settings.commandTimeout, this.ipBatch), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     const { records } = this.service;
     // A token proved from another netns has leaked: the guest's link gets a new one.
@@ -109,7 +109,8 @@ export class Daemon {
     this.holdings.add(() => this.dns.close());
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
-    keepWarm(IP_BATCH);
+    this.ipBatch.keep();
+    this.holdings.add(() => this.ipBatch.close());
     await this.serveDns();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(

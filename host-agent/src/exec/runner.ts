@@ -1,7 +1,14 @@
 import { promises as fs } from 'node:fs';
 import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
-import { DEFAULT_COMMAND_DEADLINE_MS, runCommand, runCommandInParts, writeAtomically } from '@guestnet/runtime';
-import type { Performer, Reader, Step } from '../model/step.js';
+import {
+  type CommandResult,
+  DEFAULT_COMMAND_DEADLINE_MS,
+  runCommand,
+  runCommandInParts,
+  SpareProcess,
+  writeAtomically,
+} from '@guestnet/runtime';
+import { IP_BATCH, type Performer, type Reader, type Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
 export type { Step } from '../model/step.js';
@@ -18,12 +25,23 @@ export interface Runner extends Reader, Performer {
   readonly sideBySide?: boolean;
 }
 
+/** The host's `ip -batch`, to spawn ahead for a runner that lives long (the daemon's): its owner keeps and closes it. */
+export function spareIpBatch(): SpareProcess {
+  return new SpareProcess(IP_BATCH);
+}
+
 export class RealRunner implements Runner {
   processes = 0;
   readonly sideBySide: boolean = true;
 
-  /** `commandTimeout`: how long each command may run before it is killed and its step fails. */
-  constructor(private readonly commandTimeout = DEFAULT_COMMAND_DEADLINE_MS) {}
+  /**
+   * `commandTimeout`: how long each command may run before it is killed and its step fails. `spare`: the host's
+   * `ip -batch` spawned ahead, in which the steps that say so (`spare`) run; its owner keeps and closes it.
+   */
+  constructor(
+    private readonly commandTimeout = DEFAULT_COMMAND_DEADLINE_MS,
+    private readonly spare?: SpareProcess,
+  ) {}
 
   async read(argv: string[]): Promise<string> {
     this.processes++;
@@ -49,18 +67,9 @@ export class RealRunner implements Runner {
         .catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
     }
     this.processes++;
-    const { midway } = step;
-    const running = midway
-      ? runCommandInParts(
-          step.argv,
-          step.input ?? '',
-          async () => {
-            for (const inner of midway.steps) await this.perform(inner, secrets);
-          },
-          midway.rest,
-          this.commandTimeout,
-        )
-      : runCommand(step.argv, step.input, this.commandTimeout);
+    const running = this.run(step, async () => {
+      for (const inner of step.midway?.steps ?? []) await this.perform(inner, secrets);
+    });
     // A command that could not run or timed out quotes what it printed: a token in it shows as a placeholder.
     const result = await running.catch((error: unknown) => {
       if (!(error instanceof CommandFailedError) || secrets.length === 0) throw error;
@@ -79,6 +88,19 @@ export class RealRunner implements Runner {
       redact(result.stderr, secrets),
       result.exitCode,
     );
+  }
+
+  /** The step's process: its input, in two parts if it has work midway; in the spare where the step says so. */
+  private run(step: Extract<Step, { kind: 'run' }>, between: () => Promise<void>): Promise<CommandResult> {
+    const spare = step.spare ? this.spare : undefined;
+    const [input, timeout] = [step.input, this.commandTimeout];
+    if (step.midway) {
+      const { rest } = step.midway;
+      return spare
+        ? spare.runInParts(input ?? '', between, rest, timeout)
+        : runCommandInParts(step.argv, input ?? '', between, rest, timeout);
+    }
+    return spare ? spare.run(input ?? '', timeout) : runCommand(step.argv, input, timeout);
   }
 }
 

@@ -5,7 +5,7 @@ import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../m
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
 import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias, type RecordOp } from '../model/record.js';
-import type { Step } from '../model/step.js';
+import { IP_BATCH, type Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordWrites } from '../state/records.js';
 import { guestIpv6Steps } from './ipv6-steps.js';
@@ -21,9 +21,6 @@ type StepsByKind = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>, ctx: Step
 
 /** The netns the agent runs in: the host's. */
 const HOST_NETNS = `/proc/${process.pid}/ns/net`;
-
-/** The host's `ip -batch`: one makes a new guest's pair, so the daemon keeps one ready (runtime's keepWarm). */
-export const IP_BATCH: readonly string[] = ['ip', '-batch', '-'];
 
 const NO_DEVICE = /Cannot find device|does not exist/;
 /** Every line of a batch's errors says a device was gone. */
@@ -124,6 +121,7 @@ const steps: StepsByKind = {
           {
             kind: 'run',
             argv: [...IP_BATCH],
+            spare: true,
             input: [
               `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
               // Tagged at once: should the agent die halfway, the link is still known as ours (setUpHostEnd).
@@ -145,11 +143,11 @@ const steps: StepsByKind = {
             ].join('\n'),
           },
           ...hostEndSysctls(r),
-          { kind: 'run', argv: [...IP_BATCH], input: hostEndLines(r).join('\n') },
+          { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r).join('\n') },
         ],
   setUpHostEnd: ({ record: r }) => [
     ...hostEndSysctls(r),
-    { kind: 'run', argv: [...IP_BATCH], input: hostEndLines(r, { verb: 'replace' }).join('\n') },
+    { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r, { verb: 'replace' }).join('\n') },
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
@@ -214,7 +212,8 @@ const steps: StepsByKind = {
     deleteGuestRule(r),
     {
       kind: 'run',
-      argv: ['ip', '-batch', '-'],
+      argv: [...IP_BATCH],
+      spare: true,
       input:
         `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\n` +
         `route replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n`,

@@ -1,6 +1,6 @@
 import { typeOf } from '../model/link-type.js';
 import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
-import type { Step } from '../model/step.js';
+import { IP_BATCH, type Step } from '../model/step.js';
 import { passingName } from '../plan/link-types.js';
 import { portGuardSteps } from './port-guard.js';
 
@@ -40,7 +40,8 @@ export const typedSteps = {
     return [
       {
         kind: 'run',
-        argv: ['ip', '-batch', '-'],
+        argv: [...IP_BATCH],
+        spare: true,
         input: [
           `link add link ${r.link} name ${name} ${sublinkType(r)}`,
           `link set dev ${name} alias ${r.token}`,
@@ -61,7 +62,8 @@ export const typedSteps = {
   movePhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
     {
       kind: 'run',
-      argv: ['ip', '-batch', '-'],
+      argv: [...IP_BATCH],
+      spare: true,
       input: `link set dev ${r.link} alias ${r.token}\nlink set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf}\n`,
     },
   ],

@@ -1,9 +1,14 @@
+/** The host's `ip -batch`: one makes a new guest's pair, so the daemon keeps one spawned ahead (its runner's spare). */
+export const IP_BATCH: readonly string[] = ['ip', '-batch', '-'];
+
 /** One side effect, as data: a process (argv plus optional stdin), a state file write or removal, or a sysctl. */
 export type Step =
   /**
    * `unsupported`: stderr that means the kernel lacks a feature, reported as such (exit 17) instead of a failed command.
    * `midway`: steps taken while the process waits for the rest of its input: once it has printed (the last command of
    * `input` prints when done), `steps` run, then it reads `rest`. Still one process; a dry run shows it as two.
+   * `spare`: a run of IP_BATCH, which a runner given a spare process of it (the daemon's) runs in that process,
+   * spawned ahead; any other runner spawns it.
    */
   | {
       kind: 'run';
@@ -12,6 +17,7 @@ export type Step =
       tolerate?: RegExp;
       unsupported?: { when: RegExp; message: string };
       midway?: { steps: Step[]; rest: string };
+      spare?: true;
     }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { CommandFailedError } from '@guestnet/protocol';
-import { keepWarm, runCommand, runCommandInParts, startCommand, warmPid } from '@guestnet/runtime';
+import { runCommand, runCommandInParts, startCommand } from '@guestnet/runtime';
 
 describe('runtime command runner', () => {
   it('resolves with the exit code, stdout and stderr, final newline stripped', async () => {
@@ -69,16 +69,6 @@ describe('runtime command runner', () => {
     );
   });
 
-  it('gives a kept command its deadline too, and keeps another ready after it was killed', async () => {
-    const argv = ['sh', '-c', 'read line; exec sleep 60'];
-    keepWarm(argv);
-    const ready = warmPid(argv) as number;
-    await assert.rejects(runCommand(argv, 'hang\n', 300), /timed out after 300 ms/);
-    assert.ok(await gone([ready]), `the kept process ${ready} still runs`);
-    for (let i = 0; i < 100 && warmPid(argv) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(warmPid(argv) !== undefined && warmPid(argv) !== ready);
-  });
-
   it('does not leave a command under way behind when the agent exits, nor what it started', async () => {
     // The agent exits while its command still runs (a read in the background when a daemon stops, say).
     const pidsFile = `/tmp/guestnet-exit-${process.pid}`;
@@ -143,44 +133,6 @@ describe('runtime command runner', () => {
     await new Promise((r) => setTimeout(r, 100));
     const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     // Gone, or a zombie waiting for init to reap it: either way no longer running.
-    assert.ok(state === '' || / Z /.test(state), `sleep ${pid} still runs after its agent exited: ${state}`);
-  });
-
-  it('hands a kept command its input in the process spawned ahead, then keeps another ready', async () => {
-    // Prints its own pid once it has its input: the process that ran is the one spawned ahead.
-    const argv = ['sh', '-c', 'read line; echo $$ $line'];
-    keepWarm(argv);
-    const ready = warmPid(argv);
-    assert.ok(ready !== undefined);
-    assert.equal((await runCommand(argv, 'hello\n')).stdout, `${ready} hello`);
-    assert.equal(warmPid(argv), undefined);
-    for (let i = 0; i < 100 && warmPid(argv) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
-    const next = warmPid(argv);
-    assert.ok(next !== undefined && next !== ready);
-    // Run without input, even a kept command spawns as always: the one waiting keeps waiting.
-    assert.notEqual((await runCommand(argv)).stdout.split(' ')[0], String(next));
-    assert.equal(warmPid(argv), next);
-  });
-
-  it('spawns afresh when the kept process died while it waited', async () => {
-    const argv = ['sh', '-c', 'read line; echo $line'];
-    keepWarm(argv);
-    const ready = warmPid(argv) as number;
-    process.kill(ready, 'SIGKILL');
-    for (let i = 0; i < 100 && warmPid(argv) !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal((await runCommand(argv, 'again\n')).stdout, 'again');
-  });
-
-  it('does not hold the agent open, nor outlive it, while a kept command waits', async () => {
-    const script = `import { keepWarm, warmPid } from '@guestnet/runtime';
-      keepWarm(['sleep', '60']);
-      process.stdout.write(String(warmPid(['sleep', '60'])));`;
-    const pid = await new Promise<string>((resolve) =>
-      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (_e, stdout) => resolve(stdout.trim())),
-    );
-    assert.match(pid, /^\d+$/);
-    await new Promise((r) => setTimeout(r, 100));
-    const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     assert.ok(state === '' || / Z /.test(state), `sleep ${pid} still runs after its agent exited: ${state}`);
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
 import { formatStep, nftables, RealRunner, stepsOf } from '@guestnet/host-agent';
 import { CommandFailedError, ExitCode, newOneTimeToken } from '@guestnet/protocol';
+import { SpareProcess } from '@guestnet/runtime';
 import { sampleRecord } from '../../../fixtures/records.js';
 
 describe('the real runner', () => {
@@ -19,6 +21,62 @@ describe('the real runner', () => {
   it('lets a step that would tolerate its error still fail when it times out', async () => {
     const runner = new RealRunner(200);
     await assert.rejects(runner.perform({ kind: 'run', argv: ['sleep', '30'], tolerate: /.*/ }), /timed out/);
+  });
+});
+
+describe('the real runner and its spare process', () => {
+  // The command writes the pid of the process that ran it: the spare's, spawned ahead, or one spawned for the step.
+  const pidFile = `/tmp/guestnet-runner-spare-${process.pid}`;
+  const argv = ['sh', '-c', `read line; echo $$ > ${pidFile}`];
+  const ranIn = async () => Number((await readFile(pidFile, 'utf8')).trim());
+  let spare: SpareProcess;
+  beforeEach(() => {
+    spare = new SpareProcess(argv);
+    spare.keep();
+  });
+  afterEach(async () => {
+    spare.close();
+    await rm(pidFile, { force: true });
+  });
+
+  it('runs a step that says so in the spare it was given', async () => {
+    const waiting = spare.waitingPid;
+    assert.ok(waiting !== undefined);
+    const runner = new RealRunner(undefined, spare);
+    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: true });
+    assert.equal(await ranIn(), waiting);
+    assert.equal(runner.processes, 1);
+  });
+
+  it('runs a step in two parts in its spare, the steps between while it waits', async () => {
+    const twoParts = ['sh', '-c', `read line; echo $$; read rest; echo $$ > ${pidFile}`];
+    const parted = new SpareProcess(twoParts);
+    parted.keep();
+    const ready = parted.waitingPid;
+    const between = `/tmp/guestnet-runner-between-${process.pid}`;
+    try {
+      await new RealRunner(undefined, parted).perform({
+        kind: 'run',
+        argv: twoParts,
+        input: 'first\n',
+        spare: true,
+        midway: { steps: [{ kind: 'write', path: between, content: 'between\n' }], rest: 'rest\n' },
+      });
+      assert.equal(await ranIn(), ready);
+      assert.equal(await readFile(between, 'utf8'), 'between\n');
+    } finally {
+      parted.close();
+      await rm(between, { force: true });
+    }
+  });
+
+  it('spawns a step when it was given no spare, and a step that does not say so even when it was', async () => {
+    const waiting = spare.waitingPid;
+    await new RealRunner().perform({ kind: 'run', argv, input: 'go\n', spare: true });
+    assert.notEqual(await ranIn(), waiting);
+    await new RealRunner(undefined, spare).perform({ kind: 'run', argv, input: 'go\n' });
+    assert.notEqual(await ranIn(), waiting);
+    assert.equal(spare.waitingPid, waiting, 'the spare still waits');
   });
 });
 

@@ -48,6 +48,9 @@ describe('attach through the daemon: processes on the critical path', () => {
     assert.deepEqual(recorded.reads.slice(reads), [], 'no read on the attach path');
     assert.deepEqual(ran, ['ip -batch -', 'nft -f -']);
     assert.equal(recorded.processes - before, 2);
+    // The daemon's runner runs it in the ip -batch it spawned ahead (exec/runner.ts).
+    const pair = recorded.steps.slice(steps).find((s) => s.kind === 'run' && s.argv[0] === 'ip');
+    assert.ok(pair?.kind === 'run' && pair.spare, 'the pair is made in the spare process');
     memory.close();
   });
 
