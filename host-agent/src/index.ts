@@ -36,6 +36,7 @@ export { callDaemon, daemonListening, parseRequest as parseControlRequest, reply
 export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
+export { type HostQuery, hostQueries } from './model/host-queries.js';
 export { AttachmentService } from './service/attachments.js';
 export { attachResult } from './service/results.js';
 export { PendingConnections } from './guest-link/pending.js';

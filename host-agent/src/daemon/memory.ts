@@ -1,62 +1,35 @@
 import { CommandFailedError } from '@guestnet/protocol';
 import type { Runner, Step } from '../exec/runner.js';
+import type { HostQuery } from '../model/host-queries.js';
 import type { Reader } from '../model/step.js';
-import { LOCAL_NETWORK_TABLE } from '../model/policy.js';
 
-const keyOf = (argv: readonly string[]) => argv.join(' ');
-
-/**
- * Host reads whose answers change only with a link, route or rule event, or a
- * command of ours: the default routes, the main table, the links, the policy
- * rules and the guests' local table.
- */
-const EVENTED = new Set(
-  [
-    ['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default'],
-    ['ip', '-6', '-j', 'route', 'show', 'table', 'all', 'default'],
-    ['ip', '-j', '-4', 'route', 'show'],
-    ['ip', '-j', 'link', 'show'],
-    ...(['-4', '-6'] as const).flatMap((family) => [
-      ['ip', family, '-j', 'rule', 'show'],
-      ['ip', family, '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)],
-    ]),
-  ].map(keyOf),
-);
-
-/**
- * Reads of the firewall, which others change without an event: remembered
- * for attaches, and read afresh by the loop that checks the host every
- * second. It repairs what others broke, and its repair is a command of ours.
- */
-const UNEVENTED = new Set(
-  [['nft', 'list', 'tables'], ['nft', '-j', '-t', 'list', 'table', 'ip', 'guestnet'], ['iptables-legacy-save'], ['iptables-save']].map(
-    keyOf,
-  ),
-);
+/** What glance keeps per read: an argv's text, or a query's name. */
+const argvKey = (argv: readonly string[]) => `argv ${argv.join(' ')}`;
+const queryKey = (query: HostQuery) => `query ${query.name}`;
 
 // Our own commands come back as events a moment later: one re-read after the host has settled serves them all.
 const SETTLE_MS = 50;
 
 interface Answer {
-  argv: string[];
   generation: number;
   text: Promise<string>;
 }
 
 /**
- * The daemon's runner: remembers the answers of the reads above, so an attach
- * plans from memory and spends its processes on changes, and the checking
- * loop reads only what no event reports. Any event and any command of ours
- * make every answer stale; they are read again once the host has settled and
- * no change of ours is under way (a re-read's processes would slow it down),
- * and a read that comes first reads for itself. Everything else passes through.
+ * The daemon's runner: remembers the answers of the host model's queries
+ * (model/host-queries.ts), so an attach plans from memory and spends its
+ * processes on changes, and the checking loop reads only what no event
+ * reports. Any event and any command of ours make every answer stale; they
+ * are read again once the host has settled and no change of ours is under
+ * way (a re-read's processes would slow it down), and a query that comes
+ * first reads for itself. Reads by argv pass through, whatever their argv.
  */
 export class HostMemory implements Runner {
   private generation = 0;
-  private readonly answers = new Map<string, Answer>();
+  private readonly answers = new Map<HostQuery, Answer>();
   private rereadTimer: NodeJS.Timeout | undefined;
   private busy = 0;
-  /** For the loop that checks the host: the firewall afresh, the rest from memory. */
+  /** For the loop that checks the host: what the checking loop keeps fresh (the firewall) afresh, the rest from memory. */
   readonly checking: Runner;
   /** For status, which must answer while a command hangs: see glance. */
   readonly glancing: Reader;
@@ -73,13 +46,17 @@ export class HostMemory implements Runner {
   ) {
     const memory = this;
     this.checking = {
-      read: (argv) => (UNEVENTED.has(keyOf(argv)) ? memory.readAndRemember(argv) : memory.read(argv)),
+      read: (argv) => memory.read(argv),
+      query: (query) => (query.keptFreshBy === 'checking-loop' ? memory.ask(query) : memory.query(query)),
       perform: (step, secrets) => memory.perform(step, secrets),
       get processes() {
         return memory.processes;
       },
     };
-    this.glancing = { read: (argv) => memory.glance(argv) };
+    this.glancing = {
+      read: (argv) => memory.glance(argvKey(argv), () => memory.read(argv)),
+      query: (query) => memory.glance(queryKey(query), () => memory.query(query)),
+    };
   }
 
   get processes(): number {
@@ -118,9 +95,15 @@ export class HostMemory implements Runner {
   }
 
   read(argv: string[]): Promise<string> {
-    const known = this.answers.get(keyOf(argv));
+    const text = this.inner.read(argv);
+    if (this.glanced.has(argvKey(argv))) this.follow(argvKey(argv), text);
+    return text;
+  }
+
+  query(query: HostQuery): Promise<string> {
+    const known = this.answers.get(query);
     if (known?.generation === this.generation) return known.text;
-    return this.readAndRemember(argv);
+    return this.ask(query);
   }
 
   async perform(step: Step, secrets?: readonly string[]): Promise<void> {
@@ -139,14 +122,13 @@ export class HostMemory implements Runner {
    * likely and the answer may be changing anyway: the last answer stands.
    * Otherwise, and whenever there is none, it is read as usual.
    */
-  glance(argv: string[]): Promise<string> {
-    const key = keyOf(argv);
+  private glance(key: string, read: () => Promise<string>): Promise<string> {
     this.glanced.add(key);
     const last = this.lastAnswers.get(key);
     const doubtful = this.busy > 0 || (this.reading.get(key) ?? 0) > 0 || this.lastFailed.has(key);
     if (last !== undefined && doubtful) return Promise.resolve(last);
     // Remembered answers come back without a read: how they end counts too.
-    const text = this.read(argv);
+    const text = read();
     this.follow(key, text);
     return text;
   }
@@ -157,16 +139,17 @@ export class HostMemory implements Runner {
     this.answers.clear();
   }
 
-  private readAndRemember(argv: string[]): Promise<string> {
-    const key = keyOf(argv);
-    const text = this.inner.read(argv);
-    if (this.glanced.has(key)) this.follow(key, text);
-    if (!this.listening() || !(EVENTED.has(key) || UNEVENTED.has(key))) return text;
-    const answer = { argv, generation: this.generation, text };
-    this.answers.set(key, answer);
+  /** Reads afresh, and remembers the answer while the host's events are heard. */
+  private ask(query: HostQuery): Promise<string> {
+    const text = this.inner.query(query);
+    if (this.glanced.has(queryKey(query))) this.follow(queryKey(query), text);
+    if (!this.listening()) return text;
+    const answer = { generation: this.generation, text };
+    this.answers.set(query, answer);
     // A table that does not exist is an answer until an event creates it; a command that did not run is none.
-    const answered = (error: unknown) => EVENTED.has(key) && error instanceof CommandFailedError && error.commandExitCode !== undefined;
-    text.catch((error: unknown) => answered(error) || (this.answers.get(key) === answer && this.answers.delete(key)));
+    const answered = (error: unknown) =>
+      query.keptFreshBy === 'kernel-events' && error instanceof CommandFailedError && error.commandExitCode !== undefined;
+    text.catch((error: unknown) => answered(error) || (this.answers.get(query) === answer && this.answers.delete(query)));
     return text;
   }
 
@@ -199,8 +182,8 @@ export class HostMemory implements Runner {
 
   private reread(): void {
     if (this.busy > 0) return;
-    for (const answer of [...this.answers.values()]) {
-      if (answer.generation !== this.generation) void this.readAndRemember(answer.argv).catch(() => {});
+    for (const [query, answer] of [...this.answers]) {
+      if (answer.generation !== this.generation) void this.ask(query).catch(() => {});
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   SpareProcess,
   writeAtomically,
 } from '@guestnet/runtime';
+import type { HostQuery } from '../model/host-queries.js';
 import { IP_BATCH, type Performer, type Reader, type Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
@@ -48,6 +49,10 @@ export class RealRunner implements Runner {
     const result = await runCommand(argv, undefined, this.commandTimeout);
     if (result.exitCode !== 0) throw new CommandFailedError(argv, result.stderr, result.exitCode);
     return result.stdout;
+  }
+
+  query(query: HostQuery): Promise<string> {
+    return this.read([...query.argv]);
   }
 
   async perform(step: Step, secrets: readonly string[] = []): Promise<void> {
@@ -132,6 +137,11 @@ export class RecordingRunner implements Runner {
     const output = this.canned[argv.join(' ')];
     if (output === undefined) throw new CommandFailedError(argv, 'no canned output', 1);
     return output;
+  }
+
+  /** Recorded as the read of its argv, answered from the table by it. */
+  query(query: HostQuery): Promise<string> {
+    return this.read([...query.argv]);
   }
 
   async perform(step: Step): Promise<void> {

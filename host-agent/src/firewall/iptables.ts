@@ -1,3 +1,4 @@
+import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
@@ -97,7 +98,7 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     // One save of every table; ip6tables' only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
     async observe(runner: Reader, deep: boolean, ipv6 = false) {
       const [text, text6] = await Promise.all([
-        runner.read([binary('-save')]),
+        runner.query(variant === 'iptables' ? hostQueries.iptablesSave : hostQueries.iptablesLegacySave),
         deep && ipv6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
       ]);
       if (!marks) return parseIptablesSave(text, text6);

@@ -1,4 +1,5 @@
 import { CommandFailedError } from '@guestnet/protocol';
+import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
@@ -76,10 +77,10 @@ function transaction(lines: string[]): Step {
   return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
 }
 
-/** The table as JSON (`terse`: without set elements), or undefined when it does not exist. */
-async function listTable(runner: Reader, table: string, terse = false): Promise<string | undefined> {
+/** A table as JSON, listed by `listing`, or undefined when it does not exist. */
+async function listed(listing: Promise<string>): Promise<string | undefined> {
   try {
-    return await runner.read(['nft', '-j', ...(terse ? ['-t'] : []), 'list', 'table', ...table.split(' ')]);
+    return await listing;
   } catch (error) {
     if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return undefined;
     throw error;
@@ -93,11 +94,12 @@ export const nftables: Firewall = {
   async observe(runner: Reader, deep: boolean, ipv6 = false): Promise<FirewallState> {
     if (!deep) {
       // Without its elements, which grow with the guests: whether the table is there, in the shape elements can be added to.
-      const terse = await listTable(runner, TABLE, true);
+      const terse = await listed(runner.query(hostQueries.nftTableShape));
       if (terse === undefined) return { installed: false, has: () => false };
       return hasShape(terse) ? { installed: true, has: () => false } : { installed: false, found: { [TABLE]: 1 }, has: () => false };
     }
-    const [text, text6] = await Promise.all([listTable(runner, TABLE), ipv6 ? listTable(runner, TABLE6) : undefined]);
+    const list = (table: string) => listed(runner.read(['nft', '-j', 'list', 'table', ...table.split(' ')]));
+    const [text, text6] = await Promise.all([list(TABLE), ipv6 ? list(TABLE6) : undefined]);
     if (text === undefined) return { installed: false, has: () => false };
     return parseNftTable(text, text6 ?? '');
   },

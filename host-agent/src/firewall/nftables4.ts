@@ -1,3 +1,4 @@
+import { NFT_TABLE_NAME } from '../model/rules.js';
 import { ipv4Guest } from './family.js';
 import { LOOPBACK4 } from './localnet.js';
 import { baseOf, type NftFamily } from './nft-ruleset.js';
@@ -16,7 +17,7 @@ import { baseOf, type NftFamily } from './nft-ruleset.js';
 // the other guest would answer it on-link, where it cannot.
 
 export const NFT4: NftFamily = {
-  table: 'ip guestnet',
+  table: NFT_TABLE_NAME,
   family: 'ip',
   address: 'ipv4_addr',
   view: ipv4Guest,

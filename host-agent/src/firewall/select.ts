@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '@guestnet/protocol';
+import { hostQueries } from '../model/host-queries.js';
 import type { FirewallChoice, FirewallName } from '../model/names.js';
 import type { AttachmentRecord } from '../model/record.js';
 import type { Reader } from '../model/step.js';
@@ -23,11 +24,11 @@ export function firewallNamed(name: FirewallName): Firewall {
 export async function detectFirewall(runner: Reader): Promise<FirewallName> {
   const legacyTables = await readFile('/proc/net/ip_tables_names', 'utf8').catch(() => '');
   if (legacyTables.trim() !== '' && (await onPath('iptables-legacy'))) {
-    const rules = await runner.read(['iptables-legacy-save']).catch(() => '');
+    const rules = await runner.query(hostQueries.iptablesLegacySave).catch(() => '');
     if (/^-A |^:\w+ DROP/m.test(rules)) return 'iptables-legacy';
   }
   if (await onPath('nft')) {
-    const tables = await runner.read(['nft', 'list', 'tables']).catch(() => '');
+    const tables = await runner.query(hostQueries.nftTables).catch(() => '');
     return /^table ip (filter|nat)$/m.test(tables) && (await onPath('iptables')) ? 'iptables' : 'nftables';
   }
   return (await onPath('iptables')) ? 'iptables' : 'nftables';

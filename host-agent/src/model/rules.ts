@@ -4,6 +4,9 @@ import type { PolicyRoute } from './policy.js';
 import type { PortForward } from './port-forward.js';
 import type { AttachmentRecord } from './record.js';
 
+/** The nftables table guestnet owns, IPv4's (firewall/nftables4.ts). */
+export const NFT_TABLE_NAME = 'ip guestnet';
+
 /** The forwarding and NAT one guest needs: its link, its address, its uplink. */
 export interface GuestRule {
   hostIf: string;

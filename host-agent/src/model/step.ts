@@ -1,3 +1,5 @@
+import type { HostQuery } from './host-queries.js';
+
 /** The host's `ip -batch`: one makes a new guest's pair, so the daemon keeps one spawned ahead (its runner's spare). */
 export const IP_BATCH: readonly string[] = ['ip', '-batch', '-'];
 
@@ -26,7 +28,10 @@ export type Step =
 
 /** Reads never change anything, so every runner performs them for real. */
 export interface Reader {
+  /** A read no runner remembers. */
   read(argv: string[]): Promise<string>;
+  /** One of the host model's named queries, which a runner may answer from memory while it is fresh. */
+  query(query: HostQuery): Promise<string>;
 }
 
 /** Performs steps: the runners (exec/runner.ts), and what the record store writes through. */

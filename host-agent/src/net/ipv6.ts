@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { bigIntToIpv6, checkIfName } from '@guestnet/protocol';
 import type { HostIpv6, OnLinkPrefix, Route } from '../model/host.js';
+import { hostQueries } from '../model/host-queries.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
 import type { Reader } from '../model/step.js';
@@ -86,7 +87,7 @@ async function readConf(key: string, only?: string[]): Promise<Map<string, strin
 }
 
 async function ipv6Defaults(runner: Reader): Promise<Route[]> {
-  const text = await runner.read(['ip', '-6', '-j', 'route', 'show', 'table', 'all', 'default']).catch(() => '[]');
+  const text = await runner.query(hostQueries.defaultRoutes6).catch(() => '[]');
   const routes = JSON.parse(text) as Array<{ dev?: string; type?: string; metric?: number }>;
   return routes.flatMap((r) =>
     r.dev === undefined || (r.type ?? 'unicast') !== 'unicast'

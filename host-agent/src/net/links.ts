@@ -1,4 +1,5 @@
 import type { Route } from '../model/host.js';
+import { hostQueries } from '../model/host-queries.js';
 import { type GuestSeen, isSublink, type PhysBefore, typeOf } from '../model/link-type.js';
 import { isNic, type LinkDetails, type NicSeen, nicIdentityOf, notANic } from '../model/nic.js';
 import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
@@ -15,7 +16,7 @@ export interface LinksSeen {
 
 /** The links of the current netns, with their MTUs and the aliases of those that have one. */
 export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
-  const links = JSON.parse(await runner.read(['ip', '-j', 'link', 'show'])) as Array<{
+  const links = JSON.parse(await runner.query(hostQueries.links)) as Array<{
     ifname: string;
     ifalias?: string;
     mtu: number;
@@ -34,7 +35,7 @@ export async function linksWithAliases(runner: Reader): Promise<LinksSeen> {
 
 /** The main table's IPv4 routes. */
 export async function mainRoutes(runner: Reader): Promise<Route[]> {
-  const routes = JSON.parse(await runner.read(['ip', '-j', '-4', 'route', 'show'])) as Array<{
+  const routes = JSON.parse(await runner.query(hostQueries.mainRoutes4)) as Array<{
     dst: string;
     dev?: string;
     metric?: number;

@@ -1,15 +1,16 @@
-import { LOCAL_NETWORK_TABLE, type PolicyRule, type PolicyState } from '../model/policy.js';
+import { hostQueries } from '../model/host-queries.js';
+import type { PolicyRule, PolicyState } from '../model/policy.js';
 import type { Reader } from '../model/step.js';
 
 /** `deep: false` reads only the default routes: the rules and table 97 grow with the guests. IPv6's only with `ipv6`. */
 export async function observePolicy(runner: Reader, deep: boolean, ipv6 = false): Promise<PolicyState> {
   const [defaults, rules, local, rules6, local6] = await Promise.all([
-    runner.read(['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default']),
-    deep ? runner.read(['ip', '-4', '-j', 'rule', 'show']) : '[]',
-    deep ? runner.read(['ip', '-4', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
+    runner.query(hostQueries.defaultRoutes4),
+    deep ? runner.query(hostQueries.rules4) : '[]',
+    deep ? runner.query(hostQueries.localNetworkRoutes4).catch(() => '[]') : '[]',
     // A kernel with IPv6 off has no IPv6 rules to show.
-    deep && ipv6 ? runner.read(['ip', '-6', '-j', 'rule', 'show']).catch(() => '[]') : '[]',
-    deep && ipv6 ? runner.read(['ip', '-6', '-j', 'route', 'show', 'table', String(LOCAL_NETWORK_TABLE)]).catch(() => '[]') : '[]',
+    deep && ipv6 ? runner.query(hostQueries.rules6).catch(() => '[]') : '[]',
+    deep && ipv6 ? runner.query(hostQueries.localNetworkRoutes6).catch(() => '[]') : '[]',
   ]);
   const destinations = (text: string) =>
     new Set((JSON.parse(text) as Array<{ dst: string; dev?: string }>).map((r) => `${r.dst} ${r.dev ?? ''}`));

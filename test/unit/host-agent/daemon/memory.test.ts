@@ -1,126 +1,141 @@
 import assert from 'node:assert/strict';
-import { HostMemory, RecordingRunner } from '@guestnet/host-agent';
+import { HostMemory, hostQueries, RecordingRunner } from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
 
-const DEFAULTS = ['ip', '-4', '-j', 'route', 'show', 'table', 'all', 'default'];
-const TABLES = ['nft', '-j', '-t', 'list', 'table', 'ip', 'guestnet'];
+const { defaultRoutes4: DEFAULTS, nftTableShape: TABLES, localNetworkRoutes4: TABLE_97 } = hostQueries;
 const STATS = ['ip', '-s', '-j', 'link', 'show'];
-const TABLE_97 = ['ip', '-4', '-j', 'route', 'show', 'table', '97'];
 const settle = () => new Promise((r) => setTimeout(r, 120));
 
 function memoryOver(
-  canned: Record<string, string> | undefined = { [DEFAULTS.join(' ')]: '[]', [TABLES.join(' ')]: '', [STATS.join(' ')]: '[]' },
+  canned: Record<string, string> | undefined = { [DEFAULTS.argv.join(' ')]: '[]', [TABLES.argv.join(' ')]: '', [STATS.join(' ')]: '[]' },
   listening = true,
 ) {
   const inner = new RecordingRunner(canned);
   return { memory: new HostMemory(inner, () => listening), inner };
 }
 
-const readsOf = (inner: RecordingRunner, argv: string[]) => inner.reads.filter((r) => r.join(' ') === argv.join(' ')).length;
+const readsOf = (inner: RecordingRunner, argv: readonly string[]) => inner.reads.filter((r) => r.join(' ') === argv.join(' ')).length;
 
 describe('daemon host memory', () => {
-  it('reads a remembered answer once, however often it is asked', async () => {
+  it('answers a query once, however often it is asked', async () => {
     const { memory, inner } = memoryOver();
-    for (let i = 0; i < 3; i++) await memory.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 1);
+    for (let i = 0; i < 3; i++) await memory.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 1);
     memory.close();
   });
 
-  it('passes every other read through', async () => {
+  it('passes every read by argv through, even one whose argv is a query’s', async () => {
     const { memory, inner } = memoryOver();
     await memory.read(STATS);
     await memory.read(STATS);
     assert.equal(readsOf(inner, STATS), 2);
+    await memory.query(DEFAULTS);
+    await memory.read([...DEFAULTS.argv]);
+    await memory.read([...DEFAULTS.argv]);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 3, 'only the query is remembered, not a command that looks like it');
     memory.close();
+  });
+
+  it('declares every query once, each kept fresh by the kernel’s events or by the checking loop', () => {
+    const queries = Object.entries(hostQueries);
+    assert.ok(queries.length > 0);
+    for (const [name, query] of queries) {
+      assert.equal(query.name, name);
+      assert.ok(['kernel-events', 'checking-loop'].includes(query.keptFreshBy), name);
+    }
+    assert.equal(new Set(queries.map(([, q]) => q.argv.join(' '))).size, queries.length, 'no two queries run one command');
+    // The firewall makes no event when others change it.
+    for (const query of [hostQueries.nftTables, hostQueries.nftTableShape, hostQueries.iptablesSave, hostQueries.iptablesLegacySave])
+      assert.equal(query.keptFreshBy, 'checking-loop', query.name);
   });
 
   it('remembers nothing while the host events are not heard: one could be missed', async () => {
     const { memory, inner } = memoryOver(undefined, false);
-    await memory.read(DEFAULTS);
-    await memory.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 2);
+    await memory.query(DEFAULTS);
+    await memory.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 2);
     memory.close();
   });
 
   it('a command of ours makes every answer stale, and they are read again once the host settles', async () => {
     const { memory, inner } = memoryOver();
-    await memory.read(DEFAULTS);
+    await memory.query(DEFAULTS);
     await memory.perform({ kind: 'run', argv: ['nft', '-f', '-'], input: '' });
     await settle();
-    assert.equal(readsOf(inner, DEFAULTS), 2, 're-read off the attach path');
-    await memory.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 2, 'and then served from memory');
+    assert.equal(readsOf(inner, DEFAULTS.argv), 2, 're-read off the attach path');
+    await memory.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 2, 'and then served from memory');
     memory.close();
   });
 
   it('a state file write changes no answer', async () => {
     const { memory, inner } = memoryOver();
-    await memory.read(DEFAULTS);
+    await memory.query(DEFAULTS);
     await memory.perform({ kind: 'write', path: '/nonexistent/record.json', content: '{}' });
-    await memory.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 1);
+    await memory.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 1);
     memory.close();
   });
 
   it('a host event makes the answers stale', async () => {
     const { memory, inner } = memoryOver();
-    await memory.read(DEFAULTS);
+    await memory.query(DEFAULTS);
     memory.changed();
-    await memory.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 2);
+    await memory.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 2);
     memory.close();
   });
 
   it('does not re-read while an attach or detach is under way, but right after', async () => {
     const { memory, inner } = memoryOver();
-    await memory.read(TABLES);
+    await memory.query(TABLES);
     await memory.during(async () => {
       memory.changed();
       await settle();
-      assert.equal(readsOf(inner, TABLES), 1);
+      assert.equal(readsOf(inner, TABLES.argv), 1);
     });
     await settle();
-    assert.equal(readsOf(inner, TABLES), 2);
+    assert.equal(readsOf(inner, TABLES.argv), 2);
     memory.close();
   });
 
   it('forgets everything when told to (events lost, an attach failed)', async () => {
     const { memory, inner } = memoryOver();
-    await memory.read(TABLES);
+    await memory.query(TABLES);
     memory.forget();
-    await memory.read(TABLES);
-    assert.equal(readsOf(inner, TABLES), 2);
+    await memory.query(TABLES);
+    assert.equal(readsOf(inner, TABLES.argv), 2);
     memory.close();
   });
 
   it('does not remember a failed read of the firewall', async () => {
     const { memory, inner } = memoryOver({});
-    await assert.rejects(memory.read(TABLES));
-    await assert.rejects(memory.read(TABLES));
-    assert.equal(readsOf(inner, TABLES), 2);
+    await assert.rejects(memory.query(TABLES));
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 2);
     memory.close();
   });
 
   it('remembers that a table does not exist, until an event', async () => {
     const { memory, inner } = memoryOver({});
-    await assert.rejects(memory.read(TABLE_97));
-    await assert.rejects(memory.read(TABLE_97));
-    assert.equal(readsOf(inner, TABLE_97), 1);
+    await assert.rejects(memory.query(TABLE_97));
+    await assert.rejects(memory.query(TABLE_97));
+    assert.equal(readsOf(inner, TABLE_97.argv), 1);
     memory.changed();
-    await assert.rejects(memory.read(TABLE_97));
-    assert.equal(readsOf(inner, TABLE_97), 2);
+    await assert.rejects(memory.query(TABLE_97));
+    assert.equal(readsOf(inner, TABLE_97.argv), 2);
     memory.close();
   });
 
   it('its checking view reads the firewall afresh, and keeps what it read; routes and links come from memory', async () => {
     const { memory, inner } = memoryOver();
-    await memory.checking.read(TABLES);
-    await memory.checking.read(TABLES);
-    await memory.read(TABLES);
-    assert.equal(readsOf(inner, TABLES), 2);
-    await memory.checking.read(DEFAULTS);
-    await memory.checking.read(DEFAULTS);
-    assert.equal(readsOf(inner, DEFAULTS), 1);
+    await memory.checking.query(TABLES);
+    await memory.checking.query(TABLES);
+    await memory.query(TABLES);
+    assert.equal(readsOf(inner, TABLES.argv), 2);
+    await memory.checking.query(DEFAULTS);
+    await memory.checking.query(DEFAULTS);
+    assert.equal(readsOf(inner, DEFAULTS.argv), 1);
     memory.close();
   });
 

@@ -26,6 +26,10 @@ class Reader {
     if (this.failing.test(argv.join(' '))) throw new Error('Error: ipv6 is disabled');
     return OUTPUT[command] ?? '[]';
   }
+  /** The host model's queries are read as their commands. */
+  query(query: { argv: readonly string[] }): Promise<string> {
+    return this.read([...query.argv]);
+  }
 }
 
 describe('observing policy routing', () => {

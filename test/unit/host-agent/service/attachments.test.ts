@@ -18,7 +18,7 @@ const CANNED = {
   'nft -j -t list table ip guestnet': '{"nftables": []}',
   'ip -4 -j route show table all default': DEFAULT,
   'ip -6 -j route show table all default': '[]',
-  'ip -j -4 route show': DEFAULT,
+  'ip -4 -j route show': DEFAULT,
 };
 
 // As the daemon and the CLI attach: waiting for the guest agent, which renames the link.
