@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { changeIp, readIp } from '@guestnet/guest-agent';
+import { changeIp, observeGuest, readIp } from '@guestnet/guest-agent';
 import { CommandFailedError } from '@guestnet/protocol';
+import { SpareProcess } from '@guestnet/runtime';
 
 // Read-only `ip` in this process's netns, and changes that fail before they change anything.
 describe('guest ip batches', () => {
@@ -35,5 +36,31 @@ describe('guest ip batches', () => {
       assert.deepEqual(error.argv.slice(0, 3), ['nsenter', '--net=/nonexistent/netns', 'ip']);
       return true;
     });
+  });
+});
+
+// The guest agent's looks run in the process it spawned ahead, when it hands
+// one over, and spawn otherwise. Only reads of this netns: nothing changes.
+
+describe('guest agent ip: the look spawned ahead', () => {
+  let spare: SpareProcess;
+  beforeEach(() => {
+    spare = new SpareProcess(['ip', '-4', '-j', '-batch', '-']);
+    spare.keep();
+  });
+  afterEach(() => spare.close());
+
+  it('looks in the spare it was handed', async () => {
+    const waiting = spare.waitingPid;
+    assert.ok(waiting !== undefined);
+    const seen = await observeGuest(undefined, { looks4: spare });
+    assert.ok(seen.links.some((link) => link.name === 'lo'));
+    assert.notEqual(spare.waitingPid, waiting, 'the process that waited ran the look');
+  });
+
+  it('spawns its look when handed none, and the spare keeps waiting', async () => {
+    const waiting = spare.waitingPid;
+    await observeGuest(undefined, {});
+    assert.equal(spare.waitingPid, waiting);
   });
 });
