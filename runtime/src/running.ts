@@ -9,6 +9,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 export const ENV = { ...process.env, LC_ALL: 'C' };
 // What one command may print before it is killed: far above any `ip -j` or `nft -j` listing.
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
 export interface CommandResult {
   exitCode: number | undefined;
   stdout: string;
