@@ -41,7 +41,6 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
 export class Daemon {
   /** Remembers what it reads of the host; attaches plan from it, the checking loop reads only the firewall. */
   private readonly runner: HostMemory;
-  /** The host's `ip -batch` spawned ahead: an attach makes its pair there. */
   private readonly ipBatch = spareIpBatch();
   private readonly service: AttachmentService;
   private readonly guests: GuestServer;

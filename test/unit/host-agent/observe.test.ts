@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existingLinksWithAliases, RecordingRunner, routesCovering } from '@guestnet/host-agent';
 
-// `ip -j -4 route show` in a netns with eth0 on 192.0.2.0/24, a default route, a route via a gateway and a blackhole.
+// `ip -4 -j route show` in a netns with eth0 on 192.0.2.0/24, a default route, a route via a gateway and a blackhole.
 const ROUTES = JSON.stringify([
   { dst: 'default', gateway: '192.0.2.1', dev: 'eth0', metric: 100, flags: [] },
   { dst: '192.0.2.0/24', dev: 'eth0', protocol: 'kernel', scope: 'link', prefsrc: '192.0.2.10', flags: [] },
@@ -11,7 +11,7 @@ const ROUTES = JSON.stringify([
 
 describe('observing the host', () => {
   it('finds the routes of main that cover an address, the default route and routes without a link aside', async () => {
-    const runner = new RecordingRunner({ 'ip -j -4 route show': ROUTES });
+    const runner = new RecordingRunner({ 'ip -4 -j route show': ROUTES });
     assert.deepEqual(await routesCovering(runner, '192.0.2.77'), [{ dst: '192.0.2.0/24', dev: 'eth0' }]);
     assert.deepEqual(await routesCovering(runner, '198.51.100.255'), [{ dst: '198.51.100.0/24', dev: 'eth0' }]);
     assert.deepEqual(await routesCovering(runner, '203.0.113.5'), [], 'a blackhole has no link');

@@ -36,19 +36,6 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
-  it('declares every query once, each kept fresh by the kernel’s events or by the checking loop', () => {
-    const queries = Object.entries(hostQueries);
-    assert.ok(queries.length > 0);
-    for (const [name, query] of queries) {
-      assert.equal(query.name, name);
-      assert.ok(['kernel-events', 'checking-loop'].includes(query.keptFreshBy), name);
-    }
-    assert.equal(new Set(queries.map(([, q]) => q.argv.join(' '))).size, queries.length, 'no two queries run one command');
-    // The firewall makes no event when others change it.
-    for (const query of [hostQueries.nftTables, hostQueries.nftTableShape, hostQueries.iptablesSave, hostQueries.iptablesLegacySave])
-      assert.equal(query.keptFreshBy, 'checking-loop', query.name);
-  });
-
   it('remembers nothing while the host events are not heard: one could be missed', async () => {
     const { memory, inner } = memoryOver(undefined, false);
     await memory.query(DEFAULTS);
