@@ -1,6 +1,7 @@
 // What other packages (the tests, the bench) use of host-agent as a library.
 // The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
-export type { AttachmentRecord, GuestIdentity } from './model/record.js';
+export type * from './model/record.js';
+export { upgradeRecord } from './state/records.js';
 export type { HostObserved, Route } from './model/host.js';
 export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
 export { policyRouteOf, ruleOf } from './model/rules.js';
@@ -18,7 +19,8 @@ export * as settingChecks from './setting-checks.js';
 export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
-export { planAttach, planDetach, planDetachAll, planForward, planReconcile } from './plan/planner.js';
+export { planAttach, planDetach, planDetachAll } from './drivers/index.js';
+export { planForward, planReconcile } from './plan/planner.js';
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';

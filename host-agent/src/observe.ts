@@ -4,7 +4,7 @@ import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import { rangeOf } from './model/pool.js';
-import type { AttachmentRecord } from './model/record.js';
+import { type AttachmentRecord, isRouted } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
@@ -30,9 +30,9 @@ export async function observeHost(
 ): Promise<HostObserved> {
   const deep = scope === undefined;
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
-  const withIpv6 = deep ? records.some((r) => r.ipv6) : scope.ipv6 === true;
+  const withIpv6 = deep ? records.some((r) => isRouted(r) && r.ipv6) : scope.ipv6 === true;
   // The host's IPv6 also where an auto guest may gain it (plan/ipv6-follow.ts); the firewall's and rules' only where a guest has it.
-  const hostIpv6 = withIpv6 || (deep && records.some((r) => r.ipv6Auto));
+  const hostIpv6 = withIpv6 || (deep && records.some((r) => isRouted(r) && r.ipv6Auto));
   const [{ links, aliases, mtus, groups, down }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,

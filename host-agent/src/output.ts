@@ -1,7 +1,8 @@
 import type { LastApply } from '@guestnet/protocol';
 import type { Finding } from './doctor/checks.js';
 import type { OpTiming } from './exec/apply.js';
-import { describeType, hasGuestLink, isBridged, isRouted, typeOf } from './model/link-type.js';
+import { driverFor } from './drivers/index.js';
+import { hasGuestLink, isRouted } from './model/record.js';
 import { describePortForward } from './model/port-forward.js';
 import type { ForwardResult } from './service/host-side.js';
 import type { AttachResult, DetachAllResult, DetachResult } from './service/results.js';
@@ -12,22 +13,19 @@ function stepLines(steps: OpTiming[]): string[] {
   return steps.map((s) => `  ${s.op} (${s.ms} ms)`);
 }
 
-const typedHost = (locked: boolean) => (locked ? 'no NAT; the port is locked to the guest' : "no NAT and no rules of guestnet's");
-
 export function formatAttach(pid: number, result: AttachResult): string[] {
   const a = result.attachment;
-  const type = typeOf(a);
-  const host = isRouted(a)
-    ? `  host  ${a.hostIf} ${a.hostAddress} peer ${a.guestAddress}, uplink ${a.uplink}, firewall ${result.firewall}`
-    : `  host  ${describeType(a)}${isBridged(a) ? `, port ${a.hostIf}` : ''}; ${typedHost(a.portSecurity === true)}`;
+  const host = `  host  ${driverFor(a.type).describeHost(a, result.firewall)}`;
+  const addresses = (l: Extract<typeof a, { guestIf: string }>) =>
+    l.dhcp ? 'by DHCP' : `${l.guestAddress}/${l.prefixLength}, gateway ${l.hostAddress}`;
   const guest = hasGuestLink(a)
-    ? `  guest ${a.guestIf} -> ${a.guestName} ${a.guestAddress}/${a.prefixLength}, gateway ${a.hostAddress}, dns ${a.dns.join(' ') || '(none)'}`
-    : `  guest ${type === 'empty' ? 'loopback up, no other link' : 'nothing changed (none)'}`;
+    ? `  guest ${a.guestIf} -> ${a.guestName} ${addresses(a)}, dns ${a.dns.join(' ') || '(none)'}`
+    : `  guest ${a.type === 'empty' ? 'loopback up, no other link' : 'nothing changed (none)'}`;
   const lines = [
     result.changed ? `attached pid ${pid}` : `pid ${pid} was already attached; nothing changed on the host`,
     host,
     guest,
-    ...(a.ipv6
+    ...(isRouted(a) && a.ipv6
       ? [`  ipv6  ${a.ipv6.guestAddress}/${a.ipv6.prefixLength}, gateway ${a.ipv6.hostAddress}, ${a.ipv6.mode} via ${a.ipv6.uplink}`]
       : []),
     ...stepLines(result.steps),
@@ -86,11 +84,11 @@ function statusColumns(guests: Guest[], wide: boolean): Column[] {
   return [
     column('GUEST', (g) => (wide ? String(g.pid ?? g.id) : g.label)),
     column('STATE', (g) => g.state),
-    column('HOST-IF', (g) => g.hostIf, 7),
-    column('GUEST-IF', (g) => `${g.guestIf}${g.guestLinkUp === false ? ' DOWN' : ''}`, 8),
-    column('ADDRESS', (g) => `${g.address}/${g.prefixLength}`),
-    column('GATEWAY', (g) => g.gateway, 1),
-    column('UPLINK', (g) => g.uplink, 5),
+    column('HOST-IF', (g) => g.hostIf ?? '-', 7),
+    column('GUEST-IF', (g) => `${g.guestIf ?? '-'}${g.guestLinkUp === false ? ' DOWN' : ''}`, 8),
+    column('ADDRESS', (g) => (g.address === null ? '-' : `${g.address}/${g.prefixLength}`)),
+    column('GATEWAY', (g) => g.gateway ?? '-', 1),
+    column('UPLINK', (g) => g.uplink ?? '-', 5),
     column('AGENT', (g) => (g.agent === 'none' ? '-' : g.agent)),
     column('LAST-APPLY', applied, 4),
     column('FROM-GUEST', (g) => counter(g.fromGuest), 3),

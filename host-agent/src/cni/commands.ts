@@ -4,13 +4,14 @@ import { firewallFor } from '../firewall/select.js';
 import { guestConfigOf } from '../guest-link/configure.js';
 import { statePaths } from '../model/paths.js';
 import { describePortForward, samePortForward } from '../model/port-forward.js';
-import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { existingLinksWithAliases, observeHost } from '../observe.js';
 import { ensurePrivateDir, removeEmptyDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
-import { currentUplink, planAttach } from '../plan/planner.js';
+import { currentUplink } from '../plan/planner.js';
+import { planAttach } from '../drivers/index.js';
 import { AttachmentService } from '../service/attachments.js';
 import { netnsAt } from '../service/preflight.js';
 import { forwardInForce } from '../service/forwards.js';
@@ -57,12 +58,14 @@ export async function add(request: CniRequest, runner: Runner): Promise<object> 
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
   const service = new AttachmentService(stateDir, runner);
   const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
+  // A CNI network config names no link type: its guests are routed veths.
+  if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
   const hostMac = JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined;
   return result(request.cniVersion, record, hostMac);
 }
 
-function result(cniVersion: string, record: AttachmentRecord, hostMac: string | undefined): object {
+function result(cniVersion: string, record: RoutedVethRecord, hostMac: string | undefined): object {
   // 0.4.0 results name the IP version; 1.0.0 dropped the field.
   const ip = (version: string, address: string, prefixLength: number, gateway: string) => ({
     ...(cniVersion === '0.4.0' ? { version } : {}),
@@ -93,7 +96,7 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   const firewall = await firewallFor(settings.firewall, records, runner);
   const observed = await observeHost(runner, settings.stateDir, firewall, records);
   const record = observed.records.find((r) => r.id === guest.id);
-  if (!record) throw new CniError(100, `container ${request.containerId} has no guestnet attachment`, 'badPid');
+  if (!record || !isRouted(record)) throw new CniError(100, `container ${request.containerId} has no guestnet attachment`, 'badPid');
   if (record.netns !== guest.netns) throw new CniError(100, `${request.netns} is not the netns that was attached`, 'badPid');
   // Published ports first, by name: the runtime's, and those whose rules are gone (a firewall reload).
   const unpublished = request.forwards.filter((f) => !record.forwards.some((g) => samePortForward(f, g)));

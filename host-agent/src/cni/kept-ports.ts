@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from '@guestnet/runtime';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
-import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, isRouted } from '../model/record.js';
 import { netnsAt } from '../service/preflight.js';
 import { removeEmptyDir } from '../state/dir.js';
 
@@ -57,7 +57,7 @@ async function readKept(path: string): Promise<KeptPorts | undefined> {
 /** Before a DEL: notes the record's published ports while its netns lives on. Under the state lock. */
 export async function keepPorts(stateDir: string, record: AttachmentRecord): Promise<void> {
   const born = await bornAt(record.netnsPath);
-  if (record.forwards.length === 0 || born === undefined || (await netnsAt(record.netnsPath)) !== record.netns) return;
+  if (!isRouted(record) || record.forwards.length === 0 || born === undefined || (await netnsAt(record.netnsPath)) !== record.netns) return;
   const kept: KeptPorts = {
     netnsPath: record.netnsPath,
     netns: record.netns,

@@ -21,11 +21,11 @@ import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
 import { DnsForwarder } from '../dns/forwarder.js';
-import { isBridged, isRouted } from '../model/link-type.js';
 import { HostResolvers } from '../dns/upstreams.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { HOST_RESOLV_CONF } from '../net/resolvers.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { recordTypeOf } from '../model/link-type.js';
+import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
 const RECONCILE_MS = 1000;
@@ -120,7 +120,7 @@ export class Daemon {
           void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
         defaultRouteChanged: () => void this.reconcile(),
         // An uplink's MTU changes with no route event.
-        linkChanged: (name) => void (this.service.records.all().some((r) => r.uplink === name) && this.reconcile()),
+        linkChanged: (name) => void (this.service.records.all().some((r) => isRouted(r) && r.uplink === name) && this.reconcile()),
         ipv6AddressChanged: (name) => void (mayMoveIpv6(this.service.records.all(), name) && this.reconcile()),
       },
       (message) => this.log('warn', message),
@@ -179,7 +179,7 @@ export class Daemon {
     const resolved = resolveSettings(requested, {}, 'the attach request');
     // Without --dns, routed guests resolve through the forwarder on their gateway, and so follow the host's
     // resolvers; guests of other types are not on a link of ours, and use their network's.
-    const dns = resolved.dns ?? (isRouted(resolved) ? [resolved.gateway] : undefined);
+    const dns = resolved.dns ?? (recordTypeOf(resolved) === 'routed-veth' ? [resolved.gateway] : undefined);
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guest = await processGuest(pid);
     try {
@@ -207,7 +207,7 @@ export class Daemon {
   /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */
   private async linkDeleted(name: string): Promise<void> {
     const record = this.service.records.withHostLink(name);
-    return record && (isRouted(record) || isBridged(record)) ? this.reconcileGuest(record, name) : undefined;
+    return record && hasHostEnd(record) ? this.reconcileGuest(record, name) : undefined;
   }
 
   /**
@@ -218,13 +218,13 @@ export class Daemon {
    */
   private async reapLinklessGuests(): Promise<void> {
     for (const record of this.service.records.all()) {
-      if (isRouted(record) || isBridged(record) || (await guestAlive(record))) continue;
-      await this.reconcileGuest(record, record.hostIf);
+      if (hasHostEnd(record) || (await guestAlive(record))) continue;
+      await this.reconcileGuest(record);
     }
   }
 
   /** Its session ends with its record, if it was reaped. */
-  private async reconcileGuest(record: AttachmentRecord, name: string): Promise<void> {
+  private async reconcileGuest(record: AttachmentRecord, name?: string): Promise<void> {
     const done = await this.service.reconcileGuest(record.id, this.runner.checking);
     if (!done) return;
     logGuestReconciled(this.log, record, done, name);

@@ -1,8 +1,8 @@
 import type { OpTiming } from '../exec/apply.js';
 import type { Level } from '../log.js';
-import { describeType, isRouted } from '../model/link-type.js';
+import { describeType } from '../model/link-type.js';
 import { describePortForward } from '../model/port-forward.js';
-import { type AttachmentRecord, guestLabel } from '../model/record.js';
+import { type AttachmentRecord, guestLabel, hasGuestLink, isRouted } from '../model/record.js';
 import type { ForwardResult } from '../service/host-side.js';
 import type { Recovery } from '../service/recovery.js';
 import type { AttachResult, DetachAllResult, DetachResult } from '../service/results.js';
@@ -26,8 +26,8 @@ function attached(result: AttachResult): Record<string, unknown> {
   const a = result.attachment;
   return {
     ...(isRouted(a) ? { hostIf: a.hostIf, uplink: a.uplink } : { type: describeType(a) }),
-    address: `${a.guestAddress}/${a.prefixLength}`,
-    ...(a.ipv6 ? { ipv6: `${a.ipv6.guestAddress}/${a.ipv6.prefixLength}` } : {}),
+    ...(hasGuestLink(a) && !a.dhcp ? { address: `${a.guestAddress}/${a.prefixLength}` } : {}),
+    ...(isRouted(a) && a.ipv6 ? { ipv6: `${a.ipv6.guestAddress}/${a.ipv6.prefixLength}` } : {}),
     // Not `agent`: every JSON line carries agent: 'host', which tells the host agent's log from the guest agent's.
     guestAgent: typeof result.guest === 'string' ? result.guest : 'confirmed',
     changes: result.steps.length,
@@ -82,9 +82,15 @@ export function loggedRequests(log: Log, handle: Handler): Handler {
 }
 
 /** A guest the daemon reaped (its netns died) or repaired (someone deleted its link) on its own. */
-export function logGuestReconciled(log: Log, record: AttachmentRecord, done: Recovery, hostIf: string): void {
+export function logGuestReconciled(log: Log, record: AttachmentRecord, done: Recovery, hostIf?: string): void {
   const message = done.action === 'completed' ? 'repaired the live guest' : 'reaped the gone guest';
-  log('info', message, { guest: guestLabel(record), ms: stepsMs(done.steps), id: record.id, hostIf, changes: done.steps.length });
+  log('info', message, {
+    guest: guestLabel(record),
+    ms: stepsMs(done.steps),
+    id: record.id,
+    ...(hostIf ? { hostIf } : {}),
+    changes: done.steps.length,
+  });
 }
 
 /**
@@ -109,6 +115,7 @@ export function logReconciled(
   };
   for (const [token, record] of after) {
     const was = before.get(token);
+    if (!isRouted(record) || (was && !isRouted(was))) continue;
     note('ipv4', was?.uplink, record.uplink, record);
     note('ipv6', was?.ipv6?.uplink, record.ipv6?.uplink, record);
   }
@@ -117,12 +124,13 @@ export function logReconciled(
   }
   // --ipv6 auto guests whose IPv6 came or went with the host's.
   for (const gaining of [true, false]) {
+    const ipv6Of = (r: AttachmentRecord | undefined) => (r && isRouted(r) ? r.ipv6 : undefined);
     const guests = [...after].filter(([token, record]) => {
       const was = before.get(token);
-      return was !== undefined && (record.ipv6 !== undefined) === gaining && (was.ipv6 !== undefined) !== gaining;
+      return was !== undefined && (ipv6Of(record) !== undefined) === gaining && (ipv6Of(was) !== undefined) !== gaining;
     });
     if (guests.length === 0) continue;
-    const uplink = gaining ? { uplink: guests[0]?.[1].ipv6?.uplink } : {};
+    const uplink = gaining ? { uplink: ipv6Of(guests[0]?.[1])?.uplink } : {};
     const message = gaining ? 'gave guests IPv6: the host has IPv6 to share' : 'took IPv6 from guests: the host has none to share';
     log('info', message, { ms, ...uplink, guests: guests.map(([, r]) => guestLabel(r)).join(', ') });
   }

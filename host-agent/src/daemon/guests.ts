@@ -22,7 +22,7 @@ import {
 import { PendingConnections } from '../guest-link/pending.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import { removeSocket } from '../state/dir.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hasGuestLink } from '../model/record.js';
 import { GuestSession } from './session.js';
 
 // Connections that have not said hello yet. Each is dropped after the hello
@@ -46,8 +46,9 @@ const wanted = (record: AttachmentRecord) => {
   return JSON.stringify(config);
 };
 
-/** Whether the guest of `before` must be told `after`: what its link wants of it differs (a new MTU, IPv6 gained or lost). */
-export const guestConfigChanged = (before: AttachmentRecord, after: AttachmentRecord): boolean => wanted(before) !== wanted(after);
+/** Whether the guest of `before` must be told `after`: it has a link, and what the link wants of it differs (a new MTU, IPv6 gained or lost). */
+export const guestConfigChanged = (before: AttachmentRecord, after: AttachmentRecord): boolean =>
+  hasGuestLink(before) && hasGuestLink(after) && wanted(before) !== wanted(after);
 
 export interface GuestServerOptions {
   /** The attachment one of these link ids names (see protocol linkIdOf). */
@@ -236,9 +237,10 @@ export class GuestServer {
         done();
         if (this.sessions.get(record.id) === session) this.confirmed.set(record.id, { config, confirmation });
         const { state } = confirmation;
-        const lease = record.dhcp
-          ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } }
-          : {};
+        const lease =
+          hasGuestLink(record) && record.dhcp
+            ? { lease: { address: state.address, prefixLength: state.prefixLength, gateway: state.gateway, dns: state.dns } }
+            : {};
         this.lastApplies.set(record.id, { ok: true, at: at(), changes: confirmation.changes, ...lease });
         this.unclaimedFailures.delete(record.id);
         for (const waiter of this.takeWaiters(record.id)) waiter.resolve(confirmation);

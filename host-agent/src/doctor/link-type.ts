@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { describeType } from '../model/link-type.js';
+import { describeType, recordTypeOf } from '../model/link-type.js';
 import { type Check, type Finding, ok } from './finding.js';
 
 const PROBES: Record<string, string> = {
@@ -17,7 +17,7 @@ const CONFIG: Record<string, string> = { macvlan: 'CONFIG_MACVLAN', ipvlan: 'CON
 export const linkType: Check = async (settings, runner) => {
   const check = 'network type';
   const { type, link } = settings;
-  const findings: Finding[] = [ok(check, describeType(settings))];
+  const findings: Finding[] = [ok(check, describeType({ ...settings, type: recordTypeOf(settings) }))];
   const probe = PROBES[type];
   if (probe) {
     const failed = await runner

@@ -1,7 +1,7 @@
 import type { GuestIpv6 } from '../model/ipv6.js';
 import { IPV6_CONF_DIR } from '../model/paths.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE } from '../model/policy.js';
-import type { AttachmentRecord } from '../model/record.js';
+import type { RoutedVethRecord } from '../model/record.js';
 import type { Step } from '../model/step.js';
 
 // A guest's IPv6 on its host end, added or removed while the guest stays
@@ -10,11 +10,11 @@ import type { Step } from '../model/step.js';
 // (plan/ipv6-follow.ts). The end state of each is the host end an attach
 // would have made with that IPv6, or without any.
 
-type GuestIpv6Op = { record: AttachmentRecord; ipv6: GuestIpv6 };
+type GuestIpv6Op = { record: RoutedVethRecord; ipv6: GuestIpv6 };
 
 const GONE = /No such file or directory|No such process|Cannot find device|Cannot assign requested address/;
 
-const disableIpv6 = (r: AttachmentRecord, value: '0' | '1'): Step => ({
+const disableIpv6 = (r: RoutedVethRecord, value: '0' | '1'): Step => ({
   kind: 'sysctl',
   path: `${IPV6_CONF_DIR}/${r.hostIf}/disable_ipv6`,
   value,
@@ -22,7 +22,7 @@ const disableIpv6 = (r: AttachmentRecord, value: '0' | '1'): Step => ({
 });
 
 /** A netd-style host's pieces: the ip rule to the uplink's table (IPv6's, beside IPv4's), and the guest's /128 in table 97. */
-const deleteRule6 = (r: AttachmentRecord): Step => ({
+const deleteRule6 = (r: RoutedVethRecord): Step => ({
   kind: 'run',
   argv: ['ip', '-6', 'rule', 'del', 'priority', String(GUEST_RULE_PRIORITY), 'iif', r.hostIf],
   tolerate: GONE,

@@ -1,4 +1,4 @@
-import type { AttachmentRecord } from '../model/record.js';
+import type { BridgedVethRecord } from '../model/record.js';
 import type { Step } from '../model/step.js';
 import { portGuardTable } from '../plan/link-types.js';
 
@@ -41,7 +41,7 @@ const CHADDR = '@th,288,48';
 const ND_TARGET_ID = '@th,128,64';
 
 /** The guard's table as one nft script, which replaces any table of the same name. */
-export function portGuardScript(r: AttachmentRecord): string {
+export function portGuardScript(r: BridgedVethRecord): string {
   const table = portGuardTable(r);
   const port = JSON.stringify(r.hostIf);
   const mac = r.guestMac;
@@ -93,7 +93,7 @@ export function portGuardScript(r: AttachmentRecord): string {
 }
 
 export const portGuardSteps = {
-  addPortGuard: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  addPortGuard: ({ record: r }: { record: BridgedVethRecord }): Step[] => [
     {
       kind: 'run',
       argv: ['nft', '-f', '-'],
@@ -107,7 +107,7 @@ export const portGuardSteps = {
     },
   ],
   // Adding the table first makes deleting it succeed whether or not it was there.
-  removePortGuard: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  removePortGuard: ({ record: r }: { record: BridgedVethRecord }): Step[] => [
     { kind: 'run', argv: ['nft', '-f', '-'], input: `add table ${portGuardTable(r)}\ndelete table ${portGuardTable(r)}\n` },
   ],
 };

@@ -4,7 +4,7 @@ import { onLoopback } from '../firewall/localnet.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { IP_FORWARD_PATH, IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
-import { type AttachmentRecord, HOST_LINK_GROUP, hostLinkAlias, type RecordOp } from '../model/record.js';
+import { HOST_LINK_GROUP, hasGuestLink, hostLinkAlias, type RecordOp, type VethRecord } from '../model/record.js';
 import { IP_BATCH, type Step } from '../model/step.js';
 import type { Op } from '../plan/ops.js';
 import { recordWrites } from '../state/records.js';
@@ -56,7 +56,7 @@ const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => 
  * machine shares. Each setting goes with its link. IPv6's are skipped where
  * the kernel has no IPv6.
  */
-function hostEndSysctls(r: AttachmentRecord): Step[] {
+function hostEndSysctls(r: VethRecord): Step[] {
   const ipv4 = (key: string, value: string): Step => ({ kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/${key}`, value });
   const ipv6 = (key: string, value: string): Step => ({
     kind: 'sysctl',
@@ -64,7 +64,7 @@ function hostEndSysctls(r: AttachmentRecord): Step[] {
     value,
     ifPresent: true,
   });
-  const routed = r.link === undefined;
+  const routed = r.type === 'routed-veth';
   return [
     ipv6('accept_ra', '0'),
     ipv6('accept_redirects', '0'),
@@ -80,22 +80,25 @@ function hostEndSysctls(r: AttachmentRecord): Step[] {
 
 /** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
 /** The host end's tag: what makes it ours, even before it is set up. */
-const tagLines = (r: AttachmentRecord): string[] =>
+const tagLines = (r: VethRecord): string[] =>
   r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : [];
 
 /** `verb`: replace where the link may hold its addresses already (a pair made but never set up). */
-const hostEndLines = (r: AttachmentRecord, { tag = true, verb = 'add' } = {}): string[] => [
+const hostEndLines = (r: VethRecord, { tag = true, verb = 'add' } = {}): string[] => {
   // A bridged veth's host end is only a port of the bridge.
-  ...(r.link === undefined
-    ? [`address ${verb} ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`]
-    : [`link set dev ${r.hostIf} master ${r.link}`]),
-  // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
-  ...(r.ipv6 ? [`address ${verb} ${r.ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
-  ...(tag ? tagLines(r) : []),
-  `link set dev ${r.hostIf} up`,
-  ...(r.ipv6 ? [`route replace ${r.ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
-  '',
-];
+  const ipv6 = r.type === 'routed-veth' ? r.ipv6 : undefined;
+  return [
+    r.type === 'routed-veth'
+      ? `address ${verb} ${r.hostAddress}/32 peer ${r.guestAddress}/32 dev ${r.hostIf}`
+      : `link set dev ${r.hostIf} master ${r.link}`,
+    // The same gateway on every guest link, as for IPv4, and a /128 route to each guest: no two links share a prefix.
+    ...(ipv6 ? [`address ${verb} ${ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
+    ...(tag ? tagLines(r) : []),
+    `link set dev ${r.hostIf} up`,
+    ...(ipv6 ? [`route replace ${ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
+    '',
+  ];
+};
 
 const steps: StepsByKind = {
   // What the record store (state/store.ts) writes when it carries these out.
@@ -272,7 +275,7 @@ export function secretsIn(op: Op): string[] {
   const records = 'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : [];
   const tokens = [...records.map((r) => r.token), ...(op.kind === 'setGuestAlias' ? [op.alias, op.before] : [])];
   // A one-time name stays in the record after a rotation: it was a token once, and is never shown either.
-  const names = records.map((r) => r.guestIf).filter((name) => ONE_TIME_NAME.test(name));
+  const names = records.flatMap((r) => (hasGuestLink(r) && ONE_TIME_NAME.test(r.guestIf) ? [r.guestIf] : []));
   return [...new Set([...tokens.flatMap(secretsOf), ...names])];
 }
 

@@ -1,5 +1,4 @@
-import { typeOf } from '../model/link-type.js';
-import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
+import { type AttachmentRecord, type EmptyRecord, HOST_LINK_GROUP, type PhysRecord, type SublinkRecord } from '../model/record.js';
 import { IP_BATCH, type Step } from '../model/step.js';
 import { passingName } from '../plan/link-types.js';
 import { portGuardSteps } from './port-guard.js';
@@ -19,23 +18,27 @@ const SENT_BACK =
 
 const inGuest = (r: AttachmentRecord, ...argv: string[]) => ['nsenter', `--net=${r.netnsPath}`, ...argv];
 
-const KERNEL_CONFIG: Record<string, string> = { macvlan: 'CONFIG_MACVLAN', ipvlan: 'CONFIG_IPVLAN', vlan: 'CONFIG_VLAN_8021Q' };
+const KERNEL_CONFIG: Record<SublinkRecord['type'], string> = {
+  macvlan: 'CONFIG_MACVLAN',
+  ipvlan: 'CONFIG_IPVLAN',
+  vlan: 'CONFIG_VLAN_8021Q',
+};
 
-function sublinkType(r: AttachmentRecord): string {
-  switch (typeOf(r)) {
+function sublinkType(r: SublinkRecord): string {
+  switch (r.type) {
     case 'macvlan':
-      return `address ${r.guestMac} group ${HOST_LINK_GROUP} type macvlan mode ${r.macvlanMode ?? 'bridge'}`;
+      return `address ${r.guestMac} group ${HOST_LINK_GROUP} type macvlan mode ${r.macvlanMode}`;
     case 'ipvlan':
       // An ipvlan shares its parent's MAC.
-      return `group ${HOST_LINK_GROUP} type ipvlan mode ${r.ipvlanMode ?? 'l2'}`;
-    default:
-      return `address ${r.guestMac} group ${HOST_LINK_GROUP} type vlan id ${r.vlanId ?? 0}`;
+      return `group ${HOST_LINK_GROUP} type ipvlan mode ${r.ipvlanMode}`;
+    case 'vlan':
+      return `address ${r.guestMac} group ${HOST_LINK_GROUP} type vlan id ${r.vlanId}`;
   }
 }
 
 export const typedSteps = {
   // Made, tagged and moved in one process: the guest agent, woken by the link's arrival, finds it tagged.
-  createSublink: ({ record: r }: { record: AttachmentRecord }): Step[] => {
+  createSublink: ({ record: r }: { record: SublinkRecord }): Step[] => {
     const name = passingName(r);
     return [
       {
@@ -50,16 +53,16 @@ export const typedSteps = {
         ].join('\n'),
         unsupported: {
           when: /Unknown device type|Operation not supported/,
-          message: `this kernel has no ${typeOf(r)} links (${KERNEL_CONFIG[typeOf(r)] ?? typeOf(r)}); nothing was changed`,
+          message: `this kernel has no ${r.type} links (${KERNEL_CONFIG[r.type]}); nothing was changed`,
         },
       },
     ];
   },
-  deleteSublinks: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  deleteSublinks: ({ record: r }: { record: SublinkRecord }): Step[] => [
     { kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GUEST_GONE },
   ],
 
-  movePhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  movePhys: ({ record: r }: { record: PhysRecord }): Step[] => [
     {
       kind: 'run',
       argv: [...IP_BATCH],
@@ -70,7 +73,7 @@ export const typedSteps = {
   // A NIC is moved only after detach found it by its identity, and only under our passing name: a link
   // the guest renamed in between arrives under that name, is seen not to be the NIC, and goes back.
   // A name the guest chose is one argument, never a line of a batch; moving a link takes it down.
-  fetchPhys: ({ record: r, from }: { record: AttachmentRecord; from: string }): Step[] => [
+  fetchPhys: ({ record: r, from }: { record: PhysRecord; from: string }): Step[] => [
     {
       kind: 'run',
       argv: inGuest(r, 'ip', 'link', 'set', 'dev', from, 'netns', HOST_NETNS, 'name', passingName(r)),
@@ -79,9 +82,8 @@ export const typedSteps = {
   ],
   // Onto the NIC alone, under the name it has now, which detach checked; our mark goes last, so a
   // restore cut short is found and finished by the next detach.
-  restorePhys: ({ record: r, name }: { record: AttachmentRecord; name: string }): Step[] => {
-    const link = r.link as string;
-    const before = r.phys ?? { addresses: [], up: true, mtu: r.mtu, alias: '' };
+  restorePhys: ({ record: r, name }: { record: PhysRecord; name: string }): Step[] => {
+    const { link, phys: before } = r;
     const rename: Step[] = name === link ? [] : [{ kind: 'run', argv: ['ip', 'link', 'set', 'dev', name, 'down', 'name', link] }];
     return [
       ...rename,
@@ -100,7 +102,7 @@ export const typedSteps = {
   },
   // Back to the guest it came from; where the guest cannot take it (a link of that name is there, or
   // the guest is gone), it is deleted: no link a guest slipped in stays on the host.
-  sendBackPhys: ({ record: r, name, guestAlive }: { record: AttachmentRecord; name: string; guestAlive: boolean }): Step[] => [
+  sendBackPhys: ({ record: r, name, guestAlive }: { record: PhysRecord; name: string; guestAlive: boolean }): Step[] => [
     {
       kind: 'run',
       argv: ['ip', '-force', '-batch', '-'],
@@ -108,19 +110,19 @@ export const typedSteps = {
       tolerate: SENT_BACK,
     },
   ],
-  unmarkPhys: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  unmarkPhys: ({ record: r }: { record: PhysRecord }): Step[] => [
     {
       kind: 'run',
-      argv: ['ip', 'link', 'set', 'dev', r.link as string, 'alias', r.phys?.alias ?? ''],
+      argv: ['ip', 'link', 'set', 'dev', r.link, 'alias', r.phys.alias],
       tolerate: /Cannot find device/,
     },
   ],
   ...portGuardSteps,
 
-  setLoopbackUp: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  setLoopbackUp: ({ record: r }: { record: EmptyRecord }): Step[] => [
     { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up') },
   ],
-  setLoopbackDown: ({ record: r }: { record: AttachmentRecord }): Step[] => [
+  setLoopbackDown: ({ record: r }: { record: EmptyRecord }): Step[] => [
     { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'down'), tolerate: GUEST_GONE },
   ],
 };

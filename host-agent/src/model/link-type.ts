@@ -34,27 +34,29 @@ export interface PhysBefore {
   nic?: NicIdentity;
 }
 
-/** What of a record or settings decides its type. */
-type Typed = { type?: LinkType | undefined; link?: string | undefined };
+/** The kind of a record: the link type, with the veth told apart by whether it is routed or a bridge's port. */
+export const RECORD_TYPES = ['routed-veth', 'bridged-veth', 'macvlan', 'ipvlan', 'vlan', 'phys', 'empty', 'none'] as const;
+export type RecordType = (typeof RECORD_TYPES)[number];
 
-export const typeOf = (record: Typed): LinkType => record.type ?? 'veth';
+/** The record type that settings (--type and --link) ask for: a veth with a link is a bridge's port. */
+export function recordTypeOf(settings: { type: LinkType; link?: string | undefined }): RecordType {
+  if (settings.type !== 'veth') return settings.type;
+  return settings.link === undefined ? 'routed-veth' : 'bridged-veth';
+}
 
-/** Today's veth: addressed host end, forwarding, NAT and guestnet's rules. */
-export const isRouted = (record: Typed): boolean => typeOf(record) === 'veth' && record.link === undefined;
-
-/** A veth whose host end is a port of an existing bridge. */
-export const isBridged = (record: Typed): boolean => typeOf(record) === 'veth' && record.link !== undefined;
-
-/** A link created from a parent on the host, directly in the guest. */
-export const isSublink = (record: Typed): boolean => ['macvlan', 'ipvlan', 'vlan'].includes(typeOf(record));
-
-/** Whether the guest's link is configured by its agent (address, route, DNS). */
-export const hasGuestLink = (record: Typed): boolean => !['empty', 'none'].includes(typeOf(record));
+/** Whether a guest of this type has a link its agent configures (address, route, DNS). */
+export const hasGuestLinkType = (type: RecordType): boolean => type !== 'empty' && type !== 'none';
 
 /** How status and messages name a guest's network. */
-export function describeType(record: Typed & { vlanId?: number | undefined }): string {
-  const type = typeOf(record);
-  if (type === 'veth') return record.link === undefined ? 'veth (routed)' : `veth on bridge ${record.link}`;
-  if (type === 'vlan') return `vlan ${record.vlanId ?? '?'} on ${record.link ?? '?'}`;
-  return record.link === undefined ? type : `${type} on ${record.link}`;
+export function describeType(record: { type: RecordType; link?: string | undefined; vlanId?: number | undefined }): string {
+  switch (record.type) {
+    case 'routed-veth':
+      return 'veth (routed)';
+    case 'bridged-veth':
+      return `veth on bridge ${record.link ?? '?'}`;
+    case 'vlan':
+      return `vlan ${record.vlanId ?? '?'} on ${record.link ?? '?'}`;
+    default:
+      return record.link === undefined ? record.type : `${record.type} on ${record.link}`;
+  }
 }

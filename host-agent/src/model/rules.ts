@@ -2,7 +2,7 @@ import { bigIntToIpv6, networkOf } from '@guestnet/protocol';
 import { type GuestIpv6, parsePool6 } from './ipv6.js';
 import type { PolicyRoute } from './policy.js';
 import type { PortForward } from './port-forward.js';
-import type { AttachmentRecord } from './record.js';
+import type { RoutedVethRecord } from './record.js';
 
 /** The nftables table guestnet owns, IPv4's (firewall/nftables4.ts). */
 export const NFT_TABLE_NAME = 'ip guestnet';
@@ -78,7 +78,7 @@ function ruleOf6(ipv6: GuestIpv6): GuestRule6 {
   };
 }
 
-export function ruleOf(record: AttachmentRecord): GuestRule {
+export function ruleOf(record: RoutedVethRecord): GuestRule {
   const { hostIf, hostIfPrefix, guestAddress, prefixLength } = record;
   return {
     hostIf,
@@ -95,7 +95,7 @@ export function ruleOf(record: AttachmentRecord): GuestRule {
 }
 
 /** The ip rule and table-97 route a guest needs on a netd-style host; undefined elsewhere. */
-export function policyRouteOf(record: AttachmentRecord): PolicyRoute | undefined {
+export function policyRouteOf(record: RoutedVethRecord): PolicyRoute | undefined {
   const { policyTable: table, hostIf, guestAddress, hostAddress: gateway } = record;
   if (table === undefined) return undefined;
   return { hostIf, guestAddress, gateway, table, ...(record.ipv6 ? { guestAddress6: record.ipv6.guestAddress } : {}) };

@@ -1,8 +1,8 @@
 import type { Route } from '../model/host.js';
 import { hostQueries } from '../model/host-queries.js';
-import { type GuestSeen, isSublink, type PhysBefore, typeOf } from '../model/link-type.js';
+import type { GuestSeen, PhysBefore } from '../model/link-type.js';
 import { isNic, type LinkDetails, type NicSeen, nicIdentityOf, notANic } from '../model/nic.js';
-import { type AttachmentRecord, HOST_LINK_GROUP } from '../model/record.js';
+import { type AttachmentRecord, HOST_LINK_GROUP, type PhysRecord } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 
 export interface LinksSeen {
@@ -79,11 +79,7 @@ export async function physState(runner: Reader, name: string): Promise<{ before:
  * netns died. A record of an older version knows no identity: there any
  * hardware NIC with our mark is it.
  */
-export async function locateNic(
-  runner: Reader,
-  record: AttachmentRecord,
-  known: { guestAlive: boolean; passing: string },
-): Promise<NicSeen> {
+export async function locateNic(runner: Reader, record: PhysRecord, known: { guestAlive: boolean; passing: string }): Promise<NicSeen> {
   const [host, guest] = await Promise.all([
     runner.read(['ip', '-d', '-j', 'link', 'show']).then((text) => JSON.parse(text) as LinkDetails[]),
     known.guestAlive
@@ -93,7 +89,7 @@ export async function locateNic(
         )
       : undefined,
   ]);
-  const identity = record.phys?.nic;
+  const identity = record.phys.nic;
   const isIt = (link: LinkDetails) =>
     identity ? isNic(link, identity) : nicIdentityOf(link) !== undefined && link.ifalias === record.token;
   const onHost = host.find((link) => isIt(link) && (link.ifname === known.passing || link.ifalias === record.token));
@@ -115,13 +111,13 @@ export async function locateNic(
  */
 export async function lookIntoGuest(runner: Reader, record: AttachmentRecord): Promise<GuestSeen | undefined> {
   // phys: whether the host link under the NIC's name is the NIC, for an attach cut short before the handover.
-  const nic = record.phys?.nic;
-  if (typeOf(record) === 'phys' && nic !== undefined && record.link !== undefined) {
+  const nic = record.type === 'phys' ? record.phys.nic : undefined;
+  if (record.type === 'phys' && nic !== undefined) {
     const shown = await runner.read(['ip', '-d', '-j', 'link', 'show', 'dev', record.link]).catch(() => '[]');
     const [link] = JSON.parse(shown) as LinkDetails[];
     return { ourLink: true, loopbackUp: true, nicOnHost: link !== undefined && isNic(link, nic) };
   }
-  if (!isSublink(record) && typeOf(record) !== 'empty') return undefined;
+  if (!['macvlan', 'ipvlan', 'vlan', 'empty'].includes(record.type)) return undefined;
   const shown = await runner.read(['nsenter', `--net=${record.netnsPath}`, 'ip', '-j', 'link', 'show']).catch(() => undefined);
   if (shown === undefined) return undefined;
   const links = JSON.parse(shown) as Array<{ ifname: string; flags: string[]; group?: string }>;

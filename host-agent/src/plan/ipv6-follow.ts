@@ -1,7 +1,6 @@
 import { type HostObserved, ipv6Uplink } from '../model/host.js';
 import { guestIpv6Of } from '../model/ipv6.js';
-import { isRouted } from '../model/link-type.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hostEndOf, isRouted, type RoutedVethRecord } from '../model/record.js';
 import { ruleOf } from '../model/rules.js';
 import { forwardingBefore } from './ipv6.js';
 import type { SetupOp } from './ops.js';
@@ -15,7 +14,7 @@ import { uplinkProblem } from './uplink.js';
 
 /** Whether an IPv6 address event on `name` may change what `--ipv6 auto` guests should have: not on their own links, whose addresses are ours. */
 export function mayMoveIpv6(records: readonly AttachmentRecord[], name: string): boolean {
-  return records.some((r) => r.ipv6Auto) && !records.some((r) => r.hostIf === name);
+  return records.some((r) => isRouted(r) && r.ipv6Auto) && !records.some((r) => hostEndOf(r) === name);
 }
 
 /** The interface guests' IPv6 leaves by where the host has IPv6 to share (as chooseIpv6 decides for auto), or undefined. */
@@ -28,8 +27,8 @@ export function sharedIpv6Uplink(observed: HostObserved): string | undefined {
 }
 
 /** `record` as `--ipv6 auto` wants it with the host's IPv6 uplink `uplink` (undefined: none). */
-function following(record: AttachmentRecord, uplink: string | undefined): AttachmentRecord {
-  if (!record.ipv6Auto || !isRouted(record)) return record;
+function following(record: RoutedVethRecord, uplink: string | undefined): RoutedVethRecord {
+  if (!record.ipv6Auto) return record;
   if (uplink !== undefined && !record.ipv6)
     return { ...record, ipv6: guestIpv6Of(record.ipv6Auto.pool6, record.guestAddress, 'nat', uplink) };
   if (uplink !== undefined || !record.ipv6) return record;
@@ -59,8 +58,8 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
   );
   const rewired = unwired.flatMap((r): SetupOp[] => (r.ipv6 ? [{ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 }] : []));
   if (gained.length === 0 && lost.length === 0) return rewired;
-  const before = (changed: AttachmentRecord[]) => changed.map((c) => records.find((r) => r.id === c.id) as AttachmentRecord);
-  const after = (changed: AttachmentRecord[]) => changed.map((c) => wanted.find((r) => r.id === c.id) as AttachmentRecord);
+  const before = (changed: RoutedVethRecord[]) => changed.map((c) => records.find((r) => r.id === c.id) as RoutedVethRecord);
+  const after = (changed: RoutedVethRecord[]) => changed.map((c) => wanted.find((r) => r.id === c.id) as RoutedVethRecord);
   const ops: SetupOp[] = [];
   if (gained.length > 0) {
     ops.push({ kind: 'updateRecords', before: before(gained), after: gained });
@@ -77,7 +76,8 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
   if (lost.length > 0) {
     for (const r of lost) if (r.ipv6) ops.push({ kind: 'removeGuestIpv6', record: r, ipv6: r.ipv6 });
     ops.push({ kind: 'updateRecords', before: lost, after: after(lost) });
-    const stillIpv6 = wanted.some((r) => r.ipv6) || observed.records.some((r) => !isRouted(r) && r.ipv6);
+    // Only a routed veth carries IPv6: the others' records have no such field.
+    const stillIpv6 = wanted.some((r) => r.ipv6);
     if (!stillIpv6 && host.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: host.before });
   }
   return ops;

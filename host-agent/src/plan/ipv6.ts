@@ -1,7 +1,7 @@
 import { KernelFeatureError, UplinkNotFoundError } from '@guestnet/protocol';
 import { type HostIpv6, ipv6Uplink } from '../model/host.js';
 import { type GuestIpv6, guestIpv6Of, inPrefix6, type Ipv6Choice, type Ipv6ForwardingBefore } from '../model/ipv6.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hostEndOf, type RoutedVethRecord } from '../model/record.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 
 /**
@@ -34,13 +34,13 @@ export function chooseIpv6(host: HostIpv6 | undefined, choice: Ipv6Choice, pool6
 
 /** What turning IPv6 forwarding on must change and later restore: RA-taking interfaces other than guests' links go to accept_ra=2. */
 export function forwardingBefore(host: HostIpv6, records: readonly AttachmentRecord[]): Ipv6ForwardingBefore {
-  const guestLinks = new Set(records.map((r) => r.hostIf));
+  const guestLinks = new Set(records.flatMap((r) => hostEndOf(r) ?? []));
   const takesRa = [...host.acceptRa].filter(([name, value]) => value === '1' && name !== 'all' && name !== 'lo' && !guestLinks.has(name));
   return { forwarding: host.forwarding ?? '0', acceptRa: Object.fromEntries(takesRa) };
 }
 
 /** What a routed guest on an on-link prefix needs and lacks: proxy_ndp on its uplink, and the host's answer for its address. */
-export function ndProxySetup(host: HostIpv6 | undefined, records: readonly AttachmentRecord[]): SetupOp[] {
+export function ndProxySetup(host: HostIpv6 | undefined, records: readonly RoutedVethRecord[]): SetupOp[] {
   const ops: SetupOp[] = [];
   for (const { ipv6 } of records) {
     if (!host || !ipv6?.ndProxy) continue;
@@ -58,8 +58,8 @@ export function ndProxySetup(host: HostIpv6 | undefined, records: readonly Attac
 /** Removes the answers of `leaving`, and proxy_ndp of each uplink that no remaining guest needs. */
 export function ndProxyTeardown(
   host: HostIpv6 | undefined,
-  leaving: readonly AttachmentRecord[],
-  remaining: readonly AttachmentRecord[],
+  leaving: readonly RoutedVethRecord[],
+  remaining: readonly RoutedVethRecord[],
 ): TeardownOp[] {
   const ops: TeardownOp[] = leaving.flatMap(({ ipv6 }) =>
     ipv6?.ndProxy ? [{ kind: 'removeNdProxy' as const, uplink: ipv6.uplink, address: ipv6.guestAddress }] : [],

@@ -2,6 +2,7 @@ import { intToIPv4, ipv4ToInt, NameTakenError } from '@guestnet/protocol';
 import type { HostObserved } from '../model/host.js';
 import { overlaps, parsePool, type Pool, rangeOf } from '../model/pool.js';
 import type { HostSettings } from '../model/settings.js';
+import { guestAddressOf, hasHostEnd, hostEndOf } from '../model/record.js';
 
 // Layout (docs/operation.md, "Many guests"): routed point-to-point. Every host-side veth
 // carries the same gateway address as a /32 with its guest as peer, so the
@@ -30,7 +31,7 @@ function hostIfCandidates(prefix: string): Iterable<string> {
 
 /** Routes the host had before us that lie inside the pool, as [first, last] address ranges. */
 function foreignRanges(observed: HostView, pool: Pool): Array<[number, number]> {
-  const ours = new Set(observed.records.map((r) => r.hostIf));
+  const ours = new Set(observed.records.flatMap((r) => hostEndOf(r) ?? []));
   return observed.routes
     .filter((route) => route.dst !== 'default' && !ours.has(route.dev))
     .map((route) => rangeOf(route.dst))
@@ -44,9 +45,10 @@ function describeRange([first, last]: [number, number]): string {
 /** The host link name and guest address for attachment `id`: its existing lease, the settings' explicit choice, or the next free one. */
 export function allocate(observed: HostView, settings: HostSettings, id: string): Lease {
   const existing = observed.records.find((r) => r.id === id);
-  if (existing) return { hostIf: existing.hostIf, guestAddress: existing.guestAddress };
+  if (existing && hasHostEnd(existing) && existing.guestAddress !== undefined)
+    return { hostIf: existing.hostIf, guestAddress: existing.guestAddress };
 
-  const takenNames = new Set([...observed.links, ...observed.records.map((r) => r.hostIf)]);
+  const takenNames = new Set([...observed.links, ...observed.records.flatMap((r) => hostEndOf(r) ?? [])]);
   let hostIf = settings.hostIf;
   if (hostIf === undefined) {
     for (const candidate of hostIfCandidates(settings.hostIfPrefix)) {
@@ -59,7 +61,12 @@ export function allocate(observed: HostView, settings: HostSettings, id: string)
   }
 
   const pool = parsePool(settings.pool);
-  const leased = new Set(observed.records.map((r) => ipv4ToInt(r.guestAddress)));
+  const leased = new Set(
+    observed.records.flatMap((r) => {
+      const address = guestAddressOf(r);
+      return address === undefined ? [] : [ipv4ToInt(address)];
+    }),
+  );
   leased.add(ipv4ToInt(settings.gateway));
   const ranges = foreignRanges(observed, pool);
   const clash = (value: number) => ranges.find(([first, last]) => value >= first && value <= last);
@@ -93,8 +100,11 @@ export function allocate(observed: HostView, settings: HostSettings, id: string)
   );
 }
 
-/** A locally administered MAC derived from the guest address: stable for as long as the lease. */
-export function guestMac(guestAddress: string): string {
-  const octets = guestAddress.split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
+/**
+ * A locally administered MAC derived from the guest address: stable for as
+ * long as the lease. A DHCP guest's address is not known yet: its MAC ends in zeros.
+ */
+export function guestMac(guestAddress: string | undefined): string {
+  const octets = (guestAddress?.split('.') ?? ['0', '0', '0', '0']).map((o) => Number(o).toString(16).padStart(2, '0'));
   return ['02', '67', '6e', ...octets.slice(1)].join(':');
 }

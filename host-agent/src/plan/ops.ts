@@ -2,7 +2,20 @@ import type { GuestIpv6, Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
 import { describePortForward } from '../model/port-forward.js';
 import { describeType } from '../model/link-type.js';
-import { type AttachmentRecord, guestEndShown, guestLabel, type RecordOp } from '../model/record.js';
+import {
+  type AttachmentRecord,
+  type BridgedVethRecord,
+  type EmptyRecord,
+  guestEndShown,
+  guestLabel,
+  isRouted,
+  type LinkedRecord,
+  type PhysRecord,
+  type RecordOp,
+  type RoutedVethRecord,
+  type SublinkRecord,
+  type VethRecord,
+} from '../model/record.js';
 import type { FirewallContent } from '../model/rules.js';
 
 /** Takes guestnet's firewall from one content to another; its own inverse with the two swapped. */
@@ -11,9 +24,9 @@ export type SetGuestRules = { kind: 'setGuestRules'; before: FirewallContent; af
 /** Changes attach makes. Each has an inverse in `undoOf`. */
 export type SetupOp =
   | Extract<RecordOp, { kind: 'writeRecord' | 'updateRecords' }>
-  | { kind: 'createVeth'; record: AttachmentRecord }
+  | { kind: 'createVeth'; record: VethRecord }
   /** A pair made but never set up (an attach that died halfway): the host end's settings, its setup, and up. */
-  | { kind: 'setUpHostEnd'; record: AttachmentRecord }
+  | { kind: 'setUpHostEnd'; record: RoutedVethRecord }
   | { kind: 'enableIpForward'; before: string }
   /** IPv6 forwarding on, and accept_ra=2 wherever the host takes router advertisements, so it keeps its RA-learned routes. */
   | { kind: 'enableIpv6Forwarding'; before: Ipv6ForwardingBefore }
@@ -24,23 +37,23 @@ export type SetupOp =
   /** On a netd-style host: the guest's ip rule to its uplink's table, and its route in table 97. */
   | { kind: 'addPolicyRoute'; route: PolicyRoute }
   /** macvlan, ipvlan or vlan: made from its parent on the host, tagged, and moved into the guest in one process. */
-  | { kind: 'createSublink'; record: AttachmentRecord }
+  | { kind: 'createSublink'; record: SublinkRecord }
   /** phys: the NIC, tagged, moves into the guest under the name the agent looks for. */
-  | { kind: 'movePhys'; record: AttachmentRecord }
+  | { kind: 'movePhys'; record: PhysRecord }
   /** A bridged veth: its port passes only the guest's own MAC and addresses; made before the port exists. */
-  | { kind: 'addPortGuard'; record: AttachmentRecord }
+  | { kind: 'addPortGuard'; record: BridgedVethRecord }
   /** empty: the guest's loopback up, and nothing else. */
-  | { kind: 'setLoopbackUp'; record: AttachmentRecord }
+  | { kind: 'setLoopbackUp'; record: EmptyRecord }
   /** The guest link's MTU, following its uplink's; a guest agent sets its own end. */
-  | { kind: 'setLinkMtu'; record: AttachmentRecord; mtu: number; before: number }
+  | { kind: 'setLinkMtu'; record: RoutedVethRecord; mtu: number; before: number }
   /** An attached guest's IPv6 on its host end (exec/ipv6-steps.ts): the host gained IPv6 to share. */
-  | { kind: 'addGuestIpv6'; record: AttachmentRecord; ipv6: GuestIpv6 }
+  | { kind: 'addGuestIpv6'; record: RoutedVethRecord; ipv6: GuestIpv6 }
   /** Its inverse: the host lost its IPv6, and the guest's host end is left as a guest without IPv6 has it. */
-  | { kind: 'removeGuestIpv6'; record: AttachmentRecord; ipv6: GuestIpv6 }
+  | { kind: 'removeGuestIpv6'; record: RoutedVethRecord; ipv6: GuestIpv6 }
   /** As in teardown: the last guest with IPv6 lost it. Its inverse turns forwarding on again. */
   | { kind: 'restoreIpv6Forwarding'; value: Ipv6ForwardingBefore }
   /** A new token in the alias of the guest's link `name`, in its netns (protocol/README.md "Rotation"); `before`: the token it carried. */
-  | { kind: 'setGuestAlias'; record: AttachmentRecord; name: string; alias: string; before: string };
+  | { kind: 'setGuestAlias'; record: LinkedRecord; name: string; alias: string; before: string };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =
@@ -58,17 +71,17 @@ export type TeardownOp =
   | { kind: 'removeNdProxy'; uplink: string; address: string }
   | SetGuestRules
   | { kind: 'removePolicyRoute'; route: PolicyRoute }
-  | { kind: 'deleteSublinks'; record: AttachmentRecord }
-  | { kind: 'removePortGuard'; record: AttachmentRecord }
+  | { kind: 'deleteSublinks'; record: SublinkRecord }
+  | { kind: 'removePortGuard'; record: BridgedVethRecord }
   /** phys, in the guest: the NIC, found there by its identity as `from`, comes to the host under our passing name. */
-  | { kind: 'fetchPhys'; record: AttachmentRecord; from: string }
+  | { kind: 'fetchPhys'; record: PhysRecord; from: string }
   /** phys, on the host: the NIC, found by its identity as `name`, takes its name, addresses, MTU, state and alias back. */
-  | { kind: 'restorePhys'; record: AttachmentRecord; name: string }
+  | { kind: 'restorePhys'; record: PhysRecord; name: string }
   /** phys: a link fetched under our passing name that is not the NIC goes back to the guest (or, the guest gone, away). */
-  | { kind: 'sendBackPhys'; record: AttachmentRecord; name: string; guestAlive: boolean }
+  | { kind: 'sendBackPhys'; record: PhysRecord; name: string; guestAlive: boolean }
   /** phys: a NIC that never left the host loses our mark (the undo of a handover that failed). */
-  | { kind: 'unmarkPhys'; record: AttachmentRecord }
-  | { kind: 'setLoopbackDown'; record: AttachmentRecord };
+  | { kind: 'unmarkPhys'; record: PhysRecord }
+  | { kind: 'setLoopbackDown'; record: EmptyRecord };
 
 export type Op = SetupOp | TeardownOp;
 
@@ -125,17 +138,19 @@ function describeRuleChange({ before, after }: SetGuestRules): string {
 /** An update is a move to another uplink, a new MTU, a new token, or a change of forwards, in that order of telling. */
 function describeUpdate({ before, after }: { before: AttachmentRecord[]; after: AttachmentRecord[] }): string {
   const [first] = after;
-  const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => r[key] !== before[i]?.[key]);
-  if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${first?.uplink ?? '?'}`;
-  const gains = after.filter((r, i) => r.ipv6 !== undefined && before[i]?.ipv6 === undefined).length;
-  const losses = after.filter((r, i) => r.ipv6 === undefined && before[i]?.ipv6 !== undefined).length;
+  const field = (r: AttachmentRecord | undefined, key: 'uplink' | 'mtu') => (r && key in r ? (r as RoutedVethRecord)[key] : undefined);
+  const changed = (key: 'uplink' | 'mtu') => after.some((r, i) => field(r, key) !== field(before[i], key));
+  if (changed('uplink')) return `move ${after.length} guest(s) to uplink ${field(first, 'uplink') ?? '?'}`;
+  const ipv6Of = (r: AttachmentRecord | undefined) => (r && isRouted(r) ? r.ipv6 : undefined);
+  const gains = after.filter((r, i) => ipv6Of(r) !== undefined && ipv6Of(before[i]) === undefined).length;
+  const losses = after.filter((r, i) => ipv6Of(r) === undefined && ipv6Of(before[i]) !== undefined).length;
   if (gains > 0) return `give ${gains} guest(s) IPv6, which the host now has to share`;
   if (losses > 0) return `take IPv6 from ${losses} guest(s): the host has none to share`;
   if (changed('mtu')) return `follow the uplink's MTU for ${after.length} guest(s)`;
   if (first && first.token !== before[0]?.token) return `remember the new token of ${guestLabel(first)}`;
   if (first && first.awaitingGuest !== before[0]?.awaitingGuest)
     return `${first.awaitingGuest ? 'wait for' : 'done waiting for'} the guest agent of ${guestLabel(first)}`;
-  return `forward ${first?.forwards.map(describePortForward).join(', ') || 'no ports'} to ${first ? guestLabel(first) : '?'}`;
+  return `forward ${(first && isRouted(first) ? first.forwards : []).map(describePortForward).join(', ') || 'no ports'} to ${first ? guestLabel(first) : '?'}`;
 }
 
 /** One line per op for humans: what it means, not how. */
@@ -149,8 +164,8 @@ export function describeOp(op: Op): string {
       return `forget attachment ${op.id}`;
     case 'createVeth': {
       const { record } = op;
-      const ipv6 = record.ipv6 ? `, ${record.ipv6.hostAddress} peer ${record.ipv6.guestAddress}` : '';
-      const addresses = `${record.hostAddress} peer ${record.guestAddress}${ipv6}`;
+      const ipv6 = isRouted(record) && record.ipv6 ? `, ${record.ipv6.hostAddress} peer ${record.ipv6.guestAddress}` : '';
+      const addresses = record.dhcp ? 'DHCP' : `${record.hostAddress} peer ${record.guestAddress}${ipv6}`;
       return `create ${record.hostIf} (${addresses}) with ${guestEndShown(record)} in the netns of ${guestLabel(record)}`;
     }
     case 'setUpHostEnd':

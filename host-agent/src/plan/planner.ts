@@ -2,24 +2,26 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { defaultRouteInterface, type HostObserved, ipv6Uplink, pathMtu } from '../model/host.js';
 import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.js';
 import { type PortForward, sameForwards, sameHostPort } from '../model/port-forward.js';
-import { describeType, isRouted, typeOf } from '../model/link-type.js';
-import type { NicSeen } from '../model/nic.js';
-import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias } from '../model/record.js';
+import { describeType } from '../model/link-type.js';
+import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias, isRouted, type RoutedVethRecord } from '../model/record.js';
 import { type FirewallContent, type FirewallState, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
-import { planAttachTyped, planDetachTyped, type TypedOptions } from './link-types.js';
 import { uplinkProblem } from './uplink.js';
 
-// Pure functions from what the host looks like (HostObserved) and what is
-// wanted (a record) to the ops between them. Nothing here reads or runs anything.
+// The routed veth's plans (drivers/routed-veth.ts), and the plans that span
+// every routed guest: pure functions from what the host looks like
+// (HostObserved) and what is wanted to the ops between them. Nothing here
+// reads or runs anything.
 
 // Only routed guests have rules of ours; the other types join networks that exist already.
 const routed = (records: readonly AttachmentRecord[]) => records.filter(isRouted);
 const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => routed(records).map(ruleOf);
+/** The routed guests other than `id`. */
+const otherRouted = (observed: HostObserved, id: string) => routed(othersThan(observed, id));
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
-const ownsLink = (observed: HostObserved, record: AttachmentRecord) =>
+const ownsLink = (observed: HostObserved, record: RoutedVethRecord) =>
   !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
 const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
 /** What the firewall holds of `guests`, as observed, with whatever pieces of it were found. */
@@ -45,17 +47,17 @@ const SETTLED_FIELDS = [
   'guestToGuest',
 ] as const;
 
-function differences(a: AttachmentRecord, b: AttachmentRecord): string[] {
+function differences(a: RoutedVethRecord, b: RoutedVethRecord): string[] {
   return SETTLED_FIELDS.filter((key) => a[key] !== b[key]).map((key) => `${key} ${a[key]} -> ${b[key]}`);
 }
 
-function refuseClashes(observed: HostObserved, desired: AttachmentRecord, existing: AttachmentRecord | undefined): void {
+function refuseClashes(observed: HostObserved, desired: RoutedVethRecord, existing: RoutedVethRecord | undefined): void {
   if (existing) {
     const changed = differences(existing, desired);
     if (changed.length > 0)
       throw new UsageError(`${guestLabel(desired)} is already attached differently (${changed.join(', ')}); detach it first`);
   }
-  for (const other of routed(othersThan(observed, desired.id))) {
+  for (const other of otherRouted(observed, desired.id)) {
     if (other.hostIf === desired.hostIf)
       throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}; choose another --host-if`);
     if (other.guestAddress === desired.guestAddress)
@@ -76,11 +78,8 @@ function enableIpv6Forwarding(observed: HostObserved): SetupOp | undefined {
   return { kind: 'enableIpv6Forwarding', before: host.before ?? forwardingBefore(host, observed.records) };
 }
 
-/** The ops that take the host from `observed` to having `desired` attached. Empty when it already is. */
-/** `options`: what only typed guests need (plan/link-types.ts). */
-export function planAttach(observed: HostObserved, desired: AttachmentRecord, options: TypedOptions = {}): SetupOp[] {
-  const existing = observed.records.find((r) => r.id === desired.id);
-  if (!isRouted(desired) || (existing && !isRouted(existing))) return planAttachTyped(observed, desired, currentUplink(observed), options);
+/** The ops that take the host from `observed` to having the routed guest `desired` attached. Empty when it already is. */
+export function planAttachRouted(observed: HostObserved, desired: RoutedVethRecord, existing: RoutedVethRecord | undefined): SetupOp[] {
   refuseClashes(observed, desired, existing);
 
   const ops: SetupOp[] = [];
@@ -109,14 +108,12 @@ export function planAttach(observed: HostObserved, desired: AttachmentRecord, op
 }
 
 /**
- * The ops that remove everything `record` describes. Pieces already gone are
- * skipped; shared ones stay while others need them. `nic`: where a phys
- * guest's NIC is now.
+ * The ops that remove everything the routed guest `record` describes. Pieces
+ * already gone are skipped; shared ones stay while others need them.
  */
-export function planDetach(observed: HostObserved, record: AttachmentRecord, nic?: NicSeen): TeardownOp[] {
-  if (!isRouted(record)) return planDetachTyped(observed, record, currentUplink(observed), nic);
+export function planDetachRouted(observed: HostObserved, record: RoutedVethRecord): TeardownOp[] {
   const ops: TeardownOp[] = [];
-  const others = routed(othersThan(observed, record.id));
+  const others = otherRouted(observed, record.id);
   // A firewall that is there only in pieces (an older version's, or partly flushed) is made whole for the others, or removed.
   const { firewall } = observed;
   if (firewall.installed || firewall.found) {
@@ -143,25 +140,23 @@ export function planDetach(observed: HostObserved, record: AttachmentRecord, nic
 }
 
 /**
- * The ops that remove every guest at once: the whole firewall in one change,
- * every link of ours in one kernel transaction (or one batch), then
- * ip_forward and the records. Phys guests are not among them: each NIC is
- * taken back in rounds of its own (planDetach), and may be withheld.
+ * The ops that remove every routed guest at once: the whole firewall in one
+ * change, every link of ours in one kernel transaction (or one batch), then
+ * ip_forward, and the records of every guest but phys ones (`records`).
  */
-export function planDetachAll(observed: HostObserved): TeardownOp[] {
-  const records = routed(observed.records);
-  const typed = observed.records.filter((r) => !isRouted(r) && typeOf(r) !== 'phys');
-  const ops: TeardownOp[] = typed.flatMap((r) => planDetachTyped({ ...observed, records: [] }, r, undefined));
+export function planDetachAllRouted(observed: HostObserved, records: readonly AttachmentRecord[]): TeardownOp[] {
+  const ops: TeardownOp[] = [];
+  const routedRecords = routed(records);
   const { firewall } = observed;
   if (firewall.installed || firewall.found)
     ops.push({
       kind: 'setGuestRules',
-      before: observedContent(firewall, rulesOf(records)),
+      before: observedContent(firewall, rulesOf(routedRecords)),
       after: NO_FIREWALL,
     });
-  for (const route of records.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
+  for (const route of routedRecords.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   const uplink = currentUplink(observed);
-  const owned = records
+  const owned = routedRecords
     .filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink)
     .map((r) => r.hostIf);
   // The group goes whole only when every link in it is one of ours: another state dir's guests share the number.
@@ -171,9 +166,9 @@ export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const rest = whole ? owned.filter((name) => !grouped.includes(name)) : owned;
   if (rest.length > 0) ops.push({ kind: 'deleteLinks', names: rest });
   if (observed.ipForwardBefore !== undefined) ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
-  ops.push(...ndProxyTeardown(observed.ipv6, records, []));
+  ops.push(...ndProxyTeardown(observed.ipv6, routedRecords, []));
   if (observed.ipv6?.before !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: observed.ipv6.before });
-  for (const r of observed.records.filter((r) => typeOf(r) !== 'phys')) ops.push({ kind: 'deleteRecord', id: r.id });
+  for (const r of records) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
 }
 
@@ -185,7 +180,7 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
     );
   const kept = record.forwards.filter((f) => !sameHostPort(f, forward));
   if (!remove) {
-    const holder = othersThan(observed, record.id).find((r) => r.forwards.some((f) => sameHostPort(f, forward)));
+    const holder = otherRouted(observed, record.id).find((r) => r.forwards.some((f) => sameHostPort(f, forward)));
     if (holder)
       throw new NameTakenError(`${forward.protocol} port ${forward.hostPort} is already forwarded to the guest of ${guestLabel(holder)}`);
   }

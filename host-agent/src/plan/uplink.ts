@@ -1,5 +1,5 @@
 import { checkIfName } from '@guestnet/protocol';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hasHostEnd, hostEndOf } from '../model/record.js';
 
 /**
  * Why `uplink` cannot carry guests, or undefined when it can. Its name goes
@@ -15,9 +15,12 @@ export function uplinkProblem(
   if (!checkIfName(uplink).ok)
     return `the uplink's name '${uplink.slice(0, 20)}' has characters guestnet does not put in rules; give --uplink with a plain name (A-Z a-z 0-9 _ . -)`;
   if (uplink === 'lo') return 'the uplink cannot be the loopback link lo; give --uplink IF';
-  const prefixes = new Set([...records.flatMap((r) => r.hostIfPrefix ?? []), ...(guestLink ? [guestLink.hostIfPrefix] : [])]);
+  const prefixes = new Set([
+    ...records.flatMap((r) => (hasHostEnd(r) ? (r.hostIfPrefix ?? []) : [])),
+    ...(guestLink ? [guestLink.hostIfPrefix] : []),
+  ]);
   const family = [...prefixes].some((prefix) => uplink.startsWith(prefix) && /^\d*$/.test(uplink.slice(prefix.length)));
-  if (uplink === guestLink?.hostIf || records.some((r) => r.hostIf === uplink) || family) {
+  if (uplink === guestLink?.hostIf || records.some((r) => hostEndOf(r) === uplink) || family) {
     return `the uplink cannot be ${uplink}, a guest's own link: guests would reach each other through it`;
   }
   return undefined;

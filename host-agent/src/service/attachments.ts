@@ -4,15 +4,14 @@ import type { Firewall } from '../firewall/firewall.js';
 import { firewallFor } from '../firewall/select.js';
 import type { FirewallChoice, FirewallName } from '../model/names.js';
 import type { PortForward } from '../model/port-forward.js';
-import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, hasGuestLink } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { RecordStore } from '../state/store.js';
-import { hasGuestLink, isRouted } from '../model/link-type.js';
+import { hasGuestLinkType, recordTypeOf } from '../model/link-type.js';
 import { reconcileGuest, reconcileHost, type Recovery, recover } from './recovery.js';
 import { rotateToken } from './rotation.js';
-import { attachTypedHostSide } from './typed-side.js';
 import {
   type AttachExtras,
   attachHostSide,
@@ -67,12 +66,11 @@ export class AttachmentService {
 
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
     const { settings } = request;
-    const hostSide = isRouted(settings) ? attachHostSide : attachTypedHostSide;
     // empty and none give the guest no link: there is nothing for an agent to configure, or to wait for.
-    const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLink(settings);
+    const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLinkType(recordTypeOf(settings));
     const extras = { ...request.extras, waitsForAgent: waits };
     const host = await this.locked(settings.firewall, async (records, ctx) => {
-      const made = await hostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, extras);
+      const made = await attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, extras);
       // A new attachment that waits says so once its host side is in place: a
       // restart before then completes the attach, one after rolls it back.
       const marked = waits && made.created;

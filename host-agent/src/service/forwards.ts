@@ -1,7 +1,6 @@
 import { firewallNamed } from '../firewall/select.js';
-import { isRouted } from '../model/link-type.js';
 import type { PortForward } from '../model/port-forward.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, isRouted, type RoutedVethRecord } from '../model/record.js';
 import { type FirewallState, ruleOf } from '../model/rules.js';
 import type { Reader } from '../model/step.js';
 
@@ -9,7 +8,7 @@ import type { Reader } from '../model/step.js';
 export type ForwardStatus = PortForward & { inForce: boolean };
 
 /** Whether the firewall holds what `forward` needs: the guest's own rules and the forward's. */
-export function forwardInForce(firewall: FirewallState, record: AttachmentRecord, forward: PortForward): boolean {
+export function forwardInForce(firewall: FirewallState, record: RoutedVethRecord, forward: PortForward): boolean {
   return firewall.installed && firewall.has({ ...ruleOf(record), forwards: [forward] });
 }
 
@@ -26,7 +25,7 @@ export async function forwardsInForce(
   const firewall = await firewallNamed(forwarding.firewall).observe(
     reader,
     true,
-    records.some((r) => r.ipv6 !== undefined),
+    records.some((r) => isRouted(r) && r.ipv6 !== undefined),
   );
-  return (record) => record.forwards.map((f) => ({ ...f, inForce: forwardInForce(firewall, record, f) }));
+  return (record) => (isRouted(record) ? record.forwards.map((f) => ({ ...f, inForce: forwardInForce(firewall, record, f) })) : []);
 }

@@ -1,6 +1,6 @@
 import { readlink, stat } from 'node:fs/promises';
 import { BadPidError, NotRootError } from '@guestnet/protocol';
-import { type AttachmentRecord, type GuestIdentity, hostLinkAlias } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, hostEndOf, hostLinkAlias } from '../model/record.js';
 import { existingLinksWithAliases } from '../observe.js';
 
 export function requireRoot(what: string): void {
@@ -48,8 +48,9 @@ export async function netnsAt(path: string): Promise<string | undefined> {
  * process exits is gone, and reaped. (Its inode number alone proves nothing:
  * the kernel hands it to the next netns at once.)
  */
-export async function guestAlive(record: Pick<AttachmentRecord, 'id' | 'netnsPath' | 'netns' | 'hostIf' | 'tagged'>): Promise<boolean> {
+export async function guestAlive(record: AttachmentRecord): Promise<boolean> {
   if ((await netnsAt(record.netnsPath)) === record.netns) return true;
-  if (!record.tagged) return false;
-  return (await existingLinksWithAliases([record.hostIf])).aliases.get(record.hostIf) === hostLinkAlias(record);
+  const hostEnd = hostEndOf(record);
+  if (!record.tagged || hostEnd === undefined) return false;
+  return (await existingLinksWithAliases([hostEnd])).aliases.get(hostEnd) === hostLinkAlias(record);
 }

@@ -2,17 +2,16 @@ import { AgentError } from '@guestnet/protocol';
 import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
-import { isRouted } from '../model/link-type.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, isRouted } from '../model/record.js';
 import { bridgeTables, lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
 import { planIpv6Follow } from '../plan/ipv6-follow.js';
 import { planPortGuardRepair } from '../plan/link-types.js';
-import { planAttach, planDetach, planReconcile } from '../plan/planner.js';
+import { planReconcile } from '../plan/planner.js';
+import { detachRecord, planAttach, planDetach } from '../drivers/index.js';
 import { readIpForwardBefore } from '../state/records.js';
 import type { RecordStore } from '../state/store.js';
 import { guestAlive, netnsAt } from './preflight.js';
-import { detachTyped } from './typed-detach.js';
 
 // Bringing the host back in line with its records: after a crash, when a
 // guest's link goes away, and on every pass of the daemon's reconcile loop.
@@ -59,9 +58,7 @@ export async function reconcileGuest(id: string, store: RecordStore, runner: Run
   const records = store.all();
   if (!(await liveGuest(record))) {
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
-    if (!isRouted(record)) return { id: record.id, action: 'removed', steps: await detachTyped(record, records, runner, ctx) };
-    const observed = await observeHost(runner, stateDir, ctx.firewall, records, { links: [record.hostIf] });
-    return { id: record.id, action: 'removed', steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
+    return { id: record.id, action: 'removed', steps: await detachRecord(record, records, runner, ctx) };
   }
   const observed = await observeHost(runner, stateDir, ctx.firewall, records);
   const ops = planAttach(observed, record, { guest: await lookIntoGuest(runner, record) });
@@ -77,7 +74,9 @@ export async function reconcileHost(store: RecordStore, runner: Runner): Promise
   const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir, records: store };
   const observed = await observeHost(runner, stateDir, ctx.firewall, records);
   // Bridged guests' port locks are looked at only where there are some: one nft process a pass.
-  const locks = records.some((r) => r.portSecurity) ? planPortGuardRepair(observed, await bridgeTables(runner)) : [];
+  const locks = records.some((r) => r.type === 'bridged-veth' && r.portSecurity)
+    ? planPortGuardRepair(observed, await bridgeTables(runner))
+    : [];
   const ops = [...planReconcile(observed), ...locks];
   const repaired = ops.length === 0 ? [] : await applySetup(ops, runner, ctx);
   // IPv6 that came or went is planned from the host as those repairs left it: both may rewrite one record.
@@ -115,7 +114,7 @@ export async function recover(store: RecordStore, runner: Runner, hooks: Hooks =
     async function removed(record: AttachmentRecord, all: readonly AttachmentRecord[]): Promise<Recovery | undefined> {
       const action = record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const);
       if (isRouted(record)) return { id: record.id, action, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
-      return detachTyped(record, all, runner, ctx).then(
+      return detachRecord(record, all, runner, ctx).then(
         (steps) => ({ id: record.id, action, steps }),
         (error: unknown) => {
           if (error instanceof AgentError && (error.code === 'guestWithholds' || error.code === 'nameTaken')) return undefined;

@@ -1,11 +1,11 @@
 import type { OpTiming } from '../exec/apply.js';
-import { type AttachmentRecord, guestEndShown } from '../model/record.js';
+import { type AttachmentRecord, guestEndShown, hasGuestLink, type ShownRecord } from '../model/record.js';
 import type { GuestConfirmation } from '../guest-link/exchange.js';
 import type { DetachResult as ServiceDetachResult } from './host-side.js';
 
 /** What the CLI and the control socket report of an attach: the record without its secret. */
 export interface AttachResult {
-  attachment: Omit<AttachmentRecord, 'token'>;
+  attachment: ShownRecord;
   firewall: string;
   changed: boolean;
   steps: OpTiming[];
@@ -18,7 +18,7 @@ export function attachResult(
 ): AttachResult {
   const { token, ...attachment } = attached.record;
   return {
-    attachment: { ...attachment, guestIf: guestEndShown(attached.record) },
+    attachment: (hasGuestLink(attached.record) ? { ...attachment, guestIf: guestEndShown(attached.record) } : attachment) as ShownRecord,
     firewall: attached.firewall,
     changed: attached.changed,
     steps: attached.steps,

@@ -1,8 +1,7 @@
 import { newToken, tokenOfLink } from '@guestnet/protocol';
 import { applySetup, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
-import { hasGuestLink } from '../model/link-type.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, hasGuestLink } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 import type { SetupOp } from '../plan/ops.js';
 

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { type LastApply, oneTimeNameOf } from '@guestnet/protocol';
 import { IP_FORWARD_PATH } from '../model/paths.js';
-import { describeType, hasGuestLink, isBridged, isRouted } from '../model/link-type.js';
-import { type AttachmentRecord, guestEndShown } from '../model/record.js';
+import { describeType } from '../model/link-type.js';
+import { type AttachmentRecord, guestEndShown, hasGuestLink, hasHostEnd, hostEndOf, isRouted } from '../model/record.js';
 import type { Reader } from '../model/step.js';
 import { type Counters, type LinkState, linkStates } from '../net/link-state.js';
 import { type ForwardStatus, forwardsInForce } from './forwards.js';
@@ -18,22 +18,25 @@ export interface GuestStatus {
   state: 'alive' | 'gone';
   /** The network type, as "veth (routed)", "macvlan on eth1", ... */
   type: string;
-  hostIf: string;
+  /** The host end of a veth; null for the types that have none. */
+  hostIf: string | null;
   /**
    * The link's name inside the guest as it is now (vm_wlan0 until an agent
    * renames it), "?" when the guest has no such link; the planned name when it
    * cannot be looked at (a guest without a process).
    */
-  guestIf: string;
+  guestIf: string | null;
   /** Whether the guest's end is up, as its veth peer on the host tells; null where that cannot be seen. */
   guestLinkUp: boolean | null;
-  address: string;
-  prefixLength: number;
-  gateway: string;
-  uplink: string;
+  /** null: a DHCP guest (its lease is in lastApply), or a type without a guest link. */
+  address: string | null;
+  prefixLength: number | null;
+  gateway: string | null;
+  /** A routed guest's; null for the other types, which join a network rather than route through an uplink. */
+  uplink: string | null;
   /** null: IPv4 only. */
   ipv6: { mode: string; address: string; prefixLength: number; gateway: string; uplink: string } | null;
-  mac: string;
+  mac: string | null;
   /** none: no agent is expected (CNI, empty and none, a link no agent has taken over); unknown: no daemon to ask. */
   agent: 'connected' | 'disconnected' | 'unknown' | 'none';
   lastApply: LastApply | null;
@@ -71,7 +74,7 @@ async function linksInGuest(record: AttachmentRecord): Promise<string[] | undefi
 
 /** A veth's host end has no carrier while its guest end is down; an end that is down itself tells nothing. */
 function guestEndUp(record: AttachmentRecord, hostEnd: LinkState | undefined): boolean | null {
-  if (!(isRouted(record) || isBridged(record)) || !hostEnd?.up) return null;
+  if (!hasHostEnd(record) || !hostEnd?.up) return null;
   return hostEnd.lowerUp;
 }
 
@@ -81,9 +84,10 @@ type Agent = GuestStatus['agent'];
 function agentOf(record: AttachmentRecord, seen: string | undefined, view: ReturnType<AgentView> | undefined): Agent {
   if (view?.connected) return 'connected';
   if (record.cni || !hasGuestLink(record)) return 'none';
+  const { guestIf, guestName } = record;
   // An agent renames the link it takes over: one still under the name attach
   // gave it (after --no-wait; a one-time name means an agent is awaited) never had one.
-  const untouched = seen === record.guestIf && record.guestIf !== record.guestName && oneTimeNameOf(record.token) !== record.guestIf;
+  const untouched = seen === guestIf && guestIf !== guestName && oneTimeNameOf(record.token) !== guestIf;
   if (untouched) return 'none';
   return view === undefined ? 'unknown' : 'disconnected';
 }
@@ -106,7 +110,7 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
     () => 'unknown',
   );
   const [stats, forwardsOf] = await Promise.all([
-    linkStates(records.flatMap((r) => [r.hostIf, r.uplink])),
+    linkStates(records.flatMap((r) => [hostEndOf(r) ?? [], isRouted(r) ? r.uplink : []].flat())),
     forwardsInForce(records, runner),
   ]);
   const blockedBy = (r: AttachmentRecord): string | null => {
@@ -118,7 +122,10 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
   };
   const guests = await Promise.all(
     records.map(async (r): Promise<GuestStatus> => {
-      const counters = stats.get(r.hostIf);
+      const hostIf = hostEndOf(r);
+      const counters = hostIf === undefined ? undefined : stats.get(hostIf);
+      const link = hasGuestLink(r) ? r : undefined;
+      const routed = isRouted(r) ? r : undefined;
       const view = agents?.(r.id);
       const alive = await guestAlive(r);
       const seen = alive ? nameSeen(r, await linksInGuest(r)) : undefined;
@@ -128,23 +135,23 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
         label: r.cni ? `${r.cni.containerId.slice(0, 12)}/${r.cni.ifname}` : String(r.pid ?? r.id),
         state: alive ? 'alive' : 'gone',
         type: describeType(r),
-        hostIf: r.hostIf,
-        guestIf: seen === undefined ? r.guestName : guestEndShown({ guestIf: seen }),
-        guestLinkUp: alive ? guestEndUp(r, stats.get(r.hostIf)) : null,
-        address: r.guestAddress,
-        prefixLength: r.prefixLength,
-        gateway: r.hostAddress,
-        uplink: r.uplink,
-        ipv6: r.ipv6
+        hostIf: hostIf ?? null,
+        guestIf: seen === undefined ? (link?.guestName ?? null) : guestEndShown({ guestIf: seen }),
+        guestLinkUp: alive && hostIf !== undefined ? guestEndUp(r, stats.get(hostIf)) : null,
+        address: link?.guestAddress ?? null,
+        prefixLength: link?.prefixLength ?? null,
+        gateway: link?.hostAddress ?? null,
+        uplink: routed?.uplink ?? null,
+        ipv6: routed?.ipv6
           ? {
-              mode: r.ipv6.mode,
-              address: r.ipv6.guestAddress,
-              prefixLength: r.ipv6.prefixLength,
-              gateway: r.ipv6.hostAddress,
-              uplink: r.ipv6.uplink,
+              mode: routed.ipv6.mode,
+              address: routed.ipv6.guestAddress,
+              prefixLength: routed.ipv6.prefixLength,
+              gateway: routed.ipv6.hostAddress,
+              uplink: routed.ipv6.uplink,
             }
           : null,
-        mac: r.guestMac,
+        mac: link?.guestMac ?? null,
         agent: agentOf(r, seen, view),
         lastApply: view?.lastApply ?? null,
         fromGuest: counters ? counters.rx : null,

@@ -1,6 +1,15 @@
 import { promises as fs } from 'node:fs';
 import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkToken, ConfigError } from '@guestnet/protocol';
-import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from '../model/link-type.js';
+import {
+  hasGuestLinkType,
+  IPVLAN_MODES,
+  LINK_TYPES,
+  type LinkType,
+  MACVLAN_MODES,
+  RECORD_TYPES,
+  type RecordType,
+  recordTypeOf,
+} from '../model/link-type.js';
 import { FIREWALLS } from '../model/names.js';
 import { recordPath, statePaths } from '../model/paths.js';
 import { isPortForward } from '../model/port-forward.js';
@@ -85,45 +94,126 @@ function isIpv6Auto(raw: unknown): boolean {
   return rest.length === 0 && checkIPv6(address).ok && checkPrefixLength6(Number(prefix)).ok;
 }
 
-/** Whether `raw` has every field of a record, each of a value safe to put on a command line. */
-function isRecord(raw: Record<string, unknown>): boolean {
+const isIfName = (v: unknown) => checkIfName(v).ok;
+const isAddress = (v: unknown) => checkIPv4(v).ok;
+const isOptional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+const isTrueOrUnset = (v: unknown) => v === undefined || v === true;
+const isOneOf = (values: readonly unknown[]) => (v: unknown) => values.includes(v);
+
+/** The fields of every record: who the guest is, its token and backend. */
+function isBase(raw: Record<string, unknown>): boolean {
   return (
     typeof raw.id === 'string' &&
     ID_PATTERN.test(raw.id) &&
     (raw.pid === undefined || checkPid(raw.pid).ok) &&
-    (raw.hostIfPrefix === undefined || checkIfName(raw.hostIfPrefix).ok) &&
-    (raw.uplinkPinned === undefined || raw.uplinkPinned === true) &&
-    (raw.mtuPinned === undefined || raw.mtuPinned === true) &&
-    (raw.tagged === undefined || raw.tagged === true) &&
-    (raw.awaitingGuest === undefined || raw.awaitingGuest === true) &&
-    (raw.ipv6 === undefined || isGuestIpv6(raw.ipv6)) &&
-    (raw.ipv6Auto === undefined || isIpv6Auto(raw.ipv6Auto)) &&
-    (raw.type === undefined || (LINK_TYPES as readonly unknown[]).includes(raw.type)) &&
-    (raw.link === undefined || checkIfName(raw.link).ok) &&
-    (raw.vlanId === undefined || (Number.isInteger(raw.vlanId) && (raw.vlanId as number) >= 1 && (raw.vlanId as number) <= 4094)) &&
-    (raw.macvlanMode === undefined || (MACVLAN_MODES as readonly unknown[]).includes(raw.macvlanMode)) &&
-    (raw.ipvlanMode === undefined || (IPVLAN_MODES as readonly unknown[]).includes(raw.ipvlanMode)) &&
-    (raw.phys === undefined || isPhysBefore(raw.phys)) &&
-    (raw.dhcp === undefined || raw.dhcp === true) &&
-    (raw.portSecurity === undefined || raw.portSecurity === true) &&
-    (raw.policyTable === undefined || (Number.isInteger(raw.policyTable) && (raw.policyTable as number) > 0)) &&
     typeof raw.netnsPath === 'string' &&
     raw.netnsPath.startsWith('/') &&
-    [raw.hostIf, raw.guestIf, raw.guestName, raw.uplink].every((v) => checkIfName(v).ok) &&
-    [raw.hostAddress, raw.guestAddress].every((v) => checkIPv4(v).ok) &&
-    Array.isArray(raw.dns) &&
-    raw.dns.every((v) => checkIPv4(v).ok) &&
-    Number.isInteger(raw.prefixLength) &&
-    Number.isInteger(raw.mtu) &&
     typeof raw.netns === 'string' &&
-    typeof raw.guestToGuest === 'boolean' &&
+    checkToken(raw.token).ok &&
+    (FIREWALLS as readonly unknown[]).includes(raw.firewall) &&
+    isTrueOrUnset(raw.tagged) &&
+    isTrueOrUnset(raw.awaitingGuest)
+  );
+}
+
+/** A guest link: its names, MAC, MTU and resolvers, and its addresses unless it takes them by DHCP. */
+function isGuestLink(raw: Record<string, unknown>, dhcpAllowed: boolean): boolean {
+  const addressed =
+    raw.dhcp === undefined
+      ? isAddress(raw.hostAddress) && isAddress(raw.guestAddress) && Number.isInteger(raw.prefixLength)
+      : dhcpAllowed && raw.dhcp === true && [raw.hostAddress, raw.guestAddress, raw.prefixLength].every((v) => v === undefined);
+  return (
+    addressed &&
+    [raw.guestIf, raw.guestName].every(isIfName) &&
     typeof raw.guestMac === 'string' &&
     /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(raw.guestMac) &&
-    checkToken(raw.token).ok &&
-    Array.isArray(raw.forwards) &&
-    raw.forwards.every(isPortForward) &&
-    (FIREWALLS as readonly unknown[]).includes(raw.firewall)
+    Number.isInteger(raw.mtu) &&
+    Array.isArray(raw.dns) &&
+    raw.dns.every(isAddress)
   );
+}
+
+/** Each type's own fields, beside the base and (for types with a guest link) the link's. */
+const TYPE_FIELDS: Record<RecordType, (raw: Record<string, unknown>) => boolean> = {
+  'routed-veth': (raw) =>
+    [raw.hostIf, raw.uplink].every(isIfName) &&
+    isOptional(raw.hostIfPrefix, isIfName) &&
+    isOptional(raw.ipv6, isGuestIpv6) &&
+    isOptional(raw.ipv6Auto, isIpv6Auto) &&
+    typeof raw.guestToGuest === 'boolean' &&
+    isOptional(raw.policyTable, (v) => Number.isInteger(v) && (v as number) > 0) &&
+    isTrueOrUnset(raw.uplinkPinned) &&
+    isTrueOrUnset(raw.mtuPinned) &&
+    Array.isArray(raw.forwards) &&
+    raw.forwards.every(isPortForward),
+  'bridged-veth': (raw) =>
+    [raw.link, raw.hostIf].every(isIfName) && isOptional(raw.hostIfPrefix, isIfName) && isTrueOrUnset(raw.portSecurity),
+  macvlan: (raw) => isIfName(raw.link) && isOneOf(MACVLAN_MODES)(raw.macvlanMode),
+  ipvlan: (raw) => isIfName(raw.link) && isOneOf(IPVLAN_MODES)(raw.ipvlanMode),
+  vlan: (raw) => isIfName(raw.link) && Number.isInteger(raw.vlanId) && (raw.vlanId as number) >= 1 && (raw.vlanId as number) <= 4094,
+  phys: (raw) => isIfName(raw.link) && isPhysBefore(raw.phys),
+  empty: () => true,
+  none: () => true,
+};
+
+/** Whether `raw` has every field of a record of its type, each of a value safe to put on a command line. */
+function isRecord(raw: Record<string, unknown>): boolean {
+  const type = raw.type as RecordType;
+  if (!(RECORD_TYPES as readonly unknown[]).includes(type) || !isBase(raw) || !TYPE_FIELDS[type](raw)) return false;
+  const fields = fieldsOf(type);
+  if (Object.keys(raw).some((key) => !fields.has(key))) return false;
+  return !hasGuestLinkType(type) || isGuestLink(raw, type !== 'routed-veth');
+}
+
+const BASE_FIELDS = ['id', 'pid', 'netnsPath', 'netns', 'cni', 'token', 'firewall', 'tagged', 'awaitingGuest', 'type'];
+const LINK_FIELDS = ['guestIf', 'guestName', 'guestMac', 'mtu', 'dns', 'hostAddress', 'guestAddress', 'prefixLength', 'dhcp'];
+
+/** The fields of each type beside the base and the guest link's: a record carries these and no others. */
+const OWN_FIELDS: Record<RecordType, readonly string[]> = {
+  'routed-veth': [
+    'hostIf',
+    'hostIfPrefix',
+    'ipv6',
+    'ipv6Auto',
+    'guestToGuest',
+    'uplink',
+    'policyTable',
+    'uplinkPinned',
+    'mtuPinned',
+    'forwards',
+  ],
+  'bridged-veth': ['link', 'hostIf', 'hostIfPrefix', 'portSecurity'],
+  macvlan: ['link', 'macvlanMode'],
+  ipvlan: ['link', 'ipvlanMode'],
+  vlan: ['link', 'vlanId'],
+  phys: ['link', 'phys'],
+  empty: [],
+  none: [],
+};
+
+const fieldsOf = (type: RecordType) => new Set([...BASE_FIELDS, ...(hasGuestLinkType(type) ? LINK_FIELDS : []), ...OWN_FIELDS[type]]);
+
+/** What older versions gave every type that has no such thing: names, addresses and defaults that mean nothing for it. */
+const SENTINELS = ['hostIf', 'hostIfPrefix', 'uplink', 'guestToGuest', 'forwards', ...LINK_FIELDS];
+
+/**
+ * A record as this version writes it, from one of any version. Older ones
+ * had no `type` for a veth, told a routed veth from a bridged one by `link`,
+ * and gave the types without a host end or uplink a sentinel name (`lo`, the
+ * parent) and DHCP guests the address 0.0.0.0: those fields go. Fields that
+ * are neither the type's own nor such a sentinel stay, and fail the check.
+ */
+export function upgradeRecord(raw: Record<string, unknown>): Record<string, unknown> {
+  if ((RECORD_TYPES as readonly unknown[]).includes(raw.type) && !(LINK_TYPES as readonly unknown[]).includes(raw.type)) return raw;
+  const type = raw.type ?? 'veth';
+  if (!(LINK_TYPES as readonly unknown[]).includes(type)) return raw;
+  const recordType = recordTypeOf({ type: type as LinkType, link: typeof raw.link === 'string' ? raw.link : undefined });
+  const own = fieldsOf(recordType);
+  const sentinel = (key: string) =>
+    (SENTINELS.includes(key) && !own.has(key)) || (raw.dhcp === true && ['hostAddress', 'guestAddress', 'prefixLength'].includes(key));
+  const kept = Object.entries(raw).filter(([key]) => !sentinel(key));
+  const defaults = recordType === 'macvlan' ? { macvlanMode: 'bridge' } : recordType === 'ipvlan' ? { ipvlanMode: 'l2' } : {};
+  return { ...defaults, ...Object.fromEntries(kept), type: recordType };
 }
 
 /**
@@ -137,6 +227,7 @@ export function parseRecord(path: string, text: string): AttachmentRecord {
   } catch {
     throw new ConfigError(`state file ${path} is not valid JSON; remove it after checking 'ip link'`);
   }
-  if (!isObject(raw) || !isRecord(raw)) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
-  return raw as unknown as AttachmentRecord;
+  const record = isObject(raw) ? upgradeRecord(raw) : undefined;
+  if (!record || !isRecord(record)) throw new ConfigError(`state file ${path} is damaged; remove it after checking 'ip link'`);
+  return record as unknown as AttachmentRecord;
 }

@@ -2,7 +2,7 @@ import { type BigIntStats, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { linkIdOf } from '@guestnet/protocol';
 import { recordPath, statePaths } from '../model/paths.js';
-import { type AttachmentRecord, ID_PATTERN, type RecordOp } from '../model/record.js';
+import { type AttachmentRecord, guestAddressOf, hostEndOf, ID_PATTERN, type RecordOp } from '../model/record.js';
 import type { Performer } from '../model/step.js';
 import { parseRecord, recordWrites } from './records.js';
 
@@ -161,16 +161,21 @@ export class RecordStore {
 
   private index(record: AttachmentRecord): void {
     this.byLinkId.set(linkIdOf(record.token), record);
-    this.byHostLink.set(record.hostIf, record);
-    this.addresses.set(record.guestAddress, (this.addresses.get(record.guestAddress) ?? 0) + 1);
+    const hostEnd = hostEndOf(record);
+    const address = guestAddressOf(record);
+    if (hostEnd !== undefined) this.byHostLink.set(hostEnd, record);
+    if (address !== undefined) this.addresses.set(address, (this.addresses.get(address) ?? 0) + 1);
   }
 
   private unindex(record: AttachmentRecord): void {
     if (this.byLinkId.get(linkIdOf(record.token)) === record) this.byLinkId.delete(linkIdOf(record.token));
-    if (this.byHostLink.get(record.hostIf) === record) this.byHostLink.delete(record.hostIf);
-    const count = (this.addresses.get(record.guestAddress) ?? 1) - 1;
-    if (count > 0) this.addresses.set(record.guestAddress, count);
-    else this.addresses.delete(record.guestAddress);
+    const hostEnd = hostEndOf(record);
+    const address = guestAddressOf(record);
+    if (hostEnd !== undefined && this.byHostLink.get(hostEnd) === record) this.byHostLink.delete(hostEnd);
+    if (address === undefined) return;
+    const count = (this.addresses.get(address) ?? 1) - 1;
+    if (count > 0) this.addresses.set(address, count);
+    else this.addresses.delete(address);
   }
 }
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { interfaceId, nftables, portGuardScript, stepsOf } from '@guestnet/host-agent';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { type BridgedVethRecord, interfaceId, nftables, portGuardScript, stepsOf } from '@guestnet/host-agent';
+import { typedRecord } from '../../../fixtures/records.js';
 
 const bridged = (overrides = {}) =>
-  sampleRecord({
+  typedRecord<BridgedVethRecord>({
     pid: 300,
     type: 'veth',
     link: 'br0',

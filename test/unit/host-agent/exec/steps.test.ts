@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { formatStep, type GuestRule, iptables, nftables, RecordStore, type Step, stepsOf } from '@guestnet/host-agent';
+import {
+  type BridgedVethRecord,
+  formatStep,
+  type GuestRule,
+  iptables,
+  nftables,
+  RecordStore,
+  type Step,
+  stepsOf,
+} from '@guestnet/host-agent';
 import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none, SECOND_RULE as second } from '../../../fixtures/records.js';
 
 const record = sampleRecord({ pid: 4242, dns: [], token: `guestnet:${'b'.repeat(32)}` });
@@ -36,7 +45,8 @@ describe('host ops', () => {
   });
 
   it('never lets a guest link come up taking router advertisements or redirects, whatever default holds', () => {
-    for (const r of [record, { ...record, link: 'br0' }, { ...record, ipv6 }, oneTime]) {
+    const port: BridgedVethRecord = { ...record, type: 'bridged-veth', link: 'br0' };
+    for (const r of [record, port, { ...record, ipv6 }, oneTime]) {
       // In the order they happen: a process's midway steps come between its two parts of input.
       const steps = stepsOf({ kind: 'createVeth', record: r }, ctx).flatMap((s): Step[] =>
         s.kind === 'run' && s.midway
@@ -50,10 +60,10 @@ describe('host ops', () => {
         '/proc/sys/net/ipv6/conf/vm_wlan/accept_redirects',
         '/proc/sys/net/ipv4/conf/vm_wlan/accept_redirects',
       ]) {
-        assert.ok(set(path) >= 0 && set(path) < up, `${path} is set before the link comes up (${r.link ?? 'routed'})`);
+        assert.ok(set(path) >= 0 && set(path) < up, `${path} is set before the link comes up (${r.type})`);
       }
       const noIpv6 = steps.some((s) => s.kind === 'sysctl' && s.path.endsWith('/disable_ipv6'));
-      assert.equal(noIpv6, r.link === undefined && !r.ipv6, 'IPv6 off only on a routed link whose guest has none');
+      assert.equal(noIpv6, r.type === 'routed-veth' && !r.ipv6, 'IPv6 off only on a routed link whose guest has none');
     }
   });
 

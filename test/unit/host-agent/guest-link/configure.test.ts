@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { guestConfigOf } from '@guestnet/host-agent';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, typedRecord } from '../../../fixtures/records.js';
 
 describe("a guest's configure", () => {
   it('tells the guest its name, MTU, address, gateway and resolvers, and IPv6 when it has some', () => {
@@ -18,7 +18,7 @@ describe("a guest's configure", () => {
   });
 
   it('leaves the address to DHCP with the placeholders the protocol takes', () => {
-    assert.deepEqual(guestConfigOf(sampleRecord({ dhcp: true })).link, {
+    assert.deepEqual(guestConfigOf(typedRecord({ type: 'veth', link: 'br0', dhcp: true })).link, {
       rename: 'wlan0',
       mtu: 1500,
       address: '0.0.0.0',

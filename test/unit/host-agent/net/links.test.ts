@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { locateNic, nicIdentityOf, physState, RecordingRunner } from '@guestnet/host-agent';
+import { locateNic, nicIdentityOf, type PhysRecord, physState, RecordingRunner } from '@guestnet/host-agent';
 import { VETH, VIRTIO } from '../../../fixtures/ip-links.js';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { typedRecord } from '../../../fixtures/records.js';
 
 describe('phys NICs on the host and in a guest: reading them with ip', () => {
   it('attach records the NIC with its state, from one ip process', async () => {
@@ -17,7 +17,7 @@ describe('phys NICs on the host and in a guest: reading them with ip', () => {
   });
 
   it('detach finds the NIC in the guest whatever its name, and on the host only under the passing name or with our mark', async () => {
-    const record = sampleRecord({
+    const record = typedRecord<PhysRecord>({
       pid: 300,
       type: 'phys',
       link: 'eth0',

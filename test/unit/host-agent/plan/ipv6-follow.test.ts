@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  type AttachmentRecord,
+  type RoutedVethRecord,
   guestIpv6Of,
   type HostIpv6,
   type HostObserved,
@@ -31,9 +31,9 @@ const hostWithIpv6 = (overrides: Partial<HostIpv6> = {}): HostIpv6 => ({
 });
 /** The same host after the uplink lost its IPv6: no default route, no global address, forwarding as a gain left it. */
 const hostWithout = (): HostIpv6 => hostWithIpv6({ defaults: [], global: new Set(), onLink: [], forwarding: '1', before: BEFORE });
-const auto = (overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ ipv6Auto: { pool6: POOL6 }, ...overrides });
-const withIpv6 = (record: AttachmentRecord) => ({ ...record, ipv6: guestIpv6Of(POOL6, record.guestAddress, 'nat', 'wlan0') });
-const observed = (ipv6: HostIpv6 | undefined, records: AttachmentRecord[]): HostObserved => ({
+const auto = (overrides: Partial<RoutedVethRecord> = {}) => sampleRecord({ ipv6Auto: { pool6: POOL6 }, ...overrides });
+const withIpv6 = (record: RoutedVethRecord) => ({ ...record, ipv6: guestIpv6Of(POOL6, record.guestAddress, 'nat', 'wlan0') });
+const observed = (ipv6: HostIpv6 | undefined, records: RoutedVethRecord[]): HostObserved => ({
   ...emptyHost(),
   links: new Set(['wlan0', ...records.map((r) => r.hostIf)]),
   ipForward: '1',

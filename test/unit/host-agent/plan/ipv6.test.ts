@@ -132,7 +132,10 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
     const ops = planReconcile(host);
     assert.ok(ops.some((o) => o.kind === 'enableIpv6Forwarding'));
     const update = ops.find((o) => o.kind === 'updateRecords');
-    assert.deepEqual(update?.kind === 'updateRecords' ? update.after.map((r) => [r.id, r.ipv6?.uplink]) : [], [['100', 'rmnet0']]);
+    assert.deepEqual(
+      update?.kind === 'updateRecords' ? update.after.map((r) => [r.id, r.type === 'routed-veth' ? r.ipv6?.uplink : undefined]) : [],
+      [['100', 'rmnet0']],
+    );
   });
 
   it('nftables: the first IPv6 guest makes the ip6 table fresh, the last removes it, in the same transaction as IPv4', () => {

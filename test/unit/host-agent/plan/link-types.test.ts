@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import {
   type AttachmentRecord,
+  type BridgedVethRecord,
+  type PhysRecord,
   nftables,
   planAttach,
   planDetach,
@@ -14,12 +16,13 @@ import {
   undoOf,
 } from '@guestnet/host-agent';
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, typedRecord } from '../../../fixtures/records.js';
 import { emptyHost } from './simulate.js';
 
 const ctx = { firewall: nftables, stateDir: '/state' };
-const typed = (overrides: Partial<AttachmentRecord>) =>
-  sampleRecord({
+// Described in the flat shape of older versions' records, and upgraded as reading one upgrades it.
+const typed = <R extends AttachmentRecord = AttachmentRecord>(overrides: Record<string, unknown>) =>
+  typedRecord<R>({
     pid: 300,
     hostIf: 'eth1',
     link: 'eth1',
@@ -87,7 +90,7 @@ describe('network types: plans and their exact steps', () => {
 
   const nic = { bus: 'pci', device: '0000:03:00.0', permanentMac: '00:1b:21:3a:4f:10' };
   const physRecord = () =>
-    typed({
+    typed<PhysRecord>({
       type: 'phys',
       link: 'eth2',
       hostIf: 'eth2',
@@ -201,7 +204,7 @@ describe('network types: plans and their exact steps', () => {
   });
 
   it('a bridged veth: its port is locked before it exists and unlocked after it is gone; --port-security off has no lock', () => {
-    const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
+    const bridged = typed<BridgedVethRecord>({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
     const attach = planAttach(lan(), bridged);
     assert.deepEqual(
       attach.map((o) => o.kind),
@@ -235,7 +238,7 @@ describe('network types: plans and their exact steps', () => {
   });
 
   it("the daemon's loop makes again a lock someone removed, while its port is there", () => {
-    const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
+    const bridged = typed<BridgedVethRecord>({ type: 'veth', link: 'br0', hostIf: 'vm_wlan', portSecurity: true });
     const open = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan1', pid: 301, id: '301' });
     const host = { links: new Set(['br0', 'vm_wlan', 'vm_wlan1']), records: [bridged, open] };
     assert.deepEqual(planPortGuardRepair(host, new Set()), [{ kind: 'addPortGuard', record: bridged }]);

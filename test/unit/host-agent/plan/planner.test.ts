@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  type AttachmentRecord,
+  type RoutedVethRecord,
   nftables,
   planAttach,
   planDetach,
@@ -15,7 +15,7 @@ import { NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord, SAMPLE_RULE as rule, installed, NO_RULES as none } from '../../../fixtures/records.js';
 import { emptyHost, firewallWith, simulate } from './simulate.js';
 
-const record = (pid = 100, overrides: Partial<AttachmentRecord> = {}) => sampleRecord({ pid, ...overrides });
+const record = (pid = 100, overrides: Partial<RoutedVethRecord> = {}) => sampleRecord({ pid, ...overrides });
 
 describe('host planner', () => {
   describe('planAttach', () => {
@@ -317,8 +317,8 @@ describe('host planner: planDetachAll', () => {
         tagged: true,
       }),
     );
-  const attachedAll = (records: AttachmentRecord[]) =>
-    records.reduce((host, r) => simulate(host, planAttach(host, r), host.records.map(ruleOf)).host, emptyHost());
+  const attachedAll = (records: RoutedVethRecord[]) =>
+    records.reduce((host, r) => simulate(host, planAttach(host, r), (host.records as RoutedVethRecord[]).map(ruleOf)).host, emptyHost());
 
   it('removes 200 guests with one firewall change, one link batch, and the records, leaving the host as before', () => {
     const records = many(200);
@@ -340,7 +340,7 @@ describe('host planner: planDetachAll', () => {
   });
 
   it('never deletes a link that is not provably ours: then the group is not deleted whole, ours go by name', () => {
-    const [ours, retagged] = many(2) as [AttachmentRecord, AttachmentRecord];
+    const [ours, retagged] = many(2) as [RoutedVethRecord, RoutedVethRecord];
     const host = attachedAll([ours, retagged]);
     const foreign = { ...host, aliases: new Map([...host.aliases].filter(([name]) => name !== retagged.hostIf)) };
     assert.deepEqual(

@@ -53,7 +53,7 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         mtus.set(op.record.hostIf, op.record.mtu);
         groups.set(op.record.hostIf, op.record.tagged ? 26478 : 0);
         if (op.record.tagged) aliases.set(op.record.hostIf, `guestnet-host:${op.record.id}`);
-        routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
+        if (op.record.guestAddress !== undefined) routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
         break;
       case 'deleteLink':
       case 'deleteLinks':

@@ -3,7 +3,15 @@ import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attachResult, AttachmentService, HostMemory, RecordingRunner, resolveSettings } from '@guestnet/host-agent';
+import {
+  type AttachmentRecord,
+  attachResult,
+  AttachmentService,
+  HostMemory,
+  RecordingRunner,
+  resolveSettings,
+  type RoutedVethRecord,
+} from '@guestnet/host-agent';
 
 // The processes an attach runs, counted through the recording runner: what
 // the daemon's memory leaves on the attach path. One of this machine's own
@@ -67,17 +75,18 @@ describe('attach through the daemon: processes on the critical path', () => {
     const recorded = new RecordingRunner(CANNED);
     const service = new AttachmentService(stateDir, recorded);
     const waited = await service.attach({ guest: guest(101), settings: settings(), ...WAITED });
-    assert.match(waited.record.guestIf, /^gn[A-Za-z0-9]{13}$/);
-    assert.equal(waited.record.token, `guestnet:${waited.record.guestIf}`);
+    const guestEnd = (r: AttachmentRecord) => (r as RoutedVethRecord).guestIf;
+    assert.match(guestEnd(waited.record), /^gn[A-Za-z0-9]{13}$/);
+    assert.equal(waited.record.token, `guestnet:${guestEnd(waited.record)}`);
     const shown = JSON.stringify(attachResult(waited, 'not-waited'));
-    assert.ok(!shown.includes(waited.record.guestIf), shown);
-    assert.equal(attachResult(waited, 'not-waited').attachment.guestIf, '<one-time-name>');
+    assert.ok(!shown.includes(guestEnd(waited.record)), shown);
+    assert.equal((attachResult(waited, 'not-waited').attachment as { guestIf: string }).guestIf, '<one-time-name>');
     assert.match(attachResult(waited, 'not-waited').steps[1]?.op ?? '', /with <one-time-name> in the netns/);
 
     const notWaited = await service.attach({ guest: guest(102), settings: settings() });
-    assert.equal(notWaited.record.guestIf, 'vm_wlan0');
+    assert.equal(guestEnd(notWaited.record), 'vm_wlan0');
     assert.match(notWaited.record.token, /^guestnet:[0-9a-f]{32}$/);
     const named = await service.attach({ guest: guest(103), settings: { ...settings(), guestIf: 'eth1' }, ...WAITED });
-    assert.equal(named.record.guestIf, 'eth1');
+    assert.equal(guestEnd(named.record), 'eth1');
   });
 });

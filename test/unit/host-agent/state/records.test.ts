@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecord, readRecords, recordContent } from '@guestnet/host-agent';
 import { ConfigError } from '@guestnet/protocol';
-import { sampleRecord } from '../../../fixtures/records.js';
+import { sampleRecord, typedRecord } from '../../../fixtures/records.js';
 
 const path = '/state/attachments/100.json';
 const text = (value: unknown) => JSON.stringify(value);
@@ -14,14 +14,42 @@ describe('attachment records', () => {
     const record = sampleRecord({ forwards: [{ protocol: 'udp', hostPort: 53, guestPort: 5353 }], policyTable: 1003, uplinkPinned: true });
     assert.deepEqual(parseRecord(path, text(record)), record);
     const nic = { bus: 'pci', device: '0000:03:00.0', permanentMac: '00:1b:21:3a:4f:10' };
-    const phys = sampleRecord({
+    const phys = typedRecord({
       type: 'phys',
       link: 'eth2',
       phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '', nic },
     });
     assert.deepEqual(parseRecord(path, text(phys)), phys);
-    const bridged = sampleRecord({ type: 'veth', link: 'br0', portSecurity: true });
+    const bridged = typedRecord({ type: 'veth', link: 'br0', portSecurity: true });
     assert.deepEqual(parseRecord(path, text(bridged)), bridged);
+    // An --ipv6 auto guest's pool is the routed veth's own field, and an older version's veth keeps it when upgraded.
+    const auto = sampleRecord({ ipv6Auto: { pool6: 'fd00:1:2:3::/64' } });
+    assert.deepEqual(parseRecord(path, text(auto)), auto);
+    const { type: _, ...untyped } = auto;
+    assert.deepEqual(parseRecord(path, text(untyped)), auto);
+    assert.throws(() => parseRecord(path, text(typedRecord({ type: 'veth', link: 'br0', ipv6Auto: auto.ipv6Auto }))), ConfigError);
+  });
+
+  it("upgrades an older version's records: a type for every veth, each type's own fields, no sentinel name or address", () => {
+    const { type: _, ...routed } = sampleRecord();
+    // Written before records had a type: a routed veth.
+    assert.deepEqual(parseRecord(path, text(routed)), sampleRecord());
+    const old = { ...routed, guestToGuest: false, forwards: [], dns: [] as string[] };
+    const dhcpBridge = { ...old, type: 'veth', link: 'br0', hostIf: 'vm_wlan', uplink: 'br0', dhcp: true, portSecurity: true };
+    const upgraded = parseRecord(path, text({ ...dhcpBridge, hostAddress: '0.0.0.0', guestAddress: '0.0.0.0', prefixLength: 0 }));
+    assert.equal(upgraded.type, 'bridged-veth');
+    for (const gone of ['uplink', 'hostAddress', 'guestAddress', 'prefixLength', 'guestToGuest', 'forwards'])
+      assert.ok(!(gone in upgraded), `${gone} is gone`);
+    const empty = parseRecord(
+      path,
+      text({ ...old, type: 'empty', hostIf: 'lo', uplink: 'lo', hostAddress: '0.0.0.0', guestAddress: '0.0.0.0' }),
+    );
+    assert.deepEqual(Object.keys(empty).sort(), ['firewall', 'id', 'netns', 'netnsPath', 'pid', 'token', 'type']);
+    const macvlan = parseRecord(path, text({ ...old, type: 'macvlan', link: 'eth1', hostIf: 'eth1', uplink: 'eth1' }));
+    assert.deepEqual(
+      [macvlan.type, 'hostIf' in macvlan, 'uplink' in macvlan, 'macvlanMode' in macvlan && macvlan.macvlanMode],
+      ['macvlan', false, false, 'bridge'],
+    );
   });
 
   it('refuses text that is not JSON, or JSON that is not an object, in one clear line', () => {

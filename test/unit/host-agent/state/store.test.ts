@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AttachmentRecord, DryRunRunner, RealRunner, type RecordChange, RecordStore, recordContent } from '@guestnet/host-agent';
+import {
+  type AttachmentRecord,
+  DryRunRunner,
+  type RoutedVethRecord,
+  RealRunner,
+  type RecordChange,
+  RecordStore,
+  recordContent,
+} from '@guestnet/host-agent';
 import { ConfigError, linkIdOf } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
 
@@ -93,7 +101,7 @@ describe('the record store', () => {
     await backdate(aSecondAgo);
     const before = (await stat(dir)).mtimeMs;
     await store.revalidate();
-    assert.equal(store.get('100')?.mtu, 1500, 'the store read the file again');
+    assert.equal((store.get('100') as RoutedVethRecord | undefined)?.mtu, 1500, 'the store read the file again');
     assert.equal((await stat(dir)).mtimeMs, before);
   });
 

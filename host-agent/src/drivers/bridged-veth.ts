@@ -1,0 +1,69 @@
+import { MissingToolError, NameTakenError, UsageError } from '@guestnet/protocol';
+import type { HostObserved } from '../model/host.js';
+import { type BridgedVethRecord, guestLabel, hostEndOf, hostLinkAlias } from '../model/record.js';
+import { onPath } from '../net/tools.js';
+import type { SetupOp, TeardownOp } from '../plan/ops.js';
+import type { LinkDriver } from './driver.js';
+import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+
+// A veth whose host end is a port of an existing bridge: the guest is on the
+// bridge's LAN. With --port-security the port passes only the guest's own
+// MAC and addresses (exec/port-guard.ts); the lock is made before the port.
+
+const ownsPort = (observed: HostObserved, record: BridgedVethRecord) => observed.aliases.get(record.hostIf) === hostLinkAlias(record);
+
+function planAttach(observed: HostObserved, desired: BridgedVethRecord, existing: BridgedVethRecord | undefined): SetupOp[] {
+  refuseJoined(observed, desired, existing);
+  if (existing && existing.portSecurity !== desired.portSecurity)
+    throw new UsageError(
+      `${guestLabel(desired)} is attached with --port-security ${existing.portSecurity ? 'on' : 'off'}; detach it first`,
+    );
+  for (const other of observed.records)
+    if (other.id !== desired.id && hostEndOf(other) === desired.hostIf)
+      throw new NameTakenError(`${desired.hostIf} already belongs to the guest of ${guestLabel(other)}`);
+  const record = existing ?? desired;
+  // The lock comes before the port exists, in one nft transaction that replaces whatever is there:
+  // the guest never has a moment to send unchecked.
+  const port: SetupOp[] = [...(record.portSecurity ? [{ kind: 'addPortGuard' as const, record }] : []), { kind: 'createVeth', record }];
+  // A record whose attach was cut short gets the port it lacks.
+  if (existing) return observed.links.has(existing.hostIf) ? [] : port;
+  if (observed.links.has(desired.hostIf))
+    throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);
+  return [{ kind: 'writeRecord', record: desired }, ...port];
+}
+
+function planDetach(observed: HostObserved, record: BridgedVethRecord): TeardownOp[] {
+  return [
+    ...(observed.links.has(record.hostIf) && ownsPort(observed, record) ? [{ kind: 'deleteLink' as const, name: record.hostIf }] : []),
+    ...(record.portSecurity ? [{ kind: 'removePortGuard' as const, record }] : []),
+    ...forgetting(observed, record),
+  ];
+}
+
+export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
+  async prepare(input) {
+    const { settings } = input;
+    const existing = sameType<BridgedVethRecord>(input, 'bridged-veth');
+    if (settings.portSecurity && !input.existing && !(await onPath('nft')))
+      throw new MissingToolError(
+        'nft',
+        "the 'nftables' package: it locks a bridged guest's port to the guest (--port-security off attaches without)",
+      );
+    const observed = await observeAll(input);
+    const { fields, leasedHostIf } = await joinedLinkOf(input, observed, existing, undefined);
+    const desired: BridgedVethRecord = {
+      ...baseOf(input),
+      type: 'bridged-veth',
+      link: linkOf(settings),
+      ...(settings.portSecurity ? { portSecurity: true as const } : {}),
+      hostIf: existing?.hostIf ?? leasedHostIf ?? settings.hostIf ?? settings.hostIfPrefix,
+      ...(settings.hostIf === undefined ? { hostIfPrefix: settings.hostIfPrefix } : {}),
+      ...fields,
+    };
+    return { observed, desired, options: {} };
+  },
+  planAttach,
+  planDetach,
+  detach: (record, records, runner, ctx) => detachOnce(record, { links: [record.hostIf] }, planDetach, records, runner, ctx),
+  describeHost: (record) => joinedHost(record, `, port ${record.hostIf}`, record.portSecurity === true),
+};

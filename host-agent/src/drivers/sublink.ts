@@ -1,0 +1,56 @@
+import type { HostObserved } from '../model/host.js';
+import type { SublinkRecord } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
+import type { SetupOp, TeardownOp } from '../plan/ops.js';
+import type { AttachOptions, LinkDriver } from './driver.js';
+import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+
+// macvlan, ipvlan and vlan: a link made from a parent on the host, tagged
+// and moved into the guest in one process (exec/typed-steps.ts). The three
+// differ only in the kernel's link type and its one setting.
+
+type Sublink<T extends SublinkRecord['type']> = Extract<SublinkRecord, { type: T }>;
+
+function planAttach(
+  observed: HostObserved,
+  desired: SublinkRecord,
+  existing: SublinkRecord | undefined,
+  options: AttachOptions,
+): SetupOp[] {
+  refuseJoined(observed, desired, existing);
+  // An attach cut short is completed where the guest is seen without its link; the guest's
+  // addresses and routes are the agent's to see.
+  if (existing) return options.guest?.ourLink === false ? [{ kind: 'createSublink', record: existing }] : [];
+  return [
+    { kind: 'writeRecord', record: desired },
+    { kind: 'createSublink', record: desired },
+  ];
+}
+
+const planDetach = (observed: HostObserved, record: SublinkRecord): TeardownOp[] => [
+  { kind: 'deleteSublinks', record },
+  ...forgetting(observed, record),
+];
+
+/** The driver of one sublink type; `setting`: the field only that type has, from the settings. */
+function sublinkDriver<T extends SublinkRecord['type']>(
+  type: T,
+  setting: (settings: HostSettings) => Omit<Sublink<T>, keyof SublinkRecord>,
+): LinkDriver<Sublink<T>> {
+  return {
+    async prepare(input) {
+      const observed = await observeAll(input);
+      const { fields } = await joinedLinkOf(input, observed, sameType<Sublink<T>>(input, type), undefined);
+      const desired = { ...baseOf(input), type, link: linkOf(input.settings), ...setting(input.settings), ...fields } as Sublink<T>;
+      return { observed, desired, options: {} };
+    },
+    planAttach,
+    planDetach,
+    detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, planDetach, records, runner, ctx),
+    describeHost: (record) => joinedHost(record),
+  };
+}
+
+export const macvlanDriver = sublinkDriver('macvlan', (s) => ({ macvlanMode: s.macvlanMode }));
+export const ipvlanDriver = sublinkDriver('ipvlan', (s) => ({ ipvlanMode: s.ipvlanMode }));
+export const vlanDriver = sublinkDriver('vlan', (s) => ({ vlanId: s.vlanId ?? 0 }));
