@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { ipv4ToInt } from '@guestnet/protocol';
 import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import { rangeOf } from './model/pool.js';
-import { type AttachmentRecord, isRouted } from './model/record.js';
+import { type AttachmentRecord, hostEndOf, hostLinkAlias, isRouted } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
@@ -92,4 +92,29 @@ export async function routesCovering(runner: Reader, address: string): Promise<R
     const [first, last] = rangeOf(dst);
     return value >= first && value <= last ? [{ dst, dev }] : [];
   });
+}
+
+/** The netns at `path` as net:[inode], the form /proc/<pid>/ns/net links to; undefined if it is gone. */
+export async function netnsAt(path: string): Promise<string | undefined> {
+  return stat(path).then(
+    (s) => `net:[${s.ino}]`,
+    () => undefined,
+  );
+}
+
+/**
+ * Whether the guest a record describes still lives. A guest is its netns,
+ * not the process attach was given: that process may exit while others keep
+ * the netns. The same netns at the record's path answers at once (a reused
+ * pid has another). Otherwise our tagged host link answers: a veth pair is
+ * destroyed with the netns of either end, so while the host end is there,
+ * the guest's netns is alive. Nothing pins the netns, so a guest whose last
+ * process exits is gone, and reaped. (Its inode number alone proves nothing:
+ * the kernel hands it to the next netns at once.)
+ */
+export async function guestAlive(record: AttachmentRecord): Promise<boolean> {
+  if ((await netnsAt(record.netnsPath)) === record.netns) return true;
+  const hostEnd = hostEndOf(record);
+  if (!record.tagged || hostEnd === undefined) return false;
+  return (await existingLinksWithAliases([hostEnd])).aliases.get(hostEnd) === hostLinkAlias(record);
 }

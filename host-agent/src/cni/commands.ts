@@ -13,7 +13,7 @@ import { withStateLock } from '../state/lock.js';
 import { currentUplink } from '../plan/planner.js';
 import { planAttach } from '../drivers/index.js';
 import { AttachmentService } from '../service/attachments.js';
-import { netnsAt } from '../service/preflight.js';
+import { netnsAt } from '../observe.js';
 import { forwardInForce } from '../service/forwards.js';
 import { readRecords } from '../state/store.js';
 import { dropKeptPorts, keepPorts, keptPorts } from './kept-ports.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeAtomically } from '@guestnet/runtime';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 import { type AttachmentRecord, type GuestIdentity, isRouted } from '../model/record.js';
-import { netnsAt } from '../service/preflight.js';
+import { netnsAt } from '../observe.js';
 import { removeEmptyDir } from '../state/dir.js';
 
 // `podman network reload` (podman 4, CNI backend) runs DEL and then ADD in the

@@ -8,7 +8,7 @@ import { observeHost } from '../observe.js';
 import { passingName } from '../plan/link-types.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import { currentUplink } from '../plan/planner.js';
-import { guestAlive } from '../service/preflight.js';
+import { guestAlive } from '../observe.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
 import { baseOf, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
 

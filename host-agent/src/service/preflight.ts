@@ -1,7 +1,6 @@
-import { readlink, stat } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { BadPidError, NotRootError } from '@guestnet/protocol';
-import { type AttachmentRecord, type GuestIdentity, hostEndOf, hostLinkAlias } from '../model/record.js';
-import { existingLinksWithAliases } from '../observe.js';
+import type { GuestIdentity } from '../model/record.js';
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new NotRootError(what);
@@ -28,29 +27,4 @@ async function guestNetns(pid: number): Promise<string> {
     throw new BadPidError(`pid ${pid} shares the host's network namespace; start the guest with its own (e.g. unshare --net)`);
   }
   return guest;
-}
-
-/** The netns at `path` as net:[inode], the form /proc/<pid>/ns/net links to; undefined if it is gone. */
-export async function netnsAt(path: string): Promise<string | undefined> {
-  return stat(path).then(
-    (s) => `net:[${s.ino}]`,
-    () => undefined,
-  );
-}
-
-/**
- * Whether the guest a record describes still lives. A guest is its netns,
- * not the process attach was given: that process may exit while others keep
- * the netns. The same netns at the record's path answers at once (a reused
- * pid has another). Otherwise our tagged host link answers: a veth pair is
- * destroyed with the netns of either end, so while the host end is there,
- * the guest's netns is alive. Nothing pins the netns, so a guest whose last
- * process exits is gone, and reaped. (Its inode number alone proves nothing:
- * the kernel hands it to the next netns at once.)
- */
-export async function guestAlive(record: AttachmentRecord): Promise<boolean> {
-  if ((await netnsAt(record.netnsPath)) === record.netns) return true;
-  const hostEnd = hostEndOf(record);
-  if (!record.tagged || hostEnd === undefined) return false;
-  return (await existingLinksWithAliases([hostEnd])).aliases.get(hostEnd) === hostLinkAlias(record);
 }

@@ -11,7 +11,7 @@ import { planReconcile } from '../plan/planner.js';
 import { detachRecord, planAttach, planDetach } from '../drivers/index.js';
 import { readIpForwardBefore } from '../state/records.js';
 import type { RecordStore } from '../state/store.js';
-import { guestAlive, netnsAt } from './preflight.js';
+import { guestAlive, netnsAt } from '../observe.js';
 
 // Bringing the host back in line with its records: after a crash, when a
 // guest's link goes away, and on every pass of the daemon's reconcile loop.

@@ -6,7 +6,7 @@ import { type AttachmentRecord, guestEndShown, hasGuestLink, hasHostEnd, hostEnd
 import type { Reader } from '../model/step.js';
 import { type Counters, type LinkState, linkStates } from '../net/link-state.js';
 import { type ForwardStatus, forwardsInForce } from './forwards.js';
-import { guestAlive, netnsAt } from './preflight.js';
+import { guestAlive, netnsAt } from '../observe.js';
 
 export type { Counters };
 
