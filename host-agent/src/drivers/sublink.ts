@@ -1,3 +1,4 @@
+import { UsageError } from '@guestnet/protocol';
 import type { HostObserved } from '../model/host.js';
 import type { SublinkRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
@@ -53,4 +54,7 @@ function sublinkDriver<T extends SublinkRecord['type']>(
 
 export const macvlanDriver = sublinkDriver('macvlan', (s) => ({ macvlanMode: s.macvlanMode }));
 export const ipvlanDriver = sublinkDriver('ipvlan', (s) => ({ ipvlanMode: s.ipvlanMode }));
-export const vlanDriver = sublinkDriver('vlan', (s) => ({ vlanId: s.vlanId ?? 0 }));
+export const vlanDriver = sublinkDriver('vlan', (s) => {
+  if (s.vlanId === undefined) throw new UsageError('--type vlan needs --vlan-id');
+  return { vlanId: s.vlanId };
+});
