@@ -78,7 +78,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
     });
 
     // With no guest attached, an attach has the firewall's base to make: it cannot miss the hang.
-    it('fails the attach that meets the hang with exit 9, naming the command and "timed out"; status answers meanwhile', async () => {
+    it('fails the attach that meets the hang with exit 9, naming the command and "timed out"', async () => {
       await writeFile(flag, '');
       const attaching = sandbox.hostAgent(['attach', String(second.pid)]);
       let hung: number[] = [];
@@ -87,10 +87,6 @@ for (const firewall of ['nftables', 'iptables'] as const)
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(hung.length > 0, 'no firewall command ran into the hang');
-      const status = await sandbox.hostAgent(['status', '--json']);
-      assert.equal(status.exitCode, 0, status.stderr);
-      assert.ok(Array.isArray(JSON.parse(status.stdout).guests), status.stdout);
-      assert.ok((await runningFrom(bin)).length > 0, 'status answered only after the hang was over');
       const result = await attaching;
       assert.equal(result.exitCode, ExitCode.commandFailed, result.stderr);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
@@ -124,9 +120,10 @@ for (const firewall of ['nftables', 'iptables'] as const)
 
     // Status reads nothing that can hang: links and counters from sysfs, and while a change is under way, published
     // ports from what the firewall last answered it. `ip` hangs too here, behind its own flag.
+    // The hang lasts until the test ends it, however long status takes on a loaded machine: no deadline ends it first.
     it('status answers, listing the guest and its published port, while ip and the firewall tool hang', async () => {
       const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
-      daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, env);
+      daemon = await sandbox.startDaemon(['--command-timeout', String(10 * SETTLE_GUARD_MS)], HOST_AGENT, env);
       try {
         const attached = await sandbox.hostAgent(['attach', String(first.pid)]);
         assert.equal(attached.exitCode, 0, attached.stderr);
@@ -144,14 +141,22 @@ for (const firewall of ['nftables', 'iptables'] as const)
         assert.deepEqual(await forwardsOfFirst(), inForce);
         await writeFile(ipFlag, '');
         await writeFile(flag, '');
-        const attaching = sandbox.hostAgent(['attach', String(second.pid)]);
+        // A change that meets the hang: a forward, which needs only the firewall, so that what it leaves does not hang on
+        // which of its processes the daemon had spawned ahead.
+        const forwarding = sandbox.hostAgent(['forward', String(first.pid), '8081:81/tcp']);
         for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(bin)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
         assert.ok((await runningFrom(bin)).length > 0, 'no command ran into the hang');
-        assert.deepEqual(await forwardsOfFirst(), inForce);
+        assert.deepEqual(
+          (await forwardsOfFirst()).filter((f) => (f as { hostPort: number }).hostPort === 8080),
+          inForce,
+        );
         const table = await sandbox.hostAgent(['status']);
         assert.equal(table.exitCode, 0, table.stderr);
         assert.ok((await runningFrom(bin)).length > 0, 'status answered only after the hang was over');
-        assert.equal((await attaching).exitCode, ExitCode.commandFailed);
+        await rm(ipFlag);
+        await rm(flag);
+        const forwardedLater = await forwarding;
+        assert.equal(forwardedLater.exitCode, 0, forwardedLater.stderr);
       } finally {
         await rm(ipFlag, { force: true });
         await rm(flag, { force: true });
