@@ -19,6 +19,8 @@ import { leakIn, sampledSecrets } from '../../fixtures/secrets.js';
 const RELAY = fileURLToPath(new URL('../../fixtures/relay.js', import.meta.url));
 const SAMPLER = fileURLToPath(new URL('../../fixtures/token-sampler.js', import.meta.url));
 const EVIL_DNS = '198.51.100.99';
+// How long an attach waits for its guest here: a relayed session is slow on a loaded machine, and a refused one waits it out.
+const SESSION_WAIT_MS = 12_000;
 
 /** Lines a child prints, as they come. */
 function linesOf(child: ResultPromise): string[] {
@@ -71,7 +73,7 @@ describe('faults: a relaying guest reads no token and changes nothing undetected
     const sampler = victim.spawn(['node', SAMPLER]);
     const sampled = linesOf(sampler);
     await until(() => sampled.some((line) => line === 'name lo'), 'the sampler never started');
-    const attach = await sandbox.hostAgent(['attach', String(victim.pid), '--timeout', '6000']);
+    const attach = await sandbox.hostAgent(['attach', String(victim.pid), '--timeout', String(SESSION_WAIT_MS)]);
     sampler.stdin?.end();
     await sampler.catch(() => {});
     const secrets = sampledSecrets(sampled);
