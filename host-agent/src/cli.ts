@@ -92,8 +92,8 @@ const program = new Command('host-agent')
 
 const attachCommand = program
   .command('attach')
-  .description('wire the guest of <pid> to the uplink and wait for its guest agent to confirm')
-  .argument('<pid>', "any process inside the guest's network namespace")
+  .description('wire the guest of each <pid> to the uplink and wait for its guest agent to confirm')
+  .argument('<pid...>', "any process inside the guest's network namespace; several for several guests, each on its own")
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
   .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
@@ -102,25 +102,43 @@ withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
   ['host-agent attach 4242 --no-wait', 'the host side only'],
   ['host-agent attach 4242 --dry-run', 'print the commands, change nothing'],
+  ['host-agent attach 4242 4243 4244', 'a farm: one request to the daemon, each guest succeeds or fails alone'],
   ['host-agent attach 4242 --ipv6 off --timeout 5000', ''],
 ]);
-attachCommand.action(async (pidText: string, options: Record<string, unknown>, command: Command) => {
+attachCommand.action(async (pidTexts: string[], options: Record<string, unknown>, command: Command) => {
   const globals = command.optsWithGlobals() as GlobalOptions;
-  const pid = parsePid(pidText);
+  const pids = pidTexts.map(parsePid);
+  if (new Set(pids).size !== pids.length) throw new UsageError('a pid is given twice');
   const settings = loadSettings(options);
-  const { attach } = await commands.attach();
-  const result = await attach(pid, {
+  const { attach, attachMany } = await commands.attach();
+  const attachOptions = {
     settings,
     dryRun: options.dryRun === true,
     wait: options.wait !== false,
     print,
     // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
-    onGuestEvent: (event) =>
+    onGuestEvent: (event: Parameters<NonNullable<Parameters<typeof attach>[1]['onGuestEvent']>>[0]) =>
       'rejected' in event
         ? log(event.unknownGuest ? 'debug' : 'warn', 'guest connection rejected', { reason: event.rejected })
         : log('debug', 'guest connected', event),
-  });
-  emit(globals.json, { pid, ...result }, (await output()).formatAttach(pid, result));
+  };
+  const [pid] = pids;
+  if (pids.length === 1 && pid !== undefined) {
+    const result = await attach(pid, attachOptions);
+    return emit(globals.json, { pid, ...result }, (await output()).formatAttach(pid, result));
+  }
+  const { results } = await attachMany(pids, attachOptions);
+  const { formatAttach } = await output();
+  emit(
+    globals.json,
+    { results },
+    results.flatMap((r) => (r.ok ? formatAttach(r.pid, r.result as Parameters<typeof formatAttach>[1]) : [])),
+  );
+  // Each failure gets its line; the exit code is the first one's.
+  const failed = results.flatMap((r) => (r.ok ? [] : [r]));
+  if (!globals.json) for (const f of failed) process.stderr.write(`host-agent: pid ${f.pid}: ${f.error.message}\n`);
+  const first = failed[0]?.error.code;
+  if (first !== undefined) process.exitCode = ExitCode[first as keyof typeof ExitCode] ?? ExitCode.internal;
 });
 
 withExamples(program.command('detach'), [

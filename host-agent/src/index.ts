@@ -21,6 +21,8 @@ export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
 export { planAttach, planDetach, planDetachAll } from './drivers/index.js';
 export { planForward, planReconcile } from './plan/planner.js';
+export { joinsGroup, mergeAttachPlans } from './plan/group.js';
+export { GroupCommit } from './daemon/group-commit.js';
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';

@@ -1,5 +1,5 @@
 import { AgentError } from '@guestnet/protocol';
-import { callDaemon, replyWithin } from '../daemon/control.js';
+import { callDaemon, type ManyResults, memberResult, replyWithin } from '../daemon/control.js';
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
@@ -69,4 +69,33 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/**
+ * Many guests with the same settings, for a launcher that starts a farm: one
+ * request to the daemon, which plans their host sides together; without one,
+ * one after another here. Each guest succeeds or fails on its own.
+ */
+export async function attachMany(pids: number[], options: AttachOptions): Promise<ManyResults> {
+  requireRoot('attach');
+  const { settings } = options;
+  if (!options.dryRun) {
+    const request = { type: 'attach' as const, pids, settings: { ...settings }, wait: options.wait };
+    // Each guest alone, in the worst case (the group's plan failed): a command's deadlines each.
+    const within = replyWithin(settings.commandTimeout, settings.timeout + pids.length * settings.commandTimeout);
+    const viaDaemon = await callDaemon(settings.stateDir, request, within);
+    if (viaDaemon.served) return viaDaemon.result as ManyResults;
+  }
+  const results: ManyResults['results'] = [];
+  for (const pid of pids)
+    results.push(
+      memberResult(
+        pid,
+        await attach(pid, options).then(
+          (value): PromiseSettledResult<AttachResult> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<AttachResult> => ({ status: 'rejected', reason }),
+        ),
+      ),
+    );
+  return { results };
 }

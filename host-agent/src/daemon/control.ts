@@ -19,12 +19,34 @@ import { removeSocket } from '../state/dir.js';
 // (a status of hundreds of guests); requests are still validated.
 const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
 
+/** Most guests one attach request names: a farm of hundreds fits, a frame of millions does not. */
+export const MAX_PIDS_PER_REQUEST = 1024;
+
 export type ControlRequest =
   | { type: 'attach'; pid: number; settings: Record<string, unknown>; wait: boolean }
+  /** Many guests with the same settings, for a launcher that starts a farm: one result each, in order (ManyResults). */
+  | { type: 'attach'; pids: number[]; settings: Record<string, unknown>; wait: boolean }
   | { type: 'detach'; pid: number }
   | { type: 'detachAll' }
   | { type: 'forward'; pid: number; forward: PortForward; remove: boolean }
   | { type: 'status' };
+
+/** One guest's outcome within a request for many: its own success or its own error. */
+export type MemberResult =
+  | { pid: number; ok: true; result: unknown }
+  | { pid: number; ok: false; error: { code: string; message: string } };
+
+/** The result of an attach request that names `pids`: one entry per pid, in the request's order. */
+export interface ManyResults {
+  results: MemberResult[];
+}
+
+/** One guest's outcome as a request for many reports it. */
+export function memberResult(pid: number, result: PromiseSettledResult<unknown>): MemberResult {
+  if (result.status === 'fulfilled') return { pid, ok: true, result: result.value };
+  const { code, message } = describeError(result.reason);
+  return { pid, ok: false, error: { code, message } };
+}
 
 type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
 
@@ -51,6 +73,7 @@ export function parseRequest(raw: unknown): ControlRequest {
   const fields = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
   const type = Object.hasOwn(fields, 'type') ? fields.type : undefined;
   if (type === 'status' || type === 'detachAll') return { type };
+  if (type === 'attach' && Object.hasOwn(fields, 'pids')) return parseManyAttach(fields);
   const pid = checkPid(fields.pid);
   if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
   if (type === 'detach') return { type, pid: pid.value };
@@ -61,6 +84,19 @@ export function parseRequest(raw: unknown): ControlRequest {
     return { type, pid: pid.value, settings: fields.settings as Record<string, unknown>, wait: fields.wait };
   }
   throw new ProtocolError('unknown control request');
+}
+
+function parseManyAttach(fields: Record<string, unknown>): ControlRequest {
+  const { pids, settings, wait } = fields;
+  if (!Array.isArray(pids) || pids.length === 0 || pids.length > MAX_PIDS_PER_REQUEST)
+    throw new ProtocolError(`control request: pids must list 1 to ${MAX_PIDS_PER_REQUEST} process ids`);
+  const checked = pids.map((pid: unknown) => checkPid(pid));
+  const bad = checked.find((c) => !c.ok);
+  if (bad && !bad.ok) throw new ProtocolError(`control request: ${bad.reason}`);
+  const values = checked.map((c) => (c.ok ? c.value : 0));
+  if (new Set(values).size !== values.length) throw new ProtocolError('control request: a pid is named twice');
+  if (typeof settings !== 'object' || settings === null || typeof wait !== 'boolean') throw new ProtocolError('unknown control request');
+  return { type: 'attach', pids: values, settings: settings as Record<string, unknown>, wait };
 }
 
 export function parseReply(raw: unknown): Reply {

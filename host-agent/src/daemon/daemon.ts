@@ -3,7 +3,7 @@ import { RealRunner, spareIpBatch } from '../exec/runner.js';
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
 import type { HostSettings } from '../model/settings.js';
-import { AttachmentService } from '../service/attachments.js';
+import { type AttachRequest, AttachmentService, type HostDone } from '../service/attachments.js';
 import { processGuest } from '../service/preflight.js';
 import { guestAlive } from '../observe.js';
 import { attachResult, detachResultFor } from '../service/results.js';
@@ -11,7 +11,8 @@ import { collectStatus } from '../service/status.js';
 import { resolveSettings } from '../settings.js';
 import { ensurePrivateDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
-import { type ControlRequest, controlSocketPath, serveControl } from './control.js';
+import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
+import { GroupCommit } from './group-commit.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
@@ -44,6 +45,8 @@ export class Daemon {
   private readonly runner: HostMemory;
   private readonly ipBatch = spareIpBatch();
   private readonly service: AttachmentService;
+  /** Host sides of attaches that arrive while others are under way are planned and applied together. */
+  private readonly attaches: GroupCommit<AttachRequest<unknown>, HostDone>;
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
@@ -66,6 +69,7 @@ export class Daemon {
     this.runner = new HostMemory(new RealRunner(settings.commandTimeout, this.ipBatch), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     const { records } = this.service;
+    this.attaches = new GroupCommit((requests) => this.service.attachHostSides(requests));
     // A token proved from another netns has leaked: the guest's link gets a new one.
     this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record)), log);
     this.guests = new GuestServer(settings.socket, {
@@ -170,39 +174,62 @@ export class Daemon {
         return this.service.detachAll();
       case 'detach':
         return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
-      case 'attach':
-        return this.attach(request.pid, request.settings, request.wait, cancelled);
+      case 'attach': {
+        const pids = 'pids' in request ? request.pids : [request.pid];
+        const results = await this.attach(pids, request.settings, request.wait, cancelled);
+        if ('pids' in request) return { results: results.map((result, i) => memberResult(pids[i] as number, result)) };
+        const [only] = results;
+        if (only?.status === 'fulfilled') return only.value;
+        throw only?.reason;
+      }
     }
   }
 
-  /** `cancelled`: the caller hung up (a CLI that got SIGTERM); what this attach added is rolled back. */
-  private async attach(pid: number, requested: Record<string, unknown>, wait: boolean, cancelled: AbortSignal): Promise<unknown> {
+  /**
+   * Attaches each of `pids`, each settling on its own; their host sides join
+   * the group commit. `cancelled`: the caller hung up (a CLI that got
+   * SIGTERM); what these attaches added is rolled back.
+   */
+  private async attach(
+    pids: number[],
+    requested: Record<string, unknown>,
+    wait: boolean,
+    cancelled: AbortSignal,
+  ): Promise<Array<PromiseSettledResult<unknown>>> {
     const resolved = resolveSettings(requested, {}, 'the attach request');
     // Without --dns, routed guests resolve through the forwarder on their gateway, and so follow the host's
     // resolvers; guests of other types are not on a link of ours, and use their network's.
     const dns = resolved.dns ?? (recordTypeOf(resolved) === 'routed-veth' ? [resolved.gateway] : undefined);
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
-    const guest = await processGuest(pid);
-    try {
-      const attached = await this.service.attach({
-        guest,
-        settings,
-        extras: { waitsForAgent: wait },
-        guestSide: async (record) => {
-          if (cancelled.aborted) throw interrupted('its caller hanging up');
-          // The host side is up: the guest's resolver, its gateway, can answer from now on.
-          await this.serveDns();
-          return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
-        },
-      });
-      return attachResult(attached, attached.guest ?? 'not-waited');
-    } catch (error) {
-      // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
-      this.runner.forget();
-      throw error;
-    } finally {
-      this.leaks.settled(guest.id, this.service.records.get(guest.id));
-    }
+    const guests = await Promise.allSettled(pids.map((pid) => processGuest(pid)));
+    const guestSide = async (record: AttachmentRecord) => {
+      if (cancelled.aborted) throw interrupted('its caller hanging up');
+      // The host side is up: the guest's resolver, its gateway, can answer from now on.
+      await this.serveDns();
+      return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
+    };
+    const found = guests.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
+    const requests = found.map((guest) => ({ guest, settings, extras: { waitsForAgent: wait }, guestSide }));
+    const hosts = await this.attaches.submit(requests);
+    let next = 0;
+    return Promise.allSettled(
+      guests.map(async (found) => {
+        if (found.status === 'rejected') throw found.reason;
+        const request = requests[next] as (typeof requests)[number];
+        const host = hosts[next++] as PromiseSettledResult<HostDone>;
+        try {
+          if (host.status === 'rejected') throw host.reason;
+          const attached = await this.service.finishAttach(request, host.value);
+          return attachResult(attached, attached.guest ?? 'not-waited');
+        } catch (error) {
+          // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
+          this.runner.forget();
+          throw error;
+        } finally {
+          this.leaks.settled(found.value.id, this.service.records.get(found.value.id));
+        }
+      }),
+    );
   }
 
   /** A guest's host link went: its netns died (reap it) or someone deleted the link (put it back). */

@@ -6,7 +6,7 @@ import { type AttachmentRecord, guestLabel, hasGuestLink, isRouted } from '../mo
 import type { ForwardResult } from '../service/host-side.js';
 import type { Recovery } from '../service/recovery.js';
 import type { AttachResult, DetachAllResult, DetachResult } from '../service/results.js';
-import type { ControlRequest } from './control.js';
+import type { ControlRequest, ManyResults } from './control.js';
 
 // The daemon's log, one line per event a person debugging a guest asks
 // about: which guest, what changed and how long it took. Requests are logged
@@ -17,7 +17,7 @@ type Log = (level: Level, message: string, meta?: Record<string, unknown>) => vo
 type Handler = (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>;
 type Change = Exclude<ControlRequest, { type: 'status' }>;
 
-const subject = (request: Change) => (request.type === 'detachAll' ? {} : { guest: `pid ${request.pid}` });
+const subject = (request: Change) => ('pid' in request ? { guest: `pid ${request.pid}` } : {});
 
 /** How long its steps took together: a guest changed by the daemon's own loop. */
 const stepsMs = (steps: OpTiming[]) => Math.round(steps.reduce((sum, step) => sum + step.ms, 0));
@@ -63,6 +63,11 @@ const FAILED = {
   forward: 'forward failed for',
 };
 
+const withMs = ([message, meta]: [string, Record<string, unknown>], ms: number, request: Change): [string, Record<string, unknown>] => [
+  message,
+  { ...subject(request), ms, ...meta },
+];
+
 /** The control handler, logging each request that changes something once it is answered. */
 export function loggedRequests(log: Log, handle: Handler): Handler {
   return async (request, cancelled) => {
@@ -71,6 +76,15 @@ export function loggedRequests(log: Log, handle: Handler): Handler {
     const ms = () => Math.round(performance.now() - started);
     try {
       const result = await handle(request, cancelled);
+      // A request for many: a line per guest, as if each had come alone.
+      if ('pids' in request) {
+        for (const member of (result as ManyResults).results) {
+          const single = { type: 'attach' as const, pid: member.pid, settings: request.settings, wait: request.wait };
+          if (member.ok) log('info', ...withMs(done(single, member.result), ms(), single));
+          else log('warn', FAILED.attach, { ...subject(single), ms: ms(), error: member.error.message });
+        }
+        return result;
+      }
       const [message, meta] = done(request, result);
       log('info', message, { ...subject(request), ms: ms(), ...meta });
       return result;

@@ -148,6 +148,25 @@ const steps: StepsByKind = {
           ...hostEndSysctls(r),
           { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r).join('\n') },
         ],
+  // A group's pairs in one process, as createVeth makes one; the last one shown, every one before it was made.
+  createVeths: ({ records }) => [
+    {
+      kind: 'run',
+      argv: [...IP_BATCH],
+      input: [
+        ...records.flatMap((r) => [
+          `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
+          ...tagLines(r),
+        ]),
+        `link show dev ${records.at(-1)?.hostIf}`,
+        '',
+      ].join('\n'),
+      midway: {
+        steps: records.flatMap(hostEndSysctls),
+        rest: [...records.flatMap((r) => hostEndLines(r, { tag: false }).slice(0, -1)), ''].join('\n'),
+      },
+    },
+  ],
   setUpHostEnd: ({ record: r }) => [
     ...hostEndSysctls(r),
     { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r, { verb: 'replace' }).join('\n') },
@@ -272,7 +291,8 @@ const steps: StepsByKind = {
 
 /** The tokens and one-time names an op's steps may carry: a printed step or error shows placeholders instead. */
 export function secretsIn(op: Op): string[] {
-  const records = 'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : [];
+  const records =
+    'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : op.kind === 'createVeths' ? op.records : [];
   const tokens = [...records.map((r) => r.token), ...(op.kind === 'setGuestAlias' ? [op.alias, op.before] : [])];
   // A one-time name stays in the record after a rotation: it was a token once, and is never shown either.
   const names = records.flatMap((r) => (hasGuestLink(r) && ONE_TIME_NAME.test(r.guestIf) ? [r.guestIf] : []));

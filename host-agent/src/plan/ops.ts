@@ -25,6 +25,8 @@ export type SetGuestRules = { kind: 'setGuestRules'; before: FirewallContent; af
 export type SetupOp =
   | Extract<RecordOp, { kind: 'writeRecord' | 'updateRecords' }>
   | { kind: 'createVeth'; record: VethRecord }
+  /** A group of new routed guests' pairs, each under its one-time name, made and set up by one `ip -batch` (plan/group.ts). */
+  | { kind: 'createVeths'; records: RoutedVethRecord[] }
   /** A pair made but never set up (an attach that died halfway): the host end's settings, its setup, and up. */
   | { kind: 'setUpHostEnd'; record: RoutedVethRecord }
   | { kind: 'enableIpForward'; before: string }
@@ -98,6 +100,7 @@ const undo: ByKind<SetupOp, Op> = {
   // Deleting either end of a veth deletes the pair, in whichever netns the peer is.
   createVeth: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
   setUpHostEnd: (op) => ({ kind: 'deleteLink', name: op.record.hostIf }),
+  createVeths: (op) => ({ kind: 'deleteLinks', names: op.records.map((r) => r.hostIf) }),
   enableIpForward: (op) => ({ kind: 'restoreIpForward', value: op.before }),
   enableIpv6Forwarding: (op) => ({ kind: 'restoreIpv6Forwarding', value: op.before }),
   enableProxyNdp: (op) => ({ kind: 'restoreProxyNdp', uplink: op.uplink, value: op.before }),
@@ -168,6 +171,8 @@ export function describeOp(op: Op): string {
       const addresses = record.dhcp ? 'DHCP' : `${record.hostAddress} peer ${record.guestAddress}${ipv6}`;
       return `create ${record.hostIf} (${addresses}) with ${guestEndShown(record)} in the netns of ${guestLabel(record)}`;
     }
+    case 'createVeths':
+      return `create ${op.records.length} pair(s) for ${op.records.map(guestLabel).join(', ')}`;
     case 'setUpHostEnd':
       return `set up ${op.record.hostIf}, made but never set up, for ${guestLabel(op.record)}`;
     case 'deleteLink':

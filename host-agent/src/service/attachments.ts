@@ -12,9 +12,11 @@ import { RecordStore } from '../state/store.js';
 import { hasGuestLinkType, recordTypeOf } from '../model/link-type.js';
 import { reconcileGuest, reconcileHost, type Recovery, recover } from './recovery.js';
 import { rotateToken } from './rotation.js';
+import { attachGroupHostSide, type Joined } from './host-group.js';
 import {
   type AttachExtras,
   attachHostSide,
+  type HostSideResult,
   detachAllHostSide,
   type DetachResult,
   detachHostSide,
@@ -36,6 +38,15 @@ export interface AttachRequest<G> {
   /** What a new attachment starts with besides its settings: a runtime's requested MAC and published ports. */
   extras?: AttachExtras;
 }
+
+/** An attach's host side, done: what finishAttach goes on from. */
+export interface HostDone extends HostSideResult {
+  /** Whether its record says it waits for its guest agent, until finishAttach settles it. */
+  marked: boolean;
+}
+
+const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value });
+const rejected = <T>(reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason });
 
 export interface Attached<G> {
   record: AttachmentRecord;
@@ -65,23 +76,47 @@ export class AttachmentService {
   }
 
   async attach<G>(request: AttachRequest<G>): Promise<Attached<G>> {
-    const { settings } = request;
-    // empty and none give the guest no link: there is nothing for an agent to configure, or to wait for.
-    const waits = request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLinkType(recordTypeOf(settings));
-    const extras = { ...request.extras, waitsForAgent: waits };
-    const host = await this.locked(settings.firewall, async (records, ctx) => {
-      const made = await attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, records, this.runner, ctx, extras);
-      // A new attachment that waits says so once its host side is in place: a
-      // restart before then completes the attach, one after rolls it back.
-      const marked = waits && made.created;
-      if (marked)
-        await applySetup(
-          [{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }],
-          this.runner,
-          ctx,
+    const host = await this.locked(request.settings.firewall, (_, ctx) => this.hostSide(request, ctx));
+    return this.finishAttach(request, host);
+  }
+
+  /**
+   * The host sides of attaches that arrived together, under one lock: new
+   * routed guests among them are planned and applied as one group
+   * (host-group.ts); the others, and every member when the group's plan
+   * failed, go one by one. Each settles on its own; each that succeeded
+   * goes on with finishAttach.
+   */
+  async attachHostSides(requests: readonly AttachRequest<unknown>[]): Promise<Array<PromiseSettledResult<HostDone>>> {
+    const choice = requests[0]?.settings.firewall;
+    // Members of another firewall choice go alone, under a lock of their own that decides it.
+    const together = requests.filter((r) => r.settings.firewall === choice);
+    const grouped = await this.locked(choice ?? 'auto', async (records, ctx) => {
+      const members = together.map((request) => ({ ...request, extras: this.extrasOf(request) }));
+      const joined = await attachGroupHostSide(members, records, this.runner, ctx).catch(() => [] as Array<Joined | undefined>);
+      const settled: Array<PromiseSettledResult<HostDone>> = [];
+      for (const [i, request] of together.entries()) {
+        const done = joined[i];
+        settled.push(
+          await (done ? Promise.resolve({ ...done, created: true, changed: true, rotation: [] }) : this.hostSide(request, ctx)).then(
+            fulfilled<HostDone>,
+            rejected<HostDone>,
+          ),
         );
-      return { ...made, marked };
+      }
+      return new Map(together.map((request, i) => [request, settled[i] as PromiseSettledResult<HostDone>]));
     });
+    return Promise.all(
+      requests.map(
+        (request) =>
+          grouped.get(request) ??
+          this.locked(request.settings.firewall, (_, ctx) => this.hostSide(request, ctx)).then(fulfilled<HostDone>, rejected<HostDone>),
+      ),
+    );
+  }
+
+  /** An attach after its host side: its guest side, then its record settles, or what it made goes again. */
+  async finishAttach<G>(request: AttachRequest<G>, host: HostDone): Promise<Attached<G>> {
     const attached = {
       record: host.record,
       firewall: host.record.firewall,
@@ -98,6 +133,30 @@ export class AttachmentService {
       if (host.created) await this.undoAttach(host.record, error);
       throw error;
     }
+  }
+
+  /** empty and none give the guest no link: there is nothing for an agent to configure, or to wait for. */
+  private extrasOf(request: AttachRequest<unknown>): AttachExtras {
+    const waits =
+      request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLinkType(recordTypeOf(request.settings));
+    return { ...request.extras, waitsForAgent: waits };
+  }
+
+  /** One attach's host side; the caller holds the lock. */
+  private async hostSide(request: AttachRequest<unknown>, ctx: ExecContext): Promise<HostDone> {
+    const { settings } = request;
+    const extras = this.extrasOf(request);
+    const made = await attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, ctx.records.all(), this.runner, ctx, extras);
+    // A new attachment that waits says so once its host side is in place: a
+    // restart before then completes the attach, one after rolls it back.
+    const marked = extras.waitsForAgent === true && made.created;
+    if (marked)
+      await applySetup(
+        [{ kind: 'updateRecords', before: [made.record], after: [{ ...made.record, awaitingGuest: true }] }],
+        this.runner,
+        ctx,
+      );
+    return { ...made, marked };
   }
 
   /**

@@ -21,6 +21,25 @@ describe('control socket requests', () => {
     });
   });
 
+  it('accepts an attach of many guests, and refuses a list that is empty, too long, repeats a pid or holds a bad one', () => {
+    assert.deepEqual(parseControlRequest({ type: 'attach', pids: [42, 43], settings: {}, wait: true }), {
+      type: 'attach',
+      pids: [42, 43],
+      settings: {},
+      wait: true,
+    });
+    const bad: unknown[] = [
+      { type: 'attach', pids: [], settings: {}, wait: true },
+      { type: 'attach', pids: Array.from({ length: 1025 }, (_, i) => i + 1), settings: {}, wait: true },
+      { type: 'attach', pids: [42, 42], settings: {}, wait: true },
+      { type: 'attach', pids: [42, 0], settings: {}, wait: true },
+      { type: 'attach', pids: '42', settings: {}, wait: true },
+      { type: 'attach', pids: [42], settings: null, wait: true },
+      { type: 'attach', pids: [42], settings: {}, wait: 1 },
+    ];
+    for (const raw of bad) assert.throws(() => parseControlRequest(raw), ProtocolError, JSON.stringify(raw).slice(0, 80));
+  });
+
   it('refuses anything else as a protocol error', () => {
     const bad: unknown[] = [
       null,

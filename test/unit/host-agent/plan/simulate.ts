@@ -49,11 +49,14 @@ export function simulate(host: HostObserved, ops: Op[], rulesBefore: GuestRule[]
         records = records.filter((r) => r.id !== op.id);
         break;
       case 'createVeth':
-        links.add(op.record.hostIf);
-        mtus.set(op.record.hostIf, op.record.mtu);
-        groups.set(op.record.hostIf, op.record.tagged ? 26478 : 0);
-        if (op.record.tagged) aliases.set(op.record.hostIf, `guestnet-host:${op.record.id}`);
-        if (op.record.guestAddress !== undefined) routes = [...routes, { dst: op.record.guestAddress, dev: op.record.hostIf }];
+      case 'createVeths':
+        for (const record of op.kind === 'createVeth' ? [op.record] : op.records) {
+          links.add(record.hostIf);
+          mtus.set(record.hostIf, record.mtu);
+          groups.set(record.hostIf, record.tagged ? 26478 : 0);
+          if (record.tagged) aliases.set(record.hostIf, `guestnet-host:${record.id}`);
+          if (record.guestAddress !== undefined) routes = [...routes, { dst: record.guestAddress, dev: record.hostIf }];
+        }
         break;
       case 'deleteLink':
       case 'deleteLinks':
