@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { type Daemon, type Guest, SETTLE_GUARD_MS, Sandbox } from '../../fixtures/sandbox.js';
+import { type Daemon, type Guest, HOST_AGENT, SETTLE_GUARD_MS, Sandbox } from '../../fixtures/sandbox.js';
 
 // Group commit: the attaches of a farm that boots at once, sent in one
 // request, are planned together in the daemon: one `ip -batch` makes every
@@ -108,5 +108,61 @@ describe('group commit: a farm attached in one request', function () {
     assert.match(result.stderr, /^host-agent: pid 999999: /m);
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: unknown[] };
     assert.equal(status.guests.length, GUESTS + 3);
+  });
+});
+
+// An `ip` first on the daemon's PATH that fails any batch making a pair in
+// the netns of the pid in `bad-pid`, as the kernel would refuse one guest:
+// the group's batch fails, is undone whole, and each member goes alone.
+const FAILING_IP = `#!/bin/bash
+set -o pipefail
+if [ "$#" -ne 2 ] || [ "$1" != -batch ] || [ "$2" != - ]; then exec /usr/sbin/ip "$@"; fi
+bad="$(cat "$(dirname "$0")/bad-pid" 2>/dev/null)"
+while IFS= read -r line; do
+  case "$line" in *"netns /proc/$bad/ns/net"*) [ -n "$bad" ] && { echo "RTNETLINK answers: refused for the test" >&2; exit 2; } ;; esac
+  printf '%s\\n' "$line"
+done | /usr/sbin/ip -batch -
+`;
+
+describe('group commit: one guest the kernel refuses', function () {
+  this.timeout(180_000);
+  let sandbox: Sandbox;
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('fails that guest alone, with nothing of it left, and attaches the rest of its group', async () => {
+    const bin = join(sandbox.dir, 'bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'ip'), FAILING_IP);
+    await chmod(join(bin, 'ip'), 0o755);
+    const guests = [];
+    for (let i = 0; i < 4; i++) guests.push(await sandbox.startGuest());
+    const bad = guests[2] as Guest;
+    await writeFile(join(bin, 'bad-pid'), String(bad.pid));
+    const daemon = await sandbox.startDaemon([], HOST_AGENT, { PATH: `${bin}:${process.env.PATH}` });
+    const result = await sandbox.hostAgent(['attach', ...guests.map((g) => String(g.pid)), '--json']);
+    const { results } = JSON.parse(result.stdout) as { results: Array<{ pid: number; ok: boolean; error?: { message: string } }> };
+    assert.deepEqual(
+      results.map((r) => [r.pid, r.ok]),
+      guests.map((g) => [g.pid, g !== bad]),
+      result.stdout,
+    );
+    assert.match(results[2]?.error?.message ?? '', /refused for the test/);
+    assert.notEqual(result.exitCode, 0);
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: Array<{ pid: number }> };
+    assert.deepEqual(
+      status.guests.map((g) => g.pid).sort(),
+      guests
+        .filter((g) => g !== bad)
+        .map((g) => g.pid)
+        .sort(),
+    );
+    // Its pair was never made, or went with the rollback: only the others' host ends are left.
+    const links = await sandbox.host(['ip', '-br', 'link', 'show', 'group', '26478']);
+    assert.equal(links.stdout.trim().split('\n').filter(Boolean).length, 3, links.stdout);
+    assert.match(daemon.output(), /"message":"attach failed for"/);
   });
 });
