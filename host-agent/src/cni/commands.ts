@@ -12,7 +12,7 @@ import { ensurePrivateDir, removeEmptyDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
 import { currentUplink } from '../plan/planner.js';
 import { planAttach } from '../drivers/index.js';
-import { AttachmentService } from '../service/attachments.js';
+import { type AttachRequest, type Attached, AttachmentService } from '../service/attachments.js';
 import { netnsAt } from '../observe.js';
 import { forwardInForce } from '../service/forwards.js';
 import { readRecords } from '../state/store.js';
@@ -50,14 +50,19 @@ async function configureContainer(record: AttachmentRecord): Promise<void> {
  * request names others; an ADD that names none, into the netns a DEL kept
  * ports of, takes those back (kept-ports.ts).
  */
-export async function add(request: CniRequest, runner: Runner): Promise<object> {
+/** `attach`: how the attach is carried out; the daemon's joins its group commit. */
+export async function add(
+  request: CniRequest,
+  runner: Runner,
+  service = new AttachmentService(request.settings.stateDir, runner),
+  attach: (request: AttachRequest<void>) => Promise<Attached<void>> = (r) => service.attach(r),
+): Promise<object> {
   const guest = await identity(request);
   const { stateDir } = request.settings;
   const kept = request.forwards.length > 0 ? { found: false } : await keptPorts(stateDir, guest);
   const forwards = request.forwards.length > 0 ? request.forwards : kept.forwards;
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
-  const service = new AttachmentService(stateDir, runner);
-  const { record } = await service.attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
+  const { record } = await attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
   // A CNI network config names no link type: its guests are routed veths.
   if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
@@ -121,9 +126,9 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
  * and fine after the netns or the whole attachment is gone. The last DEL
  * leaves no empty dir of ours behind.
  */
-export async function del(attachment: { containerId: string; ifname: string }, stateDir: string, runner: Runner): Promise<void> {
+export async function del(attachment: { containerId: string; ifname: string }, service: AttachmentService): Promise<void> {
   const id = idOf(attachment);
-  const service = new AttachmentService(stateDir, runner);
+  const { stateDir } = service;
   await service.inspect(async (records) => {
     const record = records.get(id);
     if (record) await keepPorts(stateDir, record);
@@ -139,9 +144,11 @@ async function tidy(stateDir: string): Promise<void> {
 }
 
 /** CNI 1.1 GC: removes this network's attachments that the runtime no longer knows. */
-export async function gc(network: string, valid: ReadonlySet<string>, stateDir: string, runner: Runner): Promise<string[]> {
-  const service = new AttachmentService(stateDir, runner);
-  const stale = (await readRecords(stateDir)).filter((r) => r.cni !== undefined && r.cni.network === network && !valid.has(r.id));
+export async function gc(network: string, valid: ReadonlySet<string>, service: AttachmentService): Promise<string[]> {
+  const { stateDir } = service;
+  const stale = (await service.inspect(async (records) => records.all())).filter(
+    (r) => r.cni !== undefined && r.cni.network === network && !valid.has(r.id),
+  );
   for (const record of stale) await service.detach(record.id);
   await withStateLock(stateDir, () => tidy(stateDir));
   return stale.map((r) => r.id);

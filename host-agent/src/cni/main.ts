@@ -5,10 +5,8 @@
 // host-agent. Results and errors are the spec's JSON on stdout.
 import { describeError } from '@guestnet/protocol';
 import { writeOut } from '@guestnet/runtime';
-import { RealRunner } from '../exec/runner.js';
-import { BASE_TOOLS, requireTools } from '../net/tools.js';
+import { callDaemon, type CniCommand, replyWithin } from '../daemon/control.js';
 import { requireRoot } from '../service/preflight.js';
-import { add, check, del, gc, status } from './commands.js';
 import {
   attachmentOf,
   CniError,
@@ -64,18 +62,29 @@ async function main(): Promise<object | undefined> {
   replyIn = replyVersion(lenient(text));
   if (command === 'VERSION') return { cniVersion: replyIn, supportedVersions: SUPPORTED_VERSIONS };
   requireRoot(`CNI ${command}`);
+  // Where a daemon serves the state dir, it does the work: this process loads no more than it takes to ask.
+  if (command !== 'STATUS') {
+    const viaDaemon = await handOver(command as CniCommand, text, env);
+    if (viaDaemon.served) return (viaDaemon.result as object | null) ?? undefined;
+  }
+  const [{ RealRunner }, { BASE_TOOLS, requireTools }, { AttachmentService }, { add, check, del, gc, status }] = await Promise.all([
+    import('../exec/runner.js'),
+    import('../net/tools.js'),
+    import('../service/attachments.js'),
+    import('./commands.js'),
+  ]);
   const runner = new RealRunner();
   if (command === 'DEL') {
     const attachment = attachmentOf(env);
     await requireTools(BASE_TOOLS);
-    await del(attachment, stateDirOf(env), runner);
+    await del(attachment, new AttachmentService(stateDirOf(env), runner));
     return undefined;
   }
   const config = parseConfig(text);
   if (command === 'GC') {
     const valid = validAttachments(config);
     await requireTools(BASE_TOOLS);
-    await gc(networkOf(config), valid, stateDirOf(env), runner);
+    await gc(networkOf(config), valid, new AttachmentService(stateDirOf(env), runner));
     return undefined;
   }
   if (command === 'STATUS') return void (await status(parseStatus(config, env), runner));
@@ -84,6 +93,18 @@ async function main(): Promise<object | undefined> {
   if (command === 'ADD') return add(request, runner);
   await check(request, runner);
   return undefined;
+}
+
+/** Asks the daemon of the request's state dir to carry it out: `served` false when none listens. */
+function handOver(command: CniCommand, text: string, env: NodeJS.ProcessEnv) {
+  const handed = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => /^(?:CNI|GUESTNET)_/.test(e[0]) && e[1] !== undefined),
+  );
+  // DEL and GC go by the state dir of the environment, as they do here; ADD and CHECK by their request's.
+  const settings = command === 'ADD' || command === 'CHECK' ? parseRequest(command, env, parseConfig(text)).settings : undefined;
+  const stateDir = settings?.stateDir ?? stateDirOf(env);
+  const within = replyWithin(settings?.commandTimeout ?? 10_000);
+  return callDaemon(stateDir, { type: 'cni', command, env: handed, config: text }, within);
 }
 
 if (process.argv[2] === '--version') writeOut(`guestnet ${GUESTNET_VERSION} (CNI plugin; CNI ${SUPPORTED_VERSIONS.join(', ')})\n`);

@@ -10,6 +10,7 @@ import {
   ProtocolError,
   SocketBusyError,
 } from '@guestnet/protocol';
+import { CniError } from '../cni/request.js';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 import { removeSocket } from '../state/dir.js';
@@ -18,6 +19,13 @@ import { removeSocket } from '../state/dir.js';
 // root (the socket is 0600 in the root-only state dir), so frames may be large
 // (a status of hundreds of guests); requests are still validated.
 const MAX_CONTROL_FRAME = 4 * 1024 * 1024;
+
+export const CNI_COMMANDS = ['ADD', 'CHECK', 'DEL', 'GC'] as const;
+export type CniCommand = (typeof CNI_COMMANDS)[number];
+/** The variables a CNI request hands over: the runtime's, and the state dir's. */
+const CNI_VARIABLE = /^(?:CNI|GUESTNET)_[A-Z_]{1,32}$/;
+/** A network config is small (the plugin refuses more than this on its stdin too). */
+const MAX_CNI_CONFIG = 1024 * 1024;
 
 /** Most guests one attach request names: a farm of hundreds fits, a frame of millions does not. */
 export const MAX_PIDS_PER_REQUEST = 1024;
@@ -28,6 +36,8 @@ export type ControlRequest =
   | { type: 'attach'; pids: number[]; settings: Record<string, unknown>; wait: boolean }
   | { type: 'detach'; pid: number }
   | { type: 'detachAll' }
+  /** A CNI plugin's request, handed over whole: its CNI_* and GUESTNET_* variables and its network config (daemon/cni.ts). */
+  | { type: 'cni'; command: CniCommand; env: Record<string, string>; config: string }
   | { type: 'forward'; pid: number; forward: PortForward; remove: boolean }
   | { type: 'status' };
 
@@ -48,7 +58,10 @@ export function memberResult(pid: number, result: PromiseSettledResult<unknown>)
   return { pid, ok: false, error: { code, message } };
 }
 
-type Reply = { type: 'reply'; ok: true; result: unknown } | { type: 'reply'; ok: false; error: { code: string; message: string } };
+/** `cniCode`: a CNI request's failure keeps the spec's code it had in the daemon. */
+type Reply =
+  | { type: 'reply'; ok: true; result: unknown }
+  | { type: 'reply'; ok: false; error: { code: string; message: string; cniCode?: number } };
 
 // A change that meets a hung tool spends a deadline on that command and more on its rollback, and may first wait
 // for the state lock behind another change or a repair that met it too.
@@ -74,6 +87,7 @@ export function parseRequest(raw: unknown): ControlRequest {
   const type = Object.hasOwn(fields, 'type') ? fields.type : undefined;
   if (type === 'status' || type === 'detachAll') return { type };
   if (type === 'attach' && Object.hasOwn(fields, 'pids')) return parseManyAttach(fields);
+  if (type === 'cni') return parseCni(fields);
   const pid = checkPid(fields.pid);
   if (!pid.ok) throw new ProtocolError(`control request: ${pid.reason}`);
   if (type === 'detach') return { type, pid: pid.value };
@@ -84,6 +98,18 @@ export function parseRequest(raw: unknown): ControlRequest {
     return { type, pid: pid.value, settings: fields.settings as Record<string, unknown>, wait: fields.wait };
   }
   throw new ProtocolError('unknown control request');
+}
+
+function parseCni(fields: Record<string, unknown>): ControlRequest {
+  const { command, env, config } = fields;
+  if (!CNI_COMMANDS.includes(command as CniCommand)) throw new ProtocolError('control request: not a CNI command the daemon serves');
+  if (typeof config !== 'string' || config.length > MAX_CNI_CONFIG) throw new ProtocolError('control request: bad CNI config');
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw new ProtocolError('control request: bad CNI variables');
+  const entries = Object.entries(env);
+  const bad =
+    entries.length > 32 || entries.some(([key, value]) => !CNI_VARIABLE.test(key) || typeof value !== 'string' || value.length > 4096);
+  if (bad) throw new ProtocolError('control request: bad CNI variables');
+  return { type: 'cni', command: command as CniCommand, env: Object.fromEntries(entries) as Record<string, string>, config };
 }
 
 function parseManyAttach(fields: Record<string, unknown>): ControlRequest {
@@ -140,7 +166,8 @@ export async function serveControl(
         (result) => connection.end({ type: 'reply', ok: true, result }),
         (error: unknown) => {
           const { code, message } = describeError(error);
-          connection.end({ type: 'reply', ok: false, error: { code, message } });
+          const cni = error instanceof CniError ? { cniCode: error.cniCode } : {};
+          connection.end({ type: 'reply', ok: false, error: { code, message, ...cni } });
         },
       );
   });
@@ -203,6 +230,8 @@ export async function callDaemon(
     });
     if (reply.ok) return { served: true, result: reply.result };
     const code = (Object.hasOwn(ExitCode, reply.error.code) ? reply.error.code : 'internal') as ExitCodeName;
+    const { cniCode } = reply.error;
+    if (Number.isInteger(cniCode) && (cniCode as number) > 0) throw new CniError(cniCode as number, reply.error.message, code);
     throw new AgentError(code, reply.error.message);
   } finally {
     cancel?.removeEventListener('abort', onCancel);

@@ -12,7 +12,8 @@ import { resolveSettings } from '../settings.js';
 import { ensurePrivateDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, settledOne } from './group-commit.js';
+import { serveCni } from './cni.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
@@ -172,6 +173,13 @@ export class Daemon {
         return this.service.forward(String(request.pid), request.forward, request.remove);
       case 'detachAll':
         return this.service.detachAll();
+      case 'cni':
+        return serveCni(request, {
+          stateDir: this.settings.stateDir,
+          runner: this.runner,
+          service: this.service,
+          attach: (r) => this.attaches.submit([r]).then(([host]) => settledOne(host).then((done) => this.service.finishAttach(r, done))),
+        });
       case 'detach':
         return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
       case 'attach': {
@@ -216,10 +224,8 @@ export class Daemon {
       guests.map(async (found) => {
         if (found.status === 'rejected') throw found.reason;
         const request = requests[next] as (typeof requests)[number];
-        const host = hosts[next++] as PromiseSettledResult<HostDone>;
         try {
-          if (host.status === 'rejected') throw host.reason;
-          const attached = await this.service.finishAttach(request, host.value);
+          const attached = await settledOne(hosts[next++]).then((host) => this.service.finishAttach(request, host));
           return attachResult(attached, attached.guest ?? 'not-waited');
         } catch (error) {
           // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.

@@ -17,7 +17,8 @@ type Log = (level: Level, message: string, meta?: Record<string, unknown>) => vo
 type Handler = (request: ControlRequest, cancelled: AbortSignal) => Promise<unknown>;
 type Change = Exclude<ControlRequest, { type: 'status' }>;
 
-const subject = (request: Change) => ('pid' in request ? { guest: `pid ${request.pid}` } : {});
+const subject = (request: Change) =>
+  'pid' in request ? { guest: `pid ${request.pid}` } : request.type === 'cni' ? { command: request.command } : {};
 
 /** How long its steps took together: a guest changed by the daemon's own loop. */
 const stepsMs = (steps: OpTiming[]) => Math.round(steps.reduce((sum, step) => sum + step.ms, 0));
@@ -47,6 +48,8 @@ function done(request: Change, result: unknown): [string, Record<string, unknown
       const { ids, steps } = result as DetachAllResult;
       return ['detached every guest', { guests: ids.length, ...(ids.length > 0 ? { ids: ids.join(' ') } : {}), changes: steps.length }];
     }
+    case 'cni':
+      return [`served CNI ${request.command}`, { container: request.env.CNI_CONTAINERID ?? '', ifname: request.env.CNI_IFNAME ?? '' }];
     case 'forward': {
       const { forwards, changed } = result as ForwardResult;
       const port = describePortForward(request.forward);
@@ -60,6 +63,7 @@ const FAILED = {
   attach: 'attach failed for',
   detach: 'detach failed for',
   detachAll: 'detach --all failed',
+  cni: 'CNI request failed',
   forward: 'forward failed for',
 };
 

@@ -41,3 +41,9 @@ export class GroupCommit<T, R> {
     }
   }
 }
+
+/** The value of a result, or its failure thrown. */
+export async function settledOne<R>(result: Settled<R> | undefined): Promise<R> {
+  if (result?.status === 'fulfilled') return result.value;
+  throw result ? result.reason : new Error('no result');
+}

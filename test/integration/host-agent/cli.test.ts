@@ -19,7 +19,7 @@ describe('host-agent command line habits', () => {
     const result = await hostAgent([]);
     assert.deepEqual([result.exitCode, result.stderr], [0, '']);
     assert.match(result.stdout, /^Usage: host-agent \[options\] \[command\]/);
-    assert.match(result.stdout, /^ {2}attach \[options\] <pid>/m);
+    assert.match(result.stdout, /^ {2}attach \[options\] <pid\.\.\.>/m);
   });
 
   it('--version names the release and the protocol', async () => {
