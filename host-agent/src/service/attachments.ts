@@ -93,7 +93,11 @@ export class AttachmentService {
     const together = requests.filter((r) => r.settings.firewall === choice);
     const grouped = await this.locked(choice ?? 'auto', async (records, ctx) => {
       const members = together.map((request) => ({ ...request, extras: this.extrasOf(request) }));
-      const joined = await attachGroupHostSide(members, records, this.runner, ctx).catch(() => [] as Array<Joined | undefined>);
+      // One alone plans once, as a single attach does: no look on the host twice.
+      const joined =
+        members.length < 2
+          ? []
+          : await attachGroupHostSide(members, records, this.runner, ctx).catch(() => [] as Array<Joined | undefined>);
       const settled: Array<PromiseSettledResult<HostDone>> = [];
       for (const [i, request] of together.entries()) {
         const done = joined[i];
