@@ -83,6 +83,8 @@ function hostEndSysctls(r: VethRecord): Step[] {
 const tagLines = (r: VethRecord): string[] =>
   r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : [];
 
+const guestEnd = (r: AttachmentRecord) => `type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`;
+
 /** `verb`: replace where the link may hold its addresses already (a pair made but never set up). */
 const hostEndLines = (r: VethRecord, { tag = true, verb = 'add' } = {}): string[] => {
   // A bridged veth's host end is only a port of the bridge.
@@ -154,12 +156,8 @@ const steps: StepsByKind = {
       kind: 'run',
       argv: [...IP_BATCH],
       input: [
-        ...records.flatMap((r) => [
-          `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
-          ...tagLines(r),
-        ]),
-        `link show dev ${records.at(-1)?.hostIf}`,
-        '',
+        ...records.flatMap((r) => [`link add ${r.hostIf} mtu ${r.mtu} ${guestEnd(r)}`, ...tagLines(r)]),
+        `link show dev ${records.at(-1)?.hostIf}\n`,
       ].join('\n'),
       midway: {
         steps: records.flatMap(hostEndSysctls),
@@ -292,7 +290,7 @@ const steps: StepsByKind = {
 /** The tokens and one-time names an op's steps may carry: a printed step or error shows placeholders instead. */
 export function secretsIn(op: Op): string[] {
   const records =
-    'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : op.kind === 'createVeths' ? op.records : [];
+    'record' in op ? [op.record] : op.kind === 'updateRecords' ? [...op.before, ...op.after] : 'records' in op ? op.records : [];
   const tokens = [...records.map((r) => r.token), ...(op.kind === 'setGuestAlias' ? [op.alias, op.before] : [])];
   // A one-time name stays in the record after a rotation: it was a token once, and is never shown either.
   const names = records.flatMap((r) => (hasGuestLink(r) && ONE_TIME_NAME.test(r.guestIf) ? [r.guestIf] : []));

@@ -32,6 +32,11 @@ const EXEMPT = new Map<string, string>([
   ['host-agent/src/cli.ts', "commander wiring of the host agent's verbs; integration/host-agent/cli.test.ts and errors.test.ts run it"],
   ['guest-agent/src/cli.ts', "commander wiring of the guest agent's verbs; integration/guest-agent/cli.test.ts runs it"],
   ['host-agent/src/cni/main.ts', "the CNI plugin's entry: stdin, env and exit codes; integration/host-agent/cni.test.ts runs it"],
+  ['host-agent/src/daemon/cni.ts', "hands a CNI request to the plugin's own commands; integration/host-agent/cni-daemon.test.ts runs it"],
+  [
+    'host-agent/src/service/host-group.ts',
+    "plans a group with planAttach and applies plan/group.ts's merge (unit-tested there); integration/host-agent/group-commit.test.ts runs it",
+  ],
   ['host-agent/src/commands/attach.ts', 'daemon or in-process dispatch for one verb; integration/host-agent/attach.test.ts runs it'],
   ['host-agent/src/commands/detach.ts', 'daemon or in-process dispatch for one verb; integration/host-agent tests run it'],
   ['host-agent/src/commands/forward.ts', 'daemon or in-process dispatch for one verb; integration/host-agent tests run it'],
