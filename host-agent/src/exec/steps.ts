@@ -25,7 +25,6 @@ const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 const NO_DEVICE = /Cannot find device|does not exist/;
 /** Every line of a batch's errors says a device was gone. */
 const ONLY_GONE = /^(?:(?:Cannot find device|Command failed|[^\n]*does not exist)[^\n]*(?:\n|$))+$/;
-
 const ROUTE_GONE = /No such process|Cannot find device|No such file/;
 
 const recordSteps = (op: RecordOp, ctx: StepContext): Step[] => recordWrites(op, ctx.stateDir).map(({ step }) => step);
@@ -108,18 +107,14 @@ const steps: StepsByKind = {
   updateRecords: (op, ctx) => recordSteps(op, ctx),
   deleteRecord: (op, ctx) => recordSteps(op, ctx),
 
-  // The pair is made with its guest end created in the guest's netns: moving
-  // a link between netns costs the kernel far more than creating it in place.
-  // The guest end carries the token (the guest's proof of identity, see
-  // protocol/README.md) from its creation, so the guest agent, woken by the
-  // link's arrival, finds it tagged; and only the guest's netns ever holds
-  // the token. The kernel takes a name at creation but no alias: a one-time
-  // name that is the token lets one host process make and set up the pair,
-  // its host end's settings written while that process waits halfway (it
-  // prints the new link once made). A guest end of a lasting name needs its
-  // alias set in the guest's netns, so that process makes the pair there, and
-  // the settings go between it and the host end's setup. Either way they
-  // precede the setup, which brings the host end up.
+  // The pair is made with its guest end created in the guest's netns: moving a link between netns costs the kernel
+  // far more than creating it in place. The guest end carries the token (the guest's proof of identity, see
+  // protocol/README.md) from its creation, so the guest agent, woken by the link's arrival, finds it tagged; and
+  // only the guest's netns ever holds the token. The kernel takes a name at creation but no alias: a one-time name
+  // that is the token lets one host process make and set up the pair, its host end's settings written while that
+  // process waits halfway (it prints the new link once made). A guest end of a lasting name needs its alias set in
+  // the guest's netns, so that process makes the pair there, and the settings go between it and the host end's
+  // setup. Either way they precede the setup, which brings the host end up.
   createVeth: ({ record: r }) =>
     oneTimeNameOf(r.token) === r.guestIf
       ? [
@@ -155,6 +150,7 @@ const steps: StepsByKind = {
     {
       kind: 'run',
       argv: [...IP_BATCH],
+      spare: true,
       input: [
         ...records.flatMap((r) => [`link add ${r.hostIf} mtu ${r.mtu} ${guestEnd(r)}`, ...tagLines(r)]),
         `link show dev ${records.at(-1)?.hostIf}\n`,
