@@ -205,8 +205,7 @@ export class Daemon {
     cancelled: AbortSignal,
   ): Promise<Array<PromiseSettledResult<unknown>>> {
     const resolved = resolveSettings(requested, {}, 'the attach request');
-    // Without --dns, routed guests resolve through the forwarder on their gateway, and so follow the host's
-    // resolvers; guests of other types are not on a link of ours, and use their network's.
+    // Without --dns, routed guests resolve through the forwarder on their gateway (the host's resolvers); others use their network's.
     const dns = resolved.dns ?? (recordTypeOf(resolved) === 'routed-veth' ? [resolved.gateway] : undefined);
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guests = await Promise.allSettled(pids.map((pid) => processGuest(pid)));

@@ -77,14 +77,13 @@ function hostEndSysctls(r: VethRecord): Step[] {
   ];
 }
 
-/** The host end's setup, ending in an empty line: the input of an `ip -batch`. */
 /** The host end's tag: what makes it ours, even before it is set up. */
 const tagLines = (r: VethRecord): string[] =>
   r.tagged ? [`link set dev ${r.hostIf} alias ${hostLinkAlias(r)} group ${HOST_LINK_GROUP}`] : [];
 
-const guestEnd = (r: AttachmentRecord) => `type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`;
+const guestEnd = (r: VethRecord) => `type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`;
 
-/** `verb`: replace where the link may hold its addresses already (a pair made but never set up). */
+/** The host end's setup as `ip -batch` input, ending in an empty line; `verb` replace where it may hold its addresses (made, never set up). */
 const hostEndLines = (r: VethRecord, { tag = true, verb = 'add' } = {}): string[] => {
   // A bridged veth's host end is only a port of the bridge.
   const ipv6 = r.type === 'routed-veth' ? r.ipv6 : undefined;
