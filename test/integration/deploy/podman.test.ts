@@ -28,6 +28,9 @@ const FORWARDS = [
   { protocol: 'tcp', hostPort: 8081, guestPort: 80, inForce: true },
   { protocol: 'tcp', hostPort: 8083, guestPort: 80, hostAddress: '127.0.0.1', inForce: true },
 ];
+/** podman hands its port mappings over in no fixed order: they are compared by host port. */
+const byHostPort = (forwards: unknown[] | undefined) =>
+  [...(forwards ?? [])].sort((a, b) => (a as { hostPort: number }).hostPort - (b as { hostPort: number }).hostPort);
 
 const SESSION = `set -e
 mount -t tmpfs guestnet-test /run
@@ -113,7 +116,7 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     }>;
     assert.match(guest?.id ?? '', /^cni-[0-9a-f]{64}-eth0$/);
     assert.equal(guest?.state, 'alive');
-    assert.deepEqual(guest?.forwards, FORWARDS);
+    assert.deepEqual(byHostPort(guest?.forwards), FORWARDS);
   });
 
   it('serves the published port from the uplink side and from the host', async () => {
@@ -132,7 +135,7 @@ describe('podman run -p and network reload through the guestnet CNI plugin (podm
     session?.stdin?.write('\n');
     await next('reloaded');
     const [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as Array<{ forwards: unknown[] }>;
-    assert.deepEqual(guest?.forwards, FORWARDS);
+    assert.deepEqual(byHostPort(guest?.forwards), FORWARDS);
     assert.equal((await sandbox.inet([NODE, '-e', FETCH])).stdout.trim(), 'container');
     assert.equal((await sandbox.host([NODE, '-e', fetchScript('127.0.0.1', 8083)])).stdout.trim(), 'container');
   });
