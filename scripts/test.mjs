@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: the whole suite on the current LTS, then on each other supported
+// `npm test`: the whole suite and the demo on the current LTS, then on each other supported
 // release the tests whose outcome depends on the release: the unit tests, the
 // deploy tests (every deploy/ command line, the bundles) and the demo. Each
 // run's node is first on PATH, so the tests' own `node` children are that
@@ -42,7 +42,12 @@ const releasePart = (release) => [
 ];
 const runs = releasesOnly
   ? RELEASES.flatMap(releasePart)
-  : [{ release: main, what: 'the whole suite', args: [MOCHA] }, ...RELEASES.filter((r) => r !== main).flatMap(releasePart)];
+  : [
+      { release: main, what: 'the whole suite', args: [MOCHA] },
+      // The suite runs every part of the demo but not the demo itself: the README's first command, on the LTS too.
+      ...releasePart(main).filter((part) => part.single),
+      ...RELEASES.filter((r) => r !== main).flatMap(releasePart),
+    ];
 
 /** Runs one part on its release, its output passed through; resolves to its passed and failed counts. */
 function runPart({ release, what, args, single }) {
