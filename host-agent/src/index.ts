@@ -117,7 +117,7 @@ export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
-export { isJournalStream, logFormatOf } from './log.js';
+export { configureLog, flushLog, isJournalStream, log, logFormatOf } from './log.js';
 export { loggedRequests, logReconciled } from './daemon/events.js';
 export { helpOf } from './settings.js';
 export { interfaceId, portGuardScript } from './exec/port-guard.js';

@@ -103,14 +103,22 @@ function flatten(meta: Record<string, unknown>): Record<string, unknown> {
   return { ...meta, error: { ...describeError(error), stack: error.stack, ...(typeof stderr === 'string' ? { stderr } : {}) } };
 }
 
+/**
+ * Set when the log is flushed for exit. A line after that (an event heard
+ * while the process stops) is dropped: written to the ended stream, it would
+ * fail the exit with winston's "write after end".
+ */
+let closed = false;
+
 export function log(level: Level, message: string, meta: Record<string, unknown> = {}): void {
-  if (LEVELS.indexOf(level) > LEVELS.indexOf(options.level)) return;
+  if (closed || LEVELS.indexOf(level) > LEVELS.indexOf(options.level)) return;
   logger ??= createLogger();
   void logger.then((l) => l.log(level, message, flatten(meta)));
 }
 
 /** Waits until every line so far is written; call before exiting. */
 export async function flushLog(): Promise<void> {
+  closed = true;
   if (!logger) return;
   const l = await logger;
   await new Promise<void>((resolve) => {
