@@ -73,8 +73,13 @@ export class BoundSockets {
   /** Remembers the sockets just bound, by what each is. */
   async add(sockets: Record<string, string>): Promise<void> {
     for (const [what, path] of Object.entries(sockets)) {
-      const { ino, birthtimeMs } = await lstat(path);
-      this.bound.push({ what, path, ino, born: birthtimeMs });
+      // Removed between the bind and this look: as lost as if removed later.
+      const now = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+        throw error;
+      });
+      if (!now) this.lose(removedError(what, path, 'removed'));
+      else this.bound.push({ what, path, ino: now.ino, born: now.birthtimeMs });
     }
   }
 
@@ -86,9 +91,13 @@ export class BoundSockets {
       );
       // A look that failed for another reason proves nothing: the next pass looks again.
       if (now === 'unknown' || (now?.isSocket() && now.ino === ino && now.birthtimeMs === born)) continue;
-      this.lose(new StateDirError(`the ${what} ${path} was ${now ? 'replaced' : 'removed'} while this daemon served it; stopping`));
+      this.lose(removedError(what, path, now ? 'replaced' : 'removed'));
       return false;
     }
     return true;
   }
+}
+
+function removedError(what: string, path: string, how: 'removed' | 'replaced'): StateDirError {
+  return new StateDirError(`the ${what} ${path} was ${how} while this daemon served it; stopping`);
 }

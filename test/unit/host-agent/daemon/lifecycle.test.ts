@@ -83,6 +83,16 @@ describe('daemon lifecycle', () => {
       first.close();
       second.close();
     });
+
+    it('counts a socket removed between its bind and the first look as lost, and still remembers the others', async () => {
+      const guest = join(dir, 'guest.sock');
+      const server = await listening(guest);
+      const sockets = new BoundSockets();
+      await sockets.add({ 'guest socket': guest, 'control socket': join(dir, 'control.sock') });
+      assert.match((await sockets.lost).message, /the control socket \S+ was removed while this daemon served it/);
+      assert.equal(await sockets.intact(), true, 'the guest socket is still the one bound');
+      server.close();
+    });
   });
 
   describe('the pid file', () => {
