@@ -58,12 +58,19 @@ function runPart({ release, what, args, single }) {
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   const child = spawn(node, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let last = '';
+  let partial = '';
+  const failures = [];
   child.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);
     last = (last + chunk).split('\n').slice(-10).join('\n');
+    // The reporter's "failed: TITLE: ERROR" lines, kept to be named again under the totals.
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('failed: ') && failures.length < 20) failures.push(line);
   });
-  return new Promise((resolve) => {
+  return new Promise((settle) => {
     child.on('close', (code, signal) => {
+      const resolve = (result) => settle({ ...result, failures });
       const totals = last
         .split('\n')
         .map((line) => TOTALS.exec(line))
@@ -84,9 +91,10 @@ const results = [];
 for (const run of runs) results.push({ run, ...(await runPart(run)) });
 
 process.stdout.write('\n== Totals\n');
-for (const { run, passed, failed, note } of results) {
+for (const { run, passed, failed, note, failures } of results) {
   const node = `Node.js ${versionOf(run.release)}`.padEnd(16);
   process.stdout.write(`${node} ${run.what.padEnd(22)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}\n`);
+  for (const failure of failures ?? []) process.stdout.write(`  ${failure}\n`);
 }
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);
