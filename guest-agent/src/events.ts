@@ -1,16 +1,17 @@
 import { ONE_TIME_NAME } from '@guestnet/protocol';
 import { IpMonitor } from '@guestnet/runtime';
+import { parseEventLine } from './event-lines.js';
 import type { GuestLink } from './observe.js';
-
-// A link event as `ip -o monitor` prints it: "2: gnAbc...@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc ...".
-const LINK_LINE = /^(\d+): ([^@:\s]+)(?:@\S*)?: <([A-Z0-9_,-]*)> mtu (\d+) /;
 
 /** A link of a one-time name that an event line shows, as a look would: a new link has no address yet. */
 export function oneTimeLinkIn(line: string): GuestLink | undefined {
-  const [, index = '', name = '', flags = '', mtu = ''] = LINK_LINE.exec(line) ?? [];
-  if (!ONE_TIME_NAME.test(name)) return undefined;
-  return { name, index: Number(index), alias: undefined, mtu: Number(mtu), up: flags.split(',').includes('UP'), addresses: [] };
+  const event = parseEventLine(line);
+  if (event.kind !== 'link' || event.deleted || !ONE_TIME_NAME.test(event.name)) return undefined;
+  return { name: event.name, index: event.index, alias: undefined, mtu: event.mtu, up: event.up, addresses: [] };
 }
+
+/** How many of the latest event lines are kept for linesAfter: an apply's own events, and some. */
+const RECENT_LINES = 64;
 
 /**
  * Kernel link/address/route/rule events in this netns, from one long-lived
@@ -32,6 +33,8 @@ export class NetEvents {
   /** An event came while nobody waited: the next wait must not miss it. */
   private missed = false;
   private count = 0;
+  /** The latest events by their seq; a monitor restart's line is undefined. */
+  private recent: Array<{ seq: number; line: string | undefined }> = [];
 
   start(): void {
     this.monitor.start();
@@ -79,8 +82,19 @@ export class NetEvents {
     return this.count;
   }
 
+  /**
+   * The lines of the events after `seq` up to now, oldest first; undefined
+   * when some of them are no longer kept.
+   */
+  linesAfter(seq: number): Array<string | undefined> | undefined {
+    const after = this.recent.filter((event) => event.seq > seq);
+    return after.length === this.count - seq ? after.map((event) => event.line) : undefined;
+  }
+
   /** `line` undefined: the monitor restarted, and anything may have happened meanwhile. */
   private heard(line: string | undefined): void {
+    this.recent.push({ seq: this.count + 1, line });
+    if (this.recent.length > RECENT_LINES) this.recent.shift();
     const link = line === undefined ? undefined : oneTimeLinkIn(line);
     if (link && this.arrived && !this.arrived.some((l) => l.name === link.name)) this.arrived.push(link);
     else this.arrived = undefined;

@@ -5,6 +5,7 @@ export { type DnsTarget, findOurLink, planGuest, renderResolvConf, verifiedState
 export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withArrivedLinks, withIp6State } from './observe.js';
 export { oneTimeLinkIn } from './events.js';
+export { type EventLine, onlyEchoes, parseEventLine } from './event-lines.js';
 export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';
 export { changeIp, type IpTarget, readIp } from './ip.js';

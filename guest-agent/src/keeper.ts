@@ -2,9 +2,10 @@ import { type AppliedState, type GuestConfig, linkIdOf, redact, secretsOf } from
 import { FrameworkDhcp } from './android/framework-dhcp.js';
 import { applyGuest } from './apply.js';
 import { DhcpClient, dhcpClientCommand, type Lease } from './dhcp.js';
+import { onlyEchoes } from './event-lines.js';
 import type { NetEvents } from './events.js';
 import type { IpTarget } from './ip.js';
-import { type GuestObserved, observeGuest } from './observe.js';
+import { type GuestObserved, type IpState, observeGuest } from './observe.js';
 import { OurLink } from './our-link.js';
 import { type DnsTarget, planGuest, verifiedState } from './planner.js';
 import type { StatusFile } from './status-file.js';
@@ -46,8 +47,12 @@ export class Keeper {
   private readonly dhcp: DhcpClient | FrameworkDhcp | undefined;
   private applying: Promise<unknown> = Promise.resolve();
   private events: NetEvents | undefined;
-  /** The last event an apply's own read-back already covers: the echoes of its changes need no second look. */
-  private coveredSeq = -1;
+  /**
+   * The last look (an apply's read-back, or a repair's look) and the last
+   * event it covers. Events after it that only echo what it saw (an apply's
+   * own changes, which arrive after its read-back) need no second look.
+   */
+  private covered: { seq: number; state: IpState } | undefined;
   private readonly ourLink = new OurLink();
 
   /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. `ip`: where its looks and changes run. */
@@ -130,18 +135,18 @@ export class Keeper {
       const state = await applyGuest(ops, this.ip, ipv6);
       const report = { state: verifiedState(state, configure), changes: ops.length };
       this.ourLink.applied(state, configure.token);
-      return report;
+      return { report, state };
     };
     // A look that did not read IPv6 cannot plan it.
     const usable = seen && (!ipv6 || seen.links.some((link) => link.addresses6 !== undefined)) ? seen : undefined;
     try {
       const report = await this.oneAtATime(async () => {
-        let report = usable ? await applyFrom(usable).catch(() => undefined) : undefined;
-        report ??= await applyFrom(await observeGuest(this.dnsTarget.path, this.ip, ipv6));
+        let applied = usable ? await applyFrom(usable).catch(() => undefined) : undefined;
+        applied ??= await applyFrom(await observeGuest(this.dnsTarget.path, this.ip, ipv6));
         // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
         this.configure = configure;
-        this.coveredSeq = this.events?.seq ?? -1;
-        return report;
+        this.lookedAt(applied.state);
+        return applied.report;
       });
       this.status.update({ link: linkIdOf(configure.token), lastApply: { ok: true, at: now(), changes: report.changes } });
       return report;
@@ -203,13 +208,12 @@ export class Keeper {
       try {
         const repaired = await this.oneAtATime(async () => {
           configure = this.configure;
-          // Woken only by events from before an apply's read-back: that apply saw their effect.
-          if (!configure || (woken && seq <= this.coveredSeq)) return [];
+          if (!configure || (woken && this.seenUpTo(seq))) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
           const observed = await observeGuest(this.dnsTarget.path, this.ip, ipv6);
           configure = this.onLinkOf(observed, configure);
           const ops = planGuest(observed, configure, this.dnsTarget);
-          if (ops.length > 0) await applyGuest(ops, this.ip, ipv6);
+          this.lookedAt(ops.length > 0 ? await applyGuest(ops, this.ip, ipv6) : observed);
           return ops.map((op) => op.kind);
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });
@@ -223,6 +227,26 @@ export class Keeper {
         }
       }
     }
+  }
+
+  /** `state` was just read: it covers every event so far. */
+  private lookedAt(state: IpState): void {
+    this.covered = { seq: this.events?.seq ?? -1, state };
+  }
+
+  /**
+   * Whether the last look already shows what the events up to `seq` did:
+   * they came before it, or only echo what it saw. Then a new look is not needed.
+   */
+  private seenUpTo(seq: number): boolean {
+    const covered = this.covered;
+    if (!covered || !this.events) return false;
+    if (seq <= covered.seq) return true;
+    const now = this.events.seq;
+    const lines = this.events.linesAfter(covered.seq);
+    if (!lines || !onlyEchoes(lines, covered.state)) return false;
+    covered.seq = now;
+    return true;
   }
 
   private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
