@@ -32,19 +32,23 @@ export interface RunOptions {
   stop: Promise<unknown>;
 }
 
-// Quick at first, so a guest that starts just before its host attaches is online
-// at once; capped, so a guest waiting for a host that never comes stays cheap.
-// A link event (our link arriving) cuts any wait short. The host tags the link
-// in the same process that creates it, and the tag makes no event of its own:
-// the short first step catches a look that fell between the two.
+// Quick at first, so a guest that starts just before its host's socket is
+// there connects at once; capped, so a guest waiting for a host that never
+// comes stays cheap.
 function backoffMs(attempt: number, capMs = 2000): number {
   return Math.min(10 * 2 ** attempt, capMs);
 }
 
-// Waiting for a link, every event starts the quick steps again, so the cap only
-// paces a guest nobody attaches: each look is a process, on a device that may
-// wait for hours.
+// Waiting for our link, a kernel event (the link arriving) ends any wait. The
+// host tags a link of a lasting name in the same process that creates it, and
+// the tag makes no event of its own: two quick looks after an event, or after
+// the first look, catch a look that fell between the two. After them only a
+// slow poll, in case something came unannounced: each look is a process, on
+// a device that may wait for hours, and one that kept looking would do so
+// while its host attaches it.
+const QUICK_LINK_LOOKS_MS = [10, 40];
 const LINK_LOOK_CAP_MS = 30_000;
+const linkLookWaitMs = (attempt: number) => QUICK_LINK_LOOKS_MS[attempt] ?? LINK_LOOK_CAP_MS;
 
 function connectTo(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -135,7 +139,7 @@ async function serveHost(
       // Any event may be our link: look again at once, unless the events
       // were only new pairs of the host's, which carry their token in their
       // name: then the last look and those are the guest as it is now.
-      if (await events.next(backoffMs(attempt, LINK_LOOK_CAP_MS))) attempt = -1;
+      if (await events.next(linkLookWaitMs(attempt))) attempt = -1;
       arrived = withArrivedLinks(observed, events.arrivalsOnly());
       continue;
     }
