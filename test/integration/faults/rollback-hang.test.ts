@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode } from '@guestnet/protocol';
 import { type Guest, HOST_AGENT, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
@@ -93,6 +93,18 @@ describe('faults: ip hangs while an attach is rolled back', function () {
     assert.deepEqual(await taggedLinks(), []);
     assert.deepEqual(await guests(), []);
     assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('a new attach of the same guest removes what the rollback left, then makes its own', async () => {
+    await attachRolledBackHalfway(['--command-timeout', String(DEADLINE_MS)]);
+    const attached = await sandbox.hostAgent(['attach', String(guest.pid), '--no-wait']);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    assert.equal((await taggedLinks()).length, 1);
+    const record = JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${guest.pid}.json`), 'utf8'));
+    assert.equal(record.undoing, undefined, 'the new attachment is not the one being undone');
+    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    assert.deepEqual(await taggedLinks(), []);
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 });
