@@ -50,6 +50,7 @@ export { isQuery, RateLimit, serverFailure } from './dns/message.js';
 export { PeerNetns, peerNetnsOf } from './guest-link/peer-netns.js';
 export { type Admission, GuestAdmission } from './guest-link/admission.js';
 export { Pacer, SourceBudget } from './guest-link/budget.js';
+export { ConnectionGate } from './guest-link/gate.js';
 export { rotateToken } from './service/rotation.js';
 export {
   attachmentOf as cniAttachmentOf,

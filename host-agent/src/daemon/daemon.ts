@@ -17,7 +17,7 @@ import { serveCni } from './cni.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
-import { limitedWarning } from './rate-limit.js';
+import { guestSocketWarnings, limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
@@ -76,10 +76,7 @@ export class Daemon {
     this.guests = new GuestServer(settings.socket, {
       // The store has a record from its first write, before the guest's link exists: a hello never comes first.
       lookup: (linkIds) => linkIds.map((id) => records.withLinkId(id)).find((r) => r !== undefined),
-      onRejected: limitedWarning(log, 'guest connection rejected'),
-      // Limiters of their own: a flood's rejections, or its drops over the total, must not hide which netns is cut down.
-      onDropped: limitedWarning(log, 'guest connections dropped'),
-      onCrowded: limitedWarning(log, 'guest connections dropped'),
+      ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
     const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);

@@ -19,6 +19,7 @@ import {
   receiveHello,
   RefusedSessionError,
 } from '../guest-link/exchange.js';
+import { ConnectionGate } from '../guest-link/gate.js';
 import { PendingConnections } from '../guest-link/pending.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import { removeSocket } from '../state/dir.js';
@@ -37,6 +38,8 @@ const ADMISSION_LIMITS = {
   looks: { burst: 32, perSecond: 16, maxWaitMs: 3000 },
   busyAnswerMs: 1000,
 };
+// Far above what guests reconnecting after a restart need: beyond it, each netns is held to its own rate.
+const GATE_LIMITS = { calm: { burst: 256, perSecond: 64 }, perNetns: { burst: 32, perSecond: 8 }, maxNetns: 1024 };
 
 type Waiter = { resolve: (c: GuestConfirmation) => void; reject: (e: Error) => void };
 
@@ -56,6 +59,8 @@ export interface GuestServerOptions {
   onRejected: (reason: string) => void;
   /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
   onDropped?: (reason: string) => void;
+  /** Hears connections closed unread for coming faster than their netns may (see ConnectionGate); defaults to onDropped. */
+  onOverRate?: (reason: string) => void;
   /** Hears connections dropped because too many wait to say hello from everyone together; defaults to onDropped. */
   onCrowded?: (reason: string) => void;
   /** Hears a session refused for coming from a netns other than its link's guest's; with a valid proof, the token leaked. */
@@ -87,6 +92,7 @@ export class GuestServer {
   private readonly unclaimedFailures = new Map<string, Error>();
   private readonly sockets = new Set<Socket>();
   private readonly pending: PendingConnections;
+  private readonly gate: ConnectionGate;
   private readonly admission: NonNullable<GuestServerOptions['admission']>;
 
   constructor(
@@ -101,10 +107,11 @@ export class GuestServer {
       (sockets) => this.admission.sourcesOf(sockets),
       options.onCrowded ?? onDropped,
     );
+    this.gate = new ConnectionGate(GATE_LIMITS, (sockets) => this.admission.sourcesOf(sockets), options.onOverRate ?? onDropped);
   }
 
   async start(): Promise<void> {
-    this.server = await listenExclusively(this.socketPath, (socket) => this.accept(socket));
+    this.server = await listenExclusively(this.socketPath, (socket) => this.accept(socket), { pauseOnConnect: true });
   }
 
   /** Closes every connection too: guests keep their network, their agents reconnect to the next daemon. */
@@ -190,8 +197,14 @@ export class GuestServer {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     this.pending.add(socket);
+    void this.gate.pass(socket).then((pass) => (pass ? this.greet(socket) : socket.destroy()));
+  }
+
+  /** Reads the hello of a connection the gate let through. */
+  private greet(socket: Socket): void {
     const settle = () => this.pending.settle(socket);
     const connection = new FramedConnection<GuestMessage>(socket, parseGuestMessage);
+    socket.resume();
     let claimed: AttachmentRecord | undefined;
     const admit = (record: AttachmentRecord) => {
       claimed = record;

@@ -79,9 +79,17 @@ export async function applySetup(ops: SetupOp[], runner: Runner, ctx: ExecContex
   throw error;
 }
 
+/**
+ * Runs every op even when some fail. A record is forgotten only when all
+ * that came before it went: after a failure it is marked as undoing instead,
+ * so that what is left stays ours to find, for a later detach, attach or
+ * reconcile to remove (service/recovery.ts).
+ */
 async function applyCollecting(ops: Op[], runner: Runner, ctx: ExecContext, log: OpTiming[] = []): Promise<Error[]> {
   const failures: Error[] = [];
-  for (const op of ops) {
+  for (const planned of ops) {
+    const op = failures.length > 0 && planned.kind === 'deleteRecord' ? markedUndoing(planned.id, ctx) : planned;
+    if (op === undefined) continue;
     try {
       await timed(op, runner, ctx, log);
     } catch (error) {
@@ -89,6 +97,14 @@ async function applyCollecting(ops: Op[], runner: Runner, ctx: ExecContext, log:
     }
   }
   return failures;
+}
+
+/** The op that marks record `id` as undoing, or none when it is gone or marked already. */
+function markedUndoing(id: string, ctx: ExecContext): Op | undefined {
+  const record = ctx.records.get(id);
+  return record === undefined || record.undoing
+    ? undefined
+    : { kind: 'updateRecords', before: [record], after: [{ ...record, undoing: true }] };
 }
 
 /** Runs every teardown op even when some fail, then reports the first failure. */

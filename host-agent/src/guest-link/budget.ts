@@ -1,19 +1,30 @@
 /**
  * Token buckets, one per source (a netns): `burst` at once, then `perSecond`.
- * A guest that spends faster is refused until it has earned more; a quiet
- * source's full bucket is forgotten, so the map holds only the busy ones.
+ * A guest that spends faster is refused until it has earned more. The map
+ * holds only the busy sources, and at most `maxSources`: a full bucket is
+ * forgotten at the next sweep (at most one a second), and past the limit the
+ * source heard from longest ago goes first.
  */
 export class SourceBudget {
+  /** In the order they were last heard from, oldest first. */
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly burst: number,
     private readonly perSecond: number,
+    private readonly maxSources = 1024,
   ) {}
 
+  get size(): number {
+    return this.buckets.size;
+  }
+
   take(source: string, now = Date.now()): boolean {
-    if (this.buckets.size > 1024) this.forgetFull(now);
+    if (this.buckets.size >= this.maxSources || now - this.sweptAt >= 1000) this.forgetFull(now);
     const bucket = this.buckets.get(source) ?? { tokens: this.burst, at: now };
+    this.buckets.delete(source);
+    if (this.buckets.size >= this.maxSources) this.buckets.delete(this.buckets.keys().next().value as string);
     bucket.tokens = this.tokensOf(bucket, now);
     bucket.at = now;
     this.buckets.set(source, bucket);
@@ -33,6 +44,7 @@ export class SourceBudget {
   }
 
   private forgetFull(now: number): void {
+    this.sweptAt = now;
     for (const [source, bucket] of this.buckets) {
       if (this.tokensOf(bucket, now) >= this.burst) this.buckets.delete(source);
     }

@@ -20,15 +20,20 @@ function someoneListens(socketPath: string): Promise<boolean> {
  * else in its place is refused (exit 16). The directory is
  * created 0700 and the socket 0600 from the moment it exists. `onConnection`
  * is in place before the first guest can connect: a connection with no
- * listener would be counted by the server and never closed.
+ * listener would be counted by the server and never closed. `pauseOnConnect`:
+ * nothing is read from a connection until it is resumed.
  */
-export async function listenExclusively(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
+export async function listenExclusively(
+  socketPath: string,
+  onConnection: (socket: Socket) => void,
+  options: { pauseOnConnect?: boolean } = {},
+): Promise<Server> {
   await ensurePrivateDir(dirname(socketPath), 'socket dir');
   if (await someoneListens(socketPath)) {
     throw new SocketBusyError(`${socketPath} is already served by another guestnet agent`);
   }
   await removeSocket(socketPath, 'guest socket');
-  const server = createServer(onConnection);
+  const server = createServer({ pauseOnConnect: options.pauseOnConnect ?? false }, onConnection);
   const umask = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -40,6 +40,13 @@ export interface RecordBase extends GuestIdentity {
    * so recovery rolls it back instead of completing it.
    */
   awaitingGuest?: true;
+  /**
+   * Set when removing the attachment (a detach, or an attach's rollback)
+   * failed part way: the record stays until every piece is gone, so that a
+   * later detach, attach or the daemon's reconcile removes the rest, and
+   * nothing puts the pieces back meanwhile.
+   */
+  undoing?: true;
 }
 
 /** A link in the guest, which its agent renames and configures. */

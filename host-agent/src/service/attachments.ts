@@ -150,6 +150,9 @@ export class AttachmentService {
   private async hostSide(request: AttachRequest<unknown>, ctx: ExecContext): Promise<HostDone> {
     const { settings } = request;
     const extras = this.extrasOf(request);
+    // What a removal left part way is removed first: this attach makes a new attachment, it does not repair that one.
+    const leftover = ctx.records.get(request.guest.id);
+    if (leftover?.undoing) await detachHostSide(leftover, ctx.records.all(), this.runner, ctx);
     const made = await attachHostSide(request.guest, { ...settings, stateDir: this.stateDir }, ctx.records.all(), this.runner, ctx, extras);
     // A new attachment that waits says so once its host side is in place: a
     // restart before then completes the attach, one after rolls it back.

@@ -41,7 +41,7 @@ async function liveGuest(record: AttachmentRecord): Promise<boolean> {
  * died (that caller was told it failed, so the attach is rolled back).
  */
 async function toComplete(record: AttachmentRecord): Promise<boolean> {
-  return !record.awaitingGuest && (await liveGuest(record));
+  return !record.awaitingGuest && !record.undoing && (await liveGuest(record));
 }
 
 /**
@@ -56,7 +56,8 @@ export async function reconcileGuest(id: string, store: RecordStore, runner: Run
   const { stateDir } = store;
   const ctx: ExecContext = { ...hooks, firewall: firewallNamed(record.firewall), stateDir, records: store };
   const records = store.all();
-  if (!(await liveGuest(record))) {
+  // A removal that failed part way is finished, never undone.
+  if (record.undoing || !(await liveGuest(record))) {
     // Reaping looks only at what a detach looks at, so a burst of dying guests is reaped quickly.
     return { id: record.id, action: 'removed', steps: await detachRecord(record, records, runner, ctx) };
   }
@@ -67,22 +68,49 @@ export async function reconcileGuest(id: string, store: RecordStore, runner: Run
 
 /** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
 export async function reconcileHost(store: RecordStore, runner: Runner): Promise<OpTiming[]> {
-  const records = store.all();
-  const [first] = records;
+  const [first] = store.all();
   if (!first) return [];
   const { stateDir } = store;
   const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir, records: store };
+  const finished = await finishUndoing(store, runner, ctx);
+  // What is still being undone is no longer wanted: nothing of it is put back.
+  const records = store.all().filter((r) => !r.undoing);
+  if (records.length === 0) return finished;
   const observed = await observeHost(runner, stateDir, ctx.firewall, records);
   // Bridged guests' port locks are looked at only where there are some: one nft process a pass.
   const locks = records.some((r) => r.type === 'bridged-veth' && r.portSecurity)
     ? planPortGuardRepair(observed, await bridgeTables(runner))
     : [];
   const ops = [...planReconcile(observed), ...locks];
-  const repaired = ops.length === 0 ? [] : await applySetup(ops, runner, ctx);
+  const repaired = [...finished, ...(ops.length === 0 ? [] : await applySetup(ops, runner, ctx))];
   // IPv6 that came or went is planned from the host as those repairs left it: both may rewrite one record.
-  const now = ops.length === 0 ? observed : await observeHost(runner, stateDir, ctx.firewall, store.all());
+  const now =
+    ops.length === 0
+      ? observed
+      : await observeHost(
+          runner,
+          stateDir,
+          ctx.firewall,
+          store.all().filter((r) => !r.undoing),
+        );
   const followed = planIpv6Follow(now);
   return followed.length === 0 ? repaired : [...repaired, ...(await applySetup(followed, runner, ctx))];
+}
+
+/**
+ * Removes what is left of each attachment whose removal failed part way (a
+ * command that hung, say): a detach, which skips what is gone already. One
+ * that fails again keeps its record for the next pass.
+ */
+async function finishUndoing(store: RecordStore, runner: Runner, ctx: ExecContext): Promise<OpTiming[]> {
+  const steps: OpTiming[] = [];
+  for (const record of store.all().filter((r) => r.undoing)) {
+    await detachRecord(record, store.all(), runner, ctx).then(
+      (done) => steps.push(...done),
+      () => {},
+    );
+  }
+  return steps;
 }
 
 /**
@@ -112,7 +140,7 @@ export async function recover(store: RecordStore, runner: Runner, hooks: Hooks =
     // A phys guest that withholds its NIC, or whose NIC's name another link took, keeps its record for
     // a detach to report: one such guest must not keep the daemon from starting.
     async function removed(record: AttachmentRecord, all: readonly AttachmentRecord[]): Promise<Recovery | undefined> {
-      const action = record.awaitingGuest ? ('rolledBack' as const) : ('removed' as const);
+      const action = record.awaitingGuest || record.undoing ? ('rolledBack' as const) : ('removed' as const);
       if (isRouted(record)) return { id: record.id, action, steps: await applyTeardown(planDetach(observed, record), runner, ctx) };
       return detachRecord(record, all, runner, ctx).then(
         (steps) => ({ id: record.id, action, steps }),

@@ -112,7 +112,8 @@ function isBase(raw: Record<string, unknown>): boolean {
     checkToken(raw.token).ok &&
     (FIREWALLS as readonly unknown[]).includes(raw.firewall) &&
     isTrueOrUnset(raw.tagged) &&
-    isTrueOrUnset(raw.awaitingGuest)
+    isTrueOrUnset(raw.awaitingGuest) &&
+    isTrueOrUnset(raw.undoing)
   );
 }
 
@@ -165,7 +166,7 @@ function isRecord(raw: Record<string, unknown>): boolean {
   return !hasGuestLinkType(type) || isGuestLink(raw, type !== 'routed-veth');
 }
 
-const BASE_FIELDS = ['id', 'pid', 'netnsPath', 'netns', 'cni', 'token', 'firewall', 'tagged', 'awaitingGuest', 'type'];
+const BASE_FIELDS = ['id', 'pid', 'netnsPath', 'netns', 'cni', 'token', 'firewall', 'tagged', 'awaitingGuest', 'undoing', 'type'];
 const LINK_FIELDS = ['guestIf', 'guestName', 'guestMac', 'mtu', 'dns', 'hostAddress', 'guestAddress', 'prefixLength', 'dhcp'];
 
 /** The fields of each type beside the base and the guest link's: a record carries these and no others. */

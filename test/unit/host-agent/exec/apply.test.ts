@@ -31,6 +31,31 @@ describe('applying host ops', () => {
     ]);
   });
 
+  it('keeps the record, marked as undoing, when a step of the undo before its removal fails', async () => {
+    class FailingOnLinks extends RecordingRunner {
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.argv[0] === 'nft' && step.input?.includes('table ip guestnet {'))
+          throw new CommandFailedError(step.argv, 'Error: Could not process rule', 1);
+        if (step.kind === 'run' && step.argv.join(' ') === 'ip link del dev vm_wlan')
+          throw new CommandFailedError(step.argv, 'timed out after 3000 ms and was killed', 1);
+      }
+    }
+    const runner = new FailingOnLinks();
+    const store = new RecordStore('/state');
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await assert.rejects(
+      applySetup(ops, runner, { ...ctx, records: store }),
+      /Could not process rule; rolling back also failed: ip link del dev vm_wlan: timed out/,
+    );
+    assert.deepEqual(store.get(record.id), { ...record, undoing: true });
+    assert.ok(!runner.steps.some((step) => formatStep(step) === 'rm -f /state/attachments/4242.json'));
+  });
+
   it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
     class SlowLinkFailingNft extends RecordingRunner {
       readonly sideBySide = true;

@@ -17,6 +17,21 @@ describe('SourceBudget', () => {
   });
 });
 
+describe('SourceBudget, bounded', () => {
+  it('forgets a full bucket at the next sweep, and past its limit the source heard from longest ago', () => {
+    const budget = new SourceBudget(2, 1, 2);
+    budget.take('net:[1]', 1000);
+    budget.take('net:[2]', 1000);
+    budget.take('net:[3]', 1000);
+    assert.equal(budget.size, 2, 'never more sources than its limit');
+    assert.equal(budget.has('net:[1]', 1000), true, 'the oldest was forgotten: a fresh bucket');
+    assert.equal(budget.take('net:[3]', 1000), true);
+    assert.equal(budget.take('net:[3]', 1000), false, 'a remembered bucket is spent');
+    budget.take('net:[4]', 10_000);
+    assert.equal(budget.size, 1, 'the buckets refilled meanwhile are forgotten');
+  });
+});
+
 describe('Pacer', () => {
   it('lets a burst go at once, then spaces the rest in turn, and refuses what would wait too long', () => {
     const pacer = new Pacer(2, 4, 500);
