@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode } from '@guestnet/protocol';
@@ -7,8 +7,8 @@ import type { ResultPromise } from 'execa';
 import { type Daemon, type Guest, Sandbox } from '../../fixtures/sandbox.js';
 import { leakIn, sampledSecrets } from '../../fixtures/secrets.js';
 
-// A guest that can write the shared socket dir moves the host's socket aside,
-// listens in its place and relays every later guest's session, reading each
+// A guest that can write the shared socket dir puts a socket of its own
+// where guests connect, and relays every later guest's session, reading each
 // frame and trying the attack of issue 25: derive the link key from anything
 // in the frames that could be the token (v2 sent the one-time name, which is
 // the token, in every configure), sign a configure with its own resolvers,
@@ -82,13 +82,16 @@ describe('faults: a relaying guest reads no token and changes nothing undetected
   }
 
   it('from another netns: it gets no session, the attack fails, the host logs it, and no frame carries the token', async () => {
-    const real = `${sandbox.socket}.real`;
-    await rename(sandbox.socket, real);
+    // An attacker would move the host's socket aside and listen in its place;
+    // the daemon stops at its next pass once it sees that (planted-socket.test).
+    // Here the victim is pointed at the relay instead, so that the relay has
+    // all the time it wants against a daemon that goes on serving.
+    const relayPath = join(sandbox.dir, 'run', 'relay.sock');
     const attacker = await sandbox.startGuest({ agent: false });
-    const relay = attacker.spawn(['node', RELAY, sandbox.socket, real, 'rewrite', EVIL_DNS]);
+    const relay = attacker.spawn(['node', RELAY, relayPath, sandbox.socket, 'rewrite', EVIL_DNS]);
     const relayed = linesOf(relay);
     await until(() => relayed.length > 0, 'the relay never listened');
-    const victim = await sandbox.startGuest();
+    const victim = await sandbox.startGuest({ agentArgs: ['--socket', relayPath] });
     const attach = await attachSampled(victim);
     const seen = seenBy(relayed.slice(1));
     assert.ok(
