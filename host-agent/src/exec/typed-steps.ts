@@ -11,6 +11,7 @@ import { portGuardSteps } from './port-guard.js';
 /** The netns the agent runs in: the host's. */
 const HOST_NETNS = `/proc/${process.pid}/ns/net`;
 const GUEST_GONE = /No such file or directory|Cannot find device|does not exist|Cannot open network namespace/;
+const GROUP_EMPTY_OR_GUEST_GONE = new RegExp(`${GUEST_GONE.source}|No such device`);
 
 /** Every line of a send-back's errors is one of the two ways it is done: the guest would not take it, or it was gone. */
 const SENT_BACK =
@@ -59,7 +60,8 @@ export const typedSteps = {
     ];
   },
   deleteSublinks: ({ record: r }: { record: SublinkRecord }): Step[] => [
-    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GUEST_GONE },
+    // A group with no link left says "No such device": already gone, as a guest that is.
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GROUP_EMPTY_OR_GUEST_GONE },
   ],
 
   movePhys: ({ record: r }: { record: PhysRecord }): Step[] => [
