@@ -22,8 +22,7 @@ import type { AttachInput } from './driver.js';
 // What the types other than the routed veth share. They forward, NAT and
 // firewall nothing: the guest joins a network that exists (a bridge, a
 // parent's LAN, a NIC's), so their addresses come from that network's pool
-// and host routes into it are expected, not clashes. Their attach is rare
-// and never hot, so it takes a deep look.
+// and host routes into it are expected, not clashes.
 
 /** The link the settings name: --type phys, macvlan, ipvlan, vlan and a bridged veth need one (settings.ts checks). */
 export function linkOf(settings: HostSettings): string {
@@ -35,9 +34,17 @@ export function linkOf(settings: HostSettings): string {
 export const sameType = <R extends AttachmentRecord>(input: AttachInput, type: RecordType): R | undefined =>
   input.existing?.type === type ? (input.existing as R) : undefined;
 
-/** Every look an attach of these types takes: the whole host. */
+/** A look at the whole host: a bridged veth's host end needs a name no link has. */
 export const observeAll = (input: AttachInput): Promise<HostObserved> =>
   observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records);
+
+/**
+ * A look at the link the guest's is made from or is, with the records: a
+ * sublink or a NIC needs no other link, and no firewall contents, since these
+ * types have no rules. In a daemon the rest of such a look comes from memory.
+ */
+export const observeParent = (input: AttachInput): Promise<HostObserved> =>
+  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [linkOf(input.settings)] });
 
 /** The fields of every record: who the guest is, its token (kept by a re-attach), its backend, the tag. */
 export function baseOf(input: AttachInput): RecordBase {

@@ -10,7 +10,7 @@ import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import { currentUplink } from '../plan/planner.js';
 import { guestAlive } from '../observe.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+import { baseOf, forgetting, joinedHost, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
 
 // A NIC of the host handed to the guest, and given back with its name,
 // addresses, MTU and state. Only hardware: detach finds the NIC again by what
@@ -90,7 +90,7 @@ export const physDriver: LinkDriver<PhysRecord> = {
     const seen = input.existing ? undefined : await physState(input.runner, link);
     const phys = existing?.phys ?? seen?.before;
     if (!phys) throw new UsageError(`--link ${link} does not exist on the host`);
-    const observed = await observeAll(input);
+    const observed = await observeParent(input);
     const { fields } = await joinedLinkOf(input, observed, existing, phys.mtu);
     const desired: PhysRecord = { ...baseOf(input), type: 'phys', link, phys, ...fields };
     return { observed, desired, options: { force: input.settings.force, notNic: seen?.notNic } };

@@ -4,7 +4,7 @@ import type { SublinkRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
 
 // macvlan, ipvlan and vlan: a link made from a parent on the host, tagged
 // and moved into the guest in one process (exec/typed-steps.ts). The three
@@ -40,7 +40,7 @@ function sublinkDriver<T extends SublinkRecord['type']>(
 ): LinkDriver<Sublink<T>> {
   return {
     async prepare(input) {
-      const observed = await observeAll(input);
+      const observed = await observeParent(input);
       const { fields } = await joinedLinkOf(input, observed, sameType<Sublink<T>>(input, type), undefined);
       const desired = { ...baseOf(input), type, link: linkOf(input.settings), ...setting(input.settings), ...fields } as Sublink<T>;
       return { observed, desired, options: {} };
