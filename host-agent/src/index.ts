@@ -33,6 +33,7 @@ export { BASE as NFT_TABLE } from './firewall/nftables4.js';
 export { BASE6 as NFT_TABLE6 } from './firewall/nftables6.js';
 export { parseIptablesSave } from './firewall/iptables-save.js';
 export { iptables } from './firewall/iptables.js';
+export { firewallFor, firewallNamed } from './firewall/select.js';
 export { parseRecord, recordContent } from './state/records.js';
 export { type RecordChange, RecordStore, readRecords } from './state/store.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
