@@ -1,6 +1,8 @@
 // What other packages (the tests, the bench) use of host-agent as a library.
 // The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
 export type * from './model/record.js';
+export { guestAddressOf, guestEndShown, guestLabel, hostEndOf, hostLinkAlias, ID_PATTERN } from './model/record.js';
+export { describeType, hasGuestLinkType, LINK_TYPES, RECORD_TYPES, recordTypeOf } from './model/link-type.js';
 export { upgradeRecord } from './state/records.js';
 export type { HostObserved, Route } from './model/host.js';
 export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
@@ -19,7 +21,7 @@ export * as settingChecks from './setting-checks.js';
 export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
-export { planAttach, planDetach, planDetachAll } from './drivers/index.js';
+export { driverFor, planAttach, planDetach, planDetachAll } from './drivers/index.js';
 export { planForward, planReconcile } from './plan/planner.js';
 export { joinsGroup, mergeAttachPlans } from './plan/group.js';
 export { GroupCommit } from './daemon/group-commit.js';
