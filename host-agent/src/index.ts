@@ -122,6 +122,9 @@ export { Radvd, radvdVersion, type StopMode as RadvdStopMode } from './ra/radvd.
 export { formatDoctor, formatStatus } from './output.js';
 export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
+export * as doctorChecks from './doctor/checks.js';
+export { ipv6 as ipv6Check } from './doctor/ipv6.js';
+export { configureGuest } from './guest-link/one-shot.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
 export { configureLog, flushLog, isJournalStream, log, logFormatOf } from './log.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type AttachmentRecord, planAttach, planDetachAll } from '@guestnet/host-agent';
 import { UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
-import { joinedRecord, lanHost } from '../../../fixtures/typed-records.js';
+import { joinedRecord, lanHost, physRecord } from '../../../fixtures/typed-records.js';
 
 // The one place a record's type picks its driver: a guest attached as one
 // type is never re-attached as another, and detach --all takes every guest
@@ -14,7 +14,7 @@ const ofEachType: AttachmentRecord[] = [
   joinedRecord({ type: 'macvlan', macvlanMode: 'bridge' }),
   joinedRecord({ type: 'ipvlan', ipvlanMode: 'l2' }),
   joinedRecord({ type: 'vlan', vlanId: 7 }),
-  joinedRecord({ type: 'phys', link: 'eth2', hostIf: 'eth2' }),
+  physRecord(),
   joinedRecord({ type: 'empty', link: undefined, hostIf: 'lo' }),
   joinedRecord({ type: 'none', link: undefined, hostIf: 'lo' }),
 ];

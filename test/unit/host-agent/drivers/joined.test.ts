@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type AttachmentRecord, driverFor, planAttach, planDetach } from '@guestnet/host-agent';
 import { UsageError } from '@guestnet/protocol';
-import { joinedRecord, lanHost } from '../../../fixtures/typed-records.js';
+import { joinedRecord, lanHost, physRecord } from '../../../fixtures/typed-records.js';
 
 // What the types that join a network the host has share: no NAT and no rules
 // of guestnet's, the record forgotten last and only while it is there, and
@@ -12,7 +12,7 @@ const joined: AttachmentRecord[] = [
   joinedRecord({ type: 'macvlan', macvlanMode: 'private' }),
   joinedRecord({ type: 'ipvlan', ipvlanMode: 'l3' }),
   joinedRecord({ type: 'vlan', vlanId: 7 }),
-  joinedRecord({ type: 'phys', link: 'eth2', hostIf: 'eth2' }),
+  physRecord(),
   joinedRecord({ type: 'empty', link: undefined, hostIf: 'lo' }),
   joinedRecord({ type: 'none', link: undefined, hostIf: 'lo' }),
 ];

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { type PhysRecord, passingName, planAttach, planDetach, RecordingRunner, driverFor, nftables } from '@guestnet/host-agent';
 import { UsageError } from '@guestnet/protocol';
-import { joinedRecord, lanHost, undoKinds } from '../../../fixtures/typed-records.js';
+import { lanHost, physRecord, undoKinds } from '../../../fixtures/typed-records.js';
 
 // A NIC handed to the guest and given back: the record is kept until the NIC
 // is back or its guest is gone; nothing is handed over twice.
 
-const phys = joinedRecord<PhysRecord>({ type: 'phys', link: 'eth2', hostIf: 'eth2' });
+const phys = physRecord();
 /** The host once the NIC has left it. */
 const handedOver = (records = [phys]) => {
   const host = lanHost(records);
