@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { type AttachmentRecord, planAttach, planDetachAll } from '@guestnet/host-agent';
 import { UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
-import { joinedRecord, lanHost, physRecord } from '../../../fixtures/typed-records.js';
+import { joinedOfEachType, lanHost } from '../../../fixtures/typed-records.js';
 
 // The one place a record's type picks its driver: a guest attached as one
 // type is never re-attached as another, and detach --all takes every guest
 // but the phys ones, whose NICs come back in rounds of their own.
 
-const ofEachType: AttachmentRecord[] = [
-  sampleRecord({ pid: 300 }),
-  joinedRecord({ type: 'veth', link: 'br0', hostIf: 'vm_br' }),
-  joinedRecord({ type: 'macvlan', macvlanMode: 'bridge' }),
-  joinedRecord({ type: 'ipvlan', ipvlanMode: 'l2' }),
-  joinedRecord({ type: 'vlan', vlanId: 7 }),
-  physRecord(),
-  joinedRecord({ type: 'empty', link: undefined, hostIf: 'lo' }),
-  joinedRecord({ type: 'none', link: undefined, hostIf: 'lo' }),
-];
+const ofEachType: AttachmentRecord[] = [sampleRecord({ pid: 300 }), ...joinedOfEachType()];
 
 describe("drivers/index: a record goes to its own type's driver", () => {
   it('covers every record type', () => {

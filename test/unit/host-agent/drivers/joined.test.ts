@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { type AttachmentRecord, driverFor, planAttach, planDetach } from '@guestnet/host-agent';
 import { UsageError } from '@guestnet/protocol';
-import { joinedRecord, lanHost, physRecord } from '../../../fixtures/typed-records.js';
+import { joinedOfEachType, lanHost } from '../../../fixtures/typed-records.js';
 
 // What the types that join a network the host has share: no NAT and no rules
 // of guestnet's, the record forgotten last and only while it is there, and
 // an attach refused over another type or link, or onto a link the host lacks.
 
-const joined: AttachmentRecord[] = [
-  joinedRecord({ type: 'veth', link: 'br0', hostIf: 'vm_br' }),
-  joinedRecord({ type: 'macvlan', macvlanMode: 'private' }),
-  joinedRecord({ type: 'ipvlan', ipvlanMode: 'l3' }),
-  joinedRecord({ type: 'vlan', vlanId: 7 }),
-  physRecord(),
-  joinedRecord({ type: 'empty', link: undefined, hostIf: 'lo' }),
-  joinedRecord({ type: 'none', link: undefined, hostIf: 'lo' }),
-];
+const joined = joinedOfEachType();
 const shown = ({ token: _, ...record }: AttachmentRecord) => record;
 const nicBack = { guestAlive: true, onHost: 'eth2' };
 
