@@ -92,4 +92,14 @@ describe('guest-link/one-shot: waiting for the guest agent without a daemon', ()
     await wait;
     guest.connection.destroy();
   });
+
+  it('never removes a socket that is no longer its own', async () => {
+    const wait = configureGuest(socketPath, await guestHere(), 300, new AbortController().signal);
+    await listening();
+    await rm(socketPath);
+    const next = await listenExclusively(socketPath, (socket) => socket.destroy());
+    await assert.rejects(wait, GuestTimeoutError);
+    assert.equal(existsSync(socketPath), true, "the next attach's socket");
+    await new Promise<void>((done) => next.close(() => done()));
+  });
 });
