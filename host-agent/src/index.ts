@@ -69,6 +69,7 @@ export {
 } from './cni/request.js';
 export { forwardInForce } from './service/forwards.js';
 export { dropKeptPorts, keepPorts, keptPorts } from './cni/kept-ports.js';
+export * as cniCommands from './cni/commands.js';
 export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
 export { listenExclusively } from './guest-link/socket.js';
