@@ -7,6 +7,7 @@ export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIp
 export { oneTimeLinkIn } from './events.js';
 export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';
+export { follow, greet } from './host-session.js';
 export { changeIp, type IpTarget, readIp } from './ip.js';
 export { readStatus, StatusFile } from './status-file.js';
 export { formatGuestStatus, type GuestStatus } from './commands/status.js';

@@ -52,7 +52,6 @@ const EXEMPT = new Map<string, string>([
  */
 const NOT_YET_COVERED: readonly string[] = [
   'guest-agent/src/commands/run.ts',
-  'guest-agent/src/host-session.ts',
   'guest-agent/src/keeper.ts',
   'host-agent/src/daemon/daemon.ts',
   'host-agent/src/daemon/monitor.ts',
