@@ -63,3 +63,21 @@ describe('drivers/phys: a NIC handed over and given back', () => {
     assert.deepEqual(runner.reads, []);
   });
 });
+
+describe("drivers/phys: a NIC's alias it could not give back", () => {
+  // The alias goes back in an `ip -batch` line, quoted: a record holding one with a quote, a
+  // backslash or a newline could not be read back, and every later command, detach among them, failed.
+  it('refuses to hand over a NIC whose alias could not be restored, before anything is written', () => {
+    for (const alias of ['uplink "office"', 'a\\b', 'a\nb', 'x'.repeat(201)]) {
+      const nic = physRecord();
+      const odd = { ...nic, phys: { ...nic.phys, alias } };
+      assert.throws(
+        () => planAttach(lanHost(), odd),
+        (e: unknown) => e instanceof UsageError && /^--link eth2 has an alias guestnet could not give back/.test(e.message),
+        JSON.stringify(alias),
+      );
+    }
+    const plain = physRecord();
+    assert.deepEqual(planAttach(lanHost(), { ...plain, phys: { ...plain.phys, alias: 'office uplink' } })[0]?.kind, 'writeRecord');
+  });
+});

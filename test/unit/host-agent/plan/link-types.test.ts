@@ -227,14 +227,17 @@ describe('network types: plans and their exact steps', () => {
   });
 
   it("phys refuses the default route's interface unless forced, and a NIC already handed to another guest", () => {
-    const wlan = typed({ type: 'phys', link: 'wlan0', hostIf: 'wlan0' });
+    const wlan = physRecord({ link: 'wlan0', hostIf: 'wlan0' });
     assert.throws(() => planAttach(lan(), wlan), /carries the host's default route/);
     assert.deepEqual(
       planAttach(lan(), wlan, { force: true }).map((o) => o.kind),
       ['writeRecord', 'movePhys'],
     );
-    const first = typed({ type: 'phys', pid: 301, id: '301' });
-    assert.throws(() => planAttach({ ...lan(), records: [first] }, typed({ type: 'phys' })), /already handed to the guest of pid 301/);
+    const first = physRecord({ pid: 301, id: '301', link: 'eth1', hostIf: 'eth1' });
+    assert.throws(
+      () => planAttach({ ...lan(), records: [first] }, physRecord({ link: 'eth1', hostIf: 'eth1' })),
+      /already handed to the guest of pid 301/,
+    );
   });
 
   it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile leave rules to routed ones', () => {
