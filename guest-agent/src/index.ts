@@ -8,6 +8,7 @@ export { oneTimeLinkIn } from './events.js';
 export { type EventLine, onlyEchoes, parseEventLine } from './event-lines.js';
 export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';
+export { follow, greet } from './host-session.js';
 export { changeIp, type IpTarget, readIp } from './ip.js';
 export { readStatus, StatusFile } from './status-file.js';
 export { formatGuestStatus, type GuestStatus } from './commands/status.js';

@@ -1,6 +1,8 @@
 // What other packages (the tests, the bench) use of host-agent as a library.
 // The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
 export type * from './model/record.js';
+export { guestAddressOf, guestEndShown, guestLabel, hostEndOf, hostLinkAlias, ID_PATTERN } from './model/record.js';
+export { describeType, hasGuestLinkType, LINK_TYPES, RECORD_TYPES, recordTypeOf } from './model/link-type.js';
 export { upgradeRecord } from './state/records.js';
 export type { HostObserved, Route } from './model/host.js';
 export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
@@ -19,7 +21,7 @@ export * as settingChecks from './setting-checks.js';
 export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
-export { planAttach, planDetach, planDetachAll } from './drivers/index.js';
+export { driverFor, planAttach, planDetach, planDetachAll } from './drivers/index.js';
 export { planForward, planReconcile } from './plan/planner.js';
 export { joinsGroup, mergeAttachPlans } from './plan/group.js';
 export { GroupCommit } from './daemon/group-commit.js';
@@ -33,6 +35,7 @@ export { BASE as NFT_TABLE } from './firewall/nftables4.js';
 export { BASE6 as NFT_TABLE6 } from './firewall/nftables6.js';
 export { parseIptablesSave } from './firewall/iptables-save.js';
 export { iptables } from './firewall/iptables.js';
+export { firewallFor, firewallNamed } from './firewall/select.js';
 export { parseRecord, recordContent } from './state/records.js';
 export { type RecordChange, RecordStore, readRecords } from './state/store.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
@@ -42,7 +45,11 @@ export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';
 export { type HostQuery, hostQueries } from './model/host-queries.js';
 export { AttachmentService } from './service/attachments.js';
-export { attachResult } from './service/results.js';
+export { attachResult, detachResultFor } from './service/results.js';
+export { collectStatus } from './service/status.js';
+export { processGuest, requireRoot } from './service/preflight.js';
+export { reconcileGuest, reconcileHost, recover } from './service/recovery.js';
+export { detachAllHostSide, forwardHostSide, rotatedOnReattach } from './service/host-side.js';
 export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';
@@ -63,6 +70,7 @@ export {
 } from './cni/request.js';
 export { forwardInForce } from './service/forwards.js';
 export { dropKeptPorts, keepPorts, keptPorts } from './cni/kept-ports.js';
+export * as cniCommands from './cni/commands.js';
 export { ownerOf, tryOwn, withStateLock } from './state/lock.js';
 export { removeSocket } from './state/dir.js';
 export { listenExclusively } from './guest-link/socket.js';
@@ -116,6 +124,9 @@ export { Radvd, radvdVersion, type StopMode as RadvdStopMode } from './ra/radvd.
 export { formatDoctor, formatStatus } from './output.js';
 export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
+export * as doctorChecks from './doctor/checks.js';
+export { ipv6 as ipv6Check } from './doctor/ipv6.js';
+export { configureGuest } from './guest-link/one-shot.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
 export { configureLog, flushLog, isJournalStream, log, logFormatOf } from './log.js';

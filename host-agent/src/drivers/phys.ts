@@ -1,6 +1,7 @@
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
 import { applyTeardown, type OpTiming } from '../exec/apply.js';
 import type { HostObserved } from '../model/host.js';
+import { isRestorableAlias } from '../model/link-type.js';
 import type { NicSeen } from '../model/nic.js';
 import { guestLabel, type PhysRecord } from '../model/record.js';
 import { locateNic, physState } from '../net/links.js';
@@ -36,6 +37,10 @@ function planAttach(observed: HostObserved, desired: PhysRecord, existing: PhysR
   if (desired.link === currentUplink(observed) && options.force !== true)
     throw new UsageError(
       `${desired.link} carries the host's default route; handing it over would cut the host off (--force to do it anyway)`,
+    );
+  if (!isRestorableAlias(desired.phys.alias))
+    throw new UsageError(
+      `--link ${desired.link} has an alias guestnet could not give back (a quote, backslash or newline, or over 200 characters); change it first`,
     );
   if (options.notNic !== undefined)
     throw new UsageError(`--link ${desired.link} is not a NIC: ${options.notNic}; --type phys hands over hardware only`);

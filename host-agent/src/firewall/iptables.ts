@@ -59,8 +59,10 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
   return (beforeInstalled: boolean, after: GuestRule[] | undefined, found: Readonly<Record<string, number>> = {}, undone = {}): Step[] => {
     if (after !== undefined) return [restore(after, beforeInstalled ? false : found)];
     const owned = TABLES.flatMap((table) => chains[table].map((chain) => ({ table, chain })));
+    // Every copy of a jump found goes (the host may have doubled one), or deleting its chain would fail.
+    const copies = (j: Rule) => Array.from({ length: Math.max(1, found[hookKey(family, j)] ?? 1) }, () => remove(j));
     return [
-      ...hooks.map(remove),
+      ...hooks.flatMap(copies),
       ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-F', chain], tolerate: GONE })),
       ...owned.map(({ table, chain }): Step => ({ kind: 'run', argv: [binary(''), '-w', '-t', table, '-X', chain], tolerate: GONE })),
       ...(marks ? removeMade(family.name, TABLES, hooks, binary(''), found, undone) : []),

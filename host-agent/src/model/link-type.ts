@@ -34,6 +34,13 @@ export interface PhysBefore {
   nic?: NicIdentity;
 }
 
+/**
+ * Whether a NIC's alias can be given back: it goes back quoted in an
+ * `ip -batch` line, so no quote, backslash or newline, and a record holding
+ * it must read back (state/records.ts checks the same).
+ */
+export const isRestorableAlias = (alias: string): boolean => /^[^"\n\\]{0,200}$/.test(alias);
+
 /** The kind of a record: the link type, with the veth told apart by whether it is routed or a bridge's port. */
 export const RECORD_TYPES = ['routed-veth', 'bridged-veth', 'macvlan', 'ipvlan', 'vlan', 'phys', 'empty', 'none'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];

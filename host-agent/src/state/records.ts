@@ -3,6 +3,7 @@ import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkT
 import {
   hasGuestLinkType,
   IPVLAN_MODES,
+  isRestorableAlias,
   LINK_TYPES,
   type LinkType,
   MACVLAN_MODES,
@@ -61,7 +62,7 @@ function isPhysBefore(raw: unknown): boolean {
     typeof raw.up === 'boolean' &&
     Number.isInteger(raw.mtu) &&
     typeof raw.alias === 'string' &&
-    /^[^"\n\\]{0,200}$/.test(raw.alias) &&
+    isRestorableAlias(raw.alias) &&
     (raw.nic === undefined || isNicIdentity(raw.nic))
   );
 }

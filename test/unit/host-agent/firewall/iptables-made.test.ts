@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { type FirewallContent, type GuestRule, iptables, parseIptablesSave } from '@guestnet/host-agent';
+import { iptables, parseIptablesSave } from '@guestnet/host-agent';
+import { installed, NO_RULES, SECOND_RULE } from '../../../fixtures/records.js';
 
 // What iptables-nft makes for guestnet (a table, a built-in chain) is marked
 // at install and removed with the last guest, only while it holds nothing of
 // anyone else's; what was there before is never marked.
 
-const rule: GuestRule = {
-  hostIf: 'vm_wlan1',
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards: [],
-};
-const one: FirewallContent = { installed: true, guests: [rule] };
+const one = installed(SECOND_RULE);
 const nftDeletes = (steps: ReturnType<ReturnType<typeof iptables>['change']>) =>
   steps.flatMap((s) => (s.kind === 'run' && s.argv[0] === 'nft' ? [s.argv.slice(1).join(' ')] : []));
 const restoreInput = (steps: ReturnType<ReturnType<typeof iptables>['change']>) =>
@@ -29,14 +20,12 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
     const builtins = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'].map((chain) => `:${chain} ACCEPT [0:0]`);
     const save = ['*nat', ...builtins, '-A POSTROUTING -s 10.22.0.0/24 -j MASQUERADE', 'COMMIT', ''].join('\n');
     const state = parseIptablesSave(save, undefined, { chains: new Set(['nat POSTROUTING']) });
-    const input = restoreInput(nft.change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, one));
+    const input = restoreInput(nft.change({ ...NO_RULES, ...(state.found ? { found: state.found } : {}) }, one));
     for (const marker of ['TABLE', 'FORWARD', 'INPUT']) assert.match(input, new RegExp(`\\*filter\\n[^*]*:GUESTNET-MADE-${marker} - `));
     assert.match(input, /\*nat\n[^*]*:GUESTNET-MADE-PREROUTING - [^*]*:GUESTNET-MADE-OUTPUT - /);
     assert.doesNotMatch(input, /GUESTNET-MADE-POSTROUTING|\*nat\n[^*]*GUESTNET-MADE-TABLE/, 'what was there is never marked');
     assert.doesNotMatch(
-      restoreInput(
-        iptables('iptables-legacy').change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, one),
-      ),
+      restoreInput(iptables('iptables-legacy').change({ ...NO_RULES, ...(state.found ? { found: state.found } : {}) }, one)),
       /GUESTNET-MADE/,
     );
   });
@@ -63,7 +52,7 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
       '',
     ].join('\n');
     const { found } = parseIptablesSave(save, undefined, {});
-    const steps = nft.change({ ...one, ...(found ? { found } : {}) }, { installed: false, guests: [] });
+    const steps = nft.change({ ...one, ...(found ? { found } : {}) }, NO_RULES);
     assert.deepEqual(nftDeletes(steps), ['delete table ip filter', 'delete chain ip nat PREROUTING'], 'OUTPUT now drops: not only ours');
     const markers = steps.flatMap((s) =>
       s.kind === 'run' && s.argv.includes('-X') && String(s.argv.at(-1)).startsWith('GUESTNET-MADE') ? [s.argv.at(-1)] : [],
@@ -75,17 +64,12 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
       {},
     );
     assert.ok(
-      !nftDeletes(nft.change({ ...one, ...(busy.found ? { found: busy.found } : {}) }, { installed: false, guests: [] })).includes(
-        'delete table ip filter',
-      ),
+      !nftDeletes(nft.change({ ...one, ...(busy.found ? { found: busy.found } : {}) }, NO_RULES)).includes('delete table ip filter'),
     );
   });
 
   it('finds nothing to do where only absent pieces were seen', () => {
     const state = parseIptablesSave('', undefined, {});
-    assert.deepEqual(
-      nft.change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, { installed: false, guests: [] }),
-      [],
-    );
+    assert.deepEqual(nft.change({ ...NO_RULES, ...(state.found ? { found: state.found } : {}) }, NO_RULES), []);
   });
 });

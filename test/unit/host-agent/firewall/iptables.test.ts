@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseIptablesSave } from '@guestnet/host-agent';
-import { SAMPLE_RULE as rule } from '../../../fixtures/records.js';
+import { iptables, parseIptablesSave } from '@guestnet/host-agent';
+import { installed, NO_RULES, SAMPLE_RULE as rule } from '../../../fixtures/records.js';
 
 const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
 
@@ -106,5 +106,21 @@ describe('firewall observation: iptables-save', () => {
     const state = parseIptablesSave(save(filter, antispoof, [...nat, forward, output]));
     assert.equal(state.has({ ...rule, forwards: [adb] }), true);
     assert.equal(state.has({ ...rule, forwards: [{ ...adb, hostPort: 5556 }] }), false);
+  });
+});
+
+describe('firewall/iptables: teardown takes every copy of a jump found', () => {
+  // A jump the host doubled (a saved ruleset restored over ours): one delete
+  // would leave the second, and deleting its chain would then fail ("Too many
+  // links"), failing the detach and leaving the chain behind.
+  it('deletes a jump as many times as it was found, at least once', () => {
+    const doubled = '4 filter -A FORWARD -j GUESTNET-FORWARD';
+    const steps = iptables('iptables-legacy').change({ ...installed(rule), found: { [doubled]: 2 } }, NO_RULES);
+    const deletes = (chain: string) =>
+      steps.filter((s) => s.kind === 'run' && s.argv.join(' ') === `iptables-legacy -w -t filter -D ${chain}`).length;
+    assert.equal(deletes('FORWARD -j GUESTNET-FORWARD'), 2);
+    assert.equal(deletes('INPUT -j GUESTNET-INPUT'), 1, 'a jump not counted is deleted once');
+    const undone = iptables('iptables-legacy').change(installed(rule), NO_RULES);
+    assert.equal(undone.filter((s) => s.kind === 'run' && s.argv.includes('-D')).length, 5, 'one delete a jump');
   });
 });

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { type FirewallContent, type GuestRule, iptables, nftables } from '@guestnet/host-agent';
+import { type GuestRule, iptables, nftables } from '@guestnet/host-agent';
+import { installed, NO_RULES as none, SAMPLE_RULE } from '../../../fixtures/records.js';
 
 // Published ports at 127.0.0.1: route_localnet on exactly the links whose
 // guests take such connections, set before their rules and cleared after them
 // (the undo is the same change reversed), and the rules that go with it.
 
-const guest = (hostIf: string, forwards: GuestRule['forwards']): GuestRule => ({
-  hostIf,
-  linkFamily: 'vm_wlan+',
-  pool: '172.17.0.0/16',
-  guestAddress: '172.17.3.3',
-  gateway: '172.17.3.2',
-  uplink: 'wlan0',
-  openToGuests: false,
-  forwards,
-});
+const guest = (hostIf: string, forwards: GuestRule['forwards']): GuestRule => ({ ...SAMPLE_RULE, hostIf, forwards });
 const web = { protocol: 'tcp' as const, hostPort: 8081, guestPort: 80 };
-const none: FirewallContent = { installed: false, guests: [] };
-const installed = (...guests: GuestRule[]): FirewallContent => ({ installed: true, guests });
 const localnet = (hostIf: string) => `/proc/sys/net/ipv4/conf/${hostIf}/route_localnet`;
 
 for (const firewall of [nftables, iptables('iptables'), iptables('iptables-legacy')])

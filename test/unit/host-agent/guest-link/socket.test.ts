@@ -65,4 +65,16 @@ describe("the guests' socket", () => {
       (error: unknown) => error instanceof StateDirError && error.exitCode === 16,
     );
   });
+
+  it('leaves alone, when it closes, a socket that took its path since', async () => {
+    // Node's close unlinks the path a server listened on, whatever is there by then: a one-shot attach that
+    // took the path as the last one gave it up would lose its socket, and its guest agent could never connect.
+    const path = join(dir, 'guest.sock');
+    const first = await listenExclusively(path, () => {});
+    await rm(path);
+    const next = await listenExclusively(path, () => {});
+    await closed(first);
+    assert.equal((await stat(path)).isSocket(), true);
+    await closed(next);
+  });
 });

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  type AttachmentRecord,
   type BridgedVethRecord,
-  type PhysRecord,
   nftables,
   planAttach,
   planDetach,
@@ -16,22 +14,13 @@ import {
   undoOf,
 } from '@guestnet/host-agent';
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
-import { sampleRecord, typedRecord } from '../../../fixtures/records.js';
+import { sampleRecord } from '../../../fixtures/records.js';
+import { joinedRecord, physRecord } from '../../../fixtures/typed-records.js';
 import { emptyHost } from './simulate.js';
 
 const ctx = { firewall: nftables, stateDir: '/state' };
 // Described in the flat shape of older versions' records, and upgraded as reading one upgrades it.
-const typed = <R extends AttachmentRecord = AttachmentRecord>(overrides: Record<string, unknown>) =>
-  typedRecord<R>({
-    pid: 300,
-    hostIf: 'eth1',
-    link: 'eth1',
-    uplink: 'eth1',
-    guestAddress: '192.168.77.51',
-    hostAddress: '192.168.77.1',
-    prefixLength: 24,
-    ...overrides,
-  });
+const typed = joinedRecord;
 const lan = () => ({ ...emptyHost(), links: new Set(['lo', 'wlan0', 'eth1', 'br0']) });
 
 describe('network types: plans and their exact steps', () => {
@@ -87,15 +76,6 @@ describe('network types: plans and their exact steps', () => {
       { kind: 'setLoopbackUp', record: empty },
     ]);
   });
-
-  const nic = { bus: 'pci', device: '0000:03:00.0', permanentMac: '00:1b:21:3a:4f:10' };
-  const physRecord = () =>
-    typed<PhysRecord>({
-      type: 'phys',
-      link: 'eth2',
-      hostIf: 'eth2',
-      phys: { addresses: ['192.168.77.10/24'], up: true, mtu: 1500, alias: '', nic },
-    });
 
   it('phys: the NIC is fetched from the guest under the passing name, and only once seen there is it renamed and restored', () => {
     const record = physRecord();
@@ -247,14 +227,17 @@ describe('network types: plans and their exact steps', () => {
   });
 
   it("phys refuses the default route's interface unless forced, and a NIC already handed to another guest", () => {
-    const wlan = typed({ type: 'phys', link: 'wlan0', hostIf: 'wlan0' });
+    const wlan = physRecord({ link: 'wlan0', hostIf: 'wlan0' });
     assert.throws(() => planAttach(lan(), wlan), /carries the host's default route/);
     assert.deepEqual(
       planAttach(lan(), wlan, { force: true }).map((o) => o.kind),
       ['writeRecord', 'movePhys'],
     );
-    const first = typed({ type: 'phys', pid: 301, id: '301' });
-    assert.throws(() => planAttach({ ...lan(), records: [first] }, typed({ type: 'phys' })), /already handed to the guest of pid 301/);
+    const first = physRecord({ pid: 301, id: '301', link: 'eth1', hostIf: 'eth1' });
+    assert.throws(
+      () => planAttach({ ...lan(), records: [first] }, physRecord({ link: 'eth1', hostIf: 'eth1' })),
+      /already handed to the guest of pid 301/,
+    );
   });
 
   it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile leave rules to routed ones', () => {

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { type EmptyRecord, nftables, passingName, RecordStore, stepsOf, type SublinkRecord } from '@guestnet/host-agent';
+import { joinedRecord, physRecord } from '../../../fixtures/typed-records.js';
+
+// The steps of the types other than the routed veth: a guest's link made,
+// tagged and moved in one process; deleted by group whatever the guest named
+// it; a name a guest chose passed as one argument, never a batch line; a
+// removal that takes "the guest is gone" as done, an attach step that never
+// does.
+
+const ctx = { firewall: nftables, stateDir: '/state', records: new RecordStore('/state') };
+const runs = (...args: Parameters<typeof stepsOf>) =>
+  stepsOf(...args).map((s) => {
+    assert.equal(s.kind, 'run');
+    return s as Extract<ReturnType<typeof stepsOf>[number], { kind: 'run' }>;
+  });
+const macvlan = joinedRecord<SublinkRecord>({ type: 'macvlan', macvlanMode: 'bridge' });
+const phys = physRecord();
+const empty = joinedRecord<EmptyRecord>({ type: 'empty', link: undefined, hostIf: 'lo' });
+const GUEST_GONE = ['Cannot open network namespace "/proc/300/ns/net": No such file or directory', 'Cannot find device "lo"'];
+
+describe('exec/typed-steps: the steps of the joined types', () => {
+  it('makes a sublink under a name of ours, tags it with the token and moves it in, in one process', () => {
+    const [step, ...rest] = runs({ kind: 'createSublink', record: macvlan }, ctx);
+    assert.deepEqual(rest, []);
+    const lines = (step?.input ?? '').trimEnd().split('\n');
+    assert.deepEqual(
+      lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
+      ['link add', 'link set', 'link set'],
+    );
+    assert.match(lines[0] ?? '', new RegExp(`name ${passingName(macvlan)} .*group 26478 type macvlan mode bridge$`));
+    assert.equal(lines[1], `link set dev ${passingName(macvlan)} alias ${macvlan.token}`);
+    assert.match(lines[2] ?? '', / netns \/proc\/300\/ns\/net name vm_wlan0$/);
+  });
+
+  it('names the kernel option a missing link type needs, as a kernel without it answers', () => {
+    const [step] = runs({ kind: 'createSublink', record: joinedRecord<SublinkRecord>({ type: 'ipvlan', ipvlanMode: 'l2' }) }, ctx);
+    assert.match('Error: Unknown device type.', step?.unsupported?.when ?? /^$/);
+    assert.equal(step?.unsupported?.message, 'this kernel has no ipvlan links (CONFIG_IPVLAN); nothing was changed');
+  });
+
+  it('deletes what it made in the guest by group, whatever the guest renamed it, and takes a gone guest as done', () => {
+    const [step] = runs({ kind: 'deleteSublinks', record: macvlan }, ctx);
+    assert.deepEqual(step?.argv, ['nsenter', '--net=/proc/300/ns/net', 'ip', 'link', 'del', 'group', '26478']);
+    for (const gone of GUEST_GONE) assert.match(gone, step?.tolerate ?? /^$/);
+    assert.doesNotMatch('RTNETLINK answers: Operation not permitted', step?.tolerate ?? /^$/);
+  });
+
+  it('passes a name the guest chose as one argument, never as a line of a batch', () => {
+    const hostile = 'eth0\nlink del dev wlan0';
+    const steps = runs({ kind: 'fetchPhys', record: phys, from: hostile }, ctx);
+    assert.deepEqual(
+      steps.map((s) => s.input),
+      [undefined],
+    );
+    assert.ok(steps[0]?.argv.includes(hostile));
+  });
+
+  it('marks the NIC with the token before it moves, in one process, and restores it with our mark going last', () => {
+    const [move] = runs({ kind: 'movePhys', record: phys }, ctx);
+    assert.equal(move?.input, `link set dev eth2 alias ${phys.token}\nlink set dev eth2 netns /proc/300/ns/net name vm_wlan0\n`);
+    const restore = runs({ kind: 'restorePhys', record: phys, name: 'eth2' }, ctx);
+    assert.equal(restore.length, 1, 'back under its own name: no rename');
+    assert.match(restore[0]?.input ?? '', /\nlink set dev eth2 alias "[^"]*"\n$/);
+  });
+
+  it('takes the NIC gone as done when unmarking it', () => {
+    const [unmark] = runs({ kind: 'unmarkPhys', record: phys }, ctx);
+    assert.match('Cannot find device "eth2"', unmark?.tolerate ?? /^$/);
+  });
+
+  it("brings an empty guest's loopback up failing loudly, and down taking a gone guest as done", () => {
+    const [up] = runs({ kind: 'setLoopbackUp', record: empty }, ctx);
+    const [down] = runs({ kind: 'setLoopbackDown', record: empty }, ctx);
+    assert.equal(up?.tolerate, undefined, 'an attach step tolerates nothing');
+    for (const gone of GUEST_GONE) assert.match(gone, down?.tolerate ?? /^$/);
+  });
+});
