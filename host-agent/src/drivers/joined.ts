@@ -1,4 +1,4 @@
-import { newToken, UsageError } from '@guestnet/protocol';
+import { newOneTimeToken, newToken, ONE_TIME_NAME, oneTimeNameOf, UsageError } from '@guestnet/protocol';
 import { applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import type { HostObserved } from '../model/host.js';
@@ -12,7 +12,7 @@ import {
   type RecordBase,
   type ShownRecord,
 } from '../model/record.js';
-import type { HostSettings } from '../model/settings.js';
+import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { observeHost } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
@@ -46,23 +46,41 @@ export const observeAll = (input: AttachInput): Promise<HostObserved> =>
 export const observeParent = (input: AttachInput): Promise<HostObserved> =>
   observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [linkOf(input.settings)] });
 
-/** The fields of every record: who the guest is, its token (kept by a re-attach), its backend, the tag. */
-export function baseOf(input: AttachInput): RecordBase {
-  return { ...input.guest, token: input.existing?.token ?? newToken(), firewall: input.ctx.firewall.name, tagged: true };
+/**
+ * The fields of every record: who the guest is, its token (kept by a
+ * re-attach), its backend, the tag. `arrives`: the type moves a whole link
+ * into the guest, which for a waiting agent that renames it arrives under a
+ * one-time name, its token (as the routed veth's does), so the agent, woken
+ * by its arrival, knows it for its own without a look.
+ */
+export function baseOf(input: AttachInput, arrives = false): RecordBase {
+  const oneTime = arrives && input.extras.waitsForAgent === true && input.settings.guestIf === DEFAULT_GUEST_IF;
+  const token = input.existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
+  return { ...input.guest, token, firewall: input.ctx.firewall.name, tagged: true };
 }
 
-/** A guest link on a network that exists: its address from the pool (kept by a re-attach) or the network's DHCP. */
+/** The name the guest's link arrives under: its one-time name when its token is one; a re-attach keeps its own. */
+const arrivalName = (input: AttachInput, existing: LinkedRecord | undefined, token: string | undefined): string =>
+  existing && ONE_TIME_NAME.test(existing.guestIf)
+    ? existing.guestIf
+    : ((token === undefined ? undefined : oneTimeNameOf(token)) ?? input.settings.guestIf);
+
+/**
+ * A guest link on a network that exists: its address from the pool (kept by a
+ * re-attach) or the network's DHCP; `token`: the record's, where its link arrives whole.
+ */
 export async function joinedLinkOf(
   input: AttachInput,
   observed: HostObserved,
   existing: LinkedRecord | undefined,
   mtu: number | undefined,
+  token?: string,
 ): Promise<{ fields: JoinedLink; leasedHostIf: string | undefined }> {
   const { settings, guest, extras } = input;
   const lease = settings.dhcp ? undefined : allocate({ ...observed, routes: [] }, settings, guest.id);
   const guestAddress = existing?.guestAddress ?? lease?.guestAddress;
   const link = {
-    guestIf: settings.guestIf,
+    guestIf: arrivalName(input, existing, token),
     guestName: settings.guestName,
     guestMac: extras.guestMac ?? guestMac(guestAddress),
     mtu: settings.mtu ?? mtu ?? (settings.link === undefined ? undefined : observed.mtus.get(settings.link)) ?? 1500,

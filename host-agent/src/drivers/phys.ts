@@ -96,8 +96,9 @@ export const physDriver: LinkDriver<PhysRecord> = {
     const phys = existing?.phys ?? seen?.before;
     if (!phys) throw new UsageError(`--link ${link} does not exist on the host`);
     const observed = await observeParent(input);
-    const { fields } = await joinedLinkOf(input, observed, existing, phys.mtu);
-    const desired: PhysRecord = { ...baseOf(input), type: 'phys', link, phys, ...fields };
+    const base = baseOf(input, true);
+    const { fields } = await joinedLinkOf(input, observed, existing, phys.mtu, base.token);
+    const desired: PhysRecord = { ...base, type: 'phys', link, phys, ...fields };
     return { observed, desired, options: { force: input.settings.force, notNic: seen?.notNic } };
   },
   planAttach,

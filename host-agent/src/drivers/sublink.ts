@@ -41,8 +41,9 @@ function sublinkDriver<T extends SublinkRecord['type']>(
   return {
     async prepare(input) {
       const observed = await observeParent(input);
-      const { fields } = await joinedLinkOf(input, observed, sameType<Sublink<T>>(input, type), undefined);
-      const desired = { ...baseOf(input), type, link: linkOf(input.settings), ...setting(input.settings), ...fields } as Sublink<T>;
+      const base = baseOf(input, true);
+      const { fields } = await joinedLinkOf(input, observed, sameType<Sublink<T>>(input, type), undefined, base.token);
+      const desired = { ...base, type, link: linkOf(input.settings), ...setting(input.settings), ...fields } as Sublink<T>;
       return { observed, desired, options: {} };
     },
     planAttach,

@@ -185,12 +185,13 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
       '60000',
     ]);
     let marked = false;
+    // A waiting attach's NIC arrives under its one-time name, which the record keeps.
+    let arrivedAs = '';
     for (let i = 0; i < 200 && !marked; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      marked = await readFile(recordFile(guest), 'utf8').then(
-        (text) => JSON.parse(text).awaitingGuest === true,
-        () => false,
-      );
+      const record = await readFile(recordFile(guest), 'utf8').then(JSON.parse, () => undefined);
+      marked = record?.awaitingGuest === true;
+      arrivedAs = record?.guestIf ?? '';
     }
     assert.ok(marked, 'the attach never waited for its guest');
     assert.equal((await dying.stop('SIGKILL')).signal, 'SIGKILL');
@@ -201,7 +202,7 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
     let hidden = { exitCode: -1, stderr: '' };
     for (let i = 0; i < 100 && hidden.exitCode !== 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      hidden = await guest.exec(['ip', 'link', 'set', 'dev', 'vm_wlan0', 'netns', String(holder.pid)]);
+      hidden = await guest.exec(['ip', 'link', 'set', 'dev', arrivedAs, 'netns', String(holder.pid)]);
     }
     assert.equal(hidden.exitCode, 0, hidden.stderr);
     const daemon = await sandbox.startDaemon();
@@ -209,7 +210,7 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
     assert.equal((await detach(guest)).exitCode, 18);
     const back = await execa(
       'nsenter',
-      [`--net=/proc/${holder.pid}/ns/net`, 'ip', 'link', 'set', 'dev', 'vm_wlan0', 'netns', String(guest.pid)],
+      [`--net=/proc/${holder.pid}/ns/net`, 'ip', 'link', 'set', 'dev', arrivedAs, 'netns', String(guest.pid)],
       {
         reject: false,
       },
