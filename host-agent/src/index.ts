@@ -126,3 +126,6 @@ export { locateNic, physState } from './net/links.js';
 export { type LinkState, linkStates } from './net/link-state.js';
 export { existingLinksWithAliases, routesCovering } from './observe.js';
 export { passingName, planPortGuardRepair } from './plan/link-types.js';
+export { modeFields, refuseOneShot, settingsForMode, waitOf } from './guest-config/mode.js';
+export { dhcpGuestOf, type DhcpLeaseView, GuestDhcp, type LeaseConfirmation } from './guest-config/dhcp-service.js';
+export { GUEST_CONFIGS, type GuestConfigMode } from './model/guest-config.js';

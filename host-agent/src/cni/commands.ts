@@ -1,10 +1,9 @@
-import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
 import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
-import { guestConfigOf } from '../guest-link/configure.js';
+import { configureFromHost, missingInGuest } from '../guest-config/from-host.js';
 import { statePaths } from '../model/paths.js';
 import { describePortForward, samePortForward } from '../model/port-forward.js';
-import { type AttachmentRecord, type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
+import { type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { existingLinksWithAliases, observeHost } from '../observe.js';
@@ -24,8 +23,6 @@ import { CniError, type CniRequest } from './request.js';
 // with the guest agent's own planner, entering the container's netns.
 
 const idOf = (attachment: { containerId: string; ifname: string }) => `cni-${attachment.containerId}-${attachment.ifname}`;
-// The runtime writes the container's resolv.conf from the result's dns.
-const NO_DNS_FILE: DnsTarget = { kind: 'none' };
 
 async function identity(request: CniRequest): Promise<GuestIdentity> {
   const netnsPath = request.netns;
@@ -34,15 +31,6 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   if (netns === (await netnsAt('/proc/self/ns/net'))) throw new CniError(3, `${netnsPath} is the host's own netns`, 'badPid');
   const cni = { containerId: request.containerId, ifname: request.ifname, network: request.network };
   return { id: idOf(request), netnsPath, netns, cni };
-}
-
-/** Configures the container's end as the guest agent would, and checks what is in force afterwards. */
-async function configureContainer(record: AttachmentRecord): Promise<void> {
-  const configure = guestConfigOf(record);
-  const target = { netnsPath: record.netnsPath };
-  const ipv6 = configure.link.ipv6 !== undefined;
-  const ops = planGuest(await observeGuest(undefined, target, ipv6), configure, NO_DNS_FILE);
-  verifiedState(await applyGuest(ops, target, ipv6), configure);
 }
 
 /**
@@ -62,7 +50,7 @@ export async function add(
   const kept = request.forwards.length > 0 ? { found: false } : await keptPorts(stateDir, guest);
   const forwards = request.forwards.length > 0 ? request.forwards : kept.forwards;
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
-  const { record } = await attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
+  const { record } = await attach({ guest, settings: request.settings, guestSide: configureFromHost, extras });
   // A CNI network config names no link type: its guests are routed veths.
   if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
@@ -110,15 +98,10 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   if (ports.length > 0) throw new CniError(100, `published ports not in force: ${ports.map(describePortForward).join(', ')}`);
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
-  const configure = guestConfigOf(record);
-  const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath }, configure.link.ipv6 !== undefined);
-  try {
-    verifiedState(observedInside, configure);
-  } catch (error) {
-    throw new CniError(100, (error as Error).message);
-  }
-  const inside = planGuest(observedInside, configure, NO_DNS_FILE);
-  if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.map((op) => op.kind).join(', ')} missing`);
+  const inside = await missingInGuest(record).catch((error: Error) => {
+    throw new CniError(100, error.message);
+  });
+  if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.join(', ')} missing`);
 }
 
 /**

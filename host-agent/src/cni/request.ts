@@ -45,7 +45,18 @@ const STANDARD_KEYS = new Set([
   'cni.dev/valid-attachments',
 ]);
 // Our settings a network config may set; the link names come from the runtime.
-const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix', 'ipv6', 'pool6']);
+const GUESTNET_KEYS = new Set([
+  'pool',
+  'gateway',
+  'uplink',
+  'mtu',
+  'guestToGuest',
+  'firewall',
+  'hostIfPrefix',
+  'ipv6',
+  'pool6',
+  'guestConfig',
+]);
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -131,6 +142,12 @@ export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, c
   if (!/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
   const requested = requestedOf(config, env);
   const settings = parseSettings(config, env, requested.ip === undefined ? {} : { guestAddress: requested.ip });
+  // The plugin configures its containers from the host: a runtime starts no agent, and no daemon learns of a dhcp container.
+  if (config.guestConfig !== undefined && settings.guestConfig !== 'host')
+    throw new CniError(
+      7,
+      `guestConfig '${settings.guestConfig}': the plugin supports only "host", configuring the container from the host`,
+    );
   const link = { ...settings, guestIf: ifname, guestName: ifname };
   return {
     command,

@@ -14,19 +14,19 @@ import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
 import { GroupCommit, settledOne } from './group-commit.js';
 import { serveCni } from './cni.js';
-import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
+import { loggedRequests, logDhcpEvent, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
-import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
-import { DnsForwarder } from '../dns/forwarder.js';
-import { HostResolvers } from '../dns/upstreams.js';
+import type { DnsForwarder } from '../dns/forwarder.js';
+import { hostDnsForwarder } from '../dns/host-forwarder.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
-import { HOST_RESOLV_CONF } from '../net/resolvers.js';
+import { GuestDhcp } from '../guest-config/dhcp-service.js';
+import { daemonGuestSide, guestViewOf } from './guest-side.js';
 import { recordTypeOf } from '../model/link-type.js';
 import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
 
@@ -51,6 +51,7 @@ export class Daemon {
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
+  private readonly dhcp: GuestDhcp;
   private monitor: HostWatch | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -82,12 +83,12 @@ export class Daemon {
       onCrowded: limitedWarning(log, 'guest connections dropped'),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
-    const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);
-    this.dns = new DnsForwarder({
-      upstreams: () => resolvers.current(),
+    this.dns = hostDnsForwarder(netdSocket, {
       isGuest: (address) => records.isGuestAddress(address),
       onDropped: limitedWarning(log, 'guest DNS queries dropped'),
     });
+    // Its guests are the store's dhcp guests, from their record's first write: a DISCOVER never comes first.
+    this.dhcp = new GuestDhcp(records, logDhcpEvent(log));
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
     records.onChange(({ id, after }) => after === undefined && this.guests.forget(id));
   }
@@ -112,6 +113,7 @@ export class Daemon {
     this.holdings.add(() => withStateLock(stateDir, async () => {}));
     this.holdings.add(() => this.runner.close());
     this.holdings.add(() => this.dns.close());
+    this.holdings.add(() => this.dhcp.close());
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
     this.ipBatch.keep();
@@ -147,7 +149,7 @@ export class Daemon {
     await this.holdings.releaseAll();
   }
 
-  /** The DNS forwarder on every gateway that a guest link carries by now. */
+  /** The DNS forwarder on every gateway that a guest link carries by now, and the DHCP server while there are dhcp guests. */
   private async serveDns(): Promise<void> {
     const failures = await this.dns.serve(
       this.service.records
@@ -157,14 +159,12 @@ export class Daemon {
     );
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
+    await this.dhcp.serve().catch((error: Error) => this.log('warn', 'cannot serve DHCP to guests', { error: error.message }));
   }
 
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
-    return collectStatus(this.service.records.all(), this.runner.glancing, (id) => ({
-      connected: this.guests.connected(id),
-      lastApply: this.guests.lastApply(id),
-    }));
+    return collectStatus(this.service.records.all(), this.runner.glancing, guestViewOf(this.guests, this.dhcp));
   }
 
   private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {
@@ -210,10 +210,9 @@ export class Daemon {
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guests = await Promise.allSettled(pids.map((pid) => processGuest(pid)));
     const guestSide = async (record: AttachmentRecord) => {
-      if (cancelled.aborted) throw interrupted('its caller hanging up');
       // The host side is up: the guest's resolver, its gateway, can answer from now on.
-      await this.serveDns();
-      return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
+      if (!cancelled.aborted) await this.serveDns();
+      return daemonGuestSide(record, { wait, timeoutMs: settings.timeout, cancelled }, this.guests, this.dhcp);
     };
     const found = guests.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
     const requests = found.map((guest) => ({ guest, settings, extras: { waitsForAgent: wait }, guestSide }));

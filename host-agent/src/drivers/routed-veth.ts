@@ -1,5 +1,6 @@
 import { newOneTimeToken, newToken, ONE_TIME_NAME, oneTimeNameOf, UplinkNotFoundError } from '@guestnet/protocol';
 import type { Runner } from '../exec/runner.js';
+import { modeFields, settingsForMode } from '../guest-config/mode.js';
 import { pathMtu, type Route } from '../model/host.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
@@ -25,7 +26,9 @@ import { detachOnce, sameType } from './joined.js';
 const DEFAULT_MTU = 1500;
 
 async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> {
-  const { guest, settings, records, runner, ctx, extras } = input;
+  const { guest, records, runner, ctx, extras } = input;
+  // A guest with no agent has its link made under its final name; a dhcp guest is IPv4 only.
+  const settings = settingsForMode(input.settings);
   const existing = sameType<RoutedVethRecord>(input, 'routed-veth');
   // A re-attach compares against everything; a fresh attach looks only at
   // what its lease touches, probed while the rest is observed.
@@ -59,6 +62,7 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
     // A guest end made under a one-time name keeps it in its record, through any rotation of its token.
     guestIf: existing && ONE_TIME_NAME.test(existing.guestIf) ? existing.guestIf : (oneTimeNameOf(token) ?? settings.guestIf),
     guestName: settings.guestName,
+    ...modeFields(settings),
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,

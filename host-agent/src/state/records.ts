@@ -144,6 +144,7 @@ const TYPE_FIELDS: Record<RecordType, (raw: Record<string, unknown>) => boolean>
     isOptional(raw.policyTable, (v) => Number.isInteger(v) && (v as number) > 0) &&
     isTrueOrUnset(raw.uplinkPinned) &&
     isTrueOrUnset(raw.mtuPinned) &&
+    isOptional(raw.guestConfig, isOneOf(['dhcp', 'host'])) &&
     Array.isArray(raw.forwards) &&
     raw.forwards.every(isPortForward),
   'bridged-veth': (raw) =>
@@ -181,6 +182,7 @@ const OWN_FIELDS: Record<RecordType, readonly string[]> = {
     'uplinkPinned',
     'mtuPinned',
     'forwards',
+    'guestConfig',
   ],
   'bridged-veth': ['link', 'hostIf', 'hostIfPrefix', 'portSecurity'],
   macvlan: ['link', 'macvlanMode'],

@@ -32,6 +32,19 @@ describe('CNI requests', () => {
     assert.equal(request.settings.stateDir, '/run/gn-test');
   });
 
+  it('takes guestConfig "host", what the plugin does anyway, and refuses the modes it cannot serve in one line', () => {
+    assert.equal(parseCniRequest('ADD', env, { ...config, guestConfig: 'host' }).settings.guestConfig, 'host');
+    assert.equal(parseCniRequest('ADD', env, config).settings.guestConfig, 'agent');
+    for (const guestConfig of ['dhcp', 'agent']) {
+      assert.equal(
+        cniCode(() => parseCniRequest('ADD', env, { ...config, guestConfig })),
+        7,
+      );
+      assert.throws(() => parseCniRequest('ADD', env, { ...config, guestConfig }), /guestConfig '\w+': the plugin supports only "host"/);
+    }
+    assert.throws(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'radio' }), /key 'guestConfig' must be one of/);
+  });
+
   it("answers with the spec's codes: version 1, config 2 and 7, environment 4, stdin 6", () => {
     assert.equal(
       cniCode(() => parseCniRequest('ADD', env, { ...config, cniVersion: '0.1.0' })),
