@@ -72,6 +72,9 @@ const leaseText = (lease: NonNullable<LastApply['lease']>) =>
 type Guest = Status['guests'][number];
 
 /** How a guest with no agent is configured, and for a dhcp guest its lease as the daemon knows it. */
+/** A mode other than its kind's default (agent for a process, host for a CNI container, which has no pid) is worth showing. */
+const otherMode = (g: Guest) => g.guestConfig !== (g.pid === null ? 'host' : 'agent');
+
 function guestConfigText(g: Guest): string {
   if (g.guestConfig === 'host') return "configured by the host; its DNS is the caller's";
   const lease = g.dhcp;
@@ -106,7 +109,7 @@ function statusColumns(guests: Guest[], wide: boolean): Column[] {
     column('ADDRESS', (g) => (g.address === null ? '-' : `${g.address}/${g.prefixLength}`)),
     column('GATEWAY', (g) => g.gateway ?? '-', 1),
     column('UPLINK', (g) => g.uplink ?? '-', 5),
-    column('AGENT', (g) => (g.guestConfig !== 'agent' ? `(${g.guestConfig})` : g.agent === 'none' ? '-' : g.agent)),
+    column('AGENT', (g) => (otherMode(g) && g.guestConfig !== 'agent' ? `(${g.guestConfig})` : g.agent === 'none' ? '-' : g.agent)),
     column('LAST-APPLY', applied, 4),
     column('FROM-GUEST', (g) => counter(g.fromGuest), 3),
     column('TO-GUEST', (g) => counter(g.toGuest), 2),
@@ -132,7 +135,7 @@ export function formatStatus(status: Status, width: number): string[] {
     ...status.guests.flatMap((g) =>
       g.ipv6 ? [`${name(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [],
     ),
-    ...status.guests.flatMap((g) => (g.guestConfig === 'agent' ? [] : [`${name(g)}: ${guestConfigText(g)}`])),
+    ...status.guests.flatMap((g) => (otherMode(g) && g.guestConfig !== 'agent' ? [`${name(g)}: ${guestConfigText(g)}`] : [])),
     ...failed.map((g) => `${name(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${name(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];

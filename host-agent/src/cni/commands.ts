@@ -3,7 +3,8 @@ import { firewallFor } from '../firewall/select.js';
 import { configureFromHost, missingInGuest } from '../guest-config/from-host.js';
 import { statePaths } from '../model/paths.js';
 import { describePortForward, samePortForward } from '../model/port-forward.js';
-import { type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
+import { guestConfigModeOf } from '../model/guest-config.js';
+import { type AttachmentRecord, type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { existingLinksWithAliases, observeHost } from '../observe.js';
@@ -33,24 +34,40 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   return { id: idOf(request), netnsPath, netns, cni };
 }
 
+/** The daemon that runs an ADD: its attach, and what serves the container afterwards. */
+export interface CniDaemon {
+  service: AttachmentService;
+  attach: (request: AttachRequest<void>) => Promise<Attached<void>>;
+  serve: (record: AttachmentRecord) => Promise<void>;
+}
+
 /**
  * A re-ADD of an attachment that exists keeps its published ports unless the
  * request names others; an ADD that names none, into the netns a DEL kept
  * ports of, takes those back (kept-ports.ts).
  */
-/** `attach`: how the attach is carried out; the daemon's joins its group commit. */
-export async function add(
-  request: CniRequest,
-  runner: Runner,
-  service = new AttachmentService(request.settings.stateDir, runner),
-  attach: (request: AttachRequest<void>) => Promise<Attached<void>> = (r) => service.attach(r),
-): Promise<object> {
+/**
+ * `daemon`: the daemon that serves the state dir, when it runs the ADD: its
+ * attach joins its group commit, and it serves the container from then on
+ * (the DHCP server for guestConfig "dhcp", the guest socket for "agent").
+ * Without one, only "host" can be had: nothing would answer the container.
+ */
+export async function add(request: CniRequest, runner: Runner, daemon?: CniDaemon): Promise<object> {
+  const { guestConfig, stateDir } = request.settings;
+  if (guestConfig !== 'host' && !daemon)
+    throw new CniError(
+      11,
+      `guestConfig "${guestConfig}" needs host-agent serve serving ${stateDir}: none does, and nothing else would answer the container`,
+    );
+  const service = daemon?.service ?? new AttachmentService(stateDir, runner);
+  const attach = daemon?.attach ?? ((r: AttachRequest<void>) => service.attach(r));
   const guest = await identity(request);
-  const { stateDir } = request.settings;
   const kept = request.forwards.length > 0 ? { found: false } : await keptPorts(stateDir, guest);
   const forwards = request.forwards.length > 0 ? request.forwards : kept.forwards;
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
-  const { record } = await attach({ guest, settings: request.settings, guestSide: configureFromHost, extras });
+  // The container's own DHCP client or agent configures its end once it runs, after ADD: the daemon serves it from now on.
+  const guestSide = guestConfig === 'host' ? configureFromHost : (record: AttachmentRecord) => daemon?.serve(record) ?? Promise.resolve();
+  const { record } = await attach({ guest, settings: request.settings, guestSide, extras });
   // A CNI network config names no link type: its guests are routed veths.
   if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
@@ -98,6 +115,8 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   if (ports.length > 0) throw new CniError(100, `published ports not in force: ${ports.map(describePortForward).join(', ')}`);
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
+  // A container configured by its own DHCP client or agent is theirs to check.
+  if (guestConfigModeOf(record) !== 'host') return;
   const inside = await missingInGuest(record).catch((error: Error) => {
     throw new CniError(100, error.message);
   });

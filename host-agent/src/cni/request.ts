@@ -142,12 +142,6 @@ export function parseRequest(command: 'ADD' | 'CHECK', env: NodeJS.ProcessEnv, c
   if (!/^\/\S+$/.test(netns)) throw new CniError(4, 'CNI_NETNS must be an absolute path without spaces');
   const requested = requestedOf(config, env);
   const settings = parseSettings(config, env, requested.ip === undefined ? {} : { guestAddress: requested.ip });
-  // The plugin configures its containers from the host: a runtime starts no agent, and no daemon learns of a dhcp container.
-  if (config.guestConfig !== undefined && settings.guestConfig !== 'host')
-    throw new CniError(
-      7,
-      `guestConfig '${settings.guestConfig}': the plugin supports only "host", configuring the container from the host`,
-    );
   const link = { ...settings, guestIf: ifname, guestName: ifname };
   return {
     command,
@@ -228,11 +222,13 @@ export function parseSettings(
   const dns = config.dns as { nameservers?: unknown } | undefined;
   if (dns?.nameservers !== undefined) ours.dns = dns.nameservers;
   try {
-    return resolveSettings(
+    const settings = resolveSettings(
       ours,
       { ...requested, ...(env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}) },
       'network config',
     );
+    // The plugin configures a container from the host unless its config names another mode.
+    return ours.guestConfig === undefined ? { ...settings, guestConfig: 'host' } : settings;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AgentError) throw new CniError(7, error.message);
     throw error;

@@ -179,6 +179,7 @@ export class Daemon {
           runner: this.runner,
           service: this.service,
           attach: (r) => this.attaches.submit([r]).then(([host]) => settledOne(host).then((done) => this.service.finishAttach(r, done))),
+          serve: () => this.serveDns(),
         });
       case 'detach':
         return detachResultFor(request.pid, await this.service.detach(String(request.pid)));

@@ -62,7 +62,7 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
     // A guest end made under a one-time name keeps it in its record, through any rotation of its token.
     guestIf: existing && ONE_TIME_NAME.test(existing.guestIf) ? existing.guestIf : (oneTimeNameOf(token) ?? settings.guestIf),
     guestName: settings.guestName,
-    ...modeFields(settings),
+    ...modeFields(settings, guest),
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,

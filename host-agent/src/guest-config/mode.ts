@@ -1,5 +1,6 @@
 import { UsageError } from '@guestnet/protocol';
-import type { RoutedVethRecord } from '../model/record.js';
+import { defaultGuestConfig } from '../model/guest-config.js';
+import type { GuestIdentity, RoutedVethRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 
 // What a guest-config mode changes in an attach, kept here so that the attach
@@ -15,9 +16,12 @@ export function settingsForMode(settings: HostSettings): HostSettings {
   return { ...settings, guestIf: settings.guestName, ...(mode === 'dhcp' ? { ipv6: 'off' as const } : {}) };
 }
 
-/** The record's field for the mode: none for an agent guest, as in records of older versions. */
-export function modeFields(settings: Pick<HostSettings, 'guestConfig'>): Pick<RoutedVethRecord, 'guestConfig'> {
-  return settings.guestConfig === 'agent' ? {} : { guestConfig: settings.guestConfig };
+/** The record's field for the mode: none for the default of the guest's kind, as in records of older versions. */
+export function modeFields(
+  settings: Pick<HostSettings, 'guestConfig'>,
+  guest: Pick<GuestIdentity, 'cni'>,
+): Pick<RoutedVethRecord, 'guestConfig'> {
+  return settings.guestConfig === defaultGuestConfig(guest) ? {} : { guestConfig: settings.guestConfig };
 }
 
 /**

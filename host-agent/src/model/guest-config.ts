@@ -12,9 +12,12 @@ import { type AttachmentRecord, isRouted, type RoutedVethRecord, type ShownRecor
 export const GUEST_CONFIGS = ['agent', 'dhcp', 'host'] as const;
 export type GuestConfigMode = (typeof GUEST_CONFIGS)[number];
 
-/** The mode of a record; records of older versions, agent guests and the other types carry none. */
+/** Who configures a guest of this kind when its record says nothing: the plugin configures a CNI container itself. */
+export const defaultGuestConfig = (guest: { cni?: unknown }): GuestConfigMode => (guest.cni === undefined ? 'agent' : 'host');
+
+/** The mode of a record; records of older versions, guests of the default mode and the other types carry none. */
 export const guestConfigModeOf = (record: AttachmentRecord | ShownRecord): GuestConfigMode =>
-  (record.type === 'routed-veth' ? record.guestConfig : undefined) ?? 'agent';
+  (record.type === 'routed-veth' ? record.guestConfig : undefined) ?? defaultGuestConfig(record);
 
 /** A guest whose own DHCP client the daemon answers. */
 export const isDhcpGuest = (record: AttachmentRecord | undefined): record is RoutedVethRecord =>

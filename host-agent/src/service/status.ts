@@ -93,7 +93,8 @@ type Agent = GuestStatus['agent'];
 /** What the agent column says, the guest link's current name being `seen` (undefined: not looked at). */
 function agentOf(record: AttachmentRecord, seen: string | undefined, view: ReturnType<AgentView> | undefined): Agent {
   if (view?.connected) return 'connected';
-  if (record.cni || (isRouted(record) && record.guestConfig !== undefined) || !hasGuestLink(record)) return 'none';
+  // A guest configured by its own DHCP client or by the host has no agent; a CNI container may run one (guestConfig agent).
+  if (guestConfigModeOf(record) !== 'agent' || !hasGuestLink(record)) return 'none';
   const { guestIf, guestName } = record;
   // An agent renames the link it takes over: one still under the name attach
   // gave it (after --no-wait; a one-time name means an agent is awaited) never had one.

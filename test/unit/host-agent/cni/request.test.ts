@@ -32,17 +32,20 @@ describe('CNI requests', () => {
     assert.equal(request.settings.stateDir, '/run/gn-test');
   });
 
-  it('takes guestConfig "host", what the plugin does anyway, and refuses the modes it cannot serve in one line', () => {
-    assert.equal(parseCniRequest('ADD', env, { ...config, guestConfig: 'host' }).settings.guestConfig, 'host');
-    assert.equal(parseCniRequest('ADD', env, config).settings.guestConfig, 'agent');
-    for (const guestConfig of ['dhcp', 'agent']) {
-      assert.equal(
-        cniCode(() => parseCniRequest('ADD', env, { ...config, guestConfig })),
-        7,
-      );
-      assert.throws(() => parseCniRequest('ADD', env, { ...config, guestConfig }), /guestConfig '\w+': the plugin supports only "host"/);
-    }
+  it('takes guestConfig "dhcp", "host" or "agent"; without it the plugin configures the container from the host, as always', () => {
+    assert.equal(parseCniRequest('ADD', env, config).settings.guestConfig, 'host');
+    for (const guestConfig of ['dhcp', 'host', 'agent'])
+      assert.equal(parseCniRequest('ADD', env, { ...config, guestConfig }).settings.guestConfig, guestConfig);
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'radio' })),
+      7,
+    );
     assert.throws(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'radio' }), /key 'guestConfig' must be one of/);
+    // A dhcp container gets IPv4 only, as a dhcp guest does.
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'dhcp', ipv6: 'nat' })),
+      7,
+    );
   });
 
   it("answers with the spec's codes: version 1, config 2 and 7, environment 4, stdin 6", () => {

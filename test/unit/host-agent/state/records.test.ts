@@ -82,7 +82,7 @@ describe('attachment records', () => {
       { uplinkPinned: false },
       { id: '../x' },
       { portSecurity: false },
-      { guestConfig: 'agent' },
+      { guestConfig: 'radio' },
       { guestConfig: 'dhcp; reboot' },
       { ipv6Auto: { pool6: 'fd00::/64; reboot' } },
       { ipv6Auto: { pool6: 'fd00::/8' } },
