@@ -85,6 +85,8 @@ export class GuestDhcp {
       }
     }
     if (isDhcpGuest(after)) this.byMac.set(after.guestMac.toLowerCase(), dhcpGuestOf(after));
+    // The last dhcp guest gone (detached, reaped, rolled back): nothing is to hold port 67 any more.
+    if (this.byMac.size === 0 && this.server) void this.close();
   }
 
   /** The dhcp guest whose link carries `mac` (lower case), as the server looks it up. */

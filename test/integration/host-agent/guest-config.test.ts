@@ -241,8 +241,14 @@ for (const firewall of ['nftables', 'iptables'] as FirewallName[]) {
       await guest.kill();
     });
 
-    it('detach of the dhcp guest leaves the host as it was', async () => {
+    it('detach of the last dhcp guest closes the DHCP server, and leaves the host as it was', async () => {
+      const port67 = async () => (await sandbox.host(['cat', '/proc/net/udp'])).stdout.includes('00000000:0043');
+      assert.equal(await port67(), true, 'the daemon serves DHCP while a dhcp guest is attached');
       assert.equal((await sandbox.hostAgent(['detach', String(dhcpGuest.pid)])).exitCode, 0);
+      let open = true;
+      for (let end = Date.now() + SETTLE_GUARD_MS; Date.now() < end && open; await new Promise((r) => setTimeout(r, 50)))
+        open = await port67();
+      assert.equal(open, false, 'port 67 is let go with the last dhcp guest');
       await daemon.stop();
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
