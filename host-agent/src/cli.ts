@@ -13,7 +13,7 @@ import {
 import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
 import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
-import { waitOf } from './guest-config/mode.js';
+import { waitOf } from './model/guest-config-mode.js';
 
 // Each command's module (the engine, the daemon, winston behind them) loads
 // only when that command runs: --help and a mistyped flag stay fast.

@@ -229,11 +229,6 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
       ['guestConfig', 'type', 'link'],
       `--guest-config ${mode} is for the routed veth (--type veth without --link): on a LAN its own DHCP server or an agent configures the guest`,
     );
-  if (mode === 'dhcp' && (settings.ipv6 === 'nat' || settings.ipv6 === 'routed'))
-    throw fault(
-      ['guestConfig', 'ipv6'],
-      `--guest-config dhcp gives the guest IPv4 only: --ipv6 ${settings.ipv6} needs the guest agent or --guest-config host`,
-    );
   if (settings.ipv6 === 'routed' && settings.pool6 === undefined)
     throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;

@@ -5,7 +5,7 @@ import { interrupted } from '../guest-link/exchange.js';
 import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
 import { configureFromHost } from '../guest-config/from-host.js';
 import { guestConfigModeOf } from '../model/guest-config.js';
-import { refuseOneShot } from '../guest-config/mode.js';
+import { refuseOneShot } from '../model/guest-config-mode.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
 import { processGuest, requireRoot } from '../service/preflight.js';

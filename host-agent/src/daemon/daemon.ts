@@ -26,6 +26,7 @@ import type { DnsForwarder } from '../dns/forwarder.js';
 import { hostDnsForwarder } from '../dns/host-forwarder.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { GuestDhcp } from '../guest-config/dhcp-service.js';
+import { GuestRa } from '../guest-config/ra-service.js';
 import { daemonGuestSide, guestViewOf } from './guest-side.js';
 import { recordTypeOf } from '../model/link-type.js';
 import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
@@ -52,6 +53,8 @@ export class Daemon {
   private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
   private readonly dhcp: GuestDhcp;
+  /** radvd for dhcp guests with IPv6; like the DHCP server, it follows the record store. */
+  private readonly ra: GuestRa;
   private monitor: HostWatch | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -89,6 +92,7 @@ export class Daemon {
     });
     // Its guests are the store's dhcp guests, from their record's first write: a DISCOVER never comes first.
     this.dhcp = new GuestDhcp(records, logDhcpEvent(log));
+    this.ra = new GuestRa(records, settings.stateDir, limitedWarning(log, 'router advertisements failed'));
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
     records.onChange(({ id, after }) => after === undefined && this.guests.forget(id));
   }
@@ -114,6 +118,7 @@ export class Daemon {
     this.holdings.add(() => this.runner.close());
     this.holdings.add(() => this.dns.close());
     this.holdings.add(() => this.dhcp.close());
+    this.holdings.add(() => this.ra.stop());
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
     this.ipBatch.keep();
@@ -151,12 +156,7 @@ export class Daemon {
 
   /** The DNS forwarder on every gateway that a guest link carries by now, and the DHCP server while there are dhcp guests. */
   private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve(
-      this.service.records
-        .all()
-        .filter(isRouted)
-        .map((r) => r.hostAddress),
-    );
+    const failures = await this.dns.serve(this.service.records.all().flatMap((r) => (isRouted(r) ? [r.hostAddress] : [])));
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
     await this.dhcp.serve().catch((error: Error) => this.log('warn', 'cannot serve DHCP to guests', { error: error.message }));

@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import { callDaemon } from '../daemon/control.js';
 import type { Status } from '../service/status.js';
 import { isDhcpGuest } from '../model/guest-config.js';
+import type { RoutedVethRecord } from '../model/record.js';
+import { radvdVersion } from '../ra/radvd.js';
 import { readRecords } from '../state/store.js';
 import { type Check, type Finding, ok } from './finding.js';
 
@@ -18,6 +20,20 @@ async function wildcardDhcp(): Promise<boolean> {
   return table.split('\n').some((line) => line.trim().split(/\s+/)[1] === '00000000:0043');
 }
 
+/** dhcp guests with IPv6 take it by SLAAC from the daemon's radvd: without radvd they have none. */
+async function radvdMissing(records: readonly RoutedVethRecord[]): Promise<Finding[]> {
+  const withIpv6 = records.filter((r) => r.ipv6 !== undefined);
+  if (withIpv6.length === 0 || (await radvdVersion()) !== undefined) return [];
+  return [
+    {
+      check: 'dhcp',
+      status: 'warn',
+      detail: `radvd is not installed: ${withIpv6.length} dhcp guest(s) get no router advertisements, and so no IPv6`,
+      fix: 'install radvd (apt install radvd), or attach them with --ipv6 off',
+    },
+  ];
+}
+
 export const dhcpGuests: Check = async (settings) => {
   const records = (await readRecords(settings.stateDir)).filter(isDhcpGuest);
   const port = (await wildcardDhcp()) ? ' (port 67 is held on every address, by the daemon or another DHCP server)' : '';
@@ -32,13 +48,19 @@ export const dhcpGuests: Check = async (settings) => {
         fix: `start host-agent serve --state-dir ${settings.stateDir}`,
       },
     ];
+  const missing = await radvdMissing(records);
   const guests = (daemon.result as Status).guests.filter((g) => g.guestConfig === 'dhcp' && g.state === 'alive');
   const silent = guests.filter((g) => g.dhcp?.state === 'none');
-  const findings: Finding[] = silent.map((g) => ({
-    check: 'dhcp',
-    status: 'warn',
-    detail: `guest ${g.label} (${g.hostIf}) never asked for its lease since the daemon started: it has no address`,
-    fix: `run a DHCP client on ${g.guestIf} in the guest (udhcpc -i ${g.guestIf}), or attach it with --guest-config host`,
-  }));
+  const findings: Finding[] = [
+    ...missing,
+    ...silent.map(
+      (g): Finding => ({
+        check: 'dhcp',
+        status: 'warn',
+        detail: `guest ${g.label} (${g.hostIf}) never asked for its lease since the daemon started: it has no address`,
+        fix: `run a DHCP client on ${g.guestIf} in the guest (udhcpc -i ${g.guestIf}), or attach it with --guest-config host`,
+      }),
+    ),
+  ];
   return findings.length > 0 ? findings : [ok('dhcp', `${guests.length} DHCP guest(s), each of which has asked for its lease`)];
 };

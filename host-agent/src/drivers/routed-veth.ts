@@ -1,6 +1,6 @@
 import { newOneTimeToken, newToken, ONE_TIME_NAME, oneTimeNameOf, UplinkNotFoundError } from '@guestnet/protocol';
 import type { Runner } from '../exec/runner.js';
-import { modeFields, settingsForMode } from '../guest-config/mode.js';
+import { dhcpIpv6, modeFields, settingsForMode } from '../model/guest-config-mode.js';
 import { pathMtu, type Route } from '../model/host.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
@@ -48,9 +48,11 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
   const pool6 = existing ? '' : (settings.pool6 ?? (await hostPool6()));
-  const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, pool6, lease.guestAddress);
+  const mac = extras.guestMac ?? guestMac(lease.guestAddress);
+  const chosen = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, pool6, lease.guestAddress);
+  const ipv6 = !existing && settings.guestConfig === 'dhcp' ? dhcpIpv6(chosen, mac, settings.ipv6) : chosen;
   // Only a guest agent can be told of IPv6 that comes later: a CNI container keeps what its ADD's result said.
-  const follows = settings.ipv6 === 'auto' && guest.cni === undefined;
+  const follows = settings.ipv6 === 'auto' && guest.cni === undefined && settings.guestConfig === 'agent';
   const ipv6Auto = existing ? existing.ipv6Auto : follows ? { pool6 } : undefined;
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
   const token = existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
@@ -66,7 +68,7 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,
-    guestMac: extras.guestMac ?? guestMac(lease.guestAddress),
+    guestMac: mac,
     mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
     ...(ipv6 ? { ipv6 } : {}),
     ...(ipv6Auto ? { ipv6Auto } : {}),

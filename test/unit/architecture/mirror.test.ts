@@ -43,7 +43,6 @@ const EXEMPT = new Map<string, string>([
   ['host-agent/src/commands/status.ts', 'daemon or in-process dispatch for one verb; integration/host-agent tests run it'],
   ['host-agent/src/commands/doctor.ts', 'runs every check, each turned into a finding; integration/host-agent/doctor.test.ts runs it'],
   ['host-agent/src/commands/serve.ts', "starts the daemon; the daemon's integration tests run it"],
-  ['host-agent/src/model/guest-config.ts', 'a constant list, its type and a one-line default'],
   [
     'host-agent/src/dns/host-forwarder.ts',
     "one constructor wiring the forwarder to the host's resolvers; the daemon's integration tests run it",

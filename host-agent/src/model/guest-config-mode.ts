@@ -1,19 +1,22 @@
 import { UsageError } from '@guestnet/protocol';
-import { defaultGuestConfig } from '../model/guest-config.js';
-import type { GuestIdentity, RoutedVethRecord } from '../model/record.js';
-import type { HostSettings } from '../model/settings.js';
+import { defaultGuestConfig } from './guest-config.js';
+import { type GuestIpv6, type Ipv6Choice, slaacAddressOf } from './ipv6.js';
+import type { GuestIdentity, RoutedVethRecord } from './record.js';
+import type { HostSettings } from './settings.js';
 
 // What a guest-config mode changes in an attach, kept here so that the attach
 // path only asks. A guest with no agent has no one to rename its link: the
 // link is made under its final name (`--guest-name eth0` for Android's
-// EthernetService). A dhcp guest is IPv4 only: DHCPv4 gives it its address,
-// and SLAAC would need a /64 per link where the pool gives a /128.
+// EthernetService). A dhcp guest's IPv6 is the address its own kernel forms
+// by SLAAC from the host's router advertisements: the pool's /64 and its MAC.
+// The host knows it before the guest does, and routes, checks and
+// masquerades it as it does any guest's /128.
 
 /** The settings an attach works with for the mode `settings` asks for. */
 export function settingsForMode(settings: HostSettings): HostSettings {
   const mode = settings.guestConfig;
   if (mode === 'agent') return settings;
-  return { ...settings, guestIf: settings.guestName, ...(mode === 'dhcp' ? { ipv6: 'off' as const } : {}) };
+  return { ...settings, guestIf: settings.guestName };
 }
 
 /** The record's field for the mode: none for the default of the guest's kind, as in records of older versions. */
@@ -22,6 +25,16 @@ export function modeFields(
   guest: Pick<GuestIdentity, 'cni'>,
 ): Pick<RoutedVethRecord, 'guestConfig'> {
   return settings.guestConfig === defaultGuestConfig(guest) ? {} : { guestConfig: settings.guestConfig };
+}
+
+/** A dhcp guest's IPv6: its SLAAC address in the pool's /64, or none where the pool is no /64 (refused unless auto chose it). */
+export function dhcpIpv6(ipv6: GuestIpv6 | undefined, mac: string, choice: Ipv6Choice): GuestIpv6 | undefined {
+  if (!ipv6) return undefined;
+  if (ipv6.prefixLength === 64) return { ...ipv6, guestAddress: slaacAddressOf(ipv6.guestAddress, mac) };
+  if (choice === 'auto') return undefined;
+  throw new UsageError(
+    `--guest-config dhcp --ipv6 ${choice}: the guest forms its IPv6 address by SLAAC, in a /64, and --pool6 is a /${ipv6.prefixLength}`,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { refuseOneShot, resolveSettings, settingsForMode, SETTINGS, waitOf } from '@guestnet/host-agent';
+import { dhcpIpv6, refuseOneShot, resolveSettings, settingsForMode, SETTINGS, waitOf } from '@guestnet/host-agent';
 import { ConfigError, UsageError } from '@guestnet/protocol';
 
 // --guest-config: checked like every setting, and what each mode changes in an attach.
@@ -26,16 +26,34 @@ describe('--guest-config', () => {
     assert.throws(() => resolveSettings({ type: 'veth', link: 'br0', guestConfig: 'host' }, {}, 'c.json'), ConfigError);
   });
 
-  it('dhcp gives IPv4 only: an explicit --ipv6 nat or routed is refused, auto becomes off', () => {
-    assert.throws(() => resolveSettings({}, { guestConfig: 'dhcp', ipv6: 'nat' }, 'none'), /gives the guest IPv4 only/);
-    const settings = settingsForMode(resolveSettings({}, { guestConfig: 'dhcp', guestName: 'eth0' }, 'none'));
-    assert.equal(settings.ipv6, 'off');
+  it('makes the link of a guest with no agent under its final name; a dhcp guest keeps its IPv6 choice', () => {
+    const settings = settingsForMode(resolveSettings({}, { guestConfig: 'dhcp', guestName: 'eth0', ipv6: 'nat' }, 'none'));
+    assert.equal(settings.ipv6, 'nat');
     // No agent renames the link: it is made under its final name.
     assert.equal(settings.guestIf, 'eth0');
     const host = settingsForMode(resolveSettings({}, { guestConfig: 'host', guestName: 'eth0' }, 'none'));
     assert.deepEqual([host.guestIf, host.ipv6], ['eth0', 'auto']);
     const agent = resolveSettings({}, { guestName: 'eth0' }, 'none');
     assert.equal(settingsForMode(agent), agent);
+  });
+
+  it("gives a dhcp guest the address its kernel forms by SLAAC in the pool's /64; a pool of another length gives none, or is refused", () => {
+    const mac = '02:67:6e:11:03:03';
+    const ipv6 = {
+      mode: 'nat' as const,
+      hostAddress: 'fd00:1:2:3::1',
+      guestAddress: 'fd00:1:2:3::ac11:303',
+      prefixLength: 64,
+      uplink: 'wlan0',
+    };
+    assert.deepEqual(dhcpIpv6(ipv6, mac, 'auto'), { ...ipv6, guestAddress: 'fd00:1:2:3:67:6eff:fe11:303' });
+    assert.equal(dhcpIpv6(undefined, mac, 'auto'), undefined);
+    const longer = { ...ipv6, prefixLength: 96 };
+    assert.equal(dhcpIpv6(longer, mac, 'auto'), undefined, 'auto: IPv4 only');
+    assert.throws(
+      () => dhcpIpv6(longer, mac, 'routed'),
+      (e: Error) => e instanceof UsageError && /forms its IPv6 address by SLAAC, in a \/64, and --pool6 is a \/96/.test(e.message),
+    );
   });
 
   it('attach waits for an agent unless --no-wait, for a dhcp guest only with --wait-lease, which is for dhcp alone', () => {
