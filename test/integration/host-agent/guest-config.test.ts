@@ -219,6 +219,38 @@ for (const firewall of ['nftables', 'iptables'] as FirewallName[]) {
       await guest.kill();
     });
 
+    it('two dhcp guests in one attach request (group commit) each get their own lease', async () => {
+      const farm = [await sandbox.startGuest({ agent: false }), await sandbox.startGuest({ agent: false })];
+      const pids = farm.map((g) => String(g.pid));
+      const attached = await sandbox.host([
+        NODE,
+        HOST_AGENT,
+        'attach',
+        ...pids,
+        '--socket',
+        sandbox.socket,
+        '--state-dir',
+        sandbox.stateDir,
+        ...dhcpArgs,
+        '--json',
+      ]);
+      assert.equal(attached.exitCode, 0, attached.stderr);
+      const results = JSON.parse(attached.stdout).results as Array<{ ok: boolean; result: { attachment: { guestAddress: string } } }>;
+      assert.deepEqual(
+        results.map((r) => r.ok),
+        [true, true],
+        attached.stdout,
+      );
+      for (const [i, guest] of farm.entries()) {
+        const own = results[i]?.result.attachment.guestAddress ?? '';
+        const leased = await udhcpcOnce((argv) => guest.exec(argv), 'eth0');
+        assert.equal(leased.exitCode, 0, leased.stderr);
+        assert.match(leased.stderr, new RegExp(`lease of ${own.replace(/\./g, '\\.')} obtained`));
+        assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+        await guest.kill();
+      }
+    });
+
     it('host: a guest that runs only sleep is configured from the host and is online; status says its DNS is the caller', async () => {
       const guest = await sandbox.startGuest({ agent: false });
       const attached = await attach(guest, ['--guest-name', 'eth0', '--guest-config', 'host', '--mtu', String(MTU)]);
