@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import type { GuestStatus } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { runPlugin } from '../../fixtures/cni.js';
-import { type Daemon, DNS, type FirewallName, Sandbox, SERVER, tcpClientScript, UPLINK } from '../../fixtures/sandbox.js';
+import { join } from 'node:path';
+import {
+  type Daemon,
+  DNS,
+  type FirewallName,
+  GUEST_AGENT,
+  NODE,
+  Sandbox,
+  SERVER,
+  SETTLE_GUARD_MS,
+  tcpClientScript,
+  UPLINK,
+} from '../../fixtures/sandbox.js';
 
 // The CNI config key guestConfig (issue 29). "dhcp": the daemon serving the
 // state dir runs the ADD, makes the container's eth0 up with its MAC, and its
@@ -11,6 +23,7 @@ import { type Daemon, DNS, type FirewallName, Sandbox, SERVER, tcpClientScript, 
 // container: the plugin refuses the ADD in one spec error and changes nothing.
 // "host", the default, is what the plugin always did (cni.test.ts). Both
 // firewall backends: the firewall is what lets the client reach the server.
+// "agent": the container's own guest agent, served by the daemon.
 
 const GATEWAY = '172.17.3.2';
 const CONFIG = { cniVersion: '1.1.0', name: 'guestnet-test', type: 'guestnet', dns: { nameservers: [DNS] } };
@@ -86,3 +99,52 @@ for (const firewall of ['nftables', 'iptables'] as FirewallName[]) {
     });
   });
 }
+
+// "agent": the container runs the guest agent, which the daemon configures over the guest socket once it connects.
+describe('CNI guestConfig "agent"', function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  let container: string;
+  const containerId = 'a9e70123456789abcdef';
+  const plugin = (command: string, config: object) => runPlugin({ sandbox, container, containerId }, command, config);
+  const inContainer = (argv: string[]) => execa('ip', ['netns', 'exec', container, ...argv], { reject: false });
+
+  before(async () => {
+    sandbox = await Sandbox.create();
+    container = sandbox.hostNs.replace('gn-host', 'gn-cta');
+    await execa('ip', ['netns', 'add', container]);
+  });
+  after(async () => {
+    await execa('ip', ['netns', 'del', container], { reject: false });
+    await sandbox?.destroy();
+  });
+
+  it("ADD leaves the container's end to its agent, which the daemon configures once it connects", async () => {
+    const daemon = await sandbox.startDaemon();
+    const config = { ...CONFIG, guestConfig: 'agent' };
+    const run = await plugin('ADD', config);
+    assert.equal(run.exitCode, 0, run.stdout);
+    const [address] = ((run.json as { ips: Array<{ address: string }> }).ips[0]?.address ?? '').split('/');
+    assert.equal((await inContainer(['ip', '-4', '-o', 'address', 'show', 'dev', 'eth0'])).stdout, '', 'nothing configured it yet');
+    const files = ['--resolv-conf', join(sandbox.dir, 'cta-resolv.conf'), '--status-file', join(sandbox.dir, 'cta-status.json')];
+    sandbox.serveIn(container, [NODE, GUEST_AGENT, 'run', '--socket', sandbox.socket, ...files]).catch(() => {});
+    let guest: GuestStatus | undefined;
+    for (let end = Date.now() + SETTLE_GUARD_MS; Date.now() < end && guest?.agent !== 'connected'; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      [guest] = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as GuestStatus[];
+    }
+    assert.deepEqual([guest?.guestConfig, guest?.agent], ['agent', 'connected']);
+    let shown = '';
+    for (
+      let end = Date.now() + SETTLE_GUARD_MS;
+      Date.now() < end && !shown.includes(`${address}/`);
+      await new Promise((r) => setTimeout(r, 50))
+    )
+      shown = (await inContainer(['ip', '-4', '-o', 'address', 'show', 'dev', 'eth0'])).stdout;
+    assert.match(shown, new RegExp(`inet ${address?.replace(/\./g, '\\.')}/16 `));
+    const fetched = await inContainer([NODE, '-e', tcpClientScript(SERVER.address, SERVER.port)]);
+    assert.equal(fetched.stdout.trim(), UPLINK.hostAddress, fetched.stderr);
+    assert.equal((await plugin('DEL', config)).exitCode, 0);
+    await daemon.stop();
+  });
+});
