@@ -13,6 +13,7 @@ import {
 import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
 import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
+import { waitOf } from './model/guest-config-mode.js';
 
 // Each command's module (the engine, the daemon, winston behind them) loads
 // only when that command runs: --help and a mistyped flag stay fast.
@@ -96,7 +97,8 @@ const attachCommand = program
   .argument('<pid...>', "any process inside the guest's network namespace; several for several guests, each on its own")
   .option(...CONFIG_OPTION)
   .option('--dry-run', 'print the exact commands instead of running them')
-  .option('--no-wait', 'configure the host side only; do not wait for the guest agent');
+  .option('--no-wait', 'configure the host side only; do not wait for the guest agent')
+  .option('--wait-lease', "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)");
 for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) attachCommand.option(...setting(key));
 withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
@@ -104,6 +106,10 @@ withExamples(attachCommand, [
   ['host-agent attach 4242 --dry-run', 'print the commands, change nothing'],
   ['host-agent attach 4242 4243 4244', 'a farm: one request to the daemon, each guest succeeds or fails alone'],
   ['host-agent attach 4242 --ipv6 off --timeout 5000', ''],
+  [
+    'host-agent attach 4242 --guest-name eth0 --guest-config dhcp',
+    "a guest with no agent: its own DHCP client (Android's EthernetService)",
+  ],
 ]);
 attachCommand.action(async (pidTexts: string[], options: Record<string, unknown>, command: Command) => {
   const globals = command.optsWithGlobals() as GlobalOptions;
@@ -114,7 +120,7 @@ attachCommand.action(async (pidTexts: string[], options: Record<string, unknown>
   const attachOptions = {
     settings,
     dryRun: options.dryRun === true,
-    wait: options.wait !== false,
+    wait: waitOf(settings, options),
     print,
     // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
     onGuestEvent: (event: Parameters<NonNullable<Parameters<typeof attach>[1]['onGuestEvent']>>[0]) =>

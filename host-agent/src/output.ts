@@ -33,6 +33,10 @@ export function formatAttach(pid: number, result: AttachResult): string[] {
   if (!hasGuestLink(a)) return lines;
   if (result.guest === 'not-waited') lines.push('  guest side not configured (--no-wait)');
   else if (result.guest === 'dry-run') lines.push('  dry run: nothing was changed, no guest was contacted');
+  else if (result.guest === 'configured-by-host') lines.push(`  guest side configured by the host; its DNS is the caller's to set`);
+  else if (result.guest === 'dhcp-served')
+    lines.push(`  the daemon answers the guest's DHCP client on ${isRouted(a) ? a.hostIf : ''} (--wait-lease waits for its lease)`);
+  else if ('dhcp' in result.guest) lines.push(`  the guest's DHCP client took ${result.guest.dhcp.address}`);
   else {
     const g = result.guest;
     const change = g.changes === 0 ? 'already in place' : `${g.changes} change${g.changes > 1 ? 's' : ''}`;
@@ -67,6 +71,22 @@ const leaseText = (lease: NonNullable<LastApply['lease']>) =>
 
 type Guest = Status['guests'][number];
 
+/** How a guest with no agent is configured, and for a dhcp guest its lease as the daemon knows it. */
+/** A mode other than its kind's default (agent for a process, host for a CNI container, which has no pid) is worth showing. */
+const otherMode = (g: Guest) => g.guestConfig !== (g.pid === null ? 'host' : 'agent');
+
+function guestConfigText(g: Guest): string {
+  if (g.guestConfig === 'host') return "configured by the host; its DNS is the caller's";
+  const lease = g.dhcp;
+  if (!lease) return 'its own DHCP client; no daemon to ask about its lease';
+  const time = (iso: string | undefined) => iso?.slice(11, 19);
+  const detail = [lease.expiresAt && `expires ${time(lease.expiresAt)}`, lease.lastRenewal && `renewed ${time(lease.lastRenewal)}`].filter(
+    Boolean,
+  );
+  const state = lease.state === 'none' ? 'never asked since the daemon started' : lease.state;
+  return `DHCP lease ${lease.address} ${state}${detail.length > 0 ? `, ${detail.join(', ')}` : ''}`;
+}
+
 const counter = (c: { packets: number; bytes: number } | null) => (c ? `${c.packets}p/${human(c.bytes)}` : '-');
 const applied = (g: Guest) => (g.lastApply === null ? '-' : `${g.lastApply.ok ? 'ok' : 'FAILED'} ${g.lastApply.at.slice(11, 19)}`);
 
@@ -89,7 +109,7 @@ function statusColumns(guests: Guest[], wide: boolean): Column[] {
     column('ADDRESS', (g) => (g.address === null ? '-' : `${g.address}/${g.prefixLength}`)),
     column('GATEWAY', (g) => g.gateway ?? '-', 1),
     column('UPLINK', (g) => g.uplink ?? '-', 5),
-    column('AGENT', (g) => (g.agent === 'none' ? '-' : g.agent)),
+    column('AGENT', (g) => (otherMode(g) && g.guestConfig !== 'agent' ? `(${g.guestConfig})` : g.agent === 'none' ? '-' : g.agent)),
     column('LAST-APPLY', applied, 4),
     column('FROM-GUEST', (g) => counter(g.fromGuest), 3),
     column('TO-GUEST', (g) => counter(g.toGuest), 2),
@@ -115,6 +135,7 @@ export function formatStatus(status: Status, width: number): string[] {
     ...status.guests.flatMap((g) =>
       g.ipv6 ? [`${name(g)}: IPv6 ${g.ipv6.address}/${g.ipv6.prefixLength} via ${g.ipv6.gateway}, ${g.ipv6.mode} on ${g.ipv6.uplink}`] : [],
     ),
+    ...status.guests.flatMap((g) => (otherMode(g) && g.guestConfig !== 'agent' ? [`${name(g)}: ${guestConfigText(g)}`] : [])),
     ...failed.map((g) => `${name(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
     ...blocked.map((g) => `${name(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, UsageError } from '@guestnet/protocol';
 import { DEFAULT_COMMAND_DEADLINE_MS } from '@guestnet/runtime';
+import { GUEST_CONFIGS } from './model/guest-config.js';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { inPool, parsePool } from './model/pool.js';
 import { DEFAULT_GUEST_IF, type HostSettings } from './model/settings.js';
@@ -36,6 +37,7 @@ const DEFAULTS: HostSettings = {
   hostIfPrefix: 'vm_wlan',
   guestIf: DEFAULT_GUEST_IF,
   guestName: 'wlan0',
+  guestConfig: 'agent',
   gateway: '172.17.3.2',
   pool: '172.17.0.0/16',
   guestAddress: undefined,
@@ -95,7 +97,18 @@ export const SETTINGS: Record<Key, Setting> = {
     help: 'guest end, as created in the guest (default: vm_wlan0, or a one-time name while attach waits)',
     check: checkIfName,
   },
-  guestName: { flag: '--guest-name <name>', help: 'name the guest agent gives its end', check: checkIfName },
+  guestName: {
+    flag: '--guest-name <name>',
+    help: "the guest end's name in the guest: its agent renames the link to it; with --guest-config dhcp or host it is made under it",
+    check: checkIfName,
+  },
+  guestConfig: {
+    flag: '--guest-config <mode>',
+    help:
+      "who configures the guest's end: agent (its guest agent), dhcp (its own DHCP client, answered by host-agent serve) " +
+      "or host (the host, inside the guest's netns; its DNS is the caller's)",
+    check: oneOf(GUEST_CONFIGS),
+  },
   gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
   pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
   guestAddress: { flag: '--guest-address <ip>', help: 'guest address (default: next free in the pool)', check: checkIPv4 },
@@ -210,6 +223,12 @@ function checkConsistent(settings: HostSettings, fault: (keys: Key[], message: s
         (type === 'veth' ? ' (a routed guest is addressed by the host)' : ''),
     );
   }
+  const mode = settings.guestConfig;
+  if (mode !== 'agent' && (type !== 'veth' || link !== undefined))
+    throw fault(
+      ['guestConfig', 'type', 'link'],
+      `--guest-config ${mode} is for the routed veth (--type veth without --link): on a LAN its own DHCP server or an agent configures the guest`,
+    );
   if (settings.ipv6 === 'routed' && settings.pool6 === undefined)
     throw fault(['ipv6', 'pool6'], '--ipv6 routed needs --pool6: the prefix the upstream routes to this host');
   return settings;

@@ -1,9 +1,9 @@
-import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
 import type { Runner } from '../exec/runner.js';
 import { firewallFor } from '../firewall/select.js';
-import { guestConfigOf } from '../guest-link/configure.js';
+import { configureFromHost, missingInGuest } from '../guest-config/from-host.js';
 import { statePaths } from '../model/paths.js';
 import { describePortForward, samePortForward } from '../model/port-forward.js';
+import { guestConfigModeOf } from '../model/guest-config.js';
 import { type AttachmentRecord, type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
@@ -24,8 +24,6 @@ import { CniError, type CniRequest } from './request.js';
 // with the guest agent's own planner, entering the container's netns.
 
 const idOf = (attachment: { containerId: string; ifname: string }) => `cni-${attachment.containerId}-${attachment.ifname}`;
-// The runtime writes the container's resolv.conf from the result's dns.
-const NO_DNS_FILE: DnsTarget = { kind: 'none' };
 
 async function identity(request: CniRequest): Promise<GuestIdentity> {
   const netnsPath = request.netns;
@@ -36,13 +34,11 @@ async function identity(request: CniRequest): Promise<GuestIdentity> {
   return { id: idOf(request), netnsPath, netns, cni };
 }
 
-/** Configures the container's end as the guest agent would, and checks what is in force afterwards. */
-async function configureContainer(record: AttachmentRecord): Promise<void> {
-  const configure = guestConfigOf(record);
-  const target = { netnsPath: record.netnsPath };
-  const ipv6 = configure.link.ipv6 !== undefined;
-  const ops = planGuest(await observeGuest(undefined, target, ipv6), configure, NO_DNS_FILE);
-  verifiedState(await applyGuest(ops, target, ipv6), configure);
+/** The daemon that runs an ADD: its attach, and what serves the container afterwards. */
+export interface CniDaemon {
+  service: AttachmentService;
+  attach: (request: AttachRequest<void>) => Promise<Attached<void>>;
+  serve: (record: AttachmentRecord) => Promise<void>;
 }
 
 /**
@@ -50,19 +46,28 @@ async function configureContainer(record: AttachmentRecord): Promise<void> {
  * request names others; an ADD that names none, into the netns a DEL kept
  * ports of, takes those back (kept-ports.ts).
  */
-/** `attach`: how the attach is carried out; the daemon's joins its group commit. */
-export async function add(
-  request: CniRequest,
-  runner: Runner,
-  service = new AttachmentService(request.settings.stateDir, runner),
-  attach: (request: AttachRequest<void>) => Promise<Attached<void>> = (r) => service.attach(r),
-): Promise<object> {
+/**
+ * `daemon`: the daemon that serves the state dir, when it runs the ADD: its
+ * attach joins its group commit, and it serves the container from then on
+ * (the DHCP server for guestConfig "dhcp", the guest socket for "agent").
+ * Without one, only "host" can be had: nothing would answer the container.
+ */
+export async function add(request: CniRequest, runner: Runner, daemon?: CniDaemon): Promise<object> {
+  const { guestConfig, stateDir } = request.settings;
+  if (guestConfig !== 'host' && !daemon)
+    throw new CniError(
+      11,
+      `guestConfig "${guestConfig}" needs host-agent serve serving ${stateDir}: none does, and nothing else would answer the container`,
+    );
+  const service = daemon?.service ?? new AttachmentService(stateDir, runner);
+  const attach = daemon?.attach ?? ((r: AttachRequest<void>) => service.attach(r));
   const guest = await identity(request);
-  const { stateDir } = request.settings;
   const kept = request.forwards.length > 0 ? { found: false } : await keptPorts(stateDir, guest);
   const forwards = request.forwards.length > 0 ? request.forwards : kept.forwards;
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
-  const { record } = await attach({ guest, settings: request.settings, guestSide: configureContainer, extras });
+  // The container's own DHCP client or agent configures its end once it runs, after ADD: the daemon serves it from now on.
+  const guestSide = guestConfig === 'host' ? configureFromHost : (record: AttachmentRecord) => daemon?.serve(record) ?? Promise.resolve();
+  const { record } = await attach({ guest, settings: request.settings, guestSide, extras });
   // A CNI network config names no link type: its guests are routed veths.
   if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
@@ -110,15 +115,12 @@ export async function check(request: CniRequest, runner: Runner): Promise<void> 
   if (ports.length > 0) throw new CniError(100, `published ports not in force: ${ports.map(describePortForward).join(', ')}`);
   const missing = planAttach(observed, record);
   if (missing.length > 0) throw new CniError(100, `the host side is incomplete: ${missing.map((op) => op.kind).join(', ')} missing`);
-  const configure = guestConfigOf(record);
-  const observedInside = await observeGuest(undefined, { netnsPath: record.netnsPath }, configure.link.ipv6 !== undefined);
-  try {
-    verifiedState(observedInside, configure);
-  } catch (error) {
-    throw new CniError(100, (error as Error).message);
-  }
-  const inside = planGuest(observedInside, configure, NO_DNS_FILE);
-  if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.map((op) => op.kind).join(', ')} missing`);
+  // A container configured by its own DHCP client or agent is theirs to check.
+  if (guestConfigModeOf(record) !== 'host') return;
+  const inside = await missingInGuest(record).catch((error: Error) => {
+    throw new CniError(100, error.message);
+  });
+  if (inside.length > 0) throw new CniError(100, `the container side is incomplete: ${inside.join(', ')} missing`);
 }
 
 /**

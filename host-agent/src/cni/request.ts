@@ -45,7 +45,18 @@ const STANDARD_KEYS = new Set([
   'cni.dev/valid-attachments',
 ]);
 // Our settings a network config may set; the link names come from the runtime.
-const GUESTNET_KEYS = new Set(['pool', 'gateway', 'uplink', 'mtu', 'guestToGuest', 'firewall', 'hostIfPrefix', 'ipv6', 'pool6']);
+const GUESTNET_KEYS = new Set([
+  'pool',
+  'gateway',
+  'uplink',
+  'mtu',
+  'guestToGuest',
+  'firewall',
+  'hostIfPrefix',
+  'ipv6',
+  'pool6',
+  'guestConfig',
+]);
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -211,11 +222,13 @@ export function parseSettings(
   const dns = config.dns as { nameservers?: unknown } | undefined;
   if (dns?.nameservers !== undefined) ours.dns = dns.nameservers;
   try {
-    return resolveSettings(
+    const settings = resolveSettings(
       ours,
       { ...requested, ...(env.GUESTNET_STATE_DIR ? { stateDir: env.GUESTNET_STATE_DIR } : {}) },
       'network config',
     );
+    // The plugin configures a container from the host unless its config names another mode.
+    return ours.guestConfig === undefined ? { ...settings, guestConfig: 'host' } : settings;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AgentError) throw new CniError(7, error.message);
     throw error;

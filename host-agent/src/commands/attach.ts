@@ -3,6 +3,9 @@ import { callDaemon, type ManyResults, memberResult, replyWithin } from '../daem
 import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import { interrupted } from '../guest-link/exchange.js';
 import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
+import { configureFromHost } from '../guest-config/from-host.js';
+import { guestConfigModeOf } from '../model/guest-config.js';
+import { refuseOneShot } from '../model/guest-config-mode.js';
 import type { HostSettings } from '../model/settings.js';
 import { AttachmentService } from '../service/attachments.js';
 import { processGuest, requireRoot } from '../service/preflight.js';
@@ -39,6 +42,7 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
           : error;
       });
       if (viaDaemon.served) return viaDaemon.result as AttachResult;
+      refuseOneShot(settings);
     }
     const guest = await processGuest(pid);
     const service = new AttachmentService(
@@ -58,6 +62,7 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       extras: { waitsForAgent: options.wait },
       guestSide: async (record) => {
         if (abort.signal.aborted) throw interrupted(String(abort.signal.reason));
+        if (guestConfigModeOf(record) === 'host' && !dryRun) return configureFromHost(record).then(() => 'configured-by-host' as const);
         if (!waits) return undefined;
         return configureGuest(settings.socket, record, settings.timeout, abort.signal, onGuestEvent);
       },

@@ -1,19 +1,16 @@
 import { UsageError } from '@guestnet/protocol';
-import { add, check, del, gc } from '../cni/commands.js';
+import { add, type CniDaemon, check, del, gc } from '../cni/commands.js';
 import { attachmentOf, networkOf, parseConfig, parseRequest, stateDirOf, validAttachments } from '../cni/request.js';
 import type { Runner } from '../exec/runner.js';
-import type { AttachmentService, Attached, AttachRequest } from '../service/attachments.js';
 import type { ControlRequest } from './control.js';
 
 // A CNI plugin whose state dir a daemon serves hands its request over
 // (cni/main.ts): the daemon runs the plugin's own commands, with what it
 // remembers of the host, and its ADDs join the group commit of attaches.
 
-export interface CniServing {
+export interface CniServing extends CniDaemon {
   stateDir: string;
   runner: Runner;
-  service: AttachmentService;
-  attach: (request: AttachRequest<void>) => Promise<Attached<void>>;
 }
 
 /** The plugin's result for ADD, null for the others; the request is checked as the plugin checks it. */
@@ -27,7 +24,7 @@ export async function serveCni(request: Extract<ControlRequest, { type: 'cni' }>
     case 'CHECK': {
       const parsed = parseRequest(request.command, env, parseConfig(request.config));
       ours(parsed.settings.stateDir);
-      if (request.command === 'ADD') return add(parsed, serving.runner, serving.service, serving.attach);
+      if (request.command === 'ADD') return add(parsed, serving.runner, serving);
       await check(parsed, serving.runner);
       return null;
     }

@@ -14,19 +14,20 @@ import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
 import { GroupCommit, settledOne } from './group-commit.js';
 import { serveCni } from './cni.js';
-import { loggedRequests, logGuestReconciled, logReconciled, logRecovered } from './events.js';
+import { loggedRequests, logDhcpEvent, logGuestReconciled, logReconciled, logRecovered } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { guestSocketWarnings, limitedWarning } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
-import { interrupted } from '../guest-link/exchange.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
-import { DnsForwarder } from '../dns/forwarder.js';
-import { HostResolvers } from '../dns/upstreams.js';
+import type { DnsForwarder } from '../dns/forwarder.js';
+import { hostDnsForwarder } from '../dns/host-forwarder.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
-import { HOST_RESOLV_CONF } from '../net/resolvers.js';
+import { GuestDhcp } from '../guest-config/dhcp-service.js';
+import { GuestRa } from '../guest-config/ra-service.js';
+import { daemonGuestSide, guestViewOf } from './guest-side.js';
 import { recordTypeOf } from '../model/link-type.js';
 import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
 
@@ -51,6 +52,9 @@ export class Daemon {
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
   private readonly dns: DnsForwarder;
+  private readonly dhcp: GuestDhcp;
+  /** radvd for dhcp guests with IPv6; like the DHCP server, it follows the record store. */
+  private readonly ra: GuestRa;
   private monitor: HostWatch | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -79,12 +83,13 @@ export class Daemon {
       ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
-    const resolvers = new HostResolvers(HOST_RESOLV_CONF, netdSocket);
-    this.dns = new DnsForwarder({
-      upstreams: () => resolvers.current(),
+    this.dns = hostDnsForwarder(netdSocket, {
       isGuest: (address) => records.isGuestAddress(address),
       onDropped: limitedWarning(log, 'guest DNS queries dropped'),
     });
+    // Its guests are the store's dhcp guests, from their record's first write: a DISCOVER never comes first.
+    this.dhcp = new GuestDhcp(records, logDhcpEvent(log));
+    this.ra = new GuestRa(records, settings.stateDir, limitedWarning(log, 'router advertisements failed'));
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
     records.onChange(({ id, after }) => after === undefined && this.guests.forget(id));
   }
@@ -109,6 +114,8 @@ export class Daemon {
     this.holdings.add(() => withStateLock(stateDir, async () => {}));
     this.holdings.add(() => this.runner.close());
     this.holdings.add(() => this.dns.close());
+    this.holdings.add(() => this.dhcp.close());
+    this.holdings.add(() => this.ra.stop());
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
     this.ipBatch.keep();
@@ -144,24 +151,17 @@ export class Daemon {
     await this.holdings.releaseAll();
   }
 
-  /** The DNS forwarder on every gateway that a guest link carries by now. */
+  /** The DNS forwarder on every gateway that a guest link carries by now, and the DHCP server while there are dhcp guests. */
   private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve(
-      this.service.records
-        .all()
-        .filter(isRouted)
-        .map((r) => r.hostAddress),
-    );
+    const failures = await this.dns.serve(this.service.records.all().flatMap((r) => (isRouted(r) ? [r.hostAddress] : [])));
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
+    await this.dhcp.serve().catch((error: Error) => this.log('warn', 'cannot serve DHCP to guests', { error: error.message }));
   }
 
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
-    return collectStatus(this.service.records.all(), this.runner.glancing, (id) => ({
-      connected: this.guests.connected(id),
-      lastApply: this.guests.lastApply(id),
-    }));
+    return collectStatus(this.service.records.all(), this.runner.glancing, guestViewOf(this.guests, this.dhcp));
   }
 
   private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {
@@ -176,6 +176,7 @@ export class Daemon {
           runner: this.runner,
           service: this.service,
           attach: (r) => this.attaches.submit([r]).then(([host]) => settledOne(host).then((done) => this.service.finishAttach(r, done))),
+          serve: () => this.serveDns(),
         });
       case 'detach':
         return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
@@ -207,10 +208,9 @@ export class Daemon {
     const settings = { ...resolved, dns, stateDir: this.settings.stateDir, socket: this.settings.socket };
     const guests = await Promise.allSettled(pids.map((pid) => processGuest(pid)));
     const guestSide = async (record: AttachmentRecord) => {
-      if (cancelled.aborted) throw interrupted('its caller hanging up');
       // The host side is up: the guest's resolver, its gateway, can answer from now on.
-      await this.serveDns();
-      return wait ? this.guests.confirm(record, settings.timeout, cancelled) : undefined;
+      if (!cancelled.aborted) await this.serveDns();
+      return daemonGuestSide(record, { wait, timeoutMs: settings.timeout, cancelled }, this.guests, this.dhcp);
     };
     const found = guests.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
     const requests = found.map((guest) => ({ guest, settings, extras: { waitsForAgent: wait }, guestSide }));

@@ -6,7 +6,9 @@ import { type AttachmentRecord, guestLabel, hasGuestLink, isRouted } from '../mo
 import type { ForwardResult } from '../service/host-side.js';
 import type { Recovery } from '../service/recovery.js';
 import type { AttachResult, DetachAllResult, DetachResult } from '../service/results.js';
+import type { DhcpEvent } from '../dhcp/core.js';
 import type { ControlRequest, ManyResults } from './control.js';
+import { limitedWarning } from './rate-limit.js';
 
 // The daemon's log, one line per event a person debugging a guest asks
 // about: which guest, what changed and how long it took. Requests are logged
@@ -30,7 +32,7 @@ function attached(result: AttachResult): Record<string, unknown> {
     ...(hasGuestLink(a) && !a.dhcp ? { address: `${a.guestAddress}/${a.prefixLength}` } : {}),
     ...(isRouted(a) && a.ipv6 ? { ipv6: `${a.ipv6.guestAddress}/${a.ipv6.prefixLength}` } : {}),
     // Not `agent`: every JSON line carries agent: 'host', which tells the host agent's log from the guest agent's.
-    guestAgent: typeof result.guest === 'string' ? result.guest : 'confirmed',
+    guestAgent: typeof result.guest === 'string' ? result.guest : 'dhcp' in result.guest ? 'lease taken' : 'confirmed',
     changes: result.steps.length,
   };
 }
@@ -163,4 +165,24 @@ const RECOVERED = {
 /** What a starting daemon's recovery did, a line each. */
 export function logRecovered(log: Log, recovered: ReadonlyArray<{ action: keyof typeof RECOVERED }>): void {
   for (const r of recovered) log('info', RECOVERED[r.action], { ...r });
+}
+
+const DHCP_LINES: Partial<Record<DhcpEvent['kind'], [Level, string]>> = {
+  ack: ['info', "a guest's DHCP client took its lease"],
+  renew: ['debug', "a guest's DHCP client renewed its lease"],
+  offer: ['debug', "offered a guest's DHCP client its lease"],
+  inform: ['debug', "answered a guest's DHCP INFORM"],
+  nak: ['info', "refused a guest's DHCP client another address"],
+  release: ['info', "a guest's DHCP client released its lease"],
+  decline: ['warn', "a guest's DHCP client declined its lease"],
+};
+
+/** The DHCP server's events as log lines: answers by kind, refusals at most one a second. */
+export function logDhcpEvent(log: Log): (event: DhcpEvent) => void {
+  const refused = limitedWarning(log, 'guest DHCP request refused');
+  return (event) => {
+    const line = DHCP_LINES[event.kind];
+    if (!line) return refused(`${event.link ?? event.mac}: ${event.reason ?? 'refused'}`);
+    log(line[0], line[1], { hostIf: event.link, address: event.address, ...(event.reason ? { reason: event.reason } : {}) });
+  };
 }

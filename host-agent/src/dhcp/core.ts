@@ -91,6 +91,11 @@ export class DhcpServerCore {
     this.rate.sweep(now);
   }
 
+  /** A guest link that went: its lease goes with it, and a guest given the link's name later starts afresh. */
+  forgetLink(link: string): void {
+    this.leases.delete(link);
+  }
+
   leaseOf(link: string): Readonly<LinkLease> | undefined {
     return this.leases.get(link);
   }

@@ -1,3 +1,5 @@
+import { isDhcpGuest } from '../model/guest-config.js';
+import type { AttachmentRecord } from '../model/record.js';
 import type { DhcpGuest } from './guest.js';
 
 // What a guest link needs before the DHCP server can answer on it. A client
@@ -19,4 +21,17 @@ export function neighbourLines(guest: NeighbourOf): string[] {
 /** Its inverse, for a link that stays while the guest goes (a link deleted takes the entry with it). */
 export function neighbourRemovalLines(guest: NeighbourOf): string[] {
   return [`neigh del ${guest.address} dev ${guest.link}`];
+}
+
+/**
+ * A dhcp guest's host end in attach's `ip -batch` (exec/steps.ts): the
+ * neighbour entry above, which costs no process of its own. Nothing for other guests.
+ */
+export function dhcpHostEndLines(record: AttachmentRecord): string[] {
+  return isDhcpGuest(record) ? neighbourLines({ address: record.guestAddress, mac: record.guestMac, link: record.hostIf }) : [];
+}
+
+/** No agent brings a dhcp guest's end up, and a bare DHCP client (busybox udhcpc) does not either. */
+export function dhcpGuestEndLines(record: AttachmentRecord): string[] {
+  return isDhcpGuest(record) ? [`link set dev ${record.guestIf} up`] : [];
 }

@@ -10,6 +10,7 @@ import { mainRoutes } from '../net/links.js';
 import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { readRecords } from '../state/store.js';
 import { type Check, type Finding, ok } from './finding.js';
+import { dhcpGuests } from './dhcp.js';
 import { ipv6 } from './ipv6.js';
 import { linkType } from './link-type.js';
 
@@ -258,4 +259,17 @@ export const dns: Check = async (settings) => {
   ];
 };
 
-export const ALL_CHECKS: Check[] = [root, tools, kernel, sysctls, forwardDrop, uplink, subnet, permissions, dns, ipv6, linkType];
+export const ALL_CHECKS: Check[] = [
+  root,
+  tools,
+  kernel,
+  sysctls,
+  forwardDrop,
+  uplink,
+  subnet,
+  permissions,
+  dns,
+  ipv6,
+  linkType,
+  dhcpGuests,
+];

@@ -1,5 +1,6 @@
 import { newOneTimeToken, newToken, ONE_TIME_NAME, oneTimeNameOf, UplinkNotFoundError } from '@guestnet/protocol';
 import type { Runner } from '../exec/runner.js';
+import { dhcpIpv6, modeFields, settingsForMode } from '../model/guest-config-mode.js';
 import { pathMtu, type Route } from '../model/host.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
@@ -25,7 +26,9 @@ import { detachOnce, sameType } from './joined.js';
 const DEFAULT_MTU = 1500;
 
 async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> {
-  const { guest, settings, records, runner, ctx, extras } = input;
+  const { guest, records, runner, ctx, extras } = input;
+  // A guest with no agent has its link made under its final name; a dhcp guest is IPv4 only.
+  const settings = settingsForMode(input.settings);
   const existing = sameType<RoutedVethRecord>(input, 'routed-veth');
   // A re-attach compares against everything; a fresh attach looks only at
   // what its lease touches, probed while the rest is observed.
@@ -45,9 +48,11 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
 
   const policyTable = existing ? existing.policyTable : netdTable(observed.policy, uplink, settings.platform);
   const pool6 = existing ? '' : (settings.pool6 ?? (await hostPool6()));
-  const ipv6 = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, pool6, lease.guestAddress);
+  const mac = extras.guestMac ?? guestMac(lease.guestAddress);
+  const chosen = existing ? existing.ipv6 : chooseIpv6(observed.ipv6, settings.ipv6, pool6, lease.guestAddress);
+  const ipv6 = !existing && settings.guestConfig === 'dhcp' ? dhcpIpv6(chosen, mac, settings.ipv6) : chosen;
   // Only a guest agent can be told of IPv6 that comes later: a CNI container keeps what its ADD's result said.
-  const follows = settings.ipv6 === 'auto' && guest.cni === undefined;
+  const follows = settings.ipv6 === 'auto' && guest.cni === undefined && settings.guestConfig === 'agent';
   const ipv6Auto = existing ? existing.ipv6Auto : follows ? { pool6 } : undefined;
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
   const token = existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
@@ -59,10 +64,11 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
     // A guest end made under a one-time name keeps it in its record, through any rotation of its token.
     guestIf: existing && ONE_TIME_NAME.test(existing.guestIf) ? existing.guestIf : (oneTimeNameOf(token) ?? settings.guestIf),
     guestName: settings.guestName,
+    ...modeFields(settings, guest),
     hostAddress: settings.gateway,
     guestAddress: lease.guestAddress,
     prefixLength: parsePool(settings.pool).prefixLength,
-    guestMac: extras.guestMac ?? guestMac(lease.guestAddress),
+    guestMac: mac,
     mtu: settings.mtu ?? existing?.mtu ?? pathMtu(observed, uplink) ?? DEFAULT_MTU,
     ...(ipv6 ? { ipv6 } : {}),
     ...(ipv6Auto ? { ipv6Auto } : {}),

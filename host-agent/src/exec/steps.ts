@@ -1,4 +1,5 @@
 import { ONE_TIME_NAME, oneTimeNameOf, secretsOf } from '@guestnet/protocol';
+import { dhcpGuestEndLines, dhcpHostEndLines } from '../dhcp/link-setup.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { onLoopback } from '../firewall/localnet.js';
 import { GUEST_RULE_PRIORITY, LOCAL_NETWORK_TABLE, type PolicyRoute } from '../model/policy.js';
@@ -45,15 +46,12 @@ const acceptRaSteps = (before: Ipv6ForwardingBefore, value: (before: string) => 
   }));
 
 /**
- * The host end's settings, written after the link exists and before it comes
- * up, so that no packet ever meets the link without them. A guest is never
- * one of the host's routers: its router advertisements and redirects are
- * ignored, whatever `default` holds (the first IPv6 guest sets its accept_ra
- * to 2, for the host's own links). A routed link carries only what is routed
- * to it (rp_filter), and no IPv6 at all where the guest has none: its
- * neighbour discovery could otherwise fill the neighbour table the whole
- * machine shares. Each setting goes with its link. IPv6's are skipped where
- * the kernel has no IPv6.
+ * The host end's settings, written after the link exists and before it comes up, so that no packet ever
+ * meets the link without them. A guest is never one of the host's routers: its router advertisements and
+ * redirects are ignored, whatever `default` holds (the first IPv6 guest sets its accept_ra to 2, for the
+ * host's own links). A routed link carries only what is routed to it (rp_filter), and no IPv6 at all where
+ * the guest has none: its neighbour discovery could otherwise fill the neighbour table the whole machine
+ * shares. Each setting goes with its link. IPv6's are skipped where the kernel has no IPv6.
  */
 function hostEndSysctls(r: VethRecord): Step[] {
   const ipv4 = (key: string, value: string): Step => ({ kind: 'sysctl', path: `/proc/sys/net/ipv4/conf/${r.hostIf}/${key}`, value });
@@ -95,6 +93,7 @@ const hostEndLines = (r: VethRecord, { tag = true, verb = 'add' } = {}): string[
     ...(ipv6 ? [`address ${verb} ${ipv6.hostAddress}/128 dev ${r.hostIf} nodad`] : []),
     ...(tag ? tagLines(r) : []),
     `link set dev ${r.hostIf} up`,
+    ...dhcpHostEndLines(r),
     ...(ipv6 ? [`route replace ${ipv6.guestAddress}/128 dev ${r.hostIf}`] : []),
     '',
   ];
@@ -138,6 +137,7 @@ const steps: StepsByKind = {
             input: [
               `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu} netns ${HOST_NETNS}`,
               `link set dev ${r.guestIf} alias ${r.token}`,
+              ...dhcpGuestEndLines(r),
               '',
             ].join('\n'),
           },
@@ -264,9 +264,8 @@ const steps: StepsByKind = {
           },
         ]),
   ],
-  // A veth drops a packet larger than the MTU of the end that receives it:
-  // shrinking starts with the guest's end, growing ends with it. A CNI
-  // container has no agent, so its end is set from here.
+  // A veth drops a packet larger than the MTU of the end that receives it: shrinking starts with the guest's end,
+  // growing ends with it. A CNI container has no agent, so its end is set from here.
   ...typedSteps,
   ...guestIpv6Steps,
 

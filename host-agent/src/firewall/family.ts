@@ -23,6 +23,8 @@ export interface FamilyGuest {
   openToGuests: boolean;
   /** The port forwards this family carries. */
   forwards: PortForward[];
+  /** A `--guest-config dhcp` guest's own MAC (GuestRule.dhcp): IPv4's only, DHCP being IPv4's. */
+  dhcp?: { mac: string };
 }
 
 export type FamilyName = '4' | '6';
@@ -37,6 +39,7 @@ export const ipv4Guest = (rule: GuestRule): FamilyGuest => ({
   masquerade: true,
   openToGuests: rule.openToGuests,
   forwards: rule.forwards,
+  ...(rule.dhcp ? { dhcp: rule.dhcp } : {}),
 });
 
 /** A guest's IPv6 side, if it has one. Forwards bound to an IPv4 host address have no IPv6 side. */

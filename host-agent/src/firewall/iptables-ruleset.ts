@@ -19,7 +19,7 @@ export interface IptablesFamily {
   /** Each owned chain's one jump from a built-in chain. */
   jumps: Rule[];
   /** What a guest link may carry from other sources than its guest's address. */
-  localSources: (linkFamilies: string[]) => Rule[];
+  localSources: (linkFamilies: string[], guests: FamilyGuest[]) => Rule[];
   /** The loopback network, where the family routes it to guests (IPv4 only: IPv6 never routes ::1 off the host). */
   loopback?: string;
   /** What guests may open to the host itself besides replies, before any link's own checks (the rest is dropped). */
@@ -81,7 +81,7 @@ export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Ru
   const open = guests.filter((g) => g.openToGuests);
   const { loopback } = family;
   return [
-    ...antispoofRules(guests, family.hostBits, family.localSources(families)),
+    ...antispoofRules(guests, family.hostBits, family.localSources(families, guests)),
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
     ...families.flatMap((f) =>
       ['-i', '-o'].map((dir) =>

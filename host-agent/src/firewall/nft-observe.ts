@@ -9,11 +9,11 @@ import { BASE6, NFT6, TABLE6 } from './nftables6.js';
 // made from. A table of another shape (an older version's, or a chain the host
 // flushed) counts as not installed, and the install replaces it whole.
 
-type Key = string | { concat?: Array<string | number> };
+type Key = string | number | { concat?: Array<string | number> };
 type NftSet = { name?: string; elem?: Array<Key | [Key, Key]> };
 type Item = { set?: NftSet; map?: NftSet; chain?: { name?: string }; rule?: { chain?: string } };
 
-const keyText = (key: Key) => (typeof key === 'string' ? key : (key.concat ?? []).join(' . '));
+const keyText = (key: Key) => (typeof key === 'object' ? (key.concat ?? []).join(' . ') : String(key));
 
 /** What a table definition holds: its sets and maps by name, and each chain with its number of rules. */
 function shapeOf(base: string): string[] {

@@ -9,8 +9,12 @@ import { antispoofChain, forwardChain } from './nft-forward.js';
 // once, as members, from which both the transaction's elements and the check
 // of a listed table are made.
 
-/** A part of a set member: an interface name is quoted where nft reads it, and listed bare. */
-export type Part = string | { ifname: string };
+/**
+ * A part of a set member: an interface name is quoted where nft reads it, and
+ * listed bare; a MAC is the 48-bit number nft compares a raw payload with,
+ * written in hex and listed in decimal.
+ */
+export type Part = string | { ifname: string } | { mac: string };
 
 /** One member of a set or map; `wanted: false` names one that must be absent (an option the guest does not take). */
 export interface Member {
@@ -97,8 +101,14 @@ export function membersOf(f: NftFamily, g: FamilyGuest): Member[] {
   ];
 }
 
-const text = (parts: Part[], quote: boolean) =>
-  parts.map((p) => (typeof p === 'string' ? p : quote ? `"${p.ifname}"` : p.ifname)).join(' . ');
+function partText(p: Part, input: boolean): string {
+  if (typeof p === 'string') return p;
+  if ('ifname' in p) return input ? `"${p.ifname}"` : p.ifname;
+  const hex = p.mac.toLowerCase().split(':').join('');
+  return input ? `0x${hex}` : String(Number.parseInt(hex, 16));
+}
+
+const text = (parts: Part[], input: boolean) => parts.map((p) => partText(p, input)).join(' . ');
 
 /** A member as `nft -j` lists it: "a . b", or "a . b : c . d" in a map. */
 export const listed = (m: Member) => `${text(m.key, false)}${m.value ? ` : ${text(m.value, false)}` : ''}`;

@@ -49,6 +49,18 @@ export function guestIpv6Of(pool6: string, guestAddress: string, mode: Ipv6Mode,
   };
 }
 
+/**
+ * The address a guest's kernel forms by SLAAC in the /64 of `address` from its
+ * MAC: the modified EUI-64 interface id (RFC 4291), Linux's default
+ * (addr_gen_mode 0, no privacy addresses).
+ */
+export function slaacAddressOf(address: string, mac: string): string {
+  const bytes = mac.split(':').map((part) => Number.parseInt(part, 16));
+  const [b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0] = bytes;
+  const iid = [b0 ^ 0x02, b1, b2, 0xff, 0xfe, b3, b4, b5].reduce((sum, byte) => (sum << 8n) | BigInt(byte), 0n);
+  return bigIntToIpv6(((ipv6ToBigInt(address) >> 64n) << 64n) | iid);
+}
+
 /** What turning IPv6 forwarding on changed, kept so the last guest's detach puts it back. */
 export interface Ipv6ForwardingBefore {
   forwarding: string;

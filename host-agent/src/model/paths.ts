@@ -10,6 +10,9 @@ export interface StatePaths {
   ipv6ForwardingBefore: string;
   pidFile: string;
   controlSocket: string;
+  /** radvd's config and pid file, for dhcp guests' router advertisements (ra/radvd.ts). */
+  radvdConfig: string;
+  radvdPid: string;
 }
 
 export function statePaths(stateDir: string): StatePaths {
@@ -19,6 +22,8 @@ export function statePaths(stateDir: string): StatePaths {
     ipv6ForwardingBefore: join(stateDir, 'ipv6_forwarding.before'),
     pidFile: join(stateDir, 'serve.pid'),
     controlSocket: join(stateDir, 'control.sock'),
+    radvdConfig: join(stateDir, 'radvd.conf'),
+    radvdPid: join(stateDir, 'radvd.pid'),
   };
 }
 

@@ -84,6 +84,11 @@ export type JoinedLink = GuestLinkFields & JoinedAddresses;
 /** Today's veth: an addressed host end, forwarding, NAT and guestnet's rules. */
 export interface RoutedVethRecord extends RecordBase, GuestLinkFields, StaticAddresses {
   type: 'routed-veth';
+  /**
+   * Who configures the guest's end (model/guest-config.ts). Unset: its guest
+   * agent for a process, the host for a CNI container (what every version did).
+   */
+  guestConfig?: 'agent' | 'dhcp' | 'host';
   /** The host end. */
   hostIf: string;
   /** Set when hostIf was named from this prefix: the guest shares its firewall rules with the prefix's family. */

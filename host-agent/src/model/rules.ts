@@ -27,6 +27,8 @@ export interface GuestRule {
   forwards: PortForward[];
   /** The guest's IPv6, with its own uplink: the IPv6 default route's. */
   ipv6?: GuestRule6;
+  /** A `--guest-config dhcp` guest: its DHCP client may reach the daemon's server, with requests that carry its own MAC. */
+  dhcp?: { mac: string };
 }
 
 export interface GuestRule6 {
@@ -91,6 +93,7 @@ export function ruleOf(record: RoutedVethRecord): GuestRule {
     openToGuests: record.guestToGuest,
     forwards: record.forwards,
     ...(record.ipv6 ? { ipv6: ruleOf6(record.ipv6) } : {}),
+    ...(record.guestConfig === 'dhcp' ? { dhcp: { mac: record.guestMac } } : {}),
   };
 }
 

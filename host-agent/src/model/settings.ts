@@ -1,3 +1,4 @@
+import type { GuestConfigMode } from './guest-config.js';
 import type { Ipv6Choice } from './ipv6.js';
 import type { IpvlanMode, LinkType, MacvlanMode } from './link-type.js';
 import type { FirewallChoice, Platform } from './names.js';
@@ -26,6 +27,8 @@ export interface HostSettings {
   /** The guest end's name as created; an attach that waits for the guest agent makes its default a one-time name. */
   guestIf: string;
   guestName: string;
+  /** Who configures the guest's end: its guest agent, its own DHCP client (the daemon answers), or the host. */
+  guestConfig: GuestConfigMode;
   /** The host end's address on every guest link, and each guest's default gateway. */
   gateway: string;
   /** Guests' addresses come from here; guests see it as their subnet. */

@@ -39,6 +39,7 @@ const SETTLED_FIELDS = [
   'hostIf',
   'guestIf',
   'guestName',
+  'guestConfig',
   'hostAddress',
   'guestAddress',
   'prefixLength',

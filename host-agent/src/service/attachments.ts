@@ -139,10 +139,13 @@ export class AttachmentService {
     }
   }
 
-  /** empty and none give the guest no link: there is nothing for an agent to configure, or to wait for. */
+  /** empty and none give the guest no link, and a guest with no agent has none: there is no agent to wait for. */
   private extrasOf(request: AttachRequest<unknown>): AttachExtras {
     const waits =
-      request.extras?.waitsForAgent === true && request.guestSide !== undefined && hasGuestLinkType(recordTypeOf(request.settings));
+      request.extras?.waitsForAgent === true &&
+      request.guestSide !== undefined &&
+      hasGuestLinkType(recordTypeOf(request.settings)) &&
+      request.settings.guestConfig === 'agent';
     return { ...request.extras, waitsForAgent: waits };
   }
 

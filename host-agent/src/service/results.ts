@@ -1,5 +1,6 @@
 import type { OpTiming } from '../exec/apply.js';
 import { type AttachmentRecord, guestEndShown, hasGuestLink, type ShownRecord } from '../model/record.js';
+import type { LeaseConfirmation } from '../guest-config/dhcp-service.js';
 import type { GuestConfirmation } from '../guest-link/exchange.js';
 import type { DetachResult as ServiceDetachResult } from './host-side.js';
 
@@ -9,7 +10,12 @@ export interface AttachResult {
   firewall: string;
   changed: boolean;
   steps: OpTiming[];
-  guest: GuestConfirmation | 'not-waited' | 'dry-run';
+  /**
+   * The guest side: its agent's confirmation; with --guest-config dhcp, its
+   * DHCP client's lease (--wait-lease) or 'dhcp-served'; with host,
+   * 'configured-by-host'.
+   */
+  guest: GuestConfirmation | LeaseConfirmation | 'configured-by-host' | 'dhcp-served' | 'not-waited' | 'dry-run';
 }
 
 export function attachResult(

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type LastApply, oneTimeNameOf } from '@guestnet/protocol';
+import type { DhcpLeaseView } from '../guest-config/dhcp-service.js';
+import { type GuestConfigMode, guestConfigModeOf } from '../model/guest-config.js';
 import { IP_FORWARD_PATH } from '../model/paths.js';
 import { describeType } from '../model/link-type.js';
 import { type AttachmentRecord, guestEndShown, hasGuestLink, hasHostEnd, hostEndOf, isRouted } from '../model/record.js';
@@ -39,6 +41,10 @@ export interface GuestStatus {
   mac: string | null;
   /** none: no agent is expected (CNI, empty and none, a link no agent has taken over); unknown: no daemon to ask. */
   agent: 'connected' | 'disconnected' | 'unknown' | 'none';
+  /** Who configures the guest's end: agent, dhcp (its own client) or host (DNS is then the caller's). */
+  guestConfig: GuestConfigMode;
+  /** A dhcp guest's lease as the daemon knows it; null for other guests, or with no daemon to ask. */
+  dhcp: DhcpLeaseView | null;
   lastApply: LastApply | null;
   /** As the host link counts them: received from the guest, sent to it. */
   fromGuest: Counters | null;
@@ -54,8 +60,12 @@ export interface Status {
   guests: GuestStatus[];
 }
 
-/** What the daemon knows about a guest's agent, by attachment id; absent when no daemon runs. */
-export type AgentView = (id: string) => { connected: boolean; lastApply: LastApply | undefined };
+/** What the daemon knows about a guest's agent; absent when no daemon runs. */
+export type AgentView = (record: AttachmentRecord) => {
+  connected: boolean;
+  lastApply: LastApply | undefined;
+  dhcp: DhcpLeaseView | undefined;
+};
 
 /**
  * The names of the links in the netns of the guest's process, from
@@ -83,7 +93,8 @@ type Agent = GuestStatus['agent'];
 /** What the agent column says, the guest link's current name being `seen` (undefined: not looked at). */
 function agentOf(record: AttachmentRecord, seen: string | undefined, view: ReturnType<AgentView> | undefined): Agent {
   if (view?.connected) return 'connected';
-  if (record.cni || !hasGuestLink(record)) return 'none';
+  // A guest configured by its own DHCP client or by the host has no agent; a CNI container may run one (guestConfig agent).
+  if (guestConfigModeOf(record) !== 'agent' || !hasGuestLink(record)) return 'none';
   const { guestIf, guestName } = record;
   // An agent renames the link it takes over: one still under the name attach
   // gave it (after --no-wait; a one-time name means an agent is awaited) never had one.
@@ -126,7 +137,7 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
       const counters = hostIf === undefined ? undefined : stats.get(hostIf);
       const link = hasGuestLink(r) ? r : undefined;
       const routed = isRouted(r) ? r : undefined;
-      const view = agents?.(r.id);
+      const view = agents?.(r);
       const alive = await guestAlive(r);
       const seen = alive ? nameSeen(r, await linksInGuest(r)) : undefined;
       return {
@@ -153,6 +164,8 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
           : null,
         mac: link?.guestMac ?? null,
         agent: agentOf(r, seen, view),
+        guestConfig: guestConfigModeOf(r),
+        dhcp: view?.dhcp ?? null,
         lastApply: view?.lastApply ?? null,
         fromGuest: counters ? counters.rx : null,
         toGuest: counters ? counters.tx : null,

@@ -11,6 +11,7 @@ import {
   type RecordType,
   recordTypeOf,
 } from '../model/link-type.js';
+import { GUEST_CONFIGS } from '../model/guest-config.js';
 import { FIREWALLS } from '../model/names.js';
 import { recordPath, statePaths } from '../model/paths.js';
 import { isPortForward } from '../model/port-forward.js';
@@ -146,6 +147,7 @@ const TYPE_FIELDS: Record<RecordType, (raw: Record<string, unknown>) => boolean>
     isOptional(raw.policyTable, (v) => Number.isInteger(v) && (v as number) > 0) &&
     isTrueOrUnset(raw.uplinkPinned) &&
     isTrueOrUnset(raw.mtuPinned) &&
+    isOptional(raw.guestConfig, isOneOf(GUEST_CONFIGS)) &&
     Array.isArray(raw.forwards) &&
     raw.forwards.every(isPortForward),
   'bridged-veth': (raw) =>
@@ -183,6 +185,7 @@ const OWN_FIELDS: Record<RecordType, readonly string[]> = {
     'uplinkPinned',
     'mtuPinned',
     'forwards',
+    'guestConfig',
   ],
   'bridged-veth': ['link', 'hostIf', 'hostIfPrefix', 'portSecurity'],
   macvlan: ['link', 'macvlanMode'],

@@ -20,6 +20,8 @@ function guest(overrides: Partial<GuestStatus> = {}): GuestStatus {
     ipv6: null,
     mac: '02:00:ac:11:03:03',
     agent: 'connected',
+    guestConfig: 'agent',
+    dhcp: null,
     lastApply: { ok: true, at: '2025-05-01T04:16:35.000Z', changes: 3 },
     fromGuest: { packets: 8123, bytes: 580_000 },
     toGuest: { packets: 9123, bytes: 6_660_000 },

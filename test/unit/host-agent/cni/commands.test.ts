@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AttachmentService,
+  type CniDaemon,
   cniCommands,
   keepPorts,
   parseCniRequest,
@@ -61,22 +62,27 @@ describe('cni/commands: ADD, DEL and GC over the attachment service', () => {
     (async (request: unknown) => {
       asked.push(request);
       return { record };
-    }) as unknown as Parameters<typeof cniCommands.add>[3];
+    }) as unknown as CniDaemon['attach'];
   const withHostMac = () => new RecordingRunner({ 'ip -j link show dev vm_wlan': JSON.stringify([{ address: '02:00:00:00:00:01' }]) });
   const service = (runner = new RecordingRunner(BARE_HOST)) => new AttachmentService(stateDir, runner);
+  /** A daemon that runs the ADD with `attach`, and serves nothing after it. */
+  const daemonOf = (svc: AttachmentService, attach: CniDaemon['attach']): CniDaemon => ({ service: svc, attach, serve: async () => {} });
 
   it("refuses a netns that does not exist, or the host's own, before anything else (CNI code 3)", async () => {
     for (const path of [join(stateDir, 'no-such-netns'), '/proc/self/ns/net']) {
       const asked: unknown[] = [];
       const runner = new RecordingRunner();
-      await assert.rejects(cniCommands.add(requestFor(path), runner, service(runner), attachAs(recordOf(), asked)), cniCode(3));
+      await assert.rejects(cniCommands.add(requestFor(path), runner, daemonOf(service(runner), attachAs(recordOf(), asked))), cniCode(3));
       assert.deepEqual([asked, runner.reads], [[], []], path);
     }
   });
 
   it("answers in the runtime's CNI version: 0.4.0 names each IP's version, 1.0.0 does not", async () => {
     const record = recordOf();
-    const v1 = (await cniCommands.add(requestFor(netnsPath), withHostMac(), service(), attachAs(record))) as Record<string, unknown>;
+    const v1 = (await cniCommands.add(requestFor(netnsPath), withHostMac(), daemonOf(service(), attachAs(record)))) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(v1, {
       cniVersion: '1.0.0',
       interfaces: [
@@ -87,7 +93,7 @@ describe('cni/commands: ADD, DEL and GC over the attachment service', () => {
       routes: [{ dst: '0.0.0.0/0', gw: '172.17.3.2' }],
       dns: { nameservers: ['192.0.2.53'] },
     });
-    const v04 = (await cniCommands.add(requestFor(netnsPath, '0.4.0'), withHostMac(), service(), attachAs(record))) as {
+    const v04 = (await cniCommands.add(requestFor(netnsPath, '0.4.0'), withHostMac(), daemonOf(service(), attachAs(record)))) as {
       ips: Array<{ version?: string }>;
     };
     assert.deepEqual(
@@ -98,7 +104,7 @@ describe('cni/commands: ADD, DEL and GC over the attachment service', () => {
 
   it('gives a guest with IPv6 its address and default route in the result', async () => {
     const ipv6 = { mode: 'nat' as const, guestAddress: 'fd00:1::ac11:303', prefixLength: 64, hostAddress: 'fd00:1::1', uplink: 'wlan0' };
-    const result = (await cniCommands.add(requestFor(netnsPath), withHostMac(), service(), attachAs(recordOf({ ipv6 })))) as {
+    const result = (await cniCommands.add(requestFor(netnsPath), withHostMac(), daemonOf(service(), attachAs(recordOf({ ipv6 }))))) as {
       ips: unknown[];
       routes: unknown[];
     };
@@ -109,9 +115,9 @@ describe('cni/commands: ADD, DEL and GC over the attachment service', () => {
   it('takes back, on an ADD that names no ports, the ports a DEL kept for the same netns, and forgets the note', async () => {
     await keepPorts(stateDir, recordOf({ forwards: [adb] }));
     const asked: Array<{ extras: { forwards?: unknown } }> = [];
-    await cniCommands.add(requestFor(netnsPath), withHostMac(), service(), attachAs(recordOf(), asked));
+    await cniCommands.add(requestFor(netnsPath), withHostMac(), daemonOf(service(), attachAs(recordOf(), asked)));
     assert.deepEqual(asked[0]?.extras.forwards, [adb]);
-    await cniCommands.add(requestFor(netnsPath), withHostMac(), service(), attachAs(recordOf(), asked));
+    await cniCommands.add(requestFor(netnsPath), withHostMac(), daemonOf(service(), attachAs(recordOf(), asked)));
     assert.equal(asked[1]?.extras.forwards, undefined, 'the note went with the first ADD');
   });
 

@@ -32,6 +32,17 @@ describe('CNI requests', () => {
     assert.equal(request.settings.stateDir, '/run/gn-test');
   });
 
+  it('takes guestConfig "dhcp", "host" or "agent"; without it the plugin configures the container from the host, as always', () => {
+    assert.equal(parseCniRequest('ADD', env, config).settings.guestConfig, 'host');
+    for (const guestConfig of ['dhcp', 'host', 'agent'])
+      assert.equal(parseCniRequest('ADD', env, { ...config, guestConfig }).settings.guestConfig, guestConfig);
+    assert.equal(
+      cniCode(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'radio' })),
+      7,
+    );
+    assert.throws(() => parseCniRequest('ADD', env, { ...config, guestConfig: 'radio' }), /key 'guestConfig' must be one of/);
+  });
+
   it("answers with the spec's codes: version 1, config 2 and 7, environment 4, stdin 6", () => {
     assert.equal(
       cniCode(() => parseCniRequest('ADD', env, { ...config, cniVersion: '0.1.0' })),

@@ -128,6 +128,10 @@ describe('host ops', () => {
           '\t\tiifname \\. ip daddr @dns_servers udp dport 53 update @dns_rate \\{ ip saddr limit rate over 200/second burst 200 packets \\} drop',
           '\t\tiifname @guest_links ct state established,related accept',
           '\t\tiifname \\. ip daddr @dns_servers meta l4proto \\{ tcp, udp \\} th dport 53 accept',
+          // DHCP from --guest-config dhcp guests' links only, with their own MAC, at a kernel rate.
+          '\t\tudp dport 67 iifname @dhcp_links update @dhcp_rate \\{ iifname limit rate over 20/second burst 20 packets \\} drop',
+          '\t\tudp dport 67 @th,288,48 @dhcp_macs iifname \\. @th,288,48 != @dhcp_clients drop',
+          '\t\tudp sport 68 udp dport 67 iifname \\. @th,288,48 @dhcp_clients accept',
           '\t\tiifname @guest_links drop',
         ].join('\n'),
       ),
@@ -261,5 +265,21 @@ describe('host ops', () => {
       formatStep({ kind: 'run', argv: ['ip', 'link', 'set', 'dev', 'x', 'alias', "it's"] }),
       "ip link set dev x alias 'it'\\''s'",
     );
+  });
+});
+
+describe('the link of a dhcp guest', () => {
+  it('is made under its final name and up, with a permanent neighbour entry for the unicast reply, in the same processes', () => {
+    const record = sampleRecord({ pid: 4242, guestIf: 'eth0', guestName: 'eth0', guestConfig: 'dhcp' });
+    const steps = stepsOf({ kind: 'createVeth', record }, { firewall: nftables, stateDir: '/s' }) as Array<Step & { kind: 'run' }>;
+    const runs = steps.filter((s) => s.kind === 'run');
+    assert.equal(runs.length, 2, 'no process more than an agent guest');
+    assert.match(runs[0]?.input ?? '', /\nlink set dev eth0 up\n$/);
+    assert.match(
+      runs[1]?.input ?? '',
+      /\nlink set dev vm_wlan up\nneigh replace 172\.17\.3\.3 lladdr 02:67:6e:11:03:03 dev vm_wlan nud permanent\n/,
+    );
+    const agent = stepsOf({ kind: 'createVeth', record: sampleRecord({ pid: 4242 }) }, { firewall: nftables, stateDir: '/s' });
+    assert.doesNotMatch(JSON.stringify(agent), /neigh|link set dev vm_wlan0 up/);
   });
 });

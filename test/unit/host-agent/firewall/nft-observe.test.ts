@@ -57,6 +57,19 @@ describe('firewall observation: nftables', () => {
     assert.equal(state.has({ ...rule, openToGuests: true, forwards: [{ ...adb, guestPort: 5037 }] }), false);
   });
 
+  it("knows a dhcp guest by its link, its link . MAC and its MAC as nft lists them (a number), and a guest without dhcp by its link's absence", () => {
+    const dhcp = { ...rule, dhcp: { mac: '02:67:6E:11:03:03' } };
+    const mac = 0x02676e110303;
+    const sets = { dhcp_links: ['vm_wlan'], dhcp_clients: [concat('vm_wlan', mac)], dhcp_macs: [mac] };
+    const state = parseNftTable(nftJson(NFT_TABLE, { ...elementsOf(rule), ...sets }));
+    assert.equal(state.has(dhcp), true);
+    assert.equal(state.has(rule), false, 'a guest without dhcp has no link in dhcp_links');
+    for (const missing of Object.keys(sets))
+      assert.equal(parseNftTable(nftJson(NFT_TABLE, { ...elementsOf(rule), ...sets, [missing]: [] })).has(dhcp), false, missing);
+    const otherMac = { ...sets, dhcp_clients: [concat('vm_wlan', mac + 1)], dhcp_macs: [mac + 1] };
+    assert.equal(parseNftTable(nftJson(NFT_TABLE, { ...elementsOf(rule), ...otherMac })).has(dhcp), false, 'its own MAC');
+  });
+
   it('reads a forward bound to one host address from its own map', () => {
     const at = { protocol: 'tcp' as const, hostPort: 8081, guestPort: 80, hostAddress: '198.51.100.2' };
     const entry = [concat('198.51.100.2', 'tcp', 8081), concat('172.17.3.3', 80)];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { guestIpv6Of, inPrefix6, parsePool6 } from '@guestnet/host-agent';
+import { guestIpv6Of, inPrefix6, parsePool6, slaacAddressOf } from '@guestnet/host-agent';
 
 describe('IPv6 pool arithmetic', () => {
   it('normalises a pool to its network', () => {
@@ -22,5 +22,11 @@ describe('IPv6 pool arithmetic', () => {
       prefixLength: 96,
       uplink: 'eth0',
     });
+  });
+
+  it("forms a guest kernel's SLAAC address: the /64 of an address and the modified EUI-64 of a MAC", () => {
+    // As Linux forms it for 02:67:6e:11:03:03 (the universal/local bit flipped, ff:fe in the middle).
+    assert.equal(slaacAddressOf('fd12:3456:789a:1::ac11:303', '02:67:6e:11:03:03'), 'fd12:3456:789a:1:67:6eff:fe11:303');
+    assert.equal(slaacAddressOf('2001:db8::1', '00:1B:21:3A:4F:10'), '2001:db8::21b:21ff:fe3a:4f10');
   });
 });

@@ -9,6 +9,8 @@ describe('state paths', () => {
       ipv6ForwardingBefore: '/run/guestnet/ipv6_forwarding.before',
       pidFile: '/run/guestnet/serve.pid',
       controlSocket: '/run/guestnet/control.sock',
+      radvdConfig: '/run/guestnet/radvd.conf',
+      radvdPid: '/run/guestnet/radvd.pid',
     });
     assert.equal(recordPath('/run/guestnet/', '4242'), '/run/guestnet/attachments/4242.json');
     assert.equal(proxyNdpBeforePath('/run/guestnet', 'wlan0'), '/run/guestnet/proxy_ndp.wlan0.before');

@@ -47,3 +47,11 @@ describe("a guest's firewall rule and policy route", () => {
     });
   });
 });
+
+describe("a dhcp guest's firewall rule", () => {
+  it('carries its MAC; others carry none', () => {
+    const dhcpRecord = sampleRecord({ pid: 4242, dns: ['172.17.3.2'], guestConfig: 'dhcp' });
+    assert.deepEqual(ruleOf(dhcpRecord).dhcp, { mac: dhcpRecord.guestMac });
+    assert.equal(ruleOf(sampleRecord({ pid: 4243, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4', dns: [] })).dhcp, undefined);
+  });
+});

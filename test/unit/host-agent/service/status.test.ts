@@ -10,8 +10,8 @@ import { joinedRecord } from '../../../fixtures/typed-records.js';
 // routed guest cannot be online. It runs no process unless some guest
 // publishes ports.
 
-const connected = () => ({ connected: true, lastApply: undefined });
-const disconnected = () => ({ connected: false, lastApply: undefined });
+const connected = () => ({ connected: true, lastApply: undefined, dhcp: undefined });
+const disconnected = () => ({ connected: false, lastApply: undefined, dhcp: undefined });
 /** A guest that lives in this test's own netns, where `lo` is a link it has. */
 const here = async (overrides: Parameters<typeof sampleRecord>[0]) =>
   sampleRecord({

@@ -28,6 +28,12 @@ describe('attachment records', () => {
     const { type: _, ...untyped } = auto;
     assert.deepEqual(parseRecord(path, text(untyped)), auto);
     assert.throws(() => parseRecord(path, text(typedRecord({ type: 'veth', link: 'br0', ipv6Auto: auto.ipv6Auto }))), ConfigError);
+    // Who configures a guest with no agent is the routed veth's own field too.
+    for (const guestConfig of ['dhcp', 'host'] as const) {
+      const mode = sampleRecord({ guestIf: 'eth0', guestName: 'eth0', guestConfig });
+      assert.deepEqual(parseRecord(path, text(mode)), mode);
+    }
+    assert.throws(() => parseRecord(path, text(typedRecord({ type: 'veth', link: 'br0', guestConfig: 'dhcp' }))), ConfigError);
   });
 
   it("upgrades an older version's records: a type for every veth, each type's own fields, no sentinel name or address", () => {
@@ -76,6 +82,8 @@ describe('attachment records', () => {
       { uplinkPinned: false },
       { id: '../x' },
       { portSecurity: false },
+      { guestConfig: 'radio' },
+      { guestConfig: 'dhcp; reboot' },
       { ipv6Auto: { pool6: 'fd00::/64; reboot' } },
       { ipv6Auto: { pool6: 'fd00::/8' } },
       { phys: { addresses: [], up: true, mtu: 1500, alias: '', nic: { bus: 'pci', device: '', permanentMac: '00:1b:21:3a:4f:10' } } },
