@@ -137,6 +137,9 @@ export function formatStatus(status: Status, width: number): string[] {
     ),
     ...status.guests.flatMap((g) => (otherMode(g) && g.guestConfig !== 'agent' ? [`${name(g)}: ${guestConfigText(g)}`] : [])),
     ...failed.map((g) => `${name(g)}: last apply failed: ${g.lastApply?.error ?? ''}`),
+    ...status.guests.flatMap((g) =>
+      g.undoing ? [`${name(g)}: being removed: a step of its removal failed; the daemon's next pass or a detach removes the rest`] : [],
+    ),
     ...blocked.map((g) => `${name(g)}: CANNOT BE ONLINE: ${g.blocked}`),
   ];
   return [...lines, ...notes.flatMap((note) => wrap(note, width, '    '))];

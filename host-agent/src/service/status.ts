@@ -18,6 +18,8 @@ export interface GuestStatus {
   /** How the table names it in 80 columns: the pid, or the container id's first 12 characters and the interface. */
   label: string;
   state: 'alive' | 'gone';
+  /** A step of its removal failed: what is left is removed by the daemon's next pass or a detach. */
+  undoing: boolean;
   /** The network type, as "veth (routed)", "macvlan on eth1", ... */
   type: string;
   /** The host end of a veth; null for the types that have none. */
@@ -145,6 +147,7 @@ export async function collectStatus(records: readonly AttachmentRecord[], runner
         id: r.id,
         label: r.cni ? `${r.cni.containerId.slice(0, 12)}/${r.cni.ifname}` : String(r.pid ?? r.id),
         state: alive ? 'alive' : 'gone',
+        undoing: r.undoing === true,
         type: describeType(r),
         hostIf: hostIf ?? null,
         guestIf: seen === undefined ? (link?.guestName ?? null) : guestEndShown({ guestIf: seen }),

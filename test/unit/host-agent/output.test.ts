@@ -9,6 +9,7 @@ function guest(overrides: Partial<GuestStatus> = {}): GuestStatus {
     id: '19492',
     label: '19492',
     state: 'alive',
+    undoing: false,
     type: 'veth (routed)',
     hostIf: 'vm_wlan',
     guestIf: 'wlan0',
@@ -100,6 +101,17 @@ describe('status and doctor output', () => {
     status,
     detail,
     ...(fix ? { fix } : {}),
+  });
+
+  it('says of a guest whose removal failed part way that it is being removed, and what removes the rest', () => {
+    const lines = formatStatus({ guests: [guest({ undoing: true })], daemon: true } as Parameters<typeof formatStatus>[0], 80);
+    assert.ok(
+      lines.some((l) => l.startsWith('pid 19492: being removed: a step of its removal failed')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      !formatStatus({ guests: [guest()], daemon: true } as Parameters<typeof formatStatus>[0], 80).some((l) => l.includes('being removed')),
+    );
   });
 
   it('doctor: every line within the width, continued under its text, and a count that agrees', () => {
