@@ -32,8 +32,24 @@ describe("faults: a macvlan guest's one-time token never shows in the host's net
     assert.match(seen, /gnwatch/, 'the watcher hears link events');
     const guest = await sandbox.startGuest();
     const attached = await sandbox.host([
-      NODE, HOST_AGENT, 'attach', String(guest.pid), '--socket', sandbox.socket, '--state-dir', sandbox.stateDir,
-      '--type', 'macvlan', '--link', 'eth1', '--pool', LAN.subnet, '--gateway', LAN.router, '--guest-address', '192.168.77.51',
+      NODE,
+      HOST_AGENT,
+      'attach',
+      String(guest.pid),
+      '--socket',
+      sandbox.socket,
+      '--state-dir',
+      sandbox.stateDir,
+      '--type',
+      'macvlan',
+      '--link',
+      'eth1',
+      '--pool',
+      LAN.subnet,
+      '--gateway',
+      LAN.router,
+      '--guest-address',
+      '192.168.77.51',
     ]);
     assert.equal(attached.exitCode, 0, attached.stderr);
     const links = JSON.parse((await guest.exec(['ip', '-j', 'link', 'show', 'dev', 'wlan0'])).stdout) as Array<{ ifalias?: string }>;
