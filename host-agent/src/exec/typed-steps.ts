@@ -1,3 +1,4 @@
+import { oneTimeNameOf } from '@guestnet/protocol';
 import { type AttachmentRecord, type EmptyRecord, HOST_LINK_GROUP, type PhysRecord, type SublinkRecord } from '../model/record.js';
 import { IP_BATCH, type Step } from '../model/step.js';
 import { passingName } from '../plan/link-types.js';
@@ -39,8 +40,11 @@ function sublinkType(r: SublinkRecord): string {
 
 export const typedSteps = {
   // Made, tagged and moved in one process: the guest agent, woken by the link's arrival, finds it tagged.
+  // A link that arrives under its one-time name carries its token by that name alone: an alias set here,
+  // in the host's netns, would be in the link events every process of the host's netns may hear.
   createSublink: ({ record: r }: { record: SublinkRecord }): Step[] => {
     const name = passingName(r);
+    const alias = oneTimeNameOf(r.token) === r.guestIf ? [] : [`link set dev ${name} alias ${r.token}`];
     return [
       {
         kind: 'run',
@@ -48,7 +52,7 @@ export const typedSteps = {
         spare: true,
         input: [
           `link add link ${r.link} name ${name} ${sublinkType(r)}`,
-          `link set dev ${name} alias ${r.token}`,
+          ...alias,
           `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}`,
           '',
         ].join('\n'),

@@ -22,7 +22,9 @@ import { baseOf, type Member, type NftFamily } from './nft-ruleset.js';
 // @th,288,48: 36 bytes past the UDP header) mean its link: a request from a
 // dhcp link must carry that link's MAC, and a guest's MAC from any other link
 // (another guest's, the LAN) never reaches the daemon's server. Each dhcp link
-// has a kernel rate before the server's socket. Conntrack, which the nat
+// has a kernel rate before the server's socket. The rate and the MAC check come
+// before the accept of established traffic, as the DNS rate does: a renewing
+// client's flow is established once the server has answered it once. Conntrack, which the nat
 // chains need, reassembles fragments first, so a fragment cannot hide chaddr.
 /** DHCP requests a second a dhcp link may send before the kernel drops them; the server has its own, lower bound. */
 const DHCP_RATE = 20;
@@ -51,10 +53,10 @@ export const NFT4: NftFamily = {
   ],
   input: [
     'iifname . ip daddr @dns_servers udp dport 53 update @dns_rate { ip saddr limit rate over 200/second burst 200 packets } drop',
-    'iifname @guest_links ct state established,related accept',
-    'iifname . ip daddr @dns_servers meta l4proto { tcp, udp } th dport 53 accept',
     `udp dport 67 iifname @dhcp_links update @dhcp_rate { iifname limit rate over ${DHCP_RATE}/second burst ${DHCP_RATE} packets } drop`,
     'udp dport 67 @th,288,48 @dhcp_macs iifname . @th,288,48 != @dhcp_clients drop',
+    'iifname @guest_links ct state established,related accept',
+    'iifname . ip daddr @dns_servers meta l4proto { tcp, udp } th dport 53 accept',
     'udp sport 68 udp dport 67 iifname . @th,288,48 @dhcp_clients accept',
     'iifname @guest_links drop',
   ],

@@ -126,11 +126,11 @@ describe('host ops', () => {
           'chain input \\{',
           '\t\ttype filter hook input priority filter; policy accept;',
           '\t\tiifname \\. ip daddr @dns_servers udp dport 53 update @dns_rate \\{ ip saddr limit rate over 200/second burst 200 packets \\} drop',
-          '\t\tiifname @guest_links ct state established,related accept',
-          '\t\tiifname \\. ip daddr @dns_servers meta l4proto \\{ tcp, udp \\} th dport 53 accept',
-          // DHCP from --guest-config dhcp guests' links only, with their own MAC, at a kernel rate.
+          // DHCP from --guest-config dhcp guests' links only, with their own MAC, at a kernel rate that an established flow does not escape.
           '\t\tudp dport 67 iifname @dhcp_links update @dhcp_rate \\{ iifname limit rate over 20/second burst 20 packets \\} drop',
           '\t\tudp dport 67 @th,288,48 @dhcp_macs iifname \\. @th,288,48 != @dhcp_clients drop',
+          '\t\tiifname @guest_links ct state established,related accept',
+          '\t\tiifname \\. ip daddr @dns_servers meta l4proto \\{ tcp, udp \\} th dport 53 accept',
           '\t\tudp sport 68 udp dport 67 iifname \\. @th,288,48 @dhcp_clients accept',
           '\t\tiifname @guest_links drop',
         ].join('\n'),

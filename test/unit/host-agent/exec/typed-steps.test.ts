@@ -33,6 +33,20 @@ describe('exec/typed-steps: the steps of the joined types', () => {
     assert.match(lines[2] ?? '', / netns \/proc\/300\/ns\/net name vm_wlan0$/);
   });
 
+  it("a sublink that arrives under its one-time name gets no alias in the host's netns: its name is its token", () => {
+    const oneTime = joinedRecord<SublinkRecord>({
+      type: 'macvlan',
+      macvlanMode: 'bridge',
+      token: 'guestnet:gnAbC123dEf456G',
+      guestIf: 'gnAbC123dEf456G',
+    });
+    const [step] = runs({ kind: 'createSublink', record: oneTime }, ctx);
+    const lines = (step?.input ?? '').trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.doesNotMatch(step?.input ?? '', /alias/);
+    assert.match(lines[1] ?? '', / netns \/proc\/300\/ns\/net name gnAbC123dEf456G$/);
+  });
+
   it('names the kernel option a missing link type needs, as a kernel without it answers', () => {
     const [step] = runs({ kind: 'createSublink', record: joinedRecord<SublinkRecord>({ type: 'ipvlan', ipvlanMode: 'l2' }) }, ctx);
     assert.match('Error: Unknown device type.', step?.unsupported?.when ?? /^$/);
