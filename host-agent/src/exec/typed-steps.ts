@@ -63,9 +63,16 @@ export const typedSteps = {
       },
     ];
   },
+  // The kernel deletes a group whole or not at all, and the guest is root in its netns: lo put into our group
+  // would keep its sublink on the host's LAN. lo goes back to its own group first, in the same process; a group
+  // with no link left says "No such device": already gone, as a guest that is.
   deleteSublinks: ({ record: r }: { record: SublinkRecord }): Step[] => [
-    // A group with no link left says "No such device": already gone, as a guest that is.
-    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'del', 'group', String(HOST_LINK_GROUP)), tolerate: GROUP_EMPTY_OR_GUEST_GONE },
+    {
+      kind: 'run',
+      argv: inGuest(r, 'ip', '-force', '-batch', '-'),
+      input: `link set dev lo group default\nlink del group ${HOST_LINK_GROUP}\n`,
+      tolerate: GROUP_EMPTY_OR_GUEST_GONE,
+    },
   ],
 
   movePhys: ({ record: r }: { record: PhysRecord }): Step[] => [
