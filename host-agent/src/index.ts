@@ -131,7 +131,7 @@ export { configureGuest } from './guest-link/one-shot.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
 export { configureLog, flushLog, isJournalStream, log, logFormatOf } from './log.js';
-export { loggedRequests, logReconciled } from './daemon/events.js';
+export { loggedRequests, logReconciled, logUndoFailed } from './daemon/events.js';
 export { helpOf } from './settings.js';
 export { interfaceId, portGuardScript } from './exec/port-guard.js';
 export { isNic, type NicIdentity, type NicSeen, nicIdentityOf, notANic } from './model/nic.js';

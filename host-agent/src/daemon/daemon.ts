@@ -14,7 +14,7 @@ import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
 import { GroupCommit, settledOne } from './group-commit.js';
 import { serveCni } from './cni.js';
-import { loggedRequests, logDhcpEvent, logGuestReconciled, logReconciled, logRecovered } from './events.js';
+import { loggedRequests, logDhcpEvent, logGuestReconciled, logReconciled, logRecovered, logUndoFailed } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { guestSocketWarnings, limitedWarning } from './rate-limit.js';
@@ -59,6 +59,7 @@ export class Daemon {
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
   private lastFailure: string | undefined;
+  private readonly undoFailed: ReturnType<typeof logUndoFailed>;
   private readonly holdings = new Holdings();
   private readonly sockets = new BoundSockets();
   /** Settles when the daemon cannot serve whole any more (a socket of its own is gone); serve stops it then. */
@@ -73,6 +74,7 @@ export class Daemon {
   ) {
     this.runner = new HostMemory(new RealRunner(settings.commandTimeout, this.ipBatch), () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
+    this.undoFailed = logUndoFailed(log);
     const { records } = this.service;
     this.attaches = new GroupCommit((requests) => this.service.attachHostSides(requests));
     // A token proved from another netns has leaked: the guest's link gets a new one.
@@ -273,7 +275,7 @@ export class Daemon {
       const byId = () => new Map(this.service.records.all().map((r) => [r.id, r]));
       const before = byId();
       // With no guest it only looks whether another process (a CNI plugin) attached one: one stat.
-      const steps = await this.service.reconcileHost(this.runner.checking);
+      const steps = await this.service.reconcileHost(this.runner.checking, this.undoFailed);
       this.lastFailure = undefined;
       if (steps.length > 0) {
         const after = byId();

@@ -186,3 +186,21 @@ export function logDhcpEvent(log: Log): (event: DhcpEvent) => void {
     log(line[0], line[1], { hostIf: event.link, address: event.address, ...(event.reason ? { reason: event.reason } : {}) });
   };
 }
+
+/** How many guests' last undo failures are remembered, so that each is logged once rather than every pass. */
+const UNDO_FAILURES_KEPT = 256;
+
+/**
+ * A removal that failed again (its record stays, marked undoing, and is
+ * tried each pass): logged when a guest's error is new, not every pass.
+ */
+export function logUndoFailed(log: Log): (record: AttachmentRecord, error: Error) => void {
+  const last = new Map<string, string>();
+  return (record, error) => {
+    if (last.get(record.id) === error.message) return;
+    last.delete(record.id);
+    last.set(record.id, error.message);
+    if (last.size > UNDO_FAILURES_KEPT) last.delete(last.keys().next().value as string);
+    log('warn', 'removing what is left of a guest failed again; tried again each pass', { guest: guestLabel(record), error });
+  };
+}

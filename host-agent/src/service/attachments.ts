@@ -10,7 +10,7 @@ import { BASE_TOOLS, requireTools } from '../net/tools.js';
 import { withStateLock } from '../state/lock.js';
 import { RecordStore } from '../state/store.js';
 import { hasGuestLinkType, recordTypeOf } from '../model/link-type.js';
-import { reconcileGuest, reconcileHost, type Recovery, recover } from './recovery.js';
+import { reconcileGuest, reconcileHost, type Recovery, recover, type UndoFailed } from './recovery.js';
 import { rotateToken } from './rotation.js';
 import { attachGroupHostSide, type Joined } from './host-group.js';
 import {
@@ -241,8 +241,8 @@ export class AttachmentService {
   }
 
   /** One pass of the daemon's reconcile loop: what others changed is put back. */
-  async reconcileHost(runner: Runner = this.runner): Promise<OpTiming[]> {
-    return this.inspect((store) => reconcileHost(store, runner));
+  async reconcileHost(runner: Runner = this.runner, undoFailed?: UndoFailed): Promise<OpTiming[]> {
+    return this.inspect((store) => reconcileHost(store, runner, undoFailed));
   }
 
   /** Runs `work` under the lock with the records as they are now: the store, revalidated. */

@@ -66,13 +66,16 @@ export async function reconcileGuest(id: string, store: RecordStore, runner: Run
   return ops.length === 0 ? undefined : { id: record.id, action: 'completed', steps: await applySetup(ops, runner, ctx) };
 }
 
+/** What a pass is told of a removal that failed again: its record stays, marked undoing, for the next pass. */
+export type UndoFailed = (record: AttachmentRecord, error: Error) => void;
+
 /** One pass of the daemon's reconcile loop (see planReconcile). Returns what it changed. */
-export async function reconcileHost(store: RecordStore, runner: Runner): Promise<OpTiming[]> {
+export async function reconcileHost(store: RecordStore, runner: Runner, undoFailed: UndoFailed = () => {}): Promise<OpTiming[]> {
   const [first] = store.all();
   if (!first) return [];
   const { stateDir } = store;
   const ctx: ExecContext = { firewall: firewallNamed(first.firewall), stateDir, records: store };
-  const finished = await finishUndoing(store, runner, ctx);
+  const finished = await finishUndoing(store, runner, ctx, undoFailed);
   // What is still being undone is no longer wanted: nothing of it is put back.
   const records = store.all().filter((r) => !r.undoing);
   if (records.length === 0) return finished;
@@ -102,12 +105,12 @@ export async function reconcileHost(store: RecordStore, runner: Runner): Promise
  * command that hung, say): a detach, which skips what is gone already. One
  * that fails again keeps its record for the next pass.
  */
-async function finishUndoing(store: RecordStore, runner: Runner, ctx: ExecContext): Promise<OpTiming[]> {
+async function finishUndoing(store: RecordStore, runner: Runner, ctx: ExecContext, undoFailed: UndoFailed): Promise<OpTiming[]> {
   const steps: OpTiming[] = [];
   for (const record of store.all().filter((r) => r.undoing)) {
     await detachRecord(record, store.all(), runner, ctx).then(
       (done) => steps.push(...done),
-      () => {},
+      (error: unknown) => undoFailed(record, error instanceof Error ? error : new Error(String(error))),
     );
   }
   return steps;

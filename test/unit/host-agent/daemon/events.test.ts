@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AgentError } from '@guestnet/protocol';
-import { loggedRequests, logReconciled } from '@guestnet/host-agent';
+import { loggedRequests, logReconciled, logUndoFailed } from '@guestnet/host-agent';
 import { sampleRecord } from '../../../fixtures/records.js';
 
 type Line = [string, string, Record<string, unknown>];
@@ -59,5 +59,22 @@ describe('the daemon log: one line per event', () => {
       ['info', 'reconciled the host', { ms: 12, steps: ['move 2 guest(s) to uplink rmnet0'] }],
       ['info', 'moved guests to another uplink', { ms: 12, family: 'ipv4', from: 'wlan0', to: 'rmnet0', guests: 'pid 1, pid 2' }],
     ]);
+  });
+
+  it('logs a removal that failed again once per guest and error, not every pass it is tried again', () => {
+    const { lines, log } = recorder();
+    const undoFailed = logUndoFailed(log);
+    const [a, b] = [sampleRecord({ pid: 4101 }), sampleRecord({ pid: 4102, hostIf: 'vm_wlan1' })];
+    for (let pass = 0; pass < 5; pass++) undoFailed(a, new Error('ip link del timed out'));
+    undoFailed(b, new Error('ip link del timed out'));
+    undoFailed(a, new Error('nft timed out'));
+    assert.deepEqual(
+      lines.map(([level, , meta]) => [level, meta.guest]),
+      [
+        ['warn', 'pid 4101'],
+        ['warn', 'pid 4102'],
+        ['warn', 'pid 4101'],
+      ],
+    );
   });
 });
