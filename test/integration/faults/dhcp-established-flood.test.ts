@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { GuestStatus } from '@guestnet/host-agent';
-import { spawnInGuest, startClient, stopClients } from '../../fixtures/dhcp-guests.js';
-import { type Daemon, type Guest, HOST_AGENT, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+import { attachDhcpGuest, spawnInGuest, startClient, stopClients } from '../../fixtures/dhcp-guests.js';
+import { type Daemon, type Guest, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
 
 // A dhcp guest with its lease sends DHCP requests from its address to its
 // gateway's port 67, as a renewing client does, but as fast as it can. Once
@@ -54,23 +54,8 @@ describe("faults: a dhcp guest's flood on its established DHCP flow is held to t
 
   it('what reaches the daemon stays within the rate, and the guest keeps its lease', async () => {
     guest = await sandbox.startGuest({ agent: false });
-    const attached = await sandbox.host([
-      NODE,
-      HOST_AGENT,
-      'attach',
-      String(guest.pid),
-      '--socket',
-      sandbox.socket,
-      '--state-dir',
-      sandbox.stateDir,
-      '--guest-name',
-      'eth0',
-      '--guest-config',
-      'dhcp',
-      '--json',
-    ]);
-    assert.equal(attached.exitCode, 0, attached.stderr);
-    const address = JSON.parse(attached.stdout).attachment.guestAddress as string;
+    const attachment = await attachDhcpGuest(sandbox, guest);
+    const address = attachment.guestAddress;
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as GuestStatus[];
     const mac = status.find((g) => g.pid === guest.pid)?.mac as string;
     const client = await startClient(sandbox, guest, 'udhcpc');

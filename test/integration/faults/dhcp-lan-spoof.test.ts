@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { GuestStatus } from '@guestnet/host-agent';
-import { spawnInGuest, startClient, stopClients } from '../../fixtures/dhcp-guests.js';
-import { type Daemon, type FirewallName, type Guest, HOST_AGENT, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+import { attachDhcpGuest, spawnInGuest, startClient, stopClients } from '../../fixtures/dhcp-guests.js';
+import { type Daemon, type FirewallName, type Guest, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
 
 // A host on the uplink's LAN, with no address (as a DHCP client is), sends
 // DHCP requests that carry a dhcp guest's MAC as chaddr. The guest's MAC is
@@ -51,23 +51,8 @@ for (const firewall of ['nftables'] as FirewallName[]) {
       sandbox = await Sandbox.create(firewall);
       daemon = await sandbox.startDaemon();
       victim = await sandbox.startGuest({ agent: false });
-      const attached = await sandbox.host([
-        NODE,
-        HOST_AGENT,
-        'attach',
-        String(victim.pid),
-        '--socket',
-        sandbox.socket,
-        '--state-dir',
-        sandbox.stateDir,
-        '--guest-name',
-        'eth0',
-        '--guest-config',
-        'dhcp',
-        '--json',
-      ]);
-      assert.equal(attached.exitCode, 0, attached.stderr);
-      address = JSON.parse(attached.stdout).attachment.guestAddress;
+      const attachment = await attachDhcpGuest(sandbox, victim);
+      address = attachment.guestAddress;
       mac = (await statusOf(victim))?.mac as string;
       // The LAN host: a netns of its own on the uplink's LAN side, with no IPv4 address, as a DHCP client is.
       lanHost = await sandbox.startGuest({ agent: false });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import type { GuestStatus } from '@guestnet/host-agent';
 import { slaacAddressOf } from '@guestnet/host-agent';
+import { attachDhcpGuest } from '../../fixtures/dhcp-guests.js';
 import { startRaUplink } from '../../fixtures/ipv6-uplink.js';
-import { type Daemon, type FirewallName, HOST_AGENT, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+import { type Daemon, type FirewallName, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
 
 // IPv6 for a --guest-config dhcp guest (issue 29): the daemon's radvd
 // advertises the pool's /64 on the guest's link, and the guest's own kernel
@@ -46,23 +47,7 @@ for (const firewall of ['nftables', 'iptables'] as FirewallName[]) {
 
     it("the guest's kernel takes the address attach chose and a default route via the host end, and reaches an IPv6 server", async () => {
       const guest = await sandbox.startGuest({ agent: false });
-      const attached = await sandbox.host([
-        NODE,
-        HOST_AGENT,
-        'attach',
-        String(guest.pid),
-        '--socket',
-        sandbox.socket,
-        '--state-dir',
-        sandbox.stateDir,
-        '--guest-name',
-        'eth0',
-        '--guest-config',
-        'dhcp',
-        '--json',
-      ]);
-      assert.equal(attached.exitCode, 0, attached.stderr);
-      const { attachment } = JSON.parse(attached.stdout);
+      const attachment = await attachDhcpGuest(sandbox, guest);
       const address = attachment.ipv6?.guestAddress as string;
       assert.equal(address, slaacAddressOf(address ?? '::', attachment.guestMac), JSON.stringify(attachment.ipv6));
       let global: Array<{ local: string; tentative?: boolean }> = [];
