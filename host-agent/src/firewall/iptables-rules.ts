@@ -39,9 +39,12 @@ const inTable =
 export const filter = inTable('filter');
 export const nat = inTable('nat');
 
-/** A rule as iptables-save prints it (comments quoted). */
+/** The options whose value iptables-save prints in double quotes, whatever it holds. */
+const QUOTED = new Set(['--comment', '--u32']);
+
+/** A rule as iptables-save prints it (comments and u32 tests quoted). */
 export function saved(rule: Rule): string {
-  return ['-A', rule.chain, ...rule.spec.map((word) => (word.startsWith('guestnet:') ? `"${word}"` : word))].join(' ');
+  return ['-A', rule.chain, ...rule.spec.map((word, i) => (QUOTED.has(rule.spec[i - 1] ?? '') ? `"${word}"` : word))].join(' ');
 }
 
 /**

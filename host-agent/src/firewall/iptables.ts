@@ -22,6 +22,14 @@ import { withLocalnet } from './localnet.js';
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
 
+/** What iptables prints when the kernel (or iptables itself) lacks a match the rules use beyond the basics: the restore then changes nothing. */
+const MISSING_MATCH = {
+  when: /Extension (u32|mac|hashlimit) revision \d+ not supported|Couldn't load match `(u32|mac|hashlimit)'/,
+  message:
+    'this kernel or iptables lacks the u32, mac or hashlimit match (CONFIG_NETFILTER_XT_MATCH_U32, _MAC, _HASHLIMIT) ' +
+    "that guestnet's DNS and DHCP rules need; nothing was changed",
+};
+
 /** The guests with IPv6 in a content: ip6tables' chains exist while there are some. */
 const withIpv6 = (content: FirewallContent) => (content.installed ? content.guests.filter((g) => g.ipv6) : []);
 
@@ -46,7 +54,7 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
       ...rules.filter((r) => r.table === table).map((r) => ['-A', r.chain, ...r.spec].join(' ')),
       'COMMIT',
     ]);
-    return { kind: 'run', argv: [binary('-restore'), '--noflush', '-w'], input: `${input.join('\n')}\n` };
+    return { kind: 'run', argv: [binary('-restore'), '--noflush', '-w'], input: `${input.join('\n')}\n`, unsupported: MISSING_MATCH };
   };
 
   const remove = (rule: Rule): Step => ({

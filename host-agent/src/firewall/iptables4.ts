@@ -1,12 +1,13 @@
-import { type FamilyGuest, ipv4Guest, unique } from './family.js';
-import { filter, type Rule } from './iptables-rules.js';
+import { ipv4Guest, unique } from './family.js';
+import { dhcpBeforeAddress, dhcpInput } from './iptables-dhcp.js';
+import { filter } from './iptables-rules.js';
 import { CHAINS, type IptablesFamily, JUMPS } from './iptables-ruleset.js';
 import { LOOPBACK4 } from './localnet.js';
 
 // iptables' rules of IPv4's own: besides replies, guests reach the host only
 // with DNS to their gateway (the daemon's forwarder), at a rate per guest that
 // keeps one guest's flood from filling the forwarder's socket, and a dhcp
-// guest's DHCP client with the daemon's server.
+// guest's DHCP client with the daemon's server (iptables-dhcp.ts).
 
 const DNS_FLOOD_LIMIT = [
   '-m',
@@ -20,30 +21,6 @@ const DNS_FLOOD_LIMIT = [
   '--hashlimit-name',
   'guestnet-dns',
 ];
-
-/** A dhcp guest's client asks from 0.0.0.0 before it has an address: only to port 67, and only from its own link. */
-const dhcpBeforeAddress = (g: FamilyGuest): Rule[] =>
-  g.dhcp
-    ? [
-        filter(
-          'GUESTNET-ANTISPOOF',
-          '-s',
-          '0.0.0.0/32',
-          '-i',
-          g.hostIf,
-          '-p',
-          'udp',
-          '-m',
-          'udp',
-          '--sport',
-          '68',
-          '--dport',
-          '67',
-          '-j',
-          'RETURN',
-        ),
-      ]
-    : [];
 
 export const IPTABLES4: IptablesFamily = {
   name: '4',
@@ -61,9 +38,6 @@ export const IPTABLES4: IptablesFamily = {
         filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);
       return [dns('udp', ...DNS_FLOOD_LIMIT, '-j', 'DROP'), dns('udp', '-j', 'ACCEPT'), dns('tcp', '-j', 'ACCEPT')];
     }),
-    // A dhcp guest's DHCP client reaches the daemon's server (without the nftables backend's MAC check: see docs/dhcp.md).
-    ...guests.flatMap((g) =>
-      g.dhcp ? [filter('GUESTNET-INPUT', '-i', g.hostIf, '-p', 'udp', '-m', 'udp', '--sport', '68', '--dport', '67', '-j', 'ACCEPT')] : [],
-    ),
+    ...guests.flatMap(dhcpInput),
   ],
 };

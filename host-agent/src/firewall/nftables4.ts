@@ -1,4 +1,4 @@
-import { NFT_TABLE_NAME } from '../model/rules.js';
+import { DHCP_RATE_PER_LINK as DHCP_RATE, NFT_TABLE_NAME } from '../model/rules.js';
 import { ipv4Guest } from './family.js';
 import { LOOPBACK4 } from './localnet.js';
 import { baseOf, type Member, type NftFamily } from './nft-ruleset.js';
@@ -26,8 +26,6 @@ import { baseOf, type Member, type NftFamily } from './nft-ruleset.js';
 // before the accept of established traffic, as the DNS rate does: a renewing
 // client's flow is established once the server has answered it once. Conntrack, which the nat
 // chains need, reassembles fragments first, so a fragment cannot hide chaddr.
-/** DHCP requests a second a dhcp link may send before the kernel drops them; the server has its own, lower bound. */
-const DHCP_RATE = 20;
 const DHCP_LOCAL = '\t\tudp dport 67 iifname @dhcp_links ip saddr 0.0.0.0 udp sport 68 accept\n';
 
 export const NFT4: NftFamily = {

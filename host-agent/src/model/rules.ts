@@ -7,6 +7,9 @@ import type { RoutedVethRecord } from './record.js';
 /** The nftables table guestnet owns, IPv4's (firewall/nftables4.ts). */
 export const NFT_TABLE_NAME = 'ip guestnet';
 
+/** DHCP requests a second a dhcp guest's link may send before the kernel drops them, on every backend; the server has its own, lower bound. */
+export const DHCP_RATE_PER_LINK = 20;
+
 /** The forwarding and NAT one guest needs: its link, its address, its uplink. */
 export interface GuestRule {
   hostIf: string;

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import type { GuestStatus } from '@guestnet/host-agent';
 import { attachDhcpGuest, spawnInGuest, startClient, stopClients } from '../../fixtures/dhcp-guests.js';
-import { type Daemon, type Guest, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
+import { type Daemon, type FirewallName, type Guest, NODE, Sandbox, SETTLE_GUARD_MS } from '../../fixtures/sandbox.js';
 
 // A dhcp guest with its lease sends DHCP requests from its address to its
 // gateway's port 67, as a renewing client does, but as fast as it can. Once
 // the server has answered one, the flow is established: the kernel's rate on
 // dhcp links (20 a second) must still hold it, or the daemon reads and parses
-// every packet. Counted past guestnet's input chain: what reaches the socket.
-// nftables only: the iptables backend has no kernel rate for DHCP.
+// every packet. Counted past guestnet's input chain (and iptables' filter
+// table): what reaches the socket.
 
 const GATEWAY = '172.17.3.2';
 const KERNEL_RATE = 20;
@@ -36,40 +36,41 @@ s.bind(68, '${address}', () => {
   burst();
 });`;
 
-describe("faults: a dhcp guest's flood on its established DHCP flow is held to the kernel's rate", function () {
-  this.timeout(120_000);
-  let sandbox: Sandbox;
-  let daemon: Daemon;
-  let guest: Guest;
+for (const firewall of ['nftables', 'iptables'] as FirewallName[])
+  describe(`faults: a dhcp guest's flood on its established DHCP flow is held to the kernel's rate (${firewall})`, function () {
+    this.timeout(120_000);
+    let sandbox: Sandbox;
+    let daemon: Daemon;
+    let guest: Guest;
 
-  before(async () => {
-    sandbox = await Sandbox.create('nftables');
-    daemon = await sandbox.startDaemon();
-  });
-  after(async () => {
-    await stopClients();
-    await daemon?.stop();
-    await sandbox?.destroy();
-  });
+    before(async () => {
+      sandbox = await Sandbox.create(firewall);
+      daemon = await sandbox.startDaemon();
+    });
+    after(async () => {
+      await stopClients();
+      await daemon?.stop();
+      await sandbox?.destroy();
+    });
 
-  it('what reaches the daemon stays within the rate, and the guest keeps its lease', async () => {
-    guest = await sandbox.startGuest({ agent: false });
-    const attachment = await attachDhcpGuest(sandbox, guest);
-    const address = attachment.guestAddress;
-    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as GuestStatus[];
-    const mac = status.find((g) => g.pid === guest.pid)?.mac as string;
-    const client = await startClient(sandbox, guest, 'udhcpc');
-    await client.waitFor(/^bound /, SETTLE_GUARD_MS);
-    await stopClients();
-    assert.equal((await sandbox.host(['nft', '-f', '-'], WATCH)).exitCode, 0);
-    const sent = await spawnInGuest(guest, [NODE, '-e', flood(mac, address)]);
-    const counted = (await sandbox.host(['nft', 'list', 'table', 'ip', 'gn_dhcp_watch'])).stdout;
-    const reached = Number(/counter packets (\d+)/.exec(counted)?.[1]);
-    // The burst, then the rate over the flood's length, with half as much again so that no slow moment decides.
-    const allowed = KERNEL_RATE + Math.ceil(((KERNEL_RATE * FLOOD_MS) / 1000) * 1.5);
-    assert.ok(Number(sent.stdout) > 10 * allowed, `the flood sent only ${sent.stdout}`);
-    assert.ok(reached <= allowed, `${reached} of ${sent.stdout} requests reached the daemon's socket; the rate allows ${allowed}`);
-    await sandbox.host(['nft', 'delete', 'table', 'ip', 'gn_dhcp_watch']);
-    assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    it('what reaches the daemon stays within the rate, and the guest keeps its lease', async () => {
+      guest = await sandbox.startGuest({ agent: false });
+      const attachment = await attachDhcpGuest(sandbox, guest);
+      const address = attachment.guestAddress;
+      const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout).guests as GuestStatus[];
+      const mac = status.find((g) => g.pid === guest.pid)?.mac as string;
+      const client = await startClient(sandbox, guest, 'udhcpc');
+      await client.waitFor(/^bound /, SETTLE_GUARD_MS);
+      await stopClients();
+      assert.equal((await sandbox.host(['nft', '-f', '-'], WATCH)).exitCode, 0);
+      const sent = await spawnInGuest(guest, [NODE, '-e', flood(mac, address)]);
+      const counted = (await sandbox.host(['nft', 'list', 'table', 'ip', 'gn_dhcp_watch'])).stdout;
+      const reached = Number(/counter packets (\d+)/.exec(counted)?.[1]);
+      // The burst, then the rate over the flood's length, with half as much again so that no slow moment decides.
+      const allowed = KERNEL_RATE + Math.ceil(((KERNEL_RATE * FLOOD_MS) / 1000) * 1.5);
+      assert.ok(Number(sent.stdout) > 10 * allowed, `the flood sent only ${sent.stdout}`);
+      assert.ok(reached <= allowed, `${reached} of ${sent.stdout} requests reached the daemon's socket; the rate allows ${allowed}`);
+      await sandbox.host(['nft', 'delete', 'table', 'ip', 'gn_dhcp_watch']);
+      assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
+    });
   });
-});

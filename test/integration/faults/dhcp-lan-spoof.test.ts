@@ -8,8 +8,8 @@ import { type Daemon, type FirewallName, type Guest, NODE, Sandbox, SETTLE_GUARD
 // no secret: it follows from its address. Issue 29: "a request that did not
 // arrive on a guest link is ignored". It must not end the guest's lease, nor
 // spend the guest's request budget so that the guest's own client gets no
-// answer. nftables only: the iptables backend has no chaddr check (docs/dhcp.md),
-// and there the LAN host does both.
+// answer. On iptables the chaddr is read with `-m u32`, as nftables reads it
+// with a raw payload expression.
 
 const RELEASE_OR_DISCOVER = `
 const s = require('node:dgram').createSocket('udp4');
@@ -35,7 +35,7 @@ s.bind(68, () => {
   tick();
 });`;
 
-for (const firewall of ['nftables'] as FirewallName[]) {
+for (const firewall of ['nftables', 'iptables'] as FirewallName[]) {
   describe(`a LAN host forging a dhcp guest's MAC (${firewall})`, function () {
     this.timeout(180_000);
     let sandbox: Sandbox;

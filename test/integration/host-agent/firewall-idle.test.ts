@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { attachDhcpGuest } from '../../fixtures/dhcp-guests.js';
 import { startRaUplink } from '../../fixtures/ipv6-uplink.js';
 import { type Daemon, FIREWALLS, Sandbox } from '../../fixtures/sandbox.js';
 
@@ -38,7 +39,7 @@ for (const firewall of FIREWALLS)
       sandbox = await Sandbox.create(firewall);
       await startRaUplink(sandbox);
       daemon = await sandbox.startDaemon();
-      // IPv4 and IPv6 guests, guests open to each other, port forwards of both protocols.
+      // IPv4 and IPv6 guests, guests open to each other, port forwards of both protocols, a dhcp guest (its MAC and rate checks).
       const kinds = [['--guest-to-guest'], ['--ipv6', 'off', '--guest-to-guest'], [], ['--ipv6', 'off']];
       const guests = [];
       for (const args of kinds) {
@@ -47,6 +48,7 @@ for (const firewall of FIREWALLS)
         assert.equal(attached.exitCode, 0, attached.stderr);
         guests.push(guest);
       }
+      await attachDhcpGuest(sandbox, await sandbox.startGuest({ agent: false }));
       assert.equal((await sandbox.hostAgent(['forward', String(guests[0]?.pid), '5555:5555'])).exitCode, 0);
       assert.equal((await sandbox.hostAgent(['forward', String(guests[1]?.pid), '5353:53/udp'])).exitCode, 0);
     });
