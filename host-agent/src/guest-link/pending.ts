@@ -18,6 +18,7 @@ export interface PendingLimits {
  * that waited longest: over the limit of one netns (looked up only once
  * there are more pending connections than one netns may hold), the oldest of
  * that netns; over the total, the oldest of the netns with the most.
+ * Connections whose netns cannot be told count as one netns (UNTOLD_NETNS).
  */
 export class PendingConnections {
   // Insertion order is age order.
