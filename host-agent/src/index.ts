@@ -54,7 +54,7 @@ export { PendingConnections } from './guest-link/pending.js';
 export { HostResolvers, upstreamsIn } from './dns/upstreams.js';
 export { askNetd } from './dns/netd.js';
 export { isQuery, RateLimit, serverFailure } from './dns/message.js';
-export { PeerNetns, peerNetnsOf } from './guest-link/peer-netns.js';
+export { type NetnsReader, PeerNetns, UNTOLD_NETNS, type UnixTable } from './guest-link/peer-netns.js';
 export { type Admission, GuestAdmission } from './guest-link/admission.js';
 export { Pacer, SourceBudget } from './guest-link/budget.js';
 export { ConnectionGate } from './guest-link/gate.js';

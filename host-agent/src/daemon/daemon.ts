@@ -82,6 +82,7 @@ export class Daemon {
     this.guests = new GuestServer(settings.socket, {
       // The store has a record from its first write, before the guest's link exists: a hello never comes first.
       lookup: (linkIds) => linkIds.map((id) => records.withLinkId(id)).find((r) => r !== undefined),
+      attachments: () => records.all(),
       ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });

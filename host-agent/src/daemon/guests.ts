@@ -21,6 +21,7 @@ import {
 } from '../guest-link/exchange.js';
 import { ConnectionGate } from '../guest-link/gate.js';
 import { PendingConnections } from '../guest-link/pending.js';
+import { PeerNetns } from '../guest-link/peer-netns.js';
 import { listenExclusively } from '../guest-link/socket.js';
 import { removeSocket } from '../state/dir.js';
 import { type AttachmentRecord, hasGuestLink } from '../model/record.js';
@@ -56,6 +57,8 @@ export const guestConfigChanged = (before: AttachmentRecord, after: AttachmentRe
 export interface GuestServerOptions {
   /** The attachment one of these link ids names (see protocol linkIdOf). */
   lookup: (linkIds: string[]) => AttachmentRecord | undefined;
+  /** Every attachment: a connection's netns is looked for among theirs (and those seen lately), never all the host's. */
+  attachments: () => readonly AttachmentRecord[];
   onRejected: (reason: string) => void;
   /** Hears connections dropped to keep a flood within limits (see PendingConnections); defaults to onRejected. */
   onDropped?: (reason: string) => void;
@@ -99,7 +102,7 @@ export class GuestServer {
     private readonly socketPath: string,
     private readonly options: GuestServerOptions,
   ) {
-    this.admission = options.admission ?? new GuestAdmission(ADMISSION_LIMITS);
+    this.admission = options.admission ?? new GuestAdmission(ADMISSION_LIMITS, new PeerNetns(options.attachments));
     const onDropped = options.onDropped ?? options.onRejected;
     this.pending = new PendingConnections(
       PENDING_LIMITS,

@@ -39,12 +39,13 @@ function sublinkType(r: SublinkRecord): string {
 }
 
 export const typedSteps = {
-  // Made, tagged and moved in one process: the guest agent, woken by the link's arrival, finds it tagged.
-  // A link that arrives under its one-time name carries its token by that name alone: an alias set here,
-  // in the host's netns, would be in the link events every process of the host's netns may hear.
+  // Made and moved in one process, tagged on arrival: the guest agent, woken by the link's arrival, finds it tagged.
+  // Every process of the host's netns may hear its link events, so no token is set there: the alias comes in the
+  // same message as the move, and the kernel sets it once the link is in the guest's netns. A link that arrives
+  // under its one-time name carries its token by that name alone.
   createSublink: ({ record: r }: { record: SublinkRecord }): Step[] => {
     const name = passingName(r);
-    const alias = oneTimeNameOf(r.token) === r.guestIf ? [] : [`link set dev ${name} alias ${r.token}`];
+    const alias = oneTimeNameOf(r.token) === r.guestIf ? '' : ` alias ${r.token}`;
     return [
       {
         kind: 'run',
@@ -52,8 +53,7 @@ export const typedSteps = {
         spare: true,
         input: [
           `link add link ${r.link} name ${name} ${sublinkType(r)}`,
-          ...alias,
-          `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}`,
+          `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}${alias}`,
           '',
         ].join('\n'),
         unsupported: {
@@ -75,12 +75,15 @@ export const typedSteps = {
     },
   ],
 
+  // The token marks the NIC, for detach to find it where the kernel returns it when the guest's netns dies. It
+  // goes in with the move, in one message: the kernel moves the NIC first and sets the alias in the guest's netns,
+  // so no event of the host's netns carries it.
   movePhys: ({ record: r }: { record: PhysRecord }): Step[] => [
     {
       kind: 'run',
       argv: [...IP_BATCH],
       spare: true,
-      input: `link set dev ${r.link} alias ${r.token}\nlink set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf}\n`,
+      input: `link set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf} alias ${r.token}\n`,
     },
   ],
   // A NIC is moved only after detach found it by its identity, and only under our passing name: a link

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceBudget } from './budget.js';
+import { UNTOLD_NETNS } from './peer-netns.js';
 
 export interface GateRate {
   burst: number;
@@ -18,8 +19,6 @@ export interface GateLimits {
 
 // Connections held meanwhile are looked up together, at most this often: a flood pays one look per batch.
 const MIN_LOOK_GAP_MS = 100;
-// Connections whose netns the host cannot tell share one budget, so that they are bounded too.
-const UNTOLD = 'an untold netns';
 
 type Held = { socket: Socket; decide: (pass: boolean) => void };
 
@@ -74,7 +73,8 @@ export class ConnectionGate {
         const sources = await this.sourcesOf(batch.map(({ socket }) => socket)).catch(() => new Map<Socket, string>());
         const closed = new Map<string, number>();
         for (const { socket, decide } of batch) {
-          const source = sources.get(socket) ?? UNTOLD;
+          // Connections whose netns the host cannot tell share one budget, so that they are bounded too.
+          const source = sources.get(socket) ?? UNTOLD_NETNS;
           // Closed meanwhile, to keep the connections waiting for a hello within their limits.
           if (socket.destroyed) decide(false);
           else if (this.perNetns.take(source)) decide(true);

@@ -26,6 +26,7 @@ import {
   UnknownGuestError,
 } from './exchange.js';
 import { PendingConnections } from './pending.js';
+import { PeerNetns } from './peer-netns.js';
 import { listenExclusively } from './socket.js';
 
 // Connections that have not proved themselves yet; the guest agent this
@@ -58,7 +59,8 @@ export async function configureGuest(
   onEvent: SessionEvents = () => {},
 ): Promise<GuestConfirmation> {
   const config = guestConfigOf(record);
-  const admission = new GuestAdmission(ADMISSION_LIMITS);
+  // Its guest's is the one netns worth looking in: a connection from any other is untold (peer-netns.ts).
+  const admission = new GuestAdmission(ADMISSION_LIMITS, new PeerNetns(() => [record]));
   const started = Date.now();
   const sockets = new Set<Socket>();
   let closing = false;

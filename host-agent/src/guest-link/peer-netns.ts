@@ -23,6 +23,9 @@ const RESCAN_AFTER_MS = 1000;
 // Netns looked in first: a flood comes from one netns, found at the first look.
 const RECENT_NETNS = 4;
 
+/** The netns of every connection the host cannot tell, as the budgets and the log name it: they share one budget. */
+export const UNTOLD_NETNS = 'an untold netns';
+
 /** Our end's inode, from the fd node keeps behind the socket. */
 async function inodeOf(socket: Socket): Promise<string | undefined> {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -31,14 +34,20 @@ async function inodeOf(socket: Socket): Promise<string | undefined> {
   return /^socket:\[(\d+)\]$/.exec(link)?.[1];
 }
 
-const netnsOf = (pid: string) => fs.readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
+const netnsOf = (pid: string): Promise<string | undefined> => fs.readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
 
 // A line of the table: "Num: RefCount Protocol Flags Type St Inode Path", the inode the 7th field (padded to 5).
 const INODE_COLUMN = /^\S+ +\S+ +\S+ +\S+ +\S+ +\S+ +(\d+)/gm;
 const CHUNK_BYTES = 64 * 1024;
 
+/** A netns' table of unix sockets: the inodes in it, and whether it was read to its end. */
+export interface UnixTable {
+  inodes: Set<string>;
+  complete: boolean;
+}
+
 /** The inodes column of /proc/<pid>/net/unix, and whether the table was read to its end. */
-async function unixInodes(pid: string): Promise<{ inodes: Set<string>; complete: boolean }> {
+async function unixInodes(pid: string): Promise<UnixTable> {
   const file = await fs.open(`/proc/${pid}/net/unix`).catch(() => undefined);
   if (!file) return { inodes: new Set(), complete: false };
   const chunks: Buffer[] = [];
@@ -64,12 +73,38 @@ async function unixInodes(pid: string): Promise<{ inodes: Set<string>; complete:
   return { inodes: new Set(Array.from(text.matchAll(INODE_COLUMN), (match) => match[1] as string)), complete };
 }
 
+/** What PeerNetns reads of the system: /proc, or a stand-in in the unit tests. */
+export interface NetnsReader {
+  /** Our end's inode of a connection. */
+  inodeOf(socket: Socket): Promise<string | undefined>;
+  /** The netns of a process, as net:[inode]. */
+  netnsOf(pid: string): Promise<string | undefined>;
+  /** The table of unix sockets of a process' netns. */
+  unixInodes(pid: string): Promise<UnixTable>;
+  /** Every process. */
+  pids(): Promise<string[]>;
+}
+
+const procReader: NetnsReader = {
+  inodeOf,
+  netnsOf,
+  unixInodes,
+  pids: async () => (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name)),
+};
+
 /**
  * Which netns the client of a connection is in. A process known to live in
  * each netns is remembered, checked before each use (its pid may have been
  * reused), and the whole of /proc is looked at only when none is known, at
  * most once a second: a connection costs a readlink or two and the read of
  * one netns' table, never a scan of every process.
+ *
+ * A connection's netns is looked for only among the netns of the
+ * attachments and the few seen lately, never through every netns of the
+ * machine: a guest's agent is always in one of those, and a connection from
+ * anywhere else (a netns no process is left in, say) is not worth a read of
+ * every table for each batch it comes in. Such a connection is untold, and
+ * its callers put all of those in one budget (UNTOLD_NETNS).
  */
 export class PeerNetns {
   private readonly pids = new Map<string, string>();
@@ -77,9 +112,15 @@ export class PeerNetns {
   private scannedAt = Number.NEGATIVE_INFINITY;
   private scanning: Promise<void> | undefined;
 
+  constructor(
+    /** The netns of the attachments, with the pid each was attached through. */
+    private readonly attached: () => Iterable<NetnsHint> = () => [],
+    private readonly reader: NetnsReader = procReader,
+  ) {}
+
   /** Whether the client of `socket` is in the netns `expected`: through its pid first, while that still lives there. */
   async isFrom(socket: Socket, expected: NetnsHint): Promise<FromNetns> {
-    const inode = await inodeOf(socket);
+    const inode = await this.reader.inodeOf(socket);
     if (inode === undefined) return 'unknown';
     const seen = await this.lookIn(expected.netns, expected.pid, true);
     if (seen?.inodes.has(inode)) {
@@ -89,63 +130,66 @@ export class PeerNetns {
     return seen?.complete ? 'no' : 'unknown';
   }
 
-  /** The netns each socket's client is in, as far as known netns tell and a scan allowed now finds; the others are left out. */
+  /**
+   * The netns each socket's client is in, among the netns seen lately and the
+   * attachments'; the others are left out. At most one read of each of those
+   * tables, whatever the number of netns on the machine.
+   */
   async sourcesOf(sockets: Socket[]): Promise<Map<Socket, string>> {
     const result = new Map<Socket, string>();
     const byInode = new Map<string, Socket>();
-    for (const [socket, inode] of await Promise.all(sockets.map(async (s) => [s, await inodeOf(s)] as const))) {
+    for (const [socket, inode] of await Promise.all(sockets.map(async (s) => [s, await this.reader.inodeOf(s)] as const))) {
       if (inode !== undefined) byInode.set(inode, socket);
     }
-    // A connection closed meanwhile is in no table any more: looking for it would read every netns' table, and /proc.
+    // A connection closed meanwhile is in no table any more: looking for it would read every table there is to read.
     const leftToFind = () => {
       for (const [inode, socket] of byInode) if (socket.destroyed) byInode.delete(inode);
       return byInode.size > 0;
     };
-    const tried = new Set<string>();
-    const lookThrough = async (netnsList: string[]) => {
-      for (const netns of netnsList) {
+    const read = new Set<string>();
+    const lookThrough = async (hints: NetnsHint[]) => {
+      for (const { netns, pid } of hints) {
         if (!leftToFind()) return;
-        if (tried.has(netns)) continue;
-        tried.add(netns);
-        const seen = await this.lookIn(netns, undefined, false);
-        for (const inode of [...byInode.keys()].filter((i) => seen?.inodes.has(i))) {
+        if (read.has(netns)) continue;
+        const seen = await this.lookIn(netns, pid, false);
+        if (seen === undefined) continue;
+        read.add(netns);
+        for (const inode of [...byInode.keys()].filter((i) => seen.inodes.has(i))) {
           result.set(byInode.get(inode) as Socket, netns);
           byInode.delete(inode);
           this.touch(netns);
         }
       }
     };
-    await lookThrough([...this.recent]);
-    await lookThrough([...this.pids.keys()]);
-    if (leftToFind() && this.scannedAt + RESCAN_AFTER_MS <= Date.now()) {
+    await lookThrough(this.recent.map((netns) => ({ netns })));
+    const attached = [...this.attached()];
+    await lookThrough(attached);
+    // An attachment's netns whose process is not known (the one attached exited): a scan finds one, at most once a second.
+    if (leftToFind() && attached.some(({ netns }) => !read.has(netns)) && this.scannedAt + RESCAN_AFTER_MS <= Date.now()) {
       await this.rescan();
-      await lookThrough([...this.pids.keys()]);
+      await lookThrough(attached);
     }
     return result;
   }
 
   /** The table of `netns`, through `hint` or a process known there; `scan`: look at /proc (waiting for its turn) when none is. */
-  private async lookIn(
-    netns: string,
-    hint: number | undefined,
-    scan: boolean,
-  ): Promise<{ inodes: Set<string>; complete: boolean } | undefined> {
+  private async lookIn(netns: string, hint: number | undefined, scan: boolean): Promise<UnixTable | undefined> {
     let pid = await this.pidIn(netns, hint);
     if (pid === undefined && scan) {
       await this.rescan();
       pid = this.pids.get(netns);
     }
     if (pid === undefined) return undefined;
-    const table = await unixInodes(pid);
+    const table = await this.reader.unixInodes(pid);
     // The pid may have exited and its number gone to another netns meanwhile: the table counts only if it had not.
-    if ((await netnsOf(pid)) === netns) return table;
+    if ((await this.reader.netnsOf(pid)) === netns) return table;
     this.pids.delete(netns);
     return undefined;
   }
 
   private async pidIn(netns: string, hint: number | undefined): Promise<string | undefined> {
     for (const pid of [hint === undefined ? undefined : String(hint), this.pids.get(netns)]) {
-      if (pid !== undefined && (await netnsOf(pid)) === netns) {
+      if (pid !== undefined && (await this.reader.netnsOf(pid)) === netns) {
         this.pids.set(netns, pid);
         return pid;
       }
@@ -163,11 +207,10 @@ export class PeerNetns {
     this.scanning ??= (async () => {
       const wait = this.scannedAt + RESCAN_AFTER_MS - Date.now();
       if (wait > 0) await sleep(wait);
-      const pids = (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name));
       const found = new Map<string, string>();
       await Promise.all(
-        pids.map(async (pid) => {
-          const netns = await netnsOf(pid);
+        (await this.reader.pids()).map(async (pid) => {
+          const netns = await this.reader.netnsOf(pid);
           if (netns !== undefined && !found.has(netns)) found.set(netns, pid);
         }),
       );
@@ -181,9 +224,4 @@ export class PeerNetns {
     });
     return this.scanning;
   }
-}
-
-/** The netns each socket's client connected from, looked up afresh; sockets it cannot tell are left out. */
-export function peerNetnsOf(sockets: Socket[]): Promise<Map<Socket, string>> {
-  return new PeerNetns().sourcesOf(sockets);
 }

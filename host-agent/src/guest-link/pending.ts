@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { peerNetnsOf } from './peer-netns.js';
+import { UNTOLD_NETNS } from './peer-netns.js';
 
 const MIN_SORT_GAP_MS = 100;
 
@@ -18,6 +18,7 @@ export interface PendingLimits {
  * that waited longest: over the limit of one netns (looked up only once
  * there are more pending connections than one netns may hold), the oldest of
  * that netns; over the total, the oldest of the netns with the most.
+ * Connections whose netns cannot be told count as one netns (UNTOLD_NETNS).
  */
 export class PendingConnections {
   // Insertion order is age order.
@@ -29,7 +30,8 @@ export class PendingConnections {
   constructor(
     private readonly limits: PendingLimits,
     private readonly onDropped: (reason: string) => void,
-    private readonly sourcesOf: (sockets: Socket[]) => Promise<Map<Socket, string>> = peerNetnsOf,
+    /** The netns of each connection, where it can be told (PeerNetns.sourcesOf). */
+    private readonly sourcesOf: (sockets: Socket[]) => Promise<Map<Socket, string>>,
     /** Hears the drops over the total, one per connection in a flood: apart, so that they do not drown out which netns floods. */
     private readonly onFull: (reason: string) => void = onDropped,
   ) {}
@@ -83,9 +85,10 @@ export class PendingConnections {
         this.sortAgain = false;
         const unknown = [...this.pending].filter(([, entry]) => entry.source === undefined).map(([socket]) => socket);
         const sources = await this.sourcesOf(unknown).catch(() => new Map<Socket, string>());
-        for (const [socket, source] of sources) {
+        // Connections whose netns the host cannot tell are held to one netns' share together.
+        for (const socket of unknown) {
           const entry = this.pending.get(socket);
-          if (entry) entry.source = source;
+          if (entry) entry.source = sources.get(socket) ?? UNTOLD_NETNS;
         }
         this.enforcePerSource();
       } while (this.sortAgain && this.pending.size > this.limits.perSource);

@@ -54,7 +54,8 @@ for (const mode of ['daemon', 'one-shot'] as const) {
       const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
       assert.equal(attached.exitCode, 0, attached.stderr);
       assert.match(attached.stdout, /guest agent confirmed wlan0/);
-      if (daemon) assert.match(daemon.output(), /dropped \d+ connections from net:\[\d+\] that had not said hello/);
+      // The flooder has no attachment: its netns is not looked for, and its connections share the budget of those untold.
+      if (daemon) assert.match(daemon.output(), /dropped \d+ connections from an untold netns that had not said hello/);
       flood.kill('SIGKILL');
       assert.equal((await sandbox.hostAgent(['detach', String(guest.pid)])).exitCode, 0);
       await daemon?.stop();

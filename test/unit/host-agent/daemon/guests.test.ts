@@ -55,6 +55,7 @@ describe('daemon GuestServer bookkeeping', () => {
     foreign = [];
     server = new GuestServer(join(dir, 'guest.sock'), {
       lookup: (linkIds) => known.find((r) => linkIds.includes(linkIdOf(r.token))),
+      attachments: () => known,
       onRejected: (reason) => rejected.push(reason),
       onForeign: (r, refusal) => foreign.push({ id: r.id, validProof: refusal.validProof }),
       // No netns here: each test says where its guests connect from.

@@ -20,17 +20,25 @@ const empty = joinedRecord<EmptyRecord>({ type: 'empty', link: undefined, hostIf
 const GUEST_GONE = ['Cannot open network namespace "/proc/300/ns/net": No such file or directory', 'Cannot find device "lo"'];
 
 describe('exec/typed-steps: the steps of the joined types', () => {
-  it('makes a sublink under a name of ours, tags it with the token and moves it in, in one process', () => {
+  it("makes a sublink under a name of ours and moves it in, tagged with the token in the move's own message, in one process", () => {
     const [step, ...rest] = runs({ kind: 'createSublink', record: macvlan }, ctx);
     assert.deepEqual(rest, []);
     const lines = (step?.input ?? '').trimEnd().split('\n');
     assert.deepEqual(
       lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
-      ['link add', 'link set', 'link set'],
+      ['link add', 'link set'],
     );
     assert.match(lines[0] ?? '', new RegExp(`name ${passingName(macvlan)} .*group 26478 type macvlan mode bridge$`));
-    assert.equal(lines[1], `link set dev ${passingName(macvlan)} alias ${macvlan.token}`);
-    assert.match(lines[2] ?? '', / netns \/proc\/300\/ns\/net name vm_wlan0$/);
+    // One message: the kernel sets the alias after the move, in the guest's netns, and never in the host's.
+    assert.equal(lines[1], `link set dev ${passingName(macvlan)} netns /proc/300/ns/net name vm_wlan0 alias ${macvlan.token}`);
+  });
+
+  it('a sublink re-made after a rotation, under the one-time name of an older token, carries the new token in its alias', () => {
+    const remade = joinedRecord<SublinkRecord>({ type: 'macvlan', macvlanMode: 'bridge', guestIf: 'gnAbC123dEf456G' });
+    const [step] = runs({ kind: 'createSublink', record: remade }, ctx);
+    const lines = (step?.input ?? '').trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.equal(lines[1], `link set dev ${passingName(remade)} netns /proc/300/ns/net name gnAbC123dEf456G alias ${remade.token}`);
   });
 
   it("a sublink that arrives under its one-time name gets no alias in the host's netns: its name is its token", () => {
@@ -72,9 +80,9 @@ describe('exec/typed-steps: the steps of the joined types', () => {
     assert.ok(steps[0]?.argv.includes(hostile));
   });
 
-  it('marks the NIC with the token before it moves, in one process, and restores it with our mark going last', () => {
+  it("marks the NIC with the token in the move's own message, set in the guest's netns, and restores it with our mark going last", () => {
     const [move] = runs({ kind: 'movePhys', record: phys }, ctx);
-    assert.equal(move?.input, `link set dev eth2 alias ${phys.token}\nlink set dev eth2 netns /proc/300/ns/net name vm_wlan0\n`);
+    assert.equal(move?.input, `link set dev eth2 netns /proc/300/ns/net name vm_wlan0 alias ${phys.token}\n`);
     const restore = runs({ kind: 'restorePhys', record: phys, name: 'eth2' }, ctx);
     assert.equal(restore.length, 1, 'back under its own name: no rename');
     assert.match(restore[0]?.input ?? '', /\nlink set dev eth2 alias "[^"]*"\n$/);

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PendingConnections, peerNetnsOf } from '@guestnet/host-agent';
+import { PeerNetns, PendingConnections } from '@guestnet/host-agent';
 
 /** Stands in for a socket: PendingConnections only destroys sockets and hears them close. */
 class FakeSocket extends EventEmitter {
@@ -88,7 +88,26 @@ describe('PendingConnections', () => {
     assert.equal(pending.size, 2);
   });
 
-  it("names the netns a real unix connection came from: this process's own", async () => {
+  it("holds connections whose netns cannot be told to one netns' share together, and a told guest keeps its own", async () => {
+    const dropped: string[] = [];
+    // The lookup tells only net:[2]: the others come from a netns it does not look in.
+    const untold = async (sockets: Socket[]) =>
+      new Map(sockets.filter((s) => (s as unknown as FakeSocket).source === 'net:[2]').map((s) => [s, 'net:[2]']));
+    const pending = new PendingConnections({ total: 100, perSource: 3 }, (reason) => dropped.push(reason), untold);
+    const good = new FakeSocket('net:[2]');
+    const flood = Array.from({ length: 10 }, () => new FakeSocket('net:[9]'));
+    pending.add(asSocket(good));
+    for (const socket of flood) pending.add(asSocket(socket));
+    for (let i = 0; i < 100 && pending.size > 4; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(good.destroyed, false);
+    assert.equal(flood.filter((s) => !s.destroyed).length, 3);
+    assert.ok(
+      dropped.length > 0 && dropped.every((reason) => /from an untold netns that had not said hello/.test(reason)),
+      dropped.join('; '),
+    );
+  });
+
+  it("names the netns a real unix connection came from: this process's own, where an attachment is", async () => {
     const path = join(tmpdir(), `gn-pending-${process.pid}.sock`);
     const accepted = new Promise<Socket>((resolve) => {
       const server = createServer((socket) => {
@@ -99,7 +118,10 @@ describe('PendingConnections', () => {
     const client = connect(path);
     const socket = await accepted;
     const { readlink } = await import('node:fs/promises');
-    assert.deepEqual([...(await peerNetnsOf([socket])).values()], [await readlink('/proc/self/ns/net')]);
+    const ours = await readlink('/proc/self/ns/net');
+    const peers = new PeerNetns(() => [{ netns: ours, pid: process.pid }]);
+    assert.deepEqual([...(await peers.sourcesOf([socket])).values()], [ours]);
+    assert.deepEqual([...(await new PeerNetns().sourcesOf([socket])).values()], [], 'where no attachment is, it is not looked for');
     client.destroy();
     socket.destroy();
   });

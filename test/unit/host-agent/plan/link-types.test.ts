@@ -38,8 +38,7 @@ describe('network types: plans and their exact steps', () => {
       step.input ?? '',
       new RegExp(
         '^link add link eth1 name gn[0-9a-f]{12} address 02:67:6e:11:03:03 group 26478 type vlan id 5\n' +
-          'link set dev gn[0-9a-f]{12} alias guestnet:a{32}\n' +
-          'link set dev gn[0-9a-f]{12} netns /proc/300/ns/net name vm_wlan0\n$',
+          'link set dev gn[0-9a-f]{12} netns /proc/300/ns/net name vm_wlan0 alias guestnet:a{32}\n$',
       ),
     );
     assert.equal(step.unsupported?.message, 'this kernel has no vlan links (CONFIG_VLAN_8021Q); nothing was changed');
