@@ -1,5 +1,5 @@
 import { type FamilyGuest, ipv4Guest, unique } from './family.js';
-import { filter, type Rule } from './iptables-rules.js';
+import { dnsToGateway, filter, type Rule } from './iptables-rules.js';
 import { CHAINS, type IptablesFamily, JUMPS } from './iptables-ruleset.js';
 import { LOOPBACK4 } from './localnet.js';
 
@@ -7,19 +7,6 @@ import { LOOPBACK4 } from './localnet.js';
 // with DNS to their gateway (the daemon's forwarder), at a rate per guest that
 // keeps one guest's flood from filling the forwarder's socket, and a dhcp
 // guest's DHCP client with the daemon's server.
-
-const DNS_FLOOD_LIMIT = [
-  '-m',
-  'hashlimit',
-  '--hashlimit-above',
-  '200/sec',
-  '--hashlimit-burst',
-  '200',
-  '--hashlimit-mode',
-  'srcip',
-  '--hashlimit-name',
-  'guestnet-dns',
-];
 
 /** A dhcp guest's client asks from 0.0.0.0 before it has an address: only to port 67, and only from its own link. */
 const dhcpBeforeAddress = (g: FamilyGuest): Rule[] =>
@@ -56,11 +43,7 @@ export const IPTABLES4: IptablesFamily = {
   loopback: LOOPBACK4,
   linkInput: () => [],
   input: (guests) => [
-    ...unique(guests, (g) => `${g.linkFamily} ${g.gateway}`).flatMap((g) => {
-      const dns = (p: string, ...action: string[]) =>
-        filter('GUESTNET-INPUT', '-d', `${g.gateway}/32`, '-i', g.linkFamily, '-p', p, '-m', p, '--dport', '53', ...action);
-      return [dns('udp', ...DNS_FLOOD_LIMIT, '-j', 'DROP'), dns('udp', '-j', 'ACCEPT'), dns('tcp', '-j', 'ACCEPT')];
-    }),
+    ...unique(guests, (g) => `${g.linkFamily} ${g.gateway}`).flatMap((g) => dnsToGateway(`${g.gateway}/32`, g.linkFamily)),
     // A dhcp guest's DHCP client reaches the daemon's server (without the nftables backend's MAC check: see docs/dhcp.md).
     ...guests.flatMap((g) =>
       g.dhcp ? [filter('GUESTNET-INPUT', '-i', g.hostIf, '-p', 'udp', '-m', 'udp', '--sport', '68', '--dport', '67', '-j', 'ACCEPT')] : [],
