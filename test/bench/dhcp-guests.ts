@@ -20,7 +20,7 @@ const BRIDGE = { name: 'wdbr0', address: '192.168.240.1', subnet: '192.168.240.0
 /**
  * Waydroid's LXC config gives the container this fixed MAC, so dnsmasq finds
  * its lease from the last start and offers it at once. A new MAC would make
- * dnsmasq ping the address first and wait 3 s for no answer: the untimed
+ * dnsmasq ping the address first and wait out its ping timeout: the untimed
  * first attach pays that.
  */
 const WAYDROID_MAC = '00:16:3e:f9:d3:03';
