@@ -1,7 +1,7 @@
 // What other packages (the tests, the bench) use of host-agent as a library.
 // The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
 export type * from './model/record.js';
-export { guestAddressOf, guestEndShown, guestLabel, hostEndOf, hostLinkAlias, ID_PATTERN } from './model/record.js';
+export { guestAddressesOf, guestAddressOf, guestEndShown, guestLabel, hostEndOf, hostLinkAlias, ID_PATTERN } from './model/record.js';
 export { describeType, hasGuestLinkType, LINK_TYPES, RECORD_TYPES, recordTypeOf } from './model/link-type.js';
 export { upgradeRecord } from './state/records.js';
 export type { HostObserved, Route } from './model/host.js';
@@ -142,4 +142,4 @@ export { passingName, planPortGuardRepair } from './plan/link-types.js';
 export { dhcpIpv6, modeFields, refuseOneShot, settingsForMode, waitOf } from './model/guest-config-mode.js';
 export { dhcpGuestOf, type DhcpLeaseView, GuestDhcp, type LeaseConfirmation } from './guest-config/dhcp-service.js';
 export { GuestRa, raLinkOf } from './guest-config/ra-service.js';
-export { GUEST_CONFIGS, type GuestConfigMode, guestConfigModeOf, isDhcpGuest } from './model/guest-config.js';
+export { dnsAddressesOf, GUEST_CONFIGS, type GuestConfigMode, guestConfigModeOf, isDhcpGuest } from './model/guest-config.js';

@@ -10,6 +10,7 @@ import { callDaemon } from '@guestnet/host-agent';
 import { execa } from 'execa';
 import { type Guest, Sandbox } from '../fixtures/sandbox.js';
 import { LATEST, writePerformanceDoc } from './doc-tables.js';
+import { benchDhcpGuests } from './dhcp-guests.js';
 import { benchLanTypes } from './lan-types.js';
 import { median, ms, must, p95, quick, smoke, startupMs, steadyPrivateMb, throughput } from './measure.js';
 import { print, type Results, targetsOf } from './report.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     attach: [],
     storms: [],
     lanTypes: [],
+    dhcpGuests: [],
     scale: [],
     detachAll: [],
     throughput: [],
@@ -155,6 +157,8 @@ async function main(): Promise<void> {
     results.detachAll.push({ system: 'cni-ptp, one DEL each', guests: guests.length, ms: ms(t) });
     for (const guest of guests) await guest.kill();
 
+    // Before the LAN types, which add a LAN to the sandbox: a guest with only a DHCP client, guestnet's way and Waydroid's.
+    results.dhcpGuests = await benchDhcpGuests(sandbox, RUNS);
     results.lanTypes = await benchLanTypes(sandbox, RUNS);
   } finally {
     await sandbox.destroy();

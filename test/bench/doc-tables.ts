@@ -4,7 +4,7 @@
 // each run; a unit test fails when they differ from latest.json.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Results, Target } from './report.js';
+import { dhcpRatio, type Results, type Target } from './report.js';
 import { RUN_SIZES, type RunKind } from './sizes.js';
 
 /** A results file as written: a section a bench of its time did not measure is absent. */
@@ -105,6 +105,18 @@ function latest(r: ResultsFile): string {
         [false, true, true],
         (r.lanTypes ?? []).map((a) => [a.system, String(a.median_ms), String(a.p95_ms)]),
       ),
+    );
+  const dhcpGuests = r.dhcpGuests ?? [];
+  if (dhcpGuests.length > 0)
+    out.push(
+      '',
+      table(
+        ['a DHCP guest (udhcpc, no agent): attach until online', 'median ms', 'p95 ms'],
+        [false, true, true],
+        dhcpGuests.map((a) => [a.system, String(a.median_ms), String(a.p95_ms)]),
+      ),
+      '',
+      `guestnet-daemon dhcp over waydroid dnsmasq (a bridge, dnsmasq and a MASQUERADE rule, as waydroid-net.sh sets them up): ${ratio(dhcpRatio(dhcpGuests))}.`,
     );
   const scale = r.scale ?? [];
   const guests = [...new Set(scale.map((s) => s.guest))];

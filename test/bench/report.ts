@@ -32,6 +32,8 @@ export interface Results {
   attach: AttachFigure[];
   storms: StormFigure[];
   lanTypes: AttachFigure[];
+  /** A guest with only udhcpc: guestnet's daemon with --guest-config dhcp, and Waydroid's bridge with dnsmasq (dhcp-guests.ts). */
+  dhcpGuests: AttachFigure[];
   scale: Array<{ system: string; guest: number; ms: number }>;
   detachAll: Array<{ system: string; guests: number; ms: number }>;
   throughput: Array<{ guests: number; guest_gbps: number; host_gbps: number; ratio: number }>;
@@ -102,6 +104,12 @@ export function targetsOf(r: Results): Target[] {
   ];
 }
 
+/** guestnet's dhcp guest median over Waydroid's dnsmasq one: below 1 is faster. */
+export function dhcpRatio(figures: readonly AttachFigure[]): number {
+  const of = (system: string) => figures.find((a) => a.system === system)?.median_ms ?? NaN;
+  return of('guestnet-daemon dhcp') / of('waydroid dnsmasq');
+}
+
 export function print(r: Results & { targets: Target[] }): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const median = (system: string) => r.attach.find((a) => a.system === system)?.median_ms ?? NaN;
@@ -138,6 +146,10 @@ export function print(r: Results & { targets: Target[] }): void {
   );
   out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
   for (const a of r.lanTypes) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
+  out(`\n### A DHCP guest (busybox udhcpc, no agent): attach until online (${r.dhcpGuests[0]?.runs ?? 0} runs each, interleaved)\n`);
+  out('| system | median ms | p95 ms |\n| --- | ---: | ---: |');
+  for (const a of r.dhcpGuests) out(`| ${a.system} | ${a.median_ms} | ${a.p95_ms} |`);
+  out(`\nguestnet-daemon dhcp over waydroid dnsmasq: ${dhcpRatio(r.dhcpGuests).toFixed(2)}x.`);
   out('\n### Attach number N (host side; guestnet with --no-wait; median of N-2 to N+2)\n');
   out('| system | guest | ms |\n| --- | ---: | ---: |');
   for (const s of r.scale) out(`| ${s.system} | ${s.guest} | ${s.ms} |`);

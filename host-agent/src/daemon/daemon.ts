@@ -29,6 +29,7 @@ import { GuestDhcp } from '../guest-config/dhcp-service.js';
 import { GuestRa } from '../guest-config/ra-service.js';
 import { daemonGuestSide, guestViewOf } from './guest-side.js';
 import { recordTypeOf } from '../model/link-type.js';
+import { dnsAddressesOf } from '../model/guest-config.js';
 import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
@@ -156,7 +157,7 @@ export class Daemon {
 
   /** The DNS forwarder on every gateway that a guest link carries by now, and the DHCP server while there are dhcp guests. */
   private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve(this.service.records.all().flatMap((r) => (isRouted(r) ? [r.hostAddress] : [])));
+    const failures = await this.dns.serve(this.service.records.all().flatMap(dnsAddressesOf));
     const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
     if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
     await this.dhcp.serve().catch((error: Error) => this.log('warn', 'cannot serve DHCP to guests', { error: error.message }));

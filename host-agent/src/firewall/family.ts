@@ -3,7 +3,7 @@ import type { GuestRule } from '../model/rules.js';
 
 // Both backends write one description of the rules for both address
 // families: what differs between IPv4 and IPv6 is a guest's addresses, and
-// a few rules of each family's own (IPv4's DNS forwarder and loopback, IPv6's
+// a few rules of each family's own (IPv4's loopback and DHCP, IPv6's
 // neighbour discovery). A guest as one family sees it is what those rules are
 // written from.
 
@@ -25,6 +25,12 @@ export interface FamilyGuest {
   forwards: PortForward[];
   /** A `--guest-config dhcp` guest's own MAC (GuestRule.dhcp): IPv4's only, DHCP being IPv4's. */
   dhcp?: { mac: string };
+  /**
+   * Whether the daemon's DNS forwarder answers this guest at its gateway in
+   * this family: every guest over IPv4; over IPv6 only a dhcp guest, whose
+   * router advertisements name the gateway as RDNSS (guest-config/ra-service.ts).
+   */
+  dnsAtGateway: boolean;
 }
 
 export type FamilyName = '4' | '6';
@@ -40,6 +46,7 @@ export const ipv4Guest = (rule: GuestRule): FamilyGuest => ({
   openToGuests: rule.openToGuests,
   forwards: rule.forwards,
   ...(rule.dhcp ? { dhcp: rule.dhcp } : {}),
+  dnsAtGateway: true,
 });
 
 /** A guest's IPv6 side, if it has one. Forwards bound to an IPv4 host address have no IPv6 side. */
@@ -56,6 +63,7 @@ export function ipv6Guest(rule: GuestRule): FamilyGuest | undefined {
     masquerade: v6.masquerade,
     openToGuests: rule.openToGuests,
     forwards: rule.forwards.filter((f) => f.hostAddress === undefined),
+    dnsAtGateway: rule.dhcp !== undefined,
   };
 }
 

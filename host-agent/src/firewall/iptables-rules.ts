@@ -39,6 +39,31 @@ const inTable =
 export const filter = inTable('filter');
 export const nat = inTable('nat');
 
+const DNS_FLOOD_LIMIT = [
+  '-m',
+  'hashlimit',
+  '--hashlimit-above',
+  '200/sec',
+  '--hashlimit-burst',
+  '200',
+  '--hashlimit-mode',
+  'srcip',
+  '--hashlimit-name',
+  'guestnet-dns',
+];
+
+/**
+ * DNS to the daemon's forwarder at `gateway` (an address/length) from `link`:
+ * a flood over a rate per source is dropped first, before the accept of
+ * established traffic (a flood from one UDP port is an established flow once
+ * the forwarder answered it once).
+ */
+export function dnsToGateway(gateway: string, link: string): Rule[] {
+  const dns = (p: string, ...action: string[]) =>
+    filter('GUESTNET-INPUT', '-d', gateway, '-i', link, '-p', p, '-m', p, '--dport', '53', ...action);
+  return [dns('udp', ...DNS_FLOOD_LIMIT, '-j', 'DROP'), dns('udp', '-j', 'ACCEPT'), dns('tcp', '-j', 'ACCEPT')];
+}
+
 /** The options whose value iptables-save prints in double quotes, whatever it holds. */
 const QUOTED = new Set(['--comment', '--u32']);
 

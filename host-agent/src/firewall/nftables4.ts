@@ -62,7 +62,7 @@ export const NFT4: NftFamily = {
     const link = { ifname: g.hostIf };
     const member = (set: string, key: Member['key'], wanted = true): Member => ({ set, key, wanted });
     return [
-      member('dns_servers', [link, g.gateway]),
+      member('dns_servers', [link, g.gateway], g.dnsAtGateway),
       // A guest without dhcp has no link there; its MAC is not a client's, so only the link is looked for.
       member('dhcp_links', [link], g.dhcp !== undefined),
       ...(g.dhcp ? [member('dhcp_clients', [link, { mac: g.dhcp.mac }]), member('dhcp_macs', [{ mac: g.dhcp.mac }])] : []),

@@ -9,26 +9,35 @@ import type { RecordSource } from './dhcp-service.js';
 
 // Router advertisements for dhcp guests with IPv6 (issue 29): the guest's own
 // kernel forms its address by SLAAC in the pool's /64, and takes the host end
-// as its default router. The daemon's radvd (ra/radvd.ts) advertises on
+// as its default router and its IPv6 gateway as its resolver (RDNSS). The daemon's radvd (ra/radvd.ts) advertises on
 // exactly the host ends of the record store's dhcp guests with IPv6: a link
 // not in its config, the uplink above all, is never spoken on. It starts with
 // the first such guest, is reloaded as they come and go, withdraws its routes
 // with the last, and is left to the next daemon (saying nothing) when the
 // daemon stops. Its config and pid file live in the state dir.
 
-/** What radvd says on a dhcp guest's link: the /64 its address is in, and the link's MTU. */
+/**
+ * What radvd says on a dhcp guest's link: the /64 its address is in, the
+ * link's MTU, and as RDNSS the host end's IPv6 gateway, where the daemon's
+ * DNS forwarder answers it (dnsAddressesOf).
+ */
 export function raLinkOf(record: AttachmentRecord): RaLink | undefined {
   if (!isDhcpGuest(record) || !record.ipv6) return undefined;
-  const { guestAddress } = record.ipv6;
-  // The daemon's DNS forwarder answers on the IPv4 gateway only: the guest's resolver comes by DHCPv4, and no RDNSS is sent.
-  return { link: record.hostIf, prefix: `${prefix64(guestAddress)}/64`, rdnss: [], mtu: record.mtu };
+  const { guestAddress, hostAddress } = record.ipv6;
+  return { link: record.hostIf, prefix: `${prefix64(guestAddress)}/64`, rdnss: [hostAddress], mtu: record.mtu };
 }
 
 /** The /64's network of `address`. */
 const prefix64 = (address: string): string => bigIntToIpv6((ipv6ToBigInt(address) >> 64n) << 64n);
 
 const sameLink = (a: RaLink | undefined, b: RaLink | undefined) =>
-  a === b || (a !== undefined && b !== undefined && a.link === b.link && a.prefix === b.prefix && a.mtu === b.mtu);
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.link === b.link &&
+    a.prefix === b.prefix &&
+    a.mtu === b.mtu &&
+    a.rdnss.join() === b.rdnss.join());
 
 export class GuestRa {
   private readonly radvd: Radvd;

@@ -22,3 +22,11 @@ export const guestConfigModeOf = (record: AttachmentRecord | ShownRecord): Guest
 /** A guest whose own DHCP client the daemon answers. */
 export const isDhcpGuest = (record: AttachmentRecord | undefined): record is RoutedVethRecord =>
   record !== undefined && isRouted(record) && record.guestConfig === 'dhcp';
+
+/**
+ * Where the daemon's DNS forwarder answers a guest: its IPv4 gateway, and for
+ * a dhcp guest with IPv6 also its IPv6 gateway, the RDNSS its router
+ * advertisements name (an agent guest is handed its resolvers by its agent).
+ */
+export const dnsAddressesOf = (record: AttachmentRecord): string[] =>
+  isRouted(record) ? [record.hostAddress, ...(isDhcpGuest(record) && record.ipv6 ? [record.ipv6.hostAddress] : [])] : [];

@@ -187,6 +187,11 @@ export const hasHostEnd = <R extends Typed>(r: R): r is Extract<R, { type: 'rout
   r.type === 'routed-veth' || r.type === 'bridged-veth';
 /** The address attach chose for the guest; undefined for DHCP guests and the types without a link. */
 export const guestAddressOf = (r: AttachmentRecord): string | undefined => (hasGuestLink(r) ? r.guestAddress : undefined);
+/** The addresses attach chose for the guest, IPv4's and, where it has one, IPv6's: what it may send from. */
+export const guestAddressesOf = (r: AttachmentRecord): string[] => [
+  ...(hasGuestLink(r) && r.guestAddress !== undefined ? [r.guestAddress] : []),
+  ...(isRouted(r) && r.ipv6 ? [r.ipv6.guestAddress] : []),
+];
 /** The host end of a veth; undefined for the types that have none. */
 export const hostEndOf = (r: AttachmentRecord): string | undefined => (hasHostEnd(r) ? r.hostIf : undefined);
 

@@ -2,7 +2,7 @@ import { type BigIntStats, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { linkIdOf } from '@guestnet/protocol';
 import { recordPath, statePaths } from '../model/paths.js';
-import { type AttachmentRecord, guestAddressOf, hostEndOf, ID_PATTERN, type RecordOp } from '../model/record.js';
+import { type AttachmentRecord, guestAddressesOf, hostEndOf, ID_PATTERN, type RecordOp } from '../model/record.js';
 import type { Performer } from '../model/step.js';
 import { parseRecord, recordWrites } from './records.js';
 
@@ -82,7 +82,7 @@ export class RecordStore {
     return this.byHostLink.get(name);
   }
 
-  /** Whether `address` is an attached guest's. */
+  /** Whether `address` is an attached guest's, IPv4 or IPv6 (guestAddressesOf). */
   isGuestAddress(address: string): boolean {
     return this.addresses.has(address);
   }
@@ -162,20 +162,19 @@ export class RecordStore {
   private index(record: AttachmentRecord): void {
     this.byLinkId.set(linkIdOf(record.token), record);
     const hostEnd = hostEndOf(record);
-    const address = guestAddressOf(record);
     if (hostEnd !== undefined) this.byHostLink.set(hostEnd, record);
-    if (address !== undefined) this.addresses.set(address, (this.addresses.get(address) ?? 0) + 1);
+    for (const address of guestAddressesOf(record)) this.addresses.set(address, (this.addresses.get(address) ?? 0) + 1);
   }
 
   private unindex(record: AttachmentRecord): void {
     if (this.byLinkId.get(linkIdOf(record.token)) === record) this.byLinkId.delete(linkIdOf(record.token));
     const hostEnd = hostEndOf(record);
-    const address = guestAddressOf(record);
     if (hostEnd !== undefined && this.byHostLink.get(hostEnd) === record) this.byHostLink.delete(hostEnd);
-    if (address === undefined) return;
-    const count = (this.addresses.get(address) ?? 1) - 1;
-    if (count > 0) this.addresses.set(address, count);
-    else this.addresses.delete(address);
+    for (const address of guestAddressesOf(record)) {
+      const count = (this.addresses.get(address) ?? 1) - 1;
+      if (count > 0) this.addresses.set(address, count);
+      else this.addresses.delete(address);
+    }
   }
 }
 

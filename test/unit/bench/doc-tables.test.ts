@@ -66,7 +66,19 @@ describe("bench: docs/performance.md's figures, written from a run", () => {
     assert.match(latest, /^`host-agent --help` took 120 ms, against 100 ms for `node -e 0`\.$/m);
     assert.match(latest, /^\| guestnet-daemon attach median ms, at most 0\.8x cni-ptp median +\| +60 \| +80 \| yes \|$/m);
     assert.doesNotMatch(latest, /storm of/, "the storms' targets are the storms' region's");
-    assert.doesNotMatch(latest, /network types on a LAN|removing every guest|iperf3/, 'a section the run lacks has no table');
+    assert.doesNotMatch(latest, /network types on a LAN|DHCP guest|removing every guest|iperf3/, 'a section the run lacks has no table');
+  });
+
+  it("writes a DHCP guest's times, guestnet's daemon's and Waydroid's dnsmasq's, with their ratio", () => {
+    const dhcpGuests = [
+      { system: 'guestnet-daemon dhcp', median_ms: 150, p95_ms: 170, runs: 5 },
+      { system: 'waydroid dnsmasq', median_ms: 200, p95_ms: 260, runs: 5 },
+    ];
+    const latest = regionsOf({ ...run, dhcpGuests }).latest;
+    assert.match(latest, /^\| a DHCP guest \(udhcpc, no agent\): attach until online \| median ms \| p95 ms \|$/m);
+    assert.match(latest, /^\| guestnet-daemon dhcp +\| +150 \| +170 \|$/m);
+    assert.match(latest, /^\| waydroid dnsmasq +\| +200 \| +260 \|$/m);
+    assert.match(latest, /^guestnet-daemon dhcp over waydroid dnsmasq \(.*\): 0\.75x\.$/m);
   });
 
   it('writes the storms with their targets, a system the daemon does not take without a figure', () => {

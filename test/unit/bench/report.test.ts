@@ -26,6 +26,7 @@ function results(storms: StormFigure[]): Results {
       lan('guestnet phys', 100),
       lan('cni host-device', 100),
     ],
+    dhcpGuests: [lan('guestnet-daemon dhcp', 150), lan('waydroid dnsmasq', 300)],
     scale: [],
     detachAll: [],
     throughput: [],
@@ -80,5 +81,22 @@ describe("bench: the storms' and network types' targets", () => {
     assert.match(printed, /\| guestnet-cni \| 6400 \| 6\.40x \| 2 \| 2\.00x \| 1, 0\.5, 0\.5 \|/);
     assert.match(printed, /\| guestnet-one-request \| not supported \| \| \| \| \|/);
     assert.match(printed, /in one request, wall over cni-ptp's storm, at most 0\.5x \| not supported \| 0\.5 \| no \|/);
+  });
+
+  it("prints a DHCP guest's times, guestnet's and Waydroid's dnsmasq's, and their ratio", () => {
+    let printed = '';
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      printed += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      print({ ...measured, targets: targetsOf(measured) });
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.match(printed, /### A DHCP guest \(busybox udhcpc, no agent\): attach until online \(3 runs each, interleaved\)/);
+    assert.match(printed, /\| guestnet-daemon dhcp \| 150 \| 150 \|\n\| waydroid dnsmasq \| 300 \| 300 \|/);
+    assert.match(printed, /guestnet-daemon dhcp over waydroid dnsmasq: 0\.50x\./);
   });
 });

@@ -5,7 +5,8 @@ import { installed, NO_RULES, SAMPLE_RULE, SECOND_RULE } from '../../../fixtures
 
 // ip6tables' rules of IPv6's own: neighbour discovery from link-local or
 // unspecified sources passes the source check, and reaches the host at a rate
-// per link; no DNS forwarder, no loopback.
+// per link; a dhcp guest reaches the DNS forwarder at its IPv6 gateway (its
+// RDNSS) from its own link; no loopback.
 
 const restore6 = (content: FirewallContent) => inputTo(iptables('iptables-legacy').change(NO_RULES, content), 'ip6tables-legacy-restore');
 const second6 = withIpv6(SECOND_RULE, { guestAddress: 'fd00:1::ac11:304' });
@@ -32,7 +33,21 @@ describe('firewall/iptables6: IPv6 rules of its own', () => {
       ['135', '136', '133'],
       'solicitations and advertisements, and router solicitations',
     );
-    assert.ok(!input.some((l) => l.includes('--dport 53')), 'no DNS forwarder on IPv6');
+    assert.ok(!input.some((l) => l.includes('--dport 53')), "no DNS at IPv6 gateways for an agent's guest");
+  });
+
+  it("accepts a dhcp guest's DNS to its IPv6 gateway from its own link only, a flood dropped before the accept of established traffic", () => {
+    const dhcp = { ...withIpv6(), dhcp: { mac: '02:67:6e:11:03:03' } };
+    const input = linesStarting(restore6(installed(dhcp, second6)), '-A GUESTNET-INPUT ');
+    const dns = input.filter((l) => l.includes('--dport 53'));
+    const FLOOD_LIMIT = '-m hashlimit --hashlimit-above 200/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name guestnet-dns';
+    assert.deepEqual(dns, [
+      `-A GUESTNET-INPUT -d fd00:1::1/128 -i vm_wlan -p udp -m udp --dport 53 ${FLOOD_LIMIT} -j DROP`,
+      '-A GUESTNET-INPUT -d fd00:1::1/128 -i vm_wlan -p udp -m udp --dport 53 -j ACCEPT',
+      '-A GUESTNET-INPUT -d fd00:1::1/128 -i vm_wlan -p tcp -m tcp --dport 53 -j ACCEPT',
+    ]);
+    const established = input.findIndex((l) => l.includes('RELATED,ESTABLISHED'));
+    assert.ok(input.indexOf(dns[2] as string) < established);
   });
 
   it('owns a GUESTNET-ND chain in ip6tables only', () => {

@@ -4,7 +4,8 @@ import { inputTo, withIpv6 } from '../../../fixtures/firewall.js';
 import { installed, NO_RULES, SAMPLE_RULE, SECOND_RULE } from '../../../fixtures/records.js';
 
 // IPv6's table: there while some guest has IPv6, gone with the last; neighbour
-// discovery passes, at a rate per link.
+// discovery passes, at a rate per link; a dhcp guest reaches the DNS forwarder
+// at its IPv6 gateway (its RDNSS), over its own link, at a rate.
 
 const nft = (...args: Parameters<typeof nftables.change>) => inputTo(nftables.change(...args), 'nft');
 const chain = (name: string) =>
@@ -38,6 +39,23 @@ describe('firewall/nftables6: IPv6 table', () => {
     const accept = input.findIndex((r) => r.includes('nd-neighbor-solicit') && r.endsWith(' accept'));
     assert.ok(limit > 0 && limit < accept);
     assert.equal(input.at(-1), 'iifname @guest_links drop');
-    assert.ok(!input.some((r) => r.includes('dport 53')), 'no DNS forwarder on IPv6');
+  });
+
+  it('accepts DNS to a gateway only over a link that has it as resolver, a flood dropped before the accept of established traffic', () => {
+    const input = chain('input');
+    const flood = input.findIndex(
+      (r) => r.startsWith('iifname . ip6 daddr @dns_servers udp dport 53 update @dns_rate') && r.endsWith(' drop'),
+    );
+    const established = input.indexOf('iifname @guest_links ct state established,related accept');
+    const accept = input.indexOf('iifname . ip6 daddr @dns_servers meta l4proto { tcp, udp } th dport 53 accept');
+    assert.ok(flood > 0 && flood < established && established < accept, input.join('\n'));
+  });
+
+  it('puts the link and IPv6 gateway of a dhcp guest in dns_servers, and of an agent guest nothing', () => {
+    const elements = (rule: typeof v6) => nft(NO_RULES, installed(rule)).match(/^add element ip6 guestnet dns_servers .*$/gm) ?? [];
+    assert.deepEqual(elements({ ...withIpv6(), dhcp: { mac: '02:67:6e:11:03:03' } }), [
+      'add element ip6 guestnet dns_servers { "vm_wlan" . fd00:1::1 }',
+    ]);
+    assert.deepEqual(elements(withIpv6()), []);
   });
 });

@@ -11,9 +11,9 @@ const ipv6 = {
 };
 
 describe('router advertisements for dhcp guests', () => {
-  it("advertise on a dhcp guest's host end the /64 its SLAAC address is in, and the link's MTU", () => {
+  it("advertise on a dhcp guest's host end the /64 its SLAAC address is in, the link's MTU, and its IPv6 gateway as RDNSS", () => {
     const record = sampleRecord({ guestConfig: 'dhcp', ipv6, mtu: 1400 });
-    assert.deepEqual(raLinkOf(record), { link: 'vm_wlan', prefix: 'fd00:1:2:3::/64', rdnss: [], mtu: 1400 });
+    assert.deepEqual(raLinkOf(record), { link: 'vm_wlan', prefix: 'fd00:1:2:3::/64', rdnss: ['fd00:1:2:3::1'], mtu: 1400 });
   });
 
   it('say nothing on the link of a guest without IPv6, or of a guest its agent or the host configures', () => {

@@ -60,6 +60,24 @@ describe('the record store', () => {
     assert.deepEqual(heard.at(-1), { id: '100', before: rotated, after: undefined });
   });
 
+  it("knows a guest's IPv6 address as its own, for the DNS forwarder's source check, until its record goes", async () => {
+    const store = new RecordStore(stateDir);
+    await store.revalidate();
+    const ipv6 = {
+      mode: 'nat' as const,
+      hostAddress: 'fd00:1::1',
+      guestAddress: 'fd00:1::67:6eff:fe11:303',
+      prefixLength: 64,
+      uplink: 'wlan0',
+    };
+    await store.apply({ kind: 'writeRecord', record: sampleRecord({ guestConfig: 'dhcp', ipv6 }) }, new RealRunner());
+    assert.ok(store.isGuestAddress('fd00:1::67:6eff:fe11:303'));
+    assert.ok(store.isGuestAddress('172.17.3.3'));
+    assert.ok(!store.isGuestAddress('fd00:1::1'), 'the gateway is no guest');
+    await store.apply({ kind: 'deleteRecord', id: '100' }, new RealRunner());
+    assert.ok(!store.isGuestAddress('fd00:1::67:6eff:fe11:303'));
+  });
+
   it('a dry run prints the write and changes nothing', async () => {
     const store = new RecordStore(stateDir);
     const printed: string[] = [];
