@@ -40,6 +40,7 @@ export { parseRecord, recordContent } from './state/records.js';
 export { type RecordChange, RecordStore, readRecords } from './state/store.js';
 export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from './net/resolvers.js';
 export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
+export { GuestServices } from './daemon/guest-services.js';
 export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
 export { HostMemory } from './daemon/memory.js';

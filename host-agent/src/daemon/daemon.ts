@@ -14,22 +14,18 @@ import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
 import { GroupCommit, settledOne } from './group-commit.js';
 import { serveCni } from './cni.js';
-import { loggedRequests, logDhcpEvent, logGuestReconciled, logReconciled, logRecovered, logUndoFailed } from './events.js';
+import { loggedRequests, logGuestReconciled, logReconciled, logRecovered, logUndoFailed } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
-import { guestSocketWarnings, limitedWarning } from './rate-limit.js';
+import { guestSocketWarnings } from './rate-limit.js';
 import { LeakResponse } from './rotations.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
-import type { DnsForwarder } from '../dns/forwarder.js';
-import { hostDnsForwarder } from '../dns/host-forwarder.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
-import { GuestDhcp } from '../guest-config/dhcp-service.js';
-import { GuestRa } from '../guest-config/ra-service.js';
+import { GuestServices } from './guest-services.js';
 import { daemonGuestSide, guestViewOf } from './guest-side.js';
 import { recordTypeOf } from '../model/link-type.js';
-import { dnsAddressesOf } from '../model/guest-config.js';
 import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js';
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
@@ -52,10 +48,8 @@ export class Daemon {
   private readonly attaches: GroupCommit<AttachRequest<unknown>, HostDone>;
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
-  private readonly dns: DnsForwarder;
-  private readonly dhcp: GuestDhcp;
-  /** radvd for dhcp guests with IPv6; like the DHCP server, it follows the record store. */
-  private readonly ra: GuestRa;
+  /** The DNS forwarder, DHCP and radvd, following the record store. */
+  private readonly served: GuestServices;
   private monitor: HostWatch | undefined;
   private reconciling = false;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
@@ -87,13 +81,7 @@ export class Daemon {
       ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
     });
-    this.dns = hostDnsForwarder(netdSocket, {
-      isGuest: (address) => records.isGuestAddress(address),
-      onDropped: limitedWarning(log, 'guest DNS queries dropped'),
-    });
-    // Its guests are the store's dhcp guests, from their record's first write: a DISCOVER never comes first.
-    this.dhcp = new GuestDhcp(records, logDhcpEvent(log));
-    this.ra = new GuestRa(records, settings.stateDir, limitedWarning(log, 'router advertisements failed'));
+    this.served = new GuestServices(records, settings.stateDir, log, netdSocket);
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
     records.onChange(({ id, after }) => after === undefined && this.guests.forget(id));
   }
@@ -117,14 +105,12 @@ export class Daemon {
     // Work under way finishes (its commands have deadlines) before the pid file says no one serves.
     this.holdings.add(() => withStateLock(stateDir, async () => {}));
     this.holdings.add(() => this.runner.close());
-    this.holdings.add(() => this.dns.close());
-    this.holdings.add(() => this.dhcp.close());
-    this.holdings.add(() => this.ra.stop());
+    for (const release of this.served.releases) this.holdings.add(release);
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
     this.ipBatch.keep();
     this.holdings.add(() => this.ipBatch.close());
-    await this.serveDns();
+    await this.served.serve();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(
       {
@@ -155,17 +141,9 @@ export class Daemon {
     await this.holdings.releaseAll();
   }
 
-  /** The DNS forwarder on every gateway that a guest link carries by now, and the DHCP server while there are dhcp guests. */
-  private async serveDns(): Promise<void> {
-    const failures = await this.dns.serve(this.service.records.all().flatMap(dnsAddressesOf));
-    const lasting = failures.filter((f) => !/EADDRNOTAVAIL/.test(f));
-    if (lasting.length > 0) this.log('warn', 'cannot serve DNS to guests', { failures: lasting });
-    await this.dhcp.serve().catch((error: Error) => this.log('warn', 'cannot serve DHCP to guests', { error: error.message }));
-  }
-
   private handle(request: ControlRequest, cancelled: AbortSignal): Promise<unknown> {
     if (request.type !== 'status') return this.runner.during(() => this.change(request, cancelled));
-    return collectStatus(this.service.records.all(), this.runner.glancing, guestViewOf(this.guests, this.dhcp));
+    return collectStatus(this.service.records.all(), this.runner.glancing, guestViewOf(this.guests, this.served.dhcp));
   }
 
   private async change(request: Exclude<ControlRequest, { type: 'status' }>, cancelled: AbortSignal): Promise<unknown> {
@@ -180,7 +158,7 @@ export class Daemon {
           runner: this.runner,
           service: this.service,
           attach: (r) => this.attaches.submit([r]).then(([host]) => settledOne(host).then((done) => this.service.finishAttach(r, done))),
-          serve: () => this.serveDns(),
+          serve: () => this.served.serve(),
         });
       case 'detach':
         return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
@@ -213,8 +191,8 @@ export class Daemon {
     const guests = await Promise.allSettled(pids.map((pid) => processGuest(pid)));
     const guestSide = async (record: AttachmentRecord) => {
       // The host side is up: the guest's resolver, its gateway, can answer from now on.
-      if (!cancelled.aborted) await this.serveDns();
-      return daemonGuestSide(record, { wait, timeoutMs: settings.timeout, cancelled }, this.guests, this.dhcp);
+      if (!cancelled.aborted) await this.served.serve();
+      return daemonGuestSide(record, { wait, timeoutMs: settings.timeout, cancelled }, this.guests, this.served.dhcp);
     };
     const found = guests.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
     const requests = found.map((guest) => ({ guest, settings, extras: { waitsForAgent: wait }, guestSide }));
@@ -263,7 +241,7 @@ export class Daemon {
     if (!done) return;
     logGuestReconciled(this.log, record, done, name);
     if (done.action === 'completed') {
-      await this.serveDns();
+      await this.served.serve();
       void this.guests.confirm(record, this.settings.timeout).catch(() => {});
     }
   }
@@ -281,7 +259,7 @@ export class Daemon {
       this.lastFailure = undefined;
       if (steps.length > 0) {
         const after = byId();
-        await this.serveDns();
+        await this.served.serve();
         logReconciled(this.log, steps, before, after);
         // A new MTU, or IPv6 gained or lost, is the guest's to apply: connected agents hear it now, others when they connect.
         for (const [id, record] of after) {
