@@ -15,7 +15,7 @@ const rule: GuestRule = {
   openToGuests: false,
   forwards: [],
 };
-const one: FirewallContent = { installed: true, guests: [rule] };
+const one: FirewallContent = { installed: true, bridgedPorts: [], guests: [rule] };
 const nftDeletes = (steps: ReturnType<ReturnType<typeof iptables>['change']>) =>
   steps.flatMap((s) => (s.kind === 'run' && s.argv[0] === 'nft' ? [s.argv.slice(1).join(' ')] : []));
 const restoreInput = (steps: ReturnType<ReturnType<typeof iptables>['change']>) =>
@@ -29,13 +29,18 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
     const builtins = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'].map((chain) => `:${chain} ACCEPT [0:0]`);
     const save = ['*nat', ...builtins, '-A POSTROUTING -s 10.22.0.0/24 -j MASQUERADE', 'COMMIT', ''].join('\n');
     const state = parseIptablesSave(save, undefined, { chains: new Set(['nat POSTROUTING']) });
-    const input = restoreInput(nft.change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, one));
+    const input = restoreInput(
+      nft.change({ installed: false, bridgedPorts: [], guests: [], ...(state.found ? { found: state.found } : {}) }, one),
+    );
     for (const marker of ['TABLE', 'FORWARD', 'INPUT']) assert.match(input, new RegExp(`\\*filter\\n[^*]*:GUESTNET-MADE-${marker} - `));
     assert.match(input, /\*nat\n[^*]*:GUESTNET-MADE-PREROUTING - [^*]*:GUESTNET-MADE-OUTPUT - /);
     assert.doesNotMatch(input, /GUESTNET-MADE-POSTROUTING|\*nat\n[^*]*GUESTNET-MADE-TABLE/, 'what was there is never marked');
     assert.doesNotMatch(
       restoreInput(
-        iptables('iptables-legacy').change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, one),
+        iptables('iptables-legacy').change(
+          { installed: false, bridgedPorts: [], guests: [], ...(state.found ? { found: state.found } : {}) },
+          one,
+        ),
       ),
       /GUESTNET-MADE/,
     );
@@ -63,7 +68,7 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
       '',
     ].join('\n');
     const { found } = parseIptablesSave(save, undefined, {});
-    const steps = nft.change({ ...one, ...(found ? { found } : {}) }, { installed: false, guests: [] });
+    const steps = nft.change({ ...one, ...(found ? { found } : {}) }, { installed: false, bridgedPorts: [], guests: [] });
     assert.deepEqual(nftDeletes(steps), ['delete table ip filter', 'delete chain ip nat PREROUTING'], 'OUTPUT now drops: not only ours');
     const markers = steps.flatMap((s) =>
       s.kind === 'run' && s.argv.includes('-X') && String(s.argv.at(-1)).startsWith('GUESTNET-MADE') ? [s.argv.at(-1)] : [],
@@ -75,16 +80,19 @@ describe('firewall/iptables-made: what iptables-nft made for guestnet goes with 
       {},
     );
     assert.ok(
-      !nftDeletes(nft.change({ ...one, ...(busy.found ? { found: busy.found } : {}) }, { installed: false, guests: [] })).includes(
-        'delete table ip filter',
-      ),
+      !nftDeletes(
+        nft.change({ ...one, ...(busy.found ? { found: busy.found } : {}) }, { installed: false, bridgedPorts: [], guests: [] }),
+      ).includes('delete table ip filter'),
     );
   });
 
   it('finds nothing to do where only absent pieces were seen', () => {
     const state = parseIptablesSave('', undefined, {});
     assert.deepEqual(
-      nft.change({ installed: false, guests: [], ...(state.found ? { found: state.found } : {}) }, { installed: false, guests: [] }),
+      nft.change(
+        { installed: false, bridgedPorts: [], guests: [], ...(state.found ? { found: state.found } : {}) },
+        { installed: false, bridgedPorts: [], guests: [] },
+      ),
       [],
     );
   });

@@ -16,8 +16,8 @@ const guest = (hostIf: string, forwards: GuestRule['forwards']): GuestRule => ({
   forwards,
 });
 const web = { protocol: 'tcp' as const, hostPort: 8081, guestPort: 80 };
-const none: FirewallContent = { installed: false, guests: [] };
-const installed = (...guests: GuestRule[]): FirewallContent => ({ installed: true, guests });
+const none: FirewallContent = { installed: false, bridgedPorts: [], guests: [] };
+const installed = (...guests: GuestRule[]): FirewallContent => ({ installed: true, bridgedPorts: [], guests });
 const localnet = (hostIf: string) => `/proc/sys/net/ipv4/conf/${hostIf}/route_localnet`;
 
 for (const firewall of [nftables, iptables('iptables'), iptables('iptables-legacy')])

@@ -17,7 +17,7 @@ import {
 } from '@guestnet/host-agent';
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord, typedRecord } from '../../../fixtures/records.js';
-import { emptyHost } from './simulate.js';
+import { emptyHost, firewallWith } from './simulate.js';
 
 const ctx = { firewall: nftables, stateDir: '/state' };
 // Described in the flat shape of older versions' records, and upgraded as reading one upgrades it.
@@ -208,7 +208,7 @@ describe('network types: plans and their exact steps', () => {
     const attach = planAttach(lan(), bridged);
     assert.deepEqual(
       attach.map((o) => o.kind),
-      ['writeRecord', 'addPortGuard', 'createVeth'],
+      ['writeRecord', 'addPortGuard', 'setGuestRules', 'createVeth'],
     );
     assert.deepEqual(undoOf(attach[1] as SetupOp), { kind: 'removePortGuard', record: bridged });
     const attached = {
@@ -216,10 +216,11 @@ describe('network types: plans and their exact steps', () => {
       links: new Set([...lan().links, 'vm_wlan']),
       aliases: new Map([['vm_wlan', 'guestnet-host:300']]),
       records: [bridged],
+      firewall: { ...firewallWith([], true), hasPort: (port: string) => port === 'vm_wlan' },
     };
     assert.deepEqual(
       planDetach(attached, bridged).map((o) => o.kind),
-      ['deleteLink', 'removePortGuard', 'deleteRecord'],
+      ['deleteLink', 'setGuestRules', 'removePortGuard', 'deleteRecord'],
     );
     assert.deepEqual(stepsOf({ kind: 'removePortGuard', record: bridged }, ctx), [
       { kind: 'run', argv: ['nft', '-f', '-'], input: 'add table bridge guestnet_port_300\ndelete table bridge guestnet_port_300\n' },
@@ -227,12 +228,12 @@ describe('network types: plans and their exact steps', () => {
     // A restart after the record was written makes the lock and the port.
     assert.deepEqual(
       planAttach({ ...lan(), records: [bridged] }, bridged).map((o) => o.kind),
-      ['addPortGuard', 'createVeth'],
+      ['addPortGuard', 'setGuestRules', 'createVeth'],
     );
     const open = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan' });
     assert.deepEqual(
       planAttach(lan(), open).map((o) => o.kind),
-      ['writeRecord', 'createVeth'],
+      ['writeRecord', 'setGuestRules', 'createVeth'],
     );
     assert.throws(() => planAttach({ ...lan(), records: [open] }, bridged), /attached with --port-security off; detach it first/);
   });
@@ -257,9 +258,9 @@ describe('network types: plans and their exact steps', () => {
     assert.throws(() => planAttach({ ...lan(), records: [first] }, typed({ type: 'phys' })), /already handed to the guest of pid 301/);
   });
 
-  it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile leave rules to routed ones', () => {
+  it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile see only the port', () => {
     const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan' });
-    const host = { ...lan(), records: [bridged] };
+    const host = { ...lan(), records: [bridged], firewall: { ...firewallWith([], true), hasPort: () => true } };
     assert.throws(() => planAttach(host, typed({ type: 'macvlan' })), UsageError);
     assert.throws(() => planAttach(host, sampleRecord({ pid: 300 })), /already attached as veth on bridge br0/);
     assert.throws(
@@ -274,7 +275,8 @@ describe('network types: plans and their exact steps', () => {
     });
     assert.deepEqual(
       all.map((o) => o.kind),
-      ['deleteLink', 'deleteRecord'],
+      ['deleteLink', 'setGuestRules', 'deleteRecord'],
+      'the firewall goes once, whole',
     );
   });
 
