@@ -4,7 +4,7 @@ import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import { rangeOf } from './model/pool.js';
-import { type AttachmentRecord, hostEndOf, hostLinkAlias, isRouted } from './model/record.js';
+import { type AttachmentRecord, hostEndOf, hostLinkAlias, isBridged, isRouted } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
@@ -19,14 +19,15 @@ import { readIpForwardBefore } from './state/records.js';
  * idempotent), and it costs the same with 1 guest or 500. Without,
  * everything: every link and route, every guest's firewall entries and ip
  * rules, for re-attach and the reconcile loop. IPv6 is looked at where a
- * guest has it, or when the scope asks for it.
+ * guest has it, or when the scope asks for it; the firewall's also where a
+ * bridged guest is (its port is let through ip6tables too).
  */
 export async function observeHost(
   runner: Reader,
   stateDir: string,
   firewall: Firewall,
   records: readonly AttachmentRecord[],
-  scope?: { links: string[]; ipv6?: boolean },
+  scope?: { links: string[]; ipv6?: boolean; bridged?: boolean },
 ): Promise<HostObserved> {
   const deep = scope === undefined;
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
@@ -38,7 +39,7 @@ export async function observeHost(
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    firewall.observe(runner, deep, withIpv6),
+    firewall.observe(runner, deep, withIpv6, deep ? records.some(isBridged) : scope.bridged === true),
     observePolicy(runner, deep, withIpv6),
     hostIpv6 ? observeIpv6(runner, stateDir, deep && withIpv6) : undefined,
   ]);

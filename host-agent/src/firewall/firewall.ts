@@ -14,9 +14,9 @@ export interface Firewall {
   readonly tool: { binary: string; debianPackage: string };
   /**
    * `deep: false` may answer `has` with false: enough for a fresh attach, whose adds are idempotent.
-   * IPv6's rules are read only with `ipv6`, where some guest has IPv6.
+   * IPv6's rules are read only with `ipv6`, where some guest has IPv6, or with `bridged`, where some bridged guest is.
    */
-  observe(reader: Reader, deep: boolean, ipv6?: boolean): Promise<FirewallState>;
+  observe(reader: Reader, deep: boolean, ipv6?: boolean, bridged?: boolean): Promise<FirewallState>;
   /** The steps from `before` to `after`; `change(after, before)` undoes them. */
   change(before: FirewallContent, after: FirewallContent): Step[];
 }

@@ -52,7 +52,7 @@ const plain: GuestRule = ruleOf(sampleRecord({ pid: 4243, hostIf: 'vm_wlan1', gu
 const installOf = (...guests: GuestRule[]) =>
   (
     stepsOf(
-      { kind: 'setGuestRules', before: { installed: false, guests: [] }, after: { installed: true, guests } },
+      { kind: 'setGuestRules', before: NO_RULES, after: installed(...guests) },
       { firewall: iptables('iptables'), stateDir: '/s' },
     ) as Array<Step & { kind: 'run' }>
   )[0]?.input ?? '';

@@ -46,8 +46,8 @@ describe('group commit plans', () => {
     assert.deepEqual(merged[3], { kind: 'createVeths', records: members });
     assert.deepEqual(merged[5], {
       kind: 'setGuestRules',
-      before: { installed: false, guests: [] },
-      after: { installed: true, guests: members.map(ruleOf) },
+      before: { installed: false, bridgedPorts: [], guests: [] },
+      after: { installed: true, bridgedPorts: [], guests: members.map(ruleOf) },
     });
   });
 
