@@ -76,7 +76,7 @@ export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
         "the 'nftables' package: it locks a bridged guest's port to the guest (--port-security off attaches without)",
       );
     // The firewall as the port needs it seen, ip6tables' too (firewall/iptables.ts), beside the look every joined type takes.
-    const [seen, firewall] = await Promise.all([observeAll(input), input.ctx.firewall.observe(input.runner, true, false, true)]);
+    const [seen, firewall] = await Promise.all([observeAll(input), input.ctx.firewall.observe(input.runner, true, false, { ports: true })]);
     const observed = { ...seen, firewall };
     const { fields, leasedHostIf } = await joinedLinkOf(input, observed, existing, undefined);
     const desired: BridgedVethRecord = {

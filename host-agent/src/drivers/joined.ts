@@ -14,7 +14,7 @@ import {
 } from '../model/record.js';
 import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
-import { observeHost } from '../observe.js';
+import { observeHost, type Scope } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
 import type { TeardownOp } from '../plan/ops.js';
 import type { AttachInput } from './driver.js';
@@ -112,7 +112,7 @@ export const forgetting = (observed: HostObserved, record: AttachmentRecord): Te
 /** A detach that needs one look at `scope` (observeHost), then one teardown. */
 export async function detachOnce<R extends AttachmentRecord>(
   record: R,
-  scope: { links: string[]; ipv6?: boolean; bridged?: boolean },
+  scope: Scope,
   plan: (observed: HostObserved, record: R) => TeardownOp[],
   records: readonly AttachmentRecord[],
   runner: Runner,

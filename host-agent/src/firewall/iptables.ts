@@ -1,7 +1,7 @@
 import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
-import type { Firewall } from './firewall.js';
+import type { Firewall, Read6 } from './firewall.js';
 import { unique } from './family.js';
 import { type Rule, saved } from './iptables-rules.js';
 import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
@@ -120,12 +120,13 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     tool: { binary: variant, debianPackage: 'iptables' },
 
     // One save of every table; ip6tables' only for a deep look where guests have IPv6, a fresh attach's adds being idempotent,
-    // and wherever a bridged guest's port is at stake: a bridged guest alone is what makes (or removes) ip6tables' chains,
-    // so what iptables-nft makes there is marked, and goes with it (iptables-made.ts). Bridged attaches are rare and never hot.
-    async observe(runner: Reader, deep: boolean, ipv6 = false, bridged = false) {
+    // wherever a bridged guest's port is at stake (bridged attaches are rare and never hot), and with iptables-nft where
+    // ip6tables' chains come or go: what iptables-nft makes for them is marked, and goes with them (iptables-made.ts).
+    async observe(runner: Reader, deep: boolean, ipv6 = false, read6: Read6 = {}) {
+      const with6 = (deep && ipv6) || read6.ports === true || (marks && read6.chains === true);
       const [text, text6] = await Promise.all([
         runner.query(variant === 'iptables' ? hostQueries.iptablesSave : hostQueries.iptablesLegacySave),
-        (deep && ipv6) || bridged ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
+        with6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
       ]);
       if (!marks) return parseIptablesSave(text, text6);
       // Before the first install only: which of ip's built-in chains exist, so that those guestnet makes are marked.

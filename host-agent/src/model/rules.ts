@@ -78,6 +78,12 @@ export function firewallOf(records: readonly AttachmentRecord[]): FirewallConten
   return guests.length > 0 || bridgedPorts.length > 0 ? { installed: true, guests, bridgedPorts } : NO_FIREWALL;
 }
 
+/**
+ * Whether a guest's rules are in IPv6's chains, which exist while some guest's
+ * are: a routed guest with IPv6, and with iptables a bridged guest's port.
+ */
+export const inIpv6Chains = (record: AttachmentRecord): boolean => (isRouted(record) && record.ipv6 !== undefined) || isBridged(record);
+
 /** Whether every piece `record` needs of the firewall is in place (a type that needs none: true). */
 export const firewallHolds = (firewall: FirewallState, record: AttachmentRecord): boolean =>
   isRouted(record) ? firewall.installed && firewall.has(ruleOf(record)) : isBridged(record) ? firewall.hasPort(record.hostIf) : true;

@@ -68,9 +68,11 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
     for (const r of gained) if (r.ipv6) ops.push({ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 });
   }
   ops.push(...rewired);
+  // With the pieces found: IPv6's chains come or go here, and with them what iptables-nft made (firewall/iptables-made.ts).
+  const { found } = observed.firewall;
   ops.push({
     kind: 'setGuestRules',
-    before: firewallOf(observed.records),
+    before: { ...firewallOf(observed.records), ...(found ? { found } : {}) },
     after: firewallOf(observed.records.map((r) => wanted.find((w) => w.id === r.id) ?? r)),
   });
   if (lost.length > 0) {

@@ -51,6 +51,17 @@ describe('group commit plans', () => {
     });
   });
 
+  it("starts the firewall's change with what every member found of the host: a later one may have looked at more", () => {
+    const [first, second] = plansOf(members.slice(0, 2)).map((plan) =>
+      plan.map((op) => (op.kind === 'setGuestRules' ? { ...op, before: { ...op.before, found: {} as Record<string, number> } } : op)),
+    );
+    const seen6 = (second ?? []).map((op) =>
+      op.kind === 'setGuestRules' ? { ...op, before: { ...op.before, found: { '6 absent filter TABLE': 1 } } } : op,
+    );
+    const rules = mergeAttachPlans([first ?? [], seen6]).find((op) => op.kind === 'setGuestRules');
+    assert.deepEqual(rules?.kind === 'setGuestRules' && rules.before.found, { '6 absent filter TABLE': 1 });
+  });
+
   it('leaves a host on which each member alone plans nothing', () => {
     const { host } = simulate(emptyHost(), mergeAttachPlans(plansOf(members)));
     for (const r of members) assert.deepEqual(planAttach(host, r), []);

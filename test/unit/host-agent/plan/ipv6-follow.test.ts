@@ -71,6 +71,14 @@ describe('IPv6 follows the uplink: planIpv6Follow', () => {
     ]);
   });
 
+  it('changes the rules with the pieces of the firewall found: what iptables-nft made for IPv6 goes with the last guest losing it', () => {
+    const guest = withIpv6(auto());
+    const found = { '6 marked filter TABLE': 1, '6 removable filter TABLE': 1 };
+    const host = { ...observed(hostWithout(), [guest]), firewall: { ...emptyHost().firewall, installed: true, found } };
+    const rules = planIpv6Follow(host).find((op) => op.kind === 'setGuestRules');
+    assert.deepEqual(rules?.kind === 'setGuestRules' && rules.before.found, found);
+  });
+
   it('plans nothing where the guest already matches the host, and nothing without a look at IPv6', () => {
     const wired = hostWithIpv6({ forwarding: '1', global: new Set(['wlan0', 'vm_wlan']) });
     assert.deepEqual(planIpv6Follow(observed(wired, [withIpv6(auto())])), []);
