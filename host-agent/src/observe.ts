@@ -4,12 +4,20 @@ import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import { rangeOf } from './model/pool.js';
-import { type AttachmentRecord, hostEndOf, hostLinkAlias, isRouted } from './model/record.js';
+import { type AttachmentRecord, hostEndOf, hostLinkAlias, isBridged, isRouted } from './model/record.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
 import { observePolicy } from './net/policy.js';
 import { readIpForwardBefore } from './state/records.js';
+
+/** A narrow look: these links, and IPv6, bridged ports and IPv6's chains where asked for (observeHost). */
+export interface Scope {
+  links: string[];
+  ipv6?: boolean;
+  bridged?: boolean;
+  ipv6Chains?: boolean;
+}
 
 /**
  * Reads what the planners need, in parallel; changes nothing.
@@ -19,14 +27,16 @@ import { readIpForwardBefore } from './state/records.js';
  * idempotent), and it costs the same with 1 guest or 500. Without,
  * everything: every link and route, every guest's firewall entries and ip
  * rules, for re-attach and the reconcile loop. IPv6 is looked at where a
- * guest has it, or when the scope asks for it.
+ * guest has it, or when the scope asks for it; the firewall's also where a
+ * bridged guest is (its port is let through ip6tables too), and where the
+ * scope says IPv6's chains may come or go with this change (`ipv6Chains`).
  */
 export async function observeHost(
   runner: Reader,
   stateDir: string,
   firewall: Firewall,
   records: readonly AttachmentRecord[],
-  scope?: { links: string[]; ipv6?: boolean },
+  scope?: Scope,
 ): Promise<HostObserved> {
   const deep = scope === undefined;
   // A deep look reads IPv6 only for guests that have it: the reconcile loop runs it often.
@@ -38,7 +48,10 @@ export async function observeHost(
     deep ? mainRoutes(runner) : undefined,
     readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    firewall.observe(runner, deep, withIpv6),
+    firewall.observe(runner, deep, withIpv6, {
+      ports: deep ? records.some(isBridged) : scope.bridged === true,
+      chains: !deep && scope.ipv6Chains === true,
+    }),
     observePolicy(runner, deep, withIpv6),
     hostIpv6 ? observeIpv6(runner, stateDir, deep && withIpv6) : undefined,
   ]);

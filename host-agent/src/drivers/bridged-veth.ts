@@ -1,6 +1,7 @@
 import { MissingToolError, NameTakenError, UsageError } from '@guestnet/protocol';
 import type { HostObserved } from '../model/host.js';
 import { type BridgedVethRecord, guestLabel, hostEndOf, hostLinkAlias } from '../model/record.js';
+import { firewallOf, observedFirewall } from '../model/rules.js';
 import { onPath } from '../net/tools.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { LinkDriver } from './driver.js';
@@ -9,8 +10,28 @@ import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, obser
 // A veth whose host end is a port of an existing bridge: the guest is on the
 // bridge's LAN. With --port-security the port passes only the guest's own
 // MAC and addresses (exec/port-guard.ts); the lock is made before the port.
+// Where the host's iptables see bridged frames (br_netfilter) and drop what
+// they forward, as Docker's do, guestnet's firewall lets the port through
+// (firewall/iptables-rules.ts, bridgedPortRules): made before the port, gone
+// after it.
 
 const ownsPort = (observed: HostObserved, record: BridgedVethRecord) => observed.aliases.get(record.hostIf) === hostLinkAlias(record);
+
+/** The port let through guestnet's firewall, where it is not yet. */
+function letThrough(observed: HostObserved, record: BridgedVethRecord): SetupOp[] {
+  const { firewall } = observed;
+  if (firewall.hasPort(record.hostIf)) return [];
+  const others = observed.records.filter((r) => r.id !== record.id);
+  return [{ kind: 'setGuestRules', before: observedFirewall(firewall, others), after: firewallOf([...others, record]) }];
+}
+
+/** The port no longer let through: the firewall as the others need it, gone with the last. */
+function letGo(observed: HostObserved, record: BridgedVethRecord): TeardownOp[] {
+  const { firewall } = observed;
+  if (!firewall.installed && !firewall.found) return [];
+  const others = observed.records.filter((r) => r.id !== record.id);
+  return [{ kind: 'setGuestRules', before: observedFirewall(firewall, [...others, record]), after: firewallOf(others) }];
+}
 
 function planAttach(observed: HostObserved, desired: BridgedVethRecord, existing: BridgedVethRecord | undefined): SetupOp[] {
   refuseJoined(observed, desired, existing);
@@ -24,9 +45,13 @@ function planAttach(observed: HostObserved, desired: BridgedVethRecord, existing
   const record = existing ?? desired;
   // The lock comes before the port exists, in one nft transaction that replaces whatever is there:
   // the guest never has a moment to send unchecked.
-  const port: SetupOp[] = [...(record.portSecurity ? [{ kind: 'addPortGuard' as const, record }] : []), { kind: 'createVeth', record }];
-  // A record whose attach was cut short gets the port it lacks.
-  if (existing) return observed.links.has(existing.hostIf) ? [] : port;
+  const port: SetupOp[] = [
+    ...(record.portSecurity ? [{ kind: 'addPortGuard' as const, record }] : []),
+    ...letThrough(observed, record),
+    { kind: 'createVeth', record },
+  ];
+  // A record whose attach was cut short gets the port it lacks, or its way through the firewall.
+  if (existing) return observed.links.has(existing.hostIf) ? letThrough(observed, existing) : port;
   if (observed.links.has(desired.hostIf))
     throw new NameTakenError(`a link named ${desired.hostIf} already exists and guestnet did not create it; choose another --host-if`);
   return [{ kind: 'writeRecord', record: desired }, ...port];
@@ -35,6 +60,7 @@ function planAttach(observed: HostObserved, desired: BridgedVethRecord, existing
 function planDetach(observed: HostObserved, record: BridgedVethRecord): TeardownOp[] {
   return [
     ...(observed.links.has(record.hostIf) && ownsPort(observed, record) ? [{ kind: 'deleteLink' as const, name: record.hostIf }] : []),
+    ...letGo(observed, record),
     ...(record.portSecurity ? [{ kind: 'removePortGuard' as const, record }] : []),
     ...forgetting(observed, record),
   ];
@@ -49,7 +75,9 @@ export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
         'nft',
         "the 'nftables' package: it locks a bridged guest's port to the guest (--port-security off attaches without)",
       );
-    const observed = await observeAll(input);
+    // The firewall as the port needs it seen, ip6tables' too (firewall/iptables.ts), beside the look every joined type takes.
+    const [seen, firewall] = await Promise.all([observeAll(input), input.ctx.firewall.observe(input.runner, true, false, { ports: true })]);
+    const observed = { ...seen, firewall };
     const { fields, leasedHostIf } = await joinedLinkOf(input, observed, existing, undefined);
     const desired: BridgedVethRecord = {
       ...baseOf(input),
@@ -64,6 +92,7 @@ export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
   },
   planAttach,
   planDetach,
-  detach: (record, records, runner, ctx) => detachOnce(record, { links: [record.hostIf] }, planDetach, records, runner, ctx),
-  describeHost: (record) => joinedHost(record, `, port ${record.hostIf}`, record.portSecurity === true),
+  detach: (record, records, runner, ctx) => detachOnce(record, { links: [record.hostIf], bridged: true }, planDetach, records, runner, ctx),
+  describeHost: (record, firewall) =>
+    joinedHost(record, `, port ${record.hostIf}`, record.portSecurity === true, firewall === 'nftables' ? undefined : firewall),
 };

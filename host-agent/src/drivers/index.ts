@@ -65,5 +65,7 @@ export function detachRecord(
 export function planDetachAll(observed: HostObserved): TeardownOp[] {
   const leaving = observed.records.filter((r) => r.type !== 'phys');
   const joined = leaving.filter((r) => r.type !== 'routed-veth');
-  return [...joined.flatMap((r) => planDetach({ ...observed, records: [] }, r)), ...planDetachAllRouted(observed, leaving)];
+  // The firewall goes whole, once, with the routed guests' (a bridged guest's port is in it too).
+  const links = joined.flatMap((r) => planDetach({ ...observed, records: [] }, r)).filter((op) => op.kind !== 'setGuestRules');
+  return [...links, ...planDetachAllRouted(observed, leaving)];
 }

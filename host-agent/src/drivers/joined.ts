@@ -14,7 +14,7 @@ import {
 } from '../model/record.js';
 import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
-import { observeHost } from '../observe.js';
+import { observeHost, type Scope } from '../observe.js';
 import { allocate, guestMac } from '../plan/lease.js';
 import type { TeardownOp } from '../plan/ops.js';
 import type { AttachInput } from './driver.js';
@@ -112,7 +112,7 @@ export const forgetting = (observed: HostObserved, record: AttachmentRecord): Te
 /** A detach that needs one look at `scope` (observeHost), then one teardown. */
 export async function detachOnce<R extends AttachmentRecord>(
   record: R,
-  scope: { links: string[]; ipv6?: boolean },
+  scope: Scope,
   plan: (observed: HostObserved, record: R) => TeardownOp[],
   records: readonly AttachmentRecord[],
   runner: Runner,
@@ -122,6 +122,16 @@ export async function detachOnce<R extends AttachmentRecord>(
   return applyTeardown(plan(observed, record), runner, ctx);
 }
 
-/** How an attach's report names the host side of a guest that joins a network: no NAT, no rules of ours. */
-export const joinedHost = (record: ShownRecord & { link?: string }, extra = '', locked = false): string =>
-  `${describeType(record)}${extra}; ${locked ? 'no NAT; the port is locked to the guest' : "no NAT and no rules of guestnet's"}`;
+/**
+ * How an attach's report names the host side of a guest that joins a network: no NAT, no rules of ours,
+ * but a lock on a bridged guest's port, and with iptables the port let through `letThrough`'s chains.
+ */
+export function joinedHost(record: ShownRecord & { link?: string }, extra = '', locked = false, letThrough?: string): string {
+  const through = letThrough === undefined ? [] : [`the port let through guestnet's ${letThrough} chains`];
+  const rules = locked
+    ? ['no NAT', 'the port is locked to the guest']
+    : through.length > 0
+      ? ['no NAT']
+      : ["no NAT and no rules of guestnet's"];
+  return `${describeType(record)}${extra}; ${[...rules, ...through].join('; ')}`;
+}

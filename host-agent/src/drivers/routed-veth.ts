@@ -5,6 +5,7 @@ import { pathMtu, type Route } from '../model/host.js';
 import { isNetdStyle, type PolicyState, uplinkTable } from '../model/policy.js';
 import { parsePool } from '../model/pool.js';
 import type { AttachmentRecord, RoutedVethRecord } from '../model/record.js';
+import { inIpv6Chains } from '../model/rules.js';
 import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { hostPool6 } from '../net/ipv6.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
@@ -54,6 +55,10 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
   // Only a guest agent can be told of IPv6 that comes later: a CNI container keeps what its ADD's result said.
   const follows = settings.ipv6 === 'auto' && guest.cni === undefined && settings.guestConfig === 'agent';
   const ipv6Auto = existing ? existing.ipv6Auto : follows ? { pool6 } : undefined;
+  // The first guest whose rules go into IPv6's chains makes them: what is absent there is seen first, so that
+  // what iptables-nft makes for them is marked, and goes with the last (firewall/iptables-made.ts).
+  const firstIn6 = !existing && ipv6 !== undefined && !records.some(inIpv6Chains);
+  const firewall = firstIn6 ? await ctx.firewall.observe(runner, false, true, { chains: true }) : observed.firewall;
   const oneTime = extras.waitsForAgent === true && settings.guestIf === DEFAULT_GUEST_IF;
   const token = existing?.token ?? (oneTime ? newOneTimeToken() : newToken());
   const desired: RoutedVethRecord = {
@@ -84,7 +89,7 @@ async function prepare(input: AttachInput): Promise<Prepared<RoutedVethRecord>> 
     firewall: ctx.firewall.name,
     ...(existing && !existing.tagged ? {} : { tagged: true as const }),
   };
-  return { observed, desired, options: {} };
+  return { observed: { ...observed, firewall }, desired, options: {} };
 }
 
 /**
@@ -135,8 +140,12 @@ export const routedVethDriver: LinkDriver<RoutedVethRecord> = {
   planAttach: (observed, desired, existing) => planAttachRouted(observed, desired, existing),
   planDetach: planDetachRouted,
   // Only this guest's link matters: removing its rules tolerates them being gone.
-  detach: (record, records, runner, ctx) =>
-    detachOnce(record, { links: [record.hostIf], ipv6: record.ipv6 !== undefined }, planDetachRouted, records, runner, ctx),
+  // The last guest whose rules are in IPv6's chains takes them, and what iptables-nft made for them: seen first.
+  detach: (record, records, runner, ctx) => {
+    const ipv6 = record.ipv6 !== undefined;
+    const ipv6Chains = ipv6 && !records.some((r) => r.id !== record.id && inIpv6Chains(r));
+    return detachOnce(record, { links: [record.hostIf], ipv6, ipv6Chains }, planDetachRouted, records, runner, ctx);
+  },
   describeHost: (record, firewall) =>
     `${record.hostIf} ${record.hostAddress} peer ${record.guestAddress}, uplink ${record.uplink}, firewall ${firewall}`,
 };

@@ -107,3 +107,17 @@ export function antispoofRules(guests: FamilyGuest[], hostBits: number, local: R
     ...guests.map((g) => source('-s', host(g.address), '-j', 'DROP')),
   ];
 }
+
+/**
+ * A bridged guest's port, let through GUESTNET-FORWARD just after its jump
+ * to GUESTNET-ANTISPOOF. Where br_netfilter hands bridged frames to
+ * iptables, every frame crossing a bridge meets the FORWARD chain, and a
+ * host that drops forwarded traffic (Docker's policy) would drop the guest's
+ * LAN. Only frames bridged from or to the guest's own port pass, and only
+ * after the checks before them: the port's lock (exec/port-guard.ts) at the
+ * bridge, and the antispoof chain. Other bridges' ports stay the host's.
+ */
+export const bridgedPortRules = (port: string): Rule[] =>
+  ['--physdev-in', '--physdev-out'].map((direction) =>
+    filter('GUESTNET-FORWARD', '-m', 'physdev', direction, port, '--physdev-is-bridged', '-j', 'ACCEPT'),
+  );

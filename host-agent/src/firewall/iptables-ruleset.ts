@@ -1,6 +1,6 @@
 import type { GuestRule } from '../model/rules.js';
 import { type FamilyGuest, type FamilyName, guestsOf, unique } from './family.js';
-import { antispoofRules, filter, nat, type Rule, type Table } from './iptables-rules.js';
+import { antispoofRules, bridgedPortRules, filter, nat, type Rule, type Table } from './iptables-rules.js';
 
 // One description of guestnet's iptables rules, for iptables and ip6tables
 // alike: each family (iptables4.ts, iptables6.ts) adds only what is its own.
@@ -66,8 +66,8 @@ const dnat = (family: IptablesFamily, g: FamilyGuest, chain: string, f: FamilyGu
     family.dnatTarget(g.address, f.guestPort),
   );
 
-/** Everything one family's chains should hold for `rules`, in order. */
-export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Rule[] {
+/** Everything one family's chains should hold for `rules` and the bridged guests' `ports`, in order. */
+export function ruleset(family: IptablesFamily, rules: readonly GuestRule[], ports: readonly string[] = []): Rule[] {
   const guests = guestsOf(family.view, rules);
   const families = unique(
     guests.map((g) => g.linkFamily),
@@ -82,6 +82,7 @@ export function ruleset(family: IptablesFamily, rules: readonly GuestRule[]): Ru
   const { loopback } = family;
   return [
     ...antispoofRules(guests, family.hostBits, family.localSources(families, guests)),
+    ...ports.flatMap(bridgedPortRules),
     // Cellular and VPN uplinks have small MTUs: clamp every guest connection's MSS to the path.
     ...families.flatMap((f) =>
       ['-i', '-o'].map((dir) =>

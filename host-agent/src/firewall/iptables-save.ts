@@ -1,5 +1,5 @@
 import type { FirewallState, GuestRule } from '../model/rules.js';
-import { type Rule, saved, type Table } from './iptables-rules.js';
+import { bridgedPortRules, type Rule, saved, type Table } from './iptables-rules.js';
 import { madeState } from './iptables-made.js';
 import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
 import { IPTABLES4 } from './iptables4.js';
@@ -47,17 +47,21 @@ export interface Made {
 
 /**
  * What `iptables-save` shows, as the planner asks about it; with `text6`,
- * ip6tables-save's too. Without it, a guest with IPv6 never counts as
- * complete, which costs a rewrite of the chains, never a miss.
+ * ip6tables-save's too. Without it, a guest with IPv6 or a bridged guest's
+ * port never counts as complete, which costs a rewrite of the chains, never
+ * a miss.
  */
 export function parseIptablesSave(text: string, text6?: string, made?: Made): FirewallState {
   const v4 = familyState(text, IPTABLES4, made);
   const v6 = text6 === undefined ? undefined : familyState(text6, IPTABLES6, made && {});
   const has6 = (rule: GuestRule) => !rule.ipv6 || (v6?.whole === true && v6.holds(ruleset(IPTABLES6, [rule])));
   const found = { ...v4.found, ...v6?.found };
+  // Bridged frames meet ip6tables as they meet iptables: a port is let through in both.
+  const port = (name: string, state: typeof v4 | undefined) => state?.whole === true && state.holds(bridgedPortRules(name));
   return {
     installed: v4.whole,
     ...(Object.keys(found).length > 0 ? { found } : {}),
     has: (rule) => v4.holds(ruleset(IPTABLES4, [rule])) && has6(rule),
+    hasPort: (name) => port(name, v4) && port(name, v6),
   };
 }

@@ -1,7 +1,7 @@
 import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
-import type { Firewall } from './firewall.js';
+import type { Firewall, Read6 } from './firewall.js';
 import { unique } from './family.js';
 import { type Rule, saved } from './iptables-rules.js';
 import { type IptablesFamily, ruleset } from './iptables-ruleset.js';
@@ -22,16 +22,36 @@ import { withLocalnet } from './localnet.js';
 
 const GONE = /Bad rule|does a matching rule exist|No chain\/target\/match|Chain '.*' does not exist|Couldn't load target/;
 
-/** What iptables prints when the kernel (or iptables itself) lacks a match the rules use beyond the basics: the restore then changes nothing. */
+/** ip6tables' chains exist while some guest has IPv6, or some bridged guest's port is let through (bridged frames meet both). */
+const needsIpv6 = (content: FirewallContent) =>
+  content.installed && (content.guests.some((g) => g.ipv6) || content.bridgedPorts.length > 0);
+
+/** What one family's chains hold: the guests' rules and the bridged guests' ports. */
+interface Wanted {
+  guests: readonly GuestRule[];
+  ports: readonly string[];
+}
+
+const wanted = (content: FirewallContent): Wanted => ({ guests: content.guests, ports: content.bridgedPorts });
+
+// A match the kernel or iptables lacks: iptables-nft says "Extension X revision N not supported", legacy "Couldn't load match `X'".
+const lacking = (matches: string) => new RegExp(`Extension (${matches}) revision \\d+ not supported|Couldn't load match \`(${matches})'`);
+
+/** The matches of guestnet's DNS and DHCP rules: the restore then changes nothing. */
 const MISSING_MATCH = {
-  when: /Extension (u32|mac|hashlimit) revision \d+ not supported|Couldn't load match `(u32|mac|hashlimit)'/,
+  when: lacking('u32|mac|hashlimit'),
   message:
     'this kernel or iptables lacks the u32, mac or hashlimit match (CONFIG_NETFILTER_XT_MATCH_U32, _MAC, _HASHLIMIT) ' +
     "that guestnet's DNS and DHCP rules need; nothing was changed",
 };
 
-/** The guests with IPv6 in a content: ip6tables' chains exist while there are some. */
-const withIpv6 = (content: FirewallContent) => (content.installed ? content.guests.filter((g) => g.ipv6) : []);
+/** The same, where a bridged guest's port is let through, which needs physdev too. */
+const MISSING_MATCH_WITH_PORTS = {
+  when: lacking('u32|mac|hashlimit|physdev'),
+  message:
+    "this kernel or iptables lacks the u32, mac or hashlimit match that guestnet's DNS and DHCP rules need, or the physdev " +
+    "match (xt_physdev, CONFIG_NETFILTER_XT_MATCH_PHYSDEV) that lets a bridged guest's port through FORWARD; nothing was changed",
+};
 
 /** The steps of one family's tool: `binary` is iptables or ip6tables, with its variant. */
 function familySteps(family: IptablesFamily, binary: (suffix: string) => string, marks: boolean) {
@@ -39,8 +59,8 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
   // Declaring each chain flushes it, so this writes the whole desired state at
   // once. Jumps found are deleted and inserted again in the same restore: a
   // packet sees them before or after, never missing.
-  const restore = (guests: GuestRule[], jumps: false | Readonly<Record<string, number>>): Step => {
-    const rules = unique(ruleset(family, guests), saved);
+  const restore = ({ guests, ports }: Wanted, jumps: false | Readonly<Record<string, number>>): Step => {
+    const rules = unique(ruleset(family, guests, ports), saved);
     const line = (verb: string, j: Rule) => [verb, j.chain, ...(verb === '-I' ? ['1'] : []), ...j.spec].join(' ');
     const input = TABLES.flatMap((table) => [
       `*${table}`,
@@ -54,7 +74,12 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
       ...rules.filter((r) => r.table === table).map((r) => ['-A', r.chain, ...r.spec].join(' ')),
       'COMMIT',
     ]);
-    return { kind: 'run', argv: [binary('-restore'), '--noflush', '-w'], input: `${input.join('\n')}\n`, unsupported: MISSING_MATCH };
+    return {
+      kind: 'run',
+      argv: [binary('-restore'), '--noflush', '-w'],
+      input: `${input.join('\n')}\n`,
+      unsupported: ports.length > 0 ? MISSING_MATCH_WITH_PORTS : MISSING_MATCH,
+    };
   };
 
   const remove = (rule: Rule): Step => ({
@@ -64,7 +89,7 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
   });
 
   // `undone`: when removing, what was absent before the install this undoes (iptables-made.ts).
-  return (beforeInstalled: boolean, after: GuestRule[] | undefined, found: Readonly<Record<string, number>> = {}, undone = {}): Step[] => {
+  return (beforeInstalled: boolean, after: Wanted | undefined, found: Readonly<Record<string, number>> = {}, undone = {}): Step[] => {
     if (after !== undefined) return [restore(after, beforeInstalled ? false : found)];
     const owned = TABLES.flatMap((table) => chains[table].map((chain) => ({ table, chain })));
     // Every copy of a jump found goes (the host may have doubled one), or deleting its chain would fail.
@@ -105,11 +130,14 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
     name: variant,
     tool: { binary: variant, debianPackage: 'iptables' },
 
-    // One save of every table; ip6tables' only for a deep look where guests have IPv6: a fresh attach's adds are idempotent.
-    async observe(runner: Reader, deep: boolean, ipv6 = false) {
+    // One save of every table; ip6tables' only for a deep look where guests have IPv6, a fresh attach's adds being idempotent,
+    // wherever a bridged guest's port is at stake (bridged attaches are rare and never hot), and with iptables-nft where
+    // ip6tables' chains come or go: what iptables-nft makes for them is marked, and goes with them (iptables-made.ts).
+    async observe(runner: Reader, deep: boolean, ipv6 = false, read6: Read6 = {}) {
+      const with6 = (deep && ipv6) || read6.ports === true || (marks && read6.chains === true);
       const [text, text6] = await Promise.all([
         runner.query(variant === 'iptables' ? hostQueries.iptablesSave : hostQueries.iptablesLegacySave),
-        deep && ipv6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
+        with6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
       ]);
       if (!marks) return parseIptablesSave(text, text6);
       // Before the first install only: which of ip's built-in chains exist, so that those guestnet makes are marked.
@@ -117,18 +145,13 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
       return installed.installed ? installed : parseIptablesSave(text, text6, { chains: await builtinChains(runner) });
     },
 
-    // IPv4's chains always, IPv6's while some guest has IPv6; IPv6's go first on the way out.
+    // IPv4's chains always, IPv6's while some guest has IPv6 or a bridged port; IPv6's go first on the way out.
     change(before, after) {
       // Nothing of guestnet's there, only what was absent (iptables-made.ts): nothing to remove.
       if (!before.installed && !after.installed && !hasPieces(before.found)) return [];
-      const [was6, now6] = [withIpv6(before), withIpv6(after)];
-      const steps6 =
-        now6.length > 0
-          ? family6(was6.length > 0, now6, before.found)
-          : was6.length > 0
-            ? family6(true, undefined, before.found, after.found)
-            : [];
-      const steps4 = family4(before.installed, after.installed ? [...after.guests] : undefined, before.found, after.found);
+      const [was6, now6] = [needsIpv6(before), needsIpv6(after)];
+      const steps6 = now6 ? family6(was6, wanted(after), before.found) : was6 ? family6(true, undefined, before.found, after.found) : [];
+      const steps4 = family4(before.installed, after.installed ? wanted(after) : undefined, before.found, after.found);
       return withLocalnet(before, after, after.installed ? [...steps4, ...steps6] : [...steps6, ...steps4]);
     },
   };

@@ -64,17 +64,21 @@ function holder(family: NftFamily, table: ReturnType<typeof tableOf>) {
 /** Whether a listing (`nft -j -t` leaves the elements out) shows guestnet's IPv4 table in its current shape. */
 export const hasShape = (json: string): boolean => tableOf(json).shape === SHAPE;
 
+/** Bridged guests' ports need nothing of guestnet's tables: their chains accept whatever is not a guest link's. */
+export const portsPass = () => true;
+
 /** What `nft -j list table ip guestnet` (and IPv6's table, '' when it does not exist) shows, as the planner asks about it. */
 export function parseNftTable(json: string, json6 = ''): FirewallState {
   const table = tableOf(json);
   const table6 = json6 === '' ? undefined : tableOf(json6);
   const found6: Record<string, number> = table6 !== undefined && table6.shape !== SHAPE6 ? { [TABLE6]: 1 } : {};
-  if (table.shape !== SHAPE) return { installed: false, found: { [TABLE]: 1, ...found6 }, has: () => false };
+  if (table.shape !== SHAPE) return { installed: false, found: { [TABLE]: 1, ...found6 }, has: () => false, hasPort: portsPass };
   const has4 = holder(NFT4, table);
   const has6 = table6?.shape === SHAPE6 ? holder(NFT6, table6) : (rule: GuestRule) => !rule.ipv6;
   return {
     installed: true,
     ...(Object.keys(found6).length > 0 ? { found: found6 } : {}),
     has: (rule) => has4(rule) && has6(rule),
+    hasPort: portsPass,
   };
 }

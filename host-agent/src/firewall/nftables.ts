@@ -4,7 +4,7 @@ import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.j
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
 import { withLocalnet } from './localnet.js';
-import { hasShape, parseNftTable } from './nft-observe.js';
+import { hasShape, parseNftTable, portsPass } from './nft-observe.js';
 import { elementsOf, type NftFamily, sharedElementsOf } from './nft-ruleset.js';
 import { BASE, NFT4, TABLE } from './nftables4.js';
 import { BASE6, NFT6, TABLE6 } from './nftables6.js';
@@ -73,6 +73,14 @@ function changes6(before: FirewallContent, after: FirewallContent): string[] {
   return elementChanges(was, now, TABLE6, V6);
 }
 
+/**
+ * The tables exist while some routed guest does: bridged guests' ports need
+ * nothing of them (nft-observe.ts, portsPass), so a content of ports alone
+ * is no table at all.
+ */
+const routedOnly = (content: FirewallContent): FirewallContent =>
+  content.installed && content.guests.length === 0 ? { ...content, installed: false } : content;
+
 function transaction(lines: string[]): Step {
   return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
 }
@@ -95,17 +103,20 @@ export const nftables: Firewall = {
     if (!deep) {
       // Without its elements, which grow with the guests: whether the table is there, in the shape elements can be added to.
       const terse = await listed(runner.query(hostQueries.nftTableShape));
-      if (terse === undefined) return { installed: false, has: () => false };
-      return hasShape(terse) ? { installed: true, has: () => false } : { installed: false, found: { [TABLE]: 1 }, has: () => false };
+      if (terse === undefined) return { installed: false, has: () => false, hasPort: portsPass };
+      return hasShape(terse)
+        ? { installed: true, has: () => false, hasPort: portsPass }
+        : { installed: false, found: { [TABLE]: 1 }, has: () => false, hasPort: portsPass };
     }
     const list = (table: string) => listed(runner.read(['nft', '-j', 'list', 'table', ...table.split(' ')]));
     const [text, text6] = await Promise.all([list(TABLE), ipv6 ? list(TABLE6) : undefined]);
-    if (text === undefined) return { installed: false, has: () => false };
+    if (text === undefined) return { installed: false, has: () => false, hasPort: portsPass };
     return parseNftTable(text, text6 ?? '');
   },
 
   // Both families in one transaction: the change is whole or not at all.
-  change(before, after) {
+  change(wasAny, nowAny) {
+    const [before, after] = [routedOnly(wasAny), routedOnly(nowAny)];
     const lines = [...changes4(before, after), ...changes6(before, after)];
     return withLocalnet(before, after, lines.length > 0 ? [transaction(lines)] : []);
   },

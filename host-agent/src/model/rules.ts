@@ -2,7 +2,7 @@ import { bigIntToIpv6, networkOf } from '@guestnet/protocol';
 import { type GuestIpv6, parsePool6 } from './ipv6.js';
 import type { PolicyRoute } from './policy.js';
 import type { PortForward } from './port-forward.js';
-import type { RoutedVethRecord } from './record.js';
+import { type AttachmentRecord, isBridged, isRouted, type RoutedVethRecord } from './record.js';
 
 /** The nftables table guestnet owns, IPv4's (firewall/nftables4.ts). */
 export const NFT_TABLE_NAME = 'ip guestnet';
@@ -54,6 +54,13 @@ export interface FirewallContent {
   installed: boolean;
   guests: readonly GuestRule[];
   /**
+   * The bridge ports of bridged guests (their host ends). Where the host
+   * hands bridged frames to iptables (br_netfilter) and drops forwarded
+   * traffic, as Docker's FORWARD policy does, a backend lets a guest's port
+   * through; nftables' tables never drop what is not a guest link's.
+   */
+  bridgedPorts: readonly string[];
+  /**
    * Only in an observed content: the backend's pieces found, counted (iptables: its jumps into the
    * host's chains; nftables: a table of another shape). Installing replaces exactly those in the
    * same atomic change, so no jump that was there is ever missing meanwhile; removing takes them too.
@@ -61,7 +68,34 @@ export interface FirewallContent {
   found?: Readonly<Record<string, number>>;
 }
 
-export const NO_FIREWALL: FirewallContent = { installed: false, guests: [] };
+export const NO_FIREWALL: FirewallContent = { installed: false, guests: [], bridgedPorts: [] };
+
+/**
+ * What guestnet's firewall should hold for `records`, and the one place it
+ * is derived from them: the routed guests' rules and the bridged guests'
+ * ports. Nothing where there are neither.
+ */
+export function firewallOf(records: readonly AttachmentRecord[]): FirewallContent {
+  const guests = records.filter(isRouted).map(ruleOf);
+  const bridgedPorts = records.filter(isBridged).map((r) => r.hostIf);
+  return guests.length > 0 || bridgedPorts.length > 0 ? { installed: true, guests, bridgedPorts } : NO_FIREWALL;
+}
+
+/**
+ * Whether a guest's rules are in IPv6's chains, which exist while some guest's
+ * are: a routed guest with IPv6, and with iptables a bridged guest's port.
+ */
+export const inIpv6Chains = (record: AttachmentRecord): boolean => (isRouted(record) && record.ipv6 !== undefined) || isBridged(record);
+
+/** Whether every piece `record` needs of the firewall is in place (a type that needs none: true). */
+export const firewallHolds = (firewall: FirewallState, record: AttachmentRecord): boolean =>
+  isRouted(record) ? firewall.installed && firewall.has(ruleOf(record)) : isBridged(record) ? firewall.hasPort(record.hostIf) : true;
+
+/** What the firewall holds of `records`, as observed, with whatever pieces of it were found. */
+export const observedFirewall = (firewall: FirewallState, records: readonly AttachmentRecord[]): FirewallContent => ({
+  ...(firewall.installed ? { ...firewallOf(records), installed: true } : NO_FIREWALL),
+  ...(firewall.found ? { found: firewall.found } : {}),
+});
 
 /** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
 export interface FirewallState {
@@ -70,6 +104,8 @@ export interface FirewallState {
   found?: Readonly<Record<string, number>>;
   /** True when every piece of `rule` is in place. */
   has(rule: GuestRule): boolean;
+  /** True when a bridged guest's port is let through wherever the backend needs it to be (FirewallContent.bridgedPorts). */
+  hasPort(port: string): boolean;
 }
 
 function ruleOf6(ipv6: GuestIpv6): GuestRule6 {

@@ -53,9 +53,16 @@ export function mergeAttachPlans(plans: readonly SetupOp[][]): SetupOp[] {
   ];
 }
 
-/** Each member's change starts where the one before it ends: together, from the first's start to the last's end. */
+/**
+ * Each member's change starts where the one before it ends: together, from the first's start to the last's end.
+ * The pieces each member found are all of the host's (nothing changed between their looks): a later member may
+ * have looked at more of it (the first with IPv6 at IPv6's chains, routed-veth.ts).
+ */
 function mergedRules(rules: SetGuestRules[]): SetGuestRules[] {
   const [first] = rules;
   const last = rules.at(-1);
-  return first && last ? [{ kind: 'setGuestRules', before: first.before, after: last.after }] : [];
+  if (!first || !last) return [];
+  const found: Record<string, number> = Object.assign({}, ...rules.map((r) => r.before.found ?? {}));
+  const before = Object.keys(found).length > 0 ? { ...first.before, found } : first.before;
+  return [{ kind: 'setGuestRules', before, after: last.after }];
 }

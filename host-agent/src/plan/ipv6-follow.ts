@@ -1,7 +1,7 @@
 import { type HostObserved, ipv6Uplink } from '../model/host.js';
 import { guestIpv6Of } from '../model/ipv6.js';
 import { type AttachmentRecord, hostEndOf, isRouted, type RoutedVethRecord } from '../model/record.js';
-import { ruleOf } from '../model/rules.js';
+import { firewallOf } from '../model/rules.js';
 import { forwardingBefore } from './ipv6.js';
 import type { SetupOp } from './ops.js';
 import { uplinkProblem } from './uplink.js';
@@ -68,10 +68,12 @@ export function planIpv6Follow(observed: HostObserved): SetupOp[] {
     for (const r of gained) if (r.ipv6) ops.push({ kind: 'addGuestIpv6', record: r, ipv6: r.ipv6 });
   }
   ops.push(...rewired);
+  // With the pieces found: IPv6's chains come or go here, and with them what iptables-nft made (firewall/iptables-made.ts).
+  const { found } = observed.firewall;
   ops.push({
     kind: 'setGuestRules',
-    before: { installed: true, guests: records.map(ruleOf) },
-    after: { installed: true, guests: wanted.map(ruleOf) },
+    before: { ...firewallOf(observed.records), ...(found ? { found } : {}) },
+    after: firewallOf(observed.records.map((r) => wanted.find((w) => w.id === r.id) ?? r)),
   });
   if (lost.length > 0) {
     for (const r of lost) if (r.ipv6) ops.push({ kind: 'removeGuestIpv6', record: r, ipv6: r.ipv6 });

@@ -130,10 +130,14 @@ function describeRuleChange({ before, after }: SetGuestRules): string {
   const now = new Set(after.guests.map((g) => g.hostIf));
   const added = after.guests.filter((g) => !was.has(g.hostIf));
   const removed = before.guests.filter((g) => !now.has(g.hostIf));
+  const wasPorts = new Set(before.bridgedPorts);
+  const nowPorts = new Set(after.bridgedPorts);
   const parts = [
     ...(!before.installed ? ['create the guestnet firewall'] : []),
     ...added.map((g) => `forward and masquerade ${g.hostIf} via ${g.uplink}`),
     ...removed.map((g) => `remove forwarding of ${g.hostIf}`),
+    ...after.bridgedPorts.filter((p) => !wasPorts.has(p)).map((p) => `let bridged port ${p} through`),
+    ...before.bridgedPorts.filter((p) => !nowPorts.has(p)).map((p) => `stop letting bridged port ${p} through`),
   ];
   return parts.join(', ') || `update the rules of ${after.guests.length} guest(s)`;
 }

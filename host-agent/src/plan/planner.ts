@@ -4,7 +4,7 @@ import { hasPolicy, policyDefaultInterface, uplinkTable } from '../model/policy.
 import { type PortForward, sameForwards, sameHostPort } from '../model/port-forward.js';
 import { describeType } from '../model/link-type.js';
 import { type AttachmentRecord, guestLabel, HOST_LINK_GROUP, hostLinkAlias, isRouted, type RoutedVethRecord } from '../model/record.js';
-import { type FirewallContent, type FirewallState, type GuestRule, NO_FIREWALL, policyRouteOf, ruleOf } from '../model/rules.js';
+import { firewallHolds, firewallOf, NO_FIREWALL, observedFirewall, policyRouteOf, ruleOf } from '../model/rules.js';
 import type { SetupOp, TeardownOp } from './ops.js';
 import { forwardingBefore, ndProxySetup, ndProxyTeardown } from './ipv6.js';
 import { uplinkProblem } from './uplink.js';
@@ -14,21 +14,15 @@ import { uplinkProblem } from './uplink.js';
 // (HostObserved) and what is wanted to the ops between them. Nothing here
 // reads or runs anything.
 
-// Only routed guests have rules of ours; the other types join networks that exist already.
+// Routed guests have rules of ours, bridged ones their ports let through (firewallOf); the
+// other types join networks that exist already.
 const routed = (records: readonly AttachmentRecord[]) => records.filter(isRouted);
-const rulesOf = (records: readonly AttachmentRecord[]): GuestRule[] => routed(records).map(ruleOf);
 /** The routed guests other than `id`. */
 const otherRouted = (observed: HostObserved, id: string) => routed(othersThan(observed, id));
 const othersThan = (observed: HostObserved, id: string) => observed.records.filter((r) => r.id !== id);
 /** Whether the link named like the record's host link is the one guestnet made for it (records of older versions: by name). */
 const ownsLink = (observed: HostObserved, record: RoutedVethRecord) =>
   !record.tagged || observed.aliases.get(record.hostIf) === hostLinkAlias(record);
-const content = (guests: readonly GuestRule[]): FirewallContent => (guests.length > 0 ? { installed: true, guests } : NO_FIREWALL);
-/** What the firewall holds of `guests`, as observed, with whatever pieces of it were found. */
-const observedContent = (firewall: FirewallState, guests: readonly GuestRule[]): FirewallContent => ({
-  ...(firewall.installed ? { installed: true, guests } : NO_FIREWALL),
-  ...(firewall.found ? { found: firewall.found } : {}),
-});
 
 /** The uplink the host's own traffic uses: main's default route, or on a netd-style host netd's default network. */
 export function currentUplink(observed: HostObserved): string | undefined {
@@ -99,9 +93,9 @@ export function planAttachRouted(observed: HostObserved, desired: RoutedVethReco
   const rule = ruleOf(desired);
   const { firewall } = observed;
   if (reforwarded || !firewall.installed || !firewall.has(rule)) {
-    const others = rulesOf(othersThan(observed, desired.id));
-    const was = reforwarded ? [ruleOf(existing)] : [];
-    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, [...others, ...was]), after: content([...others, rule]) });
+    const others = othersThan(observed, desired.id);
+    const was = reforwarded ? [existing] : [];
+    ops.push({ kind: 'setGuestRules', before: observedFirewall(firewall, [...others, ...was]), after: firewallOf([...others, desired]) });
   }
   const route = policyRouteOf(desired);
   if (route && !hasPolicy(observed.policy, route)) ops.push({ kind: 'addPolicyRoute', route });
@@ -118,10 +112,10 @@ export function planDetachRouted(observed: HostObserved, record: RoutedVethRecor
   // A firewall that is there only in pieces (an older version's, or partly flushed) is made whole for the others, or removed.
   const { firewall } = observed;
   if (firewall.installed || firewall.found) {
-    const remaining = rulesOf(others);
+    const remaining = othersThan(observed, record.id);
     // With what was found of it: iptables' last removal takes what guestnet made and marked (firewall/iptables-made.ts).
-    const before = observedContent(firewall, [...remaining, ruleOf(record)]);
-    ops.push({ kind: 'setGuestRules', before, after: content(remaining) });
+    const before = observedFirewall(firewall, [...remaining, record]);
+    ops.push({ kind: 'setGuestRules', before, after: firewallOf(remaining) });
   }
   // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
   const route = policyRouteOf(record);
@@ -152,7 +146,7 @@ export function planDetachAllRouted(observed: HostObserved, records: readonly At
   if (firewall.installed || firewall.found)
     ops.push({
       kind: 'setGuestRules',
-      before: observedContent(firewall, rulesOf(routedRecords)),
+      before: observedFirewall(firewall, records),
       after: NO_FIREWALL,
     });
   for (const route of routedRecords.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
@@ -191,11 +185,11 @@ export function planForward(observed: HostObserved, record: AttachmentRecord, fo
     forwards.length === record.forwards.length &&
     forwards.every((f) => record.forwards.some((g) => sameHostPort(f, g) && f.guestPort === g.guestPort));
   if (unchanged && observed.firewall.has(ruleOf(after))) return [];
-  const others = rulesOf(othersThan(observed, record.id));
-  const before = observedContent(observed.firewall, [...others, ruleOf(record)]);
+  const others = othersThan(observed, record.id);
+  const before = observedFirewall(observed.firewall, [...others, record]);
   return [
     { kind: 'updateRecords', before: [record], after: [after] },
-    { kind: 'setGuestRules', before, after: content([...others, ruleOf(after)]) },
+    { kind: 'setGuestRules', before, after: firewallOf([...others, after]) },
   ];
 }
 
@@ -215,10 +209,11 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   const enable6 = records.some((r) => r.ipv6) ? enableIpv6Forwarding(observed) : undefined;
   if (enable6) ops.push(enable6);
   ops.push(...ndProxySetup(observed.ipv6, records));
-  const all = rulesOf(records);
-  const present = firewall.installed ? all.filter((r) => firewall.has(r)) : [];
-  if (records.length > 0 && present.length < all.length) {
-    ops.push({ kind: 'setGuestRules', before: observedContent(firewall, present), after: content(all) });
+  // Bridged guests' ports too: a firewall reload takes them with the routed guests' rules.
+  const all = firewallOf(observed.records);
+  const present = observed.records.filter((r) => firewallHolds(firewall, r));
+  if (present.length < observed.records.length) {
+    ops.push({ kind: 'setGuestRules', before: observedFirewall(firewall, present), after: all });
   }
 
   const uplink = currentUplink(observed);
@@ -247,7 +242,8 @@ export function planReconcile(observed: HostObserved): SetupOp[] {
   }
   if (changed.length > 0) ops.push({ kind: 'updateRecords', before, after: changed });
   if (moved.length > 0) {
-    ops.push({ kind: 'setGuestRules', before: content(all), after: content(rulesOf(wanted)) });
+    const after = observed.records.map((r) => wanted.find((w) => w.id === r.id) ?? r);
+    ops.push({ kind: 'setGuestRules', before: all, after: firewallOf(after) });
     for (const route of moved.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'addPolicyRoute', route });
   }
   changed.forEach((c, i) => {

@@ -3,6 +3,7 @@ import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../e
 import type { Runner } from '../exec/runner.js';
 import { firewallNamed } from '../firewall/select.js';
 import { type AttachmentRecord, isRouted } from '../model/record.js';
+import { inIpv6Chains } from '../model/rules.js';
 import { bridgeTables, lookIntoGuest } from '../net/links.js';
 import { observeHost } from '../observe.js';
 import { planIpv6Follow } from '../plan/ipv6-follow.js';
@@ -96,7 +97,11 @@ export async function reconcileHost(store: RecordStore, runner: Runner, undoFail
           ctx.firewall,
           store.all().filter((r) => !r.undoing),
         );
-  const followed = planIpv6Follow(now);
+  const planned = planIpv6Follow(now);
+  // The first guest to gain IPv6 makes IPv6's chains: what is absent there is seen first, so that what
+  // iptables-nft makes for them is marked, and goes with the last (firewall/iptables-made.ts). Rare: a deep look.
+  const firstIn6 = planned.length > 0 && !now.records.some(inIpv6Chains);
+  const followed = firstIn6 ? planIpv6Follow({ ...now, firewall: await ctx.firewall.observe(runner, true, true) }) : planned;
   return followed.length === 0 ? repaired : [...repaired, ...(await applySetup(followed, runner, ctx))];
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { startRaUplink } from '../../fixtures/ipv6-uplink.js';
 import { type Guest, Sandbox } from '../../fixtures/sandbox.js';
 
 // iptables-nft makes a table, and each built-in chain, when a rule first needs
@@ -58,3 +59,32 @@ for (const [host, setup] of Object.entries(HOSTS))
       assert.deepEqual(await chains(), chainsBefore);
     });
   });
+
+// ip6tables-nft makes ip6's tables as iptables-nft makes ip's: a routed guest
+// with IPv6 is what makes them on an nftables host, and its detach removes them.
+describe('iptables-nft on an nftables host: what ip6tables made for a guest with IPv6 goes with it', function () {
+  this.timeout(90_000);
+  let sandbox: Sandbox;
+  let guest: Guest;
+  let pristine: string;
+
+  before(async () => {
+    sandbox = await Sandbox.create('nftables');
+    await startRaUplink(sandbox);
+    guest = await sandbox.startGuest();
+    pristine = await sandbox.hostSnapshot();
+  });
+  after(async () => sandbox?.destroy());
+
+  it('attach then detach leaves the ruleset as it was', async () => {
+    const ruleset = async () => (await sandbox.host(['nft', 'list', 'ruleset'])).stdout;
+    assert.doesNotMatch(await ruleset(), /table ip6 (filter|nat)/, 'ip6 has no iptables table before');
+    const attached = await sandbox.hostAgent(['attach', String(guest.pid), '--firewall', 'iptables']);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    assert.match((await sandbox.host(['ip6tables-save', '-t', 'filter'])).stdout, /GUESTNET-FORWARD/, 'the guest has IPv6 rules');
+    const detached = await sandbox.hostAgent(['detach', String(guest.pid)]);
+    assert.equal(detached.exitCode, 0, detached.stderr);
+    assert.doesNotMatch(await ruleset(), /table ip6 (filter|nat)/, 'a table ip6tables made stayed behind');
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+});

@@ -12,8 +12,16 @@ import { type Daemon, type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../..
 
 type Status6 = { mode: string; address: string; gateway: string; uplink: string } | null;
 
-for (const firewall of ['nftables', 'iptables'] as const)
-  describe(`host-agent serve: --ipv6 auto guests follow the uplink's IPv6 (${firewall})`, function () {
+// The host's own firewall, and the backend guestnet is told to use (iptables-nft on an nftables host:
+// what ip6tables makes for IPv6's chains when the guest gains IPv6 goes when it loses it).
+const HOSTS = [
+  { firewall: 'nftables', args: [] },
+  { firewall: 'iptables', args: [] },
+  { firewall: 'nftables', args: ['--firewall', 'iptables'] },
+] as const;
+
+for (const { firewall, args } of HOSTS)
+  describe(`host-agent serve: --ipv6 auto guests follow the uplink's IPv6 (${[firewall, ...args].join(' ')})`, function () {
     this.timeout(120_000);
     let sandbox: Sandbox;
     let daemon: Daemon;
@@ -53,7 +61,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
     after(async () => sandbox?.destroy());
 
     it('attaches with IPv4 only while the uplink has no IPv6', async () => {
-      const attached = await sandbox.hostAgent(['attach', String(guest.pid)]);
+      const attached = await sandbox.hostAgent(['attach', String(guest.pid), ...args]);
       assert.equal(attached.exitCode, 0, attached.stderr);
       assert.equal(await status6(), null);
       assert.equal(await guestRoute6(), '');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { iptables, parseIptablesSave } from '@guestnet/host-agent';
+import { iptables, parseIptablesSave, RecordingRunner } from '@guestnet/host-agent';
+import { withIpv6 } from '../../../fixtures/firewall.js';
 import { installed, NO_RULES, SAMPLE_RULE as rule } from '../../../fixtures/records.js';
 
 const adb = { protocol: 'tcp' as const, hostPort: 5555, guestPort: 5555 };
@@ -122,5 +123,39 @@ describe('firewall/iptables: teardown takes every copy of a jump found', () => {
     assert.equal(deletes('INPUT -j GUESTNET-INPUT'), 1, 'a jump not counted is deleted once');
     const undone = iptables('iptables-legacy').change(installed(rule), NO_RULES);
     assert.equal(undone.filter((s) => s.kind === 'run' && s.argv.includes('-D')).length, 5, 'one delete a jump');
+  });
+});
+
+describe('firewall/iptables: observe reads ip6tables only where asked', () => {
+  // A host with no tables at all: nothing installed, and every table absent.
+  const empty = () =>
+    new RecordingRunner({ 'iptables-save': '', 'iptables-legacy-save': '', 'ip6tables-save': '', 'ip6tables-legacy-save': '' });
+  const reads6 = async (
+    variant: 'iptables' | 'iptables-legacy',
+    deep: boolean,
+    ipv6: boolean,
+    read6?: Parameters<ReturnType<typeof iptables>['observe']>[3],
+  ) => {
+    const runner = empty();
+    await iptables(variant).observe(runner, deep, ipv6, read6);
+    return runner.reads.some(([binary]) => binary?.startsWith('ip6tables'));
+  };
+
+  it("with a bridged port at stake on both variants, and where IPv6's chains come or go on iptables-nft only", async () => {
+    for (const variant of ['iptables', 'iptables-legacy'] as const) {
+      assert.equal(await reads6(variant, false, true), false, `${variant}: a fresh attach`);
+      assert.equal(await reads6(variant, true, true), true, `${variant}: a deep look where a guest has IPv6`);
+      assert.equal(await reads6(variant, false, false, { ports: true }), true, `${variant}: a bridged port`);
+      // iptables-legacy makes no table of its own: nothing to mark, nothing to read.
+      assert.equal(await reads6(variant, false, true, { chains: true }), variant === 'iptables', `${variant}: IPv6's chains`);
+    }
+  });
+
+  it("finds IPv6's tables absent before the first guest with IPv6, so that the install marks what it makes", async () => {
+    const state = await iptables('iptables').observe(empty(), false, true, { chains: true });
+    assert.ok(state.found?.['6 absent filter TABLE'] && state.found['6 absent nat TABLE'], JSON.stringify(state.found));
+    const install = iptables('iptables').change({ ...NO_RULES, ...(state.found ? { found: state.found } : {}) }, installed(withIpv6()));
+    const restore6 = install.find((s) => s.kind === 'run' && s.argv[0] === 'ip6tables-restore');
+    assert.match(restore6?.kind === 'run' ? (restore6.input ?? '') : '', /:GUESTNET-MADE-TABLE - /);
   });
 });

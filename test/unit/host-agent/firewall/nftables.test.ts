@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type FirewallContent, nftables, RecordingRunner } from '@guestnet/host-agent';
+import { type FirewallContent, nftables, parseNftTable, RecordingRunner } from '@guestnet/host-agent';
 import { CommandFailedError } from '@guestnet/protocol';
 import { inputTo, nftElementsAfter, withIpv6 } from '../../../fixtures/firewall.js';
 import { installed, NO_RULES, SAMPLE_RULE, SECOND_RULE } from '../../../fixtures/records.js';
@@ -104,5 +104,28 @@ describe('firewall/nftables: the backend built on two nft tables', () => {
       await nftables.observe(runner, true).catch(() => undefined);
       assert.deepEqual(runner.reads, [['nft', '-j', 'list', 'table', 'ip', 'guestnet']]);
     });
+  });
+});
+
+// nftables' tables drop only what is a guest link's: a bridged guest's port needs nothing of them.
+
+describe('firewall/nftables: bridged guests need nothing of its tables', () => {
+  const withPort = (content: FirewallContent): FirewallContent => ({ ...content, bridgedPorts: ['vm_br0'] });
+  const routed: FirewallContent = { installed: true, guests: [SAMPLE_RULE], bridgedPorts: [] };
+
+  it('a port alone makes no table, and a port beside routed guests changes nothing of theirs', () => {
+    assert.deepEqual(nftables.change(NO_RULES, withPort({ ...NO_RULES, installed: true })), []);
+    assert.deepEqual(nftables.change(withPort({ ...NO_RULES, installed: true }), NO_RULES), []);
+    assert.deepEqual(nftables.change(withPort(NO_RULES), withPort(routed)), nftables.change(NO_RULES, routed));
+    assert.deepEqual(nftables.change(routed, withPort(routed)), []);
+    assert.deepEqual(
+      nftables.change(withPort(routed), withPort({ ...routed, guests: [] })),
+      nftables.change(routed, NO_RULES),
+      'the table goes with the last routed guest, whatever bridged guests remain',
+    );
+  });
+
+  it('sees every port as let through, whatever its table holds', () => {
+    assert.equal(parseNftTable('{"nftables": []}').hasPort('vm_br0'), true);
   });
 });

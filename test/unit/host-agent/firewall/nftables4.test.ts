@@ -50,10 +50,9 @@ const rule: GuestRule = ruleOf(dhcpRecord);
 const plain: GuestRule = ruleOf(sampleRecord({ pid: 4243, hostIf: 'vm_wlan1', guestAddress: '172.17.3.4', dns: [] }));
 const installOf = (...guests: GuestRule[]) =>
   (
-    stepsOf(
-      { kind: 'setGuestRules', before: { installed: false, guests: [] }, after: { installed: true, guests } },
-      { firewall: nftables, stateDir: '/s' },
-    ) as Array<Step & { kind: 'run' }>
+    stepsOf({ kind: 'setGuestRules', before: NO_RULES, after: installed(...guests) }, { firewall: nftables, stateDir: '/s' }) as Array<
+      Step & { kind: 'run' }
+    >
   )[0]?.input ?? '';
 
 describe('nftables: the rules of dhcp guests', () => {

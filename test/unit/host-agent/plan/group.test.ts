@@ -46,9 +46,20 @@ describe('group commit plans', () => {
     assert.deepEqual(merged[3], { kind: 'createVeths', records: members });
     assert.deepEqual(merged[5], {
       kind: 'setGuestRules',
-      before: { installed: false, guests: [] },
-      after: { installed: true, guests: members.map(ruleOf) },
+      before: { installed: false, bridgedPorts: [], guests: [] },
+      after: { installed: true, bridgedPorts: [], guests: members.map(ruleOf) },
     });
+  });
+
+  it("starts the firewall's change with what every member found of the host: a later one may have looked at more", () => {
+    const [first, second] = plansOf(members.slice(0, 2)).map((plan) =>
+      plan.map((op) => (op.kind === 'setGuestRules' ? { ...op, before: { ...op.before, found: {} as Record<string, number> } } : op)),
+    );
+    const seen6 = (second ?? []).map((op) =>
+      op.kind === 'setGuestRules' ? { ...op, before: { ...op.before, found: { '6 absent filter TABLE': 1 } } } : op,
+    );
+    const rules = mergeAttachPlans([first ?? [], seen6]).find((op) => op.kind === 'setGuestRules');
+    assert.deepEqual(rules?.kind === 'setGuestRules' && rules.before.found, { '6 absent filter TABLE': 1 });
   });
 
   it('leaves a host on which each member alone plans nothing', () => {

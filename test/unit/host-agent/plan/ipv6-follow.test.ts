@@ -49,18 +49,34 @@ describe('IPv6 follows the uplink: planIpv6Follow', () => {
       { kind: 'updateRecords', before: [guest], after: [gained] },
       { kind: 'enableIpv6Forwarding', before: BEFORE },
       { kind: 'addGuestIpv6', record: gained, ipv6: gained.ipv6 },
-      { kind: 'setGuestRules', before: { installed: true, guests: [ruleOf(guest)] }, after: { installed: true, guests: [ruleOf(gained)] } },
+      {
+        kind: 'setGuestRules',
+        before: { installed: true, bridgedPorts: [], guests: [ruleOf(guest)] },
+        after: { installed: true, bridgedPorts: [], guests: [ruleOf(gained)] },
+      },
     ]);
   });
 
   it('takes it back once the uplink has lost it, mirroring the gain, and turns forwarding back as the last one loses it', () => {
     const guest = withIpv6(auto());
     assert.deepEqual(planIpv6Follow(observed(hostWithout(), [guest])), [
-      { kind: 'setGuestRules', before: { installed: true, guests: [ruleOf(guest)] }, after: { installed: true, guests: [ruleOf(auto())] } },
+      {
+        kind: 'setGuestRules',
+        before: { installed: true, bridgedPorts: [], guests: [ruleOf(guest)] },
+        after: { installed: true, bridgedPorts: [], guests: [ruleOf(auto())] },
+      },
       { kind: 'removeGuestIpv6', record: guest, ipv6: guest.ipv6 },
       { kind: 'updateRecords', before: [guest], after: [auto()] },
       { kind: 'restoreIpv6Forwarding', value: BEFORE },
     ]);
+  });
+
+  it('changes the rules with the pieces of the firewall found: what iptables-nft made for IPv6 goes with the last guest losing it', () => {
+    const guest = withIpv6(auto());
+    const found = { '6 marked filter TABLE': 1, '6 removable filter TABLE': 1 };
+    const host = { ...observed(hostWithout(), [guest]), firewall: { ...emptyHost().firewall, installed: true, found } };
+    const rules = planIpv6Follow(host).find((op) => op.kind === 'setGuestRules');
+    assert.deepEqual(rules?.kind === 'setGuestRules' && rules.before.found, found);
   });
 
   it('plans nothing where the guest already matches the host, and nothing without a look at IPv6', () => {

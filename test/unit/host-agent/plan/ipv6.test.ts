@@ -141,19 +141,31 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
   it('nftables: the first IPv6 guest makes the ip6 table fresh, the last removes it, in the same transaction as IPv4', () => {
     const plain: GuestRule = ruleOf(sampleRecord());
     const dual: GuestRule = ruleOf(withIpv6(100, '172.17.3.3', 'vm_wlan'));
-    const [add] = nftables.change({ installed: true, guests: [] }, { installed: true, guests: [dual] }) as [Step & { kind: 'run' }];
+    const [add] = nftables.change(
+      { installed: true, bridgedPorts: [], guests: [] },
+      { installed: true, bridgedPorts: [], guests: [dual] },
+    ) as [Step & { kind: 'run' }];
     assert.match(add.input ?? '', /add table ip6 guestnet\ndelete table ip6 guestnet\ntable ip6 guestnet \{/);
     assert.match(add.input ?? '', /add element ip6 guestnet guest_sources \{ "vm_wlan" \. fd00:1:2:3::ac11:303 \}/);
     assert.match(add.input ?? '', /add element ip6 guestnet masquerade_sources \{ fd00:1:2:3::ac11:303 \. "wlan0" \}/);
-    const [remove] = nftables.change({ installed: true, guests: [dual] }, { installed: true, guests: [] }) as [Step & { kind: 'run' }];
+    const [remove] = nftables.change(
+      { installed: true, bridgedPorts: [], guests: [dual] },
+      { installed: true, bridgedPorts: [], guests: [] },
+    ) as [Step & { kind: 'run' }];
     assert.match(remove.input ?? '', /add table ip6 guestnet\ndelete table ip6 guestnet/);
-    const [v4only] = nftables.change({ installed: true, guests: [] }, { installed: true, guests: [plain] }) as [Step & { kind: 'run' }];
+    const [v4only] = nftables.change(
+      { installed: true, bridgedPorts: [], guests: [] },
+      { installed: true, bridgedPorts: [], guests: [plain] },
+    ) as [Step & { kind: 'run' }];
     assert.doesNotMatch(v4only.input ?? '', /ip6/);
   });
 
   it('iptables: ip6tables chains exist while some guest has IPv6, with source validation and NAT66', () => {
     const dual: GuestRule = ruleOf(withIpv6(100, '172.17.3.3', 'vm_wlan'));
-    const steps = iptables('iptables').change({ installed: false, guests: [] }, { installed: true, guests: [dual] });
+    const steps = iptables('iptables').change(
+      { installed: false, bridgedPorts: [], guests: [] },
+      { installed: true, bridgedPorts: [], guests: [dual] },
+    );
     const restore6 = steps.find((s): s is Step & { kind: 'run' } => s.kind === 'run' && s.argv[0] === 'ip6tables-restore');
     assert.ok(restore6, 'no ip6tables-restore');
     const lines = (restore6.input ?? '').split('\n');
@@ -166,7 +178,10 @@ describe('IPv6 for guests: choosing, planning and rules', () => {
       '-A GUESTNET-ND -i vm_wlan -m limit --limit 10/sec --limit-burst 20 -j ACCEPT',
     ])
       assert.ok(lines.includes(line), line);
-    const v4only = iptables('iptables').change({ installed: false, guests: [] }, { installed: true, guests: [ruleOf(sampleRecord())] });
+    const v4only = iptables('iptables').change(
+      { installed: false, bridgedPorts: [], guests: [] },
+      { installed: true, bridgedPorts: [], guests: [ruleOf(sampleRecord())] },
+    );
     assert.equal(
       v4only.some((s) => s.kind === 'run' && s.argv[0]?.startsWith('ip6tables')),
       false,

@@ -16,7 +16,7 @@ import {
 import { GuestWithholdsError, NameTakenError, UsageError } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
 import { joinedRecord, physRecord } from '../../../fixtures/typed-records.js';
-import { emptyHost } from './simulate.js';
+import { emptyHost, firewallWith } from './simulate.js';
 
 const ctx = { firewall: nftables, stateDir: '/state' };
 // Described in the flat shape of older versions' records, and upgraded as reading one upgrades it.
@@ -191,7 +191,7 @@ describe('network types: plans and their exact steps', () => {
     const attach = planAttach(lan(), bridged);
     assert.deepEqual(
       attach.map((o) => o.kind),
-      ['writeRecord', 'addPortGuard', 'createVeth'],
+      ['writeRecord', 'addPortGuard', 'setGuestRules', 'createVeth'],
     );
     assert.deepEqual(undoOf(attach[1] as SetupOp), { kind: 'removePortGuard', record: bridged });
     const attached = {
@@ -199,10 +199,11 @@ describe('network types: plans and their exact steps', () => {
       links: new Set([...lan().links, 'vm_wlan']),
       aliases: new Map([['vm_wlan', 'guestnet-host:300']]),
       records: [bridged],
+      firewall: { ...firewallWith([], true), hasPort: (port: string) => port === 'vm_wlan' },
     };
     assert.deepEqual(
       planDetach(attached, bridged).map((o) => o.kind),
-      ['deleteLink', 'removePortGuard', 'deleteRecord'],
+      ['deleteLink', 'setGuestRules', 'removePortGuard', 'deleteRecord'],
     );
     assert.deepEqual(stepsOf({ kind: 'removePortGuard', record: bridged }, ctx), [
       { kind: 'run', argv: ['nft', '-f', '-'], input: 'add table bridge guestnet_port_300\ndelete table bridge guestnet_port_300\n' },
@@ -210,12 +211,12 @@ describe('network types: plans and their exact steps', () => {
     // A restart after the record was written makes the lock and the port.
     assert.deepEqual(
       planAttach({ ...lan(), records: [bridged] }, bridged).map((o) => o.kind),
-      ['addPortGuard', 'createVeth'],
+      ['addPortGuard', 'setGuestRules', 'createVeth'],
     );
     const open = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan' });
     assert.deepEqual(
       planAttach(lan(), open).map((o) => o.kind),
-      ['writeRecord', 'createVeth'],
+      ['writeRecord', 'setGuestRules', 'createVeth'],
     );
     assert.throws(() => planAttach({ ...lan(), records: [open] }, bridged), /attached with --port-security off; detach it first/);
   });
@@ -243,9 +244,9 @@ describe('network types: plans and their exact steps', () => {
     );
   });
 
-  it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile leave rules to routed ones', () => {
+  it('re-attach with another type is refused; forwards are for routed guests; detach-all and reconcile see only the port', () => {
     const bridged = typed({ type: 'veth', link: 'br0', hostIf: 'vm_wlan' });
-    const host = { ...lan(), records: [bridged] };
+    const host = { ...lan(), records: [bridged], firewall: { ...firewallWith([], true), hasPort: () => true } };
     assert.throws(() => planAttach(host, typed({ type: 'macvlan' })), UsageError);
     assert.throws(() => planAttach(host, sampleRecord({ pid: 300 })), /already attached as veth on bridge br0/);
     assert.throws(
@@ -260,7 +261,8 @@ describe('network types: plans and their exact steps', () => {
     });
     assert.deepEqual(
       all.map((o) => o.kind),
-      ['deleteLink', 'deleteRecord'],
+      ['deleteLink', 'setGuestRules', 'deleteRecord'],
+      'the firewall goes once, whole',
     );
   });
 

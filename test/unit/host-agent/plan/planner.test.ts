@@ -169,7 +169,7 @@ describe('host planner', () => {
     });
 
     it('takes a firewall that is there only in pieces (an older shape, a partial flush): made whole for the others, or removed', () => {
-      const pieces = { installed: false, found: { 'ip guestnet': 1 }, has: () => false };
+      const pieces = { installed: false, found: { 'ip guestnet': 1 }, has: () => false, hasPort: () => false };
       const other = record(200, { hostIf: 'vm_wlan1', guestAddress: '172.17.3.5' });
       const last = { ...attached(), firewall: pieces };
       const [rules] = planDetach(last, record());

@@ -3,7 +3,7 @@ import type { FirewallState, GuestRule, HostObserved, Op } from '@guestnet/host-
 export function firewallWith(rules: GuestRule[], installed = rules.length > 0): FirewallState {
   const key = (r: GuestRule) => JSON.stringify([r.hostIf, r.guestAddress, r.uplink, r.openToGuests, r.forwards]);
   const keys = new Set(rules.map(key));
-  return { installed, has: (rule) => keys.has(key(rule)) };
+  return { installed, has: (rule) => keys.has(key(rule)), hasPort: () => installed };
 }
 
 export const emptyHost = (): HostObserved => ({

@@ -10,6 +10,7 @@ describe('published ports in force', () => {
   const holding = (installed: boolean): FirewallState => ({
     installed,
     has: (rule: GuestRule) => rule.hostIf === record.hostIf && rule.forwards.every((f) => f.protocol === 'tcp'),
+    hasPort: () => false,
   });
 
   it('judges each forward by itself, with the rules of its guest', () => {
