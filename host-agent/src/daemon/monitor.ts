@@ -7,7 +7,8 @@ import { IpMonitor } from '@guestnet/runtime';
 // name is followed by a colon, an address's by its family).
 const ADDRESS6 = /^(?:Deleted\s+)?\d+:\s+([^:@\s]+)\s+inet6\s/;
 const ADDRESS4 = /^(?:Deleted\s+)?\d+:\s+[^:@\s]+\s+inet\s/;
-const DELETED = /^Deleted\s+\d+:\s+([^:@\s]+)/;
+// A deleted rule's line is "Deleted 32000:\tfrom ...": a link's has a space after its index's colon, as LINK.
+const DELETED = /^Deleted\s+\d+: ([^:@\s]+)/;
 const LINK = /^\d+: ([^:@\s]+)/;
 const DEFAULT_ROUTE = /^(Deleted\s+)?default\s/;
 

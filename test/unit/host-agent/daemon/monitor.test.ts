@@ -69,6 +69,12 @@ describe('daemon/monitor: what each host event means to the daemon', () => {
     assert.deepEqual(of(`Deleted 4: vm_wlan    inet 172.17.3.2/32 scope global vm_wlan${life}`), []);
   });
 
+  it('takes a policy rule, added or deleted, for no link event', () => {
+    const { of } = watched();
+    assert.deepEqual(of('32000:\tfrom all iif vm_wlan lookup 1001'), []);
+    assert.deepEqual(of('Deleted 32000:\tfrom all iif vm_wlan lookup 1001'), []);
+  });
+
   it('says events were lost when the monitor died, and has the reconcile loop look again', () => {
     const { restart, heard, errors } = watched();
     restart();
