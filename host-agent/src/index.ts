@@ -83,7 +83,8 @@ export { guestIpv6Of, inPrefix6, parsePool6, slaacAddressOf } from './model/ipv6
 export { defaultPool6 } from './net/ipv6.js';
 export type { GuestIpv6, Ipv6ForwardingBefore } from './model/ipv6.js';
 export type { HostIpv6 } from './model/host.js';
-export { forCapabilities, receiveHello } from './guest-link/exchange.js';
+export { forCapabilities, receiveHello, SessionAuth } from './guest-link/exchange.js';
+export { GuestSession } from './daemon/session.js';
 export { guestConfigOf } from './guest-link/configure.js';
 export { DnsForwarder } from './dns/forwarder.js';
 export { serveTcp as serveDnsTcp } from './dns/tcp.js';
