@@ -130,6 +130,7 @@ export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
 export * as doctorChecks from './doctor/checks.js';
 export { ipv6 as ipv6Check } from './doctor/ipv6.js';
+export { type DhcpHostLooks, dhcpFindings } from './doctor/dhcp.js';
 export { configureGuest } from './guest-link/one-shot.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
