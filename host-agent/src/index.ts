@@ -42,6 +42,8 @@ export { guestReachableResolvers, HOST_RESOLV_CONF, RESOLVED_UPSTREAMS } from '.
 export { callDaemon, daemonListening, parseRequest as parseControlRequest, replyWithin } from './daemon/control.js';
 export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
+export { Daemon } from './daemon/daemon.js';
+export type { DaemonHost } from './daemon/host.js';
 export { LeakResponse } from './daemon/rotations.js';
 export { type HostEvents, type StartMonitor, watchHost } from './daemon/monitor.js';
 export { HostMemory } from './daemon/memory.js';
