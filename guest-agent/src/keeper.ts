@@ -6,6 +6,7 @@ import { onlyEchoes } from './event-lines.js';
 import type { NetEvents } from './events.js';
 import type { IpTarget } from './ip.js';
 import { type GuestObserved, type IpState, observeGuest } from './observe.js';
+import type { GuestOp } from './ops.js';
 import { OurLink } from './our-link.js';
 import { type DnsTarget, planGuest, verifiedState } from './planner.js';
 import type { StatusFile } from './status-file.js';
@@ -16,6 +17,23 @@ export interface ApplyReport {
 }
 
 export type OnEvent = (message: string, meta?: Record<string, unknown>) => void;
+
+/** Where the agent looks at its guest and changes it. */
+export interface GuestKernel {
+  /** What `ip` shows (with `ipv6`, IPv6 too), and the DNS file at `dnsFilePath`: observeGuest. */
+  observe(dnsFilePath: string | undefined, ipv6?: boolean): Promise<GuestObserved>;
+  /** Applies `ops`, undoing them all on a failure, and resolves to the state they left: applyGuest. */
+  apply(ops: GuestOp[], ipv6?: boolean): Promise<IpState>;
+}
+
+/** The kernel of `target`'s netns, through `ip`. */
+export const kernelOf = (target: IpTarget = {}): GuestKernel => ({
+  observe: (dnsFilePath, ipv6 = false) => observeGuest(dnsFilePath, target, ipv6),
+  apply: (ops, ipv6 = false) => applyGuest(ops, target, ipv6),
+});
+
+/** What keep() hears of the kernel's events. */
+export type KernelEvents = Pick<NetEvents, 'next' | 'seq' | 'linesAfter'>;
 
 // How long a DHCP server has to answer the first time.
 const DHCP_WITHIN_MS = 20_000;
@@ -46,7 +64,7 @@ export class Keeper {
   private dhcpConfigure: GuestConfig | undefined;
   private readonly dhcp: DhcpClient | FrameworkDhcp | undefined;
   private applying: Promise<unknown> = Promise.resolve();
-  private events: NetEvents | undefined;
+  private events: KernelEvents | undefined;
   /**
    * The last look (an apply's read-back, or a repair's look) and the last
    * event it covers. Events after it that only echo what it saw (an apply's
@@ -55,13 +73,13 @@ export class Keeper {
   private covered: { seq: number; state: IpState } | undefined;
   private readonly ourLink = new OurLink();
 
-  /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. `ip`: where its looks and changes run. */
+  /** `dhcpScriptDir`: where a DHCP client's event script may be written; none: no DHCP. `kernel`: where its looks and changes run. */
   constructor(
     private readonly dnsTarget: DnsTarget,
-    private readonly status: StatusFile,
+    private readonly status: Pick<StatusFile, 'update'>,
     private readonly onEvent: OnEvent,
     dhcpScriptDir?: string,
-    private readonly ip: IpTarget = {},
+    private readonly kernel: GuestKernel = kernelOf(),
   ) {
     if (dnsTarget.kind === 'ipconfig') this.dhcp = new FrameworkDhcp();
     else
@@ -83,10 +101,10 @@ export class Keeper {
   private async applyDhcp(asked: GuestConfig, dhcp: DhcpClient | FrameworkDhcp): Promise<ApplyReport> {
     let configure = asked;
     const changes = await this.oneAtATime(async () => {
-      const observed = await observeGuest(this.dnsTarget.path, this.ip);
+      const observed = await this.kernel.observe(this.dnsTarget.path);
       configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);
-      this.ourLink.applied(ops.length > 0 ? await applyGuest(ops, this.ip) : observed, configure.token);
+      this.ourLink.applied(ops.length > 0 ? await this.kernel.apply(ops) : observed, configure.token);
       return ops.length;
     });
     const lease = await dhcp.leaseFor(configure.link.rename, DHCP_WITHIN_MS);
@@ -132,7 +150,7 @@ export class Keeper {
     const applyFrom = async (observed: GuestObserved) => {
       configure = this.onLinkOf(observed, configure);
       const ops = planGuest(observed, configure, this.dnsTarget);
-      const state = await applyGuest(ops, this.ip, ipv6);
+      const state = await this.kernel.apply(ops, ipv6);
       const report = { state: verifiedState(state, configure), changes: ops.length };
       this.ourLink.applied(state, configure.token);
       return { report, state };
@@ -142,7 +160,7 @@ export class Keeper {
     try {
       const report = await this.oneAtATime(async () => {
         let applied = usable ? await applyFrom(usable).catch(() => undefined) : undefined;
-        applied ??= await applyFrom(await observeGuest(this.dnsTarget.path, this.ip, ipv6));
+        applied ??= await applyFrom(await this.kernel.observe(this.dnsTarget.path, ipv6));
         // Kept from within the step: a repair queued behind it must keep this, not what it replaced.
         this.configure = configure;
         this.lookedAt(applied.state);
@@ -195,7 +213,7 @@ export class Keeper {
   }
 
   /** Repairs drift on every kernel event, and every RECHECK_MS, until `stopped()`. */
-  async keep(events: NetEvents, stopped: () => boolean): Promise<void> {
+  async keep(events: KernelEvents, stopped: () => boolean): Promise<void> {
     this.events = events;
     while (!stopped()) {
       const woken = await events.next(RECHECK_MS);
@@ -210,10 +228,10 @@ export class Keeper {
           configure = this.configure;
           if (!configure || (woken && this.seenUpTo(seq))) return [];
           const ipv6 = configure.link.ipv6 !== undefined;
-          const observed = await observeGuest(this.dnsTarget.path, this.ip, ipv6);
+          const observed = await this.kernel.observe(this.dnsTarget.path, ipv6);
           configure = this.onLinkOf(observed, configure);
           const ops = planGuest(observed, configure, this.dnsTarget);
-          this.lookedAt(ops.length > 0 ? await applyGuest(ops, this.ip, ipv6) : observed);
+          this.lookedAt(ops.length > 0 ? await this.kernel.apply(ops, ipv6) : observed);
           return ops.map((op) => op.kind);
         });
         if (repaired.length > 0) this.onEvent('repaired drift', { changes: repaired });

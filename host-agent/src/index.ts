@@ -43,6 +43,10 @@ export { callDaemon, daemonListening, parseRequest as parseControlRequest, reply
 export { GuestServices } from './daemon/guest-services.js';
 export { BoundSockets, everyStep, Holdings, ownPidFile } from './daemon/lifecycle.js';
 export { GuestServer } from './daemon/guests.js';
+export { Daemon } from './daemon/daemon.js';
+export type { DaemonHost } from './daemon/host.js';
+export { LeakResponse } from './daemon/rotations.js';
+export { type HostEvents, type StartMonitor, watchHost } from './daemon/monitor.js';
 export { HostMemory } from './daemon/memory.js';
 export { type HostQuery, hostQueries } from './model/host-queries.js';
 export { AttachmentService } from './service/attachments.js';
@@ -82,7 +86,8 @@ export { guestIpv6Of, inPrefix6, parsePool6, slaacAddressOf } from './model/ipv6
 export { defaultPool6 } from './net/ipv6.js';
 export type { GuestIpv6, Ipv6ForwardingBefore } from './model/ipv6.js';
 export type { HostIpv6 } from './model/host.js';
-export { forCapabilities, receiveHello } from './guest-link/exchange.js';
+export { forCapabilities, receiveHello, SessionAuth } from './guest-link/exchange.js';
+export { GuestSession } from './daemon/session.js';
 export { guestConfigOf } from './guest-link/configure.js';
 export { DnsForwarder } from './dns/forwarder.js';
 export { serveTcp as serveDnsTcp } from './dns/tcp.js';
@@ -128,6 +133,7 @@ export type { GuestStatus, Status } from './service/status.js';
 export type { Finding } from './doctor/checks.js';
 export * as doctorChecks from './doctor/checks.js';
 export { ipv6 as ipv6Check } from './doctor/ipv6.js';
+export { type DhcpHostLooks, dhcpFindings } from './doctor/dhcp.js';
 export { configureGuest } from './guest-link/one-shot.js';
 export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';

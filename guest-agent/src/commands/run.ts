@@ -13,10 +13,10 @@ import {
   tokenOfLink,
 } from '@guestnet/protocol';
 import { NetEvents } from '../events.js';
-import { type IpTarget, spareLooks4 } from '../ip.js';
+import { spareLooks4 } from '../ip.js';
 import { follow, greet } from '../host-session.js';
-import { type ApplyReport, Keeper, type OnEvent } from '../keeper.js';
-import { type GuestObserved, observeGuest, withArrivedLinks } from '../observe.js';
+import { type ApplyReport, type GuestKernel, Keeper, kernelOf, type OnEvent } from '../keeper.js';
+import { type GuestObserved, withArrivedLinks } from '../observe.js';
 import type { DnsTarget } from '../planner.js';
 import { StatusFile } from '../status-file.js';
 
@@ -61,6 +61,24 @@ function connectTo(path: string): Promise<Socket> {
   });
 }
 
+/** The agent's own netns: its kernel's events, heard from now on, and where its looks and changes run. */
+export interface OwnNetns {
+  events: Pick<NetEvents, 'next' | 'seq' | 'linesAfter' | 'lookStarts' | 'arrivalsOnly' | 'stop'>;
+  kernel: GuestKernel;
+  /** Lets go of what it spawned, once the events are stopped. */
+  close(): void;
+}
+
+/** This process's netns: one `ip monitor`, and (unless `once`) its IPv4 looks in one `ip` spawned ahead. */
+function thisNetns(once: boolean): OwnNetns {
+  const events = new NetEvents();
+  events.start();
+  // An agent that keeps its guest keeps one IPv4 look spawned ahead: its looks and its IPv4 applies run in it.
+  const looks4 = once ? undefined : spareLooks4();
+  looks4?.keep();
+  return { events, kernel: kernelOf(looks4 ? { looks4 } : {}), close: () => looks4?.close() };
+}
+
 const tokensIn = (observed: GuestObserved) => observed.links.map(tokenOfLink).filter((token): token is string => token !== undefined);
 
 /**
@@ -94,40 +112,34 @@ async function connectOnChange(path: string, ms: number): Promise<Socket | undef
  * in force meanwhile. Running it again is harmless: an applied configuration
  * plans to zero changes.
  */
-export async function run(options: RunOptions): Promise<ApplyReport | undefined> {
-  const events = new NetEvents();
-  events.start();
-  // An agent that keeps its guest keeps one IPv4 look spawned ahead: its looks and its IPv4 applies run in it.
-  const looks4 = options.once ? undefined : spareLooks4();
-  looks4?.keep();
-  const ip: IpTarget = looks4 ? { looks4 } : {};
+export async function run(options: RunOptions, netns: OwnNetns = thisNetns(options.once)): Promise<ApplyReport | undefined> {
+  const { events } = netns;
   const status = new StatusFile(options.statusFile, options.socket);
   // A DHCP client's event script goes beside the status file: a place the agent may write.
-  const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile), ip);
+  const keeper = new Keeper(options.dnsTarget, status, options.onEvent, dirname(options.statusFile), netns.kernel);
   let stopped = false;
   const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
-    return await Promise.race([serveHost(options, events, keeper, status, ip), options.stop.then(() => undefined)]);
+    return await Promise.race([serveHost(options, netns, keeper, status), options.stop.then(() => undefined)]);
   } finally {
     stopped = true;
     events.stop();
     keeper.stop();
     await keeping;
-    looks4?.close();
+    netns.close();
     await status.remove();
   }
 }
 
 async function serveHost(
   options: RunOptions,
-  events: NetEvents,
+  { events, kernel }: OwnNetns,
   keeper: Keeper,
   status: StatusFile,
-  ip: IpTarget,
 ): Promise<ApplyReport | undefined> {
   const look = () => {
     events.lookStarts();
-    return observeGuest(options.dnsTarget.path, ip);
+    return kernel.observe(options.dnsTarget.path);
   };
   let arrived: GuestObserved | undefined;
   for (let attempt = 0; ; attempt++) {

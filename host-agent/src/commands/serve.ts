@@ -19,7 +19,7 @@ export async function serve(
   let applied = 0;
   const { killAfterOp } = options;
   const hooks = killAfterOp ? { afterSetupOp: () => void (++applied === killAfterOp && process.kill(process.pid, 'SIGKILL')) } : {};
-  const daemon = new Daemon(settings, log, hooks, options.netdSocket);
+  const daemon = new Daemon(settings, log, { hooks, netdSocket: options.netdSocket });
   try {
     await daemon.start();
     // Handlers that stay: a second signal during shutdown must not kill us mid-way.

@@ -1,5 +1,3 @@
-import type { ExecContext } from '../exec/apply.js';
-import { RealRunner, spareIpBatch } from '../exec/runner.js';
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
 import type { HostSettings } from '../model/settings.js';
@@ -22,6 +20,7 @@ import { LeakResponse } from './rotations.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
 import { type HostWatch, watchHost } from './monitor.js';
+import { type DaemonHost, type DaemonOptions, thisHost } from './host.js';
 import { NETD_DNS_SOCKET } from '../dns/netd.js';
 import { GuestServices } from './guest-services.js';
 import { daemonGuestSide, guestViewOf } from './guest-side.js';
@@ -42,7 +41,7 @@ export type DaemonLog = (level: Level, message: string, meta?: Record<string, un
 export class Daemon {
   /** Remembers what it reads of the host; attaches plan from it, the checking loop reads only the firewall. */
   private readonly runner: HostMemory;
-  private readonly ipBatch = spareIpBatch();
+  private readonly host: DaemonHost;
   private readonly service: AttachmentService;
   /** Host sides of attaches that arrive while others are under way are planned and applied together. */
   private readonly attaches: GroupCommit<AttachRequest<unknown>, HostDone>;
@@ -63,11 +62,10 @@ export class Daemon {
   constructor(
     private readonly settings: HostSettings,
     private readonly log: DaemonLog,
-    hooks: Pick<ExecContext, 'afterSetupOp'> = {},
-    /** Where netd takes DNS queries, on an Android host. */
-    netdSocket = NETD_DNS_SOCKET,
+    { hooks = {}, netdSocket = NETD_DNS_SOCKET, host = thisHost(settings.commandTimeout) }: DaemonOptions = {},
   ) {
-    this.runner = new HostMemory(new RealRunner(settings.commandTimeout, this.ipBatch), () => this.monitor?.running === true);
+    this.host = host;
+    this.runner = new HostMemory(host.runner, () => this.monitor?.running === true);
     this.service = new AttachmentService(settings.stateDir, this.runner, hooks);
     this.undoFailed = logUndoFailed(log);
     const { records } = this.service;
@@ -108,8 +106,8 @@ export class Daemon {
     for (const release of this.served.releases) this.holdings.add(release);
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
-    this.ipBatch.keep();
-    this.holdings.add(() => this.ipBatch.close());
+    this.host.ipBatch.keep();
+    this.holdings.add(() => this.host.ipBatch.close());
     await this.served.serve();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(
@@ -124,6 +122,7 @@ export class Daemon {
         ipv6AddressChanged: (name) => void (mayMoveIpv6(this.service.records.all(), name) && this.reconcile()),
       },
       (message) => this.log('warn', message),
+      this.host.watch,
     );
     this.holdings.add(() => this.monitor?.stop());
     await this.guests.start();

@@ -7,7 +7,8 @@ import { IpMonitor } from '@guestnet/runtime';
 // name is followed by a colon, an address's by its family).
 const ADDRESS6 = /^(?:Deleted\s+)?\d+:\s+([^:@\s]+)\s+inet6\s/;
 const ADDRESS4 = /^(?:Deleted\s+)?\d+:\s+[^:@\s]+\s+inet\s/;
-const DELETED = /^Deleted\s+\d+:\s+([^:@\s]+)/;
+// A deleted rule's line is "Deleted 32000:\tfrom ...": a link's has a space after its index's colon, as LINK.
+const DELETED = /^Deleted\s+\d+: ([^:@\s]+)/;
 const LINK = /^\d+: ([^:@\s]+)/;
 const DEFAULT_ROUTE = /^(Deleted\s+)?default\s/;
 
@@ -31,16 +32,24 @@ export interface HostWatch {
   readonly running: boolean;
 }
 
+/** Starts a monitor that calls `onLine` for each event line, and `onRestart` when it died and was restarted. */
+export type StartMonitor = (onLine: (line: string) => void, onRestart: () => void) => HostWatch;
+
+/** One `ip -o monitor` of this netns (runtime's IpMonitor, which restarts it). */
+const ipMonitor: StartMonitor = (onLine, onRestart) => {
+  const monitor = new IpMonitor([], ['link', 'route', 'rule', 'address'], onLine, onRestart);
+  monitor.start();
+  return monitor;
+};
+
 /**
  * Reports every change of this netns's links, routes, policy rules and addresses from
  * kernel events: one process for all guests. A monitor that dies is
  * restarted; events lost meanwhile count as a default-route change, so the
  * reconcile loop looks again.
  */
-export function watchHost(events: HostEvents, onError: (message: string) => void): HostWatch {
-  const monitor = new IpMonitor(
-    [],
-    ['link', 'route', 'rule', 'address'],
+export function watchHost(events: HostEvents, onError: (message: string) => void, start: StartMonitor = ipMonitor): HostWatch {
+  return start(
     (line) => {
       events.changed();
       const address6 = ADDRESS6.exec(line)?.[1];
@@ -58,6 +67,4 @@ export function watchHost(events: HostEvents, onError: (message: string) => void
       events.defaultRouteChanged();
     },
   );
-  monitor.start();
-  return monitor;
 }

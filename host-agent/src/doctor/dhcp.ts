@@ -3,6 +3,7 @@ import { callDaemon } from '../daemon/control.js';
 import type { Status } from '../service/status.js';
 import { isDhcpGuest } from '../model/guest-config.js';
 import type { RoutedVethRecord } from '../model/record.js';
+import type { HostSettings } from '../model/settings.js';
 import { radvdVersion } from '../ra/radvd.js';
 import { readRecords } from '../state/store.js';
 import { type Check, type Finding, ok } from './finding.js';
@@ -14,16 +15,29 @@ import { type Check, type Finding, ok } from './finding.js';
 // server bound to every address (a dnsmasq without bind-interfaces) keeps the
 // daemon off port 67.
 
+/** What the check reads of this host beyond the records and the daemon. */
+export interface DhcpHostLooks {
+  /** This netns's /proc/net/udp; empty when it cannot be read. */
+  udpTable(): Promise<string>;
+  /** Undefined when radvd is not installed. */
+  radvdVersion(): Promise<string | undefined>;
+}
+
+const THIS_HOST: DhcpHostLooks = {
+  udpTable: () => fs.readFile('/proc/net/udp', 'utf8').catch(() => ''),
+  radvdVersion: () => radvdVersion(),
+};
+
 /** Whether something in this netns listens on UDP port 67 of every address. */
-async function wildcardDhcp(): Promise<boolean> {
-  const table = await fs.readFile('/proc/net/udp', 'utf8').catch(() => '');
+async function wildcardDhcp(looks: DhcpHostLooks): Promise<boolean> {
+  const table = await looks.udpTable();
   return table.split('\n').some((line) => line.trim().split(/\s+/)[1] === '00000000:0043');
 }
 
 /** dhcp guests with IPv6 take it by SLAAC from the daemon's radvd: without radvd they have none. */
-async function radvdMissing(records: readonly RoutedVethRecord[]): Promise<Finding[]> {
+async function radvdMissing(records: readonly RoutedVethRecord[], looks: DhcpHostLooks): Promise<Finding[]> {
   const withIpv6 = records.filter((r) => r.ipv6 !== undefined);
-  if (withIpv6.length === 0 || (await radvdVersion()) !== undefined) return [];
+  if (withIpv6.length === 0 || (await looks.radvdVersion()) !== undefined) return [];
   return [
     {
       check: 'dhcp',
@@ -34,9 +48,12 @@ async function radvdMissing(records: readonly RoutedVethRecord[]): Promise<Findi
   ];
 }
 
-export const dhcpGuests: Check = async (settings) => {
+export const dhcpGuests: Check = (settings) => dhcpFindings(settings, THIS_HOST);
+
+/** The findings of dhcpGuests, from what `looks` reads of the host. */
+export async function dhcpFindings(settings: HostSettings, looks: DhcpHostLooks): Promise<Finding[]> {
   const records = (await readRecords(settings.stateDir)).filter(isDhcpGuest);
-  const port = (await wildcardDhcp()) ? ' (port 67 is held on every address, by the daemon or another DHCP server)' : '';
+  const port = (await wildcardDhcp(looks)) ? ' (port 67 is held on every address, by the daemon or another DHCP server)' : '';
   if (records.length === 0) return [ok('dhcp', `no guest takes its configuration by DHCP${port}`)];
   const daemon = await callDaemon(settings.stateDir, { type: 'status' }, 10_000);
   if (!daemon.served)
@@ -48,7 +65,7 @@ export const dhcpGuests: Check = async (settings) => {
         fix: `start host-agent serve --state-dir ${settings.stateDir}`,
       },
     ];
-  const missing = await radvdMissing(records);
+  const missing = await radvdMissing(records, looks);
   const guests = (daemon.result as Status).guests.filter((g) => g.guestConfig === 'dhcp' && g.state === 'alive');
   const silent = guests.filter((g) => g.dhcp?.state === 'none');
   const findings: Finding[] = [
@@ -63,4 +80,4 @@ export const dhcpGuests: Check = async (settings) => {
     ),
   ];
   return findings.length > 0 ? findings : [ok('dhcp', `${guests.length} DHCP guest(s), each of which has asked for its lease`)];
-};
+}

@@ -1,0 +1,28 @@
+import type { SpareProcess } from '@guestnet/runtime';
+import type { ExecContext } from '../exec/apply.js';
+import { RealRunner, type Runner, spareIpBatch } from '../exec/runner.js';
+import type { StartMonitor } from './monitor.js';
+
+/** How the daemon reaches its host: this one's (thisHost), or stand-ins a test hands it. */
+export interface DaemonHost {
+  /** Runs its commands; the steps that say `spare` run in `ipBatch`. */
+  runner: Runner;
+  /** The host's `ip -batch` spawned ahead, kept while the daemon serves. */
+  ipBatch: Pick<SpareProcess, 'keep' | 'close'>;
+  /** Starts its watch of the kernel's events: `ip monitor` when none is given. */
+  watch?: StartMonitor;
+}
+
+export interface DaemonOptions {
+  /** Called after each setup op: the crash-recovery tests' seam (commands/serve.ts). */
+  hooks?: Pick<ExecContext, 'afterSetupOp'>;
+  /** Where netd takes DNS queries, on an Android host. */
+  netdSocket?: string;
+  host?: DaemonHost;
+}
+
+/** This host: a RealRunner whose spare steps run in one `ip -batch` spawned ahead. */
+export function thisHost(commandTimeout: number): DaemonHost {
+  const ipBatch = spareIpBatch();
+  return { runner: new RealRunner(commandTimeout, ipBatch), ipBatch };
+}

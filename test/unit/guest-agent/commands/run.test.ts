@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ApplyReport, readStatus, run } from '@guestnet/guest-agent';
+import { GuestSession, receiveHello, SessionAuth } from '@guestnet/host-agent';
+import {
+  FramedConnection,
+  type GuestConfig,
+  type GuestMessage,
+  linkIdOf,
+  linkKeyOf,
+  newNonce,
+  newOneTimeToken,
+  parseGuestMessage,
+  proofOf,
+} from '@guestnet/protocol';
+import { hostLink, ScriptedEvents, SimulatedGuest } from '../../../fixtures/guest-kernel.js';
+
+// `guest-agent run` against a simulated guest kernel and a host on a unix
+// socket that speaks the daemon's side (GuestSession): how it waits for its
+// link (a look after every event, quick looks at first, then a slow poll, no
+// look for an arrival the event shows whole), then for the socket, and what
+// it resolves to: the report with --once, which the CLI prints before it
+// exits 0, nothing when stopped, which exits 0 too.
+
+const link = { rename: 'wlan0', mtu: 1500, address: '172.17.3.3', prefixLength: 16, gateway: '172.17.3.2' };
+const linkLine = (name: string, index: number) =>
+  `${index}: ${name}@if9: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 02:67:6e:11:03:03`;
+
+describe('guest-agent/commands/run: waiting for the link and the host, and what it returns', () => {
+  let dir: string;
+  let socket: string;
+  let server: Server | undefined;
+  let guest: SimulatedGuest;
+  let events: ScriptedEvents;
+  let closed: number;
+  let said: Array<[string, Record<string, unknown> | undefined]>;
+  let stop: () => void;
+  let running: Promise<ApplyReport | undefined> | undefined;
+  const connections: Array<FramedConnection<GuestMessage>> = [];
+  let connected: () => void = () => {};
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'));
+    socket = join(dir, 'guest.sock');
+    guest = new SimulatedGuest();
+    events = new ScriptedEvents();
+    closed = 0;
+    said = [];
+    connections.length = 0;
+    running = undefined;
+  });
+  afterEach(async () => {
+    stop?.();
+    await running;
+    for (const connection of connections) connection.destroy();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    server = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function start(once: boolean): Promise<ApplyReport | undefined> {
+    const stopped = new Promise((resolve) => (stop = () => resolve(undefined)));
+    const options = {
+      socket,
+      dnsTarget: { kind: 'resolv.conf' as const, path: join(dir, 'resolv.conf') },
+      statusFile: join(dir, 'agent.json'),
+      once,
+      onEvent: (message: string, meta?: Record<string, unknown>) => void said.push([message, meta]),
+      stop: stopped,
+    };
+    running = run(options, { events, kernel: guest, close: () => void closed++ });
+    return running;
+  }
+
+  /** The host's socket, each connection kept as it comes. */
+  async function listen(): Promise<void> {
+    server = createServer((s) => {
+      connections.push(new FramedConnection(s, parseGuestMessage));
+      connected();
+    });
+    await new Promise<void>((resolve) => server?.listen(socket, resolve));
+  }
+  const nextConnection = async (): Promise<FramedConnection<GuestMessage>> => {
+    const seen = connections.length;
+    while (connections.length === seen) await new Promise<void>((resolve) => (connected = resolve));
+    return connections[seen] as FramedConnection<GuestMessage>;
+  };
+
+  /** The daemon's side of a session for `token`: its hello, its proof, then the session that configures it. */
+  async function session(token: string): Promise<{ session: GuestSession; offered: string[] }> {
+    const connection = await nextConnection();
+    const hello = await receiveHello(connection);
+    const [id, key] = [linkIdOf(token), linkKeyOf(token)];
+    const nonces = { guest: hello.nonce, host: newNonce() };
+    connection.send({ type: 'challenge', link: id, nonce: nonces.host, proof: proofOf(key, 'host', nonces) });
+    const prove = await connection.receive(5000);
+    assert.deepEqual(prove, { type: 'prove', proof: proofOf(key, 'guest', nonces) });
+    const auth = new SessionAuth(id, key, nonces);
+    return { session: new GuestSession(connection, auth, hello.capabilities), offered: hello.links };
+  }
+
+  const config = (token: string): GuestConfig => ({ token, link, dns: ['172.17.3.2'] });
+
+  /** The host state the status file shows, once it shows `want` (it is written in the background), or at last. */
+  async function hostState(want: string): Promise<string | undefined> {
+    let state: string | undefined;
+    for (let i = 0; i < 500 && state !== want; i++) {
+      state = (await readStatus(join(dir, 'agent.json')))?.host.state;
+      if (state !== want) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return state;
+  }
+
+  it('waits for its link: quick looks at first, then a slow poll, and a look at once after any event', async () => {
+    await listen();
+    start(true);
+    await events.waiting();
+    events.timeout();
+    await events.waiting();
+    events.timeout();
+    await events.waiting();
+    assert.equal(guest.looks, 3);
+    const [quick, again, slow] = events.waits;
+    assert.ok(quick !== undefined && again !== undefined && slow !== undefined && quick <= again && again < slow);
+    assert.equal(await hostState('waiting for our link'), 'waiting for our link');
+    events.emit('32000:\tfrom all lookup main');
+    await events.waiting();
+    assert.deepEqual([guest.looks, events.waits.at(-1)], [4, quick], 'an event starts the quick looks over');
+  });
+
+  it('takes a link whose arrival an event shows whole without a look, offers its id, and returns the report with --once', async () => {
+    await listen();
+    const done = start(true);
+    await events.waiting();
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token, 8));
+    events.emit(linkLine(token.slice('guestnet:'.length), 8));
+    const { session: host, offered } = await session(token);
+    assert.equal(guest.looks, 1, 'the look before the arrival and the arrival are the guest as it is');
+    assert.deepEqual(offered, [linkIdOf(token)]);
+    const confirmed = await host.configure(config(token));
+    const report = await done;
+    assert.deepEqual(report, confirmed);
+    assert.equal(guest.link('wlan0')?.addresses[0], '172.17.3.3/16');
+    assert.deepEqual(said.at(-1)?.[0], 'applied');
+    assert.equal(existsSync(join(dir, 'agent.json')), false, 'a clean exit leaves no status behind');
+    assert.deepEqual([events.stopped, closed], [true, 1]);
+  });
+
+  it('waits for the host socket once it has its link, and connects when the host starts listening', async () => {
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token));
+    const done = start(true);
+    assert.equal(await hostState('connecting'), 'connecting');
+    await listen();
+    const { session: host } = await session(token);
+    await host.configure(config(token));
+    assert.equal((await done)?.state.address, '172.17.3.3');
+  });
+
+  it('reconnects after the host hangs up or refuses, with no token in what it logs', async () => {
+    await listen();
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token));
+    start(false);
+    const first = await session(token);
+    first.session.close();
+    const second = await nextConnection();
+    assert.deepEqual(said.at(-1), ['the host agent closed the session; reconnecting', undefined]);
+    await receiveHello(second);
+    const name = token.slice('guestnet:'.length);
+    second.end({ type: 'error', code: 'internal', message: `no link ${name} here` });
+    await nextConnection();
+    const [message, meta] = said.at(-1) ?? [];
+    assert.equal(message, 'host session failed');
+    assert.match(JSON.stringify(meta), /host refused: no link <one-time-name> here/);
+    assert.doesNotMatch(JSON.stringify(said), new RegExp(name));
+  });
+
+  it('keeps serving after an apply until stopped, then returns nothing and lets go of all it took', async () => {
+    await listen();
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token));
+    const done = start(false);
+    const { session: host } = await session(token);
+    await host.configure(config(token));
+    assert.equal(await hostState('connected'), 'connected');
+    stop();
+    assert.equal(await done, undefined);
+    assert.deepEqual([events.stopped, closed, existsSync(join(dir, 'agent.json'))], [true, 1, false]);
+  });
+});

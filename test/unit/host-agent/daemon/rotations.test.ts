@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { type AttachmentRecord, LeakResponse } from '@guestnet/host-agent';
+import { sampleRecord } from '../../../fixtures/records.js';
+
+// The daemon's answer to a token proved from another netns: the session was
+// refused (guests.ts), and the guest's link gets a new token, one rotation
+// per guest at a time, at most one in a while, and none under an attach that
+// owns the record until it settles.
+
+type Refusal = Parameters<LeakResponse['refused']>[1];
+const proved = { validProof: true, source: 'net:[4026532999]' } as Refusal;
+const guessed = { validProof: false, source: undefined } as Refusal;
+
+/** A LeakResponse whose rotations are counted and settled by hand; its log lines kept. */
+function leaks() {
+  const rotations: Array<{ record: AttachmentRecord; settle: (to: AttachmentRecord | undefined | Error) => void }> = [];
+  const lines: Array<{ level: string; message: string; meta: Record<string, unknown> }> = [];
+  const response = new LeakResponse(
+    (record) =>
+      new Promise((resolve, reject) => rotations.push({ record, settle: (to) => (to instanceof Error ? reject(to) : resolve(to)) })),
+    (level, message, meta) => lines.push({ level, message, meta }),
+  );
+  return { response, rotations, lines };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('daemon/rotations: when a leaked token is rotated', () => {
+  const record = sampleRecord();
+  const rotated = sampleRecord({ token: `guestnet:${'b'.repeat(32)}` });
+
+  it('rotates on a valid proof from elsewhere, and only logs a proof that failed', async () => {
+    const { response, rotations, lines } = leaks();
+    response.refused(record, guessed);
+    assert.equal(rotations.length, 0, 'a wrong proof tells nothing of the token');
+    assert.deepEqual(lines[0], {
+      level: 'warn',
+      message: 'refused a guest session from another netns',
+      meta: { id: record.id, from: 'unknown', proof: 'invalid' },
+    });
+    response.refused(record, proved);
+    assert.deepEqual(
+      rotations.map((r) => r.record.id),
+      [record.id],
+    );
+    rotations[0]?.settle(rotated);
+    await settled();
+    assert.ok(lines.some((l) => l.level === 'info' && /new token/.test(l.message) && l.meta.id === record.id));
+  });
+
+  it('runs one rotation per guest at a time, and none again soon after one that rotated', async () => {
+    const { response, rotations } = leaks();
+    const other = sampleRecord({ pid: 200 });
+    response.refused(record, proved);
+    response.refused(record, proved);
+    response.refused(other, proved);
+    assert.deepEqual(
+      rotations.map((r) => r.record.id),
+      [record.id, other.id],
+      'a second leak while the first rotates waits for nothing: the rotation under way covers it',
+    );
+    rotations[0]?.settle(rotated);
+    await settled();
+    // A relay that passes the guest's own proof along reconnects at once: each reconnect must not cost a rotation.
+    response.refused(rotated, proved);
+    assert.equal(rotations.length, 2);
+  });
+
+  it('rotates again once the window after the last rotation has passed', async () => {
+    const { response, rotations } = leaks();
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      response.refused(record, proved);
+      rotations[0]?.settle(rotated);
+      await settled();
+      now += 9_000;
+      response.refused(rotated, proved);
+      assert.equal(rotations.length, 1);
+      now += 2_000;
+      response.refused(rotated, proved);
+      assert.equal(rotations.length, 2);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('holds a rotation back while an attach owns the record, and runs it once that attach settles', async () => {
+    const { response, rotations } = leaks();
+    response.refused(record, proved);
+    // The service rotates nothing while an attach waits for this guest.
+    rotations[0]?.settle(undefined);
+    await settled();
+    response.settled(record.id, rotated);
+    assert.deepEqual(
+      rotations.map((r) => r.record),
+      [record, rotated],
+      'the rotation held back runs on the record the attach left',
+    );
+    rotations[1]?.settle(sampleRecord({ token: `guestnet:${'c'.repeat(32)}` }));
+    await settled();
+    response.settled(record.id, rotated);
+    assert.equal(rotations.length, 2, 'an attach that settles with nothing held back rotates nothing');
+  });
+
+  it('drops a held-back rotation when the attach failed and left no record', async () => {
+    const { response, rotations } = leaks();
+    response.refused(record, proved);
+    rotations[0]?.settle(undefined);
+    await settled();
+    response.settled(record.id, undefined);
+    response.settled(record.id, rotated);
+    assert.equal(rotations.length, 1);
+  });
+
+  it('logs a rotation that failed, and tries again on the next leak', async () => {
+    const { response, rotations, lines } = leaks();
+    response.refused(record, proved);
+    rotations[0]?.settle(new Error('nft: busy'));
+    await settled();
+    assert.ok(lines.some((l) => l.level === 'error' && /could not give/.test(l.message) && l.meta.id === record.id));
+    response.refused(record, proved);
+    assert.equal(rotations.length, 2);
+  });
+
+  it('writes at most a line a second for a flood of refusals, counting what it left out', async () => {
+    const { response, lines } = leaks();
+    for (let i = 0; i < 50; i++) response.refused(sampleRecord({ pid: 300 + i }), guessed);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, 1);
+  });
+});
