@@ -20,13 +20,15 @@ export async function serve(
   const { killAfterOp } = options;
   const hooks = killAfterOp ? { afterSetupOp: () => void (++applied === killAfterOp && process.kill(process.pid, 'SIGKILL')) } : {};
   const daemon = new Daemon(settings, log, { hooks, netdSocket: options.netdSocket });
+  // Handlers that stay, taken before the start: a signal while the sockets
+  // already answer but the start is not done, or a second one during
+  // shutdown, must not kill us mid-way.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.on('SIGTERM', resolve);
+    process.on('SIGINT', resolve);
+  });
   try {
     await daemon.start();
-    // Handlers that stay: a second signal during shutdown must not kill us mid-way.
-    const signalled = new Promise<NodeJS.Signals>((resolve) => {
-      process.on('SIGTERM', resolve);
-      process.on('SIGINT', resolve);
-    });
     const ended = await Promise.race([signalled, daemon.failed]);
     if (typeof ended === 'string') {
       log('info', 'stopping; guests keep their network', { signal: ended });
