@@ -8,7 +8,7 @@ export type { HostObserved, Route } from './model/host.js';
 export type { FirewallContent, FirewallState, GuestRule } from './model/rules.js';
 export { policyRouteOf, ruleOf } from './model/rules.js';
 export type { PortForward } from './model/port-forward.js';
-export type { Step } from './model/step.js';
+export type { Reader, Step } from './model/step.js';
 export { inPool, overlaps, parsePool, rangeOf } from './model/pool.js';
 export { describePortForward, isPortForward, parsePortForward, sameForwards, sameHostPort, samePortForward } from './model/port-forward.js';
 export { hasPolicy, isNetdStyle, type PolicyState, policyDefaultInterface, uplinkTable } from './model/policy.js';

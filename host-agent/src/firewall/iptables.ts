@@ -103,12 +103,16 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
   };
 }
 
-/** The built-in chains of ip's tables, as "nat PREROUTING"; undefined where nft cannot tell. */
+/**
+ * The built-in chains of ip's tables, as "nat PREROUTING"; undefined where nft
+ * cannot tell. A query the daemon remembers, as it does iptables-save's: the
+ * first guest's attach then plans without a process of its own.
+ */
 async function builtinChains(runner: Reader): Promise<Set<string> | undefined> {
   try {
     const items =
       (
-        JSON.parse(await runner.read(['nft', '-j', 'list', 'chains', 'ip'])) as {
+        JSON.parse(await runner.query(hostQueries.nftChains4)) as {
           nftables?: Array<{ chain?: { table: string; name: string; hook?: string } }>;
         }
       ).nftables ?? [];

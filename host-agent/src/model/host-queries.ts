@@ -40,6 +40,8 @@ const declared = {
   nftTables: { keptFreshBy: 'checking-loop', argv: ['nft', 'list', 'tables'] },
   /** guestnet's IPv4 table without its set elements: whether it is there, in its shape. */
   nftTableShape: { keptFreshBy: 'checking-loop', argv: ['nft', '-j', '-t', 'list', 'table', ...NFT_TABLE_NAME.split(' ')] },
+  /** ip's chains in nftables, built-in ones with their hook: which of them iptables-nft has made so far (firewall/iptables-made.ts). */
+  nftChains4: { keptFreshBy: 'checking-loop', argv: ['nft', '-j', 'list', 'chains', 'ip'] },
   /** Every iptables table, of iptables-nft and of iptables-legacy. */
   iptablesSave: { keptFreshBy: 'checking-loop', argv: ['iptables-save'] },
   iptablesLegacySave: { keptFreshBy: 'checking-loop', argv: ['iptables-legacy-save'] },

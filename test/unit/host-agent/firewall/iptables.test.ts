@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { iptables, parseIptablesSave, RecordingRunner } from '@guestnet/host-agent';
+import { hostQueries, iptables, parseIptablesSave, type Reader, RecordingRunner } from '@guestnet/host-agent';
 import { withIpv6 } from '../../../fixtures/firewall.js';
 import { installed, NO_RULES, SAMPLE_RULE as rule } from '../../../fixtures/records.js';
 
@@ -157,5 +157,24 @@ describe('firewall/iptables: observe reads ip6tables only where asked', () => {
     const install = iptables('iptables').change({ ...NO_RULES, ...(state.found ? { found: state.found } : {}) }, installed(withIpv6()));
     const restore6 = install.find((s) => s.kind === 'run' && s.argv[0] === 'ip6tables-restore');
     assert.match(restore6?.kind === 'run' ? (restore6.input ?? '') : '', /:GUESTNET-MADE-TABLE - /);
+  });
+});
+
+describe('firewall/iptables: what iptables-nft has made is asked by name', () => {
+  it('before the first install, the built-in chains come from the named query the daemon remembers, not a read of its own', async () => {
+    const asked: string[] = [];
+    const reader: Reader = {
+      read: async (argv) => assert.fail(`a read by argv: ${argv.join(' ')}`),
+      query: async (query) => {
+        asked.push(query.name);
+        if (query === hostQueries.nftChains4)
+          return JSON.stringify({ nftables: [{ chain: { family: 'ip', table: 'nat', name: 'POSTROUTING', hook: 'postrouting' } }] });
+        return '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
+      },
+    };
+    const state = await iptables('iptables').observe(reader, false, false);
+    assert.deepEqual(asked, ['iptablesSave', 'nftChains4']);
+    assert.ok(state.found?.['4 absent nat PREROUTING'], JSON.stringify(state.found));
+    assert.ok(!state.found?.['4 absent nat POSTROUTING'], 'a built-in chain that exists is not marked');
   });
 });
