@@ -134,6 +134,24 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
     assert.equal(await sandbox.hostSnapshot(), pristine);
   });
 
+  // The handover moves the NIC and renames it in one message, and the kernel moves it before it renames it: a
+  // guest that holds a link of the NIC's name-to-be gets the move without the rename, and the attach fails.
+  it('a guest that squats the name the NIC is to take: the failed attach keeps the NIC ours, and detach takes it back', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    const squat = await guest.exec(['ip', 'link', 'add', 'vm_wlan0', 'type', 'veth', 'peer', 'name', 'wlan0']);
+    assert.equal(squat.exitCode, 0, squat.stderr);
+    const failed = await attach(guest);
+    assert.notEqual(failed.exitCode, 0, 'the attach fails');
+    if ((await hostEth2())?.parentdev !== 'nic0') {
+      const result = await detach(guest);
+      assert.equal(result.exitCode, 0, result.stderr);
+    }
+    assert.equal((await hostEth2())?.parentdev, 'nic0', 'the NIC stayed with the guest, and no record is left to take it back');
+    await guest.kill();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
   it('a guest that withholds the NIC: detach says so, exits non-zero, keeps the record and changes nothing; it succeeds once the NIC is back', async () => {
     const guest = await sandbox.startGuest({ agent: false });
     await attached(guest);
