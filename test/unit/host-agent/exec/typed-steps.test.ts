@@ -104,9 +104,9 @@ describe('exec/typed-steps: the steps of the joined types', () => {
     assert.match(restore[0]?.input ?? '', /\nlink set dev eth2 alias "[^"]*"\n$/);
   });
 
-  it('takes the NIC gone as done when unmarking it', () => {
+  it('does not take the NIC gone as done when unmarking it: a failed handover may have moved it into the guest', () => {
     const [unmark] = runs({ kind: 'unmarkPhys', record: phys }, ctx);
-    assert.match('Cannot find device "eth2"', unmark?.tolerate ?? /^$/);
+    assert.equal(unmark?.tolerate, undefined);
   });
 
   it("brings an empty guest's loopback up failing loudly, and down taking a gone guest as done", () => {
