@@ -89,13 +89,22 @@ export const typedSteps = {
   // A NIC is moved only after detach found it by its identity, and only under our passing name: a link
   // the guest renamed in between arrives under that name, is seen not to be the NIC, and goes back.
   // A name the guest chose is one argument, never a line of a batch; moving a link takes it down.
-  fetchPhys: ({ record: r, from }: { record: PhysRecord; from: string }): Step[] => [
-    {
-      kind: 'run',
-      argv: inGuest(r, 'ip', 'link', 'set', 'dev', from, 'netns', HOST_NETNS, 'name', passingName(r)),
-      tolerate: GUEST_GONE,
-    },
-  ],
+  // The kernel keeps a link's alias, and its name where the host has none such, as it changes netns, and
+  // every process of the host's netns hears it arrive: inside the guest's netns first, the token in the
+  // alias gives way to our passing name as the mark, and a one-time name to the passing name.
+  fetchPhys: ({ record: r, from }: { record: PhysRecord; from: string }): Step[] => {
+    const passing = passingName(r);
+    const oneTime = oneTimeNameOf(r.token) === from;
+    const moving = oneTime ? passing : from;
+    return [
+      {
+        kind: 'run',
+        argv: inGuest(r, 'ip', 'link', 'set', 'dev', from, ...(oneTime ? ['name', passing] : []), 'alias', passing),
+        tolerate: GUEST_GONE,
+      },
+      { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', moving, 'netns', HOST_NETNS, 'name', passing), tolerate: GUEST_GONE },
+    ];
+  },
   // Onto the NIC alone, under the name it has now, which detach checked; our mark goes last, so a
   // restore cut short is found and finished by the next detach.
   restorePhys: ({ record: r, name }: { record: PhysRecord; name: string }): Step[] => {
@@ -126,12 +135,11 @@ export const typedSteps = {
       tolerate: SENT_BACK,
     },
   ],
+  // The undo of a handover that failed. The kernel moves the NIC before it renames it, so a handover can fail
+  // with the NIC in the guest (which held a link of the name it was to take): a NIC missing here is not taken
+  // as done, and the record stays, marked undoing, for detach to find the NIC by its identity and take it back.
   unmarkPhys: ({ record: r }: { record: PhysRecord }): Step[] => [
-    {
-      kind: 'run',
-      argv: ['ip', 'link', 'set', 'dev', r.link, 'alias', r.phys.alias],
-      tolerate: /Cannot find device/,
-    },
+    { kind: 'run', argv: ['ip', 'link', 'set', 'dev', r.link, 'alias', r.phys.alias] },
   ],
   ...portGuardSteps,
 

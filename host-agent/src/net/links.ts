@@ -75,8 +75,8 @@ export async function physState(runner: Reader, name: string): Promise<{ before:
 /**
  * Where a phys guest's NIC is now, looked for by its identity inside the
  * guest (when it lives) and on the host: under our passing name, where a
- * fetch leaves it, or carrying our mark, as the kernel returns a NIC whose
- * netns died. A record of an older version knows no identity: there any
+ * fetch leaves it, or carrying our mark (the passing name, as a fetch leaves
+ * it, or the token, as the kernel returns a NIC whose netns died). A record of an older version knows no identity: there any
  * hardware NIC with our mark is it.
  */
 export async function locateNic(runner: Reader, record: PhysRecord, known: { guestAlive: boolean; passing: string }): Promise<NicSeen> {
@@ -90,9 +90,10 @@ export async function locateNic(runner: Reader, record: PhysRecord, known: { gue
       : undefined,
   ]);
   const identity = record.phys.nic;
-  const isIt = (link: LinkDetails) =>
-    identity ? isNic(link, identity) : nicIdentityOf(link) !== undefined && link.ifalias === record.token;
-  const onHost = host.find((link) => isIt(link) && (link.ifname === known.passing || link.ifalias === record.token));
+  // Our mark: the token, as the NIC went into the guest, or the passing name, as a fetch brings it back.
+  const marked = (link: LinkDetails) => link.ifalias === record.token || link.ifalias === known.passing;
+  const isIt = (link: LinkDetails) => (identity ? isNic(link, identity) : nicIdentityOf(link) !== undefined && marked(link));
+  const onHost = host.find((link) => isIt(link) && (link.ifname === known.passing || marked(link)));
   const impostor = host.find((link) => link.ifname === known.passing && !isIt(link));
   const inGuest = guest?.find(isIt);
   return {

@@ -88,4 +88,29 @@ describe("faults: a phys guest's token never shows in the host's netns", functio
     watcher.assertNone([token]);
     await detached(guest);
   });
+
+  // Detach and rollback fetch the NIC back into the host's netns: it must not bring the token or the guest's
+  // name for it along, which the kernel keeps on a link that changes netns.
+  it('detach: the NIC comes back to the host without its token in any event', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    const attached = await attach(guest, '--no-wait');
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    const token = await recordToken(sandbox, guest.pid);
+    watcher.clear();
+    await detached(guest);
+    await new Promise((r) => setTimeout(r, 300));
+    watcher.assertNone([token]);
+  });
+
+  it('a waiting attach rolled back: the NIC comes back without its one-time name', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    const attached = await attach(guest, '--timeout', '1500');
+    assert.equal(attached.exitCode, 10, attached.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+    const oneTime = /\bgn[A-Za-z0-9]{13}\b/.exec(watcher.seen())?.[0];
+    assert.equal(oneTime, undefined, `the host's netns saw the one-time name ${oneTime}:\n${watcher.seen()}`);
+    await guest.kill();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine, 'the NIC is back as it was');
+  });
 });

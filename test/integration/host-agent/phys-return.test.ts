@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -113,6 +114,39 @@ describe('phys: only the NIC comes back, and only the NIC is restored', function
       [LAN.eth2],
     );
     assert.equal((await guest.exec(['ip', 'link', 'show', 'dev', 'wlan0'])).exitCode, 0, 'the planted veth stays in the guest');
+    await guest.kill();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  it('a guest that plants a link under our passing name (it follows from the pid) gets only the NIC taken back', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    await attached(guest);
+    const passing = `gn${createHash('sha256').update(String(guest.pid)).digest('hex').slice(0, 12)}`;
+    const planted = await guest.exec(['ip', 'link', 'add', passing, 'type', 'veth', 'peer', 'name', 'gnpeer']);
+    assert.equal(planted.exitCode, 0, planted.stderr);
+    const result = await detach(guest);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal((await hostEth2())?.parentdev, 'nic0', 'the NIC is back');
+    assert.equal((await guest.exec(['ip', 'link', 'show', 'dev', passing])).exitCode, 0, 'the planted veth stays in the guest');
+    await guest.kill();
+    await lanSettled(sandbox);
+    assert.equal(await sandbox.hostSnapshot(), pristine);
+  });
+
+  // The handover moves the NIC and renames it in one message, and the kernel moves it before it renames it: a
+  // guest that holds a link of the NIC's name-to-be gets the move without the rename, and the attach fails.
+  it('a guest that squats the name the NIC is to take: the failed attach keeps the NIC ours, and detach takes it back', async () => {
+    const guest = await sandbox.startGuest({ agent: false });
+    const squat = await guest.exec(['ip', 'link', 'add', 'vm_wlan0', 'type', 'veth', 'peer', 'name', 'wlan0']);
+    assert.equal(squat.exitCode, 0, squat.stderr);
+    const failed = await attach(guest);
+    assert.notEqual(failed.exitCode, 0, 'the attach fails');
+    if ((await hostEth2())?.parentdev !== 'nic0') {
+      const result = await detach(guest);
+      assert.equal(result.exitCode, 0, result.stderr);
+    }
+    assert.equal((await hostEth2())?.parentdev, 'nic0', 'the NIC stayed with the guest, and no record is left to take it back');
     await guest.kill();
     await lanSettled(sandbox);
     assert.equal(await sandbox.hostSnapshot(), pristine);

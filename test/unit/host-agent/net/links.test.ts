@@ -46,6 +46,11 @@ describe('phys NICs on the host and in a guest: reading them with ip', () => {
       onHost: 'gnpassing',
     });
     assert.deepEqual(await look([{ ...VIRTIO, ifname: 'dev7', ifalias: record.token }], undefined), { guestAlive: false, onHost: 'dev7' });
+    assert.deepEqual(
+      await look([{ ...VIRTIO, ifname: 'eth0', ifalias: 'gnpassing' }], [planted]),
+      { guestAlive: true, onHost: 'eth0' },
+      "a restore cut short after its rename: found by the fetch's mark, the passing name",
+    );
     assert.deepEqual(await look([{ ...VIRTIO, ifname: 'eth0' }], undefined), { guestAlive: false }, 'the same NIC, never lent: not ours');
     assert.deepEqual(await look([], [{ ...VIRTIO, ifname: 'a#b' }]), { guestAlive: true, inGuest: 'a#b' });
   });
