@@ -2,6 +2,7 @@ import { UsageError } from '@guestnet/protocol';
 import type { HostObserved } from '../model/host.js';
 import type { SublinkRecord } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
+import { lookIntoGuest } from '../net/links.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
 import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
@@ -44,7 +45,9 @@ function sublinkDriver<T extends SublinkRecord['type']>(
       const base = baseOf(input, true);
       const { fields } = await joinedLinkOf(input, observed, sameType<Sublink<T>>(input, type), undefined, base.token);
       const desired = { ...base, type, link: linkOf(input.settings), ...setting(input.settings), ...fields } as Sublink<T>;
-      return { observed, desired, options: {} };
+      // A re-attach looks into the guest: a link it lost is made again, as a restart's recovery would.
+      const existing = sameType<Sublink<T>>(input, type);
+      return { observed, desired, options: existing ? { guest: await lookIntoGuest(input.runner, existing) } : {} };
     },
     planAttach,
     planDetach,

@@ -61,8 +61,10 @@ export function allocate(observed: HostView, settings: HostSettings, id: string)
   }
 
   const pool = parsePool(settings.pool);
+  // A re-attach that names its own address again takes nothing from anyone.
   const leased = new Set(
     observed.records.flatMap((r) => {
+      if (r.id === id) return [];
       const address = guestAddressOf(r);
       return address === undefined ? [] : [ipv4ToInt(address)];
     }),

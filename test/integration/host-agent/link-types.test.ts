@@ -73,6 +73,27 @@ describe('network types beside the routed veth, on a LAN', function () {
     assert.doesNotMatch((await guest.exec(['ip', 'link', 'show'])).stdout, /wlan0|vm_wlan0/);
   });
 
+  it('macvlan: a re-attach makes again the link the guest lost, and changes nothing while it has it', async () => {
+    const guest = await onlineAs(['--type', 'macvlan', '--link', 'eth1', ...ON_LAN], '192.168.77.52');
+    const again = await attach(guest, ['--type', 'macvlan', '--link', 'eth1', '--no-wait', ...ON_LAN, '--guest-address', '192.168.77.52']);
+    assert.equal(again.exitCode, 0, again.stderr);
+    assert.match((await guest.exec(['ip', '-d', 'link', 'show', 'wlan0'])).stdout, /macvlan/, 'the link it has is kept');
+    await guest.exec(['ip', 'link', 'del', 'wlan0']);
+    const repaired = await attach(guest, [
+      '--type',
+      'macvlan',
+      '--link',
+      'eth1',
+      '--no-wait',
+      ...ON_LAN,
+      '--guest-address',
+      '192.168.77.52',
+    ]);
+    assert.equal(repaired.exitCode, 0, repaired.stderr);
+    assert.match((await guest.exec(['ip', '-d', '-o', 'link', 'show'])).stdout, /macvlan/, 'the re-attach made the link again');
+    assert.equal((await detach(guest)).exitCode, 0);
+  });
+
   it('phys: eth2 moves into the guest and is renamed; detach gives it back under its name, with its address, up', async () => {
     const guest = await onlineAs(['--type', 'phys', '--link', 'eth2', ...ON_LAN], '192.168.77.52');
     assert.equal((await sandbox.host(['ip', 'link', 'show', 'eth2'])).exitCode, 1, 'eth2 is still on the host');

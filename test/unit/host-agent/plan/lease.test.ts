@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { allocate, guestMac, resolveSettings } from '@guestnet/host-agent';
 import { NameTakenError } from '@guestnet/protocol';
 import { sampleRecord } from '../../../fixtures/records.js';
+import { joinedRecord } from '../../../fixtures/typed-records.js';
 import { emptyHost } from './simulate.js';
 
 const defaults = resolveSettings({}, {}, 'none');
@@ -19,6 +20,14 @@ describe('lease allocation', () => {
   it('keeps an existing lease for the same pid', () => {
     const host = { ...emptyHost(), records: [sampleRecord({ pid: 7, hostIf: 'vm_wlan5', guestAddress: '172.17.9.9' })] };
     assert.deepEqual(allocate(host, defaults, '7'), { hostIf: 'vm_wlan5', guestAddress: '172.17.9.9' });
+  });
+
+  it('lets a guest with no host end of its own (macvlan) name its own address again on a re-attach, and refuses it to others', () => {
+    const macvlan = joinedRecord({ type: 'macvlan', guestAddress: '172.17.3.9' });
+    const settings = resolveSettings({ guestAddress: '172.17.3.9' }, {}, 'none');
+    const host = { ...emptyHost(), records: [macvlan] };
+    assert.equal(allocate(host, settings, '300').guestAddress, '172.17.3.9');
+    assert.throws(() => allocate(host, settings, '301'), /172\.17\.3\.9 is already leased/);
   });
 
   it('reuses freed names and addresses, lowest first', () => {
