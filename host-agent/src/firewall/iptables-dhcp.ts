@@ -38,29 +38,12 @@ export function chaddrIs(mac: string): string {
 /** The bucket of a link's rate, one per link: hashlimit without a mode keeps a single one per name, which outlives rewrites of the chain. */
 const rateName = (hostIf: string) => `guestnet-dhcp-${hostIf}`;
 
+/** A DHCP client's request from `link` to the server: client port to server port. */
+const clientRequest = (link: string) => ['-i', link, '-p', 'udp', '-m', 'udp', '--sport', '68', '--dport', '67'];
+
 /** A dhcp guest's client asks from 0.0.0.0 before it has an address: only to port 67, and only from its own link. */
 export const dhcpBeforeAddress = (g: FamilyGuest): Rule[] =>
-  g.dhcp
-    ? [
-        filter(
-          'GUESTNET-ANTISPOOF',
-          '-s',
-          '0.0.0.0/32',
-          '-i',
-          g.hostIf,
-          '-p',
-          'udp',
-          '-m',
-          'udp',
-          '--sport',
-          '68',
-          '--dport',
-          '67',
-          '-j',
-          'RETURN',
-        ),
-      ]
-    : [];
+  g.dhcp ? [filter('GUESTNET-ANTISPOOF', '-s', '0.0.0.0/32', ...clientRequest(g.hostIf), '-j', 'RETURN')] : [];
 
 /**
  * What a dhcp guest's link may send to port 67, and what is dropped of its
@@ -77,26 +60,7 @@ export function dhcpInput(g: FamilyGuest): Rule[] {
   const port67 = ['-p', 'udp', '-m', 'udp', '--dport', '67'];
   const input = (...spec: string[]) => filter('GUESTNET-INPUT', ...spec);
   return [
-    input(
-      '-i',
-      g.hostIf,
-      '-p',
-      'udp',
-      '-m',
-      'udp',
-      '--sport',
-      '68',
-      '--dport',
-      '67',
-      '-m',
-      'mac',
-      '--mac-source',
-      mac,
-      ...chaddr,
-      ...limit,
-      '-j',
-      'ACCEPT',
-    ),
+    input(...clientRequest(g.hostIf), '-m', 'mac', '--mac-source', mac, ...chaddr, ...limit, '-j', 'ACCEPT'),
     input('-i', g.hostIf, ...port67, '-j', 'DROP'),
     input('!', '-i', g.hostIf, ...port67, ...chaddr, '-j', 'DROP'),
   ];
