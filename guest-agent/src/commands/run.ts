@@ -41,12 +41,14 @@ function backoffMs(attempt: number, capMs = 2000): number {
 
 // Waiting for our link, a kernel event (the link arriving) ends any wait. The
 // host tags a link of a lasting name in the same process that creates it, and
-// the tag makes no event of its own: two quick looks after an event, or after
-// the first look, catch a look that fell between the two. After them only a
-// slow poll, in case something came unannounced: each look is a process, on
-// a device that may wait for hours, and one that kept looking would do so
-// while its host attaches it.
-const QUICK_LINK_LOOKS_MS = [10, 40];
+// the tag makes no event of its own: quick looks after an event, or after
+// the first look, catch a look that fell between the two, and a link that
+// arrived before `ip monitor` listened (it starts late on a loaded machine),
+// which makes no event it hears. They back off over a few seconds. After them
+// only a slow poll, in case something came unannounced: each look is a
+// process, on a device that may wait for hours, and one that kept looking
+// would do so while its host attaches it.
+const QUICK_LINK_LOOKS_MS = [10, 40, 160, 640, 2560];
 const LINK_LOOK_CAP_MS = 30_000;
 const linkLookWaitMs = (attempt: number) => QUICK_LINK_LOOKS_MS[attempt] ?? LINK_LOOK_CAP_MS;
 
