@@ -114,6 +114,24 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
+  it('remembers that the firewall table does not exist, as it would its listing, until a command or event of ours', async () => {
+    class NoTable extends RecordingRunner {
+      override read(argv: string[]): Promise<string> {
+        this.reads.push(argv);
+        return Promise.reject(new CommandFailedError(argv, 'Error: No such file or directory\nlist table ip guestnet', 1));
+      }
+    }
+    const inner = new NoTable();
+    const memory = new HostMemory(inner, () => true);
+    await assert.rejects(memory.query(TABLES));
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 1, 'the first attach after the last detach reads no firewall');
+    memory.changed();
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 2);
+    memory.close();
+  });
+
   it('its checking view reads the firewall afresh, and keeps what it read; routes and links come from memory', async () => {
     const { memory, inner } = memoryOver();
     await memory.checking.query(TABLES);
