@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, promises as fs, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -17,8 +17,9 @@ export async function writeAtomically(
 ): Promise<void> {
   const { mode = 0o600, durable = true } = options;
   const dir = dirname(path);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const temporary = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  if (!durable) return writeUnsynced(path, temporary, content, mode);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const handle = await fs.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     try {
@@ -38,5 +39,27 @@ export async function writeAtomically(
     await directory.sync();
   } finally {
     await directory.close();
+  }
+}
+
+/**
+ * The same write without the syncs, done on the spot: with no fsync it
+ * waits on no disk, and each of its five steps would otherwise be a round
+ * trip through libuv's thread pool, which an attach pays on its critical
+ * path (a record, a status file) whenever the host is busy.
+ */
+function writeUnsynced(path: string, temporary: string, content: string | Buffer, mode: number): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    try {
+      writeFileSync(fd, content);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
   }
 }

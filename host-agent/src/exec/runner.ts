@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
 import {
   type CommandResult,
@@ -65,11 +65,15 @@ export class RealRunner implements Runner {
         Promise.reject(stateDirFailure(error, step.path)),
       );
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
-    // /proc/sys files take one in-place write; there is nothing to rename over them.
+    // /proc/sys files take one in-place write; there is nothing to rename over them. The kernel answers it at once:
+    // written on the spot, not through libuv's thread pool, whose round trips an attach would wait for when busy.
     if (step.kind === 'sysctl') {
-      return fs
-        .writeFile(step.path, `${step.value}\n`)
-        .catch((error: NodeJS.ErrnoException) => (step.ifPresent && error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      try {
+        writeFileSync(step.path, `${step.value}\n`);
+      } catch (error) {
+        if (!(step.ifPresent && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
+      }
+      return;
     }
     this.processes++;
     const running = this.run(step, async () => {
