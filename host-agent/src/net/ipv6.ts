@@ -117,7 +117,16 @@ export function defaultPool6(machineId: string): string {
   return `${groups.map((g) => g.toString(16)).join(':')}::/64`;
 }
 
-/** The default IPv6 pool of this host: from the machine id, or the host name where there is none (Android). */
-export async function hostPool6(): Promise<string> {
-  return defaultPool6(await readFile('/etc/machine-id', 'utf8').catch(() => hostname()));
+let pool6OfHost: Promise<string> | undefined;
+
+/**
+ * The default IPv6 pool of this host: from the machine id, or the host name where there is none (Android). Read
+ * once per process: a machine id is set at first boot, and a host name changed under a running daemon must not
+ * move the pool of the guests it serves.
+ */
+export function hostPool6(): Promise<string> {
+  pool6OfHost ??= readFile('/etc/machine-id', 'utf8')
+    .catch(() => hostname())
+    .then(defaultPool6);
+  return pool6OfHost;
 }
