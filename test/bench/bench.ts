@@ -29,6 +29,13 @@ import {
   type System,
 } from './systems.js';
 
+// Every process the bench starts gets a service's environment, as systemd, Android's init and a container runtime
+// (itself a service) give the agents and the CNI plugins: no NODE_EXTRA_CA_CERTS or NODE_OPTIONS from the shell that
+// ran the bench. The first makes Node 20 read a certificate bundle at every start, for TLS no guestnet process uses.
+const SHELL_ONLY_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'];
+const droppedEnv = SHELL_ONLY_ENV.filter((name) => process.env[name] !== undefined);
+for (const name of droppedEnv) delete process.env[name];
+
 const SIZE: RunSize = RUN_SIZES[smoke ? 'smoke' : quick ? 'quick' : 'full'];
 const RUNS = SIZE.runs;
 const SCALE_POINTS = SIZE.scalePoints;
@@ -63,6 +70,7 @@ async function main(): Promise<void> {
       model: cpus()[0]?.model ?? '',
       memory_gb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
+      env_unset: droppedEnv,
       quick,
       node_bare_ms: await startupMs(['-e', '0']),
       cli_help_ms: await startupMs([HOST_BUNDLE, '--help']),

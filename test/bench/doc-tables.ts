@@ -81,6 +81,9 @@ function latest(r: ResultsFile): string {
     `\`${COMMANDS[kindOf(r) ?? 'full']}\`, ${plural(r.attach?.[0]?.runs ?? 0, 'run')} each, ` +
       `on Node.js ${String(machine?.node ?? 'unknown')}, ${String(machine?.cpus ?? '?')} CPUs (${String(machine?.model ?? 'unknown')}).`,
   );
+  const unset = Array.isArray(machine?.env_unset) ? (machine.env_unset as string[]) : [];
+  if (unset.length > 0)
+    out.push('', `Unset for every process it started, as a service manager would: ${unset.map((n) => `\`${n}\``).join(', ')}.`);
   const attach = r.attach ?? [];
   const median = (system: string) => attach.find((a) => a.system === system)?.median_ms ?? NaN;
   if (attach.length > 0) {
