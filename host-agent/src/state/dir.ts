@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
-import { lstat, mkdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdirSync, type Stats, statSync } from 'node:fs';
+import { lstat, rmdir, unlink } from 'node:fs/promises';
 import { StateDirError } from '@guestnet/protocol';
 
 const FILESYSTEM_ERRORS: Record<string, string> = {
@@ -26,12 +26,13 @@ export function stateDirFailure(error: unknown, what: string): unknown {
  * one else can write, or another user could plant files or sockets in it.
  */
 export async function ensurePrivateDir(dir: string, what: string): Promise<void> {
+  // Checked on the spot: every lock taken checks it, and a thread-pool round trip per call would cost more.
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw stateDirFailure(error, `the ${what} ${dir}`);
   }
-  const found = await stat(dir);
+  const found = statSync(dir);
   if (!found.isDirectory()) throw new StateDirError(`the ${what} ${dir} is not a directory`);
   const uid = process.getuid?.() ?? 0;
   if (found.uid !== uid || (found.mode & 0o022) !== 0) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError } from '@guestnet/protocol';
@@ -65,8 +65,8 @@ export function withStateLock<T>(stateDir: string, work: () => Promise<T>): Prom
 }
 
 /** The lock's abstract socket name: the state dir's device and inode, so every path to it agrees. */
-async function lockName(stateDir: string): Promise<string> {
-  const { dev, ino } = await fs.stat(stateDir);
+function lockName(stateDir: string): string {
+  const { dev, ino } = statSync(stateDir);
   return `\0guestnet-lock-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`;
 }
 
@@ -81,7 +81,7 @@ function bind(name: string): Promise<Server | undefined> {
 
 async function holdingLock<T>(stateDir: string, work: () => Promise<T>): Promise<T> {
   await ensurePrivateDir(stateDir, 'state dir');
-  const name = await lockName(stateDir);
+  const name = lockName(stateDir);
   const deadline = Date.now() + LOCK_WAIT_MS;
   let held = await bind(name);
   while (!held) {

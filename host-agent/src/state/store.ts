@@ -1,4 +1,4 @@
-import { type BigIntStats, promises as fs } from 'node:fs';
+import { type BigIntStats, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { linkIdOf } from '@guestnet/protocol';
 import { recordPath, statePaths } from '../model/paths.js';
@@ -32,11 +32,33 @@ type DirSeen = Pick<BigIntStats, 'ino' | 'mtimeNs'> | 'absent';
  */
 const TICK_NS = 20_000_000n;
 
-const seenFile = (path: string): Promise<FileSeen | undefined> =>
-  fs.stat(path, { bigint: true }).then(
-    ({ ino, mtimeNs, size }) => ({ ino, mtimeNs, size }),
-    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)),
-  );
+// The store looks at its files on the spot rather than through libuv's thread pool: each look is a stat of a small
+// local file, and a revalidation of many records would otherwise wait for as many pool round trips.
+
+/** What `read` gives, or undefined where the file is not there. */
+function unlessMissing<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The names in `dir`; none when it cannot be listed. */
+function listing(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+const seenFile = (path: string): FileSeen | undefined =>
+  unlessMissing(() => {
+    const { ino, mtimeNs, size } = statSync(path, { bigint: true });
+    return { ino, mtimeNs, size };
+  });
 
 const sameFile = (a: FileSeen | undefined, b: FileSeen) => a?.ino === b.ino && a.mtimeNs === b.mtimeNs && a.size === b.size;
 
@@ -103,11 +125,11 @@ export class RecordStore {
     const dir = statePaths(this.stateDir).attachments;
     // Taken before the stat: the stat itself comes no earlier.
     const seenAt = BigInt(Date.now()) * 1_000_000n;
-    const seen = await this.seenDir();
+    const seen = this.seenDir();
     if (this.dir && !this.dir.racy && sameDir(this.dir.seen, seen)) return;
-    const names = seen === 'absent' ? [] : await fs.readdir(dir).catch(() => [] as string[]);
+    const names = seen === 'absent' ? [] : listing(dir);
     const ids = names.filter((name) => name.endsWith('.json') && ID_PATTERN.test(name.slice(0, -5))).map((name) => name.slice(0, -5));
-    const found = await Promise.all(ids.map((id) => this.reread(id, join(dir, `${id}.json`))));
+    const found = ids.map((id) => this.reread(id, join(dir, `${id}.json`)));
     const next = new Map(found.flatMap((entry) => (entry ? [entry] : [])));
     for (const id of [...this.known.keys()]) if (!next.has(id)) this.set(id, undefined);
     for (const [id, entry] of next) if (this.known.get(id)?.record !== entry.record) this.set(id, entry.record, entry.file);
@@ -123,28 +145,24 @@ export class RecordStore {
     for (const { step, id, after } of recordWrites(op, this.stateDir)) {
       await performer.perform(step, secrets);
       if (performer.dryRun) continue;
-      this.set(id, after, await seenFile(recordPath(this.stateDir, id)));
+      this.set(id, after, seenFile(recordPath(this.stateDir, id)));
     }
     // Whoever writes next may do so within this tick, once the lock is ours no more: the next look lists the dir.
     if (!performer.dryRun) this.dir = undefined;
   }
 
-  private async reread(id: string, path: string): Promise<[string, { record: AttachmentRecord; file: FileSeen }] | undefined> {
-    const file = await seenFile(path);
+  private reread(id: string, path: string): [string, { record: AttachmentRecord; file: FileSeen }] | undefined {
+    const file = seenFile(path);
     // Gone between the listing and the look (a reaping detach), or empty: only a power cut leaves one empty.
     if (!file || file.size === 0n) return undefined;
     const known = this.known.get(id);
     if (known && sameFile(known.file, file)) return [id, { record: known.record, file }];
-    const text = await fs
-      .readFile(path, 'utf8')
-      .catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+    const text = unlessMissing(() => readFileSync(path, 'utf8')) ?? '';
     return text === '' ? undefined : [id, { record: parseRecord(path, text), file }];
   }
 
-  private async seenDir(): Promise<DirSeen> {
-    const seen = await fs
-      .stat(statePaths(this.stateDir).attachments, { bigint: true })
-      .catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  private seenDir(): DirSeen {
+    const seen = unlessMissing(() => statSync(statePaths(this.stateDir).attachments, { bigint: true }));
     return seen ? { ino: seen.ino, mtimeNs: seen.mtimeNs } : 'absent';
   }
 
