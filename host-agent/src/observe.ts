@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { ipv4ToInt } from '@guestnet/protocol';
 import type { Firewall } from './firewall/firewall.js';
 import type { HostObserved, Route } from './model/host.js';
@@ -10,6 +10,7 @@ import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
 import { observePolicy } from './net/policy.js';
 import { readIpForwardBefore } from './state/records.js';
+import { readSmallFile } from '@guestnet/runtime';
 
 /** A narrow look: these links, and IPv6, bridged ports and IPv6's chains where asked for (observeHost). */
 export interface Scope {
@@ -46,7 +47,7 @@ export async function observeHost(
   const [{ links, aliases, mtus, groups, down }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
     deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
-    readFile(IP_FORWARD_PATH, 'utf8').then((text) => text.trim()),
+    readSmallFile(IP_FORWARD_PATH).then((text) => text.trim()),
     readIpForwardBefore(stateDir),
     firewall.observe(runner, deep, withIpv6, {
       ports: deep ? records.some(isBridged) : scope.bridged === true,
@@ -75,7 +76,7 @@ export async function observeHost(
 
 /** Which of `names` exist, with their aliases and MTUs, from sysfs. */
 export async function existingLinksWithAliases(names: string[]): Promise<LinksSeen> {
-  const read = (name: string, file: string) => readFile(`/sys/class/net/${name}/${file}`, 'utf8').then((text) => text.trim());
+  const read = (name: string, file: string) => readSmallFile(`/sys/class/net/${name}/${file}`).then((text) => text.trim());
   const found = await Promise.all(
     names.map((name) =>
       Promise.all([read(name, 'ifalias'), read(name, 'mtu')]).then(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, promises as fs, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, promises as fs, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -61,5 +61,19 @@ function writeUnsynced(path: string, temporary: string, content: string | Buffer
   } catch (error) {
     rmSync(temporary, { force: true });
     throw error;
+  }
+}
+
+/**
+ * A small file of /proc, /sys or a state dir, read on the spot rather than
+ * through libuv's thread pool, whose round trip costs more than such a read;
+ * as a promise that fails as fs.promises.readFile would, so callers need not
+ * care.
+ */
+export function readSmallFile(path: string): Promise<string> {
+  try {
+    return Promise.resolve(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -11,7 +11,7 @@ export {
 } from './command.js';
 export { SpareProcess } from './spare.js';
 export { IpMonitor } from './monitor.js';
-export { writeAtomically } from './files.js';
+export { readSmallFile, writeAtomically } from './files.js';
 export { pidAlive } from './process.js';
 export { nameservers } from './resolv.js';
 export {

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { bigIntToIpv6, checkIfName } from '@guestnet/protocol';
+import { readSmallFile } from '@guestnet/runtime';
 import type { HostIpv6, OnLinkPrefix, Route } from '../model/host.js';
 import { hostQueries } from '../model/host-queries.js';
 import type { Ipv6ForwardingBefore } from '../model/ipv6.js';
 import { IPV6_CONF_DIR, IPV6_FORWARDING_PATH, proxyNdpBeforePath, statePaths } from '../model/paths.js';
 import type { Reader } from '../model/step.js';
 
-const readTrimmed = (path: string) => readFile(path, 'utf8').then((text) => text.trim());
+const readTrimmed = (path: string) => readSmallFile(path).then((text) => text.trim());
 const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
 
 /**
@@ -64,7 +65,7 @@ async function readProxyNdpBefore(stateDir: string): Promise<Map<string, string>
 }
 
 export async function readForwardingBefore(stateDir: string): Promise<Ipv6ForwardingBefore | undefined> {
-  const text = await orUndefined(readFile(statePaths(stateDir).ipv6ForwardingBefore, 'utf8'));
+  const text = await orUndefined(readSmallFile(statePaths(stateDir).ipv6ForwardingBefore));
   if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as Ipv6ForwardingBefore;
@@ -98,7 +99,7 @@ async function ipv6Defaults(runner: Reader): Promise<Route[]> {
 
 /** From /proc/net/if_inet6: "address ifindex prefix scope flags name", scope 00 being global; tentative (0x40) and deprecated (0x20) ones do not count. */
 async function globalAddresses(): Promise<OnLinkPrefix[]> {
-  const text = (await orUndefined(readFile('/proc/net/if_inet6', 'utf8'))) ?? '';
+  const text = (await orUndefined(readSmallFile('/proc/net/if_inet6'))) ?? '';
   return text.split('\n').flatMap((line) => {
     const [hex, , prefix, scope, flags, dev] = line.trim().split(/\s+/);
     if (scope !== '00' || !dev || !hex || hex.length !== 32 || (Number.parseInt(flags ?? '0', 16) & 0x60) !== 0) return [];

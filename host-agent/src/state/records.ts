@@ -1,5 +1,5 @@
-import { promises as fs } from 'node:fs';
 import { checkIfName, checkIPv4, checkIPv6, checkPid, checkPrefixLength6, checkToken, ConfigError } from '@guestnet/protocol';
+import { readSmallFile } from '@guestnet/runtime';
 import {
   hasGuestLinkType,
   IPVLAN_MODES,
@@ -44,7 +44,7 @@ const writeStep = (record: AttachmentRecord, stateDir: string): Step => ({
 /** The ip_forward value found before the first attach, if an attach changed it. */
 export async function readIpForwardBefore(stateDir: string): Promise<string | undefined> {
   try {
-    const value = (await fs.readFile(statePaths(stateDir).ipForwardBefore, 'utf8')).trim();
+    const value = (await readSmallFile(statePaths(stateDir).ipForwardBefore)).trim();
     return value === '0' || value === '1' ? value : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

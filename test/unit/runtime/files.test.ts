@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeAtomically } from '@guestnet/runtime';
+import { readSmallFile, writeAtomically } from '@guestnet/runtime';
 
 describe('atomic files', () => {
   let dir: string;
@@ -41,5 +41,19 @@ describe('atomic files', () => {
     await writeAtomically(join(path, 'inner'), 'x');
     await assert.rejects(writeAtomically(path, 'over a directory'), { code: 'EISDIR' });
     assert.deepEqual((await readdir(dir)).sort(), ['adir']);
+  });
+
+  it('without a sync, fails where the file cannot go and leaves the directory as it was, too', async () => {
+    const path = join(dir, 'adir');
+    await writeAtomically(join(path, 'inner'), 'x', { durable: false });
+    await assert.rejects(writeAtomically(path, 'over a directory', { durable: false }), { code: 'EISDIR' });
+    assert.deepEqual((await readdir(dir)).sort(), ['adir']);
+  });
+
+  it('reads a small file on the spot, and fails as fs.promises.readFile does, as a promise', async () => {
+    const path = join(dir, 'forward');
+    await writeAtomically(path, '1\n', { durable: false });
+    assert.equal(await readSmallFile(path), '1\n');
+    await assert.rejects(readSmallFile(join(dir, 'missing')), { code: 'ENOENT' });
   });
 });
