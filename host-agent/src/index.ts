@@ -29,6 +29,7 @@ export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';
 export { stepsOf } from './exec/steps.js';
 export { applySetup } from './exec/apply.js';
 export { DryRunRunner, formatStep, RealRunner, RecordingRunner } from './exec/runner.js';
+export { Spares } from './exec/spares.js';
 export { nftables } from './firewall/nftables.js';
 export { parseNftTable } from './firewall/nft-observe.js';
 export { BASE as NFT_TABLE } from './firewall/nftables4.js';

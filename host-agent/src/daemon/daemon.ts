@@ -106,8 +106,9 @@ export class Daemon {
     for (const release of this.served.releases) this.holdings.add(release);
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
-    this.host.ipBatch.keep();
-    this.holdings.add(() => this.host.ipBatch.close());
+    // The host's `ip -batch` from the start (every attach makes a pair in one); a firewall's once it has run.
+    this.host.spares.keep('ip-batch');
+    this.holdings.add(() => this.host.spares.close());
     await this.served.serve();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(

@@ -1,16 +1,10 @@
 import { promises as fs, writeFileSync } from 'node:fs';
 import { CommandFailedError, KernelFeatureError, redact } from '@guestnet/protocol';
-import {
-  type CommandResult,
-  DEFAULT_COMMAND_DEADLINE_MS,
-  runCommand,
-  runCommandInParts,
-  SpareProcess,
-  writeAtomically,
-} from '@guestnet/runtime';
+import { type CommandResult, DEFAULT_COMMAND_DEADLINE_MS, runCommand, runCommandInParts, writeAtomically } from '@guestnet/runtime';
 import type { HostQuery } from '../model/host-queries.js';
-import { IP_BATCH, type Performer, type Reader, type Step } from '../model/step.js';
+import type { Performer, Reader, Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
+import type { Spares } from './spares.js';
 
 export type { Step } from '../model/step.js';
 
@@ -26,22 +20,17 @@ export interface Runner extends Reader, Performer {
   readonly sideBySide?: boolean;
 }
 
-/** The host's `ip -batch`, to spawn ahead for a runner that lives long (the daemon's): its owner keeps and closes it. */
-export function spareIpBatch(): SpareProcess {
-  return new SpareProcess(IP_BATCH);
-}
-
 export class RealRunner implements Runner {
   processes = 0;
   readonly sideBySide: boolean = true;
 
   /**
-   * `commandTimeout`: how long each command may run before it is killed and its step fails. `spare`: the host's
-   * `ip -batch` spawned ahead, in which the steps that say so (`spare`) run; its owner keeps and closes it.
+   * `commandTimeout`: how long each command may run before it is killed and its step fails. `spares`: the processes
+   * spawned ahead, in which the steps that name a spare command run; their owner closes them.
    */
   constructor(
     private readonly commandTimeout = DEFAULT_COMMAND_DEADLINE_MS,
-    private readonly spare?: SpareProcess,
+    private readonly spares?: Spares,
   ) {}
 
   async read(argv: string[]): Promise<string> {
@@ -101,7 +90,7 @@ export class RealRunner implements Runner {
 
   /** The step's process: its input, in two parts if it has work midway; in the spare where the step says so. */
   private run(step: Extract<Step, { kind: 'run' }>, between: () => Promise<void>): Promise<CommandResult> {
-    const spare = step.spare ? this.spare : undefined;
+    const spare = step.spare ? this.spares?.of(step.spare) : undefined;
     const [input, timeout] = [step.input, this.commandTimeout];
     if (step.midway) {
       const { rest } = step.midway;

@@ -1,6 +1,6 @@
 import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, GuestRule } from '../model/rules.js';
-import type { Reader, Step } from '../model/step.js';
+import { type Reader, SPARE_COMMANDS, type SpareCommand, type Step } from '../model/step.js';
 import type { Firewall, Read6 } from './firewall.js';
 import { unique } from './family.js';
 import { type Rule, saved } from './iptables-rules.js';
@@ -54,7 +54,7 @@ const MISSING_MATCH_WITH_PORTS = {
 };
 
 /** The steps of one family's tool: `binary` is iptables or ip6tables, with its variant. */
-function familySteps(family: IptablesFamily, binary: (suffix: string) => string, marks: boolean) {
+function familySteps(family: IptablesFamily, binary: (suffix: string) => string, marks: boolean, restoreCommand: SpareCommand) {
   const { chains, jumps: hooks } = family;
   // Declaring each chain flushes it, so this writes the whole desired state at
   // once. Jumps found are deleted and inserted again in the same restore: a
@@ -76,7 +76,8 @@ function familySteps(family: IptablesFamily, binary: (suffix: string) => string,
     ]);
     return {
       kind: 'run',
-      argv: [binary('-restore'), '--noflush', '-w'],
+      argv: [...SPARE_COMMANDS[restoreCommand]],
+      spare: restoreCommand,
       input: `${input.join('\n')}\n`,
       unsupported: ports.length > 0 ? MISSING_MATCH_WITH_PORTS : MISSING_MATCH,
     };
@@ -127,8 +128,8 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
   const binary6 = (suffix: string) => `${variant.replace('iptables', 'ip6tables')}${suffix}`;
   // iptables-legacy's tables and built-in chains are there from the start: only iptables-nft makes them (iptables-made.ts).
   const marks = variant === 'iptables';
-  const family4 = familySteps(IPTABLES4, binary, marks);
-  const family6 = familySteps(IPTABLES6, binary6, marks);
+  const family4 = familySteps(IPTABLES4, binary, marks, `${variant}-restore`);
+  const family6 = familySteps(IPTABLES6, binary6, marks, `${variant === 'iptables' ? 'ip6tables' : 'ip6tables-legacy'}-restore`);
 
   return {
     name: variant,

@@ -1,7 +1,23 @@
 import type { HostQuery } from './host-queries.js';
 
-/** The host's `ip -batch`: one makes a new guest's pair, so the daemon keeps one spawned ahead (its runner's spare). */
-export const IP_BATCH: readonly string[] = ['ip', '-batch', '-'];
+/**
+ * Commands that read their whole input before they act (take a lock, fill a
+ * cache, change anything): a long-lived runner (the daemon's) may spawn one
+ * ahead and hand it its input when a step that names it runs (SpareProcess).
+ * A step that names one takes its argv from here.
+ */
+export const SPARE_COMMANDS = {
+  'ip-batch': ['ip', '-batch', '-'],
+  nft: ['nft', '-f', '-'],
+  'iptables-restore': ['iptables-restore', '--noflush', '-w'],
+  'ip6tables-restore': ['ip6tables-restore', '--noflush', '-w'],
+  'iptables-legacy-restore': ['iptables-legacy-restore', '--noflush', '-w'],
+  'ip6tables-legacy-restore': ['ip6tables-legacy-restore', '--noflush', '-w'],
+} as const satisfies Record<string, readonly string[]>;
+export type SpareCommand = keyof typeof SPARE_COMMANDS;
+
+/** The host's `ip -batch`: one makes a new guest's pair. */
+export const IP_BATCH: readonly string[] = SPARE_COMMANDS['ip-batch'];
 
 /** One side effect, as data: a process (argv plus optional stdin), a state file write or removal, or a sysctl. */
 export type Step =
@@ -9,8 +25,8 @@ export type Step =
    * `unsupported`: stderr that means the kernel lacks a feature, reported as such (exit 17) instead of a failed command.
    * `midway`: steps taken while the process waits for the rest of its input: once it has printed (the last command of
    * `input` prints when done), `steps` run, then it reads `rest`. Still one process; a dry run shows it as two.
-   * `spare`: a run of IP_BATCH, which a runner given a spare process of it (the daemon's) runs in that process,
-   * spawned ahead; any other runner spawns it.
+   * `spare`: which of SPARE_COMMANDS this is (its argv is that one's): a runner that keeps spares (the daemon's)
+   * runs it in one spawned ahead; any other runner spawns it.
    */
   | {
       kind: 'run';
@@ -19,7 +35,7 @@ export type Step =
       tolerate?: RegExp;
       unsupported?: { when: RegExp; message: string };
       midway?: { steps: Step[]; rest: string };
-      spare?: true;
+      spare?: SpareCommand;
     }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }

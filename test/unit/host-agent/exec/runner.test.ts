@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import { formatStep, nftables, RealRunner, stepsOf } from '@guestnet/host-agent';
+import { formatStep, nftables, RealRunner, Spares, stepsOf } from '@guestnet/host-agent';
 import { CommandFailedError, ExitCode, newOneTimeToken } from '@guestnet/protocol';
-import { SpareProcess } from '@guestnet/runtime';
 import { sampleRecord } from '../../../fixtures/records.js';
 
 describe('the real runner', () => {
@@ -24,42 +23,57 @@ describe('the real runner', () => {
   });
 });
 
-describe('the real runner and its spare process', () => {
+describe('the real runner and its spare processes', () => {
   // The command writes the pid of the process that ran it: the spare's, spawned ahead, or one spawned for the step.
   const pidFile = `/tmp/guestnet-runner-spare-${process.pid}`;
   const argv = ['sh', '-c', `read line; echo $$ > ${pidFile}`];
   const ranIn = async () => Number((await readFile(pidFile, 'utf8')).trim());
-  let spare: SpareProcess;
+  let spares: Spares;
+  const waitingOf = (command: 'ip-batch' | 'nft') => spares.of(command)?.waitingPid;
   beforeEach(() => {
-    spare = new SpareProcess(argv);
-    spare.keep();
+    spares = new Spares(() => argv);
+    spares.keep('ip-batch');
   });
   afterEach(async () => {
-    spare.close();
+    spares.close();
     await rm(pidFile, { force: true });
   });
 
-  it('runs a step that says so in the spare it was given', async () => {
-    const waiting = spare.waitingPid;
+  it('runs a step that names a spare command in the one waiting', async () => {
+    const waiting = waitingOf('ip-batch');
     assert.ok(waiting !== undefined);
-    const runner = new RealRunner(undefined, spare);
-    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: true });
+    const runner = new RealRunner(undefined, spares);
+    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: 'ip-batch' });
     assert.equal(await ranIn(), waiting);
     assert.equal(runner.processes, 1);
   });
 
+  it('keeps one of a command it has run once waiting for the next step that names it', async () => {
+    const runner = new RealRunner(undefined, spares);
+    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: 'nft' });
+    const first = await ranIn();
+    let waiting = waitingOf('nft');
+    for (let i = 0; i < 100 && (waiting === undefined || waiting === first); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      waiting = waitingOf('nft');
+    }
+    assert.ok(waiting !== undefined && waiting !== first, 'one more waits');
+    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: 'nft' });
+    assert.equal(await ranIn(), waiting);
+  });
+
   it('runs a step in two parts in its spare, the steps between while it waits', async () => {
     const twoParts = ['sh', '-c', `read line; echo $$; read rest; echo $$ > ${pidFile}`];
-    const parted = new SpareProcess(twoParts);
-    parted.keep();
-    const ready = parted.waitingPid;
+    const parted = new Spares(() => twoParts);
+    parted.keep('ip-batch');
+    const ready = parted.of('ip-batch')?.waitingPid;
     const between = `/tmp/guestnet-runner-between-${process.pid}`;
     try {
       await new RealRunner(undefined, parted).perform({
         kind: 'run',
         argv: twoParts,
         input: 'first\n',
-        spare: true,
+        spare: 'ip-batch',
         midway: { steps: [{ kind: 'write', path: between, content: 'between\n' }], rest: 'rest\n' },
       });
       assert.equal(await ranIn(), ready);
@@ -70,13 +84,17 @@ describe('the real runner and its spare process', () => {
     }
   });
 
-  it('spawns a step when it was given no spare, and a step that does not say so even when it was', async () => {
-    const waiting = spare.waitingPid;
-    await new RealRunner().perform({ kind: 'run', argv, input: 'go\n', spare: true });
+  it('spawns a step when it was given no spares, or once they are closed, and a step that names none even when it was', async () => {
+    const waiting = waitingOf('ip-batch');
+    await new RealRunner().perform({ kind: 'run', argv, input: 'go\n', spare: 'ip-batch' });
     assert.notEqual(await ranIn(), waiting);
-    await new RealRunner(undefined, spare).perform({ kind: 'run', argv, input: 'go\n' });
+    await new RealRunner(undefined, spares).perform({ kind: 'run', argv, input: 'go\n' });
     assert.notEqual(await ranIn(), waiting);
-    assert.equal(spare.waitingPid, waiting, 'the spare still waits');
+    assert.equal(waitingOf('ip-batch'), waiting, 'the spare still waits');
+    spares.close();
+    await new RealRunner(undefined, spares).perform({ kind: 'run', argv, input: 'go\n', spare: 'ip-batch' });
+    assert.notEqual(await ranIn(), waiting);
+    assert.equal(waitingOf('ip-batch'), undefined, 'closed, it keeps none');
   });
 });
 
