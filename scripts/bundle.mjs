@@ -79,28 +79,130 @@ const winstonBeside = {
   },
 };
 
-// The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
-const BUNDLES = [
-  ['host-agent/dist/cli.js', 'host-agent.cjs', agentCheck('host-agent'), [winstonBeside]],
-  ['guest-agent/dist/cli.js', 'guest-agent.cjs', agentCheck('guest-agent'), []],
-  ['host-agent/dist/cni/main.js', 'guestnet', cniCheck, []],
-];
+const hashed = (prefix, contents) => `${prefix}-${createHash('sha256').update(contents).digest('hex').slice(0, 16)}.cjs`;
+const toRoot = (input) => join(root, input);
+
+/**
+ * Resolves each import of a module in `modules` to a require of the file
+ * beside the bundle that holds it: absolute path to [file, the expression
+ * that picks the module out of that file's exports].
+ */
+const fromFiles = (modules) => ({
+  name: 'from-files',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'from-files' || args.namespace !== 'file' || /^node:|^winston$/.test(args.path)) return undefined;
+      const { kind, importer, resolveDir } = args;
+      const found = await b.resolve(args.path, { kind, importer, resolveDir, pluginData: 'from-files' });
+      return found.errors.length === 0 && modules.has(found.path) ? { path: found.path, namespace: 'from-files' } : undefined;
+    });
+    b.onResolve({ filter: /^\.\/.*\.cjs$/, namespace: 'from-files' }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'from-files' }, (args) => {
+      const [file, pick] = modules.get(args.path);
+      return { loader: 'js', contents: `module.exports = require('./${file}')${pick};` };
+    });
+  },
+});
+
+const inputsOf = (built) =>
+  new Set(
+    Object.keys(built.metafile.inputs)
+      .filter((input) => !input.includes(':'))
+      .map(toRoot),
+  );
+
+// A program that a daemon may serve is three files, so that a client the
+// daemon serves (and --help) reads only the code it runs: V8 reads every
+// function of a file it loads, used or not.
+// - the entry (`host-agent.cjs`, `guestnet`): the CLI or the plugin's
+//   request handling, and the daemon's client;
+// - `<name>-engine-<hash>.cjs`: the module `engine` names, which does the
+//   work in this process when no daemon serves; the entry requires it on that
+//   path only;
+// - `<name>-shared-<hash>.cjs`: the modules both need, once, so that a class
+//   (an error checked with instanceof) or a module's state is one in the
+//   process, whichever file uses it. The entry requires it at once.
+// Each lazily required file is named by a hash of its content, like winston's.
+async function splitProgram({ entry, name, banner, engine, plugins }) {
+  const prefix = name.replace(/\.cjs$/, '');
+  const options = { ...common, write: false, metafile: true, supported: { 'dynamic-import': false }, absWorkingDir: root };
+  const engineAt = toRoot(engine);
+  const entryAt = toRoot(entry);
+  // What each side needs, found by building it alone.
+  const entryInputs = inputsOf(
+    await build({
+      ...options,
+      entryPoints: [entryAt],
+      plugins: [builtinsOnFirstUse, fromFiles(new Map([[engineAt, ['engine.cjs', '']]])), ...plugins],
+    }),
+  );
+  const engineInputs = inputsOf(await build({ ...options, entryPoints: [engineAt], plugins: [builtinsOnFirstUse, ...plugins] }));
+  const both = [...entryInputs].filter((input) => engineInputs.has(input) && input !== entryAt).sort();
+  const shared = (
+    await build({
+      ...options,
+      stdin: { contents: both.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n'), resolveDir: root },
+      legalComments: 'eof',
+      plugins: [builtinsOnFirstUse, ...plugins],
+    })
+  ).outputFiles[0].contents;
+  const sharedFile = hashed(`${prefix}-shared`, shared);
+  const sharedModules = both.map((input, i) => [input, [sharedFile, `.m${i}`]]);
+  const engineBuilt = (
+    await build({
+      ...options,
+      entryPoints: [engineAt],
+      legalComments: 'eof',
+      plugins: [builtinsOnFirstUse, fromFiles(new Map(sharedModules)), ...plugins],
+    })
+  ).outputFiles[0].contents;
+  const engineFile = hashed(`${prefix}-engine`, engineBuilt);
+  const entryBuilt = (
+    await build({
+      ...options,
+      entryPoints: [entryAt],
+      legalComments: 'eof',
+      banner: { js: banner },
+      plugins: [builtinsOnFirstUse, fromFiles(new Map([...sharedModules, [engineAt, [engineFile, '']]])), ...plugins],
+    })
+  ).outputFiles[0].contents;
+  return [
+    [sharedFile, shared, 0o644],
+    [engineFile, engineBuilt, 0o644],
+    [name, entryBuilt, 0o755],
+  ];
+}
 
 const outputs = [[winstonFile, winston, 0o644]];
-for (const [entry, name, versionCheck, plugins] of BUNDLES) {
-  const built = await build({
-    ...common,
-    entryPoints: [join(root, entry)],
-    outfile: join(outdir, name),
-    write: false,
-    legalComments: 'eof',
-    banner: { js: `#!/usr/bin/env node\n${versionCheck}` },
-    // winston's file is required, not imported: import() would start the ES module loader for it.
-    supported: { 'dynamic-import': false },
-    plugins: [builtinsOnFirstUse, ...plugins],
-  });
-  outputs.push([name, built.outputFiles[0].contents, 0o755]);
-}
+outputs.push(
+  ...(await splitProgram({
+    entry: 'host-agent/dist/cli.js',
+    name: 'host-agent.cjs',
+    banner: `#!/usr/bin/env node\n${agentCheck('host-agent')}`,
+    engine: 'host-agent/dist/engine.js',
+    plugins: [winstonBeside],
+  })),
+);
+const guestAgent = await build({
+  ...common,
+  entryPoints: [join(root, 'guest-agent/dist/cli.js')],
+  write: false,
+  legalComments: 'eof',
+  banner: { js: `#!/usr/bin/env node\n${agentCheck('guest-agent')}` },
+  supported: { 'dynamic-import': false },
+  plugins: [builtinsOnFirstUse],
+});
+outputs.push(['guest-agent.cjs', guestAgent.outputFiles[0].contents, 0o755]);
+// The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
+outputs.push(
+  ...(await splitProgram({
+    entry: 'host-agent/dist/cni/main.js',
+    name: 'guestnet',
+    banner: `#!/usr/bin/env node\n${cniCheck}`,
+    engine: 'host-agent/dist/cni/engine.js',
+    plugins: [],
+  })),
+);
 // The root package.json says "type": "module", which would make node read
 // `guestnet`, which has no extension, as an ES module.
 outputs.push(['package.json', new TextEncoder().encode('{ "type": "commonjs" }\n'), 0o644]);
@@ -115,5 +217,6 @@ for (const [name, contents, mode] of outputs) {
   renameSync(`${path}.tmp`, path);
   if (name !== 'package.json') console.log(`${path}  ${(contents.length / 1024).toFixed(0)} KiB`);
 }
-// An earlier build's winston, which no file of this build names.
-for (const name of readdirSync(outdir)) if (name.startsWith(`${WINSTON}-`) && name !== winstonFile) rmSync(join(outdir, name));
+// An earlier build's hashed files, which no file of this build names.
+const built = new Set(outputs.map(([name]) => name));
+for (const name of readdirSync(outdir)) if (/-[0-9a-f]{16}\.cjs$/.test(name) && !built.has(name)) rmSync(join(outdir, name));
