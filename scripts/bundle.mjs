@@ -5,7 +5,7 @@
 // run exactly the code the tests run. Lazy `import()`s stay lazy: esbuild
 // defers those modules' evaluation until first use.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -99,16 +99,44 @@ const fromFiles = (modules) => ({
     b.onResolve({ filter: /^\.\/.*\.cjs$/, namespace: 'from-files' }, (args) => ({ path: args.path, external: true }));
     b.onLoad({ filter: /.*/, namespace: 'from-files' }, (args) => {
       const [file, pick] = modules.get(args.path);
-      return { loader: 'js', contents: `module.exports = require('./${file}')${pick};` };
+      if (pick !== '') return { loader: 'js', contents: `module.exports = require('./${file}')${pick};` };
+      // A whole file required late (the engine): an install that left it out says so in one line.
+      const missing = `'${file} is missing from ' + __dirname + ': install every file of deploy/dist together'`;
+      return {
+        loader: 'js',
+        contents: [
+          `try { module.exports = require('./${file}'); } catch (error) {`,
+          `  throw error?.code === 'MODULE_NOT_FOUND' && error.message.includes('./${file}') ? new Error(${missing}) : error;`,
+          '}',
+        ].join('\n'),
+      };
     });
   },
 });
 
 const inputsOf = (built) =>
+  Object.keys(built.metafile.inputs)
+    .filter((input) => !input.includes(':'))
+    .map(toRoot);
+
+/**
+ * A module that only re-exports others (a package's index): each file may
+ * forward through a copy of its own, which holds nothing that could be two.
+ */
+const onlyReExports = (path) =>
+  /\.js$/.test(path) &&
+  readFileSync(path, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+    .split(';')
+    .map((statement) => statement.trim())
+    .every((statement) => statement === '' || /^export\s+(\*|\*\s+as\s+\w+|\{[^}]*\})\s+from\s+'[^']+'$/.test(statement));
+
+/** The modules of ours and of node_modules whose code a build holds (a module that only re-exports has none). */
+const codeOf = (built) =>
   new Set(
-    Object.keys(built.metafile.inputs)
-      .filter((input) => !input.includes(':'))
-      .map(toRoot),
+    Object.entries(Object.values(built.metafile.outputs)[0].inputs)
+      .filter(([input, { bytesInOutput }]) => bytesInOutput > 0 && !input.includes(':'))
+      .map(([input]) => toRoot(input)),
   );
 
 // A program that a daemon may serve is three files, so that a client the
@@ -119,58 +147,65 @@ const inputsOf = (built) =>
 // - `<name>-engine-<hash>.cjs`: the module `engine` names, which does the
 //   work in this process when no daemon serves; the entry requires it on that
 //   path only;
-// - `<name>-shared-<hash>.cjs`: the modules both need, once, so that a class
-//   (an error checked with instanceof) or a module's state is one in the
-//   process, whichever file uses it. The entry requires it at once.
+// - `<name>-shared-<hash>.cjs`: the modules whose code both need, once, so
+//   that a class (an error checked with instanceof) or a module's state is
+//   one in the process, whichever file uses it. The entry requires it at once.
 // Each lazily required file is named by a hash of its content, like winston's.
 async function splitProgram({ entry, name, banner, engine, plugins }) {
   const prefix = name.replace(/\.cjs$/, '');
   const options = { ...common, write: false, metafile: true, supported: { 'dynamic-import': false }, absWorkingDir: root };
   const engineAt = toRoot(engine);
   const entryAt = toRoot(entry);
-  // What each side needs, found by building it alone.
-  const entryInputs = inputsOf(
-    await build({
+  const buildSplit = async (shared) => {
+    const sharedBuilt = await build({
       ...options,
-      entryPoints: [entryAt],
-      plugins: [builtinsOnFirstUse, fromFiles(new Map([[engineAt, ['engine.cjs', '']]])), ...plugins],
-    }),
-  );
-  const engineInputs = inputsOf(await build({ ...options, entryPoints: [engineAt], plugins: [builtinsOnFirstUse, ...plugins] }));
-  const both = [...entryInputs].filter((input) => engineInputs.has(input) && input !== entryAt).sort();
-  const shared = (
-    await build({
-      ...options,
-      stdin: { contents: both.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n'), resolveDir: root },
+      stdin: { contents: shared.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n'), resolveDir: root },
       legalComments: 'eof',
       plugins: [builtinsOnFirstUse, ...plugins],
-    })
-  ).outputFiles[0].contents;
-  const sharedFile = hashed(`${prefix}-shared`, shared);
-  const sharedModules = both.map((input, i) => [input, [sharedFile, `.m${i}`]]);
-  const engineBuilt = (
-    await build({
+    });
+    const sharedFile = hashed(`${prefix}-shared`, sharedBuilt.outputFiles[0].contents);
+    const sharedModules = shared.map((input, i) => [input, [sharedFile, `.m${i}`]]);
+    const engineBuilt = await build({
       ...options,
       entryPoints: [engineAt],
       legalComments: 'eof',
       plugins: [builtinsOnFirstUse, fromFiles(new Map(sharedModules)), ...plugins],
-    })
-  ).outputFiles[0].contents;
-  const engineFile = hashed(`${prefix}-engine`, engineBuilt);
-  const entryBuilt = (
-    await build({
+    });
+    const engineFile = hashed(`${prefix}-engine`, engineBuilt.outputFiles[0].contents);
+    const entryBuilt = await build({
       ...options,
       entryPoints: [entryAt],
       legalComments: 'eof',
       banner: { js: banner },
       plugins: [builtinsOnFirstUse, fromFiles(new Map([...sharedModules, [engineAt, [engineFile, '']]])), ...plugins],
-    })
-  ).outputFiles[0].contents;
-  return [
-    [sharedFile, shared, 0o644],
-    [engineFile, engineBuilt, 0o644],
-    [name, entryBuilt, 0o755],
-  ];
+    });
+    const files = [
+      [sharedFile, sharedBuilt, 0o644],
+      [engineFile, engineBuilt, 0o644],
+      [name, entryBuilt, 0o755],
+    ];
+    return files.map(([file, built, mode]) => [file, built.outputFiles[0].contents, mode, codeOf(built)]);
+  };
+  // The shared modules are those whose code both sides hold, built each alone
+  // (tree-shaken: a package's index that only re-exports is none of them). A
+  // shared module holds all its code, which may need a module only one side
+  // held: that one is shared too, until no module's code is in two files.
+  const alone = (point, modules) =>
+    build({ ...options, entryPoints: [point], plugins: [builtinsOnFirstUse, fromFiles(modules), ...plugins] });
+  const entryAlone = await alone(entryAt, new Map([[engineAt, ['engine.cjs', '']]]));
+  const engineAlone = await alone(engineAt, new Map());
+  const entryCode = codeOf(entryAlone);
+  const engineCode = codeOf(engineAlone);
+  const shared = new Set([...entryCode].filter((input) => engineCode.has(input)));
+  const forwardsOnly = new Set([...inputsOf(entryAlone), ...inputsOf(engineAlone)].filter(onlyReExports));
+  for (;;) {
+    const files = await buildSplit([...shared].sort());
+    const twice = [...files[0][3]].filter((input) => files.slice(1).some((file) => file[3].has(input)));
+    twice.push(...[...files[1][3]].filter((input) => files[2][3].has(input)));
+    if (twice.every((input) => forwardsOnly.has(input) || shared.has(input)))
+      return files.map(([file, contents, mode]) => [file, contents, mode]);
+    for (const input of twice) if (!forwardsOnly.has(input)) shared.add(input);
+  }
 }
 
 const outputs = [[winstonFile, winston, 0o644]];
