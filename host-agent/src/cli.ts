@@ -288,7 +288,7 @@ withExamples(program.command('completion'), [
     print(bashCompletion(program));
   });
 
-// No top-level await: the single-file CommonJS bundle cannot have one.
+// No top-level await: a CommonJS bundle cannot have one.
 program
   .parseAsync(process.argv)
   .catch((error: unknown) => {

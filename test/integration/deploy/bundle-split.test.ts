@@ -75,6 +75,7 @@ describe('npm run bundle: what runs when no daemon serves is a file of its own',
 
     it('the CLI without the engine attaches, forwards, lists and detaches a guest through the daemon', async () => {
       const cli = join(thin, 'host-agent.cjs');
+      assert.match((await execa(NODE, [cli, '--help'])).stdout, /^Usage: host-agent/);
       const guest = await sandbox.startGuest({ agentScript: join(whole, 'guest-agent.cjs') });
       const attach = await sandbox.hostAgent(['attach', String(guest.pid)], cli);
       assert.equal(attach.exitCode, 0, attach.stderr);
