@@ -33,7 +33,7 @@ const cniCheck = tooOld(
 // whether the command used them or not. Each becomes a module of forwarding
 // functions that requires the real one on the first call. Only functions are
 // forwarded: a build that imports anything else from them fails here, loudly.
-const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'net', 'readline', 'tty'];
+const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'fs/promises', 'net', 'readline', 'tty'];
 const builtinsOnFirstUse = {
   name: 'builtins-on-first-use',
   setup(b) {
