@@ -149,7 +149,8 @@ const codeOf = (built) =>
 //   path only;
 // - `<name>-shared-<hash>.cjs`: the modules whose code both need, once, so
 //   that a class (an error checked with instanceof) or a module's state is
-//   one in the process, whichever file uses it. The entry requires it at once.
+//   one in the process, whichever file uses it. The entry requires it at
+//   once, and its modules run as it loads, not on first use.
 // Each lazily required file is named by a hash of its content, like winston's.
 async function splitProgram({ entry, name, banner, engine, plugins }) {
   const prefix = name.replace(/\.cjs$/, '');
@@ -202,9 +203,12 @@ async function splitProgram({ entry, name, banner, engine, plugins }) {
     const files = await buildSplit([...shared].sort());
     const twice = [...files[0][3]].filter((input) => files.slice(1).some((file) => file[3].has(input)));
     twice.push(...[...files[1][3]].filter((input) => files[2][3].has(input)));
-    if (twice.every((input) => forwardsOnly.has(input) || shared.has(input)))
-      return files.map(([file, contents, mode]) => [file, contents, mode]);
-    for (const input of twice) if (!forwardsOnly.has(input)) shared.add(input);
+    const more = twice.filter((input) => !forwardsOnly.has(input));
+    if (more.length === 0) return files.map(([file, contents, mode]) => [file, contents, mode]);
+    // A shared module whose code is still in two files was not resolved to the shared file: fail, never ship it twice.
+    const stuck = more.filter((input) => shared.has(input));
+    if (stuck.length > 0) throw new Error(`bundle: ${stuck.join(', ')} would be in two files of ${name}`);
+    for (const input of more) shared.add(input);
   }
 }
 
