@@ -45,7 +45,7 @@ adb_ remount >/dev/null || fail "adb remount failed: /system/etc/init needs a us
 adb_ shell mkdir -p "$dir/run"
 adb_ shell chmod 0700 "$dir/run"
 adb_ push "$node" "$dir/node" >/dev/null
-# host-agent.cjs requires winston's file (host-agent-winston-<hash>.cjs) from beside it.
+# host-agent.cjs requires its shared, engine and winston files (host-agent-*-<hash>.cjs) from beside it.
 adb_ push "$dist"/host-agent*.cjs "$dist/guest-agent.cjs" "$dir/" >/dev/null
 adb_ shell chmod 0755 "$dir/node"
 # logwrapper tags log lines with the binary's name: run node under ours.

@@ -15,14 +15,15 @@ import { parsePortForward } from './model/port-forward.js';
 import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 import { waitOf } from './model/guest-config-mode.js';
 
-// Each command's module (the engine, the daemon, winston behind them) loads
-// only when that command runs: --help and a mistyped flag stay fast.
+// Each command's module loads only when that command runs: --help and a
+// mistyped flag stay fast. The verbs a daemon may serve ask it first and load
+// the engine only when none does; doctor and serve always run here.
 const commands = {
   attach: () => import('./commands/attach.js'),
   detach: () => import('./commands/detach.js'),
-  doctor: () => import('./commands/doctor.js'),
+  doctor: () => import('./engine.js'),
   forward: () => import('./commands/forward.js'),
-  serve: () => import('./commands/serve.js'),
+  serve: () => import('./engine.js'),
   status: () => import('./commands/status.js'),
 };
 // How results read for a person: loaded once there is a result.
@@ -287,7 +288,7 @@ withExamples(program.command('completion'), [
     print(bashCompletion(program));
   });
 
-// No top-level await: the single-file CommonJS bundle cannot have one.
+// No top-level await: a CommonJS bundle cannot have one.
 program
   .parseAsync(process.argv)
   .catch((error: unknown) => {

@@ -2,6 +2,7 @@
 // The agent itself starts from cli.ts, and the CNI plugin from cni/main.ts.
 export type * from './model/record.js';
 export { guestAddressesOf, guestAddressOf, guestEndShown, guestLabel, hostEndOf, hostLinkAlias, ID_PATTERN } from './model/record.js';
+export { describeHost } from './model/host-description.js';
 export { describeType, hasGuestLinkType, LINK_TYPES, RECORD_TYPES, recordTypeOf } from './model/link-type.js';
 export { upgradeRecord } from './state/records.js';
 export type { HostObserved, Route } from './model/host.js';

@@ -1,9 +1,9 @@
 import type { LastApply } from '@guestnet/protocol';
 import type { Finding } from './doctor/checks.js';
 import type { OpTiming } from './exec/apply.js';
-import { driverFor } from './drivers/index.js';
 import { hasGuestLink, isRouted } from './model/record.js';
 import { describePortForward } from './model/port-forward.js';
+import { describeHost } from './model/host-description.js';
 import type { ForwardResult } from './service/host-side.js';
 import type { AttachResult, DetachAllResult, DetachResult } from './service/results.js';
 import type { Status } from './service/status.js';
@@ -15,7 +15,7 @@ function stepLines(steps: OpTiming[]): string[] {
 
 export function formatAttach(pid: number, result: AttachResult): string[] {
   const a = result.attachment;
-  const host = `  host  ${driverFor(a.type).describeHost(a, result.firewall)}`;
+  const host = `  host  ${describeHost(a, result.firewall)}`;
   const addresses = (l: Extract<typeof a, { guestIf: string }>) =>
     l.dhcp ? 'by DHCP' : `${l.guestAddress}/${l.prefixLength}, gateway ${l.hostAddress}`;
   const guest = hasGuestLink(a)

@@ -67,12 +67,7 @@ async function main(): Promise<object | undefined> {
     const viaDaemon = await handOver(command as CniCommand, text, env);
     if (viaDaemon.served) return (viaDaemon.result as object | null) ?? undefined;
   }
-  const [{ RealRunner }, { BASE_TOOLS, requireTools }, { AttachmentService }, { add, check, del, gc, status }] = await Promise.all([
-    import('../exec/runner.js'),
-    import('../net/tools.js'),
-    import('../service/attachments.js'),
-    import('./commands.js'),
-  ]);
+  const { RealRunner, BASE_TOOLS, requireTools, AttachmentService, add, check, del, gc, status } = await import('./engine.js');
   const runner = new RealRunner();
   if (command === 'DEL') {
     const attachment = attachmentOf(env);

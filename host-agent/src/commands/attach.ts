@@ -1,15 +1,11 @@
 import { AgentError } from '@guestnet/protocol';
 import { callDaemon, type ManyResults, memberResult, replyWithin } from '../daemon/control.js';
-import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { interrupted } from '../guest-link/exchange.js';
-import { configureGuest, type SessionEvents } from '../guest-link/one-shot.js';
-import { configureFromHost } from '../guest-config/from-host.js';
+import type { SessionEvents } from '../guest-link/one-shot.js';
 import { guestConfigModeOf } from '../model/guest-config.js';
 import { refuseOneShot } from '../model/guest-config-mode.js';
 import type { HostSettings } from '../model/settings.js';
-import { AttachmentService } from '../service/attachments.js';
-import { processGuest, requireRoot } from '../service/preflight.js';
-import { type AttachResult, attachResult } from '../service/results.js';
+import { requireRoot } from '../service/preflight.js';
+import type { AttachResult } from '../service/results.js';
 
 export type { AttachResult } from '../service/results.js';
 
@@ -35,15 +31,17 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       const request = { type: 'attach' as const, pid, settings: { ...settings }, wait: options.wait };
       // Waiting for the guest runs inside the daemon; the reply may take that long.
       const within = replyWithin(settings.commandTimeout, settings.timeout);
-      const viaDaemon = await callDaemon(settings.stateDir, request, within, abort.signal).catch((error: unknown) => {
+      const viaDaemon = await callDaemon(settings.stateDir, request, within, abort.signal).catch(async (error: unknown) => {
         // The daemon rolled back because we hung up on it: say why we did.
-        throw abort.signal.aborted && error instanceof AgentError && error.code === 'interrupted'
-          ? interrupted(String(abort.signal.reason))
-          : error;
+        if (!abort.signal.aborted || !(error instanceof AgentError) || error.code !== 'interrupted') throw error;
+        throw (await import('../engine.js')).interrupted(String(abort.signal.reason));
       });
       if (viaDaemon.served) return viaDaemon.result as AttachResult;
       refuseOneShot(settings);
     }
+    // Here, with no daemon: only now the engine loads.
+    const { AttachmentService, DryRunRunner, RealRunner, attachResult, configureFromHost, configureGuest, interrupted, processGuest } =
+      await import('../engine.js');
     const guest = await processGuest(pid);
     const service = new AttachmentService(
       settings.stateDir,

@@ -1,8 +1,6 @@
 import { callDaemon, replyWithin } from '../daemon/control.js';
-import { DryRunRunner, RealRunner } from '../exec/runner.js';
-import { AttachmentService } from '../service/attachments.js';
 import { requireRoot } from '../service/preflight.js';
-import { type DetachAllResult, type DetachResult, detachResultFor } from '../service/results.js';
+import type { DetachAllResult, DetachResult } from '../service/results.js';
 
 export type { DetachAllResult, DetachResult } from '../service/results.js';
 
@@ -21,6 +19,7 @@ export async function detach(pid: number, options: DetachOptions): Promise<Detac
     const viaDaemon = await callDaemon(options.stateDir, { type: 'detach', pid }, replyWithin(options.commandTimeout));
     if (viaDaemon.served) return viaDaemon.result as DetachResult;
   }
+  const { AttachmentService, DryRunRunner, RealRunner, detachResultFor } = await import('../engine.js');
   const service = new AttachmentService(
     options.stateDir,
     options.dryRun ? new DryRunRunner(options.print) : new RealRunner(options.commandTimeout),
@@ -35,6 +34,7 @@ export async function detachAll(options: DetachOptions): Promise<DetachAllResult
     const viaDaemon = await callDaemon(options.stateDir, { type: 'detachAll' }, replyWithin(options.commandTimeout));
     if (viaDaemon.served) return viaDaemon.result as DetachAllResult;
   }
+  const { AttachmentService, DryRunRunner, RealRunner } = await import('../engine.js');
   const service = new AttachmentService(
     options.stateDir,
     options.dryRun ? new DryRunRunner(options.print) : new RealRunner(options.commandTimeout),

@@ -1,7 +1,6 @@
 import { callDaemon, replyWithin } from '../daemon/control.js';
-import { DryRunRunner, RealRunner } from '../exec/runner.js';
 import type { PortForward } from '../model/port-forward.js';
-import { AttachmentService, type ForwardResult } from '../service/attachments.js';
+import type { ForwardResult } from '../service/attachments.js';
 import { requireRoot } from '../service/preflight.js';
 
 export interface ForwardOptions {
@@ -24,6 +23,7 @@ export async function forward(pid: number, spec: PortForward, options: ForwardOp
     );
     if (viaDaemon.served) return viaDaemon.result as ForwardResult;
   }
+  const { AttachmentService, DryRunRunner, RealRunner } = await import('../engine.js');
   const service = new AttachmentService(
     options.stateDir,
     options.dryRun ? new DryRunRunner(options.print) : new RealRunner(options.commandTimeout),

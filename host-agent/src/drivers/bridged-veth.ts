@@ -5,7 +5,7 @@ import { firewallOf, observedFirewall } from '../model/rules.js';
 import { onPath } from '../net/tools.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+import { baseOf, detachOnce, forgetting, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
 
 // A veth whose host end is a port of an existing bridge: the guest is on the
 // bridge's LAN. With --port-security the port passes only the guest's own
@@ -93,6 +93,4 @@ export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
   planAttach,
   planDetach,
   detach: (record, records, runner, ctx) => detachOnce(record, { links: [record.hostIf], bridged: true }, planDetach, records, runner, ctx),
-  describeHost: (record, firewall) =>
-    joinedHost(record, `, port ${record.hostIf}`, record.portSecurity === true, firewall === 'nftables' ? undefined : firewall),
 };

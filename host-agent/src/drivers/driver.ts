@@ -4,7 +4,7 @@ import type { HostObserved } from '../model/host.js';
 import type { GuestSeen } from '../model/link-type.js';
 import type { NicSeen } from '../model/nic.js';
 import type { PortForward } from '../model/port-forward.js';
-import type { AttachmentRecord, GuestIdentity, Shown } from '../model/record.js';
+import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
 import type { HostSettings } from '../model/settings.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 
@@ -62,6 +62,4 @@ export interface LinkDriver<R extends AttachmentRecord> {
   planDetach(observed: HostObserved, record: R, nic?: NicSeen): TeardownOp[];
   /** Looks, plans and removes `record`'s attachment. */
   detach(record: R, records: readonly AttachmentRecord[], runner: Runner, ctx: ExecContext): Promise<OpTiming[]>;
-  /** The host side in words, for an attach's report. */
-  describeHost(record: Shown<R>, firewall: string): string;
 }

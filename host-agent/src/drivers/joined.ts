@@ -4,14 +4,7 @@ import type { Runner } from '../exec/runner.js';
 import type { HostObserved } from '../model/host.js';
 import { describeType, type RecordType } from '../model/link-type.js';
 import { parsePool } from '../model/pool.js';
-import {
-  type AttachmentRecord,
-  guestLabel,
-  type JoinedLink,
-  type LinkedRecord,
-  type RecordBase,
-  type ShownRecord,
-} from '../model/record.js';
+import { type AttachmentRecord, guestLabel, type JoinedLink, type LinkedRecord, type RecordBase } from '../model/record.js';
 import { DEFAULT_GUEST_IF, type HostSettings } from '../model/settings.js';
 import { guestReachableResolvers } from '../net/resolvers.js';
 import { observeHost, type Scope } from '../observe.js';
@@ -120,18 +113,4 @@ export async function detachOnce<R extends AttachmentRecord>(
 ): Promise<OpTiming[]> {
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, records, scope);
   return applyTeardown(plan(observed, record), runner, ctx);
-}
-
-/**
- * How an attach's report names the host side of a guest that joins a network: no NAT, no rules of ours,
- * but a lock on a bridged guest's port, and with iptables the port let through `letThrough`'s chains.
- */
-export function joinedHost(record: ShownRecord & { link?: string }, extra = '', locked = false, letThrough?: string): string {
-  const through = letThrough === undefined ? [] : [`the port let through guestnet's ${letThrough} chains`];
-  const rules = locked
-    ? ['no NAT', 'the port is locked to the guest']
-    : through.length > 0
-      ? ['no NAT']
-      : ["no NAT and no rules of guestnet's"];
-  return `${describeType(record)}${extra}; ${[...rules, ...through].join('; ')}`;
 }

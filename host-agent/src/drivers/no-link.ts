@@ -2,7 +2,7 @@ import type { HostObserved } from '../model/host.js';
 import type { EmptyRecord, NoneRecord } from '../model/record.js';
 import type { SetupOp } from '../plan/ops.js';
 import type { AttachInput, AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, joinedHost, observeAll, refuseJoined } from './joined.js';
+import { baseOf, detachOnce, forgetting, observeAll, refuseJoined } from './joined.js';
 
 // The two types that give the guest no link: empty brings up its loopback,
 // none touches nothing. No agent configures them, so no attach waits for one.
@@ -26,7 +26,6 @@ export const emptyDriver: LinkDriver<EmptyRecord> = {
   },
   planDetach: forgetting,
   detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, forgetting, records, runner, ctx),
-  describeHost: (record) => joinedHost(record),
 };
 
 export const noneDriver: LinkDriver<NoneRecord> = {
@@ -37,5 +36,4 @@ export const noneDriver: LinkDriver<NoneRecord> = {
   },
   planDetach: forgetting,
   detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, forgetting, records, runner, ctx),
-  describeHost: (record) => joinedHost(record),
 };

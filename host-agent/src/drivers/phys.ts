@@ -11,7 +11,7 @@ import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import { currentUplink } from '../plan/planner.js';
 import { guestAlive } from '../observe.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, forgetting, joinedHost, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
+import { baseOf, forgetting, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
 
 // A NIC of the host handed to the guest, and given back with its name,
 // addresses, MTU and state. Only hardware: detach finds the NIC again by what
@@ -124,5 +124,4 @@ export const physDriver: LinkDriver<PhysRecord> = {
       `NIC withheld by the guest: ${guestLabel(record)} kept putting other links where ${record.link} was; the record is kept`,
     );
   },
-  describeHost: (record) => joinedHost(record),
 };

@@ -146,6 +146,4 @@ export const routedVethDriver: LinkDriver<RoutedVethRecord> = {
     const ipv6Chains = ipv6 && !records.some((r) => r.id !== record.id && inIpv6Chains(r));
     return detachOnce(record, { links: [record.hostIf], ipv6, ipv6Chains }, planDetachRouted, records, runner, ctx);
   },
-  describeHost: (record, firewall) =>
-    `${record.hostIf} ${record.hostAddress} peer ${record.guestAddress}, uplink ${record.uplink}, firewall ${firewall}`,
 };

@@ -5,7 +5,7 @@ import type { HostSettings } from '../model/settings.js';
 import { lookIntoGuest } from '../net/links.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, joinedHost, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
+import { baseOf, detachOnce, forgetting, joinedLinkOf, linkOf, observeParent, refuseJoined, sameType } from './joined.js';
 
 // macvlan, ipvlan and vlan: a link made from a parent on the host, tagged
 // and moved into the guest in one process (exec/typed-steps.ts). The three
@@ -52,7 +52,6 @@ function sublinkDriver<T extends SublinkRecord['type']>(
     planAttach,
     planDetach,
     detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, planDetach, records, runner, ctx),
-    describeHost: (record) => joinedHost(record),
   };
 }
 

@@ -71,7 +71,7 @@ describe('deploy/android: init services and install.sh over adb', function () {
       '/data/waydroid/rootfs/data/local/guestnet/',
       '/data/waydroid/rootfs/system/etc/init/guestnet-guest.rc',
     ]);
-    // The host agent's files (host-agent.cjs requires winston's from beside it) and the guest agent's.
+    // The host agent's files (host-agent.cjs requires its shared, engine and winston files from beside it) and the guest agent's.
     const agents = calls.find((c) => c.endsWith(' /data/local/guestnet/'))?.split(' ') ?? [];
     assert.deepEqual(
       agents
@@ -80,10 +80,11 @@ describe('deploy/android: init services and install.sh over adb', function () {
         .sort(),
       [...(await readdir(join(ROOT, 'deploy/dist'))).filter((name) => /^host-agent.*\.cjs$/.test(name)), 'guest-agent.cjs'].sort(),
     );
-    assert.ok(
-      agents.some((path) => /host-agent-winston-[0-9a-f]+\.cjs$/.test(path)),
-      agents.join(' '),
-    );
+    for (const part of ['shared', 'engine', 'winston'])
+      assert.ok(
+        agents.some((path) => new RegExp(`host-agent-${part}-[0-9a-f]{16}\\.cjs$`).test(path)),
+        `${part}: ${agents.join(' ')}`,
+      );
     assert.ok(calls.includes('-s emulator-5554 remount'));
     assert.ok(calls.includes('-s emulator-5554 shell ln -sf node /data/local/guestnet/guestnet-host'));
     assert.match(result.stdout, /^start: +adb shell start guestnet-host/m);

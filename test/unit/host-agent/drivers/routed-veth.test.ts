@@ -4,7 +4,7 @@ import { sampleRecord } from '../../../fixtures/records.js';
 import { emptyHost, simulate } from '../plan/simulate.js';
 
 // The routed veth's driver hands its plans to the planner: attach and detach
-// through it leave the host as it found it, and its report names the host end.
+// through it leave the host as it found it.
 
 const routed = driverFor('routed-veth');
 const record = sampleRecord() as RoutedVethRecord;
@@ -25,10 +25,5 @@ describe('drivers/routed-veth: the routed NAT veth', () => {
     const before = emptyHost();
     const { host } = simulate(before, routed.planAttach(before, record, undefined, {}));
     assert.deepEqual(routed.planAttach(host, record, record, {}), []);
-  });
-
-  it('names the host end, both addresses, the uplink and the firewall in its report', () => {
-    const { token: _, ...shown } = record;
-    assert.equal(routed.describeHost(shown, 'nftables'), 'vm_wlan 172.17.3.2 peer 172.17.3.3, uplink wlan0, firewall nftables');
   });
 });
