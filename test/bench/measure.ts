@@ -126,14 +126,17 @@ function attachedTo(strace: ReturnType<typeof execa>, pids: number[]): Promise<v
   });
 }
 
-export async function startupMs(argv: string[]): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await execa(process.execPath, argv);
-    xs.push(ms(t));
-  }
-  return median(xs);
+/** The median start-up of each of `commands` (node's arguments), in ms. */
+export async function startupMs(...commands: string[][]): Promise<number[]> {
+  const times = commands.map(() => [] as number[]);
+  // Taken in turns, so that the machine's drift weighs on each alike.
+  for (let i = 0; i < (smoke ? 1 : 20); i++)
+    for (const [at, argv] of commands.entries()) {
+      const t = performance.now();
+      await execa(process.execPath, argv);
+      times[at]?.push(ms(t));
+    }
+  return times.map(median);
 }
 
 /**
