@@ -146,9 +146,12 @@ export class HostMemory implements Runner {
     if (!this.listening()) return text;
     const answer = { generation: this.generation, text };
     this.answers.set(query, answer);
-    // A table that does not exist is an answer until an event creates it; a command that did not run is none.
+    // A table that does not exist is an answer until an event (or, for the firewall, a command of ours) makes it; a
+    // command that did not run is none, nor a firewall read that failed for another reason.
     const answered = (error: unknown) =>
-      query.keptFreshBy === 'kernel-events' && error instanceof CommandFailedError && error.commandExitCode !== undefined;
+      error instanceof CommandFailedError &&
+      error.commandExitCode !== undefined &&
+      (query.keptFreshBy === 'kernel-events' || query.absentWhen?.test(error.stderr) === true);
     text.catch((error: unknown) => answered(error) || (this.answers.get(query) === answer && this.answers.delete(query)));
     return text;
   }

@@ -1,5 +1,5 @@
 import { CommandFailedError } from '@guestnet/protocol';
-import { hostQueries } from '../model/host-queries.js';
+import { hostQueries, NFT_NO_TABLE } from '../model/host-queries.js';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
 import type { Reader, Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
@@ -90,7 +90,7 @@ async function listed(listing: Promise<string>): Promise<string | undefined> {
   try {
     return await listing;
   } catch (error) {
-    if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return undefined;
+    if (error instanceof CommandFailedError && NFT_NO_TABLE.test(error.stderr)) return undefined;
     throw error;
   }
 }

@@ -18,7 +18,16 @@ export interface HostQuery {
   readonly name: string;
   readonly argv: readonly string[];
   readonly keptFreshBy: Freshness;
+  /**
+   * What a failed read says when the thing read does not exist: that is an
+   * answer too, remembered as a success would be. A kernel-events query's
+   * failure that exited is always one (see Freshness).
+   */
+  readonly absentWhen?: RegExp;
 }
+
+/** What `nft list table` says of a table that does not exist (firewall/nftables.ts reads it so too). */
+export const NFT_NO_TABLE = /No such file or directory/;
 
 const ipJson = (family: '-4' | '-6', ...what: string[]) => ['ip', family, '-j', ...what];
 
@@ -39,7 +48,11 @@ const declared = {
   /** Which nftables tables exist: whose rules the host uses (firewall/select.ts). */
   nftTables: { keptFreshBy: 'checking-loop', argv: ['nft', 'list', 'tables'] },
   /** guestnet's IPv4 table without its set elements: whether it is there, in its shape. */
-  nftTableShape: { keptFreshBy: 'checking-loop', argv: ['nft', '-j', '-t', 'list', 'table', ...NFT_TABLE_NAME.split(' ')] },
+  nftTableShape: {
+    keptFreshBy: 'checking-loop',
+    argv: ['nft', '-j', '-t', 'list', 'table', ...NFT_TABLE_NAME.split(' ')],
+    absentWhen: NFT_NO_TABLE,
+  },
   /** ip's chains in nftables, built-in ones with their hook: which of them iptables-nft has made so far (firewall/iptables-made.ts). */
   nftChains4: { keptFreshBy: 'checking-loop', argv: ['nft', '-j', 'list', 'chains', 'ip'] },
   /** Every iptables table, of iptables-nft and of iptables-legacy. */

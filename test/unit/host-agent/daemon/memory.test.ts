@@ -114,6 +114,27 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
+  it('remembers that the firewall table does not exist, until a command of ours or an event', async () => {
+    // What nft says of a table that is not there: each member of a group attach asks, and one read must serve them all.
+    class NoTable extends RecordingRunner {
+      override async read(argv: string[]): Promise<string> {
+        this.reads.push(argv);
+        throw new CommandFailedError(argv, 'Error: No such file or directory; did you mean table ‘guestnet’ in family inet?', 1);
+      }
+    }
+    const inner = new NoTable();
+    const memory = new HostMemory(inner, () => true);
+    for (let i = 0; i < 3; i++) await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 1);
+    await memory.perform({ kind: 'run', argv: ['nft', '-f', '-'], input: '' });
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 2, 'a command of ours may have made it');
+    memory.changed();
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 3);
+    memory.close();
+  });
+
   it('its checking view reads the firewall afresh, and keeps what it read; routes and links come from memory', async () => {
     const { memory, inner } = memoryOver();
     await memory.checking.query(TABLES);
