@@ -14,14 +14,26 @@ export interface AgentStatus {
   lastApply: LastApply | undefined;
 }
 
-/** Keeps the status file current; a failed write never stops the agent. */
+/** How the status file is written: replaced whole (runtime's writeAtomically, not durable). */
+export type StatusWriter = (path: string, content: string) => Promise<void>;
+
+const replaceWhole: StatusWriter = (path, content) => writeAtomically(path, content, { mode: 0o644, durable: false });
+
+/**
+ * Keeps the status file current; a failed write never stops the agent.
+ * Changes of one moment (an apply's result and the session it completes)
+ * make one write, of the newest status, once what runs now has run.
+ */
 export class StatusFile {
   private status: AgentStatus;
   private writing: Promise<void> = Promise.resolve();
+  /** A write is queued that has not read the status yet: a change now goes with it. */
+  private queued = false;
 
   constructor(
     private readonly path: string,
     socket: string,
+    private readonly write: StatusWriter = replaceWhole,
   ) {
     this.status = {
       pid: process.pid,
@@ -39,8 +51,15 @@ export class StatusFile {
 
   update(change: Partial<AgentStatus>): void {
     this.status = { ...this.status, ...change };
-    const content = `${JSON.stringify(this.status)}\n`;
-    this.writing = this.writing.then(() => writeAtomically(this.path, content, { mode: 0o644, durable: false })).catch(() => {});
+    if (this.queued) return;
+    this.queued = true;
+    this.writing = this.writing
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        this.queued = false;
+        return this.write(this.path, `${JSON.stringify(this.status)}\n`);
+      })
+      .catch(() => {});
   }
 
   /** Removes the file on a clean stop, so `status` does not report a stale agent. */

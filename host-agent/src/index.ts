@@ -23,7 +23,7 @@ export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
 export { driverFor, planAttach, planDetach, planDetachAll } from './drivers/index.js';
-export { planForward, planReconcile } from './plan/planner.js';
+export { planDetachRoutedGroup, planForward, planReconcile } from './plan/planner.js';
 export { joinsGroup, mergeAttachPlans } from './plan/group.js';
 export { GroupCommit } from './daemon/group-commit.js';
 export { type Op, type SetupOp, type TeardownOp, undoOf } from './plan/ops.js';

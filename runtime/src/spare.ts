@@ -21,16 +21,29 @@ const RESPAWN_DELAY_MS = 50;
  */
 export class SpareProcess {
   private waiting: Running | undefined;
+  /** The spawn ahead due once the last run's process has exited, if one is. */
   private respawn: NodeJS.Timeout | undefined;
-  private keeping = false;
+  /** How many more to spawn ahead: any number while kept, none once closed, at most the one due once paused. */
+  private ahead = 0;
 
   /** Spawns nothing yet: its owner says when (keep). */
   constructor(readonly argv: readonly string[]) {}
 
   /** Spawns one ahead now, and another after each run, until close. */
   keep(): void {
-    this.keeping = true;
+    if (this.ahead === Number.POSITIVE_INFINITY) return;
+    this.ahead = Number.POSITIVE_INFINITY;
     this.spawnAhead();
+  }
+
+  /**
+   * Spawns none ahead after the next run, until keep() again: the one
+   * waiting, or the one due to be spawned ahead now, serves that run. For an
+   * owner whose next run is one it knows to wait for, and whose runs after it
+   * may spawn their own.
+   */
+  pause(): void {
+    this.ahead = this.waiting === undefined && this.respawn !== undefined ? 1 : 0;
   }
 
   /** Runs the command with `input`, as runCommand does. */
@@ -50,8 +63,9 @@ export class SpareProcess {
 
   /** Kills the process waiting, and spawns no other. */
   close(): void {
-    this.keeping = false;
+    this.ahead = 0;
     clearTimeout(this.respawn);
+    this.respawn = undefined;
     if (this.waiting) killWhole(this.waiting.child);
     this.waiting = undefined;
   }
@@ -65,14 +79,18 @@ export class SpareProcess {
     if (alive) setHeld(running.child, true);
     const next = () => {
       clearTimeout(this.respawn);
-      this.respawn = setTimeout(() => this.spawnAhead(), RESPAWN_DELAY_MS).unref();
+      this.respawn = setTimeout(() => {
+        this.respawn = undefined;
+        this.spawnAhead();
+      }, RESPAWN_DELAY_MS).unref();
     };
     void running.result.then(next, next);
     return running;
   }
 
   private spawnAhead(): void {
-    if (!this.keeping || this.waiting) return;
+    if (this.ahead <= 0 || this.waiting) return;
+    this.ahead--;
     const running = spawnCollecting(this.argv, true);
     this.waiting = running;
     // Waiting, it neither holds the agent open nor outlives it (running.ts kills what is under way at exit). One

@@ -67,6 +67,14 @@ function connectTo(path: string): Promise<Socket> {
 export interface OwnNetns {
   events: Pick<NetEvents, 'next' | 'seq' | 'linesAfter' | 'lookStarts' | 'arrivalsOnly' | 'stop'>;
   kernel: GuestKernel;
+  /**
+   * Whether a look is kept spawned ahead. While the agent waits for its
+   * link, yes: the apply that follows its arrival must not wait for a fork.
+   * Once the link is found, the apply takes the one waiting, and the looks
+   * after it (a repair, a recheck) can spawn their own: none waits idle
+   * beside each configured guest.
+   */
+  looksAhead?(keep: boolean): void;
   /** Lets go of what it spawned, once the events are stopped. */
   close(): void;
 }
@@ -78,7 +86,12 @@ function thisNetns(once: boolean): OwnNetns {
   // An agent that keeps its guest keeps one IPv4 look spawned ahead: its looks and its IPv4 applies run in it.
   const looks4 = once ? undefined : spareLooks4();
   looks4?.keep();
-  return { events, kernel: kernelOf(looks4 ? { looks4 } : {}), close: () => looks4?.close() };
+  return {
+    events,
+    kernel: kernelOf(looks4 ? { looks4 } : {}),
+    looksAhead: (keep) => (keep ? looks4?.keep() : looks4?.pause()),
+    close: () => looks4?.close(),
+  };
 }
 
 const tokensIn = (observed: GuestObserved) => observed.links.map(tokenOfLink).filter((token): token is string => token !== undefined);
@@ -135,7 +148,7 @@ export async function run(options: RunOptions, netns: OwnNetns = thisNetns(optio
 
 async function serveHost(
   options: RunOptions,
-  { events, kernel }: OwnNetns,
+  { events, kernel, looksAhead }: OwnNetns,
   keeper: Keeper,
   status: StatusFile,
 ): Promise<ApplyReport | undefined> {
@@ -148,6 +161,7 @@ async function serveHost(
     const observed = arrived ?? (await look());
     arrived = undefined;
     const tokens = tokensIn(observed);
+    looksAhead?.(tokens.length === 0);
     if (tokens.length === 0) {
       status.host('waiting for our link');
       // Any event may be our link: look again at once, unless the events

@@ -1,7 +1,7 @@
 import type { Level } from '../log.js';
 import { statePaths } from '../model/paths.js';
 import type { HostSettings } from '../model/settings.js';
-import { type AttachRequest, AttachmentService, type HostDone } from '../service/attachments.js';
+import { type AttachRequest, AttachmentService, type DetachResult, type HostDone } from '../service/attachments.js';
 import { processGuest } from '../service/preflight.js';
 import { guestAlive } from '../observe.js';
 import { attachResult, detachResultFor } from '../service/results.js';
@@ -45,6 +45,8 @@ export class Daemon {
   private readonly service: AttachmentService;
   /** Host sides of attaches that arrive while others are under way are planned and applied together. */
   private readonly attaches: GroupCommit<AttachRequest<unknown>, HostDone>;
+  /** And so are detaches, each keeping its own result. */
+  private readonly detaches: GroupCommit<string, DetachResult>;
   private readonly guests: GuestServer;
   private readonly leaks: LeakResponse;
   /** The DNS forwarder, DHCP and radvd, following the record store. */
@@ -70,6 +72,7 @@ export class Daemon {
     this.undoFailed = logUndoFailed(log);
     const { records } = this.service;
     this.attaches = new GroupCommit((requests) => this.service.attachHostSides(requests));
+    this.detaches = new GroupCommit((ids) => this.service.detachMany(ids));
     // A token proved from another netns has leaked: the guest's link gets a new one.
     this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record)), log);
     this.guests = new GuestServer(settings.socket, {
@@ -161,7 +164,7 @@ export class Daemon {
           serve: () => this.served.serve(),
         });
       case 'detach':
-        return detachResultFor(request.pid, await this.service.detach(String(request.pid)));
+        return detachResultFor(request.pid, await settledOne((await this.detaches.submit([String(request.pid)]))[0]));
       case 'attach': {
         const pids = 'pids' in request ? request.pids : [request.pid];
         const results = await this.attach(pids, request.settings, request.wait, cancelled);

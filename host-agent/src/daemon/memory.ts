@@ -146,12 +146,12 @@ export class HostMemory implements Runner {
     if (!this.listening()) return text;
     const answer = { generation: this.generation, text };
     this.answers.set(query, answer);
-    // A table that does not exist is an answer, kept as a listing would be (the first attach after the last detach
-    // finds the firewall gone without a read); a command that did not run, or failed otherwise, is none.
+    // A table that does not exist is an answer until an event (or, for the firewall, a command of ours) makes it; a
+    // command that did not run is none, nor a firewall read that failed for another reason.
     const answered = (error: unknown) =>
       error instanceof CommandFailedError &&
       error.commandExitCode !== undefined &&
-      (query.keptFreshBy === 'kernel-events' || query.absent?.test(error.stderr) === true);
+      (query.keptFreshBy === 'kernel-events' || query.absentWhen?.test(error.stderr) === true);
     text.catch((error: unknown) => answered(error) || (this.answers.get(query) === answer && this.answers.delete(query)));
     return text;
   }

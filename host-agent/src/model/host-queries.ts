@@ -19,14 +19,14 @@ export interface HostQuery {
   readonly argv: readonly string[];
   readonly keptFreshBy: Freshness;
   /**
-   * What the tool says on stderr when what it lists does not exist: that
-   * read is an answer like any other, remembered as long as a listing would
-   * be. A read of a `kernel-events` query that exits with an error always is.
+   * What a failed read says when the thing read does not exist: that is an
+   * answer too, remembered as a success would be. A kernel-events query's
+   * failure that exited is always one (see Freshness).
    */
-  readonly absent?: RegExp;
+  readonly absentWhen?: RegExp;
 }
 
-/** What nft says of a table that does not exist. */
+/** What `nft list table` says of a table that does not exist (firewall/nftables.ts reads it so too). */
 export const NFT_NO_TABLE = /No such file or directory/;
 
 const ipJson = (family: '-4' | '-6', ...what: string[]) => ['ip', family, '-j', ...what];
@@ -51,7 +51,7 @@ const declared = {
   nftTableShape: {
     keptFreshBy: 'checking-loop',
     argv: ['nft', '-j', '-t', 'list', 'table', ...NFT_TABLE_NAME.split(' ')],
-    absent: NFT_NO_TABLE,
+    absentWhen: NFT_NO_TABLE,
   },
   /** ip's chains in nftables, built-in ones with their hook: which of them iptables-nft has made so far (firewall/iptables-made.ts). */
   nftChains4: { keptFreshBy: 'checking-loop', argv: ['nft', '-j', 'list', 'chains', 'ip'] },

@@ -106,31 +106,41 @@ export function planAttachRouted(observed: HostObserved, desired: RoutedVethReco
  * The ops that remove everything the routed guest `record` describes. Pieces
  * already gone are skipped; shared ones stay while others need them.
  */
-export function planDetachRouted(observed: HostObserved, record: RoutedVethRecord): TeardownOp[] {
+export const planDetachRouted = (observed: HostObserved, record: RoutedVethRecord): TeardownOp[] =>
+  planDetachRoutedGroup(observed, [record]);
+
+/**
+ * The ops that remove the routed guests `leaving` together (detaches that
+ * arrived together): the firewall changes once, their links go in one
+ * process, and what the host needs for the guests that stay, stays.
+ */
+export function planDetachRoutedGroup(observed: HostObserved, leaving: readonly RoutedVethRecord[]): TeardownOp[] {
   const ops: TeardownOp[] = [];
-  const others = otherRouted(observed, record.id);
+  const ids = new Set(leaving.map((r) => r.id));
+  const remaining = observed.records.filter((r) => !ids.has(r.id));
+  const others = routed(remaining);
   // A firewall that is there only in pieces (an older version's, or partly flushed) is made whole for the others, or removed.
   const { firewall } = observed;
-  if (firewall.installed || firewall.found) {
-    const remaining = othersThan(observed, record.id);
-    // With what was found of it: iptables' last removal takes what guestnet made and marked (firewall/iptables-made.ts).
-    const before = observedFirewall(firewall, [...remaining, record]);
-    ops.push({ kind: 'setGuestRules', before, after: firewallOf(remaining) });
-  }
+  // With what was found of it: iptables' last removal takes what guestnet made and marked (firewall/iptables-made.ts).
+  if (firewall.installed || firewall.found)
+    ops.push({ kind: 'setGuestRules', before: observedFirewall(firewall, [...remaining, ...leaving]), after: firewallOf(remaining) });
   // The link's routes go with it; an ip rule naming it would stay behind. Removal tolerates it being gone.
-  const route = policyRouteOf(record);
-  if (route) ops.push({ kind: 'removePolicyRoute', route });
+  for (const route of leaving.flatMap((r) => policyRouteOf(r) ?? [])) ops.push({ kind: 'removePolicyRoute', route });
   // A host link that took the name after the guest's went is not ours: only a link tagged for this
   // record is deleted, and never the uplink, whatever a damaged or hand-edited record says.
-  const uplinkNamed = record.hostIf === record.uplink || record.hostIf === currentUplink(observed);
-  if (observed.links.has(record.hostIf) && ownsLink(observed, record) && !uplinkNamed)
-    ops.push({ kind: 'deleteLink', name: record.hostIf });
+  const uplink = currentUplink(observed);
+  const links = leaving
+    .filter((r) => observed.links.has(r.hostIf) && ownsLink(observed, r) && r.hostIf !== r.uplink && r.hostIf !== uplink)
+    .map((r) => r.hostIf);
+  const [only] = links;
+  if (links.length === 1 && only !== undefined) ops.push({ kind: 'deleteLink', name: only });
+  else if (links.length > 1) ops.push({ kind: 'deleteLinks', names: links });
   if (others.length === 0 && observed.ipForwardBefore !== undefined)
     ops.push({ kind: 'restoreIpForward', value: observed.ipForwardBefore });
-  ops.push(...ndProxyTeardown(observed.ipv6, [record], others));
+  ops.push(...ndProxyTeardown(observed.ipv6, leaving, others));
   const before6 = observed.ipv6?.before;
   if (!others.some((r) => r.ipv6) && before6 !== undefined) ops.push({ kind: 'restoreIpv6Forwarding', value: before6 });
-  if (observed.records.some((r) => r.id === record.id)) ops.push({ kind: 'deleteRecord', id: record.id });
+  for (const r of leaving) if (observed.records.some((o) => o.id === r.id)) ops.push({ kind: 'deleteRecord', id: r.id });
   return ops;
 }
 

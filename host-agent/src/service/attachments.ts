@@ -12,7 +12,7 @@ import { RecordStore } from '../state/store.js';
 import { hasGuestLinkType, recordTypeOf } from '../model/link-type.js';
 import { reconcileGuest, reconcileHost, type Recovery, recover, type UndoFailed } from './recovery.js';
 import { rotateToken } from './rotation.js';
-import { attachGroupHostSide, type Joined } from './host-group.js';
+import { attachGroupHostSide, detachGroupHostSide, type Joined } from './host-group.js';
 import {
   type AttachExtras,
   attachHostSide,
@@ -218,6 +218,33 @@ export class AttachmentService {
     return this.locked('auto', async (records, ctx) => {
       const record = records.find((r) => r.id === id);
       return record ? detachHostSide(record, records, this.runner, ctx) : { id, wasAttached: false, steps: [] };
+    });
+  }
+
+  /**
+   * Detaches that arrived together (the daemon's group commit), each with its
+   * own result: the routed guests among them go as one (host-group.ts); when
+   * that fails, or for the other types, each goes alone.
+   */
+  async detachMany(ids: readonly string[]): Promise<Array<PromiseSettledResult<DetachResult>>> {
+    return this.locked('auto', async (records, ctx) => {
+      const leaving = records.filter((r) => ids.includes(r.id));
+      const grouped = await detachGroupHostSide(leaving, records, this.runner, ctx).catch(() => undefined);
+      const results: Array<PromiseSettledResult<DetachResult>> = [];
+      const told = new Set<string>();
+      for (const id of ids) {
+        // The same guest named twice: the first is told it was detached, the next that it was not attached, as in turn.
+        const first = !told.has(id);
+        told.add(id);
+        if (first && grouped?.ids.includes(id)) {
+          results.push(fulfilled({ id, wasAttached: true, steps: grouped.steps }));
+          continue;
+        }
+        const record = ctx.records.get(id);
+        const alone = record ? detachHostSide(record, ctx.records.all(), this.runner, ctx) : { id, wasAttached: false, steps: [] };
+        results.push(await Promise.resolve(alone).then(fulfilled<DetachResult>, rejected<DetachResult>));
+      }
+      return results;
     });
   }
 

@@ -1,15 +1,18 @@
-import { applySetup, type ExecContext, type OpTiming } from '../exec/apply.js';
+import { applySetup, applyTeardown, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
 import { recordTypeOf } from '../model/link-type.js';
 import { driverFor, planAttach } from '../drivers/index.js';
-import type { AttachmentRecord, GuestIdentity } from '../model/record.js';
+import { type AttachmentRecord, type GuestIdentity, isRouted, type RoutedVethRecord } from '../model/record.js';
+import { inIpv6Chains } from '../model/rules.js';
 import type { HostSettings } from '../model/settings.js';
 import { joinsGroup, mergeAttachPlans } from '../plan/group.js';
+import { planDetachRoutedGroup } from '../plan/planner.js';
+import { observeHost } from '../observe.js';
 import type { SetupOp } from '../plan/ops.js';
 import type { AttachExtras } from './host-side.js';
 
 // Group commit's host side: attaches that arrived together are planned
-// together and applied as one plan (plan/group.ts). Callers hold the state
+// together and applied as one plan (plan/group.ts), and so are detaches. Callers hold the state
 // lock; AttachmentService is the one caller.
 
 export interface GroupMember {
@@ -71,4 +74,28 @@ export async function attachGroupHostSide(
     marks.length > 0 ? [{ kind: 'updateRecords', before: marks, after: marks.map((r) => ({ ...r, awaitingGuest: true as const })) }] : [];
   const steps = await applySetup([...mergeAttachPlans(plans), ...mark], runner, ctx);
   return joined.map((record, i) => record && { record, marked: waits(i), steps });
+}
+
+/**
+ * The routed guests among `leaving` (two or more) detached as one: one look
+ * at their links, one plan (plan/planner.ts planDetachRoutedGroup), so one
+ * firewall change and one process for their links. Resolves to the ids it
+ * detached and the steps; undefined when fewer than two are routed, and
+ * nothing was done. A failure is thrown, and whatever is left is a detach's
+ * to remove: each then goes alone.
+ */
+export async function detachGroupHostSide(
+  leaving: readonly AttachmentRecord[],
+  records: readonly AttachmentRecord[],
+  runner: Runner,
+  ctx: ExecContext,
+): Promise<{ ids: string[]; steps: OpTiming[] } | undefined> {
+  const group = leaving.filter((r): r is RoutedVethRecord => isRouted(r));
+  if (group.length < 2) return undefined;
+  const ids = new Set(group.map((r) => r.id));
+  const ipv6 = group.some((r) => r.ipv6 !== undefined);
+  // As one guest's detach: the last guests whose rules are in IPv6's chains take them, and what iptables-nft made for them.
+  const ipv6Chains = ipv6 && !records.some((r) => !ids.has(r.id) && inIpv6Chains(r));
+  const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, records, { links: group.map((r) => r.hostIf), ipv6, ipv6Chains });
+  return { ids: [...ids], steps: await applyTeardown(planDetachRoutedGroup(observed, group), runner, ctx) };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { callDaemon } from '@guestnet/host-agent';
 import { type Daemon, type Guest, HOST_AGENT, SETTLE_GUARD_MS, Sandbox } from '../../fixtures/sandbox.js';
 
 // Group commit: the attaches of a farm that boots at once, sent in one
@@ -11,6 +12,8 @@ import { type Daemon, type Guest, HOST_AGENT, SETTLE_GUARD_MS, Sandbox } from '.
 // was started before the request); each guest still gets its own result.
 
 const GUESTS = 10;
+/** How many of them the detach test takes away together. */
+const DETACHED = 6;
 
 /** Per traced process: what it ran, and what it read on its stdin. */
 function traced(log: string): Map<string, { argv: string[]; stdin: string }> {
@@ -36,6 +39,30 @@ const isFirewallWrite = (argv: string[]) => {
   return /^ip6?tables(-legacy|-nft)?$/.test(tool) && argv.some((a) => /^-[ADIFXNR]$/.test(a));
 };
 
+/** strace following the daemon and every process it starts, once it holds the daemon; stop() ends it. */
+async function traceDaemon(daemon: Daemon, log: string): Promise<{ stop(): Promise<unknown> }> {
+  const strace = execa(
+    'strace',
+    ['-f', '-e', 'trace=execve,read', '-e', 'signal=none', '-s', '65536', '-o', log, '-p', String(daemon.pid)],
+    { reject: false, buffer: { stderr: true } },
+  );
+  // strace says so on stderr once it holds the daemon.
+  await new Promise<void>((resolve) => {
+    let said = '';
+    strace.stderr?.on('data', (chunk: Buffer) => {
+      said += chunk;
+      if (/attached/.test(said)) resolve();
+    });
+    void strace.then(() => resolve());
+  });
+  return {
+    stop: () => {
+      strace.kill('SIGINT');
+      return strace;
+    },
+  };
+}
+
 describe('group commit: a farm attached in one request', function () {
   this.timeout(180_000);
   let sandbox: Sandbox;
@@ -51,20 +78,7 @@ describe('group commit: a farm attached in one request', function () {
 
   it(`runs one ip -batch and one firewall transaction for ${GUESTS} waiting attaches, each guest confirmed`, async () => {
     const log = join(sandbox.dir, 'strace-group.log');
-    const strace = execa(
-      'strace',
-      ['-f', '-e', 'trace=execve,read', '-e', 'signal=none', '-s', '65536', '-o', log, '-p', String(daemon.pid)],
-      { reject: false, buffer: { stderr: true } },
-    );
-    // strace says so on stderr once it holds the daemon.
-    await new Promise<void>((resolve) => {
-      let said = '';
-      strace.stderr?.on('data', (chunk: Buffer) => {
-        said += chunk;
-        if (/attached/.test(said)) resolve();
-      });
-      void strace.then(() => resolve());
-    });
+    const strace = await traceDaemon(daemon, log);
     // A guest attached first, the firewall made, as on a host that serves already; the `ip -batch` the daemon then
     // keeps ready is started under strace.
     const first = await sandbox.startGuest({ agent: false });
@@ -72,8 +86,7 @@ describe('group commit: a farm attached in one request', function () {
     const warm = (text: string) => [...traced(text).values()].some((p) => p.argv.join(' ') === 'ip -batch -' && p.stdin === '');
     for (let i = 0; i < SETTLE_GUARD_MS / 50 && !warm(await readFile(log, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
     const attached = await sandbox.hostAgent(['attach', ...guests.map((g) => String(g.pid)), '--json']);
-    strace.kill('SIGINT');
-    await strace;
+    await strace.stop();
     assert.equal(attached.exitCode, 0, attached.stderr);
     const { results } = JSON.parse(attached.stdout) as {
       results: Array<{ pid: number; ok: boolean; result: { guest: unknown; attachment: { hostIf: string } } }>;
@@ -99,6 +112,39 @@ describe('group commit: a farm attached in one request', function () {
     );
   });
 
+  it(`detaches that arrive together share one firewall transaction and one process for their links, each with its own result`, async () => {
+    const leaving = guests.slice(0, DETACHED);
+    const log = join(sandbox.dir, 'strace-detach.log');
+    const strace = await traceDaemon(daemon, log);
+    const hostIfs = await Promise.all(
+      leaving.map(
+        async (g) =>
+          (JSON.parse(await readFile(join(sandbox.stateDir, 'attachments', `${g.pid}.json`), 'utf8')) as { hostIf: string }).hostIf,
+      ),
+    );
+    // Sent at once, as a launcher stopping a farm does: the first may start alone, the rest wait for it and go together.
+    const detached = await Promise.all(leaving.map((g) => callDaemon(sandbox.stateDir, { type: 'detach', pid: g.pid }, SETTLE_GUARD_MS)));
+    await strace.stop();
+    assert.deepEqual(
+      detached
+        .map((d) => (d.served ? (d.result as { pid: number; wasAttached: boolean }) : undefined))
+        .map((r) => [r?.pid, r?.wasAttached]),
+      leaving.map((g) => [g.pid, true]),
+    );
+    const processes = [...traced(await readFile(log, 'utf8')).values()];
+    const names = (p: { argv: string[]; stdin: string }) => [p.stdin, ...p.argv].join(' ');
+    const forGroup = (p: { argv: string[]; stdin: string }) =>
+      hostIfs.some((name) => new RegExp(`(?<![\\w-])${name}(?![\\w-])`).test(names(p)));
+    const linkRemovers = processes.filter((p) => forGroup(p) && /\bdel\b/.test(names(p)) && !isFirewallWrite(p.argv));
+    assert.ok(linkRemovers.length <= 2, `${linkRemovers.length} processes removed the ${leaving.length} links`);
+    const firewallWrites = processes.filter((p) => isFirewallWrite(p.argv) && forGroup(p));
+    assert.ok(firewallWrites.length <= 2, `${firewallWrites.length} firewall transactions for ${leaving.length} detaches`);
+    const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: Array<{ pid: number }> };
+    for (const g of leaving) assert.ok(!status.guests.some((s) => s.pid === g.pid), `pid ${g.pid} is detached`);
+    const links = await sandbox.host(['ip', '-br', 'link', 'show']);
+    for (const name of hostIfs) assert.doesNotMatch(links.stdout, new RegExp(`^${name}[@ ]`, 'm'));
+  });
+
   it('gives a pid that is no guest its own error, and attaches the others', async () => {
     const more = [await sandbox.startGuest({ agent: false }), await sandbox.startGuest({ agent: false })];
     const result = await sandbox.hostAgent(['attach', String(more[0]?.pid), '999999', String(more[1]?.pid), '--no-wait']);
@@ -107,7 +153,7 @@ describe('group commit: a farm attached in one request', function () {
     assert.match(result.stdout, new RegExp(`^attached pid ${more[1]?.pid}$`, 'm'));
     assert.match(result.stderr, /^host-agent: pid 999999: /m);
     const status = JSON.parse((await sandbox.hostAgent(['status', '--json'])).stdout) as { guests: unknown[] };
-    assert.equal(status.guests.length, GUESTS + 3);
+    assert.equal(status.guests.length, GUESTS - DETACHED + 3);
   });
 });
 

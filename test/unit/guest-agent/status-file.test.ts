@@ -34,6 +34,22 @@ describe('guest status file', () => {
     await kept.remove();
   });
 
+  it('writes the changes of one moment once, the newest status', async () => {
+    const written: string[] = [];
+    const file = new StatusFile(join(dir, 'status.json'), '/s', async (_, content) => {
+      written.push(content);
+    });
+    // As an attach ends: the apply's result, and the session it completes, one after the other.
+    file.host('connecting');
+    file.update({ link: 'c'.repeat(32), lastApply: { ok: true, at: '2026-01-01T00:00:00.000Z', changes: 3 } });
+    file.host('connected');
+    await file.remove();
+    assert.equal(written.length, 1);
+    const status = JSON.parse(written[0] ?? '') as { host: { state: string }; lastApply?: { changes: number } };
+    assert.equal(status.host.state, 'connected');
+    assert.equal(status.lastApply?.changes, 3);
+  });
+
   it('reads a missing or damaged file as no agent', async () => {
     assert.equal(await readStatus(join(dir, 'absent.json')), undefined);
     await writeFile(join(dir, 'bad.json'), '{"pid":');

@@ -51,6 +51,33 @@ describe('runtime spare process', () => {
     assert.equal(spare.waitingPid, ready);
   });
 
+  it('paused, hands its input to the process waiting and spawns none after it, until kept again', async () => {
+    const spare = spareOf(['sh', '-c', 'read line; echo $$ $line']);
+    spare.keep();
+    const ready = spare.waitingPid;
+    spare.pause();
+    assert.equal((await spare.run('hello\n')).stdout, `${ready} hello`);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(spare.waitingPid, undefined, 'none spawned after the run');
+    assert.match((await spare.run('again\n')).stdout, /^\d+ again$/);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(spare.waitingPid, undefined, 'nor after a run that spawned its own');
+    spare.keep();
+    assert.ok((await nextWaiting(spare)) !== undefined);
+  });
+
+  it('paused while the next is due, still spawns that one for the next run, and none after', async () => {
+    const spare = spareOf(['sh', '-c', 'read line; echo $$ $line']);
+    spare.keep();
+    await spare.run('first\n');
+    spare.pause();
+    const due = await nextWaiting(spare);
+    assert.ok(due !== undefined);
+    assert.equal((await spare.run('hello\n')).stdout, `${due} hello`);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(spare.waitingPid, undefined);
+  });
+
   it('spawns nothing ahead until it is kept, and runs all the same', async () => {
     const spare = spareOf(['sh', '-c', 'read line; echo $line']);
     assert.equal(spare.waitingPid, undefined);

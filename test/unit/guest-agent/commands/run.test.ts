@@ -37,6 +37,8 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
   let guest: SimulatedGuest;
   let events: ScriptedEvents;
   let closed: number;
+  /** What the agent said of keeping a look spawned ahead, in turn. */
+  let looksAhead: boolean[];
   let said: Array<[string, Record<string, unknown> | undefined]>;
   let stop: () => void;
   let running: Promise<ApplyReport | undefined> | undefined;
@@ -49,6 +51,7 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
     guest = new SimulatedGuest();
     events = new ScriptedEvents();
     closed = 0;
+    looksAhead = [];
     said = [];
     connections.length = 0;
     running = undefined;
@@ -72,7 +75,7 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
       onEvent: (message: string, meta?: Record<string, unknown>) => void said.push([message, meta]),
       stop: stopped,
     };
-    running = run(options, { events, kernel: guest, close: () => void closed++ });
+    running = run(options, { events, kernel: guest, looksAhead: (keep) => void looksAhead.push(keep), close: () => void closed++ });
     return running;
   }
 
@@ -185,6 +188,23 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
     assert.equal(message, 'host session failed');
     assert.match(JSON.stringify(meta), /host refused: no link <one-time-name> here/);
     assert.doesNotMatch(JSON.stringify(said), new RegExp(name));
+  });
+
+  it('keeps a look spawned ahead while it waits for its link, and none once it has found it', async () => {
+    await listen();
+    const done = start(false);
+    for (let i = 0; i < 100 && looksAhead.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(looksAhead, [true]);
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token));
+    events.emit(linkLine(token.slice('guestnet:'.length), 8));
+    const { session: host } = await session(token);
+    await host.configure(config(token));
+    assert.equal(await hostState('connected'), 'connected');
+    assert.equal(looksAhead.at(-1), false);
+    assert.ok(!looksAhead.slice(looksAhead.indexOf(false)).includes(true), `${looksAhead}`);
+    stop();
+    await done;
   });
 
   it('keeps serving after an apply until stopped, then returns nothing and lets go of all it took', async () => {

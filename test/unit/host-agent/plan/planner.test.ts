@@ -5,6 +5,7 @@ import {
   planAttach,
   planDetach,
   planDetachAll,
+  planDetachRoutedGroup,
   planForward,
   planReconcile,
   ruleOf,
@@ -193,6 +194,26 @@ describe('host planner', () => {
       assert.ok(!planDetach(taken, tagged).some((op) => op.kind === 'deleteLink'));
       assert.ok(!planDetach({ ...host, aliases: new Map() }, tagged).some((op) => op.kind === 'deleteLink'));
       assert.throws(() => planAttach(taken, tagged), /guestnet did not create it/);
+    });
+
+    it('takes guests that leave together in one firewall change and one process for their links, and keeps what the others need', () => {
+      const [a, b, c] = [100, 200, 300].map((pid, i) => record(pid, { hostIf: `vm_wlan${i}`, guestAddress: `172.17.3.${3 + i}` })) as [
+        RoutedVethRecord,
+        RoutedVethRecord,
+        RoutedVethRecord,
+      ];
+      let host = emptyHost();
+      for (const r of [a, b, c]) host = simulate(host, planAttach(host, r)).host;
+      const ops = planDetachRoutedGroup(host, [a, b]);
+      assert.deepEqual(ops, [
+        { kind: 'setGuestRules', before: installed(ruleOf(c), ruleOf(a), ruleOf(b)), after: installed(ruleOf(c)) },
+        { kind: 'deleteLinks', names: ['vm_wlan0', 'vm_wlan1'] },
+        { kind: 'deleteRecord', id: '100' },
+        { kind: 'deleteRecord', id: '200' },
+      ]);
+      const left = simulate(host, ops).host;
+      assert.deepEqual(left.records, [c]);
+      assert.deepEqual(planDetachRoutedGroup(left, [c]), planDetach(left, c));
     });
 
     it('skips the link when the guest is gone (the kernel deleted the veth)', () => {
