@@ -40,11 +40,14 @@ export const observeAll = (input: AttachInput): Promise<HostObserved> =>
 
 /**
  * A look at the link the guest's is made from or is, with the records: a
- * sublink or a NIC needs no other link, and no firewall contents, since these
- * types have no rules. In a daemon the rest of such a look comes from memory.
+ * sublink or a NIC needs no other link, and no look at the firewall, since
+ * these types have no rules. In a daemon the rest of such a look comes from memory.
  */
 export const observeParent = (input: AttachInput): Promise<HostObserved> =>
-  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [linkOf(input.settings)] });
+  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, {
+    links: [linkOf(input.settings)],
+    firewall: false,
+  });
 
 /**
  * The fields of every record: who the guest is, its token (kept by a

@@ -30,6 +30,8 @@ const declared = {
   mainRoutes4: { keptFreshBy: 'kernel-events', argv: ipJson('-4', 'route', 'show') },
   /** Every link of the host's netns, with its alias, MTU, group and flags. */
   links: { keptFreshBy: 'kernel-events', argv: ['ip', '-j', 'link', 'show'] },
+  /** Every link with its details (what a NIC is, model/nic.ts) and its addresses: what a phys attach saves to give back. */
+  linkDetails: { keptFreshBy: 'kernel-events', argv: ['ip', '-d', '-j', 'address', 'show'] },
   /** The policy rules, each family's. */
   rules4: { keptFreshBy: 'kernel-events', argv: ipJson('-4', 'rule', 'show') },
   rules6: { keptFreshBy: 'kernel-events', argv: ipJson('-6', 'rule', 'show') },
