@@ -146,9 +146,9 @@ export class HostMemory implements Runner {
     if (!this.listening()) return text;
     const answer = { generation: this.generation, text };
     this.answers.set(query, answer);
-    // A table that does not exist is an answer until an event creates it; a command that did not run is none.
-    const answered = (error: unknown) =>
-      query.keptFreshBy === 'kernel-events' && error instanceof CommandFailedError && error.commandExitCode !== undefined;
+    // A table that does not exist is an answer, kept fresh as any other (guestnet's own tables come and go with
+    // commands of ours); a command that did not run is none.
+    const answered = (error: unknown) => error instanceof CommandFailedError && error.commandExitCode !== undefined;
     text.catch((error: unknown) => answered(error) || (this.answers.get(query) === answer && this.answers.delete(query)));
     return text;
   }

@@ -5,11 +5,11 @@ import { NFT_TABLE_NAME } from './rules.js';
  * What keeps a remembered answer true; the daemon remembers answers
  * (daemon/memory.ts), the one-shot CLI reads afresh.
  * - `kernel-events`: it changes only with a link, route or rule event, which
- *   the daemon's monitor hears, or with a command of ours. A read that fails
- *   with an exit code (a table that does not exist) is an answer too.
+ *   the daemon's monitor hears, or with a command of ours.
  * - `checking-loop`: the firewall, which others change without an event: it
  *   is remembered for attaches until the next event or command of ours, and
  *   the loop that checks the host every second reads it afresh.
+ * A read that fails with an exit code (a table that does not exist) is an answer too.
  */
 export type Freshness = 'kernel-events' | 'checking-loop';
 

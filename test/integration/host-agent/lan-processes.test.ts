@@ -12,6 +12,7 @@ import { type Daemon, Sandbox } from '../../fixtures/sandbox.js';
 // handed over, each with no read on the way.
 
 const TYPES = [
+  { type: 'veth', link: 'br0', guestAddress: '192.168.77.60', writes: ['nft -f -', 'ip -batch -'] },
   { type: 'macvlan', link: 'eth1', guestAddress: '192.168.77.61', writes: ['ip -batch -'] },
   { type: 'phys', link: 'eth2', guestAddress: '192.168.77.62', writes: ['ip -batch -'] },
 ];
