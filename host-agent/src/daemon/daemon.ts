@@ -106,8 +106,10 @@ export class Daemon {
     for (const release of this.served.releases) this.holdings.add(release);
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
-    this.host.ipBatch.keep();
-    this.holdings.add(() => this.host.ipBatch.close());
+    for (const spare of this.host.spares) {
+      spare.keep();
+      this.holdings.add(() => spare.close());
+    }
     await this.served.serve();
     // Heard from before the first request: the host memory remembers nothing until then.
     this.monitor = watchHost(

@@ -1,14 +1,14 @@
 import type { SpareProcess } from '@guestnet/runtime';
 import type { ExecContext } from '../exec/apply.js';
-import { RealRunner, type Runner, spareIpBatch } from '../exec/runner.js';
+import { RealRunner, type Runner, spareProcesses } from '../exec/runner.js';
 import type { StartMonitor } from './monitor.js';
 
 /** How the daemon reaches its host: this one's (thisHost), or stand-ins a test hands it. */
 export interface DaemonHost {
-  /** Runs its commands; the steps that say `spare` run in `ipBatch`. */
+  /** Runs its commands; the steps that name a spare run in it. */
   runner: Runner;
-  /** The host's `ip -batch` spawned ahead, kept while the daemon serves. */
-  ipBatch: Pick<SpareProcess, 'keep' | 'close'>;
+  /** The commands spawned ahead (`ip -batch`, `nft -f`), kept while the daemon serves. */
+  spares: ReadonlyArray<Pick<SpareProcess, 'keep' | 'close'>>;
   /** Starts its watch of the kernel's events: `ip monitor` when none is given. */
   watch?: StartMonitor;
 }
@@ -21,8 +21,8 @@ export interface DaemonOptions {
   host?: DaemonHost;
 }
 
-/** This host: a RealRunner whose spare steps run in one `ip -batch` spawned ahead. */
+/** This host: a RealRunner whose spare steps run in the processes of their commands spawned ahead. */
 export function thisHost(commandTimeout: number): DaemonHost {
-  const ipBatch = spareIpBatch();
-  return { runner: new RealRunner(commandTimeout, ipBatch), ipBatch };
+  const spares = spareProcesses();
+  return { runner: new RealRunner(commandTimeout, spares), spares: Object.values(spares) };
 }

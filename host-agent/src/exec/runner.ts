@@ -9,7 +9,7 @@ import {
   writeAtomically,
 } from '@guestnet/runtime';
 import type { HostQuery } from '../model/host-queries.js';
-import { IP_BATCH, type Performer, type Reader, type Step } from '../model/step.js';
+import { type Performer, type Reader, SPARE_COMMANDS, type SpareName, type Step } from '../model/step.js';
 import { stateDirFailure } from '../state/dir.js';
 
 export type { Step } from '../model/step.js';
@@ -26,9 +26,12 @@ export interface Runner extends Reader, Performer {
   readonly sideBySide?: boolean;
 }
 
-/** The host's `ip -batch`, to spawn ahead for a runner that lives long (the daemon's): its owner keeps and closes it. */
-export function spareIpBatch(): SpareProcess {
-  return new SpareProcess(IP_BATCH);
+/** Processes spawned ahead, by the command of SPARE_COMMANDS each runs. */
+export type Spares = { readonly [Name in SpareName]?: SpareProcess };
+
+/** Every command of SPARE_COMMANDS, to spawn ahead for a runner that lives long (the daemon's): its owner keeps and closes them. */
+export function spareProcesses(): { [Name in SpareName]: SpareProcess } {
+  return { ipBatch: new SpareProcess(SPARE_COMMANDS.ipBatch), nftScript: new SpareProcess(SPARE_COMMANDS.nftScript) };
 }
 
 export class RealRunner implements Runner {
@@ -36,12 +39,12 @@ export class RealRunner implements Runner {
   readonly sideBySide: boolean = true;
 
   /**
-   * `commandTimeout`: how long each command may run before it is killed and its step fails. `spare`: the host's
-   * `ip -batch` spawned ahead, in which the steps that say so (`spare`) run; its owner keeps and closes it.
+   * `commandTimeout`: how long each command may run before it is killed and its step fails. `spares`: commands
+   * spawned ahead, in which the steps that name them (`spare`) run; their owner keeps and closes them.
    */
   constructor(
     private readonly commandTimeout = DEFAULT_COMMAND_DEADLINE_MS,
-    private readonly spare?: SpareProcess,
+    private readonly spares: Spares = {},
   ) {}
 
   async read(argv: string[]): Promise<string> {
@@ -97,7 +100,7 @@ export class RealRunner implements Runner {
 
   /** The step's process: its input, in two parts if it has work midway; in the spare where the step says so. */
   private run(step: Extract<Step, { kind: 'run' }>, between: () => Promise<void>): Promise<CommandResult> {
-    const spare = step.spare ? this.spare : undefined;
+    const spare = step.spare === undefined ? undefined : this.spares[step.spare];
     const [input, timeout] = [step.input, this.commandTimeout];
     if (step.midway) {
       const { rest } = step.midway;

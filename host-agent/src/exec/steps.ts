@@ -119,7 +119,7 @@ const steps: StepsByKind = {
           {
             kind: 'run',
             argv: [...IP_BATCH],
-            spare: true,
+            spare: 'ipBatch',
             input: [
               `link add ${r.hostIf} mtu ${r.mtu} type veth peer name ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} netns ${r.netnsPath}`,
               // Tagged at once: should the agent die halfway, the link is still known as ours (setUpHostEnd).
@@ -142,14 +142,14 @@ const steps: StepsByKind = {
             ].join('\n'),
           },
           ...hostEndSysctls(r),
-          { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r).join('\n') },
+          { kind: 'run', argv: [...IP_BATCH], spare: 'ipBatch', input: hostEndLines(r).join('\n') },
         ],
   // A group's pairs in one process, as createVeth makes one; the last one shown, every one before it was made.
   createVeths: ({ records }) => [
     {
       kind: 'run',
       argv: [...IP_BATCH],
-      spare: true,
+      spare: 'ipBatch',
       input: [
         ...records.flatMap((r) => [`link add ${r.hostIf} mtu ${r.mtu} ${guestEnd(r)}`, ...tagLines(r)]),
         `link show dev ${records.at(-1)?.hostIf}\n`,
@@ -162,7 +162,7 @@ const steps: StepsByKind = {
   ],
   setUpHostEnd: ({ record: r }) => [
     ...hostEndSysctls(r),
-    { kind: 'run', argv: [...IP_BATCH], spare: true, input: hostEndLines(r, { verb: 'replace' }).join('\n') },
+    { kind: 'run', argv: [...IP_BATCH], spare: 'ipBatch', input: hostEndLines(r, { verb: 'replace' }).join('\n') },
   ],
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
@@ -228,7 +228,7 @@ const steps: StepsByKind = {
     {
       kind: 'run',
       argv: [...IP_BATCH],
-      spare: true,
+      spare: 'ipBatch',
       input:
         `rule add priority ${GUEST_RULE_PRIORITY} iif ${r.hostIf} lookup ${r.table}\n` +
         `route replace ${r.guestAddress}/32 dev ${r.hostIf} src ${r.gateway} table ${LOCAL_NETWORK_TABLE}\n`,

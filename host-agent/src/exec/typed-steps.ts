@@ -50,7 +50,7 @@ export const typedSteps = {
       {
         kind: 'run',
         argv: [...IP_BATCH],
-        spare: true,
+        spare: 'ipBatch',
         input: [
           `link add link ${r.link} name ${name} ${sublinkType(r)}`,
           `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}${alias}`,
@@ -82,7 +82,7 @@ export const typedSteps = {
     {
       kind: 'run',
       argv: [...IP_BATCH],
-      spare: true,
+      spare: 'ipBatch',
       input: `link set dev ${r.link} netns ${r.netnsPath} name ${r.guestIf} alias ${r.token}\n`,
     },
   ],

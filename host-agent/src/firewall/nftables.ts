@@ -1,7 +1,7 @@
 import { CommandFailedError } from '@guestnet/protocol';
 import { hostQueries } from '../model/host-queries.js';
 import type { FirewallContent, FirewallState, GuestRule } from '../model/rules.js';
-import type { Reader, Step } from '../model/step.js';
+import { NFT_SCRIPT, type Reader, type Step } from '../model/step.js';
 import type { Firewall } from './firewall.js';
 import { withLocalnet } from './localnet.js';
 import { hasShape, parseNftTable, portsPass } from './nft-observe.js';
@@ -82,7 +82,7 @@ const routedOnly = (content: FirewallContent): FirewallContent =>
   content.installed && content.guests.length === 0 ? { ...content, installed: false } : content;
 
 function transaction(lines: string[]): Step {
-  return { kind: 'run', argv: ['nft', '-f', '-'], input: `${lines.join('\n')}\n` };
+  return { kind: 'run', argv: [...NFT_SCRIPT], spare: 'nftScript', input: `${lines.join('\n')}\n` };
 }
 
 /** A table as JSON, listed by `listing`, or undefined when it does not exist. */

@@ -9,7 +9,10 @@ import { type Daemon, type Guest, HOST_AGENT, Sandbox, SETTLE_GUARD_MS } from '.
 // killed at its deadline, the attach fails with exit 9 and is rolled back,
 // status answers all along, and once the tool works again so does everything.
 // The hang is made at the process boundary: wrappers earlier on the daemon's
-// PATH block while a flag file exists, and otherwise exec the real tool.
+// PATH block while a flag file exists, and otherwise exec the real tool. A
+// firewall tool's wrapper first reads its input, as the tool does, and only
+// then hangs, as a tool does once it talks to a wedged kernel: one the daemon
+// spawned ahead (nft -f) waits for its input first, and is not yet hung.
 
 const TOOLS = {
   nftables: ['nft'],
@@ -40,6 +43,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
     let sandbox: Sandbox;
     let daemon: Daemon;
     let bin: string;
+    let hangDir: string;
     let flag: string;
     let ipFlag: string;
     let pristine: string;
@@ -50,21 +54,24 @@ for (const firewall of ['nftables', 'iptables'] as const)
       sandbox = await Sandbox.create(firewall);
       pristine = await sandbox.hostSnapshot();
       bin = join(sandbox.dir, 'bin');
+      hangDir = join(sandbox.dir, 'hung');
       flag = join(sandbox.dir, 'hang');
       ipFlag = join(sandbox.dir, 'hang-ip');
       await mkdir(bin);
+      await mkdir(hangDir);
       for (const tool of TOOLS[firewall]) {
         const real = (await sandbox.host(['sh', '-c', `command -v ${tool}`])).stdout.trim();
         assert.ok(real.startsWith('/'), `${tool} not found`);
-        const wrapper = join(bin, tool);
-        await writeFile(wrapper, `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.05; done\nexec ${real} "$@"\n`);
-        await chmod(wrapper, 0o755);
+        await writeFile(join(hangDir, tool), `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.05; done\nexec ${real} "$@"\n`);
+        // The input as it came, trailing newlines included (a command substitution would drop them).
+        await writeFile(join(bin, tool), `#!/bin/sh\ninput=$(cat; echo .)\nprintf '%s' "\${input%.}" | ${join(hangDir, tool)} "$@"\n`);
+        await Promise.all([chmod(join(hangDir, tool), 0o755), chmod(join(bin, tool), 0o755)]);
       }
       const ip = (await sandbox.host(['sh', '-c', 'command -v ip'])).stdout.trim();
-      await writeFile(join(bin, 'ip'), `#!/bin/sh\nwhile [ -e ${ipFlag} ]; do sleep 0.05; done\nexec ${ip} "$@"\n`);
-      await chmod(join(bin, 'ip'), 0o755);
+      await writeFile(join(hangDir, 'ip'), `#!/bin/sh\nwhile [ -e ${ipFlag} ]; do sleep 0.05; done\nexec ${ip} "$@"\n`);
+      await chmod(join(hangDir, 'ip'), 0o755);
       daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, {
-        PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+        PATH: `${bin}:${hangDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
       });
       first = await sandbox.startGuest();
       second = await sandbox.startGuest();
@@ -83,7 +90,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
       const attaching = sandbox.hostAgent(['attach', String(second.pid)]);
       let hung: number[] = [];
       for (let i = 0; i < SETTLE_GUARD_MS / 50 && hung.length === 0; i++) {
-        hung = await runningFrom(bin);
+        hung = await runningFrom(hangDir);
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(hung.length > 0, 'no firewall command ran into the hang');
@@ -113,7 +120,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
         const detached = await sandbox.hostAgent(['detach', String(guest.pid)]);
         assert.equal(detached.exitCode, 0, detached.stderr);
       }
-      assert.deepEqual(await runningFrom(bin), []);
+      assert.deepEqual(await runningFrom(hangDir), []);
       await daemon.stop();
       assert.equal(await sandbox.hostSnapshot(), pristine);
     });
@@ -122,7 +129,7 @@ for (const firewall of ['nftables', 'iptables'] as const)
     // ports from what the firewall last answered it. `ip` hangs too here, behind its own flag.
     // The hang lasts until the test ends it, however long status takes on a loaded machine: no deadline ends it first.
     it('status answers, listing the guest and its published port, while ip and the firewall tool hang', async () => {
-      const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+      const env = { PATH: `${bin}:${hangDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
       daemon = await sandbox.startDaemon(['--command-timeout', String(10 * SETTLE_GUARD_MS)], HOST_AGENT, env);
       try {
         const attached = await sandbox.hostAgent(['attach', String(first.pid)]);
@@ -144,15 +151,16 @@ for (const firewall of ['nftables', 'iptables'] as const)
         // A change that meets the hang: a forward, which needs only the firewall, so that what it leaves does not hang on
         // which of its processes the daemon had spawned ahead.
         const forwarding = sandbox.hostAgent(['forward', String(first.pid), '8081:81/tcp']);
-        for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(bin)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-        assert.ok((await runningFrom(bin)).length > 0, 'no command ran into the hang');
+        for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(hangDir)).length === 0; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        assert.ok((await runningFrom(hangDir)).length > 0, 'no command ran into the hang');
         assert.deepEqual(
           (await forwardsOfFirst()).filter((f) => (f as { hostPort: number }).hostPort === 8080),
           inForce,
         );
         const table = await sandbox.hostAgent(['status']);
         assert.equal(table.exitCode, 0, table.stderr);
-        assert.ok((await runningFrom(bin)).length > 0, 'status answered only after the hang was over');
+        assert.ok((await runningFrom(hangDir)).length > 0, 'status answered only after the hang was over');
         await rm(ipFlag);
         await rm(flag);
         const forwardedLater = await forwarding;
@@ -168,18 +176,19 @@ for (const firewall of ['nftables', 'iptables'] as const)
     });
 
     it('stops on SIGTERM while a command hangs, leaving no hung command behind, and the next daemon takes over', async () => {
-      const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+      const env = { PATH: `${bin}:${hangDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
       daemon = await sandbox.startDaemon(['--command-timeout', String(DEADLINE_MS)], HOST_AGENT, env);
       assert.equal((await sandbox.hostAgent(['attach', String(first.pid)])).exitCode, 0);
       await writeFile(flag, '');
       // The loop that checks the host every second runs into the hang on its own.
-      for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(bin)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.ok((await runningFrom(bin)).length > 0, 'no firewall command ran into the hang');
+      for (let i = 0; i < SETTLE_GUARD_MS / 50 && (await runningFrom(hangDir)).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok((await runningFrom(hangDir)).length > 0, 'no firewall command ran into the hang');
       // Sent by hand: the stop waits for work under way, up to its deadline, and the fixture's stop would SIGKILL sooner.
       process.kill(daemon.pid, 'SIGTERM');
       const ended = await daemon.ended;
       assert.deepEqual(ended, { exitCode: 0, signal: undefined }, daemon.output());
-      assert.deepEqual(await runningFrom(bin), [], 'hung commands outlived the daemon');
+      assert.deepEqual([...(await runningFrom(bin)), ...(await runningFrom(hangDir))], [], 'commands outlived the daemon');
       await rm(flag);
       daemon = await sandbox.startDaemon();
       assert.equal((await sandbox.hostAgent(['detach', String(first.pid)])).exitCode, 0);

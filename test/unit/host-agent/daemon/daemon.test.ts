@@ -32,7 +32,7 @@ function standIns(monitorStop?: Error) {
   };
   const host: DaemonHost = {
     runner: bareHost(),
-    ipBatch: { keep: () => void counts.kept++, close: () => void counts.closed++ },
+    spares: [{ keep: () => void counts.kept++, close: () => void counts.closed++ }],
     watch,
   };
   return { host, counts };

@@ -42,8 +42,8 @@ describe('the real runner and its spare process', () => {
   it('runs a step that says so in the spare it was given', async () => {
     const waiting = spare.waitingPid;
     assert.ok(waiting !== undefined);
-    const runner = new RealRunner(undefined, spare);
-    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: true });
+    const runner = new RealRunner(undefined, { ipBatch: spare });
+    await runner.perform({ kind: 'run', argv, input: 'go\n', spare: 'ipBatch' });
     assert.equal(await ranIn(), waiting);
     assert.equal(runner.processes, 1);
   });
@@ -55,11 +55,11 @@ describe('the real runner and its spare process', () => {
     const ready = parted.waitingPid;
     const between = `/tmp/guestnet-runner-between-${process.pid}`;
     try {
-      await new RealRunner(undefined, parted).perform({
+      await new RealRunner(undefined, { ipBatch: parted }).perform({
         kind: 'run',
         argv: twoParts,
         input: 'first\n',
-        spare: true,
+        spare: 'ipBatch',
         midway: { steps: [{ kind: 'write', path: between, content: 'between\n' }], rest: 'rest\n' },
       });
       assert.equal(await ranIn(), ready);
@@ -72,10 +72,12 @@ describe('the real runner and its spare process', () => {
 
   it('spawns a step when it was given no spare, and a step that does not say so even when it was', async () => {
     const waiting = spare.waitingPid;
-    await new RealRunner().perform({ kind: 'run', argv, input: 'go\n', spare: true });
+    await new RealRunner().perform({ kind: 'run', argv, input: 'go\n', spare: 'ipBatch' });
     assert.notEqual(await ranIn(), waiting);
-    await new RealRunner(undefined, spare).perform({ kind: 'run', argv, input: 'go\n' });
+    await new RealRunner(undefined, { ipBatch: spare }).perform({ kind: 'run', argv, input: 'go\n' });
     assert.notEqual(await ranIn(), waiting);
+    await new RealRunner(undefined, { ipBatch: spare }).perform({ kind: 'run', argv, input: 'go\n', spare: 'nftScript' });
+    assert.notEqual(await ranIn(), waiting, 'a step that names another spare');
     assert.equal(spare.waitingPid, waiting, 'the spare still waits');
   });
 });

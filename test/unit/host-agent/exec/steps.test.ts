@@ -38,7 +38,7 @@ describe('host ops', () => {
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
-        spare: true,
+        spare: 'ipBatch',
         input: 'address add 172.17.3.2/32 peer 172.17.3.3/32 dev vm_wlan\nlink set dev vm_wlan up\n',
       },
     ]);
@@ -72,7 +72,7 @@ describe('host ops', () => {
       {
         kind: 'run',
         argv: ['ip', '-batch', '-'],
-        spare: true,
+        spare: 'ipBatch',
         input:
           'link add vm_wlan mtu 1500 type veth peer name gnAbCdEf0123456 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
           'link show dev vm_wlan\n',
