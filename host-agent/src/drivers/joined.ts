@@ -34,9 +34,9 @@ export function linkOf(settings: HostSettings): string {
 export const sameType = <R extends AttachmentRecord>(input: AttachInput, type: RecordType): R | undefined =>
   input.existing?.type === type ? (input.existing as R) : undefined;
 
-/** A look at the whole host: a bridged veth's host end needs a name no link has. */
-export const observeAll = (input: AttachInput): Promise<HostObserved> =>
-  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records);
+/** A look at the records and no link, and not at the firewall: empty and none have neither a link on the host nor rules. */
+export const observeRecords = (input: AttachInput): Promise<HostObserved> =>
+  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [], firewall: false });
 
 /**
  * A look at the link the guest's is made from or is, with the records: a
