@@ -47,6 +47,9 @@ const declared = {
   /** Every iptables table, of iptables-nft and of iptables-legacy. */
   iptablesSave: { keptFreshBy: 'checking-loop', argv: ['iptables-save'] },
   iptablesLegacySave: { keptFreshBy: 'checking-loop', argv: ['iptables-legacy-save'] },
+  /** ip6tables' the same: read where IPv6's chains matter (firewall/iptables.ts, observe). */
+  ip6tablesSave: { keptFreshBy: 'checking-loop', argv: ['ip6tables-save'] },
+  ip6tablesLegacySave: { keptFreshBy: 'checking-loop', argv: ['ip6tables-legacy-save'] },
 } satisfies Record<string, Omit<HostQuery, 'name'>>;
 
 /** Each query under its own name. */
