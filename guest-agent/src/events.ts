@@ -10,6 +10,44 @@ export function oneTimeLinkIn(line: string): GuestLink | undefined {
   return { name: event.name, index: event.index, alias: undefined, mtu: event.mtu, up: event.up, addresses: [] };
 }
 
+/**
+ * What the events since a look began showed, when all they showed was the
+ * host's new links arriving: each under its one-time name, perhaps first under
+ * the name it was moved in with (a macvlan or a NIC comes under another name
+ * and is renamed in the same message: two lines of one index). A link line of
+ * another name waits for its rename; any other event, or one that never is
+ * renamed, means a look is needed.
+ */
+export class Arrivals {
+  private links: GuestLink[] | undefined = [];
+  /** Indexes of links shown under a name that is not one-time, which only a rename to one can explain. */
+  private readonly renaming = new Set<number>();
+
+  /** A look starts: what it shows covers the events before it. */
+  reset(): void {
+    this.links = [];
+    this.renaming.clear();
+  }
+
+  /** `line` undefined: the monitor restarted, and anything may have happened meanwhile. */
+  heard(line: string | undefined): void {
+    if (this.links === undefined) return;
+    const event = line === undefined ? undefined : parseEventLine(line);
+    const link = line === undefined ? undefined : oneTimeLinkIn(line);
+    if (link && !this.links.some((l) => l.name === link.name)) {
+      if (link.index !== undefined) this.renaming.delete(link.index);
+      this.links.push(link);
+    } else if (event?.kind === 'link' && !event.deleted && !link && !this.links.some((l) => l.index === event.index))
+      this.renaming.add(event.index);
+    else this.links = undefined;
+  }
+
+  /** The links that arrived, if nothing else happened; undefined otherwise. */
+  get only(): GuestLink[] | undefined {
+    return this.renaming.size > 0 ? undefined : this.links;
+  }
+}
+
 /** How many of the latest event lines are kept for linesAfter: an apply's own events, and some. */
 const RECENT_LINES = 64;
 
@@ -28,8 +66,8 @@ export class NetEvents {
     (line) => this.heard(line),
     () => this.heard(undefined),
   );
-  /** Links of one-time names that arrived since the last look, while nothing else happened; undefined once anything else did. */
-  private arrived: GuestLink[] | undefined = [];
+  /** Links of one-time names that arrived since the last look, while nothing else happened. */
+  private readonly arrived = new Arrivals();
   /** An event came while nobody waited: the next wait must not miss it. */
   private missed = false;
   private count = 0;
@@ -65,7 +103,7 @@ export class NetEvents {
 
   /** A look starts: what it shows covers the events before it. */
   lookStarts(): void {
-    this.arrived = [];
+    this.arrived.reset();
   }
 
   /**
@@ -74,7 +112,7 @@ export class NetEvents {
    * what a new look would show, so it can be skipped. Undefined otherwise.
    */
   arrivalsOnly(): GuestLink[] | undefined {
-    return this.arrived;
+    return this.arrived.only;
   }
 
   /** How many events (and monitor restarts) came so far: tells whether one came after a given moment. */
@@ -95,9 +133,7 @@ export class NetEvents {
   private heard(line: string | undefined): void {
     this.recent.push({ seq: this.count + 1, line });
     if (this.recent.length > RECENT_LINES) this.recent.shift();
-    const link = line === undefined ? undefined : oneTimeLinkIn(line);
-    if (link && this.arrived && !this.arrived.some((l) => l.name === link.name)) this.arrived.push(link);
-    else this.arrived = undefined;
+    this.arrived.heard(line);
     this.wake();
   }
 

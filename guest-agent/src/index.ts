@@ -6,7 +6,7 @@ export { familyOf, type GuestOp, inverseOf, ipLinesOf } from './ops.js';
 export { type ApplyReport, type GuestKernel, Keeper, type KernelEvents } from './keeper.js';
 export { type OwnNetns, run } from './commands/run.js';
 export { type GuestLink, type GuestObserved, type IpState, observeGuest, parseIpState, withArrivedLinks, withIp6State } from './observe.js';
-export { oneTimeLinkIn } from './events.js';
+export { Arrivals, oneTimeLinkIn } from './events.js';
 export { type EventLine, onlyEchoes, parseEventLine } from './event-lines.js';
 export { OurLink } from './our-link.js';
 export { applyGuest } from './apply.js';

@@ -5,6 +5,7 @@ import type { HostObserved, Route } from './model/host.js';
 import { IP_FORWARD_PATH } from './model/paths.js';
 import { rangeOf } from './model/pool.js';
 import { type AttachmentRecord, hostEndOf, hostLinkAlias, isBridged, isRouted } from './model/record.js';
+import { FIREWALL_NOT_LOOKED_AT } from './model/rules.js';
 import type { Reader } from './model/step.js';
 import { type LinksSeen, linksWithAliases, mainRoutes } from './net/links.js';
 import { observeIpv6 } from './net/ipv6.js';
@@ -14,7 +15,10 @@ import { readSmallFile } from '@guestnet/runtime';
 
 /** A narrow look: these links, and IPv6, bridged ports and IPv6's chains where asked for (observeHost). */
 export interface Scope {
-  links: string[];
+  /** 'all': every link, which a daemon remembers (a bridged veth's host end needs a name no link has). */
+  links: string[] | 'all';
+  /** false: the firewall is not looked at, for a type with no rules of its own (FIREWALL_NOT_LOOKED_AT). */
+  firewall?: false;
   ipv6?: boolean;
   bridged?: boolean;
   ipv6Chains?: boolean;
@@ -45,14 +49,16 @@ export async function observeHost(
   // The host's IPv6 also where an auto guest may gain it (plan/ipv6-follow.ts); the firewall's and rules' only where a guest has it.
   const hostIpv6 = withIpv6 || (deep && records.some((r) => isRouted(r) && r.ipv6Auto));
   const [{ links, aliases, mtus, groups, down }, mainTable, ipForward, ipForwardBefore, firewallState, policy, ipv6] = await Promise.all([
-    deep ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
+    deep || scope.links === 'all' ? linksWithAliases(runner) : existingLinksWithAliases(scope.links),
     deep ? mainRoutes(runner) : undefined,
     readSmallFile(IP_FORWARD_PATH).then((text) => text.trim()),
     readIpForwardBefore(stateDir),
-    firewall.observe(runner, deep, withIpv6, {
-      ports: deep ? records.some(isBridged) : scope.bridged === true,
-      chains: !deep && scope.ipv6Chains === true,
-    }),
+    scope?.firewall === false
+      ? FIREWALL_NOT_LOOKED_AT
+      : firewall.observe(runner, deep, withIpv6, {
+          ports: deep ? records.some(isBridged) : scope.bridged === true,
+          chains: !deep && scope.ipv6Chains === true,
+        }),
     observePolicy(runner, deep, withIpv6),
     hostIpv6 ? observeIpv6(runner, stateDir, deep && withIpv6) : undefined,
   ]);

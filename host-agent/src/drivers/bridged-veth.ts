@@ -5,7 +5,8 @@ import { firewallOf, observedFirewall } from '../model/rules.js';
 import { onPath } from '../net/tools.js';
 import type { SetupOp, TeardownOp } from '../plan/ops.js';
 import type { LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, joinedLinkOf, linkOf, observeAll, refuseJoined, sameType } from './joined.js';
+import { observeHost } from '../observe.js';
+import { baseOf, detachOnce, forgetting, joinedLinkOf, linkOf, refuseJoined, sameType } from './joined.js';
 
 // A veth whose host end is a port of an existing bridge: the guest is on the
 // bridge's LAN. With --port-security the port passes only the guest's own
@@ -75,12 +76,14 @@ export const bridgedVethDriver: LinkDriver<BridgedVethRecord> = {
         'nft',
         "the 'nftables' package: it locks a bridged guest's port to the guest (--port-security off attaches without)",
       );
-    // The firewall as the port needs it seen, ip6tables' too (firewall/iptables.ts), beside the look every joined type takes.
-    const [seen, firewall] = await Promise.all([observeAll(input), input.ctx.firewall.observe(input.runner, true, false, { ports: true })]);
-    const observed = { ...seen, firewall };
-    const { fields, leasedHostIf } = await joinedLinkOf(input, observed, existing, undefined);
+    // Every link, for a name no link has, and the firewall as the port needs it seen (ip6tables' too, firewall/iptables.ts):
+    // in a daemon, both from memory.
+    const observed = await observeHost(input.runner, settings.stateDir, input.ctx.firewall, input.records, { links: 'all', bridged: true });
+    // A pair that arrives whole under its one-time name is made by one host process, as the routed veth's is.
+    const base = baseOf(input, true);
+    const { fields, leasedHostIf } = await joinedLinkOf(input, observed, existing, undefined, base.token);
     const desired: BridgedVethRecord = {
-      ...baseOf(input),
+      ...base,
       type: 'bridged-veth',
       link: linkOf(settings),
       ...(settings.portSecurity ? { portSecurity: true as const } : {}),

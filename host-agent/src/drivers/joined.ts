@@ -27,17 +27,20 @@ export function linkOf(settings: HostSettings): string {
 export const sameType = <R extends AttachmentRecord>(input: AttachInput, type: RecordType): R | undefined =>
   input.existing?.type === type ? (input.existing as R) : undefined;
 
-/** A look at the whole host: a bridged veth's host end needs a name no link has. */
-export const observeAll = (input: AttachInput): Promise<HostObserved> =>
-  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records);
+/** A look at the records and no link, and not at the firewall: empty and none have neither a link on the host nor rules. */
+export const observeRecords = (input: AttachInput): Promise<HostObserved> =>
+  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [], firewall: false });
 
 /**
  * A look at the link the guest's is made from or is, with the records: a
- * sublink or a NIC needs no other link, and no firewall contents, since these
- * types have no rules. In a daemon the rest of such a look comes from memory.
+ * sublink or a NIC needs no other link, and no look at the firewall, since
+ * these types have no rules. In a daemon the rest of such a look comes from memory.
  */
 export const observeParent = (input: AttachInput): Promise<HostObserved> =>
-  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, { links: [linkOf(input.settings)] });
+  observeHost(input.runner, input.settings.stateDir, input.ctx.firewall, input.records, {
+    links: [linkOf(input.settings)],
+    firewall: false,
+  });
 
 /**
  * The fields of every record: who the guest is, its token (kept by a

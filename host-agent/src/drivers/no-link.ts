@@ -2,13 +2,13 @@ import type { HostObserved } from '../model/host.js';
 import type { EmptyRecord, NoneRecord } from '../model/record.js';
 import type { SetupOp } from '../plan/ops.js';
 import type { AttachInput, AttachOptions, LinkDriver } from './driver.js';
-import { baseOf, detachOnce, forgetting, observeAll, refuseJoined } from './joined.js';
+import { baseOf, detachOnce, forgetting, observeRecords, refuseJoined } from './joined.js';
 
 // The two types that give the guest no link: empty brings up its loopback,
 // none touches nothing. No agent configures them, so no attach waits for one.
 
 const prepare = async <R extends EmptyRecord | NoneRecord>(input: AttachInput, type: R['type']) => ({
-  observed: await observeAll(input),
+  observed: await observeRecords(input),
   desired: { ...baseOf(input), type } as R,
   options: {},
 });
@@ -25,7 +25,7 @@ export const emptyDriver: LinkDriver<EmptyRecord> = {
     ];
   },
   planDetach: forgetting,
-  detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, forgetting, records, runner, ctx),
+  detach: (record, records, runner, ctx) => detachOnce(record, { links: [], firewall: false }, forgetting, records, runner, ctx),
 };
 
 export const noneDriver: LinkDriver<NoneRecord> = {
@@ -35,5 +35,5 @@ export const noneDriver: LinkDriver<NoneRecord> = {
     return existing ? [] : [{ kind: 'writeRecord', record: desired }];
   },
   planDetach: forgetting,
-  detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, forgetting, records, runner, ctx),
+  detach: (record, records, runner, ctx) => detachOnce(record, { links: [], firewall: false }, forgetting, records, runner, ctx),
 };

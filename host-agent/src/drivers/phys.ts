@@ -113,7 +113,7 @@ export const physDriver: LinkDriver<PhysRecord> = {
     const passing = passingName(record);
     for (let round = 0; round < ROUNDS; round++) {
       const [observed, alive] = await Promise.all([
-        observeHost(runner, ctx.stateDir, ctx.firewall, records, { links: [record.link] }),
+        observeHost(runner, ctx.stateDir, ctx.firewall, records, { links: [record.link], firewall: false }),
         guestAlive(record),
       ]);
       const ops = planDetach(observed, record, await locateNic(runner, record, { guestAlive: alive, passing }));

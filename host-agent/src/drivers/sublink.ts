@@ -51,7 +51,7 @@ function sublinkDriver<T extends SublinkRecord['type']>(
     },
     planAttach,
     planDetach,
-    detach: (record, records, runner, ctx) => detachOnce(record, { links: [] }, planDetach, records, runner, ctx),
+    detach: (record, records, runner, ctx) => detachOnce(record, { links: [], firewall: false }, planDetach, records, runner, ctx),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { BridgedVethRecord } from '../model/record.js';
-import type { Step } from '../model/step.js';
+import { SPARE_COMMANDS, type Step } from '../model/step.js';
 import { portGuardTable } from '../plan/link-types.js';
 
 // A bridged guest's port lets through only what the guest may say about
@@ -96,7 +96,8 @@ export const portGuardSteps = {
   addPortGuard: ({ record: r }: { record: BridgedVethRecord }): Step[] => [
     {
       kind: 'run',
-      argv: ['nft', '-f', '-'],
+      argv: [...SPARE_COMMANDS.nft],
+      spare: 'nft',
       input: portGuardScript(r),
       unsupported: {
         when: /Operation not supported|Protocol not supported|Could not process rule: No such file or directory/,
@@ -108,6 +109,11 @@ export const portGuardSteps = {
   ],
   // Adding the table first makes deleting it succeed whether or not it was there.
   removePortGuard: ({ record: r }: { record: BridgedVethRecord }): Step[] => [
-    { kind: 'run', argv: ['nft', '-f', '-'], input: `add table ${portGuardTable(r)}\ndelete table ${portGuardTable(r)}\n` },
+    {
+      kind: 'run',
+      argv: [...SPARE_COMMANDS.nft],
+      spare: 'nft',
+      input: `add table ${portGuardTable(r)}\ndelete table ${portGuardTable(r)}\n`,
+    },
   ],
 };

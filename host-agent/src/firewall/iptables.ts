@@ -142,7 +142,9 @@ export function iptables(variant: 'iptables' | 'iptables-legacy'): Firewall {
       const with6 = (deep && ipv6) || read6.ports === true || (marks && read6.chains === true);
       const [text, text6] = await Promise.all([
         runner.query(variant === 'iptables' ? hostQueries.iptablesSave : hostQueries.iptablesLegacySave),
-        with6 ? runner.read([binary6('-save')]).catch(() => undefined) : undefined,
+        with6
+          ? runner.query(variant === 'iptables' ? hostQueries.ip6tablesSave : hostQueries.ip6tablesLegacySave).catch(() => undefined)
+          : undefined,
       ]);
       if (!marks) return parseIptablesSave(text, text6);
       // Before the first install only: which of ip's built-in chains exist, so that those guestnet makes are marked.

@@ -5,11 +5,11 @@ import { NFT_TABLE_NAME } from './rules.js';
  * What keeps a remembered answer true; the daemon remembers answers
  * (daemon/memory.ts), the one-shot CLI reads afresh.
  * - `kernel-events`: it changes only with a link, route or rule event, which
- *   the daemon's monitor hears, or with a command of ours. A read that fails
- *   with an exit code (a table that does not exist) is an answer too.
+ *   the daemon's monitor hears, or with a command of ours.
  * - `checking-loop`: the firewall, which others change without an event: it
  *   is remembered for attaches until the next event or command of ours, and
  *   the loop that checks the host every second reads it afresh.
+ * A read that fails with an exit code (a table that does not exist) is an answer too.
  */
 export type Freshness = 'kernel-events' | 'checking-loop';
 
@@ -39,6 +39,8 @@ const declared = {
   mainRoutes4: { keptFreshBy: 'kernel-events', argv: ipJson('-4', 'route', 'show') },
   /** Every link of the host's netns, with its alias, MTU, group and flags. */
   links: { keptFreshBy: 'kernel-events', argv: ['ip', '-j', 'link', 'show'] },
+  /** Every link with its details (what a NIC is, model/nic.ts) and its addresses: what a phys attach saves to give back. */
+  linkDetails: { keptFreshBy: 'kernel-events', argv: ['ip', '-d', '-j', 'address', 'show'] },
   /** The policy rules, each family's. */
   rules4: { keptFreshBy: 'kernel-events', argv: ipJson('-4', 'rule', 'show') },
   rules6: { keptFreshBy: 'kernel-events', argv: ipJson('-6', 'rule', 'show') },
@@ -58,6 +60,9 @@ const declared = {
   /** Every iptables table, of iptables-nft and of iptables-legacy. */
   iptablesSave: { keptFreshBy: 'checking-loop', argv: ['iptables-save'] },
   iptablesLegacySave: { keptFreshBy: 'checking-loop', argv: ['iptables-legacy-save'] },
+  /** ip6tables' the same: read where IPv6's chains matter (firewall/iptables.ts, observe). */
+  ip6tablesSave: { keptFreshBy: 'checking-loop', argv: ['ip6tables-save'] },
+  ip6tablesLegacySave: { keptFreshBy: 'checking-loop', argv: ['ip6tables-legacy-save'] },
 } satisfies Record<string, Omit<HostQuery, 'name'>>;
 
 /** Each query under its own name. */

@@ -97,6 +97,26 @@ export const observedFirewall = (firewall: FirewallState, records: readonly Atta
   ...(firewall.found ? { found: firewall.found } : {}),
 });
 
+const notLookedAt = (): never => {
+  throw new Error("guestnet's firewall was not looked at: a plan of a type with rules needs a look that reads it");
+};
+
+/**
+ * The firewall of a look that left it out (observe.ts, Scope.firewall), for
+ * a type that has no rules: whatever is asked of it throws, so no plan ever
+ * goes on from a guess.
+ */
+export const FIREWALL_NOT_LOOKED_AT: FirewallState = {
+  get installed(): boolean {
+    return notLookedAt();
+  },
+  get found(): undefined {
+    return notLookedAt();
+  },
+  has: notLookedAt,
+  hasPort: notLookedAt,
+};
+
 /** The firewall as observed: whether guestnet's base exists, and whether a guest's rules are all there. */
 export interface FirewallState {
   installed: boolean;

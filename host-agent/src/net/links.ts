@@ -53,11 +53,12 @@ type Shown = LinkDetails & {
 
 /**
  * A link as it is now: what phys must give back on detach, with the NIC's
- * identity, or why the link is not a NIC. One `ip` process.
+ * identity, or why the link is not a NIC. One `ip` process of every link,
+ * which a daemon remembers (hostQueries.linkDetails).
  */
 export async function physState(runner: Reader, name: string): Promise<{ before: PhysBefore; notNic: string | undefined } | undefined> {
-  const shown = JSON.parse(await runner.read(['ip', '-d', '-j', 'address', 'show', 'dev', name]).catch(() => '[]')) as Shown[];
-  const [link] = shown;
+  const shown = JSON.parse(await runner.query(hostQueries.linkDetails)) as Shown[];
+  const link = shown.find((l) => l.ifname === name);
   if (!link) return undefined;
   // Link-local IPv6 addresses come back by themselves; addresses a DHCP client or SLAAC gave are its to give again.
   const kept = (link.addr_info ?? []).filter((a) => a.local !== undefined && a.scope !== 'link' && !a.dynamic);

@@ -95,8 +95,30 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
-  it('does not remember a failed read of the firewall', async () => {
+  it("the checking loop reads afresh that guestnet's firewall table is not there", async () => {
+    const inner = new RecordingRunner();
+    inner.read = (argv) => {
+      inner.reads.push(argv);
+      return Promise.reject(new CommandFailedError(argv, 'Error: No such file or directory', 1));
+    };
+    const memory = new HostMemory(inner, () => true);
+    await assert.rejects(memory.query(TABLES));
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 1);
+    await assert.rejects(memory.checking.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 2, 'the checking loop reads it afresh');
+    await memory.perform({ kind: 'run', argv: ['nft', '-f', '-'], input: '' });
+    await assert.rejects(memory.query(TABLES));
+    assert.equal(readsOf(inner, TABLES.argv), 3);
+    memory.close();
+  });
+
+  it('does not remember a read that did not run to its end', async () => {
     const { memory, inner } = memoryOver({});
+    inner.read = (argv) => {
+      inner.reads.push(argv);
+      return Promise.reject(new CommandFailedError(argv, 'timed out', undefined));
+    };
     await assert.rejects(memory.query(TABLES));
     await assert.rejects(memory.query(TABLES));
     assert.equal(readsOf(inner, TABLES.argv), 2);

@@ -11,7 +11,14 @@ describe("the host model's queries", () => {
     }
     assert.equal(new Set(queries.map(([, q]) => q.argv.join(' '))).size, queries.length, 'no two queries run one command');
     // The firewall makes no event when others change it.
-    for (const query of [hostQueries.nftTables, hostQueries.nftTableShape, hostQueries.iptablesSave, hostQueries.iptablesLegacySave])
+    for (const query of [
+      hostQueries.nftTables,
+      hostQueries.nftTableShape,
+      hostQueries.iptablesSave,
+      hostQueries.iptablesLegacySave,
+      hostQueries.ip6tablesSave,
+      hostQueries.ip6tablesLegacySave,
+    ])
       assert.equal(query.keptFreshBy, 'checking-loop', query.name);
   });
 });

@@ -4,16 +4,19 @@ import { VETH, VIRTIO } from '../../../fixtures/ip-links.js';
 import { typedRecord } from '../../../fixtures/records.js';
 
 describe('phys NICs on the host and in a guest: reading them with ip', () => {
-  it('attach records the NIC with its state, from one ip process', async () => {
-    const shown = [{ ...VIRTIO, ifalias: 'lan', addr_info: [{ family: 'inet', local: '192.168.77.10', prefixlen: 24, scope: 'global' }] }];
-    const runner = new RecordingRunner({ 'ip -d -j address show dev eth0': JSON.stringify(shown) });
+  it("attach records the NIC with its state, from one ip process of every link's details (a daemon remembers it)", async () => {
+    const shown = [
+      { ...VETH, addr_info: [] },
+      { ...VIRTIO, ifalias: 'lan', addr_info: [{ family: 'inet', local: '192.168.77.10', prefixlen: 24, scope: 'global' }] },
+    ];
+    const runner = new RecordingRunner({ 'ip -d -j address show': JSON.stringify(shown) });
     assert.deepEqual(await physState(runner, 'eth0'), {
       before: { addresses: ['192.168.77.10/24'], up: true, mtu: 1400, alias: 'lan', nic: nicIdentityOf(VIRTIO) },
       notNic: undefined,
     });
-    const veth = new RecordingRunner({ 'ip -d -j address show dev v1': JSON.stringify([{ ...VETH, addr_info: [] }]) });
-    assert.equal((await physState(veth, 'v1'))?.notNic, 'the kernel shows a veth link');
     assert.equal(runner.processes, 1);
+    assert.equal((await physState(runner, VETH.ifname))?.notNic, 'the kernel shows a veth link');
+    assert.equal(await physState(runner, 'eth9'), undefined, 'a link the host lacks');
   });
 
   it('detach finds the NIC in the guest whatever its name, and on the host only under the passing name or with our mark', async () => {

@@ -213,7 +213,12 @@ describe('network types: plans and their exact steps', () => {
       ['deleteLink', 'setGuestRules', 'removePortGuard', 'deleteRecord'],
     );
     assert.deepEqual(stepsOf({ kind: 'removePortGuard', record: bridged }, ctx), [
-      { kind: 'run', argv: ['nft', '-f', '-'], input: 'add table bridge guestnet_port_300\ndelete table bridge guestnet_port_300\n' },
+      {
+        kind: 'run',
+        argv: ['nft', '-f', '-'],
+        spare: 'nft',
+        input: 'add table bridge guestnet_port_300\ndelete table bridge guestnet_port_300\n',
+      },
     ]);
     // A restart after the record was written makes the lock and the port.
     assert.deepEqual(

@@ -56,9 +56,9 @@ describe('attach through the daemon: processes on the critical path', () => {
     assert.deepEqual(recorded.reads.slice(reads), [], 'no read on the attach path');
     assert.deepEqual(ran, ['ip -batch -', 'nft -f -']);
     assert.equal(recorded.processes - before, 2);
-    // The daemon's runner runs it in the ip -batch it spawned ahead (exec/runner.ts).
-    const pair = recorded.steps.slice(steps).find((s) => s.kind === 'run' && s.argv[0] === 'ip');
-    assert.ok(pair?.kind === 'run' && pair.spare, 'the pair is made in the spare process');
+    // The daemon's runner runs each in the process of its command spawned ahead (exec/runner.ts).
+    const spares = recorded.steps.slice(steps).flatMap((s) => (s.kind === 'run' ? [s.spare] : []));
+    assert.deepEqual(spares, ['ip-batch', 'nft'], 'the pair and the firewall transaction run in the spare processes');
     memory.close();
   });
 
