@@ -135,80 +135,135 @@ const onlyReExports = (path) =>
 const codeOf = (built) =>
   new Set(
     Object.entries(Object.values(built.metafile.outputs)[0].inputs)
-      .filter(([input, { bytesInOutput }]) => bytesInOutput > 0 && !input.includes(':'))
+      .filter(([input, { bytesInOutput }]) => bytesInOutput > 0 && !input.includes(':') && input !== '<stdin>')
       .map(([input]) => toRoot(input)),
   );
 
-// A program that a daemon may serve is three files, so that a client the
-// daemon serves (and --help) reads only the code it runs: V8 reads every
-// function of a file it loads, used or not.
-// - the entry (`host-agent.cjs`, `guestnet`): the CLI or the plugin's
-//   request handling, and the daemon's client;
-// - `<name>-engine-<hash>.cjs`: the module `engine` names, which does the
-//   work in this process when no daemon serves; the entry requires it on that
-//   path only;
-// - `<name>-shared-<hash>.cjs`: the modules whose code both need, once, so
-//   that a class (an error checked with instanceof) or a module's state is
-//   one in the process, whichever file uses it. The entry requires it at
-//   once, and its modules run as it loads, not on first use.
-// Each lazily required file is named by a hash of its content, like winston's.
+// A program that a daemon may serve is split by what a process runs, so that
+// a client the daemon serves, and --help, read only the code they run: V8
+// reads every function of a file it loads, used or not. Three parts of the
+// program need code: the entry's own top level (the CLI or the plugin's
+// request handling), the modules the entry imports on first use (the
+// commands, their output and the daemon's client), and the engine (the module
+// `engine` names, which does the work in this process when no daemon serves).
+// Each module is in the file of the parts that need it:
+// - the entry alone: the entry (`host-agent.cjs`, `guestnet`);
+// - the entry and another: `<name>-shared-<hash>.cjs`, which the entry
+//   requires at once; its modules run as it loads;
+// - the commands alone: `<name>-commands-<hash>.cjs`, required on a
+//   command's first use;
+// - the commands and the engine: `<name>-common-<hash>.cjs`, required by
+//   either on first use;
+// - the engine alone: `<name>-engine-<hash>.cjs`, required only when the
+//   work is done here.
+// A module is once in the process, so that a class (an error checked with
+// instanceof) or a module's state is one, whichever file uses it. A file with
+// no module is not written. Each lazily required file is named by a hash of
+// its content, like winston's; each file requires only files built before it.
+const FILE_PARTS = {
+  entry: ['entry'],
+  shared: ['entry', 'commands', 'engine'],
+  common: ['commands', 'engine'],
+  commands: ['commands'],
+  engine: ['engine'],
+};
+/** The file that holds a module the given parts need: 'inline' for none, which each file that reaches it would hold. */
+const fileOf = (parts) => {
+  if (parts.size === 0) return 'inline';
+  if (parts.has('entry')) return parts.size > 1 ? 'shared' : 'entry';
+  if (parts.has('commands')) return parts.has('engine') ? 'common' : 'commands';
+  return 'engine';
+};
+const exportsOf = (modules) => modules.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n');
+
 async function splitProgram({ entry, name, banner, engine, plugins }) {
   const prefix = name.replace(/\.cjs$/, '');
   const options = { ...common, write: false, metafile: true, supported: { 'dynamic-import': false }, absWorkingDir: root };
   const engineAt = toRoot(engine);
   const entryAt = toRoot(entry);
-  const buildSplit = async (shared) => {
-    const sharedBuilt = await build({
-      ...options,
-      stdin: { contents: shared.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n'), resolveDir: root },
-      legalComments: 'eof',
-      plugins: [builtinsOnFirstUse, ...plugins],
-    });
-    const sharedFile = hashed(`${prefix}-shared`, sharedBuilt.outputFiles[0].contents);
-    const sharedModules = shared.map((input, i) => [input, [sharedFile, `.m${i}`]]);
+  const buildSplit = async (needs) => {
+    const modulesOf = (kind) =>
+      [...needs]
+        .filter(([, parts]) => fileOf(parts) === kind)
+        .map(([input]) => input)
+        .sort();
+    const files = [];
+    const from = new Map();
+    const library = async (kind) => {
+      const modules = modulesOf(kind);
+      if (modules.length === 0) return;
+      const built = await build({
+        ...options,
+        stdin: { contents: exportsOf(modules), resolveDir: root },
+        legalComments: 'eof',
+        plugins: [builtinsOnFirstUse, fromFiles(new Map(from)), ...plugins],
+      });
+      const file = hashed(`${prefix}-${kind}`, built.outputFiles[0].contents);
+      modules.forEach((input, i) => from.set(input, [file, `.m${i}`]));
+      files.push([kind, file, built, 0o644]);
+    };
+    await library('shared');
+    await library('common');
     const engineBuilt = await build({
       ...options,
       entryPoints: [engineAt],
       legalComments: 'eof',
-      plugins: [builtinsOnFirstUse, fromFiles(new Map(sharedModules)), ...plugins],
+      plugins: [builtinsOnFirstUse, fromFiles(new Map(from)), ...plugins],
     });
     const engineFile = hashed(`${prefix}-engine`, engineBuilt.outputFiles[0].contents);
+    files.push(['engine', engineFile, engineBuilt, 0o644]);
+    from.set(engineAt, [engineFile, '']);
+    await library('commands');
     const entryBuilt = await build({
       ...options,
       entryPoints: [entryAt],
       legalComments: 'eof',
       banner: { js: banner },
-      plugins: [builtinsOnFirstUse, fromFiles(new Map([...sharedModules, [engineAt, [engineFile, '']]])), ...plugins],
+      plugins: [builtinsOnFirstUse, fromFiles(from), ...plugins],
     });
-    const files = [
-      [sharedFile, sharedBuilt, 0o644],
-      [engineFile, engineBuilt, 0o644],
-      [name, entryBuilt, 0o755],
-    ];
-    return files.map(([file, built, mode]) => [file, built.outputFiles[0].contents, mode, codeOf(built)]);
+    files.push(['entry', name, entryBuilt, 0o755]);
+    return files.map(([kind, file, built, mode]) => ({ kind, file, contents: built.outputFiles[0].contents, mode, code: codeOf(built) }));
   };
-  // The shared modules are those whose code both sides hold, built each alone
-  // (tree-shaken: a package's index that only re-exports is none of them). A
-  // shared module holds all its code, which may need a module only one side
-  // held: that one is shared too, until no module's code is in two files.
-  const alone = (point, modules) =>
-    build({ ...options, entryPoints: [point], plugins: [builtinsOnFirstUse, fromFiles(modules), ...plugins] });
-  const entryAlone = await alone(entryAt, new Map([[engineAt, ['engine.cjs', '']]]));
-  const engineAlone = await alone(engineAt, new Map());
-  const entryCode = codeOf(entryAlone);
-  const engineCode = codeOf(engineAlone);
-  const shared = new Set([...entryCode].filter((input) => engineCode.has(input)));
-  const forwardsOnly = new Set([...inputsOf(entryAlone), ...inputsOf(engineAlone)].filter(onlyReExports));
+  const alone = (point, modules) => build({ ...options, ...point, plugins: [builtinsOnFirstUse, fromFiles(modules), ...plugins] });
+  const elsewhere = (inputs) => new Map(inputs.map((input) => [input, ['elsewhere.cjs', '']]));
+  // The commands are the modules that the entry itself imports on first use, but the engine.
+  const probe = await alone({ entryPoints: [entryAt] }, elsewhere([engineAt]));
+  const commandRoots = probe.metafile.inputs[entry].imports
+    .filter(({ kind, path }) => kind === 'dynamic-import' && !path.includes(':'))
+    .map(({ path }) => toRoot(path));
+  // Which parts need each module's code, each part built alone (tree-shaken: a
+  // package's index that only re-exports is in none).
+  const entryAlone = await alone({ entryPoints: [entryAt] }, elsewhere([engineAt, ...commandRoots]));
+  const commandsAlone =
+    commandRoots.length > 0
+      ? await alone({ stdin: { contents: exportsOf(commandRoots), resolveDir: root } }, elsewhere([engineAt]))
+      : undefined;
+  const engineAlone = await alone({ entryPoints: [engineAt] }, new Map());
+  const needs = new Map();
+  for (const [part, built] of [
+    ['entry', entryAlone],
+    ['commands', commandsAlone],
+    ['engine', engineAlone],
+  ])
+    if (built) for (const input of codeOf(built)) needs.set(input, (needs.get(input) ?? new Set()).add(part));
+  const forwardsOnly = new Set([probe, entryAlone, commandsAlone, engineAlone].filter(Boolean).flatMap(inputsOf).filter(onlyReExports));
+  // A module held by a file holds all its code, which may need a module that
+  // only another part needed: that one moves to the file of all the parts
+  // that hold it, until no module's code is in two files.
   for (;;) {
-    const files = await buildSplit([...shared].sort());
-    const twice = [...files[0][3]].filter((input) => files.slice(1).some((file) => file[3].has(input)));
-    twice.push(...[...files[1][3]].filter((input) => files[2][3].has(input)));
-    const more = twice.filter((input) => !forwardsOnly.has(input));
-    if (more.length === 0) return files.map(([file, contents, mode]) => [file, contents, mode]);
-    // A shared module whose code is still in two files was not resolved to the shared file: fail, never ship it twice.
-    const stuck = more.filter((input) => shared.has(input));
-    if (stuck.length > 0) throw new Error(`bundle: ${stuck.join(', ')} would be in two files of ${name}`);
-    for (const input of more) shared.add(input);
+    const files = await buildSplit(needs);
+    const twice = new Set(
+      files.flatMap(({ code }, i) => [...code].filter((input) => files.slice(i + 1).some((other) => other.code.has(input)))),
+    );
+    const more = [...twice].filter((input) => !forwardsOnly.has(input));
+    if (more.length === 0) return files.map(({ file, contents, mode }) => [file, contents, mode]);
+    for (const input of more) {
+      const before = needs.get(input) ?? new Set();
+      const after = new Set([...before, ...files.filter(({ code }) => code.has(input)).flatMap(({ kind }) => FILE_PARTS[kind])]);
+      // A module already in the file of every part that holds it was not resolved to it: fail, never ship it twice.
+      if (fileOf(after) === fileOf(before)) throw new Error(`bundle: ${input} would be in two files of ${name}`);
+      needs.set(input, after);
+    }
   }
 }
 
