@@ -199,7 +199,7 @@ async function splitProgram({ entry, name, banner, engine, plugins }) {
         plugins: [builtinsOnFirstUse, fromFiles(new Map(from)), ...plugins],
       });
       const file = hashed(`${prefix}-${kind}`, built.outputFiles[0].contents);
-      modules.forEach((input, i) => from.set(input, [file, `.m${i}`]));
+      for (const [i, input] of modules.entries()) from.set(input, [file, `.m${i}`]);
       files.push([kind, file, built, 0o644]);
     };
     await library('shared');
