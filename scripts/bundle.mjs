@@ -39,7 +39,10 @@ const builtinsOnFirstUse = {
   setup(b) {
     const filter = new RegExp(`^node:(${ON_FIRST_USE.join('|')})$`);
     b.onResolve({ filter }, (args) =>
-      args.namespace === 'on-first-use' ? { path: args.path, external: true } : { path: args.path, namespace: 'on-first-use' },
+      args.namespace === 'on-first-use'
+        ? { path: args.path, external: true }
+        : // Forwarding functions do nothing as they load: a module that imports one and uses none of it is left out.
+          { path: args.path, namespace: 'on-first-use', sideEffects: false },
     );
     b.onLoad({ filter: /.*/, namespace: 'on-first-use' }, async (args) => {
       const real = await import(args.path);
@@ -94,12 +97,22 @@ const fromFiles = (modules) => ({
       if (args.pluginData === 'from-files' || args.namespace !== 'file' || /^node:|^winston$/.test(args.path)) return undefined;
       const { kind, importer, resolveDir } = args;
       const found = await b.resolve(args.path, { kind, importer, resolveDir, pluginData: 'from-files' });
-      return found.errors.length === 0 && modules.has(found.path) ? { path: found.path, namespace: 'from-files' } : undefined;
+      // No side effect of its own: where none of its exports is used (a package's index names it), the file is not required.
+      return found.errors.length === 0 && modules.has(found.path)
+        ? { path: found.path, namespace: 'from-files', sideEffects: false }
+        : undefined;
     });
     b.onResolve({ filter: /^\.\/.*\.cjs$/, namespace: 'from-files' }, (args) => ({ path: args.path, external: true }));
-    b.onLoad({ filter: /.*/, namespace: 'from-files' }, (args) => {
+    b.onLoad({ filter: /.*/, namespace: 'from-files' }, async (args) => {
       const [file, pick] = modules.get(args.path);
-      if (pick !== '') return { loader: 'js', contents: `module.exports = require('./${file}')${pick};` };
+      if (pick !== '') {
+        // Named exports, so that a package's index (`export * from`) that forwards
+        // them stays static: from a CommonJS module esbuild would hold the whole
+        // index, each module it names, and the files those are in.
+        const names = await exportsNamed(args.path);
+        const from = `require('./${file}')${pick}`;
+        return { loader: 'js', contents: names ? `export const { ${names.join(', ')} } = ${from};` : `module.exports = ${from};` };
+      }
       // A whole file required late (the engine): an install that left it out says so in one line.
       const missing = `'${file} is missing from ' + __dirname + ': install every file of deploy/dist together'`;
       return {
@@ -113,6 +126,13 @@ const fromFiles = (modules) => ({
     });
   },
 });
+
+/** The names a module exports, or undefined where esbuild cannot list them all (a default, or `export *`). */
+async function exportsNamed(path) {
+  const built = await build({ entryPoints: [path], bundle: false, format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+  const names = Object.values(built.metafile.outputs)[0].exports;
+  return /\bexport\s*\*/.test(readFileSync(path, 'utf8')) || names.includes('default') ? undefined : names;
+}
 
 const inputsOf = (built) =>
   Object.keys(built.metafile.inputs)
