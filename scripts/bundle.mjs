@@ -5,10 +5,11 @@
 // run exactly the code the tests run. Lazy `import()`s stay lazy: esbuild
 // defers those modules' evaluation until first use.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { splitProgram } from './split-program.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'deploy/dist');
@@ -39,7 +40,10 @@ const builtinsOnFirstUse = {
   setup(b) {
     const filter = new RegExp(`^node:(${ON_FIRST_USE.join('|')})$`);
     b.onResolve({ filter }, (args) =>
-      args.namespace === 'on-first-use' ? { path: args.path, external: true } : { path: args.path, namespace: 'on-first-use' },
+      args.namespace === 'on-first-use'
+        ? { path: args.path, external: true }
+        : // Forwarding functions do nothing as they load: a module that imports one and uses none of it is left out.
+          { path: args.path, namespace: 'on-first-use', sideEffects: false },
     );
     b.onLoad({ filter: /.*/, namespace: 'on-first-use' }, async (args) => {
       const real = await import(args.path);
@@ -79,147 +83,14 @@ const winstonBeside = {
   },
 };
 
-const hashed = (prefix, contents) => `${prefix}-${createHash('sha256').update(contents).digest('hex').slice(0, 16)}.cjs`;
-const toRoot = (input) => join(root, input);
-
-/**
- * Resolves each import of a module in `modules` to a require of the file
- * beside the bundle that holds it: absolute path to [file, the expression
- * that picks the module out of that file's exports].
- */
-const fromFiles = (modules) => ({
-  name: 'from-files',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, async (args) => {
-      if (args.pluginData === 'from-files' || args.namespace !== 'file' || /^node:|^winston$/.test(args.path)) return undefined;
-      const { kind, importer, resolveDir } = args;
-      const found = await b.resolve(args.path, { kind, importer, resolveDir, pluginData: 'from-files' });
-      return found.errors.length === 0 && modules.has(found.path) ? { path: found.path, namespace: 'from-files' } : undefined;
-    });
-    b.onResolve({ filter: /^\.\/.*\.cjs$/, namespace: 'from-files' }, (args) => ({ path: args.path, external: true }));
-    b.onLoad({ filter: /.*/, namespace: 'from-files' }, (args) => {
-      const [file, pick] = modules.get(args.path);
-      if (pick !== '') return { loader: 'js', contents: `module.exports = require('./${file}')${pick};` };
-      // A whole file required late (the engine): an install that left it out says so in one line.
-      const missing = `'${file} is missing from ' + __dirname + ': install every file of deploy/dist together'`;
-      return {
-        loader: 'js',
-        contents: [
-          `try { module.exports = require('./${file}'); } catch (error) {`,
-          `  throw error?.code === 'MODULE_NOT_FOUND' && error.message.includes('./${file}') ? new Error(${missing}) : error;`,
-          '}',
-        ].join('\n'),
-      };
-    });
-  },
-});
-
-const inputsOf = (built) =>
-  Object.keys(built.metafile.inputs)
-    .filter((input) => !input.includes(':'))
-    .map(toRoot);
-
-/**
- * A module that only re-exports others (a package's index): each file may
- * forward through a copy of its own, which holds nothing that could be two.
- */
-const onlyReExports = (path) =>
-  /\.js$/.test(path) &&
-  readFileSync(path, 'utf8')
-    .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .every((statement) => statement === '' || /^export\s+(\*|\*\s+as\s+\w+|\{[^}]*\})\s+from\s+'[^']+'$/.test(statement));
-
-/** The modules of ours and of node_modules whose code a build holds (a module that only re-exports has none). */
-const codeOf = (built) =>
-  new Set(
-    Object.entries(Object.values(built.metafile.outputs)[0].inputs)
-      .filter(([input, { bytesInOutput }]) => bytesInOutput > 0 && !input.includes(':'))
-      .map(([input]) => toRoot(input)),
-  );
-
-// A program that a daemon may serve is three files, so that a client the
-// daemon serves (and --help) reads only the code it runs: V8 reads every
-// function of a file it loads, used or not.
-// - the entry (`host-agent.cjs`, `guestnet`): the CLI or the plugin's
-//   request handling, and the daemon's client;
-// - `<name>-engine-<hash>.cjs`: the module `engine` names, which does the
-//   work in this process when no daemon serves; the entry requires it on that
-//   path only;
-// - `<name>-shared-<hash>.cjs`: the modules whose code both need, once, so
-//   that a class (an error checked with instanceof) or a module's state is
-//   one in the process, whichever file uses it. The entry requires it at
-//   once, and its modules run as it loads, not on first use.
-// Each lazily required file is named by a hash of its content, like winston's.
-async function splitProgram({ entry, name, banner, engine, plugins }) {
-  const prefix = name.replace(/\.cjs$/, '');
-  const options = { ...common, write: false, metafile: true, supported: { 'dynamic-import': false }, absWorkingDir: root };
-  const engineAt = toRoot(engine);
-  const entryAt = toRoot(entry);
-  const buildSplit = async (shared) => {
-    const sharedBuilt = await build({
-      ...options,
-      stdin: { contents: shared.map((input, i) => `export * as m${i} from ${JSON.stringify(input)};`).join('\n'), resolveDir: root },
-      legalComments: 'eof',
-      plugins: [builtinsOnFirstUse, ...plugins],
-    });
-    const sharedFile = hashed(`${prefix}-shared`, sharedBuilt.outputFiles[0].contents);
-    const sharedModules = shared.map((input, i) => [input, [sharedFile, `.m${i}`]]);
-    const engineBuilt = await build({
-      ...options,
-      entryPoints: [engineAt],
-      legalComments: 'eof',
-      plugins: [builtinsOnFirstUse, fromFiles(new Map(sharedModules)), ...plugins],
-    });
-    const engineFile = hashed(`${prefix}-engine`, engineBuilt.outputFiles[0].contents);
-    const entryBuilt = await build({
-      ...options,
-      entryPoints: [entryAt],
-      legalComments: 'eof',
-      banner: { js: banner },
-      plugins: [builtinsOnFirstUse, fromFiles(new Map([...sharedModules, [engineAt, [engineFile, '']]])), ...plugins],
-    });
-    const files = [
-      [sharedFile, sharedBuilt, 0o644],
-      [engineFile, engineBuilt, 0o644],
-      [name, entryBuilt, 0o755],
-    ];
-    return files.map(([file, built, mode]) => [file, built.outputFiles[0].contents, mode, codeOf(built)]);
-  };
-  // The shared modules are those whose code both sides hold, built each alone
-  // (tree-shaken: a package's index that only re-exports is none of them). A
-  // shared module holds all its code, which may need a module only one side
-  // held: that one is shared too, until no module's code is in two files.
-  const alone = (point, modules) =>
-    build({ ...options, entryPoints: [point], plugins: [builtinsOnFirstUse, fromFiles(modules), ...plugins] });
-  const entryAlone = await alone(entryAt, new Map([[engineAt, ['engine.cjs', '']]]));
-  const engineAlone = await alone(engineAt, new Map());
-  const entryCode = codeOf(entryAlone);
-  const engineCode = codeOf(engineAlone);
-  const shared = new Set([...entryCode].filter((input) => engineCode.has(input)));
-  const forwardsOnly = new Set([...inputsOf(entryAlone), ...inputsOf(engineAlone)].filter(onlyReExports));
-  for (;;) {
-    const files = await buildSplit([...shared].sort());
-    const twice = [...files[0][3]].filter((input) => files.slice(1).some((file) => file[3].has(input)));
-    twice.push(...[...files[1][3]].filter((input) => files[2][3].has(input)));
-    const more = twice.filter((input) => !forwardsOnly.has(input));
-    if (more.length === 0) return files.map(([file, contents, mode]) => [file, contents, mode]);
-    // A shared module whose code is still in two files was not resolved to the shared file: fail, never ship it twice.
-    const stuck = more.filter((input) => shared.has(input));
-    if (stuck.length > 0) throw new Error(`bundle: ${stuck.join(', ')} would be in two files of ${name}`);
-    for (const input of more) shared.add(input);
-  }
-}
-
 const outputs = [[winstonFile, winston, 0o644]];
 outputs.push(
-  ...(await splitProgram({
+  ...(await splitProgram(common, {
     entry: 'host-agent/dist/cli.js',
     name: 'host-agent.cjs',
     banner: `#!/usr/bin/env node\n${agentCheck('host-agent')}`,
     engine: 'host-agent/dist/engine.js',
-    plugins: [winstonBeside],
+    plugins: [builtinsOnFirstUse, winstonBeside],
   })),
 );
 const guestAgent = await build({
@@ -234,12 +105,12 @@ const guestAgent = await build({
 outputs.push(['guest-agent.cjs', guestAgent.outputFiles[0].contents, 0o755]);
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
 outputs.push(
-  ...(await splitProgram({
+  ...(await splitProgram(common, {
     entry: 'host-agent/dist/cni/main.js',
     name: 'guestnet',
     banner: `#!/usr/bin/env node\n${cniCheck}`,
     engine: 'host-agent/dist/cni/engine.js',
-    plugins: [],
+    plugins: [builtinsOnFirstUse],
   })),
 );
 // The root package.json says "type": "module", which would make node read

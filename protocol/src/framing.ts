@@ -3,7 +3,8 @@ import { ProtocolError } from './errors.js';
 // A frame is a 4-byte big-endian length followed by that many bytes of UTF-8
 // JSON. The length comes first so a reader can refuse an oversized frame
 // before buffering it: memory per connection never exceeds MAX_FRAME_BYTES + 4.
-export const MAX_FRAME_BYTES = 16 * 1024;
+// A literal (16 KiB), not an expression: a bundle whose code never frames leaves it, and this module, out.
+export const MAX_FRAME_BYTES = 16_384;
 const HEADER_BYTES = 4;
 
 export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {

@@ -10,7 +10,7 @@ import { NODE, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const DIST = join(ROOT, 'deploy/dist');
-/** A file required from beside another, named by a hash of its content: winston's, and the shared and engine files of a split program. */
+/** A file required from beside another, named by a hash of its content: winston's, and the shared, common, commands and engine files of a split program. */
 const HASHED = /^(.+)-([0-9a-f]{16})\.cjs$/;
 
 /** Every comment in a script, found by a real parser: a string or a regular expression may hold a comment's characters. */
@@ -78,6 +78,8 @@ describe('npm run bundle: files that run with no node_modules beside them', func
     assert.deepEqual(hashed.map((name) => HASHED.exec(name)?.[1]).sort(), [
       'guestnet-engine',
       'guestnet-shared',
+      'host-agent-commands',
+      'host-agent-common',
       'host-agent-engine',
       'host-agent-shared',
       'host-agent-winston',
