@@ -16,6 +16,7 @@ import { loggedRequests, logGuestReconciled, logReconciled, logRecovered, logUnd
 import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { guestSocketWarnings } from './rate-limit.js';
+import { SourceBudget } from '../guest-link/budget.js';
 import { LeakResponse } from './rotations.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
@@ -29,6 +30,9 @@ import { type AttachmentRecord, hasHostEnd, isRouted } from '../model/record.js'
 
 // Within the 2 s a user notices: how soon rules a firewall reload flushed are back.
 const RECONCILE_MS = 1000;
+// Passes that host events start (a moved route, an uplink's MTU or IPv6 address): a few at once, then one a second,
+// the last of a flood run when it is over. Anyone may cause such events: a LAN host's router advertisements.
+const EVENT_PASSES = { burst: 3, perSecond: 1 };
 
 export type DaemonLog = (level: Level, message: string, meta?: Record<string, unknown>) => void;
 
@@ -53,6 +57,8 @@ export class Daemon {
   private readonly served: GuestServices;
   private monitor: HostWatch | undefined;
   private reconciling = false;
+  private readonly eventPasses = new SourceBudget(EVENT_PASSES.burst, EVENT_PASSES.perSecond);
+  private eventPassTimer: NodeJS.Timeout | undefined;
   /** The last reconcile failure logged: the loop runs every second, and one line per cause is enough. */
   private lastFailure: string | undefined;
   private readonly undoFailed: ReturnType<typeof logUndoFailed>;
@@ -120,15 +126,16 @@ export class Daemon {
         lost: () => this.runner.forget(),
         linkDeleted: (name) =>
           void this.linkDeleted(name).catch((error: Error) => this.log('error', 'reconcile failed', { hostIf: name, error })),
-        defaultRouteChanged: () => void this.reconcile(),
+        defaultRouteChanged: () => this.reconcileSoon(),
         // An uplink's MTU changes with no route event.
-        linkChanged: (name) => void (this.service.records.all().some((r) => isRouted(r) && r.uplink === name) && this.reconcile()),
-        ipv6AddressChanged: (name) => void (mayMoveIpv6(this.service.records.all(), name) && this.reconcile()),
+        linkChanged: (name) => void (this.service.records.all().some((r) => isRouted(r) && r.uplink === name) && this.reconcileSoon()),
+        ipv6AddressChanged: (name) => void (mayMoveIpv6(this.service.records.all(), name) && this.reconcileSoon()),
       },
       (message) => this.log('warn', message),
       this.host.watch,
     );
     this.holdings.add(() => this.monitor?.stop());
+    this.holdings.add(() => clearTimeout(this.eventPassTimer));
     await this.guests.start();
     this.holdings.add(() => this.guests.close());
     const control = await serveControl(stateDir, loggedRequests(this.log, this.handle.bind(this)));
@@ -247,6 +254,16 @@ export class Daemon {
       await this.served.serve();
       void this.guests.confirm(record, this.settings.timeout).catch(() => {});
     }
+  }
+
+  /** A pass for a host event: now while the budget lasts, else one when it allows (EVENT_PASSES). */
+  private reconcileSoon(): void {
+    if (this.eventPassTimer) return;
+    if (this.eventPasses.take('host')) return void this.reconcile();
+    this.eventPassTimer = setTimeout(() => {
+      this.eventPassTimer = undefined;
+      this.reconcileSoon();
+    }, 1000 / EVENT_PASSES.perSecond).unref();
   }
 
   private async reconcile(): Promise<void> {

@@ -2,6 +2,7 @@ import { CommandFailedError } from '@guestnet/protocol';
 import type { Runner, Step } from '../exec/runner.js';
 import type { HostQuery } from '../model/host-queries.js';
 import type { Reader } from '../model/step.js';
+import { SourceBudget } from '../guest-link/budget.js';
 
 /** What glance keeps per read: an argv's text, or a query's name. */
 const argvKey = (argv: readonly string[]) => `argv ${argv.join(' ')}`;
@@ -9,6 +10,11 @@ const queryKey = (query: HostQuery) => `query ${query.name}`;
 
 // Our own commands come back as events a moment later: one re-read after the host has settled serves them all.
 const SETTLE_MS = 50;
+// A re-read costs a process per remembered answer, and events (which anyone can cause: a guest that flaps its link)
+// start one: a few at once, then two a second, the last of a flood once it allows. A query asked while its answer is
+// stale reads for itself anyway.
+const REREADS = { burst: 4, perSecond: 2 };
+const REREAD_RETRY_MS = 1000 / REREADS.perSecond;
 
 interface Answer {
   generation: number;
@@ -29,6 +35,7 @@ export class HostMemory implements Runner {
   private readonly answers = new Map<HostQuery, Answer>();
   private rereadTimer: NodeJS.Timeout | undefined;
   private busy = 0;
+  private readonly rereads = new SourceBudget(REREADS.burst, REREADS.perSecond);
   /** For the loop that checks the host: what the checking loop keeps fresh (the firewall) afresh, the rest from memory. */
   readonly checking: Runner;
   /** For status, which must answer while a command hangs: see glance. */
@@ -185,8 +192,13 @@ export class HostMemory implements Runner {
 
   private reread(): void {
     if (this.busy > 0) return;
-    for (const [query, answer] of [...this.answers]) {
-      if (answer.generation !== this.generation) void this.ask(query).catch(() => {});
+    const stale = [...this.answers].filter(([, answer]) => answer.generation !== this.generation).map(([query]) => query);
+    if (stale.length === 0) return;
+    if (!this.rereads.take('host')) {
+      this.rereadTimer = setTimeout(() => this.reread(), REREAD_RETRY_MS);
+      this.rereadTimer.unref();
+      return;
     }
+    for (const query of stale) void this.ask(query).catch(() => {});
   }
 }

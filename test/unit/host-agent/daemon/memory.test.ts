@@ -86,6 +86,21 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
+  it('re-reads a few times at once for a flood of events, then at most twice a second', async () => {
+    const { memory, inner } = memoryOver();
+    await memory.query(DEFAULTS);
+    // A guest that flaps its link makes an event every 80 ms, for a second.
+    for (let i = 0; i < 12; i++) {
+      memory.changed();
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    await settle();
+    const reads = readsOf(inner, DEFAULTS.argv);
+    assert.ok(reads >= 2, `re-read ${reads - 1} times`);
+    assert.ok(reads <= 1 + 4 + 3, `${reads - 1} re-reads for 12 events in a second: not held to the pace`);
+    memory.close();
+  });
+
   it('forgets everything when told to (events lost, an attach failed)', async () => {
     const { memory, inner } = memoryOver();
     await memory.query(TABLES);
