@@ -35,10 +35,11 @@ const cniCheck = tooOld(
 // functions that requires the real one on the first call. Only functions are
 // forwarded: a build that imports anything else from them fails here, loudly.
 const ON_FIRST_USE = ['child_process', 'crypto', 'dgram', 'fs/promises', 'net', 'readline', 'tty'];
-const builtinsOnFirstUse = {
+/** The plugin that defers `modules` (of ON_FIRST_USE) to their first use. */
+const onFirstUse = (modules) => ({
   name: 'builtins-on-first-use',
   setup(b) {
-    const filter = new RegExp(`^node:(${ON_FIRST_USE.join('|')})$`);
+    const filter = new RegExp(`^node:(${modules.join('|')})$`);
     b.onResolve({ filter }, (args) =>
       args.namespace === 'on-first-use'
         ? { path: args.path, external: true }
@@ -55,7 +56,13 @@ const builtinsOnFirstUse = {
       };
     });
   },
-};
+});
+const builtinsOnFirstUse = onFirstUse(ON_FIRST_USE);
+// A guest agent that runs waits for its link, and then its first session
+// needs net and crypto at once: loaded on first use, they would be compiled
+// on that attach's path. It loads them as it starts, long before.
+const SESSION_BUILTINS = ['crypto', 'net'];
+const guestAgentBuiltins = onFirstUse(ON_FIRST_USE.filter((name) => !SESSION_BUILTINS.includes(name)));
 
 // winston, with the streams it brings, is a large part of the host agent (the
 // table of sizes in docs/deploy.md shows how large), and only a command that
@@ -100,7 +107,7 @@ const guestAgent = await build({
   legalComments: 'eof',
   banner: { js: `#!/usr/bin/env node\n${agentCheck('guest-agent')}` },
   supported: { 'dynamic-import': false },
-  plugins: [builtinsOnFirstUse],
+  plugins: [guestAgentBuiltins],
 });
 outputs.push(['guest-agent.cjs', guestAgent.outputFiles[0].contents, 0o755]);
 // The CNI plugin is named by the runtime's "type": install it as /opt/cni/bin/guestnet.
