@@ -1,4 +1,4 @@
-import { Argument, Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { BadPidError, checkPid, ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
 import {
   examplesHelp,
@@ -12,8 +12,10 @@ import {
 } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
 import { parsePortForward } from './model/port-forward.js';
-import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
+import { CONFIG_OPTION, loadSettings, setting } from './cli-settings.js';
 import { waitOf } from './model/guest-config-mode.js';
+import { OptionsOnUse } from './options-on-use.js';
+import { SETTINGS } from './settings.js';
 
 // Each command's module loads only when that command runs: --help and a
 // mistyped flag stay fast. The verbs a daemon may serve ask it first and load
@@ -55,29 +57,11 @@ function emit(json: boolean | undefined, value: unknown, lines: string[]): void 
   else for (const line of lines) print(line);
 }
 
-/**
- * Defaults, the config file, then GUESTNET_STATE_DIR, then flags. The
- * variable lets hooks and the CNI plugin, which runtimes start with a fixed
- * command line, share one state dir with the daemon.
- */
-function loadSettings(options: Record<string, unknown>) {
-  const configPath = typeof options.config === 'string' ? options.config : DEFAULT_CONFIG_PATH;
-  const config = readConfigFile(configPath, options.config !== undefined);
-  const fromEnv = process.env.GUESTNET_STATE_DIR;
-  return resolveSettings(config, { ...(fromEnv ? { stateDir: fromEnv } : {}), ...definedOnly(options) }, configPath);
-}
-
-const definedOnly = (options: Record<string, unknown>) => Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-
-const CONFIG_OPTION = ['--config <file>', `JSON config (default: ${DEFAULT_CONFIG_PATH} if present)`] as const;
-
-/** A setting's flag and its help, as `.option()` takes them. */
-const setting = (key: keyof typeof SETTINGS) => [SETTINGS[key].flag, helpOf(key)] as const;
-
 /** A command with examples below its help. */
-const withExamples = (command: Command, examples: Array<[string, string]>) => command.addHelpText('after', examplesHelp(examples));
+const withExamples = <C extends Command>(command: C, examples: Array<[string, string]>): C =>
+  command.addHelpText('after', examplesHelp(examples));
 
-const program = new Command('host-agent')
+const program = new OptionsOnUse('host-agent')
   .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
   .version(`host-agent ${GUESTNET_VERSION} (protocol v${PROTOCOL_VERSION})`, '-V, --version', 'print the version')
   .helpOption('-h, --help', 'print this help; `host-agent help <command>` for a command, with examples')
@@ -96,11 +80,18 @@ const attachCommand = program
   .command('attach')
   .description('wire the guest of each <pid> to the uplink and wait for its guest agent to confirm')
   .argument('<pid...>', "any process inside the guest's network namespace; several for several guests, each on its own")
+  // A command's first option is defined at once: the list of commands shows `[options]` for a command that has any.
   .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option('--no-wait', 'configure the host side only; do not wait for the guest agent')
-  .option('--wait-lease', "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)");
-for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) attachCommand.option(...setting(key));
+  .optionsOnUse((command) => {
+    command
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option('--no-wait', 'configure the host side only; do not wait for the guest agent')
+      .option(
+        '--wait-lease',
+        "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)",
+      );
+    for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) command.option(...setting(key));
+  });
 withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
   ['host-agent attach 4242 --no-wait', 'the host side only'],
@@ -155,10 +146,13 @@ withExamples(program.command('detach'), [
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
   .argument('[pid]', 'the pid given to attach')
   .option('--all', 'every guest of the state dir at once (a launcher shutting down)')
-  .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
@@ -183,10 +177,13 @@ withExamples(program.command('forward'), [
   .argument('<pid>', 'the pid given to attach')
   .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
   .option('--remove', 'stop forwarding that host port')
-  .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
@@ -211,9 +208,12 @@ withExamples(program.command('status'), [
 ])
   .description('list attached guests: alive or gone, names, addresses, agent, last apply, counters')
   .option('--wide', 'every column and full ids, however wide')
-  .option(...CONFIG_OPTION)
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { wide, ...rest } = options;
@@ -230,15 +230,10 @@ withExamples(program.command('doctor'), [
 ])
   .description('check this host for what guests need, explaining each finding and its fix; exits non-zero if something blocks guests')
   .option(...CONFIG_OPTION)
-  .option(...setting('uplink'))
-  .option(...setting('pool'))
-  .option(...setting('socket'))
-  .option(...setting('stateDir'))
-  .option(...setting('firewall'))
-  .option(...setting('ipv6'))
-  .option(...setting('type'))
-  .option(...setting('link'))
-  .option(...setting('vlanId'))
+  .optionsOnUse((command) => {
+    for (const key of ['uplink', 'pool', 'socket', 'stateDir', 'firewall', 'ipv6', 'type', 'link', 'vlanId'] as const)
+      command.option(...setting(key));
+  })
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();
@@ -254,14 +249,16 @@ withExamples(program.command('serve'), [
 ])
   .description('run as the daemon of a state dir: serves attach/detach/status, keeps guest agents connected, reaps dead guests')
   .option(...CONFIG_OPTION)
-  .option(...setting('socket'))
-  .option(...setting('stateDir'))
-  .option(...setting('timeout'))
-  .option(...setting('commandTimeout'))
-  .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
-  .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
-  .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")
-  .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
+  .optionsOnUse((command) => {
+    for (const key of ['socket', 'stateDir', 'timeout', 'commandTimeout'] as const) command.option(...setting(key));
+    command
+      .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
+      .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
+      .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")
+      .addOption(
+        new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number),
+      );
+  })
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { killAfterOp, netdSocket, logFile, logFormat, ...rest } = options;
@@ -285,7 +282,7 @@ withExamples(program.command('completion'), [
   .addArgument(new Argument('<shell>', 'the shell').choices(['bash']))
   .action(async () => {
     const { bashCompletion } = await import('@guestnet/runtime/completion');
-    print(bashCompletion(program));
+    print(bashCompletion(program.withAllOptions()));
   });
 
 // No top-level await: a CommonJS bundle cannot have one.
