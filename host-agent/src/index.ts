@@ -152,3 +152,4 @@ export { dhcpIpv6, modeFields, refuseOneShot, settingsForMode, waitOf } from './
 export { dhcpGuestOf, type DhcpLeaseView, GuestDhcp, type LeaseConfirmation } from './guest-config/dhcp-service.js';
 export { GuestRa, raLinkOf } from './guest-config/ra-service.js';
 export { dnsAddressesOf, GUEST_CONFIGS, type GuestConfigMode, guestConfigModeOf, isDhcpGuest } from './model/guest-config.js';
+export { OptionsOnUse } from './options-on-use.js';

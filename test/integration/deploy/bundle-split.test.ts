@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,32 @@ describe('npm run bundle: what runs when no daemon serves is a file of its own',
     assert.deepEqual(
       engines.map((name) => name.replace(/-[0-9a-f]{16}\.cjs$/, '')),
       ['guestnet-engine', 'host-agent-engine'],
+    );
+  });
+
+  // What a served client loads is every file but the engine (and winston, on a log line): each byte of it is compiled
+  // at every start. So it holds no code only the engine runs: not the command runner (it sets LC_ALL for every
+  // command), and, in the host agent's files, not the CNI plugin's request parsing (it knows the spec's keys).
+  it("a served client's files hold neither the command runner nor, in the host agent's, the CNI request code", async () => {
+    const served = (await readdir(DIST)).filter((name) => name !== 'package.json' && !ENGINE.test(name) && !/winston/.test(name));
+    const holding = async (text: string, names: string[]) => {
+      const found: string[] = [];
+      for (const name of names) if ((await readFile(join(DIST, name), 'utf8')).includes(text)) found.push(name);
+      return found;
+    };
+    assert.deepEqual(
+      await holding(
+        'LC_ALL',
+        served.filter((name) => name !== 'guest-agent.cjs'),
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await holding(
+        'cni.dev/valid-attachments',
+        served.filter((name) => name.startsWith('host-agent')),
+      ),
+      [],
     );
   });
 
