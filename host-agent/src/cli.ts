@@ -11,11 +11,8 @@ import {
   STDOUT_FOR_COMMANDER,
 } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
-import { parsePortForward } from './model/port-forward.js';
-import { CONFIG_OPTION, loadSettings, setting } from './cli-settings.js';
-import { waitOf } from './model/guest-config-mode.js';
+import { CONFIG_OPTION, setting, settingKeys } from './cli-settings.js';
 import { OptionsOnUse } from './options-on-use.js';
-import { SETTINGS } from './settings.js';
 
 // Each command's module loads only when that command runs: --help and a
 // mistyped flag stay fast. The verbs a daemon may serve ask it first and load
@@ -30,6 +27,8 @@ const commands = {
 };
 // How results read for a person: loaded once there is a result.
 const output = () => import('./output.js');
+// A command's settings, checked: loaded once a command runs.
+const loadSettings = async (options: Record<string, unknown>) => (await import('./command-settings.js')).loadSettings(options);
 
 interface GlobalOptions {
   json?: boolean;
@@ -90,7 +89,7 @@ const attachCommand = program
         '--wait-lease',
         "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)",
       );
-    for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) command.option(...setting(key));
+    for (const key of settingKeys()) command.option(...setting(key));
   });
 withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
@@ -107,12 +106,12 @@ attachCommand.action(async (pidTexts: string[], options: Record<string, unknown>
   const globals = command.optsWithGlobals() as GlobalOptions;
   const pids = pidTexts.map(parsePid);
   if (new Set(pids).size !== pids.length) throw new UsageError('a pid is given twice');
-  const settings = loadSettings(options);
+  const settings = await loadSettings(options);
   const { attach, attachMany } = await commands.attach();
   const attachOptions = {
     settings,
     dryRun: options.dryRun === true,
-    wait: waitOf(settings, options),
+    wait: (await import('./model/guest-config-mode.js')).waitOf(settings, options),
     print,
     // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
     onGuestEvent: (event: Parameters<NonNullable<Parameters<typeof attach>[1]['onGuestEvent']>>[0]) =>
@@ -157,7 +156,7 @@ withExamples(program.command('detach'), [
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
     if (all === (pidText !== undefined)) throw new UsageError('give either a pid or --all (see host-agent detach --help)');
-    const { stateDir, commandTimeout } = loadSettings(options);
+    const { stateDir, commandTimeout } = await loadSettings(options);
     const { detach, detachAll } = await commands.detach();
     if (all) {
       const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print, commandTimeout });
@@ -187,9 +186,9 @@ withExamples(program.command('forward'), [
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
-    const spec = parsePortForward(ports);
+    const spec = (await import('./model/port-forward.js')).parsePortForward(ports);
     if (typeof spec === 'string') throw new UsageError(spec);
-    const { stateDir, commandTimeout } = loadSettings(options);
+    const { stateDir, commandTimeout } = await loadSettings(options);
     const { forward } = await commands.forward();
     const result = await forward(pid, spec, {
       stateDir,
@@ -217,7 +216,7 @@ withExamples(program.command('status'), [
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { wide, ...rest } = options;
-    const { stateDir, commandTimeout } = loadSettings(rest);
+    const { stateDir, commandTimeout } = await loadSettings(rest);
     const { status } = await commands.status();
     const result = await status(stateDir, commandTimeout);
     const lines = (await output()).formatStatus(result, wide === true ? Number.POSITIVE_INFINITY : outputWidth());
@@ -237,7 +236,7 @@ withExamples(program.command('doctor'), [
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();
-    const findings = await doctor(loadSettings(options));
+    const findings = await doctor(await loadSettings(options));
     emit(globals.json, { checks: findings }, (await output()).formatDoctor(findings, outputWidth()));
     if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
   });
@@ -268,7 +267,7 @@ withExamples(program.command('serve'), [
     if (target === 'stdout') installPipeGuard();
     configureLog({ level: logLevel(globals, 'info'), target, ...format });
     const { serve } = await commands.serve();
-    await serve(loadSettings(rest), log, {
+    await serve(await loadSettings(rest), log, {
       ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}),
       ...(typeof netdSocket === 'string' ? { netdSocket } : {}),
     });
