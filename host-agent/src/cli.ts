@@ -1,4 +1,4 @@
-import { Argument, Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { BadPidError, checkPid, ExitCode, PROTOCOL_VERSION, UsageError } from '@guestnet/protocol';
 import {
   examplesHelp,
@@ -11,9 +11,8 @@ import {
   STDOUT_FOR_COMMANDER,
 } from '@guestnet/runtime';
 import { configureLog, flushLog, isLevel, type Level, log, logFormatOf } from './log.js';
-import { parsePortForward } from './model/port-forward.js';
-import { DEFAULT_CONFIG_PATH, helpOf, readConfigFile, resolveSettings, SETTINGS } from './settings.js';
-import { waitOf } from './model/guest-config-mode.js';
+import { CONFIG_OPTION, setting, settingKeys } from './cli-settings.js';
+import { OptionsOnUse } from './options-on-use.js';
 
 // Each command's module loads only when that command runs: --help and a
 // mistyped flag stay fast. The verbs a daemon may serve ask it first and load
@@ -28,6 +27,8 @@ const commands = {
 };
 // How results read for a person: loaded once there is a result.
 const output = () => import('./output.js');
+// A command's settings, checked: loaded once a command runs.
+const loadSettings = async (options: Record<string, unknown>) => (await import('./command-settings.js')).loadSettings(options);
 
 interface GlobalOptions {
   json?: boolean;
@@ -55,29 +56,11 @@ function emit(json: boolean | undefined, value: unknown, lines: string[]): void 
   else for (const line of lines) print(line);
 }
 
-/**
- * Defaults, the config file, then GUESTNET_STATE_DIR, then flags. The
- * variable lets hooks and the CNI plugin, which runtimes start with a fixed
- * command line, share one state dir with the daemon.
- */
-function loadSettings(options: Record<string, unknown>) {
-  const configPath = typeof options.config === 'string' ? options.config : DEFAULT_CONFIG_PATH;
-  const config = readConfigFile(configPath, options.config !== undefined);
-  const fromEnv = process.env.GUESTNET_STATE_DIR;
-  return resolveSettings(config, { ...(fromEnv ? { stateDir: fromEnv } : {}), ...definedOnly(options) }, configPath);
-}
-
-const definedOnly = (options: Record<string, unknown>) => Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-
-const CONFIG_OPTION = ['--config <file>', `JSON config (default: ${DEFAULT_CONFIG_PATH} if present)`] as const;
-
-/** A setting's flag and its help, as `.option()` takes them. */
-const setting = (key: keyof typeof SETTINGS) => [SETTINGS[key].flag, helpOf(key)] as const;
-
 /** A command with examples below its help. */
-const withExamples = (command: Command, examples: Array<[string, string]>) => command.addHelpText('after', examplesHelp(examples));
+const withExamples = <C extends Command>(command: C, examples: Array<[string, string]>): C =>
+  command.addHelpText('after', examplesHelp(examples));
 
-const program = new Command('host-agent')
+const program = new OptionsOnUse('host-agent')
   .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
   .version(`host-agent ${GUESTNET_VERSION} (protocol v${PROTOCOL_VERSION})`, '-V, --version', 'print the version')
   .helpOption('-h, --help', 'print this help; `host-agent help <command>` for a command, with examples')
@@ -96,11 +79,18 @@ const attachCommand = program
   .command('attach')
   .description('wire the guest of each <pid> to the uplink and wait for its guest agent to confirm')
   .argument('<pid...>', "any process inside the guest's network namespace; several for several guests, each on its own")
+  // A command's first option is defined at once: the list of commands shows `[options]` for a command that has any.
   .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option('--no-wait', 'configure the host side only; do not wait for the guest agent')
-  .option('--wait-lease', "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)");
-for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) attachCommand.option(...setting(key));
+  .optionsOnUse((command) => {
+    command
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option('--no-wait', 'configure the host side only; do not wait for the guest agent')
+      .option(
+        '--wait-lease',
+        "with --guest-config dhcp: wait for the guest's DHCP client to take its lease (--timeout; rolled back if not)",
+      );
+    for (const key of settingKeys()) command.option(...setting(key));
+  });
 withExamples(attachCommand, [
   ['host-agent attach 4242', 'wire the guest, wait for its agent to confirm'],
   ['host-agent attach 4242 --no-wait', 'the host side only'],
@@ -116,12 +106,12 @@ attachCommand.action(async (pidTexts: string[], options: Record<string, unknown>
   const globals = command.optsWithGlobals() as GlobalOptions;
   const pids = pidTexts.map(parsePid);
   if (new Set(pids).size !== pids.length) throw new UsageError('a pid is given twice');
-  const settings = loadSettings(options);
+  const settings = await loadSettings(options);
   const { attach, attachMany } = await commands.attach();
   const attachOptions = {
     settings,
     dryRun: options.dryRun === true,
-    wait: waitOf(settings, options),
+    wait: (await import('./model/guest-config-mode.js')).waitOf(settings, options),
     print,
     // Other guests' agents reconnect while this one waits: worth a line only with --verbose; misbehaviour always is.
     onGuestEvent: (event: Parameters<NonNullable<Parameters<typeof attach>[1]['onGuestEvent']>>[0]) =>
@@ -155,15 +145,18 @@ withExamples(program.command('detach'), [
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
   .argument('[pid]', 'the pid given to attach')
   .option('--all', 'every guest of the state dir at once (a launcher shutting down)')
-  .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
     if (all === (pidText !== undefined)) throw new UsageError('give either a pid or --all (see host-agent detach --help)');
-    const { stateDir, commandTimeout } = loadSettings(options);
+    const { stateDir, commandTimeout } = await loadSettings(options);
     const { detach, detachAll } = await commands.detach();
     if (all) {
       const result = await detachAll({ stateDir, dryRun: options.dryRun === true, print, commandTimeout });
@@ -183,16 +176,19 @@ withExamples(program.command('forward'), [
   .argument('<pid>', 'the pid given to attach')
   .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
   .option('--remove', 'stop forwarding that host port')
-  .option(...CONFIG_OPTION)
-  .option('--dry-run', 'print the exact commands instead of running them')
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option('--dry-run', 'print the exact commands instead of running them')
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
-    const spec = parsePortForward(ports);
+    const spec = (await import('./model/port-forward.js')).parsePortForward(ports);
     if (typeof spec === 'string') throw new UsageError(spec);
-    const { stateDir, commandTimeout } = loadSettings(options);
+    const { stateDir, commandTimeout } = await loadSettings(options);
     const { forward } = await commands.forward();
     const result = await forward(pid, spec, {
       stateDir,
@@ -211,13 +207,16 @@ withExamples(program.command('status'), [
 ])
   .description('list attached guests: alive or gone, names, addresses, agent, last apply, counters')
   .option('--wide', 'every column and full ids, however wide')
-  .option(...CONFIG_OPTION)
-  .option(...setting('stateDir'))
-  .option(...setting('commandTimeout'))
+  .optionsOnUse((command) =>
+    command
+      .option(...CONFIG_OPTION)
+      .option(...setting('stateDir'))
+      .option(...setting('commandTimeout')),
+  )
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { wide, ...rest } = options;
-    const { stateDir, commandTimeout } = loadSettings(rest);
+    const { stateDir, commandTimeout } = await loadSettings(rest);
     const { status } = await commands.status();
     const result = await status(stateDir, commandTimeout);
     const lines = (await output()).formatStatus(result, wide === true ? Number.POSITIVE_INFINITY : outputWidth());
@@ -230,19 +229,14 @@ withExamples(program.command('doctor'), [
 ])
   .description('check this host for what guests need, explaining each finding and its fix; exits non-zero if something blocks guests')
   .option(...CONFIG_OPTION)
-  .option(...setting('uplink'))
-  .option(...setting('pool'))
-  .option(...setting('socket'))
-  .option(...setting('stateDir'))
-  .option(...setting('firewall'))
-  .option(...setting('ipv6'))
-  .option(...setting('type'))
-  .option(...setting('link'))
-  .option(...setting('vlanId'))
+  .optionsOnUse((command) => {
+    for (const key of ['uplink', 'pool', 'socket', 'stateDir', 'firewall', 'ipv6', 'type', 'link', 'vlanId'] as const)
+      command.option(...setting(key));
+  })
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { doctor } = await commands.doctor();
-    const findings = await doctor(loadSettings(options));
+    const findings = await doctor(await loadSettings(options));
     emit(globals.json, { checks: findings }, (await output()).formatDoctor(findings, outputWidth()));
     if (findings.some((f) => f.status === 'fail')) process.exitCode = ExitCode.doctorFailed;
   });
@@ -254,14 +248,16 @@ withExamples(program.command('serve'), [
 ])
   .description('run as the daemon of a state dir: serves attach/detach/status, keeps guest agents connected, reaps dead guests')
   .option(...CONFIG_OPTION)
-  .option(...setting('socket'))
-  .option(...setting('stateDir'))
-  .option(...setting('timeout'))
-  .option(...setting('commandTimeout'))
-  .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
-  .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
-  .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")
-  .addOption(new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number))
+  .optionsOnUse((command) => {
+    for (const key of ['socket', 'stateDir', 'timeout', 'commandTimeout'] as const) command.option(...setting(key));
+    command
+      .option('--log-file <path>', 'write log lines here, rotated at 10 MiB (default: stdout)')
+      .option('--log-format <format>', 'human or json (default: human on a terminal or the journal, json elsewhere)')
+      .option('--netd-socket <path>', "netd's DNS socket, used when resolv.conf names no resolver (default: /dev/socket/dnsproxyd)")
+      .addOption(
+        new Option('--kill-after-op <n>', 'test seam: SIGKILL the daemon right after its Nth setup op').hideHelp().argParser(Number),
+      );
+  })
   .action(async (options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const { killAfterOp, netdSocket, logFile, logFormat, ...rest } = options;
@@ -271,7 +267,7 @@ withExamples(program.command('serve'), [
     if (target === 'stdout') installPipeGuard();
     configureLog({ level: logLevel(globals, 'info'), target, ...format });
     const { serve } = await commands.serve();
-    await serve(loadSettings(rest), log, {
+    await serve(await loadSettings(rest), log, {
       ...(typeof killAfterOp === 'number' ? { killAfterOp } : {}),
       ...(typeof netdSocket === 'string' ? { netdSocket } : {}),
     });
@@ -285,7 +281,7 @@ withExamples(program.command('completion'), [
   .addArgument(new Argument('<shell>', 'the shell').choices(['bash']))
   .action(async () => {
     const { bashCompletion } = await import('@guestnet/runtime/completion');
-    print(bashCompletion(program));
+    print(bashCompletion(program.withAllOptions()));
   });
 
 // No top-level await: a CommonJS bundle cannot have one.

@@ -141,7 +141,7 @@ export { linkType as linkTypeCheck } from './doctor/link-type.js';
 export { humanLine } from './log-line.js';
 export { configureLog, flushLog, isJournalStream, log, logFormatOf } from './log.js';
 export { loggedRequests, logReconciled, logUndoFailed } from './daemon/events.js';
-export { helpOf } from './settings.js';
+export { helpOf } from './setting-flags.js';
 export { interfaceId, portGuardScript } from './exec/port-guard.js';
 export { isNic, type NicIdentity, type NicSeen, nicIdentityOf, notANic } from './model/nic.js';
 export { locateNic, physState } from './net/links.js';
@@ -152,3 +152,4 @@ export { dhcpIpv6, modeFields, refuseOneShot, settingsForMode, waitOf } from './
 export { dhcpGuestOf, type DhcpLeaseView, GuestDhcp, type LeaseConfirmation } from './guest-config/dhcp-service.js';
 export { GuestRa, raLinkOf } from './guest-config/ra-service.js';
 export { dnsAddressesOf, GUEST_CONFIGS, type GuestConfigMode, guestConfigModeOf, isDhcpGuest } from './model/guest-config.js';
+export { OptionsOnUse } from './options-on-use.js';

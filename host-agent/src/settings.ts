@@ -1,10 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { type Checked, checkIfName, checkIPv4, checkMtu, ConfigError, UsageError } from '@guestnet/protocol';
-import { DEFAULT_COMMAND_DEADLINE_MS } from '@guestnet/runtime';
 import { GUEST_CONFIGS } from './model/guest-config.js';
 import { IPVLAN_MODES, LINK_TYPES, MACVLAN_MODES } from './model/link-type.js';
 import { inPool, parsePool } from './model/pool.js';
-import { DEFAULT_GUEST_IF, type HostSettings } from './model/settings.js';
+import type { HostSettings } from './model/settings.js';
 import {
   checkBoolean,
   checkCidr,
@@ -21,134 +20,46 @@ import {
   fromString,
   oneOf,
 } from './setting-checks.js';
+import { DEFAULTS, type Key, SETTING_FLAGS } from './setting-flags.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/guestnet/host.json';
+type Check = (value: unknown) => Checked<unknown>;
 
-const DEFAULTS: HostSettings = {
-  type: 'veth',
-  link: undefined,
-  vlanId: undefined,
-  macvlanMode: 'bridge',
-  ipvlanMode: 'l2',
-  force: false,
-  dhcp: false,
-  portSecurity: true,
-  hostIf: undefined,
-  hostIfPrefix: 'vm_wlan',
-  guestIf: DEFAULT_GUEST_IF,
-  guestName: 'wlan0',
-  guestConfig: 'agent',
-  gateway: '172.17.3.2',
-  pool: '172.17.0.0/16',
-  guestAddress: undefined,
-  ipv6: 'auto',
-  pool6: undefined,
-  mtu: undefined,
-  guestToGuest: false,
-  uplink: undefined,
-  dns: undefined,
-  timeout: 30000,
-  commandTimeout: DEFAULT_COMMAND_DEADLINE_MS,
-  socket: '/run/guestnet/guest/guest.sock',
-  stateDir: '/run/guestnet/state',
-  firewall: 'auto',
-  platform: 'auto',
+/** How each setting's value is checked: the flag's string or the config file's JSON value. */
+const CHECKS: Record<Key, Check> = {
+  type: oneOf(LINK_TYPES),
+  link: checkIfName,
+  vlanId: fromString(checkVlanId),
+  macvlanMode: oneOf(MACVLAN_MODES),
+  ipvlanMode: oneOf(IPVLAN_MODES),
+  force: checkBoolean,
+  dhcp: checkBoolean,
+  portSecurity: checkOnOff,
+  hostIf: checkIfName,
+  hostIfPrefix: checkIfPrefix,
+  guestIf: checkIfName,
+  guestName: checkIfName,
+  guestConfig: oneOf(GUEST_CONFIGS),
+  gateway: checkIPv4,
+  pool: checkCidr,
+  guestAddress: checkIPv4,
+  ipv6: checkIpv6Choice,
+  pool6: checkPool6,
+  mtu: fromString(checkMtu),
+  guestToGuest: checkBoolean,
+  uplink: checkIfName,
+  dns: checkDnsList,
+  timeout: fromString(checkTimeout),
+  commandTimeout: fromString(checkTimeout),
+  socket: checkPath,
+  stateDir: checkPath,
+  firewall: checkFirewall,
+  platform: checkPlatform,
 };
-
-type Key = keyof HostSettings;
-
-interface Setting {
-  flag: string;
-  help: string;
-  /** Accepts the flag's string or the config file's JSON value. */
-  check: (value: unknown) => Checked<unknown>;
-}
 
 /** The single table behind the flags, the config keys and their validation. */
-export const SETTINGS: Record<Key, Setting> = {
-  type: {
-    flag: '--type <type>',
-    help: 'veth, macvlan, ipvlan, vlan, phys, empty or none, as lxc.net.N.type',
-    check: oneOf(LINK_TYPES),
-  },
-  link: {
-    flag: '--link <if>',
-    help: 'veth: a bridge to join (no NAT); macvlan, ipvlan, vlan: the parent; phys: the NIC to hand over',
-    check: checkIfName,
-  },
-  vlanId: { flag: '--vlan-id <n>', help: 'the VLAN id of --type vlan', check: fromString(checkVlanId) },
-  macvlanMode: { flag: '--macvlan-mode <mode>', help: 'bridge, private, vepa or passthru', check: oneOf(MACVLAN_MODES) },
-  ipvlanMode: { flag: '--ipvlan-mode <mode>', help: 'l2, l3 or l3s', check: oneOf(IPVLAN_MODES) },
-  force: { flag: '--force', help: 'with phys: hand over the uplink itself', check: checkBoolean },
-  dhcp: {
-    flag: '--dhcp',
-    help: "the guest takes its address from the network's DHCP server (not for the routed veth)",
-    check: checkBoolean,
-  },
-  portSecurity: {
-    flag: '--port-security <mode>',
-    help: "on: a bridge port passes only the guest's own MAC and addresses; off: the guest is a full layer-2 peer (default: on)",
-    check: checkOnOff,
-  },
-  hostIf: { flag: '--host-if <name>', help: 'host end of the veth pair (default: first free vm_wlan, vm_wlan1, ...)', check: checkIfName },
-  hostIfPrefix: { flag: '--host-if-prefix <name>', help: 'prefix of generated host link names', check: checkIfPrefix },
-  guestIf: {
-    flag: '--guest-if <name>',
-    help: 'guest end, as created in the guest (default: vm_wlan0, or a one-time name while attach waits)',
-    check: checkIfName,
-  },
-  guestName: {
-    flag: '--guest-name <name>',
-    help: "the guest end's name in the guest: its agent renames the link to it; with --guest-config dhcp or host it is made under it",
-    check: checkIfName,
-  },
-  guestConfig: {
-    flag: '--guest-config <mode>',
-    help:
-      "who configures the guest's end: agent (its guest agent), dhcp (its own DHCP client, answered by host-agent serve) " +
-      "or host (the host, inside the guest's netns; its DNS is the caller's)",
-    check: oneOf(GUEST_CONFIGS),
-  },
-  gateway: { flag: '--gateway <ip>', help: "host end address, the guests' default gateway", check: checkIPv4 },
-  pool: { flag: '--pool <cidr>', help: 'where guest addresses come from; the subnet guests see', check: checkCidr },
-  guestAddress: { flag: '--guest-address <ip>', help: 'guest address (default: next free in the pool)', check: checkIPv4 },
-  ipv6: {
-    flag: '--ipv6 <mode>',
-    help: 'auto, off, nat (a ULA address, masqueraded) or routed (an address from --pool6, no NAT)',
-    check: checkIpv6Choice,
-  },
-  pool6: {
-    flag: '--pool6 <cidr>',
-    help: "guests' IPv6 prefix (default: a unique local /64 derived from the machine id)",
-    check: checkPool6,
-  },
-  mtu: {
-    flag: '--mtu <bytes>',
-    help: "MTU of both ends (default: the uplink's path MTU, followed as it changes)",
-    check: fromString(checkMtu),
-  },
-  guestToGuest: { flag: '--guest-to-guest', help: 'allow traffic with other guests that allow it too', check: checkBoolean },
-  uplink: { flag: '--uplink <if>', help: 'uplink (default: interface of the default route)', check: checkIfName },
-  dns: { flag: '--dns <ip,...>', help: "resolvers for the guest (default: the host's own)", check: checkDnsList },
-  timeout: { flag: '--timeout <ms>', help: 'how long to wait for the guest agent', check: fromString(checkTimeout) },
-  commandTimeout: {
-    flag: '--command-timeout <ms>',
-    help: `how long one system command (ip, nft, iptables) may run before it is killed (default ${DEFAULT_COMMAND_DEADLINE_MS})`,
-    check: fromString(checkTimeout),
-  },
-  socket: { flag: '--socket <path>', help: 'guest agent socket, as the host sees it', check: checkPath },
-  stateDir: { flag: '--state-dir <dir>', help: 'where the host remembers attachments', check: checkPath },
-  firewall: { flag: '--firewall <backend>', help: 'auto, nftables, iptables or iptables-legacy', check: checkFirewall },
-  platform: { flag: '--platform <name>', help: 'auto, linux or android (netd policy routing)', check: checkPlatform },
-};
-
-/** A setting's help, with its default unless the help already tells it (a default that depends on the host). */
-export function helpOf(key: Key): string {
-  const { help } = SETTINGS[key];
-  const value = DEFAULTS[key];
-  if (help.includes('(default') || value === undefined || typeof value === 'boolean') return help;
-  return `${help} (default: ${String(value)})`;
-}
+export const SETTINGS = Object.fromEntries(
+  Object.entries(SETTING_FLAGS).map(([key, flag]) => [key, { ...flag, check: CHECKS[key as Key] }]),
+) as Record<Key, { flag: string; help: string; check: Check }>;
 
 function isKey(key: string): key is Key {
   return Object.hasOwn(SETTINGS, key);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { DEFAULT_COMMAND_DEADLINE_MS } from './deadline.js';
 import { type CommandResult, ENV, runInParts, runWith, spawnCollecting } from './running.js';
 
 export type { CommandResult } from './running.js';
@@ -10,13 +11,7 @@ export type { CommandResult } from './running.js';
 // the little of it the agents need: stdin in, stdout and stderr out (final
 // newline stripped, as tools' output is matched line by line), the exit code.
 
-/**
- * How long a command may run before it is killed, unless its caller says
- * otherwise. The agents' commands take milliseconds; a wedged netlink socket
- * or a firewall lock someone keeps (`iptables -w` waits for it without end)
- * would hold the state lock, and every later request behind it, for good.
- */
-export const DEFAULT_COMMAND_DEADLINE_MS = 15_000;
+export { DEFAULT_COMMAND_DEADLINE_MS };
 
 /**
  * Runs argv (never a shell string) with optional stdin, in a process spawned

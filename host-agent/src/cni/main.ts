@@ -3,6 +3,7 @@
 // driven by a container runtime through CNI_* variables and a network config
 // on stdin. It shares the state dir, its lock, leases and firewall code with
 // host-agent. Results and errors are the spec's JSON on stdout.
+import { readSync } from 'node:fs';
 import { describeError } from '@guestnet/protocol';
 import { writeOut } from '@guestnet/runtime';
 import { callDaemon, type CniCommand, replyWithin } from '../daemon/control.js';
@@ -23,16 +24,35 @@ import {
 
 // A network config is small; a runtime never sends more, anything else is refused unread.
 const MAX_STDIN = 1024 * 1024;
+const STDIN_CHUNK = 64 * 1024;
 
+/**
+ * Reads stdin to its end. A runtime's pipe blocks, and is read here with
+ * plain reads: process.stdin on a pipe is a socket with its streams, which
+ * costs each plugin run more than the config it reads. A stdin that would
+ * block (a non-blocking pipe a parent shares) is read through the stream.
+ */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+  const take = (chunk: Buffer) => {
     size += chunk.length;
     if (size > MAX_STDIN) throw new CniError(6, `the network configuration is over ${MAX_STDIN} bytes`);
     chunks.push(chunk);
+  };
+  const text = () => Buffer.concat(chunks).toString('utf8');
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(STDIN_CHUNK);
+      const read = readSync(0, chunk);
+      if (read === 0) return text();
+      take(chunk.subarray(0, read));
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) take(chunk);
+  return text();
 }
 
 const COMMANDS = ['ADD', 'CHECK', 'DEL', 'GC', 'STATUS', 'VERSION'];

@@ -1,20 +1,12 @@
-import { AgentError, checkIfName, checkIPv4, ConfigError, type ExitCodeName } from '@guestnet/protocol';
+import { AgentError, checkIfName, checkIPv4, ConfigError } from '@guestnet/protocol';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 import type { HostSettings } from '../model/settings.js';
 import { resolveSettings } from '../settings.js';
+import { CniError } from './error.js';
+
+export { CniError };
 
 export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0'];
-
-/** A failure with the CNI spec's error code (1-99 are the spec's, 100 and up ours). */
-export class CniError extends AgentError {
-  constructor(
-    readonly cniCode: number,
-    message: string,
-    code: ExitCodeName = 'config',
-  ) {
-    super(code, message);
-  }
-}
 
 export interface CniRequest {
   command: 'ADD' | 'CHECK';

@@ -10,7 +10,7 @@ import {
   ProtocolError,
   SocketBusyError,
 } from '@guestnet/protocol';
-import { CniError } from '../cni/request.js';
+import { CniError } from '../cni/error.js';
 import { statePaths } from '../model/paths.js';
 import { isPortForward, type PortForward } from '../model/port-forward.js';
 import { removeSocket } from '../state/dir.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,32 @@ describe('npm run bundle: what runs when no daemon serves is a file of its own',
       engines.map((name) => name.replace(/-[0-9a-f]{16}\.cjs$/, '')),
       ['guestnet-engine', 'host-agent-engine'],
     );
+  });
+
+  // What a served client loads is every file but the engine (and winston, on a log line): each byte of it is compiled
+  // at every start. So it holds no code only the engine runs: not the command runner (it sets LC_ALL for every
+  // command), and, in the host agent's files, not the CNI plugin's request parsing (it knows the spec's keys).
+  it("a served client's files hold no command runner, the host agent's no CNI request code, --help's no setting check", async () => {
+    const served = (await readdir(DIST)).filter((name) => name !== 'package.json' && !ENGINE.test(name) && !/winston/.test(name));
+    const holding = async (text: string, names: string[]) => {
+      const found: string[] = [];
+      for (const name of names) if ((await readFile(join(DIST, name), 'utf8')).includes(text)) found.push(name);
+      return found;
+    };
+    const hostAgent = served.filter((name) => name.startsWith('host-agent'));
+    assert.deepEqual(
+      await holding(
+        'LC_ALL',
+        served.filter((name) => name !== 'guest-agent.cjs'),
+      ),
+      [],
+    );
+    assert.deepEqual(await holding('cni.dev/valid-attachments', hostAgent), []);
+    // --help loads the entry and its shared file: they hold the settings' flags and help, not their checks.
+    const helpLoads = hostAgent.filter((name) => name === 'host-agent.cjs' || name.startsWith('host-agent-shared-'));
+    assert.equal(helpLoads.length, 2);
+    assert.deepEqual(await holding('must be an absolute path of at most', helpLoads), []);
+    assert.deepEqual(await holding('is not a usable address of the pool', helpLoads), []);
   });
 
   describe('with a daemon serving the state dir', () => {
