@@ -96,22 +96,23 @@ export class LeakResponse {
     }
     const due = [...this.firstNames.values()];
     this.firstNames.clear();
-    for (const record of due) this.start(record, 'the kernel logged its old one as the link was renamed');
+    for (const record of due) this.start(record, 'the kernel logged its old one as the link was renamed', false);
   }
 
   private leaked(record: AttachmentRecord): void {
     if (Date.now() - (this.rotatedAt.get(record.id) ?? 0) < ROTATE_AT_MOST_EVERY_MS) return;
-    this.start(record, 'its old one was proved from another netns');
+    this.start(record, 'its old one was proved from another netns', true);
   }
 
-  private start(record: AttachmentRecord, why: string): void {
+  /** `forLeak`: a rotation for a proof from elsewhere opens the window in which more such proofs rotate nothing. */
+  private start(record: AttachmentRecord, why: string, forLeak: boolean): void {
     if (this.underWay.has(record.id)) return;
     this.underWay.add(record.id);
     this.changes
       .during(() => this.rotate(record))
       .then((rotated) => {
         if (!rotated) return void this.heldBack.add(record.id);
-        this.rotatedAt.set(record.id, Date.now());
+        if (forLeak) this.rotatedAt.set(record.id, Date.now());
         this.log('info', `gave a guest link a new token: ${why}`, { id: record.id });
       })
       .catch((error: unknown) => this.log('error', 'could not give a guest link a new token', { id: record.id, error }))

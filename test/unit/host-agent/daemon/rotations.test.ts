@@ -219,6 +219,16 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     assert.equal(rotations.length, 2, 'the window between rotations is for relays, not for a name the kernel logged');
   });
 
+  it('opens no window in which a token proved from elsewhere is not rotated', async () => {
+    const { response, rotations } = leaks();
+    response.configured(firstNamed);
+    await tick();
+    rotations[0]?.settle(rotated);
+    await settled();
+    response.refused(rotated, proved);
+    assert.equal(rotations.length, 2, 'a token stolen just after its first rotation is rotated again');
+  });
+
   it('drops rotations not yet started when the daemon stops', async () => {
     const { response, rotations } = leaks();
     response.configured(firstNamed);
