@@ -9,6 +9,7 @@ export { configureGuest } from './guest-link/one-shot.js';
 export { configureFromHost } from './guest-config/from-host.js';
 export { AttachmentService } from './service/attachments.js';
 export { processGuest } from './service/preflight.js';
+export { tokenIsFirstName } from './model/record.js';
 export { attachResult, detachResultFor } from './service/results.js';
 export { collectStatus } from './service/status.js';
 export { readRecords } from './state/store.js';

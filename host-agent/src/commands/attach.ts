@@ -40,8 +40,17 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       refuseOneShot(settings);
     }
     // Here, with no daemon: only now the engine loads.
-    const { AttachmentService, DryRunRunner, RealRunner, attachResult, configureFromHost, configureGuest, interrupted, processGuest } =
-      await import('../engine.js');
+    const {
+      AttachmentService,
+      DryRunRunner,
+      RealRunner,
+      attachResult,
+      configureFromHost,
+      configureGuest,
+      interrupted,
+      processGuest,
+      tokenIsFirstName,
+    } = await import('../engine.js');
     const guest = await processGuest(pid);
     const service = new AttachmentService(
       settings.stateDir,
@@ -65,8 +74,9 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
         return configureGuest(settings.socket, record, settings.timeout, abort.signal, onGuestEvent);
       },
     });
-    // Someone in another netns proved it holds the token while this attach waited: a new one ends that.
-    if (leaked) await service.rotate(attached.record);
+    // Someone in another netns proved it holds the token while this attach waited, or the token was the link's first name,
+    // which the kernel logged when the agent renamed the link: a new one ends that.
+    if (leaked || (!dryRun && tokenIsFirstName(attached.record))) await service.rotate(attached.record);
     return attachResult(attached, attached.guest ?? (dryRun ? 'dry-run' : 'not-waited'));
   } finally {
     process.off('SIGTERM', onSignal);

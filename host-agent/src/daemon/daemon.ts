@@ -79,14 +79,15 @@ export class Daemon {
     const { records } = this.service;
     this.attaches = new GroupCommit((requests) => this.service.attachHostSides(requests));
     this.detaches = new GroupCommit((ids) => this.service.detachMany(ids));
-    // A token proved from another netns has leaked: the guest's link gets a new one.
-    this.leaks = new LeakResponse((record) => this.runner.during(() => this.service.rotate(record)), log);
+    // A token proved from another netns, or a first name the kernel logged, has leaked: the guest's link gets a new one.
+    this.leaks = new LeakResponse((record) => this.service.rotate(record), log, this.runner);
     this.guests = new GuestServer(settings.socket, {
       // The store has a record from its first write, before the guest's link exists: a hello never comes first.
       lookup: (linkIds) => linkIds.map((id) => records.withLinkId(id)).find((r) => r !== undefined),
       attachments: () => records.all(),
       ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
+      onConfigured: (record) => this.leaks.configured(records.get(record.id)),
     });
     this.served = new GuestServices(records, settings.stateDir, log, netdSocket);
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
@@ -112,6 +113,7 @@ export class Daemon {
     // Work under way finishes (its commands have deadlines) before the pid file says no one serves.
     this.holdings.add(() => withStateLock(stateDir, async () => {}));
     this.holdings.add(() => this.runner.close());
+    this.holdings.add(() => this.leaks.close());
     for (const release of this.served.releases) this.holdings.add(release);
     // A crash may have left half-done attaches and dead guests behind.
     logRecovered(this.log, await this.service.recover(this.runner.checking));
@@ -184,9 +186,8 @@ export class Daemon {
   }
 
   /**
-   * Attaches each of `pids`, each settling on its own; their host sides join
-   * the group commit. `cancelled`: the caller hung up (a CLI that got
-   * SIGTERM); what these attaches added is rolled back.
+   * Attaches each of `pids`, each settling on its own; their host sides join the group commit.
+   * `cancelled`: the caller hung up (a CLI that got SIGTERM); what these attaches added is rolled back.
    */
   private async attach(
     pids: number[],

@@ -1,20 +1,37 @@
 import type { ForeignSessionError } from '../guest-link/exchange.js';
-import type { AttachmentRecord } from '../model/record.js';
+import { type AttachmentRecord, tokenIsFirstName } from '../model/record.js';
 import { rateLimited } from './rate-limit.js';
 
 // A relay that passes a guest's own proof along makes each of its reconnects look like a leak: one new token in this long is enough.
 const ROTATE_AT_MOST_EVERY_MS = 10_000;
+// Rotations of first names wait for a moment with no attach or detach under way, and at most this long: a farm's boot goes first.
+const FIRST_NAMES_WAIT_AT_MOST_MS = 2_000;
+const FIRST_NAMES_LOOK_AGAIN_MS = 50;
+
+/** What HostMemory tells of the daemon's attaches and detaches. */
+export interface ChangesUnderWay {
+  readonly idle: boolean;
+  during<T>(work: () => Promise<T>): Promise<T>;
+}
 
 /**
- * The daemon's answer to a token that turned up in another netns: the
- * session is refused (guests.ts), the refusal logged, and the guest's link
- * gets a new token, one rotation per guest at a time. An attach that waits
- * for that guest owns its record until it settles: the rotation waits too.
+ * The daemon's answer to a token that is known where it should not be. A
+ * token that turned up in another netns: the session is refused (guests.ts),
+ * the refusal logged, and the guest's link gets a new token. A token that was
+ * its link's one-time first name: the guest agent's rename wrote that name
+ * into the host-wide kernel log, so once the guest is configured its link
+ * gets a new token too, when the daemon is next idle. One rotation per guest
+ * at a time; an attach that waits for that guest owns its record until it
+ * settles, and the rotation waits too.
  */
 export class LeakResponse {
   private readonly underWay = new Set<string>();
   private readonly heldBack = new Set<string>();
   private readonly rotatedAt = new Map<string, number>();
+  /** Guests configured under a token that was their first name, by id, each with the record it was configured under. */
+  private readonly firstNames = new Map<string, AttachmentRecord>();
+  private firstNamesSince = 0;
+  private firstNamesTimer: NodeJS.Timeout | undefined;
   /** At most a line a second, counting what it left out: sessions from elsewhere are limited per link, and links are many. */
   private readonly warn: (meta: Record<string, unknown>) => void;
 
@@ -22,6 +39,8 @@ export class LeakResponse {
     /** Resolves to the new record, or undefined when nothing was rotated (see AttachmentService.rotate). */
     private readonly rotate: (record: AttachmentRecord) => Promise<AttachmentRecord | undefined>,
     private readonly log: (level: 'warn' | 'info' | 'error', message: string, meta: Record<string, unknown>) => void,
+    /** The daemon's attaches and detaches: each rotation counts as one, and first names wait until none is under way. */
+    private readonly changes: ChangesUnderWay = { idle: true, during: (work) => work() },
   ) {
     let meta: Record<string, unknown> = {};
     const line = rateLimited((_, suppressed) =>
@@ -39,19 +58,62 @@ export class LeakResponse {
     if (refusal.validProof) this.leaked(record);
   }
 
+  /**
+   * The guest of `current` (its record as the store holds it now) confirmed a
+   * configuration. An attach that waits for it rotates at its settling.
+   */
+  configured(current: AttachmentRecord | undefined): void {
+    if (current && tokenIsFirstName(current) && !current.awaitingGuest) this.firstNameLogged(current);
+  }
+
   /** An attach of the guest `id` settled, leaving `record` (none if it failed): a rotation it held back runs now. */
   settled(id: string, record: AttachmentRecord | undefined): void {
-    if (this.heldBack.delete(id) && record) this.leaked(record);
+    const held = this.heldBack.delete(id);
+    if (!record) return;
+    if (tokenIsFirstName(record)) this.firstNameLogged(record);
+    else if (held) this.leaked(record);
+  }
+
+  /** Lets go of rotations not yet started: the daemon stops. */
+  close(): void {
+    clearTimeout(this.firstNamesTimer);
+    this.firstNamesTimer = undefined;
+    this.firstNames.clear();
+  }
+
+  private firstNameLogged(record: AttachmentRecord): void {
+    if (this.firstNames.size === 0) this.firstNamesSince = Date.now();
+    this.firstNames.set(record.id, record);
+    // The reply to the attach goes out first.
+    this.firstNamesTimer ??= setTimeout(() => this.rotateFirstNames(), 0);
+  }
+
+  private rotateFirstNames(): void {
+    this.firstNamesTimer = undefined;
+    if (!this.changes.idle && Date.now() - this.firstNamesSince < FIRST_NAMES_WAIT_AT_MOST_MS) {
+      this.firstNamesTimer = setTimeout(() => this.rotateFirstNames(), FIRST_NAMES_LOOK_AGAIN_MS);
+      return;
+    }
+    const due = [...this.firstNames.values()];
+    this.firstNames.clear();
+    for (const record of due) this.start(record, 'the kernel logged its old one as the link was renamed', false);
   }
 
   private leaked(record: AttachmentRecord): void {
-    if (this.underWay.has(record.id) || Date.now() - (this.rotatedAt.get(record.id) ?? 0) < ROTATE_AT_MOST_EVERY_MS) return;
+    if (Date.now() - (this.rotatedAt.get(record.id) ?? 0) < ROTATE_AT_MOST_EVERY_MS) return;
+    this.start(record, 'its old one was proved from another netns', true);
+  }
+
+  /** `forLeak`: a rotation for a proof from elsewhere opens the window in which more such proofs rotate nothing. */
+  private start(record: AttachmentRecord, why: string, forLeak: boolean): void {
+    if (this.underWay.has(record.id)) return;
     this.underWay.add(record.id);
-    this.rotate(record)
+    this.changes
+      .during(() => this.rotate(record))
       .then((rotated) => {
         if (!rotated) return void this.heldBack.add(record.id);
-        this.rotatedAt.set(record.id, Date.now());
-        this.log('info', 'gave a guest link a new token: its old one was proved from another netns', { id: record.id });
+        if (forLeak) this.rotatedAt.set(record.id, Date.now());
+        this.log('info', `gave a guest link a new token: ${why}`, { id: record.id });
       })
       .catch((error: unknown) => this.log('error', 'could not give a guest link a new token', { id: record.id, error }))
       .finally(() => this.underWay.delete(record.id));

@@ -1,4 +1,4 @@
-import { ONE_TIME_NAME, ONE_TIME_NAME_SHOWN } from '@guestnet/protocol';
+import { ONE_TIME_NAME, ONE_TIME_NAME_SHOWN, oneTimeNameOf } from '@guestnet/protocol';
 import type { GuestIpv6 } from './ipv6.js';
 import { hasGuestLinkType, type IpvlanMode, type MacvlanMode, type PhysBefore, type RecordType } from './link-type.js';
 import type { FirewallName } from './names.js';
@@ -218,4 +218,13 @@ export function hostLinkAlias(record: Pick<GuestIdentity, 'id'>): string {
 /** The guest end's name as shown to people: a one-time name is (or was, before a rotation) the token, and is never shown. */
 export function guestEndShown(record: Pick<LinkedRecord, 'guestIf'>): string {
   return ONE_TIME_NAME.test(record.guestIf) ? ONE_TIME_NAME_SHOWN : record.guestIf;
+}
+
+/**
+ * Whether `record`'s token is still its guest end's one-time first name. The
+ * kernel logs that name, in its one host-wide log, when the guest agent renames
+ * the link: such a token is rotated once its guest has been configured.
+ */
+export function tokenIsFirstName(record: AttachmentRecord): boolean {
+  return hasGuestLink(record) && oneTimeNameOf(record.token) === record.guestIf;
 }

@@ -11,14 +11,15 @@ type Refusal = Parameters<LeakResponse['refused']>[1];
 const proved = { validProof: true, source: 'net:[4026532999]' } as Refusal;
 const guessed = { validProof: false, source: undefined } as Refusal;
 
-/** A LeakResponse whose rotations are counted and settled by hand; its log lines kept. */
-function leaks() {
+/** A LeakResponse whose rotations are counted and settled by hand; its log lines kept; `changes` stands for the daemon's. */
+function leaks(changes?: { idle: boolean; during<T>(work: () => Promise<T>): Promise<T> }) {
   const rotations: Array<{ record: AttachmentRecord; settle: (to: AttachmentRecord | undefined | Error) => void }> = [];
   const lines: Array<{ level: string; message: string; meta: Record<string, unknown> }> = [];
   const response = new LeakResponse(
     (record) =>
       new Promise((resolve, reject) => rotations.push({ record, settle: (to) => (to instanceof Error ? reject(to) : resolve(to)) })),
     (level, message, meta) => lines.push({ level, message, meta }),
+    changes,
   );
   return { response, rotations, lines };
 }
@@ -128,5 +129,111 @@ describe('daemon/rotations: when a leaked token is rotated', () => {
     const { response, lines } = leaks();
     for (let i = 0; i < 50; i++) response.refused(sampleRecord({ pid: 300 + i }), guessed);
     assert.equal(lines.filter((l) => l.level === 'warn').length, 1);
+  });
+});
+
+describe("daemon/rotations: a token that was its link's first name", () => {
+  // A one-time name: the kernel logs it when the guest agent renames the link.
+  const name = 'gnAbCdEfGhIjKlM';
+  const firstNamed = sampleRecord({ token: `guestnet:${name}`, guestIf: name });
+  const rotated = sampleRecord({ token: `guestnet:${'b'.repeat(32)}`, guestIf: name });
+  const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('is rotated once its guest is configured, after the reply, and logged as such', async () => {
+    const { response, rotations, lines } = leaks();
+    response.configured(firstNamed);
+    assert.equal(rotations.length, 0, "the rotation waits for the attach's reply to go out");
+    await tick();
+    assert.deepEqual(
+      rotations.map((r) => r.record),
+      [firstNamed],
+    );
+    rotations[0]?.settle(rotated);
+    await settled();
+    assert.ok(lines.some((l) => l.level === 'info' && /kernel logged/.test(l.message) && l.meta.id === firstNamed.id));
+  });
+
+  it('waits for the attach that waits for the guest, and rotates once it settles', async () => {
+    const { response, rotations } = leaks();
+    response.configured({ ...firstNamed, awaitingGuest: true });
+    await tick();
+    assert.equal(rotations.length, 0, 'an attach that waits owns the record');
+    response.settled(firstNamed.id, firstNamed);
+    await tick();
+    assert.deepEqual(
+      rotations.map((r) => r.record),
+      [firstNamed],
+    );
+  });
+
+  it('leaves a token that is no first name, a failed attach and a detached guest alone', async () => {
+    const { response, rotations } = leaks();
+    response.configured(rotated);
+    response.configured(undefined);
+    response.settled(firstNamed.id, undefined);
+    response.settled(rotated.id, rotated);
+    await tick();
+    assert.equal(rotations.length, 0);
+  });
+
+  it('waits while attaches are under way, rotating the guests together, and at most a while', async () => {
+    const changes = { idle: false, during: <T>(work: () => Promise<T>) => work() };
+    const { response, rotations } = leaks(changes);
+    const other = sampleRecord({ pid: 200, token: 'guestnet:gnZyXwVuTsRqPoN', guestIf: 'gnZyXwVuTsRqPoN' });
+    response.configured(firstNamed);
+    await tick(120);
+    response.configured(other);
+    await tick(120);
+    assert.equal(rotations.length, 0, 'a farm that boots goes first');
+    changes.idle = true;
+    await tick(120);
+    assert.deepEqual(
+      rotations.map((r) => r.record.id),
+      [firstNamed.id, other.id],
+    );
+
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      changes.idle = false;
+      response.configured(sampleRecord({ pid: 300, token: `guestnet:${name}`, guestIf: name }));
+      await tick(120);
+      assert.equal(rotations.length, 2);
+      now += 2_001;
+      await tick(120);
+      assert.equal(rotations.length, 3, 'a daemon that is never idle rotates all the same');
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('is rotated even soon after a rotation for a leak, and not twice at a time', async () => {
+    const { response, rotations } = leaks();
+    response.refused(rotated, proved);
+    rotations[0]?.settle(firstNamed);
+    await settled();
+    response.configured(firstNamed);
+    response.configured(firstNamed);
+    await tick();
+    assert.equal(rotations.length, 2, 'the window between rotations is for relays, not for a name the kernel logged');
+  });
+
+  it('opens no window in which a token proved from elsewhere is not rotated', async () => {
+    const { response, rotations } = leaks();
+    response.configured(firstNamed);
+    await tick();
+    rotations[0]?.settle(rotated);
+    await settled();
+    response.refused(rotated, proved);
+    assert.equal(rotations.length, 2, 'a token stolen just after its first rotation is rotated again');
+  });
+
+  it('drops rotations not yet started when the daemon stops', async () => {
+    const { response, rotations } = leaks();
+    response.configured(firstNamed);
+    response.close();
+    await tick(20);
+    assert.equal(rotations.length, 0);
   });
 });
