@@ -10,7 +10,7 @@ import { resolveSettings } from '../settings.js';
 import { ensurePrivateDir } from '../state/dir.js';
 import { withStateLock } from '../state/lock.js';
 import { type ControlRequest, controlSocketPath, memberResult, serveControl } from './control.js';
-import { GroupCommit, settledOne } from './group-commit.js';
+import { GroupCommit, settledOne } from '../service/group-commit.js';
 import { serveCni } from './cni.js';
 import { loggedRequests, logGuestReconciled, logReconciled, logRecovered, logUndoFailed } from './events.js';
 import { GuestServer, guestConfigChanged } from './guests.js';

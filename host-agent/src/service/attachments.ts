@@ -12,7 +12,8 @@ import { RecordStore } from '../state/store.js';
 import { hasGuestLinkType, recordTypeOf } from '../model/link-type.js';
 import { reconcileGuest, reconcileHost, type Recovery, recover, type UndoFailed } from './recovery.js';
 import { rotateToken } from './rotation.js';
-import { attachGroupHostSide, detachGroupHostSide, type Joined } from './host-group.js';
+import { attachGroupHostSide, detachGroupHostSide, type Joined, settleGroupHostSide } from './host-group.js';
+import { GroupCommit, settledOne } from './group-commit.js';
 import {
   type AttachExtras,
   attachHostSide,
@@ -66,6 +67,13 @@ export interface Attached<G> {
 export class AttachmentService {
   /** The records, written through as ops change them; the daemon asks it, and hears its changes. */
   readonly records: RecordStore;
+  /** Records stop waiting by group commit: those whose guest sides end during a settle settle next, under one lock, in one op. */
+  private readonly settles = new GroupCommit<AttachmentRecord, void>((records) =>
+    // A group that cannot take the lock (a member's backend no longer the one in use, say): each member under its own.
+    this.settleTogether(records).catch(() =>
+      Promise.all(records.map((r) => this.settleTogether([r]).then(([one]) => one as PromiseSettledResult<void>, rejected<void>))),
+    ),
+  );
 
   constructor(
     readonly stateDir: string,
@@ -130,13 +138,18 @@ export class AttachmentService {
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };
     try {
       const guest = await request.guestSide(host.record);
-      if (host.marked) await this.settled(host.record);
+      if (host.marked) await settledOne((await this.settles.submit([host.record]))[0]);
       return { ...attached, guest };
     } catch (error) {
       // A re-attach that fails leaves the attachment it found; a new one is taken away again.
       if (host.created) await this.undoAttach(host.record, error);
       throw error;
     }
+  }
+
+  /** Settles `records` under one lock, taken with their own backend: nothing to detect. */
+  private settleTogether(records: readonly AttachmentRecord[]): Promise<Array<PromiseSettledResult<void>>> {
+    return this.locked(records[0]?.firewall ?? 'auto', (_, ctx) => settleGroupHostSide(records, this.runner, ctx));
   }
 
   /** empty and none give the guest no link, and a guest with no agent has none: there is no agent to wait for. */
@@ -184,17 +197,6 @@ export class AttachmentService {
     } catch (failure) {
       if (cause instanceof Error) cause.message += `; rolling back also failed: ${(failure as Error).message}`;
     }
-  }
-
-  /** A new attachment's guest side is done: its record stops waiting, if it is still this attach's. */
-  private async settled(record: AttachmentRecord): Promise<void> {
-    // The record's own backend: nothing to detect.
-    await this.locked(record.firewall, async (records, ctx) => {
-      const current = records.find((r) => r.id === record.id);
-      if (current?.token !== record.token) return;
-      const { awaitingGuest, ...after } = current;
-      await applySetup([{ kind: 'updateRecords', before: [current], after: [after] }], this.runner, ctx);
-    });
   }
 
   /**

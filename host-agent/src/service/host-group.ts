@@ -99,3 +99,37 @@ export async function detachGroupHostSide(
   const observed = await observeHost(runner, ctx.stateDir, ctx.firewall, records, { links: group.map((r) => r.hostIf), ipv6, ipv6Chains });
   return { ids: [...ids], steps: await applyTeardown(planDetachRoutedGroup(observed, group), runner, ctx) };
 }
+
+/**
+ * New attachments whose guest sides are done (a group commit's members): the
+ * record of each that is still its attach's, and waits, stops waiting, all in
+ * one record op. Each settles on its own: when that op fails it is undone
+ * whole, and each goes alone, so a record that cannot be written fails alone.
+ */
+export async function settleGroupHostSide(
+  members: readonly AttachmentRecord[],
+  runner: Runner,
+  ctx: ExecContext,
+): Promise<Array<PromiseSettledResult<void>>> {
+  const settle = async (records: readonly AttachmentRecord[]) => {
+    const waiting = new Map<string, AttachmentRecord>();
+    for (const record of records) {
+      const current = ctx.records.get(record.id);
+      // Detached, or detached and attached again, meanwhile: that attachment is not this attach's to settle.
+      if (current?.token === record.token && current.awaitingGuest) waiting.set(current.id, current);
+    }
+    const before = [...waiting.values()];
+    const after = before.map(({ awaitingGuest: _, ...record }) => record);
+    if (before.length > 0) await applySetup([{ kind: 'updateRecords', before, after }], runner, ctx);
+  };
+  const settled = (records: readonly AttachmentRecord[]) =>
+    settle(records).then(
+      (): PromiseSettledResult<void> => ({ status: 'fulfilled', value: undefined }),
+      (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
+    );
+  const together = await settled(members);
+  if (together.status === 'fulfilled' || members.length < 2) return members.map(() => together);
+  const alone: Array<PromiseSettledResult<void>> = [];
+  for (const member of members) alone.push(await settled([member]));
+  return alone;
+}

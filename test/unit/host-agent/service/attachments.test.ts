@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type AttachmentRecord,
   attachResult,
   AttachmentService,
+  type HostDone,
   HostMemory,
   RecordingRunner,
   resolveSettings,
   type RoutedVethRecord,
+  type SetupOp,
 } from '@guestnet/host-agent';
 
 // The processes an attach runs, counted through the recording runner: what
@@ -88,5 +90,85 @@ describe('attach through the daemon: processes on the critical path', () => {
     assert.match(notWaited.record.token, /^guestnet:[0-9a-f]{32}$/);
     const named = await service.attach({ guest: guest(103), settings: { ...settings(), guestIf: 'eth1' }, ...WAITED });
     assert.equal(guestEnd(named.record), 'eth1');
+  });
+});
+
+describe('attaches that arrive together: their records settle together', () => {
+  let stateDir: string;
+  beforeEach(async () => (stateDir = await mkdtemp(join(tmpdir(), 'guestnet-unit-'))));
+  afterEach(async () => rm(stateDir, { recursive: true, force: true }));
+
+  const guest = (pid: number) => ({ id: String(pid), pid, netnsPath: `/proc/${pid}/ns/net`, netns: `net:[${4026530000 + pid}]` });
+  const settings = () => ({ ...resolveSettings({}, { firewall: 'nftables', dns: '192.0.2.53' }, 'test'), stateDir });
+  /** The record ops that end a wait for a guest agent, as the executor carries them out. */
+  const settles = (ops: SetupOp[]) => ops.filter((op) => op.kind === 'updateRecords' && op.before.some((r) => r.awaitingGuest));
+
+  /** Records as files, as the store reads them back under each lock; commands only recorded. */
+  function filesAndRecording(fail?: (path: string) => boolean): RecordingRunner {
+    const runner = new RecordingRunner(CANNED);
+    const record = runner.perform.bind(runner);
+    runner.perform = async (step) => {
+      if (step.kind === 'remove') return rmSync(step.path, { force: true });
+      if (step.kind !== 'write') return record(step);
+      if (fail?.(step.path)) throw new Error(`${step.path}: no space left on device`);
+      mkdirSync(dirname(step.path), { recursive: true });
+      writeFileSync(step.path, step.content);
+    };
+    return runner;
+  }
+
+  /** `pids` attached as one request: their host sides as one group, then each one's guest side, all ending at once. */
+  async function attachTogether(service: AttachmentService, pids: number[]) {
+    let confirm: () => void = () => {};
+    const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+    const requests = pids.map((pid) => ({
+      guest: guest(pid),
+      settings: settings(),
+      extras: { waitsForAgent: true },
+      guestSide: () => confirmed,
+    }));
+    const hosts = await service.attachHostSides(requests);
+    const finished = Promise.allSettled(
+      requests.map(async (request, i) => {
+        const host = hosts[i];
+        assert.equal(host?.status, 'fulfilled');
+        return service.finishAttach(request, (host as PromiseFulfilledResult<HostDone>).value);
+      }),
+    );
+    confirm();
+    return finished;
+  }
+
+  it('ends the waits of many guests in a few record ops, not one each', async () => {
+    const ops: SetupOp[] = [];
+    const service = new AttachmentService(stateDir, filesAndRecording(), { afterSetupOp: (op) => ops.push(op) });
+    const pids = [201, 202, 203, 204, 205, 206];
+    const results = await attachTogether(service, pids);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      pids.map(() => 'fulfilled'),
+    );
+    // The first alone, at once; the others, which ended while it was written, as the next group.
+    assert.equal(settles(ops).length, 2, JSON.stringify(settles(ops).map((op) => op.kind)));
+    assert.deepEqual(
+      pids.map((pid) => service.records.get(String(pid))?.awaitingGuest),
+      pids.map(() => undefined),
+    );
+  });
+
+  it('a record that cannot be written fails its own attach alone: the others settle', async () => {
+    // Its record was written, and marked as waiting: what fails is the write that ends its wait.
+    let writes = 0;
+    const service = new AttachmentService(
+      stateDir,
+      filesAndRecording((path) => path.endsWith('/303.json') && ++writes > 2),
+    );
+    const results = await attachTogether(service, [301, 302, 303, 304]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(service.records.get('303'), undefined, 'the failed attach was rolled back');
+    for (const pid of [301, 302, 304]) assert.equal(service.records.get(String(pid))?.awaitingGuest, undefined);
   });
 });
