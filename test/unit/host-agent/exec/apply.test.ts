@@ -56,6 +56,23 @@ describe('applying host ops', () => {
     assert.ok(!runner.steps.some((step) => formatStep(step) === 'rm -f /state/attachments/4242.json'));
   });
 
+  it('writes ip_forward before the pair is made, not while the kernel is busy making it', async () => {
+    class SideBySide extends RecordingRunner {
+      readonly sideBySide = true;
+    }
+    const runner = new SideBySide();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'enableIpForward', before: '0' },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await applySetup(ops, runner, ctx);
+    const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind === 'sysctl' ? s.path : s.kind));
+    assert.deepEqual(ran.slice(0, 4), ['write', 'write', '/proc/sys/net/ipv4/ip_forward', 'nsenter']);
+    assert.equal(ran.indexOf('nft'), 4, 'the firewall still goes beside the link work');
+  });
+
   it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
     class SlowLinkFailingNft extends RecordingRunner {
       readonly sideBySide = true;
@@ -77,7 +94,7 @@ describe('applying host ops', () => {
     const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
     assert.deepEqual(
       ran.slice(0, 11),
-      ['write', 'nsenter', 'write', 'sysctl', 'nft', ...Array(5).fill('sysctl'), 'ip'],
+      ['write', 'write', 'sysctl', 'nsenter', 'nft', ...Array(5).fill('sysctl'), 'ip'],
       'nft ran while the pair was being made; the op under way finished',
     );
     assert.deepEqual(
