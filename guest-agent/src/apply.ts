@@ -39,32 +39,38 @@ async function changeFamily(ops: GuestOp[], family: Family, target: IpTarget): P
 /**
  * All link, address and route changes go through one `ip -batch` process,
  * which then reads back the state they left; with `ipv6`, IPv6's go through
- * a second. The DNS file write follows. On failure everything done is
- * undone. Resolves to that state.
+ * a second. The DNS file is written while the first runs: it waits on
+ * nothing of theirs, and the agent would otherwise only wait for `ip`. On
+ * failure everything done is undone. Resolves to that state.
  */
 export async function applyGuest(ops: GuestOp[], target: IpTarget = {}, ipv6 = false): Promise<IpState> {
   const ipOps = ops.filter((op) => ipLinesOf(op).length > 0);
-  // A batch stops at its first failing line: undo what earlier batches did, and this one up to that line.
-  const outputOf = async ({ change, owners }: Awaited<ReturnType<typeof changeFamily>>, done: GuestOp[]): Promise<string> => {
-    if (change.ok) return change.output;
-    const reached = owners.slice(0, change.failedLine + 1);
-    await undo([...new Set([...done, ...reached])], target);
-    throw change.error;
-  };
-  const first = await changeFamily(ipOps, 4, target);
-  let state = parseIpState(await outputOf(first, []));
-  if (ipv6) {
-    const second = await changeFamily(ipOps, 6, target);
-    state = withIp6State(state, await outputOf(second, first.owners));
-  }
   const fileOps = ops.filter((op) => ipLinesOf(op).length === 0);
-  for (const [index, op] of fileOps.entries()) {
+  // Handed to its process before the first file op starts: changeFamily runs up to that point at once.
+  const first = changeFamily(ipOps, 4, target);
+  const filesDone: GuestOp[] = [];
+  let fileFailure: { error: unknown } | undefined;
+  for (const op of fileOps) {
     try {
       await runFileOp(op);
+      filesDone.push(op);
     } catch (error) {
-      await undo([...ipOps, ...fileOps.slice(0, index)], target);
-      throw error;
+      fileFailure = { error };
+      break;
     }
+  }
+  // A batch stops at its first failing line: undo what was done before, and this one up to that line.
+  const outputOf = async ({ change, owners }: Awaited<ReturnType<typeof changeFamily>>, done: GuestOp[]): Promise<string> => {
+    if (change.ok && !fileFailure) return change.output;
+    const reached = change.ok ? owners : owners.slice(0, change.failedLine + 1);
+    await undo([...new Set([...done, ...reached])], target);
+    throw change.ok ? fileFailure?.error : change.error;
+  };
+  const firstDone = await first;
+  let state = parseIpState(await outputOf(firstDone, filesDone));
+  if (ipv6) {
+    const second = await changeFamily(ipOps, 6, target);
+    state = withIp6State(state, await outputOf(second, [...filesDone, ...firstDone.owners]));
   }
   return state;
 }

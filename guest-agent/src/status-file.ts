@@ -17,6 +17,9 @@ export interface AgentStatus {
 /** How the status file is written: replaced whole (runtime's writeAtomically, not durable). */
 export type StatusWriter = (path: string, content: string) => Promise<void>;
 
+// Far longer than an attach's exchange takes; short enough that a status read during a hung session says so.
+const HOLD_AT_MOST_MS = 1000;
+
 const replaceWhole: StatusWriter = (path, content) => writeAtomically(path, content, { mode: 0o644, durable: false });
 
 /**
@@ -29,6 +32,8 @@ export class StatusFile {
   private writing: Promise<void> = Promise.resolve();
   /** A write is queued that has not read the status yet: a change now goes with it. */
   private queued = false;
+  /** Writes wait for it: the agent's work on an attach's path (holdDuring). */
+  private held: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly path: string,
@@ -54,12 +59,26 @@ export class StatusFile {
     if (this.queued) return;
     this.queued = true;
     this.writing = this.writing
+      .then(() => this.held)
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
       .then(() => {
         this.queued = false;
         return this.write(this.path, `${JSON.stringify(this.status)}\n`);
       })
       .catch(() => {});
+  }
+
+  /**
+   * Writes wait until `work` settles, then go as one: what the agent does
+   * from finding its link until it has told the host it applied (connecting,
+   * the session, the apply) is what an attach waits for, and a write meanwhile
+   * would hold up the next step of it by as long as it takes.
+   */
+  holdDuring<T>(work: Promise<T>): Promise<T> {
+    // A host that does not answer is shown as such after a while: the hold is no longer than that.
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, HOLD_AT_MOST_MS).unref());
+    this.held = Promise.race([work.catch(() => {}), bound]);
+    return work;
   }
 
   /** Removes the file on a clean stop, so `status` does not report a stale agent. */

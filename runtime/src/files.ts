@@ -49,8 +49,7 @@ export async function writeAtomically(
  * path (a record, a status file) whenever the host is busy.
  */
 function writeUnsynced(path: string, temporary: string, content: string | Buffer, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const fd = openTemporary(temporary, mode);
   try {
     try {
       writeFileSync(fd, content);
@@ -61,6 +60,18 @@ function writeUnsynced(path: string, temporary: string, content: string | Buffer
   } catch (error) {
     rmSync(temporary, { force: true });
     throw error;
+  }
+}
+
+/** The temporary file, created; its directory is made only when it is missing, which is seldom: a look less on every write. */
+function openTemporary(temporary: string, mode: number): number {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  try {
+    return openSync(temporary, flags, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dirname(temporary), { recursive: true, mode: 0o700 });
+    return openSync(temporary, flags, mode);
   }
 }
 

@@ -172,11 +172,11 @@ async function serveHost(
       continue;
     }
     status.host('connecting');
-    const socket = await connectTo(options.socket).catch(() => connectOnChange(options.socket, backoffMs(attempt)));
+    const socket = await status.holdDuring(connectTo(options.socket)).catch(() => connectOnChange(options.socket, backoffMs(attempt)));
     if (!socket) continue;
     const connection = new FramedConnection<HostMessage>(socket, parseHostMessage);
     try {
-      const { report, session } = await greet(connection, tokens, options.dnsTarget.kind, keeper, observed);
+      const { report, session } = await status.holdDuring(greet(connection, tokens, options.dnsTarget.kind, keeper, observed));
       options.onEvent('applied', { ...report });
       attempt = -1;
       if (options.once) {

@@ -74,8 +74,13 @@ const withMs = ([message, meta]: [string, Record<string, unknown>], ms: number, 
   { ...subject(request), ms, ...meta },
 ];
 
-/** The control handler, logging each request that changes something once it is answered. */
-export function loggedRequests(log: Log, handle: Handler): Handler {
+/**
+ * The control handler, logging each request that changes something once it
+ * is answered: its line is written after the reply, which the caller waits
+ * for, and formatting it is not.
+ */
+export function loggedRequests(logNow: Log, handle: Handler): Handler {
+  const log: Log = (...line) => setImmediate(() => logNow(...line));
   return async (request, cancelled) => {
     if (request.type === 'status') return handle(request, cancelled);
     const started = performance.now();

@@ -28,18 +28,30 @@ async function timed(op: Op, runner: Runner, ctx: ExecContext, log: OpTiming[]):
 /** Ops that set only forwarding and the firewall, which no other op of a plan reads: they run beside the link work. */
 const FIREWALL_LANE = new Set<SetupOp['kind']>(['enableIpForward', 'setGuestRules']);
 const RECORD_OPS = new Set<SetupOp['kind']>(['writeRecord', 'updateRecords']);
+/**
+ * Of those, the ones that go after the link work instead. The kernel takes
+ * ip_forward's write only while no one holds its lock of the network config
+ * (rtnl), and has the writer retry until then: written while `ip` makes the
+ * pair, it spun on a CPU the pair and the guest agent needed, for the pair's
+ * whole making.
+ */
+const AFTER_LINKS = new Set<SetupOp['kind']>(['enableIpForward']);
 
 /**
  * The order ops run in: the records first, so that whatever happens next
  * detach can find them; then, where the runner allows, the firewall's lane
- * beside the rest, each lane in plan order.
+ * beside the rest, each lane in plan order, and the ops of AFTER_LINKS once
+ * the link work is done.
  */
 function lanesOf(ops: SetupOp[], sideBySide: boolean): { first: SetupOp[]; lanes: SetupOp[][] } {
   const split = ops.findIndex((op) => !RECORD_OPS.has(op.kind));
   const [first, rest] = split < 0 ? [ops, []] : [ops.slice(0, split), ops.slice(split)];
+  if (!sideBySide) return { first, lanes: [rest] };
+  const links = rest.filter((op) => !FIREWALL_LANE.has(op.kind));
+  const firewall = rest.filter((op) => FIREWALL_LANE.has(op.kind));
   return {
     first,
-    lanes: sideBySide ? [rest.filter((op) => !FIREWALL_LANE.has(op.kind)), rest.filter((op) => FIREWALL_LANE.has(op.kind))] : [rest],
+    lanes: [[...links, ...firewall.filter((op) => AFTER_LINKS.has(op.kind))], firewall.filter((op) => !AFTER_LINKS.has(op.kind))],
   };
 }
 

@@ -54,11 +54,14 @@ export class RealRunner implements Runner {
         Promise.reject(stateDirFailure(error, step.path)),
       );
     if (step.kind === 'remove') return fs.rm(step.path, { force: true });
-    // /proc/sys files take one in-place write; there is nothing to rename over them. The kernel answers it at once:
-    // written on the spot, not through libuv's thread pool, whose round trips an attach would wait for when busy.
+    // /proc/sys files take one in-place write; there is nothing to rename over them. The kernel answers most at
+    // once: written on the spot, not through libuv's thread pool, whose round trips an attach would wait for when
+    // busy. One that waits for rtnl, which any process's link change holds, goes through the pool: the daemon goes
+    // on meanwhile.
     if (step.kind === 'sysctl') {
       try {
-        writeFileSync(step.path, `${step.value}\n`);
+        if (step.waitsForRtnl) await fs.writeFile(step.path, `${step.value}\n`);
+        else writeFileSync(step.path, `${step.value}\n`);
       } catch (error) {
         if (!(step.ifPresent && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
       }

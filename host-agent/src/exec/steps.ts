@@ -184,10 +184,10 @@ const steps: StepsByKind = {
 
   enableIpForward: (op, ctx) => [
     { kind: 'write', path: statePaths(ctx.stateDir).ipForwardBefore, content: `${op.before}\n` },
-    { kind: 'sysctl', path: IP_FORWARD_PATH, value: '1' },
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: '1', waitsForRtnl: true },
   ],
   restoreIpForward: (op, ctx) => [
-    { kind: 'sysctl', path: IP_FORWARD_PATH, value: op.value },
+    { kind: 'sysctl', path: IP_FORWARD_PATH, value: op.value, waitsForRtnl: true },
     { kind: 'remove', path: statePaths(ctx.stateDir).ipForwardBefore },
   ],
 
@@ -195,10 +195,10 @@ const steps: StepsByKind = {
   enableIpv6Forwarding: (op, ctx) => [
     { kind: 'write', path: statePaths(ctx.stateDir).ipv6ForwardingBefore, content: `${JSON.stringify(op.before)}\n` },
     ...acceptRaSteps(op.before, () => '2'),
-    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: '1' },
+    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: '1', waitsForRtnl: true },
   ],
   restoreIpv6Forwarding: (op, ctx) => [
-    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: op.value.forwarding },
+    { kind: 'sysctl', path: IPV6_FORWARDING_PATH, value: op.value.forwarding, waitsForRtnl: true },
     ...acceptRaSteps(op.value, (before) => before),
     { kind: 'remove', path: statePaths(ctx.stateDir).ipv6ForwardingBefore },
   ],

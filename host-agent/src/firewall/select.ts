@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '@guestnet/protocol';
+import { readSmallFile } from '@guestnet/runtime';
 import { hostQueries } from '../model/host-queries.js';
 import type { FirewallChoice, FirewallName } from '../model/names.js';
 import type { AttachmentRecord } from '../model/record.js';
@@ -22,7 +22,7 @@ export function firewallNamed(name: FirewallName): Firewall {
  * its modules.
  */
 export async function detectFirewall(runner: Reader): Promise<FirewallName> {
-  const legacyTables = await readFile('/proc/net/ip_tables_names', 'utf8').catch(() => '');
+  const legacyTables = await readSmallFile('/proc/net/ip_tables_names').catch(() => '');
   if (legacyTables.trim() !== '' && (await onPath('iptables-legacy'))) {
     const rules = await runner.query(hostQueries.iptablesLegacySave).catch(() => '');
     if (/^-A |^:\w+ DROP/m.test(rules)) return 'iptables-legacy';

@@ -39,8 +39,11 @@ export type Step =
     }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }
-  /** `ifPresent`: an interface's sysctl that may have gone with its interface. */
-  | { kind: 'sysctl'; path: string; value: string; ifPresent?: true };
+  /**
+   * `ifPresent`: an interface's sysctl that may have gone with its interface. `waitsForRtnl`: the kernel takes
+   * the write only while no one holds rtnl, and has the writer retry until then (forwarding).
+   */
+  | { kind: 'sysctl'; path: string; value: string; ifPresent?: true; waitsForRtnl?: true };
 
 /** Reads never change anything, so every runner performs them for real. */
 export interface Reader {

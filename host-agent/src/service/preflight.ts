@@ -1,4 +1,4 @@
-import { readlink } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
 import { BadPidError, NotRootError } from '@guestnet/protocol';
 import type { GuestIdentity } from '../model/record.js';
 
@@ -13,17 +13,19 @@ export async function processGuest(pid: number): Promise<GuestIdentity> {
 
 /**
  * The guest's netns identity. The guest must exist and live in a netns other
- * than ours, or attach would wire the host to itself.
+ * than ours, or attach would wire the host to itself. Read on the spot: a
+ * link of /proc answers at once, and a thread-pool round trip would be on
+ * every attach's path.
  */
 async function guestNetns(pid: number): Promise<string> {
   let guest: string;
   try {
-    guest = await readlink(`/proc/${pid}/ns/net`);
+    guest = readlinkSync(`/proc/${pid}/ns/net`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new BadPidError(code === 'ENOENT' ? `no process with pid ${pid}` : `cannot read the netns of pid ${pid} (${code})`);
   }
-  if (guest === (await readlink('/proc/self/ns/net'))) {
+  if (guest === readlinkSync('/proc/self/ns/net')) {
     throw new BadPidError(`pid ${pid} shares the host's network namespace; start the guest with its own (e.g. unshare --net)`);
   }
   return guest;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyGuest } from '@guestnet/guest-agent';
 import { CommandFailedError } from '@guestnet/protocol';
+import { SpareProcess } from '@guestnet/runtime';
 
 // In this process's netns only what changes nothing runs: reads, files in a temp dir, and a link change
 // that fails because its link does not exist.
@@ -15,7 +16,7 @@ describe('applying guest ops', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('writes the DNS file after the ip batch, and resolves to the state that batch read back', async () => {
+  it('writes the DNS file while the ip batch runs, and resolves to the state that batch read back', async () => {
     const path = join(dir, 'resolv.conf');
     const state = await applyGuest([
       { kind: 'writeDnsFile', path, content: Buffer.from('nameserver 172.17.3.2\n'), before: undefined, synced: false },
@@ -24,7 +25,25 @@ describe('applying guest ops', () => {
     assert.ok(state.links.some((link) => link.name === 'lo'));
   });
 
-  it('stops at a failing ip line, before any file is written', async () => {
+  it('writes the DNS file while ip runs, not after it: the agent would only wait for ip meanwhile', async () => {
+    const path = join(dir, 'resolv.conf');
+    const seen = join(dir, 'seen');
+    // An ip that looks whether the file is there a moment after it has its input.
+    const script = `read -r first; sleep 0.2; if [ -e '${path}' ]; then echo yes > '${seen}'; fi; { printf '%s\\n' "$first"; cat; } | ip -4 -j -batch -`;
+    const looks4 = new SpareProcess(['sh', '-c', script]);
+    try {
+      const state = await applyGuest(
+        [{ kind: 'writeDnsFile', path, content: Buffer.from('nameserver 172.17.3.2\n'), before: undefined, synced: false }],
+        { looks4 },
+      );
+      assert.ok(state.links.some((link) => link.name === 'lo'));
+    } finally {
+      looks4.close();
+    }
+    assert.equal(existsSync(seen), true, 'the file was there while ip ran');
+  });
+
+  it('undoes the DNS file it wrote beside an ip line that fails', async () => {
     const path = join(dir, 'resolv.conf');
     await assert.rejects(
       applyGuest([

@@ -50,6 +50,27 @@ describe('guest status file', () => {
     assert.equal(status.lastApply?.changes, 3);
   });
 
+  it('holds its writes while the agent works on an attach, then writes the newest status once', async () => {
+    const written: string[] = [];
+    const file = new StatusFile(join(dir, 'status.json'), '/s', async (_, content) => {
+      written.push(content);
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(written.length, 1, 'the status at start');
+    let finish = () => {};
+    file.host('connecting');
+    const work = file.holdDuring(new Promise<void>((resolve) => (finish = resolve)));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(written.length, 1, 'nothing written while the attach is under way');
+    file.update({ link: 'c'.repeat(32), lastApply: { ok: true, at: '2026-01-01T00:00:00.000Z', changes: 3 } });
+    file.host('connected');
+    finish();
+    await work;
+    await file.remove();
+    assert.equal(written.length, 2);
+    assert.equal((JSON.parse(written[1] ?? '') as { host: { state: string } }).host.state, 'connected');
+  });
+
   it('reads a missing or damaged file as no agent', async () => {
     assert.equal(await readStatus(join(dir, 'absent.json')), undefined);
     await writeFile(join(dir, 'bad.json'), '{"pid":');

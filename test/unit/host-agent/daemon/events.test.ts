@@ -23,6 +23,8 @@ describe('the daemon log: one line per event', () => {
     );
     await handle({ type: 'status' }, signal);
     await handle({ type: 'detach', pid: 42 }, signal);
+    assert.equal(lines.length, 0, 'written after the reply, which the caller waits for');
+    await new Promise((r) => setImmediate(r));
     assert.equal(lines.length, 1);
     const [level, message, meta] = lines[0] as Line;
     assert.deepEqual([level, message, meta.guest, meta.changes], ['info', 'detached', 'pid 42', 1]);
@@ -36,6 +38,7 @@ describe('the daemon log: one line per event', () => {
       throw failure;
     });
     await assert.rejects(handle({ type: 'attach', pid: 7, settings: {}, wait: true }, signal), failure);
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(
       lines.map(([level, message, meta]) => [level, message, meta.guest, meta.error]),
       [['warn', 'attach failed for', 'pid 7', failure]],

@@ -56,6 +56,23 @@ describe('applying host ops', () => {
     assert.ok(!runner.steps.some((step) => formatStep(step) === 'rm -f /state/attachments/4242.json'));
   });
 
+  it('writes ip_forward once the pair is made, not while the kernel is busy making it', async () => {
+    class SideBySide extends RecordingRunner {
+      readonly sideBySide = true;
+    }
+    const runner = new SideBySide();
+    const ops: SetupOp[] = [
+      { kind: 'writeRecord', record },
+      { kind: 'createVeth', record },
+      { kind: 'enableIpForward', before: '0' },
+      { kind: 'setGuestRules', before: none, after: installed(rule) },
+    ];
+    await applySetup(ops, runner, ctx);
+    const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind === 'sysctl' ? s.path : s.kind));
+    assert.deepEqual(ran.slice(0, 3), ['write', 'nsenter', 'nft'], 'the firewall still goes beside the link work');
+    assert.deepEqual(ran.slice(-2), ['write', '/proc/sys/net/ipv4/ip_forward'], 'ip_forward after every step of the pair');
+  });
+
   it('runs the firewall beside the link work; a failure in either lane stops both and undoes all that was done', async () => {
     class SlowLinkFailingNft extends RecordingRunner {
       readonly sideBySide = true;
@@ -77,16 +94,14 @@ describe('applying host ops', () => {
     const ran = runner.steps.map((s) => (s.kind === 'run' ? s.argv[0] : s.kind));
     assert.deepEqual(
       ran.slice(0, 11),
-      ['write', 'nsenter', 'write', 'sysctl', 'nft', ...Array(5).fill('sysctl'), 'ip'],
-      'nft ran while the pair was being made; the op under way finished',
+      ['write', 'nsenter', 'nft', ...Array(5).fill('sysctl'), 'ip', 'nft', 'ip'],
+      'nft ran while the pair was being made; the op under way finished, and ip_forward, after it, was not written',
     );
     assert.deepEqual(
-      runner.steps.slice(11).map((step) => formatStep(step)),
+      runner.steps.slice(9).map((step) => formatStep(step)),
       [
         "nft -f - <<'EOF'\nadd table ip guestnet\ndelete table ip guestnet\nEOF",
         'ip link del dev vm_wlan',
-        'echo 0 > /proc/sys/net/ipv4/ip_forward',
-        'rm -f /state/ip_forward.before',
         'rm -f /state/attachments/4242.json',
       ],
     );

@@ -15,6 +15,19 @@ describe('required tools', () => {
     );
   });
 
+  it('looks for a tool once it was found no more: the first attach on a host asks for the firewall tools', async () => {
+    assert.equal(await onPath('true'), true);
+    const path = process.env.PATH;
+    process.env.PATH = '/guestnet-nowhere';
+    try {
+      assert.equal(await onPath('true'), true, 'found before, not looked for again');
+      assert.equal(await onPath('false'), false, 'never found, looked for each time');
+    } finally {
+      process.env.PATH = path;
+    }
+    assert.equal(await onPath('false'), true, 'found once there');
+  });
+
   it('needs ip and nsenter whatever the firewall', () => {
     assert.deepEqual(
       BASE_TOOLS.map((tool) => tool.binary),
