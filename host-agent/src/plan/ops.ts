@@ -210,13 +210,13 @@ export function describeOp(op: Op): string {
     case 'removePolicyRoute':
       return `remove the ip rule of ${op.route.hostIf}`;
     case 'createSublink':
-      return `create ${describeType(op.record)} as ${op.record.guestIf} in the netns of ${guestLabel(op.record)}`;
+      return `create ${describeType(op.record)} as ${guestEndShown(op.record)} in the netns of ${guestLabel(op.record)}`;
     case 'deleteSublinks':
       return `delete the ${describeType(op.record)} link of ${guestLabel(op.record)}`;
     case 'movePhys':
-      return `hand ${op.record.link} to ${guestLabel(op.record)} as ${op.record.guestIf}`;
+      return `hand ${op.record.link} to ${guestLabel(op.record)} as ${guestEndShown(op.record)}`;
     case 'fetchPhys':
-      return `take ${op.record.link} (${op.from} in the guest) back from ${guestLabel(op.record)}`;
+      return `take ${op.record.link} (${guestEndShown({ guestIf: op.from })} in the guest) back from ${guestLabel(op.record)}`;
     case 'restorePhys':
       return `give ${op.record.link} back to the host${op.name === op.record.link ? '' : ` (here as ${op.name})`}, with its addresses`;
     case 'sendBackPhys':
