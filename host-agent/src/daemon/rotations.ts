@@ -30,6 +30,8 @@ export class LeakResponse {
   private readonly rotatedAt = new Map<string, number>();
   /** Guests configured under a token that was their first name, by id, each with the record it was configured under. */
   private readonly firstNames = new Map<string, AttachmentRecord>();
+  /** Per guest, a first-name token whose rotation found no link carrying it: its guest holds it back, and its sessions buy no retry. */
+  private readonly withheld = new Map<string, string>();
   private firstNamesSince = 0;
   private firstNamesTimer: NodeJS.Timeout | undefined;
   /** At most a line a second, counting what it left out: sessions from elsewhere are limited per link, and links are many. */
@@ -79,9 +81,11 @@ export class LeakResponse {
     clearTimeout(this.firstNamesTimer);
     this.firstNamesTimer = undefined;
     this.firstNames.clear();
+    this.withheld.clear();
   }
 
   private firstNameLogged(record: AttachmentRecord): void {
+    if (this.withheld.get(record.id) === record.token) return;
     if (this.firstNames.size === 0) this.firstNamesSince = Date.now();
     this.firstNames.set(record.id, record);
     // The reply to the attach goes out first.
@@ -104,6 +108,11 @@ export class LeakResponse {
     this.start(record, 'its old one was proved from another netns', true);
   }
 
+  private noLinkCarries(record: AttachmentRecord): void {
+    this.withheld.set(record.id, record.token);
+    this.log('warn', 'a configured guest shows no link carrying its token, which stays the name the kernel logged', { id: record.id });
+  }
+
   /** `forLeak`: a rotation for a proof from elsewhere opens the window in which more such proofs rotate nothing. */
   private start(record: AttachmentRecord, why: string, forLeak: boolean): void {
     if (this.underWay.has(record.id)) return;
@@ -111,7 +120,8 @@ export class LeakResponse {
     this.changes
       .during(() => this.rotate(record))
       .then((rotated) => {
-        if (!rotated) return void this.heldBack.add(record.id);
+        if (!rotated && forLeak) return void this.heldBack.add(record.id);
+        if (!rotated) return this.noLinkCarries(record);
         if (forLeak) this.rotatedAt.set(record.id, Date.now());
         this.log('info', `gave a guest link a new token: ${why}`, { id: record.id });
       })

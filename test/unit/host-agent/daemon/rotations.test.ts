@@ -229,6 +229,21 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     assert.equal(rotations.length, 2, 'a token stolen just after its first rotation is rotated again');
   });
 
+  it('tries once for a guest that keeps its token out of every link, and says so once', async () => {
+    const { response, rotations, lines } = leaks();
+    response.configured(firstNamed);
+    await tick();
+    rotations[0]?.settle(undefined);
+    await settled();
+    for (let i = 0; i < 5; i++) response.configured(firstNamed);
+    await tick();
+    assert.equal(rotations.length, 1, 'its sessions buy no retries');
+    assert.equal(lines.filter((l) => l.level === 'warn' && /no link carrying its token/.test(l.message)).length, 1);
+    response.configured({ ...rotated, token: 'guestnet:gnNewNameAfterR', guestIf: 'gnNewNameAfterR' });
+    await tick();
+    assert.equal(rotations.length, 2, 'a re-attach with a new first name is tried again');
+  });
+
   it('drops rotations not yet started when the daemon stops', async () => {
     const { response, rotations } = leaks();
     response.configured(firstNamed);

@@ -17,7 +17,7 @@ async function firstNameOf(sandbox: Sandbox, guest: Guest): Promise<string> {
   return (JSON.parse(await readFile(join(dir, file as string), 'utf8')) as { guestIf: string }).guestIf;
 }
 
-describe("attack4: an attach's output never shows a macvlan guest's one-time name", function () {
+describe("faults: an attach's output never shows a macvlan guest's one-time name", function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   before(async () => {
