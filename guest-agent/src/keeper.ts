@@ -112,7 +112,7 @@ export class Keeper {
     if (dhcp instanceof DhcpClient) return this.apply(withLease(configure, lease));
     // Android's framework keeps its own lease: only the link and its DHCP entry are ours to keep.
     this.configure = configure;
-    this.status.update({ link: linkIdOf(configure.token), lastApply: { ok: true, at: now(), changes } });
+    this.status.update({ ...this.linkShown(configure.token), lastApply: { ok: true, at: now(), changes } });
     return { state: { name: configure.link.rename, mtu: configure.link.mtu, ...lease }, changes };
   }
 
@@ -166,7 +166,7 @@ export class Keeper {
         this.lookedAt(applied.state);
         return applied.report;
       });
-      this.status.update({ link: linkIdOf(configure.token), lastApply: { ok: true, at: now(), changes: report.changes } });
+      this.status.update({ ...this.linkShown(configure.token), lastApply: { ok: true, at: now(), changes: report.changes } });
       return report;
     } catch (error) {
       const message = redact(error instanceof Error ? error.message : String(error), [asked.token, configure.token].flatMap(secretsOf));
@@ -184,13 +184,18 @@ export class Keeper {
       this.dhcpConfigure = undefined;
       this.dhcp?.stop();
     }
-    this.status.update({ link: undefined });
+    this.status.update({ link: undefined, linkIndex: undefined });
     this.onEvent('released by the host', { link: linkIdOf(current) });
   }
 
   /** The token that `token` became, if the host rotated it: for showing errors without either. */
   currentToken(token: string): string {
     return this.ourLink.follow(token);
+  }
+
+  /** How the status file names the link configured under `token`: never by the token itself. */
+  private linkShown(token: string): { link: string; linkIndex: number | undefined } {
+    return { link: linkIdOf(token), linkIndex: this.ourLink.index };
   }
 
   /**
@@ -207,7 +212,7 @@ export class Keeper {
     if (this.configure === configure) this.configure = next;
     else if (this.configure?.token === from) this.configure = { ...this.configure, token };
     if (this.dhcpConfigure?.token === from) this.dhcpConfigure = { ...this.dhcpConfigure, token };
-    this.status.update({ link: linkIdOf(token) });
+    this.status.update(this.linkShown(token));
     this.onEvent('the host gave our link a new token', { link: linkIdOf(token) });
     return next;
   }

@@ -18,6 +18,11 @@ export class OurLink {
   /** Tokens our link carried before, each to the one it carries now. */
   private readonly followed = new Map<string, string>();
 
+  /** The ifindex of the link configured: no secret, and kept across a new token. */
+  get index(): number | undefined {
+    return this.configured?.index;
+  }
+
   /** The token our link carries now, if `token` is one it carried before. */
   follow(token: string): string {
     return this.followed.get(token) ?? token;

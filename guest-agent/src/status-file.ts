@@ -11,6 +11,8 @@ export interface AgentStatus {
   host: { state: HostState; since: string };
   /** The link id (protocol/README.md) of the link the agent keeps configured, if any: never its token, as this file is readable by all. */
   link: string | undefined;
+  /** Its ifindex, which a new token leaves as it is: `status` finds the link by it while the file still names an older token's id. */
+  linkIndex?: number | undefined;
   lastApply: LastApply | undefined;
 }
 

@@ -25,7 +25,8 @@ export async function guestStatus(statusFile: string, dnsTarget: DnsTarget): Pro
   const running = agent !== undefined && pidAlive(agent.pid);
   const ours = observed.links.find((link) => {
     const token = tokenOfLink(link);
-    return token !== undefined && (agent?.link === undefined || linkIdOf(token) === agent.link);
+    // By its ifindex too: the host may have just given it a new token that the file does not name yet.
+    return token !== undefined && (agent?.link === undefined || linkIdOf(token) === agent.link || link.index === agent.linkIndex);
   });
   const dns = dnsServers(observed.dnsFile, dnsTarget, ours?.name);
   return {

@@ -170,7 +170,7 @@ describe('guest-agent/keeper: what it applies and keeps', () => {
     assert.equal(said.length, 0, 'another link released is not ours');
     keeper.release(token);
     assert.deepEqual(said, [['released by the host', { link: linkIdOf(token) }]]);
-    assert.deepEqual(statuses.at(-1), { link: undefined });
+    assert.deepEqual(statuses.at(-1), { link: undefined, linkIndex: undefined });
     const looks = guest.looks;
     await event(undefined);
     assert.equal(guest.looks, looks);
@@ -185,6 +185,9 @@ describe('guest-agent/keeper: what it applies and keeps', () => {
     await event(undefined);
     assert.deepEqual(said.at(0), ['the host gave our link a new token', { link: linkIdOf(rotated) }]);
     assert.ok(statuses.some((s) => s.link === linkIdOf(rotated)));
+    // The status file names the link by its ifindex too, which `status` finds while the file names the older token's id.
+    const index = guest.link('wlan0')?.index;
+    assert.ok(index !== undefined && statuses.every((s) => s.link === undefined || s.linkIndex === index), JSON.stringify(statuses));
     assert.equal(keeper.currentToken(token), rotated);
     // A session that began under the old token re-sends its configure, and releases it, by that token.
     assert.equal((await keeper.apply(config)).changes, 0);
