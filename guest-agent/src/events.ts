@@ -13,20 +13,21 @@ export function oneTimeLinkIn(line: string): GuestLink | undefined {
 /**
  * What the events since a look began showed, when all they showed was the
  * host's new links arriving: each under its one-time name, perhaps first under
- * the name it was moved in with (a macvlan or a NIC comes under another name
- * and is renamed in the same message: two lines of one index). A link line of
- * another name waits for its rename; any other event, or one that never is
- * renamed, means a look is needed.
+ * the name it was moved in with (a NIC, or a link of a lasting name, comes
+ * under another name and is renamed in the same message: two lines of one
+ * index). A link line of another name waits for its rename; any other event,
+ * a second line of another name, or a rename that never comes, means a look
+ * is needed.
  */
 export class Arrivals {
   private links: GuestLink[] | undefined = [];
   /** Indexes of links shown under a name that is not one-time, which only a rename to one can explain. */
-  private readonly renaming = new Set<number>();
+  private readonly renamingIndexes = new Set<number>();
 
   /** A look starts: what it shows covers the events before it. */
   reset(): void {
     this.links = [];
-    this.renaming.clear();
+    this.renamingIndexes.clear();
   }
 
   /** `line` undefined: the monitor restarted, and anything may have happened meanwhile. */
@@ -35,16 +36,27 @@ export class Arrivals {
     const event = line === undefined ? undefined : parseEventLine(line);
     const link = line === undefined ? undefined : oneTimeLinkIn(line);
     if (link && !this.links.some((l) => l.name === link.name)) {
-      if (link.index !== undefined) this.renaming.delete(link.index);
+      if (link.index !== undefined) this.renamingIndexes.delete(link.index);
       this.links.push(link);
-    } else if (event?.kind === 'link' && !event.deleted && !link && !this.links.some((l) => l.index === event.index))
-      this.renaming.add(event.index);
+    } else if (
+      event?.kind === 'link' &&
+      !event.deleted &&
+      !link &&
+      !this.links.some((l) => l.index === event.index) &&
+      !this.renamingIndexes.has(event.index)
+    )
+      this.renamingIndexes.add(event.index);
     else this.links = undefined;
+  }
+
+  /** Whether all that came is links, some of them shown once under another name: the rename each awaits ends its arrival. */
+  get renaming(): boolean {
+    return this.links !== undefined && this.renamingIndexes.size > 0;
   }
 
   /** The links that arrived, if nothing else happened; undefined otherwise. */
   get only(): GuestLink[] | undefined {
-    return this.renaming.size > 0 ? undefined : this.links;
+    return this.renamingIndexes.size > 0 ? undefined : this.links;
   }
 }
 
@@ -113,6 +125,11 @@ export class NetEvents {
    */
   arrivalsOnly(): GuestLink[] | undefined {
     return this.arrived.only;
+  }
+
+  /** Whether the events since the last look are links arriving, one of them moved in and not yet renamed (Arrivals). */
+  awaitsRename(): boolean {
+    return this.arrived.renaming;
   }
 
   /** How many events (and monitor restarts) came so far: tells whether one came after a given moment. */

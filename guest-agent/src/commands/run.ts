@@ -51,6 +51,9 @@ function backoffMs(attempt: number, capMs = 2000): number {
 const QUICK_LINK_LOOKS_MS = [10, 40, 160, 640, 2560];
 const LINK_LOOK_CAP_MS = 30_000;
 const linkLookWaitMs = (attempt: number) => QUICK_LINK_LOOKS_MS[attempt] ?? LINK_LOOK_CAP_MS;
+// A link moved in and renamed in one message (a NIC handed over) shows as two lines, which the monitor may print
+// apart: the first wakes the agent, and the rename follows at once. Only a rename that never comes costs a look.
+const RENAME_WITHIN_MS = 100;
 
 function connectTo(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -65,7 +68,7 @@ function connectTo(path: string): Promise<Socket> {
 
 /** The agent's own netns: its kernel's events, heard from now on, and where its looks and changes run. */
 export interface OwnNetns {
-  events: Pick<NetEvents, 'next' | 'seq' | 'linesAfter' | 'lookStarts' | 'arrivalsOnly' | 'stop'>;
+  events: Pick<NetEvents, 'next' | 'seq' | 'linesAfter' | 'lookStarts' | 'arrivalsOnly' | 'awaitsRename' | 'stop'>;
   kernel: GuestKernel;
   /**
    * Whether a look is kept spawned ahead. While the agent waits for its
@@ -168,6 +171,7 @@ async function serveHost(
       // were only new pairs of the host's, which carry their token in their
       // name: then the last look and those are the guest as it is now.
       if (await events.next(linkLookWaitMs(attempt))) attempt = -1;
+      if (events.awaitsRename()) await events.next(RENAME_WITHIN_MS);
       arrived = withArrivedLinks(observed, events.arrivalsOnly());
       continue;
     }

@@ -39,23 +39,30 @@ function sublinkType(r: SublinkRecord): string {
 }
 
 export const typedSteps = {
-  // Made and moved in one process, tagged on arrival: the guest agent, woken by the link's arrival, finds it tagged.
-  // Every process of the host's netns may hear its link events, so no token is set there: the alias comes in the
-  // same message as the move, and the kernel sets it once the link is in the guest's netns. A link that arrives
-  // under its one-time name carries its token by that name alone.
+  // Tagged on arrival: the guest agent, woken by the link's arrival, finds it tagged. Every process of the host's
+  // netns may hear its link events, so no token is set there. A link that arrives under its one-time name carries
+  // its token by that name alone, and is made in the guest's netns, as CNI's macvlan makes its link: the kernel
+  // looks its parent up in the host's netns, no event of the host's netns names it, a move between netns (which
+  // costs the kernel far more than a link made in place) is spared, and the guest sees it arrive in one event
+  // under the name it keeps. A link of a lasting name needs its alias, which the kernel takes only once the link
+  // exists: it is made on the host under our passing name and moved, the alias in the same message as the move,
+  // which the kernel sets once the link is in the guest's netns.
   createSublink: ({ record: r }: { record: SublinkRecord }): Step[] => {
+    const inPlace = oneTimeNameOf(r.token) === r.guestIf;
     const name = passingName(r);
-    const alias = oneTimeNameOf(r.token) === r.guestIf ? '' : ` alias ${r.token}`;
+    const input = inPlace
+      ? [`link add link ${r.link} name ${r.guestIf} netns ${r.netnsPath} ${sublinkType(r)}`, '']
+      : [
+          `link add link ${r.link} name ${name} ${sublinkType(r)}`,
+          `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf} alias ${r.token}`,
+          '',
+        ];
     return [
       {
         kind: 'run',
         argv: [...IP_BATCH],
         spare: 'ip-batch',
-        input: [
-          `link add link ${r.link} name ${name} ${sublinkType(r)}`,
-          `link set dev ${name} netns ${r.netnsPath} name ${r.guestIf}${alias}`,
-          '',
-        ].join('\n'),
+        input: input.join('\n'),
         unsupported: {
           when: /Unknown device type|Operation not supported/,
           message: `this kernel has no ${r.type} links (${KERNEL_CONFIG[r.type]}); nothing was changed`,

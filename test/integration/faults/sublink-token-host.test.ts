@@ -3,7 +3,8 @@ import { type HostLinkWatcher, recordFirstName, recordToken, watchHostLinks } fr
 import { addLan, LAN } from '../../fixtures/lan.js';
 import { type Guest, HOST_AGENT, NODE, Sandbox } from '../../fixtures/sandbox.js';
 
-// A macvlan is made in the host's netns and moved into the guest's, and every
+// A macvlan of a lasting name is made in the host's netns and moved into the guest's (one for a waiting agent is
+// made in the guest's, under its one-time name), and every
 // link event of the host's netns reaches any process there
 // (fixtures/host-link-watcher.ts). Whatever token the link carries, the
 // one-time name of a waiting agent, a token in its alias, or the new token of

@@ -73,6 +73,20 @@ describe('network types beside the routed veth, on a LAN', function () {
     assert.doesNotMatch((await guest.exec(['ip', 'link', 'show'])).stdout, /wlan0|vm_wlan0/);
   });
 
+  it('macvlan for a waiting agent: made in the guest, it arrives there in one event, under its one-time name', async () => {
+    const guest = await sandbox.startGuest();
+    // The guest's netns is quiet until the attach; the monitor listens once it has started.
+    const monitor = guest.exec(['timeout', '8', 'ip', '-o', 'monitor', 'link']);
+    await new Promise((r) => setTimeout(r, 500));
+    const attached = await attach(guest, ['--type', 'macvlan', '--link', 'eth1', ...ON_LAN, '--guest-address', '192.168.77.53']);
+    assert.equal(attached.exitCode, 0, attached.stderr);
+    const heard = (await monitor).stdout;
+    // Moved in, it would show first under the name it was made with, then renamed: two events, the first of another name.
+    const [first] = heard.split('\n').filter((line) => /^\d+: /.test(line));
+    assert.match(first ?? '', /^\d+: gn[A-Za-z0-9]{13}@/, `the first event of the guest's netns: ${heard}`);
+    assert.equal((await detach(guest)).exitCode, 0);
+  });
+
   it('macvlan: a re-attach makes again the link the guest lost, and changes nothing while it has it', async () => {
     const guest = await onlineAs(['--type', 'macvlan', '--link', 'eth1', ...ON_LAN], '192.168.77.52');
     const again = await attach(guest, ['--type', 'macvlan', '--link', 'eth1', '--no-wait', ...ON_LAN, '--guest-address', '192.168.77.52']);

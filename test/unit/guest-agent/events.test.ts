@@ -42,8 +42,10 @@ describe('guest link events', () => {
       const arrivals = new Arrivals();
       arrivals.heard(moved);
       assert.equal(shown(arrivals), undefined, 'not yet renamed: a look is needed');
+      assert.equal(arrivals.renaming, true, 'unless the rename comes');
       arrivals.heard(renamed);
       assert.deepEqual(shown(arrivals), [[4, 'gnZz0123456789a']]);
+      assert.equal(arrivals.renaming, false);
     });
 
     it('anything else needs a look: another link, an address, a restart, the same link again, a rename to another link', () => {
@@ -54,6 +56,10 @@ describe('guest link events', () => {
       };
       assert.equal(after(moved), undefined);
       assert.equal(after(moved, renamed.replace(/^4:/, '5:')), undefined, 'renamed under another index');
+      assert.equal(after(moved, moved.replace('gn25453b9924cc', 'wlan1')), undefined, 'renamed to a name not ours');
+      const notOurs = new Arrivals();
+      for (const line of [moved, moved.replace('gn25453b9924cc', 'wlan1')]) notOurs.heard(line);
+      assert.equal(notOurs.renaming, false, 'a rename came, and it was not to a one-time name: no other is awaited');
       assert.equal(after(renamed, '4: gnZz0123456789a: inet 192.168.77.82/24 scope global gnZz0123456789a'), undefined);
       assert.equal(after(renamed, renamed), undefined);
       assert.equal(after(renamed, undefined), undefined);

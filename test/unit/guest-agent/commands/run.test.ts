@@ -94,8 +94,8 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
   };
 
   /** The daemon's side of a session for `token`: its hello, its proof, then the session that configures it. */
-  async function session(token: string): Promise<{ session: GuestSession; offered: string[] }> {
-    const connection = await nextConnection();
+  async function session(token: string, connecting = nextConnection()): Promise<{ session: GuestSession; offered: string[] }> {
+    const connection = await connecting;
     const hello = await receiveHello(connection);
     const [id, key] = [linkIdOf(token), linkKeyOf(token)];
     const nonces = { guest: hello.nonce, host: newNonce() };
@@ -158,6 +158,39 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
     assert.deepEqual(said.at(-1)?.[0], 'applied');
     assert.equal(existsSync(join(dir, 'agent.json')), false, 'a clean exit leaves no status behind');
     assert.deepEqual([events.stopped, closed], [true, 1]);
+  });
+
+  it('takes a NIC moved in and renamed in one message without a look, when the monitor prints its two lines apart', async () => {
+    await listen();
+    const done = start(true);
+    await events.waiting();
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token, 6));
+    const connecting = nextConnection();
+    events.emit(linkLine('eth2', 6));
+    // The first line woke the agent: it waits for the rename rather than look, or it has looked and connected.
+    await Promise.race([events.waiting(), connecting]);
+    events.emit(linkLine(token.slice('guestnet:'.length), 6));
+    const { session: host } = await session(token, connecting);
+    assert.equal(guest.looks, 1, 'the look before the arrival and the arrival are the guest as it is');
+    await host.configure(config(token));
+    await done;
+  });
+
+  it('looks when a link shows twice under names that are not one-time: it was renamed, but not to one of ours', async () => {
+    await listen();
+    const done = start(true);
+    await events.waiting();
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token, 6));
+    const connecting = nextConnection();
+    events.emit(linkLine('eth2', 6));
+    await events.waiting();
+    events.emit(linkLine('wlan1', 6));
+    const { session: host } = await session(token, connecting);
+    assert.equal(guest.looks, 2);
+    await host.configure(config(token));
+    await done;
   });
 
   it('waits for the host socket once it has its link, and connects when the host starts listening', async () => {
