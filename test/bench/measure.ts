@@ -18,9 +18,13 @@ export async function must(what: string, result: { exitCode: number; stderr: str
   if (result.exitCode !== 0) throw new Error(`${what}: ${result.stderr.trim()}`);
 }
 
-/** Polls with a cheap TCP connect from the guest (bash /dev/tcp) until one succeeds: the same probe for every system. */
+/**
+ * Polls with a cheap TCP connect from the guest (bash /dev/tcp) until one
+ * succeeds: the same probe for every system. bash reads the user's ~/.bashrc
+ * when its stdin is a socket, and whatever that runs is no system's cost.
+ */
 export async function untilOnline(guest: Guest, address = SERVER.address, port = SERVER.port): Promise<void> {
-  const probe = ['timeout', '1', 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`];
+  const probe = ['timeout', '1', 'bash', '--norc', '--noprofile', '-c', `exec 3<>/dev/tcp/${address}/${port}`];
   for (let i = 0; i < 500; i++) {
     if ((await guest.exec(probe)).exitCode === 0) return;
     await new Promise((r) => setTimeout(r, 10));
