@@ -184,9 +184,13 @@ export async function attachOnce(sandbox: Sandbox, system: System): Promise<numb
  */
 export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: string; processes: number; commands: string[] }>> {
   const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
+  // Counted from an agent that waits for its link, as a booted guest's does: on a busy machine its start can take longer than any fixed pause.
   const withAgent = async () => {
     const guest = await sandbox.startGuest({ agentScript: GUEST_BUNDLE });
-    await new Promise((r) => setTimeout(r, 400));
+    const statusFile = guest.files[guest.files.indexOf('--status-file') + 1] as string;
+    const waiting = async () => (await readFile(statusFile, 'utf8').catch(() => '')).includes('"waiting for our link"');
+    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 100));
     return guest;
   };
   try {
