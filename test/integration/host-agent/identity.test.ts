@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { linkIdOf } from '@guestnet/protocol';
-import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
 
 describe('host-agent serve: a guest gets and changes only its own attachment', function () {
   this.timeout(120_000);
@@ -29,7 +29,14 @@ describe('host-agent serve: a guest gets and changes only its own attachment', f
     victim = await sandbox.startGuest();
     const attached = await sandbox.hostAgent(['attach', String(victim.pid)]);
     assert.equal(attached.exitCode, 0, attached.stderr);
+    // The token the victim keeps: a one-time first name is rotated once the guest is configured (faults/token-kmsg).
+    const started = Date.now();
     victimToken = await tokenOf(victim.pid);
+    while (victimToken.startsWith('guestnet:gn') && Date.now() - started < SETTLE_GUARD_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+      victimToken = await tokenOf(victim.pid);
+    }
+    assert.match(victimToken, /^guestnet:[0-9a-f]{32}$/);
   });
   after(async () => sandbox?.destroy());
 
