@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, linkIdOf } from '@guestnet/protocol';
-import { GUEST_AGENT, type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
+import { GUEST_AGENT, type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { until } from '../../fixtures/until.js';
 
 // An attacker in a netns of its own is handed the victim's real token (as a
 // stolen one would be, out of band). From there it must get no session: the
@@ -16,16 +17,6 @@ const recordOf = async (sandbox: Sandbox, pid: number) =>
 /** The alias the kernel shows on the guest's wlan0. */
 const aliasIn = async (guest: Guest, name = 'wlan0') =>
   (JSON.parse((await guest.exec(['ip', '-j', 'link', 'show', 'dev', name])).stdout) as Array<{ ifalias?: string }>)[0]?.ifalias;
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const started = Date.now();
-  let value = await read();
-  while (!done(value) && Date.now() - started < SETTLE_GUARD_MS) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
 
 const types = (frames: Array<Record<string, unknown> | 'closed'>) => frames.map((f) => (f === 'closed' ? f : f.type));
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { type Guest, Sandbox, SETTLE_GUARD_MS, UPLINK } from '../../fixtures/sandbox.js';
+import { type Guest, Sandbox, UPLINK } from '../../fixtures/sandbox.js';
+import { until } from '../../fixtures/until.js';
 
 // The one-time name a waiting attach gives the guest end is its token. The
 // guest agent renames the link, and the kernel logs every rename, in any
@@ -18,16 +19,6 @@ async function recordOf(sandbox: Sandbox, guest: Guest): Promise<Record> {
   const dir = join(sandbox.stateDir, 'attachments');
   const [file] = (await readdir(dir)).filter((name) => name.startsWith(`${guest.pid}.`));
   return JSON.parse(await readFile(join(dir, file as string), 'utf8')) as Record;
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const started = Date.now();
-  let value = await read();
-  while (!done(value) && Date.now() - started < SETTLE_GUARD_MS) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
 }
 
 /** What the kernel log holds, read as a log reader would. */
