@@ -60,6 +60,14 @@ function emit(json: boolean | undefined, value: unknown, lines: string[]): void 
 const withExamples = <C extends Command>(command: C, examples: Array<[string, string]>): C =>
   command.addHelpText('after', examplesHelp(examples));
 
+/** The options of detach and forward, which change what one guest has (or every guest's, for detach --all). */
+const changesOfOneGuest = (command: Command) =>
+  command
+    .option(...CONFIG_OPTION)
+    .option('--dry-run', 'print the exact commands instead of running them')
+    .option(...setting('stateDir'))
+    .option(...setting('commandTimeout'));
+
 const program = new OptionsOnUse('host-agent')
   .description("Gives a guest (a process in its own network namespace) network through this host's uplink.")
   .version(`host-agent ${GUESTNET_VERSION} (protocol v${PROTOCOL_VERSION})`, '-V, --version', 'print the version')
@@ -145,13 +153,7 @@ withExamples(program.command('detach'), [
   .description('remove everything attach added for <pid>; safe to repeat, works after the guest is gone')
   .argument('[pid]', 'the pid given to attach')
   .option('--all', 'every guest of the state dir at once (a launcher shutting down)')
-  .optionsOnUse((command) =>
-    command
-      .option(...CONFIG_OPTION)
-      .option('--dry-run', 'print the exact commands instead of running them')
-      .option(...setting('stateDir'))
-      .option(...setting('commandTimeout')),
-  )
+  .optionsOnUse(changesOfOneGuest)
   .action(async (pidText: string | undefined, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const all = options.all === true;
@@ -176,13 +178,7 @@ withExamples(program.command('forward'), [
   .argument('<pid>', 'the pid given to attach')
   .argument('<ports>', 'hostPort:guestPort[/tcp|/udp], tcp by default')
   .option('--remove', 'stop forwarding that host port')
-  .optionsOnUse((command) =>
-    command
-      .option(...CONFIG_OPTION)
-      .option('--dry-run', 'print the exact commands instead of running them')
-      .option(...setting('stateDir'))
-      .option(...setting('commandTimeout')),
-  )
+  .optionsOnUse(changesOfOneGuest)
   .action(async (pidText: string, ports: string, options: Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     const pid = parsePid(pidText);
