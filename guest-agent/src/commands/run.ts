@@ -138,7 +138,7 @@ export async function run(options: RunOptions, netns: OwnNetns = thisNetns(optio
   let stopped = false;
   const keeping = options.once ? Promise.resolve() : keeper.keep(events, () => stopped);
   try {
-    return await Promise.race([serveHost(options, netns, keeper, status), options.stop.then(() => undefined)]);
+    return await Promise.race([serveHost(options, netns, keeper, status, () => stopped), options.stop.then(() => undefined)]);
   } finally {
     stopped = true;
     events.stop();
@@ -154,14 +154,18 @@ async function serveHost(
   { events, kernel, looksAhead }: OwnNetns,
   keeper: Keeper,
   status: StatusFile,
+  stopped: () => boolean,
 ): Promise<ApplyReport | undefined> {
   const look = () => {
     events.lookStarts();
     return kernel.observe(options.dnsTarget.path);
   };
   let arrived: GuestObserved | undefined;
-  for (let attempt = 0; ; attempt++) {
+  // Once stopped, run has returned: the loop ends too, or it would go on
+  // looking and reconnecting for an agent that is gone.
+  for (let attempt = 0; !stopped(); attempt++) {
     const observed = arrived ?? (await look());
+    if (stopped()) break;
     arrived = undefined;
     const tokens = tokensIn(observed);
     looksAhead?.(tokens.length === 0);
@@ -201,4 +205,5 @@ async function serveHost(
       await sleep(backoffMs(attempt));
     }
   }
+  return undefined;
 }

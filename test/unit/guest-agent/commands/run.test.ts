@@ -240,6 +240,19 @@ describe('guest-agent/commands/run: waiting for the link and the host, and what 
     await done;
   });
 
+  it('stops looking and reconnecting once stopped: nothing of it runs on after it returns', async () => {
+    const token = newOneTimeToken();
+    guest.state.links.push(hostLink(token));
+    const done = start(false);
+    while (guest.looks < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop();
+    await done;
+    const looks = guest.looks;
+    // No host listens: a loop left running would look again after each short backoff.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(guest.looks, looks);
+  });
+
   it('keeps serving after an apply until stopped, then returns nothing and lets go of all it took', async () => {
     await listen();
     const token = newOneTimeToken();
