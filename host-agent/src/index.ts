@@ -22,6 +22,7 @@ export * as settingChecks from './setting-checks.js';
 export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
+export { hostEndMac } from './model/mac.js';
 export { driverFor, planAttach, planDetach, planDetachAll } from './drivers/index.js';
 export { planDetachRoutedGroup, planForward, planReconcile } from './plan/planner.js';
 export { joinsGroup, mergeAttachPlans } from './plan/group.js';

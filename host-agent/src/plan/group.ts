@@ -1,10 +1,10 @@
-import { ONE_TIME_NAME } from '@guestnet/protocol';
 import { isRouted, type RoutedVethRecord } from '../model/record.js';
 import type { SetGuestRules, SetupOp } from './ops.js';
 
 // Group commit: the plans of new routed guests that arrived together, each
 // made (planAttach) against the host plus the members planned before it,
-// become one plan. Their pairs are made by one process, the firewall changes
+// become one plan. Their pairs are made in as few processes as their guest
+// ends' names allow (exec/veth-steps.ts), the firewall changes
 // once, from what the first member saw to what the last one wants; what the
 // host needs once (forwarding on) is done once. The executor undoes the
 // group's plan as a whole; the service then tries each member alone.
@@ -25,15 +25,12 @@ const GROUPABLE = new Set<SetupOp['kind']>([
 export const joinsGroup = (plan: readonly SetupOp[]): boolean =>
   plan.some((op) => op.kind === 'writeRecord') && plan.every((op) => GROUPABLE.has(op.kind));
 
-/** A pair one `ip -batch` on the host can make: its guest end under a one-time name (exec/steps.ts createVeth). */
-const madeOnHost = (record: { guestIf: string }) => ONE_TIME_NAME.test(record.guestIf);
-
 /** The one plan of a group: records, then links, then what is host-wide, then the firewall and policy routes. */
 export function mergeAttachPlans(plans: readonly SetupOp[][]): SetupOp[] {
   const all = plans.flat();
   const ofKind = <K extends SetupOp['kind']>(kind: K) => all.filter((op): op is Extract<SetupOp, { kind: K }> => op.kind === kind);
   const veths = ofKind('createVeth').map((op) => op.record);
-  const together = veths.filter((r): r is RoutedVethRecord => isRouted(r) && madeOnHost(r));
+  const together = veths.filter((r): r is RoutedVethRecord => isRouted(r));
   const firstOnly = (kind: 'enableIpForward' | 'enableIpv6Forwarding') => ofKind(kind).slice(0, 1);
   const uplinks = new Set<string>();
   const proxyNdp = ofKind('enableProxyNdp').filter((op) => !uplinks.has(op.uplink) && uplinks.add(op.uplink));

@@ -49,10 +49,8 @@ export interface HostDone extends HostSideResult {
 const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value });
 const rejected = <T>(reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason });
 
-export interface Attached<G> {
-  record: AttachmentRecord;
+export interface Attached<G> extends Pick<HostSideResult, 'record' | 'created' | 'changed'> {
   firewall: FirewallName;
-  changed: boolean;
   steps: OpTiming[];
   /** What guestSide returned; undefined when there was none. */
   guest: G | undefined;
@@ -133,6 +131,7 @@ export class AttachmentService {
       record: host.record,
       firewall: host.record.firewall,
       changed: host.changed,
+      created: host.created,
       steps: [...host.steps, ...host.rotation],
     };
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };

@@ -263,7 +263,7 @@ for (const firewall of FIREWALLS)
         result.stdout,
         new RegExp(
           "^ip -batch - <<'EOF'\n" +
-            'link add vm_wlan mtu 1500 type veth peer name <one-time-name> mtu 1500 address 02:67:6e:11:03:03 ' +
+            'link add vm_wlan mtu 1500 address 06:67:6e:11:03:03 type veth peer name <one-time-name> mtu 1500 address 02:67:6e:11:03:03 ' +
             `netns /proc/${bare.pid}/ns/net\n` +
             'link set dev vm_wlan alias guestnet-host:\\d+ group \\d+\nlink show dev vm_wlan\nEOF\n' +
             // The host end's settings come before the setup that brings it up.

@@ -31,7 +31,8 @@ describe('host ops', () => {
         kind: 'run',
         argv: ['nsenter', '--net=/proc/4242/ns/net', 'ip', '-batch', '-'],
         input:
-          `link add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth peer name vm_wlan mtu 1500 netns /proc/${process.pid}/ns/net\n` +
+          'link add vm_wlan0 mtu 1500 address 02:67:6e:11:03:03 type veth ' +
+          `peer name vm_wlan mtu 1500 address 06:67:6e:11:03:03 netns /proc/${process.pid}/ns/net\n` +
           `link set dev vm_wlan0 alias ${record.token}\n`,
       },
       ...hostEndSettings,
@@ -74,7 +75,8 @@ describe('host ops', () => {
         argv: ['ip', '-batch', '-'],
         spare: 'ip-batch',
         input:
-          'link add vm_wlan mtu 1500 type veth peer name gnAbCdEf0123456 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
+          'link add vm_wlan mtu 1500 address 06:67:6e:11:03:03 type veth ' +
+          'peer name gnAbCdEf0123456 mtu 1500 address 02:67:6e:11:03:03 netns /proc/4242/ns/net\n' +
           'link show dev vm_wlan\n',
         midway: {
           steps: hostEndSettings,
