@@ -23,6 +23,7 @@ export { BASE_TOOLS, onPath, requireTools } from './net/tools.js';
 export { readConfigFile, resolveSettings, SETTINGS } from './settings.js';
 export { allocate, guestMac } from './plan/lease.js';
 export { hostEndMac } from './model/mac.js';
+export { configuredAsMadeLines } from './guest-config/from-host.js';
 export { driverFor, planAttach, planDetach, planDetachAll } from './drivers/index.js';
 export { planDetachRoutedGroup, planForward, planReconcile } from './plan/planner.js';
 export { joinsGroup, mergeAttachPlans } from './plan/group.js';

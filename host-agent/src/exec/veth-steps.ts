@@ -1,6 +1,7 @@
 import { oneTimeNameOf } from '@guestnet/protocol';
 import { dhcpGuestEndLines, dhcpHostEndLines } from '../dhcp/link-setup.js';
 import { onLoopback } from '../firewall/localnet.js';
+import { configuredAsMadeLines } from '../guest-config/from-host.js';
 import { hostEndMac } from '../model/mac.js';
 import { IPV6_CONF_DIR } from '../model/paths.js';
 import { HOST_LINK_GROUP, hostLinkAlias, type RoutedVethRecord, type VethRecord } from '../model/record.js';
@@ -79,9 +80,9 @@ const madeOnHost = (r: VethRecord) => oneTimeNameOf(r.token) === r.guestIf;
 // only the guest's netns ever holds the token. The kernel takes a name at creation but no alias: one-time names
 // that are the tokens let one host process make and set up the pairs, their host ends' settings written while
 // that process waits halfway (it prints the last new link once made: every one before it was made too). A guest
-// end of a lasting name needs its alias set in the guest's netns, so a process there makes that pair; the host
-// ends of all such pairs are then set up in one process, their settings written before it. Either way the
-// settings precede the setup, which brings the host end up.
+// end of a lasting name needs its alias set in the guest's netns, so a process there makes that pair (and
+// configures its end, for a guest the host configures); the host ends of all such pairs are then set up in one
+// process, their settings written before it. Either way the settings precede the setup, which brings the host end up.
 function vethPairs(records: readonly VethRecord[]): Step[] {
   const onHost = records.filter(madeOnHost);
   const inGuests = records.filter((r) => !madeOnHost(r));
@@ -109,6 +110,7 @@ function vethPairs(records: readonly VethRecord[]): Step[] {
         `link add ${r.guestIf} mtu ${r.mtu} address ${r.guestMac} type veth peer name ${r.hostIf} mtu ${r.mtu}${hostEndAddress(r)} netns ${HOST_NETNS}`,
         `link set dev ${r.guestIf} alias ${r.token}`,
         ...dhcpGuestEndLines(r),
+        ...configuredAsMadeLines(r),
       ]),
     }),
   );

@@ -1,5 +1,6 @@
-import { applyGuest, type DnsTarget, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
+import { applyGuest, type DnsTarget, type GuestObserved, ipLinesOf, observeGuest, planGuest, verifiedState } from '@guestnet/guest-agent';
 import { guestConfigOf } from '../guest-link/configure.js';
+import { guestConfigModeOf } from '../model/guest-config.js';
 import type { AttachmentRecord } from '../model/record.js';
 
 // `--guest-config host` and the CNI plugin: the host configures the guest's
@@ -9,14 +10,41 @@ import type { AttachmentRecord } from '../model/record.js';
 // resolv.conf from the result's dns).
 
 const NO_DNS_FILE: DnsTarget = { kind: 'none' };
+/** The rule a new netns has that sends every packet to `main`. */
+const KERNEL_MAIN_RULE = 32766;
+
+/**
+ * The `ip -batch` lines that configure the end of a guest the host
+ * configures, for the process that makes that end in the guest's netns
+ * (exec/veth-steps.ts) to run after making it: the guest agent's planner,
+ * from the end as that process has just made it, in a netns as the kernel
+ * makes one. configureFromHost then looks, and does what that left undone
+ * (a netns whose rules leave main out, say); IPv6 is left to it whole.
+ */
+export function configuredAsMadeLines(record: AttachmentRecord): string[] {
+  if (record.type !== 'routed-veth' || guestConfigModeOf(record) !== 'host' || record.ipv6) return [];
+  const asMade: GuestObserved = {
+    links: [
+      { name: 'lo', alias: undefined, mtu: 65536, up: false, addresses: [] },
+      { name: record.guestIf, alias: record.token, mtu: record.mtu, up: false, addresses: [] },
+    ],
+    defaultRoute: undefined,
+    mainRulePriority: KERNEL_MAIN_RULE,
+    terminalRulePriority: undefined,
+    dnsFile: undefined,
+  };
+  return planGuest(asMade, guestConfigOf(record), NO_DNS_FILE).flatMap(ipLinesOf);
+}
 
 /** Configures the guest's end as the guest agent would, and checks what is in force afterwards. */
 export async function configureFromHost(record: AttachmentRecord): Promise<void> {
   const configure = guestConfigOf(record);
   const target = { netnsPath: record.netnsPath };
   const ipv6 = configure.link.ipv6 !== undefined;
-  const ops = planGuest(await observeGuest(undefined, target, ipv6), configure, NO_DNS_FILE);
-  verifiedState(await applyGuest(ops, target, ipv6), configure);
+  const observed = await observeGuest(undefined, target, ipv6);
+  const ops = planGuest(observed, configure, NO_DNS_FILE);
+  // Where the process that made the end configured it too, the look is the check.
+  verifiedState(ops.length === 0 ? observed : await applyGuest(ops, target, ipv6), configure);
 }
 
 /** What is missing inside the guest for `record`, as op kinds: empty when its end is configured. */

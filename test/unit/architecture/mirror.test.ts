@@ -65,10 +65,6 @@ const EXEMPT = new Map<string, string>([
     'host-agent/src/daemon/guest-side.ts',
     "the daemon attach's dispatch by guest-config mode; integration/host-agent/guest-config.test.ts runs each mode",
   ],
-  [
-    'host-agent/src/guest-config/from-host.ts',
-    "the guest agent's planner run in the guest's netns; integration/host-agent/guest-config.test.ts and cni.test.ts run it",
-  ],
 ]);
 
 /**
