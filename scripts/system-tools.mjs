@@ -34,6 +34,8 @@ export const NEEDS = {
     // The guest agent's pid, found under the guest's first process; a deadline on each probe.
     { command: 'pgrep', package: 'procps' },
     { command: 'timeout', package: 'coreutils' },
+    // The phys NIC stand-in's look at ip's JSON (test/fixtures/nic-stand-in.ts), which the bench and the tests use.
+    { command: 'jq', package: 'jq' },
     // What guestnet is compared with: CNI's ptp with host-local, bridge, macvlan and host-device.
     { file: '/usr/lib/cni/ptp', package: 'containernetworking-plugins' },
   ],

@@ -10,8 +10,8 @@ import { cni, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE } from './sy
 // `host-device`. Each attach is timed until the guest reaches the LAN's
 // server, which must then see the guest's own address. guestnet's phys
 // hands over only hardware, so eth2 stands in for a NIC as in the tests
-// (fixtures/nic-stand-in.ts): the daemon's `ip -d -j` reads pass through a
-// script, which adds a node start to each phys attach and detach.
+// (fixtures/nic-stand-in.ts): every `ip` the daemon runs passes through a
+// shell script, and its `ip -d -j` reads through jq as well.
 
 interface LanSystem {
   name: string;
