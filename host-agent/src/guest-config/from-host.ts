@@ -14,26 +14,38 @@ const NO_DNS_FILE: DnsTarget = { kind: 'none' };
 const KERNEL_MAIN_RULE = 32766;
 
 /**
+ * What the guest's own netns holds that is not the host's to configure: a
+ * CNI container's lo is its runtime's (the spec's loopback plugin brings it
+ * up), so the plugin neither brings it up nor counts it missing.
+ */
+const oursToConfigure = (record: AttachmentRecord, observed: GuestObserved): GuestObserved =>
+  record.cni ? { ...observed, links: observed.links.filter((link) => link.name !== 'lo') } : observed;
+
+/**
  * The `ip -batch` lines that configure the end of a guest the host
  * configures, for the process that makes that end in the guest's netns
  * (exec/veth-steps.ts) to run after making it: the guest agent's planner,
- * from the end as that process has just made it, in a netns as the kernel
- * makes one. configureFromHost then looks, and does what that left undone
- * (a netns whose rules leave main out, say); IPv6 is left to it whole.
+ * from the end as that process has just made it. Nothing they do may outlive
+ * the pair should the attach fail after them, as it may, since the host end
+ * is set up later: they touch no lo, and their default route comes before
+ * any the guest had (prepend), so that route is kept, and goes with the
+ * link. `onlink` spares the kernel's check that the gateway is reachable,
+ * which routes through the rules: in a netns whose rules leave main out it
+ * would fail before configureFromHost could add the rule. configureFromHost
+ * then looks, and does what is left (lo, that rule, IPv6, which it does whole).
  */
 export function configuredAsMadeLines(record: AttachmentRecord): string[] {
   if (record.type !== 'routed-veth' || guestConfigModeOf(record) !== 'host' || record.ipv6) return [];
   const asMade: GuestObserved = {
-    links: [
-      { name: 'lo', alias: undefined, mtu: 65536, up: false, addresses: [] },
-      { name: record.guestIf, alias: record.token, mtu: record.mtu, up: false, addresses: [] },
-    ],
+    links: [{ name: record.guestIf, alias: record.token, mtu: record.mtu, up: false, addresses: [] }],
     defaultRoute: undefined,
     mainRulePriority: KERNEL_MAIN_RULE,
     terminalRulePriority: undefined,
     dnsFile: undefined,
   };
-  return planGuest(asMade, guestConfigOf(record), NO_DNS_FILE).flatMap(ipLinesOf);
+  return planGuest(asMade, guestConfigOf(record), NO_DNS_FILE).flatMap((op) =>
+    op.kind === 'setDefaultRoute' ? [`route prepend default via ${op.gateway} dev ${op.dev} onlink`] : ipLinesOf(op),
+  );
 }
 
 /** Configures the guest's end as the guest agent would, and checks what is in force afterwards. */
@@ -42,7 +54,7 @@ export async function configureFromHost(record: AttachmentRecord): Promise<void>
   const target = { netnsPath: record.netnsPath };
   const ipv6 = configure.link.ipv6 !== undefined;
   const observed = await observeGuest(undefined, target, ipv6);
-  const ops = planGuest(observed, configure, NO_DNS_FILE);
+  const ops = planGuest(oursToConfigure(record, observed), configure, NO_DNS_FILE);
   // Where the process that made the end configured it too, the look is the check.
   verifiedState(ops.length === 0 ? observed : await applyGuest(ops, target, ipv6), configure);
 }
@@ -52,5 +64,5 @@ export async function missingInGuest(record: AttachmentRecord): Promise<string[]
   const configure = guestConfigOf(record);
   const observed = await observeGuest(undefined, { netnsPath: record.netnsPath }, configure.link.ipv6 !== undefined);
   verifiedState(observed, configure);
-  return planGuest(observed, configure, NO_DNS_FILE).map((op) => op.kind);
+  return planGuest(oursToConfigure(record, observed), configure, NO_DNS_FILE).map((op) => op.kind);
 }

@@ -8,17 +8,16 @@ import { sampleRecord } from '../../../fixtures/records.js';
 const hostConfigured = sampleRecord({ pid: 4242, guestIf: 'eth0', guestName: 'eth0', guestConfig: 'host' });
 
 describe('host-agent/guest-config/from-host: the lines that configure an end as it was just made', () => {
-  it('bring lo and the end up with its address, and route by the host end', () => {
+  it('bring the end up with its address, and route by the host end ahead of any route the guest had, leaving lo alone', () => {
     assert.deepEqual(configuredAsMadeLines(hostConfigured), [
-      'link set dev lo up',
       'address add 172.17.3.3/16 dev eth0',
       'link set dev eth0 up',
-      'route replace default via 172.17.3.2 dev eth0',
+      'route prepend default via 172.17.3.2 dev eth0 onlink',
     ]);
   });
 
   it('rename the end first where the guest is to call it otherwise', () => {
-    const [, down, rename] = configuredAsMadeLines({ ...hostConfigured, guestName: 'wlan0' });
+    const [down, rename] = configuredAsMadeLines({ ...hostConfigured, guestName: 'wlan0' });
     assert.deepEqual([down, rename], ['link set dev eth0 down', 'link set dev eth0 name wlan0']);
   });
 
@@ -39,7 +38,7 @@ describe('host-agent/guest-config/from-host: the lines that configure an end as 
     >;
     assert.match(
       made?.input ?? '',
-      /\nlink set dev eth0 alias \S+\nlink set dev lo up\n[\s\S]*\nroute replace default via 172\.17\.3\.2 dev eth0\n$/,
+      /\nlink set dev eth0 alias \S+\naddress add [\s\S]*\nroute prepend default via 172\.17\.3\.2 dev eth0 onlink\n$/,
     );
   });
 });
