@@ -2,7 +2,7 @@ import { addLan, LAN, seenOnLan } from '../fixtures/lan.js';
 import { nicStandIn } from '../fixtures/nic-stand-in.js';
 import type { Sandbox } from '../fixtures/sandbox.js';
 import { median, ms, must, p95, untilOnline } from './measure.js';
-import { cni, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE } from './systems.js';
+import { agentWaiting, cni, daemonAttach, daemonDetach, GUEST_BUNDLE, HOST_BUNDLE } from './systems.js';
 
 // The network types beside their CNI counterparts from Debian's
 // containernetworking-plugins, on the LAN sandbox of the integration tests:
@@ -35,7 +35,7 @@ export const LAN_SYSTEMS: LanSystem[] = [
 
 async function attachOnce(sandbox: Sandbox, system: LanSystem): Promise<number> {
   const guest = await sandbox.startGuest(system.guestnet ? { agentScript: GUEST_BUNDLE } : { agent: false });
-  await new Promise((r) => setTimeout(r, system.guestnet ? 400 : 50));
+  await (system.guestnet ? agentWaiting(guest) : new Promise((r) => setTimeout(r, 50)));
   const config = system.cni && { ...system.cni, ipam: staticIpam(system.address) };
   const started = performance.now();
   if (config) await must(`${system.name} ADD`, await cni(sandbox, 'ADD', `l${guest.pid}`, guest.pid, config));

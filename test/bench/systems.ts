@@ -151,11 +151,24 @@ export type System =
   | 'guestnet-daemon'
   | 'guestnet-cli';
 
+/**
+ * Until the guest's agent says it waits for its link, and 100 ms more: an
+ * attach then meets an agent that is booted, as a booted guest's is. On a
+ * busy machine its start can take longer than any fixed pause, and an agent
+ * not yet listening for its link's event finds the link only at its next look.
+ */
+export async function agentWaiting(guest: Guest): Promise<void> {
+  const statusFile = guest.files[guest.files.indexOf('--status-file') + 1] as string;
+  const waiting = async () => (await readFile(statusFile, 'utf8').catch(() => '')).includes('"waiting for our link"');
+  for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 100));
+}
+
 /** One attach of a fresh guest until it is online, timed; everything is undone afterwards. */
 export async function attachOnce(sandbox: Sandbox, system: System): Promise<number> {
   const agent = system.startsWith('guestnet');
   const guest = await sandbox.startGuest(agent ? { agentScript: GUEST_BUNDLE } : { agent: false });
-  await new Promise((r) => setTimeout(r, agent ? 400 : 50));
+  await (agent ? agentWaiting(guest) : new Promise((r) => setTimeout(r, 50)));
   const started = performance.now();
   if (system === 'seed-script') await must('seed script', await sandbox.host(['sh', '-c', seedHost(guest.pid)]));
   else if (system === 'floor-script') await must('floor script', await sandbox.host(['sh', '-c', floorAttach(guest.pid)]));
@@ -184,13 +197,9 @@ export async function attachOnce(sandbox: Sandbox, system: System): Promise<numb
  */
 export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: string; processes: number; commands: string[] }>> {
   const daemon = await sandbox.startDaemon([], HOST_BUNDLE);
-  // Counted from an agent that waits for its link, as a booted guest's does: on a busy machine its start can take longer than any fixed pause.
   const withAgent = async () => {
     const guest = await sandbox.startGuest({ agentScript: GUEST_BUNDLE });
-    const statusFile = guest.files[guest.files.indexOf('--status-file') + 1] as string;
-    const waiting = async () => (await readFile(statusFile, 'utf8').catch(() => '')).includes('"waiting for our link"');
-    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 25));
-    await new Promise((r) => setTimeout(r, 100));
+    await agentWaiting(guest);
     return guest;
   };
   try {
