@@ -12,7 +12,9 @@ const queryKey = (query: HostQuery) => `query ${query.name}`;
 const SETTLE_MS = 50;
 // A re-read costs a process per remembered answer, and events (which anyone can cause: a guest that flaps its link)
 // start one: a few at once, then two a second, the last of a flood once it allows. A query asked while its answer is
-// stale reads for itself anyway.
+// stale reads for itself anyway. The re-read after a change of ours is that change's own, outside the budget: there is
+// one per attach, detach or rotation, and spending the events' budget on them would leave the next attach, after a
+// change of someone else's, to read for itself.
 const REREADS = { burst: 4, perSecond: 2 };
 const REREAD_RETRY_MS = 1000 / REREADS.perSecond;
 
@@ -35,6 +37,8 @@ export class HostMemory implements Runner {
   private readonly answers = new Map<HostQuery, Answer>();
   private rereadTimer: NodeJS.Timeout | undefined;
   private busy = 0;
+  /** A change of ours ended since the last re-read: the next one is owed to it (REREADS). */
+  private owedToOurs = false;
   private readonly rereads = new SourceBudget(REREADS.burst, REREADS.perSecond);
   /** For the loop that checks the host: what the checking loop keeps fresh (the firewall) afresh, the rest from memory. */
   readonly checking: Runner;
@@ -97,6 +101,7 @@ export class HostMemory implements Runner {
       return await work();
     } finally {
       this.busy--;
+      this.owedToOurs = true;
       this.scheduleReread();
     }
   }
@@ -117,8 +122,8 @@ export class HostMemory implements Runner {
     try {
       await this.inner.perform(step, secrets);
     } finally {
-      // State files are not among the answers; a command may have changed any of them.
-      if (step.kind === 'run') this.changed();
+      // State files are not among the answers; a command may have changed any of them, unless it acts only in a guest.
+      if (step.kind === 'run' && !step.guestOnly) this.changed();
     }
   }
 
@@ -193,8 +198,10 @@ export class HostMemory implements Runner {
   private reread(): void {
     if (this.busy > 0) return;
     const stale = [...this.answers].filter(([, answer]) => answer.generation !== this.generation).map(([query]) => query);
+    const owed = this.owedToOurs;
+    this.owedToOurs = false;
     if (stale.length === 0) return;
-    if (!this.rereads.take('host')) {
+    if (!owed && !this.rereads.take('host')) {
       this.rereadTimer = setTimeout(() => this.reread(), REREAD_RETRY_MS);
       this.rereadTimer.unref();
       return;

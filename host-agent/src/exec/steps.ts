@@ -51,7 +51,12 @@ const steps: StepsByKind = {
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
   setGuestAlias: ({ record: r, name, alias }) => [
-    { kind: 'run', argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'], input: `link set dev ${name} alias ${alias}\n` },
+    {
+      kind: 'run',
+      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
+      input: `link set dev ${name} alias ${alias}\n`,
+      guestOnly: true,
+    },
   ],
   // -force goes on past a link already gone; the step fails only if some other error is among them.
   deleteLinks: (op) =>

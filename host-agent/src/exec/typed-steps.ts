@@ -151,9 +151,9 @@ export const typedSteps = {
   ...portGuardSteps,
 
   setLoopbackUp: ({ record: r }: { record: EmptyRecord }): Step[] => [
-    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up') },
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'up'), guestOnly: true },
   ],
   setLoopbackDown: ({ record: r }: { record: EmptyRecord }): Step[] => [
-    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'down'), tolerate: GUEST_GONE },
+    { kind: 'run', argv: inGuest(r, 'ip', 'link', 'set', 'dev', 'lo', 'down'), tolerate: GUEST_GONE, guestOnly: true },
   ],
 };

@@ -27,6 +27,8 @@ export type Step =
    * `input` prints when done), `steps` run, then it reads `rest`. Still one process; a dry run shows it as two.
    * `spare`: which of SPARE_COMMANDS this is (its argv is that one's): a runner that keeps spares (the daemon's)
    * runs it in one spawned ahead; any other runner spawns it.
+   * `guestOnly`: it acts inside one guest's netns and on nothing of the host's, so what a runner remembers of the
+   * host stays true. Were it to touch the host's links after all, the host's kernel events would say so.
    */
   | {
       kind: 'run';
@@ -36,6 +38,7 @@ export type Step =
       unsupported?: { when: RegExp; message: string };
       midway?: { steps: Step[]; rest: string };
       spare?: SpareCommand;
+      guestOnly?: true;
     }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'remove'; path: string }

@@ -64,6 +64,16 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
+  it("a command that acts only in a guest's netns leaves the host's answers fresh", async () => {
+    const { memory, inner } = memoryOver();
+    await memory.query(DEFAULTS);
+    await memory.perform({ kind: 'run', argv: ['nsenter', '--net=/proc/1/ns/net', 'ip', '-batch', '-'], input: '', guestOnly: true });
+    await memory.query(DEFAULTS);
+    await settle();
+    assert.equal(readsOf(inner, DEFAULTS.argv), 1);
+    memory.close();
+  });
+
   it('a host event makes the answers stale', async () => {
     const { memory, inner } = memoryOver();
     await memory.query(DEFAULTS);
@@ -98,6 +108,21 @@ describe('daemon host memory', () => {
     const reads = readsOf(inner, DEFAULTS.argv);
     assert.ok(reads >= 2, `re-read ${reads - 1} times`);
     assert.ok(reads <= 1 + 4 + 3, `${reads - 1} re-reads for 12 events in a second: not held to the pace`);
+    memory.close();
+  });
+
+  it("the re-read after each change of ours is that change's, and spends none of the events' budget", async () => {
+    const { memory, inner } = memoryOver();
+    await memory.query(DEFAULTS);
+    // More attaches and detaches than the events' burst, each followed by a change of someone else's (another
+    // runtime's container, say) once the first has been re-read: none of those waits for the budget to refill.
+    for (let i = 0; i < 6; i++) {
+      await memory.during(() => memory.perform({ kind: 'run', argv: ['nft', '-f', '-'], input: '' }));
+      await settle();
+      memory.changed();
+      await settle();
+    }
+    assert.equal(readsOf(inner, DEFAULTS.argv), 1 + 6 + 6);
     memory.close();
   });
 
