@@ -4,7 +4,7 @@
 // its own (scripts/bundle.mjs), so a client the daemon serves, and --help,
 // never load it.
 export { DryRunRunner, RealRunner } from './exec/runner.js';
-export { interrupted } from './guest-link/exchange.js';
+export { confirmedLinkName, interrupted } from './guest-link/exchange.js';
 export { configureGuest } from './guest-link/one-shot.js';
 export { configureFromHost } from './guest-config/from-host.js';
 export { AttachmentService } from './service/attachments.js';

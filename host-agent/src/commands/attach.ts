@@ -45,6 +45,7 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
       DryRunRunner,
       RealRunner,
       attachResult,
+      confirmedLinkName,
       configureFromHost,
       configureGuest,
       interrupted,
@@ -76,7 +77,7 @@ export async function attach(pid: number, options: AttachOptions): Promise<Attac
     });
     // Someone in another netns proved it holds the token while this attach waited, or the token was the link's first name,
     // which the kernel logged when the agent renamed the link: a new one ends that.
-    if (leaked || (!dryRun && tokenIsFirstName(attached.record))) await service.rotate(attached.record);
+    if (leaked || (!dryRun && tokenIsFirstName(attached.record))) await service.rotate(attached.record, confirmedLinkName(attached.guest));
     return attachResult(attached, attached.guest ?? (dryRun ? 'dry-run' : 'not-waited'));
   } finally {
     process.off('SIGTERM', onSignal);

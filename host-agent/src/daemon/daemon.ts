@@ -17,6 +17,7 @@ import { GuestServer, guestConfigChanged } from './guests.js';
 import { BoundSockets, Holdings, ownPidFile } from './lifecycle.js';
 import { guestSocketWarnings } from './rate-limit.js';
 import { SourceBudget } from '../guest-link/budget.js';
+import { confirmedLinkName } from '../guest-link/exchange.js';
 import { LeakResponse } from './rotations.js';
 import { HostMemory } from './memory.js';
 import { mayMoveIpv6 } from '../plan/ipv6-follow.js';
@@ -35,6 +36,7 @@ const RECONCILE_MS = 1000;
 const EVENT_PASSES = { burst: 3, perSecond: 1 };
 
 export type DaemonLog = (level: Level, message: string, meta?: Record<string, unknown>) => void;
+type EachSettled = Array<PromiseSettledResult<unknown>>;
 
 /**
  * `host-agent serve`: the single writer of one state dir. Attach, detach and
@@ -80,14 +82,14 @@ export class Daemon {
     this.attaches = new GroupCommit((requests) => this.service.attachHostSides(requests));
     this.detaches = new GroupCommit((ids) => this.service.detachMany(ids));
     // A token proved from another netns, or a first name the kernel logged, has leaked: the guest's link gets a new one.
-    this.leaks = new LeakResponse((record) => this.service.rotate(record), log, this.runner);
+    this.leaks = new LeakResponse((record, confirmedName) => this.service.rotate(record, confirmedName), log, this.runner);
     this.guests = new GuestServer(settings.socket, {
       // The store has a record from its first write, before the guest's link exists: a hello never comes first.
       lookup: (linkIds) => linkIds.map((id) => records.withLinkId(id)).find((r) => r !== undefined),
       attachments: () => records.all(),
       ...guestSocketWarnings(log),
       onForeign: (record, refusal) => this.leaks.refused(record, refusal),
-      onConfigured: (record) => this.leaks.configured(records.get(record.id)),
+      onConfigured: (record, confirmation) => this.leaks.configured(records.get(record.id), confirmation.state.name),
     });
     this.served = new GuestServices(records, settings.stateDir, log, netdSocket);
     // A guest detached, reaped or rolled back: its session ends, whoever removed it.
@@ -189,12 +191,7 @@ export class Daemon {
    * Attaches each of `pids`, each settling on its own; their host sides join the group commit.
    * `cancelled`: the caller hung up (a CLI that got SIGTERM); what these attaches added is rolled back.
    */
-  private async attach(
-    pids: number[],
-    requested: Record<string, unknown>,
-    wait: boolean,
-    cancelled: AbortSignal,
-  ): Promise<Array<PromiseSettledResult<unknown>>> {
+  private async attach(pids: number[], requested: Record<string, unknown>, wait: boolean, cancelled: AbortSignal): Promise<EachSettled> {
     const resolved = resolveSettings(requested, {}, 'the attach request');
     // Without --dns, routed guests resolve through the forwarder on their gateway (the host's resolvers); others use their network's.
     const dns = resolved.dns ?? (recordTypeOf(resolved) === 'routed-veth' ? [resolved.gateway] : undefined);
@@ -213,15 +210,17 @@ export class Daemon {
       guests.map(async (found) => {
         if (found.status === 'rejected') throw found.reason;
         const request = requests[next] as (typeof requests)[number];
+        let confirmedName: string | undefined;
         try {
           const attached = await settledOne(hosts[next++]).then((host) => this.service.finishAttach(request, host));
+          confirmedName = confirmedLinkName(attached.guest);
           return attachResult(attached, attached.guest ?? 'not-waited');
         } catch (error) {
           // It may have failed on something remembered wrongly (a firewall reloaded a moment ago): the next one looks afresh.
           this.runner.forget();
           throw error;
         } finally {
-          this.leaks.settled(found.value.id, this.service.records.get(found.value.id));
+          this.leaks.settled(found.value.id, this.service.records.get(found.value.id), confirmedName);
         }
       }),
     );

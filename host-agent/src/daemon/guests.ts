@@ -69,7 +69,7 @@ export interface GuestServerOptions {
   /** Hears a session refused for coming from a netns other than its link's guest's; with a valid proof, the token leaked. */
   onForeign?: (record: AttachmentRecord, refusal: ForeignSessionError) => void;
   /** Hears each configuration a guest confirmed, after whoever waited for it. */
-  onConfigured?: (record: AttachmentRecord) => void;
+  onConfigured?: (record: AttachmentRecord, confirmation: GuestConfirmation) => void;
   /** Where connections come from, and their budgets; tests without netns stand in for it. */
   admission?: {
     admit(socket: Socket, expected: AttachmentRecord): Promise<Admitted>;
@@ -262,7 +262,7 @@ export class GuestServer {
         this.lastApplies.set(record.id, { ok: true, at: at(), changes: confirmation.changes, ...lease });
         this.unclaimedFailures.delete(record.id);
         for (const waiter of this.takeWaiters(record.id)) waiter.resolve(confirmation);
-        this.options.onConfigured?.(record);
+        this.options.onConfigured?.(record, confirmation);
         return confirmation;
       },
       (error: Error) => {

@@ -28,8 +28,11 @@ export class LeakResponse {
   private readonly underWay = new Set<string>();
   private readonly heldBack = new Set<string>();
   private readonly rotatedAt = new Map<string, number>();
-  /** Guests configured under a token that was their first name, by id, each with the record it was configured under. */
-  private readonly firstNames = new Map<string, AttachmentRecord>();
+  /**
+   * Guests configured under a token that was their first name, by id, each with the record it was configured under
+   * and the name its agent confirmed giving the link (which spares the rotation a look).
+   */
+  private readonly firstNames = new Map<string, { record: AttachmentRecord; confirmedName: string | undefined }>();
   /** Per guest, a first-name token whose rotation found no link carrying it: its guest holds it back, and its sessions buy no retry. */
   private readonly withheld = new Map<string, string>();
   private firstNamesSince = 0;
@@ -39,7 +42,7 @@ export class LeakResponse {
 
   constructor(
     /** Resolves to the new record, or undefined when nothing was rotated (see AttachmentService.rotate). */
-    private readonly rotate: (record: AttachmentRecord) => Promise<AttachmentRecord | undefined>,
+    private readonly rotate: (record: AttachmentRecord, confirmedName?: string) => Promise<AttachmentRecord | undefined>,
     private readonly log: (level: 'warn' | 'info' | 'error', message: string, meta: Record<string, unknown>) => void,
     /** The daemon's attaches and detaches: each rotation counts as one, and first names wait until none is under way. */
     private readonly changes: ChangesUnderWay = { idle: true, during: (work) => work() },
@@ -62,17 +65,22 @@ export class LeakResponse {
 
   /**
    * The guest of `current` (its record as the store holds it now) confirmed a
-   * configuration. An attach that waits for it rotates at its settling.
+   * configuration, naming its link `confirmedName`. An attach that waits for
+   * it rotates at its settling.
    */
-  configured(current: AttachmentRecord | undefined): void {
-    if (current && tokenIsFirstName(current) && !current.awaitingGuest) this.firstNameLogged(current);
+  configured(current: AttachmentRecord | undefined, confirmedName: string): void {
+    if (current && tokenIsFirstName(current) && !current.awaitingGuest) this.firstNameLogged(current, confirmedName);
   }
 
-  /** An attach of the guest `id` settled, leaving `record` (none if it failed): a rotation it held back runs now. */
-  settled(id: string, record: AttachmentRecord | undefined): void {
+  /**
+   * An attach of the guest `id` settled, leaving `record` (none if it failed),
+   * its guest having named its link `confirmedName` if it confirmed: a
+   * rotation it held back runs now.
+   */
+  settled(id: string, record: AttachmentRecord | undefined, confirmedName?: string): void {
     const held = this.heldBack.delete(id);
     if (!record) return;
-    if (tokenIsFirstName(record)) this.firstNameLogged(record);
+    if (tokenIsFirstName(record)) this.firstNameLogged(record, confirmedName);
     else if (held) this.leaked(record);
   }
 
@@ -84,10 +92,10 @@ export class LeakResponse {
     this.withheld.clear();
   }
 
-  private firstNameLogged(record: AttachmentRecord): void {
+  private firstNameLogged(record: AttachmentRecord, confirmedName: string | undefined): void {
     if (this.withheld.get(record.id) === record.token) return;
     if (this.firstNames.size === 0) this.firstNamesSince = Date.now();
-    this.firstNames.set(record.id, record);
+    this.firstNames.set(record.id, { record, confirmedName });
     // The reply to the attach goes out first.
     this.firstNamesTimer ??= setTimeout(() => this.rotateFirstNames(), 0);
   }
@@ -100,7 +108,8 @@ export class LeakResponse {
     }
     const due = [...this.firstNames.values()];
     this.firstNames.clear();
-    for (const record of due) this.start(record, 'the kernel logged its old one as the link was renamed', false);
+    for (const { record, confirmedName } of due)
+      this.start(record, 'the kernel logged its old one as the link was renamed', false, confirmedName);
   }
 
   private leaked(record: AttachmentRecord): void {
@@ -114,11 +123,11 @@ export class LeakResponse {
   }
 
   /** `forLeak`: a rotation for a proof from elsewhere opens the window in which more such proofs rotate nothing. */
-  private start(record: AttachmentRecord, why: string, forLeak: boolean): void {
+  private start(record: AttachmentRecord, why: string, forLeak: boolean, confirmedName?: string): void {
     if (this.underWay.has(record.id)) return;
     this.underWay.add(record.id);
     this.changes
-      .during(() => this.rotate(record))
+      .during(() => this.rotate(record, confirmedName))
       .then((rotated) => {
         if (!rotated && forLeak) return void this.heldBack.add(record.id);
         if (!rotated) return this.noLinkCarries(record);

@@ -38,6 +38,10 @@ export interface GuestConfirmation {
   changes: number;
 }
 
+/** The name a guest's agent confirmed giving its link, from what an attach's guest side returned; undefined if none. */
+export const confirmedLinkName = (side: GuestConfirmation | object | string | undefined): string | undefined =>
+  typeof side === 'object' && 'state' in side ? (side as GuestConfirmation).state.name : undefined;
+
 /** `by`: what interrupted the attach, e.g. SIGTERM, or its caller hanging up. */
 export function interrupted(by: string): AgentError {
   return new AgentError('interrupted', `interrupted by ${by} while waiting for the guest agent; the host side was rolled back`);

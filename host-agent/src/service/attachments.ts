@@ -203,13 +203,13 @@ export class AttachmentService {
    * `record` is still its attachment; the store has it before the guest's
    * link shows it. Not while an attach waits for that guest: its record is
    * that attach's until it settles. Resolves to the new record, or undefined
-   * when nothing was rotated.
+   * when nothing was rotated. `confirmedName`: see rotateToken.
    */
-  async rotate(record: AttachmentRecord): Promise<AttachmentRecord | undefined> {
+  async rotate(record: AttachmentRecord, confirmedName?: string): Promise<AttachmentRecord | undefined> {
     return this.locked(record.firewall, async (records, ctx) => {
       const current = records.find((r) => r.id === record.id);
       if (current?.token !== record.token || current.awaitingGuest) return undefined;
-      const rotation = await rotateToken(current, this.runner, ctx);
+      const rotation = await rotateToken(current, this.runner, ctx, confirmedName);
       return rotation && { ...current, token: rotation.token };
     });
   }

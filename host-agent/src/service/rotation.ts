@@ -28,12 +28,24 @@ export interface Rotation {
  * Gives the guest of `record` (as its record file holds it) a new token. The
  * record goes first: the store has it before the guest's link shows it.
  * Undefined when the guest shows no link with its token: there is nothing to rotate.
+ *
+ * `confirmedName`: the name the guest's agent confirmed giving its link under
+ * this token. It spares the look; should the link no longer bear it, the
+ * alias fails and a look finds the link. Only the guest's own netns is
+ * touched either way: a guest that renamed its links since can misdirect
+ * only its own token, as it could by moving the alias itself.
  */
-export async function rotateToken(record: AttachmentRecord, runner: Runner, ctx: ExecContext): Promise<Rotation | undefined> {
+export async function rotateToken(
+  record: AttachmentRecord,
+  runner: Runner,
+  ctx: ExecContext,
+  confirmedName?: string,
+): Promise<Rotation | undefined> {
   if (!hasGuestLink(record)) return undefined;
   // The agent may be renaming the link just then, on its first configure: one more look finds it under its new name.
+  const attempts = confirmedName === undefined ? 2 : 3;
   for (let attempt = 0; ; attempt++) {
-    const name = await linkCarrying(runner, record);
+    const name = attempt === 0 && confirmedName !== undefined ? confirmedName : await linkCarrying(runner, record);
     if (name === undefined) return undefined;
     const rotated = { ...record, token: newToken() };
     const ops: SetupOp[] = [
@@ -43,7 +55,7 @@ export async function rotateToken(record: AttachmentRecord, runner: Runner, ctx:
     try {
       return { token: rotated.token, steps: await applySetup(ops, runner, ctx) };
     } catch (error) {
-      if (attempt > 0) throw error;
+      if (attempt + 1 >= attempts) throw error;
     }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * A hostile guest, run inside its netns in place of the guest agent: it
  * answers the waiting attach's first configure after renaming its link out
- * of its one-time name WITHOUT putting the token into the alias, so no link
- * of its netns shows its token and the daemon's first-name rotation finds
- * nothing to rotate. Then it opens `sessions` more full sessions with that
+ * of its one-time name WITHOUT putting the token into the alias, and to a
+ * name other than the one it confirms, so no link of its netns shows its
+ * token, the confirmed name included, and the daemon's first-name rotation
+ * finds nothing to rotate. Then it opens `sessions` more full sessions with that
  * token, one after another. Prints "first", then a summary as JSON.
  *
  *   node first-name-holder.js <socket> <sessions>
@@ -65,7 +66,8 @@ const first = await session(token, (rename) => {
   if (renamed) return;
   renamed = true;
   execFileSync('ip', ['link', 'set', 'dev', name, 'down']);
-  execFileSync('ip', ['link', 'set', 'dev', name, 'name', rename]);
+  // A name it does not confirm: under the confirmed one, the rotation would give the link a new token.
+  execFileSync('ip', ['link', 'set', 'dev', name, 'name', `${rename.slice(0, 10)}held`]);
 });
 console.log('first', first);
 const outcomes: Record<string, number> = {};

@@ -13,11 +13,17 @@ const guessed = { validProof: false, source: undefined } as Refusal;
 
 /** A LeakResponse whose rotations are counted and settled by hand; its log lines kept; `changes` stands for the daemon's. */
 function leaks(changes?: { idle: boolean; during<T>(work: () => Promise<T>): Promise<T> }) {
-  const rotations: Array<{ record: AttachmentRecord; settle: (to: AttachmentRecord | undefined | Error) => void }> = [];
+  const rotations: Array<{
+    record: AttachmentRecord;
+    confirmedName: string | undefined;
+    settle: (to: AttachmentRecord | undefined | Error) => void;
+  }> = [];
   const lines: Array<{ level: string; message: string; meta: Record<string, unknown> }> = [];
   const response = new LeakResponse(
-    (record) =>
-      new Promise((resolve, reject) => rotations.push({ record, settle: (to) => (to instanceof Error ? reject(to) : resolve(to)) })),
+    (record, confirmedName) =>
+      new Promise((resolve, reject) =>
+        rotations.push({ record, confirmedName, settle: (to) => (to instanceof Error ? reject(to) : resolve(to)) }),
+      ),
     (level, message, meta) => lines.push({ level, message, meta }),
     changes,
   );
@@ -141,12 +147,13 @@ describe("daemon/rotations: a token that was its link's first name", () => {
 
   it('is rotated once its guest is configured, after the reply, and logged as such', async () => {
     const { response, rotations, lines } = leaks();
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
     assert.equal(rotations.length, 0, "the rotation waits for the attach's reply to go out");
     await tick();
     assert.deepEqual(
-      rotations.map((r) => r.record),
-      [firstNamed],
+      rotations.map((r) => [r.record, r.confirmedName]),
+      [[firstNamed, 'wlan0']],
+      'with the name its agent confirmed, which spares a look',
     );
     rotations[0]?.settle(rotated);
     await settled();
@@ -155,21 +162,21 @@ describe("daemon/rotations: a token that was its link's first name", () => {
 
   it('waits for the attach that waits for the guest, and rotates once it settles', async () => {
     const { response, rotations } = leaks();
-    response.configured({ ...firstNamed, awaitingGuest: true });
+    response.configured({ ...firstNamed, awaitingGuest: true }, 'wlan0');
     await tick();
     assert.equal(rotations.length, 0, 'an attach that waits owns the record');
-    response.settled(firstNamed.id, firstNamed);
+    response.settled(firstNamed.id, firstNamed, 'wlan0');
     await tick();
     assert.deepEqual(
-      rotations.map((r) => r.record),
-      [firstNamed],
+      rotations.map((r) => [r.record, r.confirmedName]),
+      [[firstNamed, 'wlan0']],
     );
   });
 
   it('leaves a token that is no first name, a failed attach and a detached guest alone', async () => {
     const { response, rotations } = leaks();
-    response.configured(rotated);
-    response.configured(undefined);
+    response.configured(rotated, 'wlan0');
+    response.configured(undefined, 'wlan0');
     response.settled(firstNamed.id, undefined);
     response.settled(rotated.id, rotated);
     await tick();
@@ -180,9 +187,9 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     const changes = { idle: false, during: <T>(work: () => Promise<T>) => work() };
     const { response, rotations } = leaks(changes);
     const other = sampleRecord({ pid: 200, token: 'guestnet:gnZyXwVuTsRqPoN', guestIf: 'gnZyXwVuTsRqPoN' });
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
     await tick(120);
-    response.configured(other);
+    response.configured(other, 'wlan0');
     await tick(120);
     assert.equal(rotations.length, 0, 'a farm that boots goes first');
     changes.idle = true;
@@ -197,7 +204,7 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     Date.now = () => now;
     try {
       changes.idle = false;
-      response.configured(sampleRecord({ pid: 300, token: `guestnet:${name}`, guestIf: name }));
+      response.configured(sampleRecord({ pid: 300, token: `guestnet:${name}`, guestIf: name }), 'wlan0');
       await tick(120);
       assert.equal(rotations.length, 2);
       now += 2_001;
@@ -213,15 +220,26 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     response.refused(rotated, proved);
     rotations[0]?.settle(firstNamed);
     await settled();
-    response.configured(firstNamed);
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
+    response.configured(firstNamed, 'wlan0');
     await tick();
     assert.equal(rotations.length, 2, 'the window between rotations is for relays, not for a name the kernel logged');
   });
 
+  it('names no link for a guest that confirmed nothing (an attach that did not wait), nor for a leak', async () => {
+    const { response, rotations } = leaks();
+    response.settled(firstNamed.id, firstNamed);
+    await tick();
+    response.refused(sampleRecord({ pid: 400 }), proved);
+    assert.deepEqual(
+      rotations.map((r) => r.confirmedName),
+      [undefined, undefined],
+    );
+  });
+
   it('opens no window in which a token proved from elsewhere is not rotated', async () => {
     const { response, rotations } = leaks();
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
     await tick();
     rotations[0]?.settle(rotated);
     await settled();
@@ -231,22 +249,22 @@ describe("daemon/rotations: a token that was its link's first name", () => {
 
   it('tries once for a guest that keeps its token out of every link, and says so once', async () => {
     const { response, rotations, lines } = leaks();
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
     await tick();
     rotations[0]?.settle(undefined);
     await settled();
-    for (let i = 0; i < 5; i++) response.configured(firstNamed);
+    for (let i = 0; i < 5; i++) response.configured(firstNamed, 'wlan0');
     await tick();
     assert.equal(rotations.length, 1, 'its sessions buy no retries');
     assert.equal(lines.filter((l) => l.level === 'warn' && /no link carrying its token/.test(l.message)).length, 1);
-    response.configured({ ...rotated, token: 'guestnet:gnNewNameAfterR', guestIf: 'gnNewNameAfterR' });
+    response.configured({ ...rotated, token: 'guestnet:gnNewNameAfterR', guestIf: 'gnNewNameAfterR' }, 'wlan0');
     await tick();
     assert.equal(rotations.length, 2, 'a re-attach with a new first name is tried again');
   });
 
   it('drops rotations not yet started when the daemon stops', async () => {
     const { response, rotations } = leaks();
-    response.configured(firstNamed);
+    response.configured(firstNamed, 'wlan0');
     response.close();
     await tick(20);
     assert.equal(rotations.length, 0);

@@ -45,6 +45,28 @@ describe('rotateToken: a new token for a guest link', () => {
     assert.deepEqual(none.steps, []);
   });
 
+  it('sets the alias on the name the guest confirmed without a look, and looks if that link is gone', async () => {
+    const confirmed = new RecordingRunner();
+    const ctx = { firewall: nftables, stateDir, records: new RecordStore(stateDir) };
+    const rotation = await rotateToken(record, confirmed, ctx, 'wlan0');
+    assert.deepEqual(confirmed.reads, [], 'no look');
+    assert.equal((confirmed.steps[1] as { input?: string }).input, `link set dev wlan0 alias ${rotation?.token}\n`);
+
+    // The guest renamed its link since: the alias on the confirmed name fails, the record goes back, and a look finds the link.
+    class RenamedSince extends RecordingRunner {
+      override async perform(step: Step): Promise<void> {
+        await super.perform(step);
+        if (step.kind === 'run' && step.input?.startsWith('link set dev wlan0 ')) throw new Error('Cannot find device "wlan0"');
+      }
+    }
+    const renamed = new RenamedSince({ [look]: JSON.stringify([{ ifname: 'eth7', ifalias: token }]) });
+    const records = new RecordStore(stateDir);
+    const again = await rotateToken(record, renamed, { ...ctx, records }, 'wlan0');
+    assert.equal(renamed.reads.length, 1);
+    assert.equal((renamed.steps.at(-1) as { input?: string }).input, `link set dev eth7 alias ${again?.token}\n`);
+    assert.equal(records.get(record.id)?.token, again?.token);
+  });
+
   it('undoing the alias puts the old token back: the link carries the same token as before, as its alias', () => {
     const op = { kind: 'setGuestAlias' as const, record, name: 'wlan0', alias: 'guestnet:new', before: token };
     assert.deepEqual(undoOf(op), { ...op, alias: token, before: 'guestnet:new' });
