@@ -7,7 +7,12 @@ export type GuestOp =
   | { kind: 'setAlias'; name: string; alias: string; before: string | undefined }
   | { kind: 'addAddress'; name: string; cidr: string }
   | { kind: 'deleteAddress'; name: string; cidr: string }
-  | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined }
+  /**
+   * `ahead`: goes in front of any default route the guest has, which stays behind it and takes over when the
+   * link goes, and without the kernel's check that the gateway is reachable (onlink), which routes through the
+   * rules: for the host that configures a guest's end in the process that makes it (host-agent's from-host.ts).
+   */
+  | { kind: 'setDefaultRoute'; gateway: string; dev: string; before: { gateway: string; dev: string } | undefined; ahead?: true }
   /** `before`: the route it removes, which its inverse puts back; unset only in the inverse of a set. */
   | { kind: 'deleteDefaultRoute'; family?: 6; before?: { gateway: string; dev: string } }
   | { kind: 'addMainRule'; priority: number; family?: 6 }
@@ -26,10 +31,12 @@ const inverses: ByKind<GuestOp | undefined> = {
   setAlias: (op) => ({ kind: 'setAlias', name: op.name, alias: op.before ?? '', before: op.alias }),
   addAddress: (op) => ({ kind: 'deleteAddress', name: op.name, cidr: op.cidr }),
   deleteAddress: (op) => ({ kind: 'addAddress', name: op.name, cidr: op.cidr }),
-  setDefaultRoute: (op) =>
-    op.before
-      ? { kind: 'setDefaultRoute', ...op.before, before: { gateway: op.gateway, dev: op.dev } }
-      : { kind: 'deleteDefaultRoute', ...(familyOf(op) === 6 ? { family: 6 as const } : {}) },
+  // One put ahead of the guest's own goes by itself, leaving that one; one that replaced another puts it back.
+  setDefaultRoute: (op) => {
+    const ours = { gateway: op.gateway, dev: op.dev };
+    if (op.before && !op.ahead) return { kind: 'setDefaultRoute', ...op.before, before: ours };
+    return { kind: 'deleteDefaultRoute', ...(familyOf(op) === 6 ? { family: 6 as const } : {}), ...(op.ahead ? { before: ours } : {}) };
+  },
   deleteDefaultRoute: (op) => (op.before ? { kind: 'setDefaultRoute', ...op.before, before: undefined } : undefined),
   addMainRule: (op) => ({ ...op, kind: 'deleteMainRule' }),
   deleteMainRule: (op) => ({ ...op, kind: 'addMainRule' }),
@@ -73,7 +80,9 @@ const ipLines: ByKind<string[]> = {
   // Duplicate address detection would hold an IPv6 address back for a second; the host gave it to this link alone.
   addAddress: (op) => [`address add ${op.cidr} dev ${op.name}${op.cidr.includes(':') ? ' nodad' : ''}`],
   deleteAddress: (op) => [`address del ${op.cidr} dev ${op.name}`],
-  setDefaultRoute: (op) => [`route replace default via ${op.gateway} dev ${op.dev}`],
+  setDefaultRoute: (op) => [
+    op.ahead ? `route prepend default via ${op.gateway} dev ${op.dev} onlink` : `route replace default via ${op.gateway} dev ${op.dev}`,
+  ],
   deleteDefaultRoute: (op) => [op.before ? `route del default via ${op.before.gateway} dev ${op.before.dev}` : 'route del default'],
   addMainRule: (op) => [`rule add priority ${op.priority} lookup main`],
   deleteMainRule: (op) => [`rule del priority ${op.priority} lookup main`],

@@ -44,7 +44,7 @@ export function configuredAsMadeLines(record: AttachmentRecord): string[] {
     dnsFile: undefined,
   };
   return planGuest(asMade, guestConfigOf(record), NO_DNS_FILE).flatMap((op) =>
-    op.kind === 'setDefaultRoute' ? [`route prepend default via ${op.gateway} dev ${op.dev} onlink`] : ipLinesOf(op),
+    ipLinesOf(op.kind === 'setDefaultRoute' ? { ...op, ahead: true } : op),
   );
 }
 

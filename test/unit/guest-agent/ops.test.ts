@@ -41,6 +41,16 @@ describe('guest ops', () => {
     assert.equal(inverseOf({ kind: 'removeFile', path: '/x' }), undefined);
   });
 
+  it('puts a route ahead of the guest own, onlink, and undoes it by deleting that route alone, whatever was there', () => {
+    const ahead: GuestOp = { kind: 'setDefaultRoute', gateway: '172.17.3.2', dev: 'eth0', before: undefined, ahead: true };
+    assert.deepEqual(ipLinesOf(ahead), ['route prepend default via 172.17.3.2 dev eth0 onlink']);
+    const undo = inverseOf(ahead);
+    assert.deepEqual(undo, { kind: 'deleteDefaultRoute', before: { gateway: '172.17.3.2', dev: 'eth0' } });
+    assert.deepEqual(ipLinesOf(undo as GuestOp), ['route del default via 172.17.3.2 dev eth0']);
+    const aheadOfOne = { ...ahead, before: { gateway: '192.0.2.1', dev: 'eth1' } };
+    assert.deepEqual(inverseOf(aheadOfOne), undo, 'the route it went ahead of stays: nothing to put back');
+  });
+
   it('sends each op to the ip batch of its family', () => {
     assert.equal(familyOf({ kind: 'addAddress', name: 'wlan0', cidr: 'fd00::ac11:303/64' }), 6);
     assert.equal(familyOf({ kind: 'deleteAddress', name: 'wlan0', cidr: '172.17.3.3/16' }), 4);
