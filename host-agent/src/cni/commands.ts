@@ -68,12 +68,12 @@ export async function add(request: CniRequest, runner: Runner, daemon?: CniDaemo
   const extras = { ...(forwards ? { forwards } : {}), ...(request.guestMac === undefined ? {} : { guestMac: request.guestMac }) };
   // The container's own DHCP client or agent configures its end once it runs, after ADD: the daemon serves it from now on.
   const guestSide = guestConfig === 'host' ? configureFromHost : (record: AttachmentRecord) => daemon?.serve(record) ?? Promise.resolve();
-  const { record, created } = await attach({ guest, settings: request.settings, guestSide, extras });
+  const { record, pairMade } = await attach({ guest, settings: request.settings, guestSide, extras });
   // A CNI network config names no link type: its guests are routed veths.
   if (!isRouted(record)) throw new Error(`a CNI attachment came out as ${record.type}`);
   if (kept.found) await withStateLock(stateDir, () => dropKeptPorts(stateDir, guest.id));
-  // A pair this ADD made has the host end's MAC its record implies; one found (an ADD again) may predate that.
-  const hostMac = created
+  // A pair this ADD made has the host end's MAC its record implies; one found (an ADD again, a leftover) may predate that.
+  const hostMac = pairMade
     ? hostEndMac(record.guestMac)
     : (JSON.parse(await runner.read(['ip', '-j', 'link', 'show', 'dev', record.hostIf]))[0]?.address as string | undefined);
   return result(request.cniVersion, record, hostMac);

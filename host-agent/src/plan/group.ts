@@ -21,9 +21,9 @@ const GROUPABLE = new Set<SetupOp['kind']>([
   'addPolicyRoute',
 ]);
 
-/** Whether a member's plan can be merged with others: a new routed guest's, with nothing but the usual setup. */
+/** Whether a member's plan can be merged with others: a new routed guest's, whose pair it makes, with nothing but the usual setup. */
 export const joinsGroup = (plan: readonly SetupOp[]): boolean =>
-  plan.some((op) => op.kind === 'writeRecord') && plan.every((op) => GROUPABLE.has(op.kind));
+  plan.some((op) => op.kind === 'writeRecord') && plan.some((op) => op.kind === 'createVeth') && plan.every((op) => GROUPABLE.has(op.kind));
 
 /** The one plan of a group: records, then links, then what is host-wide, then the firewall and policy routes. */
 export function mergeAttachPlans(plans: readonly SetupOp[][]): SetupOp[] {

@@ -49,7 +49,7 @@ export interface HostDone extends HostSideResult {
 const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value });
 const rejected = <T>(reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason });
 
-export interface Attached<G> extends Pick<HostSideResult, 'record' | 'created' | 'changed'> {
+export interface Attached<G> extends Pick<HostSideResult, 'record' | 'created' | 'pairMade' | 'changed'> {
   firewall: FirewallName;
   steps: OpTiming[];
   /** What guestSide returned; undefined when there was none. */
@@ -108,10 +108,10 @@ export class AttachmentService {
       for (const [i, request] of together.entries()) {
         const done = joined[i];
         settled.push(
-          await (done ? Promise.resolve({ ...done, created: true, changed: true, rotation: [] }) : this.hostSide(request, ctx)).then(
-            fulfilled<HostDone>,
-            rejected<HostDone>,
-          ),
+          await (done
+            ? Promise.resolve({ ...done, created: true, pairMade: true, changed: true, rotation: [] })
+            : this.hostSide(request, ctx)
+          ).then(fulfilled<HostDone>, rejected<HostDone>),
         );
       }
       return new Map(together.map((request, i) => [request, settled[i] as PromiseSettledResult<HostDone>]));
@@ -132,6 +132,7 @@ export class AttachmentService {
       firewall: host.record.firewall,
       changed: host.changed,
       created: host.created,
+      pairMade: host.pairMade,
       steps: [...host.steps, ...host.rotation],
     };
     if (!request.guestSide || !hasGuestLink(host.record)) return { ...attached, guest: undefined };

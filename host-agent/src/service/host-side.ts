@@ -20,6 +20,8 @@ export interface HostSideResult {
   record: AttachmentRecord;
   /** Whether the record is new: this attach made the attachment rather than repairing one. */
   created: boolean;
+  /** Whether this attach made the guest's veth pair, rather than finding one (whose host end may predate its record). */
+  pairMade: boolean;
   changed: boolean;
   steps: OpTiming[];
   /** A re-attach's new token for the guest's link. */
@@ -43,6 +45,7 @@ export async function attachHostSide(
   return {
     ...(await rotatedOnReattach(existing, desired, runner, ctx)),
     created: existing === undefined,
+    pairMade: ops.some((op) => op.kind === 'createVeth'),
     changed: ops.length > 0,
     steps,
   };

@@ -98,5 +98,7 @@ describe('group commit plans', () => {
     const { host } = simulate(emptyHost(), plan ?? []);
     assert.equal(joinsGroup(planAttach(host, member(1))), false, 'nothing to do: a re-attach');
     assert.equal(joinsGroup([{ kind: 'setUpHostEnd', record: member(1) }]), false);
+    const withoutPair = (plan ?? []).filter((op) => op.kind !== 'createVeth');
+    assert.equal(joinsGroup(withoutPair), false, 'a new record over a pair found: a group reports its pairs as made');
   });
 });
