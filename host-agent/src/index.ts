@@ -67,7 +67,7 @@ export { type NetnsReader, PeerNetns, UNTOLD_NETNS, type UnixTable } from './gue
 export { type Admission, GuestAdmission } from './guest-link/admission.js';
 export { Pacer, SourceBudget } from './guest-link/budget.js';
 export { ConnectionGate } from './guest-link/gate.js';
-export { rotateToken } from './service/rotation.js';
+export { pinNetns, rotateToken } from './service/rotation.js';
 export {
   attachmentOf as cniAttachmentOf,
   parseRequest as parseCniRequest,

@@ -37,8 +37,10 @@ export class HostMemory implements Runner {
   private readonly answers = new Map<HostQuery, Answer>();
   private rereadTimer: NodeJS.Timeout | undefined;
   private busy = 0;
-  /** A change of ours ended since the last re-read: the next one is owed to it (REREADS). */
+  /** A change of ours that ran a command on the host ended since the last re-read: the next one is owed to it (REREADS). */
   private owedToOurs = false;
+  /** Commands of ours that may have changed the host, counted: whether a change ran one. */
+  private hostCommands = 0;
   private readonly rereads = new SourceBudget(REREADS.burst, REREADS.perSecond);
   /** For the loop that checks the host: what the checking loop keeps fresh (the firewall) afresh, the rest from memory. */
   readonly checking: Runner;
@@ -97,11 +99,13 @@ export class HostMemory implements Runner {
   /** Runs an attach or a detach: re-reading waits until none is under way. */
   async during<T>(work: () => Promise<T>): Promise<T> {
     this.busy++;
+    const commandsBefore = this.hostCommands;
     try {
       return await work();
     } finally {
       this.busy--;
-      this.owedToOurs = true;
+      // One that ran none (a rotation works in its guest's netns alone) owes nothing: what is stale, events made so.
+      if (this.hostCommands !== commandsBefore) this.owedToOurs = true;
       this.scheduleReread();
     }
   }
@@ -123,7 +127,10 @@ export class HostMemory implements Runner {
       await this.inner.perform(step, secrets);
     } finally {
       // State files are not among the answers; a command may have changed any of them, unless it acts only in a guest.
-      if (step.kind === 'run' && !step.guestOnly) this.changed();
+      if (step.kind === 'run' && !step.guestOnly) {
+        this.hostCommands++;
+        this.changed();
+      }
     }
   }
 

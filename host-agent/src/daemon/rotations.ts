@@ -134,7 +134,11 @@ export class LeakResponse {
         if (forLeak) this.rotatedAt.set(record.id, Date.now());
         this.log('info', `gave a guest link a new token: ${why}`, { id: record.id });
       })
-      .catch((error: unknown) => this.log('error', 'could not give a guest link a new token', { id: record.id, error }))
+      .catch((error: unknown) => {
+        this.log('error', 'could not give a guest link a new token', { id: record.id, error });
+        // A first name that failed fails alike at each of its guest's sessions: held back, as one that nothing carries.
+        if (!forLeak) this.withheld.set(record.id, record.token);
+      })
       .finally(() => this.underWay.delete(record.id));
   }
 }

@@ -50,10 +50,10 @@ const steps: StepsByKind = {
   ...vethSteps,
   deleteLink: (op) => [{ kind: 'run', argv: ['ip', 'link', 'del', 'dev', op.name], tolerate: NO_DEVICE }],
   // The token goes in on stdin: a process's argv is there for any user of the host to read.
-  setGuestAlias: ({ record: r, name, alias }) => [
+  setGuestAlias: ({ netnsPath, name, alias }) => [
     {
       kind: 'run',
-      argv: ['nsenter', `--net=${r.netnsPath}`, 'ip', '-batch', '-'],
+      argv: ['nsenter', `--net=${netnsPath}`, 'ip', '-batch', '-'],
       input: `link set dev ${name} alias ${alias}\n`,
       guestOnly: true,
     },

@@ -54,8 +54,11 @@ export type SetupOp =
   | { kind: 'removeGuestIpv6'; record: RoutedVethRecord; ipv6: GuestIpv6 }
   /** As in teardown: the last guest with IPv6 lost it. Its inverse turns forwarding on again. */
   | { kind: 'restoreIpv6Forwarding'; value: Ipv6ForwardingBefore }
-  /** A new token in the alias of the guest's link `name`, in its netns (protocol/README.md "Rotation"); `before`: the token it carried. */
-  | { kind: 'setGuestAlias'; record: LinkedRecord; name: string; alias: string; before: string };
+  /**
+   * A new token in the alias of the guest's link `name`, in its netns (protocol/README.md "Rotation"); `before`: the
+   * token it carried. `netnsPath`: where its process enters that netns, a path held open for the rotation.
+   */
+  | { kind: 'setGuestAlias'; record: LinkedRecord; netnsPath: string; name: string; alias: string; before: string };
 
 /** Changes detach makes. Each tolerates its target being gone already. */
 export type TeardownOp =

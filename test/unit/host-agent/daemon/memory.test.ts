@@ -126,6 +126,23 @@ describe('daemon host memory', () => {
     memory.close();
   });
 
+  it('a change that ran nothing on the host (a rotation) owes no re-read: what is stale after it, events made so, and they pay', async () => {
+    const { memory, inner } = memoryOver();
+    await memory.query(DEFAULTS);
+    // A guest that flaps its link between rotations: the events' budget holds, whatever the rotations.
+    for (let i = 0; i < 12; i++) {
+      memory.changed();
+      await memory.during(() =>
+        memory.perform({ kind: 'run', argv: ['nsenter', '--net=/proc/1/ns/net', 'ip', '-batch', '-'], input: '', guestOnly: true }),
+      );
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    await settle();
+    const reads = readsOf(inner, DEFAULTS.argv);
+    assert.ok(reads <= 1 + 4 + 3, `${reads - 1} re-reads for 12 events in a second`);
+    memory.close();
+  });
+
   it('forgets everything when told to (events lost, an attach failed)', async () => {
     const { memory, inner } = memoryOver();
     await memory.query(TABLES);
