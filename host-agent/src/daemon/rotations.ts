@@ -35,6 +35,8 @@ export class LeakResponse {
   private readonly firstNames = new Map<string, { record: AttachmentRecord; confirmedName: string | undefined }>();
   /** Per guest, a first-name token whose rotation found no link carrying it: its guest holds it back, and its sessions buy no retry. */
   private readonly withheld = new Map<string, string>();
+  /** Per guest, a first-name token whose rotation failed once: a second failure holds it back (withheld). */
+  private readonly failedOnce = new Map<string, string>();
   private firstNamesSince = 0;
   private firstNamesTimer: NodeJS.Timeout | undefined;
   /** At most a line a second, counting what it left out: sessions from elsewhere are limited per link, and links are many. */
@@ -90,6 +92,7 @@ export class LeakResponse {
     this.firstNamesTimer = undefined;
     this.firstNames.clear();
     this.withheld.clear();
+    this.failedOnce.clear();
   }
 
   private firstNameLogged(record: AttachmentRecord, confirmedName: string | undefined): void {
@@ -136,8 +139,9 @@ export class LeakResponse {
       })
       .catch((error: unknown) => {
         this.log('error', 'could not give a guest link a new token', { id: record.id, error });
-        // A first name that failed fails alike at each of its guest's sessions: held back, as one that nothing carries.
-        if (!forLeak) this.withheld.set(record.id, record.token);
+        // A first name that failed twice fails alike at each of its guest's sessions: held back, as one nothing carries.
+        if (!forLeak && this.failedOnce.get(record.id) === record.token) this.withheld.set(record.id, record.token);
+        else if (!forLeak) this.failedOnce.set(record.id, record.token);
       })
       .finally(() => this.underWay.delete(record.id));
   }

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, readlink, stat } from 'node:fs/promises';
 import { checkIfName, newToken, tokenOfLink } from '@guestnet/protocol';
 import { applySetup, type ExecContext, type OpTiming } from '../exec/apply.js';
 import type { Runner } from '../exec/runner.js';
@@ -39,15 +39,15 @@ export interface PinnedNetns {
 export async function pinNetns(record: AttachmentRecord): Promise<PinnedNetns | undefined> {
   const handle = await open(record.netnsPath, 'r').catch(() => undefined);
   if (!handle) return undefined;
-  const seen = await handle.stat().then(
-    (s) => `net:[${s.ino}]`,
-    () => undefined,
-  );
-  if (seen !== record.netns) {
+  const netnsOf = (s: { ino: number }) => `net:[${s.ino}]`;
+  // Our pid as /proc counts it, which in another pid namespace's procfs is not process.pid.
+  const path = `/proc/${await readlink('/proc/self').catch(() => process.pid)}/fd/${handle.fd}`;
+  const [held, throughPath] = await Promise.all([handle.stat().then(netnsOf, () => undefined), stat(path).then(netnsOf, () => undefined)]);
+  if (held !== record.netns || throughPath !== held) {
     await handle.close();
     return undefined;
   }
-  return { path: `/proc/${process.pid}/fd/${handle.fd}`, release: () => handle.close() };
+  return { path, release: () => handle.close() };
 }
 
 export interface Rotation {

@@ -237,16 +237,19 @@ describe("daemon/rotations: a token that was its link's first name", () => {
     );
   });
 
-  it('tries a first name whose rotation failed no more, until its guest is attached again', async () => {
+  it('tries a first name whose rotation failed once more, then no more until its guest is attached again', async () => {
     const { response, rotations, lines } = leaks();
-    response.configured(firstNamed, 'wlan0');
-    await tick();
-    rotations[0]?.settle(new Error('ip: Unterminated quoted string'));
-    await settled();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      response.configured(firstNamed, 'wlan0');
+      await tick();
+      rotations[attempt]?.settle(new Error('ip: Unterminated quoted string'));
+      await settled();
+    }
+    assert.equal(rotations.length, 2, 'a failure may be passing (a deadline met): one more try');
     assert.ok(lines.some((l) => l.level === 'error' && /could not give/.test(l.message)));
     for (let i = 0; i < 5; i++) response.configured(firstNamed, 'wlan0');
     await tick();
-    assert.equal(rotations.length, 1, "each of the guest's sessions would otherwise buy a rotation under the state lock");
+    assert.equal(rotations.length, 2, "each of the guest's sessions would otherwise buy a rotation under the state lock");
   });
 
   it('opens no window in which a token proved from elsewhere is not rotated', async () => {
