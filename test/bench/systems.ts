@@ -191,6 +191,23 @@ export async function attachOnce(sandbox: Sandbox, system: System): Promise<numb
 }
 
 /**
+ * Until an agent's children (its monitor, and the look it keeps spawned
+ * ahead) have stayed the same for a second: the quick looks it makes after
+ * it starts, each spawning the next look ahead, are over, and the next
+ * process it starts is the attach's, not one of theirs.
+ */
+async function agentQuiet(agent: number): Promise<void> {
+  let last: string | undefined;
+  let since = performance.now();
+  for (let i = 0; i < 200; i++) {
+    const children = await readFile(`/proc/${agent}/task/${agent}/children`, 'utf8').catch(() => '');
+    if (children !== last) [last, since] = [children, performance.now()];
+    else if (performance.now() - since >= 1000) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * The processes one attach starts until the guest is online: a warm daemon's
  * and its guest agent's, with another guest attached (the firewall's base in
  * place), against ptp's (with its IPAM plugin) in the same state.
@@ -207,6 +224,7 @@ export async function countProcesses(sandbox: Sandbox): Promise<Array<{ system: 
     await daemonAttach(sandbox, other.pid, true);
     const guest = await withAgent();
     const agent = Number((await execa('pgrep', ['-P', String(guest.pid)])).stdout.split('\n')[0]);
+    await agentQuiet(agent);
     const guestnet = await processesDuring([daemon.pid, agent], () => daemonAttach(sandbox, guest.pid, true));
     for (const g of [guest, other]) {
       await daemonDetach(sandbox, g.pid);
